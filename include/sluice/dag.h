@@ -1,0 +1,151 @@
+#ifndef SLUICE_DAG_H
+#define SLUICE_DAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "sluice/cron.h"
+#include "sluice/diag.h"
+
+/**
+ * The DAG model: what one DAG file means once it has been loaded and
+ * validated. A loaded sl_dag is immutable; it owns every string and array
+ * reachable from it, and sl_dag_free releases all of it.
+ *
+ * Tasks keep the order of the file. Edges are task indices. `topo` holds a
+ * topological order (computed in O(V+E); ties keep file order).
+ */
+
+#define SL_ID_MAX 200
+
+enum sl_trigger_rule {
+	SL_TRIGGER_ALL_SUCCESS,
+	SL_TRIGGER_ALL_FAILED,
+	SL_TRIGGER_ALL_DONE,
+	SL_TRIGGER_ALL_SKIPPED,
+	SL_TRIGGER_ONE_SUCCESS,
+	SL_TRIGGER_ONE_FAILED,
+	SL_TRIGGER_ONE_DONE,
+	SL_TRIGGER_NONE_FAILED,
+	SL_TRIGGER_NONE_FAILED_MIN_ONE_SUCCESS,
+	SL_TRIGGER_NONE_SKIPPED,
+	SL_TRIGGER_ALWAYS,
+};
+
+enum sl_backoff {
+	SL_BACKOFF_FIXED,
+	SL_BACKOFF_EXPONENTIAL,
+};
+
+enum sl_schedule_kind {
+	SL_SCHEDULE_NONE, /* null or absent: manual runs only */
+	SL_SCHEDULE_ONCE, /* @once */
+	SL_SCHEDULE_CRON, /* 5 fields or a preset; `cron` is valid */
+};
+
+struct sl_kv {
+	char *key;
+	char *value;
+};
+
+struct sl_kvs {
+	struct sl_kv *items;
+	size_t nr;
+	size_t alloc;
+};
+
+struct sl_task {
+	char *id;
+	char *command;
+	size_t *upstream; /* indices into dag->tasks, in depends_on order */
+	size_t upstream_nr;
+	size_t *downstream; /* indices into dag->tasks, in file order */
+	size_t downstream_nr;
+
+	int retries;		 /* default 0 */
+	int64_t retry_delay;	 /* seconds, default 300 */
+	enum sl_backoff retry_backoff;
+	int64_t max_retry_delay; /* seconds, default 86400 */
+	int64_t timeout;	 /* seconds, 0 = none (default) */
+	enum sl_trigger_rule trigger_rule;
+	char *pool;  /* NULL = no pool */
+	int priority; /* default 0; higher runs first */
+	char *queue; /* default "default" */
+	struct sl_kvs env; /* the task's own env (the DAG's env is in dag->env) */
+	char *cwd;	   /* relative to the repository root; NULL = root */
+	bool sensor;
+	int64_t poke_interval;	/* seconds, when sensor; default 60 */
+	int64_t sensor_timeout; /* seconds, when sensor; default 7d */
+	bool depends_on_past;
+
+	unsigned line, column; /* where the task's id is written */
+};
+
+struct sl_dag {
+	char *id;
+	char *file; /* as given to the loader */
+	char *description; /* NULL when absent */
+	char *owner;	   /* NULL when absent */
+
+	enum sl_schedule_kind schedule_kind;
+	char *schedule; /* the text as written; NULL for SL_SCHEDULE_NONE */
+	struct sl_cron cron;
+	char *timezone; /* IANA name; default "UTC" */
+
+	bool has_start_date;
+	int64_t start_date; /* instant (UTC seconds) */
+	bool has_end_date;
+	int64_t end_date;
+	bool catchup;	      /* default false */
+	int max_active_runs;  /* default 16 */
+	int max_active_tasks; /* default 16 */
+	bool paused;	      /* default false */
+
+	char **tags;
+	size_t tags_nr;
+	json_t *params; /* a JSON object, never NULL (empty when absent) */
+	struct sl_kvs env;
+	char *on_failure; /* NULL when absent */
+	char *on_success;
+
+	struct sl_task *tasks;
+	size_t tasks_nr;
+	size_t *topo; /* tasks_nr indices */
+};
+
+struct sl_load_opts {
+	size_t max_file_size; /* bytes; 0 = 1 MiB */
+};
+
+/**
+ * Load one DAG from `len` bytes of `data`, reporting every problem found in
+ * `diags` as `file:line:col`. `file` names the source in messages and
+ * supplies the default DAG id (its base name without .yaml/.yml).
+ * Returns 0 and sets `*out` to a new DAG when the file is valid; otherwise
+ * returns SL_EINVAL (or SL_ETOOBIG), sets `*out` to NULL and has added at
+ * least one diagnostic. Time and memory are bounded whatever the input
+ * (size limit, nesting limit, alias expansion budget).
+ */
+int sl_dag_load(struct sl_dag **out, const char *file, const char *data, size_t len,
+		const struct sl_load_opts *opts, struct sl_diags *diags);
+
+/** sl_dag_load on the contents of file `path`. */
+int sl_dag_load_file(struct sl_dag **out, const char *path, const struct sl_load_opts *opts,
+		     struct sl_diags *diags);
+
+void sl_dag_free(struct sl_dag *dag);
+
+/** Index of task `id`, or -1. */
+long sl_dag_task_index(const struct sl_dag *dag, const char *id);
+
+const char *sl_trigger_rule_name(enum sl_trigger_rule rule);
+/** Returns 0 and sets `*rule`, or -1 for an unknown name. */
+int sl_trigger_rule_parse(const char *name, enum sl_trigger_rule *rule);
+
+/** True when `s` is a valid DAG or task id: [A-Za-z0-9_.-]{1,200}. */
+bool sl_id_valid(const char *s);
+
+#endif
