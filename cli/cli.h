@@ -1,0 +1,71 @@
+#ifndef SLUICE_CLI_H
+#define SLUICE_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+/* Exit codes of SPEC §4. */
+enum {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILED = 1,      /* the thing asked about failed or is invalid */
+	CLI_EXIT_USAGE = 2,       /* bad command line */
+	CLI_EXIT_NOT_FOUND = 3,   /* unknown DAG, run, file */
+	CLI_EXIT_UNAVAILABLE = 4, /* cannot reach the database or scheduler */
+};
+
+/* Options every command accepts, wherever they appear on the line. */
+struct cli {
+	const char *config;
+	bool json;
+};
+
+/*
+ * One command of the table in main.c. `path` is the words that name it
+ * ("dags show"); `usage` is the synopsis after them; `help` the rest of its
+ * --help text.
+ */
+struct cli_command {
+	const char *path;
+	const char *usage;
+	const char *summary;
+	const char *help;
+	const struct option *options; /* command-specific long options, or NULL */
+	int (*run)(struct cli *cli, int argc, char **argv);
+};
+
+/* Positional arguments of a command, in order; `v` is freed by the caller. */
+struct cli_args {
+	char **v;
+	int n;
+};
+
+/*
+ * Parse the command's options. Handles --json, --config and --help itself;
+ * for each other option calls `on_option(cli, opt_val, optarg, ctx)`, which
+ * returns 0 or an exit code. Positionals are collected in `args` (always
+ * allocated, even on error). Returns 0, or the exit code to stop with:
+ * CLI_EXIT_OK with `*stop` set after --help, CLI_EXIT_USAGE on a bad option.
+ */
+int cli_parse_options(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
+                      int (*on_option)(struct cli *, int, const char *, void *), void *ctx,
+                      struct cli_args *args, bool *stop);
+
+/* Print `sluice PATH: message` and a pointer to --help; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Print `sluice: message` to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Parse a decimal integer option value within [min, max]. */
+int cli_parse_long(const struct cli_command *cmd, const char *flag, const char *value, long min,
+                   long max, long *out);
+
+/* Print a JSON value to stdout, followed by a newline; takes the reference. */
+struct json_t;
+int cli_print_json(struct json_t *value);
+
+extern const struct cli_command cli_cmd_validate;
+extern const struct cli_command cli_cmd_dags_show;
+extern const struct cli_command cli_cmd_cron;
+extern const struct cli_command cli_cmd_version;
+
+#endif

@@ -1,0 +1,149 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/alloc.h"
+#include "sluice/strbuf.h"
+
+enum {
+	OPT_JSON = 0x1000,
+	OPT_CONFIG,
+	OPT_HELP,
+};
+
+static const struct option common_options[] = {
+    {"json", no_argument, NULL, OPT_JSON},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"help", no_argument, NULL, OPT_HELP},
+};
+
+static void print_help(const struct cli_command *cmd)
+{
+	printf("usage: sluice %s %s\n\n%s\n", cmd->path, cmd->usage, cmd->summary);
+	if (cmd->help && *cmd->help)
+		printf("\n%s", cmd->help);
+	printf("\nCommon options:\n"
+	       "  --json          print machine-readable JSON\n"
+	       "  --config FILE   configuration file (default $SLUICE_CONFIG, then "
+	       "/etc/sluice/sluice.yaml)\n"
+	       "  --help          show this help\n");
+}
+
+int cli_usage_error(const struct cli_command *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "sluice %s: ", cmd->path);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'sluice %s --help'.\n", cmd->path);
+	return CLI_EXIT_USAGE;
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("sluice: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_parse_long(const struct cli_command *cmd, const char *flag, const char *value, long min,
+                   long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno || end == value || *end || v < min || v > max)
+		return cli_usage_error(cmd, "%s: expected an integer from %ld to %ld, got '%s'",
+		                       flag, min, max, value);
+	*out = v;
+	return 0;
+}
+
+int cli_print_json(json_t *value)
+{
+	int rc = json_dumpf(value, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+
+	json_decref(value);
+	if (rc < 0) {
+		cli_error("cannot write JSON to standard output");
+		return CLI_EXIT_FAILED;
+	}
+	putchar('\n');
+	return CLI_EXIT_OK;
+}
+
+int cli_parse_options(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
+                      int (*on_option)(struct cli *, int, const char *, void *), void *ctx,
+                      struct cli_args *args, bool *stop)
+{
+	struct option *longopts = NULL;
+	size_t n_own = 0, n_common = SL_ARRAY_SIZE(common_options);
+	int rc = CLI_EXIT_OK;
+
+	*stop = false;
+	while (cmd->options && cmd->options[n_own].name)
+		n_own++;
+	longopts = sl_xcalloc(n_own + n_common + 1, sizeof(*longopts));
+	memcpy(longopts, common_options, sizeof(common_options));
+	if (n_own)
+		memcpy(longopts + n_common, cmd->options, n_own * sizeof(*longopts));
+
+	/* "-" returns positionals in order (as code 1) so that options may
+	 * follow them, as users type them: "validate dir --json". */
+	args->v = sl_xcalloc((size_t)argc + 1, sizeof(*args->v));
+	args->n = 0;
+	optind = 0;
+	opterr = 0;
+	for (;;) {
+		int longindex = -1;
+		int c = getopt_long(argc, argv, "-:", longopts, &longindex);
+
+		if (c == -1)
+			break;
+		if (c == 1) {
+			args->v[args->n++] = optarg;
+			continue;
+		}
+		switch (c) {
+		case OPT_JSON:
+			cli->json = true;
+			break;
+		case OPT_CONFIG:
+			cli->config = optarg;
+			break;
+		case OPT_HELP:
+			print_help(cmd);
+			*stop = true;
+			goto out;
+		case ':':
+			rc = cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+			goto out;
+		case '?':
+			rc = cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+			goto out;
+		default:
+			rc = on_option ? on_option(cli, c, optarg, ctx) : CLI_EXIT_USAGE;
+			if (rc)
+				goto out;
+		}
+	}
+	/* After "--" everything is positional. */
+	while (optind < argc)
+		args->v[args->n++] = argv[optind++];
+out:
+	free(longopts);
+	return rc;
+}

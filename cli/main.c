@@ -1,0 +1,90 @@
+/*
+ * sluice: the command-line interface. This file only finds the command named
+ * on the line; each command lives in its own cmd_*.c.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cli_command *const commands[] = {
+    &cli_cmd_validate,
+    &cli_cmd_dags_show,
+    &cli_cmd_cron,
+    &cli_cmd_version,
+};
+
+static void print_overview(FILE *out)
+{
+	fprintf(out, "usage: sluice [--config FILE] [--json] COMMAND [ARGS...]\n\n"
+	             "sluice is a git-native DAG workflow orchestrator.\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-14s %s\n", commands[i]->path, commands[i]->summary);
+	fprintf(out, "\nRun 'sluice COMMAND --help' for a command's options.\n");
+}
+
+/* How many of argv's words, from `at`, spell `path` ("dags show" = 2). */
+static int match_path(const char *path, int argc, char **argv, int at)
+{
+	int words = 0;
+
+	while (*path) {
+		size_t len = strcspn(path, " ");
+
+		if (at + words >= argc || strlen(argv[at + words]) != len ||
+		    strncmp(argv[at + words], path, len))
+			return 0;
+		words++;
+		path += len;
+		path += strspn(path, " ");
+	}
+	return words;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = {.config = getenv("SLUICE_CONFIG"), .json = false};
+	int at = 1;
+
+	/* Options before the command name apply to it as if written after it. */
+	for (; at < argc && argv[at][0] == '-'; at++) {
+		if (!strcmp(argv[at], "--json")) {
+			cli.json = true;
+		} else if (!strcmp(argv[at], "--config") && at + 1 < argc) {
+			cli.config = argv[++at];
+		} else if (!strncmp(argv[at], "--config=", 9)) {
+			cli.config = argv[at] + 9;
+		} else if (!strcmp(argv[at], "--help") || !strcmp(argv[at], "-h")) {
+			print_overview(stdout);
+			return CLI_EXIT_OK;
+		} else if (!strcmp(argv[at], "--version")) {
+			return cli_cmd_version.run(&cli, 1, argv);
+		} else {
+			fprintf(stderr, "sluice: unknown option '%s'\nTry 'sluice --help'.\n",
+			        argv[at]);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (at >= argc) {
+		print_overview(stderr);
+		return CLI_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		int words = match_path(commands[i]->path, argc, argv, at);
+
+		if (words)
+			return commands[i]->run(&cli, argc - at - words + 1, argv + at + words - 1);
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		size_t len = strlen(argv[at]);
+
+		if (!strncmp(commands[i]->path, argv[at], len) && commands[i]->path[len] == ' ') {
+			fprintf(stderr, "sluice %s: missing or unknown subcommand\n", argv[at]);
+			print_overview(stderr);
+			return CLI_EXIT_USAGE;
+		}
+	}
+	fprintf(stderr, "sluice: unknown command '%s'\nTry 'sluice --help'.\n", argv[at]);
+	return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,64 @@
+# A small TAP producer for the CLI tests. Each test script sources this,
+# runs the real `sluice` binary ($SLUICE, set by meson) and calls `done_testing`.
+set -u
+
+SLUICE=${SLUICE:?SLUICE must point at the sluice binary}
+TESTS_DIR=$(cd "$(dirname "$0")/.." && pwd)
+SRC_DIR=$(cd "$TESTS_DIR/.." && pwd)
+tap_n=0
+tap_failed=0
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+ok() {
+	tap_n=$((tap_n + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $tap_n - $2"
+	else
+		echo "not ok $tap_n - $2"
+		tap_failed=$((tap_failed + 1))
+	fi
+}
+
+# run CMD...: run it, keeping stdout, stderr and the exit status.
+run() {
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	status=$?
+}
+
+# expect_status N DESCRIPTION: the last `run` exited with N.
+expect_status() {
+	if [ "$status" -eq "$1" ]; then
+		ok 0 "$2"
+	else
+		ok 1 "$2"
+		echo "# expected exit $1, got $status; stderr:"
+		sed 's/^/#   /' "$TMP/err"
+	fi
+}
+
+# expect_file FILE WANTED DESCRIPTION: FILE's content equals WANTED.
+expect_file() {
+	if printf '%s\n' "$2" | cmp -s - "$1"; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		printf '%s\n' "$2" | diff -u - "$1" | sed 's/^/# /'
+	fi
+}
+
+# expect_grep FILE PATTERN DESCRIPTION: FILE has a line matching PATTERN.
+expect_grep() {
+	if grep -q -e "$2" "$1"; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		echo "# no line matches: $2"
+		sed 's/^/#   /' "$1"
+	fi
+}
+
+done_testing() {
+	echo "1..$tap_n"
+	[ "$tap_failed" -eq 0 ]
+}

@@ -1,0 +1,45 @@
+#!/bin/sh
+# The command line itself: help, version, usage errors and their exit codes.
+. "$(dirname "$0")/lib.sh"
+
+for cmd in validate "dags show" cron version; do
+	# shellcheck disable=SC2086
+	run "$SLUICE" $cmd --help
+	expect_status 0 "$cmd --help exits 0"
+	expect_grep "$TMP/out" "^usage: sluice $cmd" "$cmd --help prints its usage"
+done
+
+run "$SLUICE" --help
+expect_status 0 "sluice --help exits 0"
+expect_grep "$TMP/out" "validate" "overview lists validate"
+
+run "$SLUICE"
+expect_status 2 "no command is a usage error"
+
+run "$SLUICE" frobnicate
+expect_status 2 "unknown command exits 2"
+expect_grep "$TMP/err" "unknown command 'frobnicate'" "unknown command is named"
+
+run "$SLUICE" validate --frob x
+expect_status 2 "unknown option exits 2"
+expect_grep "$TMP/err" "unknown option '--frob'" "unknown option is named"
+
+run "$SLUICE" cron '* * * * *' --count
+expect_status 2 "option without its value exits 2"
+expect_grep "$TMP/err" "option '--count' needs a value" "missing value names the flag"
+
+run "$SLUICE" version
+expect_status 0 "version exits 0"
+expect_grep "$TMP/out" "^sluice [0-9]" "version prints sluice and a number"
+
+run "$SLUICE" version --json
+expect_status 0 "version --json exits 0"
+expect_grep "$TMP/out" '"version": "' "version --json has a version key"
+
+run "$SLUICE" --json version
+expect_grep "$TMP/out" '"version": "' "a global --json before the command applies"
+
+run "$SLUICE" dags
+expect_status 2 "dags without a subcommand exits 2"
+
+done_testing

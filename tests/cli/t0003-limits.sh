@@ -1,0 +1,56 @@
+#!/bin/sh
+# Hostile input: an alias bomb, a 100 MB file, random bytes and deep nesting
+# each get one clear error, quickly and in bounded memory. The time limit
+# here only catches a hang; the measured figures live in bench/.
+. "$(dirname "$0")/lib.sh"
+
+# Memory is capped for the plain build; ASan reserves terabytes of address
+# space for its shadow, so there the cap would only break the tool.
+limit() {
+	if [ -n "${SLUICE_SANITIZED:-}" ]; then
+		timeout 20 "$@"
+	else
+		(ulimit -v 262144 && timeout 20 "$@")
+	fi
+}
+
+{
+	echo 'a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]'
+	i=1
+	while [ $i -le 50 ]; do
+		p=$((i - 1))
+		echo "a$i: &a$i [*a$p,*a$p,*a$p,*a$p,*a$p,*a$p,*a$p,*a$p,*a$p,*a$p]"
+		i=$((i + 1))
+	done
+	echo "tasks: *a50"
+} >"$TMP/bomb.yaml"
+run limit "$SLUICE" validate "$TMP/bomb.yaml"
+expect_status 1 "alias bomb is rejected"
+expect_grep "$TMP/out" "bomb.yaml:[0-9]*:[0-9]*: .*alias" "alias bomb error names the aliases"
+
+head -c 100000000 /dev/zero | tr '\0' '#' >"$TMP/huge.yaml"
+run limit "$SLUICE" validate "$TMP/huge.yaml"
+expect_status 1 "100 MB file is rejected"
+expect_grep "$TMP/out" "huge.yaml:1:1: .*limit of 1048576 bytes" "size error names the limit"
+rm -f "$TMP/huge.yaml"
+
+# A fixed pseudo-random stream, so a failure can be reproduced.
+awk 'BEGIN { srand(42); for (i = 0; i < 65536; i++) printf "%c", int(rand() * 256) }' \
+	>"$TMP/random.yaml"
+run limit "$SLUICE" validate "$TMP/random.yaml"
+expect_status 1 "random bytes are rejected"
+expect_grep "$TMP/out" "random.yaml:[0-9]*:[0-9]*: " "random bytes error has a position"
+
+awk 'BEGIN { for (i = 0; i < 10000; i++) printf "["; print "" }' >"$TMP/deep.yaml"
+run limit "$SLUICE" validate "$TMP/deep.yaml"
+expect_status 1 "deep nesting is rejected"
+expect_grep "$TMP/out" "deep.yaml:1:[0-9]*: .*nest" "nesting error says so"
+
+mkfifo "$TMP/pipe.yaml"
+(head -c 3000000 /dev/zero | tr '\0' 'x' >"$TMP/pipe.yaml") &
+run limit "$SLUICE" validate "$TMP/pipe.yaml"
+expect_status 1 "an endless pipe is cut at the limit"
+expect_grep "$TMP/out" "pipe.yaml:1:1: .*limit" "pipe error names the limit"
+wait
+
+done_testing
