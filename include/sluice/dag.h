@@ -114,6 +114,7 @@ struct sl_dag {
 	struct sl_task *tasks;
 	size_t tasks_nr;
 	size_t *topo; /* tasks_nr indices */
+	size_t *by_id; /* tasks_nr indices sorted by id; NULL until sl_dag_index_build */
 };
 
 struct sl_load_opts {
@@ -132,11 +133,18 @@ struct sl_load_opts {
 int sl_dag_load(struct sl_dag **out, const char *file, const char *data, size_t len,
 		const struct sl_load_opts *opts, struct sl_diags *diags);
 
-/** sl_dag_load on the contents of file `path`. */
+/**
+ * sl_dag_load on the contents of file `path`. A file that cannot be read
+ * gives SL_ERR (and a diagnostic at 1:1), one over the size limit
+ * SL_ETOOBIG; its size is checked before it is read.
+ */
 int sl_dag_load_file(struct sl_dag **out, const char *path, const struct sl_load_opts *opts,
 		     struct sl_diags *diags);
 
 void sl_dag_free(struct sl_dag *dag);
+
+/** Free everything `task` holds (not the struct itself). */
+void sl_task_release(struct sl_task *task);
 
 /** Index of task `id`, or -1. */
 long sl_dag_task_index(const struct sl_dag *dag, const char *id);
@@ -144,6 +152,46 @@ long sl_dag_task_index(const struct sl_dag *dag, const char *id);
 const char *sl_trigger_rule_name(enum sl_trigger_rule rule);
 /** Returns 0 and sets `*rule`, or -1 for an unknown name. */
 int sl_trigger_rule_parse(const char *name, enum sl_trigger_rule *rule);
+
+/**
+ * Sort the task indices by id into `dag->by_id`, so that sl_dag_task_index
+ * is a binary search instead of a scan. Task ids must be unique. A loaded
+ * DAG already has its index.
+ */
+void sl_dag_index_build(struct sl_dag *dag);
+
+/**
+ * A dependency cycle: tasks[i + 1] depends on tasks[i], and tasks[0] on
+ * tasks[nr - 1], so the cycle reads "tasks[0] -> tasks[1] -> ... ->
+ * tasks[0]" in the direction in which tasks would run.
+ */
+struct sl_dag_cycle {
+	size_t *tasks;
+	size_t nr;
+};
+
+struct sl_dag_cycles {
+	struct sl_dag_cycle *items;
+	size_t nr;
+	size_t alloc;
+};
+
+#define SL_DAG_CYCLES_INIT {NULL, 0, 0}
+/** At most this many cycles are listed for one DAG. */
+#define SL_DAG_MAX_CYCLES 10
+
+void sl_dag_cycles_release(struct sl_dag_cycles *cycles);
+
+/**
+ * From every task's `upstream` list, fill the `downstream` lists (file
+ * order) and `topo`, in O(V+E). The order is file order wherever file
+ * order respects the dependencies: a task comes right after the last of its
+ * not yet placed upstream tasks. Returns 0, or SL_EINVAL when there are
+ * cycles: then `cycles` lists them (at least one, at most SL_DAG_MAX_CYCLES)
+ * and `topo` stays NULL. Upstream lists must hold no duplicates and no
+ * self-dependency.
+ */
+int sl_dag_graph_build(struct sl_dag *dag, struct sl_dag_cycles *cycles);
 
 /** True when `s` is a valid DAG or task id: [A-Za-z0-9_.-]{1,200}. */
 bool sl_id_valid(const char *s);

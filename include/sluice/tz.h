@@ -20,7 +20,9 @@ struct sl_tz;
  * Load zone `name` ("Europe/Paris", "UTC", "Etc/GMT+5"). Names are checked
  * before any file is opened: no absolute paths, no "..", only the characters
  * IANA names use. Returns 0, SL_ENOENT for an unknown zone, or SL_EINVAL for a
- * malformed name or file; `err` gets a sentence either way.
+ * malformed name or file; `err` gets a sentence either way. UTC and its
+ * aliases (Etc/UTC, GMT, Etc/GMT, Zulu, ...) need no file: they give the
+ * sl_tz_utc() object, whose name is "UTC".
  */
 int sl_tz_load(struct sl_tz **out, const char *name, struct sl_strbuf *err);
 void sl_tz_free(struct sl_tz *tz);
@@ -41,5 +43,12 @@ int64_t sl_tz_to_local(const struct sl_tz *tz, int64_t utc);
  * later than `local`).
  */
 int sl_tz_local_to_utc(const struct sl_tz *tz, int64_t local, int64_t out[2], int64_t *gap_end);
+
+/**
+ * The least and greatest offsets in force at any instant at or after `from`.
+ * A search over wall-clock times (sl_cron_next) uses them to know how far a
+ * wall clock can run behind or ahead of UTC from then on.
+ */
+void sl_tz_offset_range(const struct sl_tz *tz, int64_t from, int32_t *min, int32_t *max);
 
 #endif
