@@ -13,6 +13,10 @@ enum {
 	CLI_EXIT_UNAVAILABLE = 4, /* cannot reach the database or scheduler */
 };
 
+/* Command-specific option codes start here: getopt_long reports positional
+ * arguments as 1 and the common options use 0x1000 and up. */
+#define CLI_OPT_BASE 0x100
+
 /* Options every command accepts, wherever they appear on the line. */
 struct cli {
 	const char *config;

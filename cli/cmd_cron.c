@@ -13,7 +13,7 @@
 
 static int run_cron(struct cli *cli, int argc, char **argv);
 
-enum { OPT_COUNT = 1, OPT_FROM, OPT_TZ };
+enum { OPT_COUNT = CLI_OPT_BASE, OPT_FROM, OPT_TZ };
 
 static const struct option cron_options[] = {
     {"count", required_argument, NULL, OPT_COUNT},

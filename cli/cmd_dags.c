@@ -15,7 +15,7 @@
 
 static int run_dags_show(struct cli *cli, int argc, char **argv);
 
-enum { OPT_DOT = 1 };
+enum { OPT_DOT = CLI_OPT_BASE };
 
 static const struct option show_options[] = {
     {"dot", no_argument, NULL, OPT_DOT},
