@@ -21,14 +21,14 @@ for fixture in fixtures/invalid/*.yaml; do
 	expect_file "$TMP/out" "$(cat "$name.expect")" "$(basename "$name") reports file:line:col"
 done
 
-run "$SLUICE" validate fixtures/invalid/unknown_key.yaml --json
+run "$SLUICE" validate fixtures/invalid/unknown_key_task.yaml --json
 expect_status 1 "--json on an invalid file exits 1"
 run jq -e '.ok == false and .dags == [] and (.errors | length) >= 1 and
 	(.errors[0] | (.file | type) == "string" and (.line | type) == "number" and
 	 (.column | type) == "number" and (.message | type) == "string")' "$TMP/out"
 expect_status 0 "--json errors carry file, line, column, message"
 
-run "$SLUICE" validate "$SRC_DIR/dags-examples" fixtures/invalid/unknown_key.yaml
+run "$SLUICE" validate "$SRC_DIR/dags-examples" fixtures/invalid/unknown_key_task.yaml
 expect_status 1 "one bad file among good ones fails the whole check"
 
 run "$SLUICE" validate "$TMP/missing.yaml"
