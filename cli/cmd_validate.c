@@ -110,8 +110,11 @@ static int cmp_loaded(const void *a, const void *b)
  * one is meant. Sorting makes the check O(n log n) for large repositories. */
 static void check_duplicate_ids(struct validation *v)
 {
-	struct loaded *sorted = sl_xcalloc(v->dags_nr ? v->dags_nr : 1, sizeof(*sorted));
+	struct loaded *sorted;
 
+	if (v->dags_nr < 2)
+		return;
+	sorted = sl_xcalloc(v->dags_nr, sizeof(*sorted));
 	memcpy(sorted, v->dags, v->dags_nr * sizeof(*sorted));
 	qsort(sorted, v->dags_nr, sizeof(*sorted), cmp_loaded);
 	for (size_t i = 1; i < v->dags_nr; i++) {

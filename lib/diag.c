@@ -25,7 +25,7 @@ void sl_diags_release(struct sl_diags *d)
 }
 
 void sl_diags_add(struct sl_diags *d, const char *file, unsigned line, unsigned column,
-		  const char *fmt, ...)
+                  const char *fmt, ...)
 {
 	struct sl_strbuf msg = SL_STRBUF_INIT;
 	struct sl_diag *item;
@@ -54,9 +54,9 @@ void sl_diags_sort(struct sl_diags *d)
 			const struct sl_diag *prev = &d->items[j - 1];
 			int c = strcmp(prev->file, cur.file);
 
-			if (c < 0 || (c == 0 && (prev->line < cur.line ||
-						 (prev->line == cur.line &&
-						  prev->column <= cur.column))))
+			if (c < 0 ||
+			    (c == 0 && (prev->line < cur.line ||
+			                (prev->line == cur.line && prev->column <= cur.column))))
 				break;
 			d->items[j] = d->items[j - 1];
 			j--;

@@ -112,8 +112,7 @@ char *sl_strbuf_detach(struct sl_strbuf *sb, size_t *len)
 	return out;
 }
 
-int sl_strbuf_read_file(struct sl_strbuf *sb, const char *path, size_t limit,
-			struct sl_strbuf *err)
+int sl_strbuf_read_file(struct sl_strbuf *sb, const char *path, size_t limit, struct sl_strbuf *err)
 {
 	struct stat st;
 	int fd = -1;
@@ -135,7 +134,7 @@ int sl_strbuf_read_file(struct sl_strbuf *sb, const char *path, size_t limit,
 	}
 	if (S_ISREG(st.st_mode) && (unsigned long long)st.st_size > limit) {
 		sl_strbuf_addf(err, "%s is %llu bytes, over the limit of %zu bytes", path,
-			       (unsigned long long)st.st_size, limit);
+		               (unsigned long long)st.st_size, limit);
 		rc = SL_ETOOBIG;
 		goto fail;
 	}

@@ -108,11 +108,9 @@ static void test_diags_sorted_stably(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty_is_printable),
-		cmocka_unit_test(test_add_and_format),
-		cmocka_unit_test(test_read_file_limit),
-		cmocka_unit_test(test_alloc_grow),
-		cmocka_unit_test(test_diags_sorted_stably),
+	    cmocka_unit_test(test_empty_is_printable),  cmocka_unit_test(test_add_and_format),
+	    cmocka_unit_test(test_read_file_limit),     cmocka_unit_test(test_alloc_grow),
+	    cmocka_unit_test(test_diags_sorted_stably),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

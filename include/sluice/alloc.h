@@ -37,6 +37,6 @@ void *sl_alloc_grow(void *items, size_t elsize, size_t need, size_t *alloc);
  */
 #define SL_ALLOC_GROW(x, nr, alloc) ((x) = sl_alloc_grow((x), sizeof(*(x)), (nr), &(alloc)))
 
-#define SL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define SL_ARRAY_SIZE(a)            (sizeof(a) / sizeof((a)[0]))
 
 #endif

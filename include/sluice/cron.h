@@ -22,11 +22,11 @@ struct sl_tz;
  */
 struct sl_cron {
 	uint64_t minutes; /* bit m for minute m, 0-59 */
-	uint32_t hours;	  /* bit h, 0-23 */
-	uint32_t mdays;	  /* bit d, 1-31 */
+	uint32_t hours;   /* bit h, 0-23 */
+	uint32_t mdays;   /* bit d, 1-31 */
 	uint16_t months;  /* bit m, 1-12 */
-	uint8_t wdays;	  /* bit w, 0-6, Sunday = 0 */
-	unsigned flags;	  /* SL_CRON_* */
+	uint8_t wdays;    /* bit w, 0-6, Sunday = 0 */
+	unsigned flags;   /* SL_CRON_* */
 };
 
 enum {
@@ -43,7 +43,7 @@ enum {
  * so that a caller can turn it into a column.
  */
 int sl_cron_parse(struct sl_cron *cron, const char *expr, struct sl_strbuf *err,
-		  size_t *err_offset);
+                  size_t *err_offset);
 
 /**
  * The first fire time strictly after instant `after`, in zone `tz` (NULL:
@@ -55,7 +55,6 @@ int sl_cron_parse(struct sl_cron *cron, const char *expr, struct sl_strbuf *err,
  * gap and fires at both occurrences of times in the overlap.
  * Returns 0, or SL_ENOENT when there is no fire time within 400 years.
  */
-int sl_cron_next(const struct sl_cron *cron, const struct sl_tz *tz, int64_t after,
-		 int64_t *next);
+int sl_cron_next(const struct sl_cron *cron, const struct sl_tz *tz, int64_t after, int64_t *next);
 
 #endif

@@ -65,19 +65,19 @@ struct sl_task {
 	size_t *downstream; /* indices into dag->tasks, in file order */
 	size_t downstream_nr;
 
-	int retries;		 /* default 0 */
-	int64_t retry_delay;	 /* seconds, default 300 */
+	int retries;         /* default 0 */
+	int64_t retry_delay; /* seconds, default 300 */
 	enum sl_backoff retry_backoff;
 	int64_t max_retry_delay; /* seconds, default 86400 */
-	int64_t timeout;	 /* seconds, 0 = none (default) */
+	int64_t timeout;         /* seconds, 0 = none (default) */
 	enum sl_trigger_rule trigger_rule;
-	char *pool;  /* NULL = no pool */
-	int priority; /* default 0; higher runs first */
-	char *queue; /* default "default" */
+	char *pool;        /* NULL = no pool */
+	int priority;      /* default 0; higher runs first */
+	char *queue;       /* default "default" */
 	struct sl_kvs env; /* the task's own env (the DAG's env is in dag->env) */
-	char *cwd;	   /* relative to the repository root; NULL = root */
+	char *cwd;         /* relative to the repository root; NULL = root */
 	bool sensor;
-	int64_t poke_interval;	/* seconds, when sensor; default 60 */
+	int64_t poke_interval;  /* seconds, when sensor; default 60 */
 	int64_t sensor_timeout; /* seconds, when sensor; default 7d */
 	bool depends_on_past;
 
@@ -86,9 +86,9 @@ struct sl_task {
 
 struct sl_dag {
 	char *id;
-	char *file; /* as given to the loader */
+	char *file;        /* as given to the loader */
 	char *description; /* NULL when absent */
-	char *owner;	   /* NULL when absent */
+	char *owner;       /* NULL when absent */
 
 	enum sl_schedule_kind schedule_kind;
 	char *schedule; /* the text as written; NULL for SL_SCHEDULE_NONE */
@@ -99,10 +99,10 @@ struct sl_dag {
 	int64_t start_date; /* instant (UTC seconds) */
 	bool has_end_date;
 	int64_t end_date;
-	bool catchup;	      /* default false */
+	bool catchup;         /* default false */
 	int max_active_runs;  /* default 16 */
 	int max_active_tasks; /* default 16 */
-	bool paused;	      /* default false */
+	bool paused;          /* default false */
 
 	char **tags;
 	size_t tags_nr;
@@ -113,7 +113,7 @@ struct sl_dag {
 
 	struct sl_task *tasks;
 	size_t tasks_nr;
-	size_t *topo; /* tasks_nr indices */
+	size_t *topo;  /* tasks_nr indices */
 	size_t *by_id; /* tasks_nr indices sorted by id; NULL until sl_dag_index_build */
 };
 
@@ -131,7 +131,7 @@ struct sl_load_opts {
  * (size limit, nesting limit, alias expansion budget).
  */
 int sl_dag_load(struct sl_dag **out, const char *file, const char *data, size_t len,
-		const struct sl_load_opts *opts, struct sl_diags *diags);
+                const struct sl_load_opts *opts, struct sl_diags *diags);
 
 /**
  * sl_dag_load on the contents of file `path`. A file that cannot be read
@@ -139,7 +139,7 @@ int sl_dag_load(struct sl_dag **out, const char *file, const char *data, size_t 
  * SL_ETOOBIG; its size is checked before it is read.
  */
 int sl_dag_load_file(struct sl_dag **out, const char *path, const struct sl_load_opts *opts,
-		     struct sl_diags *diags);
+                     struct sl_diags *diags);
 
 void sl_dag_free(struct sl_dag *dag);
 
@@ -176,7 +176,10 @@ struct sl_dag_cycles {
 	size_t alloc;
 };
 
-#define SL_DAG_CYCLES_INIT {NULL, 0, 0}
+#define SL_DAG_CYCLES_INIT \
+	{                  \
+		NULL, 0, 0 \
+	}
 /** At most this many cycles are listed for one DAG. */
 #define SL_DAG_MAX_CYCLES 10
 

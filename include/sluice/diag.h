@@ -23,12 +23,15 @@ struct sl_diags {
 	size_t alloc;
 };
 
-#define SL_DIAGS_INIT {NULL, 0, 0}
+#define SL_DIAGS_INIT      \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 void sl_diags_init(struct sl_diags *d);
 void sl_diags_release(struct sl_diags *d);
 void sl_diags_add(struct sl_diags *d, const char *file, unsigned line, unsigned column,
-		  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /** Order by file, line, column; diagnostics at one place keep their order. */
 void sl_diags_sort(struct sl_diags *d);
 

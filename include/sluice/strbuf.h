@@ -20,7 +20,10 @@ struct sl_strbuf {
 };
 
 extern char sl_strbuf_empty[];
-#define SL_STRBUF_INIT {sl_strbuf_empty, 0, 0}
+#define SL_STRBUF_INIT                \
+	{                             \
+		sl_strbuf_empty, 0, 0 \
+	}
 
 void sl_strbuf_init(struct sl_strbuf *sb);
 void sl_strbuf_release(struct sl_strbuf *sb);
@@ -32,9 +35,9 @@ void sl_strbuf_add(struct sl_strbuf *sb, const void *data, size_t len);
 void sl_strbuf_adds(struct sl_strbuf *sb, const char *s);
 void sl_strbuf_addch(struct sl_strbuf *sb, int c);
 void sl_strbuf_addf(struct sl_strbuf *sb, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void sl_strbuf_vaddf(struct sl_strbuf *sb, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 /** Take the buffer; `sb` is left empty and reusable. Never returns NULL. */
 char *sl_strbuf_detach(struct sl_strbuf *sb, size_t *len);
 
@@ -46,6 +49,6 @@ char *sl_strbuf_detach(struct sl_strbuf *sb, size_t *len);
  * SL_ETOOBIG for an oversized file.
  */
 int sl_strbuf_read_file(struct sl_strbuf *sb, const char *path, size_t limit,
-			struct sl_strbuf *err);
+                        struct sl_strbuf *err);
 
 #endif

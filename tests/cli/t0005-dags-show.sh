@@ -41,6 +41,6 @@ expect_status 3 "an unknown file exits 3"
 
 run "$SLUICE" dags show tests/fixtures/invalid/unknown_key_task.yaml
 expect_status 1 "an invalid file exits 1"
-expect_grep "$TMP/err" "unknown_key.yaml:[0-9]*:[0-9]*: " "with its diagnostics"
+expect_grep "$TMP/err" "unknown_key_task.yaml:[0-9]*:[0-9]*: " "with its diagnostics"
 
 done_testing
