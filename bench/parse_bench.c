@@ -9,6 +9,7 @@
  * Every mode except gen prints one line: "<seconds> <files> <peak_rss_kib>".
  */
 #include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,6 +169,13 @@ static int run_exec(char **argv)
 	if (pid < 0)
 		return 1;
 	if (pid == 0) {
+		/* Only our own line may reach stdout: the caller sorts it. */
+		int devnull = open("/dev/null", O_WRONLY);
+
+		if (devnull >= 0) {
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
 		execvp(argv[0], argv);
 		_exit(127);
 	}
