@@ -7,10 +7,9 @@
 #include <sys/stat.h>
 
 #include "sluice/alloc.h"
-#include "sluice/civil.h"
 #include "sluice/dag.h"
+#include "sluice/dag_json.h"
 #include "sluice/diag.h"
-#include "sluice/duration.h"
 #include "sluice/strbuf.h"
 
 static int run_dags_show(struct cli *cli, int argc, char **argv);
@@ -108,88 +107,6 @@ static void print_dot(const struct sl_dag *dag)
 	printf("}\n");
 }
 
-static json_t *json_duration(int64_t secs)
-{
-	struct sl_strbuf sb = SL_STRBUF_INIT;
-	json_t *v;
-
-	sl_duration_format(&sb, secs);
-	v = json_string(sb.buf);
-	sl_strbuf_release(&sb);
-	return v;
-}
-
-static json_t *json_kvs(const struct sl_kvs *kvs)
-{
-	json_t *obj = json_object();
-
-	for (size_t i = 0; i < kvs->nr; i++)
-		json_object_set_new(obj, kvs->items[i].key, json_string(kvs->items[i].value));
-	return obj;
-}
-
-static json_t *json_instant(bool has, int64_t t)
-{
-	struct sl_strbuf sb = SL_STRBUF_INIT;
-	json_t *v;
-
-	if (!has)
-		return json_null();
-	sl_iso_format(&sb, t, NULL);
-	v = json_string(sb.buf);
-	sl_strbuf_release(&sb);
-	return v;
-}
-
-static json_t *dag_to_json(const struct sl_dag *dag)
-{
-	json_t *tasks = json_array(), *tags = json_array();
-
-	for (size_t i = 0; i < dag->tags_nr; i++)
-		json_array_append_new(tags, json_string(dag->tags[i]));
-	for (size_t i = 0; i < dag->tasks_nr; i++) {
-		const struct sl_task *t = &dag->tasks[i];
-		json_t *deps = json_array();
-		json_t *task;
-
-		for (size_t j = 0; j < t->upstream_nr; j++)
-			json_array_append_new(deps, json_string(dag->tasks[t->upstream[j]].id));
-		task =
-		    json_pack("{s:s, s:s, s:o, s:s, s:i, s:o, s:s, s:o}", "task", t->id, "command",
-		              t->command, "depends_on", deps, "trigger_rule",
-		              sl_trigger_rule_name(t->trigger_rule), "retries", t->retries,
-		              "retry_delay", json_duration(t->retry_delay), "retry_backoff",
-		              t->retry_backoff == SL_BACKOFF_EXPONENTIAL ? "exponential" : "fixed",
-		              "max_retry_delay", json_duration(t->max_retry_delay));
-		json_object_set_new(task, "timeout",
-		                    t->timeout ? json_duration(t->timeout) : json_null());
-		json_object_set_new(task, "pool", t->pool ? json_string(t->pool) : json_null());
-		json_object_set_new(task, "priority", json_integer(t->priority));
-		json_object_set_new(task, "queue", json_string(t->queue));
-		json_object_set_new(task, "env", json_kvs(&t->env));
-		json_object_set_new(task, "cwd", t->cwd ? json_string(t->cwd) : json_null());
-		json_object_set_new(task, "sensor",
-		                    t->sensor
-		                        ? json_pack("{s:o, s:o}", "poke_interval",
-		                                    json_duration(t->poke_interval), "timeout",
-		                                    json_duration(t->sensor_timeout))
-		                        : json_null());
-		json_object_set_new(task, "depends_on_past", json_boolean(t->depends_on_past));
-		json_array_append_new(tasks, task);
-	}
-	return json_pack("{s:s, s:s, s:s?, s:s?, s:s, s:o, s:o, s:b, s:i, s:i, s:b, s:o, s:s?, "
-	                 "s:O, s:o, s:s?, s:s?, s:o}",
-	                 "dag", dag->id, "file", dag->file, "description", dag->description,
-	                 "schedule", dag->schedule, "timezone", dag->timezone, "start_date",
-	                 json_instant(dag->has_start_date, dag->start_date), "end_date",
-	                 json_instant(dag->has_end_date, dag->end_date), "catchup", dag->catchup,
-	                 "max_active_runs", dag->max_active_runs, "max_active_tasks",
-	                 dag->max_active_tasks, "paused", dag->paused, "tags", tags, "owner",
-	                 dag->owner, "params", dag->params, "env", json_kvs(&dag->env),
-	                 "on_failure", dag->on_failure, "on_success", dag->on_success, "tasks",
-	                 tasks);
-}
-
 static int run_dags_show(struct cli *cli, int argc, char **argv)
 {
 	struct sl_diags diags = SL_DIAGS_INIT;
@@ -220,7 +137,7 @@ static int run_dags_show(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (cli->json)
-		rc = cli_print_json(dag_to_json(dag));
+		rc = cli_print_json(sl_dag_to_json(dag));
 	else if (dot)
 		print_dot(dag);
 	else

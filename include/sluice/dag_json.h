@@ -1,0 +1,28 @@
+#ifndef SLUICE_DAG_JSON_H
+#define SLUICE_DAG_JSON_H
+
+#include <jansson.h>
+
+#include "sluice/dag.h"
+#include "sluice/strbuf.h"
+
+/**
+ * The JSON form of a loaded DAG: the shape `sluice dags show --json` prints
+ * (docs/json.md) and the definition a DAG version stores. `defaults` are
+ * already merged into each task; durations are strings in the DAG file
+ * syntax ("1h30m"); instants are ISO 8601 in UTC. Converting a DAG to JSON
+ * and back gives an equal DAG (file positions aside).
+ */
+
+/** A new reference to the JSON of `dag`. */
+json_t *sl_dag_to_json(const struct sl_dag *dag);
+
+/**
+ * Rebuild a DAG from its JSON form, checking it as strictly as the loader
+ * checks a file (ids, durations, cron, dependencies, cycles), since stored
+ * JSON may come from another version of sluice. Returns 0 and a new DAG in
+ * `*out`, or SL_EINVAL with a sentence in `err` that names the field.
+ */
+int sl_dag_from_json(struct sl_dag **out, const json_t *json, struct sl_strbuf *err);
+
+#endif
