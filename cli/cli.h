@@ -70,6 +70,9 @@ int cli_print_json(struct json_t *value);
 extern const struct cli_command cli_cmd_validate;
 extern const struct cli_command cli_cmd_dags_show;
 extern const struct cli_command cli_cmd_cron;
+extern const struct cli_command cli_cmd_db_init;
+extern const struct cli_command cli_cmd_db_migrate;
+extern const struct cli_command cli_cmd_db_status;
 extern const struct cli_command cli_cmd_version;
 
 #endif

@@ -8,12 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* One command per line, so that adding one is a one-line change. */
+/* clang-format off */
 static const struct cli_command *const commands[] = {
     &cli_cmd_validate,
     &cli_cmd_dags_show,
     &cli_cmd_cron,
+    &cli_cmd_db_init,
+    &cli_cmd_db_migrate,
+    &cli_cmd_db_status,
     &cli_cmd_version,
 };
+/* clang-format on */
 
 static void print_overview(FILE *out)
 {

@@ -8,10 +8,11 @@
  */
 enum {
 	SL_OK = 0,
-	SL_ERR = -1,	  /* generic failure; see the message */
-	SL_ENOENT = -2,	  /* the thing asked for does not exist */
+	SL_ERR = -1,      /* generic failure; see the message */
+	SL_ENOENT = -2,   /* the thing asked for does not exist */
 	SL_ETOOBIG = -3,  /* input exceeds a configured limit */
-	SL_EINVAL = -4,	  /* input is malformed */
+	SL_EINVAL = -4,   /* input is malformed */
+	SL_EUNAVAIL = -5, /* a server (database, scheduler) cannot be reached */
 };
 
 #endif

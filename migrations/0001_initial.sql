@@ -1,0 +1,287 @@
+-- 0001_initial: the first sluice schema.
+--
+-- Applied by `sluice db init` / `sluice db migrate` inside one transaction,
+-- holding the migration advisory lock; the migrator records the version in
+-- schema_migrations itself, so this file holds only DDL. See
+-- docs/database.md for what each table is for and which scheduler query
+-- each index serves.
+--
+-- Conventions: every time is timestamptz (UTC on the wire); states are text
+-- with a named CHECK constraint (easier to extend in a migration than an
+-- ENUM type); surrogate keys are identity columns; "live" means not ended.
+
+CREATE TABLE schema_migrations (
+	version    integer     PRIMARY KEY CHECK (version > 0),
+	name       text        NOT NULL CHECK (name ~ '^[a-z0-9_]{1,100}$'),
+	applied_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Ids of DAGs, tasks, pools and workers: SPEC §2's [A-Za-z0-9_.-]{1,200}.
+CREATE DOMAIN sl_id AS text
+	CONSTRAINT sl_id_check CHECK (VALUE ~ '^[A-Za-z0-9_.-]{1,200}$');
+
+-- A full git object id: SHA-1 (40 hex digits) or SHA-256 (64).
+CREATE DOMAIN sl_oid AS text
+	CONSTRAINT sl_oid_check CHECK (VALUE ~ '^([0-9a-f]{40}|[0-9a-f]{64})$');
+
+-- Attempt fencing tokens come from one sequence, so a newer attempt always
+-- carries a larger token than any older one, whatever task it belongs to.
+CREATE SEQUENCE sl_fencing_token_seq AS bigint;
+
+CREATE TABLE dags (
+	dag_id            sl_id       PRIMARY KEY,
+	paused            boolean     NOT NULL,
+	first_seen_at     timestamptz NOT NULL DEFAULT now(),
+	-- Set while the DAG's file is missing at the current commit.
+	removed_at        timestamptz,
+	-- The last version that loaded without error: it keeps running while
+	-- a newer push of the file is broken. NULL until one loads.
+	latest_version_id bigint,
+	-- Cached by the scheduler: when the next scheduled run is due.
+	next_run_after    timestamptz,
+	updated_at        timestamptz NOT NULL DEFAULT now()
+);
+
+-- Every second the scheduler asks which DAGs are due for a new run:
+--   SELECT ... FROM dags WHERE NOT paused AND removed_at IS NULL
+--     AND next_run_after <= now()
+CREATE INDEX dags_due_idx ON dags (next_run_after)
+	WHERE NOT paused AND removed_at IS NULL;
+
+CREATE TABLE dag_versions (
+	version_id bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	dag_id     sl_id       NOT NULL REFERENCES dags ON DELETE CASCADE,
+	commit     sl_oid      NOT NULL,
+	blob_id    sl_oid      NOT NULL,
+	path       text        NOT NULL CHECK (path <> ''),
+	definition jsonb       NOT NULL
+		CONSTRAINT dag_versions_definition_check
+		CHECK (jsonb_typeof(definition) = 'object'),
+	created_at timestamptz NOT NULL DEFAULT now(),
+	-- One DAG is one file, so one version per DAG and commit at most.
+	CONSTRAINT dag_versions_dag_commit_key UNIQUE (dag_id, commit),
+	-- Target of the composite foreign keys below: a run (or a DAG's
+	-- latest version) can only point at a version of the same DAG.
+	CONSTRAINT dag_versions_dag_version_key UNIQUE (dag_id, version_id)
+);
+
+ALTER TABLE dags ADD CONSTRAINT dags_latest_version_fkey
+	FOREIGN KEY (dag_id, latest_version_id)
+	REFERENCES dag_versions (dag_id, version_id);
+
+-- Files that failed to load, per commit (`sluice dags errors`). dag_id is
+-- NULL when the error is in the `dag:` key itself or the file is unreadable.
+CREATE TABLE load_errors (
+	error_id   bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	commit     sl_oid      NOT NULL,
+	path       text        NOT NULL CHECK (path <> ''),
+	dag_id     text,
+	line       integer     NOT NULL CHECK (line >= 1),
+	col        integer     NOT NULL CHECK (col >= 1),
+	message    text        NOT NULL CHECK (message <> ''),
+	created_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX load_errors_commit_idx ON load_errors (commit, path, line, col);
+
+CREATE TABLE runs (
+	run_pk              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	dag_id              sl_id       NOT NULL REFERENCES dags ON DELETE CASCADE,
+	run_id              text        NOT NULL
+		CONSTRAINT runs_run_id_check
+		CHECK (run_id ~ '^[A-Za-z0-9_.:+~-]{1,250}$'),
+	-- The pinned definition and the commit whose tree the tasks run in
+	-- (not always the version's own commit: a push that only changes a
+	-- script keeps the DAG's version but moves the commit).
+	version_id          bigint      NOT NULL,
+	commit              sl_oid      NOT NULL,
+	run_type            text        NOT NULL
+		CONSTRAINT runs_run_type_check
+		CHECK (run_type IN ('scheduled', 'manual', 'backfill')),
+	logical_date        timestamptz NOT NULL,
+	data_interval_start timestamptz NOT NULL,
+	data_interval_end   timestamptz NOT NULL,
+	conf                jsonb       NOT NULL DEFAULT '{}'
+		CONSTRAINT runs_conf_check CHECK (jsonb_typeof(conf) = 'object'),
+	state               text        NOT NULL DEFAULT 'queued'
+		CONSTRAINT runs_state_check
+		CHECK (state IN ('queued', 'running', 'success', 'failed', 'cancelled')),
+	created_at          timestamptz NOT NULL DEFAULT now(),
+	started_at          timestamptz,
+	ended_at            timestamptz,
+	updated_at          timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT runs_dag_run_id_key UNIQUE (dag_id, run_id),
+	CONSTRAINT runs_version_fkey FOREIGN KEY (dag_id, version_id)
+		REFERENCES dag_versions (dag_id, version_id),
+	CONSTRAINT runs_data_interval_check
+		CHECK (data_interval_start <= data_interval_end),
+	-- A finished run has an end time and a live one has none.
+	CONSTRAINT runs_ended_at_check
+		CHECK ((state IN ('success', 'failed', 'cancelled')) = (ended_at IS NOT NULL)),
+	CONSTRAINT runs_times_check CHECK (started_at <= ended_at)
+);
+
+-- Two schedulers (or a scheduler racing a backfill) can never create two
+-- runs of one interval; manual runs may share a logical date.
+CREATE UNIQUE INDEX runs_interval_key ON runs (dag_id, logical_date)
+	WHERE run_type <> 'manual';
+
+-- Every second the scheduler walks the live runs (to start queued ones
+-- within max_active_runs and to advance running ones):
+--   SELECT ... FROM runs WHERE state IN ('queued', 'running') ORDER BY ...
+CREATE INDEX runs_live_idx ON runs (dag_id, logical_date)
+	WHERE state IN ('queued', 'running');
+
+-- `runs list DAG`, and the last run of each DAG in `dags list`.
+CREATE INDEX runs_dag_logical_date_idx ON runs (dag_id, logical_date DESC);
+
+CREATE TABLE task_instances (
+	ti_id         bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	run_pk        bigint      NOT NULL REFERENCES runs ON DELETE CASCADE,
+	task_id       sl_id       NOT NULL,
+	state         text        NOT NULL DEFAULT 'pending'
+		CONSTRAINT task_instances_state_check
+		CHECK (state IN ('pending', 'scheduled', 'queued', 'running', 'success',
+				 'failed', 'up_for_retry', 'up_for_reschedule',
+				 'upstream_failed', 'skipped', 'cancelled', 'removed')),
+	-- The try being run or last run; 0 before the first attempt.
+	try_number    integer     NOT NULL DEFAULT 0 CHECK (try_number >= 0),
+	-- Tries allowed in all (retries + 1); `tasks clear` raises it.
+	max_tries     integer     NOT NULL CHECK (max_tries >= 1),
+	-- When an up_for_retry task may run again, or an up_for_reschedule
+	-- sensor pokes again.
+	next_retry_at timestamptz,
+	priority      integer     NOT NULL DEFAULT 0,
+	-- Not a foreign key: a DAG may name a pool before an operator creates
+	-- it; the scheduler gives a missing pool no slots.
+	pool          sl_id,
+	queue         sl_id       NOT NULL DEFAULT 'default',
+	started_at    timestamptz,
+	ended_at      timestamptz,
+	updated_at    timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT task_instances_run_task_key UNIQUE (run_pk, task_id),
+	CONSTRAINT task_instances_next_retry_check
+		CHECK (state NOT IN ('up_for_retry', 'up_for_reschedule')
+		       OR next_retry_at IS NOT NULL),
+	CONSTRAINT task_instances_times_check CHECK (started_at <= ended_at)
+);
+
+-- Every second the scheduler picks tasks whose dependencies are met, by
+-- queue, highest priority first:
+--   SELECT ... FROM task_instances WHERE state = 'scheduled' AND queue = $1
+--     ORDER BY priority DESC, ti_id LIMIT $2
+CREATE INDEX task_instances_dispatch_idx ON task_instances (queue, priority DESC, ti_id)
+	WHERE state = 'scheduled';
+
+-- Every second: retries and sensor pokes whose time has come.
+--   SELECT ... FROM task_instances
+--     WHERE state IN ('up_for_retry', 'up_for_reschedule') AND next_retry_at <= now()
+CREATE INDEX task_instances_retry_due_idx ON task_instances (next_retry_at)
+	WHERE state IN ('up_for_retry', 'up_for_reschedule');
+
+-- Every second, before dispatching: slots in use per pool.
+--   SELECT pool, count(*) FROM task_instances
+--     WHERE state IN ('queued', 'running') AND pool IS NOT NULL GROUP BY pool
+CREATE INDEX task_instances_pool_busy_idx ON task_instances (pool)
+	WHERE state IN ('queued', 'running') AND pool IS NOT NULL;
+
+CREATE TABLE workers (
+	worker_id         sl_id       PRIMARY KEY,
+	host              text        NOT NULL CHECK (host <> ''),
+	queues            text[]      NOT NULL CHECK (cardinality(queues) >= 1),
+	slots             integer     NOT NULL CHECK (slots >= 1),
+	state             text        NOT NULL DEFAULT 'active'
+		CONSTRAINT workers_state_check
+		CHECK (state IN ('active', 'draining', 'gone')),
+	version           text,
+	started_at        timestamptz NOT NULL DEFAULT now(),
+	last_heartbeat_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Every second: workers whose heartbeat is older than heartbeat_timeout.
+--   SELECT worker_id FROM workers
+--     WHERE state <> 'gone' AND last_heartbeat_at < now() - $1
+CREATE INDEX workers_heartbeat_idx ON workers (last_heartbeat_at)
+	WHERE state <> 'gone';
+
+CREATE TABLE attempts (
+	attempt_id    bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	ti_id         bigint      NOT NULL REFERENCES task_instances ON DELETE CASCADE,
+	try_number    integer     NOT NULL CHECK (try_number >= 1),
+	-- The worker's name, kept as history (no foreign key: a worker that
+	-- is gone for good may be deleted, its attempts stay).
+	worker_id     text,
+	fencing_token bigint      NOT NULL DEFAULT nextval('sl_fencing_token_seq'),
+	queued_at     timestamptz NOT NULL DEFAULT now(),
+	started_at    timestamptz,
+	ended_at      timestamptz,
+	-- How the attempt ended; NULL exactly while it is live.
+	outcome       text
+		CONSTRAINT attempts_outcome_check
+		CHECK (outcome IN ('success', 'failed', 'skipped', 'reschedule',
+				   'timeout', 'lost', 'cancelled')),
+	exit_code     integer     CHECK (exit_code BETWEEN 0 AND 255),
+	signal        integer     CHECK (signal BETWEEN 1 AND 127),
+	-- key=value lines the task wrote to $SLUICE_OUTPUT (64 KiB at most).
+	outputs       jsonb       NOT NULL DEFAULT '{}'
+		CONSTRAINT attempts_outputs_check
+		CHECK (jsonb_typeof(outputs) = 'object'
+		       AND octet_length(outputs::text) <= 131072),
+	log_bytes     bigint      NOT NULL DEFAULT 0 CHECK (log_bytes >= 0),
+	-- Set when the log reached the configured log_limit and the rest was
+	-- dropped.
+	log_truncated boolean     NOT NULL DEFAULT false,
+	CONSTRAINT attempts_ti_try_key UNIQUE (ti_id, try_number),
+	CONSTRAINT attempts_fencing_token_key UNIQUE (fencing_token),
+	CONSTRAINT attempts_live_check CHECK ((ended_at IS NULL) = (outcome IS NULL)),
+	CONSTRAINT attempts_exit_check CHECK (exit_code IS NULL OR signal IS NULL),
+	CONSTRAINT attempts_times_check CHECK (started_at <= ended_at)
+);
+
+-- The guarantee of SPEC §3: a task instance never has two attempts running
+-- at the same time. Inserting a second live attempt fails here, whatever
+-- the scheduler believes.
+CREATE UNIQUE INDEX attempts_one_live_key ON attempts (ti_id)
+	WHERE ended_at IS NULL;
+
+-- Every second, for each worker found dead: its live attempts, to fail
+-- them as lost.
+--   SELECT ... FROM attempts WHERE ended_at IS NULL AND worker_id = $1
+CREATE INDEX attempts_live_worker_idx ON attempts (worker_id)
+	WHERE ended_at IS NULL;
+
+-- An attempt's stdout and stderr, in the order received, in chunks of at
+-- most 64 KiB; the scheduler stops storing at log_limit (see attempts).
+CREATE TABLE log_chunks (
+	attempt_id bigint      NOT NULL REFERENCES attempts ON DELETE CASCADE,
+	seq        integer     NOT NULL CHECK (seq >= 0),
+	data       bytea       NOT NULL
+		CONSTRAINT log_chunks_size_check
+		CHECK (octet_length(data) BETWEEN 1 AND 65536),
+	created_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (attempt_id, seq)
+);
+
+CREATE TABLE pools (
+	name        sl_id       PRIMARY KEY,
+	slots       integer     NOT NULL CHECK (slots >= 0),
+	description text        NOT NULL DEFAULT '',
+	created_at  timestamptz NOT NULL DEFAULT now(),
+	updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- The scheduler leader's lease: at most one row. A scheduler holds the lease
+-- while expires_at is in the future and renews it with its heartbeat; a new
+-- leader increments epoch, which fences writes from an old one.
+CREATE TABLE scheduler_lease (
+	singleton    boolean     PRIMARY KEY DEFAULT true
+		CONSTRAINT scheduler_lease_singleton_check CHECK (singleton),
+	holder       text        NOT NULL CHECK (holder <> ''),
+	epoch        bigint      NOT NULL CHECK (epoch >= 1),
+	commit       sl_oid,
+	acquired_at  timestamptz NOT NULL DEFAULT now(),
+	heartbeat_at timestamptz NOT NULL DEFAULT now(),
+	expires_at   timestamptz NOT NULL,
+	CONSTRAINT scheduler_lease_times_check
+		CHECK (acquired_at <= heartbeat_at AND heartbeat_at < expires_at)
+);
