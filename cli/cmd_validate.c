@@ -84,7 +84,8 @@ static void collect(struct validation *v, const char *path, bool top)
 		names[nr++] = sl_xstrdup(de->d_name);
 	}
 	closedir(dir);
-	qsort(names, nr, sizeof(*names), cmp_names);
+	if (nr > 1)
+		qsort(names, nr, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < nr; i++) {
 		size_t len = strlen(path);
 		char *child =
