@@ -63,6 +63,29 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_parse_long(const struct cli_command *cmd, const char *flag, const char *value, long min,
                    long max, long *out);
 
+struct sl_config;
+struct sl_db;
+
+/*
+ * Load the configuration: --config FILE, else $SLUICE_CONFIG, else
+ * /etc/sluice/sluice.yaml when it exists (the defaults otherwise). Prints
+ * every problem as file:line:col. Returns 0 or an exit code; `cfg` is always
+ * initialised and must be released.
+ */
+int cli_config(struct cli *cli, struct sl_config *cfg);
+
+/*
+ * Connect to PostgreSQL: $SLUICE_DATABASE_URL, else the configuration's
+ * database_url, else libpq's PG* variables. Prints the reason on failure.
+ * Returns 0 or an exit code (CLI_EXIT_UNAVAILABLE when the server cannot be
+ * reached); `*db` is NULL on failure.
+ */
+int cli_db_open(struct cli *cli, struct sl_db **db);
+
+/* The exit code of a library return code (SL_EUNAVAIL -> 4, SL_ENOENT -> 3,
+ * SL_EINVAL -> 2, other errors -> 1). */
+int cli_exit_code(int rc);
+
 /* Print a JSON value to stdout, followed by a newline; takes the reference. */
 struct json_t;
 int cli_print_json(struct json_t *value);

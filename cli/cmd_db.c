@@ -8,17 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sluice/alloc.h"
 #include "sluice/db.h"
 #include "sluice/diag.h"
 #include "sluice/error.h"
 #include "sluice/strbuf.h"
-#include "sluice/yaml_doc.h"
-
-#define DEFAULT_CONFIG "/etc/sluice/sluice.yaml"
-#define CONFIG_LIMIT   (1024 * 1024)
 
 static int run_db_init(struct cli *cli, int argc, char **argv);
 static int run_db_migrate(struct cli *cli, int argc, char **argv);
@@ -61,110 +56,6 @@ const struct cli_command cli_cmd_db_status = {
     .run = run_db_status,
 };
 
-static int exit_code(int rc)
-{
-	switch (rc) {
-	case 0:
-		return CLI_EXIT_OK;
-	case SL_EUNAVAIL:
-		return CLI_EXIT_UNAVAILABLE;
-	case SL_EINVAL:
-		return CLI_EXIT_USAGE;
-	default:
-		return CLI_EXIT_FAILED;
-	}
-}
-
-/* The top-level `database_url` string of a YAML configuration file, or NULL
- * when it has none. Other keys belong to the daemons and are not checked. */
-static int config_database_url(const char *path, char **url, struct sl_strbuf *err)
-{
-	struct sl_strbuf data = SL_STRBUF_INIT;
-	struct sl_diags diags = SL_DIAGS_INIT;
-	struct sl_ydoc *doc = NULL;
-	const struct sl_ynode *root;
-	int rc;
-
-	*url = NULL;
-	rc = sl_strbuf_read_file(&data, path, CONFIG_LIMIT, err);
-	if (rc)
-		goto out;
-	rc = sl_ydoc_parse(&doc, path, data.buf, data.len, &diags);
-	if (rc) {
-		const struct sl_diag *d = diags.nr ? &diags.items[0] : NULL;
-
-		if (d)
-			sl_strbuf_addf(err, "%s:%u:%u: %s", d->file, d->line, d->column,
-			               d->message);
-		else
-			sl_strbuf_addf(err, "%s: not a valid YAML document", path);
-		rc = SL_EINVAL;
-		goto out;
-	}
-	root = sl_ynode_deref(sl_ydoc_root(doc));
-	if (root->kind != SL_YNODE_MAPPING)
-		goto out;
-	for (size_t i = 0; i < root->u.map.nr; i++) {
-		const struct sl_ypair *p = &root->u.map.pairs[i];
-		const struct sl_ynode *v = sl_ynode_deref(p->value);
-
-		if (strcmp(p->key->u.scalar.text, "database_url"))
-			continue;
-		if (sl_ynode_is(v, SL_YTYPE_NULL))
-			break;
-		if (!sl_ynode_is_string(v)) {
-			sl_strbuf_addf(err, "%s:%u:%u: database_url: expected a string, got %s",
-			               path, v->line, v->column, sl_ynode_type_name(v));
-			rc = SL_EINVAL;
-			goto out;
-		}
-		*url = sl_xstrdup(v->u.scalar.text);
-		break;
-	}
-out:
-	sl_ydoc_free(doc);
-	sl_diags_release(&diags);
-	sl_strbuf_release(&data);
-	return rc;
-}
-
-/*
- * Connect as SPEC §4 says: $SLUICE_DATABASE_URL first (the library reads
- * it), then the configuration file's database_url, then libpq's defaults.
- * The default configuration file may be missing; one named by --config or
- * $SLUICE_CONFIG may not.
- */
-static int db_open(struct cli *cli, struct sl_db **db)
-{
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	const char *env = getenv("SLUICE_DATABASE_URL");
-	char *url = NULL;
-	int rc = 0;
-
-	if (!env || !*env) {
-		const char *config = cli->config && *cli->config ? cli->config : NULL;
-
-		if (!config && access(DEFAULT_CONFIG, F_OK) == 0)
-			config = DEFAULT_CONFIG;
-		if (config)
-			rc = config_database_url(config, &url, &err);
-		if (rc) {
-			cli_error("configuration: %s", err.buf);
-			rc = CLI_EXIT_USAGE;
-			goto out;
-		}
-	}
-	rc = sl_db_connect(db, url, &err);
-	if (rc) {
-		cli_error("%s", err.buf);
-		rc = exit_code(rc);
-	}
-out:
-	free(url);
-	sl_strbuf_release(&err);
-	return rc;
-}
-
 /*
  * Options (--json, --help) and no positional argument; then connect.
  * Returns an exit code; `*db` is NULL when there is nothing more to do
@@ -183,7 +74,7 @@ static int db_start(struct cli *cli, const struct cli_command *cmd, int argc, ch
 	free(args.v);
 	if (rc || stop)
 		return rc;
-	return db_open(cli, db);
+	return cli_db_open(cli, db);
 }
 
 static const struct sl_db_applied *find_applied(const struct sl_db_status *st, int version)
@@ -280,7 +171,7 @@ static int check_newer(const struct sl_db_status *st)
 static int report_error(struct sl_strbuf *err, int rc)
 {
 	cli_error("%s", err->buf);
-	return exit_code(rc);
+	return cli_exit_code(rc);
 }
 
 static int run_db_status(struct cli *cli, int argc, char **argv)

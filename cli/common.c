@@ -7,7 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "sluice/alloc.h"
+#include "sluice/config.h"
+#include "sluice/db.h"
+#include "sluice/diag.h"
+#include "sluice/error.h"
 #include "sluice/strbuf.h"
 
 enum {
@@ -145,5 +151,68 @@ int cli_parse_options(struct cli *cli, const struct cli_command *cmd, int argc, 
 		args->v[args->n++] = argv[optind++];
 out:
 	free(longopts);
+	return rc;
+}
+
+int cli_exit_code(int rc)
+{
+	switch (rc) {
+	case SL_OK:
+		return CLI_EXIT_OK;
+	case SL_EUNAVAIL:
+		return CLI_EXIT_UNAVAILABLE;
+	case SL_ENOENT:
+		return CLI_EXIT_NOT_FOUND;
+	case SL_EINVAL:
+		return CLI_EXIT_USAGE;
+	default:
+		return CLI_EXIT_FAILED;
+	}
+}
+
+int cli_config(struct cli *cli, struct sl_config *cfg)
+{
+	struct sl_diags diags = SL_DIAGS_INIT;
+	const char *path = cli->config && *cli->config ? cli->config : NULL;
+	int rc = CLI_EXIT_OK;
+
+	sl_config_init(cfg);
+	/* The default file is optional; one the user named is not. */
+	if (!path && access(SL_CONFIG_DEFAULT_PATH, F_OK) == 0)
+		path = SL_CONFIG_DEFAULT_PATH;
+	if (path && sl_config_load(cfg, path, &diags) < 0) {
+		for (size_t i = 0; i < diags.nr; i++)
+			fprintf(stderr, "%s:%u:%u: %s\n", diags.items[i].file, diags.items[i].line,
+			        diags.items[i].column, diags.items[i].message);
+		cli_error("invalid configuration file %s", path);
+		rc = CLI_EXIT_USAGE;
+	}
+	sl_diags_release(&diags);
+	return rc;
+}
+
+int cli_db_open(struct cli *cli, struct sl_db **db)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_config cfg;
+	const char *env = getenv("SLUICE_DATABASE_URL");
+	int rc = CLI_EXIT_OK;
+
+	*db = NULL;
+	/* sl_db_connect reads $SLUICE_DATABASE_URL itself; the configuration
+	 * file is only read (and so only required to be valid) without it. */
+	if (env && *env) {
+		sl_config_init(&cfg);
+	} else if ((rc = cli_config(cli, &cfg))) {
+		goto out;
+	}
+	rc = sl_db_connect(db, env && *env ? NULL : cfg.database_url, &err);
+	if (rc < 0) {
+		cli_error("%s", err.buf);
+		rc = cli_exit_code(rc);
+	}
+out:
+	sl_config_release(&cfg);
+	sl_strbuf_release(&err);
 	return rc;
 }

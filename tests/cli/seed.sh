@@ -1,0 +1,30 @@
+# Put DAG versions straight into a test database, without a git repository:
+# for tests of commands that only need a DAG to exist. Source after pg.sh
+# (SLUICE_DATABASE_URL set, schema initialised with `sluice db init`).
+#
+#     seed_dag FILE [COMMIT]    # store FILE's DAG as the latest version,
+#                               # pinned to COMMIT (40 hex; default 0…01)
+#
+# The definition is what `sluice dags show --json FILE` prints, the same JSON
+# a refresh from git stores.
+
+seed_dag() {
+	seed_file=$1
+	seed_commit=${2:-0000000000000000000000000000000000000001}
+	seed_json=$("$SLUICE" dags show --json "$seed_file") || return 1
+	seed_id=$(printf '%s' "$seed_json" | jq -r .dag)
+	seed_blob=$(printf '%s' "$seed_json" | sha1sum | cut -c1-40)
+	psql -X -q -v ON_ERROR_STOP=1 -v dag="$seed_id" -v commit="$seed_commit" \
+		-v blob="$seed_blob" -v path="$(basename "$seed_file")" -v def="$seed_json" <<'SQL'
+BEGIN;
+INSERT INTO dags (dag_id, paused) VALUES (:'dag', false)
+	ON CONFLICT (dag_id) DO UPDATE SET removed_at = NULL;
+WITH v AS (
+	INSERT INTO dag_versions (dag_id, commit, blob_id, path, definition)
+	VALUES (:'dag', :'commit', :'blob', :'path', :'def'::jsonb)
+	RETURNING version_id)
+UPDATE dags SET latest_version_id = (SELECT version_id FROM v), updated_at = now()
+	WHERE dag_id = :'dag';
+COMMIT;
+SQL
+}
