@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -190,16 +192,6 @@ static void test_never_fires(void **state)
 	parse_ok("0 0 30 2 MON");
 	parse_ok("0 0 */30 2 *");
 	parse_ok("0 0 31 1-4 *");
-}
-
-static int64_t T(const char *iso)
-{
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	int64_t t = 0;
-
-	if (sl_iso_parse(iso, NULL, &t, &err))
-		fail_msg("bad test time '%s': %s", iso, err.buf);
-	return t;
 }
 
 /* Check successive fire times of `expr` in `zone`, each as a UTC ISO string. */

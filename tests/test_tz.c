@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,17 +16,6 @@
 #include "sluice/error.h"
 #include "sluice/strbuf.h"
 #include "sluice/tz.h"
-
-/* An ISO string as an instant; without an offset, as local seconds. */
-static int64_t T(const char *iso)
-{
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	int64_t t = 0;
-
-	if (sl_iso_parse(iso, NULL, &t, &err))
-		fail_msg("bad test time '%s': %s", iso, err.buf);
-	return t;
-}
 
 static struct sl_tz *load(const char *name)
 {
