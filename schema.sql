@@ -39,7 +39,12 @@ CREATE TABLE dags (
 	latest_version_id bigint,
 	-- Cached by the scheduler: when the next scheduled run is due.
 	next_run_after    timestamptz,
-	updated_at        timestamptz NOT NULL DEFAULT now()
+	updated_at        timestamptz NOT NULL DEFAULT now(),
+	-- The commit new runs pin: the current commit when the DAG's file
+	-- there is its latest version (new or unchanged), else (the file is
+	-- broken at the current commit) the last commit at which it loaded.
+	-- (0002)
+	run_commit        sl_oid
 );
 
 -- Every second the scheduler asks which DAGs are due for a new run:
@@ -286,7 +291,23 @@ CREATE TABLE scheduler_lease (
 		CHECK (acquired_at <= heartbeat_at AND heartbeat_at < expires_at)
 );
 
+-- What the last refresh of the DAG repository read: at most one row,
+-- replaced by each sync in the same transaction as the versions and load
+-- errors of that commit. (0002)
+CREATE TABLE source_state (
+	singleton    boolean     PRIMARY KEY DEFAULT true
+		CONSTRAINT source_state_singleton_check CHECK (singleton),
+	repo         text        NOT NULL CHECK (repo <> ''),
+	-- The branch resolved (NULL when it was not recorded).
+	branch       text,
+	-- The folder in the repository; '' is the root.
+	path         text        NOT NULL,
+	commit       sl_oid      NOT NULL,
+	refreshed_at timestamptz NOT NULL DEFAULT now()
+);
+
 -- The migrations this snapshot contains, as `sluice db migrate` would have
 -- recorded them.
 INSERT INTO schema_migrations (version, name) VALUES
-	(1, 'initial');
+	(1, 'initial'),
+	(2, 'source_state');

@@ -1,3 +1,8 @@
+/*
+ * sluice dags list | show | next | pause | unpause | errors: the DAGs the
+ * scheduler knows, read from PostgreSQL (`dags show FILE` also works
+ * offline on a file).
+ */
 #include "cli.h"
 
 #include <jansson.h>
@@ -7,14 +12,56 @@
 #include <sys/stat.h>
 
 #include "sluice/alloc.h"
+#include "sluice/civil.h"
+#include "sluice/cron.h"
 #include "sluice/dag.h"
 #include "sluice/dag_json.h"
+#include "sluice/db.h"
 #include "sluice/diag.h"
+#include "sluice/error.h"
+#include "sluice/schedule.h"
 #include "sluice/strbuf.h"
+#include "sluice/tz.h"
+#include "table.h"
 
+/* An instant column as whole seconds since the epoch. */
+#define EPOCH(x) "floor(extract(epoch FROM " x "))::bigint"
+
+static int run_dags_list(struct cli *cli, int argc, char **argv);
 static int run_dags_show(struct cli *cli, int argc, char **argv);
+static int run_dags_next(struct cli *cli, int argc, char **argv);
+static int run_dags_pause(struct cli *cli, int argc, char **argv);
+static int run_dags_unpause(struct cli *cli, int argc, char **argv);
+static int run_dags_errors(struct cli *cli, int argc, char **argv);
 
-enum { OPT_DOT = CLI_OPT_BASE };
+enum {
+	OPT_DOT = CLI_OPT_BASE,
+	OPT_COUNT,
+};
+
+#define DAGS_HELP_EXIT \
+	"\nExit status: 0 ok; 2 usage error; 3 no such DAG; 4 cannot reach PostgreSQL.\n"
+
+#define NEXT_RUN_RULE                                                                      \
+	"A scheduled run covers the data interval [logical date, next fire time) and\n"    \
+	"starts when that interval has ended (Airflow 2's convention). The next logical\n" \
+	"date is the first fire time at or after start_date; without catchup, at least\n"  \
+	"the start of the latest interval that has ended by now; after a scheduled run,\n" \
+	"at least where that run's interval ended. See docs/cli.md.\n"
+
+const struct cli_command cli_cmd_dags_list = {
+    .path = "dags list",
+    .usage = "",
+    .summary = "List the DAGs: schedule, paused, last run, next run, version.",
+    .help = "One row per DAG the scheduler has seen, by id. NEXT RUN is the next\n"
+            "scheduled logical date in the DAG's time zone and when that run starts\n"
+            "(\"due\" when it could start now); '-' for a paused, removed, @once or\n"
+            "manual DAG. VERSION is the commit of the latest version that loaded.\n"
+            "NOTES says 'removed' (its file is gone) and 'error' (its file has load\n"
+            "errors at the current commit; the last good version keeps running).\n\n" NEXT_RUN_RULE
+            "\nExit status: 0 ok; 2 usage error; 4 cannot reach PostgreSQL.\n",
+    .run = run_dags_list,
+};
 
 static const struct option show_options[] = {
     {"dot", no_argument, NULL, OPT_DOT},
@@ -23,14 +70,97 @@ static const struct option show_options[] = {
 
 const struct cli_command cli_cmd_dags_show = {
     .path = "dags show",
-    .usage = "FILE [--dot]",
+    .usage = "DAG|FILE [--dot]",
     .summary = "Show a DAG's tasks and edges as an ASCII tree, or Graphviz DOT.",
-    .help = "FILE is a DAG file, loaded offline.\n\n"
+    .help = "An existing file, or an argument with a '/' or a .yaml/.yml ending, is a DAG\n"
+            "file, loaded offline. Anything else is a DAG id: its latest version is read\n"
+            "from the database.\n\n"
             "Options:\n"
-            "  --dot    print a Graphviz digraph (pipe it to `dot -Tsvg`)\n",
+            "  --dot    print a Graphviz digraph (pipe it to `dot -Tsvg`)\n"
+            "\nExit status: 0 ok; 1 the file is invalid, or the DAG has no version that\n"
+            "loads; 2 usage error; 3 no such file or DAG; 4 cannot reach PostgreSQL.\n",
     .options = show_options,
     .run = run_dags_show,
 };
+
+static const struct option next_options[] = {
+    {"count", required_argument, NULL, OPT_COUNT},
+    {NULL, 0, NULL, 0},
+};
+
+const struct cli_command cli_cmd_dags_next = {
+    .path = "dags next",
+    .usage = "DAG [--count N]",
+    .summary = "Show a DAG's next scheduled logical dates.",
+    .help = "Each line is a logical date and the time its run starts (the end of its\n"
+            "data interval), in the DAG's time zone. A paused DAG shows the runs it\n"
+            "would get if it were unpaused now. A manual or @once DAG has none.\n\n"
+            "Options:\n"
+            "  --count N   how many (1 to 1000, default 5)\n\n" NEXT_RUN_RULE
+            "\nExit status: 0 ok (also with no dates); 1 the DAG has no version that loads;\n"
+            "2 usage error; 3 no such DAG; 4 cannot reach PostgreSQL.\n",
+    .options = next_options,
+    .run = run_dags_next,
+};
+
+#define PAUSE_HELP                                                                          \
+	"Sets the flag in the database and wakes the scheduler (NOTIFY sluice). Doing it\n" \
+	"twice is not an error.\n" DAGS_HELP_EXIT
+
+const struct cli_command cli_cmd_dags_pause = {
+    .path = "dags pause",
+    .usage = "DAG",
+    .summary = "Pause a DAG: no new scheduled runs (running ones finish).",
+    .help = PAUSE_HELP,
+    .run = run_dags_pause,
+};
+
+const struct cli_command cli_cmd_dags_unpause = {
+    .path = "dags unpause",
+    .usage = "DAG",
+    .summary = "Unpause a DAG: its schedule runs again.",
+    .help = PAUSE_HELP,
+    .run = run_dags_unpause,
+};
+
+const struct cli_command cli_cmd_dags_errors = {
+    .path = "dags errors",
+    .usage = "",
+    .summary = "List the load errors of DAG files at the current commit.",
+    .help = "One line per problem, as file:line:col: message, sorted by file and place.\n"
+            "Listing errors is not a failure: the exit status is 0 whether or not there\n"
+            "are any (use --json and count them to alert).\n"
+            "\nExit status: 0 ok; 2 usage error; 4 cannot reach PostgreSQL.\n",
+    .run = run_dags_errors,
+};
+
+/*
+ * Parse the options of `cmd` and expect exactly `want` positionals (or at
+ * most `want` when `optional`). Returns an exit code; `*stop` after --help.
+ */
+static int parse_args(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
+                      int (*on_option)(struct cli *, int, const char *, void *), void *ctx,
+                      int want, struct cli_args *args, bool *stop)
+{
+	int rc = cli_parse_options(cli, cmd, argc, argv, on_option, ctx, args, stop);
+
+	if (rc || *stop)
+		return rc;
+	if (args->n > want)
+		return cli_usage_error(cmd, "unexpected argument '%s'", args->v[want]);
+	if (args->n < want)
+		return cli_usage_error(cmd, "missing DAG");
+	return CLI_EXIT_OK;
+}
+
+/* A string that is not a valid id names no DAG: say so without asking. */
+static int check_dag_id(const char *id)
+{
+	if (sl_id_valid(id))
+		return CLI_EXIT_OK;
+	cli_error("no DAG '%s'", id);
+	return CLI_EXIT_NOT_FOUND;
+}
 
 static int on_show_option(struct cli *cli, int opt, const char *arg, void *ctx)
 {
@@ -107,9 +237,85 @@ static void print_dot(const struct sl_dag *dag)
 	printf("}\n");
 }
 
-static int run_dags_show(struct cli *cli, int argc, char **argv)
+/* An argument that can only mean a file: it has a '/' or a YAML ending. */
+static bool looks_like_file(const char *arg)
+{
+	size_t len = strlen(arg);
+
+	return strchr(arg, '/') || (len > 5 && !strcmp(arg + len - 5, ".yaml")) ||
+	       (len > 4 && !strcmp(arg + len - 4, ".yml"));
+}
+
+static int dag_from_file(const char *path, struct sl_dag **out)
 {
 	struct sl_diags diags = SL_DIAGS_INIT;
+	int rc = CLI_EXIT_OK;
+
+	if (sl_dag_load_file(out, path, NULL, &diags) < 0) {
+		for (size_t i = 0; i < diags.nr; i++)
+			fprintf(stderr, "%s:%u:%u: %s\n", diags.items[i].file, diags.items[i].line,
+			        diags.items[i].column, diags.items[i].message);
+		rc = CLI_EXIT_FAILED;
+	}
+	sl_diags_release(&diags);
+	return rc;
+}
+
+/* The latest version of DAG `id` that loaded, as stored in the database. */
+static int dag_from_db(struct cli *cli, const char *id, struct sl_dag **out)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	const char *params[] = {id};
+	struct sl_db *db = NULL;
+	PGresult *res = NULL;
+	json_t *def = NULL;
+	json_error_t jerr;
+	int rc;
+
+	*out = NULL;
+	rc = check_dag_id(id);
+	if (rc)
+		return rc;
+	rc = cli_db_open(cli, &db);
+	if (rc)
+		goto out;
+	rc = cli_query(db,
+	               "SELECT v.definition::text FROM dags d"
+	               " LEFT JOIN dag_versions v ON v.version_id = d.latest_version_id"
+	               " WHERE d.dag_id = $1",
+	               1, params, &res);
+	if (rc)
+		goto out;
+	if (PQntuples(res) == 0) {
+		cli_error("no DAG '%s'", id);
+		rc = CLI_EXIT_NOT_FOUND;
+		goto out;
+	}
+	if (cli_pq_null(res, 0, 0)) {
+		cli_error("DAG '%s' has no version that loads; see 'sluice dags errors'", id);
+		rc = CLI_EXIT_FAILED;
+		goto out;
+	}
+	def = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+	if (!def) {
+		cli_error("DAG '%s': the stored definition is not valid JSON: %s", id, jerr.text);
+		rc = CLI_EXIT_FAILED;
+		goto out;
+	}
+	if (sl_dag_from_json(out, def, &err) < 0) {
+		cli_error("DAG '%s': the stored definition is invalid: %s", id, err.buf);
+		rc = CLI_EXIT_FAILED;
+	}
+out:
+	json_decref(def);
+	PQclear(res);
+	sl_db_free(db);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
+static int run_dags_show(struct cli *cli, int argc, char **argv)
+{
 	struct sl_dag *dag = NULL;
 	struct cli_args args;
 	struct stat st;
@@ -121,21 +327,19 @@ static int run_dags_show(struct cli *cli, int argc, char **argv)
 		goto out;
 	if (args.n != 1) {
 		rc = cli_usage_error(&cli_cmd_dags_show,
-		                     args.n ? "expected one DAG file" : "missing DAG file");
+		                     args.n ? "expected one DAG or DAG file" : "missing DAG");
 		goto out;
 	}
-	if (stat(args.v[0], &st) < 0 || S_ISDIR(st.st_mode)) {
+	if (stat(args.v[0], &st) == 0 && !S_ISDIR(st.st_mode)) {
+		rc = dag_from_file(args.v[0], &dag);
+	} else if (looks_like_file(args.v[0])) {
 		cli_error("no DAG file '%s'", args.v[0]);
 		rc = CLI_EXIT_NOT_FOUND;
-		goto out;
+	} else {
+		rc = dag_from_db(cli, args.v[0], &dag);
 	}
-	if (sl_dag_load_file(&dag, args.v[0], NULL, &diags) < 0) {
-		for (size_t i = 0; i < diags.nr; i++)
-			fprintf(stderr, "%s:%u:%u: %s\n", diags.items[i].file, diags.items[i].line,
-			        diags.items[i].column, diags.items[i].message);
-		rc = CLI_EXIT_FAILED;
+	if (rc)
 		goto out;
-	}
 	if (cli->json)
 		rc = cli_print_json(sl_dag_to_json(dag));
 	else if (dot)
@@ -144,7 +348,520 @@ static int run_dags_show(struct cli *cli, int argc, char **argv)
 		print_tree(dag);
 out:
 	sl_dag_free(dag);
-	sl_diags_release(&diags);
+	free(args.v);
+	return rc;
+}
+
+/*
+ * One row per DAG ($1 a DAG id, or NULL for all): what `dags list` shows
+ * and `dags next` computes from. Only the definition's schedule keys are
+ * read, not the whole (possibly large) definition. The last run is the
+ * latest by logical date (runs_dag_logical_date_idx); "error" means load
+ * errors for the DAG at the current commit.
+ */
+static const char dags_sql[] =
+    "SELECT d.dag_id, d.paused, d.removed_at IS NOT NULL, d.latest_version_id IS NOT NULL,"
+    " v.commit, v.definition->>'schedule', v.definition->>'timezone',"
+    " v.definition->>'start_date', v.definition->>'end_date',"
+    " coalesce(v.definition->'catchup' = 'true'::jsonb, false), " EPOCH(
+        "d.first_seen_at") ","
+                           " (SELECT " EPOCH(
+                               "r.data_interval_end") " FROM runs r WHERE r.dag_id = d.dag_id"
+                                                      "   AND r.run_type = 'scheduled' ORDER BY "
+                                                      "r.logical_date DESC LIMIT 1),"
+                                                      " lr.state, lr.run_id, " EPOCH(
+                                                          "lr.logical_date") ","
+                                                                             " EXISTS (SELECT 1 "
+                                                                             "FROM load_errors e "
+                                                                             "JOIN source_state s "
+                                                                             "ON s.commit = "
+                                                                             "e.commit"
+                                                                             "   WHERE e.dag_id = "
+                                                                             "d.dag_id), " EPOCH(
+                                                                                 "now()") " FROM "
+                                                                                          "dags d"
+                                                                                          " LEFT "
+                                                                                          "JOIN "
+                                                                                          "dag_"
+                                                                                          "versions"
+                                                                                          " v ON "
+                                                                                          "v."
+                                                                                          "version_"
+                                                                                          "id = "
+                                                                                          "d."
+                                                                                          "latest_"
+                                                                                          "version_"
+                                                                                          "id"
+                                                                                          " LEFT "
+                                                                                          "JOIN "
+                                                                                          "LATERAL "
+                                                                                          "(SELECT "
+                                                                                          "r.state,"
+                                                                                          " r.run_"
+                                                                                          "id, "
+                                                                                          "r."
+                                                                                          "logical_"
+                                                                                          "date "
+                                                                                          "FROM "
+                                                                                          "runs r"
+                                                                                          "   "
+                                                                                          "WHERE "
+                                                                                          "r.dag_"
+                                                                                          "id = "
+                                                                                          "d.dag_"
+                                                                                          "id "
+                                                                                          "ORDER "
+                                                                                          "BY "
+                                                                                          "r."
+                                                                                          "logical_"
+                                                                                          "date "
+                                                                                          "DESC, "
+                                                                                          "r.run_"
+                                                                                          "pk DESC "
+                                                                                          "LIMIT "
+                                                                                          "1) lr"
+                                                                                          " ON true"
+                                                                                          " WHERE "
+                                                                                          "$1::"
+                                                                                          "text IS "
+                                                                                          "NULL OR "
+                                                                                          "d.dag_"
+                                                                                          "id = $1"
+                                                                                          " ORDER "
+                                                                                          "BY "
+                                                                                          "d.dag_"
+                                                                                          "id";
+
+enum {
+	COL_ID,
+	COL_PAUSED,
+	COL_REMOVED,
+	COL_HAS_VERSION,
+	COL_COMMIT,
+	COL_SCHEDULE,
+	COL_TZ,
+	COL_START,
+	COL_END,
+	COL_CATCHUP,
+	COL_FIRST_SEEN,
+	COL_LAST_END,
+	COL_LAST_STATE,
+	COL_LAST_RUN_ID,
+	COL_LAST_LOGICAL,
+	COL_ERROR,
+	COL_NOW,
+};
+
+/* A DAG's schedule, read from a row of dags_sql. */
+struct dag_sched {
+	enum sl_schedule_kind kind;
+	struct sl_cron cron;
+	struct sl_tz *tz; /* NULL: UTC */
+	struct sl_schedule_state st;
+};
+
+static void sched_release(struct dag_sched *s)
+{
+	sl_tz_free(s->tz);
+	s->tz = NULL;
+}
+
+/*
+ * Read the schedule of row `row`. A DAG without a version has none.
+ * Returns 0, or -1 with a sentence in `err` for a stored definition that
+ * this sluice cannot read (`s` must still be released).
+ */
+static int sched_read(const PGresult *res, int row, struct dag_sched *s, struct sl_strbuf *err)
+{
+	const char *expr = cli_pq_str(res, row, COL_SCHEDULE);
+	const char *zone = cli_pq_str(res, row, COL_TZ);
+	const char *start = cli_pq_str(res, row, COL_START);
+	const char *end = cli_pq_str(res, row, COL_END);
+	size_t offset;
+
+	memset(s, 0, sizeof(*s));
+	s->kind = SL_SCHEDULE_NONE;
+	s->st.start_date = cli_pq_int(res, row, COL_FIRST_SEEN, 0);
+	s->st.catchup = cli_pq_bool(res, row, COL_CATCHUP);
+	s->st.has_last = !cli_pq_null(res, row, COL_LAST_END);
+	s->st.last_end = cli_pq_int(res, row, COL_LAST_END, 0);
+	s->st.now = cli_pq_int(res, row, COL_NOW, 0);
+	if (zone && sl_tz_load(&s->tz, zone, err) < 0)
+		return -1;
+	if (start && sl_iso_parse(start, NULL, &s->st.start_date, err) < 0)
+		return -1;
+	s->st.has_end_date = end != NULL;
+	if (end && sl_iso_parse(end, NULL, &s->st.end_date, err) < 0)
+		return -1;
+	if (!expr)
+		return 0;
+	if (!strcmp(expr, "@once")) {
+		s->kind = SL_SCHEDULE_ONCE;
+		return 0;
+	}
+	s->kind = SL_SCHEDULE_CRON;
+	return sl_cron_parse(&s->cron, expr, err, &offset) < 0 ? -1 : 0;
+}
+
+static json_t *time_json(int64_t t, const struct sl_tz *tz)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+	json_t *j;
+
+	cli_fmt_time(&sb, t, tz);
+	j = json_string(sb.buf);
+	sl_strbuf_release(&sb);
+	return j;
+}
+
+static json_t *interval_json(const struct sl_interval *iv, const struct sl_tz *tz)
+{
+	return json_pack("{s:o, s:o}", "logical_date", time_json(iv->start, tz), "run_after",
+	                 time_json(iv->end, tz));
+}
+
+/* "2026-03-28T02:00:00+01:00 (in 3h12m)", or "(due)" once it may start. */
+static void next_cell(struct sl_strbuf *sb, const struct sl_interval *iv, const struct dag_sched *s)
+{
+	cli_fmt_time(sb, iv->start, s->tz);
+	if (iv->end <= s->st.now) {
+		sl_strbuf_adds(sb, " (due)");
+		return;
+	}
+	sl_strbuf_adds(sb, " (in ");
+	cli_fmt_duration(sb, iv->end - s->st.now);
+	sl_strbuf_addch(sb, ')');
+}
+
+/*
+ * The next run that `dags list` shows for row `row`: only for a cron DAG
+ * that is neither paused nor removed. Returns true with `*iv` set.
+ */
+static bool list_next_run(const PGresult *res, int row, const struct dag_sched *s,
+                          struct sl_interval *iv)
+{
+	if (s->kind != SL_SCHEDULE_CRON || cli_pq_bool(res, row, COL_PAUSED) ||
+	    cli_pq_bool(res, row, COL_REMOVED))
+		return false;
+	return sl_schedule_next(&s->cron, s->tz, &s->st, iv) == 0;
+}
+
+static json_t *list_row_json(const PGresult *res, int row, const struct dag_sched *s, bool readable)
+{
+	struct sl_interval iv;
+	json_t *last = json_null(), *next = json_null();
+
+	if (!cli_pq_null(res, row, COL_LAST_STATE))
+		last = json_pack("{s:s, s:s, s:o}", "run_id", cli_pq_str(res, row, COL_LAST_RUN_ID),
+		                 "state", cli_pq_str(res, row, COL_LAST_STATE), "logical_date",
+		                 time_json(cli_pq_int(res, row, COL_LAST_LOGICAL, 0), s->tz));
+	if (readable && list_next_run(res, row, s, &iv))
+		next = interval_json(&iv, s->tz);
+	return json_pack(
+	    "{s:s, s:s?, s:s?, s:b, s:b, s:b, s:s?, s:o, s:o}", "dag", cli_pq_str(res, row, COL_ID),
+	    "schedule", cli_pq_str(res, row, COL_SCHEDULE), "timezone",
+	    cli_pq_str(res, row, COL_TZ), "paused", cli_pq_bool(res, row, COL_PAUSED), "removed",
+	    cli_pq_bool(res, row, COL_REMOVED), "error", cli_pq_bool(res, row, COL_ERROR), "commit",
+	    cli_pq_str(res, row, COL_COMMIT), "last_run", last, "next_run", next);
+}
+
+static void list_row_cells(struct cli_table *t, const PGresult *res, int row,
+                           const struct dag_sched *s, bool readable)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+	struct sl_interval iv;
+	const char *expr = cli_pq_str(res, row, COL_SCHEDULE);
+
+	cli_table_add(t, cli_pq_str(res, row, COL_ID));
+	cli_table_add(t, !cli_pq_bool(res, row, COL_HAS_VERSION) ? NULL : expr ? expr : "none");
+	cli_table_add(t, cli_pq_bool(res, row, COL_PAUSED) ? "yes" : "no");
+	cli_table_add(t, cli_pq_str(res, row, COL_LAST_STATE));
+	if (!readable)
+		sl_strbuf_adds(&sb, "?");
+	else if (list_next_run(res, row, s, &iv))
+		next_cell(&sb, &iv, s);
+	else
+		sl_strbuf_adds(&sb, "-");
+	cli_table_add_buf(t, &sb);
+	cli_fmt_commit(&sb, cli_pq_str(res, row, COL_COMMIT));
+	cli_table_add_buf(t, &sb);
+	if (cli_pq_bool(res, row, COL_REMOVED))
+		sl_strbuf_adds(&sb, "removed");
+	if (cli_pq_bool(res, row, COL_ERROR))
+		sl_strbuf_adds(&sb, sb.len ? ",error" : "error");
+	cli_table_add_buf(t, &sb);
+	sl_strbuf_release(&sb);
+}
+
+static int run_dags_list(struct cli *cli, int argc, char **argv)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct cli_table table = CLI_TABLE_INIT;
+	const char *params[] = {NULL};
+	struct sl_db *db = NULL;
+	PGresult *res = NULL;
+	json_t *list = NULL;
+	struct cli_args args;
+	bool stop;
+	int rc = parse_args(cli, &cli_cmd_dags_list, argc, argv, NULL, NULL, 0, &args, &stop);
+
+	if (rc || stop)
+		goto out;
+	rc = cli_db_open(cli, &db);
+	if (rc)
+		goto out;
+	rc = cli_query(db, dags_sql, 1, params, &res);
+	if (rc)
+		goto out;
+	list = json_array();
+	cli_table_header(&table, "DAG", "SCHEDULE", "PAUSED", "LAST RUN", "NEXT RUN", "VERSION",
+	                 "NOTES", NULL);
+	for (int row = 0; row < PQntuples(res); row++) {
+		struct dag_sched s;
+		bool readable = sched_read(res, row, &s, &err) == 0;
+
+		if (!readable) {
+			cli_error("DAG '%s': cannot read its stored definition: %s",
+			          cli_pq_str(res, row, COL_ID), err.buf);
+			sl_strbuf_reset(&err);
+		}
+		if (cli->json)
+			json_array_append_new(list, list_row_json(res, row, &s, readable));
+		else
+			list_row_cells(&table, res, row, &s, readable);
+		sched_release(&s);
+	}
+	rc = cli_print_list(cli, &table, list);
+	list = NULL;
+out:
+	json_decref(list);
+	cli_table_release(&table);
+	PQclear(res);
+	sl_db_free(db);
+	sl_strbuf_release(&err);
+	free(args.v);
+	return rc;
+}
+
+static int on_next_option(struct cli *cli, int opt, const char *arg, void *ctx)
+{
+	(void)cli;
+	if (opt != OPT_COUNT)
+		return CLI_EXIT_USAGE;
+	return cli_parse_long(&cli_cmd_dags_next, "--count", arg, 1, 1000, ctx);
+}
+
+/* The next `count` intervals of a cron DAG, printed as a table or JSON. */
+static int print_next(struct cli *cli, const PGresult *res, const struct dag_sched *s, long count)
+{
+	struct cli_table table = CLI_TABLE_INIT;
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+	struct sl_interval iv;
+	json_t *runs = json_array();
+	int rc = s->kind == SL_SCHEDULE_CRON ? sl_schedule_next(&s->cron, s->tz, &s->st, &iv) : -1;
+
+	cli_table_header(&table, "LOGICAL DATE", "RUNS AFTER", NULL);
+	for (long i = 0; i < count && rc == 0; i++) {
+		json_array_append_new(runs, interval_json(&iv, s->tz));
+		cli_fmt_time(&sb, iv.start, s->tz);
+		cli_table_add_buf(&table, &sb);
+		cli_fmt_time(&sb, iv.end, s->tz);
+		cli_table_add_buf(&table, &sb);
+		rc = sl_schedule_following(&s->cron, s->tz, &iv, s->st.has_end_date, s->st.end_date,
+		                           &iv);
+	}
+	if (cli->json) {
+		rc = cli_print_json(json_pack(
+		    "{s:s, s:s?, s:s, s:b, s:o}", "dag", cli_pq_str(res, 0, COL_ID), "schedule",
+		    cli_pq_str(res, 0, COL_SCHEDULE), "timezone", s->tz ? sl_tz_name(s->tz) : "UTC",
+		    "paused", cli_pq_bool(res, 0, COL_PAUSED), "runs", runs));
+		runs = NULL;
+	} else {
+		rc = CLI_EXIT_OK;
+		if (cli_table_rows(&table))
+			cli_table_print(&table, stdout);
+	}
+	json_decref(runs);
+	cli_table_release(&table);
+	sl_strbuf_release(&sb);
+	return rc;
+}
+
+static int run_dags_next(struct cli *cli, int argc, char **argv)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct dag_sched s = {.tz = NULL};
+	struct sl_db *db = NULL;
+	PGresult *res = NULL;
+	struct cli_args args;
+	long count = 5;
+	bool stop;
+	const char *id;
+	int rc = parse_args(cli, &cli_cmd_dags_next, argc, argv, on_next_option, &count, 1, &args,
+	                    &stop);
+
+	if (rc || stop)
+		goto out;
+	id = args.v[0];
+	rc = check_dag_id(id);
+	if (rc)
+		goto out;
+	rc = cli_db_open(cli, &db);
+	if (rc)
+		goto out;
+	rc = cli_query(db, dags_sql, 1, (const char *const *)&args.v[0], &res);
+	if (rc)
+		goto out;
+	if (PQntuples(res) == 0) {
+		cli_error("no DAG '%s'", id);
+		rc = CLI_EXIT_NOT_FOUND;
+		goto out;
+	}
+	if (!cli_pq_bool(res, 0, COL_HAS_VERSION)) {
+		cli_error("DAG '%s' has no version that loads; see 'sluice dags errors'", id);
+		rc = CLI_EXIT_FAILED;
+		goto out;
+	}
+	if (sched_read(res, 0, &s, &err) < 0) {
+		cli_error("DAG '%s': cannot read its stored definition: %s", id, err.buf);
+		rc = CLI_EXIT_FAILED;
+		goto out;
+	}
+	if (s.kind == SL_SCHEDULE_NONE)
+		cli_error("DAG '%s' has no schedule: it runs only when triggered", id);
+	else if (s.kind == SL_SCHEDULE_ONCE)
+		cli_error("DAG '%s' is scheduled @once: it has no recurring runs", id);
+	else if (cli_pq_bool(res, 0, COL_PAUSED))
+		cli_error("note: DAG '%s' is paused; these are the runs it would get if "
+		          "unpaused now",
+		          id);
+	rc = print_next(cli, res, &s, count);
+out:
+	sched_release(&s);
+	PQclear(res);
+	sl_db_free(db);
+	sl_strbuf_release(&err);
+	free(args.v);
+	return rc;
+}
+
+/*
+ * Set dags.paused and wake the scheduler. The statement sets a fixed value,
+ * so it may run twice after a lost connection; the row lock taken by the
+ * subquery makes `was` the value this update replaced. The notification is
+ * sent on every call, changed or not: a scheduler that missed one (it was
+ * restarting) gets another chance, and an extra one costs a re-read.
+ */
+static int set_paused(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
+                      bool paused)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT, payload = SL_STRBUF_INIT;
+	struct sl_db *db = NULL;
+	PGresult *res = NULL;
+	struct cli_args args;
+	bool stop, was;
+	const char *params[3];
+	int rc = parse_args(cli, cmd, argc, argv, NULL, NULL, 1, &args, &stop);
+
+	if (rc || stop)
+		goto out;
+	rc = check_dag_id(args.v[0]);
+	if (rc)
+		goto out;
+	rc = cli_db_open(cli, &db);
+	if (rc)
+		goto out;
+	sl_strbuf_addf(&payload, "%s %s", paused ? "pause" : "unpause", args.v[0]);
+	params[0] = args.v[0];
+	params[1] = paused ? "true" : "false";
+	params[2] = payload.buf;
+	rc = cli_query(
+	    db,
+	    "WITH old AS (SELECT dag_id, paused FROM dags WHERE dag_id = $1 FOR UPDATE),"
+	    " upd AS (UPDATE dags d SET paused = $2::boolean,"
+	    "   updated_at = CASE WHEN old.paused = $2::boolean THEN d.updated_at ELSE now() END"
+	    "   FROM old WHERE d.dag_id = old.dag_id RETURNING old.paused AS was)"
+	    " SELECT was, pg_notify('sluice', $3) FROM upd",
+	    3, params, &res);
+	if (rc)
+		goto out;
+	if (PQntuples(res) == 0) {
+		cli_error("no DAG '%s'", args.v[0]);
+		rc = CLI_EXIT_NOT_FOUND;
+		goto out;
+	}
+	was = cli_pq_bool(res, 0, 0);
+	if (cli->json)
+		rc = cli_print_json(json_pack("{s:s, s:b, s:b}", "dag", args.v[0], "paused", paused,
+		                              "changed", was != paused));
+	else if (was == paused)
+		printf("DAG %s was already %s\n", args.v[0], paused ? "paused" : "unpaused");
+	else
+		printf("DAG %s %s\n", args.v[0], paused ? "paused" : "unpaused");
+out:
+	PQclear(res);
+	sl_db_free(db);
+	sl_strbuf_release(&payload);
+	sl_strbuf_release(&err);
+	free(args.v);
+	return rc;
+}
+
+static int run_dags_pause(struct cli *cli, int argc, char **argv)
+{
+	return set_paused(cli, &cli_cmd_dags_pause, argc, argv, true);
+}
+
+static int run_dags_unpause(struct cli *cli, int argc, char **argv)
+{
+	return set_paused(cli, &cli_cmd_dags_unpause, argc, argv, false);
+}
+
+static int run_dags_errors(struct cli *cli, int argc, char **argv)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_db *db = NULL;
+	PGresult *res = NULL;
+	json_t *list = NULL;
+	struct cli_args args;
+	bool stop;
+	int rc = parse_args(cli, &cli_cmd_dags_errors, argc, argv, NULL, NULL, 0, &args, &stop);
+
+	if (rc || stop)
+		goto out;
+	rc = cli_db_open(cli, &db);
+	if (rc)
+		goto out;
+	/* load_errors_commit_idx serves this, in this order. */
+	rc = cli_query(db,
+	               "SELECT e.path, e.line, e.col, e.message, e.dag_id"
+	               " FROM load_errors e JOIN source_state s ON s.commit = e.commit"
+	               " ORDER BY e.path, e.line, e.col, e.error_id",
+	               0, NULL, &res);
+	if (rc)
+		goto out;
+	list = json_array();
+	for (int row = 0; row < PQntuples(res); row++) {
+		if (cli->json)
+			json_array_append_new(
+			    list,
+			    json_pack("{s:s, s:I, s:I, s:s, s:s?}", "file", cli_pq_str(res, row, 0),
+			              "line", (json_int_t)cli_pq_int(res, row, 1, 0), "column",
+			              (json_int_t)cli_pq_int(res, row, 2, 0), "message",
+			              cli_pq_str(res, row, 3), "dag", cli_pq_str(res, row, 4)));
+		else
+			printf("%s:%s:%s: %s\n", cli_pq_str(res, row, 0), cli_pq_str(res, row, 1),
+			       cli_pq_str(res, row, 2), cli_pq_str(res, row, 3));
+	}
+	if (cli->json) {
+		rc = cli_print_json(list);
+		list = NULL;
+	}
+out:
+	json_decref(list);
+	PQclear(res);
+	sl_db_free(db);
+	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;
 }

@@ -25,6 +25,14 @@ WITH v AS (
 	RETURNING version_id)
 UPDATE dags SET latest_version_id = (SELECT version_id FROM v), updated_at = now()
 	WHERE dag_id = :'dag';
+-- New runs pin this commit too (dags.run_commit, from migration 0002 on).
+DO $$ BEGIN
+	IF EXISTS (SELECT 1 FROM information_schema.columns
+		   WHERE table_name = 'dags' AND column_name = 'run_commit') THEN
+		EXECUTE 'UPDATE dags SET run_commit = v.commit FROM dag_versions v
+			 WHERE v.version_id = dags.latest_version_id';
+	END IF;
+END $$;
 COMMIT;
 SQL
 }

@@ -5,6 +5,10 @@
 . "$TESTS_DIR/pg.sh"
 
 LOCK=126909663503205 # SL_DB_MIGRATE_LOCK
+# How many migrations this sluice knows (the highest schema version).
+N=$(ls "$SRC_DIR"/migrations/[0-9]*.sql | wc -l)
+MIGRATIONS=migrations
+[ "$N" -ne 1 ] || MIGRATIONS=migration
 
 # wait_for SQL: poll until SQL prints "t" (10 s at most).
 wait_for() {
@@ -55,16 +59,16 @@ expect_grep "$TMP/out" "not initialised; run 'sluice db init'" "status says it i
 
 run "$SLUICE" db init
 expect_status 0 "init on an empty database"
-expect_grep "$TMP/out" "applied 1 migration, schema version 1" "init says what it applied"
+expect_grep "$TMP/out" "applied $N $MIGRATIONS, schema version $N" "init says what it applied"
 
 run "$SLUICE" db init
 expect_status 0 "init again is a no-op success"
-expect_grep "$TMP/out" "already initialised (schema version 1)" "init again says so"
-expect_sql "SELECT count(*) FROM schema_migrations" "1" "init twice records the migration once"
+expect_grep "$TMP/out" "already initialised (schema version $N)" "init again says so"
+expect_sql "SELECT count(*) FROM schema_migrations" "$N" "init twice records each migration once"
 
 run "$SLUICE" db status
 expect_status 0 "status exits 0"
-expect_grep "$TMP/out" "^schema: version 1, up to date" "status: version and up to date"
+expect_grep "$TMP/out" "^schema: version $N, up to date" "status: version and up to date"
 expect_grep "$TMP/out" "^  0001 initial  *applied 20" "status lists the applied migration"
 
 nfiles=$(ls "$SRC_DIR"/migrations/[0-9]*.sql | wc -l)
@@ -80,10 +84,10 @@ expect_status 0 "status --json: shape, and every file in migrations/ is compiled
 
 run "$SLUICE" db migrate
 expect_status 0 "migrate with nothing to do exits 0"
-expect_grep "$TMP/out" "schema version 1 is up to date" "migrate says there is nothing to do"
+expect_grep "$TMP/out" "schema version $N is up to date" "migrate says there is nothing to do"
 
 run "$SLUICE" --json db migrate
-run jq -e '.applied_now == 0 and .version == 1' "$TMP/out"
+run jq -e --argjson n "$N" '.applied_now == 0 and .version == $n' "$TMP/out"
 expect_status 0 "migrate --json reports applied_now"
 
 # --- schema.sql is the snapshot of the migrations ----------------------------
@@ -178,7 +182,7 @@ run "$SLUICE" db init
 pg_sql "INSERT INTO schema_migrations (version, name) VALUES (9999, 'from_the_future')"
 run "$SLUICE" db status
 expect_status 1 "status on a newer schema exits 1"
-expect_grep "$TMP/err" "schema is at version 9999, newer than this sluice knows (1); upgrade sluice" \
+expect_grep "$TMP/err" "schema is at version 9999, newer than this sluice knows ($N); upgrade sluice" \
 	"status says the schema is newer and what to do"
 expect_grep "$TMP/out" "9999 from_the_future .*unknown to this sluice" "status lists the unknown migration"
 run "$SLUICE" db status --json
@@ -267,9 +271,9 @@ finish_bg 1
 expect_status 0 "first of two concurrent 'db migrate' succeeds"
 finish_bg 2
 expect_status 0 "second of two concurrent 'db migrate' succeeds"
-expect_sql "SELECT count(*) FROM schema_migrations" "1" "the migration was applied once"
+expect_sql "SELECT count(*) FROM schema_migrations" "$N" "each migration was applied once"
 cat "$TMP/m1.out" "$TMP/m2.out" >"$TMP/both"
-expect_grep "$TMP/both" "applied 1 migration" "one of them applied it"
+expect_grep "$TMP/both" "applied $N $MIGRATIONS" "one of them applied them"
 expect_grep "$TMP/both" "is up to date" "the other found it applied"
 
 # The server ends sluice's session while it waits for the lock: sluice
@@ -283,7 +287,7 @@ expect_sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 wait $holder
 finish_bg 1
 expect_status 0 "migrate reconnects after losing its session and succeeds"
-expect_sql "SELECT count(*) FROM schema_migrations" "1" "and the migration is applied once"
+expect_sql "SELECT count(*) FROM schema_migrations" "$N" "and each migration is applied once"
 
 # The server stops while sluice waits: exit 4 and a clear message.
 pg_newdb stopped

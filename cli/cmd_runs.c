@@ -1,0 +1,865 @@
+/*
+ * sluice trigger | runs list | runs show | runs cancel | backfill: runs in
+ * the database. lib/runstore.c makes the state changes; this file parses
+ * the command line, reads what it prints, and prints it.
+ */
+#include "cli.h"
+
+#include <jansson.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "run_view.h"
+#include "sluice/alloc.h"
+#include "sluice/civil.h"
+#include "sluice/db.h"
+#include "sluice/error.h"
+#include "sluice/params.h"
+#include "sluice/runstore.h"
+#include "sluice/strbuf.h"
+#include "sluice/suggest.h"
+#include "sluice/tz.h"
+#include "table.h"
+
+static int run_trigger(struct cli *cli, int argc, char **argv);
+static int run_runs_list(struct cli *cli, int argc, char **argv);
+static int run_runs_show(struct cli *cli, int argc, char **argv);
+static int run_runs_cancel(struct cli *cli, int argc, char **argv);
+static int run_backfill(struct cli *cli, int argc, char **argv);
+
+enum {
+	OPT_CONF = CLI_OPT_BASE,
+	OPT_CONF_JSON,
+	OPT_LOGICAL_DATE,
+	OPT_RUN_ID,
+	OPT_WAIT,
+	OPT_STATE,
+	OPT_LIMIT,
+	OPT_FROM,
+	OPT_TO,
+	OPT_RESET,
+};
+
+/* ---- trigger ------------------------------------------------------------ */
+
+static const struct option trigger_options[] = {
+    {"conf", required_argument, NULL, OPT_CONF},
+    {"conf-json", required_argument, NULL, OPT_CONF_JSON},
+    {"logical-date", required_argument, NULL, OPT_LOGICAL_DATE},
+    {"run-id", required_argument, NULL, OPT_RUN_ID},
+    {"wait", no_argument, NULL, OPT_WAIT},
+    {NULL, 0, NULL, 0},
+};
+
+const struct cli_command cli_cmd_trigger = {
+    .path = "trigger",
+    .usage = "DAG [--conf k=v]... [--conf-json JSON] [--logical-date ISO] [--run-id ID] [--wait]",
+    .summary = "Create a manual run of a DAG and print its run id.",
+    .help = "The run is queued for the scheduler, pinned to the DAG's current version and\n"
+            "commit: later pushes do not change what it runs. Its logical date is now (or\n"
+            "--logical-date) and its data interval starts and ends at the logical date.\n\n"
+            "Options:\n"
+            "  --conf KEY=VALUE    override a param the DAG declares; the value takes the\n"
+            "                      type of the default (integer, number, true/false, text)\n"
+            "  --conf-json JSON    override params from a JSON object (lists, mappings);\n"
+            "                      --conf wins for a key given both ways\n"
+            "  --logical-date ISO  the run's logical date (default now); without an offset\n"
+            "                      it is read in the DAG's time zone\n"
+            "  --run-id ID         the run id (default manual__<logical date>)\n"
+            "  --wait              print each task state change until the run ends; exit 0\n"
+            "                      when it succeeds, 1 when it fails or is cancelled\n\n"
+            "Exit status: 0 ok; 1 the DAG cannot run (removed, no valid version), the run\n"
+            "id exists, or (--wait) the run failed; 2 usage error (unknown param, wrong\n"
+            "type); 3 unknown DAG; 4 cannot reach PostgreSQL.\n",
+    .options = trigger_options,
+    .run = run_trigger,
+};
+
+struct trigger_opts {
+	const char **conf;
+	size_t conf_nr, conf_alloc;
+	const char *conf_json;
+	const char *logical_date;
+	const char *run_id;
+	bool wait;
+};
+
+static int on_trigger_option(struct cli *cli, int opt, const char *arg, void *ctx)
+{
+	struct trigger_opts *o = ctx;
+
+	(void)cli;
+	switch (opt) {
+	case OPT_CONF:
+		SL_ALLOC_GROW(o->conf, o->conf_nr + 1, o->conf_alloc);
+		o->conf[o->conf_nr++] = arg;
+		return 0;
+	case OPT_CONF_JSON:
+		o->conf_json = arg;
+		return 0;
+	case OPT_LOGICAL_DATE:
+		o->logical_date = arg;
+		return 0;
+	case OPT_RUN_ID:
+		o->run_id = arg;
+		return 0;
+	case OPT_WAIT:
+		o->wait = true;
+		return 0;
+	}
+	return CLI_EXIT_USAGE;
+}
+
+/* The run's conf from --conf-json, then --conf; an exit code on error. */
+static int build_conf(const struct trigger_opts *o, const struct sl_dag *dag, json_t *conf)
+{
+	struct sl_strbuf why = SL_STRBUF_INIT;
+	int rc = 0;
+
+	if (o->conf_json) {
+		json_error_t jerr;
+		json_t *j = json_loads(o->conf_json, JSON_REJECT_DUPLICATES, &jerr);
+
+		if (!j)
+			sl_strbuf_adds(&why, jerr.text);
+		else
+			sl_params_set_json(conf, dag->params, j, &why);
+		json_decref(j);
+		if (why.len)
+			rc = cli_usage_error(&cli_cmd_trigger, "--conf-json: %s", why.buf);
+	}
+	for (size_t i = 0; !rc && i < o->conf_nr; i++) {
+		const char *eq = strchr(o->conf[i], '=');
+		char *key;
+
+		if (!eq || eq == o->conf[i]) {
+			rc = cli_usage_error(&cli_cmd_trigger, "--conf %s: expected KEY=VALUE",
+			                     o->conf[i]);
+			break;
+		}
+		key = sl_xstrndup(o->conf[i], (size_t)(eq - o->conf[i]));
+		if (sl_params_set_text(conf, dag->params, key, eq + 1, &why) < 0)
+			rc =
+			    cli_usage_error(&cli_cmd_trigger, "--conf %s: %s", o->conf[i], why.buf);
+		free(key);
+	}
+	sl_strbuf_release(&why);
+	return rc;
+}
+
+/* Now, in microseconds. */
+static int64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Wait up to `ms` for a notification on `sluice` (or anything else) to
+ * arrive; drain what came. A broken connection shows at the next query. */
+static void wait_notify(struct sl_db *db, int ms)
+{
+	PGconn *conn = sl_db_conn(db);
+	struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
+	PGnotify *n;
+
+	if (p.fd < 0 || poll(&p, 1, ms) <= 0 || !PQconsumeInput(conn)) {
+		struct timespec ts = {0, (long)ms * 1000000};
+
+		if (p.fd < 0)
+			nanosleep(&ts, NULL);
+		return;
+	}
+	while ((n = PQnotifies(conn)))
+		PQfreemem(n);
+}
+
+/* Print the task rows of `r` whose state differs from `seen` (and update it). */
+static void print_changes(const PGresult *r, char ***seen, int *seen_nr)
+{
+	struct sl_strbuf now = SL_STRBUF_INIT;
+
+	if (*seen_nr != PQntuples(r)) {
+		for (int i = 0; i < *seen_nr; i++)
+			free((*seen)[i]);
+		free(*seen);
+		*seen_nr = PQntuples(r);
+		*seen = sl_xcalloc((size_t)*seen_nr, sizeof(**seen));
+	}
+	for (int i = 0; i < *seen_nr; i++) {
+		const char *task = cli_pq_str(r, i, RUNS_SHOW_TASK);
+		const char *state = cli_pq_str(r, i, RUNS_SHOW_TASK_STATE);
+
+		if (!task || ((*seen)[i] && !strcmp((*seen)[i], state)))
+			continue;
+		if ((*seen)[i] || strcmp(state, "pending")) {
+			sl_strbuf_reset(&now);
+			cli_fmt_time(&now, time(NULL), NULL);
+			printf("%s  %s  %s", now.buf, task, state);
+			if (strcmp(PQgetvalue(r, i, RUNS_SHOW_TRY), "0"))
+				printf("  (try %s/%s)", PQgetvalue(r, i, RUNS_SHOW_TRY),
+				       PQgetvalue(r, i, RUNS_SHOW_MAX_TRIES));
+			printf("\n");
+		}
+		free((*seen)[i]);
+		(*seen)[i] = sl_xstrdup(state);
+	}
+	fflush(stdout);
+	sl_strbuf_release(&now);
+}
+
+/*
+ * trigger --wait: follow the run until it ends. The scheduler's NOTIFYs
+ * wake the loop early; a poll every 200 ms catches changes made without
+ * one. Exit 0 when the run succeeds, 1 when it fails or is cancelled.
+ */
+static int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, const char *run_id)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	PGresult *r = NULL;
+	char **seen = NULL;
+	int seen_nr = 0, rc;
+
+	if (!cli->json) {
+		printf("%s\n", run_id);
+		fflush(stdout);
+	}
+	rc = sl_db_exec(db, "LISTEN sluice", 0, NULL, NULL, &err);
+	for (;;) {
+		const char *state;
+
+		if (!rc)
+			rc = runs_show_load(db, dag_id, run_id, &r, &err);
+		if (rc)
+			break;
+		state = PQgetvalue(r, 0, RUNS_SHOW_STATE);
+		if (!cli->json)
+			print_changes(r, &seen, &seen_nr);
+		if (sl_run_state_final(state)) {
+			if (cli->json)
+				cli_print_json(runs_show_json(dag_id, run_id, r));
+			else
+				printf("run %s %s\n", run_id, state);
+			rc = strcmp(state, "success") ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+			goto out;
+		}
+		PQclear(r);
+		r = NULL;
+		wait_notify(db, 200);
+	}
+	rc = runs_fail(&err, rc);
+out:
+	for (int i = 0; i < seen_nr; i++)
+		free(seen[i]);
+	free(seen);
+	PQclear(r);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
+struct create_tx {
+	const struct sl_run_pin *pin;
+	struct sl_run_new *runs;
+	size_t nr;
+	unsigned flags;
+	bool reset;
+	const char *event;
+	size_t created, runs_reset, tasks_reset;
+};
+
+static int create_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
+{
+	struct create_tx *c = ctx;
+	int rc;
+
+	c->created = c->runs_reset = c->tasks_reset = 0;
+	rc = sl_runs_create(db, c->pin, c->runs, c->nr, c->flags, &c->created, err);
+	if (!rc && c->reset)
+		rc = sl_runs_reset(db, c->pin->dag_id, c->runs, c->nr, &c->runs_reset,
+		                   &c->tasks_reset, err);
+	if (!rc && (c->created || c->runs_reset))
+		rc = sl_runs_notify(db, c->event, c->pin->dag_id, err);
+	return rc;
+}
+
+static int run_trigger(struct cli *cli, int argc, char **argv)
+{
+	struct trigger_opts o = {NULL, 0, 0, NULL, NULL, NULL, false};
+	struct sl_strbuf err = SL_STRBUF_INIT, run_id = SL_STRBUF_INIT;
+	struct sl_run_pin pin = SL_RUN_PIN_INIT;
+	struct sl_run_new run = {0};
+	struct create_tx tx = {0};
+	struct sl_tz *tz = NULL;
+	struct sl_db *db = NULL;
+	struct cli_args args;
+	json_t *conf = json_object();
+	char *conf_text = NULL;
+	bool stop;
+	int rc = cli_parse_options(cli, &cli_cmd_trigger, argc, argv, on_trigger_option, &o, &args,
+	                           &stop);
+
+	if (rc || stop)
+		goto out;
+	if (args.n != 1) {
+		rc = cli_usage_error(&cli_cmd_trigger,
+		                     args.n ? "expected one DAG, got %d arguments" : "missing DAG",
+		                     args.n);
+		goto out;
+	}
+	if (o.run_id && !sl_run_id_valid(o.run_id)) {
+		rc = cli_usage_error(&cli_cmd_trigger,
+		                     "--run-id '%s': expected 1 to 250 of A-Z a-z 0-9 _ . : + ~ -",
+		                     o.run_id);
+		goto out;
+	}
+	rc = cli_db_open(cli, &db);
+	if (rc)
+		goto out;
+	rc = sl_run_pin_load(db, args.v[0], &pin, &err);
+	if (rc)
+		goto fail;
+	rc = build_conf(&o, pin.dag, conf);
+	if (rc)
+		goto out;
+	if (o.logical_date) {
+		int64_t t;
+
+		rc = sl_tz_load(&tz, pin.dag->timezone, &err);
+		if (!rc)
+			rc = sl_iso_parse(o.logical_date, tz, &t, &err);
+		if (rc) {
+			rc = cli_usage_error(&cli_cmd_trigger, "--logical-date: %s", err.buf);
+			goto out;
+		}
+		run.logical_date = t * 1000000;
+	} else {
+		run.logical_date = now_us();
+	}
+	if (o.run_id)
+		sl_strbuf_adds(&run_id, o.run_id);
+	else
+		sl_run_id_format(&run_id, "manual", run.logical_date);
+	conf_text = json_dumps(conf, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	run.run_id = run_id.buf;
+	run.run_type = "manual";
+	run.interval_start = run.interval_end = run.logical_date;
+	run.conf = conf_text;
+	tx = (struct create_tx){.pin = &pin, .runs = &run, .nr = 1, .event = "trigger"};
+	rc = sl_db_transaction(db, 0, create_tx, &tx, &err);
+	if (rc)
+		goto fail;
+	if (pin.paused)
+		fprintf(stderr,
+		        "sluice: note: DAG '%s' is paused; the run starts when it is "
+		        "unpaused\n",
+		        pin.dag_id);
+	if (o.wait) {
+		rc = runs_wait(cli, db, pin.dag_id, run.run_id);
+		goto out;
+	}
+	if (cli->json) {
+		rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:o}", "dag", pin.dag_id,
+		                              "run_id", run.run_id, "state", "queued", "commit",
+		                              pin.commit, "conf", json_incref(conf)));
+		goto out;
+	}
+	printf("%s\n", run.run_id);
+	goto out;
+fail:
+	rc = runs_fail(&err, rc);
+out:
+	free(conf_text);
+	json_decref(conf);
+	sl_tz_free(tz);
+	sl_run_pin_release(&pin);
+	sl_db_free(db);
+	sl_strbuf_release(&run_id);
+	sl_strbuf_release(&err);
+	free(o.conf);
+	free(args.v);
+	return rc;
+}
+
+/* ---- runs list ---------------------------------------------------------- */
+
+static const struct option list_options[] = {
+    {"state", required_argument, NULL, OPT_STATE},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {NULL, 0, NULL, 0},
+};
+
+const struct cli_command cli_cmd_runs_list = {
+    .path = "runs list",
+    .usage = "[DAG] [--state S] [--limit N]",
+    .summary = "List runs, newest logical date first.",
+    .help = "Options:\n"
+            "  --state S   only runs in state S (queued, running, success, failed,\n"
+            "              cancelled)\n"
+            "  --limit N   at most N runs (1-10000, default 25)\n\n"
+            "Exit status: 0 ok; 2 usage error; 3 unknown DAG; 4 cannot reach PostgreSQL.\n",
+    .options = list_options,
+    .run = run_runs_list,
+};
+
+struct list_opts {
+	const char *state;
+	long limit;
+};
+
+static int on_list_option(struct cli *cli, int opt, const char *arg, void *ctx)
+{
+	struct list_opts *o = ctx;
+
+	(void)cli;
+	switch (opt) {
+	case OPT_STATE:
+		o->state = arg;
+		return 0;
+	case OPT_LIMIT:
+		return cli_parse_long(&cli_cmd_runs_list, "--limit", arg, 1, 10000, &o->limit);
+	}
+	return CLI_EXIT_USAGE;
+}
+
+/*
+ * Runs newest first. The newest of all DAGs are the newest of each DAG's
+ * newest: one short scan of runs_dag_logical_date_idx per DAG, merged, so
+ * the cost follows the number of DAGs and the limit, not the history (a
+ * plain ORDER BY over runs would sort every run ever made). `$1 IS NULL`
+ * folds away: libpq's unnamed statements are planned with their values.
+ */
+static const char sql_runs_list[] = "SELECT r.dag_id, r.run_id, r.state, r.run_type, " SQL_US(
+    "r.logical_date") ","
+                      " " SQL_US("r.started_at") ", " SQL_US("r.ended_at") ", " SQL_US(
+                          "now()") " FROM dags d CROSS JOIN LATERAL (SELECT * FROM runs"
+                                   "  WHERE runs.dag_id = d.dag_id AND ($2::text IS NULL OR "
+                                   "runs.state = $2)"
+                                   "  ORDER BY runs.logical_date DESC, runs.run_pk DESC LIMIT $3) r"
+                                   " WHERE ($1::text IS NULL OR d.dag_id = $1)"
+                                   " ORDER BY r.logical_date DESC, r.run_pk DESC LIMIT $3";
+
+static json_t *list_json(const PGresult *r)
+{
+	json_t *runs = json_array();
+
+	for (int i = 0; i < PQntuples(r); i++)
+		json_array_append_new(
+		    runs, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "dag",
+		                    PQgetvalue(r, i, 0), "run_id", PQgetvalue(r, i, 1), "state",
+		                    PQgetvalue(r, i, 2), "run_type", PQgetvalue(r, i, 3),
+		                    "logical_date", runs_time_json(r, i, 4), "started_at",
+		                    runs_time_json(r, i, 5), "ended_at", runs_time_json(r, i, 6)));
+	return runs;
+}
+
+static void list_print(const PGresult *r)
+{
+	struct cli_table t = CLI_TABLE_INIT;
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+
+	cli_table_header(&t, "DAG", "RUN ID", "STATE", "TYPE", "LOGICAL DATE", "STARTED",
+	                 "DURATION", NULL);
+	cli_table_align_right(&t, 6);
+	for (int i = 0; i < PQntuples(r); i++) {
+		for (int col = 0; col < 4; col++)
+			cli_table_add(&t, PQgetvalue(r, i, col));
+		runs_time_cell(&t, r, i, 4);
+		runs_time_cell(&t, r, i, 5);
+		runs_duration_cell(&t, r, i, 5, 6, 7);
+	}
+	if (cli_table_rows(&t))
+		cli_table_print(&t, stdout);
+	else
+		printf("no runs\n");
+	cli_table_release(&t);
+	sl_strbuf_release(&sb);
+}
+
+static int run_runs_list(struct cli *cli, int argc, char **argv)
+{
+	struct list_opts o = {NULL, 25};
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_db *db = NULL;
+	struct cli_args args;
+	PGresult *r = NULL;
+	char limit[24];
+	const char *params[3];
+	bool stop;
+	int rc = cli_parse_options(cli, &cli_cmd_runs_list, argc, argv, on_list_option, &o, &args,
+	                           &stop);
+
+	if (rc || stop)
+		goto out;
+	if (args.n > 1) {
+		rc = cli_usage_error(&cli_cmd_runs_list, "expected at most one DAG");
+		goto out;
+	}
+	if (o.state && !sl_run_state_valid(o.state)) {
+		rc = runs_bad_state(&cli_cmd_runs_list, o.state);
+		goto out;
+	}
+	rc = cli_db_open(cli, &db);
+	if (rc)
+		goto out;
+	snprintf(limit, sizeof(limit), "%ld", o.limit);
+	params[0] = args.n ? args.v[0] : NULL;
+	params[1] = o.state;
+	params[2] = limit;
+	rc = sl_db_exec_idempotent(db, sql_runs_list, 3, params, &r, &err);
+	if (!rc && !PQntuples(r) && args.n)
+		rc = sl_run_dag_check(db, args.v[0], &err);
+	if (rc) {
+		rc = runs_fail(&err, rc);
+		goto out;
+	}
+	if (cli->json)
+		rc = cli_print_json(list_json(r));
+	else
+		list_print(r);
+out:
+	PQclear(r);
+	sl_db_free(db);
+	sl_strbuf_release(&err);
+	free(args.v);
+	return rc;
+}
+
+/* ---- runs show ---------------------------------------------------------- */
+
+const struct cli_command cli_cmd_runs_show = {
+    .path = "runs show",
+    .usage = "DAG RUN_ID",
+    .summary = "Show a run's state and a row per task.",
+    .help = "Tasks are listed in the order of the run's pinned DAG file; each row shows\n"
+            "the task instance's state, try, start and duration, and the worker of its\n"
+            "latest attempt.\n\n"
+            "Exit status: 0 ok; 2 usage error; 3 unknown DAG or run; 4 cannot reach\n"
+            "PostgreSQL.\n",
+    .run = run_runs_show,
+};
+
+static int run_runs_show(struct cli *cli, int argc, char **argv)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_db *db;
+	struct cli_args args;
+	PGresult *r = NULL;
+	int rc = runs_cmd_open(cli, &cli_cmd_runs_show, argc, argv, NULL, NULL, 2, 2,
+	                       "DAG and RUN_ID", &args, &db);
+
+	if (!db)
+		goto out;
+	rc = runs_show_load(db, args.v[0], args.v[1], &r, &err);
+	if (rc)
+		rc = runs_fail(&err, rc);
+	else if (cli->json)
+		rc = cli_print_json(runs_show_json(args.v[0], args.v[1], r));
+	else
+		runs_show_print(args.v[0], args.v[1], r);
+out:
+	PQclear(r);
+	sl_db_free(db);
+	sl_strbuf_release(&err);
+	free(args.v);
+	return rc;
+}
+
+/* ---- runs cancel -------------------------------------------------------- */
+
+const struct cli_command cli_cmd_runs_cancel = {
+    .path = "runs cancel",
+    .usage = "DAG RUN_ID",
+    .summary = "Cancel a run: stop its running attempts, mark the rest cancelled.",
+    .help = "The run and every unfinished task instance become cancelled; live attempts\n"
+            "end with outcome 'cancelled' and the scheduler is told to stop them.\n\n"
+            "Exit status: 0 ok; 1 the run has already ended; 2 usage error; 3 unknown\n"
+            "DAG or run; 4 cannot reach PostgreSQL.\n",
+    .run = run_runs_cancel,
+};
+
+struct cancel_tx {
+	const char *dag_id, *run_id;
+	struct sl_run_change change;
+};
+
+static int cancel_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
+{
+	struct cancel_tx *c = ctx;
+	int rc = sl_run_cancel(db, c->dag_id, c->run_id, &c->change, err);
+
+	if (!rc)
+		rc = sl_runs_notify(db, "cancel", c->dag_id, err);
+	return rc;
+}
+
+static int run_runs_cancel(struct cli *cli, int argc, char **argv)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_db *db;
+	struct cancel_tx tx;
+	struct cli_args args;
+	int rc = runs_cmd_open(cli, &cli_cmd_runs_cancel, argc, argv, NULL, NULL, 2, 2,
+	                       "DAG and RUN_ID", &args, &db);
+
+	if (!db)
+		goto out;
+	tx = (struct cancel_tx){.dag_id = args.v[0], .run_id = args.v[1]};
+	rc = sl_db_transaction(db, 0, cancel_tx, &tx, &err);
+	if (rc)
+		rc = runs_fail(&err, rc);
+	else if (cli->json)
+		rc = cli_print_json(
+		    json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "dag", tx.dag_id, "run_id",
+		              tx.run_id, "state", "cancelled", "previous_state",
+		              tx.change.prev_state, "tasks_cancelled", (json_int_t)tx.change.tasks,
+		              "attempts_cancelled", (json_int_t)tx.change.attempts));
+	else
+		printf("cancelled run '%s' of DAG '%s' (was %s): %zu task%s cancelled, %zu "
+		       "running attempt%s stopped\n",
+		       tx.run_id, tx.dag_id, tx.change.prev_state, tx.change.tasks,
+		       tx.change.tasks == 1 ? "" : "s", tx.change.attempts,
+		       tx.change.attempts == 1 ? "" : "s");
+out:
+	sl_db_free(db);
+	sl_strbuf_release(&err);
+	free(args.v);
+	return rc;
+}
+
+/* ---- backfill ----------------------------------------------------------- */
+
+static const struct option backfill_options[] = {
+    {"from", required_argument, NULL, OPT_FROM},
+    {"to", required_argument, NULL, OPT_TO},
+    {"reset", no_argument, NULL, OPT_RESET},
+    {NULL, 0, NULL, 0},
+};
+
+#define BACKFILL_MAX 10000
+
+const struct cli_command cli_cmd_backfill = {
+    .path = "backfill",
+    .usage = "DAG --from ISO --to ISO [--reset]",
+    .summary = "Create one run per schedule interval whose logical date is in a range.",
+    .help = "A run covers the interval [logical date, next fire time) of the DAG's cron\n"
+            "schedule, in its time zone (Airflow 2's convention). Runs are of type\n"
+            "'backfill', with run id backfill__<logical date>, pinned to the DAG's current\n"
+            "version. Intervals that already have a scheduled or backfill run are skipped.\n"
+            "The range ignores start_date, end_date, catchup and paused.\n\n"
+            "Options:\n"
+            "  --from ISO   first logical date (inclusive); without an offset it is read\n"
+            "               in the DAG's time zone\n"
+            "  --to ISO     last logical date (inclusive)\n"
+            "  --reset      clear the task instances of the intervals that already have a\n"
+            "               run, so that they run again\n\n"
+            "Exit status: 0 ok; 1 the DAG has no cron schedule or cannot run; 2 usage\n"
+            "error (more than 10000 intervals); 3 unknown DAG; 4 cannot reach PostgreSQL.\n",
+    .options = backfill_options,
+    .run = run_backfill,
+};
+
+struct backfill_opts {
+	const char *from, *to;
+	bool reset;
+};
+
+static int on_backfill_option(struct cli *cli, int opt, const char *arg, void *ctx)
+{
+	struct backfill_opts *o = ctx;
+
+	(void)cli;
+	switch (opt) {
+	case OPT_FROM:
+		o->from = arg;
+		return 0;
+	case OPT_TO:
+		o->to = arg;
+		return 0;
+	case OPT_RESET:
+		o->reset = true;
+		return 0;
+	}
+	return CLI_EXIT_USAGE;
+}
+
+struct intervals {
+	struct sl_run_new *items;
+	size_t nr, alloc;
+	char **ids;
+};
+
+static void intervals_release(struct intervals *iv)
+{
+	for (size_t i = 0; i < iv->nr; i++)
+		free(iv->ids[i]);
+	free(iv->ids);
+	free(iv->items);
+}
+
+/*
+ * Every fire time of the DAG's cron in [from, to], each the logical date of
+ * an interval that ends at the next fire time. An exit code on error.
+ */
+static int backfill_intervals(const struct sl_dag *dag, const struct sl_tz *tz, int64_t from,
+                              int64_t to, struct intervals *iv)
+{
+	size_t ids_alloc = 0;
+	int64_t t, next;
+
+	if (sl_cron_next(&dag->cron, tz, from - 1, &t) < 0)
+		return 0;
+	while (t <= to) {
+		struct sl_strbuf id = SL_STRBUF_INIT;
+
+		if (iv->nr == BACKFILL_MAX)
+			return cli_usage_error(&cli_cmd_backfill,
+			                       "the range holds more than %d intervals of '%s'; "
+			                       "ask for a narrower range",
+			                       BACKFILL_MAX, dag->schedule);
+		if (sl_cron_next(&dag->cron, tz, t, &next) < 0)
+			break;
+		sl_run_id_format(&id, "backfill", t * 1000000);
+		SL_ALLOC_GROW(iv->items, iv->nr + 1, iv->alloc);
+		SL_ALLOC_GROW(iv->ids, iv->nr + 1, ids_alloc);
+		iv->ids[iv->nr] = sl_strbuf_detach(&id, NULL);
+		iv->items[iv->nr] = (struct sl_run_new){
+		    .run_id = iv->ids[iv->nr],
+		    .run_type = "backfill",
+		    .logical_date = t * 1000000,
+		    .interval_start = t * 1000000,
+		    .interval_end = next * 1000000,
+		};
+		iv->nr++;
+		t = next;
+	}
+	return 0;
+}
+
+static json_t *backfill_json(const char *dag_id, const struct intervals *iv,
+                             const struct create_tx *tx)
+{
+	json_t *runs = json_array();
+
+	for (size_t i = 0; i < iv->nr; i++) {
+		struct sl_strbuf s = SL_STRBUF_INIT, e = SL_STRBUF_INIT;
+
+		sl_run_time_format(&s, iv->items[i].logical_date);
+		sl_run_time_format(&e, iv->items[i].interval_end);
+		json_array_append_new(runs, json_pack("{s:s, s:s, s:s, s:b}", "run_id",
+		                                      iv->items[i].run_id, "logical_date", s.buf,
+		                                      "data_interval_end", e.buf, "created",
+		                                      iv->items[i].run_pk != 0));
+		sl_strbuf_release(&s);
+		sl_strbuf_release(&e);
+	}
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "dag", dag_id, "intervals",
+	                 (json_int_t)iv->nr, "created", (json_int_t)tx->created, "skipped",
+	                 (json_int_t)(iv->nr - tx->created), "reset", (json_int_t)tx->runs_reset,
+	                 "runs", runs);
+}
+
+/* Parse --from / --to in the DAG's zone; an exit code on error. */
+static int backfill_parse_time(const char *flag, const char *value, const struct sl_tz *tz,
+                               int64_t *out)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	int rc = 0;
+
+	if (!value)
+		rc = cli_usage_error(&cli_cmd_backfill, "missing %s ISO", flag);
+	else if (sl_iso_parse(value, tz, out, &err) < 0)
+		rc = cli_usage_error(&cli_cmd_backfill, "%s: %s", flag, err.buf);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
+static int run_backfill(struct cli *cli, int argc, char **argv)
+{
+	struct backfill_opts o = {NULL, NULL, false};
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_run_pin pin = SL_RUN_PIN_INIT;
+	struct intervals iv = {NULL, 0, 0, NULL};
+	struct create_tx tx = {0};
+	struct sl_tz *tz = NULL;
+	struct sl_db *db = NULL;
+	struct cli_args args;
+	int64_t from, to;
+	bool stop;
+	int rc = cli_parse_options(cli, &cli_cmd_backfill, argc, argv, on_backfill_option, &o,
+	                           &args, &stop);
+
+	if (rc || stop)
+		goto out;
+	if (args.n != 1) {
+		rc =
+		    cli_usage_error(&cli_cmd_backfill, args.n ? "expected one DAG" : "missing DAG");
+		goto out;
+	}
+	if (!o.from || !o.to) {
+		rc = cli_usage_error(&cli_cmd_backfill, "missing %s ISO",
+		                     o.from ? "--to" : "--from");
+		goto out;
+	}
+	rc = cli_db_open(cli, &db);
+	if (rc)
+		goto out;
+	rc = sl_run_pin_load(db, args.v[0], &pin, &err);
+	if (rc)
+		goto fail;
+	if (pin.dag->schedule_kind != SL_SCHEDULE_CRON) {
+		cli_error("DAG '%s' has no cron schedule (schedule: %s): nothing to backfill",
+		          pin.dag_id, pin.dag->schedule ? pin.dag->schedule : "null");
+		rc = CLI_EXIT_FAILED;
+		goto out;
+	}
+	rc = sl_tz_load(&tz, pin.dag->timezone, &err);
+	if (rc)
+		goto fail;
+	rc = backfill_parse_time("--from", o.from, tz, &from);
+	if (!rc)
+		rc = backfill_parse_time("--to", o.to, tz, &to);
+	if (!rc && from > to)
+		rc = cli_usage_error(&cli_cmd_backfill, "--from is after --to");
+	if (!rc)
+		rc = backfill_intervals(pin.dag, tz, from, to, &iv);
+	if (rc)
+		goto out;
+	tx = (struct create_tx){.pin = &pin,
+	                        .runs = iv.items,
+	                        .nr = iv.nr,
+	                        .flags = SL_RUNS_SKIP_EXISTING,
+	                        .reset = o.reset,
+	                        .event = "backfill"};
+	if (iv.nr) {
+		rc = sl_db_transaction(db, 0, create_tx, &tx, &err);
+		if (rc)
+			goto fail;
+	}
+	if (cli->json) {
+		rc = cli_print_json(backfill_json(pin.dag_id, &iv, &tx));
+		goto out;
+	}
+	printf("backfill of DAG '%s': %zu interval%s, %zu run%s created, %zu skipped (a run "
+	       "exists)",
+	       pin.dag_id, iv.nr, iv.nr == 1 ? "" : "s", tx.created, tx.created == 1 ? "" : "s",
+	       iv.nr - tx.created);
+	if (o.reset)
+		printf(", %zu reset (%zu task%s cleared)", tx.runs_reset, tx.tasks_reset,
+		       tx.tasks_reset == 1 ? "" : "s");
+	printf("\n");
+	goto out;
+fail:
+	rc = runs_fail(&err, rc);
+out:
+	intervals_release(&iv);
+	sl_tz_free(tz);
+	sl_run_pin_release(&pin);
+	sl_db_free(db);
+	sl_strbuf_release(&err);
+	free(args.v);
+	return rc;
+}

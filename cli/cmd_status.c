@@ -1,0 +1,486 @@
+/*
+ * sluice status and sluice workers list: the scheduler's lease, the DAG
+ * source's commit, the workers and the queues, as the database records them.
+ */
+#include "cli.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/config.h"
+#include "sluice/db.h"
+#include "sluice/strbuf.h"
+#include "table.h"
+
+/* An instant column as whole seconds since the epoch. */
+#define EPOCH(x) "floor(extract(epoch FROM " x "))::bigint"
+/* Running runs listed by `status` (all of them with --json). */
+#define STATUS_RUNS_SHOWN 20
+
+static int run_workers_list(struct cli *cli, int argc, char **argv);
+static int run_status(struct cli *cli, int argc, char **argv);
+
+#define STALE_HELP                                                                    \
+	"A worker is stale when its last heartbeat is older than heartbeat_timeout\n" \
+	"(configuration file, default 30s) although its state is not 'gone': the\n"   \
+	"scheduler has not noticed yet, or no scheduler runs.\n"
+
+const struct cli_command cli_cmd_workers_list = {
+    .path = "workers list",
+    .usage = "",
+    .summary = "List the workers: host, queues, slots, running tasks, heartbeat.",
+    .help = "RUNNING counts the worker's live attempts. STATE is active, draining (takes\n"
+            "no new work) or gone.\n" STALE_HELP
+            "\nExit status: 0 ok; 2 usage error; 4 cannot reach PostgreSQL.\n",
+    .run = run_workers_list,
+};
+
+const struct cli_command cli_cmd_status = {
+    .path = "status",
+    .usage = "",
+    .summary = "Show the scheduler, the DAG source's commit, workers and queue depth.",
+    .help = "The scheduler is the holder of the leader lease; 'no scheduler' when there\n"
+            "is no lease or it has expired. Queues list the task instances waiting\n"
+            "(scheduled) and handed to a worker (queued), and whether any live worker\n"
+            "(active, not stale) serves the queue. " STALE_HELP
+            "\nReporting that no scheduler runs is not a failure: the exit status is 0\n"
+            "(test .scheduler.alive in --json to alert).\n"
+            "\nExit status: 0 ok; 2 usage or configuration error; 4 cannot reach\n"
+            "PostgreSQL.\n",
+    .run = run_status,
+};
+
+/*
+ * Options, no positional argument, the configuration (for
+ * heartbeat_timeout) and the database. Returns an exit code; `*db` is NULL
+ * when there is nothing more to do.
+ */
+static int status_start(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
+                        int64_t *heartbeat_timeout, struct sl_db **db)
+{
+	struct sl_config cfg;
+	struct cli_args args;
+	bool stop;
+	int rc = cli_parse_options(cli, cmd, argc, argv, NULL, NULL, &args, &stop);
+
+	*db = NULL;
+	if (!rc && !stop && args.n)
+		rc = cli_usage_error(cmd, "unexpected argument '%s'", args.v[0]);
+	free(args.v);
+	if (rc || stop)
+		return rc;
+	rc = cli_config(cli, &cfg);
+	*heartbeat_timeout = cfg.heartbeat_timeout;
+	sl_config_release(&cfg);
+	if (rc)
+		return rc;
+	return cli_db_open(cli, db);
+}
+
+static json_t *time_json(int64_t t)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+	json_t *j;
+
+	cli_fmt_time(&sb, t, NULL);
+	j = json_string(sb.buf);
+	sl_strbuf_release(&sb);
+	return j;
+}
+
+/* A nullable instant column as JSON. */
+static json_t *time_col_json(const PGresult *res, int row, int col)
+{
+	return cli_pq_null(res, row, col) ? json_null() : time_json(cli_pq_int(res, row, col, 0));
+}
+
+/* $1: heartbeat_timeout in seconds. */
+static const char workers_sql[] =
+    "SELECT w.worker_id, w.host, array_to_string(w.queues, ','), w.slots,"
+    " (SELECT count(*) FROM attempts a WHERE a.worker_id = w.worker_id"
+    "   AND a.ended_at IS NULL),"
+    " w.state, " EPOCH("w.last_heartbeat_at") ", " EPOCH(
+        "now()") ", w.version,"
+                 " " EPOCH("w.started_at") ","
+                                           " w.state <> 'gone' AND w.last_heartbeat_at < now() - "
+                                           "$1::bigint * interval '1 second'"
+                                           " FROM workers w ORDER BY w.worker_id";
+
+enum {
+	W_ID,
+	W_HOST,
+	W_QUEUES,
+	W_SLOTS,
+	W_RUNNING,
+	W_STATE,
+	W_HEARTBEAT,
+	W_NOW,
+	W_VERSION,
+	W_STARTED,
+	W_STALE,
+};
+
+static json_t *queues_json(const char *list)
+{
+	json_t *queues = json_array();
+
+	while (*list) {
+		size_t len = strcspn(list, ",");
+
+		json_array_append_new(queues, json_stringn(list, len));
+		list += len + (list[len] == ',');
+	}
+	return queues;
+}
+
+static json_t *worker_json(const PGresult *res, int row)
+{
+	int64_t beat = cli_pq_int(res, row, W_HEARTBEAT, 0);
+
+	return json_pack(
+	    "{s:s, s:s, s:o, s:I, s:I, s:s, s:b, s:s?, s:o, s:o, s:I}", "worker",
+	    cli_pq_str(res, row, W_ID), "host", cli_pq_str(res, row, W_HOST), "queues",
+	    queues_json(cli_pq_str(res, row, W_QUEUES)), "slots",
+	    (json_int_t)cli_pq_int(res, row, W_SLOTS, 0), "running",
+	    (json_int_t)cli_pq_int(res, row, W_RUNNING, 0), "state", cli_pq_str(res, row, W_STATE),
+	    "stale", cli_pq_bool(res, row, W_STALE), "version", cli_pq_str(res, row, W_VERSION),
+	    "started_at", time_col_json(res, row, W_STARTED), "last_heartbeat_at", time_json(beat),
+	    "heartbeat_age_seconds", (json_int_t)(cli_pq_int(res, row, W_NOW, 0) - beat));
+}
+
+static void worker_cells(struct cli_table *t, const PGresult *res, int row)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+
+	cli_table_add(t, cli_pq_str(res, row, W_ID));
+	cli_table_add(t, cli_pq_str(res, row, W_HOST));
+	cli_table_add(t, cli_pq_str(res, row, W_QUEUES));
+	cli_table_add(t, cli_pq_str(res, row, W_SLOTS));
+	cli_table_add(t, cli_pq_str(res, row, W_RUNNING));
+	sl_strbuf_adds(&sb, cli_pq_str(res, row, W_STATE));
+	if (cli_pq_bool(res, row, W_STALE))
+		sl_strbuf_adds(&sb, " (stale)");
+	cli_table_add_buf(t, &sb);
+	cli_fmt_age(&sb, cli_pq_int(res, row, W_NOW, 0) - cli_pq_int(res, row, W_HEARTBEAT, 0));
+	cli_table_add_buf(t, &sb);
+	sl_strbuf_release(&sb);
+}
+
+static int run_workers_list(struct cli *cli, int argc, char **argv)
+{
+	struct cli_table table = CLI_TABLE_INIT;
+	struct sl_strbuf timeout = SL_STRBUF_INIT;
+	const char *params[1];
+	struct sl_db *db;
+	PGresult *res = NULL;
+	json_t *list = NULL;
+	int64_t heartbeat_timeout = 0;
+	int rc = status_start(cli, &cli_cmd_workers_list, argc, argv, &heartbeat_timeout, &db);
+
+	if (!db)
+		goto out;
+	sl_strbuf_addf(&timeout, "%lld", (long long)heartbeat_timeout);
+	params[0] = timeout.buf;
+	rc = cli_query(db, workers_sql, 1, params, &res);
+	if (rc)
+		goto out;
+	list = json_array();
+	cli_table_header(&table, "WORKER", "HOST", "QUEUES", "SLOTS", "RUNNING", "STATE",
+	                 "HEARTBEAT", NULL);
+	cli_table_align_right(&table, 3);
+	cli_table_align_right(&table, 4);
+	for (int row = 0; row < PQntuples(res); row++) {
+		if (cli->json)
+			json_array_append_new(list, worker_json(res, row));
+		else
+			worker_cells(&table, res, row);
+	}
+	rc = cli_print_list(cli, &table, list);
+	list = NULL;
+out:
+	json_decref(list);
+	cli_table_release(&table);
+	PQclear(res);
+	sl_db_free(db);
+	sl_strbuf_release(&timeout);
+	return rc;
+}
+
+/* What `status` reads, one result per part. */
+struct status {
+	PGresult *lease, *source, *workers, *queues, *runs;
+};
+
+enum { L_HOLDER, L_EPOCH, L_COMMIT, L_HEARTBEAT, L_EXPIRES, L_ACQUIRED, L_ALIVE, L_NOW };
+enum { S_COMMIT, S_REPO, S_BRANCH, S_PATH, S_REFRESHED, S_NOW };
+enum { WC_ACTIVE, WC_DRAINING, WC_GONE, WC_STALE };
+enum { Q_QUEUE, Q_SCHEDULED, Q_QUEUED, Q_SERVED };
+enum { R_DAG, R_RUN_ID, R_STATE, R_SINCE, R_NOW };
+
+static int status_read(struct sl_db *db, const char *timeout, struct status *st)
+{
+	const char *params[] = {timeout};
+	int rc;
+
+	rc = cli_query(
+	    db,
+	    "SELECT holder, epoch, commit, " EPOCH("heartbeat_at") ", " EPOCH(
+	        "expires_at") ", " EPOCH("acquired_at") ", expires_at > now(), " EPOCH("now()") " F"
+	                                                                                        "RO"
+	                                                                                        "M "
+	                                                                                        "sc"
+	                                                                                        "he"
+	                                                                                        "du"
+	                                                                                        "le"
+	                                                                                        "r_"
+	                                                                                        "le"
+	                                                                                        "as"
+	                                                                                        "e",
+	    0, NULL, &st->lease);
+	if (!rc)
+		rc = cli_query(db,
+		               "SELECT commit, repo, branch, path, " EPOCH(
+		                   "refreshed_at") ", " EPOCH("now()") " FROM source_state",
+		               0, NULL, &st->source);
+	if (!rc)
+		rc =
+		    cli_query(db,
+		              "SELECT count(*) FILTER (WHERE state = 'active'),"
+		              " count(*) FILTER (WHERE state = 'draining'),"
+		              " count(*) FILTER (WHERE state = 'gone'),"
+		              " count(*) FILTER (WHERE state <> 'gone'"
+		              "   AND last_heartbeat_at < now() - $1::bigint * interval '1 second')"
+		              " FROM workers",
+		              1, params, &st->workers);
+	/* Every queue with waiting work or a live worker; served = a live
+	 * (active, not stale) worker takes it. */
+	if (!rc)
+		rc = cli_query(
+		    db,
+		    "WITH depth AS (SELECT queue,"
+		    "   count(*) FILTER (WHERE state = 'scheduled') AS scheduled,"
+		    "   count(*) FILTER (WHERE state = 'queued') AS queued"
+		    "  FROM task_instances WHERE state IN ('scheduled', 'queued')"
+		    "  GROUP BY queue),"
+		    " live AS (SELECT DISTINCT unnest(queues)::text AS queue FROM workers"
+		    "  WHERE state = 'active'"
+		    "   AND last_heartbeat_at >= now() - $1::bigint * interval '1 second')"
+		    " SELECT coalesce(d.queue, l.queue), coalesce(d.scheduled, 0),"
+		    "  coalesce(d.queued, 0), l.queue IS NOT NULL"
+		    " FROM depth d FULL JOIN live l ON l.queue = d.queue ORDER BY 1",
+		    1, params, &st->queues);
+	/* runs_live_idx serves this. */
+	if (!rc)
+		rc = cli_query(
+		    db,
+		    "SELECT dag_id, run_id, state, " EPOCH(
+		        "coalesce(started_at, "
+		        "created_at)") ", " EPOCH("now()") " FROM runs WHERE state IN ('queued', "
+		                                           "'running')"
+		                                           " ORDER BY state DESC, "
+		                                           "coalesce(started_at, created_at), "
+		                                           "run_pk",
+		    0, NULL, &st->runs);
+	return rc;
+}
+
+static void status_release(struct status *st)
+{
+	PQclear(st->lease);
+	PQclear(st->source);
+	PQclear(st->workers);
+	PQclear(st->queues);
+	PQclear(st->runs);
+}
+
+static int count_runs(const PGresult *res, const char *state)
+{
+	int n = 0;
+
+	for (int row = 0; row < PQntuples(res); row++)
+		n += !strcmp(cli_pq_str(res, row, R_STATE), state);
+	return n;
+}
+
+static json_t *scheduler_json(const PGresult *l)
+{
+	bool row = PQntuples(l) > 0;
+	int64_t now = row ? cli_pq_int(l, 0, L_NOW, 0) : 0;
+
+	if (!row)
+		return json_pack("{s:b, s:n, s:n, s:n, s:n, s:n, s:n, s:n}", "alive", 0, "holder",
+		                 "epoch", "commit", "acquired_at", "heartbeat_at",
+		                 "heartbeat_age_seconds", "expires_at");
+	return json_pack("{s:b, s:s, s:I, s:s?, s:o, s:o, s:I, s:o}", "alive",
+	                 cli_pq_bool(l, 0, L_ALIVE), "holder", cli_pq_str(l, 0, L_HOLDER), "epoch",
+	                 (json_int_t)cli_pq_int(l, 0, L_EPOCH, 0), "commit",
+	                 cli_pq_str(l, 0, L_COMMIT), "acquired_at", time_col_json(l, 0, L_ACQUIRED),
+	                 "heartbeat_at", time_col_json(l, 0, L_HEARTBEAT), "heartbeat_age_seconds",
+	                 (json_int_t)(now - cli_pq_int(l, 0, L_HEARTBEAT, 0)), "expires_at",
+	                 time_col_json(l, 0, L_EXPIRES));
+}
+
+static json_t *status_json(const struct status *st)
+{
+	const PGresult *s = st->source, *w = st->workers, *q = st->queues, *r = st->runs;
+	json_t *source, *queues = json_array(), *running = json_array();
+
+	if (PQntuples(s))
+		source = json_pack(
+		    "{s:s, s:s, s:s?, s:s, s:o}", "commit", cli_pq_str(s, 0, S_COMMIT), "repo",
+		    cli_pq_str(s, 0, S_REPO), "branch", cli_pq_str(s, 0, S_BRANCH), "path",
+		    cli_pq_str(s, 0, S_PATH), "refreshed_at", time_col_json(s, 0, S_REFRESHED));
+	else
+		source = json_pack("{s:n, s:n, s:n, s:n, s:n}", "commit", "repo", "branch", "path",
+		                   "refreshed_at");
+	for (int row = 0; row < PQntuples(q); row++)
+		json_array_append_new(
+		    queues, json_pack("{s:s, s:I, s:I, s:b}", "queue", cli_pq_str(q, row, Q_QUEUE),
+		                      "scheduled", (json_int_t)cli_pq_int(q, row, Q_SCHEDULED, 0),
+		                      "queued", (json_int_t)cli_pq_int(q, row, Q_QUEUED, 0),
+		                      "served", cli_pq_bool(q, row, Q_SERVED)));
+	for (int row = 0; row < PQntuples(r); row++)
+		if (!strcmp(cli_pq_str(r, row, R_STATE), "running"))
+			json_array_append_new(
+			    running, json_pack("{s:s, s:s, s:o}", "dag", cli_pq_str(r, row, R_DAG),
+			                       "run_id", cli_pq_str(r, row, R_RUN_ID), "started_at",
+			                       time_col_json(r, row, R_SINCE)));
+	return json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I}, s:o, s:{s:i, s:i, s:o}}", "scheduler",
+	                 scheduler_json(st->lease), "source", source, "workers", "active",
+	                 (json_int_t)cli_pq_int(w, 0, WC_ACTIVE, 0), "draining",
+	                 (json_int_t)cli_pq_int(w, 0, WC_DRAINING, 0), "gone",
+	                 (json_int_t)cli_pq_int(w, 0, WC_GONE, 0), "stale",
+	                 (json_int_t)cli_pq_int(w, 0, WC_STALE, 0), "queues", queues, "runs",
+	                 "running", count_runs(r, "running"), "queued", count_runs(r, "queued"),
+	                 "running_runs", running);
+}
+
+static void print_scheduler(const PGresult *l)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+	int64_t now;
+
+	if (!PQntuples(l)) {
+		printf("scheduler: no scheduler (no lease was ever taken)\n");
+		return;
+	}
+	now = cli_pq_int(l, 0, L_NOW, 0);
+	if (!cli_pq_bool(l, 0, L_ALIVE)) {
+		cli_fmt_age(&sb, now - cli_pq_int(l, 0, L_EXPIRES, 0));
+		printf("scheduler: no scheduler (the lease of %s expired %s)\n",
+		       cli_pq_str(l, 0, L_HOLDER), sb.buf);
+		sl_strbuf_release(&sb);
+		return;
+	}
+	cli_fmt_age(&sb, now - cli_pq_int(l, 0, L_HEARTBEAT, 0));
+	sl_strbuf_adds(&sb, ", commit ");
+	cli_fmt_commit(&sb, cli_pq_str(l, 0, L_COMMIT));
+	printf("scheduler: %s (epoch %s), heartbeat %s\n", cli_pq_str(l, 0, L_HOLDER),
+	       cli_pq_str(l, 0, L_EPOCH), sb.buf);
+	sl_strbuf_release(&sb);
+}
+
+static void print_source(const PGresult *s)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+
+	if (!PQntuples(s)) {
+		printf("source:    not read yet (run 'sluice dags refresh')\n");
+		return;
+	}
+	cli_fmt_commit(&sb, cli_pq_str(s, 0, S_COMMIT));
+	sl_strbuf_addf(&sb, " of %s", cli_pq_str(s, 0, S_REPO));
+	if (!cli_pq_null(s, 0, S_BRANCH))
+		sl_strbuf_addf(&sb, " (%s)", cli_pq_str(s, 0, S_BRANCH));
+	sl_strbuf_adds(&sb, ", refreshed ");
+	cli_fmt_age(&sb, cli_pq_int(s, 0, S_NOW, 0) - cli_pq_int(s, 0, S_REFRESHED, 0));
+	printf("source:    commit %s\n", sb.buf);
+	sl_strbuf_release(&sb);
+}
+
+static void print_queues(const PGresult *q)
+{
+	struct cli_table table = CLI_TABLE_INIT;
+
+	if (!PQntuples(q)) {
+		printf("queues:    none (no waiting task, no live worker)\n");
+		return;
+	}
+	printf("queues:\n");
+	cli_table_header(&table, "  QUEUE", "SCHEDULED", "QUEUED", "SERVED", NULL);
+	cli_table_align_right(&table, 1);
+	cli_table_align_right(&table, 2);
+	for (int row = 0; row < PQntuples(q); row++) {
+		cli_table_addf(&table, "  %s", cli_pq_str(q, row, Q_QUEUE));
+		cli_table_add(&table, cli_pq_str(q, row, Q_SCHEDULED));
+		cli_table_add(&table, cli_pq_str(q, row, Q_QUEUED));
+		cli_table_add(&table, cli_pq_bool(q, row, Q_SERVED) ? "yes" : "NO: no live worker");
+	}
+	cli_table_print(&table, stdout);
+	cli_table_release(&table);
+}
+
+static void print_runs(const PGresult *r)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+	int running = count_runs(r, "running"), shown = 0;
+
+	printf("runs:      %d running, %d queued\n", running, count_runs(r, "queued"));
+	for (int row = 0; row < PQntuples(r); row++) {
+		if (strcmp(cli_pq_str(r, row, R_STATE), "running"))
+			continue;
+		if (shown++ == STATUS_RUNS_SHOWN) {
+			printf("  ... and %d more\n", running - STATUS_RUNS_SHOWN);
+			break;
+		}
+		sl_strbuf_reset(&sb);
+		cli_fmt_duration(&sb,
+		                 cli_pq_int(r, row, R_NOW, 0) - cli_pq_int(r, row, R_SINCE, 0));
+		printf("  %s %s, running for %s\n", cli_pq_str(r, row, R_DAG),
+		       cli_pq_str(r, row, R_RUN_ID), sb.buf);
+	}
+	sl_strbuf_release(&sb);
+}
+
+static void print_status(const struct status *st)
+{
+	const PGresult *w = st->workers;
+
+	print_scheduler(st->lease);
+	print_source(st->source);
+	printf("workers:   %s active, %s draining, %s gone", cli_pq_str(w, 0, WC_ACTIVE),
+	       cli_pq_str(w, 0, WC_DRAINING), cli_pq_str(w, 0, WC_GONE));
+	if (cli_pq_int(w, 0, WC_STALE, 0))
+		printf(" (%s stale: no heartbeat within heartbeat_timeout)",
+		       cli_pq_str(w, 0, WC_STALE));
+	printf("\n");
+	print_queues(st->queues);
+	print_runs(st->runs);
+}
+
+static int run_status(struct cli *cli, int argc, char **argv)
+{
+	struct sl_strbuf timeout = SL_STRBUF_INIT;
+	struct status st = {NULL, NULL, NULL, NULL, NULL};
+	struct sl_db *db;
+	int64_t heartbeat_timeout = 0;
+	int rc = status_start(cli, &cli_cmd_status, argc, argv, &heartbeat_timeout, &db);
+
+	if (!db)
+		goto out;
+	sl_strbuf_addf(&timeout, "%lld", (long long)heartbeat_timeout);
+	rc = status_read(db, timeout.buf, &st);
+	if (rc)
+		goto out;
+	if (cli->json)
+		rc = cli_print_json(status_json(&st));
+	else
+		print_status(&st);
+out:
+	status_release(&st);
+	sl_db_free(db);
+	sl_strbuf_release(&timeout);
+	return rc;
+}

@@ -1,0 +1,494 @@
+/*
+ * sluice tasks clear | tasks mark | logs: task instances of a run and the
+ * logs of their attempts. lib/runstore.c makes the state changes.
+ */
+#include "cli.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "run_view.h"
+#include "sluice/alloc.h"
+#include "sluice/db.h"
+#include "sluice/error.h"
+#include "sluice/runstore.h"
+#include "sluice/strbuf.h"
+
+static int run_tasks_clear(struct cli *cli, int argc, char **argv);
+static int run_tasks_mark(struct cli *cli, int argc, char **argv);
+static int run_logs(struct cli *cli, int argc, char **argv);
+
+enum {
+	OPT_DOWNSTREAM = CLI_OPT_BASE,
+	OPT_FAILED,
+	OPT_TRY,
+	OPT_FOLLOW,
+};
+
+/* ---- tasks clear -------------------------------------------------------- */
+
+static const struct option clear_options[] = {
+    {"downstream", no_argument, NULL, OPT_DOWNSTREAM},
+    {"failed", no_argument, NULL, OPT_FAILED},
+    {NULL, 0, NULL, 0},
+};
+
+const struct cli_command cli_cmd_tasks_clear = {
+    .path = "tasks clear",
+    .usage = "DAG RUN_ID [TASK...] [--downstream] [--failed]",
+    .summary = "Reset task instances of a run so that they run again.",
+    .help = "Clears the named tasks (default: every task of the run): each goes back to\n"
+            "pending with its retries available again, a running attempt is stopped, and\n"
+            "the run goes back to queued.\n\n"
+            "Options:\n"
+            "  --failed       keep only tasks that failed, were upstream_failed or were\n"
+            "                 cancelled\n"
+            "  --downstream   add every task downstream of those (in the run's pinned\n"
+            "                 version of the DAG)\n\n"
+            "Exit status: 0 ok (also when nothing matched); 2 usage error; 3 unknown DAG,\n"
+            "run or task; 4 cannot reach PostgreSQL.\n",
+    .options = clear_options,
+    .run = run_tasks_clear,
+};
+
+static int on_clear_option(struct cli *cli, int opt, const char *arg, void *ctx)
+{
+	struct sl_clear_opts *o = ctx;
+
+	(void)cli;
+	(void)arg;
+	switch (opt) {
+	case OPT_DOWNSTREAM:
+		o->downstream = true;
+		return 0;
+	case OPT_FAILED:
+		o->failed_only = true;
+		return 0;
+	}
+	return CLI_EXIT_USAGE;
+}
+
+struct clear_tx {
+	const char *dag_id, *run_id;
+	const struct sl_clear_opts *opts;
+	struct sl_task_ids cleared;
+	struct sl_run_change change;
+};
+
+static int clear_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
+{
+	struct clear_tx *c = ctx;
+	int rc = sl_run_clear(db, c->dag_id, c->run_id, c->opts, &c->cleared, &c->change, err);
+
+	if (!rc && c->cleared.nr)
+		rc = sl_runs_notify(db, "clear", c->dag_id, err);
+	return rc;
+}
+
+static json_t *clear_json(const struct clear_tx *c)
+{
+	json_t *tasks = json_array();
+
+	for (size_t i = 0; i < c->cleared.nr; i++)
+		json_array_append_new(tasks, json_string(c->cleared.items[i]));
+	return json_pack("{s:s, s:s, s:o, s:I, s:s, s:s}", "dag", c->dag_id, "run_id", c->run_id,
+	                 "cleared", tasks, "attempts_cancelled", (json_int_t)c->change.attempts,
+	                 "previous_state", c->change.prev_state, "state",
+	                 c->cleared.nr ? "queued" : c->change.prev_state);
+}
+
+static int run_tasks_clear(struct cli *cli, int argc, char **argv)
+{
+	struct sl_clear_opts o = {NULL, 0, false, false};
+	struct clear_tx tx = {NULL, NULL, &o, SL_TASK_IDS_INIT, {0, 0, ""}};
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_db *db;
+	struct cli_args args;
+	int rc = runs_cmd_open(cli, &cli_cmd_tasks_clear, argc, argv, on_clear_option, &o, 2,
+	                       INT_MAX, "DAG, RUN_ID and TASK...", &args, &db);
+
+	if (!db)
+		goto out;
+	o.tasks = (const char *const *)args.v + 2;
+	o.tasks_nr = (size_t)args.n - 2;
+	tx.dag_id = args.v[0];
+	tx.run_id = args.v[1];
+	rc = sl_db_transaction(db, 0, clear_tx, &tx, &err);
+	if (rc) {
+		rc = runs_fail(&err, rc);
+		goto out;
+	}
+	if (cli->json) {
+		rc = cli_print_json(clear_json(&tx));
+		goto out;
+	}
+	if (!tx.cleared.nr) {
+		printf("nothing to clear in run '%s' of DAG '%s'\n", tx.run_id, tx.dag_id);
+		goto out;
+	}
+	printf("cleared %zu task%s of run '%s' of DAG '%s' (run was %s, now queued):\n",
+	       tx.cleared.nr, tx.cleared.nr == 1 ? "" : "s", tx.run_id, tx.dag_id,
+	       tx.change.prev_state);
+	for (size_t i = 0; i < tx.cleared.nr; i++)
+		printf("  %s\n", tx.cleared.items[i]);
+out:
+	sl_task_ids_release(&tx.cleared);
+	sl_db_free(db);
+	sl_strbuf_release(&err);
+	free(args.v);
+	return rc;
+}
+
+/* ---- tasks mark --------------------------------------------------------- */
+
+const struct cli_command cli_cmd_tasks_mark = {
+    .path = "tasks mark",
+    .usage = "DAG RUN_ID TASK success|failed",
+    .summary = "Set a task instance's state by hand.",
+    .help = "A running attempt of the task is stopped. The run's own state is not changed;\n"
+            "the scheduler carries on from the new task state while the run is live.\n\n"
+            "Exit status: 0 ok; 2 usage error; 3 unknown DAG, run or task; 4 cannot reach\n"
+            "PostgreSQL.\n",
+    .run = run_tasks_mark,
+};
+
+struct mark_tx {
+	const char *dag_id, *run_id, *task_id, *state;
+	struct sl_run_change change;
+};
+
+static int mark_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
+{
+	struct mark_tx *m = ctx;
+	int rc = sl_task_mark(db, m->dag_id, m->run_id, m->task_id, m->state, &m->change, err);
+
+	if (!rc)
+		rc = sl_runs_notify(db, "mark", m->dag_id, err);
+	return rc;
+}
+
+static int run_tasks_mark(struct cli *cli, int argc, char **argv)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_db *db = NULL;
+	struct mark_tx tx;
+	struct cli_args args;
+	bool stop;
+	int rc = cli_parse_options(cli, &cli_cmd_tasks_mark, argc, argv, NULL, NULL, &args, &stop);
+
+	if (rc || stop)
+		goto out;
+	if (args.n != 4) {
+		rc = cli_usage_error(&cli_cmd_tasks_mark, "expected DAG, RUN_ID, TASK and a state");
+		goto out;
+	}
+	if (strcmp(args.v[3], "success") && strcmp(args.v[3], "failed")) {
+		rc = cli_usage_error(&cli_cmd_tasks_mark,
+		                     "a task can be marked success or failed, not '%s'", args.v[3]);
+		goto out;
+	}
+	rc = cli_db_open(cli, &db);
+	if (rc)
+		goto out;
+	tx = (struct mark_tx){
+	    .dag_id = args.v[0], .run_id = args.v[1], .task_id = args.v[2], .state = args.v[3]};
+	rc = sl_db_transaction(db, 0, mark_tx, &tx, &err);
+	if (rc)
+		rc = runs_fail(&err, rc);
+	else if (cli->json)
+		rc = cli_print_json(json_pack(
+		    "{s:s, s:s, s:s, s:s, s:s, s:I}", "dag", tx.dag_id, "run_id", tx.run_id, "task",
+		    tx.task_id, "state", tx.state, "previous_state", tx.change.prev_state,
+		    "attempts_cancelled", (json_int_t)tx.change.attempts));
+	else
+		printf("marked task '%s' of run '%s' of DAG '%s' %s (was %s)\n", tx.task_id,
+		       tx.run_id, tx.dag_id, tx.state, tx.change.prev_state);
+out:
+	sl_db_free(db);
+	sl_strbuf_release(&err);
+	free(args.v);
+	return rc;
+}
+
+/* ---- logs --------------------------------------------------------------- */
+
+static const struct option logs_options[] = {
+    {"try", required_argument, NULL, OPT_TRY},
+    {"follow", no_argument, NULL, OPT_FOLLOW},
+    {NULL, 0, NULL, 0},
+};
+
+const struct cli_command cli_cmd_logs = {
+    .path = "logs",
+    .usage = "DAG RUN_ID TASK [--try N] [--follow]",
+    .summary = "Print the stdout and stderr of a task's attempt.",
+    .help = "Options:\n"
+            "  --try N    the attempt of try N (default: the latest)\n"
+            "  --follow   keep printing as the log grows, until the attempt ends (waits\n"
+            "             for the first attempt of a task that has not started)\n\n"
+            "With --json, prints {\"dag\", \"run_id\", \"task\", \"try_number\", \"outcome\",\n"
+            "\"truncated\", \"log\"} once the log is complete.\n\n"
+            "Exit status: 0 ok; 2 usage error; 3 unknown DAG, run, task or try, or a task\n"
+            "that never ran; 4 cannot reach PostgreSQL.\n",
+    .options = logs_options,
+    .run = run_logs,
+};
+
+struct logs_opts {
+	long try_number; /* 0: the latest */
+	bool follow;
+};
+
+static int on_logs_option(struct cli *cli, int opt, const char *arg, void *ctx)
+{
+	struct logs_opts *o = ctx;
+
+	(void)cli;
+	switch (opt) {
+	case OPT_TRY:
+		return cli_parse_long(&cli_cmd_logs, "--try", arg, 1, 100000, &o->try_number);
+	case OPT_FOLLOW:
+		o->follow = true;
+		return 0;
+	}
+	return CLI_EXIT_USAGE;
+}
+
+/* The attempt to print, its try, whether it ended, and the task's state. */
+static const char sql_attempt[] =
+    "SELECT a.attempt_id, a.try_number, a.outcome, a.log_truncated, ti.state,"
+    " (SELECT string_agg(try_number::text, ', ' ORDER BY try_number) FROM attempts"
+    "  WHERE ti_id = $1)"
+    " FROM task_instances ti LEFT JOIN LATERAL (SELECT * FROM attempts"
+    "  WHERE ti_id = ti.ti_id AND ($2::int IS NULL OR try_number = $2)"
+    "  ORDER BY try_number DESC LIMIT 1) a ON true"
+    " WHERE ti.ti_id = $1";
+
+/*
+ * Chunks from seq $2 on, and whether the attempt had ended, read on one
+ * snapshot: when it had, every chunk it wrote is in this result or an
+ * earlier one.
+ */
+static const char sql_chunks[] =
+    "SELECT a.ended_at IS NOT NULL, c.seq, c.data FROM attempts a"
+    " LEFT JOIN LATERAL (SELECT seq, data FROM log_chunks WHERE attempt_id = a.attempt_id"
+    "  AND seq >= $2 ORDER BY seq LIMIT 64) c ON true"
+    " WHERE a.attempt_id = $1";
+
+enum { LOG_POLL_MS = 200, LOG_BATCH = 64 };
+
+struct log_reader {
+	char attempt[24];
+	long next_seq;
+	bool ended;
+	struct sl_strbuf *into; /* NULL: write to stdout */
+};
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Read the next batch of chunks. Returns 0 and sets `*more` when a full
+ * batch came (read again at once). A gap in seq (a chunk not yet
+ * committed) stops the batch, unless the attempt has ended.
+ */
+static int log_read(struct sl_db *db, struct log_reader *lr, bool *more, struct sl_strbuf *err)
+{
+	char seq[24];
+	const char *params[] = {lr->attempt, seq};
+	PGresult *r = NULL;
+	int rc;
+
+	snprintf(seq, sizeof(seq), "%ld", lr->next_seq);
+	rc = sl_db_exec_idempotent(db, sql_chunks, 2, params, &r, err);
+	if (rc)
+		return rc;
+	*more = false;
+	lr->ended = PQntuples(r) > 0 && cli_pq_bool(r, 0, 0);
+	for (int i = 0; i < PQntuples(r) && !cli_pq_null(r, i, 1); i++) {
+		long s = (long)cli_pq_int(r, i, 1, 0);
+		unsigned char *data;
+		size_t len;
+
+		if (s != lr->next_seq && !lr->ended)
+			break;
+		data = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &len);
+		if (!data) {
+			sl_strbuf_adds(err, "out of memory decoding a log chunk");
+			rc = SL_ERR;
+			break;
+		}
+		if (lr->into)
+			sl_strbuf_add(lr->into, data, len);
+		else
+			fwrite(data, 1, len, stdout);
+		PQfreemem(data);
+		lr->next_seq = s + 1;
+		*more = i + 1 == LOG_BATCH;
+	}
+	if (!lr->into)
+		fflush(stdout);
+	PQclear(r);
+	return rc;
+}
+
+/* The length of the valid UTF-8 sequence at `s`, or 0. */
+static size_t utf8_len(const unsigned char *s, size_t avail)
+{
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		n = 2;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		n = 3;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		n = 4;
+	else
+		return 0;
+	/* No overlong forms, no surrogates, nothing above U+10FFFF. */
+	if (s[0] == 0xE0)
+		lo = 0xA0;
+	else if (s[0] == 0xED)
+		hi = 0x9F;
+	else if (s[0] == 0xF0)
+		lo = 0x90;
+	else if (s[0] == 0xF4)
+		hi = 0x8F;
+	if (n > avail || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+/* The log as a JSON string: invalid UTF-8 bytes become U+FFFD. */
+static json_t *log_string(const struct sl_strbuf *log)
+{
+	struct sl_strbuf clean = SL_STRBUF_INIT;
+	const unsigned char *p = (const unsigned char *)log->buf;
+	json_t *v;
+
+	for (size_t i = 0; i < log->len;) {
+		size_t n = utf8_len(p + i, log->len - i);
+
+		if (n) {
+			sl_strbuf_add(&clean, p + i, n);
+			i += n;
+		} else {
+			sl_strbuf_adds(&clean, "\xEF\xBF\xBD");
+			i++;
+		}
+	}
+	v = json_stringn(clean.buf, clean.len);
+	sl_strbuf_release(&clean);
+	return v;
+}
+
+/* Find the attempt to print; with --follow, wait for a first one. */
+static int log_attempt(struct sl_db *db, const struct logs_opts *o, const struct sl_run_ref *ref,
+                       const char *const *names, PGresult **res, struct sl_strbuf *err)
+{
+	char ti[24], try_number[24];
+	const char *params[] = {ti, o->try_number ? try_number : NULL};
+	int rc;
+
+	snprintf(ti, sizeof(ti), "%lld", (long long)ref->ti_id);
+	snprintf(try_number, sizeof(try_number), "%ld", o->try_number);
+	for (;;) {
+		rc = sl_db_exec_idempotent(db, sql_attempt, 2, params, res, err);
+		if (rc)
+			return rc;
+		if (PQntuples(*res) == 1 && !cli_pq_null(*res, 0, 0))
+			return 0;
+		if (o->try_number && !cli_pq_null(*res, 0, 5)) {
+			sl_strbuf_addf(err, "task '%s' of run '%s' has no try %ld (tries: %s)",
+			               names[2], names[1], o->try_number, PQgetvalue(*res, 0, 5));
+			break;
+		}
+		if (!o->follow || PQntuples(*res) != 1 ||
+		    sl_task_state_final(PQgetvalue(*res, 0, 4))) {
+			sl_strbuf_addf(err, "task '%s' of run '%s' of DAG '%s' has not run (%s)",
+			               names[2], names[1], names[0],
+			               PQntuples(*res) ? PQgetvalue(*res, 0, 4) : "gone");
+			break;
+		}
+		PQclear(*res);
+		*res = NULL;
+		sleep_ms(LOG_POLL_MS);
+	}
+	PQclear(*res);
+	*res = NULL;
+	return SL_ENOENT;
+}
+
+static int run_logs(struct cli *cli, int argc, char **argv)
+{
+	struct logs_opts o = {0, false};
+	struct sl_strbuf err = SL_STRBUF_INIT, log = SL_STRBUF_INIT;
+	struct log_reader lr = {"", 0, false, NULL};
+	struct sl_run_ref ref;
+	struct sl_db *db;
+	struct cli_args args;
+	PGresult *a = NULL;
+	bool more;
+	int rc = runs_cmd_open(cli, &cli_cmd_logs, argc, argv, on_logs_option, &o, 3, 3,
+	                       "DAG, RUN_ID and TASK", &args, &db);
+
+	if (!db)
+		goto out;
+	rc = sl_run_lookup(db, args.v[0], args.v[1], args.v[2], &ref, &err);
+	if (!rc)
+		rc = log_attempt(db, &o, &ref, (const char *const *)args.v, &a, &err);
+	if (rc)
+		goto fail;
+	snprintf(lr.attempt, sizeof(lr.attempt), "%s", PQgetvalue(a, 0, 0));
+	if (cli->json)
+		lr.into = &log;
+	for (;;) {
+		rc = log_read(db, &lr, &more, &err);
+		if (rc)
+			goto fail;
+		if (more)
+			continue;
+		if (lr.ended || !o.follow)
+			break;
+		sleep_ms(LOG_POLL_MS);
+	}
+	if (cli->json) {
+		/* Read the attempt again: it may have ended while it was followed. */
+		struct logs_opts again = {.try_number = atol(PQgetvalue(a, 0, 1))};
+
+		PQclear(a);
+		a = NULL;
+		rc = log_attempt(db, &again, &ref, (const char *const *)args.v, &a, &err);
+		if (rc)
+			goto fail;
+		rc = cli_print_json(json_pack(
+		    "{s:s, s:s, s:s, s:I, s:o, s:b, s:o}", "dag", args.v[0], "run_id", args.v[1],
+		    "task", args.v[2], "try_number", (json_int_t)cli_pq_int(a, 0, 1, 0), "outcome",
+		    cli_pq_null(a, 0, 2) ? json_null() : json_string(PQgetvalue(a, 0, 2)),
+		    "truncated", cli_pq_bool(a, 0, 3), "log", log_string(&log)));
+	}
+	goto out;
+fail:
+	rc = runs_fail(&err, rc);
+out:
+	PQclear(a);
+	sl_db_free(db);
+	sl_strbuf_release(&log);
+	sl_strbuf_release(&err);
+	free(args.v);
+	return rc;
+}

@@ -1,0 +1,75 @@
+#ifndef SLUICE_CLI_RUN_VIEW_H
+#define SLUICE_CLI_RUN_VIEW_H
+
+/*
+ * Reading and printing runs, shared by the run and task commands: the
+ * `runs show` query and its two forms (table, JSON), time cells, and the
+ * checks of DAG names and states that turn into exit codes.
+ */
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "cli.h"
+#include "sluice/db.h"
+#include "sluice/strbuf.h"
+#include "table.h"
+
+/*
+ * The start of a command over runs: options, between `min` and `max`
+ * positional arguments (`what` names them in the usage error), then the
+ * database. Returns an exit code; `*db` is NULL when the command is done
+ * (after --help, or an error already reported). `args->v` is always
+ * allocated.
+ */
+int runs_cmd_open(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
+                  int (*on_option)(struct cli *, int, const char *, void *), void *ctx, int min,
+                  int max, const char *what, struct cli_args *args, struct sl_db **db);
+/* Print a library error; returns its exit code. */
+int runs_fail(const struct sl_strbuf *err, int rc);
+
+/* A timestamptz column as microseconds since the epoch (exact). */
+#define SQL_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
+
+/* A microseconds cell (SQL_US) as an ISO 8601 string with +00:00, or null. */
+json_t *runs_time_json(const PGresult *r, int row, int col);
+/* A microseconds cell as a table cell, to the second in UTC, or "-". */
+void runs_time_cell(struct cli_table *t, const PGresult *r, int row, int col);
+/* The time from cell `start` to cell `end` (else to cell `now`), or "-". */
+void runs_duration_cell(struct cli_table *t, const PGresult *r, int row, int start, int end,
+                        int now);
+
+/* A usage error for an unknown run state, with "did you mean". */
+int runs_bad_state(const struct cli_command *cmd, const char *state);
+
+/*
+ * A run and its task instances, one row per task in the pinned file's
+ * order (RUNS_SHOW_* columns). SL_ENOENT names the missing DAG or run.
+ */
+int runs_show_load(struct sl_db *db, const char *dag_id, const char *run_id, PGresult **res,
+                   struct sl_strbuf *err);
+
+enum {
+	RUNS_SHOW_STATE,
+	RUNS_SHOW_COMMIT,
+	RUNS_SHOW_TYPE,
+	RUNS_SHOW_LOGICAL_DATE,
+	RUNS_SHOW_STARTED,
+	RUNS_SHOW_ENDED,
+	RUNS_SHOW_NOW,
+	RUNS_SHOW_TASK,
+	RUNS_SHOW_TASK_STATE,
+	RUNS_SHOW_TRY,
+	RUNS_SHOW_MAX_TRIES,
+	RUNS_SHOW_TASK_STARTED,
+	RUNS_SHOW_TASK_ENDED,
+	RUNS_SHOW_EXIT_CODE,
+	RUNS_SHOW_SIGNAL,
+	RUNS_SHOW_WORKER,
+};
+
+/* SPEC §4's `runs show --json` object. */
+json_t *runs_show_json(const char *dag_id, const char *run_id, const PGresult *r);
+void runs_show_print(const char *dag_id, const char *run_id, const PGresult *r);
+
+#endif

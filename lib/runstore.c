@@ -1,0 +1,812 @@
+/*
+ * Runs and task instances in PostgreSQL: create, cancel, clear, mark.
+ * Every value is a statement parameter; batches are arrays given to unnest.
+ */
+#include "sluice/runstore.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/alloc.h"
+#include "sluice/civil.h"
+#include "sluice/dag_json.h"
+#include "sluice/error.h"
+#include "sluice/suggest.h"
+
+static const char *const run_states[] = {"queued", "running", "success", "failed", "cancelled"};
+
+bool sl_run_state_valid(const char *state)
+{
+	for (size_t i = 0; i < SL_ARRAY_SIZE(run_states); i++)
+		if (!strcmp(state, run_states[i]))
+			return true;
+	return false;
+}
+
+bool sl_run_state_final(const char *state)
+{
+	return !strcmp(state, "success") || !strcmp(state, "failed") || !strcmp(state, "cancelled");
+}
+
+bool sl_task_state_final(const char *state)
+{
+	static const char *const final[] = {"success", "failed",    "upstream_failed",
+	                                    "skipped", "cancelled", "removed"};
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(final); i++)
+		if (!strcmp(state, final[i]))
+			return true;
+	return false;
+}
+
+bool sl_run_id_valid(const char *run_id)
+{
+	size_t n = strlen(run_id);
+
+	if (n < 1 || n > 250)
+		return false;
+	for (const char *p = run_id; *p; p++) {
+		char c = *p;
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      strchr("_.:+~-", c)))
+			return false;
+	}
+	return true;
+}
+
+void sl_run_time_format(struct sl_strbuf *sb, int64_t t)
+{
+	int64_t secs = t / 1000000, us = t % 1000000;
+	struct sl_civil c;
+
+	if (us < 0) {
+		us += 1000000;
+		secs--;
+	}
+	sl_civil_from_secs(secs, &c);
+	sl_strbuf_addf(sb, "%04d-%02d-%02dT%02d:%02d:%02d", c.year, c.month, c.day, c.hour,
+	               c.minute, c.second);
+	if (us)
+		sl_strbuf_addf(sb, ".%06d", (int)us);
+	sl_strbuf_adds(sb, "+00:00");
+}
+
+void sl_run_id_format(struct sl_strbuf *sb, const char *run_type, int64_t logical_date)
+{
+	sl_strbuf_addf(sb, "%s__", run_type);
+	sl_run_time_format(sb, logical_date);
+}
+
+/*
+ * A PostgreSQL array literal ({"a","b",NULL}) built element by element:
+ * how a batch of values travels as one parameter, for unnest. Every element
+ * is quoted, so any text is safe in it.
+ */
+static void array_add(struct sl_strbuf *a, const char *s)
+{
+	sl_strbuf_addch(a, a->len ? ',' : '{');
+	if (!s) {
+		sl_strbuf_adds(a, "NULL");
+		return;
+	}
+	sl_strbuf_addch(a, '"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			sl_strbuf_addch(a, '\\');
+		sl_strbuf_addch(a, *s);
+	}
+	sl_strbuf_addch(a, '"');
+}
+
+static void array_add_int(struct sl_strbuf *a, int64_t v)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%lld", (long long)v);
+	array_add(a, num);
+}
+
+static void array_add_time(struct sl_strbuf *a, int64_t t)
+{
+	struct sl_strbuf ts = SL_STRBUF_INIT;
+
+	sl_run_time_format(&ts, t);
+	array_add(a, ts.buf);
+	sl_strbuf_release(&ts);
+}
+
+static const char *array_end(struct sl_strbuf *a)
+{
+	if (!a->len)
+		sl_strbuf_addch(a, '{');
+	sl_strbuf_addch(a, '}');
+	return a->buf;
+}
+
+static int64_t parse_int64(const char *s)
+{
+	return strtoll(s, NULL, 10);
+}
+
+static void copy_state(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src);
+}
+
+/* ---- pinning ------------------------------------------------------------ */
+
+/* A stored definition (JSON text) rebuilt as a DAG; a sentence in `why`. */
+static int dag_from_text(const char *text, struct sl_dag **out, struct sl_strbuf *why)
+{
+	json_error_t jerr;
+	json_t *def = json_loads(text, 0, &jerr);
+	int rc;
+
+	if (!def) {
+		sl_strbuf_adds(why, jerr.text);
+		return SL_EINVAL;
+	}
+	rc = sl_dag_from_json(out, def, why);
+	json_decref(def);
+	return rc;
+}
+
+/*
+ * `dags.run_commit` arrives with a later migration: reading it through
+ * to_jsonb(d) works whether or not the column exists yet, so one statement
+ * serves both schemas.
+ */
+static const char sql_pin[] = "SELECT d.paused, d.removed_at IS NOT NULL, d.latest_version_id,"
+                              " COALESCE(to_jsonb(d)->>'run_commit', v.commit), v.definition"
+                              " FROM dags d LEFT JOIN dag_versions v"
+                              " ON v.dag_id = d.dag_id AND v.version_id = d.latest_version_id"
+                              " WHERE d.dag_id = $1";
+
+/*
+ * Append " (did you mean 'x'?)" when one of the values the query `sql`
+ * returns is close to `word`. A failing query only loses the hint.
+ */
+static void add_suggestion(struct sl_db *db, const char *sql, const char *param, const char *word,
+                           struct sl_strbuf *err)
+{
+	const char *params[] = {param};
+	PGresult *r = NULL;
+	struct sl_suggest s;
+
+	if (sl_db_exec(db, sql, param ? 1 : 0, param ? params : NULL, &r, NULL) == 0) {
+		sl_suggest_init(&s, word);
+		for (int i = 0; i < PQntuples(r); i++)
+			sl_suggest_consider(&s, PQgetvalue(r, i, 0));
+		if (s.best)
+			sl_strbuf_addf(err, " (did you mean '%s'?)", s.best);
+	}
+	PQclear(r);
+}
+
+/* "no DAG 'x'", with the closest known DAG id. */
+static int no_dag(struct sl_db *db, const char *dag_id, struct sl_strbuf *err)
+{
+	sl_strbuf_addf(err, "no DAG '%s'", dag_id);
+	add_suggestion(db, "SELECT dag_id FROM dags", NULL, dag_id, err);
+	return SL_ENOENT;
+}
+
+void sl_run_pin_release(struct sl_run_pin *pin)
+{
+	free(pin->dag_id);
+	free(pin->commit);
+	sl_dag_free(pin->dag);
+	*pin = (struct sl_run_pin)SL_RUN_PIN_INIT;
+}
+
+int sl_run_pin_load(struct sl_db *db, const char *dag_id, struct sl_run_pin *pin,
+                    struct sl_strbuf *err)
+{
+	const char *params[] = {dag_id};
+	struct sl_strbuf why = SL_STRBUF_INIT;
+	PGresult *r = NULL;
+	int rc;
+
+	sl_run_pin_release(pin);
+	rc = sl_db_exec_idempotent(db, sql_pin, 1, params, &r, err);
+	if (rc)
+		goto out;
+	if (PQntuples(r) != 1) {
+		rc = no_dag(db, dag_id, err);
+		goto out;
+	}
+	if (!strcmp(PQgetvalue(r, 0, 1), "t")) {
+		sl_strbuf_addf(err, "DAG '%s' was removed: its file is gone from the repository",
+		               dag_id);
+		rc = SL_ERR;
+		goto out;
+	}
+	if (PQgetisnull(r, 0, 2) || PQgetisnull(r, 0, 4)) {
+		sl_strbuf_addf(err, "DAG '%s' has no version that loads (see 'sluice dags errors')",
+		               dag_id);
+		rc = SL_ERR;
+		goto out;
+	}
+	if (dag_from_text(PQgetvalue(r, 0, 4), &pin->dag, &why) < 0) {
+		sl_strbuf_addf(err,
+		               "the stored definition of DAG '%s' (version %s) is unreadable: %s",
+		               dag_id, PQgetvalue(r, 0, 2), why.buf);
+		rc = SL_ERR;
+		goto out;
+	}
+	pin->dag_id = sl_xstrdup(dag_id);
+	pin->paused = !strcmp(PQgetvalue(r, 0, 0), "t");
+	pin->version_id = parse_int64(PQgetvalue(r, 0, 2));
+	pin->commit = sl_xstrdup(PQgetvalue(r, 0, 3));
+out:
+	sl_strbuf_release(&why);
+	PQclear(r);
+	return rc;
+}
+
+/* ---- creating runs ------------------------------------------------------ */
+
+/*
+ * The runs and all their task instances in one statement: the second CTE
+ * reads the run keys the first one returns. Task instances go in file order
+ * (WITH ORDINALITY), which `runs show` does not rely on but a reader of the
+ * table will like.
+ */
+#define SQL_CREATE_RUNS(on_conflict)                                                           \
+	"WITH new_runs AS ("                                                                   \
+	" INSERT INTO runs (dag_id, run_id, version_id, commit, run_type, logical_date,"       \
+	"  data_interval_start, data_interval_end, conf)"                                      \
+	" SELECT $1, r.run_id, $2, $3, r.run_type, r.logical_date, r.s, r.e,"                  \
+	"  COALESCE(r.conf, '{}')"                                                             \
+	" FROM unnest($4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],"           \
+	"  $8::timestamptz[], $9::jsonb[]) AS r(run_id, run_type, logical_date, s, e, conf)"   \
+	" ORDER BY r.logical_date " on_conflict " RETURNING run_pk, run_id),"                  \
+	" tis AS ("                                                                            \
+	" INSERT INTO task_instances (run_pk, task_id, max_tries, priority, pool, queue)"      \
+	" SELECT n.run_pk, t.task_id, t.max_tries, t.priority, t.pool, t.queue"                \
+	" FROM new_runs n CROSS JOIN unnest($10::text[], $11::int[], $12::int[], $13::text[]," \
+	"  $14::text[]) WITH ORDINALITY AS t(task_id, max_tries, priority, pool, queue, ord)"  \
+	" ORDER BY n.run_pk, t.ord)"                                                           \
+	" SELECT run_pk, run_id FROM new_runs"
+
+static const char sql_create_runs[] = SQL_CREATE_RUNS("");
+static const char sql_create_runs_skip[] = SQL_CREATE_RUNS("ON CONFLICT DO NOTHING");
+
+enum { RUN_ARRAYS = 6, TASK_ARRAYS = 5 };
+
+static int cmp_run_id(const void *a, const void *b)
+{
+	const struct sl_run_new *const *x = a, *const *y = b;
+
+	return strcmp((*x)->run_id, (*y)->run_id);
+}
+
+/* Set run_pk of each created run from the rows (run_pk, run_id) returned. */
+static void match_created(struct sl_run_new *runs, size_t nr, PGresult *r)
+{
+	struct sl_run_new **by_id = sl_xcalloc(nr, sizeof(*by_id));
+
+	for (size_t i = 0; i < nr; i++) {
+		runs[i].run_pk = 0;
+		by_id[i] = &runs[i];
+	}
+	qsort(by_id, nr, sizeof(*by_id), cmp_run_id);
+	for (int row = 0; row < PQntuples(r); row++) {
+		struct sl_run_new key = {.run_id = PQgetvalue(r, row, 1)}, *pk = &key;
+		struct sl_run_new **hit = bsearch(&pk, by_id, nr, sizeof(*by_id), cmp_run_id);
+
+		if (hit)
+			(*hit)->run_pk = parse_int64(PQgetvalue(r, row, 0));
+	}
+	free(by_id);
+}
+
+int sl_runs_create(struct sl_db *db, const struct sl_run_pin *pin, struct sl_run_new *runs,
+                   size_t nr, unsigned flags, size_t *created, struct sl_strbuf *err)
+{
+	struct sl_strbuf arrays[RUN_ARRAYS + TASK_ARRAYS];
+	const char *params[3 + RUN_ARRAYS + TASK_ARRAYS];
+	const struct sl_dag *dag = pin->dag;
+	char version[24];
+	size_t mark = err->len;
+	PGresult *r = NULL;
+	int rc;
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(arrays); i++)
+		sl_strbuf_init(&arrays[i]);
+	for (size_t i = 0; i < nr; i++) {
+		array_add(&arrays[0], runs[i].run_id);
+		array_add(&arrays[1], runs[i].run_type);
+		array_add_time(&arrays[2], runs[i].logical_date);
+		array_add_time(&arrays[3], runs[i].interval_start);
+		array_add_time(&arrays[4], runs[i].interval_end);
+		array_add(&arrays[5], runs[i].conf);
+	}
+	for (size_t i = 0; i < dag->tasks_nr; i++) {
+		const struct sl_task *t = &dag->tasks[i];
+
+		array_add(&arrays[6], t->id);
+		array_add_int(&arrays[7], (int64_t)t->retries + 1);
+		array_add_int(&arrays[8], t->priority);
+		array_add(&arrays[9], t->pool);
+		array_add(&arrays[10], t->queue);
+	}
+	snprintf(version, sizeof(version), "%lld", (long long)pin->version_id);
+	params[0] = pin->dag_id;
+	params[1] = version;
+	params[2] = pin->commit;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(arrays); i++)
+		params[3 + i] = array_end(&arrays[i]);
+
+	rc =
+	    sl_db_exec(db, (flags & SL_RUNS_SKIP_EXISTING) ? sql_create_runs_skip : sql_create_runs,
+	               (int)SL_ARRAY_SIZE(params), params, &r, err);
+	if (rc == SL_ERR && !strcmp(sl_db_sqlstate(db), "23505")) {
+		/* The unique constraint decided: of two creators, one wins. */
+		sl_strbuf_setlen(err, mark);
+		if (nr == 1)
+			sl_strbuf_addf(err, "run '%s' of DAG '%s' already exists", runs[0].run_id,
+			               pin->dag_id);
+		else
+			sl_strbuf_addf(err, "a run of DAG '%s' in this batch already exists",
+			               pin->dag_id);
+	}
+	if (rc)
+		goto out;
+	match_created(runs, nr, r);
+	if (created)
+		*created = (size_t)PQntuples(r);
+out:
+	PQclear(r);
+	for (size_t i = 0; i < SL_ARRAY_SIZE(arrays); i++)
+		sl_strbuf_release(&arrays[i]);
+	return rc;
+}
+
+int sl_runs_notify(struct sl_db *db, const char *event, const char *dag_id, struct sl_strbuf *err)
+{
+	char *payload = sl_xasprintf("%s %s", event, dag_id);
+	const char *params[] = {payload};
+	int rc = sl_db_exec(db, "SELECT pg_notify('sluice', $1)", 1, params, NULL, err);
+
+	free(payload);
+	return rc;
+}
+
+/* ---- finding a run ------------------------------------------------------ */
+
+int sl_run_dag_check(struct sl_db *db, const char *dag_id, struct sl_strbuf *err)
+{
+	const char *params[] = {dag_id};
+	PGresult *r = NULL;
+	int rc =
+	    sl_db_exec_idempotent(db, "SELECT 1 FROM dags WHERE dag_id = $1", 1, params, &r, err);
+
+	if (!rc && PQntuples(r) != 1)
+		rc = no_dag(db, dag_id, err);
+	PQclear(r);
+	return rc;
+}
+
+static const char sql_lookup[] =
+    "SELECT r.run_pk, r.state, ti.ti_id, ti.state, ti.try_number"
+    " FROM dags d"
+    " LEFT JOIN runs r ON r.dag_id = d.dag_id AND r.run_id = $2"
+    " LEFT JOIN task_instances ti ON ti.run_pk = r.run_pk AND ti.task_id = $3"
+    " WHERE d.dag_id = $1";
+
+static int no_task(struct sl_db *db, const char *dag_id, const char *run_id, int64_t run_pk,
+                   const char *task_id, struct sl_strbuf *err)
+{
+	char pk[24];
+
+	snprintf(pk, sizeof(pk), "%lld", (long long)run_pk);
+	sl_strbuf_addf(err, "run '%s' of DAG '%s' has no task '%s'", run_id, dag_id, task_id);
+	add_suggestion(db, "SELECT task_id FROM task_instances WHERE run_pk = $1", pk, task_id,
+	               err);
+	return SL_ENOENT;
+}
+
+int sl_run_lookup(struct sl_db *db, const char *dag_id, const char *run_id, const char *task_id,
+                  struct sl_run_ref *ref, struct sl_strbuf *err)
+{
+	const char *params[] = {dag_id, run_id, task_id};
+	PGresult *r = NULL;
+	int rc;
+
+	memset(ref, 0, sizeof(*ref));
+	rc = sl_db_exec_idempotent(db, sql_lookup, 3, params, &r, err);
+	if (rc)
+		goto out;
+	if (PQntuples(r) != 1) {
+		rc = no_dag(db, dag_id, err);
+		goto out;
+	}
+	if (PQgetisnull(r, 0, 0)) {
+		sl_strbuf_addf(err, "no run '%s' of DAG '%s'", run_id, dag_id);
+		rc = SL_ENOENT;
+		goto out;
+	}
+	ref->run_pk = parse_int64(PQgetvalue(r, 0, 0));
+	copy_state(ref->state, sizeof(ref->state), PQgetvalue(r, 0, 1));
+	if (!task_id)
+		goto out;
+	if (PQgetisnull(r, 0, 2)) {
+		rc = no_task(db, dag_id, run_id, ref->run_pk, task_id, err);
+		goto out;
+	}
+	ref->ti_id = parse_int64(PQgetvalue(r, 0, 2));
+	copy_state(ref->ti_state, sizeof(ref->ti_state), PQgetvalue(r, 0, 3));
+	ref->ti_try_number = atoi(PQgetvalue(r, 0, 4));
+out:
+	PQclear(r);
+	return rc;
+}
+
+/* ---- cancel ------------------------------------------------------------- */
+
+/*
+ * One statement: data-modifying CTEs all run, on one snapshot. GREATEST
+ * keeps an end time from preceding a start time written by a clock that
+ * runs ahead of the database's.
+ */
+static const char sql_cancel[] =
+    "WITH tis AS ("
+    " UPDATE task_instances SET state = 'cancelled', next_retry_at = NULL,"
+    "  ended_at = GREATEST(now(), started_at), updated_at = now()"
+    " WHERE run_pk = $1 AND state NOT IN ('success', 'failed', 'upstream_failed', 'skipped',"
+    "  'cancelled', 'removed') RETURNING ti_id),"
+    " ended AS ("
+    " UPDATE attempts a SET ended_at = GREATEST(now(), a.started_at), outcome = 'cancelled'"
+    " FROM task_instances ti WHERE ti.run_pk = $1 AND a.ti_id = ti.ti_id"
+    "  AND a.ended_at IS NULL RETURNING a.attempt_id),"
+    " run AS ("
+    " UPDATE runs SET state = 'cancelled', ended_at = GREATEST(now(), started_at),"
+    "  updated_at = now() WHERE run_pk = $1 RETURNING run_pk)"
+    " SELECT (SELECT count(*) FROM tis), (SELECT count(*) FROM ended),"
+    " (SELECT count(*) FROM run)";
+
+/* Lock the run's row, so that its state cannot change under the caller. */
+static int lock_run(struct sl_db *db, struct sl_run_ref *ref, struct sl_strbuf *err)
+{
+	char pk[24];
+	const char *params[] = {pk};
+	PGresult *r = NULL;
+	int rc;
+
+	snprintf(pk, sizeof(pk), "%lld", (long long)ref->run_pk);
+	rc = sl_db_exec(db, "SELECT state FROM runs WHERE run_pk = $1 FOR UPDATE", 1, params, &r,
+	                err);
+	if (!rc && PQntuples(r) == 1)
+		copy_state(ref->state, sizeof(ref->state), PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return rc;
+}
+
+int sl_run_cancel(struct sl_db *db, const char *dag_id, const char *run_id,
+                  struct sl_run_change *out, struct sl_strbuf *err)
+{
+	struct sl_run_ref ref;
+	char pk[24];
+	const char *params[] = {pk};
+	PGresult *r = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = sl_run_lookup(db, dag_id, run_id, NULL, &ref, err);
+	if (!rc)
+		rc = lock_run(db, &ref, err);
+	if (rc)
+		return rc;
+	copy_state(out->prev_state, sizeof(out->prev_state), ref.state);
+	if (sl_run_state_final(ref.state)) {
+		sl_strbuf_addf(err, "run '%s' of DAG '%s' is already %s", run_id, dag_id,
+		               ref.state);
+		return SL_ERR;
+	}
+	snprintf(pk, sizeof(pk), "%lld", (long long)ref.run_pk);
+	rc = sl_db_exec(db, sql_cancel, 1, params, &r, err);
+	if (!rc) {
+		out->tasks = (size_t)parse_int64(PQgetvalue(r, 0, 0));
+		out->attempts = (size_t)parse_int64(PQgetvalue(r, 0, 1));
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* ---- clear -------------------------------------------------------------- */
+
+/*
+ * Reset task instances of the runs in $1 (all of them, or those named in
+ * $2) for another try. Retries come from each run's pinned definition, so
+ * runs pinned to different versions clear correctly in one batch.
+ */
+static const char sql_clear[] =
+    "WITH cleared AS ("
+    " UPDATE task_instances ti SET state = 'pending',"
+    "  max_tries = ti.try_number + COALESCE(d.retries, 0) + 1, next_retry_at = NULL,"
+    "  started_at = NULL, ended_at = NULL, updated_at = now()"
+    " FROM runs r JOIN dag_versions v ON v.dag_id = r.dag_id AND v.version_id = r.version_id"
+    " CROSS JOIN LATERAL jsonb_to_recordset(v.definition->'tasks') AS d(task text, retries int)"
+    " WHERE r.run_pk = ANY($1::bigint[]) AND ti.run_pk = r.run_pk AND d.task = ti.task_id"
+    "  AND ($2::text[] IS NULL OR ti.task_id = ANY($2::text[]))"
+    " RETURNING ti.ti_id, ti.run_pk, ti.task_id),"
+    " ended AS ("
+    " UPDATE attempts a SET ended_at = GREATEST(now(), a.started_at), outcome = 'cancelled'"
+    " FROM cleared c WHERE a.ti_id = c.ti_id AND a.ended_at IS NULL RETURNING a.attempt_id),"
+    " requeued AS ("
+    " UPDATE runs SET state = 'queued', ended_at = NULL, updated_at = now()"
+    " WHERE run_pk IN (SELECT run_pk FROM cleared) RETURNING run_pk)"
+    " SELECT c.task_id, (SELECT count(*) FROM ended), (SELECT count(*) FROM requeued)"
+    " FROM cleared c";
+
+static int clear_tis(struct sl_db *db, const char *run_pks, const char *task_ids, PGresult **res,
+                     struct sl_run_change *out, struct sl_strbuf *err)
+{
+	const char *params[] = {run_pks, task_ids};
+	int rc = sl_db_exec(db, sql_clear, 2, params, res, err);
+
+	if (!rc) {
+		out->tasks = (size_t)PQntuples(*res);
+		out->attempts = out->tasks ? (size_t)parse_int64(PQgetvalue(*res, 0, 1)) : 0;
+	}
+	return rc;
+}
+
+void sl_task_ids_release(struct sl_task_ids *ids)
+{
+	for (size_t i = 0; i < ids->nr; i++)
+		free(ids->items[i]);
+	free(ids->items);
+	*ids = (struct sl_task_ids)SL_TASK_IDS_INIT;
+}
+
+static const char sql_run_tasks[] =
+    "SELECT v.definition, ti.task_id, ti.state FROM runs r"
+    " JOIN dag_versions v ON v.dag_id = r.dag_id AND v.version_id = r.version_id"
+    " JOIN task_instances ti ON ti.run_pk = r.run_pk"
+    " WHERE r.run_pk = $1";
+
+/* The pinned DAG of a run, and the state of each of its tasks (by index). */
+struct run_graph {
+	struct sl_dag *dag;
+	const char **state; /* borrowed from the result; NULL: no task instance */
+	PGresult *res;
+};
+
+static void run_graph_release(struct run_graph *g)
+{
+	sl_dag_free(g->dag);
+	free(g->state);
+	PQclear(g->res);
+}
+
+static int run_graph_load(struct sl_db *db, int64_t run_pk, struct run_graph *g,
+                          struct sl_strbuf *err)
+{
+	struct sl_strbuf why = SL_STRBUF_INIT;
+	char pk[24];
+	const char *params[] = {pk};
+	int rc;
+
+	snprintf(pk, sizeof(pk), "%lld", (long long)run_pk);
+	rc = sl_db_exec(db, sql_run_tasks, 1, params, &g->res, err);
+	if (rc)
+		goto out;
+	if (!PQntuples(g->res)) {
+		sl_strbuf_adds(err, "the run has no task instances");
+		rc = SL_ERR;
+		goto out;
+	}
+	if (dag_from_text(PQgetvalue(g->res, 0, 0), &g->dag, &why) < 0) {
+		sl_strbuf_addf(err, "the run's pinned definition is unreadable: %s", why.buf);
+		rc = SL_ERR;
+		goto out;
+	}
+	g->state = sl_xcalloc(g->dag->tasks_nr, sizeof(*g->state));
+	for (int i = 0; i < PQntuples(g->res); i++) {
+		long t = sl_dag_task_index(g->dag, PQgetvalue(g->res, i, 1));
+
+		if (t >= 0)
+			g->state[t] = PQgetvalue(g->res, i, 2);
+	}
+out:
+	sl_strbuf_release(&why);
+	return rc;
+}
+
+static bool clearable_failed(const char *state)
+{
+	return state && (!strcmp(state, "failed") || !strcmp(state, "upstream_failed") ||
+	                 !strcmp(state, "cancelled"));
+}
+
+static void mark_downstream(const struct sl_dag *dag, size_t task, bool *chosen)
+{
+	const struct sl_task *t = &dag->tasks[task];
+
+	for (size_t i = 0; i < t->downstream_nr; i++) {
+		if (chosen[t->downstream[i]])
+			continue;
+		chosen[t->downstream[i]] = true;
+		mark_downstream(dag, t->downstream[i], chosen);
+	}
+}
+
+/*
+ * Which tasks to clear: the named ones (or all), then only the failed ones
+ * with `failed_only`, then everything downstream of what is left.
+ */
+static int choose_tasks(const struct run_graph *g, const struct sl_clear_opts *opts,
+                        const char *dag_id, const char *run_id, bool *chosen, struct sl_strbuf *err)
+{
+	const struct sl_dag *dag = g->dag;
+	size_t n = dag->tasks_nr;
+	bool *seed = sl_xcalloc(n, sizeof(*seed));
+
+	for (size_t i = 0; i < opts->tasks_nr; i++) {
+		long t = sl_dag_task_index(dag, opts->tasks[i]);
+
+		if (t < 0) {
+			struct sl_suggest s;
+
+			sl_suggest_init(&s, opts->tasks[i]);
+			for (size_t j = 0; j < n; j++)
+				sl_suggest_consider(&s, dag->tasks[j].id);
+			sl_strbuf_addf(err, "run '%s' of DAG '%s' has no task '%s'", run_id, dag_id,
+			               opts->tasks[i]);
+			if (s.best)
+				sl_strbuf_addf(err, " (did you mean '%s'?)", s.best);
+			free(seed);
+			return SL_ENOENT;
+		}
+		seed[t] = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		chosen[i] = (opts->tasks_nr == 0 || seed[i]) && g->state[i] &&
+		            (!opts->failed_only || clearable_failed(g->state[i]));
+	}
+	if (opts->downstream) {
+		memcpy(seed, chosen, n * sizeof(*seed));
+		for (size_t i = 0; i < n; i++)
+			if (seed[i])
+				mark_downstream(dag, i, chosen);
+	}
+	free(seed);
+	return 0;
+}
+
+int sl_run_clear(struct sl_db *db, const char *dag_id, const char *run_id,
+                 const struct sl_clear_opts *opts, struct sl_task_ids *cleared,
+                 struct sl_run_change *out, struct sl_strbuf *err)
+{
+	struct sl_strbuf pks = SL_STRBUF_INIT, ids = SL_STRBUF_INIT;
+	struct run_graph g = {NULL, NULL, NULL};
+	struct sl_run_ref ref;
+	PGresult *r = NULL;
+	bool *chosen = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	sl_task_ids_release(cleared);
+	rc = sl_run_lookup(db, dag_id, run_id, NULL, &ref, err);
+	if (!rc)
+		rc = lock_run(db, &ref, err);
+	if (!rc)
+		rc = run_graph_load(db, ref.run_pk, &g, err);
+	if (rc)
+		goto out;
+	copy_state(out->prev_state, sizeof(out->prev_state), ref.state);
+	chosen = sl_xcalloc(g.dag->tasks_nr, sizeof(*chosen));
+	rc = choose_tasks(&g, opts, dag_id, run_id, chosen, err);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < g.dag->tasks_nr; i++)
+		if (chosen[i])
+			array_add(&ids, g.dag->tasks[i].id);
+	if (!ids.len)
+		goto out; /* nothing to clear */
+	array_add_int(&pks, ref.run_pk);
+	rc = clear_tis(db, array_end(&pks), array_end(&ids), &r, out, err);
+	if (rc)
+		goto out;
+	/* Report in file order, whatever order the UPDATE returned. */
+	for (size_t i = 0; i < g.dag->tasks_nr; i++) {
+		for (int row = 0; row < PQntuples(r); row++) {
+			if (strcmp(PQgetvalue(r, row, 0), g.dag->tasks[i].id))
+				continue;
+			SL_ALLOC_GROW(cleared->items, cleared->nr + 1, cleared->alloc);
+			cleared->items[cleared->nr++] = sl_xstrdup(g.dag->tasks[i].id);
+			break;
+		}
+	}
+out:
+	PQclear(r);
+	free(chosen);
+	run_graph_release(&g);
+	sl_strbuf_release(&pks);
+	sl_strbuf_release(&ids);
+	return rc;
+}
+
+static const char sql_interval_runs[] =
+    "SELECT run_pk FROM runs WHERE dag_id = $1 AND run_type <> 'manual'"
+    " AND logical_date = ANY($2::timestamptz[]) ORDER BY logical_date FOR UPDATE";
+
+int sl_runs_reset(struct sl_db *db, const char *dag_id, const struct sl_run_new *runs, size_t nr,
+                  size_t *runs_reset, size_t *tasks, struct sl_strbuf *err)
+{
+	struct sl_strbuf dates = SL_STRBUF_INIT, pks = SL_STRBUF_INIT;
+	struct sl_run_change change = {0, 0, ""};
+	const char *params[2] = {dag_id, NULL};
+	PGresult *r = NULL;
+	int rc = 0, found = 0;
+
+	for (size_t i = 0; i < nr; i++)
+		if (!runs[i].run_pk)
+			array_add_time(&dates, runs[i].logical_date);
+	if (!dates.len)
+		goto out;
+	params[1] = array_end(&dates);
+	rc = sl_db_exec(db, sql_interval_runs, 2, params, &r, err);
+	if (rc)
+		goto out;
+	found = PQntuples(r);
+	for (int i = 0; i < found; i++)
+		array_add(&pks, PQgetvalue(r, i, 0));
+	PQclear(r);
+	r = NULL;
+	if (found)
+		rc = clear_tis(db, array_end(&pks), NULL, &r, &change, err);
+out:
+	if (runs_reset)
+		*runs_reset = rc ? 0 : (size_t)found;
+	if (tasks)
+		*tasks = change.tasks;
+	PQclear(r);
+	sl_strbuf_release(&dates);
+	sl_strbuf_release(&pks);
+	return rc;
+}
+
+/* ---- mark --------------------------------------------------------------- */
+
+static const char sql_mark[] =
+    "WITH ti AS ("
+    " UPDATE task_instances SET state = $2, next_retry_at = NULL,"
+    "  ended_at = GREATEST(now(), started_at), updated_at = now()"
+    " WHERE ti_id = $1 RETURNING ti_id),"
+    " ended AS ("
+    " UPDATE attempts a SET ended_at = GREATEST(now(), a.started_at), outcome = 'cancelled'"
+    " WHERE a.ti_id = $1 AND a.ended_at IS NULL RETURNING a.attempt_id)"
+    " SELECT (SELECT count(*) FROM ti), (SELECT count(*) FROM ended)";
+
+int sl_task_mark(struct sl_db *db, const char *dag_id, const char *run_id, const char *task_id,
+                 const char *state, struct sl_run_change *out, struct sl_strbuf *err)
+{
+	struct sl_run_ref ref;
+	char ti[24];
+	const char *params[] = {ti, state};
+	PGresult *r = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (strcmp(state, "success") && strcmp(state, "failed")) {
+		sl_strbuf_addf(err, "a task can be marked success or failed, not '%s'", state);
+		return SL_EINVAL;
+	}
+	rc = sl_run_lookup(db, dag_id, run_id, task_id, &ref, err);
+	if (rc)
+		return rc;
+	copy_state(out->prev_state, sizeof(out->prev_state), ref.ti_state);
+	snprintf(ti, sizeof(ti), "%lld", (long long)ref.ti_id);
+	rc = sl_db_exec(db, sql_mark, 2, params, &r, err);
+	if (!rc) {
+		out->tasks = (size_t)parse_int64(PQgetvalue(r, 0, 0));
+		out->attempts = (size_t)parse_int64(PQgetvalue(r, 0, 1));
+	}
+	PQclear(r);
+	return rc;
+}

@@ -1,0 +1,79 @@
+/*
+ * The next data interval of a cron DAG (Airflow 2's convention; the rule is
+ * written down in include/sluice/schedule.h and docs/cli.md).
+ */
+#include "sluice/schedule.h"
+
+#include "sluice/error.h"
+
+/* How far back sl_cron_prev looks: cron's own 400-year search span. */
+#define PREV_SPAN ((int64_t)146097 * 86400)
+/* The first window sl_cron_prev tries; it doubles until a fire time is in it. */
+#define PREV_WINDOW ((int64_t)3600)
+
+int sl_cron_prev(const struct sl_cron *cron, const struct sl_tz *tz, int64_t t, int64_t *prev)
+{
+	int64_t w = PREV_WINDOW, f, g;
+
+	/*
+	 * There is no backward search over wall-clock times; instead find a
+	 * window (t - w, t] that holds a fire time, doubling it, then walk
+	 * forward through the window to the last fire time in it. Walking
+	 * forward with sl_cron_next keeps the daylight-saving policy exactly
+	 * the one the scheduler fires by. A window that has just found its
+	 * first fire time held none at half the size, so the walk is short
+	 * for any regular schedule.
+	 */
+	for (;;) {
+		if (sl_cron_next(cron, tz, t - w, &f) == 0 && f <= t)
+			break;
+		if (w >= PREV_SPAN)
+			return SL_ENOENT;
+		w *= 2;
+	}
+	while (sl_cron_next(cron, tz, f, &g) == 0 && g <= t)
+		f = g;
+	*prev = f;
+	return 0;
+}
+
+/* The first fire time at or after `t`. */
+static int align_next(const struct sl_cron *cron, const struct sl_tz *tz, int64_t t, int64_t *out)
+{
+	return sl_cron_next(cron, tz, t - 1, out);
+}
+
+int sl_schedule_next(const struct sl_cron *cron, const struct sl_tz *tz,
+                     const struct sl_schedule_state *st, struct sl_interval *out)
+{
+	int64_t earliest, ended, latest_start, last_start;
+	int rc = align_next(cron, tz, st->start_date, &earliest);
+
+	if (rc)
+		return rc;
+	/*
+	 * Without catchup: the start of the latest interval that has ended by
+	 * now. `ended` is the last fire time at or before now, so the interval
+	 * [fire before it, ended) is complete and its run is due.
+	 */
+	if (!st->catchup && sl_cron_prev(cron, tz, st->now, &ended) == 0 &&
+	    sl_cron_prev(cron, tz, ended - 1, &latest_start) == 0 && latest_start > earliest)
+		earliest = latest_start;
+	out->start = earliest;
+	if (st->has_last && sl_cron_prev(cron, tz, st->last_end, &last_start) == 0 &&
+	    last_start > out->start)
+		out->start = last_start;
+	if (st->has_end_date && out->start > st->end_date)
+		return SL_ENOENT;
+	return sl_cron_next(cron, tz, out->start, &out->end);
+}
+
+int sl_schedule_following(const struct sl_cron *cron, const struct sl_tz *tz,
+                          const struct sl_interval *iv, bool has_end_date, int64_t end_date,
+                          struct sl_interval *out)
+{
+	if (has_end_date && iv->end > end_date)
+		return SL_ENOENT;
+	out->start = iv->end;
+	return sl_cron_next(cron, tz, out->start, &out->end);
+}
