@@ -82,6 +82,17 @@ int cli_config(struct cli *cli, struct sl_config *cfg);
  */
 int cli_db_open(struct cli *cli, struct sl_db **db);
 
+/*
+ * The usual start of a database command: parse its options, check that it
+ * has from `min` to `max` positionals (else a usage error saying "expected
+ * `what`"), connect. Returns 0 or an exit code; `*db` is NULL unless 0 and
+ * the command should go on (after --help it returns 0 with `*db` NULL).
+ * `args->v` is always allocated and freed by the caller.
+ */
+int cli_start(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
+              int (*on_option)(struct cli *, int, const char *, void *), void *ctx, int min,
+              int max, const char *what, struct cli_args *args, struct sl_db **db);
+
 /* The exit code of a library return code (SL_EUNAVAIL -> 4, SL_ENOENT -> 3,
  * SL_EINVAL -> 2, other errors -> 1). */
 int cli_exit_code(int rc);

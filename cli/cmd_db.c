@@ -65,16 +65,10 @@ static int db_start(struct cli *cli, const struct cli_command *cmd, int argc, ch
                     struct sl_db **db)
 {
 	struct cli_args args;
-	bool stop;
-	int rc = cli_parse_options(cli, cmd, argc, argv, NULL, NULL, &args, &stop);
+	int rc = cli_start(cli, cmd, argc, argv, NULL, NULL, 0, 0, "no arguments", &args, db);
 
-	*db = NULL;
-	if (!rc && !stop && args.n)
-		rc = cli_usage_error(cmd, "unexpected argument '%s'", args.v[0]);
 	free(args.v);
-	if (rc || stop)
-		return rc;
-	return cli_db_open(cli, db);
+	return rc;
 }
 
 static const struct sl_db_applied *find_applied(const struct sl_db_status *st, int version)

@@ -548,8 +548,8 @@ static int run_runs_show(struct cli *cli, int argc, char **argv)
 	struct sl_db *db;
 	struct cli_args args;
 	PGresult *r = NULL;
-	int rc = runs_cmd_open(cli, &cli_cmd_runs_show, argc, argv, NULL, NULL, 2, 2,
-	                       "DAG and RUN_ID", &args, &db);
+	int rc = cli_start(cli, &cli_cmd_runs_show, argc, argv, NULL, NULL, 2, 2, "DAG and RUN_ID",
+	                   &args, &db);
 
 	if (!db)
 		goto out;
@@ -602,8 +602,8 @@ static int run_runs_cancel(struct cli *cli, int argc, char **argv)
 	struct sl_db *db;
 	struct cancel_tx tx;
 	struct cli_args args;
-	int rc = runs_cmd_open(cli, &cli_cmd_runs_cancel, argc, argv, NULL, NULL, 2, 2,
-	                       "DAG and RUN_ID", &args, &db);
+	int rc = cli_start(cli, &cli_cmd_runs_cancel, argc, argv, NULL, NULL, 2, 2,
+	                   "DAG and RUN_ID", &args, &db);
 
 	if (!db)
 		goto out;

@@ -62,21 +62,19 @@ static int status_start(struct cli *cli, const struct cli_command *cmd, int argc
 {
 	struct sl_config cfg;
 	struct cli_args args;
-	bool stop;
-	int rc = cli_parse_options(cli, cmd, argc, argv, NULL, NULL, &args, &stop);
+	int rc = cli_start(cli, cmd, argc, argv, NULL, NULL, 0, 0, "no arguments", &args, db);
 
-	*db = NULL;
-	if (!rc && !stop && args.n)
-		rc = cli_usage_error(cmd, "unexpected argument '%s'", args.v[0]);
 	free(args.v);
-	if (rc || stop)
+	if (rc || !*db)
 		return rc;
 	rc = cli_config(cli, &cfg);
 	*heartbeat_timeout = cfg.heartbeat_timeout;
 	sl_config_release(&cfg);
-	if (rc)
-		return rc;
-	return cli_db_open(cli, db);
+	if (rc) {
+		sl_db_free(*db);
+		*db = NULL;
+	}
+	return rc;
 }
 
 static json_t *time_json(int64_t t)

@@ -108,8 +108,8 @@ static int run_tasks_clear(struct cli *cli, int argc, char **argv)
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_db *db;
 	struct cli_args args;
-	int rc = runs_cmd_open(cli, &cli_cmd_tasks_clear, argc, argv, on_clear_option, &o, 2,
-	                       INT_MAX, "DAG, RUN_ID and TASK...", &args, &db);
+	int rc = cli_start(cli, &cli_cmd_tasks_clear, argc, argv, on_clear_option, &o, 2, INT_MAX,
+	                   "DAG, RUN_ID and TASK...", &args, &db);
 
 	if (!db)
 		goto out;
@@ -443,8 +443,8 @@ static int run_logs(struct cli *cli, int argc, char **argv)
 	struct cli_args args;
 	PGresult *a = NULL;
 	bool more;
-	int rc = runs_cmd_open(cli, &cli_cmd_logs, argc, argv, on_logs_option, &o, 3, 3,
-	                       "DAG, RUN_ID and TASK", &args, &db);
+	int rc = cli_start(cli, &cli_cmd_logs, argc, argv, on_logs_option, &o, 3, 3,
+	                   "DAG, RUN_ID and TASK", &args, &db);
 
 	if (!db)
 		goto out;

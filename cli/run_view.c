@@ -13,21 +13,6 @@
 #include "sluice/runstore.h"
 #include "sluice/suggest.h"
 
-int runs_cmd_open(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
-                  int (*on_option)(struct cli *, int, const char *, void *), void *ctx, int min,
-                  int max, const char *what, struct cli_args *args, struct sl_db **db)
-{
-	bool stop;
-	int rc = cli_parse_options(cli, cmd, argc, argv, on_option, ctx, args, &stop);
-
-	*db = NULL;
-	if (rc || stop)
-		return rc;
-	if (args->n < min || args->n > max)
-		return cli_usage_error(cmd, "expected %s", what);
-	return cli_db_open(cli, db);
-}
-
 int runs_fail(const struct sl_strbuf *err, int rc)
 {
 	cli_error("%s", err->buf);

@@ -15,16 +15,6 @@
 #include "sluice/strbuf.h"
 #include "table.h"
 
-/*
- * The start of a command over runs: options, between `min` and `max`
- * positional arguments (`what` names them in the usage error), then the
- * database. Returns an exit code; `*db` is NULL when the command is done
- * (after --help, or an error already reported). `args->v` is always
- * allocated.
- */
-int runs_cmd_open(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
-                  int (*on_option)(struct cli *, int, const char *, void *), void *ctx, int min,
-                  int max, const char *what, struct cli_args *args, struct sl_db **db);
 /* Print a library error; returns its exit code. */
 int runs_fail(const struct sl_strbuf *err, int rc);
 

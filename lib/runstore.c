@@ -153,13 +153,10 @@ static int dag_from_text(const char *text, struct sl_dag **out, struct sl_strbuf
 	return rc;
 }
 
-/*
- * `dags.run_commit` arrives with a later migration: reading it through
- * to_jsonb(d) works whether or not the column exists yet, so one statement
- * serves both schemas.
- */
+/* A run pins the DAG's run_commit: the commit whose tree goes with its
+ * latest version (docs/dag-source.md). */
 static const char sql_pin[] = "SELECT d.paused, d.removed_at IS NOT NULL, d.latest_version_id,"
-                              " COALESCE(to_jsonb(d)->>'run_commit', v.commit), v.definition"
+                              " COALESCE(d.run_commit, v.commit), v.definition"
                               " FROM dags d LEFT JOIN dag_versions v"
                               " ON v.dag_id = d.dag_id AND v.version_id = d.latest_version_id"
                               " WHERE d.dag_id = $1";

@@ -58,6 +58,17 @@ expect_grep() {
 	fi
 }
 
+# expect_jq FILE FILTER DESCRIPTION: `jq -e FILTER` holds of FILE.
+expect_jq() {
+	if jq -e "$2" "$1" >/dev/null 2>&1; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		echo "# jq -e '$2' is not true of:"
+		sed 's/^/#   /' "$1" | head -n 40
+	fi
+}
+
 done_testing() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]

@@ -19,14 +19,7 @@ sql_is() {
 }
 
 # jq_ok FILTER FILE DESCRIPTION: jq -e FILTER holds for FILE.
-jq_ok() {
-	if jq -e "$1" "$2" >/dev/null 2>&1; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		sed 's/^/#   /' "$2" | head -n 40
-	fi
-}
+jq_ok() { expect_jq "$2" "$1" "$3"; }
 
 # bg_wait PID SECONDS: wait for a background job, killing it after SECONDS;
 # sets $status.

@@ -10,17 +10,6 @@ cd "$SRC_DIR" || exit 1
 C1=0000000000000000000000000000000000000001
 C2=2222222222222222222222222222222222222222
 
-# expect_jq FILE FILTER DESCRIPTION: jq -e FILTER holds on FILE.
-expect_jq() {
-	if jq -e "$2" "$1" >/dev/null 2>&1; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		echo "# jq -e '$2' is not true of:"
-		sed 's/^/#   /' "$1" | head -n 40
-	fi
-}
-
 for cmd in "dags list" "dags show" "dags next" "dags pause" "dags unpause" "dags errors"; do
 	# shellcheck disable=SC2086
 	run "$SLUICE" $cmd --help
