@@ -10,6 +10,7 @@
 #include "sluice/cron.h"
 #include "sluice/strbuf.h"
 #include "sluice/tz.h"
+#include "sluice/banned.h"
 
 static int run_cron(struct cli *cli, int argc, char **argv);
 

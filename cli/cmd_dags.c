@@ -23,6 +23,7 @@
 #include "sluice/strbuf.h"
 #include "sluice/tz.h"
 #include "table.h"
+#include "sluice/banned.h"
 
 /* An instant column as whole seconds since the epoch. */
 #define EPOCH(x) "floor(extract(epoch FROM " x "))::bigint"

@@ -14,6 +14,7 @@
 #include "sluice/diag.h"
 #include "sluice/error.h"
 #include "sluice/strbuf.h"
+#include "sluice/banned.h"
 
 static int run_db_init(struct cli *cli, int argc, char **argv);
 static int run_db_migrate(struct cli *cli, int argc, char **argv);

@@ -13,6 +13,7 @@
 #include "sluice/db.h"
 #include "sluice/strbuf.h"
 #include "table.h"
+#include "sluice/banned.h"
 
 static int run_pools_list(struct cli *cli, int argc, char **argv);
 static int run_pools_set(struct cli *cli, int argc, char **argv);

@@ -15,6 +15,7 @@
 #include "sluice/error.h"
 #include "sluice/gitsrc.h"
 #include "sluice/strbuf.h"
+#include "sluice/banned.h"
 
 static int run_dags_refresh(struct cli *cli, int argc, char **argv);
 

@@ -23,6 +23,7 @@
 #include "sluice/suggest.h"
 #include "sluice/tz.h"
 #include "table.h"
+#include "sluice/banned.h"
 
 static int run_trigger(struct cli *cli, int argc, char **argv);
 static int run_runs_list(struct cli *cli, int argc, char **argv);

@@ -13,6 +13,7 @@
 #include "sluice/db.h"
 #include "sluice/strbuf.h"
 #include "table.h"
+#include "sluice/banned.h"
 
 /* An instant column as whole seconds since the epoch. */
 #define EPOCH(x) "floor(extract(epoch FROM " x "))::bigint"

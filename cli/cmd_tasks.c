@@ -17,6 +17,7 @@
 #include "sluice/error.h"
 #include "sluice/runstore.h"
 #include "sluice/strbuf.h"
+#include "sluice/banned.h"
 
 static int run_tasks_clear(struct cli *cli, int argc, char **argv);
 static int run_tasks_mark(struct cli *cli, int argc, char **argv);

@@ -12,6 +12,7 @@
 #include "sluice/dag.h"
 #include "sluice/diag.h"
 #include "sluice/strbuf.h"
+#include "sluice/banned.h"
 
 static int run_validate(struct cli *cli, int argc, char **argv);
 

@@ -6,6 +6,7 @@
 #include <yaml.h>
 
 #include "sluice_version.h"
+#include "sluice/banned.h"
 
 static int run_version(struct cli *cli, int argc, char **argv);
 

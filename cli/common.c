@@ -15,6 +15,7 @@
 #include "sluice/diag.h"
 #include "sluice/error.h"
 #include "sluice/strbuf.h"
+#include "sluice/banned.h"
 
 enum {
 	OPT_JSON = 0x1000,

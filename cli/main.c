@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sluice/banned.h"
 
 /* One command per line, so that adding one is a one-line change. */
 /* clang-format off */

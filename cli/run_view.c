@@ -12,6 +12,7 @@
 #include "sluice/error.h"
 #include "sluice/runstore.h"
 #include "sluice/suggest.h"
+#include "sluice/banned.h"
 
 int runs_fail(const struct sl_strbuf *err, int rc)
 {

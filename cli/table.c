@@ -15,6 +15,7 @@
 #include "sluice/civil.h"
 #include "sluice/db.h"
 #include "cli.h"
+#include "sluice/banned.h"
 
 #define COMMIT_ABBREV 7
 

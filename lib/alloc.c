@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sluice/banned.h"
 
 static void sl_oom(size_t size)
 {

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sluice/banned.h"
 
 /*
  * The calendar algorithms are Howard Hinnant's days_from_civil and

@@ -9,6 +9,7 @@
 #include "sluice/strbuf.h"
 #include "sluice/suggest.h"
 #include "sluice/yaml_doc.h"
+#include "sluice/banned.h"
 
 #define CONFIG_MAX_SIZE (1024 * 1024)
 

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <string.h>
+#include "sluice/banned.h"
 
 #define NFIELDS     5
 #define FIELD_NAMES "minute hour day-of-month month day-of-week"

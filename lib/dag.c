@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include "sluice/banned.h"
 
 static const char *const trigger_rule_names[] = {
     [SL_TRIGGER_ALL_SUCCESS] = "all_success",

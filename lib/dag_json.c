@@ -7,6 +7,7 @@
 #include "sluice/civil.h"
 #include "sluice/duration.h"
 #include "sluice/error.h"
+#include "sluice/banned.h"
 
 static json_t *duration_json(int64_t secs)
 {

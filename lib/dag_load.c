@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sluice/banned.h"
 
 #define DEFAULT_MAX_FILE_SIZE (1024 * 1024)
 /* Bounds the "did you mean" work a file full of unknown names can cause. */

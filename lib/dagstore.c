@@ -17,6 +17,7 @@
 #include "sluice/diag.h"
 #include "sluice/error.h"
 #include "sluice/yaml_doc.h"
+#include "sluice/banned.h"
 
 /* A DAG as the database knows it before the sync. */
 struct current {

@@ -11,6 +11,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/error.h"
+#include "sluice/banned.h"
 
 struct sl_db {
 	PGconn *conn;

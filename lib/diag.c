@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sluice/banned.h"
 
 void sl_diags_init(struct sl_diags *d)
 {

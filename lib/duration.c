@@ -4,6 +4,7 @@
 #include "sluice/error.h"
 
 #include <string.h>
+#include "sluice/banned.h"
 
 /* 100 years of 365.25 days: far beyond any sane delay, far below overflow. */
 #define DURATION_MAX ((int64_t)100 * 36525 * 864)

@@ -13,6 +13,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/error.h"
+#include "sluice/banned.h"
 
 /* The DAG loader's own size limit (lib/dag_load.c). */
 #define DEFAULT_MAX_SIZE (1024 * 1024)

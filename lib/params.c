@@ -11,6 +11,7 @@
 
 #include "sluice/error.h"
 #include "sluice/suggest.h"
+#include "sluice/banned.h"
 
 static const char *type_name(const json_t *v)
 {

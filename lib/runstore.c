@@ -13,6 +13,7 @@
 #include "sluice/dag_json.h"
 #include "sluice/error.h"
 #include "sluice/suggest.h"
+#include "sluice/banned.h"
 
 static const char *const run_states[] = {"queued", "running", "success", "failed", "cancelled"};
 

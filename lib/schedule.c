@@ -5,6 +5,7 @@
 #include "sluice/schedule.h"
 
 #include "sluice/error.h"
+#include "sluice/banned.h"
 
 /* How far back sl_cron_prev looks: cron's own 400-year search span. */
 #define PREV_SPAN ((int64_t)146097 * 86400)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "sluice/banned.h"
 
 char sl_strbuf_empty[1];
 

@@ -1,6 +1,7 @@
 #include "sluice/suggest.h"
 
 #include <string.h>
+#include "sluice/banned.h"
 
 size_t sl_edit_distance(const char *a, size_t a_len, const char *b, size_t b_len, size_t max)
 {

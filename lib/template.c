@@ -3,6 +3,7 @@
 #include "sluice/dag.h"
 
 #include <string.h>
+#include "sluice/banned.h"
 
 const char *const sl_template_builtins[] = {
     "ds",

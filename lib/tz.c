@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include "sluice/banned.h"
 
 #define TZ_NAME_MAX 255
 /* No real zone file comes near this; it only bounds what a bad TZDIR costs. */
