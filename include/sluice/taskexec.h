@@ -1,0 +1,112 @@
+#ifndef SLUICE_TASKEXEC_H
+#define SLUICE_TASKEXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "sluice/dag.h"
+#include "sluice/strbuf.h"
+
+/**
+ * Running one task attempt on a libuv loop: `/bin/sh -c COMMAND` in its own
+ * session and process group, stdin from /dev/null, stdout and stderr
+ * through pipes to a callback, a timeout that stops the whole group
+ * (SIGTERM, then SIGKILL after a grace period), and a completion callback
+ * with the outcome and the outputs the command wrote to $SLUICE_OUTPUT.
+ * Used by the worker and by `sluice test`; see docs/execution.md.
+ *
+ * Nothing here blocks the loop except reading the outputs file once at the
+ * end, which is a local file of at most SL_TASKEXEC_OUTPUT_MAX bytes.
+ */
+
+#define SL_TASKEXEC_GRACE_DEFAULT 10    /* seconds */
+#define SL_TASKEXEC_OUTPUT_MAX    65536 /* bytes of $SLUICE_OUTPUT read */
+
+enum sl_taskexec_outcome {
+	SL_TASKEXEC_SUCCESS,    /* exit 0 */
+	SL_TASKEXEC_SKIPPED,    /* exit 99 */
+	SL_TASKEXEC_RESCHEDULE, /* exit 75 from a sensor: poke again later */
+	SL_TASKEXEC_FAILED,     /* any other exit code, or a signal */
+	SL_TASKEXEC_TIMEOUT,    /* stopped by our timeout */
+	SL_TASKEXEC_CANCELLED,  /* stopped by sl_taskexec_cancel */
+};
+
+const char *sl_taskexec_outcome_name(enum sl_taskexec_outcome outcome);
+
+enum sl_taskexec_stream {
+	SL_TASKEXEC_STDOUT = 1,
+	SL_TASKEXEC_STDERR = 2,
+};
+
+struct sl_taskexec_result {
+	enum sl_taskexec_outcome outcome;
+	int exit_code;                      /* the exit status, or -1 when killed by a signal */
+	int term_signal;                    /* the signal that killed the shell, or 0 */
+	int64_t started_at_ms, ended_at_ms; /* wall clock, ms since the epoch */
+	uint64_t duration_ms;               /* monotonic (loop time) */
+	uint64_t log_bytes;                 /* bytes the command wrote, both streams */
+	bool log_truncated;                 /* more than log_limit: the rest dropped */
+	struct sl_kvs outputs;              /* key=value lines of $SLUICE_OUTPUT */
+	bool outputs_truncated;             /* the file was over SL_TASKEXEC_OUTPUT_MAX */
+	size_t outputs_bad_lines;           /* lines ignored: no '=', bad key */
+};
+
+struct sl_taskexec;
+
+/**
+ * Called with each chunk of output in the order it was read from that
+ * stream. Across streams the order is what the pipes gave; a process that
+ * interleaves the two may see them reordered. When the log limit is
+ * reached, one marker line is delivered (on the stream that crossed it)
+ * and nothing after it.
+ */
+typedef void (*sl_taskexec_log_cb)(struct sl_taskexec *te, enum sl_taskexec_stream stream,
+                                   const char *buf, size_t len, void *data);
+/**
+ * Called once, after the shell has exited, both pipes are closed and every
+ * libuv handle of the attempt is closed. `result` (and `te`) are freed when
+ * it returns; take `result->outputs` by copying or by moving its fields
+ * and zeroing them.
+ */
+typedef void (*sl_taskexec_done_cb)(struct sl_taskexec *te, struct sl_taskexec_result *result,
+                                    void *data);
+
+struct sl_taskexec_opts {
+	const char *command;       /* already expanded (sl_taskenv_expand) */
+	const char *cwd;           /* NULL = the caller's */
+	char **env;                /* NULL-terminated NAME=value; NULL = empty */
+	uint64_t timeout;          /* seconds; 0 = none */
+	uint64_t grace;            /* seconds between SIGTERM and SIGKILL; 0 = default */
+	size_t log_limit;          /* bytes delivered to on_log; 0 = no limit */
+	bool sensor;               /* exit 75 means reschedule */
+	const char *output_dir;    /* where the $SLUICE_OUTPUT file goes; NULL = no file */
+	sl_taskexec_log_cb on_log; /* may be NULL */
+	sl_taskexec_done_cb on_done;
+	void *data;
+};
+
+/**
+ * Start an attempt. On success `*out` is the running attempt (owned by the
+ * library until on_done returns) and 0 is returned. On failure (the shell
+ * or the cwd cannot be used, the output file cannot be created) a negative
+ * code is returned with a sentence in `err`, on_done is never called, and
+ * the few handles already initialised are closed on the loop's next turn.
+ */
+int sl_taskexec_start(uv_loop_t *loop, const struct sl_taskexec_opts *opts,
+                      struct sl_taskexec **out, struct sl_strbuf *err);
+
+/**
+ * Stop the attempt: SIGTERM to its process group, SIGKILL after the grace
+ * period. The outcome becomes SL_TASKEXEC_CANCELLED; on_done still comes
+ * once everything has exited. Does nothing when it has already exited or
+ * been cancelled or timed out. Must not be called after on_done.
+ */
+void sl_taskexec_cancel(struct sl_taskexec *te);
+
+/** The shell's pid (also its process group id). */
+int sl_taskexec_pid(const struct sl_taskexec *te);
+
+#endif

@@ -1,0 +1,579 @@
+#include "sluice/taskexec.h"
+
+#include "sluice/alloc.h"
+#include "sluice/error.h"
+#include "sluice/template.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "sluice/banned.h"
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+struct te_stream {
+	uv_pipe_t pipe;
+	struct sl_taskexec *te;
+	enum sl_taskexec_stream id;
+	bool open; /* reading: not yet at EOF */
+	char buf[65536];
+};
+
+enum te_stop {
+	TE_STOP_NONE,
+	TE_STOP_TIMEOUT,
+	TE_STOP_CANCEL,
+};
+
+struct sl_taskexec {
+	uv_loop_t *loop;
+	uv_process_t proc;
+	uv_timer_t timer;
+	struct te_stream out, err;
+	unsigned handles; /* initialised and not yet through their close callback */
+	unsigned pipes_open;
+	bool start_failed;
+	bool exited;
+	bool closing;
+	bool term_sent; /* SIGTERM sent; the timer now counts the grace period */
+	enum te_stop stop;
+	int pid;
+
+	bool sensor;
+	uint64_t grace_ms;
+	size_t log_limit, log_kept;
+	char last; /* the last byte delivered, to start the marker on its own line */
+	char *output_path;
+	uint64_t started_loop_ms;
+
+	sl_taskexec_log_cb on_log;
+	sl_taskexec_done_cb on_done;
+	void *data;
+	struct sl_taskexec_result result;
+};
+
+const char *sl_taskexec_outcome_name(enum sl_taskexec_outcome outcome)
+{
+	switch (outcome) {
+	case SL_TASKEXEC_SUCCESS:
+		return "success";
+	case SL_TASKEXEC_SKIPPED:
+		return "skipped";
+	case SL_TASKEXEC_RESCHEDULE:
+		return "reschedule";
+	case SL_TASKEXEC_FAILED:
+		return "failed";
+	case SL_TASKEXEC_TIMEOUT:
+		return "timeout";
+	case SL_TASKEXEC_CANCELLED:
+		return "cancelled";
+	}
+	return "unknown";
+}
+
+int sl_taskexec_pid(const struct sl_taskexec *te)
+{
+	return te->pid;
+}
+
+/* Saturating: a timeout of "forever" must not wrap into a short one. */
+static uint64_t secs_to_ms(uint64_t secs)
+{
+	return secs > UINT64_MAX / 2000 ? UINT64_MAX / 2 : secs * 1000;
+}
+
+static int64_t wall_ms(void)
+{
+	uv_timeval64_t tv;
+
+	if (uv_gettimeofday(&tv))
+		return 0;
+	return tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void kvs_release(struct sl_kvs *kvs)
+{
+	for (size_t i = 0; i < kvs->nr; i++) {
+		free(kvs->items[i].key);
+		free(kvs->items[i].value);
+	}
+	free(kvs->items);
+	memset(kvs, 0, sizeof(*kvs));
+}
+
+static void kvs_set(struct sl_kvs *kvs, const char *key, size_t key_len, const char *value,
+                    size_t value_len)
+{
+	for (size_t i = 0; i < kvs->nr; i++) {
+		if (strlen(kvs->items[i].key) == key_len &&
+		    !memcmp(kvs->items[i].key, key, key_len)) {
+			free(kvs->items[i].value);
+			kvs->items[i].value = sl_xstrndup(value, value_len);
+			return;
+		}
+	}
+	SL_ALLOC_GROW(kvs->items, kvs->nr + 1, kvs->alloc);
+	kvs->items[kvs->nr].key = sl_xstrndup(key, key_len);
+	kvs->items[kvs->nr].value = sl_xstrndup(value, value_len);
+	kvs->nr++;
+}
+
+/*
+ * Parse `key=value` lines. A file cut at the limit loses its last, partial
+ * line. Empty lines are ignored silently; anything else that is not
+ * `[A-Za-z_][A-Za-z0-9_]*=...` (or holds a NUL, which no environment
+ * variable can) is counted as bad.
+ */
+static void outputs_parse(struct sl_taskexec_result *r, const char *data, size_t len)
+{
+	const char *p = data, *end;
+
+	if (len > SL_TASKEXEC_OUTPUT_MAX) {
+		r->outputs_truncated = true;
+		len = SL_TASKEXEC_OUTPUT_MAX;
+		while (len && data[len - 1] != '\n')
+			len--;
+	}
+	end = data + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *line_end = nl ? nl : end;
+		size_t line_len = (size_t)(line_end - p);
+		const char *eq;
+
+		if (line_len && p[line_len - 1] == '\r')
+			line_len--;
+		eq = memchr(p, '=', line_len);
+		if (!line_len)
+			; /* blank */
+		else if (!eq || !sl_template_ident_valid(p, (size_t)(eq - p)) ||
+		         memchr(p, '\0', line_len))
+			r->outputs_bad_lines++;
+		else
+			kvs_set(&r->outputs, p, (size_t)(eq - p), eq + 1,
+			        line_len - (size_t)(eq - p) - 1);
+		p = line_end + 1;
+	}
+}
+
+/*
+ * Read the outputs file the command may have written. The command could
+ * have replaced it with a FIFO or a symlink: O_NONBLOCK and O_NOFOLLOW plus
+ * the regular-file check keep this one read bounded and non-blocking.
+ */
+static void outputs_read(struct sl_taskexec *te)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	int fd;
+
+	if (!te->output_path)
+		return;
+	fd = open(te->output_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		goto out;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
+		goto out;
+	buf = sl_xmalloc(SL_TASKEXEC_OUTPUT_MAX + 1);
+	while (len < SL_TASKEXEC_OUTPUT_MAX + 1) {
+		ssize_t n = read(fd, buf + len, SL_TASKEXEC_OUTPUT_MAX + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	outputs_parse(&te->result, buf, len);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	unlink(te->output_path);
+}
+
+static void result_outcome(struct sl_taskexec *te)
+{
+	struct sl_taskexec_result *r = &te->result;
+
+	if (te->stop == TE_STOP_TIMEOUT)
+		r->outcome = SL_TASKEXEC_TIMEOUT;
+	else if (te->stop == TE_STOP_CANCEL)
+		r->outcome = SL_TASKEXEC_CANCELLED;
+	else if (r->term_signal)
+		r->outcome = SL_TASKEXEC_FAILED;
+	else if (r->exit_code == 0)
+		r->outcome = SL_TASKEXEC_SUCCESS;
+	else if (r->exit_code == 99)
+		r->outcome = SL_TASKEXEC_SKIPPED;
+	else if (r->exit_code == 75 && te->sensor)
+		r->outcome = SL_TASKEXEC_RESCHEDULE;
+	else
+		r->outcome = SL_TASKEXEC_FAILED;
+}
+
+static void te_free(struct sl_taskexec *te)
+{
+	kvs_release(&te->result.outputs);
+	free(te->output_path);
+	free(te);
+}
+
+static void handle_closed(struct sl_taskexec *te)
+{
+	if (--te->handles)
+		return;
+	if (te->start_failed) {
+		te_free(te);
+		return;
+	}
+	outputs_read(te);
+	result_outcome(te);
+	te->on_done(te, &te->result, te->data);
+	te_free(te);
+}
+
+static void on_pipe_close(uv_handle_t *h)
+{
+	struct te_stream *s = container_of(h, struct te_stream, pipe);
+
+	handle_closed(s->te);
+}
+
+static void on_timer_close(uv_handle_t *h)
+{
+	handle_closed(container_of(h, struct sl_taskexec, timer));
+}
+
+static void on_proc_close(uv_handle_t *h)
+{
+	handle_closed(container_of(h, struct sl_taskexec, proc));
+}
+
+/* Done when the shell has exited and both pipes are at EOF. */
+static void maybe_finish(struct sl_taskexec *te)
+{
+	if (!te->exited || te->pipes_open || te->closing)
+		return;
+	te->closing = true;
+	(void)uv_timer_stop(&te->timer); /* cannot fail */
+	uv_close((uv_handle_t *)&te->timer, on_timer_close);
+	uv_close((uv_handle_t *)&te->proc, on_proc_close);
+}
+
+/*
+ * The shell is the leader of its own session and process group, so -pid
+ * reaches it and everything it started that did not leave the group. The
+ * group id cannot be reused while any member is alive, so this is safe
+ * even after the shell itself has been reaped. ESRCH (nobody left) is
+ * the normal end of the story, not an error.
+ */
+static void signal_group(struct sl_taskexec *te, int sig)
+{
+	if (te->pid <= 0)
+		return; /* kill(0) would signal our own group */
+	(void)uv_kill(-te->pid, sig);
+}
+
+static void on_timer(uv_timer_t *timer);
+
+static void begin_stop(struct sl_taskexec *te)
+{
+	if (te->term_sent || te->closing)
+		return;
+	te->term_sent = true;
+	signal_group(te, SIGTERM);
+	/* Restarts the timer if the timeout was pending: it now counts the grace. */
+	if (uv_timer_start(&te->timer, on_timer, te->grace_ms, 0))
+		signal_group(te, SIGKILL);
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+	struct sl_taskexec *te = container_of(timer, struct sl_taskexec, timer);
+
+	if (te->term_sent) {
+		signal_group(te, SIGKILL);
+		return;
+	}
+	if (!te->exited)
+		te->stop = TE_STOP_TIMEOUT;
+	begin_stop(te);
+}
+
+void sl_taskexec_cancel(struct sl_taskexec *te)
+{
+	if (te->exited || te->term_sent)
+		return;
+	te->stop = TE_STOP_CANCEL;
+	begin_stop(te);
+}
+
+static void on_exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal)
+{
+	struct sl_taskexec *te = container_of(proc, struct sl_taskexec, proc);
+	struct sl_taskexec_result *r = &te->result;
+
+	te->exited = true;
+	r->exit_code = term_signal ? -1 : (int)exit_status;
+	r->term_signal = term_signal;
+	r->ended_at_ms = wall_ms();
+	r->duration_ms = uv_now(te->loop) - te->started_loop_ms;
+	/*
+	 * What the shell left behind in its group (background jobs) must not
+	 * outlive the attempt; while they hold a pipe open the attempt is not
+	 * over, so they get the same SIGTERM-then-SIGKILL as a timeout.
+	 */
+	if (te->pipes_open)
+		begin_stop(te);
+	else if (!te->term_sent)
+		signal_group(te, SIGTERM);
+	maybe_finish(te);
+}
+
+static void emit(struct sl_taskexec *te, enum sl_taskexec_stream id, const char *buf, size_t len)
+{
+	if (!len)
+		return;
+	te->last = buf[len - 1];
+	if (te->on_log)
+		te->on_log(te, id, buf, len, te->data);
+}
+
+static void deliver(struct sl_taskexec *te, enum sl_taskexec_stream id, const char *buf, size_t len)
+{
+	struct sl_strbuf marker = SL_STRBUF_INIT;
+	size_t keep;
+
+	te->result.log_bytes += len;
+	if (te->result.log_truncated)
+		return;
+	if (!te->log_limit || te->log_kept + len <= te->log_limit) {
+		te->log_kept += len;
+		emit(te, id, buf, len);
+		return;
+	}
+	keep = te->log_limit - te->log_kept;
+	te->log_kept += keep;
+	emit(te, id, buf, keep);
+	te->result.log_truncated = true;
+	sl_strbuf_addf(&marker, "%s[sluice: log truncated at %zu bytes; the rest is discarded]\n",
+	               te->log_kept && te->last != '\n' ? "\n" : "", te->log_limit);
+	emit(te, id, marker.buf, marker.len);
+	sl_strbuf_release(&marker);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct te_stream *s = container_of(h, struct te_stream, pipe);
+
+	(void)suggested;
+	*buf = uv_buf_init(s->buf, sizeof(s->buf));
+}
+
+static void stream_close(struct te_stream *s)
+{
+	if (!s->open)
+		return;
+	s->open = false;
+	s->te->pipes_open--;
+	uv_close((uv_handle_t *)&s->pipe, on_pipe_close);
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+	struct te_stream *s = container_of(stream, struct te_stream, pipe);
+	struct sl_taskexec *te = s->te;
+
+	if (nread > 0) {
+		/* Past the limit the bytes are still read (and dropped) so the
+		 * command never blocks on a full pipe. */
+		deliver(te, s->id, buf->base, (size_t)nread);
+		return;
+	}
+	if (nread == 0)
+		return;
+	/* UV_EOF, or a read error: either way this stream is over. */
+	(void)uv_read_stop(stream); /* cannot fail on a pipe */
+	stream_close(s);
+	maybe_finish(te);
+}
+
+static int stream_init(struct sl_taskexec *te, struct te_stream *s, enum sl_taskexec_stream id,
+                       struct sl_strbuf *err)
+{
+	int rc;
+
+	s->te = te;
+	s->id = id;
+	rc = uv_pipe_init(te->loop, &s->pipe, 0);
+	if (rc) {
+		sl_strbuf_addf(err, "cannot create a pipe: %s", uv_strerror(rc));
+		return SL_ERR;
+	}
+	te->handles++;
+	s->open = true;
+	te->pipes_open++;
+	return 0;
+}
+
+/* A copy of `env` without SLUICE_OUTPUT, plus `extra` (if any). */
+static char **env_with(char **env, char *extra)
+{
+	size_t n = 0, k = 0;
+	char **out;
+
+	while (env && env[n])
+		n++;
+	out = sl_xcalloc(n + 2, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		if (!extra || strncmp(env[i], "SLUICE_OUTPUT=", 14))
+			out[k++] = env[i];
+	if (extra)
+		out[k++] = extra;
+	out[k] = NULL;
+	return out;
+}
+
+static int output_file_create(struct sl_taskexec *te, const char *dir, struct sl_strbuf *err)
+{
+	int fd;
+
+	te->output_path = sl_xasprintf("%s/sluice-output-XXXXXX", dir);
+	fd = mkstemp(te->output_path);
+	if (fd < 0) {
+		sl_strbuf_addf(err, "cannot create the outputs file in '%s': %s", dir,
+		               strerror(errno));
+		free(te->output_path);
+		te->output_path = NULL;
+		return SL_ERR;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Undo a failed start: close what was initialised; te is freed by the
+ * last close callback, on the loop's next turn. */
+static void start_abort(struct sl_taskexec *te)
+{
+	te->start_failed = true;
+	if (te->output_path)
+		unlink(te->output_path);
+	if (!te->handles) {
+		te_free(te);
+		return;
+	}
+	if (te->timer.loop)
+		uv_close((uv_handle_t *)&te->timer, on_timer_close);
+	if (te->proc.loop)
+		uv_close((uv_handle_t *)&te->proc, on_proc_close);
+	stream_close(&te->out);
+	stream_close(&te->err);
+}
+
+int sl_taskexec_start(uv_loop_t *loop, const struct sl_taskexec_opts *opts,
+                      struct sl_taskexec **out, struct sl_strbuf *err)
+{
+	static char sh[] = "/bin/sh", dash_c[] = "-c";
+	struct sl_taskexec *te = sl_xcalloc(1, sizeof(*te));
+	uv_process_options_t po;
+	uv_stdio_container_t stdio[3];
+	char *args[4];
+	char *output_env = NULL;
+	char **env = NULL;
+	int rc;
+
+	*out = NULL;
+	te->loop = loop;
+	te->sensor = opts->sensor;
+	te->grace_ms = secs_to_ms(opts->grace ? opts->grace : SL_TASKEXEC_GRACE_DEFAULT);
+	te->log_limit = opts->log_limit;
+	te->on_log = opts->on_log;
+	te->on_done = opts->on_done;
+	te->data = opts->data;
+	te->result.exit_code = -1;
+
+	if (opts->output_dir && output_file_create(te, opts->output_dir, err))
+		goto fail;
+	if (stream_init(te, &te->out, SL_TASKEXEC_STDOUT, err) ||
+	    stream_init(te, &te->err, SL_TASKEXEC_STDERR, err))
+		goto fail;
+	rc = uv_timer_init(loop, &te->timer);
+	if (rc) {
+		sl_strbuf_addf(err, "cannot create a timer: %s", uv_strerror(rc));
+		goto fail;
+	}
+	te->handles++;
+
+	if (te->output_path)
+		output_env = sl_xasprintf("SLUICE_OUTPUT=%s", te->output_path);
+	env = env_with(opts->env, output_env);
+	args[0] = sh;
+	args[1] = dash_c;
+	args[2] = (char *)opts->command;
+	args[3] = NULL;
+
+	memset(stdio, 0, sizeof(stdio));
+	stdio[0].flags = UV_IGNORE; /* libuv opens /dev/null for an ignored fd 0-2 */
+	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[1].data.stream = (uv_stream_t *)&te->out.pipe;
+	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[2].data.stream = (uv_stream_t *)&te->err.pipe;
+
+	memset(&po, 0, sizeof(po));
+	po.file = sh;
+	po.args = args;
+	po.env = env;
+	po.cwd = opts->cwd;
+	po.stdio = stdio;
+	po.stdio_count = 3;
+	po.exit_cb = on_exit_cb;
+	/* setsid() in the child: its own session and process group, so that a
+	 * signal to -pid reaches every process the command starts, and no
+	 * terminal signal from the daemon's session reaches the task. */
+	po.flags = UV_PROCESS_DETACHED;
+
+	uv_update_time(loop);
+	te->started_loop_ms = uv_now(loop);
+	te->result.started_at_ms = wall_ms();
+	rc = uv_spawn(loop, &te->proc, &po);
+	te->handles++; /* a failed spawn still leaves a handle to close */
+	free(env);
+	env = NULL;
+	free(output_env);
+	output_env = NULL;
+	if (rc) {
+		sl_strbuf_addf(err, "cannot run /bin/sh -c in '%s': %s",
+		               opts->cwd ? opts->cwd : ".", uv_strerror(rc));
+		goto fail;
+	}
+	te->pid = te->proc.pid;
+
+	if (opts->timeout) {
+		rc = uv_timer_start(&te->timer, on_timer, secs_to_ms(opts->timeout), 0);
+		if (rc) {
+			/* Cannot enforce the timeout: do not let it run unbounded. */
+			te->stop = TE_STOP_TIMEOUT;
+			te->term_sent = true;
+			signal_group(te, SIGKILL);
+		}
+	}
+	for (struct te_stream *s = &te->out; s; s = s == &te->out ? &te->err : NULL) {
+		rc = uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read);
+		if (rc)
+			stream_close(s); /* the command gets EPIPE on that stream */
+	}
+	*out = te;
+	return 0;
+
+fail:
+	free(env);
+	free(output_env);
+	start_abort(te);
+	return SL_ERR;
+}

@@ -1,0 +1,614 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "sluice/alloc.h"
+#include "sluice/error.h"
+#include "sluice/strbuf.h"
+#include "sluice/taskenv.h"
+#include "sluice/taskexec.h"
+
+extern char **environ;
+
+struct run {
+	uv_loop_t *loop;
+	struct sl_strbuf out, err;
+	struct sl_taskexec_result res;
+	int done;
+	bool loop_alive_in_done;
+	struct sl_taskexec *te;
+};
+
+static void run_release(struct run *r)
+{
+	sl_strbuf_release(&r->out);
+	sl_strbuf_release(&r->err);
+	for (size_t i = 0; i < r->res.outputs.nr; i++) {
+		free(r->res.outputs.items[i].key);
+		free(r->res.outputs.items[i].value);
+	}
+	free(r->res.outputs.items);
+}
+
+static void on_log(struct sl_taskexec *te, enum sl_taskexec_stream stream, const char *buf,
+                   size_t len, void *data)
+{
+	struct run *r = data;
+
+	(void)te;
+	sl_strbuf_add(stream == SL_TASKEXEC_STDOUT ? &r->out : &r->err, buf, len);
+}
+
+static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *res, void *data)
+{
+	struct run *r = data;
+
+	(void)te;
+	r->res = *res;
+	memset(&res->outputs, 0, sizeof(res->outputs)); /* moved */
+	r->done++;
+	/* Every handle of the attempt is closed before we are told. */
+	r->loop_alive_in_done = uv_loop_alive(r->loop);
+}
+
+static void opts_init(struct sl_taskexec_opts *o, struct run *r, const char *cmd)
+{
+	memset(o, 0, sizeof(*o));
+	memset(r, 0, sizeof(*r));
+	sl_strbuf_init(&r->out);
+	sl_strbuf_init(&r->err);
+	o->command = cmd;
+	o->on_log = on_log;
+	o->on_done = on_done;
+	o->data = r;
+}
+
+/* Run to completion on a private loop; the loop must close cleanly. */
+static void run_opts(struct run *r, struct sl_taskexec_opts *o)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	uv_loop_t loop;
+
+	assert_int_equal(uv_loop_init(&loop), 0);
+	r->loop = &loop;
+	if (sl_taskexec_start(&loop, o, &r->te, &err))
+		fail_msg("start: %s", err.buf);
+	assert_non_null(r->te);
+	assert_true(sl_taskexec_pid(r->te) > 0);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(r->done, 1);
+	assert_false(r->loop_alive_in_done);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	sl_strbuf_release(&err);
+}
+
+static void run_cmd(struct run *r, const char *cmd)
+{
+	struct sl_taskexec_opts o;
+
+	opts_init(&o, r, cmd);
+	run_opts(r, &o);
+}
+
+static void test_success_streams(void **state)
+{
+	struct run r;
+
+	(void)state;
+	run_cmd(&r, "echo a; echo b >&2; echo c; echo d >&2; read x; echo \"stdin=$x.\"");
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.exit_code, 0);
+	assert_int_equal(r.res.term_signal, 0);
+	assert_string_equal(r.out.buf, "a\nc\nstdin=.\n");
+	assert_string_equal(r.err.buf, "b\nd\n");
+	assert_int_equal(r.res.log_bytes, 4 + 4 + 8);
+	assert_false(r.res.log_truncated);
+	assert_true(r.res.started_at_ms > 1600000000000LL);
+	assert_true(r.res.ended_at_ms >= r.res.started_at_ms);
+	run_release(&r);
+}
+
+static void test_exit_codes(void **state)
+{
+	static const struct {
+		const char *cmd;
+		bool sensor;
+		enum sl_taskexec_outcome outcome;
+		int code;
+	} cases[] = {
+	    {"exit 1", false, SL_TASKEXEC_FAILED, 1},
+	    {"exit 99", false, SL_TASKEXEC_SKIPPED, 99},
+	    {"exit 75", false, SL_TASKEXEC_FAILED, 75},
+	    {"exit 75", true, SL_TASKEXEC_RESCHEDULE, 75},
+	    {"exit 0", true, SL_TASKEXEC_SUCCESS, 0},
+	    {"no-such-command-for-sluice", false, SL_TASKEXEC_FAILED, 127},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(cases); i++) {
+		struct sl_taskexec_opts o;
+		struct run r;
+
+		opts_init(&o, &r, cases[i].cmd);
+		o.sensor = cases[i].sensor;
+		run_opts(&r, &o);
+		assert_int_equal(r.res.outcome, cases[i].outcome);
+		assert_int_equal(r.res.exit_code, cases[i].code);
+		if (cases[i].code == 127)
+			assert_non_null(strstr(r.err.buf, "not found"));
+		run_release(&r);
+	}
+}
+
+static void test_signal(void **state)
+{
+	struct run r;
+
+	(void)state;
+	run_cmd(&r, "kill -9 $$");
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_FAILED);
+	assert_int_equal(r.res.exit_code, -1);
+	assert_int_equal(r.res.term_signal, SIGKILL);
+	run_release(&r);
+}
+
+/* Dead, or a zombie nobody has reaped yet: either way no longer running. */
+static bool pid_gone_now(long pid)
+{
+	char path[64], buf[512];
+	const char *p;
+	FILE *f;
+	size_t n;
+
+	if (kill((pid_t)pid, 0) && errno == ESRCH)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
+}
+
+/*
+ * A dying process closes its files before it turns into a zombie, so the
+ * pipes can reach EOF a moment before /proc shows it gone: poll briefly.
+ */
+static bool pid_gone(long pid)
+{
+	for (int i = 0; i < 100; i++) {
+		if (pid_gone_now(pid))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static void test_timeout_kills_group(void **state)
+{
+	struct sl_taskexec_opts o;
+	struct run r;
+	long pid;
+
+	(void)state;
+	opts_init(&o, &r, "sleep 30 & echo $!; sleep 30; wait");
+	o.timeout = 1;
+	o.grace = 1;
+	run_opts(&r, &o);
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_TIMEOUT);
+	assert_int_equal(r.res.term_signal, SIGTERM);
+	assert_true(r.res.duration_ms >= 900);
+	assert_true(r.res.duration_ms < 2500);
+	pid = strtol(r.out.buf, NULL, 10);
+	assert_true(pid > 0);
+	assert_true(pid_gone(pid));
+	run_release(&r);
+}
+
+/* Background jobs left behind by a finished command do not outlive it. */
+static void test_leftover_jobs(void **state)
+{
+	static const char *const commands[] = {
+	    "sleep 30 & echo $!",
+	    "sleep 30 >/dev/null 2>&1 & echo $!",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(commands); i++) {
+		struct sl_taskexec_opts o;
+		struct run r;
+		long pid;
+
+		opts_init(&o, &r, commands[i]);
+		o.grace = 1;
+		run_opts(&r, &o);
+		assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+		assert_int_equal(r.res.exit_code, 0);
+		assert_true(r.res.duration_ms < 900);
+		pid = strtol(r.out.buf, NULL, 10);
+		assert_true(pid > 0);
+		assert_true(pid_gone(pid));
+		run_release(&r);
+	}
+}
+
+static void test_timeout_sigkill_after_grace(void **state)
+{
+	struct sl_taskexec_opts o;
+	struct run r;
+
+	(void)state;
+	/* SIGTERM is ignored by the shell and (inherited) by sleep. */
+	opts_init(&o, &r, "trap '' TERM; sleep 30");
+	o.timeout = 1;
+	o.grace = 1;
+	run_opts(&r, &o);
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_TIMEOUT);
+	assert_int_equal(r.res.term_signal, SIGKILL);
+	assert_true(r.res.duration_ms >= 1900);
+	assert_true(r.res.duration_ms < 3000);
+	run_release(&r);
+}
+
+struct cancel_timer {
+	uv_timer_t timer;
+	struct run *r;
+};
+
+static void on_cancel_close(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void on_cancel_timer(uv_timer_t *t)
+{
+	struct cancel_timer *ct = (struct cancel_timer *)t;
+
+	sl_taskexec_cancel(ct->r->te);
+	sl_taskexec_cancel(ct->r->te); /* twice is harmless */
+	uv_close((uv_handle_t *)t, on_cancel_close);
+}
+
+static void test_cancel(void **state)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_taskexec_opts o;
+	struct cancel_timer ct;
+	uv_loop_t loop;
+	struct run r;
+
+	(void)state;
+	opts_init(&o, &r, "echo started; sleep 30");
+	assert_int_equal(uv_loop_init(&loop), 0);
+	r.loop = &loop;
+	assert_int_equal(sl_taskexec_start(&loop, &o, &r.te, &err), 0);
+	ct.r = &r;
+	assert_int_equal(uv_timer_init(&loop, &ct.timer), 0);
+	assert_int_equal(uv_timer_start(&ct.timer, on_cancel_timer, 100, 0), 0);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(r.done, 1);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_CANCELLED);
+	assert_int_equal(r.res.term_signal, SIGTERM);
+	assert_true(r.res.duration_ms < 1000);
+	assert_string_equal(r.out.buf, "started\n");
+	run_release(&r);
+	sl_strbuf_release(&err);
+}
+
+static void test_log_limit(void **state)
+{
+	struct sl_taskexec_opts o;
+	struct run r;
+	const char *marker;
+
+	(void)state;
+	opts_init(&o, &r, "head -c 1048576 /dev/zero | tr '\\0' a; echo done >&2");
+	o.log_limit = 4096;
+	o.timeout = 5;
+	run_opts(&r, &o);
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_true(r.res.log_truncated);
+	assert_int_equal(r.res.log_bytes, 1048576 + 5);
+	marker = r.out.buf + 4096;
+	for (size_t i = 0; i < 4096; i++)
+		assert_int_equal(r.out.buf[i], 'a');
+	assert_string_equal(marker,
+	                    "\n[sluice: log truncated at 4096 bytes; the rest is discarded]\n");
+	assert_string_equal(r.err.buf, "");
+	run_release(&r);
+}
+
+static const char *output_get(const struct sl_kvs *kvs, const char *key)
+{
+	for (size_t i = 0; i < kvs->nr; i++)
+		if (!strcmp(kvs->items[i].key, key))
+			return kvs->items[i].value;
+	return NULL;
+}
+
+static void test_outputs(void **state)
+{
+	char dir[] = "/tmp/sluice-taskexec-XXXXXX";
+	struct sl_taskexec_opts o;
+	struct run r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	opts_init(
+	    &o, &r,
+	    "printf 'a=1\\nb=x=y\\n1bad=2\\nnoeq\\n\\nc=\\r\\na=2\\n=v\\n' >\"$SLUICE_OUTPUT\"");
+	o.output_dir = dir;
+	run_opts(&r, &o);
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.outputs.nr, 3);
+	assert_string_equal(output_get(&r.res.outputs, "a"), "2");
+	assert_string_equal(output_get(&r.res.outputs, "b"), "x=y");
+	assert_string_equal(output_get(&r.res.outputs, "c"), "");
+	assert_int_equal(r.res.outputs_bad_lines, 3);
+	assert_false(r.res.outputs_truncated);
+	run_release(&r);
+
+	/* No file written: no outputs. */
+	opts_init(&o, &r, "test -f \"$SLUICE_OUTPUT\" && test ! -s \"$SLUICE_OUTPUT\"");
+	o.output_dir = dir;
+	run_opts(&r, &o);
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.outputs.nr, 0);
+	run_release(&r);
+
+	/* ~85 KiB: cut at 64 KiB, at a line boundary. */
+	opts_init(&o, &r,
+	          "awk 'BEGIN { for (i = 0; i < 5000; i++) printf \"k%d=xxxxxxxxxx\\n\", i }' "
+	          ">\"$SLUICE_OUTPUT\"");
+	o.output_dir = dir;
+	run_opts(&r, &o);
+	assert_true(r.res.outputs_truncated);
+	assert_true(r.res.outputs.nr > 3000 && r.res.outputs.nr < 5000);
+	assert_int_equal(r.res.outputs_bad_lines, 0);
+	for (size_t i = 0; i < r.res.outputs.nr; i++)
+		assert_string_equal(r.res.outputs.items[i].value, "xxxxxxxxxx");
+	run_release(&r);
+
+	/* A FIFO in place of the file must not hang the loop. */
+	opts_init(&o, &r, "rm -f \"$SLUICE_OUTPUT\" && mkfifo \"$SLUICE_OUTPUT\"");
+	o.output_dir = dir;
+	run_opts(&r, &o);
+	assert_int_equal(r.res.outputs.nr, 0);
+	run_release(&r);
+
+	assert_int_equal(rmdir(dir), 0); /* every outputs file was removed */
+}
+
+static void test_cwd_and_bad_cwd(void **state)
+{
+	char dir[] = "/tmp/sluice-taskexec-XXXXXX";
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_taskexec_opts o;
+	struct sl_taskexec *te;
+	uv_loop_t loop;
+	struct run r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	opts_init(&o, &r, "pwd");
+	o.cwd = dir;
+	run_opts(&r, &o);
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_true(r.out.len > 0);
+	r.out.buf[r.out.len - 1] = '\0';
+	assert_string_equal(r.out.buf, dir);
+	run_release(&r);
+	assert_int_equal(rmdir(dir), 0);
+
+	/* A cwd that is gone: an error now, no callback, a clean loop. */
+	opts_init(&o, &r, "true");
+	o.cwd = dir;
+	o.output_dir = "/tmp";
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(sl_taskexec_start(&loop, &o, &te, &err), SL_ERR);
+	assert_null(te);
+	assert_non_null(strstr(err.buf, dir));
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(r.done, 0);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	sl_strbuf_release(&err);
+	run_release(&r);
+}
+
+static void kvs_add(struct sl_kvs *kvs, const char *k, const char *v)
+{
+	SL_ALLOC_GROW(kvs->items, kvs->nr + 1, kvs->alloc);
+	kvs->items[kvs->nr].key = (char *)k;
+	kvs->items[kvs->nr].value = (char *)v;
+	kvs->nr++;
+}
+
+static void ctx_init(struct sl_taskenv_ctx *ctx)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->dag = "nightly";
+	ctx->task = "load";
+	ctx->run_id = "manual__2026-03-04T05:06:07Z";
+	ctx->logical_date = 1772600767; /* 2026-03-04T05:06:07Z */
+	ctx->data_interval_start = 1772514367;
+	ctx->data_interval_end = 1772600767;
+	ctx->try_number = 2;
+}
+
+static void test_env(void **state)
+{
+	struct sl_env env = SL_ENV_INIT;
+	struct sl_kvs dag_env = {0}, task_env = {0};
+	struct sl_taskenv_output outs[] = {{"extract.v-2", "rows", "42"}};
+	json_t *params = json_pack("{s:s, s:i, s:b, s:n, s:[i,i]}", "region", "eu", "n", 3, "flag",
+	                           1, "nothing", "list", 1, 2);
+	json_t *conf = json_pack("{s:s}", "region", "us west");
+	struct sl_taskenv_ctx ctx;
+	struct sl_taskexec_opts o;
+	struct run r;
+
+	(void)state;
+	setenv("SLUICE_TEST_SECRET", "hunter2", 1);
+	setenv("LC_TIME", "C", 1);
+	kvs_add(&dag_env, "FOO", "dag");
+	kvs_add(&dag_env, "BAR", "dag");
+	kvs_add(&dag_env, "SLUICE_DAG", "spoofed");
+	kvs_add(&task_env, "BAR", "task");
+	ctx_init(&ctx);
+	ctx.params = params;
+	ctx.conf = conf;
+	ctx.outputs = outs;
+	ctx.outputs_nr = 1;
+	ctx.dag_env = &dag_env;
+	ctx.task_env = &task_env;
+	sl_env_inherit_base(&env, environ);
+	sl_taskenv_build(&env, &ctx);
+
+	assert_null(sl_env_get(&env, "SLUICE_TEST_SECRET"));
+	assert_string_equal(sl_env_get(&env, "LC_TIME"), "C");
+	assert_non_null(sl_env_get(&env, "PATH"));
+	assert_string_equal(sl_env_get(&env, "SLUICE_DS"), "2026-03-04");
+	assert_string_equal(sl_env_get(&env, "SLUICE_DS_NODASH"), "20260304");
+	assert_string_equal(sl_env_get(&env, "SLUICE_TS"), "2026-03-04T05:06:07Z");
+	assert_string_equal(sl_env_get(&env, "SLUICE_LOGICAL_DATE"), "2026-03-04T05:06:07Z");
+	assert_string_equal(sl_env_get(&env, "SLUICE_DATA_INTERVAL_START"), "2026-03-03T05:06:07Z");
+	assert_string_equal(sl_env_get(&env, "SLUICE_DATA_INTERVAL_END"), "2026-03-04T05:06:07Z");
+	assert_string_equal(sl_env_get(&env, "SLUICE_RUN_ID"), ctx.run_id);
+	assert_string_equal(sl_env_get(&env, "SLUICE_DAG"), "nightly");
+	assert_string_equal(sl_env_get(&env, "SLUICE_TASK"), "load");
+	assert_string_equal(sl_env_get(&env, "SLUICE_TRY_NUMBER"), "2");
+	assert_string_equal(sl_env_get(&env, "SLUICE_PARAM_REGION"), "us west");
+	assert_string_equal(sl_env_get(&env, "SLUICE_PARAM_N"), "3");
+	assert_string_equal(sl_env_get(&env, "SLUICE_PARAM_FLAG"), "true");
+	assert_string_equal(sl_env_get(&env, "SLUICE_PARAM_NOTHING"), "");
+	assert_string_equal(sl_env_get(&env, "SLUICE_PARAM_LIST"), "[1,2]");
+	assert_string_equal(sl_env_get(&env, "SLUICE_OUT_EXTRACT_V_2_ROWS"), "42");
+	assert_string_equal(sl_env_get(&env, "FOO"), "dag");
+	assert_string_equal(sl_env_get(&env, "BAR"), "task");
+
+	/* And the child really sees them, with nothing else. */
+	opts_init(&o, &r,
+	          "echo \"$SLUICE_DS|$SLUICE_PARAM_REGION|$SLUICE_OUT_EXTRACT_V_2_ROWS|$BAR|"
+	          "${SLUICE_TEST_SECRET-unset}|$SLUICE_OUTPUT\"");
+	o.env = sl_env_array(&env);
+	run_opts(&r, &o);
+	assert_string_equal(r.out.buf, "2026-03-04|us west|42|task|unset|\n");
+	run_release(&r);
+
+	unsetenv("SLUICE_TEST_SECRET");
+	sl_env_release(&env);
+	free(dag_env.items);
+	free(task_env.items);
+	json_decref(params);
+	json_decref(conf);
+}
+
+static void test_expand(void **state)
+{
+	struct sl_strbuf out = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+
+	(void)state;
+	assert_int_equal(sl_taskenv_expand(&out,
+	                                   "run --day {{ ds }} \"{{params.region}}\" "
+	                                   "{{ outputs.a.b-c.KEY }}{{try_number}}",
+	                                   &err),
+	                 0);
+	assert_string_equal(out.buf, "run --day ${SLUICE_DS} \"${SLUICE_PARAM_REGION}\" "
+	                             "${SLUICE_OUT_A_B_C_KEY}${SLUICE_TRY_NUMBER}");
+	sl_strbuf_reset(&out);
+	assert_int_equal(sl_taskenv_expand(&out, "no templates", &err), 0);
+	assert_string_equal(out.buf, "no templates");
+	sl_strbuf_reset(&out);
+	assert_int_equal(sl_taskenv_expand(&out, "echo {{ nope }}", &err), SL_EINVAL);
+	assert_string_equal(err.buf, "unknown template value '{{ nope }}'");
+	sl_strbuf_reset(&err);
+	sl_strbuf_reset(&out);
+	assert_int_equal(sl_taskenv_expand(&out, "echo {{ ds", &err), SL_EINVAL);
+	assert_non_null(strstr(err.buf, "unterminated"));
+	sl_strbuf_release(&out);
+	sl_strbuf_release(&err);
+}
+
+static void test_injection(void **state)
+{
+	static const char *const commands[] = {
+	    "printf '%s\\n' \"{{ params.x }}\"",
+	    "echo {{ params.x }}",
+	    "echo \"x: {{params.x}}\" | sed 's/^x: //'",
+	};
+	char pwned[64], *value;
+	struct sl_strbuf cmd = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+	struct sl_env env = SL_ENV_INIT;
+	struct sl_taskenv_ctx ctx;
+	json_t *params;
+
+	(void)state;
+	snprintf(pwned, sizeof(pwned), "/tmp/pwned-%ld-%d", (long)getpid(), rand());
+	value = sl_xasprintf("'; touch %s; ' $(touch %s) `touch %s` \"; touch %s; \"", pwned, pwned,
+	                     pwned, pwned);
+	params = json_pack("{s:s}", "x", value);
+	ctx_init(&ctx);
+	ctx.params = params;
+	sl_env_inherit_base(&env, environ);
+	sl_taskenv_build(&env, &ctx);
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(commands); i++) {
+		struct sl_taskexec_opts o;
+		struct run r;
+		char *want = sl_xasprintf("%s\n", value);
+
+		sl_strbuf_reset(&cmd);
+		assert_int_equal(sl_taskenv_expand(&cmd, commands[i], &err), 0);
+		opts_init(&o, &r, cmd.buf);
+		o.env = sl_env_array(&env);
+		run_opts(&r, &o);
+		assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+		assert_string_equal(r.out.buf, want);
+		assert_int_equal(access(pwned, F_OK), -1);
+		free(want);
+		run_release(&r);
+	}
+	sl_env_release(&env);
+	sl_strbuf_release(&cmd);
+	sl_strbuf_release(&err);
+	json_decref(params);
+	free(value);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_success_streams),
+	    cmocka_unit_test(test_exit_codes),
+	    cmocka_unit_test(test_signal),
+	    cmocka_unit_test(test_timeout_kills_group),
+	    cmocka_unit_test(test_timeout_sigkill_after_grace),
+	    cmocka_unit_test(test_leftover_jobs),
+	    cmocka_unit_test(test_cancel),
+	    cmocka_unit_test(test_log_limit),
+	    cmocka_unit_test(test_outputs),
+	    cmocka_unit_test(test_cwd_and_bad_cwd),
+	    cmocka_unit_test(test_env),
+	    cmocka_unit_test(test_expand),
+	    cmocka_unit_test(test_injection),
+	};
+
+	srand((unsigned)getpid());
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
