@@ -140,6 +140,11 @@ CREATE INDEX runs_live_idx ON runs (dag_id, logical_date)
 -- `runs list DAG`, and the last run of each DAG in `dags list`.
 CREATE INDEX runs_dag_logical_date_idx ON runs (dag_id, logical_date DESC);
 
+-- `runs list [DAG] --state S`: each DAG's newest runs in one state. (0003)
+--   SELECT ... FROM runs WHERE dag_id = $1 AND state = $2
+--     ORDER BY logical_date DESC, run_pk DESC LIMIT $3
+CREATE INDEX runs_dag_state_logical_date_idx ON runs (dag_id, state, logical_date DESC);
+
 CREATE TABLE task_instances (
 	ti_id         bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	run_pk        bigint      NOT NULL REFERENCES runs ON DELETE CASCADE,
@@ -310,4 +315,5 @@ CREATE TABLE source_state (
 -- recorded them.
 INSERT INTO schema_migrations (version, name) VALUES
 	(1, 'initial'),
-	(2, 'source_state');
+	(2, 'source_state'),
+	(3, 'runs_state_idx');
