@@ -11,6 +11,7 @@
 
 #include "sluice/config.h"
 #include "sluice/diag.h"
+#include "sluice/strbuf.h"
 
 static char *write_temp(const char *text)
 {
@@ -121,6 +122,145 @@ static void test_missing_file(void **state)
 	sl_diags_release(&diags);
 }
 
+static void test_worker_defaults(void **state)
+{
+	struct sl_worker_config cfg;
+
+	(void)state;
+	sl_worker_config_init(&cfg);
+	assert_int_equal(cfg.schedulers_nr, 0);
+	assert_null(cfg.token_file);
+	assert_non_null(cfg.name);
+	assert_true(cfg.name[0] != '\0');
+	assert_int_equal(cfg.slots, 1);
+	assert_int_equal(cfg.queues_nr, 1);
+	assert_string_equal(cfg.queues[0], "default");
+	assert_string_equal(cfg.state_dir, "/var/lib/sluice-worker");
+	assert_null(cfg.repo);
+	assert_int_equal(cfg.grace, 60);
+	sl_worker_config_release(&cfg);
+}
+
+static void test_worker_full_file(void **state)
+{
+	struct sl_diags diags = SL_DIAGS_INIT;
+	struct sl_worker_config cfg;
+	char *path = write_temp("scheduler: [sched1:7411, '[::1]:7412']\n"
+	                        "token_file: /etc/sluice/token\nname: w-1.a\nslots: 4\n"
+	                        "queues: [default, gpu]\nstate_dir: /tmp/w\n"
+	                        "repo: https://example.com/dags.git\ngrace: 2m\n");
+
+	(void)state;
+	sl_worker_config_init(&cfg);
+	assert_int_equal(sl_worker_config_load(&cfg, path, &diags), 0);
+	assert_int_equal(diags.nr, 0);
+	assert_int_equal(cfg.schedulers_nr, 2);
+	assert_string_equal(cfg.schedulers[0], "sched1:7411");
+	assert_string_equal(cfg.schedulers[1], "[::1]:7412");
+	assert_string_equal(cfg.token_file, "/etc/sluice/token");
+	assert_string_equal(cfg.name, "w-1.a");
+	assert_int_equal(cfg.slots, 4);
+	assert_int_equal(cfg.queues_nr, 2);
+	assert_string_equal(cfg.queues[1], "gpu");
+	assert_string_equal(cfg.state_dir, "/tmp/w");
+	assert_string_equal(cfg.repo, "https://example.com/dags.git");
+	assert_int_equal(cfg.grace, 120);
+	unlink(path);
+	sl_worker_config_release(&cfg);
+	sl_diags_release(&diags);
+}
+
+static void test_worker_one_scheduler(void **state)
+{
+	struct sl_diags diags = SL_DIAGS_INIT;
+	struct sl_worker_config cfg;
+	char *path = write_temp("scheduler: 127.0.0.1:7411\ntoken_file: t\n");
+
+	(void)state;
+	sl_worker_config_init(&cfg);
+	assert_int_equal(sl_worker_config_load(&cfg, path, &diags), 0);
+	assert_int_equal(cfg.schedulers_nr, 1);
+	assert_string_equal(cfg.schedulers[0], "127.0.0.1:7411");
+	unlink(path);
+	sl_worker_config_release(&cfg);
+	sl_diags_release(&diags);
+}
+
+static void test_worker_every_problem_reported(void **state)
+{
+	struct sl_diags diags = SL_DIAGS_INIT;
+	struct sl_worker_config cfg;
+	char *path = write_temp("schedular: a:1\n"
+	                        "scheduler: [good:1, nohost, 'h:99999']\n"
+	                        "token_file: t\nslots: 0\nqueues: [ok, 'bad queue']\n"
+	                        "name: 'a/b'\ngrace: soon\n");
+
+	(void)state;
+	sl_worker_config_init(&cfg);
+	assert_int_not_equal(sl_worker_config_load(&cfg, path, &diags), 0);
+	sl_diags_sort(&diags);
+	assert_int_equal(diags.nr, 7);
+	assert_string_equal(diags.items[0].message,
+	                    "unknown key 'schedular' (did you mean 'scheduler'?)");
+	assert_int_equal(diags.items[1].line, 2);
+	assert_int_equal(diags.items[1].column, 21);
+	assert_string_equal(diags.items[1].message,
+	                    "scheduler: 'nohost' is not host:port ([address]:port for IPv6)");
+	assert_string_equal(diags.items[2].message,
+	                    "scheduler: 'h:99999' has no valid port (1 to 65535)");
+	assert_string_equal(diags.items[3].message, "slots: expected an integer from 1 to 65535");
+	assert_int_equal(diags.items[4].line, 5);
+	assert_non_null(strstr(diags.items[4].message, "'bad queue' is not a valid queue name"));
+	assert_non_null(strstr(diags.items[5].message, "name: 'a/b' is not a valid name"));
+	assert_non_null(strstr(diags.items[6].message, "grace: "));
+	/* The defaults survive bad values. */
+	assert_int_equal(cfg.slots, 1);
+	assert_int_equal(cfg.queues_nr, 1);
+	assert_int_equal(cfg.schedulers_nr, 0);
+	unlink(path);
+	sl_worker_config_release(&cfg);
+	sl_diags_release(&diags);
+}
+
+static void test_worker_required(void **state)
+{
+	struct sl_diags diags = SL_DIAGS_INIT;
+	struct sl_worker_config cfg;
+	char *path = write_temp("slots: 2\n");
+
+	(void)state;
+	sl_worker_config_init(&cfg);
+	assert_int_not_equal(sl_worker_config_load(&cfg, path, &diags), 0);
+	assert_int_equal(diags.nr, 1);
+	assert_string_equal(diags.items[0].message,
+	                    "scheduler: required (host:port, or a list of them)");
+	unlink(path);
+	sl_worker_config_release(&cfg);
+	sl_diags_release(&diags);
+}
+
+static void test_hostport_parse(void **state)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	char *host;
+	int port;
+
+	(void)state;
+	assert_int_equal(sl_hostport_parse("[::1]:80", &host, &port, &err), 0);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 80);
+	free(host);
+	assert_int_equal(sl_hostport_parse("localhost:7411", &host, &port, &err), 0);
+	assert_string_equal(host, "localhost");
+	free(host);
+	assert_int_not_equal(sl_hostport_parse("::1:80", &host, &port, &err), 0);
+	assert_int_not_equal(sl_hostport_parse(":80", &host, &port, &err), 0);
+	assert_int_not_equal(sl_hostport_parse("h:", &host, &port, &err), 0);
+	assert_int_not_equal(sl_hostport_parse("h:+1", &host, &port, &err), 0);
+	assert_null(host);
+	sl_strbuf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -128,6 +268,12 @@ int main(void)
 	    cmocka_unit_test(test_full_file),
 	    cmocka_unit_test(test_every_problem_reported),
 	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_worker_defaults),
+	    cmocka_unit_test(test_worker_full_file),
+	    cmocka_unit_test(test_worker_one_scheduler),
+	    cmocka_unit_test(test_worker_every_problem_reported),
+	    cmocka_unit_test(test_worker_required),
+	    cmocka_unit_test(test_hostport_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,10 @@
 
 #include <stdint.h>
 
+#include <stddef.h>
+
 #include "sluice/diag.h"
+#include "sluice/strbuf.h"
 
 /**
  * The configuration file shared by `sluice` and `sluice-scheduler`
@@ -53,5 +56,54 @@ void sl_config_release(struct sl_config *cfg);
  * holds the defaults and whatever valid values were read.
  */
 int sl_config_load(struct sl_config *cfg, const char *path, struct sl_diags *diags);
+
+/**
+ * The worker's configuration file (SPEC §5, docs/worker.md), read with the
+ * same strictness as sl_config:
+ *
+ *     scheduler: sched1:7411                  # or a list [a:7411, b:7411]; required
+ *     token_file: /etc/sluice/token           # required
+ *     name: w1                                # default: the host name
+ *     slots: 4                                # default 1
+ *     queues: [default, gpu]                  # default [default]
+ *     state_dir: /var/lib/sluice-worker       # result store and work dirs
+ *     repo: https://git.example.com/dags.git  # optional fetch override
+ *     grace: 60s                              # SIGTERM grace period, default 60s
+ *
+ * `scheduler` entries are `host:port` or `[v6addr]:port`; `name` and queue
+ * names are protocol ids ([A-Za-z0-9_.-], 1 to 200 characters).
+ */
+struct sl_worker_config {
+	char *file;        /* the file read, or NULL */
+	char **schedulers; /* "host:port", in the order to try them */
+	size_t schedulers_nr, schedulers_alloc;
+	char *token_file; /* NULL unless set */
+	char *name;       /* default: the host name (or "worker") */
+	int slots;        /* default 1 */
+	char **queues;    /* default {"default"} */
+	size_t queues_nr, queues_alloc;
+	char *state_dir; /* default "/var/lib/sluice-worker" */
+	char *repo;      /* NULL unless set */
+	int64_t grace;   /* seconds, default 60 */
+};
+
+#define SL_WORKER_CONFIG_DEFAULT_PATH "/etc/sluice/worker.yaml"
+
+/** Set every member to its default. Allocates (release with sl_worker_config_release). */
+void sl_worker_config_init(struct sl_worker_config *cfg);
+void sl_worker_config_release(struct sl_worker_config *cfg);
+
+/**
+ * Read `path` over the defaults in `cfg`. Returns 0, or SL_EINVAL/SL_ERR
+ * with every problem in `diags` (file:line:col); a missing `scheduler` or
+ * `token_file` is a problem too.
+ */
+int sl_worker_config_load(struct sl_worker_config *cfg, const char *path, struct sl_diags *diags);
+
+/**
+ * Split "host:port" or "[v6]:port" into a new host string and a port
+ * 1..65535. Returns 0, or SL_EINVAL with a sentence in `err`.
+ */
+int sl_hostport_parse(const char *s, char **host, int *port, struct sl_strbuf *err);
 
 #endif

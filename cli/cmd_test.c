@@ -1,0 +1,861 @@
+/*
+ * sluice test: run a DAG file locally, with no database and no daemons,
+ * through the library's own execution code (taskenv, taskexec) and state
+ * rules (rules.h), so that what a DAG author sees is what production does.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "sluice/alloc.h"
+#include "sluice/civil.h"
+#include "sluice/dag.h"
+#include "sluice/diag.h"
+#include "sluice/params.h"
+#include "sluice/rules.h"
+#include "sluice/runstore.h"
+#include "sluice/strbuf.h"
+#include "sluice/taskenv.h"
+#include "sluice/taskexec.h"
+#include "sluice/tz.h"
+#include "table.h"
+#include "sluice/banned.h"
+
+extern char **environ;
+
+static int run_test(struct cli *cli, int argc, char **argv);
+
+enum {
+	OPT_CONF = CLI_OPT_BASE,
+	OPT_CONF_JSON,
+	OPT_LOGICAL_DATE,
+	OPT_PARALLEL,
+};
+
+static const struct option test_options[] = {
+    {"conf", required_argument, NULL, OPT_CONF},
+    {"conf-json", required_argument, NULL, OPT_CONF_JSON},
+    {"logical-date", required_argument, NULL, OPT_LOGICAL_DATE},
+    {"parallel", required_argument, NULL, OPT_PARALLEL},
+    {NULL, 0, NULL, 0},
+};
+
+const struct cli_command cli_cmd_test = {
+    .path = "test",
+    .usage = "PATH [TASK...] [--conf k=v]... [--conf-json JSON] [--logical-date ISO] "
+             "[--parallel N]",
+    .summary = "Run a DAG file locally, with no database or daemons.",
+    .help = "Loads and validates the DAG file (errors as file:line:col, exit 1), then runs\n"
+            "its tasks on this machine with the same execution code as sluice-worker:\n"
+            "trigger rules, retries (waiting retry_delay), sensors (poking again after\n"
+            "poke_interval), timeouts, outputs passed downstream, exit 99 skipping.\n"
+            "Each task's state changes and log lines are printed prefixed with its id,\n"
+            "then a table of every task's state, tries and duration.\n"
+            "\n"
+            "A task's cwd is taken relative to the current directory, so run this from\n"
+            "the root of the DAG repository, as the worker runs tasks from the root of\n"
+            "its checkout.\n"
+            "\n"
+            "  TASK...             run only these tasks; their upstream tasks that are not\n"
+            "                      listed are not run and count as succeeded (their outputs\n"
+            "                      are then empty)\n"
+            "  --conf KEY=VALUE    override a param the DAG declares (as for trigger)\n"
+            "  --conf-json JSON    override params from a JSON object; --conf wins\n"
+            "  --logical-date ISO  the run's logical date (default now); without an offset\n"
+            "                      it is read in the DAG's timezone. The run id is\n"
+            "                      test__<logical date>\n"
+            "  --parallel N        run at most N tasks at once (default 4)\n"
+            "  --json              print a summary object instead of the table (task logs\n"
+            "                      then go to standard error)\n"
+            "\n"
+            "Exit status: 0 when the run succeeded, 1 when it failed or the file is\n"
+            "invalid, 2 on a usage error (unknown param, unknown task).\n",
+    .options = test_options,
+    .run = run_test,
+};
+
+#define PARALLEL_DEFAULT 4
+
+struct test_opts {
+	const char **conf;
+	size_t conf_nr, conf_alloc;
+	const char *conf_json;
+	const char *logical_date;
+	long parallel;
+};
+
+struct test_run;
+
+struct test_task {
+	struct test_run *run;
+	size_t index;
+	bool selected; /* part of this run (all tasks unless TASKs were named) */
+	enum sl_task_state state;
+	bool poke_again;       /* SCHEDULED after a reschedule: same try */
+	int try_number;        /* tries started; pokes of a sensor share one */
+	int pokes;             /* attempts of the current try */
+	int64_t first_poke_ms; /* loop time when the current try started */
+	uint64_t duration_ms;  /* all attempts together */
+	int exit_code;         /* of the last attempt; -1 = none or a signal */
+	bool ran;
+	struct sl_taskexec *te; /* the running attempt, or NULL */
+	uv_timer_t timer;       /* waiting for a retry or the next poke */
+	bool timer_init;
+	struct sl_strbuf partial[2]; /* an incomplete last line, per stream */
+	struct sl_kvs outputs;
+};
+
+struct test_run {
+	uv_loop_t loop;
+	uv_signal_t sigint, sigterm;
+	bool sigint_init, sigterm_init;
+	const struct sl_dag *dag;
+	struct test_task *tasks;
+	const json_t *conf;
+	int64_t logical_date; /* UTC seconds */
+	const char *run_id;
+	const char *outdir;
+	long parallel;
+	int running;
+	bool cancelling;
+	bool closed; /* every handle has been closed */
+	FILE *log;   /* where task logs and state changes go */
+	unsigned char *mark;
+	size_t *stack;
+};
+
+static int on_option(struct cli *cli, int opt, const char *arg, void *ctx)
+{
+	struct test_opts *o = ctx;
+
+	(void)cli;
+	switch (opt) {
+	case OPT_CONF:
+		SL_ALLOC_GROW(o->conf, o->conf_nr + 1, o->conf_alloc);
+		o->conf[o->conf_nr++] = arg;
+		return 0;
+	case OPT_CONF_JSON:
+		o->conf_json = arg;
+		return 0;
+	case OPT_LOGICAL_DATE:
+		o->logical_date = arg;
+		return 0;
+	case OPT_PARALLEL:
+		return cli_parse_long(&cli_cmd_test, "--parallel", arg, 1, 1024, &o->parallel);
+	}
+	return CLI_EXIT_USAGE;
+}
+
+/* The run's conf from --conf-json, then --conf; an exit code on error. */
+static int build_conf(const struct test_opts *o, const struct sl_dag *dag, json_t *conf)
+{
+	struct sl_strbuf why = SL_STRBUF_INIT;
+	int rc = 0;
+
+	if (o->conf_json) {
+		json_error_t jerr;
+		json_t *j = json_loads(o->conf_json, JSON_REJECT_DUPLICATES, &jerr);
+
+		if (!j)
+			sl_strbuf_adds(&why, jerr.text);
+		else
+			sl_params_set_json(conf, dag->params, j, &why);
+		json_decref(j);
+		if (why.len)
+			rc = cli_usage_error(&cli_cmd_test, "--conf-json: %s", why.buf);
+	}
+	for (size_t i = 0; !rc && i < o->conf_nr; i++) {
+		const char *eq = strchr(o->conf[i], '=');
+		char *key;
+
+		if (!eq || eq == o->conf[i]) {
+			rc = cli_usage_error(&cli_cmd_test, "--conf %s: expected KEY=VALUE",
+			                     o->conf[i]);
+			break;
+		}
+		key = sl_xstrndup(o->conf[i], (size_t)(eq - o->conf[i]));
+		if (sl_params_set_text(conf, dag->params, key, eq + 1, &why) < 0)
+			rc = cli_usage_error(&cli_cmd_test, "--conf %s: %s", o->conf[i], why.buf);
+		free(key);
+	}
+	sl_strbuf_release(&why);
+	return rc;
+}
+
+static void kvs_release(struct sl_kvs *kvs)
+{
+	for (size_t i = 0; i < kvs->nr; i++) {
+		free(kvs->items[i].key);
+		free(kvs->items[i].value);
+	}
+	free(kvs->items);
+	kvs->items = NULL;
+	kvs->nr = kvs->alloc = 0;
+}
+
+static const char *task_id(const struct test_task *t)
+{
+	return t->run->dag->tasks[t->index].id;
+}
+
+static int64_t loop_ms(struct test_run *run)
+{
+	return (int64_t)uv_now(&run->loop);
+}
+
+static void set_state(struct test_task *t, enum sl_task_state state, const char *why)
+{
+	t->state = state;
+	fprintf(t->run->log, "[%s] %s%s%s\n", task_id(t), sl_task_state_name(state),
+	        why && *why ? ": " : "", why ? why : "");
+	fflush(t->run->log);
+}
+
+/* Print the complete lines of `sb` prefixed with the task id, keeping an
+ * incomplete last line for later (or all of it when `flush`). */
+static void print_lines(struct test_task *t, struct sl_strbuf *sb, bool flush)
+{
+	size_t start = 0;
+
+	for (;;) {
+		const char *nl = memchr(sb->buf + start, '\n', sb->len - start);
+		size_t len;
+
+		if (!nl) {
+			if (!flush || start == sb->len)
+				break;
+			len = sb->len - start;
+		} else {
+			len = (size_t)(nl - (sb->buf + start));
+		}
+		fprintf(t->run->log, "[%s] %.*s\n", task_id(t), (int)len, sb->buf + start);
+		start += len + (nl ? 1 : 0);
+		if (!nl)
+			break;
+	}
+	if (start) {
+		memmove(sb->buf, sb->buf + start, sb->len - start);
+		sl_strbuf_setlen(sb, sb->len - start);
+	}
+	fflush(t->run->log);
+}
+
+static void on_log(struct sl_taskexec *te, enum sl_taskexec_stream stream, const char *buf,
+                   size_t len, void *data)
+{
+	struct test_task *t = data;
+	struct sl_strbuf *sb = &t->partial[stream == SL_TASKEXEC_STDERR];
+
+	(void)te;
+	sl_strbuf_add(sb, buf, len);
+	print_lines(t, sb, false);
+}
+
+static void schedule(struct test_run *run);
+
+static void on_timer(uv_timer_t *timer)
+{
+	struct test_task *t = timer->data;
+
+	if (t->state == SL_TASK_UP_FOR_RETRY || t->state == SL_TASK_UP_FOR_RESCHEDULE) {
+		t->poke_again = t->state == SL_TASK_UP_FOR_RESCHEDULE;
+		t->state = SL_TASK_SCHEDULED;
+	}
+	schedule(t->run);
+}
+
+/* Arm the task's timer to fire at loop time `at_ms`. */
+static int wait_until(struct test_task *t, int64_t at_ms)
+{
+	int64_t delay = at_ms - loop_ms(t->run);
+	int rc;
+
+	if (!t->timer_init) {
+		rc = uv_timer_init(&t->run->loop, &t->timer);
+		if (rc < 0)
+			goto fail;
+		t->timer.data = t;
+		t->timer_init = true;
+	}
+	rc = uv_timer_start(&t->timer, on_timer, delay > 0 ? (uint64_t)delay : 0, 0);
+	if (rc < 0)
+		goto fail;
+	return 0;
+fail:
+	cli_error("%s: cannot start a timer: %s", task_id(t), uv_strerror(rc));
+	return rc;
+}
+
+/* Apply the outcome of an attempt through the shared rules. */
+static void attempt_ended(struct test_task *t, enum sl_taskexec_outcome outcome, const char *detail)
+{
+	const struct sl_task *task = &t->run->dag->tasks[t->index];
+	struct sl_next_state next;
+	struct sl_strbuf why = SL_STRBUF_INIT;
+	int64_t now = loop_ms(t->run);
+
+	sl_rules_after_attempt(task, outcome, t->try_number, now, t->first_poke_ms, &next);
+	if (t->run->cancelling && next.state != SL_TASK_SUCCESS && next.state != SL_TASK_SKIPPED)
+		next.state = SL_TASK_CANCELLED;
+	if (outcome != SL_TASKEXEC_SUCCESS)
+		sl_strbuf_addf(&why, "%s", detail);
+	if (next.state == SL_TASK_UP_FOR_RETRY || next.state == SL_TASK_UP_FOR_RESCHEDULE) {
+		sl_strbuf_adds(&why, why.len ? "; " : "");
+		sl_strbuf_adds(&why, next.state == SL_TASK_UP_FOR_RETRY ? "retrying in "
+		                                                        : "poking again in ");
+		cli_fmt_duration(&why, (next.at_ms - now + 999) / 1000);
+		if (next.state == SL_TASK_UP_FOR_RETRY)
+			sl_strbuf_addf(&why, " (try %d of %d)", t->try_number + 1,
+			               task->retries + 1);
+		if (wait_until(t, next.at_ms) < 0)
+			next.state = SL_TASK_FAILED;
+	} else if (next.state == SL_TASK_FAILED && outcome == SL_TASKEXEC_RESCHEDULE) {
+		sl_strbuf_adds(&why, "; the sensor timed out");
+	}
+	set_state(t, next.state, why.buf);
+	sl_strbuf_release(&why);
+}
+
+static void describe_result(struct sl_strbuf *sb, const struct sl_taskexec_result *r)
+{
+	switch (r->outcome) {
+	case SL_TASKEXEC_TIMEOUT:
+		sl_strbuf_adds(sb, "timed out");
+		break;
+	case SL_TASKEXEC_CANCELLED:
+		sl_strbuf_adds(sb, "cancelled");
+		break;
+	case SL_TASKEXEC_RESCHEDULE:
+		sl_strbuf_adds(sb, "not yet (exit 75)");
+		break;
+	default:
+		if (r->term_signal)
+			sl_strbuf_addf(sb, "killed by signal %d", r->term_signal);
+		else
+			sl_strbuf_addf(sb, "exit %d", r->exit_code);
+	}
+	sl_strbuf_adds(sb, " after ");
+	sl_strbuf_addf(sb, "%.2fs", (double)r->duration_ms / 1000.0);
+}
+
+static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *result, void *data)
+{
+	struct test_task *t = data;
+	struct sl_strbuf why = SL_STRBUF_INIT;
+
+	(void)te;
+	t->te = NULL;
+	t->run->running--;
+	print_lines(t, &t->partial[0], true);
+	print_lines(t, &t->partial[1], true);
+	t->duration_ms += result->duration_ms;
+	t->exit_code = result->exit_code;
+	kvs_release(&t->outputs);
+	t->outputs = result->outputs;
+	memset(&result->outputs, 0, sizeof(result->outputs));
+	describe_result(&why, result);
+	attempt_ended(t, result->outcome, why.buf);
+	sl_strbuf_release(&why);
+	schedule(t->run);
+}
+
+/* Mark every ancestor of task `i` in run->mark (iteratively: DAGs may be deep). */
+static void mark_ancestors(struct test_run *run, size_t i)
+{
+	const struct sl_dag *dag = run->dag;
+	size_t sp = 0;
+
+	memset(run->mark, 0, dag->tasks_nr);
+	run->stack[sp++] = i;
+	while (sp) {
+		const struct sl_task *task = &dag->tasks[run->stack[--sp]];
+
+		for (size_t u = 0; u < task->upstream_nr; u++) {
+			size_t up = task->upstream[u];
+
+			if (!run->mark[up]) {
+				run->mark[up] = 1;
+				run->stack[sp++] = up;
+			}
+		}
+	}
+}
+
+/* Start an attempt of a SCHEDULED task. Returns 0, or -1 when it could not
+ * start (then the failure has been applied as the attempt's outcome). */
+static int start_attempt(struct test_task *t)
+{
+	struct test_run *run = t->run;
+	const struct sl_dag *dag = run->dag;
+	const struct sl_task *task = &dag->tasks[t->index];
+	struct sl_env env = SL_ENV_INIT;
+	struct sl_strbuf cmd = SL_STRBUF_INIT, err = SL_STRBUF_INIT, note = SL_STRBUF_INIT;
+	struct sl_taskenv_output *outs = NULL;
+	size_t outs_nr = 0, outs_alloc = 0;
+	struct sl_taskenv_ctx ctx;
+	struct sl_taskexec_opts o;
+	int rc;
+
+	if (!t->poke_again) {
+		t->try_number++;
+		t->first_poke_ms = loop_ms(run);
+		t->pokes = 0;
+	}
+	t->pokes++;
+	t->poke_again = false;
+	t->ran = true;
+
+	/* Outputs of every ancestor: the loader lets a command name any task
+	 * upstream of it, direct or not. */
+	mark_ancestors(run, t->index);
+	for (size_t i = 0; i < dag->tasks_nr; i++) {
+		if (!run->mark[i])
+			continue;
+		for (size_t k = 0; k < run->tasks[i].outputs.nr; k++) {
+			SL_ALLOC_GROW(outs, outs_nr + 1, outs_alloc);
+			outs[outs_nr].task = dag->tasks[i].id;
+			outs[outs_nr].key = run->tasks[i].outputs.items[k].key;
+			outs[outs_nr++].value = run->tasks[i].outputs.items[k].value;
+		}
+	}
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.dag = dag->id;
+	ctx.task = task->id;
+	ctx.run_id = run->run_id;
+	ctx.logical_date = run->logical_date;
+	ctx.data_interval_start = run->logical_date;
+	ctx.data_interval_end = run->logical_date;
+	ctx.try_number = t->try_number;
+	ctx.params = dag->params;
+	ctx.conf = run->conf;
+	ctx.outputs = outs;
+	ctx.outputs_nr = outs_nr;
+	ctx.dag_env = &dag->env;
+	ctx.task_env = &task->env;
+	sl_env_inherit_base(&env, environ);
+	sl_taskenv_build(&env, &ctx);
+
+	rc = sl_taskenv_expand(&cmd, task->command, &err);
+	if (rc < 0)
+		goto fail;
+	memset(&o, 0, sizeof(o));
+	o.command = cmd.buf;
+	o.cwd = task->cwd;
+	o.env = sl_env_array(&env);
+	o.timeout = task->timeout > 0 ? (uint64_t)task->timeout : 0;
+	o.sensor = task->sensor;
+	o.output_dir = run->outdir;
+	o.on_log = on_log;
+	o.on_done = on_done;
+	o.data = t;
+	rc = sl_taskexec_start(&run->loop, &o, &t->te, &err);
+	if (rc < 0)
+		goto fail;
+	run->running++;
+	if (task->sensor && t->pokes > 1)
+		sl_strbuf_addf(&note, "poke %d of try %d", t->pokes, t->try_number);
+	else
+		sl_strbuf_addf(&note, "try %d of %d", t->try_number, task->retries + 1);
+	set_state(t, SL_TASK_RUNNING, note.buf);
+	goto out;
+fail:
+	t->te = NULL;
+	sl_strbuf_addf(&note, "cannot start: %s", err.buf);
+	attempt_ended(t, SL_TASKEXEC_FAILED, note.buf);
+	rc = -1;
+out:
+	free(outs);
+	sl_env_release(&env);
+	sl_strbuf_release(&cmd);
+	sl_strbuf_release(&err);
+	sl_strbuf_release(&note);
+	return rc;
+}
+
+static void close_all(struct test_run *run)
+{
+	if (run->closed)
+		return;
+	run->closed = true;
+	for (size_t i = 0; i < run->dag->tasks_nr; i++) {
+		if (run->tasks[i].timer_init)
+			uv_close((uv_handle_t *)&run->tasks[i].timer, NULL);
+	}
+	if (run->sigint_init)
+		uv_close((uv_handle_t *)&run->sigint, NULL);
+	if (run->sigterm_init)
+		uv_close((uv_handle_t *)&run->sigterm, NULL);
+}
+
+/* Decide what the trigger rules allow for every pending task, in
+ * topological order so that a decision reaches the downstream tasks in the
+ * same pass. Returns true when something changed. */
+static bool evaluate_pending(struct test_run *run)
+{
+	const struct sl_dag *dag = run->dag;
+	bool changed = false;
+
+	for (size_t k = 0; k < dag->tasks_nr; k++) {
+		size_t i = dag->topo[k];
+		struct test_task *t = &run->tasks[i];
+		const struct sl_task *task = &dag->tasks[i];
+		struct sl_upstream_counts c = SL_UPSTREAM_COUNTS_INIT;
+
+		if (!t->selected || t->state != SL_TASK_PENDING)
+			continue;
+		for (size_t u = 0; u < task->upstream_nr; u++) {
+			const struct test_task *up = &run->tasks[task->upstream[u]];
+
+			/* Upstream tasks left out of the run count as succeeded. */
+			sl_upstream_counts_add(&c, up->selected ? up->state : SL_TASK_SUCCESS);
+		}
+		switch (sl_trigger_evaluate(task->trigger_rule, &c)) {
+		case SL_VERDICT_WAIT:
+			break;
+		case SL_VERDICT_READY:
+			t->state = SL_TASK_SCHEDULED;
+			changed = true;
+			break;
+		case SL_VERDICT_SKIP:
+			set_state(t, SL_TASK_SKIPPED, sl_trigger_rule_name(task->trigger_rule));
+			changed = true;
+			break;
+		case SL_VERDICT_UPSTREAM_FAILED:
+			set_state(t, SL_TASK_UPSTREAM_FAILED,
+			          sl_trigger_rule_name(task->trigger_rule));
+			changed = true;
+			break;
+		}
+	}
+	return changed;
+}
+
+static void schedule(struct test_run *run)
+{
+	const struct sl_dag *dag = run->dag;
+	bool again = true;
+	enum sl_task_state *states;
+	size_t n = 0;
+
+	while (again && !run->cancelling) {
+		again = evaluate_pending(run);
+		/* Start what is ready, higher priority first, then file order. */
+		for (int pass = 0; pass < 2 && run->running < run->parallel; pass++) {
+			for (size_t k = 0; k < dag->tasks_nr && run->running < run->parallel; k++) {
+				size_t i = dag->topo[k];
+				struct test_task *t = &run->tasks[i];
+
+				if (t->state != SL_TASK_SCHEDULED)
+					continue;
+				if (pass == 0 && dag->tasks[i].priority <= 0)
+					continue;
+				if (pass == 1 && dag->tasks[i].priority > 0)
+					continue;
+				if (start_attempt(t) < 0)
+					again = true;
+			}
+		}
+	}
+	if (run->running)
+		return;
+	states = sl_xcalloc(dag->tasks_nr ? dag->tasks_nr : 1, sizeof(*states));
+	for (size_t i = 0; i < dag->tasks_nr; i++) {
+		if (run->tasks[i].selected)
+			states[n++] = run->tasks[i].state;
+	}
+	if (sl_rules_run_state(states, n) != SL_RUN_RUNNING)
+		close_all(run);
+	free(states);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+	struct test_run *run = sig->data;
+
+	if (run->cancelling)
+		return;
+	run->cancelling = true;
+	fprintf(run->log, "sluice test: %s: stopping the running tasks\n",
+	        signum == SIGINT ? "interrupted" : "terminated");
+	for (size_t i = 0; i < run->dag->tasks_nr; i++) {
+		struct test_task *t = &run->tasks[i];
+
+		if (t->te) {
+			sl_taskexec_cancel(t->te);
+		} else if (t->selected && !sl_task_state_finished(t->state)) {
+			if (t->timer_init) {
+				int rc = uv_timer_stop(&t->timer);
+
+				if (rc < 0)
+					cli_error("cannot stop a timer: %s", uv_strerror(rc));
+			}
+			set_state(t, SL_TASK_CANCELLED, NULL);
+		}
+	}
+	schedule(run);
+}
+
+static int start_signal(struct test_run *run, uv_signal_t *sig, bool *init, int signum)
+{
+	int rc = uv_signal_init(&run->loop, sig);
+
+	if (rc < 0)
+		goto fail;
+	*init = true;
+	sig->data = run;
+	rc = uv_signal_start(sig, on_signal, signum);
+	if (rc < 0)
+		goto fail;
+	return 0;
+fail:
+	cli_error("cannot watch signal %d: %s", signum, uv_strerror(rc));
+	return rc;
+}
+
+static int print_summary(struct cli *cli, struct test_run *run, enum sl_run_state state)
+{
+	const struct sl_dag *dag = run->dag;
+	struct cli_table table = CLI_TABLE_INIT;
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+	int rc;
+
+	if (cli->json) {
+		json_t *tasks = json_array();
+
+		for (size_t k = 0; k < dag->tasks_nr; k++) {
+			const struct test_task *t = &run->tasks[dag->topo[k]];
+			json_t *outputs = json_object();
+
+			if (!t->selected)
+				continue;
+			for (size_t i = 0; i < t->outputs.nr; i++)
+				json_object_set_new(outputs, t->outputs.items[i].key,
+				                    json_string(t->outputs.items[i].value));
+			json_array_append_new(
+			    tasks,
+			    json_pack("{s:s, s:s, s:i, s:o, s:I, s:o}", "task", task_id(t), "state",
+			              sl_task_state_name(t->state), "try_number", t->try_number,
+			              "exit_code",
+			              t->ran && t->exit_code >= 0 ? json_integer(t->exit_code)
+			                                          : json_null(),
+			              "duration_ms", (json_int_t)t->duration_ms, "outputs",
+			              outputs));
+		}
+		sl_run_time_format(&sb, run->logical_date * 1000000);
+		rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:o}", "dag", dag->id, "run_id",
+		                              run->run_id, "state", sl_run_state_name(state),
+		                              "logical_date", sb.buf, "tasks", tasks));
+		sl_strbuf_release(&sb);
+		return rc;
+	}
+
+	cli_table_header(&table, "TASK", "STATE", "TRIES", "DURATION", NULL);
+	cli_table_align_right(&table, 2);
+	cli_table_align_right(&table, 3);
+	for (size_t k = 0; k < dag->tasks_nr; k++) {
+		const struct test_task *t = &run->tasks[dag->topo[k]];
+
+		if (!t->selected)
+			continue;
+		cli_table_add(&table, task_id(t));
+		cli_table_add(&table, sl_task_state_name(t->state));
+		cli_table_addf(&table, "%d", t->try_number);
+		if (t->ran)
+			cli_table_addf(&table, "%.2fs", (double)t->duration_ms / 1000.0);
+		else
+			cli_table_add(&table, NULL);
+	}
+	printf("\n");
+	cli_table_print(&table, stdout);
+	printf("\nrun %s: %s\n", run->run_id, sl_run_state_name(state));
+	cli_table_release(&table);
+	sl_strbuf_release(&sb);
+	return CLI_EXIT_OK;
+}
+
+/* The logical date: --logical-date in the DAG's zone, else now. */
+static int logical_date(const struct test_opts *o, const struct sl_dag *dag, int64_t *out)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_tz *tz = NULL;
+	int rc = 0;
+
+	if (!o->logical_date) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		*out = (int64_t)ts.tv_sec;
+		return 0;
+	}
+	rc = sl_tz_load(&tz, dag->timezone, &err);
+	if (!rc)
+		rc = sl_iso_parse(o->logical_date, tz, out, &err);
+	if (rc)
+		rc = cli_usage_error(&cli_cmd_test, "--logical-date: %s", err.buf);
+	sl_tz_free(tz);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
+/* Select the tasks named on the line (all when none); an exit code. */
+static int select_tasks(struct test_run *run, struct cli_args *args)
+{
+	const struct sl_dag *dag = run->dag;
+
+	for (size_t i = 0; i < dag->tasks_nr; i++)
+		run->tasks[i].selected = args->n < 2;
+	for (int a = 1; a < args->n; a++) {
+		long i = sl_dag_task_index(dag, args->v[a]);
+
+		if (i < 0)
+			return cli_usage_error(&cli_cmd_test, "DAG '%s' has no task '%s'", dag->id,
+			                       args->v[a]);
+		run->tasks[i].selected = true;
+	}
+	return 0;
+}
+
+static int run_test(struct cli *cli, int argc, char **argv)
+{
+	struct test_opts o = {.parallel = PARALLEL_DEFAULT};
+	struct test_run run;
+	struct cli_args args = {NULL, 0};
+	struct sl_diags diags = SL_DIAGS_INIT;
+	struct sl_strbuf run_id = SL_STRBUF_INIT;
+	struct sl_dag *dag = NULL;
+	json_t *conf = json_object();
+	enum sl_task_state *states = NULL;
+	enum sl_run_state state;
+	bool outdir_made = false, loop_init = false;
+	size_t n = 0;
+	bool stop;
+	int rc;
+
+	memset(&run, 0, sizeof(run));
+	rc = cli_parse_options(cli, &cli_cmd_test, argc, argv, on_option, &o, &args, &stop);
+	if (rc || stop)
+		goto out;
+	if (args.n < 1) {
+		rc = cli_usage_error(&cli_cmd_test, "missing PATH (a DAG file)");
+		goto out;
+	}
+	if (sl_dag_load_file(&dag, args.v[0], NULL, &diags) < 0) {
+		sl_diags_sort(&diags);
+		for (size_t i = 0; i < diags.nr; i++)
+			fprintf(stderr, "%s:%u:%u: %s\n", diags.items[i].file, diags.items[i].line,
+			        diags.items[i].column, diags.items[i].message);
+		rc = CLI_EXIT_FAILED;
+		goto out;
+	}
+	rc = build_conf(&o, dag, conf);
+	if (rc)
+		goto out;
+	run.dag = dag;
+	run.tasks = sl_xcalloc(dag->tasks_nr, sizeof(*run.tasks));
+	run.mark = sl_xcalloc(dag->tasks_nr, 1);
+	run.stack = sl_xcalloc(dag->tasks_nr, sizeof(*run.stack));
+	for (size_t i = 0; i < dag->tasks_nr; i++) {
+		run.tasks[i].run = &run;
+		run.tasks[i].index = i;
+		run.tasks[i].state = SL_TASK_PENDING;
+		run.tasks[i].exit_code = -1;
+		sl_strbuf_init(&run.tasks[i].partial[0]);
+		sl_strbuf_init(&run.tasks[i].partial[1]);
+	}
+	rc = select_tasks(&run, &args);
+	if (rc)
+		goto out;
+	rc = logical_date(&o, dag, &run.logical_date);
+	if (rc)
+		goto out;
+	sl_run_id_format(&run_id, "test", run.logical_date * 1000000);
+	run.run_id = run_id.buf;
+	run.conf = conf;
+	run.parallel = o.parallel;
+	run.log = cli->json ? stderr : stdout;
+
+	/* $SLUICE_OUTPUT files go to a private folder of this run. */
+	{
+		const char *tmp = getenv("TMPDIR");
+		char *path = sl_xasprintf("%s/sluice-test.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+
+		if (!mkdtemp(path)) {
+			cli_error("cannot create a folder for task outputs in %s: %s",
+			          tmp && *tmp ? tmp : "/tmp", strerror(errno));
+			free(path);
+			rc = CLI_EXIT_FAILED;
+			goto out;
+		}
+		run.outdir = path;
+		outdir_made = true;
+	}
+
+	rc = uv_loop_init(&run.loop);
+	if (rc < 0) {
+		cli_error("cannot create an event loop: %s", uv_strerror(rc));
+		rc = CLI_EXIT_FAILED;
+		goto out;
+	}
+	loop_init = true;
+	if (start_signal(&run, &run.sigint, &run.sigint_init, SIGINT) < 0 ||
+	    start_signal(&run, &run.sigterm, &run.sigterm_init, SIGTERM) < 0) {
+		close_all(&run);
+		(void)uv_run(&run.loop, UV_RUN_DEFAULT);
+		rc = CLI_EXIT_FAILED;
+		goto out;
+	}
+	fprintf(run.log, "sluice test: DAG %s, run %s\n", dag->id, run.run_id);
+	schedule(&run);
+	rc = uv_run(&run.loop, UV_RUN_DEFAULT);
+	if (rc != 0) {
+		cli_error("the event loop stopped with live handles");
+		rc = CLI_EXIT_FAILED;
+		goto out;
+	}
+
+	states = sl_xcalloc(dag->tasks_nr, sizeof(*states));
+	for (size_t i = 0; i < dag->tasks_nr; i++) {
+		if (run.tasks[i].selected)
+			states[n++] = run.tasks[i].state;
+	}
+	state = sl_rules_run_state(states, n);
+	rc = print_summary(cli, &run, state);
+	if (!rc && state != SL_RUN_SUCCESS)
+		rc = CLI_EXIT_FAILED;
+out:
+	if (loop_init) {
+		int lrc = uv_loop_close(&run.loop);
+
+		if (lrc < 0) {
+			cli_error("cannot close the event loop: %s", uv_strerror(lrc));
+			rc = CLI_EXIT_FAILED;
+		}
+	}
+	if (outdir_made && rmdir(run.outdir) < 0)
+		cli_error("cannot remove %s: %s", run.outdir, strerror(errno));
+	free((char *)run.outdir);
+	for (size_t i = 0; run.tasks && i < dag->tasks_nr; i++) {
+		kvs_release(&run.tasks[i].outputs);
+		sl_strbuf_release(&run.tasks[i].partial[0]);
+		sl_strbuf_release(&run.tasks[i].partial[1]);
+	}
+	free(run.tasks);
+	free(run.mark);
+	free(run.stack);
+	free(states);
+	sl_strbuf_release(&run_id);
+	json_decref(conf);
+	sl_dag_free(dag);
+	sl_diags_release(&diags);
+	free(o.conf);
+	free(args.v);
+	return rc;
+}

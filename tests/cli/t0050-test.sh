@@ -1,0 +1,186 @@
+#!/bin/sh
+# `sluice test FILE`: run a DAG file locally, no database or daemons.
+. "$(dirname "$0")/lib.sh"
+
+cd "$TMP" || exit 1
+
+# A chain passing an output downstream.
+cat >chain.yaml <<'EOF'
+dag: chain
+tasks:
+  extract:
+    command: echo "extracting"; echo "rows=42" >> "$SLUICE_OUTPUT"
+  transform:
+    command: echo "got {{ outputs.extract.rows }} rows"
+    depends_on: [extract]
+  load:
+    command: echo "loading $SLUICE_OUT_EXTRACT_ROWS in $SLUICE_RUN_ID"
+    depends_on: [transform]
+EOF
+run "$SLUICE" test chain.yaml --logical-date 2026-03-01T02:00:00Z
+expect_status 0 "a 3-task chain succeeds"
+expect_grep "$TMP/out" '^\[extract\] extracting$' "log lines are prefixed with the task id"
+expect_grep "$TMP/out" '^\[transform\] got 42 rows$' "an output reaches a downstream template"
+expect_grep "$TMP/out" '^\[load\] loading 42 in test__2026-03-01T02:00:00+00:00$' \
+	"... and the env of a task further down, with the test__ run id"
+expect_grep "$TMP/out" '^\[load\] success$' "state changes are printed"
+expect_grep "$TMP/out" '^load  *success  *1  *[0-9.]*s$' "the final table"
+
+run "$SLUICE" test chain.yaml --json
+expect_status 0 "--json exits 0"
+expect_jq "$TMP/out" '.dag == "chain" and .state == "success" and
+	(.run_id | startswith("test__")) and (.tasks | map(.state) | unique) == ["success"] and
+	.tasks[0].outputs.rows == "42"' "--json prints the summary"
+
+# Retries: fails twice, then succeeds.
+cat >retry.yaml <<EOF
+dag: retry
+tasks:
+  flaky:
+    command: n=\$(cat "$TMP/count" 2>/dev/null || echo 0); n=\$((n + 1)); echo \$n >"$TMP/count"; echo "try \$n"; [ \$n -ge 3 ]
+    retries: 3
+    retry_delay: 1s
+EOF
+run "$SLUICE" test retry.yaml
+expect_status 0 "a task that fails twice then succeeds"
+expect_grep "$TMP/out" '^flaky  *success  *3 ' "... took 3 tries"
+expect_grep "$TMP/out" '^\[flaky\] up_for_retry: exit 1 after .*; retrying in 1s (try 2 of 4)$' \
+	"... waiting retry_delay between them"
+
+# A failure with no retries: all_success downstream is upstream_failed,
+# all_done downstream runs.
+cat >fail.yaml <<'EOF'
+dag: fail
+tasks:
+  broken:
+    command: echo oops >&2; exit 3
+  after:
+    command: echo should not run
+    depends_on: [broken]
+  cleanup:
+    command: echo cleaning up
+    depends_on: [broken]
+    trigger_rule: all_done
+EOF
+run "$SLUICE" test fail.yaml
+expect_status 1 "a failed task fails the run"
+expect_grep "$TMP/out" '^broken  *failed  *1 ' "the task failed after one try"
+expect_grep "$TMP/out" '^after  *upstream_failed  *0 ' "all_success downstream is upstream_failed"
+expect_grep "$TMP/out" '^\[cleanup\] cleaning up$' "all_done downstream runs"
+expect_grep "$TMP/out" '^cleanup  *success ' "... and succeeds"
+expect_grep "$TMP/out" '^\[broken\] oops$' "stderr is shown too"
+
+# Exit 99 skips; none_failed downstream runs.
+cat >skip.yaml <<'EOF'
+dag: skip
+tasks:
+  maybe:
+    command: exit 99
+  strict:
+    command: echo strict
+    depends_on: [maybe]
+  lenient:
+    command: echo lenient ran
+    depends_on: [maybe]
+    trigger_rule: none_failed
+EOF
+run "$SLUICE" test skip.yaml
+expect_status 0 "a skipped task does not fail the run"
+expect_grep "$TMP/out" '^maybe  *skipped ' "exit 99 is skipped"
+expect_grep "$TMP/out" '^strict  *skipped ' "all_success downstream of a skip is skipped"
+expect_grep "$TMP/out" '^\[lenient\] lenient ran$' "none_failed downstream runs"
+
+# A timeout fails quickly.
+cat >timeout.yaml <<'EOF'
+dag: slow
+tasks:
+  sleepy:
+    command: sleep 30
+    timeout: 1s
+EOF
+start=$(date +%s)
+run "$SLUICE" test timeout.yaml
+took=$(($(date +%s) - start))
+expect_status 1 "a timed-out task fails the run"
+expect_grep "$TMP/out" '^\[sleepy\] failed: timed out' "... as timed out"
+[ "$took" -lt 15 ]
+ok $? "... quickly (${took}s)"
+
+# A sensor pokes until a file appears.
+cat >sensor.yaml <<EOF
+dag: sensor
+tasks:
+  wait:
+    command: test -f "$TMP/ready" || { touch "$TMP/poked"; exit 75; }
+    sensor: {poke_interval: 1s, timeout: 1m}
+  after:
+    command: echo input is there
+    depends_on: [wait]
+EOF
+(
+	i=0
+	while [ ! -f "$TMP/poked" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	touch "$TMP/ready"
+) &
+run "$SLUICE" test sensor.yaml
+wait
+expect_status 0 "a sensor succeeds once its file appears"
+expect_grep "$TMP/out" '^\[wait\] up_for_reschedule: not yet (exit 75).*poking again in 1s$' \
+	"... after being rescheduled"
+expect_grep "$TMP/out" '^wait  *success  *1 ' "... within one try"
+expect_grep "$TMP/out" '^\[after\] input is there$' "downstream ran"
+
+# --conf values stay data.
+cat >conf.yaml <<EOF
+dag: conf
+params: {who: nobody, n: 1}
+tasks:
+  greet:
+    command: echo "hi {{ params.who }}"; echo n={{ params.n }}
+EOF
+run "$SLUICE" test conf.yaml --conf "who=\"; touch $TMP/pwned; echo \"" --conf n=7
+expect_status 0 "a --conf value with shell syntax"
+expect_grep "$TMP/out" "^\[greet\] hi \"; touch $TMP/pwned; echo \"$" "... is echoed verbatim"
+expect_grep "$TMP/out" '^\[greet\] n=7$' "... and a typed value is used"
+[ ! -e "$TMP/pwned" ]
+ok $? "... and never runs"
+
+run "$SLUICE" test conf.yaml --conf whom=x
+expect_status 2 "an unknown --conf key is a usage error"
+expect_grep "$TMP/err" "whom" "... naming the key"
+run "$SLUICE" test conf.yaml --conf n=seven
+expect_status 2 "a --conf value of the wrong type is a usage error"
+run "$SLUICE" test conf.yaml nosuchtask
+expect_status 2 "an unknown task is a usage error"
+
+# A TASK list: upstream tasks left out count as succeeded.
+run "$SLUICE" test chain.yaml load
+expect_status 0 "a TASK list runs only those tasks"
+expect_grep "$TMP/out" '^\[load\] success$' "... the named task ran"
+if grep -q extract "$TMP/out"; then ok 1 "... and not its upstream"; else ok 0 "... and not its upstream"; fi
+
+# An invalid file.
+cat >bad.yaml <<'EOF'
+dag: bad
+tasks:
+  a:
+    command: echo a
+    depends_on: [nope]
+EOF
+run "$SLUICE" test bad.yaml
+expect_status 1 "an invalid DAG file exits 1"
+expect_grep "$TMP/err" '^bad\.yaml:[0-9]*:[0-9]*: ' "... with file:line:col"
+
+run "$SLUICE" test
+expect_status 2 "no PATH is a usage error"
+run "$SLUICE" test --help
+expect_status 0 "--help"
+expect_grep "$TMP/out" "count as succeeded" "--help explains a TASK list"
+
+# The repository's own example, from the repository root.
+cd "$SRC_DIR" || exit 1
+run "$SLUICE" test dags-examples/hello.yaml
+expect_status 0 "dags-examples/hello.yaml runs from the repository root"
+expect_grep "$TMP/out" '^\[done\] counted 3 words$' "... passing its output downstream"
+
+done_testing

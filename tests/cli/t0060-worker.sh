@@ -1,0 +1,214 @@
+#!/bin/sh
+# sluice-worker against a scripted fake scheduler (tests/tools/fake_scheduler):
+# handshake, REJECT, dispatch -> LOG -> RESULT -> ACK, results kept across a
+# lost scheduler, bad frames, heartbeat timeout, SIGTERM drain.
+. "$(dirname "$0")/lib.sh"
+
+WORKER=${SLUICE_WORKER:?SLUICE_WORKER must point at sluice-worker}
+FAKE=${SLUICE_FAKE_SCHEDULER:?SLUICE_FAKE_SCHEDULER must point at fake_scheduler}
+cd "$TMP" || exit 1
+printf 'secret\n' >token
+WPID=
+FPID=
+
+cleanup() {
+	[ -n "$WPID" ] && kill -9 "$WPID" 2>/dev/null
+	[ -n "$FPID" ] && kill -9 "$FPID" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# wait_for FILE PATTERN: until a line of FILE matches (10 s at most).
+wait_for() {
+	i=0
+	while ! grep -q -e "$2" "$1" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -gt 200 ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+# wait_exit PID: until it has exited (10 s at most); its status in $status.
+wait_exit() {
+	i=0
+	while kill -0 "$1" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 200 ]; then
+			status=124
+			return 1
+		fi
+		sleep 0.05
+	done
+	wait "$1"
+	status=$?
+}
+
+# fake NAME [--port N] COMMAND...: start a fake scheduler; its output in NAME.out.
+fake() {
+	name=$1
+	shift
+	"$FAKE" "$@" >"$name.out" 2>&1 &
+	FPID=$!
+	wait_for "$name.out" '^port ' || echo "# fake scheduler did not start"
+	PORT=$(sed -n 's/^port //p' "$name.out")
+}
+
+# worker NAME: a worker with its own state dir, logging to NAME.log.
+worker() {
+	cat >"$1.yaml" <<EOF
+scheduler: 127.0.0.1:$PORT
+token_file: $TMP/token
+name: w1
+slots: 1
+queues: [default, etl]
+state_dir: $TMP/$1.state
+grace: 1s
+EOF
+	"$WORKER" --config "$1.yaml" 2>"$1.log" &
+	WPID=$!
+}
+
+# stop_worker NAME: SIGTERM, expect a clean exit 0.
+stop_worker() {
+	kill -TERM "$WPID"
+	wait_exit "$WPID"
+	expect_status 0 "$1: SIGTERM exits 0"
+	[ "$status" -eq 0 ] || sed 's/^/#   /' "$1.log"
+	WPID=
+}
+
+fake_done() {
+	wait_exit "$FPID"
+	ok $status "$1: the fake scheduler's script completed"
+	[ "$status" -eq 0 ] || sed 's/^/#   /' "$1.out"
+	FPID=
+}
+
+# --- bad configuration ---------------------------------------------------
+printf 'schedular: x:1\ntoken_file: t\n' >bad.yaml
+run "$WORKER" --config bad.yaml
+expect_status 1 "a bad config is refused"
+expect_grep "$TMP/err" "bad.yaml:1:1: unknown key 'schedular' (did you mean 'scheduler'?)" \
+	"with file:line:col and a suggestion"
+
+# --- handshake, dispatch, LOG, RESULT, ACK --------------------------------
+fake run accept 'expect HELLO' 'welcome 200' \
+	'dispatch a1 7 echo hi; echo err >&2; exit 3' 'expect RESULT' 'wait 1000' \
+	'ack a1 7' 'wait 500'
+worker run
+wait_for run.out '^RESULT'
+ok $? "run: a RESULT arrives"
+expect_grep run.out '^HELLO worker_id=w1 token=secret host=[^ ]* slots=1 version=1-1 queues=default,etl running=$' \
+	"run: HELLO carries the token (newline stripped), name, slots and queues"
+expect_grep run.out '^LOG attempt=a1 fence=7 seq=[01] stream=stdout data=hi\\n$' "run: stdout as a LOG frame"
+expect_grep run.out '^LOG attempt=a1 fence=7 seq=[01] stream=stderr data=err\\n$' "run: stderr as a LOG frame"
+expect_grep run.out '^RESULT attempt=a1 fence=7 outcome=failed exit_code=3 signal=0 log_bytes=7$' \
+	"run: RESULT failed, exit 3"
+test -f run.state/results/a1.res
+ok $? "run: the result is on disk before the ACK"
+wait_for run.log 'event=result_acked attempt=a1'
+ok $? "run: the ACK is logged"
+test ! -e run.state/results/a1.res
+ok $? "run: the ACK removes the result file"
+expect_grep run.log '^level=info event=connected scheduler=127.0.0.1:[0-9]* scheduler_id=fake heartbeat_ms=200$' \
+	"run: the connection is logged as key=value"
+fake_done run
+stop_worker run
+
+# --- REJECT, then retry ---------------------------------------------------
+fake reject accept 'expect HELLO' 'reject bad token' accept 'expect HELLO' 'welcome 200' \
+	'wait 100'
+worker reject
+fake_done reject
+expect_grep reject.log 'event=rejected scheduler=127.0.0.1:[0-9]* reason="bad token"' \
+	"reject: the reason is logged"
+expect_grep reject.log 'event=reconnect_scheduled' "reject: a retry is scheduled"
+expect_grep reject.log 'event=connected' "reject: the retry connects"
+stop_worker reject
+
+# --- the scheduler dies mid-task; the result arrives after the restart ----
+fake lost1 accept 'expect HELLO' 'welcome 200' 'dispatch a2 3 sleep 1; echo done' 'wait 8000'
+worker lost
+wait_for lost.log 'event=attempt_started attempt=a2'
+kill -9 "$FPID"
+wait "$FPID" 2>/dev/null
+fake lost2 --port "$PORT" accept 'expect HELLO' 'welcome 200' 'expect RESULT' 'ack a2 3' \
+	'wait 100'
+fake_done lost
+expect_grep lost2.out '^HELLO .* running=a2$' "lost: HELLO after the restart claims the attempt"
+expect_grep lost2.out '^RESULT attempt=a2 fence=3 outcome=success exit_code=0' \
+	"lost: the result is delivered to the new scheduler"
+test ! -e lost.state/results/a2.res
+ok $? "lost: and removed after its ACK"
+stop_worker lost
+
+# --- a garbage frame: disconnect with a reason, then reconnect ------------
+fake garbage accept 'expect HELLO' 'welcome 200' garbage 'expect CLOSED' accept \
+	'expect HELLO' 'welcome 200' 'wait 100'
+worker garbage
+fake_done garbage
+expect_grep garbage.log 'event=disconnected scheduler=127.0.0.1:[0-9]* reason="frame type 99 is unknown"' \
+	"garbage: the decoder's reason is logged"
+stop_worker garbage
+
+# --- an oversized frame is refused from its length alone -----------------
+fake big accept 'expect HELLO' 'welcome 200' oversize 'expect CLOSED' accept 'expect HELLO' \
+	'welcome 200' 'wait 100'
+worker big
+fake_done big
+expect_grep big.log 'event=disconnected .*reason="frame of 2147483647 bytes exceeds the 1048576-byte limit"' \
+	"big: the oversized frame is refused with the decoder's reason"
+stop_worker big
+
+# --- CANCEL with fencing, then DRAIN ---------------------------------------
+fake cancel accept 'expect HELLO' 'welcome 200' 'dispatch a5 2 exec sleep 30' 'wait 300' \
+	'cancel a5 1' 'cancel zz 2' 'wait 200' 'cancel a5 2' 'expect RESULT' 'ack a5 2' \
+	drain 'expect CLOSED'
+worker cancel
+fake_done cancel
+expect_grep cancel.log 'event=cancel_ignored attempt=a5 fence=1 reason="stale fencing token"' \
+	"cancel: a CANCEL with an old fencing token is ignored"
+expect_grep cancel.log 'event=cancel_ignored attempt=zz fence=2 reason="unknown attempt"' \
+	"cancel: a CANCEL for an unknown attempt is ignored"
+expect_grep cancel.out '^RESULT attempt=a5 fence=2 outcome=cancelled exit_code=-1 signal=15' \
+	"cancel: the current CANCEL stops the task"
+expect_grep cancel.log 'event=disconnected .*reason="drained, holding nothing"' \
+	"cancel: after DRAIN the worker closes once it holds nothing"
+stop_worker cancel
+
+# --- silence: no frame for 3 heartbeats drops the connection --------------
+fake silent accept 'expect HELLO' 'welcome 200' silence 'expect CLOSED' accept 'expect HELLO' \
+	'welcome 200' 'wait 100'
+worker silent
+fake_done silent
+expect_grep silent.out '^HEARTBEAT running=$' "silent: the worker sends heartbeats"
+expect_grep silent.log 'reason="no frame from the scheduler for [0-9]* ms (3 heartbeats)"' \
+	"silent: the timeout is logged"
+stop_worker silent
+
+# --- SIGTERM while a task runs: grace, cancel, result, exit 0 -------------
+fake term accept 'expect HELLO' 'welcome 200' \
+	"dispatch a3 1 echo \$\$ >$TMP/task.pid; exec sleep 30" \
+	'dispatch a4 1 echo too many' 'expect RESULT' 'wait 2000'
+worker term
+wait_for term.log 'event=attempt_started attempt=a3'
+wait_for term.log 'event=dispatch_refused attempt=a4'
+ok $? "term: a dispatch beyond the slots is refused"
+kill -TERM "$WPID"
+wait_exit "$WPID"
+expect_status 0 "term: SIGTERM with a running task exits 0"
+WPID=
+expect_grep term.log 'event=grace_expired running=1' "term: the grace period expires"
+wait_for term.out '^RESULT attempt=a3 fence=1 outcome=cancelled'
+rc=$?
+ok $rc "term: the cancelled result is sent before exiting"
+[ $rc -eq 0 ] || sed 's/^/#   /' term.out term.log
+test -f term.state/results/a3.res
+ok $? "term: and kept on disk, not acknowledged"
+! kill -0 "$(cat task.pid)" 2>/dev/null
+ok $? "term: no task process is left"
+kill -9 "$FPID" 2>/dev/null
+FPID=
+
+done_testing

@@ -1,0 +1,498 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "worker.h"
+
+#include "sluice/alloc.h"
+#include "sluice/error.h"
+#include "sluice/banned.h"
+
+/*
+ * The worker's one connection to a scheduler. States (enum conn_state):
+ *
+ *   IDLE --retry timer--> RESOLVING --> CONNECTING --> HANDSHAKE --WELCOME--> READY
+ *     ^                                     |              |                    |
+ *     +--------- CLOSING <--- any failure, REJECT, bad frame, silence ---------+
+ *
+ * Every failure goes through one path (close the socket, then arm the retry
+ * timer from the close callback), so there is never more than one socket and
+ * the back-off applies to every kind of failure alike.
+ */
+
+#define CONNECT_TIMEOUT_MS 10000 /* resolve + connect + handshake */
+#define BACKOFF_MIN_MS     500
+#define BACKOFF_MAX_MS     30000
+#define READ_CHUNK         (64 * 1024)
+
+struct write_req {
+	uv_write_t req;
+	uv_buf_t buf;
+	char data[];
+};
+
+bool conn_ready(const struct worker *w)
+{
+	return w->state == CONN_READY;
+}
+
+static bool has_socket(const struct worker *w)
+{
+	return w->state == CONN_CONNECTING || w->state == CONN_HANDSHAKE || w->state == CONN_READY;
+}
+
+int conn_init(struct worker *w)
+{
+	int rc;
+
+	w->state = CONN_IDLE;
+	if ((rc = uv_timer_init(w->loop, &w->conn_timer)) ||
+	    (rc = uv_timer_init(w->loop, &w->retry_timer))) {
+		wlog("error", "init_failed", "what=timer error=\"%s\"", uv_strerror(rc));
+		return rc;
+	}
+	return 0;
+}
+
+static void on_retry(uv_timer_t *t);
+
+static void schedule_retry(struct worker *w)
+{
+	uint64_t delay = 0;
+	int rc;
+
+	if (w->stopped)
+		return;
+	if (w->cfg.schedulers_nr > 1)
+		w->sched_idx = (w->sched_idx + 1) % w->cfg.schedulers_nr;
+	/* Try the next scheduler of the list at once; back off after a whole round. */
+	if (w->sched_idx == 0) {
+		unsigned shift = w->failures < 6 ? w->failures : 6;
+		uint64_t base = (uint64_t)BACKOFF_MIN_MS << shift;
+
+		if (base > BACKOFF_MAX_MS)
+			base = BACKOFF_MAX_MS;
+		/* Up to +25% jitter, so that a fleet of workers does not reconnect in step. */
+		delay = base + (uint64_t)rand() % (base / 4 + 1);
+		if (delay > BACKOFF_MAX_MS)
+			delay = BACKOFF_MAX_MS;
+		w->failures++;
+	}
+	wlog("info", "reconnect_scheduled", "scheduler=%s delay_ms=%llu",
+	     w->cfg.schedulers[w->sched_idx], (unsigned long long)delay);
+	if ((rc = uv_timer_start(&w->retry_timer, on_retry, delay, 0)))
+		wlog("error", "timer_failed", "error=\"%s\"", uv_strerror(rc));
+}
+
+static void on_tcp_closed(uv_handle_t *h)
+{
+	struct worker *w = container_of((uv_tcp_t *)h, struct worker, tcp);
+
+	w->state = CONN_IDLE;
+	if (w->stopping)
+		worker_maybe_exit(w);
+	schedule_retry(w);
+}
+
+void conn_drop(struct worker *w, const char *reason)
+{
+	struct sl_strbuf q = SL_STRBUF_INIT;
+
+	if (!has_socket(w))
+		return;
+	wlog_quote(&q, reason);
+	wlog(w->state == CONN_READY ? "warn" : "info",
+	     w->state == CONN_CONNECTING ? "connect_failed" : "disconnected",
+	     "scheduler=%s reason=%s", w->peer ? w->peer : "-", q.buf);
+	sl_strbuf_release(&q);
+	uv_timer_stop(&w->conn_timer);
+	w->state = CONN_CLOSING;
+	/* Closing cancels a pending connect and every queued write (UV_ECANCELED). */
+	uv_close((uv_handle_t *)&w->tcp, on_tcp_closed);
+}
+
+/* A failure before a socket exists (name resolution, tcp init). */
+static void fail_early(struct worker *w, const char *what, int rc)
+{
+	wlog("warn", "connect_failed", "scheduler=%s what=%s error=\"%s\"", w->peer ? w->peer : "-",
+	     what, uv_strerror(rc));
+	w->state = CONN_IDLE;
+	if (w->stopping)
+		worker_maybe_exit(w);
+	schedule_retry(w);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct write_req *wr = container_of(req, struct write_req, req);
+	struct worker *w = container_of((uv_tcp_t *)req->handle, struct worker, tcp);
+
+	free(wr);
+	if (status < 0 && status != UV_ECANCELED) {
+		struct sl_strbuf r = SL_STRBUF_INIT;
+
+		sl_strbuf_addf(&r, "write failed: %s", uv_strerror(status));
+		conn_drop(w, r.buf);
+		sl_strbuf_release(&r);
+	}
+}
+
+bool conn_send_raw(struct worker *w, const char *bytes, size_t len)
+{
+	struct write_req *wr;
+	int rc;
+
+	if (w->state != CONN_HANDSHAKE && w->state != CONN_READY)
+		return false;
+	wr = sl_xmalloc(sizeof(*wr) + len);
+	memcpy(wr->data, bytes, len);
+	wr->buf = uv_buf_init(wr->data, (unsigned)len);
+	if ((rc = uv_write(&wr->req, (uv_stream_t *)&w->tcp, &wr->buf, 1, on_write))) {
+		struct sl_strbuf r = SL_STRBUF_INIT;
+
+		free(wr);
+		sl_strbuf_addf(&r, "write failed: %s", uv_strerror(rc));
+		conn_drop(w, r.buf);
+		sl_strbuf_release(&r);
+		return false;
+	}
+	return true;
+}
+
+bool conn_send(struct worker *w, const struct sl_proto_msg *msg)
+{
+	struct sl_strbuf frame = SL_STRBUF_INIT;
+	bool sent = false;
+	int rc;
+
+	if (w->state != CONN_HANDSHAKE && w->state != CONN_READY)
+		return false;
+	if ((rc = sl_proto_encode(msg, &frame))) {
+		wlog("error", "encode_failed", "type=%s", sl_proto_type_name((int)msg->type));
+		goto out;
+	}
+	sent = conn_send_raw(w, frame.buf, frame.len);
+out:
+	sl_strbuf_release(&frame);
+	return sent;
+}
+
+static void held_attempts(const struct worker *w, struct sl_proto_strlist *l)
+{
+	attempt_list_running(w, l);
+	results_list(w, l);
+}
+
+static void send_hello(struct worker *w)
+{
+	struct sl_proto_msg m;
+
+	sl_proto_msg_init(&m, SL_PROTO_HELLO);
+	m.u.hello.version_min = SL_PROTO_VERSION_MIN;
+	m.u.hello.version_max = SL_PROTO_VERSION_MAX;
+	m.u.hello.token = sl_xstrdup(w->token);
+	m.u.hello.worker_id = sl_xstrdup(w->cfg.name);
+	m.u.hello.host = sl_xstrdup(w->host);
+	m.u.hello.slots = (uint32_t)w->cfg.slots;
+	for (size_t i = 0; i < w->cfg.queues_nr; i++)
+		sl_proto_strlist_push(&m.u.hello.queues, w->cfg.queues[i]);
+	held_attempts(w, &m.u.hello.running);
+	conn_send(w, &m);
+	sl_proto_msg_release(&m);
+}
+
+static void send_heartbeat(struct worker *w)
+{
+	struct sl_proto_msg m;
+
+	sl_proto_msg_init(&m, SL_PROTO_HEARTBEAT);
+	attempt_list_running(w, &m.u.heartbeat.running);
+	conn_send(w, &m);
+	sl_proto_msg_release(&m);
+}
+
+static void on_conn_timer(uv_timer_t *t)
+{
+	struct worker *w = container_of(t, struct worker, conn_timer);
+	uint64_t silent = uv_now(w->loop) - w->last_rx;
+	struct sl_strbuf r = SL_STRBUF_INIT;
+
+	if (w->state != CONN_READY) {
+		conn_drop(w, "no WELCOME within 10 s");
+		return;
+	}
+	if (silent >= 3 * (uint64_t)w->heartbeat_ms) {
+		sl_strbuf_addf(&r, "no frame from the scheduler for %llu ms (3 heartbeats)",
+		               (unsigned long long)silent);
+		conn_drop(w, r.buf);
+		sl_strbuf_release(&r);
+		return;
+	}
+	send_heartbeat(w);
+}
+
+void conn_check_drained(struct worker *w)
+{
+	if (w->state == CONN_READY && w->drained && !w->attempts_nr && !w->kept_nr)
+		conn_drop(w, "drained, holding nothing");
+}
+
+static void on_welcome(struct worker *w, const struct sl_proto_welcome *wel)
+{
+	int rc;
+
+	if (wel->version < SL_PROTO_VERSION_MIN || wel->version > SL_PROTO_VERSION_MAX) {
+		conn_drop(w, "WELCOME names a protocol version this worker did not offer");
+		return;
+	}
+	w->state = CONN_READY;
+	w->heartbeat_ms = wel->heartbeat_ms;
+	w->failures = 0;
+	w->drained = false;
+	wlog("info", "connected", "scheduler=%s scheduler_id=%s heartbeat_ms=%u", w->peer,
+	     wel->scheduler_id, (unsigned)wel->heartbeat_ms);
+	if ((rc =
+	         uv_timer_start(&w->conn_timer, on_conn_timer, w->heartbeat_ms, w->heartbeat_ms))) {
+		wlog("error", "timer_failed", "error=\"%s\"", uv_strerror(rc));
+		conn_drop(w, "cannot start the heartbeat timer");
+		return;
+	}
+	if (!w->ever_connected) {
+		w->ever_connected = true;
+		worker_notify_ready(w);
+	}
+	results_resend(w);
+}
+
+static void protocol_error(struct worker *w, const struct sl_proto_msg *m)
+{
+	struct sl_strbuf r = SL_STRBUF_INIT;
+
+	sl_strbuf_addf(&r, "unexpected %s frame %s", sl_proto_type_name((int)m->type),
+	               w->state == CONN_READY ? "after the handshake" : "during the handshake");
+	conn_drop(w, r.buf);
+	sl_strbuf_release(&r);
+}
+
+static void handle(struct worker *w, struct sl_proto_msg *m)
+{
+	struct sl_strbuf q = SL_STRBUF_INIT;
+
+	if (w->state == CONN_HANDSHAKE) {
+		if (m->type == SL_PROTO_WELCOME) {
+			on_welcome(w, &m->u.welcome);
+		} else if (m->type == SL_PROTO_REJECT) {
+			wlog_quote(&q, m->u.reject.reason);
+			wlog("error", "rejected", "scheduler=%s reason=%s", w->peer, q.buf);
+			conn_drop(w, "rejected by the scheduler");
+		} else {
+			protocol_error(w, m);
+		}
+		sl_strbuf_release(&q);
+		return;
+	}
+	switch (m->type) {
+	case SL_PROTO_HEARTBEAT:
+		break;
+	case SL_PROTO_DISPATCH:
+		if (w->stopping || w->drained)
+			wlog("warn", "dispatch_refused", "attempt=%s reason=%s",
+			     m->u.dispatch.attempt_id, w->stopping ? "stopping" : "drained");
+		else
+			attempt_dispatch(w, &m->u.dispatch);
+		break;
+	case SL_PROTO_CANCEL:
+		attempt_cancel(w, &m->u.cancel);
+		break;
+	case SL_PROTO_ACK:
+		results_ack(w, &m->u.ack);
+		conn_check_drained(w);
+		break;
+	case SL_PROTO_DRAIN:
+		wlog("info", "drain", "scheduler=%s", w->peer);
+		w->drained = true;
+		conn_check_drained(w);
+		break;
+	default:
+		protocol_error(w, m);
+		break;
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	(void)suggested;
+	buf->base = sl_xmalloc(READ_CHUNK);
+	buf->len = READ_CHUNK;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct worker *w = container_of((uv_tcp_t *)s, struct worker, tcp);
+	struct sl_proto_msg m = SL_PROTO_MSG_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	int rc;
+
+	if (nread < 0) {
+		sl_strbuf_addf(&err, "%s",
+		               nread == UV_EOF ? "the scheduler closed the connection"
+		                               : uv_strerror((int)nread));
+		conn_drop(w, err.buf);
+		goto out;
+	}
+	if (!nread)
+		goto out;
+	w->last_rx = uv_now(w->loop);
+	sl_proto_decoder_feed(&w->dec, buf->base, (size_t)nread);
+	while ((w->state == CONN_HANDSHAKE || w->state == CONN_READY) &&
+	       (rc = sl_proto_decoder_next(&w->dec, &m, &err)) != 0) {
+		if (rc < 0) {
+			conn_drop(w, err.buf);
+			break;
+		}
+		handle(w, &m);
+	}
+out:
+	sl_proto_msg_release(&m);
+	sl_strbuf_release(&err);
+	free(buf->base);
+}
+
+static void on_connected(uv_connect_t *req, int status)
+{
+	struct worker *w = container_of(req, struct worker, connect_req);
+	struct sl_strbuf r = SL_STRBUF_INIT;
+	int rc;
+
+	if (status == UV_ECANCELED)
+		return; /* closed while connecting; on_tcp_closed carries on */
+	if (status < 0) {
+		sl_strbuf_addf(&r, "connect: %s", uv_strerror(status));
+		conn_drop(w, r.buf);
+		goto out;
+	}
+	w->state = CONN_HANDSHAKE;
+	w->last_rx = uv_now(w->loop);
+	if ((rc = uv_read_start((uv_stream_t *)&w->tcp, on_alloc, on_read))) {
+		sl_strbuf_addf(&r, "read: %s", uv_strerror(rc));
+		conn_drop(w, r.buf);
+		goto out;
+	}
+	send_hello(w);
+out:
+	sl_strbuf_release(&r);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct worker *w = container_of(req, struct worker, resolve_req);
+	int rc;
+
+	if (w->stopped) {
+		w->state = CONN_IDLE;
+		goto out;
+	}
+	if (status < 0) {
+		fail_early(w, "resolve", status);
+		goto out;
+	}
+	if ((rc = uv_tcp_init(w->loop, &w->tcp))) {
+		fail_early(w, "tcp_init", rc);
+		goto out;
+	}
+	w->state = CONN_CONNECTING;
+	if ((rc = uv_tcp_nodelay(&w->tcp, 1)) ||
+	    (rc = uv_tcp_connect(&w->connect_req, &w->tcp, res->ai_addr, on_connected)) ||
+	    (rc = uv_timer_start(&w->conn_timer, on_conn_timer, CONNECT_TIMEOUT_MS, 0))) {
+		struct sl_strbuf r = SL_STRBUF_INIT;
+
+		sl_strbuf_addf(&r, "connect: %s", uv_strerror(rc));
+		conn_drop(w, r.buf);
+		sl_strbuf_release(&r);
+	}
+out:
+	uv_freeaddrinfo(res);
+}
+
+void conn_start(struct worker *w)
+{
+	const char *target = w->cfg.schedulers[w->sched_idx];
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct addrinfo hints;
+	char *host = NULL, port_s[16];
+	int port, rc;
+
+	if (w->stopped || w->state != CONN_IDLE)
+		return;
+	free(w->peer);
+	w->peer = sl_xstrdup(target);
+	/* The config reader checked the syntax already. */
+	if (sl_hostport_parse(target, &host, &port, &err)) {
+		fail_early(w, "parse", UV_EINVAL);
+		goto out;
+	}
+	snprintf(port_s, sizeof(port_s), "%d", port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	/* Fresh decoder: nothing of an earlier connection may leak into this one. */
+	sl_proto_decoder_release(&w->dec);
+	sl_proto_decoder_init(&w->dec, 0);
+	w->state = CONN_RESOLVING;
+	if ((rc = uv_getaddrinfo(w->loop, &w->resolve_req, on_resolved, host, port_s, &hints)))
+		fail_early(w, "resolve", rc);
+out:
+	free(host);
+	sl_strbuf_release(&err);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	conn_start(container_of(t, struct worker, retry_timer));
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct worker *w = container_of((uv_tcp_t *)req->handle, struct worker, tcp);
+
+	(void)status;
+	if (!uv_is_closing((uv_handle_t *)&w->tcp)) {
+		w->state = CONN_CLOSING;
+		uv_close((uv_handle_t *)&w->tcp, on_tcp_closed);
+	}
+}
+
+void conn_shutdown(struct worker *w)
+{
+	int rc;
+
+	uv_close((uv_handle_t *)&w->conn_timer, NULL);
+	uv_close((uv_handle_t *)&w->retry_timer, NULL);
+	if (w->state == CONN_READY || w->state == CONN_HANDSHAKE) {
+		/* Let the queued frames (results above all) reach the socket first. */
+		uv_read_stop((uv_stream_t *)&w->tcp);
+		if ((rc = uv_shutdown(&w->shutdown_req, (uv_stream_t *)&w->tcp, on_shutdown))) {
+			w->state = CONN_CLOSING;
+			uv_close((uv_handle_t *)&w->tcp, on_tcp_closed);
+		}
+	} else if (w->state == CONN_CONNECTING) {
+		w->state = CONN_CLOSING;
+		uv_close((uv_handle_t *)&w->tcp, on_tcp_closed);
+	}
+	/*
+	 * RESOLVING: on_resolved sees w->stopped and frees the answer. Cancelling
+	 * only succeeds while the lookup still waits for a thread (UV_EBUSY
+	 * otherwise, and then the lookup is simply awaited), so its result is
+	 * not an error.
+	 */
+	if (w->state == CONN_RESOLVING)
+		(void)uv_cancel((uv_req_t *)&w->resolve_req);
+}
+
+void conn_release(struct worker *w)
+{
+	sl_proto_decoder_release(&w->dec);
+	free(w->peer);
+	w->peer = NULL;
+}

@@ -1,0 +1,351 @@
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "worker.h"
+
+#include "sluice/alloc.h"
+#include "sluice/diag.h"
+#include "sluice/error.h"
+#include "sluice_version.h"
+#include "sluice/banned.h"
+
+/*
+ * sluice-worker: wires the connection (conn.c), the attempts (attempt.c) and
+ * the result store (results.c) to one libuv loop, and owns the lifecycle:
+ * start, SIGTERM/SIGINT drain with a grace period, systemd notification.
+ */
+
+#define TOKEN_MAX 65536
+
+void wlog(const char *level, const char *event, const char *fmt, ...)
+{
+	struct sl_strbuf line = SL_STRBUF_INIT;
+	va_list ap;
+
+	sl_strbuf_addf(&line, "level=%s event=%s", level, event);
+	if (fmt[0]) {
+		sl_strbuf_addch(&line, ' ');
+		va_start(ap, fmt);
+		sl_strbuf_vaddf(&line, fmt, ap);
+		va_end(ap);
+	}
+	sl_strbuf_addch(&line, '\n');
+	/* One write per line, so that lines never interleave. */
+	fwrite(line.buf, 1, line.len, stderr);
+	fflush(stderr);
+	sl_strbuf_release(&line);
+}
+
+void wlog_quote(struct sl_strbuf *sb, const char *s)
+{
+	bool bare = s[0] != '\0';
+
+	for (const char *p = s; *p && bare; p++)
+		bare = (unsigned char)*p > ' ' && *p != '"' && *p != '\\' && *p != '=' &&
+		       (unsigned char)*p < 0x7f;
+	if (bare) {
+		sl_strbuf_adds(sb, s);
+		return;
+	}
+	sl_strbuf_addch(sb, '"');
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '"' || c == '\\')
+			sl_strbuf_addf(sb, "\\%c", c);
+		else if (c == '\n')
+			sl_strbuf_adds(sb, "\\n");
+		else if (c < ' ' || c == 0x7f)
+			sl_strbuf_addf(sb, "\\x%02x", c);
+		else
+			sl_strbuf_addch(sb, (char)c);
+	}
+	sl_strbuf_addch(sb, '"');
+}
+
+static void notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+void worker_notify_ready(struct worker *w)
+{
+	(void)w;
+	notify("READY=1");
+}
+
+static void on_watchdog(uv_timer_t *t)
+{
+	(void)t;
+	notify("WATCHDOG=1");
+}
+
+static void start_watchdog(struct worker *w)
+{
+#ifdef HAVE_SYSTEMD
+	uint64_t usec = 0;
+	int rc;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0 || !usec)
+		return;
+	/* Twice per period, as sd_watchdog_enabled(3) recommends. */
+	uint64_t ms = usec / 2000 ? usec / 2000 : 1;
+
+	if ((rc = uv_timer_start(&w->watchdog_timer, on_watchdog, ms, ms)))
+		wlog("error", "timer_failed", "what=watchdog error=\"%s\"", uv_strerror(rc));
+	else
+		wlog("info", "watchdog", "interval_ms=%llu", (unsigned long long)ms);
+#else
+	(void)w;
+	(void)on_watchdog;
+#endif
+}
+
+void worker_maybe_exit(struct worker *w)
+{
+	if (!w->stopping || w->stopped || w->attempts_nr)
+		return;
+	w->stopped = true;
+	wlog("info", "stopped", "results_kept=%zu", w->kept_nr);
+	uv_close((uv_handle_t *)&w->sigterm, NULL);
+	uv_close((uv_handle_t *)&w->sigint, NULL);
+	uv_close((uv_handle_t *)&w->grace_timer, NULL);
+	uv_close((uv_handle_t *)&w->watchdog_timer, NULL);
+	conn_shutdown(w);
+}
+
+static void on_grace(uv_timer_t *t)
+{
+	struct worker *w = container_of(t, struct worker, grace_timer);
+
+	wlog("warn", "grace_expired", "running=%zu", w->attempts_nr);
+	attempt_cancel_all(w);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct worker *w = s->data;
+	int rc;
+
+	if (w->stopping) {
+		/* A second signal: do not wait for the grace period. */
+		wlog("warn", "signal", "signal=%s action=cancel", strsignal(signum));
+		attempt_cancel_all(w);
+		return;
+	}
+	w->stopping = true;
+	notify("STOPPING=1");
+	wlog("info", "stopping", "signal=%s running=%zu grace_s=%lld", strsignal(signum),
+	     w->attempts_nr, (long long)w->cfg.grace);
+	if (w->attempts_nr &&
+	    (rc = uv_timer_start(&w->grace_timer, on_grace, (uint64_t)w->cfg.grace * 1000, 0))) {
+		wlog("error", "timer_failed", "what=grace error=\"%s\"", uv_strerror(rc));
+		attempt_cancel_all(w);
+	}
+	worker_maybe_exit(w);
+}
+
+static int read_token(struct worker *w)
+{
+	struct sl_strbuf tok = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+	int rc = -1;
+
+	if (sl_strbuf_read_file(&tok, w->cfg.token_file, TOKEN_MAX, &err)) {
+		fprintf(stderr, "sluice-worker: %s\n", err.buf);
+		goto out;
+	}
+	while (tok.len && (tok.buf[tok.len - 1] == '\n' || tok.buf[tok.len - 1] == '\r'))
+		sl_strbuf_setlen(&tok, tok.len - 1);
+	if (!tok.len || memchr(tok.buf, '\0', tok.len)) {
+		fprintf(stderr, "sluice-worker: %s: the token is empty or holds a NUL byte\n",
+		        w->cfg.token_file);
+		goto out;
+	}
+	w->token = sl_strbuf_detach(&tok, NULL);
+	rc = 0;
+out:
+	sl_strbuf_release(&tok);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
+static int load_config(struct worker *w, const char *path, const char *name)
+{
+	struct sl_diags diags = SL_DIAGS_INIT;
+	int rc;
+
+	rc = sl_worker_config_load(&w->cfg, path, &diags);
+	sl_diags_sort(&diags);
+	for (size_t i = 0; i < diags.nr; i++)
+		fprintf(stderr, "%s:%u:%u: %s\n", diags.items[i].file, diags.items[i].line,
+		        diags.items[i].column, diags.items[i].message);
+	sl_diags_release(&diags);
+	if (rc)
+		return rc;
+	if (name) {
+		if (!name[0] || strlen(name) > SL_PROTO_ID_MAX ||
+		    strspn(name,
+		           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
+		        strlen(name)) {
+			fprintf(stderr, "sluice-worker: --name '%s' is not a valid name\n", name);
+			return SL_EINVAL;
+		}
+		free(w->cfg.name);
+		w->cfg.name = sl_xstrdup(name);
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sluice-worker --config FILE [--name NAME]\n");
+}
+
+static void ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	/* A scheduler that goes away mid-write must be an error code, not a death. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int start(struct worker *w)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	char host[HOST_NAME_MAX + 1];
+	int rc;
+
+	if (gethostname(host, sizeof(host)))
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	w->host = sl_xstrdup(host[0] ? host : "unknown");
+	if ((rc = results_init(w, &err))) {
+		fprintf(stderr, "sluice-worker: %s\n", err.buf);
+		goto out;
+	}
+	if ((rc = conn_init(w)))
+		goto out;
+	if ((rc = uv_signal_init(w->loop, &w->sigterm)) ||
+	    (rc = uv_signal_init(w->loop, &w->sigint)) ||
+	    (rc = uv_timer_init(w->loop, &w->grace_timer)) ||
+	    (rc = uv_timer_init(w->loop, &w->watchdog_timer))) {
+		wlog("error", "init_failed", "error=\"%s\"", uv_strerror(rc));
+		goto out;
+	}
+	w->sigterm.data = w->sigint.data = w;
+	if ((rc = uv_signal_start(&w->sigterm, on_signal, SIGTERM)) ||
+	    (rc = uv_signal_start(&w->sigint, on_signal, SIGINT))) {
+		wlog("error", "init_failed", "what=signal error=\"%s\"", uv_strerror(rc));
+		goto out;
+	}
+	start_watchdog(w);
+	wlog("info", "started", "name=%s slots=%d state_dir=%s results_kept=%zu version=%s",
+	     w->cfg.name, w->cfg.slots, w->cfg.state_dir, w->kept_nr, SLUICE_VERSION);
+	conn_start(w);
+out:
+	sl_strbuf_release(&err);
+	return rc;
+}
+
+static void close_any(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *config = NULL, *name = NULL;
+	struct worker w;
+	uv_loop_t loop;
+	int c, rc, status = 1;
+	bool loop_ok = false;
+
+	memset(&w, 0, sizeof(w));
+	sl_worker_config_init(&w.cfg);
+	sl_proto_decoder_init(&w.dec, 0);
+	while ((c = getopt_long(argc, argv, "c:n:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'n':
+			name = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			status = 0;
+			goto out;
+		case 'V':
+			printf("sluice-worker %s\n", SLUICE_VERSION);
+			status = 0;
+			goto out;
+		default:
+			usage(stderr);
+			status = 2;
+			goto out;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		status = 2;
+		goto out;
+	}
+	if (load_config(&w, config ? config : SL_WORKER_CONFIG_DEFAULT_PATH, name) ||
+	    read_token(&w))
+		goto out;
+
+	ignore_sigpipe();
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	if ((rc = uv_loop_init(&loop))) {
+		fprintf(stderr, "sluice-worker: uv_loop_init: %s\n", uv_strerror(rc));
+		goto out;
+	}
+	loop_ok = true;
+	w.loop = &loop;
+	if (start(&w)) {
+		/* Close what was opened, then let the loop run the close callbacks. */
+		uv_walk(&loop, close_any, NULL);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		goto out;
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	status = 0;
+out:
+	if (loop_ok && (rc = uv_loop_close(&loop))) {
+		wlog("error", "loop_close_failed", "error=\"%s\"", uv_strerror(rc));
+		status = 1;
+	}
+	conn_release(&w);
+	results_release(&w);
+	free(w.attempts);
+	free(w.token);
+	free(w.host);
+	sl_worker_config_release(&w.cfg);
+	return status;
+}

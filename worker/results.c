@@ -1,0 +1,295 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "worker.h"
+
+#include "sluice/alloc.h"
+#include "sluice/error.h"
+#include "sluice/banned.h"
+
+/*
+ * Finished results, kept until the scheduler acknowledges them
+ * (docs/protocol.md, "Results: at-least-once"). Each one is a file
+ * `results/<attempt>.res` holding the encoded RESULT frame exactly as it goes
+ * on the wire, so that re-sending it is a plain write and reading it back is
+ * the protocol decoder, which validates it. Files are written as `.new`,
+ * fsynced and renamed, so a crash leaves either the whole result or none.
+ *
+ * The writes are small and local and happen once per attempt, so they are
+ * done on the loop thread.
+ */
+
+static int mkdir_p(const char *path, struct sl_strbuf *err)
+{
+	char *p = sl_xstrdup(path);
+	int rc = 0;
+
+	for (char *s = p + 1;; s++) {
+		if (*s == '/' || !*s) {
+			char c = *s;
+
+			*s = '\0';
+			if (mkdir(p, 0700) && errno != EEXIST) {
+				sl_strbuf_addf(err, "cannot create %s: %s", p, strerror(errno));
+				rc = SL_ERR;
+				break;
+			}
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	free(p);
+	return rc;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static void keep(struct worker *w, const char *id, uint64_t fence, const char *bytes, size_t len)
+{
+	struct kept_result *k;
+
+	SL_ALLOC_GROW(w->kept, w->kept_nr + 1, w->kept_alloc);
+	k = &w->kept[w->kept_nr++];
+	k->attempt_id = sl_xstrdup(id);
+	k->fence = fence;
+	sl_strbuf_init(&k->frame);
+	sl_strbuf_add(&k->frame, bytes, len);
+}
+
+static size_t frame_len(const unsigned char *p)
+{
+	return (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | (size_t)p[3];
+}
+
+/* Read one stored result back; false (logged) when it is not one RESULT frame. */
+static bool load_one(struct worker *w, const char *path)
+{
+	struct sl_strbuf data = SL_STRBUF_INIT, err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
+	struct sl_proto_decoder dec;
+	struct sl_proto_msg m = SL_PROTO_MSG_INIT;
+	bool ok = false;
+
+	sl_proto_decoder_init(&dec, 0);
+	if (sl_strbuf_read_file(&data, path, SL_PROTO_MAX_FRAME + 4, &err))
+		goto out;
+	/* Exactly one frame: its length prefix must account for the whole file. */
+	if (data.len < 5 || frame_len((const unsigned char *)data.buf) + 4 != data.len) {
+		sl_strbuf_adds(&err, "not exactly one frame");
+		goto out;
+	}
+	sl_proto_decoder_feed(&dec, data.buf, data.len);
+	if (sl_proto_decoder_next(&dec, &m, &err) != 1 || m.type != SL_PROTO_RESULT) {
+		if (!err.len)
+			sl_strbuf_adds(&err, "not exactly one RESULT frame");
+		goto out;
+	}
+	keep(w, m.u.result.attempt_id, m.u.result.fence, data.buf, data.len);
+	ok = true;
+out:
+	if (!ok) {
+		wlog_quote(&q, err.buf);
+		wlog("error", "result_unreadable", "file=%s reason=%s", path, q.buf);
+	}
+	sl_proto_msg_release(&m);
+	sl_proto_decoder_release(&dec);
+	sl_strbuf_release(&data);
+	sl_strbuf_release(&err);
+	sl_strbuf_release(&q);
+	return ok;
+}
+
+int results_init(struct worker *w, struct sl_strbuf *err)
+{
+	DIR *dir = NULL;
+	struct dirent *de;
+	int rc;
+
+	w->results_dir = sl_xasprintf("%s/results", w->cfg.state_dir);
+	w->work_dir = sl_xasprintf("%s/work", w->cfg.state_dir);
+	if ((rc = mkdir_p(w->results_dir, err)) || (rc = mkdir_p(w->work_dir, err)))
+		goto out;
+	if (!(dir = opendir(w->results_dir))) {
+		sl_strbuf_addf(err, "cannot read %s: %s", w->results_dir, strerror(errno));
+		rc = SL_ERR;
+		goto out;
+	}
+	while ((de = readdir(dir))) {
+		char *path;
+
+		if (de->d_name[0] == '.' && (!de->d_name[1] || !strcmp(de->d_name, "..")))
+			continue;
+		path = sl_xasprintf("%s/%s", w->results_dir, de->d_name);
+		if (ends_with(de->d_name, ".new"))
+			unlink(path); /* a write that never reached its rename */
+		else if (ends_with(de->d_name, ".res") && load_one(w, path))
+			wlog("info", "result_kept", "attempt=%s",
+			     w->kept[w->kept_nr - 1].attempt_id);
+		free(path);
+	}
+out:
+	if (dir)
+		closedir(dir);
+	return rc;
+}
+
+void results_release(struct worker *w)
+{
+	for (size_t i = 0; i < w->kept_nr; i++) {
+		free(w->kept[i].attempt_id);
+		sl_strbuf_release(&w->kept[i].frame);
+	}
+	free(w->kept);
+	w->kept = NULL;
+	w->kept_nr = w->kept_alloc = 0;
+	free(w->results_dir);
+	free(w->work_dir);
+}
+
+static char *result_path(const struct worker *w, const char *id, const char *suffix)
+{
+	return sl_xasprintf("%s/%s.res%s", w->results_dir, id, suffix);
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int write_atomic(const struct worker *w, const char *id, const struct sl_strbuf *frame,
+                        struct sl_strbuf *err)
+{
+	char *tmp = result_path(w, id, ".new"), *path = result_path(w, id, "");
+	size_t off = 0;
+	int fd = -1, rc = SL_ERR;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		sl_strbuf_addf(err, "cannot create %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	while (off < frame->len) {
+		ssize_t n = write(fd, frame->buf + off, frame->len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			sl_strbuf_addf(err, "cannot write %s: %s", tmp, strerror(errno));
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd)) {
+		sl_strbuf_addf(err, "cannot sync %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (close(fd)) {
+		fd = -1;
+		sl_strbuf_addf(err, "cannot write %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path)) {
+		sl_strbuf_addf(err, "cannot rename %s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	/* The rename itself must survive a power cut too. */
+	fsync_dir(w->results_dir);
+	rc = 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (rc)
+		unlink(tmp);
+	free(tmp);
+	free(path);
+	return rc;
+}
+
+int results_add(struct worker *w, const struct sl_proto_msg *result, struct sl_strbuf *err)
+{
+	struct sl_strbuf frame = SL_STRBUF_INIT;
+	const struct sl_proto_result *r = &result->u.result;
+	int rc;
+
+	if ((rc = sl_proto_encode(result, &frame))) {
+		sl_strbuf_addf(err, "cannot encode the result of %s", r->attempt_id);
+		goto out;
+	}
+	/*
+	 * A result that cannot be stored is still kept in memory and sent: it is
+	 * then lost only if the worker also dies before the ACK.
+	 */
+	rc = write_atomic(w, r->attempt_id, &frame, err);
+	keep(w, r->attempt_id, r->fence, frame.buf, frame.len);
+	conn_send_raw(w, frame.buf, frame.len);
+out:
+	sl_strbuf_release(&frame);
+	return rc;
+}
+
+void results_ack(struct worker *w, const struct sl_proto_ref *ack)
+{
+	for (size_t i = 0; i < w->kept_nr; i++) {
+		struct kept_result *k = &w->kept[i];
+		char *path;
+
+		if (strcmp(k->attempt_id, ack->attempt_id) || k->fence != ack->fence)
+			continue;
+		path = result_path(w, k->attempt_id, "");
+		if (unlink(path) && errno != ENOENT)
+			wlog("error", "result_unlink_failed", "file=%s error=\"%s\"", path,
+			     strerror(errno));
+		free(path);
+		wlog("info", "result_acked", "attempt=%s fence=%llu", k->attempt_id,
+		     (unsigned long long)k->fence);
+		free(k->attempt_id);
+		sl_strbuf_release(&k->frame);
+		memmove(k, k + 1, (w->kept_nr - i - 1) * sizeof(*k));
+		w->kept_nr--;
+		return;
+	}
+	wlog("info", "ack_ignored", "attempt=%s fence=%llu reason=\"no such result\"",
+	     ack->attempt_id, (unsigned long long)ack->fence);
+}
+
+void results_resend(struct worker *w)
+{
+	for (size_t i = 0; i < w->kept_nr; i++) {
+		wlog("info", "result_resent", "attempt=%s fence=%llu", w->kept[i].attempt_id,
+		     (unsigned long long)w->kept[i].fence);
+		conn_send_raw(w, w->kept[i].frame.buf, w->kept[i].frame.len);
+	}
+}
+
+bool results_has(const struct worker *w, const char *attempt_id)
+{
+	for (size_t i = 0; i < w->kept_nr; i++)
+		if (!strcmp(w->kept[i].attempt_id, attempt_id))
+			return true;
+	return false;
+}
+
+void results_list(const struct worker *w, struct sl_proto_strlist *l)
+{
+	for (size_t i = 0; i < w->kept_nr; i++)
+		sl_proto_strlist_push(l, w->kept[i].attempt_id);
+}

@@ -1,0 +1,129 @@
+#ifndef SLUICE_WORKER_H
+#define SLUICE_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "sluice/config.h"
+#include "sluice/proto.h"
+#include "sluice/strbuf.h"
+
+/*
+ * sluice-worker's parts (docs/worker.md): main.c wires the loop, signals and
+ * systemd; conn.c is the one connection to a scheduler (connect, handshake,
+ * heartbeats, back-off); attempt.c runs dispatched attempts through
+ * sl_taskexec; results.c keeps finished results on disk until acknowledged.
+ */
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+/** Log bytes per LOG frame (docs/protocol.md recommends 64 KiB). */
+#define WORKER_LOG_CHUNK (64 * 1024)
+
+enum conn_state {
+	CONN_IDLE,       /* no socket; the retry timer may be armed */
+	CONN_RESOLVING,  /* uv_getaddrinfo in flight */
+	CONN_CONNECTING, /* uv_tcp_connect in flight */
+	CONN_HANDSHAKE,  /* HELLO sent, waiting for WELCOME */
+	CONN_READY,      /* WELCOME received */
+	CONN_CLOSING,    /* uv_close called, waiting for its callback */
+};
+
+/** A finished result kept on disk until the scheduler acknowledges it. */
+struct kept_result {
+	char *attempt_id;
+	uint64_t fence;
+	struct sl_strbuf frame; /* the encoded RESULT frame, as stored */
+};
+
+struct attempt;
+
+struct worker {
+	uv_loop_t *loop;
+	struct sl_worker_config cfg;
+	char *token;
+	char *host;
+
+	/* connection (conn.c) */
+	enum conn_state state;
+	uv_tcp_t tcp;
+	uv_connect_t connect_req;
+	uv_getaddrinfo_t resolve_req;
+	uv_shutdown_t shutdown_req;
+	uv_timer_t conn_timer;  /* connect/handshake timeout, then heartbeat ticks */
+	uv_timer_t retry_timer; /* back-off before the next connect */
+	struct sl_proto_decoder dec;
+	size_t sched_idx;  /* which entry of cfg.schedulers */
+	unsigned failures; /* consecutive failed rounds over the list, for back-off */
+	uint32_t heartbeat_ms;
+	uint64_t last_rx; /* loop time of the last frame from the scheduler */
+	bool drained;     /* this connection got DRAIN */
+	bool ever_connected;
+	char *peer; /* "host:port" being tried or connected */
+
+	/* attempts (attempt.c) */
+	struct attempt **attempts;
+	size_t attempts_nr, attempts_alloc;
+
+	/* results (results.c) */
+	char *results_dir;
+	char *work_dir;
+	struct kept_result *kept;
+	size_t kept_nr, kept_alloc;
+
+	/* lifecycle (main.c) */
+	uv_signal_t sigterm, sigint;
+	uv_timer_t grace_timer;
+	uv_timer_t watchdog_timer;
+	bool watchdog;
+	bool stopping;
+	bool stopped; /* every handle closed or closing */
+};
+
+/* main.c */
+void wlog(const char *level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** Append `s` as a log value: bare when simple, else double-quoted with escapes. */
+void wlog_quote(struct sl_strbuf *sb, const char *s);
+/** Called when something the stop sequence waits for has finished. */
+void worker_maybe_exit(struct worker *w);
+void worker_notify_ready(struct worker *w);
+
+/* conn.c */
+int conn_init(struct worker *w);
+void conn_start(struct worker *w);
+/** Encode and queue a message; false when not connected (the message is dropped). */
+bool conn_send(struct worker *w, const struct sl_proto_msg *msg);
+/** Queue already encoded frame bytes. */
+bool conn_send_raw(struct worker *w, const char *bytes, size_t len);
+bool conn_ready(const struct worker *w);
+/** Drop the connection (logged with `reason`) and reconnect after back-off. */
+void conn_drop(struct worker *w, const char *reason);
+/** Close the connection when the scheduler sent DRAIN and nothing is held. */
+void conn_check_drained(struct worker *w);
+/** Close every handle of the connection for good (queued frames are flushed first). */
+void conn_shutdown(struct worker *w);
+/** Free what the connection holds, after the loop has ended. */
+void conn_release(struct worker *w);
+
+/* attempt.c */
+void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d);
+void attempt_cancel(struct worker *w, const struct sl_proto_ref *c);
+void attempt_cancel_all(struct worker *w);
+/** Attempt ids currently running, appended to `l`. */
+void attempt_list_running(const struct worker *w, struct sl_proto_strlist *l);
+
+/* results.c */
+int results_init(struct worker *w, struct sl_strbuf *err);
+void results_release(struct worker *w);
+/** Store (write .new, fsync, rename) and keep one result; then send it if connected. */
+int results_add(struct worker *w, const struct sl_proto_msg *result, struct sl_strbuf *err);
+void results_ack(struct worker *w, const struct sl_proto_ref *ack);
+void results_resend(struct worker *w);
+bool results_has(const struct worker *w, const char *attempt_id);
+void results_list(const struct worker *w, struct sl_proto_strlist *l);
+
+#endif
