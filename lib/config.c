@@ -229,6 +229,8 @@ void sl_worker_config_init(struct sl_worker_config *cfg)
 	cfg->queues[cfg->queues_nr++] = sl_xstrdup("default");
 	cfg->state_dir = sl_xstrdup("/var/lib/sluice-worker");
 	cfg->grace = 60;
+	cfg->checkout_max_age = 7 * 24 * 3600;
+	cfg->checkout_max_bytes = (int64_t)5 << 30;
 }
 
 static void strings_clear(char **items, size_t *nr)
@@ -387,7 +389,9 @@ static void read_string_list(struct reader *r, const char *key, const struct sl_
 }
 
 static const char *const worker_keys[] = {
-    "scheduler", "token_file", "name", "slots", "queues", "state_dir", "repo", "grace",
+    "scheduler",        "token_file",         "name", "slots",
+    "queues",           "state_dir",          "repo", "grace",
+    "checkout_max_age", "checkout_max_bytes",
 };
 
 static void read_worker_top(struct reader *r, const struct sl_ynode *root,
@@ -419,6 +423,10 @@ static void read_worker_top(struct reader *r, const struct sl_ynode *root,
 			read_string(r, k, val, &cfg->repo);
 		} else if (!strcmp(k, "grace")) {
 			read_duration(r, k, val, &cfg->grace);
+		} else if (!strcmp(k, "checkout_max_age")) {
+			read_duration(r, k, val, &cfg->checkout_max_age);
+		} else if (!strcmp(k, "checkout_max_bytes")) {
+			read_positive(r, k, val, (long long)1 << 50, &cfg->checkout_max_bytes);
 		} else {
 			unknown_key(r, key, NULL, worker_keys, SL_ARRAY_SIZE(worker_keys));
 		}

@@ -393,8 +393,12 @@ static const char sql_version[] =
     " UNION ALL SELECT version_id, false FROM dag_versions"
     " WHERE dag_id = $1 AND commit = $2 AND NOT EXISTS (SELECT 1 FROM ins)";
 
+/* A new version may bring a new schedule: forget the cached next run so the
+ * scheduler works it out again from the new definition. */
 static const char sql_set_latest[] =
     "UPDATE dags SET latest_version_id = $2, run_commit = $3, removed_at = NULL,"
+    " next_run_after = CASE WHEN latest_version_id IS DISTINCT FROM $2::bigint"
+    " THEN NULL ELSE next_run_after END,"
     " updated_at = now() WHERE dag_id = $1";
 
 static int store_loaded(struct sl_db *db, struct sync *s, const struct file_result *fr,

@@ -103,6 +103,7 @@ void sl_proto_msg_release(struct sl_proto_msg *msg)
 		kvlist_release(&msg->u.dispatch.env);
 		free(msg->u.dispatch.cwd);
 		free(msg->u.dispatch.commit);
+		free(msg->u.dispatch.repo);
 		break;
 	case SL_PROTO_LOG:
 		free(msg->u.log.attempt_id);
@@ -187,6 +188,8 @@ static void encode_dispatch(json_t *o, const struct sl_proto_dispatch *d, int *b
 	put_kvlist(o, "env", &d->env, bad);
 	put_str(o, "cwd", d->cwd ? d->cwd : "", bad);
 	put_str(o, "commit", d->commit, bad);
+	if (d->repo)
+		put_str(o, "repo", d->repo, bad);
 	put_uint(o, "timeout_s", d->timeout_s, bad);
 	put_uint(o, "log_limit", d->log_limit, bad);
 	put(o, "sensor", json_boolean(d->sensor), bad);
@@ -435,6 +438,16 @@ static int get_text(struct dctx *c, const char *key, enum text_kind kind, char *
 	return 0;
 }
 
+/* Like get_text, for an optional field: `*out` stays NULL when absent. */
+static int get_opt_text(struct dctx *c, const char *key, enum text_kind kind, char **out)
+{
+	int rc;
+
+	if (!field(c, key, false, &rc))
+		return rc;
+	return get_text(c, key, kind, out);
+}
+
 static int get_uint(struct dctx *c, const char *key, uint64_t min, uint64_t max, uint64_t *out)
 {
 	int rc;
@@ -592,6 +605,7 @@ static int decode_dispatch(struct dctx *c, struct sl_proto_dispatch *d)
 	    (rc = get_kvlist(c, "env", true, &d->env)) ||
 	    (rc = get_text(c, "cwd", TEXT, &d->cwd)) ||
 	    (rc = get_text(c, "commit", COMMIT, &d->commit)) ||
+	    (rc = get_opt_text(c, "repo", TEXT_NONEMPTY, &d->repo)) ||
 	    (rc = get_u32(c, "timeout_s", 0, INT32_MAX, &d->timeout_s)) ||
 	    (rc = get_uint(c, "log_limit", 0, INT64_MAX, &d->log_limit)) ||
 	    (rc = get_bool(c, "sensor", &d->sensor)))

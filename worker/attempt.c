@@ -10,6 +10,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/error.h"
+#include "sluice/gitsrc.h"
 #include "sluice/taskenv.h"
 #include "sluice/taskexec.h"
 #include "sluice/banned.h"
@@ -21,26 +22,57 @@ extern char **environ;
  * `sluice test`), its output goes out as LOG frames and its end as a RESULT
  * that results.c stores before sending.
  *
- * The attempt's directory is, for now, an empty `state_dir/work/<attempt>`
- * (plus the dispatch's `cwd` below it); the checkout of the run's commit
- * (the git checkout cache) is the next increment. It is removed when the
- * attempt ends.
+ * An attempt first gets the checkout of its run's commit from the checkout
+ * cache (lib/checkout.c) on a thread of libuv's pool, since that is disk
+ * and network work; meanwhile it is held (it counts against the slots and
+ * is listed as running) but has no process. The task then runs in
+ * `<checkout>/<cwd>`, pinned in the cache until it ends. Its writable
+ * scratch folder is `state_dir/work/<attempt>` ($SLUICE_WORK_DIR, also where
+ * the $SLUICE_OUTPUT file goes), removed when the attempt ends.
  */
+
+/* The first prune soon after start (it also clears a crash's leftovers), then
+ * one every 10 minutes. */
+#define PRUNE_FIRST_MS 1000
+#define PRUNE_EVERY_MS (10 * 60 * 1000)
 
 struct attempt {
 	struct worker *w;
-	struct sl_taskexec *te;
+	struct sl_taskexec *te; /* NULL until the task has started */
 	char *id;
 	uint64_t fence;
 	uint64_t seq; /* next LOG seq, both streams together */
-	char *dir;
+	char *dir;    /* scratch: state_dir/work/<attempt> */
 	bool cancelled;
+
+	/* kept from the dispatch until the task starts */
+	char *command;
+	char *cwd; /* relative to the checkout */
+	struct sl_env env;
+	uint32_t timeout_s;
+	uint64_t log_limit;
+	bool sensor;
+
+	/* the checkout, got on a pool thread */
+	uv_work_t work;
+	char *repo, *commit; /* repo NULL: no repository known, no checkout */
+	char *checkout;      /* its folder once got; pinned while set */
+	struct sl_strbuf checkout_err;
+	int checkout_rc;
+	uint64_t checkout_started; /* loop time */
 };
 
 static void attempt_free(struct attempt *a)
 {
 	free(a->id);
 	free(a->dir);
+	free(a->command);
+	free(a->cwd);
+	sl_env_release(&a->env);
+	free(a->repo);
+	free(a->commit);
+	free(a->checkout);
+	sl_strbuf_release(&a->checkout_err);
 	free(a);
 }
 
@@ -57,6 +89,27 @@ static void remove_tree(const char *dir)
 {
 	/* FTW_PHYS: never follow a symlink the task left behind. */
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* Forget a held attempt: unpin its checkout, remove its scratch folder. */
+static void attempt_end(struct attempt *a)
+{
+	struct worker *w = a->w;
+
+	for (size_t i = 0; i < w->attempts_nr; i++) {
+		if (w->attempts[i] != a)
+			continue;
+		memmove(&w->attempts[i], &w->attempts[i + 1],
+		        (w->attempts_nr - i - 1) * sizeof(*w->attempts));
+		w->attempts_nr--;
+		break;
+	}
+	if (a->checkout)
+		sl_checkout_unpin(&w->checkouts, a->commit);
+	remove_tree(a->dir);
+	attempt_free(a);
+	conn_check_drained(w);
+	worker_maybe_exit(w);
 }
 
 static void send_log(struct worker *w, struct attempt *a, enum sl_proto_stream stream,
@@ -159,45 +212,47 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *res, void
 	m.u.result.truncated = res->log_truncated;
 	finish(w, a->id, a->fence, &m);
 	sl_proto_msg_release(&m);
-
-	for (size_t i = 0; i < w->attempts_nr; i++) {
-		if (w->attempts[i] != a)
-			continue;
-		memmove(&w->attempts[i], &w->attempts[i + 1],
-		        (w->attempts_nr - i - 1) * sizeof(*w->attempts));
-		w->attempts_nr--;
-		break;
-	}
-	remove_tree(a->dir);
-	attempt_free(a);
-	conn_check_drained(w);
-	worker_maybe_exit(w);
+	attempt_end(a);
 }
 
-/* An attempt that could not start: its reason as a LOG line, then a failed RESULT. */
-static void fail_start(struct worker *w, const struct sl_proto_dispatch *d, const char *reason)
+/*
+ * An attempt that ends without running: a failed RESULT after one LOG line
+ * with the reason (it could not start), or a cancelled one (cancelled while
+ * its checkout was being got).
+ */
+static void end_unstarted(struct worker *w, const char *id, uint64_t fence,
+                          enum sl_proto_outcome outcome, const char *reason)
 {
-	struct attempt tmp = {.w = w, .id = d->attempt_id, .fence = d->fence};
+	struct attempt tmp = {.w = w, .id = (char *)id, .fence = fence};
 	struct sl_strbuf line = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
 	struct sl_proto_msg m;
 	uv_timeval64_t now;
 	int64_t ms = 0;
 
 	wlog_quote(&q, reason);
-	wlog("error", "attempt_start_failed", "attempt=%s reason=%s", d->attempt_id, q.buf);
-	sl_strbuf_addf(&line, "[sluice: cannot start the task: %s]\n", reason);
+	if (outcome == SL_PROTO_FAILED) {
+		wlog("error", "attempt_start_failed", "attempt=%s reason=%s", id, q.buf);
+		sl_strbuf_addf(&line, "[sluice: cannot start the task: %s]\n", reason);
+	} else {
+		sl_strbuf_addf(&line, "[sluice: %s]\n", reason);
+	}
 	send_log(w, &tmp, SL_PROTO_STDERR, line.buf, line.len);
 	if (!uv_gettimeofday(&now))
 		ms = (int64_t)now.tv_sec * 1000 + now.tv_usec / 1000;
 	sl_proto_msg_init(&m, SL_PROTO_RESULT);
-	m.u.result.outcome = SL_PROTO_FAILED;
+	m.u.result.outcome = outcome;
 	m.u.result.exit_code = -1;
 	m.u.result.started_ms = m.u.result.ended_ms = ms;
 	m.u.result.log_bytes = line.len;
-	finish(w, d->attempt_id, d->fence, &m);
+	finish(w, id, fence, &m);
 	sl_proto_msg_release(&m);
 	sl_strbuf_release(&line);
 	sl_strbuf_release(&q);
+}
+
+static void fail_start(struct worker *w, const struct sl_proto_dispatch *d, const char *reason)
+{
+	end_unstarted(w, d->attempt_id, d->fence, SL_PROTO_FAILED, reason);
 }
 
 /* `cwd` stays below the attempt's directory: relative, no `..` component. */
@@ -227,13 +282,79 @@ static struct attempt *find(const struct worker *w, const char *id)
 	return NULL;
 }
 
+/* Start the task of an attempt that is held (in w->attempts) and has its
+ * checkout, or needs none; on failure the attempt ends. */
+static void start_task(struct attempt *a)
+{
+	struct worker *w = a->w;
+	struct sl_taskexec_opts o = {0};
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	const char *base = a->checkout ? a->checkout : a->dir;
+	char *cwd = a->cwd[0] ? sl_xasprintf("%s/%s", base, a->cwd) : sl_xstrdup(base);
+
+	o.command = a->command;
+	o.cwd = cwd;
+	o.env = sl_env_array(&a->env);
+	o.timeout = a->timeout_s;
+	o.log_limit = (size_t)a->log_limit;
+	o.sensor = a->sensor;
+	o.output_dir = a->dir;
+	o.on_log = on_log;
+	o.on_done = on_done;
+	o.data = a;
+	if (sl_taskexec_start(w->loop, &o, &a->te, &err)) {
+		a->te = NULL;
+		end_unstarted(w, a->id, a->fence, SL_PROTO_FAILED, err.buf);
+		attempt_end(a);
+		goto out;
+	}
+	wlog("info", "attempt_started", "attempt=%s pid=%d", a->id, sl_taskexec_pid(a->te));
+out:
+	free(cwd);
+	sl_strbuf_release(&err);
+}
+
+/* On a pool thread: only the cache and this attempt's own fields. */
+static void checkout_work(uv_work_t *req)
+{
+	struct attempt *a = container_of(req, struct attempt, work);
+
+	a->checkout_rc =
+	    sl_checkout_get(&a->w->checkouts, a->repo, a->commit, &a->checkout, &a->checkout_err);
+}
+
+static void checkout_done(uv_work_t *req, int status)
+{
+	struct attempt *a = container_of(req, struct attempt, work);
+	struct worker *w = a->w;
+	struct sl_strbuf reason = SL_STRBUF_INIT;
+
+	if (a->cancelled || status == UV_ECANCELED) {
+		end_unstarted(w, a->id, a->fence, SL_PROTO_CANCELLED,
+		              "cancelled before the task started");
+		attempt_end(a);
+		goto out;
+	}
+	if (a->checkout_rc) {
+		sl_strbuf_addf(&reason, "cannot check out commit %s: %s", a->commit,
+		               a->checkout_err.buf);
+		end_unstarted(w, a->id, a->fence, SL_PROTO_FAILED, reason.buf);
+		attempt_end(a);
+		goto out;
+	}
+	wlog("info", "checkout_ready", "attempt=%s commit=%s ms=%llu", a->id, a->commit,
+	     (unsigned long long)(uv_now(w->loop) - a->checkout_started));
+	start_task(a);
+out:
+	sl_strbuf_release(&reason);
+}
+
 void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d)
 {
-	struct sl_taskexec_opts o = {0};
-	struct sl_env env = SL_ENV_INIT;
 	struct sl_strbuf err = SL_STRBUF_INIT, num = SL_STRBUF_INIT;
+	const char *repo = w->cfg.repo ? w->cfg.repo : d->repo;
 	struct attempt *a = NULL;
-	char *cwd = NULL;
+	int rc;
 
 	if (!strcmp(d->attempt_id, ".") || !strcmp(d->attempt_id, "..")) {
 		wlog("warn", "dispatch_refused", "attempt=%s reason=\"not a usable attempt id\"",
@@ -250,9 +371,9 @@ void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d)
 		     d->attempt_id, w->cfg.slots);
 		goto out;
 	}
-	wlog("info", "dispatch", "attempt=%s fence=%llu dag=%s run=%s task=%s try=%u",
+	wlog("info", "dispatch", "attempt=%s fence=%llu dag=%s run=%s task=%s try=%u commit=%s",
 	     d->attempt_id, (unsigned long long)d->fence, d->dag, d->run_id, d->task,
-	     (unsigned)d->try_number);
+	     (unsigned)d->try_number, d->commit);
 	if (!cwd_ok(d->cwd)) {
 		fail_start(w, d, "cwd must be a relative path without '..'");
 		goto out;
@@ -262,49 +383,75 @@ void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d)
 	a->id = sl_xstrdup(d->attempt_id);
 	a->fence = d->fence;
 	a->dir = sl_xasprintf("%s/%s", w->work_dir, d->attempt_id);
+	sl_strbuf_init(&a->checkout_err);
+	a->env = (struct sl_env)SL_ENV_INIT;
 	if (mkdir(a->dir, 0700) && errno != EEXIST) {
 		sl_strbuf_addf(&err, "cannot create %s: %s", a->dir, strerror(errno));
 		fail_start(w, d, err.buf);
 		goto out;
 	}
-	cwd = d->cwd[0] ? sl_xasprintf("%s/%s", a->dir, d->cwd) : sl_xstrdup(a->dir);
+	/* Taken over from the message, which is released after this call. */
+	a->command = d->command;
+	d->command = NULL;
+	a->cwd = sl_xstrdup(d->cwd);
+	a->timeout_s = d->timeout_s;
+	a->log_limit = d->log_limit;
+	a->sensor = d->sensor;
 
-	sl_env_inherit_base(&env, environ);
+	sl_env_inherit_base(&a->env, environ);
 	for (size_t i = 0; i < d->env.nr; i++)
-		sl_env_set(&env, d->env.items[i].key, d->env.items[i].value);
+		sl_env_set(&a->env, d->env.items[i].key, d->env.items[i].value);
 	/* Last, so that the dispatch's env cannot spoof them (docs/execution.md). */
-	sl_env_set(&env, "SLUICE_DAG", d->dag);
-	sl_env_set(&env, "SLUICE_TASK", d->task);
-	sl_env_set(&env, "SLUICE_RUN_ID", d->run_id);
+	sl_env_set(&a->env, "SLUICE_DAG", d->dag);
+	sl_env_set(&a->env, "SLUICE_TASK", d->task);
+	sl_env_set(&a->env, "SLUICE_RUN_ID", d->run_id);
 	sl_strbuf_addf(&num, "%u", (unsigned)d->try_number);
-	sl_env_set(&env, "SLUICE_TRY_NUMBER", num.buf);
+	sl_env_set(&a->env, "SLUICE_TRY_NUMBER", num.buf);
+	sl_env_set(&a->env, "SLUICE_WORK_DIR", a->dir);
 
-	o.command = d->command;
-	o.cwd = cwd;
-	o.env = sl_env_array(&env);
-	o.timeout = d->timeout_s;
-	o.log_limit = (size_t)d->log_limit;
-	o.sensor = d->sensor;
-	o.output_dir = w->work_dir;
-	o.on_log = on_log;
-	o.on_done = on_done;
-	o.data = a;
-	if (sl_taskexec_start(w->loop, &o, &a->te, &err)) {
-		fail_start(w, d, err.buf);
-		remove_tree(a->dir);
-		goto out;
-	}
 	SL_ALLOC_GROW(w->attempts, w->attempts_nr + 1, w->attempts_alloc);
 	w->attempts[w->attempts_nr++] = a;
-	wlog("info", "attempt_started", "attempt=%s pid=%d", a->id, sl_taskexec_pid(a->te));
+	if (!repo) {
+		/* A scheduler that does not send its repository, and no `repo` of
+		 * our own: the task runs in its scratch folder. */
+		wlog("warn", "no_checkout",
+		     "attempt=%s reason=\"no repository: neither the worker's repo nor the "
+		     "dispatch names one\"",
+		     a->id);
+		start_task(a);
+		a = NULL;
+		goto out;
+	}
+	a->repo = sl_xstrdup(repo);
+	a->commit = sl_xstrdup(d->commit);
+	a->checkout_started = uv_now(w->loop);
+	rc = uv_queue_work(w->loop, &a->work, checkout_work, checkout_done);
+	if (rc) {
+		sl_strbuf_addf(&err, "cannot queue the checkout: %s", uv_strerror(rc));
+		end_unstarted(w, a->id, a->fence, SL_PROTO_FAILED, err.buf);
+		attempt_end(a);
+	}
 	a = NULL;
 out:
-	if (a)
+	if (a) {
+		remove_tree(a->dir);
 		attempt_free(a);
-	free(cwd);
-	sl_env_release(&env);
+	}
 	sl_strbuf_release(&err);
 	sl_strbuf_release(&num);
+}
+
+/* Stop a running task, or make a pending checkout end the attempt as
+ * cancelled (its work is dequeued when it has not started yet). */
+static void cancel_one(struct attempt *a)
+{
+	if (a->cancelled)
+		return;
+	a->cancelled = true;
+	if (a->te)
+		sl_taskexec_cancel(a->te);
+	else
+		uv_cancel((uv_req_t *)&a->work);
 }
 
 void attempt_cancel(struct worker *w, const struct sl_proto_ref *c)
@@ -318,10 +465,7 @@ void attempt_cancel(struct worker *w, const struct sl_proto_ref *c)
 		return;
 	}
 	wlog("info", "cancel", "attempt=%s fence=%llu", a->id, (unsigned long long)a->fence);
-	if (!a->cancelled) {
-		a->cancelled = true;
-		sl_taskexec_cancel(a->te);
-	}
+	cancel_one(a);
 }
 
 void attempt_cancel_all(struct worker *w)
@@ -331,8 +475,7 @@ void attempt_cancel_all(struct worker *w)
 
 		if (!a->cancelled) {
 			wlog("warn", "cancel", "attempt=%s reason=shutdown", a->id);
-			a->cancelled = true;
-			sl_taskexec_cancel(a->te);
+			cancel_one(a);
 		}
 	}
 }
@@ -341,4 +484,88 @@ void attempt_list_running(const struct worker *w, struct sl_proto_strlist *l)
 {
 	for (size_t i = 0; i < w->attempts_nr; i++)
 		sl_proto_strlist_push(l, w->attempts[i]->id);
+}
+
+/* --- the checkout cache's pruning ------------------------------------------ */
+
+/* On a pool thread. Running attempts' checkouts are pinned in the cache, so
+ * no keep list is needed. */
+static void prune_work(uv_work_t *req)
+{
+	struct worker *w = container_of(req, struct worker, prune_req);
+
+	sl_strbuf_reset(&w->prune_err);
+	w->pruned = 0;
+	sl_checkout_prune(&w->checkouts, w->cfg.checkout_max_age,
+	                  (uint64_t)w->cfg.checkout_max_bytes, NULL, 0, &w->pruned, &w->prune_err);
+}
+
+static void prune_done(uv_work_t *req, int status)
+{
+	struct worker *w = container_of(req, struct worker, prune_req);
+	struct sl_strbuf q = SL_STRBUF_INIT;
+
+	w->prune_busy = false;
+	if (status == 0 && w->prune_err.len) {
+		wlog_quote(&q, w->prune_err.buf);
+		wlog("warn", "checkouts_pruned", "removed=%zu error=%s", w->pruned, q.buf);
+	} else if (status == 0 && w->pruned) {
+		wlog("info", "checkouts_pruned", "removed=%zu", w->pruned);
+	}
+	sl_strbuf_release(&q);
+}
+
+static void on_prune_timer(uv_timer_t *t)
+{
+	struct worker *w = container_of(t, struct worker, prune_timer);
+	int rc;
+
+	if (w->prune_busy || w->stopping)
+		return;
+	rc = uv_queue_work(w->loop, &w->prune_req, prune_work, prune_done);
+	if (rc)
+		wlog("error", "prune_failed", "error=\"%s\"", uv_strerror(rc));
+	else
+		w->prune_busy = true;
+}
+
+int attempt_init(struct worker *w, struct sl_strbuf *err)
+{
+	int rc;
+
+	sl_strbuf_init(&w->prune_err);
+	if ((rc = sl_gitsrc_global_init(err)))
+		return rc;
+	w->git_ok = true;
+	if ((rc = sl_checkout_cache_init(&w->checkouts, w->cfg.state_dir, err)))
+		return rc;
+	w->checkouts_ok = true;
+	if ((rc = uv_timer_init(w->loop, &w->prune_timer))) {
+		sl_strbuf_addf(err, "cannot create the prune timer: %s", uv_strerror(rc));
+		return SL_ERR;
+	}
+	w->prune_timer_ok = true;
+	if ((rc =
+	         uv_timer_start(&w->prune_timer, on_prune_timer, PRUNE_FIRST_MS, PRUNE_EVERY_MS))) {
+		sl_strbuf_addf(err, "cannot start the prune timer: %s", uv_strerror(rc));
+		return SL_ERR;
+	}
+	return 0;
+}
+
+void attempt_close(struct worker *w)
+{
+	if (w->prune_timer_ok && !uv_is_closing((uv_handle_t *)&w->prune_timer))
+		uv_close((uv_handle_t *)&w->prune_timer, NULL);
+}
+
+void attempt_release(struct worker *w)
+{
+	if (w->checkouts_ok)
+		sl_checkout_cache_release(&w->checkouts);
+	w->checkouts_ok = false;
+	if (w->git_ok)
+		sl_gitsrc_global_shutdown();
+	w->git_ok = false;
+	sl_strbuf_release(&w->prune_err);
 }

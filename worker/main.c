@@ -126,6 +126,7 @@ void worker_maybe_exit(struct worker *w)
 	uv_close((uv_handle_t *)&w->sigint, NULL);
 	uv_close((uv_handle_t *)&w->grace_timer, NULL);
 	uv_close((uv_handle_t *)&w->watchdog_timer, NULL);
+	attempt_close(w);
 	conn_shutdown(w);
 }
 
@@ -213,7 +214,7 @@ static int load_config(struct worker *w, const char *path, const char *name)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sluice-worker --config FILE [--name NAME]\n");
+	fprintf(f, "usage: sluice-worker --config FILE [--name NAME] [--check-config]\n");
 }
 
 static void ignore_sigpipe(void)
@@ -237,6 +238,10 @@ static int start(struct worker *w)
 	host[sizeof(host) - 1] = '\0';
 	w->host = sl_xstrdup(host[0] ? host : "unknown");
 	if ((rc = results_init(w, &err))) {
+		fprintf(stderr, "sluice-worker: %s\n", err.buf);
+		goto out;
+	}
+	if ((rc = attempt_init(w, &err))) {
 		fprintf(stderr, "sluice-worker: %s\n", err.buf);
 		goto out;
 	}
@@ -278,13 +283,14 @@ int main(int argc, char **argv)
 	    {"name", required_argument, NULL, 'n'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"check-config", no_argument, NULL, 'C'}, /* parse, print "ok", exit 0 or 2 */
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *name = NULL;
 	struct worker w;
 	uv_loop_t loop;
 	int c, rc, status = 1;
-	bool loop_ok = false;
+	bool loop_ok = false, check_only = false;
 
 	memset(&w, 0, sizeof(w));
 	sl_worker_config_init(&w.cfg);
@@ -305,6 +311,9 @@ int main(int argc, char **argv)
 			printf("sluice-worker %s\n", SLUICE_VERSION);
 			status = 0;
 			goto out;
+		case 'C':
+			check_only = true;
+			break;
 		default:
 			usage(stderr);
 			status = 2;
@@ -314,6 +323,16 @@ int main(int argc, char **argv)
 	if (optind != argc) {
 		usage(stderr);
 		status = 2;
+		goto out;
+	}
+	if (check_only) {
+		/* Parse the file (and --name) only: no token, no state_dir, no network. */
+		if (load_config(&w, config ? config : SL_WORKER_CONFIG_DEFAULT_PATH, name)) {
+			status = 2;
+			goto out;
+		}
+		printf("ok\n");
+		status = 0;
 		goto out;
 	}
 	if (load_config(&w, config ? config : SL_WORKER_CONFIG_DEFAULT_PATH, name) ||
@@ -343,6 +362,7 @@ out:
 	}
 	conn_release(&w);
 	results_release(&w);
+	attempt_release(&w);
 	free(w.attempts);
 	free(w.token);
 	free(w.host);

@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include "sluice/checkout.h"
 #include "sluice/config.h"
 #include "sluice/proto.h"
 #include "sluice/strbuf.h"
@@ -67,6 +68,13 @@ struct worker {
 	/* attempts (attempt.c) */
 	struct attempt **attempts;
 	size_t attempts_nr, attempts_alloc;
+	struct sl_checkout_cache checkouts; /* state_dir/checkouts */
+	uv_timer_t prune_timer;
+	uv_work_t prune_req;
+	struct sl_strbuf prune_err;
+	size_t pruned;
+	bool prune_busy;
+	bool git_ok, checkouts_ok, prune_timer_ok;
 
 	/* results (results.c) */
 	char *results_dir;
@@ -110,6 +118,12 @@ void conn_shutdown(struct worker *w);
 void conn_release(struct worker *w);
 
 /* attempt.c */
+/** Set up libgit2, the checkout cache and its prune timer. */
+int attempt_init(struct worker *w, struct sl_strbuf *err);
+/** Close the prune timer (at stop). */
+void attempt_close(struct worker *w);
+/** Free the checkout cache and shut libgit2 down, after the loop has ended. */
+void attempt_release(struct worker *w);
 void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d);
 void attempt_cancel(struct worker *w, const struct sl_proto_ref *c);
 void attempt_cancel_all(struct worker *w);

@@ -69,6 +69,8 @@ int sl_config_load(struct sl_config *cfg, const char *path, struct sl_diags *dia
  *     state_dir: /var/lib/sluice-worker       # result store and work dirs
  *     repo: https://git.example.com/dags.git  # optional fetch override
  *     grace: 60s                              # SIGTERM grace period, default 60s
+ *     checkout_max_age: 7d                    # prune checkouts unused this long
+ *     checkout_max_bytes: 5368709120          # and beyond this size (5 GiB)
  *
  * `scheduler` entries are `host:port` or `[v6addr]:port`; `name` and queue
  * names are protocol ids ([A-Za-z0-9_.-], 1 to 200 characters).
@@ -82,9 +84,11 @@ struct sl_worker_config {
 	int slots;        /* default 1 */
 	char **queues;    /* default {"default"} */
 	size_t queues_nr, queues_alloc;
-	char *state_dir; /* default "/var/lib/sluice-worker" */
-	char *repo;      /* NULL unless set */
-	int64_t grace;   /* seconds, default 60 */
+	char *state_dir;            /* default "/var/lib/sluice-worker" */
+	char *repo;                 /* NULL unless set */
+	int64_t grace;              /* seconds, default 60 */
+	int64_t checkout_max_age;   /* seconds, default 7 days */
+	int64_t checkout_max_bytes; /* default 5 GiB */
 };
 
 #define SL_WORKER_CONFIG_DEFAULT_PATH "/etc/sluice/worker.yaml"

@@ -118,6 +118,7 @@ struct sl_proto_dispatch {
 	struct sl_proto_kvlist env;
 	char *cwd; /* relative to the checkout; "" is its root */
 	char *commit;
+	char *repo;         /* optional: where to fetch `commit` from; NULL: not sent */
 	uint32_t timeout_s; /* 0: none */
 	uint64_t log_limit; /* bytes; 0: none */
 	bool sensor;

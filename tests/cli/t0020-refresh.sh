@@ -262,21 +262,24 @@ expect_status 1 "an unreachable remote exits 1"
 expect_grep "$TMP/err" "^sluice: cannot fetch from file://$TMP/missing.git" "and says what failed"
 
 # --- runs keep their pinned version ---------------------------------------------
-if "$SLUICE" trigger --help >/dev/null 2>&1; then
-	pg_newdb pinned
-	"$SLUICE" db init >/dev/null || exit 1
-	refresh
-	run "$SLUICE" trigger nightly_etl --run-id before_push
-	expect_status 0 "trigger a run before a push"
-	sed -i 's/^description: .*/description: After the push/' "$R/dags/nightly_etl.yaml"
-	C6=$(git_commit "$R" "change nightly_etl after the run")
-	refresh
-	expect_status 0 "refresh after the push"
-	expect_sql "SELECT v.commit || ' ' || r.commit FROM runs r JOIN dag_versions v USING (version_id)
-		WHERE r.run_id = 'before_push'" "$CT $CT" \
-		"the run created before the push keeps its pinned version and commit"
-	run version_of nightly_etl
-	expect_file "$TMP/out" "$C6 $C6" "while new runs get the new version"
-fi
+pg_newdb pinned
+"$SLUICE" db init >/dev/null || exit 1
+refresh
+run "$SLUICE" trigger nightly_etl --run-id before_push
+expect_status 0 "trigger a run before a push"
+pg_sql "UPDATE dags SET next_run_after = '2030-01-01Z'" >/dev/null
+sed -i 's/^description: .*/description: After the push/' "$R/dags/nightly_etl.yaml"
+C6=$(git_commit "$R" "change nightly_etl after the run")
+refresh
+expect_status 0 "refresh after the push"
+expect_sql "SELECT v.commit || ' ' || r.commit FROM runs r JOIN dag_versions v USING (version_id)
+	WHERE r.run_id = 'before_push'" "$CT $CT" \
+	"the run created before the push keeps its pinned version and commit"
+run version_of nightly_etl
+expect_file "$TMP/out" "$C6 $C6" "while new runs get the new version"
+expect_sql "SELECT string_agg(dag_id, ' ') FROM dags WHERE next_run_after IS NULL" \
+	"nightly_etl" "a new version clears the cached next run (its schedule may have changed)"
+expect_sql "SELECT count(*) > 0 FROM dags WHERE next_run_after = '2030-01-01Z'" "t" \
+	"DAGs without a new version keep theirs"
 
 done_testing

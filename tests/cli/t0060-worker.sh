@@ -211,4 +211,83 @@ ok $? "term: no task process is left"
 kill -9 "$FPID" 2>/dev/null
 FPID=
 
+# --- the checkout cache: tasks run in the tree of their run's commit -------
+# Checkouts are read-only: make them removable again before the cleanup.
+trap 'chmod -R u+w "$TMP" 2>/dev/null; cleanup' EXIT
+G="git -c user.name=t -c user.email=t@t -c init.defaultBranch=main"
+(
+	export GIT_CONFIG_NOSYSTEM=1 HOME="$TMP"
+	$G init -q dagrepo && cd dagrepo && mkdir sub &&
+		echo first >file.txt && echo sub-first >sub/f.txt && git add -A &&
+		$G commit -q -m one && echo second >file.txt && echo sub-second >sub/f.txt &&
+		git add -A && $G commit -q -m two
+) >/dev/null 2>&1
+C1=$(git -C dagrepo rev-parse HEAD~1)
+C2=$(git -C dagrepo rev-parse HEAD)
+BAD=ffffffffffffffffffffffffffffffffffffffff
+
+# worker_repo NAME REPO: like `worker`, with the worker's own `repo` set.
+worker_repo() {
+	cat >"$1.yaml" <<EOF
+scheduler: 127.0.0.1:$PORT
+token_file: $TMP/token
+name: w1
+slots: 1
+state_dir: $TMP/$1.state
+repo: $2
+grace: 1s
+checkout_max_age: 1d
+checkout_max_bytes: 1000000000
+EOF
+	"$WORKER" --config "$1.yaml" 2>"$1.log" &
+	WPID=$!
+}
+
+fake ck accept 'expect HELLO' 'welcome 200' \
+	"dispatch-in k1 1 - $C1 . cat file.txt" 'expect RESULT' 'ack k1 1' \
+	"dispatch-in k2 1 - $C2 . cat file.txt" 'expect RESULT' 'ack k2 1' \
+	"dispatch-in k3 1 - $BAD . cat file.txt" 'expect RESULT' 'ack k3 1' \
+	"dispatch-in k4 1 - $C1 sub echo \"\$(cat f.txt) work=\$SLUICE_WORK_DIR \$(echo x >\"\$SLUICE_WORK_DIR/s\" && echo scratch-ok)\"" \
+	'expect RESULT' 'ack k4 1' \
+	"dispatch-in k5 1 - $C1 nope cat file.txt" 'expect RESULT' 'ack k5 1' 'wait 200'
+worker_repo ck "$TMP/dagrepo"
+fake_done ck
+expect_grep ck.out '^LOG attempt=k1 fence=1 seq=0 stream=stdout data=first\\n$' \
+	"checkout: a task sees the file at its commit"
+expect_grep ck.out '^RESULT attempt=k1 fence=1 outcome=success exit_code=0' \
+	"checkout: and succeeds"
+expect_grep ck.out '^LOG attempt=k2 fence=1 seq=0 stream=stdout data=second\\n$' \
+	"checkout: a dispatch at another commit sees the other content"
+expect_grep ck.out "^LOG attempt=k3 fence=1 seq=0 stream=stderr data=\\[sluice: cannot start the task: cannot check out commit $BAD: commit $BAD is not in $TMP/dagrepo\\]" \
+	"checkout: a bad commit is logged with the reason"
+expect_grep ck.out '^RESULT attempt=k3 fence=1 outcome=failed exit_code=-1' \
+	"checkout: and fails the attempt"
+expect_grep ck.log "event=attempt_start_failed attempt=k3 reason=\"cannot check out commit $BAD" \
+	"checkout: the worker logs the failure"
+expect_grep ck.out '^LOG attempt=k4 .*data=sub-first work='"$TMP"'/ck.state/work/k4 scratch-ok\\n$' \
+	"checkout: cwd is below the checkout; \$SLUICE_WORK_DIR is the writable scratch folder"
+expect_grep ck.out '^RESULT attempt=k5 fence=1 outcome=failed exit_code=-1' \
+	"checkout: a cwd missing from the commit fails the attempt"
+test -d "ck.state/checkouts/$C1" && test -d "ck.state/checkouts/$C2" &&
+	test ! -e "ck.state/checkouts/$BAD"
+ok $? "checkout: one folder per commit in state_dir/checkouts"
+test -z "$(find "ck.state/checkouts/$C1" -perm /222)"
+ok $? "checkout: the checkout is read-only"
+test -z "$(ls -A ck.state/work)"
+ok $? "checkout: the scratch folders are removed"
+expect_grep ck.log "event=checkout_ready attempt=k2 commit=$C2" "checkout: the checkout is logged"
+stop_worker ck
+
+# The repository named by the scheduler (DISPATCH's repo), mirrored.
+fake ckm accept 'expect HELLO' 'welcome 200' \
+	"dispatch-in m1 1 file://$TMP/dagrepo $C2 sub cat f.txt" 'expect RESULT' 'ack m1 1' \
+	'wait 100'
+worker ckm
+fake_done ckm
+expect_grep ckm.out '^LOG attempt=m1 fence=1 seq=0 stream=stdout data=sub-second\\n$' \
+	"checkout: the dispatch's repo is fetched into a mirror"
+ls -d ckm.state/mirrors/dagrepo-* >/dev/null 2>&1
+ok $? "checkout: the mirror is in state_dir/mirrors"
+stop_worker ckm
+
 done_testing

@@ -11,6 +11,9 @@
  *   welcome [HEARTBEAT_MS]      send WELCOME (default 1000 ms)
  *   reject REASON               send REJECT
  *   dispatch ID FENCE COMMAND   send DISPATCH (the rest of the argument is the command)
+ *   dispatch-in ID FENCE REPO COMMIT CWD COMMAND
+ *                               the same at COMMIT with the optional `repo` field (REPO
+ *                               "-": not sent) and `cwd` ("." for the root)
  *   cancel ID FENCE | ack ID FENCE | drain | heartbeat
  *   garbage                     send a frame of an unknown type
  *   oversize                    send the header of a frame far over the 1 MiB limit
@@ -276,8 +279,17 @@ static void run(int lfd, const char *cmd)
 		sl_proto_msg_init(&m, SL_PROTO_REJECT);
 		m.u.reject.reason = sl_xstrdup(args);
 		send_msg(&m);
-	} else if (IS("dispatch")) {
+	} else if (IS("dispatch") || IS("dispatch-in")) {
 		const char *command = ref_args(args, &r);
+		char repo[1024] = "-", commit[128] = "0123456789abcdef0123456789abcdef01234567";
+		char cwd[256] = ".";
+		int used = 0;
+
+		if (IS("dispatch-in")) {
+			if (sscanf(command, "%1023s %127s %255s %n", repo, commit, cwd, &used) < 3)
+				die("expected ID FENCE REPO COMMIT CWD COMMAND");
+			command += used;
+		}
 
 		sl_proto_msg_init(&m, SL_PROTO_DISPATCH);
 		m.u.dispatch.attempt_id = r.attempt_id;
@@ -287,8 +299,9 @@ static void run(int lfd, const char *cmd)
 		m.u.dispatch.task = sl_xstrdup("t");
 		m.u.dispatch.try_number = 1;
 		m.u.dispatch.command = sl_xstrdup(command);
-		m.u.dispatch.cwd = sl_xstrdup("");
-		m.u.dispatch.commit = sl_xstrdup("0123456789abcdef0123456789abcdef01234567");
+		m.u.dispatch.cwd = sl_xstrdup(strcmp(cwd, ".") ? cwd : "");
+		m.u.dispatch.commit = sl_xstrdup(commit);
+		m.u.dispatch.repo = strcmp(repo, "-") ? sl_xstrdup(repo) : NULL;
 		send_msg(&m);
 	} else if (IS("cancel") || IS("ack")) {
 		sl_proto_msg_init(&m, IS("ack") ? SL_PROTO_ACK : SL_PROTO_CANCEL);

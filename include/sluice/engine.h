@@ -1,0 +1,164 @@
+#ifndef SLUICE_ENGINE_H
+#define SLUICE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/db.h"
+#include "sluice/strbuf.h"
+#include "sluice/taskenv.h"
+#include "sluice/taskexec.h"
+
+/**
+ * The scheduler's database core: the few set-based transactions its loop
+ * runs to create scheduled runs, advance runs (trigger rules, retries, run
+ * state), claim task instances for a worker, and record what a worker
+ * reports (start, log, result, lost). See docs/engine.md.
+ *
+ * Every function is one committed transaction (sl_db_transaction), with
+ * every value a statement parameter and every batch bounded by a limit, so
+ * a crash between two calls loses nothing that was reported as done, and
+ * calling a function again after a crash is safe.
+ *
+ * Time: `now_ms` is the wall clock in milliseconds since 1970-01-01 UTC,
+ * given explicitly so that tests control time. Every time the engine
+ * writes (started_at, ended_at, next_retry_at, queued_at) comes from it.
+ *
+ * Errors: 0, or a negative SL_E* code with one sentence in `err`.
+ */
+
+/**
+ * Create the scheduled runs that are due at `now_ms`: for each DAG that is
+ * not paused, not removed, has a version that loads and a cron or @once
+ * schedule, and whose `dags.next_run_after` is unset or not after now, the
+ * intervals that have ended by now (sl_schedule_next): every missed one,
+ * oldest first, with catchup; only the latest without. Never more than the
+ * DAG's max_active_runs minus its live (queued or running) runs, and never
+ * more than `limit` runs in all. Runs are created through sl_runs_create
+ * with SL_RUNS_SKIP_EXISTING (runs_interval_key prevents duplicates), then
+ * `dags.next_run_after` is set to the end of the next interval not yet
+ * created ('infinity' when there is none). `@once` creates one run ever,
+ * at the start date. `*created` (may be NULL) counts the runs created.
+ */
+int sl_engine_create_scheduled_runs(struct sl_db *db, int64_t now_ms, size_t limit, size_t *created,
+                                    struct sl_strbuf *err);
+
+/**
+ * Advance up to `limit` live runs (oldest logical date first) that have
+ * something to decide: every `pending` task instance whose direct upstream
+ * states (the pinned definition) give a verdict through
+ * sl_trigger_evaluate becomes scheduled, skipped or upstream_failed
+ * (evaluated in topological order, so a skip or failure cascades in one
+ * call); a depends_on_past task also waits until the same task of the
+ * previous run by logical date is success or skipped. up_for_retry and
+ * up_for_reschedule task instances whose next_retry_at <= now become
+ * scheduled. Then each run's state is rolled up (sl_rules_run_state): a
+ * queued run with any task past pending becomes running, a run whose tasks
+ * are all finished becomes success or failed with its end time.
+ * `*changes` (may be NULL) counts task instances and runs changed.
+ */
+int sl_engine_advance(struct sl_db *db, int64_t now_ms, size_t limit, size_t *changes,
+                      struct sl_strbuf *err);
+
+/** What a worker needs to run one attempt: the fields of a DISPATCH. */
+struct sl_engine_dispatch {
+	int64_t attempt_id;
+	int64_t fencing_token;
+	int64_t ti_id;
+	char *dag;
+	char *run_id;
+	char *task;
+	int try_number;
+	char *command;     /* templates expanded (sl_taskenv_expand) */
+	struct sl_env env; /* "NAME=value": DAG env, task env, SLUICE_* */
+	char *cwd;         /* relative to the checkout; "" is its root */
+	char *commit;      /* the run's pinned commit */
+	int64_t timeout_s; /* 0: none */
+	bool sensor;
+};
+
+struct sl_engine_dispatches {
+	struct sl_engine_dispatch *items;
+	size_t nr, alloc;
+};
+
+#define SL_ENGINE_DISPATCHES_INIT \
+	{                         \
+		NULL, 0, 0        \
+	}
+
+void sl_engine_dispatches_release(struct sl_engine_dispatches *d);
+
+/**
+ * Claim up to `free_slots` scheduled task instances for worker
+ * `worker_id`, whose queue is one of `queues`: highest priority first, then
+ * oldest logical date, then file order (ti_id). Pools (a task naming a pool
+ * that does not exist gets no slot and stays scheduled), each run's
+ * max_active_tasks and the global `parallelism` (0: no limit) count
+ * task instances queued or running. For each one picked: a live attempt
+ * (try_number + 1, the worker, a fencing token from sl_fencing_token_seq)
+ * is inserted and the task instance becomes queued with its try_number
+ * incremented. One transaction, serialised with other claimers by a
+ * transaction-level advisory lock (SL_ENGINE_CLAIM_LOCK) and reading rows
+ * with FOR UPDATE SKIP LOCKED, so no task instance is handed out twice.
+ * The dispatches are appended to `*out` (release it with
+ * sl_engine_dispatches_release).
+ */
+int sl_engine_claim(struct sl_db *db, const char *worker_id, const char *const *queues,
+                    size_t queues_nr, size_t free_slots, size_t parallelism, int64_t now_ms,
+                    struct sl_engine_dispatches *out, struct sl_strbuf *err);
+
+/** The advisory lock that serialises claims ("sluice" in ASCII, plus 2). */
+#define SL_ENGINE_CLAIM_LOCK "126909663503207"
+
+/**
+ * The worker started attempt `attempt_id`: its started_at is set and its
+ * task instance becomes running. `*accepted` (may be NULL) is false when the
+ * fencing token is not that of the attempt, or the attempt has ended: a
+ * stale report, ignored.
+ */
+int sl_engine_started(struct sl_db *db, int64_t attempt_id, int64_t fencing, int64_t now_ms,
+                      bool *accepted, struct sl_strbuf *err);
+
+/**
+ * Store log chunk `seq` (1 to 65536 bytes) of an attempt. At most
+ * `log_limit` bytes (0: no limit) are kept per attempt: the part of a chunk
+ * past it is dropped and attempts.log_truncated set. A chunk received twice
+ * is stored once. `*accepted` (may be NULL) is false for a wrong fencing
+ * token.
+ */
+int sl_engine_log(struct sl_db *db, int64_t attempt_id, int64_t fencing, int seq, const void *bytes,
+                  size_t len, int64_t log_limit, bool *accepted, struct sl_strbuf *err);
+
+/** How an attempt ended, as a worker reports it. */
+struct sl_engine_result {
+	enum sl_taskexec_outcome outcome;
+	int exit_code;       /* 0-255, or -1 when none (signal, timeout) */
+	int signal;          /* 1-127, or 0 */
+	const char *outputs; /* the text of a JSON object of strings; NULL: {} */
+};
+
+/**
+ * The attempt ended. When `fencing` is not the token of the attempt, or
+ * the attempt has already ended (a lost worker's attempt, a cancel),
+ * nothing changes and `*accepted` is false: the report is stale (the
+ * caller still acknowledges it). Otherwise the attempt is ended with its
+ * outcome, exit code or signal and outputs, and its task instance moves as
+ * sl_rules_after_attempt says (up_for_retry with the back-off delay,
+ * up_for_reschedule at the next poke, or a final state), in one
+ * transaction.
+ */
+int sl_engine_result(struct sl_db *db, int64_t attempt_id, int64_t fencing,
+                     const struct sl_engine_result *res, int64_t now_ms, bool *accepted,
+                     struct sl_strbuf *err);
+
+/**
+ * A worker is lost: every live attempt of `worker_id` ends with outcome
+ * `lost` and its task instance moves as after a failure (up_for_retry while
+ * tries remain, else failed). `*ended` (may be NULL) counts the attempts.
+ */
+int sl_engine_fail_worker(struct sl_db *db, const char *worker_id, int64_t now_ms, size_t *ended,
+                          struct sl_strbuf *err);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * engine_tool: the scheduler's database core (include/sluice/engine.h) as
+ * subcommands, for tests/cli/t0070-engine.sh. The database is
+ * $SLUICE_DATABASE_URL; NOW is in unix seconds. Each command prints one
+ * JSON object:
+ *
+ *   schedule NOW [LIMIT]                      {"created": N}
+ *   advance NOW [LIMIT]                       {"changes": N}
+ *   claim WORKER Q1,Q2 SLOTS NOW [PARALLELISM] {"dispatches": [...]}
+ *   started ATTEMPT FENCE NOW                 {"accepted": bool}
+ *   log ATTEMPT FENCE SEQ TEXT LIMIT          {"accepted": bool}
+ *   result ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS_JSON]   {"accepted": bool}
+ *   fail-worker WORKER NOW                    {"ended": N}
+ *
+ * EXIT is an exit code, or `sigN` for a signal. Exit status 1 on an error.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/alloc.h"
+#include "sluice/db.h"
+#include "sluice/engine.h"
+#include "sluice/error.h"
+#include "sluice/strbuf.h"
+#include "sluice/banned.h"
+
+static int64_t arg_int(const char *s)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0') {
+		fprintf(stderr, "engine_tool: not an integer: %s\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+static void print(json_t *obj)
+{
+	char *s = json_dumps(obj, JSON_COMPACT);
+
+	puts(s);
+	free(s);
+	json_decref(obj);
+}
+
+static json_t *dispatch_json(const struct sl_engine_dispatch *d)
+{
+	json_t *env = json_array();
+
+	for (size_t i = 0; i < d->env.nr; i++) {
+		const char *eq = strchr(d->env.items[i], '=');
+		char *name = sl_xstrndup(d->env.items[i], (size_t)(eq - d->env.items[i]));
+
+		json_array_append_new(env, json_pack("[ss]", name, eq + 1));
+		free(name);
+	}
+	return json_pack("{sI sI sI ss ss ss si ss so ss ss sI sb}", "attempt_id",
+	                 (json_int_t)d->attempt_id, "fencing_token", (json_int_t)d->fencing_token,
+	                 "ti_id", (json_int_t)d->ti_id, "dag", d->dag, "run_id", d->run_id, "task",
+	                 d->task, "try_number", d->try_number, "command", d->command, "env", env,
+	                 "cwd", d->cwd, "commit", d->commit, "timeout_s", (json_int_t)d->timeout_s,
+	                 "sensor", d->sensor);
+}
+
+static int parse_outcome(const char *s, enum sl_taskexec_outcome *o)
+{
+	static const enum sl_taskexec_outcome all[] = {
+	    SL_TASKEXEC_SUCCESS, SL_TASKEXEC_SKIPPED, SL_TASKEXEC_RESCHEDULE,
+	    SL_TASKEXEC_FAILED,  SL_TASKEXEC_TIMEOUT, SL_TASKEXEC_CANCELLED,
+	};
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(all); i++) {
+		if (!strcmp(s, sl_taskexec_outcome_name(all[i]))) {
+			*o = all[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int cmd_claim(struct sl_db *db, int argc, char **argv, struct sl_strbuf *err)
+{
+	struct sl_engine_dispatches d = SL_ENGINE_DISPATCHES_INIT;
+	char *qs = sl_xstrdup(argv[3]);
+	const char **queues = NULL;
+	size_t nq = 0, alloc = 0;
+	json_t *list;
+	int rc;
+
+	for (char *p = qs, *c; p; p = c) {
+		c = strchr(p, ',');
+		if (c)
+			*c++ = '\0';
+		SL_ALLOC_GROW(queues, nq + 1, alloc);
+		queues[nq++] = p;
+	}
+	rc = sl_engine_claim(db, argv[2], queues, nq, (size_t)arg_int(argv[4]),
+	                     argc > 6 ? (size_t)arg_int(argv[6]) : 0, arg_int(argv[5]) * 1000, &d,
+	                     err);
+	if (!rc) {
+		list = json_array();
+		for (size_t i = 0; i < d.nr; i++)
+			json_array_append_new(list, dispatch_json(&d.items[i]));
+		print(json_pack("{so}", "dispatches", list));
+	}
+	sl_engine_dispatches_release(&d);
+	free(queues);
+	free(qs);
+	return rc;
+}
+
+static int cmd_result(struct sl_db *db, int argc, char **argv, struct sl_strbuf *err)
+{
+	struct sl_engine_result res = {SL_TASKEXEC_FAILED, -1, 0, NULL};
+	bool accepted = false;
+	int rc;
+
+	if (parse_outcome(argv[4], &res.outcome)) {
+		fprintf(stderr, "engine_tool: unknown outcome %s\n", argv[4]);
+		exit(2);
+	}
+	if (!strncmp(argv[5], "sig", 3))
+		res.signal = (int)arg_int(argv[5] + 3);
+	else
+		res.exit_code = (int)arg_int(argv[5]);
+	res.outputs = argc > 7 ? argv[7] : NULL;
+	rc = sl_engine_result(db, arg_int(argv[2]), arg_int(argv[3]), &res, arg_int(argv[6]) * 1000,
+	                      &accepted, err);
+	if (!rc)
+		print(json_pack("{sb}", "accepted", accepted));
+	return rc;
+}
+
+static int usage(void)
+{
+	fputs("usage: engine_tool schedule NOW [LIMIT] | advance NOW [LIMIT]\n"
+	      "       | claim WORKER QUEUES SLOTS NOW [PARALLELISM]\n"
+	      "       | started ATTEMPT FENCE NOW | log ATTEMPT FENCE SEQ TEXT LIMIT\n"
+	      "       | result ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS] | fail-worker W NOW\n",
+	      stderr);
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_db *db = NULL;
+	const char *cmd = argc > 1 ? argv[1] : "";
+	size_t n = 0;
+	bool accepted = false;
+	int rc;
+
+	if ((!strcmp(cmd, "schedule") || !strcmp(cmd, "advance")) && argc >= 3 && argc <= 4) {
+	} else if (!strcmp(cmd, "claim") && argc >= 6 && argc <= 7) {
+	} else if (!strcmp(cmd, "started") && argc == 5) {
+	} else if (!strcmp(cmd, "log") && argc == 7) {
+	} else if (!strcmp(cmd, "result") && argc >= 7 && argc <= 8) {
+	} else if (!strcmp(cmd, "fail-worker") && argc == 4) {
+	} else {
+		return usage();
+	}
+	rc = sl_db_connect(&db, NULL, &err);
+	if (rc)
+		goto fail;
+	if (!strcmp(cmd, "schedule") || !strcmp(cmd, "advance")) {
+		size_t limit = argc > 3 ? (size_t)arg_int(argv[3]) : 1000;
+
+		if (!strcmp(cmd, "schedule")) {
+			rc = sl_engine_create_scheduled_runs(db, arg_int(argv[2]) * 1000, limit, &n,
+			                                     &err);
+			if (!rc)
+				print(json_pack("{sI}", "created", (json_int_t)n));
+		} else {
+			rc = sl_engine_advance(db, arg_int(argv[2]) * 1000, limit, &n, &err);
+			if (!rc)
+				print(json_pack("{sI}", "changes", (json_int_t)n));
+		}
+	} else if (!strcmp(cmd, "claim")) {
+		rc = cmd_claim(db, argc, argv, &err);
+	} else if (!strcmp(cmd, "started")) {
+		rc = sl_engine_started(db, arg_int(argv[2]), arg_int(argv[3]),
+		                       arg_int(argv[4]) * 1000, &accepted, &err);
+		if (!rc)
+			print(json_pack("{sb}", "accepted", accepted));
+	} else if (!strcmp(cmd, "log")) {
+		rc = sl_engine_log(db, arg_int(argv[2]), arg_int(argv[3]), (int)arg_int(argv[4]),
+		                   argv[5], strlen(argv[5]), arg_int(argv[6]), &accepted, &err);
+		if (!rc)
+			print(json_pack("{sb}", "accepted", accepted));
+	} else if (!strcmp(cmd, "result")) {
+		rc = cmd_result(db, argc, argv, &err);
+	} else {
+		rc = sl_engine_fail_worker(db, argv[2], arg_int(argv[3]) * 1000, &n, &err);
+		if (!rc)
+			print(json_pack("{sI}", "ended", (json_int_t)n));
+	}
+fail:
+	if (rc)
+		fprintf(stderr, "engine_tool: %s\n", err.buf);
+	sl_db_free(db);
+	sl_strbuf_release(&err);
+	return rc ? 1 : 0;
+}
