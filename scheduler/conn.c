@@ -1,0 +1,788 @@
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scheduler.h"
+
+#include "sluice/alloc.h"
+#include "sluice/engine.h"
+#include "sluice/error.h"
+#include "sluice/banned.h"
+
+/*
+ * Worker connections. States (enum wconn_state):
+ *
+ *   AWAIT_HELLO --HELLO, token and version good--> READY
+ *        |                                           |
+ *        +-- REJECT, bad frame, silence, EOF --> CLOSING (freed in the close callback)
+ *
+ * Every failure goes through conn_close, so a connection is freed in
+ * exactly one place (on_closed).
+ */
+
+#define READ_CHUNK     (64 * 1024)
+#define LISTEN_BACKLOG 128
+
+struct write_req {
+	uv_write_t req;
+	uv_buf_t buf;
+	char data[];
+};
+
+static uint64_t timeout_ms(const struct sched *s)
+{
+	return (uint64_t)s->cfg.heartbeat_timeout * 1000;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct wconn *c = container_of((uv_tcp_t *)h, struct wconn, tcp);
+	struct sched *s = c->s;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->conns_nr--;
+	sl_proto_decoder_release(&c->dec);
+	for (size_t i = 0; i < c->queues_nr; i++)
+		free(c->queues[i]);
+	free(c->queues);
+	free(c->live);
+	free(c->worker_id);
+	free(c->host);
+	free(c->peer);
+	free(c);
+}
+
+void conn_close(struct wconn *c, const char *reason)
+{
+	struct sl_strbuf q = SL_STRBUF_INIT;
+
+	if (c->state == WCONN_CLOSING)
+		return;
+	slog_quote(&q, reason);
+	slog(c->state == WCONN_READY ? "warn" : "info", "worker_disconnected",
+	     "peer=%s worker=%s live=%zu reason=%s", c->peer, c->worker_id ? c->worker_id : "-",
+	     c->live_nr, q.buf);
+	sl_strbuf_release(&q);
+	c->state = WCONN_CLOSING;
+	/* Closing cancels every queued write (UV_ECANCELED). */
+	if (!uv_is_closing((uv_handle_t *)&c->tcp))
+		uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct write_req *wr = container_of(req, struct write_req, req);
+	struct wconn *c = container_of((uv_tcp_t *)req->handle, struct wconn, tcp);
+
+	free(wr);
+	if (status < 0 && status != UV_ECANCELED) {
+		struct sl_strbuf r = SL_STRBUF_INIT;
+
+		sl_strbuf_addf(&r, "write failed: %s", uv_strerror(status));
+		conn_close(c, r.buf);
+		sl_strbuf_release(&r);
+	}
+}
+
+bool conn_send(struct wconn *c, const struct sl_proto_msg *msg)
+{
+	struct sl_strbuf frame = SL_STRBUF_INIT;
+	struct write_req *wr;
+	bool sent = false;
+	int rc;
+
+	if (c->state == WCONN_CLOSING)
+		return false;
+	if (sl_proto_encode(msg, &frame)) {
+		slog("error", "encode_failed", "worker=%s type=%s",
+		     c->worker_id ? c->worker_id : "-", sl_proto_type_name((int)msg->type));
+		goto out;
+	}
+	wr = sl_xmalloc(sizeof(*wr) + frame.len);
+	memcpy(wr->data, frame.buf, frame.len);
+	wr->buf = uv_buf_init(wr->data, (unsigned)frame.len);
+	if ((rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &wr->buf, 1, on_write))) {
+		struct sl_strbuf r = SL_STRBUF_INIT;
+
+		free(wr);
+		sl_strbuf_addf(&r, "write failed: %s", uv_strerror(rc));
+		conn_close(c, r.buf);
+		sl_strbuf_release(&r);
+		goto out;
+	}
+	c->last_tx = uv_now(c->s->loop);
+	sent = true;
+out:
+	sl_strbuf_release(&frame);
+	return sent;
+}
+
+bool conn_worker_connected(const struct sched *s, const char *worker_id)
+{
+	for (const struct wconn *c = s->conns; c; c = c->next)
+		if (c->state == WCONN_READY && !strcmp(c->worker_id, worker_id))
+			return true;
+	return false;
+}
+
+static bool parse_id(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!s || !*s)
+		return false;
+	v = strtoll(s, &end, 10);
+	if (*end || v <= 0)
+		return false;
+	*out = v;
+	return true;
+}
+
+static struct live_attempt *live_find(struct wconn *c, int64_t id)
+{
+	for (size_t i = 0; i < c->live_nr; i++)
+		if (c->live[i].attempt_id == id)
+			return &c->live[i];
+	return NULL;
+}
+
+static void live_add(struct wconn *c, int64_t id, int64_t fence)
+{
+	struct live_attempt *a = live_find(c, id);
+
+	if (a) {
+		if (fence)
+			a->fence = fence;
+		return;
+	}
+	SL_ALLOC_GROW(c->live, c->live_nr + 1, c->live_alloc);
+	c->live[c->live_nr++] = (struct live_attempt){id, fence, false};
+}
+
+static void live_remove(struct wconn *c, int64_t id)
+{
+	for (size_t i = 0; i < c->live_nr; i++) {
+		if (c->live[i].attempt_id == id) {
+			c->live[i] = c->live[--c->live_nr];
+			return;
+		}
+	}
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status);
+
+static void send_reject(struct wconn *c, const char *reason)
+{
+	struct sl_proto_msg m;
+	struct sl_strbuf q = SL_STRBUF_INIT;
+
+	slog_quote(&q, reason);
+	slog("warn", "worker_rejected", "peer=%s reason=%s", c->peer, q.buf);
+	sl_strbuf_release(&q);
+	sl_proto_msg_init(&m, SL_PROTO_REJECT);
+	m.u.reject.reason = sl_xstrdup(reason);
+	conn_send(c, &m);
+	sl_proto_msg_release(&m);
+	/* Let the REJECT reach the socket, then close. */
+	if (c->state == WCONN_CLOSING)
+		return;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->state = WCONN_CLOSING;
+	if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown))
+		uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+static int upsert_worker(struct sched *s, struct wconn *c, struct sl_strbuf *err)
+{
+	static const char sql[] =
+	    "INSERT INTO workers (worker_id, host, queues, slots, state, version, started_at, "
+	    "last_heartbeat_at) VALUES ($1, $2, string_to_array($3, ','), $4::integer, 'active', "
+	    "$5, now(), now()) ON CONFLICT (worker_id) DO UPDATE SET host = EXCLUDED.host, "
+	    "queues = EXCLUDED.queues, slots = EXCLUDED.slots, state = 'active', version = "
+	    "EXCLUDED.version, started_at = now(), last_heartbeat_at = now()";
+	struct sl_strbuf queues = SL_STRBUF_INIT;
+	char slots[16];
+	const char *params[5];
+	int rc;
+
+	for (size_t i = 0; i < c->queues_nr; i++) {
+		if (i)
+			sl_strbuf_addch(&queues, ',');
+		sl_strbuf_adds(&queues, c->queues[i]);
+	}
+	snprintf(slots, sizeof(slots), "%" PRIu32, c->slots);
+	params[0] = c->worker_id;
+	params[1] = c->host;
+	params[2] = queues.buf;
+	params[3] = slots;
+	params[4] = "1";
+	rc = sl_db_exec_idempotent(s->db, sql, 5, params, NULL, err);
+	sl_strbuf_release(&queues);
+	return rc;
+}
+
+static void on_hello(struct wconn *c, struct sl_proto_hello *h)
+{
+	struct sched *s = c->s;
+	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
+	struct sl_proto_msg m;
+	uint64_t hb;
+	int version;
+
+	if (s->stopping) {
+		send_reject(c, "the scheduler is stopping");
+		goto out;
+	}
+	/* Always compare, so that the answer takes the same time either way. */
+	if (!sl_proto_token_equal(h->token, strlen(h->token), s->token, s->token_len)) {
+		send_reject(c, "bad token");
+		goto out;
+	}
+	version = sl_proto_version_choose(h->version_min, h->version_max);
+	if (version < 0) {
+		send_reject(c, "no common protocol version");
+		goto out;
+	}
+	if (!h->queues.nr || !h->slots) {
+		send_reject(c, "a worker needs at least one queue and one slot");
+		goto out;
+	}
+	/* A worker that reconnects replaces its old connection. */
+	for (struct wconn *o = s->conns; o; o = o->next)
+		if (o != c && o->state == WCONN_READY && !strcmp(o->worker_id, h->worker_id))
+			conn_close(o, "replaced by a new connection of the same worker");
+	c->worker_id = sl_xstrdup(h->worker_id);
+	c->host = sl_xstrdup(h->host);
+	c->slots = h->slots;
+	c->queues = sl_xcalloc(h->queues.nr, sizeof(*c->queues));
+	for (size_t i = 0; i < h->queues.nr; i++)
+		c->queues[c->queues_nr++] = sl_xstrdup(h->queues.items[i]);
+	for (size_t i = 0; i < h->running.nr; i++) {
+		int64_t id;
+
+		if (parse_id(h->running.items[i], &id))
+			live_add(c, id, 0);
+	}
+	if (upsert_worker(s, c, &err)) {
+		slog("error", "db_failed", "what=worker_upsert worker=%s error=\"%s\"",
+		     c->worker_id, err.buf);
+		send_reject(c, "the scheduler cannot reach its database");
+		goto out;
+	}
+	hb = timeout_ms(s) / 3;
+	if (hb < 100)
+		hb = 100;
+	if (hb > 3600000)
+		hb = 3600000;
+	c->heartbeat_ms = (uint32_t)hb;
+	sl_proto_msg_init(&m, SL_PROTO_WELCOME);
+	m.u.welcome.version = (uint32_t)version;
+	m.u.welcome.heartbeat_ms = c->heartbeat_ms;
+	m.u.welcome.scheduler_id = sl_xstrdup(s->scheduler_id);
+	c->state = WCONN_READY;
+	conn_send(c, &m);
+	sl_proto_msg_release(&m);
+	for (size_t i = 0; i < c->queues_nr; i++) {
+		if (i)
+			sl_strbuf_addch(&q, ',');
+		sl_strbuf_adds(&q, c->queues[i]);
+	}
+	slog("info", "worker_connected",
+	     "peer=%s worker=%s host=%s slots=%" PRIu32 " queues=%s held=%zu", c->peer,
+	     c->worker_id, c->host, c->slots, q.buf, c->live_nr);
+	sched_kick(s);
+out:
+	sl_strbuf_release(&err);
+	sl_strbuf_release(&q);
+}
+
+static void on_heartbeat(struct wconn *c)
+{
+	static const char sql[] = "UPDATE workers SET last_heartbeat_at = now(), state = 'active' "
+	                          "WHERE worker_id = $1";
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	const char *params[1] = {c->worker_id};
+
+	if (sl_db_exec_idempotent(c->s->db, sql, 1, params, NULL, &err))
+		slog("error", "db_failed", "what=heartbeat worker=%s error=\"%s\"", c->worker_id,
+		     err.buf);
+	sl_strbuf_release(&err);
+}
+
+static void on_log(struct wconn *c, const struct sl_proto_log *l)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	int64_t id;
+	bool accepted = false;
+
+	if (!parse_id(l->attempt_id, &id) || l->seq > INT_MAX || !l->len) {
+		slog("warn", "log_ignored", "worker=%s attempt=%s seq=%" PRIu64, c->worker_id,
+		     l->attempt_id, l->seq);
+		goto out;
+	}
+	if (sl_engine_log(c->s->db, id, (int64_t)l->fence, (int)l->seq, l->data, l->len,
+	                  c->s->cfg.log_limit, &accepted, &err)) {
+		slog("error", "db_failed", "what=log worker=%s attempt=%" PRId64 " error=\"%s\"",
+		     c->worker_id, id, err.buf);
+		goto out;
+	}
+	if (!accepted)
+		slog("info", "log_stale", "worker=%s attempt=%" PRId64 " fence=%" PRIu64,
+		     c->worker_id, id, l->fence);
+out:
+	sl_strbuf_release(&err);
+}
+
+static enum sl_taskexec_outcome outcome_of(enum sl_proto_outcome o)
+{
+	switch (o) {
+	case SL_PROTO_SUCCESS:
+		return SL_TASKEXEC_SUCCESS;
+	case SL_PROTO_SKIPPED:
+		return SL_TASKEXEC_SKIPPED;
+	case SL_PROTO_RESCHEDULE:
+		return SL_TASKEXEC_RESCHEDULE;
+	case SL_PROTO_TIMEOUT:
+		return SL_TASKEXEC_TIMEOUT;
+	case SL_PROTO_CANCELLED:
+		return SL_TASKEXEC_CANCELLED;
+	case SL_PROTO_FAILED:
+	default:
+		return SL_TASKEXEC_FAILED;
+	}
+}
+
+static char *outputs_json(const struct sl_proto_kvlist *kv)
+{
+	json_t *o = json_object();
+	char *text, *copy;
+
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < kv->nr; i++)
+		json_object_set_new(o, kv->items[i].key, json_string(kv->items[i].value));
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!text)
+		return NULL;
+	copy = sl_xstrdup(text);
+	free(text);
+	return copy;
+}
+
+static void on_result(struct wconn *c, const struct sl_proto_result *r)
+{
+	struct sched *s = c->s;
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_engine_result res;
+	struct sl_proto_msg m;
+	char *outputs = NULL;
+	bool accepted = false;
+	int64_t id;
+
+	if (!parse_id(r->attempt_id, &id)) {
+		/* Not an attempt of ours: acknowledge, so the worker forgets it. */
+		slog("warn", "result_unknown", "worker=%s attempt=%s", c->worker_id, r->attempt_id);
+		goto ack;
+	}
+	outputs = outputs_json(&r->outputs);
+	res.outcome = outcome_of(r->outcome);
+	res.exit_code = r->exit_code;
+	res.signal = r->signal;
+	res.outputs = outputs;
+	if (sl_engine_result(s->db, id, (int64_t)r->fence, &res, wall_ms(), &accepted, &err)) {
+		/* No ACK: the worker keeps the result and sends it again on reconnect. */
+		slog("error", "db_failed", "what=result worker=%s attempt=%" PRId64 " error=\"%s\"",
+		     c->worker_id, id, err.buf);
+		conn_close(c, "cannot record a result");
+		goto out;
+	}
+	slog("info", accepted ? "result" : "result_stale",
+	     "worker=%s attempt=%" PRId64 " fence=%" PRIu64 " outcome=%d exit_code=%d",
+	     c->worker_id, id, r->fence, (int)r->outcome, r->exit_code);
+	live_remove(c, id);
+	sched_kick(s);
+ack:
+	sl_proto_msg_init(&m, SL_PROTO_ACK);
+	m.u.ack.attempt_id = sl_xstrdup(r->attempt_id);
+	m.u.ack.fence = r->fence;
+	conn_send(c, &m);
+	sl_proto_msg_release(&m);
+out:
+	free(outputs);
+	sl_strbuf_release(&err);
+}
+
+static void handle(struct wconn *c, struct sl_proto_msg *m)
+{
+	struct sl_strbuf r = SL_STRBUF_INIT;
+
+	if (c->state == WCONN_AWAIT_HELLO) {
+		if (m->type == SL_PROTO_HELLO) {
+			on_hello(c, &m->u.hello);
+		} else {
+			sl_strbuf_addf(&r, "unexpected %s frame before HELLO",
+			               sl_proto_type_name((int)m->type));
+			conn_close(c, r.buf);
+		}
+		goto out;
+	}
+	switch (m->type) {
+	case SL_PROTO_HEARTBEAT:
+		on_heartbeat(c);
+		break;
+	case SL_PROTO_LOG:
+		on_log(c, &m->u.log);
+		break;
+	case SL_PROTO_RESULT:
+		on_result(c, &m->u.result);
+		break;
+	default:
+		sl_strbuf_addf(&r, "unexpected %s frame after the handshake",
+		               sl_proto_type_name((int)m->type));
+		conn_close(c, r.buf);
+		break;
+	}
+out:
+	sl_strbuf_release(&r);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	(void)suggested;
+	buf->base = sl_xmalloc(READ_CHUNK);
+	buf->len = READ_CHUNK;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct wconn *c = container_of((uv_tcp_t *)st, struct wconn, tcp);
+	struct sl_proto_msg m = SL_PROTO_MSG_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	int rc;
+
+	if (nread < 0) {
+		conn_close(c, nread == UV_EOF ? "the worker closed the connection"
+		                              : uv_strerror((int)nread));
+		goto out;
+	}
+	if (!nread)
+		goto out;
+	c->last_rx = uv_now(c->s->loop);
+	sl_proto_decoder_feed(&c->dec, buf->base, (size_t)nread);
+	while ((c->state == WCONN_AWAIT_HELLO || c->state == WCONN_READY) &&
+	       (rc = sl_proto_decoder_next(&c->dec, &m, &err)) != 0) {
+		if (rc < 0) {
+			conn_close(c, err.buf);
+			break;
+		}
+		handle(c, &m);
+	}
+out:
+	sl_proto_msg_release(&m);
+	sl_strbuf_release(&err);
+	free(buf->base);
+}
+
+static char *peer_name(uv_tcp_t *tcp)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	char ip[64] = "?";
+	int port = 0;
+
+	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len))
+		return sl_xstrdup("unknown");
+	if (ss.ss_family == AF_INET) {
+		uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
+		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		return sl_xasprintf("%s:%d", ip, port);
+	}
+	if (ss.ss_family == AF_INET6) {
+		uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
+		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		return sl_xasprintf("[%s]:%d", ip, port);
+	}
+	return sl_xstrdup("unknown");
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct sched *s = container_of((uv_tcp_t *)server, struct sched, listener);
+	struct wconn *c;
+	int rc;
+
+	if (status < 0) {
+		slog("warn", "accept_failed", "error=\"%s\"", uv_strerror(status));
+		return;
+	}
+	c = sl_xcalloc(1, sizeof(*c));
+	c->s = s;
+	c->state = WCONN_AWAIT_HELLO;
+	sl_proto_decoder_init(&c->dec, 0);
+	if ((rc = uv_tcp_init(s->loop, &c->tcp))) {
+		slog("warn", "accept_failed", "error=\"%s\"", uv_strerror(rc));
+		sl_proto_decoder_release(&c->dec);
+		free(c);
+		return;
+	}
+	/* In the list from now on: on_closed unlinks and frees it. */
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->conns_nr++;
+	if ((rc = uv_accept(server, (uv_stream_t *)&c->tcp))) {
+		c->peer = sl_xstrdup("unknown");
+		conn_close(c, uv_strerror(rc));
+		return;
+	}
+	c->peer = peer_name(&c->tcp);
+	c->last_rx = c->last_tx = uv_now(s->loop);
+	if ((rc = uv_tcp_nodelay(&c->tcp, 1)) ||
+	    (rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read))) {
+		conn_close(c, uv_strerror(rc));
+		return;
+	}
+	slog("info", "accepted", "peer=%s", c->peer);
+}
+
+int conn_listen(struct sched *s)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sockaddr_storage addr;
+	char *host = NULL;
+	int port, rc;
+
+	if ((rc = sl_hostport_parse(s->cfg.listen, &host, &port, &err))) {
+		fprintf(stderr, "sluice-scheduler: listen: %s\n", err.buf);
+		goto out;
+	}
+	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) &&
+	    (rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr))) {
+		fprintf(stderr, "sluice-scheduler: listen: '%s' is not an IP address\n", host);
+		goto out;
+	}
+	if ((rc = uv_tcp_init(s->loop, &s->listener))) {
+		fprintf(stderr, "sluice-scheduler: tcp_init: %s\n", uv_strerror(rc));
+		goto out;
+	}
+	if ((rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&addr, 0)) ||
+	    (rc = uv_listen((uv_stream_t *)&s->listener, LISTEN_BACKLOG, on_connection))) {
+		fprintf(stderr, "sluice-scheduler: cannot listen on %s: %s\n", s->cfg.listen,
+		        uv_strerror(rc));
+		uv_close((uv_handle_t *)&s->listener, NULL);
+		goto out;
+	}
+	slog("info", "listening", "address=%s", s->cfg.listen);
+out:
+	free(host);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
+static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d, int64_t now_ms)
+{
+	struct sched *s = c->s;
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_proto_msg m;
+	bool accepted;
+
+	sl_proto_msg_init(&m, SL_PROTO_DISPATCH);
+	m.u.dispatch.attempt_id = sl_xasprintf("%" PRId64, d->attempt_id);
+	m.u.dispatch.fence = (uint64_t)d->fencing_token;
+	m.u.dispatch.dag = sl_xstrdup(d->dag);
+	m.u.dispatch.run_id = sl_xstrdup(d->run_id);
+	m.u.dispatch.task = sl_xstrdup(d->task);
+	m.u.dispatch.try_number = (uint32_t)d->try_number;
+	m.u.dispatch.command = sl_xstrdup(d->command);
+	for (size_t i = 0; i < d->env.nr; i++) {
+		const char *eq = strchr(d->env.items[i], '=');
+		char *name;
+
+		if (!eq)
+			continue;
+		name = sl_xasprintf("%.*s", (int)(eq - d->env.items[i]), d->env.items[i]);
+		sl_proto_kvlist_push(&m.u.dispatch.env, name, eq + 1);
+		free(name);
+	}
+	m.u.dispatch.cwd = sl_xstrdup(d->cwd ? d->cwd : "");
+	m.u.dispatch.commit = sl_xstrdup(d->commit);
+	m.u.dispatch.repo = s->cfg.dags_repo ? sl_xstrdup(s->cfg.dags_repo) : NULL;
+	m.u.dispatch.timeout_s =
+	    d->timeout_s > 0 && d->timeout_s < INT32_MAX ? (uint32_t)d->timeout_s : 0;
+	m.u.dispatch.log_limit = s->cfg.log_limit > 0 ? (uint64_t)s->cfg.log_limit : 0;
+	m.u.dispatch.sensor = d->sensor;
+	live_add(c, d->attempt_id, d->fencing_token);
+	/*
+	 * A DISPATCH that cannot be sent leaves a live attempt: the worker's
+	 * loss (heartbeat_timeout) fails and retries it.
+	 */
+	if (!conn_send(c, &m))
+		goto out;
+	slog("info", "dispatched",
+	     "worker=%s attempt=%" PRId64 " fence=%" PRId64 " dag=%s run=%s task=%s try=%d",
+	     c->worker_id, d->attempt_id, d->fencing_token, d->dag, d->run_id, d->task,
+	     d->try_number);
+	if (sl_engine_started(s->db, d->attempt_id, d->fencing_token, now_ms, &accepted, &err))
+		slog("error", "db_failed", "what=started attempt=%" PRId64 " error=\"%s\"",
+		     d->attempt_id, err.buf);
+out:
+	sl_proto_msg_release(&m);
+	sl_strbuf_release(&err);
+}
+
+void conn_dispatch_all(struct sched *s, int64_t now_ms)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+
+	if (s->stopping)
+		return;
+	for (struct wconn *c = s->conns; c; c = c->next) {
+		struct sl_engine_dispatches out = SL_ENGINE_DISPATCHES_INIT;
+
+		if (c->state != WCONN_READY || c->live_nr >= c->slots)
+			continue;
+		if (sl_engine_claim(s->db, c->worker_id, (const char *const *)c->queues,
+		                    c->queues_nr, c->slots - c->live_nr, (size_t)s->cfg.parallelism,
+		                    now_ms, &out, &err)) {
+			slog("error", "db_failed", "what=claim worker=%s error=\"%s\"",
+			     c->worker_id, err.buf);
+			sl_strbuf_reset(&err);
+		}
+		for (size_t i = 0; i < out.nr; i++)
+			send_dispatch(c, &out.items[i], now_ms);
+		sl_engine_dispatches_release(&out);
+	}
+	sl_strbuf_release(&err);
+}
+
+/* CANCEL the live attempts of connected workers that the database has ended. */
+static void check_cancelled(struct sched *s)
+{
+	static const char sql[] = "SELECT attempt_id, fencing_token FROM attempts "
+	                          "WHERE attempt_id = ANY($1::bigint[]) AND ended_at IS NOT NULL";
+	struct sl_strbuf ids = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+	PGresult *res = NULL;
+	const char *params[1];
+	size_t n = 0;
+
+	sl_strbuf_addch(&ids, '{');
+	for (struct wconn *c = s->conns; c; c = c->next) {
+		if (c->state != WCONN_READY)
+			continue;
+		for (size_t i = 0; i < c->live_nr; i++) {
+			if (c->live[i].cancel_sent)
+				continue;
+			sl_strbuf_addf(&ids, "%s%" PRId64, n++ ? "," : "", c->live[i].attempt_id);
+		}
+	}
+	sl_strbuf_addch(&ids, '}');
+	if (!n)
+		goto out;
+	params[0] = ids.buf;
+	if (sl_db_exec_idempotent(s->db, sql, 1, params, &res, &err)) {
+		slog("error", "db_failed", "what=cancel_check error=\"%s\"", err.buf);
+		goto out;
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		int64_t id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
+		int64_t fence = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+
+		for (struct wconn *c = s->conns; c; c = c->next) {
+			struct live_attempt *a;
+			struct sl_proto_msg m;
+
+			if (c->state != WCONN_READY || !(a = live_find(c, id)) || a->cancel_sent)
+				continue;
+			a->cancel_sent = true;
+			sl_proto_msg_init(&m, SL_PROTO_CANCEL);
+			m.u.cancel.attempt_id = sl_xasprintf("%" PRId64, id);
+			m.u.cancel.fence = (uint64_t)(a->fence ? a->fence : fence);
+			m.u.cancel.reason = sl_xstrdup("the attempt has ended (cancelled or lost)");
+			if (conn_send(c, &m))
+				slog("info", "cancel_sent", "worker=%s attempt=%" PRId64,
+				     c->worker_id, id);
+			sl_proto_msg_release(&m);
+		}
+	}
+out:
+	PQclear(res);
+	sl_strbuf_release(&ids);
+	sl_strbuf_release(&err);
+}
+
+void conn_check_all(struct sched *s, bool cancels)
+{
+	uint64_t now = uv_now(s->loop);
+	struct wconn *next;
+
+	for (struct wconn *c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->state == WCONN_CLOSING)
+			continue;
+		if (now - c->last_rx >= timeout_ms(s)) {
+			conn_close(c, c->state == WCONN_READY
+			                  ? "no frame within heartbeat_timeout"
+			                  : "no HELLO within heartbeat_timeout");
+			continue;
+		}
+		if (c->state == WCONN_READY && now - c->last_tx >= c->heartbeat_ms) {
+			struct sl_proto_msg m;
+
+			sl_proto_msg_init(&m, SL_PROTO_HEARTBEAT);
+			conn_send(c, &m);
+			sl_proto_msg_release(&m);
+		}
+	}
+	if (cancels)
+		check_cancelled(s);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+	struct wconn *c = container_of((uv_tcp_t *)req->handle, struct wconn, tcp);
+
+	(void)status;
+	if (!uv_is_closing((uv_handle_t *)&c->tcp))
+		uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+void conn_shutdown_all(struct sched *s)
+{
+	struct wconn *next;
+
+	if (!uv_is_closing((uv_handle_t *)&s->listener))
+		uv_close((uv_handle_t *)&s->listener, NULL);
+	for (struct wconn *c = s->conns; c; c = next) {
+		struct sl_proto_msg m;
+
+		next = c->next;
+		if (c->state == WCONN_CLOSING)
+			continue;
+		if (c->state == WCONN_READY) {
+			sl_proto_msg_init(&m, SL_PROTO_DRAIN);
+			conn_send(c, &m);
+			sl_proto_msg_release(&m);
+		}
+		if (c->state == WCONN_CLOSING)
+			continue;
+		slog("info", "worker_drained", "peer=%s worker=%s live=%zu", c->peer,
+		     c->worker_id ? c->worker_id : "-", c->live_nr);
+		c->state = WCONN_CLOSING;
+		uv_read_stop((uv_stream_t *)&c->tcp);
+		/* Let the DRAIN (and any ACK) reach the socket first. */
+		if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown))
+			uv_close((uv_handle_t *)&c->tcp, on_closed);
+	}
+}

@@ -1,0 +1,509 @@
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "scheduler.h"
+
+#include "sluice/alloc.h"
+#include "sluice/diag.h"
+#include "sluice/engine.h"
+#include "sluice/error.h"
+#include "sluice/gitsrc.h"
+#include "sluice_version.h"
+#include "sluice/banned.h"
+
+/*
+ * sluice-scheduler: one libuv loop around the engine's transactions
+ * (docs/scheduler.md). The loop's own database connection is used
+ * synchronously for bounded, batched calls; the DAG refresh (git fetch and
+ * sync) runs in uv_queue_work on a connection of its own.
+ */
+
+#define TOKEN_MAX      65536
+#define TICK_MS        200
+#define CHECK_MS       1000 /* lost workers, silent connections, cancels */
+#define CREATE_LIMIT   100
+#define ADVANCE_LIMIT  500
+#define ADVANCE_ROUNDS 4
+
+void slog(const char *level, const char *event, const char *fmt, ...)
+{
+	struct sl_strbuf line = SL_STRBUF_INIT;
+	va_list ap;
+
+	sl_strbuf_addf(&line, "level=%s event=%s", level, event);
+	if (fmt[0]) {
+		sl_strbuf_addch(&line, ' ');
+		va_start(ap, fmt);
+		sl_strbuf_vaddf(&line, fmt, ap);
+		va_end(ap);
+	}
+	sl_strbuf_addch(&line, '\n');
+	/* One write per line, so that lines never interleave. */
+	fwrite(line.buf, 1, line.len, stderr);
+	fflush(stderr);
+	sl_strbuf_release(&line);
+}
+
+void slog_quote(struct sl_strbuf *sb, const char *s)
+{
+	bool bare = s[0] != '\0';
+
+	for (const char *p = s; *p && bare; p++)
+		bare = (unsigned char)*p > ' ' && *p != '"' && *p != '\\' && *p != '=' &&
+		       (unsigned char)*p < 0x7f;
+	if (bare) {
+		sl_strbuf_adds(sb, s);
+		return;
+	}
+	sl_strbuf_addch(sb, '"');
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == '"' || c == '\\')
+			sl_strbuf_addf(sb, "\\%c", c);
+		else if (c == '\n')
+			sl_strbuf_adds(sb, "\\n");
+		else if (c < ' ' || c == 0x7f)
+			sl_strbuf_addf(sb, "\\x%02x", c);
+		else
+			sl_strbuf_addch(sb, (char)c);
+	}
+	sl_strbuf_addch(sb, '"');
+}
+
+int64_t wall_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+static void log_db_error(const char *what, const struct sl_strbuf *err)
+{
+	struct sl_strbuf q = SL_STRBUF_INIT;
+
+	slog_quote(&q, err->buf);
+	slog("error", "db_failed", "what=%s error=%s", what, q.buf);
+	sl_strbuf_release(&q);
+}
+
+/* Workers past heartbeat_timeout that are not connected: their attempts are lost. */
+static void fail_lost_workers(struct sched *s, int64_t now_ms)
+{
+	static const char sel[] =
+	    "SELECT worker_id FROM workers WHERE state <> 'gone' "
+	    "AND last_heartbeat_at < now() - make_interval(secs => $1::double precision) "
+	    "ORDER BY worker_id LIMIT 100";
+	static const char gone[] =
+	    "UPDATE workers SET state = 'gone' WHERE worker_id = $1 "
+	    "AND last_heartbeat_at < now() - make_interval(secs => $2::double precision)";
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	PGresult *res = NULL;
+	char secs[32];
+	const char *params[2];
+
+	snprintf(secs, sizeof(secs), "%" PRId64, s->cfg.heartbeat_timeout);
+	params[0] = secs;
+	if (sl_db_exec_idempotent(s->db, sel, 1, params, &res, &err)) {
+		log_db_error("lost_workers", &err);
+		goto out;
+	}
+	for (int r = 0; r < PQntuples(res); r++) {
+		const char *id = PQgetvalue(res, r, 0);
+		size_t ended = 0;
+
+		if (conn_worker_connected(s, id))
+			continue;
+		sl_strbuf_reset(&err);
+		if (sl_engine_fail_worker(s->db, id, now_ms, &ended, &err)) {
+			log_db_error("fail_worker", &err);
+			continue;
+		}
+		params[0] = id;
+		params[1] = secs;
+		if (sl_db_exec_idempotent(s->db, gone, 2, params, NULL, &err)) {
+			log_db_error("worker_gone", &err);
+			continue;
+		}
+		slog("warn", "worker_lost", "worker=%s attempts_ended=%zu", id, ended);
+	}
+out:
+	PQclear(res);
+	sl_strbuf_release(&err);
+}
+
+static void tick(struct sched *s)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	int64_t now = wall_ms();
+	size_t n = 0;
+
+	bool full = uv_now(s->loop) - s->last_lost_check >= CHECK_MS;
+
+	if (full) {
+		s->last_lost_check = uv_now(s->loop);
+		fail_lost_workers(s, now);
+	}
+	conn_check_all(s, full);
+	if (sl_engine_create_scheduled_runs(s->db, now, CREATE_LIMIT, &n, &err)) {
+		log_db_error("create_scheduled_runs", &err);
+		sl_strbuf_reset(&err);
+	} else if (n) {
+		slog("info", "runs_created", "count=%zu", n);
+	}
+	for (int round = 0; round < ADVANCE_ROUNDS; round++) {
+		n = 0;
+		if (sl_engine_advance(s->db, now, ADVANCE_LIMIT, &n, &err)) {
+			log_db_error("advance", &err);
+			sl_strbuf_reset(&err);
+			break;
+		}
+		if (!n)
+			break;
+	}
+	conn_dispatch_all(s, now);
+	sl_strbuf_release(&err);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	tick(container_of(t, struct sched, tick_timer));
+}
+
+void sched_kick(struct sched *s)
+{
+	int rc;
+
+	if (s->stopping)
+		return;
+	if ((rc = uv_timer_start(&s->tick_timer, on_tick, 0, TICK_MS)))
+		slog("error", "timer_failed", "what=tick error=\"%s\"", uv_strerror(rc));
+}
+
+/* ---- DAG refresh, off the loop ------------------------------------------- */
+
+static void refresh_work(uv_work_t *req)
+{
+	struct sched *s = container_of(req, struct sched, refresh_req);
+	struct sl_dagstore_source src = {
+	    .repo = s->cfg.dags_repo,
+	    .branch = s->cfg.dags_branch,
+	    .path = s->cfg.dags_path,
+	    .state_dir = s->cfg.state_dir,
+	};
+
+	/* This thread's own connection: a PGconn is never shared between threads. */
+	if (!s->refresh_db &&
+	    (s->refresh_rc = sl_db_connect(&s->refresh_db, s->cfg.database_url, &s->refresh_err)))
+		return;
+	s->refresh_rc =
+	    sl_dagstore_refresh(s->refresh_db, &src, &s->refresh_report, &s->refresh_err);
+}
+
+static void refresh_done(uv_work_t *req, int status)
+{
+	struct sched *s = container_of(req, struct sched, refresh_req);
+	struct sl_dagstore_report *r = &s->refresh_report;
+	struct sl_strbuf q = SL_STRBUF_INIT;
+
+	s->refreshing = false;
+	if (status) {
+		slog("error", "refresh_failed", "error=\"%s\"", uv_strerror(status));
+	} else if (s->refresh_rc) {
+		slog_quote(&q, s->refresh_err.buf);
+		slog("error", "refresh_failed", "error=%s", q.buf);
+	} else {
+		slog("info", "refreshed",
+		     "commit=%s files=%zu parsed=%zu new_versions=%zu failed=%zu removed=%zu",
+		     r->commit, r->files, r->parsed, r->new_versions, r->failed, r->removed);
+		for (size_t i = 0; i < r->errors_nr; i++) {
+			sl_strbuf_reset(&q);
+			slog_quote(&q, r->errors[i].message);
+			slog("warn", "dag_error", "file=%s line=%u column=%u message=%s",
+			     r->errors[i].file, r->errors[i].line, r->errors[i].column, q.buf);
+		}
+		sched_kick(s);
+	}
+	sl_dagstore_report_release(&s->refresh_report);
+	sl_strbuf_reset(&s->refresh_err);
+	sl_strbuf_release(&q);
+}
+
+static void on_refresh_timer(uv_timer_t *t)
+{
+	struct sched *s = container_of(t, struct sched, refresh_timer);
+	int rc;
+
+	if (s->refreshing || s->stopping || !s->cfg.dags_repo)
+		return;
+	s->refresh_report = (struct sl_dagstore_report)SL_DAGSTORE_REPORT_INIT;
+	s->refresh_rc = 0;
+	if ((rc = uv_queue_work(s->loop, &s->refresh_req, refresh_work, refresh_done))) {
+		slog("error", "refresh_failed", "error=\"%s\"", uv_strerror(rc));
+		return;
+	}
+	s->refreshing = true;
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+static void on_watchdog(uv_timer_t *t)
+{
+	(void)t;
+	notify("WATCHDOG=1");
+}
+
+static void start_watchdog(struct sched *s)
+{
+#ifdef HAVE_SYSTEMD
+	uint64_t usec = 0;
+	int rc;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0 || !usec)
+		return;
+	/* Twice per period, as sd_watchdog_enabled(3) recommends. */
+	uint64_t ms = usec / 2000 ? usec / 2000 : 1;
+
+	if ((rc = uv_timer_start(&s->watchdog_timer, on_watchdog, ms, ms)))
+		slog("error", "timer_failed", "what=watchdog error=\"%s\"", uv_strerror(rc));
+	else
+		slog("info", "watchdog", "interval_ms=%" PRIu64, ms);
+#else
+	(void)s;
+	(void)on_watchdog;
+#endif
+}
+
+static void close_handle(uv_handle_t *h)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void on_signal(uv_signal_t *sig, int signum)
+{
+	struct sched *s = sig->data;
+
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	notify("STOPPING=1");
+	slog("info", "stopping", "signal=%s workers=%zu refreshing=%s", strsignal(signum),
+	     s->conns_nr, s->refreshing ? "yes" : "no");
+	conn_shutdown_all(s);
+	close_handle((uv_handle_t *)&s->tick_timer);
+	close_handle((uv_handle_t *)&s->refresh_timer);
+	close_handle((uv_handle_t *)&s->watchdog_timer);
+	close_handle((uv_handle_t *)&s->sigterm);
+	close_handle((uv_handle_t *)&s->sigint);
+	/* An in-flight refresh keeps the loop alive until it is done. */
+}
+
+static int read_token(struct sched *s)
+{
+	struct sl_strbuf tok = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+	int rc = -1;
+
+	if (!s->cfg.token_file) {
+		fprintf(stderr, "sluice-scheduler: token_file is not set\n");
+		goto out;
+	}
+	if (sl_strbuf_read_file(&tok, s->cfg.token_file, TOKEN_MAX, &err)) {
+		fprintf(stderr, "sluice-scheduler: %s\n", err.buf);
+		goto out;
+	}
+	while (tok.len && (tok.buf[tok.len - 1] == '\n' || tok.buf[tok.len - 1] == '\r'))
+		sl_strbuf_setlen(&tok, tok.len - 1);
+	if (!tok.len || memchr(tok.buf, '\0', tok.len)) {
+		fprintf(stderr, "sluice-scheduler: %s: the token is empty or holds a NUL byte\n",
+		        s->cfg.token_file);
+		goto out;
+	}
+	s->token = sl_strbuf_detach(&tok, &s->token_len);
+	rc = 0;
+out:
+	sl_strbuf_release(&tok);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
+static int load_config(struct sched *s, const char *path)
+{
+	struct sl_diags diags = SL_DIAGS_INIT;
+	int rc;
+
+	rc = sl_config_load(&s->cfg, path, &diags);
+	sl_diags_sort(&diags);
+	for (size_t i = 0; i < diags.nr; i++)
+		fprintf(stderr, "%s:%u:%u: %s\n", diags.items[i].file, diags.items[i].line,
+		        diags.items[i].column, diags.items[i].message);
+	sl_diags_release(&diags);
+	return rc;
+}
+
+static int start(struct sched *s)
+{
+	int rc;
+
+	if ((rc = uv_timer_init(s->loop, &s->tick_timer)) ||
+	    (rc = uv_timer_init(s->loop, &s->refresh_timer)) ||
+	    (rc = uv_timer_init(s->loop, &s->watchdog_timer)) ||
+	    (rc = uv_signal_init(s->loop, &s->sigterm)) ||
+	    (rc = uv_signal_init(s->loop, &s->sigint))) {
+		slog("error", "init_failed", "error=\"%s\"", uv_strerror(rc));
+		return rc;
+	}
+	s->sigterm.data = s->sigint.data = s;
+	if ((rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM)) ||
+	    (rc = uv_signal_start(&s->sigint, on_signal, SIGINT))) {
+		slog("error", "init_failed", "what=signal error=\"%s\"", uv_strerror(rc));
+		return rc;
+	}
+	if ((rc = conn_listen(s)))
+		return rc;
+	if ((rc = uv_timer_start(&s->tick_timer, on_tick, TICK_MS, TICK_MS))) {
+		slog("error", "timer_failed", "what=tick error=\"%s\"", uv_strerror(rc));
+		return rc;
+	}
+	if (s->cfg.dags_repo && (rc = uv_timer_start(&s->refresh_timer, on_refresh_timer, 0,
+	                                             (uint64_t)s->cfg.dags_poll_interval * 1000))) {
+		slog("error", "timer_failed", "what=refresh error=\"%s\"", uv_strerror(rc));
+		return rc;
+	}
+	start_watchdog(s);
+	slog("info", "started",
+	     "listen=%s database=%s:%s heartbeat_timeout_s=%" PRId64 " parallelism=%d version=%s",
+	     s->cfg.listen, sl_db_where(s->db), sl_db_name(s->db), s->cfg.heartbeat_timeout,
+	     s->cfg.parallelism, SLUICE_VERSION);
+	notify("READY=1");
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: sluice-scheduler --config FILE\n");
+}
+
+static void ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	/* A worker that goes away mid-write must be an error code, not a death. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void close_any(uv_handle_t *h, void *arg)
+{
+	(void)arg;
+	close_handle(h);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *config = NULL;
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sched s;
+	uv_loop_t loop;
+	int c, rc, status = 1;
+	bool loop_ok = false;
+
+	memset(&s, 0, sizeof(s));
+	sl_config_init(&s.cfg);
+	sl_strbuf_init(&s.refresh_err);
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			status = 0;
+			goto out;
+		case 'V':
+			printf("sluice-scheduler %s\n", SLUICE_VERSION);
+			status = 0;
+			goto out;
+		default:
+			usage(stderr);
+			status = 2;
+			goto out;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		status = 2;
+		goto out;
+	}
+	if (load_config(&s, config ? config : SL_CONFIG_DEFAULT_PATH) || read_token(&s))
+		goto out;
+	s.scheduler_id = sl_xstrdup("sluice-scheduler");
+	if (sl_db_connect(&s.db, s.cfg.database_url, &err)) {
+		fprintf(stderr, "sluice-scheduler: %s\n", err.buf);
+		goto out;
+	}
+	if (sl_gitsrc_global_init(&err)) {
+		fprintf(stderr, "sluice-scheduler: %s\n", err.buf);
+		goto out;
+	}
+	s.git_ready = true;
+	ignore_sigpipe();
+	if ((rc = uv_loop_init(&loop))) {
+		fprintf(stderr, "sluice-scheduler: uv_loop_init: %s\n", uv_strerror(rc));
+		goto out;
+	}
+	loop_ok = true;
+	s.loop = &loop;
+	if (start(&s)) {
+		/* Close what was opened, then let the loop run the close callbacks. */
+		s.stopping = true;
+		uv_walk(&loop, close_any, NULL);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		goto out;
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	slog("info", "stopped", "version=%s", SLUICE_VERSION);
+	status = 0;
+out:
+	if (loop_ok && (rc = uv_loop_close(&loop))) {
+		slog("error", "loop_close_failed", "error=\"%s\"", uv_strerror(rc));
+		status = 1;
+	}
+	sl_db_free(s.refresh_db);
+	sl_db_free(s.db);
+	if (s.git_ready)
+		sl_gitsrc_global_shutdown();
+	sl_strbuf_release(&s.refresh_err);
+	sl_strbuf_release(&err);
+	free(s.token);
+	free(s.scheduler_id);
+	sl_config_release(&s.cfg);
+	return status;
+}
