@@ -2,8 +2,10 @@
 # The README's main-job command: install what is missing, build, and show
 # sluice at work on the example DAGs: validate them, draw two, print cron
 # times across a DST change, and run the ETL example to success with
-# `sluice test` (the worker's own execution code, no database). When the
-# scheduler lands, this script starts `sluice standalone` instead.
+# `sluice test` (the worker's own execution code, no database); then start
+# everything on this machine with `sluice standalone` (a private PostgreSQL
+# cluster, the scheduler, a worker), trigger the `hello` DAG through it, show
+# the run, and stop it all.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,3 +29,47 @@ say sluice test dags-examples/nightly_etl.yaml --conf region=us
 "$sluice" test dags-examples/nightly_etl.yaml --conf region=us
 say sluice validate tests/fixtures/invalid/cycle.yaml
 "$sluice" validate tests/fixtures/invalid/cycle.yaml || echo "(exit status $?: the file is invalid)"
+
+# --- everything on this machine -----------------------------------------------
+# A short path: PostgreSQL's unix socket lives in it; readable by the
+# postgres user, which runs the server when this script runs as root.
+state=$(mktemp -d /tmp/sluice-demo.XXXXXX)
+chmod 755 "$state"
+sa=
+stop_standalone() {
+	if [ -n "$sa" ]; then
+		kill -TERM "$sa" 2>/dev/null || true
+		wait "$sa" 2>/dev/null || true
+		sa=
+	fi
+	rm -rf "$state"
+}
+trap stop_standalone EXIT
+say sluice standalone --repo . --path dags-examples --state-dir "$state" "&"
+"$sluice" standalone --repo . --path dags-examples --state-dir "$state" \
+	>"$state/standalone.out" 2>"$state/standalone.err" &
+sa=$!
+for _ in $(seq 600); do
+	grep -q '^export SLUICE_DATABASE_URL=' "$state/standalone.out" && break
+	kill -0 "$sa" 2>/dev/null || break
+	sleep 0.1
+done
+cat "$state/standalone.out"
+if ! grep -q '^export SLUICE_DATABASE_URL=' "$state/standalone.out"; then
+	echo "sluice standalone did not start:" >&2
+	cat "$state/standalone.err" >&2
+	exit 1
+fi
+eval "$(grep '^export SLUICE_DATABASE_URL=' "$state/standalone.out")"
+say sluice trigger hello --run-id demo --wait
+timeout 120 "$sluice" trigger hello --run-id demo --wait
+say sluice runs show hello demo
+"$sluice" runs show hello demo
+say kill -TERM "$sa" "(Ctrl-C)"
+kill -TERM "$sa"
+status=0
+wait "$sa" || status=$?
+sa=
+cat "$state/standalone.err"
+echo "(sluice standalone exited with status $status)"
+[ "$status" -eq 0 ]

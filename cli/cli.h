@@ -127,6 +127,7 @@ extern const struct cli_command cli_cmd_db_init;
 extern const struct cli_command cli_cmd_db_migrate;
 extern const struct cli_command cli_cmd_db_status;
 extern const struct cli_command cli_cmd_test;
+extern const struct cli_command cli_cmd_standalone;
 extern const struct cli_command cli_cmd_version;
 
 #endif

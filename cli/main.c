@@ -38,6 +38,7 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_db_migrate,
     &cli_cmd_db_status,
     &cli_cmd_test,
+    &cli_cmd_standalone,
     &cli_cmd_version,
 };
 /* clang-format on */
