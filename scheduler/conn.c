@@ -66,10 +66,10 @@ void conn_close(struct wconn *c, const char *reason)
 
 	if (c->state == WCONN_CLOSING)
 		return;
-	slog_quote(&q, reason);
-	slog(c->state == WCONN_READY ? "warn" : "info", "worker_disconnected",
-	     "peer=%s worker=%s live=%zu reason=%s", c->peer, c->worker_id ? c->worker_id : "-",
-	     c->live_nr, q.buf);
+	sl_log_quote(&q, reason);
+	sl_log(c->state == WCONN_READY ? "warn" : "info", "worker_disconnected",
+	       "peer=%s worker=%s live=%zu reason=%s", c->peer, c->worker_id ? c->worker_id : "-",
+	       c->live_nr, q.buf);
 	sl_strbuf_release(&q);
 	c->state = WCONN_CLOSING;
 	/* Closing cancels every queued write (UV_ECANCELED). */
@@ -102,8 +102,8 @@ bool conn_send(struct wconn *c, const struct sl_proto_msg *msg)
 	if (c->state == WCONN_CLOSING)
 		return false;
 	if (sl_proto_encode(msg, &frame)) {
-		slog("error", "encode_failed", "worker=%s type=%s",
-		     c->worker_id ? c->worker_id : "-", sl_proto_type_name((int)msg->type));
+		sl_log("error", "encode_failed", "worker=%s type=%s",
+		       c->worker_id ? c->worker_id : "-", sl_proto_type_name((int)msg->type));
 		goto out;
 	}
 	wr = sl_xmalloc(sizeof(*wr) + frame.len);
@@ -185,8 +185,8 @@ static void send_reject(struct wconn *c, const char *reason)
 	struct sl_proto_msg m;
 	struct sl_strbuf q = SL_STRBUF_INIT;
 
-	slog_quote(&q, reason);
-	slog("warn", "worker_rejected", "peer=%s reason=%s", c->peer, q.buf);
+	sl_log_quote(&q, reason);
+	sl_log("warn", "worker_rejected", "peer=%s reason=%s", c->peer, q.buf);
 	sl_strbuf_release(&q);
 	sl_proto_msg_init(&m, SL_PROTO_REJECT);
 	m.u.reject.reason = sl_xstrdup(reason);
@@ -273,8 +273,8 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 			live_add(c, id, 0);
 	}
 	if (upsert_worker(s, c, &err)) {
-		slog("error", "db_failed", "what=worker_upsert worker=%s error=\"%s\"",
-		     c->worker_id, err.buf);
+		sl_log("error", "db_failed", "what=worker_upsert worker=%s error=\"%s\"",
+		       c->worker_id, err.buf);
 		send_reject(c, "the scheduler cannot reach its database");
 		goto out;
 	}
@@ -296,9 +296,9 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 			sl_strbuf_addch(&q, ',');
 		sl_strbuf_adds(&q, c->queues[i]);
 	}
-	slog("info", "worker_connected",
-	     "peer=%s worker=%s host=%s slots=%" PRIu32 " queues=%s held=%zu", c->peer,
-	     c->worker_id, c->host, c->slots, q.buf, c->live_nr);
+	sl_log("info", "worker_connected",
+	       "peer=%s worker=%s host=%s slots=%" PRIu32 " queues=%s held=%zu", c->peer,
+	       c->worker_id, c->host, c->slots, q.buf, c->live_nr);
 	sched_kick(s);
 out:
 	sl_strbuf_release(&err);
@@ -313,8 +313,8 @@ static void on_heartbeat(struct wconn *c)
 	const char *params[1] = {c->worker_id};
 
 	if (sl_db_exec_idempotent(c->s->db, sql, 1, params, NULL, &err))
-		slog("error", "db_failed", "what=heartbeat worker=%s error=\"%s\"", c->worker_id,
-		     err.buf);
+		sl_log("error", "db_failed", "what=heartbeat worker=%s error=\"%s\"", c->worker_id,
+		       err.buf);
 	sl_strbuf_release(&err);
 }
 
@@ -325,19 +325,19 @@ static void on_log(struct wconn *c, const struct sl_proto_log *l)
 	bool accepted = false;
 
 	if (!parse_id(l->attempt_id, &id) || l->seq > INT_MAX || !l->len) {
-		slog("warn", "log_ignored", "worker=%s attempt=%s seq=%" PRIu64, c->worker_id,
-		     l->attempt_id, l->seq);
+		sl_log("warn", "log_ignored", "worker=%s attempt=%s seq=%" PRIu64, c->worker_id,
+		       l->attempt_id, l->seq);
 		goto out;
 	}
 	if (sl_engine_log(c->s->db, id, (int64_t)l->fence, (int)l->seq, l->data, l->len,
 	                  c->s->cfg.log_limit, &accepted, &err)) {
-		slog("error", "db_failed", "what=log worker=%s attempt=%" PRId64 " error=\"%s\"",
-		     c->worker_id, id, err.buf);
+		sl_log("error", "db_failed", "what=log worker=%s attempt=%" PRId64 " error=\"%s\"",
+		       c->worker_id, id, err.buf);
 		goto out;
 	}
 	if (!accepted)
-		slog("info", "log_stale", "worker=%s attempt=%" PRId64 " fence=%" PRIu64,
-		     c->worker_id, id, l->fence);
+		sl_log("info", "log_stale", "worker=%s attempt=%" PRId64 " fence=%" PRIu64,
+		       c->worker_id, id, l->fence);
 out:
 	sl_strbuf_release(&err);
 }
@@ -391,7 +391,8 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 
 	if (!parse_id(r->attempt_id, &id)) {
 		/* Not an attempt of ours: acknowledge, so the worker forgets it. */
-		slog("warn", "result_unknown", "worker=%s attempt=%s", c->worker_id, r->attempt_id);
+		sl_log("warn", "result_unknown", "worker=%s attempt=%s", c->worker_id,
+		       r->attempt_id);
 		goto ack;
 	}
 	outputs = outputs_json(&r->outputs);
@@ -401,14 +402,15 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 	res.outputs = outputs;
 	if (sl_engine_result(s->db, id, (int64_t)r->fence, &res, wall_ms(), &accepted, &err)) {
 		/* No ACK: the worker keeps the result and sends it again on reconnect. */
-		slog("error", "db_failed", "what=result worker=%s attempt=%" PRId64 " error=\"%s\"",
-		     c->worker_id, id, err.buf);
+		sl_log("error", "db_failed",
+		       "what=result worker=%s attempt=%" PRId64 " error=\"%s\"", c->worker_id, id,
+		       err.buf);
 		conn_close(c, "cannot record a result");
 		goto out;
 	}
-	slog("info", accepted ? "result" : "result_stale",
-	     "worker=%s attempt=%" PRId64 " fence=%" PRIu64 " outcome=%d exit_code=%d",
-	     c->worker_id, id, r->fence, (int)r->outcome, r->exit_code);
+	sl_log("info", accepted ? "result" : "result_stale",
+	       "worker=%s attempt=%" PRId64 " fence=%" PRIu64 " outcome=%d exit_code=%d",
+	       c->worker_id, id, r->fence, (int)r->outcome, r->exit_code);
 	live_remove(c, id);
 	sched_kick(s);
 ack:
@@ -523,7 +525,7 @@ static void on_connection(uv_stream_t *server, int status)
 	int rc;
 
 	if (status < 0) {
-		slog("warn", "accept_failed", "error=\"%s\"", uv_strerror(status));
+		sl_log("warn", "accept_failed", "error=\"%s\"", uv_strerror(status));
 		return;
 	}
 	c = sl_xcalloc(1, sizeof(*c));
@@ -531,7 +533,7 @@ static void on_connection(uv_stream_t *server, int status)
 	c->state = WCONN_AWAIT_HELLO;
 	sl_proto_decoder_init(&c->dec, 0);
 	if ((rc = uv_tcp_init(s->loop, &c->tcp))) {
-		slog("warn", "accept_failed", "error=\"%s\"", uv_strerror(rc));
+		sl_log("warn", "accept_failed", "error=\"%s\"", uv_strerror(rc));
 		sl_proto_decoder_release(&c->dec);
 		free(c);
 		return;
@@ -554,7 +556,7 @@ static void on_connection(uv_stream_t *server, int status)
 		conn_close(c, uv_strerror(rc));
 		return;
 	}
-	slog("info", "accepted", "peer=%s", c->peer);
+	sl_log("info", "accepted", "peer=%s", c->peer);
 }
 
 int conn_listen(struct sched *s)
@@ -584,7 +586,7 @@ int conn_listen(struct sched *s)
 		uv_close((uv_handle_t *)&s->listener, NULL);
 		goto out;
 	}
-	slog("info", "listening", "address=%s", s->cfg.listen);
+	sl_log("info", "listening", "address=%s", s->cfg.listen);
 out:
 	free(host);
 	sl_strbuf_release(&err);
@@ -630,13 +632,13 @@ static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d, i
 	 */
 	if (!conn_send(c, &m))
 		goto out;
-	slog("info", "dispatched",
-	     "worker=%s attempt=%" PRId64 " fence=%" PRId64 " dag=%s run=%s task=%s try=%d",
-	     c->worker_id, d->attempt_id, d->fencing_token, d->dag, d->run_id, d->task,
-	     d->try_number);
+	sl_log("info", "dispatched",
+	       "worker=%s attempt=%" PRId64 " fence=%" PRId64 " dag=%s run=%s task=%s try=%d",
+	       c->worker_id, d->attempt_id, d->fencing_token, d->dag, d->run_id, d->task,
+	       d->try_number);
 	if (sl_engine_started(s->db, d->attempt_id, d->fencing_token, now_ms, &accepted, &err))
-		slog("error", "db_failed", "what=started attempt=%" PRId64 " error=\"%s\"",
-		     d->attempt_id, err.buf);
+		sl_log("error", "db_failed", "what=started attempt=%" PRId64 " error=\"%s\"",
+		       d->attempt_id, err.buf);
 out:
 	sl_proto_msg_release(&m);
 	sl_strbuf_release(&err);
@@ -656,8 +658,8 @@ void conn_dispatch_all(struct sched *s, int64_t now_ms)
 		if (sl_engine_claim(s->db, c->worker_id, (const char *const *)c->queues,
 		                    c->queues_nr, c->slots - c->live_nr, (size_t)s->cfg.parallelism,
 		                    now_ms, &out, &err)) {
-			slog("error", "db_failed", "what=claim worker=%s error=\"%s\"",
-			     c->worker_id, err.buf);
+			sl_log("error", "db_failed", "what=claim worker=%s error=\"%s\"",
+			       c->worker_id, err.buf);
 			sl_strbuf_reset(&err);
 		}
 		for (size_t i = 0; i < out.nr; i++)
@@ -692,7 +694,7 @@ static void check_cancelled(struct sched *s)
 		goto out;
 	params[0] = ids.buf;
 	if (sl_db_exec_idempotent(s->db, sql, 1, params, &res, &err)) {
-		slog("error", "db_failed", "what=cancel_check error=\"%s\"", err.buf);
+		sl_log("error", "db_failed", "what=cancel_check error=\"%s\"", err.buf);
 		goto out;
 	}
 	for (int r = 0; r < PQntuples(res); r++) {
@@ -711,8 +713,8 @@ static void check_cancelled(struct sched *s)
 			m.u.cancel.fence = (uint64_t)(a->fence ? a->fence : fence);
 			m.u.cancel.reason = sl_xstrdup("the attempt has ended (cancelled or lost)");
 			if (conn_send(c, &m))
-				slog("info", "cancel_sent", "worker=%s attempt=%" PRId64,
-				     c->worker_id, id);
+				sl_log("info", "cancel_sent", "worker=%s attempt=%" PRId64,
+				       c->worker_id, id);
 			sl_proto_msg_release(&m);
 		}
 	}
@@ -777,8 +779,8 @@ void conn_shutdown_all(struct sched *s)
 		}
 		if (c->state == WCONN_CLOSING)
 			continue;
-		slog("info", "worker_drained", "peer=%s worker=%s live=%zu", c->peer,
-		     c->worker_id ? c->worker_id : "-", c->live_nr);
+		sl_log("info", "worker_drained", "peer=%s worker=%s live=%zu", c->peer,
+		       c->worker_id ? c->worker_id : "-", c->live_nr);
 		c->state = WCONN_CLOSING;
 		uv_read_stop((uv_stream_t *)&c->tcp);
 		/* Let the DRAIN (and any ACK) reach the socket first. */

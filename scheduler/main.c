@@ -35,52 +35,6 @@
 #define ADVANCE_LIMIT  500
 #define ADVANCE_ROUNDS 4
 
-void slog(const char *level, const char *event, const char *fmt, ...)
-{
-	struct sl_strbuf line = SL_STRBUF_INIT;
-	va_list ap;
-
-	sl_strbuf_addf(&line, "level=%s event=%s", level, event);
-	if (fmt[0]) {
-		sl_strbuf_addch(&line, ' ');
-		va_start(ap, fmt);
-		sl_strbuf_vaddf(&line, fmt, ap);
-		va_end(ap);
-	}
-	sl_strbuf_addch(&line, '\n');
-	/* One write per line, so that lines never interleave. */
-	fwrite(line.buf, 1, line.len, stderr);
-	fflush(stderr);
-	sl_strbuf_release(&line);
-}
-
-void slog_quote(struct sl_strbuf *sb, const char *s)
-{
-	bool bare = s[0] != '\0';
-
-	for (const char *p = s; *p && bare; p++)
-		bare = (unsigned char)*p > ' ' && *p != '"' && *p != '\\' && *p != '=' &&
-		       (unsigned char)*p < 0x7f;
-	if (bare) {
-		sl_strbuf_adds(sb, s);
-		return;
-	}
-	sl_strbuf_addch(sb, '"');
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == '"' || c == '\\')
-			sl_strbuf_addf(sb, "\\%c", c);
-		else if (c == '\n')
-			sl_strbuf_adds(sb, "\\n");
-		else if (c < ' ' || c == 0x7f)
-			sl_strbuf_addf(sb, "\\x%02x", c);
-		else
-			sl_strbuf_addch(sb, (char)c);
-	}
-	sl_strbuf_addch(sb, '"');
-}
-
 int64_t wall_ms(void)
 {
 	struct timeval tv;
@@ -102,8 +56,8 @@ static void log_db_error(const char *what, const struct sl_strbuf *err)
 {
 	struct sl_strbuf q = SL_STRBUF_INIT;
 
-	slog_quote(&q, err->buf);
-	slog("error", "db_failed", "what=%s error=%s", what, q.buf);
+	sl_log_quote(&q, err->buf);
+	sl_log("error", "db_failed", "what=%s error=%s", what, q.buf);
 	sl_strbuf_release(&q);
 }
 
@@ -145,7 +99,7 @@ static void fail_lost_workers(struct sched *s, int64_t now_ms)
 			log_db_error("worker_gone", &err);
 			continue;
 		}
-		slog("warn", "worker_lost", "worker=%s attempts_ended=%zu", id, ended);
+		sl_log("warn", "worker_lost", "worker=%s attempts_ended=%zu", id, ended);
 	}
 out:
 	PQclear(res);
@@ -169,7 +123,7 @@ static void tick(struct sched *s)
 		log_db_error("create_scheduled_runs", &err);
 		sl_strbuf_reset(&err);
 	} else if (n) {
-		slog("info", "runs_created", "count=%zu", n);
+		sl_log("info", "runs_created", "count=%zu", n);
 	}
 	for (int round = 0; round < ADVANCE_ROUNDS; round++) {
 		n = 0;
@@ -197,7 +151,7 @@ void sched_kick(struct sched *s)
 	if (s->stopping)
 		return;
 	if ((rc = uv_timer_start(&s->tick_timer, on_tick, 0, TICK_MS)))
-		slog("error", "timer_failed", "what=tick error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "timer_failed", "what=tick error=\"%s\"", uv_strerror(rc));
 }
 
 /* ---- DAG refresh, off the loop ------------------------------------------- */
@@ -228,19 +182,19 @@ static void refresh_done(uv_work_t *req, int status)
 
 	s->refreshing = false;
 	if (status) {
-		slog("error", "refresh_failed", "error=\"%s\"", uv_strerror(status));
+		sl_log("error", "refresh_failed", "error=\"%s\"", uv_strerror(status));
 	} else if (s->refresh_rc) {
-		slog_quote(&q, s->refresh_err.buf);
-		slog("error", "refresh_failed", "error=%s", q.buf);
+		sl_log_quote(&q, s->refresh_err.buf);
+		sl_log("error", "refresh_failed", "error=%s", q.buf);
 	} else {
-		slog("info", "refreshed",
-		     "commit=%s files=%zu parsed=%zu new_versions=%zu failed=%zu removed=%zu",
-		     r->commit, r->files, r->parsed, r->new_versions, r->failed, r->removed);
+		sl_log("info", "refreshed",
+		       "commit=%s files=%zu parsed=%zu new_versions=%zu failed=%zu removed=%zu",
+		       r->commit, r->files, r->parsed, r->new_versions, r->failed, r->removed);
 		for (size_t i = 0; i < r->errors_nr; i++) {
 			sl_strbuf_reset(&q);
-			slog_quote(&q, r->errors[i].message);
-			slog("warn", "dag_error", "file=%s line=%u column=%u message=%s",
-			     r->errors[i].file, r->errors[i].line, r->errors[i].column, q.buf);
+			sl_log_quote(&q, r->errors[i].message);
+			sl_log("warn", "dag_error", "file=%s line=%u column=%u message=%s",
+			       r->errors[i].file, r->errors[i].line, r->errors[i].column, q.buf);
 		}
 		sched_kick(s);
 	}
@@ -259,7 +213,7 @@ static void on_refresh_timer(uv_timer_t *t)
 	s->refresh_report = (struct sl_dagstore_report)SL_DAGSTORE_REPORT_INIT;
 	s->refresh_rc = 0;
 	if ((rc = uv_queue_work(s->loop, &s->refresh_req, refresh_work, refresh_done))) {
-		slog("error", "refresh_failed", "error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "refresh_failed", "error=\"%s\"", uv_strerror(rc));
 		return;
 	}
 	s->refreshing = true;
@@ -285,9 +239,9 @@ static void start_watchdog(struct sched *s)
 	uint64_t ms = usec / 2000 ? usec / 2000 : 1;
 
 	if ((rc = uv_timer_start(&s->watchdog_timer, on_watchdog, ms, ms)))
-		slog("error", "timer_failed", "what=watchdog error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "timer_failed", "what=watchdog error=\"%s\"", uv_strerror(rc));
 	else
-		slog("info", "watchdog", "interval_ms=%" PRIu64, ms);
+		sl_log("info", "watchdog", "interval_ms=%" PRIu64, ms);
 #else
 	(void)s;
 	(void)on_watchdog;
@@ -308,8 +262,8 @@ static void on_signal(uv_signal_t *sig, int signum)
 		return;
 	s->stopping = true;
 	notify("STOPPING=1");
-	slog("info", "stopping", "signal=%s workers=%zu refreshing=%s", strsignal(signum),
-	     s->conns_nr, s->refreshing ? "yes" : "no");
+	sl_log("info", "stopping", "signal=%s workers=%zu refreshing=%s", strsignal(signum),
+	       s->conns_nr, s->refreshing ? "yes" : "no");
 	conn_shutdown_all(s);
 	close_handle((uv_handle_t *)&s->tick_timer);
 	close_handle((uv_handle_t *)&s->refresh_timer);
@@ -370,31 +324,31 @@ static int start(struct sched *s)
 	    (rc = uv_timer_init(s->loop, &s->watchdog_timer)) ||
 	    (rc = uv_signal_init(s->loop, &s->sigterm)) ||
 	    (rc = uv_signal_init(s->loop, &s->sigint))) {
-		slog("error", "init_failed", "error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "init_failed", "error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
 	s->sigterm.data = s->sigint.data = s;
 	if ((rc = uv_signal_start(&s->sigterm, on_signal, SIGTERM)) ||
 	    (rc = uv_signal_start(&s->sigint, on_signal, SIGINT))) {
-		slog("error", "init_failed", "what=signal error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "init_failed", "what=signal error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
 	if ((rc = conn_listen(s)))
 		return rc;
 	if ((rc = uv_timer_start(&s->tick_timer, on_tick, TICK_MS, TICK_MS))) {
-		slog("error", "timer_failed", "what=tick error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "timer_failed", "what=tick error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
 	if (s->cfg.dags_repo && (rc = uv_timer_start(&s->refresh_timer, on_refresh_timer, 0,
 	                                             (uint64_t)s->cfg.dags_poll_interval * 1000))) {
-		slog("error", "timer_failed", "what=refresh error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "timer_failed", "what=refresh error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
 	start_watchdog(s);
-	slog("info", "started",
-	     "listen=%s database=%s:%s heartbeat_timeout_s=%" PRId64 " parallelism=%d version=%s",
-	     s->cfg.listen, sl_db_where(s->db), sl_db_name(s->db), s->cfg.heartbeat_timeout,
-	     s->cfg.parallelism, SLUICE_VERSION);
+	sl_log("info", "started",
+	       "listen=%s database=%s:%s heartbeat_timeout_s=%" PRId64 " parallelism=%d version=%s",
+	       s->cfg.listen, sl_db_where(s->db), sl_db_name(s->db), s->cfg.heartbeat_timeout,
+	       s->cfg.parallelism, SLUICE_VERSION);
 	notify("READY=1");
 	return 0;
 }
@@ -489,11 +443,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
-	slog("info", "stopped", "version=%s", SLUICE_VERSION);
+	sl_log("info", "stopped", "version=%s", SLUICE_VERSION);
 	status = 0;
 out:
 	if (loop_ok && (rc = uv_loop_close(&loop))) {
-		slog("error", "loop_close_failed", "error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "loop_close_failed", "error=\"%s\"", uv_strerror(rc));
 		status = 1;
 	}
 	sl_db_free(s.refresh_db);

@@ -10,6 +10,7 @@
 #include "sluice/dagstore.h"
 #include "sluice/db.h"
 #include "sluice/proto.h"
+#include "sluice/log.h"
 #include "sluice/strbuf.h"
 
 /* The scheduler daemon (docs/scheduler.md): one libuv loop. */
@@ -77,9 +78,6 @@ struct sched {
 };
 
 /* scheduler/main.c */
-void slog(const char *level, const char *event, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void slog_quote(struct sl_strbuf *sb, const char *s);
 int64_t wall_ms(void);
 /* Run a tick as soon as possible (a result came in, a worker connected). */
 void sched_kick(struct sched *s);

@@ -179,12 +179,13 @@ static void finish(struct worker *w, const char *id, uint64_t fence, struct sl_p
 	m->u.result.attempt_id = sl_xstrdup(id);
 	m->u.result.fence = fence;
 	if (results_add(w, m, &err)) {
-		wlog_quote(&q, err.buf);
-		wlog("error", "result_not_stored", "attempt=%s reason=%s", id, q.buf);
+		sl_log_quote(&q, err.buf);
+		sl_log("error", "result_not_stored", "attempt=%s reason=%s", id, q.buf);
 	}
-	wlog("info", "attempt_finished", "attempt=%s fence=%llu outcome=%s exit_code=%d signal=%d",
-	     id, (unsigned long long)fence, outcome_name(m->u.result.outcome),
-	     m->u.result.exit_code, m->u.result.signal);
+	sl_log("info", "attempt_finished",
+	       "attempt=%s fence=%llu outcome=%s exit_code=%d signal=%d", id,
+	       (unsigned long long)fence, outcome_name(m->u.result.outcome), m->u.result.exit_code,
+	       m->u.result.signal);
 	sl_strbuf_release(&err);
 	sl_strbuf_release(&q);
 }
@@ -229,9 +230,9 @@ static void end_unstarted(struct worker *w, const char *id, uint64_t fence,
 	uv_timeval64_t now;
 	int64_t ms = 0;
 
-	wlog_quote(&q, reason);
+	sl_log_quote(&q, reason);
 	if (outcome == SL_PROTO_FAILED) {
-		wlog("error", "attempt_start_failed", "attempt=%s reason=%s", id, q.buf);
+		sl_log("error", "attempt_start_failed", "attempt=%s reason=%s", id, q.buf);
 		sl_strbuf_addf(&line, "[sluice: cannot start the task: %s]\n", reason);
 	} else {
 		sl_strbuf_addf(&line, "[sluice: %s]\n", reason);
@@ -308,7 +309,7 @@ static void start_task(struct attempt *a)
 		attempt_end(a);
 		goto out;
 	}
-	wlog("info", "attempt_started", "attempt=%s pid=%d", a->id, sl_taskexec_pid(a->te));
+	sl_log("info", "attempt_started", "attempt=%s pid=%d", a->id, sl_taskexec_pid(a->te));
 out:
 	free(cwd);
 	sl_strbuf_release(&err);
@@ -342,8 +343,8 @@ static void checkout_done(uv_work_t *req, int status)
 		attempt_end(a);
 		goto out;
 	}
-	wlog("info", "checkout_ready", "attempt=%s commit=%s ms=%llu", a->id, a->commit,
-	     (unsigned long long)(uv_now(w->loop) - a->checkout_started));
+	sl_log("info", "checkout_ready", "attempt=%s commit=%s ms=%llu", a->id, a->commit,
+	       (unsigned long long)(uv_now(w->loop) - a->checkout_started));
 	start_task(a);
 out:
 	sl_strbuf_release(&reason);
@@ -357,23 +358,23 @@ void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d)
 	int rc;
 
 	if (!strcmp(d->attempt_id, ".") || !strcmp(d->attempt_id, "..")) {
-		wlog("warn", "dispatch_refused", "attempt=%s reason=\"not a usable attempt id\"",
-		     d->attempt_id);
+		sl_log("warn", "dispatch_refused", "attempt=%s reason=\"not a usable attempt id\"",
+		       d->attempt_id);
 		goto out;
 	}
 	if (find(w, d->attempt_id) || results_has(w, d->attempt_id)) {
-		wlog("warn", "dispatch_refused", "attempt=%s reason=\"already held\"",
-		     d->attempt_id);
+		sl_log("warn", "dispatch_refused", "attempt=%s reason=\"already held\"",
+		       d->attempt_id);
 		goto out;
 	}
 	if (w->attempts_nr >= (size_t)w->cfg.slots) {
-		wlog("warn", "dispatch_refused", "attempt=%s reason=\"all %d slots busy\"",
-		     d->attempt_id, w->cfg.slots);
+		sl_log("warn", "dispatch_refused", "attempt=%s reason=\"all %d slots busy\"",
+		       d->attempt_id, w->cfg.slots);
 		goto out;
 	}
-	wlog("info", "dispatch", "attempt=%s fence=%llu dag=%s run=%s task=%s try=%u commit=%s",
-	     d->attempt_id, (unsigned long long)d->fence, d->dag, d->run_id, d->task,
-	     (unsigned)d->try_number, d->commit);
+	sl_log("info", "dispatch", "attempt=%s fence=%llu dag=%s run=%s task=%s try=%u commit=%s",
+	       d->attempt_id, (unsigned long long)d->fence, d->dag, d->run_id, d->task,
+	       (unsigned)d->try_number, d->commit);
 	if (!cwd_ok(d->cwd)) {
 		fail_start(w, d, "cwd must be a relative path without '..'");
 		goto out;
@@ -414,10 +415,10 @@ void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d)
 	if (!repo) {
 		/* A scheduler that does not send its repository, and no `repo` of
 		 * our own: the task runs in its scratch folder. */
-		wlog("warn", "no_checkout",
-		     "attempt=%s reason=\"no repository: neither the worker's repo nor the "
-		     "dispatch names one\"",
-		     a->id);
+		sl_log("warn", "no_checkout",
+		       "attempt=%s reason=\"no repository: neither the worker's repo nor the "
+		       "dispatch names one\"",
+		       a->id);
 		start_task(a);
 		a = NULL;
 		goto out;
@@ -460,11 +461,12 @@ void attempt_cancel(struct worker *w, const struct sl_proto_ref *c)
 
 	if (!a || a->fence != c->fence) {
 		/* Fencing: a CANCEL for another generation of the attempt is stale. */
-		wlog("info", "cancel_ignored", "attempt=%s fence=%llu reason=\"%s\"", c->attempt_id,
-		     (unsigned long long)c->fence, a ? "stale fencing token" : "unknown attempt");
+		sl_log("info", "cancel_ignored", "attempt=%s fence=%llu reason=\"%s\"",
+		       c->attempt_id, (unsigned long long)c->fence,
+		       a ? "stale fencing token" : "unknown attempt");
 		return;
 	}
-	wlog("info", "cancel", "attempt=%s fence=%llu", a->id, (unsigned long long)a->fence);
+	sl_log("info", "cancel", "attempt=%s fence=%llu", a->id, (unsigned long long)a->fence);
 	cancel_one(a);
 }
 
@@ -474,7 +476,7 @@ void attempt_cancel_all(struct worker *w)
 		struct attempt *a = w->attempts[i];
 
 		if (!a->cancelled) {
-			wlog("warn", "cancel", "attempt=%s reason=shutdown", a->id);
+			sl_log("warn", "cancel", "attempt=%s reason=shutdown", a->id);
 			cancel_one(a);
 		}
 	}
@@ -507,10 +509,10 @@ static void prune_done(uv_work_t *req, int status)
 
 	w->prune_busy = false;
 	if (status == 0 && w->prune_err.len) {
-		wlog_quote(&q, w->prune_err.buf);
-		wlog("warn", "checkouts_pruned", "removed=%zu error=%s", w->pruned, q.buf);
+		sl_log_quote(&q, w->prune_err.buf);
+		sl_log("warn", "checkouts_pruned", "removed=%zu error=%s", w->pruned, q.buf);
 	} else if (status == 0 && w->pruned) {
-		wlog("info", "checkouts_pruned", "removed=%zu", w->pruned);
+		sl_log("info", "checkouts_pruned", "removed=%zu", w->pruned);
 	}
 	sl_strbuf_release(&q);
 }
@@ -524,7 +526,7 @@ static void on_prune_timer(uv_timer_t *t)
 		return;
 	rc = uv_queue_work(w->loop, &w->prune_req, prune_work, prune_done);
 	if (rc)
-		wlog("error", "prune_failed", "error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "prune_failed", "error=\"%s\"", uv_strerror(rc));
 	else
 		w->prune_busy = true;
 }

@@ -48,7 +48,7 @@ int conn_init(struct worker *w)
 	w->state = CONN_IDLE;
 	if ((rc = uv_timer_init(w->loop, &w->conn_timer)) ||
 	    (rc = uv_timer_init(w->loop, &w->retry_timer))) {
-		wlog("error", "init_failed", "what=timer error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "init_failed", "what=timer error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
 	return 0;
@@ -78,10 +78,10 @@ static void schedule_retry(struct worker *w)
 			delay = BACKOFF_MAX_MS;
 		w->failures++;
 	}
-	wlog("info", "reconnect_scheduled", "scheduler=%s delay_ms=%llu",
-	     w->cfg.schedulers[w->sched_idx], (unsigned long long)delay);
+	sl_log("info", "reconnect_scheduled", "scheduler=%s delay_ms=%llu",
+	       w->cfg.schedulers[w->sched_idx], (unsigned long long)delay);
 	if ((rc = uv_timer_start(&w->retry_timer, on_retry, delay, 0)))
-		wlog("error", "timer_failed", "error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "timer_failed", "error=\"%s\"", uv_strerror(rc));
 }
 
 static void on_tcp_closed(uv_handle_t *h)
@@ -100,10 +100,10 @@ void conn_drop(struct worker *w, const char *reason)
 
 	if (!has_socket(w))
 		return;
-	wlog_quote(&q, reason);
-	wlog(w->state == CONN_READY ? "warn" : "info",
-	     w->state == CONN_CONNECTING ? "connect_failed" : "disconnected",
-	     "scheduler=%s reason=%s", w->peer ? w->peer : "-", q.buf);
+	sl_log_quote(&q, reason);
+	sl_log(w->state == CONN_READY ? "warn" : "info",
+	       w->state == CONN_CONNECTING ? "connect_failed" : "disconnected",
+	       "scheduler=%s reason=%s", w->peer ? w->peer : "-", q.buf);
 	sl_strbuf_release(&q);
 	uv_timer_stop(&w->conn_timer);
 	w->state = CONN_CLOSING;
@@ -114,8 +114,8 @@ void conn_drop(struct worker *w, const char *reason)
 /* A failure before a socket exists (name resolution, tcp init). */
 static void fail_early(struct worker *w, const char *what, int rc)
 {
-	wlog("warn", "connect_failed", "scheduler=%s what=%s error=\"%s\"", w->peer ? w->peer : "-",
-	     what, uv_strerror(rc));
+	sl_log("warn", "connect_failed", "scheduler=%s what=%s error=\"%s\"",
+	       w->peer ? w->peer : "-", what, uv_strerror(rc));
 	w->state = CONN_IDLE;
 	if (w->stopping)
 		worker_maybe_exit(w);
@@ -168,7 +168,7 @@ bool conn_send(struct worker *w, const struct sl_proto_msg *msg)
 	if (w->state != CONN_HANDSHAKE && w->state != CONN_READY)
 		return false;
 	if ((rc = sl_proto_encode(msg, &frame))) {
-		wlog("error", "encode_failed", "type=%s", sl_proto_type_name((int)msg->type));
+		sl_log("error", "encode_failed", "type=%s", sl_proto_type_name((int)msg->type));
 		goto out;
 	}
 	sent = conn_send_raw(w, frame.buf, frame.len);
@@ -249,11 +249,11 @@ static void on_welcome(struct worker *w, const struct sl_proto_welcome *wel)
 	w->heartbeat_ms = wel->heartbeat_ms;
 	w->failures = 0;
 	w->drained = false;
-	wlog("info", "connected", "scheduler=%s scheduler_id=%s heartbeat_ms=%u", w->peer,
-	     wel->scheduler_id, (unsigned)wel->heartbeat_ms);
+	sl_log("info", "connected", "scheduler=%s scheduler_id=%s heartbeat_ms=%u", w->peer,
+	       wel->scheduler_id, (unsigned)wel->heartbeat_ms);
 	if ((rc =
 	         uv_timer_start(&w->conn_timer, on_conn_timer, w->heartbeat_ms, w->heartbeat_ms))) {
-		wlog("error", "timer_failed", "error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "timer_failed", "error=\"%s\"", uv_strerror(rc));
 		conn_drop(w, "cannot start the heartbeat timer");
 		return;
 	}
@@ -282,8 +282,8 @@ static void handle(struct worker *w, struct sl_proto_msg *m)
 		if (m->type == SL_PROTO_WELCOME) {
 			on_welcome(w, &m->u.welcome);
 		} else if (m->type == SL_PROTO_REJECT) {
-			wlog_quote(&q, m->u.reject.reason);
-			wlog("error", "rejected", "scheduler=%s reason=%s", w->peer, q.buf);
+			sl_log_quote(&q, m->u.reject.reason);
+			sl_log("error", "rejected", "scheduler=%s reason=%s", w->peer, q.buf);
 			conn_drop(w, "rejected by the scheduler");
 		} else {
 			protocol_error(w, m);
@@ -296,8 +296,8 @@ static void handle(struct worker *w, struct sl_proto_msg *m)
 		break;
 	case SL_PROTO_DISPATCH:
 		if (w->stopping || w->drained)
-			wlog("warn", "dispatch_refused", "attempt=%s reason=%s",
-			     m->u.dispatch.attempt_id, w->stopping ? "stopping" : "drained");
+			sl_log("warn", "dispatch_refused", "attempt=%s reason=%s",
+			       m->u.dispatch.attempt_id, w->stopping ? "stopping" : "drained");
 		else
 			attempt_dispatch(w, &m->u.dispatch);
 		break;
@@ -309,7 +309,7 @@ static void handle(struct worker *w, struct sl_proto_msg *m)
 		conn_check_drained(w);
 		break;
 	case SL_PROTO_DRAIN:
-		wlog("info", "drain", "scheduler=%s", w->peer);
+		sl_log("info", "drain", "scheduler=%s", w->peer);
 		w->drained = true;
 		conn_check_drained(w);
 		break;

@@ -28,52 +28,6 @@
 
 #define TOKEN_MAX 65536
 
-void wlog(const char *level, const char *event, const char *fmt, ...)
-{
-	struct sl_strbuf line = SL_STRBUF_INIT;
-	va_list ap;
-
-	sl_strbuf_addf(&line, "level=%s event=%s", level, event);
-	if (fmt[0]) {
-		sl_strbuf_addch(&line, ' ');
-		va_start(ap, fmt);
-		sl_strbuf_vaddf(&line, fmt, ap);
-		va_end(ap);
-	}
-	sl_strbuf_addch(&line, '\n');
-	/* One write per line, so that lines never interleave. */
-	fwrite(line.buf, 1, line.len, stderr);
-	fflush(stderr);
-	sl_strbuf_release(&line);
-}
-
-void wlog_quote(struct sl_strbuf *sb, const char *s)
-{
-	bool bare = s[0] != '\0';
-
-	for (const char *p = s; *p && bare; p++)
-		bare = (unsigned char)*p > ' ' && *p != '"' && *p != '\\' && *p != '=' &&
-		       (unsigned char)*p < 0x7f;
-	if (bare) {
-		sl_strbuf_adds(sb, s);
-		return;
-	}
-	sl_strbuf_addch(sb, '"');
-	for (const char *p = s; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if (c == '"' || c == '\\')
-			sl_strbuf_addf(sb, "\\%c", c);
-		else if (c == '\n')
-			sl_strbuf_adds(sb, "\\n");
-		else if (c < ' ' || c == 0x7f)
-			sl_strbuf_addf(sb, "\\x%02x", c);
-		else
-			sl_strbuf_addch(sb, (char)c);
-	}
-	sl_strbuf_addch(sb, '"');
-}
-
 static void notify(const char *state)
 {
 #ifdef HAVE_SYSTEMD
@@ -107,9 +61,9 @@ static void start_watchdog(struct worker *w)
 	uint64_t ms = usec / 2000 ? usec / 2000 : 1;
 
 	if ((rc = uv_timer_start(&w->watchdog_timer, on_watchdog, ms, ms)))
-		wlog("error", "timer_failed", "what=watchdog error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "timer_failed", "what=watchdog error=\"%s\"", uv_strerror(rc));
 	else
-		wlog("info", "watchdog", "interval_ms=%llu", (unsigned long long)ms);
+		sl_log("info", "watchdog", "interval_ms=%llu", (unsigned long long)ms);
 #else
 	(void)w;
 	(void)on_watchdog;
@@ -121,7 +75,7 @@ void worker_maybe_exit(struct worker *w)
 	if (!w->stopping || w->stopped || w->attempts_nr)
 		return;
 	w->stopped = true;
-	wlog("info", "stopped", "results_kept=%zu", w->kept_nr);
+	sl_log("info", "stopped", "results_kept=%zu", w->kept_nr);
 	uv_close((uv_handle_t *)&w->sigterm, NULL);
 	uv_close((uv_handle_t *)&w->sigint, NULL);
 	uv_close((uv_handle_t *)&w->grace_timer, NULL);
@@ -134,7 +88,7 @@ static void on_grace(uv_timer_t *t)
 {
 	struct worker *w = container_of(t, struct worker, grace_timer);
 
-	wlog("warn", "grace_expired", "running=%zu", w->attempts_nr);
+	sl_log("warn", "grace_expired", "running=%zu", w->attempts_nr);
 	attempt_cancel_all(w);
 }
 
@@ -145,17 +99,17 @@ static void on_signal(uv_signal_t *s, int signum)
 
 	if (w->stopping) {
 		/* A second signal: do not wait for the grace period. */
-		wlog("warn", "signal", "signal=%s action=cancel", strsignal(signum));
+		sl_log("warn", "signal", "signal=%s action=cancel", strsignal(signum));
 		attempt_cancel_all(w);
 		return;
 	}
 	w->stopping = true;
 	notify("STOPPING=1");
-	wlog("info", "stopping", "signal=%s running=%zu grace_s=%lld", strsignal(signum),
-	     w->attempts_nr, (long long)w->cfg.grace);
+	sl_log("info", "stopping", "signal=%s running=%zu grace_s=%lld", strsignal(signum),
+	       w->attempts_nr, (long long)w->cfg.grace);
 	if (w->attempts_nr &&
 	    (rc = uv_timer_start(&w->grace_timer, on_grace, (uint64_t)w->cfg.grace * 1000, 0))) {
-		wlog("error", "timer_failed", "what=grace error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "timer_failed", "what=grace error=\"%s\"", uv_strerror(rc));
 		attempt_cancel_all(w);
 	}
 	worker_maybe_exit(w);
@@ -251,18 +205,18 @@ static int start(struct worker *w)
 	    (rc = uv_signal_init(w->loop, &w->sigint)) ||
 	    (rc = uv_timer_init(w->loop, &w->grace_timer)) ||
 	    (rc = uv_timer_init(w->loop, &w->watchdog_timer))) {
-		wlog("error", "init_failed", "error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "init_failed", "error=\"%s\"", uv_strerror(rc));
 		goto out;
 	}
 	w->sigterm.data = w->sigint.data = w;
 	if ((rc = uv_signal_start(&w->sigterm, on_signal, SIGTERM)) ||
 	    (rc = uv_signal_start(&w->sigint, on_signal, SIGINT))) {
-		wlog("error", "init_failed", "what=signal error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "init_failed", "what=signal error=\"%s\"", uv_strerror(rc));
 		goto out;
 	}
 	start_watchdog(w);
-	wlog("info", "started", "name=%s slots=%d state_dir=%s results_kept=%zu version=%s",
-	     w->cfg.name, w->cfg.slots, w->cfg.state_dir, w->kept_nr, SLUICE_VERSION);
+	sl_log("info", "started", "name=%s slots=%d state_dir=%s results_kept=%zu version=%s",
+	       w->cfg.name, w->cfg.slots, w->cfg.state_dir, w->kept_nr, SLUICE_VERSION);
 	conn_start(w);
 out:
 	sl_strbuf_release(&err);
@@ -357,7 +311,7 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	if (loop_ok && (rc = uv_loop_close(&loop))) {
-		wlog("error", "loop_close_failed", "error=\"%s\"", uv_strerror(rc));
+		sl_log("error", "loop_close_failed", "error=\"%s\"", uv_strerror(rc));
 		status = 1;
 	}
 	conn_release(&w);

@@ -99,8 +99,8 @@ static bool load_one(struct worker *w, const char *path)
 	ok = true;
 out:
 	if (!ok) {
-		wlog_quote(&q, err.buf);
-		wlog("error", "result_unreadable", "file=%s reason=%s", path, q.buf);
+		sl_log_quote(&q, err.buf);
+		sl_log("error", "result_unreadable", "file=%s reason=%s", path, q.buf);
 	}
 	sl_proto_msg_release(&m);
 	sl_proto_decoder_release(&dec);
@@ -134,8 +134,8 @@ int results_init(struct worker *w, struct sl_strbuf *err)
 		if (ends_with(de->d_name, ".new"))
 			unlink(path); /* a write that never reached its rename */
 		else if (ends_with(de->d_name, ".res") && load_one(w, path))
-			wlog("info", "result_kept", "attempt=%s",
-			     w->kept[w->kept_nr - 1].attempt_id);
+			sl_log("info", "result_kept", "attempt=%s",
+			       w->kept[w->kept_nr - 1].attempt_id);
 		free(path);
 	}
 out:
@@ -256,26 +256,26 @@ void results_ack(struct worker *w, const struct sl_proto_ref *ack)
 			continue;
 		path = result_path(w, k->attempt_id, "");
 		if (unlink(path) && errno != ENOENT)
-			wlog("error", "result_unlink_failed", "file=%s error=\"%s\"", path,
-			     strerror(errno));
+			sl_log("error", "result_unlink_failed", "file=%s error=\"%s\"", path,
+			       strerror(errno));
 		free(path);
-		wlog("info", "result_acked", "attempt=%s fence=%llu", k->attempt_id,
-		     (unsigned long long)k->fence);
+		sl_log("info", "result_acked", "attempt=%s fence=%llu", k->attempt_id,
+		       (unsigned long long)k->fence);
 		free(k->attempt_id);
 		sl_strbuf_release(&k->frame);
 		memmove(k, k + 1, (w->kept_nr - i - 1) * sizeof(*k));
 		w->kept_nr--;
 		return;
 	}
-	wlog("info", "ack_ignored", "attempt=%s fence=%llu reason=\"no such result\"",
-	     ack->attempt_id, (unsigned long long)ack->fence);
+	sl_log("info", "ack_ignored", "attempt=%s fence=%llu reason=\"no such result\"",
+	       ack->attempt_id, (unsigned long long)ack->fence);
 }
 
 void results_resend(struct worker *w)
 {
 	for (size_t i = 0; i < w->kept_nr; i++) {
-		wlog("info", "result_resent", "attempt=%s fence=%llu", w->kept[i].attempt_id,
-		     (unsigned long long)w->kept[i].fence);
+		sl_log("info", "result_resent", "attempt=%s fence=%llu", w->kept[i].attempt_id,
+		       (unsigned long long)w->kept[i].fence);
 		conn_send_raw(w, w->kept[i].frame.buf, w->kept[i].frame.len);
 	}
 }

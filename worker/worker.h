@@ -10,6 +10,7 @@
 #include "sluice/checkout.h"
 #include "sluice/config.h"
 #include "sluice/proto.h"
+#include "sluice/log.h"
 #include "sluice/strbuf.h"
 
 /*
@@ -92,10 +93,6 @@ struct worker {
 };
 
 /* main.c */
-void wlog(const char *level, const char *event, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/** Append `s` as a log value: bare when simple, else double-quoted with escapes. */
-void wlog_quote(struct sl_strbuf *sb, const char *s);
 /** Called when something the stop sequence waits for has finished. */
 void worker_maybe_exit(struct worker *w);
 void worker_notify_ready(struct worker *w);
