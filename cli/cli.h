@@ -3,6 +3,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Exit codes of SPEC §4. */
 enum {
@@ -93,12 +94,20 @@ int cli_start(struct cli *cli, const struct cli_command *cmd, int argc, char **a
               int (*on_option)(struct cli *, int, const char *, void *), void *ctx, int min,
               int max, const char *what, struct cli_args *args, struct sl_db **db);
 
+/*
+ * The conf of a run from `--conf-json JSON` and then each `--conf KEY=VALUE`
+ * of `pairs`, checked against the DAG's `params` (lib/params.c) into the
+ * object `conf`. Returns 0 or CLI_EXIT_USAGE after naming the bad option.
+ */
+struct json_t;
+int cli_conf_build(const struct cli_command *cmd, const char *conf_json, const char **pairs,
+                   size_t pairs_nr, const struct json_t *params, struct json_t *conf);
+
 /* The exit code of a library return code (SL_EUNAVAIL -> 4, SL_ENOENT -> 3,
  * SL_EINVAL -> 2, other errors -> 1). */
 int cli_exit_code(int rc);
 
 /* Print a JSON value to stdout, followed by a newline; takes the reference. */
-struct json_t;
 int cli_print_json(struct json_t *value);
 
 extern const struct cli_command cli_cmd_validate;

@@ -154,42 +154,6 @@ static int on_option(struct cli *cli, int opt, const char *arg, void *ctx)
 	return CLI_EXIT_USAGE;
 }
 
-/* The run's conf from --conf-json, then --conf; an exit code on error. */
-static int build_conf(const struct test_opts *o, const struct sl_dag *dag, json_t *conf)
-{
-	struct sl_strbuf why = SL_STRBUF_INIT;
-	int rc = 0;
-
-	if (o->conf_json) {
-		json_error_t jerr;
-		json_t *j = json_loads(o->conf_json, JSON_REJECT_DUPLICATES, &jerr);
-
-		if (!j)
-			sl_strbuf_adds(&why, jerr.text);
-		else
-			sl_params_set_json(conf, dag->params, j, &why);
-		json_decref(j);
-		if (why.len)
-			rc = cli_usage_error(&cli_cmd_test, "--conf-json: %s", why.buf);
-	}
-	for (size_t i = 0; !rc && i < o->conf_nr; i++) {
-		const char *eq = strchr(o->conf[i], '=');
-		char *key;
-
-		if (!eq || eq == o->conf[i]) {
-			rc = cli_usage_error(&cli_cmd_test, "--conf %s: expected KEY=VALUE",
-			                     o->conf[i]);
-			break;
-		}
-		key = sl_xstrndup(o->conf[i], (size_t)(eq - o->conf[i]));
-		if (sl_params_set_text(conf, dag->params, key, eq + 1, &why) < 0)
-			rc = cli_usage_error(&cli_cmd_test, "--conf %s: %s", o->conf[i], why.buf);
-		free(key);
-	}
-	sl_strbuf_release(&why);
-	return rc;
-}
-
 static void kvs_release(struct sl_kvs *kvs)
 {
 	for (size_t i = 0; i < kvs->nr; i++) {
@@ -755,7 +719,7 @@ static int run_test(struct cli *cli, int argc, char **argv)
 		rc = CLI_EXIT_FAILED;
 		goto out;
 	}
-	rc = build_conf(&o, dag, conf);
+	rc = cli_conf_build(&cli_cmd_test, o.conf_json, o.conf, o.conf_nr, dag->params, conf);
 	if (rc)
 		goto out;
 	run.dag = dag;

@@ -14,6 +14,7 @@
 #include "sluice/db.h"
 #include "sluice/diag.h"
 #include "sluice/error.h"
+#include "sluice/params.h"
 #include "sluice/strbuf.h"
 #include "sluice/banned.h"
 
@@ -231,4 +232,39 @@ int cli_start(struct cli *cli, const struct cli_command *cmd, int argc, char **a
 	if (args->n < min || args->n > max)
 		return cli_usage_error(cmd, "expected %s", what);
 	return cli_db_open(cli, db);
+}
+
+int cli_conf_build(const struct cli_command *cmd, const char *conf_json, const char **pairs,
+                   size_t pairs_nr, const json_t *params, json_t *conf)
+{
+	struct sl_strbuf why = SL_STRBUF_INIT;
+	int rc = 0;
+
+	if (conf_json) {
+		json_error_t jerr;
+		json_t *j = json_loads(conf_json, JSON_REJECT_DUPLICATES, &jerr);
+
+		if (!j)
+			sl_strbuf_adds(&why, jerr.text);
+		else
+			sl_params_set_json(conf, params, j, &why);
+		json_decref(j);
+		if (why.len)
+			rc = cli_usage_error(cmd, "--conf-json: %s", why.buf);
+	}
+	for (size_t i = 0; !rc && i < pairs_nr; i++) {
+		const char *eq = strchr(pairs[i], '=');
+		char *key;
+
+		if (!eq || eq == pairs[i]) {
+			rc = cli_usage_error(cmd, "--conf %s: expected KEY=VALUE", pairs[i]);
+			break;
+		}
+		key = sl_xstrndup(pairs[i], (size_t)(eq - pairs[i]));
+		if (sl_params_set_text(conf, params, key, eq + 1, &why) < 0)
+			rc = cli_usage_error(cmd, "--conf %s: %s", pairs[i], why.buf);
+		free(key);
+	}
+	sl_strbuf_release(&why);
+	return rc;
 }
