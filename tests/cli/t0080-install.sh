@@ -51,13 +51,9 @@ expect_grep "$WORKER_UNIT" "^ExecStart=$BINDIR/sluice-worker --config /etc/sluic
 	"worker unit: ExecStart is bindir/sluice-worker, config and name from the instance"
 
 # systemd-analyze verify checks that ExecStart binaries exist, so verify
-# copies whose paths point into DESTDIR (an instance of the template). Until
-# the scheduler daemon is built, a stub stands in for its binary.
-if [ ! -e "$ROOT$BINDIR/sluice-scheduler" ]; then
-	echo "# sluice-scheduler is not built: a stub stands in for it"
-	printf '#!/bin/sh\nexit 1\n' >"$ROOT$BINDIR/sluice-scheduler"
-	chmod +x "$ROOT$BINDIR/sluice-scheduler"
-fi
+# copies whose paths point into DESTDIR (an instance of the template).
+[ -x "$ROOT$BINDIR/sluice-scheduler" ] && [ -x "$ROOT$BINDIR/sluice-worker" ]
+ok $? "both daemons are installed in bindir"
 mkdir "$TMP/units"
 sed "s|$BINDIR/|$ROOT$BINDIR/|g" "$SCHED_UNIT" >"$TMP/units/sluice-scheduler.service"
 sed "s|$BINDIR/|$ROOT$BINDIR/|g" "$WORKER_UNIT" >"$TMP/units/sluice-worker@w1.service"
