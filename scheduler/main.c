@@ -7,10 +7,6 @@
 #include <string.h>
 #include <sys/time.h>
 
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
-
 #include "scheduler.h"
 
 #include "sluice/alloc.h"
@@ -19,6 +15,7 @@
 #include "sluice/error.h"
 #include "sluice/gitsrc.h"
 #include "sluice_version.h"
+#include "sluice/sdnotify.h"
 #include "sluice/banned.h"
 
 /*
@@ -41,15 +38,6 @@ int64_t wall_ms(void)
 
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static void notify(const char *state)
-{
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, state);
-#else
-	(void)state;
-#endif
 }
 
 static void log_db_error(const char *what, const struct sl_strbuf *err)
@@ -221,33 +209,6 @@ static void on_refresh_timer(uv_timer_t *t)
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
-static void on_watchdog(uv_timer_t *t)
-{
-	(void)t;
-	notify("WATCHDOG=1");
-}
-
-static void start_watchdog(struct sched *s)
-{
-#ifdef HAVE_SYSTEMD
-	uint64_t usec = 0;
-	int rc;
-
-	if (sd_watchdog_enabled(0, &usec) <= 0 || !usec)
-		return;
-	/* Twice per period, as sd_watchdog_enabled(3) recommends. */
-	uint64_t ms = usec / 2000 ? usec / 2000 : 1;
-
-	if ((rc = uv_timer_start(&s->watchdog_timer, on_watchdog, ms, ms)))
-		sl_log("error", "timer_failed", "what=watchdog error=\"%s\"", uv_strerror(rc));
-	else
-		sl_log("info", "watchdog", "interval_ms=%" PRIu64, ms);
-#else
-	(void)s;
-	(void)on_watchdog;
-#endif
-}
-
 static void close_handle(uv_handle_t *h)
 {
 	if (!uv_is_closing(h))
@@ -261,7 +222,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	if (s->stopping)
 		return;
 	s->stopping = true;
-	notify("STOPPING=1");
+	sl_sdnotify("STOPPING=1");
 	sl_log("info", "stopping", "signal=%s workers=%zu refreshing=%s", strsignal(signum),
 	       s->conns_nr, s->refreshing ? "yes" : "no");
 	conn_shutdown_all(s);
@@ -344,12 +305,12 @@ static int start(struct sched *s)
 		sl_log("error", "timer_failed", "what=refresh error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
-	start_watchdog(s);
+	sl_sdnotify_watchdog_start(&s->watchdog_timer);
 	sl_log("info", "started",
 	       "listen=%s database=%s:%s heartbeat_timeout_s=%" PRId64 " parallelism=%d version=%s",
 	       s->cfg.listen, sl_db_where(s->db), sl_db_name(s->db), s->cfg.heartbeat_timeout,
 	       s->cfg.parallelism, SLUICE_VERSION);
-	notify("READY=1");
+	sl_sdnotify("READY=1");
 	return 0;
 }
 

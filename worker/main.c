@@ -8,16 +8,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifdef HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
-
 #include "worker.h"
 
 #include "sluice/alloc.h"
 #include "sluice/diag.h"
 #include "sluice/error.h"
 #include "sluice_version.h"
+#include "sluice/sdnotify.h"
 #include "sluice/banned.h"
 
 /*
@@ -28,46 +25,10 @@
 
 #define TOKEN_MAX 65536
 
-static void notify(const char *state)
-{
-#ifdef HAVE_SYSTEMD
-	sd_notify(0, state);
-#else
-	(void)state;
-#endif
-}
-
 void worker_notify_ready(struct worker *w)
 {
 	(void)w;
-	notify("READY=1");
-}
-
-static void on_watchdog(uv_timer_t *t)
-{
-	(void)t;
-	notify("WATCHDOG=1");
-}
-
-static void start_watchdog(struct worker *w)
-{
-#ifdef HAVE_SYSTEMD
-	uint64_t usec = 0;
-	int rc;
-
-	if (sd_watchdog_enabled(0, &usec) <= 0 || !usec)
-		return;
-	/* Twice per period, as sd_watchdog_enabled(3) recommends. */
-	uint64_t ms = usec / 2000 ? usec / 2000 : 1;
-
-	if ((rc = uv_timer_start(&w->watchdog_timer, on_watchdog, ms, ms)))
-		sl_log("error", "timer_failed", "what=watchdog error=\"%s\"", uv_strerror(rc));
-	else
-		sl_log("info", "watchdog", "interval_ms=%llu", (unsigned long long)ms);
-#else
-	(void)w;
-	(void)on_watchdog;
-#endif
+	sl_sdnotify("READY=1");
 }
 
 void worker_maybe_exit(struct worker *w)
@@ -104,7 +65,7 @@ static void on_signal(uv_signal_t *s, int signum)
 		return;
 	}
 	w->stopping = true;
-	notify("STOPPING=1");
+	sl_sdnotify("STOPPING=1");
 	sl_log("info", "stopping", "signal=%s running=%zu grace_s=%lld", strsignal(signum),
 	       w->attempts_nr, (long long)w->cfg.grace);
 	if (w->attempts_nr &&
@@ -214,7 +175,7 @@ static int start(struct worker *w)
 		sl_log("error", "init_failed", "what=signal error=\"%s\"", uv_strerror(rc));
 		goto out;
 	}
-	start_watchdog(w);
+	sl_sdnotify_watchdog_start(&w->watchdog_timer);
 	sl_log("info", "started", "name=%s slots=%d state_dir=%s results_kept=%zu version=%s",
 	       w->cfg.name, w->cfg.slots, w->cfg.state_dir, w->kept_nr, SLUICE_VERSION);
 	conn_start(w);
