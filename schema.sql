@@ -169,7 +169,15 @@ CREATE TABLE task_instances (
 	started_at    timestamptz,
 	ended_at      timestamptz,
 	updated_at    timestamptz NOT NULL DEFAULT now(),
-	CONSTRAINT task_instances_run_task_key UNIQUE (run_pk, task_id),
+	-- 'task', or 'callback': a run's on_failure / on_success, created when
+	-- the run finishes, with task_id 'on_failure' or 'on_success'. (0004)
+	kind          text        NOT NULL DEFAULT 'task'
+		CONSTRAINT task_instances_kind_check CHECK (kind IN ('task', 'callback')),
+	-- Why the scheduler set the state without running anything (a pool
+	-- that does not exist, a branch not taken). (0004)
+	reason        text
+		CONSTRAINT task_instances_reason_check CHECK (reason <> ''),
+	CONSTRAINT task_instances_run_kind_task_key UNIQUE (run_pk, kind, task_id),
 	CONSTRAINT task_instances_next_retry_check
 		CHECK (state NOT IN ('up_for_retry', 'up_for_reschedule')
 		       OR next_retry_at IS NOT NULL),
@@ -316,4 +324,5 @@ CREATE TABLE source_state (
 INSERT INTO schema_migrations (version, name) VALUES
 	(1, 'initial'),
 	(2, 'source_state'),
-	(3, 'runs_state_idx');
+	(3, 'runs_state_idx'),
+	(4, 'callbacks_reason');

@@ -150,7 +150,9 @@ expect_sql_error "$(insert_run nope x)" 'violates foreign key constraint "runs_d
 expect_sql_error "$(insert_run other x)" 'runs_version_fkey' \
 	"the database rejects a run pinned to another DAG's version"
 expect_sql_error "INSERT INTO task_instances (run_pk, task_id, max_tries) VALUES (1, 'extract', 1)" \
-	'task_instances_run_task_key' "the database rejects a task twice in one run"
+	'task_instances_run_kind_task_key' "the database rejects a task twice in one run"
+expect_sql_error "INSERT INTO task_instances (run_pk, task_id, max_tries, kind) VALUES (1, 'extract', 1, 'hook')" \
+	'task_instances_kind_check' "the database rejects an unknown kind of task instance"
 expect_sql_error "UPDATE runs SET state = 'success'" 'runs_ended_at_check' \
 	"the database rejects a finished run without an end time"
 expect_sql_error "INSERT INTO dags (dag_id, paused) VALUES ('bad id', false)" 'sl_id_check' \
