@@ -6,9 +6,8 @@
 # and SIGTERM stopping both daemons cleanly.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/pg.sh"
+. "$TESTS_DIR/cli/daemons.sh"
 
-SCHED=${SLUICE_SCHEDULER:?SLUICE_SCHEDULER must point at sluice-scheduler}
-WORKER=${SLUICE_WORKER:?SLUICE_WORKER must point at sluice-worker}
 SPID=
 WPID=
 BPID=
@@ -27,34 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for FILE PATTERN: until a line of FILE matches (20 s at most).
-wait_for() {
-	i=0
-	while ! grep -q -e "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 400 ] && return 1
-		sleep 0.05
-	done
-	return 0
-}
-
-# wait_exit PID: until it has exited (20 s at most); its status in $status.
-wait_exit() {
-	i=0
-	while kill -0 "$1" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 400 ]; then
-			status=124
-			return 1
-		fi
-		sleep 0.05
-	done
-	wait "$1"
-	status=$?
-}
-
-# A free TCP port on 127.0.0.1.
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 
 # --- the DAG repository ------------------------------------------------------
 R=$TMP/repo

@@ -1,0 +1,130 @@
+# Helpers for end-to-end tests that run sluice-scheduler and sluice-worker
+# (t0090 and up). Source after lib.sh and pg.sh; call daemons_cleanup from
+# the script's EXIT trap (before pg_stop).
+#
+#   PORT=$(free_port)
+#   git_repo DIR            init DIR as a repository on branch main and
+#                           commit everything in it
+#   git_commit DIR MSG      commit every change in DIR; prints the new id
+#   sched_config FILE REPO PATH [KEY: VALUE]...
+#   worker_config FILE NAME [KEY: VALUE]...
+#   start_scheduler NAME    run it with $TMP/NAME.yaml, log $TMP/NAME.log;
+#                           its pid in $NAME_pid (e.g. $s1_pid)
+#   start_worker NAME       likewise
+#   wait_for FILE PATTERN [SECONDS]   until a line of FILE matches (20 s)
+#   wait_exit PID [SECONDS]           until PID exits; its status in $status
+#   stop_daemon NAME        SIGTERM, wait; its status in $status
+
+SCHED=${SLUICE_SCHEDULER:?SLUICE_SCHEDULER must point at sluice-scheduler}
+WORKER=${SLUICE_WORKER:?SLUICE_WORKER must point at sluice-worker}
+daemons_pids=
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+wait_for() {
+	wf_i=0
+	wf_max=$((${3:-20} * 20))
+	while ! grep -q -e "$2" "$1" 2>/dev/null; do
+		wf_i=$((wf_i + 1))
+		[ $wf_i -gt $wf_max ] && return 1
+		sleep 0.05
+	done
+	return 0
+}
+
+wait_exit() {
+	we_i=0
+	we_max=$((${2:-20} * 20))
+	while kill -0 "$1" 2>/dev/null; do
+		we_i=$((we_i + 1))
+		if [ $we_i -gt $we_max ]; then
+			status=124
+			return 1
+		fi
+		sleep 0.05
+	done
+	wait "$1"
+	status=$?
+}
+
+git_repo() {
+	(cd "$1" && git init -q -b main && git add -A &&
+		git -c user.name=t -c user.email=t@t commit -q -m init) || return 1
+}
+
+git_commit() {
+	(cd "$1" && git add -A && git -c user.name=t -c user.email=t@t commit -q -m "$2" &&
+		git rev-parse HEAD)
+}
+
+# The token every config of a test shares.
+daemons_token() {
+	[ -f "$TMP/token" ] || printf 'secret\n' >"$TMP/token"
+}
+
+sched_config() {
+	sc_file=$1
+	daemons_token
+	cat >"$sc_file" <<CONF
+dags:
+  repo: $2
+  branch: main
+  path: $3
+  poll_interval: 1s
+state_dir: $sc_file.state
+listen: 127.0.0.1:$PORT
+token_file: $TMP/token
+heartbeat_timeout: 3s
+CONF
+	shift 3
+	for kv in "$@"; do
+		printf '%s\n' "$kv" >>"$sc_file"
+	done
+}
+
+worker_config() {
+	wc_file=$1
+	daemons_token
+	cat >"$wc_file" <<CONF
+scheduler: 127.0.0.1:$PORT
+token_file: $TMP/token
+name: $2
+slots: 2
+state_dir: $wc_file.state
+grace: 2s
+CONF
+	shift 2
+	for kv in "$@"; do
+		printf '%s\n' "$kv" >>"$wc_file"
+	done
+}
+
+# start_daemon BINARY NAME: background it, remember its pid.
+start_daemon() {
+	"$1" --config "$TMP/$2.yaml" 2>>"$TMP/$2.log" &
+	eval "$2_pid=$!"
+	daemons_pids="$daemons_pids $!"
+}
+
+start_scheduler() { start_daemon "$SCHED" "$1"; }
+start_worker() { start_daemon "$WORKER" "$1"; }
+
+stop_daemon() {
+	eval "sd_pid=\$$1_pid"
+	kill -TERM "$sd_pid" 2>/dev/null
+	wait_exit "$sd_pid" 30
+}
+
+# Every daemon still running, and every process of a task that recorded
+# its pid in $TMP/*.pid.
+daemons_cleanup() {
+	for p in $daemons_pids; do
+		kill -9 "$p" 2>/dev/null
+	done
+	for f in "$TMP"/*.pid; do
+		[ -s "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+	done
+	return 0
+}
