@@ -2,8 +2,9 @@
 # End to end: sluice-scheduler and sluice-worker against a private
 # PostgreSQL and a git repository of DAGs: a manual run of three tasks (an
 # output passed downstream, a task that fails once then succeeds on its
-# retry), its logs, a worker with a wrong token rejected, a malformed frame,
-# and SIGTERM stopping both daemons cleanly.
+# retry), its logs, `logs --follow` of a live task, a worker with a wrong
+# token rejected, a malformed frame, and SIGTERM stopping both daemons
+# cleanly.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/pg.sh"
 . "$TESTS_DIR/cli/daemons.sh"
@@ -50,6 +51,12 @@ defaults: {queue: slow}
 tasks:
   nap:
     command: echo \$\$ >"$TMP/nap.pid"; exec sleep 60
+EOF
+cat >"$R/dags/ticker.yaml" <<EOF
+schedule: null
+tasks:
+  tick:
+    command: for i in 1 2 3; do echo "line \$i"; sleep 0.5; done
 EOF
 (cd "$R" && git init -q -b main && git add dags && git -c user.name=t -c user.email=t@t \
 	commit -q -m dags) || exit 1
@@ -120,6 +127,15 @@ run "$SLUICE" logs e2e r1 flaky
 expect_grep "$TMP/out" '^try 2$' "logs show the latest try of flaky"
 expect_grep "$TMP/sched.log" 'event=dispatched worker=w1 .*task=flaky try=2' \
 	"the retry is dispatched"
+
+# --- logs --follow against the live engine ------------------------------------
+run "$SLUICE" trigger ticker --run-id t1
+expect_status 0 "trigger a task that logs over time"
+run timeout 60 "$SLUICE" logs ticker t1 tick --follow
+expect_status 0 "logs --follow waits for the attempt and ends with it"
+expect_file "$TMP/out" "line 1
+line 2
+line 3" "logs --follow prints every line of the live attempt"
 
 # --- a wrong token -------------------------------------------------------------
 "$WORKER" --config "$TMP/bad.yaml" 2>"$TMP/bad.log" &
