@@ -144,8 +144,10 @@ static const char *const top_keys[] = {
     "token_file",   "parallelism", "heartbeat_timeout", "log_limit",
 };
 
-static void read_top(struct reader *r, const struct sl_ynode *root, struct sl_config *cfg)
+static void read_top(struct reader *r, const struct sl_ynode *root, void *out)
 {
+	struct sl_config *cfg = out;
+
 	for (size_t i = 0; i < root->u.map.nr; i++) {
 		const struct sl_ynode *key = root->u.map.pairs[i].key;
 		const struct sl_ynode *val = sl_ynode_deref(root->u.map.pairs[i].value);
@@ -176,35 +178,47 @@ static void read_top(struct reader *r, const struct sl_ynode *root, struct sl_co
 	}
 }
 
-int sl_config_load(struct sl_config *cfg, const char *path, struct sl_diags *diags)
+/*
+ * Read PATH, a YAML mapping of settings, with READ_TOP into CFG; every
+ * problem goes to the reader's diagnostics. *FILE becomes PATH.
+ */
+static int load_file(struct reader *r, char **file,
+                     void (*read_top_fn)(struct reader *, const struct sl_ynode *, void *),
+                     void *cfg)
 {
 	struct sl_strbuf data = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
-	struct reader r = {path, diags, 0};
 	struct sl_ydoc *doc = NULL;
 	const struct sl_ynode *root;
-	int rc = sl_strbuf_read_file(&data, path, CONFIG_MAX_SIZE, &err);
+	int rc = sl_strbuf_read_file(&data, r->file, CONFIG_MAX_SIZE, &err);
 
 	if (rc) {
-		sl_diags_add(diags, path, 1, 1, "%s", err.buf);
+		sl_diags_add(r->diags, r->file, 1, 1, "%s", err.buf);
 		goto out;
 	}
-	free(cfg->file);
-	cfg->file = sl_xstrdup(path);
-	rc = sl_ydoc_parse(&doc, path, data.buf, data.len, diags);
+	free(*file);
+	*file = sl_xstrdup(r->file);
+	rc = sl_ydoc_parse(&doc, r->file, data.buf, data.len, r->diags);
 	if (!doc)
 		goto out;
 	root = sl_ynode_deref(sl_ydoc_root(doc));
 	if (root->kind == SL_YNODE_MAPPING)
-		read_top(&r, root, cfg);
+		read_top_fn(r, root, cfg);
 	else if (!sl_ynode_is(root, SL_YTYPE_NULL))
-		problem(&r, root, "configuration", "a mapping of settings", root);
-	if (r.problems)
+		problem(r, root, "configuration", "a mapping of settings", root);
+	if (r->problems)
 		rc = SL_EINVAL;
 out:
 	sl_ydoc_free(doc);
 	sl_strbuf_release(&data);
 	sl_strbuf_release(&err);
 	return rc;
+}
+
+int sl_config_load(struct sl_config *cfg, const char *path, struct sl_diags *diags)
+{
+	struct reader r = {path, diags, 0};
+
+	return load_file(&r, &cfg->file, read_top, cfg);
 }
 
 /* The worker's configuration. */
@@ -394,9 +408,10 @@ static const char *const worker_keys[] = {
     "checkout_max_age", "checkout_max_bytes",
 };
 
-static void read_worker_top(struct reader *r, const struct sl_ynode *root,
-                            struct sl_worker_config *cfg)
+static void read_worker_top(struct reader *r, const struct sl_ynode *root, void *out)
 {
+	struct sl_worker_config *cfg = out;
+
 	for (size_t i = 0; i < root->u.map.nr; i++) {
 		const struct sl_ynode *key = root->u.map.pairs[i].key;
 		const struct sl_ynode *val = sl_ynode_deref(root->u.map.pairs[i].value);
@@ -435,40 +450,18 @@ static void read_worker_top(struct reader *r, const struct sl_ynode *root,
 
 int sl_worker_config_load(struct sl_worker_config *cfg, const char *path, struct sl_diags *diags)
 {
-	struct sl_strbuf data = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
 	struct reader r = {path, diags, 0};
-	struct sl_ydoc *doc = NULL;
-	const struct sl_ynode *root;
-	int rc = sl_strbuf_read_file(&data, path, CONFIG_MAX_SIZE, &err);
+	int rc = load_file(&r, &cfg->file, read_worker_top, cfg);
 
-	if (rc) {
-		sl_diags_add(diags, path, 1, 1, "%s", err.buf);
-		goto out;
-	}
-	free(cfg->file);
-	cfg->file = sl_xstrdup(path);
-	rc = sl_ydoc_parse(&doc, path, data.buf, data.len, diags);
-	if (!doc)
-		goto out;
-	root = sl_ynode_deref(sl_ydoc_root(doc));
-	if (root->kind == SL_YNODE_MAPPING)
-		read_worker_top(&r, root, cfg);
-	else if (!sl_ynode_is(root, SL_YTYPE_NULL))
-		problem(&r, root, "configuration", "a mapping of settings", root);
-	if (!r.problems && !cfg->schedulers_nr) {
+	if (rc)
+		return rc;
+	if (!cfg->schedulers_nr) {
 		sl_diags_add(diags, path, 1, 1,
 		             "scheduler: required (host:port, or a list of them)");
-		r.problems++;
-	}
-	if (!r.problems && !cfg->token_file) {
-		sl_diags_add(diags, path, 1, 1, "token_file: required");
-		r.problems++;
-	}
-	if (r.problems)
 		rc = SL_EINVAL;
-out:
-	sl_ydoc_free(doc);
-	sl_strbuf_release(&data);
-	sl_strbuf_release(&err);
+	} else if (!cfg->token_file) {
+		sl_diags_add(diags, path, 1, 1, "token_file: required");
+		rc = SL_EINVAL;
+	}
 	return rc;
 }
