@@ -3,8 +3,8 @@
 # handshake, REJECT, dispatch -> LOG -> RESULT -> ACK, results kept across a
 # lost scheduler, bad frames, heartbeat timeout, SIGTERM drain.
 . "$(dirname "$0")/lib.sh"
+. "$TESTS_DIR/cli/daemons.sh"
 
-WORKER=${SLUICE_WORKER:?SLUICE_WORKER must point at sluice-worker}
 FAKE=${SLUICE_FAKE_SCHEDULER:?SLUICE_FAKE_SCHEDULER must point at fake_scheduler}
 cd "$TMP" || exit 1
 printf 'secret\n' >token
@@ -17,32 +17,6 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-# wait_for FILE PATTERN: until a line of FILE matches (10 s at most).
-wait_for() {
-	i=0
-	while ! grep -q -e "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && return 1
-		sleep 0.05
-	done
-	return 0
-}
-
-# wait_exit PID: until it has exited (10 s at most); its status in $status.
-wait_exit() {
-	i=0
-	while kill -0 "$1" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 200 ]; then
-			status=124
-			return 1
-		fi
-		sleep 0.05
-	done
-	wait "$1"
-	status=$?
-}
 
 # fake NAME [--port N] COMMAND...: start a fake scheduler; its output in NAME.out.
 fake() {

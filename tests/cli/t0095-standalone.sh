@@ -3,9 +3,8 @@
 # started by one command; a DAG triggered through them; SIGTERM stops all;
 # a second start reuses the cluster.
 . "$(dirname "$0")/lib.sh"
+. "$TESTS_DIR/cli/daemons.sh"
 
-: "${SLUICE_SCHEDULER:?SLUICE_SCHEDULER must point at sluice-scheduler}"
-: "${SLUICE_WORKER:?SLUICE_WORKER must point at sluice-worker}"
 # In the build tree the daemons are not next to `sluice`.
 export SLUICE_SCHEDULER_BIN="$SLUICE_SCHEDULER" SLUICE_WORKER_BIN="$SLUICE_WORKER"
 unset SLUICE_DATABASE_URL SLUICE_CONFIG PGHOST PGPORT PGDATABASE PGUSER
@@ -36,32 +35,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# wait_for FILE PATTERN: until a line of FILE matches (60 s at most).
-wait_for() {
-	i=0
-	while ! grep -q -e "$2" "$1" 2>/dev/null; do
-		i=$((i + 1))
-		[ $i -gt 600 ] && return 1
-		sleep 0.1
-	done
-	return 0
-}
-
-# wait_exit PID: until it has exited (30 s at most); its status in $status.
-wait_exit() {
-	i=0
-	while kill -0 "$1" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 300 ]; then
-			status=124
-			return 1
-		fi
-		sleep 0.1
-	done
-	wait "$1"
-	status=$?
-}
-
 R=$TMP/repo
 mkdir -p "$R/flows"
 cat >"$R/flows/two.yaml" <<EOF
@@ -82,7 +55,7 @@ start() {
 	(cd "$R/flows" && exec "$SLUICE" standalone --path flows --state-dir "$STATE") \
 		>"$TMP/sa$1.out" 2>"$TMP/sa$1.err" &
 	SAPID=$!
-	wait_for "$TMP/sa$1.out" "^export SLUICE_DATABASE_URL="
+	wait_for "$TMP/sa$1.out" "^export SLUICE_DATABASE_URL=" 60
 	ok $? "standalone #$1 prints the export line"
 	if [ -s "$TMP/sa$1.out" ]; then :; else
 		sed 's/^/#   /' "$TMP/sa$1.err" "$STATE"/*.log 2>/dev/null
@@ -93,7 +66,7 @@ start() {
 # stop N: SIGTERM, exit 0 within 30 s, nothing left behind.
 stop() {
 	kill -TERM "$SAPID"
-	wait_exit "$SAPID"
+	wait_exit "$SAPID" 30
 	expect_status 0 "SIGTERM: standalone #$1 exits 0"
 	[ "$status" -eq 0 ] || sed 's/^/#   /' "$TMP/sa$1.err"
 	SAPID=
