@@ -20,6 +20,8 @@
 #include "sluice/gitsrc.h"
 #include "sluice/strbuf.h"
 
+#include "testgit.h"
+
 /*
  * One non-bare repository for the whole group, made with the git command:
  *
@@ -33,41 +35,6 @@ static char repo[128];
 static char c1[SL_OID_HEX_MAX + 1];
 static char c2[SL_OID_HEX_MAX + 1];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	struct sl_strbuf cmd = SL_STRBUF_INIT;
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	sl_strbuf_vaddf(&cmd, fmt, ap);
-	va_end(ap);
-	rc = system(cmd.buf);
-	sl_strbuf_release(&cmd);
-	return rc;
-}
-
-static int read_rev(const char *rev, char *out)
-{
-	struct sl_strbuf cmd = SL_STRBUF_INIT;
-	FILE *p;
-	int rc = -1;
-
-	sl_strbuf_addf(&cmd, "git -C '%s' rev-parse %s", repo, rev);
-	p = popen(cmd.buf, "r");
-	if (p && fgets(out, SL_OID_HEX_MAX + 1, p)) {
-		out[strcspn(out, "\n")] = '\0';
-		rc = 0;
-	}
-	if (p)
-		pclose(p);
-	sl_strbuf_release(&cmd);
-	return rc;
-}
-
-#define GIT "git -c user.name=t -c user.email=t@t -c init.defaultBranch=main"
-
 static int setup(void **state)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
@@ -77,13 +44,14 @@ static int setup(void **state)
 	if (!mkdtemp(root))
 		return -1;
 	snprintf(repo, sizeof(repo), "%s/repo", root);
-	if (sh("set -e; export GIT_CONFIG_NOSYSTEM=1 HOME='%s'; " GIT " init -q '%s'; cd '%s';"
-	       " mkdir bin; echo one > file.txt; printf '#!/bin/sh\\necho run\\n' > bin/run.sh;"
-	       " chmod +x bin/run.sh; git add -A; " GIT " commit -q -m one;"
-	       " echo two > file.txt; echo new > new.txt; git add -A; " GIT " commit -q -m two",
-	       root, repo, repo))
+	if (tg_sh(
+	        "set -e; export GIT_CONFIG_NOSYSTEM=1 HOME='%s'; " TG_GIT " init -q '%s'; cd '%s';"
+	        " mkdir bin; echo one > file.txt; printf '#!/bin/sh\\necho run\\n' > bin/run.sh;"
+	        " chmod +x bin/run.sh; git add -A; " TG_GIT " commit -q -m one;"
+	        " echo two > file.txt; echo new > new.txt; git add -A; " TG_GIT " commit -q -m two",
+	        root, repo, repo))
 		return -1;
-	if (read_rev("HEAD~1", c1) || read_rev("HEAD", c2))
+	if (tg_rev_parse(repo, "HEAD~1", c1) || tg_rev_parse(repo, "HEAD", c2))
 		return -1;
 	if (sl_gitsrc_global_init(&err))
 		return -1;
@@ -95,7 +63,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	sl_gitsrc_global_shutdown();
-	return sh("chmod -R u+w '%s'; rm -rf '%s'", root, root);
+	return tg_sh("chmod -R u+w '%s'; rm -rf '%s'", root, root);
 }
 
 static char *slurp(const char *dir, const char *name)
@@ -199,7 +167,7 @@ static void test_two_commits(void **state)
 	free(s);
 
 	/* The source repository's work tree and index are untouched. */
-	assert_int_equal(sh("test -z \"$(git -C '%s' status --porcelain)\"", repo), 0);
+	assert_int_equal(tg_sh("test -z \"$(git -C '%s' status --porcelain)\"", repo), 0);
 
 	sl_checkout_unpin(&cache, c1);
 	sl_checkout_unpin(&cache, c2);
@@ -290,7 +258,7 @@ static void test_mirror(void **state)
 	free(s);
 	free(p);
 	sl_checkout_unpin(&cache, c2);
-	assert_int_equal(sh("ls -d '%s/mirror/mirrors/'repo-* >/dev/null", root), 0);
+	assert_int_equal(tg_sh("ls -d '%s/mirror/mirrors/'repo-* >/dev/null", root), 0);
 
 	assert_int_equal(
 	    sl_checkout_get(&cache, url, "1111111111111111111111111111111111111111", &p, &err),

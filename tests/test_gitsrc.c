@@ -14,6 +14,8 @@
 #include "sluice/gitsrc.h"
 #include "sluice/strbuf.h"
 
+#include "testgit.h"
+
 /*
  * One repository for the whole group, made with the git command in a
  * temporary folder:
@@ -28,37 +30,6 @@ static char repo[128];
 static char head_main[SL_OID_HEX_MAX + 1];
 static char head_dev[SL_OID_HEX_MAX + 1];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	struct sl_strbuf cmd = SL_STRBUF_INIT;
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	sl_strbuf_vaddf(&cmd, fmt, ap);
-	va_end(ap);
-	rc = system(cmd.buf);
-	sl_strbuf_release(&cmd);
-	return rc;
-}
-
-static void read_head(const char *ref, char *out)
-{
-	struct sl_strbuf cmd = SL_STRBUF_INIT;
-	FILE *p;
-
-	sl_strbuf_addf(&cmd, "git -C '%s' rev-parse %s", repo, ref);
-	p = popen(cmd.buf, "r");
-	assert_non_null(p);
-	assert_non_null(fgets(out, SL_OID_HEX_MAX + 1, p));
-	out[strcspn(out, "\n")] = '\0';
-	pclose(p);
-	sl_strbuf_release(&cmd);
-}
-
-#define GIT "git -c user.name=t -c user.email=t@t -c init.defaultBranch=main"
-
 static int setup(void **state)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
@@ -68,22 +39,23 @@ static int setup(void **state)
 	if (!mkdtemp(root))
 		return -1;
 	snprintf(repo, sizeof(repo), "%s/repo", root);
-	if (sh("set -e; export GIT_CONFIG_NOSYSTEM=1 HOME='%s'; " GIT " init -q '%s'; cd '%s';"
-	       " mkdir -p dags/sub dags/.hidden;"
-	       " echo 'tasks: {a: {command: x}}' > dags/a.yaml;"
-	       " echo 'tasks: {b: {command: x}}' > dags/b.yml;"
-	       " echo 'tasks: {c: {command: x}}' > dags/sub/c.yaml;"
-	       " echo 'hidden' > dags/.hidden/h.yaml; echo 'dot' > dags/.dot.yaml;"
-	       " echo 'notes' > dags/notes.txt; ln -s a.yaml dags/link.yaml;"
-	       " echo 'top' > top.yaml;"
-	       " printf '%%064d' 0 > dags/big.yaml;"
-	       " git add -A; " GIT " commit -q -m one;"
-	       " git checkout -q -b dev; echo 'tasks: {d: {command: x}}' > dags/d.yaml;"
-	       " git add -A; " GIT " commit -q -m two; git checkout -q main",
-	       root, repo, repo))
+	if (tg_sh("set -e; export GIT_CONFIG_NOSYSTEM=1 HOME='%s'; " TG_GIT
+	          " init -q '%s'; cd '%s';"
+	          " mkdir -p dags/sub dags/.hidden;"
+	          " echo 'tasks: {a: {command: x}}' > dags/a.yaml;"
+	          " echo 'tasks: {b: {command: x}}' > dags/b.yml;"
+	          " echo 'tasks: {c: {command: x}}' > dags/sub/c.yaml;"
+	          " echo 'hidden' > dags/.hidden/h.yaml; echo 'dot' > dags/.dot.yaml;"
+	          " echo 'notes' > dags/notes.txt; ln -s a.yaml dags/link.yaml;"
+	          " echo 'top' > top.yaml;"
+	          " printf '%%064d' 0 > dags/big.yaml;"
+	          " git add -A; " TG_GIT " commit -q -m one;"
+	          " git checkout -q -b dev; echo 'tasks: {d: {command: x}}' > dags/d.yaml;"
+	          " git add -A; " TG_GIT " commit -q -m two; git checkout -q main",
+	          root, repo, repo))
 		return -1;
-	read_head("main", head_main);
-	read_head("dev", head_dev);
+	if (tg_rev_parse(repo, "main", head_main) || tg_rev_parse(repo, "dev", head_dev))
+		return -1;
 	if (sl_gitsrc_global_init(&err))
 		return -1;
 	sl_strbuf_release(&err);
@@ -94,7 +66,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	sl_gitsrc_global_shutdown();
-	return sh("rm -rf '%s'", root);
+	return tg_sh("rm -rf '%s'", root);
 }
 
 static void test_is_url_and_redact(void **state)
@@ -156,14 +128,14 @@ static void test_resolve(void **state)
 	sl_gitsrc_free(src);
 
 	/* A detached HEAD (a local clone checked out at a commit): main. */
-	assert_int_equal(sh("git -C '%s' checkout -q --detach dev", repo), 0);
+	assert_int_equal(tg_sh("git -C '%s' checkout -q --detach dev", repo), 0);
 	src = open_repo();
 	sl_strbuf_reset(&err);
 	assert_int_equal(sl_gitsrc_resolve(src, "", commit, &name, &err), 0);
 	assert_string_equal(commit, head_main);
 	assert_string_equal(name.buf, "main");
 	sl_gitsrc_free(src);
-	assert_int_equal(sh("git -C '%s' checkout -q main", repo), 0);
+	assert_int_equal(tg_sh("git -C '%s' checkout -q main", repo), 0);
 
 	sl_strbuf_release(&name);
 	sl_strbuf_release(&err);
