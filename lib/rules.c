@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "sluice/alloc.h"
+#include "sluice/error.h"
 #include "sluice/banned.h"
 
 static const char *const task_state_names[] = {
@@ -249,4 +250,68 @@ enum sl_run_state sl_rules_run_state(const enum sl_task_state *states, size_t nr
 			failed = true;
 	}
 	return failed ? SL_RUN_FAILED : SL_RUN_SUCCESS;
+}
+
+/* The next id of a branch list: its start and length, blanks trimmed; NULL at the end. */
+static const char *branch_next(const char **p, size_t *len)
+{
+	const char *s = *p, *end;
+
+	if (!*s)
+		return NULL;
+	end = s + strcspn(s, ",");
+	*p = *end ? end + 1 : end;
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	*len = (size_t)(end - s);
+	return s;
+}
+
+int sl_branch_check(const struct sl_dag *dag, size_t from, const char *value, struct sl_strbuf *err)
+{
+	const struct sl_task *t = &dag->tasks[from];
+	const char *p = value, *id;
+	size_t len;
+
+	while ((id = branch_next(&p, &len))) {
+		bool found = false;
+
+		/* "a,,b" and a trailing comma name nothing: only an empty id. */
+		if (!len)
+			continue;
+		for (size_t d = 0; d < t->downstream_nr && !found; d++) {
+			const char *name = dag->tasks[t->downstream[d]].id;
+
+			found = strlen(name) == len && !memcmp(name, id, len);
+		}
+		if (found)
+			continue;
+		sl_strbuf_addf(err,
+		               "branch names '%.*s', which is not a direct downstream task of '%s'",
+		               (int)(len > 200 ? 200 : len), id, t->id);
+		if (!t->downstream_nr) {
+			sl_strbuf_adds(err, " (it has none)");
+		} else {
+			sl_strbuf_adds(err, " (");
+			for (size_t d = 0; d < t->downstream_nr; d++)
+				sl_strbuf_addf(err, "%s%s", d ? ", " : "",
+				               dag->tasks[t->downstream[d]].id);
+			sl_strbuf_adds(err, ")");
+		}
+		return SL_EINVAL;
+	}
+	return 0;
+}
+
+bool sl_branch_takes(const char *value, const char *task_id)
+{
+	const char *p = value, *id;
+	size_t len, want = strlen(task_id);
+
+	while ((id = branch_next(&p, &len)))
+		if (len == want && !memcmp(id, task_id, len))
+			return true;
+	return false;
 }

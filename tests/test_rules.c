@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "sluice/dag.h"
+#include "sluice/error.h"
 #include "sluice/rules.h"
 
 /*
@@ -351,6 +352,53 @@ static void test_run_state(void **state)
 	assert_int_equal(run_of("Ss"), SL_RUN_RUNNING);
 }
 
+/* pick -> {a, b}; c is downstream of a, not of pick. */
+static void test_branch(void **state)
+{
+	size_t pick_down[] = {1, 2}, a_down[] = {3};
+	struct sl_task tasks[4];
+	struct sl_dag dag;
+	struct sl_strbuf err = SL_STRBUF_INIT;
+
+	(void)state;
+	memset(tasks, 0, sizeof(tasks));
+	memset(&dag, 0, sizeof(dag));
+	tasks[0].id = (char *)"pick";
+	tasks[0].downstream = pick_down;
+	tasks[0].downstream_nr = 2;
+	tasks[1].id = (char *)"a";
+	tasks[1].downstream = a_down;
+	tasks[1].downstream_nr = 1;
+	tasks[2].id = (char *)"b";
+	tasks[3].id = (char *)"c";
+	dag.tasks = tasks;
+	dag.tasks_nr = 4;
+
+	assert_int_equal(sl_branch_check(&dag, 0, "a", &err), 0);
+	assert_int_equal(sl_branch_check(&dag, 0, " a , b ", &err), 0);
+	assert_int_equal(sl_branch_check(&dag, 0, "", &err), 0);
+	assert_int_equal(sl_branch_check(&dag, 0, "a,,b,", &err), 0);
+	assert_int_equal(err.len, 0);
+	assert_int_equal(sl_branch_check(&dag, 0, "a,c", &err), SL_EINVAL);
+	assert_string_equal(err.buf, "branch names 'c', which is not a direct downstream task "
+	                             "of 'pick' (a, b)");
+	sl_strbuf_reset(&err);
+	assert_int_equal(sl_branch_check(&dag, 0, "ab", &err), SL_EINVAL);
+	sl_strbuf_reset(&err);
+	assert_int_equal(sl_branch_check(&dag, 2, "a", &err), SL_EINVAL);
+	assert_string_equal(err.buf, "branch names 'a', which is not a direct downstream task "
+	                             "of 'b' (it has none)");
+	sl_strbuf_release(&err);
+
+	assert_true(sl_branch_takes("a", "a"));
+	assert_true(sl_branch_takes(" b ,a", "a"));
+	assert_true(sl_branch_takes("x,\tb", "b"));
+	assert_false(sl_branch_takes("ab", "a"));
+	assert_false(sl_branch_takes("a", "ab"));
+	assert_false(sl_branch_takes("", "a"));
+	assert_false(sl_branch_takes(",", "a"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +411,7 @@ int main(void)
 	    cmocka_unit_test(test_after_attempt_simple),
 	    cmocka_unit_test(test_after_attempt_sensor),
 	    cmocka_unit_test(test_run_state),
+	    cmocka_unit_test(test_branch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

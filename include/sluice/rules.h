@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "sluice/dag.h"
+#include "sluice/strbuf.h"
 #include "sluice/taskexec.h"
 
 /**
@@ -135,6 +136,27 @@ struct sl_next_state {
 void sl_rules_after_attempt(const struct sl_task *task, enum sl_taskexec_outcome outcome,
                             int try_number, int64_t now_ms, int64_t first_poke_ms,
                             struct sl_next_state *out);
+
+/**
+ * Branching. A task that succeeds with a `branch` output (`branch=a,b` in
+ * $SLUICE_OUTPUT) chooses which of its *direct* downstream tasks run; the
+ * others are skipped, and the skip reaches further tasks through their
+ * trigger rules. `value` is that output: task ids separated by commas,
+ * blanks around an id ignored; an empty value chooses none.
+ *
+ * sl_branch_check: 0 when every id of `value` names a direct downstream
+ * task of task `from` of `dag`; else SL_EINVAL with a sentence in `err`
+ * naming the id and the downstream tasks it could have named. Applied when
+ * the branch task's attempt ends: a wrong choice fails the branch task.
+ *
+ * sl_branch_takes: whether `value` names task `task_id`.
+ */
+int sl_branch_check(const struct sl_dag *dag, size_t from, const char *value,
+                    struct sl_strbuf *err);
+bool sl_branch_takes(const char *value, const char *task_id);
+
+/** The output key a branch task writes its choice to. */
+#define SL_BRANCH_OUTPUT "branch"
 
 /**
  * The state of a run from the states of its `nr` tasks: running while any
