@@ -310,10 +310,20 @@ static void describe_result(struct sl_strbuf *sb, const struct sl_taskexec_resul
 	sl_strbuf_addf(sb, "%.2fs", (double)r->duration_ms / 1000.0);
 }
 
+/* The `branch` output of a task, or NULL. */
+static const char *branch_of(const struct test_task *t)
+{
+	for (size_t i = 0; i < t->outputs.nr; i++)
+		if (!strcmp(t->outputs.items[i].key, SL_BRANCH_OUTPUT))
+			return t->outputs.items[i].value;
+	return NULL;
+}
+
 static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *result, void *data)
 {
 	struct test_task *t = data;
 	struct sl_strbuf why = SL_STRBUF_INIT;
+	enum sl_taskexec_outcome outcome = result->outcome;
 
 	(void)te;
 	t->te = NULL;
@@ -326,7 +336,18 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *result, v
 	t->outputs = result->outputs;
 	memset(&result->outputs, 0, sizeof(result->outputs));
 	describe_result(&why, result);
-	attempt_ended(t, result->outcome, why.buf);
+	/* As the scheduler does: a branch to a task that is not directly
+	 * downstream fails the branch task. */
+	if (outcome == SL_TASKEXEC_SUCCESS && branch_of(t)) {
+		struct sl_strbuf bad = SL_STRBUF_INIT;
+
+		if (sl_branch_check(t->run->dag, t->index, branch_of(t), &bad)) {
+			outcome = SL_TASKEXEC_FAILED;
+			sl_strbuf_addf(&why, "; %s", bad.buf);
+		}
+		sl_strbuf_release(&bad);
+	}
+	attempt_ended(t, outcome, why.buf);
 	sl_strbuf_release(&why);
 	schedule(t->run);
 }
@@ -459,6 +480,29 @@ static void close_all(struct test_run *run)
 		uv_close((uv_handle_t *)&run->sigterm, NULL);
 }
 
+/*
+ * Skip task `i` when a direct upstream branch task that succeeded chose
+ * other tasks, whatever its trigger rule (the scheduler does the same).
+ */
+static bool branch_skipped(struct test_run *run, size_t i)
+{
+	const struct sl_task *task = &run->dag->tasks[i];
+
+	for (size_t u = 0; u < task->upstream_nr; u++) {
+		const struct test_task *up = &run->tasks[task->upstream[u]];
+		struct sl_strbuf why = SL_STRBUF_INIT;
+
+		if (!up->selected || up->state != SL_TASK_SUCCESS || !branch_of(up) ||
+		    sl_branch_takes(branch_of(up), task->id))
+			continue;
+		sl_strbuf_addf(&why, "branch not taken by %s", task_id(up));
+		set_state(&run->tasks[i], SL_TASK_SKIPPED, why.buf);
+		sl_strbuf_release(&why);
+		return true;
+	}
+	return false;
+}
+
 /* Decide what the trigger rules allow for every pending task, in
  * topological order so that a decision reaches the downstream tasks in the
  * same pass. Returns true when something changed. */
@@ -475,6 +519,10 @@ static bool evaluate_pending(struct test_run *run)
 
 		if (!t->selected || t->state != SL_TASK_PENDING)
 			continue;
+		if (branch_skipped(run, i)) {
+			changed = true;
+			continue;
+		}
 		for (size_t u = 0; u < task->upstream_nr; u++) {
 			const struct test_task *up = &run->tasks[task->upstream[u]];
 

@@ -122,15 +122,37 @@ static void kvs_set(struct sl_kvs *kvs, const char *key, size_t key_len, const c
 	kvs->nr++;
 }
 
+/* How many ignored lines of $SLUICE_OUTPUT the log names, one line each. */
+#define OUTPUT_BAD_SHOWN 3
+
+/* One log line saying why line `nr` of the outputs file was ignored. */
+static void output_bad_note(struct sl_strbuf *notes, unsigned nr, const char *line, size_t len,
+                            const char *eq)
+{
+	sl_strbuf_addf(notes, "[sluice: $SLUICE_OUTPUT line %u ignored: ", nr);
+	if (!eq || memchr(line, '\0', len))
+		sl_strbuf_adds(notes, "not a key=value line");
+	else
+		sl_strbuf_addf(notes,
+		               "'%.*s' is not a valid key (letters, digits and _, not starting "
+		               "with a digit)",
+		               (int)((size_t)(eq - line) > 64 ? 64 : (size_t)(eq - line)), line);
+	sl_strbuf_adds(notes, "]\n");
+}
+
 /*
  * Parse `key=value` lines. A file cut at the limit loses its last, partial
  * line. Empty lines are ignored silently; anything else that is not
  * `[A-Za-z_][A-Za-z0-9_]*=...` (or holds a NUL, which no environment
- * variable can) is counted as bad.
+ * variable can) is counted as bad, and the first few are described in
+ * `notes` for the attempt's log: a value that silently never reaches
+ * downstream is hard to debug.
  */
-static void outputs_parse(struct sl_taskexec_result *r, const char *data, size_t len)
+static void outputs_parse(struct sl_taskexec_result *r, const char *data, size_t len,
+                          struct sl_strbuf *notes)
 {
 	const char *p = data, *end;
+	unsigned nr = 0;
 
 	if (len > SL_TASKEXEC_OUTPUT_MAX) {
 		r->outputs_truncated = true;
@@ -145,20 +167,27 @@ static void outputs_parse(struct sl_taskexec_result *r, const char *data, size_t
 		size_t line_len = (size_t)(line_end - p);
 		const char *eq;
 
+		nr++;
 		if (line_len && p[line_len - 1] == '\r')
 			line_len--;
 		eq = memchr(p, '=', line_len);
-		if (!line_len)
+		if (!line_len) {
 			; /* blank */
-		else if (!eq || !sl_template_ident_valid(p, (size_t)(eq - p)) ||
-		         memchr(p, '\0', line_len))
-			r->outputs_bad_lines++;
-		else
+		} else if (!eq || !sl_template_ident_valid(p, (size_t)(eq - p)) ||
+		           memchr(p, '\0', line_len)) {
+			if (r->outputs_bad_lines++ < OUTPUT_BAD_SHOWN)
+				output_bad_note(notes, nr, p, line_len, eq);
+		} else
 			kvs_set(&r->outputs, p, (size_t)(eq - p), eq + 1,
 			        line_len - (size_t)(eq - p) - 1);
 		p = line_end + 1;
 	}
+	if (r->outputs_bad_lines > OUTPUT_BAD_SHOWN)
+		sl_strbuf_addf(notes, "[sluice: $SLUICE_OUTPUT: %zu more lines ignored]\n",
+		               r->outputs_bad_lines - OUTPUT_BAD_SHOWN);
 }
+
+static void emit(struct sl_taskexec *te, enum sl_taskexec_stream id, const char *buf, size_t len);
 
 /*
  * Read the outputs file the command may have written. The command could
@@ -167,6 +196,7 @@ static void outputs_parse(struct sl_taskexec_result *r, const char *data, size_t
  */
 static void outputs_read(struct sl_taskexec *te)
 {
+	struct sl_strbuf notes = SL_STRBUF_INIT;
 	char *buf = NULL;
 	size_t len = 0;
 	struct stat st;
@@ -189,8 +219,13 @@ static void outputs_read(struct sl_taskexec *te)
 			break;
 		len += (size_t)n;
 	}
-	outputs_parse(&te->result, buf, len);
+	outputs_parse(&te->result, buf, len, &notes);
+	/* Past the log cap too, like the truncation marker: it is sluice's word. */
+	if (notes.len && te->last && te->last != '\n')
+		emit(te, SL_TASKEXEC_STDERR, "\n", 1);
+	emit(te, SL_TASKEXEC_STDERR, notes.buf, notes.len);
 out:
+	sl_strbuf_release(&notes);
 	if (fd >= 0)
 		close(fd);
 	free(buf);
