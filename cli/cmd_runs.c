@@ -176,6 +176,22 @@ static void print_changes(const PGresult *r, char ***seen, int *seen_nr)
 	sl_strbuf_release(&now);
 }
 
+/* The finished run, with its callbacks (just created, so not run yet). */
+static void print_final_json(struct sl_db *db, const char *dag_id, const char *run_id,
+                             const PGresult *r)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	json_t *show = runs_show_json(dag_id, run_id, r);
+	PGresult *cb = NULL;
+
+	if (runs_callbacks_load(db, dag_id, run_id, &cb, &err))
+		cli_error("%s", err.buf);
+	runs_callbacks_json(show, cb);
+	cli_print_json(show);
+	PQclear(cb);
+	sl_strbuf_release(&err);
+}
+
 /*
  * trigger --wait: follow the run until it ends. The scheduler's NOTIFYs
  * wake the loop early; a poll every 200 ms catches changes made without
@@ -205,7 +221,7 @@ static int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, cons
 			print_changes(r, &seen, &seen_nr);
 		if (sl_run_state_final(state)) {
 			if (cli->json)
-				cli_print_json(runs_show_json(dag_id, run_id, r));
+				print_final_json(db, dag_id, run_id, r);
 			else
 				printf("run %s %s\n", run_id, state);
 			rc = strcmp(state, "success") ? CLI_EXIT_FAILED : CLI_EXIT_OK;
@@ -512,21 +528,29 @@ static int run_runs_show(struct cli *cli, int argc, char **argv)
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_db *db;
 	struct cli_args args;
-	PGresult *r = NULL;
+	PGresult *r = NULL, *cb = NULL;
 	int rc = cli_start(cli, &cli_cmd_runs_show, argc, argv, NULL, NULL, 2, 2, "DAG and RUN_ID",
 	                   &args, &db);
+	json_t *show;
 
 	if (!db)
 		goto out;
 	rc = runs_show_load(db, args.v[0], args.v[1], &r, &err);
-	if (rc)
+	if (!rc)
+		rc = runs_callbacks_load(db, args.v[0], args.v[1], &cb, &err);
+	if (rc) {
 		rc = runs_fail(&err, rc);
-	else if (cli->json)
-		rc = cli_print_json(runs_show_json(args.v[0], args.v[1], r));
-	else
+	} else if (cli->json) {
+		show = runs_show_json(args.v[0], args.v[1], r);
+		runs_callbacks_json(show, cb);
+		rc = cli_print_json(show);
+	} else {
 		runs_show_print(args.v[0], args.v[1], r);
+		runs_callbacks_print(cb);
+	}
 out:
 	PQclear(r);
+	PQclear(cb);
 	sl_db_free(db);
 	sl_strbuf_release(&err);
 	free(args.v);

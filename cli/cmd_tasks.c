@@ -231,6 +231,8 @@ const struct cli_command cli_cmd_logs = {
             "  --try N    the attempt of try N (default: the latest)\n"
             "  --follow   keep printing as the log grows, until the attempt ends (waits\n"
             "             for the first attempt of a task that has not started)\n\n"
+            "TASK may also be on_failure or on_success: the run's callback of that name,\n"
+            "when the run has no task with that id.\n\n"
             "With --json, prints {\"dag\", \"run_id\", \"task\", \"try_number\", \"outcome\",\n"
             "\"truncated\", \"log\"} once the log is complete.\n\n"
             "Exit status: 0 ok; 2 usage error; 3 unknown DAG, run, task or try, or a task\n"

@@ -99,7 +99,8 @@ static const char sql_show[] =
                                            "ti.ended_at") ","
                                                           " a.exit_code, a.signal, a.worker_id"
                                                           " FROM r LEFT JOIN task_instances ti ON "
-                                                          "ti.run_pk = r.run_pk"
+                                                          "ti.run_pk = r.run_pk AND ti.kind = "
+                                                          "'task'"
                                                           " LEFT JOIN ord ON ord.task_id = "
                                                           "ti.task_id"
                                                           " LEFT JOIN LATERAL (SELECT exit_code, "
@@ -215,4 +216,85 @@ void runs_show_print(const char *dag_id, const char *run_id, const PGresult *r)
 	cli_table_print(&t, stdout);
 	cli_table_release(&t);
 	cli_table_release(&head);
+}
+
+/*
+ * A run's callbacks (RUNS_CB_* columns), in the order they were created;
+ * times in microseconds as SQL_US gives them.
+ */
+static const char sql_callbacks[] =
+    "SELECT ti.task_id, ti.state, ti.try_number,"
+    " (extract(epoch FROM ti.started_at) * 1000000)::bigint,"
+    " (extract(epoch FROM ti.ended_at) * 1000000)::bigint,"
+    " (extract(epoch FROM now()) * 1000000)::bigint, a.exit_code, a.signal, a.worker_id"
+    " FROM runs r JOIN task_instances ti ON ti.run_pk = r.run_pk AND ti.kind = 'callback'"
+    " LEFT JOIN LATERAL (SELECT exit_code, signal, worker_id FROM attempts"
+    "  WHERE ti_id = ti.ti_id ORDER BY try_number DESC LIMIT 1) a ON true"
+    " WHERE r.dag_id = $1 AND r.run_id = $2 ORDER BY ti.ti_id";
+
+enum {
+	RUNS_CB_ID,
+	RUNS_CB_STATE,
+	RUNS_CB_TRY,
+	RUNS_CB_STARTED,
+	RUNS_CB_ENDED,
+	RUNS_CB_NOW,
+	RUNS_CB_EXIT_CODE,
+	RUNS_CB_SIGNAL,
+	RUNS_CB_WORKER,
+};
+
+int runs_callbacks_load(struct sl_db *db, const char *dag_id, const char *run_id, PGresult **res,
+                        struct sl_strbuf *err)
+{
+	const char *params[] = {dag_id, run_id};
+
+	return sl_db_exec_idempotent(db, sql_callbacks, 2, params, res, err);
+}
+
+void runs_callbacks_json(json_t *show, const PGresult *cb)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; cb && i < PQntuples(cb); i++)
+		json_array_append_new(list,
+		                      json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "callback",
+		                                PQgetvalue(cb, i, RUNS_CB_ID), "state",
+		                                PQgetvalue(cb, i, RUNS_CB_STATE), "try_number",
+		                                int_or_null(cb, i, RUNS_CB_TRY), "started_at",
+		                                runs_time_json(cb, i, RUNS_CB_STARTED), "ended_at",
+		                                runs_time_json(cb, i, RUNS_CB_ENDED), "exit_code",
+		                                int_or_null(cb, i, RUNS_CB_EXIT_CODE), "worker",
+		                                str_or_null(cb, i, RUNS_CB_WORKER)));
+	json_object_set_new(show, "callbacks", list);
+}
+
+void runs_callbacks_print(const PGresult *cb)
+{
+	struct cli_table t = CLI_TABLE_INIT;
+
+	if (!cb || !PQntuples(cb))
+		return;
+	cli_table_header(&t, "CALLBACK", "STATE", "TRY", "STARTED", "DURATION", "EXIT", "WORKER",
+	                 NULL);
+	cli_table_align_right(&t, 2);
+	cli_table_align_right(&t, 4);
+	cli_table_align_right(&t, 5);
+	for (int i = 0; i < PQntuples(cb); i++) {
+		cli_table_add(&t, PQgetvalue(cb, i, RUNS_CB_ID));
+		cli_table_add(&t, PQgetvalue(cb, i, RUNS_CB_STATE));
+		cli_table_add(&t, PQgetvalue(cb, i, RUNS_CB_TRY));
+		runs_time_cell(&t, cb, i, RUNS_CB_STARTED);
+		runs_duration_cell(&t, cb, i, RUNS_CB_STARTED, RUNS_CB_ENDED, RUNS_CB_NOW);
+		if (!cli_pq_null(cb, i, RUNS_CB_EXIT_CODE))
+			cli_table_add(&t, PQgetvalue(cb, i, RUNS_CB_EXIT_CODE));
+		else if (!cli_pq_null(cb, i, RUNS_CB_SIGNAL))
+			cli_table_addf(&t, "signal %s", PQgetvalue(cb, i, RUNS_CB_SIGNAL));
+		else
+			cli_table_add(&t, NULL);
+		cli_table_add(&t, cli_pq_str(cb, i, RUNS_CB_WORKER));
+	}
+	printf("\ncallbacks:\n");
+	cli_table_print(&t, stdout);
+	cli_table_release(&t);
 }

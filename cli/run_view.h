@@ -58,6 +58,17 @@ enum {
 	RUNS_SHOW_WORKER,
 };
 
+/*
+ * The run's on_failure / on_success callbacks (kind 'callback' task
+ * instances), each with its latest attempt; no rows when it has none.
+ */
+int runs_callbacks_load(struct sl_db *db, const char *dag_id, const char *run_id, PGresult **res,
+                        struct sl_strbuf *err);
+/* Add "callbacks": [...] (docs/json.md) to a runs_show_json object. */
+void runs_callbacks_json(json_t *show, const PGresult *cb);
+/* A "callbacks:" table after the task table; nothing when there are none. */
+void runs_callbacks_print(const PGresult *cb);
+
 /* SPEC §4's `runs show --json` object. */
 json_t *runs_show_json(const char *dag_id, const char *run_id, const PGresult *r);
 void runs_show_print(const char *dag_id, const char *run_id, const PGresult *r);

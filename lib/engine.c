@@ -374,21 +374,22 @@ int sl_engine_create_scheduled_runs(struct sl_db *db, int64_t now_ms, size_t lim
 static const char sql_live_runs[] =
     "SELECT r.run_pk, r.version_id, r.state FROM runs r JOIN dags d ON d.dag_id = r.dag_id"
     " WHERE r.state IN ('queued', 'running') AND NOT d.paused AND ("
-    "  EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = r.run_pk"
+    "  EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = r.run_pk AND ti.kind = 'task'"
     "   AND (ti.state = 'pending' OR (ti.state IN ('up_for_retry', 'up_for_reschedule')"
     "   AND ti.next_retry_at <= $1::timestamptz)))"
     "  OR NOT EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = r.run_pk"
-    "   AND ti.state IN ('pending', 'scheduled', 'queued', 'running', 'up_for_retry',"
-    "   'up_for_reschedule'))"
+    "   AND ti.kind = 'task' AND ti.state IN ('pending', 'scheduled', 'queued', 'running',"
+    "   'up_for_retry', 'up_for_reschedule'))"
     "  OR (r.state = 'queued' AND EXISTS (SELECT 1 FROM task_instances ti"
-    "   WHERE ti.run_pk = r.run_pk AND ti.state <> 'pending')))"
+    "   WHERE ti.run_pk = r.run_pk AND ti.kind = 'task' AND ti.state <> 'pending')))"
     " ORDER BY r.logical_date, r.run_pk LIMIT $2"
     " FOR UPDATE OF r SKIP LOCKED";
 
 static const char sql_run_tis[] =
     "SELECT run_pk, ti_id, task_id, state,"
     " COALESCE(next_retry_at <= $2::timestamptz, false)"
-    " FROM task_instances WHERE run_pk = ANY($1::bigint[]) ORDER BY run_pk, ti_id";
+    " FROM task_instances WHERE run_pk = ANY($1::bigint[]) AND kind = 'task'"
+    " ORDER BY run_pk, ti_id";
 
 /* The state of the same task in the run before (by logical date). */
 static const char sql_past[] =
@@ -398,7 +399,8 @@ static const char sql_past[] =
     " CROSS JOIN LATERAL (SELECT r2.run_pk FROM runs r2 WHERE r2.dag_id = r.dag_id"
     "  AND (r2.logical_date, r2.run_pk) < (r.logical_date, r.run_pk)"
     "  ORDER BY r2.logical_date DESC, r2.run_pk DESC LIMIT 1) AS prev"
-    " JOIN task_instances p ON p.run_pk = prev.run_pk AND p.task_id = u.task_id";
+    " JOIN task_instances p ON p.run_pk = prev.run_pk AND p.kind = 'task'"
+    " AND p.task_id = u.task_id";
 
 static const char sql_update_tis[] =
     "UPDATE task_instances ti SET state = u.state, next_retry_at = NULL,"
@@ -415,6 +417,21 @@ static const char sql_update_runs[] =
     " updated_at = now()"
     " FROM unnest($1::bigint[], $2::text[]) AS u(run_pk, state)"
     " WHERE r.run_pk = u.run_pk";
+
+/*
+ * The callbacks of runs that just finished. A run finishes again only after
+ * a `tasks clear`, which has ended its callbacks: the row is reused, with
+ * one more try, so its earlier attempts and logs stay.
+ */
+static const char sql_insert_callbacks[] =
+    "INSERT INTO task_instances AS ti (run_pk, kind, task_id, state, max_tries, priority,"
+    " pool, queue)"
+    " SELECT u.run_pk, 'callback', u.task_id, 'scheduled', 1, 0, NULL, 'default'"
+    " FROM unnest($1::bigint[], $2::text[]) AS u(run_pk, task_id)"
+    " ON CONFLICT (run_pk, kind, task_id) DO UPDATE SET state = 'scheduled',"
+    " max_tries = ti.try_number + 1, next_retry_at = NULL, started_at = NULL,"
+    " ended_at = NULL, reason = NULL, updated_at = now()"
+    " WHERE ti.state NOT IN ('scheduled', 'queued', 'running')";
 
 struct advance_ctx {
 	int64_t now_ms;
@@ -645,11 +662,32 @@ fail:
 	return rc;
 }
 
+/*
+ * A run that finished with a callback for its state gets it now, in the
+ * transaction that finishes it, so a crash can neither lose nor repeat it.
+ * A cancelled run runs none: someone stopped it on purpose.
+ */
+static void add_callback(const struct run_view *v, enum sl_run_state st, struct sl_strbuf *pks,
+                         struct sl_strbuf *ids)
+{
+	const char *id = NULL;
+
+	if (st == SL_RUN_SUCCESS && v->dag->on_success)
+		id = "on_success";
+	else if (st == SL_RUN_FAILED && v->dag->on_failure)
+		id = "on_failure";
+	if (!id)
+		return;
+	arr_add_int(pks, v->run_pk);
+	arr_add(ids, id);
+}
+
 static int advance_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
 	struct advance_ctx *c = ctx;
 	struct sl_strbuf ids = SL_STRBUF_INIT, states = SL_STRBUF_INIT, olds = SL_STRBUF_INIT;
 	struct sl_strbuf run_pks = SL_STRBUF_INIT, run_states = SL_STRBUF_INIT;
+	struct sl_strbuf cb_pks = SL_STRBUF_INIT, cb_ids = SL_STRBUF_INIT;
 	struct defcache defs = {NULL, 0, 0};
 	struct run_view *views = NULL;
 	size_t nviews = 0, ti_changes = 0, run_changes = 0;
@@ -678,6 +716,7 @@ static int advance_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 			arr_add_int(&run_pks, views[v].run_pk);
 			arr_add(&run_states, sl_run_state_name(next));
 			run_changes++;
+			add_callback(&views[v], next, &cb_pks, &cb_ids);
 		}
 	}
 	if (ti_changes) {
@@ -698,6 +737,16 @@ static int advance_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 			goto fail;
 		c->changes += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
 	}
+	if (cb_pks.len) {
+		const char *up[] = {arr_end(&cb_pks), arr_end(&cb_ids)};
+
+		PQclear(r);
+		r = NULL;
+		rc = sl_db_exec(db, sql_insert_callbacks, 2, up, &r, err);
+		if (rc)
+			goto fail;
+		c->changes += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
+	}
 fail:
 	for (size_t v = 0; v < nviews; v++)
 		run_view_release(&views[v]);
@@ -710,6 +759,8 @@ fail:
 	sl_strbuf_release(&olds);
 	sl_strbuf_release(&run_pks);
 	sl_strbuf_release(&run_states);
+	sl_strbuf_release(&cb_pks);
+	sl_strbuf_release(&cb_ids);
 	return rc;
 }
 
@@ -748,11 +799,13 @@ static const char sql_candidates[] =
     " (SELECT count(*) FROM task_instances x WHERE x.run_pk = ti.run_pk"
     "  AND x.state IN ('queued', 'running')),"
     " (SELECT p.slots - (SELECT count(*) FROM task_instances y WHERE y.pool = p.name"
-    "  AND y.state IN ('queued', 'running')) FROM pools p WHERE p.name = ti.pool)"
+    "  AND y.state IN ('queued', 'running')) FROM pools p WHERE p.name = ti.pool),"
+    " ti.kind = 'callback', r.state"
     " FROM task_instances ti JOIN runs r ON r.run_pk = ti.run_pk"
     " JOIN dags d ON d.dag_id = r.dag_id JOIN dag_versions v ON v.version_id = r.version_id"
     " WHERE ti.state = 'scheduled' AND ti.queue = ANY($1::text[])"
-    " AND r.state IN ('queued', 'running') AND NOT d.paused"
+    " AND ((ti.kind = 'task' AND r.state IN ('queued', 'running') AND NOT d.paused)"
+    "  OR (ti.kind = 'callback' AND r.state IN ('success', 'failed')))"
     " AND (ti.pool IS NULL OR (SELECT p.slots FROM pools p WHERE p.name = ti.pool)"
     "  > (SELECT count(*) FROM task_instances y WHERE y.pool = ti.pool"
     "  AND y.state IN ('queued', 'running')))"
@@ -776,6 +829,8 @@ enum {
 	C_CONF,
 	C_RUN_BUSY,
 	C_POOL_FREE,
+	C_CALLBACK,
+	C_RUN_STATE,
 };
 
 static const char sql_insert_attempts[] =
@@ -793,8 +848,14 @@ static const char sql_outputs[] =
     " CROSS JOIN LATERAL (SELECT a.outputs FROM attempts a WHERE a.ti_id = ti.ti_id"
     "  AND a.outcome = 'success' ORDER BY a.try_number DESC LIMIT 1) AS a"
     " CROSS JOIN LATERAL jsonb_each_text(a.outputs) AS o"
-    " WHERE ti.run_pk = ANY($1::bigint[]) AND ti.state = 'success'"
+    " WHERE ti.run_pk = ANY($1::bigint[]) AND ti.kind = 'task' AND ti.state = 'success'"
     " ORDER BY ti.run_pk, ti.ti_id, o.key";
+
+/* For callbacks: the failed tasks of each run, in file order. */
+static const char sql_failed_tasks[] =
+    "SELECT run_pk, string_agg(task_id, ' ' ORDER BY ti_id) FROM task_instances"
+    " WHERE run_pk = ANY($1::bigint[]) AND kind = 'task' AND state = 'failed'"
+    " GROUP BY run_pk";
 
 static const char sql_fail_unrunnable[] =
     "UPDATE task_instances SET state = 'failed', ended_at = GREATEST($2::timestamptz,"
@@ -815,7 +876,7 @@ struct claim_ctx {
 struct pick {
 	int row;
 	const struct sl_dag *dag;
-	const struct sl_task *task;
+	const struct sl_task *task; /* NULL for a run's callback */
 	char *command;
 };
 
@@ -880,9 +941,22 @@ static void mark_ancestors(const struct sl_dag *dag, size_t t, bool *mark)
 	}
 }
 
-/* The environment of one dispatch: DAG env, task env, SLUICE_* values. */
+/* The failed tasks of a callback's run, or "" when none failed. */
+static const char *failed_tasks(PGresult *failed, int64_t run_pk)
+{
+	for (int row = 0; failed && row < PQntuples(failed); row++)
+		if (int_at(failed, row, 0) == run_pk)
+			return PQgetvalue(failed, row, 1);
+	return "";
+}
+
+/*
+ * The environment of one dispatch: DAG env, task env, SLUICE_* values. A
+ * callback has no task env, sees the outputs of every task (it runs after
+ * them all), and the run's state and failed tasks.
+ */
 static void build_env(struct sl_engine_dispatch *d, const struct pick *p, PGresult *cand,
-                      PGresult *outs)
+                      PGresult *outs, PGresult *failed)
 {
 	const struct sl_dag *dag = p->dag;
 	struct sl_taskenv_output *ov = NULL;
@@ -892,7 +966,10 @@ static void build_env(struct sl_engine_dispatch *d, const struct pick *p, PGresu
 	struct sl_taskenv_ctx ctx;
 	json_t *conf = json_loads(PQgetvalue(cand, p->row, C_CONF), 0, NULL);
 
-	mark_ancestors(dag, (size_t)(p->task - dag->tasks), mark);
+	if (p->task)
+		mark_ancestors(dag, (size_t)(p->task - dag->tasks), mark);
+	for (size_t i = 0; !p->task && i < dag->tasks_nr; i++)
+		mark[i] = true;
 	for (int row = 0; outs && row < PQntuples(outs); row++) {
 		long t;
 
@@ -918,11 +995,25 @@ static void build_env(struct sl_engine_dispatch *d, const struct pick *p, PGresu
 	ctx.outputs = ov;
 	ctx.outputs_nr = ov_nr;
 	ctx.dag_env = &dag->env;
-	ctx.task_env = &p->task->env;
+	ctx.task_env = p->task ? &p->task->env : NULL;
+	if (!p->task) {
+		ctx.run_state = PQgetvalue(cand, p->row, C_RUN_STATE);
+		ctx.failed_tasks = failed_tasks(failed, run_pk);
+	}
 	sl_taskenv_build(&d->env, &ctx);
 	json_decref(conf);
 	free(ov);
 	free(mark);
+}
+
+/* The command of callback `id` (on_failure, on_success), or NULL. */
+static const char *callback_command(const struct sl_dag *dag, const char *id)
+{
+	if (!strcmp(id, "on_failure"))
+		return dag->on_failure;
+	if (!strcmp(id, "on_success"))
+		return dag->on_success;
+	return NULL;
 }
 
 /* Choose within the limits; expand commands; fail what cannot run. */
@@ -936,15 +1027,23 @@ static int pick_candidates(struct sl_db *db, PGresult *cand, size_t cap, struct 
 
 	for (int row = 0; row < PQntuples(cand) && *npicks < cap; row++) {
 		const struct sl_dag *dag;
+		const struct sl_task *task = NULL;
+		const char *command = NULL;
 		struct counter_item *run, *pool = NULL;
 		struct sl_strbuf cmd = SL_STRBUF_INIT, why = SL_STRBUF_INIT;
-		long t;
 
 		rc = defcache_get(db, defs, int_at(cand, row, C_VERSION), &dag, err);
 		if (rc)
 			goto fail;
-		t = sl_dag_task_index(dag, PQgetvalue(cand, row, C_TASK));
-		if (t < 0 || sl_taskenv_expand(&cmd, dag->tasks[t].command, &why) < 0) {
+		if (bool_at(cand, row, C_CALLBACK)) {
+			command = callback_command(dag, PQgetvalue(cand, row, C_TASK));
+		} else {
+			long t = sl_dag_task_index(dag, PQgetvalue(cand, row, C_TASK));
+
+			task = t < 0 ? NULL : &dag->tasks[t];
+			command = task ? task->command : NULL;
+		}
+		if (!command || sl_taskenv_expand(&cmd, command, &why) < 0) {
 			/* Cannot happen with a definition that loaded; never hand it out. */
 			arr_add(bad, PQgetvalue(cand, row, C_TI));
 			sl_strbuf_release(&cmd);
@@ -967,8 +1066,7 @@ static int pick_candidates(struct sl_db *db, PGresult *cand, size_t cap, struct 
 		if (pool)
 			pool->value--;
 		SL_ALLOC_GROW(*picks, *npicks + 1, alloc);
-		(*picks)[(*npicks)++] =
-		    (struct pick){row, dag, &dag->tasks[t], sl_strbuf_detach(&cmd, NULL)};
+		(*picks)[(*npicks)++] = (struct pick){row, dag, task, sl_strbuf_detach(&cmd, NULL)};
 	}
 fail:
 	free(runs.items);
@@ -979,14 +1077,16 @@ fail:
 static int claim_insert(struct sl_db *db, struct claim_ctx *c, PGresult *cand,
                         const struct pick *picks, size_t npicks, struct sl_strbuf *err)
 {
-	struct sl_strbuf ids = SL_STRBUF_INIT, pks = SL_STRBUF_INIT;
+	struct sl_strbuf ids = SL_STRBUF_INIT, pks = SL_STRBUF_INIT, cb_pks = SL_STRBUF_INIT;
 	struct ts now;
-	PGresult *r = NULL, *outs = NULL;
+	PGresult *r = NULL, *outs = NULL, *failed = NULL;
 	int rc;
 
 	for (size_t i = 0; i < npicks; i++) {
 		arr_add(&ids, PQgetvalue(cand, picks[i].row, C_TI));
 		arr_add(&pks, PQgetvalue(cand, picks[i].row, C_RUN));
+		if (!picks[i].task)
+			arr_add(&cb_pks, PQgetvalue(cand, picks[i].row, C_RUN));
 	}
 	{
 		const char *params[] = {arr_end(&ids), c->worker_id, ts_of(&now, c->now_ms)};
@@ -999,6 +1099,11 @@ static int claim_insert(struct sl_db *db, struct claim_ctx *c, PGresult *cand,
 		const char *params[] = {arr_end(&pks)};
 
 		rc = sl_db_exec(db, sql_outputs, 1, params, &outs, err);
+	}
+	if (!rc && cb_pks.len) {
+		const char *params[] = {arr_end(&cb_pks)};
+
+		rc = sl_db_exec(db, sql_failed_tasks, 1, params, &failed, err);
 	}
 	if (rc)
 		goto fail;
@@ -1021,19 +1126,21 @@ static int claim_insert(struct sl_db *db, struct claim_ctx *c, PGresult *cand,
 		d->fencing_token = int_at(r, row, 3);
 		d->dag = sl_xstrdup(PQgetvalue(cand, p->row, C_DAG));
 		d->run_id = sl_xstrdup(PQgetvalue(cand, p->row, C_RUN_ID));
-		d->task = sl_xstrdup(p->task->id);
+		d->task = sl_xstrdup(PQgetvalue(cand, p->row, C_TASK));
 		d->command = sl_xstrdup(p->command);
-		d->cwd = sl_xstrdup(p->task->cwd ? p->task->cwd : "");
+		d->cwd = sl_xstrdup(p->task && p->task->cwd ? p->task->cwd : "");
 		d->commit = sl_xstrdup(PQgetvalue(cand, p->row, C_COMMIT));
-		d->timeout_s = p->task->timeout;
-		d->sensor = p->task->sensor;
-		build_env(d, p, cand, outs);
+		d->timeout_s = p->task ? p->task->timeout : 0;
+		d->sensor = p->task && p->task->sensor;
+		build_env(d, p, cand, outs, failed);
 	}
 fail:
 	PQclear(r);
 	PQclear(outs);
+	PQclear(failed);
 	sl_strbuf_release(&ids);
 	sl_strbuf_release(&pks);
+	sl_strbuf_release(&cb_pks);
 	return rc;
 }
 
@@ -1274,7 +1381,8 @@ static const char sql_attempt_lock[] =
     " (SELECT floor(extract(epoch FROM min(COALESCE(b.started_at, b.queued_at))) * 1000)::bigint"
     "  FROM attempts b WHERE b.ti_id = a.ti_id AND b.attempt_id > COALESCE("
     "   (SELECT max(x.attempt_id) FROM attempts x WHERE x.ti_id = a.ti_id"
-    "    AND x.attempt_id <> a.attempt_id AND x.outcome IS DISTINCT FROM 'reschedule'), 0))"
+    "    AND x.attempt_id <> a.attempt_id AND x.outcome IS DISTINCT FROM 'reschedule'), 0)),"
+    " ti.kind = 'callback'"
     " FROM attempts a JOIN task_instances ti ON ti.ti_id = a.ti_id"
     " JOIN runs r ON r.run_pk = ti.run_pk"
     " WHERE a.attempt_id = $1 AND a.fencing_token = $2 AND a.ended_at IS NULL"
@@ -1294,28 +1402,35 @@ static const char sql_end_attempt[] =
     " max_tries = ti.max_tries + $9::int, updated_at = now()"
     " FROM a WHERE ti.ti_id = a.ti_id";
 
-static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_taskexec_outcome outcome,
-                       int exit_code, int sig, const char *outputs, struct sl_strbuf *err)
+/*
+ * A callback ends with its first attempt: it has no retries (an alert sent
+ * twice is worse than one that failed and says so in its log), no sensor,
+ * and nothing downstream.
+ */
+static void callback_next(enum sl_taskexec_outcome outcome, struct sl_next_state *next)
+{
+	memset(next, 0, sizeof(*next));
+	if (outcome == SL_TASKEXEC_SUCCESS)
+		next->state = SL_TASK_SUCCESS;
+	else if (outcome == SL_TASKEXEC_SKIPPED)
+		next->state = SL_TASK_SKIPPED;
+	else
+		next->state = SL_TASK_FAILED;
+}
+
+/* A task's next state after an attempt (row of sql_attempt_lock), by the rules. */
+static int task_next(struct sl_db *db, struct report_ctx *c, PGresult *r,
+                     enum sl_taskexec_outcome outcome, struct sl_next_state *next,
+                     struct sl_strbuf *err)
 {
 	const struct sl_dag *dag;
 	const struct sl_task *task;
 	struct defcache defs = {NULL, 0, 0};
-	struct sl_next_state next;
-	struct num a, f, ex, sg;
-	struct ts now, at;
-	const char *params[9] = {num_of(&a, c->attempt_id), num_of(&f, c->fencing)};
-	PGresult *r = NULL;
 	int64_t first_poke;
 	int try_number, effective;
 	long t;
 	int rc;
 
-	rc = sl_db_exec(db, sql_attempt_lock, 2, params, &r, err);
-	if (rc || PQntuples(r) != 1) {
-		c->accepted = false;
-		goto fail;
-	}
-	c->accepted = true;
 	rc = defcache_get(db, &defs, int_at(r, 0, 3), &dag, err);
 	if (rc)
 		goto fail;
@@ -1333,7 +1448,34 @@ static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_taskexec_
 	if (effective < 1)
 		effective = 1;
 	first_poke = PQgetisnull(r, 0, 5) ? c->now_ms : int_at(r, 0, 5);
-	sl_rules_after_attempt(task, outcome, effective, c->now_ms, first_poke, &next);
+	sl_rules_after_attempt(task, outcome, effective, c->now_ms, first_poke, next);
+fail:
+	defcache_release(&defs);
+	return rc;
+}
+
+static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_taskexec_outcome outcome,
+                       int exit_code, int sig, const char *outputs, struct sl_strbuf *err)
+{
+	struct sl_next_state next;
+	struct num a, f, ex, sg;
+	struct ts now, at;
+	const char *params[9] = {num_of(&a, c->attempt_id), num_of(&f, c->fencing)};
+	PGresult *r = NULL;
+	int rc;
+
+	rc = sl_db_exec(db, sql_attempt_lock, 2, params, &r, err);
+	if (rc || PQntuples(r) != 1) {
+		c->accepted = false;
+		goto fail;
+	}
+	c->accepted = true;
+	if (bool_at(r, 0, 6))
+		callback_next(outcome, &next);
+	else
+		rc = task_next(db, c, r, outcome, &next, err);
+	if (rc)
+		goto fail;
 	params[1] = ts_of(&now, c->now_ms);
 	params[2] = c->outcome;
 	params[3] = exit_code >= 0 && exit_code <= 255 ? num_of(&ex, exit_code) : NULL;
@@ -1346,7 +1488,6 @@ static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_taskexec_
 	r = NULL;
 	rc = sl_db_exec(db, sql_end_attempt, 9, params, NULL, err);
 fail:
-	defcache_release(&defs);
 	PQclear(r);
 	return rc;
 }

@@ -388,11 +388,13 @@ int sl_run_dag_check(struct sl_db *db, const char *dag_id, struct sl_strbuf *err
 	return rc;
 }
 
+/* A task of that id wins over a callback of the same id. */
 static const char sql_lookup[] =
-    "SELECT r.run_pk, r.state, ti.ti_id, ti.state, ti.try_number"
+    "SELECT r.run_pk, r.state, ti.ti_id, ti.state, ti.try_number, ti.kind = 'callback'"
     " FROM dags d"
     " LEFT JOIN runs r ON r.dag_id = d.dag_id AND r.run_id = $2"
-    " LEFT JOIN task_instances ti ON ti.run_pk = r.run_pk AND ti.task_id = $3"
+    " LEFT JOIN LATERAL (SELECT * FROM task_instances t WHERE t.run_pk = r.run_pk"
+    "  AND t.task_id = $3 ORDER BY t.kind = 'callback' LIMIT 1) ti ON true"
     " WHERE d.dag_id = $1";
 
 static int no_task(struct sl_db *db, const char *dag_id, const char *run_id, int64_t run_pk,
@@ -438,6 +440,7 @@ int sl_run_lookup(struct sl_db *db, const char *dag_id, const char *run_id, cons
 	ref->ti_id = parse_int64(PQgetvalue(r, 0, 2));
 	copy_state(ref->ti_state, sizeof(ref->ti_state), PQgetvalue(r, 0, 3));
 	ref->ti_try_number = atoi(PQgetvalue(r, 0, 4));
+	ref->ti_callback = !strcmp(PQgetvalue(r, 0, 5), "t");
 out:
 	PQclear(r);
 	return rc;
@@ -519,7 +522,9 @@ int sl_run_cancel(struct sl_db *db, const char *dag_id, const char *run_id,
 /*
  * Reset task instances of the runs in $1 (all of them, or those named in
  * $2) for another try. Retries come from each run's pinned definition, so
- * runs pinned to different versions clear correctly in one batch.
+ * runs pinned to different versions clear correctly in one batch. A
+ * callback still waiting or running is cancelled: it was about a finish
+ * that no longer stands, and the run's next finish runs it again.
  */
 static const char sql_clear[] =
     "WITH cleared AS ("
@@ -528,12 +533,18 @@ static const char sql_clear[] =
     "  started_at = NULL, ended_at = NULL, updated_at = now()"
     " FROM runs r JOIN dag_versions v ON v.dag_id = r.dag_id AND v.version_id = r.version_id"
     " CROSS JOIN LATERAL jsonb_to_recordset(v.definition->'tasks') AS d(task text, retries int)"
-    " WHERE r.run_pk = ANY($1::bigint[]) AND ti.run_pk = r.run_pk AND d.task = ti.task_id"
-    "  AND ($2::text[] IS NULL OR ti.task_id = ANY($2::text[]))"
+    " WHERE r.run_pk = ANY($1::bigint[]) AND ti.run_pk = r.run_pk AND ti.kind = 'task'"
+    "  AND d.task = ti.task_id AND ($2::text[] IS NULL OR ti.task_id = ANY($2::text[]))"
     " RETURNING ti.ti_id, ti.run_pk, ti.task_id),"
+    " callbacks AS ("
+    " UPDATE task_instances cb SET state = 'cancelled', next_retry_at = NULL,"
+    "  ended_at = GREATEST(now(), cb.started_at), updated_at = now()"
+    " WHERE cb.kind = 'callback' AND cb.run_pk IN (SELECT run_pk FROM cleared)"
+    "  AND cb.state IN ('scheduled', 'queued', 'running') RETURNING cb.ti_id),"
     " ended AS ("
     " UPDATE attempts a SET ended_at = GREATEST(now(), a.started_at), outcome = 'cancelled'"
-    " FROM cleared c WHERE a.ti_id = c.ti_id AND a.ended_at IS NULL RETURNING a.attempt_id),"
+    " WHERE a.ended_at IS NULL AND a.ti_id IN (SELECT ti_id FROM cleared"
+    "  UNION ALL SELECT ti_id FROM callbacks) RETURNING a.attempt_id),"
     " requeued AS ("
     " UPDATE runs SET state = 'queued', ended_at = NULL, updated_at = now()"
     " WHERE run_pk IN (SELECT run_pk FROM cleared) RETURNING run_pk)"
@@ -564,7 +575,7 @@ void sl_task_ids_release(struct sl_task_ids *ids)
 static const char sql_run_tasks[] =
     "SELECT v.definition, ti.task_id, ti.state FROM runs r"
     " JOIN dag_versions v ON v.dag_id = r.dag_id AND v.version_id = r.version_id"
-    " JOIN task_instances ti ON ti.run_pk = r.run_pk"
+    " JOIN task_instances ti ON ti.run_pk = r.run_pk AND ti.kind = 'task'"
     " WHERE r.run_pk = $1";
 
 /* The pinned DAG of a run, and the state of each of its tasks (by index). */
@@ -796,6 +807,8 @@ int sl_task_mark(struct sl_db *db, const char *dag_id, const char *run_id, const
 		return SL_EINVAL;
 	}
 	rc = sl_run_lookup(db, dag_id, run_id, task_id, &ref, err);
+	if (!rc && ref.ti_callback)
+		rc = no_task(db, dag_id, run_id, ref.run_pk, task_id, err);
 	if (rc)
 		return rc;
 	copy_state(out->prev_state, sizeof(out->prev_state), ref.ti_state);

@@ -180,6 +180,10 @@ void sl_taskenv_build(struct sl_env *env, const struct sl_taskenv_ctx *ctx)
 	sl_env_set(env, "SLUICE_TASK", ctx->task ? ctx->task : "");
 	sl_strbuf_addf(&val, "%d", ctx->try_number);
 	sl_env_set(env, "SLUICE_TRY_NUMBER", val.buf);
+	if (ctx->run_state)
+		sl_env_set(env, "SLUICE_RUN_STATE", ctx->run_state);
+	if (ctx->failed_tasks)
+		sl_env_set(env, "SLUICE_FAILED_TASKS", ctx->failed_tasks);
 
 	/* Defaults first, then the overrides replace them by name. */
 	if (ctx->params && json_is_object(ctx->params))

@@ -55,7 +55,12 @@ int sl_engine_create_scheduled_runs(struct sl_db *db, int64_t now_ms, size_t lim
  * up_for_reschedule task instances whose next_retry_at <= now become
  * scheduled. Then each run's state is rolled up (sl_rules_run_state): a
  * queued run with any task past pending becomes running, a run whose tasks
- * are all finished becomes success or failed with its end time.
+ * are all finished becomes success or failed with its end time. A run that
+ * becomes success or failed and whose definition has an on_success or
+ * on_failure command gets that callback in the same transaction: a task
+ * instance of kind 'callback' (task_id "on_success" / "on_failure"),
+ * scheduled, one try, no pool, queue "default". Callbacks never count in a
+ * run's state; a cancelled run gets none.
  * `*changes` (may be NULL) counts task instances and runs changed.
  */
 int sl_engine_advance(struct sl_db *db, int64_t now_ms, size_t limit, size_t *changes,
@@ -104,6 +109,12 @@ void sl_engine_dispatches_release(struct sl_engine_dispatches *d);
  * with FOR UPDATE SKIP LOCKED, so no task instance is handed out twice.
  * The dispatches are appended to `*out` (release it with
  * sl_engine_dispatches_release).
+ *
+ * A scheduled callback of a finished run (even of a paused DAG) is claimed
+ * like a task: its command is the definition's on_failure / on_success,
+ * its cwd the checkout's root, no timeout, and its environment the run's
+ * (DAG env, params, the outputs of every task) with SLUICE_TASK set to its
+ * id, SLUICE_RUN_STATE and SLUICE_FAILED_TASKS.
  */
 int sl_engine_claim(struct sl_db *db, const char *worker_id, const char *const *queues,
                     size_t queues_nr, size_t free_slots, size_t parallelism, int64_t now_ms,
@@ -147,7 +158,8 @@ struct sl_engine_result {
  * outcome, exit code or signal and outputs, and its task instance moves as
  * sl_rules_after_attempt says (up_for_retry with the back-off delay,
  * up_for_reschedule at the next poke, or a final state), in one
- * transaction.
+ * transaction. A callback is never retried: success, skipped (exit 99) or
+ * failed, and its run's state does not change.
  */
 int sl_engine_result(struct sl_db *db, int64_t attempt_id, int64_t fencing,
                      const struct sl_engine_result *res, int64_t now_ms, bool *accepted,

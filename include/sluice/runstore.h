@@ -114,13 +114,16 @@ struct sl_run_ref {
 	int64_t ti_id;     /* 0 when no task was asked for */
 	char ti_state[24]; /* the task instance's state */
 	int ti_try_number; /* the task instance's try_number */
+	bool ti_callback;  /* it is the run's on_failure / on_success callback */
 };
 
 /**
  * Find run `run_id` of `dag_id` and, when `task_id` is not NULL, its task
  * instance. SL_ENOENT names what is missing: "no DAG 'x'", "no run 'r' of
  * DAG 'x'", "run 'r' of DAG 'x' has no task 't'" (with "did you mean" for
- * DAGs and tasks).
+ * DAGs and tasks). When no task has the id `task_id` but the run's
+ * callback does ("on_failure", "on_success"), that callback is found, with
+ * `ti_callback` set.
  */
 int sl_run_lookup(struct sl_db *db, const char *dag_id, const char *run_id, const char *task_id,
                   struct sl_run_ref *ref, struct sl_strbuf *err);

@@ -70,6 +70,11 @@ struct sl_taskenv_ctx {
 	size_t outputs_nr;
 	const struct sl_kvs *dag_env;  /* NULL = none */
 	const struct sl_kvs *task_env; /* NULL = none */
+	/* A run's on_failure / on_success callback only (NULL otherwise): the
+	 * run's final state, and the ids of its failed tasks separated by
+	 * spaces, in file order ("" when none). */
+	const char *run_state;
+	const char *failed_tasks;
 };
 
 /**
@@ -82,6 +87,8 @@ struct sl_taskenv_ctx {
  *     SLUICE_DATA_INTERVAL_START SLUICE_DATA_INTERVAL_END SLUICE_RUN_ID
  *     SLUICE_DAG SLUICE_TASK SLUICE_TRY_NUMBER SLUICE_PARAM_<NAME>
  *     SLUICE_OUT_<TASK>_<KEY>
+ *
+ * and, for a callback, SLUICE_RUN_STATE and SLUICE_FAILED_TASKS.
  *
  * Dates are UTC (`ds` is the UTC date of the logical date; `ts` is
  * ISO 8601 with a `Z`). Params are the defaults overridden by `conf`; a

@@ -429,4 +429,153 @@ sql_is "SELECT a.log_bytes, a.log_truncated, (SELECT string_agg(convert_from(dat
 	FROM attempts a WHERE attempt_id = $A" "15|t|0123456789|abcde" \
 	"logs: a repeated chunk is stored once, the cap cuts and flags truncation"
 
+# --- callbacks ---------------------------------------------------------------------
+# The other DAGs are paused so that the queue "default", where callbacks go,
+# holds nothing of theirs; a callback of a finished run is claimed anyway.
+pg_sql "UPDATE dags SET paused = true" >/dev/null
+dag cbs 'schedule: null
+defaults: {queue: qcb}
+env: {DAG_ENV: d}
+on_failure: ./alert.sh "{{ run_id }}" "{{ outputs.ok.rows }}"
+on_success: echo done
+tasks:
+  ok: {command: "true"}
+  bad: {command: "false"}
+  down: {command: "true", depends_on: [bad]}
+  on_success: {command: "true", depends_on: [ok]}'
+
+# cbtis RUN_ID: "task:state:try/max:queue ..." of the run's callbacks, or -.
+cbtis() {
+	pg_sql "SELECT coalesce(string_agg(ti.task_id || ':' || ti.state || ':' || ti.try_number
+		|| '/' || ti.max_tries || ':' || ti.queue, ' ' ORDER BY ti.ti_id), '-')
+		FROM task_instances ti JOIN runs r USING (run_pk)
+		WHERE r.run_id = '$1' AND ti.kind = 'callback'"
+}
+
+# cbround OUTCOME: advance, claim every task of DAG cbs that is ready, end
+# each with OUTCOME (ok's outputs rows=7), advance.
+cbround() {
+	"$ET" advance "$NOW" >/dev/null
+	"$ET" claim w9 qcb 10 "$NOW" >"$TMP/cbclaim"
+	jq -r '.dispatches[] | "\(.task) \(.attempt_id) \(.fencing_token)"' "$TMP/cbclaim" >"$TMP/cbd"
+	while read -r cb_task A F; do
+		if [ "$cb_task" = bad ] && [ "$1" = mixed ]; then
+			finish failed 1 "$NOW"
+		else
+			finish success 0 "$NOW" '{"rows": "7"}'
+		fi
+	done <"$TMP/cbd"
+	"$ET" advance "$NOW" >/dev/null
+}
+
+"$SLUICE" trigger cbs --run-id cf1 >/dev/null || exit 1
+cbround mixed
+cbround mixed
+sql_is "SELECT state FROM runs WHERE run_id = 'cf1'" failed "a run with a failed task fails"
+run cbtis cf1
+expect_file "$TMP/out" "on_failure:scheduled:0/1:default" \
+	"it gets its on_failure callback, scheduled, one try, queue default (not on_success)"
+et advance "$NOW"
+run cbtis cf1
+expect_file "$TMP/out" "on_failure:scheduled:0/1:default" "advancing again creates no second one"
+sql_is "SELECT string_agg(ti.task_id || ':' || ti.state, ' ' ORDER BY ti.ti_id)
+	FROM task_instances ti JOIN runs r USING (run_pk) WHERE r.run_id = 'cf1'
+	AND ti.kind = 'task'" "ok:success bad:failed down:upstream_failed on_success:success" \
+	"the task named on_success is a task like the others"
+et claim w9 default 5 "$NOW"
+jq_ok '.dispatches | length == 1' "$TMP/out" "the callback of a finished run is claimed"
+jq_ok '.dispatches[0] | .task == "on_failure" and .run_id == "cf1" and .try_number == 1 and
+	.command == "./alert.sh \"${SLUICE_RUN_ID}\" \"${SLUICE_OUT_OK_ROWS}\"" and
+	.cwd == "" and .timeout_s == 0 and .sensor == false and (.commit | length == 40) and
+	(.env | map({(.[0]): .[1]}) | add | .SLUICE_RUN_STATE == "failed" and
+	 .SLUICE_FAILED_TASKS == "bad" and .SLUICE_TASK == "on_failure" and
+	 .SLUICE_RUN_ID == "cf1" and .DAG_ENV == "d" and .SLUICE_OUT_OK_ROWS == "7")' "$TMP/out" \
+	"with its command expanded, the run's env, SLUICE_RUN_STATE and the failed tasks"
+A=$(jq -r '.dispatches[0].attempt_id' "$TMP/out")
+F=$(jq -r '.dispatches[0].fencing_token' "$TMP/out")
+"$ET" started "$A" "$F" "$NOW" >/dev/null
+"$ET" log "$A" "$F" 0 "alert sent" 0 >/dev/null
+et result "$A" "$F" failed 3 "$NOW"
+jq_ok '.accepted' "$TMP/out" "its result is accepted"
+run cbtis cf1
+expect_file "$TMP/out" "on_failure:failed:1/1:default" "a failed callback is not retried"
+et advance $((NOW + 3600))
+sql_is "SELECT state FROM runs WHERE run_id = 'cf1'" failed "and the run's state is unchanged"
+run cbtis cf1
+expect_file "$TMP/out" "on_failure:failed:1/1:default" "nor is the callback"
+"$SLUICE" runs show cbs cf1 --json >"$TMP/show" 2>&1
+jq_ok '.state == "failed" and ([.tasks[].task] == ["ok", "bad", "down", "on_success"]) and
+	(.callbacks | length == 1) and (.callbacks[0] | .callback == "on_failure" and
+	.state == "failed" and .try_number == 1 and .exit_code == 3 and .worker == "w9" and
+	(.started_at | type == "string") and (.ended_at | type == "string"))' \
+	"$TMP/show" "runs show --json lists the callback apart from the tasks"
+run "$SLUICE" runs show cbs cf1
+expect_grep "$TMP/out" '^callbacks:$' "runs show prints a callbacks section"
+expect_grep "$TMP/out" '^on_failure  *failed  *1 .* 3  *w9$' "with the callback's row"
+run "$SLUICE" logs cbs cf1 on_failure
+expect_status 0 "logs of the callback"
+expect_grep "$TMP/out" "^alert sent" "logs finds the callback by its name"
+run "$SLUICE" tasks mark cbs cf1 on_failure success
+expect_status 3 "a callback cannot be marked"
+
+# Cleared and failed again: the same callback runs again, as try 2.
+run "$SLUICE" tasks clear cbs cf1 bad --downstream
+expect_status 0 "clear the failed task of the finished run"
+run cbtis cf1
+expect_file "$TMP/out" "on_failure:failed:1/1:default" "a finished callback is left as it was"
+cbround mixed
+sql_is "SELECT state FROM runs WHERE run_id = 'cf1'" failed "the run fails again"
+run cbtis cf1
+expect_file "$TMP/out" "on_failure:scheduled:1/2:default" \
+	"failing again schedules its callback again, with one more try"
+claim w9 default "$NOW"
+jq_ok '.dispatches[0].try_number == 2' "$TMP/out" "claimed as try 2"
+run "$SLUICE" tasks clear cbs cf1 bad
+expect_status 0 "clear while the callback runs"
+sql_is "SELECT ti.state || ':' || a.outcome FROM attempts a JOIN task_instances ti USING (ti_id)
+	WHERE a.attempt_id = $A" "cancelled:cancelled" "the live callback and its attempt are cancelled"
+et result "$A" "$F" success 0 "$NOW"
+jq_ok '.accepted == false' "$TMP/out" "its late result is stale"
+"$SLUICE" runs cancel cbs cf1 >/dev/null || exit 1
+
+# A run that succeeds runs on_success; a task of the same id wins in logs.
+"$SLUICE" trigger cbs --run-id cs1 >/dev/null || exit 1
+cbround success
+"$ET" advance "$NOW" >/dev/null
+"$ET" claim w9 qcb 10 "$NOW" >"$TMP/cbclaim"
+A=$(jq -r '.dispatches[] | select(.task == "on_success") | .attempt_id' "$TMP/cbclaim")
+F=$(jq -r '.dispatches[] | select(.task == "on_success") | .fencing_token' "$TMP/cbclaim")
+"$ET" log "$A" "$F" 0 "the task" 0 >/dev/null
+finish success 0 "$NOW"
+A=$(jq -r '.dispatches[] | select(.task == "down") | .attempt_id' "$TMP/cbclaim")
+F=$(jq -r '.dispatches[] | select(.task == "down") | .fencing_token' "$TMP/cbclaim")
+finish success 0 "$NOW"
+"$ET" advance "$NOW" >/dev/null
+sql_is "SELECT state FROM runs WHERE run_id = 'cs1'" success "the second run succeeds"
+run cbtis cs1
+expect_file "$TMP/out" "on_success:scheduled:0/1:default" "it gets on_success only"
+claim w10 default "$NOW"
+jq_ok '.dispatches[0] | .task == "on_success" and .command == "echo done" and
+	(.env | map({(.[0]): .[1]}) | add | .SLUICE_RUN_STATE == "success" and
+	 .SLUICE_FAILED_TASKS == "")' "$TMP/out" "on_success sees SLUICE_RUN_STATE=success"
+"$ET" started "$A" "$F" "$NOW" >/dev/null
+"$ET" log "$A" "$F" 0 "the callback" 0 >/dev/null
+run "$SLUICE" logs cbs cs1 on_success
+expect_grep "$TMP/out" "^the task" "logs: a task with the callback's id wins"
+et fail-worker w10 $((NOW + 1))
+jq_ok '.ended == 1' "$TMP/out" "a lost worker ends the callback's attempt"
+run cbtis cs1
+expect_file "$TMP/out" "on_success:failed:1/1:default" "the lost callback fails, not retried"
+"$ET" advance $((NOW + 3600)) >/dev/null
+sql_is "SELECT state FROM runs WHERE run_id = 'cs1'" success \
+	"a failed callback leaves the run success"
+
+# A cancelled run runs no callback.
+"$SLUICE" trigger cbs --run-id cc1 >/dev/null || exit 1
+"$ET" advance "$NOW" >/dev/null
+"$SLUICE" runs cancel cbs cc1 >/dev/null || exit 1
+"$ET" advance "$NOW" >/dev/null
+run cbtis cc1
+expect_file "$TMP/out" "-" "a cancelled run gets no callback"
+
 done_testing
