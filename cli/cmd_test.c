@@ -60,6 +60,11 @@ const struct cli_command cli_cmd_test = {
             "Each task's state changes and log lines are printed prefixed with its id,\n"
             "then a table of every task's state, tries and duration.\n"
             "\n"
+            "When the whole DAG ran, its on_failure (run failed) or on_success (run\n"
+            "succeeded) command then runs once the same way, with SLUICE_RUN_STATE and\n"
+            "SLUICE_FAILED_TASKS set; its state and log are printed, and its failure\n"
+            "does not change the exit status.\n"
+            "\n"
             "A task's cwd is taken relative to the current directory, so run this from\n"
             "the root of the DAG repository, as the worker runs tasks from the root of\n"
             "its checkout.\n"
@@ -97,7 +102,8 @@ struct test_run;
 struct test_task {
 	struct test_run *run;
 	size_t index;
-	bool selected; /* part of this run (all tasks unless TASKs were named) */
+	const char *name; /* a callback's id (index unused); NULL for a task */
+	bool selected;    /* part of this run (all tasks unless TASKs were named) */
 	enum sl_task_state state;
 	bool poke_again;       /* SCHEDULED after a reschedule: same try */
 	int try_number;        /* tries started; pokes of a sensor share one */
@@ -130,6 +136,8 @@ struct test_run {
 	FILE *log;   /* where task logs and state changes go */
 	unsigned char *mark;
 	size_t *stack;
+	bool whole;                /* every task runs, so the callbacks do too */
+	struct test_task callback; /* on_failure / on_success, once it started */
 };
 
 static int on_option(struct cli *cli, int opt, const char *arg, void *ctx)
@@ -167,7 +175,7 @@ static void kvs_release(struct sl_kvs *kvs)
 
 static const char *task_id(const struct test_task *t)
 {
-	return t->run->dag->tasks[t->index].id;
+	return t->name ? t->name : t->run->dag->tasks[t->index].id;
 }
 
 static int64_t loop_ms(struct test_run *run)
@@ -550,11 +558,136 @@ static bool evaluate_pending(struct test_run *run)
 	return changed;
 }
 
+static void on_callback_done(struct sl_taskexec *te, struct sl_taskexec_result *result, void *data)
+{
+	struct test_task *t = data;
+	struct sl_strbuf why = SL_STRBUF_INIT;
+	enum sl_task_state state = SL_TASK_FAILED;
+
+	(void)te;
+	t->te = NULL;
+	print_lines(t, &t->partial[0], true);
+	print_lines(t, &t->partial[1], true);
+	t->duration_ms = result->duration_ms;
+	t->exit_code = result->exit_code;
+	if (result->outcome == SL_TASKEXEC_SUCCESS)
+		state = SL_TASK_SUCCESS;
+	else if (result->outcome == SL_TASKEXEC_SKIPPED)
+		state = SL_TASK_SKIPPED;
+	describe_result(&why, result);
+	set_state(t, state, why.buf);
+	sl_strbuf_release(&why);
+	close_all(t->run);
+}
+
+/*
+ * Start the run's callback for `state`, as a worker runs it: the run's
+ * environment with every task's outputs, SLUICE_RUN_STATE and the failed
+ * tasks, one try, no timeout. Returns 0, or -1 when it did not start.
+ */
+static int start_callback(struct test_run *run, enum sl_run_state state, const char *name,
+                          const char *command)
+{
+	const struct sl_dag *dag = run->dag;
+	struct test_task *t = &run->callback;
+	struct sl_env env = SL_ENV_INIT;
+	struct sl_strbuf cmd = SL_STRBUF_INIT, err = SL_STRBUF_INIT, failed = SL_STRBUF_INIT;
+	struct sl_strbuf why = SL_STRBUF_INIT;
+	struct sl_taskenv_output *outs = NULL;
+	size_t outs_nr = 0, outs_alloc = 0;
+	struct sl_taskenv_ctx ctx;
+	struct sl_taskexec_opts o;
+	int rc;
+
+	t->name = name;
+	t->try_number = 1;
+	t->ran = true;
+	for (size_t i = 0; i < dag->tasks_nr; i++) {
+		for (size_t k = 0; k < run->tasks[i].outputs.nr; k++) {
+			SL_ALLOC_GROW(outs, outs_nr + 1, outs_alloc);
+			outs[outs_nr].task = dag->tasks[i].id;
+			outs[outs_nr].key = run->tasks[i].outputs.items[k].key;
+			outs[outs_nr++].value = run->tasks[i].outputs.items[k].value;
+		}
+		if (run->tasks[i].state == SL_TASK_FAILED)
+			sl_strbuf_addf(&failed, "%s%s", failed.len ? " " : "", dag->tasks[i].id);
+	}
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.dag = dag->id;
+	ctx.task = name;
+	ctx.run_id = run->run_id;
+	ctx.logical_date = run->logical_date;
+	ctx.data_interval_start = run->logical_date;
+	ctx.data_interval_end = run->logical_date;
+	ctx.try_number = 1;
+	ctx.params = dag->params;
+	ctx.conf = run->conf;
+	ctx.outputs = outs;
+	ctx.outputs_nr = outs_nr;
+	ctx.dag_env = &dag->env;
+	ctx.run_state = sl_run_state_name(state);
+	ctx.failed_tasks = failed.buf;
+	sl_env_inherit_base(&env, environ);
+	sl_taskenv_build(&env, &ctx);
+	rc = sl_taskenv_expand(&cmd, command, &err);
+	if (rc < 0)
+		goto fail;
+	memset(&o, 0, sizeof(o));
+	o.command = cmd.buf;
+	o.env = sl_env_array(&env);
+	o.output_dir = run->outdir;
+	o.on_log = on_log;
+	o.on_done = on_callback_done;
+	o.data = t;
+	rc = sl_taskexec_start(&run->loop, &o, &t->te, &err);
+	if (rc < 0)
+		goto fail;
+	set_state(t, SL_TASK_RUNNING, "the run's callback");
+	goto out;
+fail:
+	t->te = NULL;
+	sl_strbuf_addf(&why, "cannot start: %s", err.buf);
+	set_state(t, SL_TASK_FAILED, why.buf);
+	rc = -1;
+out:
+	free(outs);
+	sl_env_release(&env);
+	sl_strbuf_release(&cmd);
+	sl_strbuf_release(&err);
+	sl_strbuf_release(&failed);
+	sl_strbuf_release(&why);
+	return rc;
+}
+
+/*
+ * Once the run has ended: start its callback if it has one for this state
+ * (not for a cancelled run, nor when only some tasks were asked for).
+ * Returns true while the callback runs.
+ */
+static bool run_callback(struct test_run *run, enum sl_run_state state)
+{
+	const char *name = NULL, *command = NULL;
+
+	if (run->callback.te)
+		return true;
+	if (run->callback.ran || run->cancelling || !run->whole)
+		return false;
+	if (state == SL_RUN_SUCCESS && run->dag->on_success) {
+		name = "on_success";
+		command = run->dag->on_success;
+	} else if (state == SL_RUN_FAILED && run->dag->on_failure) {
+		name = "on_failure";
+		command = run->dag->on_failure;
+	}
+	return command && start_callback(run, state, name, command) == 0;
+}
+
 static void schedule(struct test_run *run)
 {
 	const struct sl_dag *dag = run->dag;
 	bool again = true;
 	enum sl_task_state *states;
+	enum sl_run_state state;
 	size_t n = 0;
 
 	while (again && !run->cancelling) {
@@ -583,7 +716,8 @@ static void schedule(struct test_run *run)
 		if (run->tasks[i].selected)
 			states[n++] = run->tasks[i].state;
 	}
-	if (sl_rules_run_state(states, n) != SL_RUN_RUNNING)
+	state = sl_rules_run_state(states, n);
+	if (state != SL_RUN_RUNNING && !run_callback(run, state))
 		close_all(run);
 	free(states);
 }
@@ -597,6 +731,8 @@ static void on_signal(uv_signal_t *sig, int signum)
 	run->cancelling = true;
 	fprintf(run->log, "sluice test: %s: stopping the running tasks\n",
 	        signum == SIGINT ? "interrupted" : "terminated");
+	if (run->callback.te)
+		sl_taskexec_cancel(run->callback.te);
 	for (size_t i = 0; i < run->dag->tasks_nr; i++) {
 		struct test_task *t = &run->tasks[i];
 
@@ -632,6 +768,21 @@ fail:
 	return rc;
 }
 
+/* [{"callback", "state", "exit_code", "duration_ms"}], or [] when none ran. */
+static json_t *callbacks_json(const struct test_run *run)
+{
+	const struct test_task *t = &run->callback;
+	json_t *list = json_array();
+
+	if (t->ran)
+		json_array_append_new(
+		    list, json_pack("{s:s, s:s, s:o, s:I}", "callback", task_id(t), "state",
+		                    sl_task_state_name(t->state), "exit_code",
+		                    t->exit_code >= 0 ? json_integer(t->exit_code) : json_null(),
+		                    "duration_ms", (json_int_t)t->duration_ms));
+	return list;
+}
+
 static int print_summary(struct cli *cli, struct test_run *run, enum sl_run_state state)
 {
 	const struct sl_dag *dag = run->dag;
@@ -662,9 +813,10 @@ static int print_summary(struct cli *cli, struct test_run *run, enum sl_run_stat
 			              outputs));
 		}
 		sl_run_time_format(&sb, run->logical_date * 1000000);
-		rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:o}", "dag", dag->id, "run_id",
-		                              run->run_id, "state", sl_run_state_name(state),
-		                              "logical_date", sb.buf, "tasks", tasks));
+		rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "dag", dag->id,
+		                              "run_id", run->run_id, "state",
+		                              sl_run_state_name(state), "logical_date", sb.buf,
+		                              "tasks", tasks, "callbacks", callbacks_json(run)));
 		sl_strbuf_release(&sb);
 		return rc;
 	}
@@ -687,6 +839,9 @@ static int print_summary(struct cli *cli, struct test_run *run, enum sl_run_stat
 	}
 	printf("\n");
 	cli_table_print(&table, stdout);
+	if (run->callback.ran)
+		printf("\ncallback %s: %s\n", task_id(&run->callback),
+		       sl_task_state_name(run->callback.state));
 	printf("\nrun %s: %s\n", run->run_id, sl_run_state_name(state));
 	cli_table_release(&table);
 	sl_strbuf_release(&sb);
@@ -752,6 +907,10 @@ static int run_test(struct cli *cli, int argc, char **argv)
 	int rc;
 
 	memset(&run, 0, sizeof(run));
+	run.callback.run = &run;
+	run.callback.exit_code = -1;
+	sl_strbuf_init(&run.callback.partial[0]);
+	sl_strbuf_init(&run.callback.partial[1]);
 	rc = cli_parse_options(cli, &cli_cmd_test, argc, argv, on_option, &o, &args, &stop);
 	if (rc || stop)
 		goto out;
@@ -792,6 +951,7 @@ static int run_test(struct cli *cli, int argc, char **argv)
 	run.run_id = run_id.buf;
 	run.conf = conf;
 	run.parallel = o.parallel;
+	run.whole = args.n < 2;
 	run.log = cli->json ? stderr : stdout;
 
 	/* $SLUICE_OUTPUT files go to a private folder of this run. */
@@ -859,6 +1019,9 @@ out:
 		sl_strbuf_release(&run.tasks[i].partial[0]);
 		sl_strbuf_release(&run.tasks[i].partial[1]);
 	}
+	kvs_release(&run.callback.outputs);
+	sl_strbuf_release(&run.callback.partial[0]);
+	sl_strbuf_release(&run.callback.partial[1]);
 	free(run.tasks);
 	free(run.mark);
 	free(run.stack);

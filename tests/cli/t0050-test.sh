@@ -159,6 +159,45 @@ expect_status 0 "a TASK list runs only those tasks"
 expect_grep "$TMP/out" '^\[load\] success$' "... the named task ran"
 if grep -q extract "$TMP/out"; then ok 1 "... and not its upstream"; else ok 0 "... and not its upstream"; fi
 
+# Callbacks: on_failure after a failed run, with the run's state and failed
+# tasks; on_success failing leaves the exit status alone.
+cat >cbfail.yaml <<'EOF'
+dag: cbfail
+on_failure: echo "$SLUICE_RUN_STATE|$SLUICE_FAILED_TASKS|$SLUICE_TASK|{{ outputs.ok.rows }}" >cb.out; echo alerting; exit 3
+on_success: echo never >cb.never
+tasks:
+  ok: {command: echo rows=7 >> "$SLUICE_OUTPUT"}
+  bad: {command: exit 1}
+  down: {command: "true", depends_on: [bad]}
+EOF
+run "$SLUICE" test cbfail.yaml
+expect_status 1 "a failed run exits 1, whatever its callback does"
+expect_file cb.out "failed|bad|on_failure|7" \
+	"on_failure runs with SLUICE_RUN_STATE, the failed tasks (not upstream_failed) and outputs"
+expect_grep "$TMP/out" '^\[on_failure\] alerting$' "its log is printed with its name"
+expect_grep "$TMP/out" '^\[on_failure\] failed: exit 3' "and its state"
+expect_grep "$TMP/out" '^callback on_failure: failed$' "the summary names it"
+test ! -e cb.never
+ok $? "on_success does not run for a failed run"
+run "$SLUICE" test cbfail.yaml --json
+expect_jq "$TMP/out" '.state == "failed" and .callbacks == [{"callback": "on_failure",
+	"state": "failed", "exit_code": 3, "duration_ms": .callbacks[0].duration_ms}]' \
+	"--json lists the callback"
+
+cat >cbok.yaml <<'EOF'
+dag: cbok
+on_success: echo "$SLUICE_RUN_STATE [$SLUICE_FAILED_TASKS]"; exit 5
+tasks:
+  a: {command: "true"}
+EOF
+run "$SLUICE" test cbok.yaml
+expect_status 0 "a failing on_success leaves the run success"
+expect_grep "$TMP/out" '^\[on_success\] success \[\]$' "on_success sees SLUICE_RUN_STATE=success"
+expect_grep "$TMP/out" '^\[on_success\] failed: exit 5' "and fails"
+expect_grep "$TMP/out" '^run .*: success$' "the run stays success"
+run "$SLUICE" test cbok.yaml a
+if grep -q on_success "$TMP/out"; then ok 1 "a TASK list runs no callback"; else ok 0 "a TASK list runs no callback"; fi
+
 # An invalid file.
 cat >bad.yaml <<'EOF'
 dag: bad
