@@ -372,6 +372,21 @@ static bool is_id(const char *s, size_t len)
 	return true;
 }
 
+/* Run ids are wider than ids: scheduled runs are named by an ISO time with its offset. */
+static bool is_run_id(const char *s, size_t len)
+{
+	if (len < 1 || len > SL_PROTO_RUN_ID_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || (ch && strchr("_.:+~-", ch))))
+			return false;
+	}
+	return true;
+}
+
 static bool is_env_name(const char *s, size_t len)
 {
 	if (len < 1 || len > SL_PROTO_ID_MAX || (s[0] >= '0' && s[0] <= '9'))
@@ -396,12 +411,13 @@ static bool is_commit(const char *s, size_t len)
 	return true;
 }
 
-enum text_kind { TEXT, TEXT_NONEMPTY, ID, COMMIT };
+enum text_kind { TEXT, TEXT_NONEMPTY, ID, RUN_ID, COMMIT };
 
 static const char *const text_rule[] = {
     [TEXT] = "must be a string without NUL bytes",
     [TEXT_NONEMPTY] = "must be a non-empty string without NUL bytes",
     [ID] = "must be an id of 1 to 200 characters from [A-Za-z0-9_.-]",
+    [RUN_ID] = "must be a run id of 1 to 250 characters from [A-Za-z0-9_.:+~-]",
     [COMMIT] = "must be a commit id (40 or 64 lowercase hex digits)",
 };
 
@@ -418,7 +434,7 @@ static const char *check_text(json_t *v, enum text_kind kind)
 	if (strlen(s) != len || len > SL_PROTO_TEXT_MAX)
 		return NULL;
 	if ((kind == TEXT_NONEMPTY && len == 0) || (kind == ID && !is_id(s, len)) ||
-	    (kind == COMMIT && !is_commit(s, len)))
+	    (kind == RUN_ID && !is_run_id(s, len)) || (kind == COMMIT && !is_commit(s, len)))
 		return NULL;
 	return s;
 }
@@ -598,7 +614,7 @@ static int decode_dispatch(struct dctx *c, struct sl_proto_dispatch *d)
 
 	if ((rc = get_ref(c, &d->attempt_id, &d->fence)) ||
 	    (rc = get_text(c, "dag", ID, &d->dag)) ||
-	    (rc = get_text(c, "run_id", ID, &d->run_id)) ||
+	    (rc = get_text(c, "run_id", RUN_ID, &d->run_id)) ||
 	    (rc = get_text(c, "task", ID, &d->task)) ||
 	    (rc = get_u32(c, "try_number", 1, INT32_MAX, &d->try_number)) ||
 	    (rc = get_text(c, "command", TEXT_NONEMPTY, &d->command)) ||

@@ -47,7 +47,7 @@ static void make_msg(struct sl_proto_msg *m, enum sl_proto_type type)
 		m->u.dispatch.attempt_id = sl_xstrdup("42");
 		m->u.dispatch.fence = 7;
 		m->u.dispatch.dag = sl_xstrdup("nightly_etl");
-		m->u.dispatch.run_id = sl_xstrdup("scheduled__2026-01-01T02.00.00Z");
+		m->u.dispatch.run_id = sl_xstrdup("scheduled__2026-01-01T02:00:00+00:00");
 		m->u.dispatch.task = sl_xstrdup("extract");
 		m->u.dispatch.try_number = 2;
 		m->u.dispatch.command = sl_xstrdup("echo \"$X\" | tr a b");
@@ -161,7 +161,7 @@ static void test_fields_survive(void **state)
 	make_msg(&m, SL_PROTO_DISPATCH);
 	encode_ok(&m, &frame);
 	decode_in_pieces(&frame, 1, &back);
-	assert_string_equal(back.u.dispatch.run_id, "scheduled__2026-01-01T02.00.00Z");
+	assert_string_equal(back.u.dispatch.run_id, "scheduled__2026-01-01T02:00:00+00:00");
 	assert_int_equal(back.u.dispatch.fence, 7);
 	assert_int_equal(back.u.dispatch.env.nr, 2);
 	assert_string_equal(back.u.dispatch.env.items[1].key, "A_B");
@@ -371,6 +371,10 @@ static const struct bad_case {
      "DISPATCH message: field \"fencing_token\" must be an integer from 1 to"},
     {SL_PROTO_DISPATCH, "{\"attempt_id\":\"42\",\"fencing_token\":-1}",
      "DISPATCH message: field \"fencing_token\" must be an integer"},
+    {SL_PROTO_DISPATCH,
+     "{\"attempt_id\":\"42\",\"fencing_token\":7,\"dag\":\"d\",\"run_id\":\"r;x\"}",
+     "DISPATCH message: field \"run_id\" must be a run id of 1 to 250 characters from "
+     "[A-Za-z0-9_.:+~-]"},
     {SL_PROTO_ACK, "{\"attempt_id\":\"\",\"fencing_token\":1}",
      "ACK message: field \"attempt_id\" must be an id"},
     {SL_PROTO_ACK, "{\"fencing_token\":1}", "ACK message: field \"attempt_id\" is missing"},

@@ -26,8 +26,10 @@
 /** Default and smallest allowed maximum frame length (type + payload). */
 #define SL_PROTO_MAX_FRAME     (1024 * 1024)
 #define SL_PROTO_MIN_MAX_FRAME 1024
-/** Ids (worker, attempt, dag, run, task, output keys): [A-Za-z0-9_.-]{1,200}. */
+/** Ids (worker, attempt, dag, task, output keys): [A-Za-z0-9_.-]{1,200}. */
 #define SL_PROTO_ID_MAX 200
+/** Run ids, as the database allows them (SPEC §3): [A-Za-z0-9_.:+~-]{1,250}. */
+#define SL_PROTO_RUN_ID_MAX 250
 /** Longest token, reason, command, cwd or value (bytes). */
 #define SL_PROTO_TEXT_MAX (256 * 1024)
 /** Most items in one list (queues, running attempts, env, outputs). */
