@@ -203,19 +203,40 @@ static int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, cons
 	PGresult *r = NULL;
 	char **seen = NULL;
 	int seen_nr = 0, rc;
+	unsigned long listen_gen;
+	bool down = false;
+	const struct timespec retry = {0, 500 * 1000 * 1000};
 
 	if (!cli->json) {
 		printf("%s\n", run_id);
 		fflush(stdout);
 	}
 	rc = sl_db_exec(db, "LISTEN sluice", 0, NULL, NULL, &err);
+	listen_gen = sl_db_reconnects(db);
 	for (;;) {
 		const char *state;
 
+		/* A reconnect is a new session: LISTEN again. */
+		if (!rc && sl_db_reconnects(db) != listen_gen) {
+			rc = sl_db_exec(db, "LISTEN sluice", 0, NULL, NULL, &err);
+			listen_gen = sl_db_reconnects(db);
+		}
 		if (!rc)
 			rc = runs_show_load(db, dag_id, run_id, &r, &err);
+		/* PostgreSQL restarting: the run goes on, so does the wait. */
+		if (rc == SL_EUNAVAIL) {
+			if (!down)
+				fprintf(stderr, "sluice: %s; waiting for it to come back\n",
+				        err.buf);
+			down = true;
+			sl_strbuf_reset(&err);
+			rc = 0;
+			nanosleep(&retry, NULL);
+			continue;
+		}
 		if (rc)
 			break;
+		down = false;
 		state = PQgetvalue(r, 0, RUNS_SHOW_STATE);
 		if (!cli->json)
 			print_changes(r, &seen, &seen_nr);

@@ -19,6 +19,7 @@ struct sl_db {
 	char *dbname;
 	char server_version[32];
 	char sqlstate[6];
+	unsigned long reconnects;
 };
 
 enum {
@@ -232,6 +233,11 @@ const char *sl_db_sqlstate(const struct sl_db *db)
 	return db->sqlstate;
 }
 
+unsigned long sl_db_reconnects(const struct sl_db *db)
+{
+	return db->reconnects;
+}
+
 bool sl_db_in_transaction(const struct sl_db *db)
 {
 	PGTransactionStatusType t = PQtransactionStatus(db->conn);
@@ -250,6 +256,7 @@ static int ensure_connected(struct sl_db *db, struct sl_strbuf *err)
 		add_pq_message(err, PQerrorMessage(db->conn));
 		return SL_EUNAVAIL;
 	}
+	db->reconnects++;
 	set_server_version(db);
 	return 0;
 }

@@ -165,7 +165,7 @@ static void live_add(struct wconn *c, int64_t id, int64_t fence)
 		return;
 	}
 	SL_ALLOC_GROW(c->live, c->live_nr + 1, c->live_alloc);
-	c->live[c->live_nr++] = (struct live_attempt){id, fence, false};
+	c->live[c->live_nr++] = (struct live_attempt){id, fence, false, 0};
 }
 
 static void live_remove(struct wconn *c, int64_t id)
@@ -236,7 +236,7 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
 	struct sl_proto_msg m;
 	uint64_t hb;
-	int version;
+	int version, rc;
 
 	if (s->stopping) {
 		send_reject(c, "the scheduler is stopping");
@@ -256,6 +256,18 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 		send_reject(c, "a worker needs at least one queue and one slot");
 		goto out;
 	}
+	/* Workers rotate through their list of schedulers on REJECT. */
+	if (!lease_held(s)) {
+		char *reason = lease_reject_reason(s);
+
+		send_reject(c, reason);
+		free(reason);
+		goto out;
+	}
+	if (s->db_down) {
+		send_reject(c, "the scheduler cannot reach its database");
+		goto out;
+	}
 	/* A worker that reconnects replaces its old connection. */
 	for (struct wconn *o = s->conns; o; o = o->next)
 		if (o != c && o->state == WCONN_READY && !strcmp(o->worker_id, h->worker_id))
@@ -272,9 +284,8 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 		if (parse_id(h->running.items[i], &id))
 			live_add(c, id, 0);
 	}
-	if (upsert_worker(s, c, &err)) {
-		sl_log("error", "db_failed", "what=worker_upsert worker=%s error=\"%s\"",
-		       c->worker_id, err.buf);
+	if ((rc = upsert_worker(s, c, &err))) {
+		sched_db_error(s, "worker_upsert", rc, &err);
 		send_reject(c, "the scheduler cannot reach its database");
 		goto out;
 	}
@@ -305,16 +316,72 @@ out:
 	sl_strbuf_release(&q);
 }
 
-static void on_heartbeat(struct wconn *c)
+static bool listed(const struct sl_proto_strlist *l, int64_t id)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		int64_t v;
+
+		if (parse_id(l->items[i], &v) && v == id)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * An attempt the worker's HEARTBEATs stop listing is not held there (a
+ * refused DISPATCH, a worker that lost it): once absent from two in a row,
+ * it is lost and retried. Two, since the first HEARTBEAT after a DISPATCH
+ * may have left the worker before the DISPATCH arrived. Attempts known only
+ * from HELLO (no fencing token here) are left to their RESULT.
+ */
+static void reconcile(struct wconn *c, const struct sl_proto_strlist *running)
+{
+	struct sched *s = c->s;
+	struct sl_strbuf err = SL_STRBUF_INIT;
+
+	for (size_t i = 0; i < c->live_nr;) {
+		struct live_attempt *a = &c->live[i];
+		bool accepted = false;
+		int rc;
+
+		if (!a->fence || listed(running, a->attempt_id)) {
+			a->missed = 0;
+			i++;
+			continue;
+		}
+		if (++a->missed < 2 || s->db_down) {
+			i++;
+			continue;
+		}
+		if ((rc = sl_engine_fail_attempt(s->db, a->attempt_id, a->fence, wall_ms(),
+		                                 &accepted, &err))) {
+			sched_db_error(s, "fail_attempt", rc, &err);
+			break;
+		}
+		sl_log("warn", "attempt_lost",
+		       "worker=%s attempt=%" PRId64 " fence=%" PRId64
+		       " ended=%s reason=\"not in the worker's heartbeats\"",
+		       c->worker_id, a->attempt_id, a->fence, accepted ? "yes" : "no");
+		live_remove(c, a->attempt_id);
+		sched_kick(s);
+	}
+	sl_strbuf_release(&err);
+}
+
+static void on_heartbeat(struct wconn *c, const struct sl_proto_heartbeat *hb)
 {
 	static const char sql[] = "UPDATE workers SET last_heartbeat_at = now(), state = 'active' "
 	                          "WHERE worker_id = $1";
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	const char *params[1] = {c->worker_id};
+	int rc;
 
-	if (sl_db_exec_idempotent(c->s->db, sql, 1, params, NULL, &err))
-		sl_log("error", "db_failed", "what=heartbeat worker=%s error=\"%s\"", c->worker_id,
-		       err.buf);
+	if (c->s->db_down)
+		goto out;
+	if ((rc = sl_db_exec_idempotent(c->s->db, sql, 1, params, NULL, &err)))
+		sched_db_error(c->s, "heartbeat", rc, &err);
+	reconcile(c, &hb->running);
+out:
 	sl_strbuf_release(&err);
 }
 
@@ -323,16 +390,23 @@ static void on_log(struct wconn *c, const struct sl_proto_log *l)
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	int64_t id;
 	bool accepted = false;
+	int rc;
 
+	if (c->s->db_down) {
+		/* The worker keeps what it cannot send (docs/worker.md). */
+		conn_close(c, "the database is unavailable");
+		goto out;
+	}
 	if (!parse_id(l->attempt_id, &id) || l->seq > INT_MAX || !l->len) {
 		sl_log("warn", "log_ignored", "worker=%s attempt=%s seq=%" PRIu64, c->worker_id,
 		       l->attempt_id, l->seq);
 		goto out;
 	}
-	if (sl_engine_log(c->s->db, id, (int64_t)l->fence, (int)l->seq, l->data, l->len,
-	                  c->s->cfg.log_limit, &accepted, &err)) {
-		sl_log("error", "db_failed", "what=log worker=%s attempt=%" PRId64 " error=\"%s\"",
-		       c->worker_id, id, err.buf);
+	if ((rc = sl_engine_log(c->s->db, id, (int64_t)l->fence, (int)l->seq, l->data, l->len,
+	                        c->s->cfg.log_limit, &accepted, &err))) {
+		sched_db_error(c->s, "log", rc, &err);
+		if (rc == SL_EUNAVAIL)
+			conn_close(c, "cannot record a log chunk");
 		goto out;
 	}
 	if (!accepted)
@@ -388,7 +462,13 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 	char *outputs = NULL;
 	bool accepted = false;
 	int64_t id;
+	int rc;
 
+	if (s->db_down) {
+		/* No ACK: the worker sends the result again after reconnecting. */
+		conn_close(c, "the database is unavailable");
+		goto out;
+	}
 	if (!parse_id(r->attempt_id, &id)) {
 		/* Not an attempt of ours: acknowledge, so the worker forgets it. */
 		sl_log("warn", "result_unknown", "worker=%s attempt=%s", c->worker_id,
@@ -400,11 +480,10 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 	res.exit_code = r->exit_code;
 	res.signal = r->signal;
 	res.outputs = outputs;
-	if (sl_engine_result(s->db, id, (int64_t)r->fence, &res, wall_ms(), &accepted, &err)) {
+	if ((rc = sl_engine_result(s->db, id, (int64_t)r->fence, &res, wall_ms(), &accepted,
+	                           &err))) {
 		/* No ACK: the worker keeps the result and sends it again on reconnect. */
-		sl_log("error", "db_failed",
-		       "what=result worker=%s attempt=%" PRId64 " error=\"%s\"", c->worker_id, id,
-		       err.buf);
+		sched_db_error(s, "result", rc, &err);
 		conn_close(c, "cannot record a result");
 		goto out;
 	}
@@ -440,7 +519,7 @@ static void handle(struct wconn *c, struct sl_proto_msg *m)
 	}
 	switch (m->type) {
 	case SL_PROTO_HEARTBEAT:
-		on_heartbeat(c);
+		on_heartbeat(c, &m->u.heartbeat);
 		break;
 	case SL_PROTO_LOG:
 		on_log(c, &m->u.log);
@@ -469,6 +548,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
 	struct wconn *c = container_of((uv_tcp_t *)st, struct wconn, tcp);
+	struct sched *s = c->s;
 	struct sl_proto_msg m = SL_PROTO_MSG_INIT;
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	int rc;
@@ -490,6 +570,8 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 		}
 		handle(c, &m);
 	}
+	/* The handlers' statements may have read notifications, or reconnected. */
+	notify_sync(s);
 out:
 	sl_proto_msg_release(&m);
 	sl_strbuf_release(&err);
@@ -599,6 +681,7 @@ static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d, i
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_proto_msg m;
 	bool accepted;
+	int rc;
 
 	sl_proto_msg_init(&m, SL_PROTO_DISPATCH);
 	m.u.dispatch.attempt_id = sl_xasprintf("%" PRId64, d->attempt_id);
@@ -636,9 +719,9 @@ static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d, i
 	       "worker=%s attempt=%" PRId64 " fence=%" PRId64 " dag=%s run=%s task=%s try=%d",
 	       c->worker_id, d->attempt_id, d->fencing_token, d->dag, d->run_id, d->task,
 	       d->try_number);
-	if (sl_engine_started(s->db, d->attempt_id, d->fencing_token, now_ms, &accepted, &err))
-		sl_log("error", "db_failed", "what=started attempt=%" PRId64 " error=\"%s\"",
-		       d->attempt_id, err.buf);
+	if ((rc = sl_engine_started(s->db, d->attempt_id, d->fencing_token, now_ms, &accepted,
+	                            &err)))
+		sched_db_error(s, "started", rc, &err);
 out:
 	sl_proto_msg_release(&m);
 	sl_strbuf_release(&err);
@@ -650,16 +733,16 @@ void conn_dispatch_all(struct sched *s, int64_t now_ms)
 
 	if (s->stopping)
 		return;
-	for (struct wconn *c = s->conns; c; c = c->next) {
+	for (struct wconn *c = s->conns; c && !s->db_down; c = c->next) {
 		struct sl_engine_dispatches out = SL_ENGINE_DISPATCHES_INIT;
+		int rc;
 
 		if (c->state != WCONN_READY || c->live_nr >= c->slots)
 			continue;
-		if (sl_engine_claim(s->db, c->worker_id, (const char *const *)c->queues,
-		                    c->queues_nr, c->slots - c->live_nr, (size_t)s->cfg.parallelism,
-		                    now_ms, &out, &err)) {
-			sl_log("error", "db_failed", "what=claim worker=%s error=\"%s\"",
-			       c->worker_id, err.buf);
+		if ((rc = sl_engine_claim(s->db, c->worker_id, (const char *const *)c->queues,
+		                          c->queues_nr, c->slots - c->live_nr,
+		                          (size_t)s->cfg.parallelism, now_ms, &out, &err))) {
+			sched_db_error(s, "claim", rc, &err);
 			sl_strbuf_reset(&err);
 		}
 		for (size_t i = 0; i < out.nr; i++)
@@ -669,8 +752,7 @@ void conn_dispatch_all(struct sched *s, int64_t now_ms)
 	sl_strbuf_release(&err);
 }
 
-/* CANCEL the live attempts of connected workers that the database has ended. */
-static void check_cancelled(struct sched *s)
+void conn_cancel_ended(struct sched *s)
 {
 	static const char sql[] = "SELECT attempt_id, fencing_token FROM attempts "
 	                          "WHERE attempt_id = ANY($1::bigint[]) AND ended_at IS NOT NULL";
@@ -678,6 +760,7 @@ static void check_cancelled(struct sched *s)
 	PGresult *res = NULL;
 	const char *params[1];
 	size_t n = 0;
+	int rc;
 
 	sl_strbuf_addch(&ids, '{');
 	for (struct wconn *c = s->conns; c; c = c->next) {
@@ -693,8 +776,8 @@ static void check_cancelled(struct sched *s)
 	if (!n)
 		goto out;
 	params[0] = ids.buf;
-	if (sl_db_exec_idempotent(s->db, sql, 1, params, &res, &err)) {
-		sl_log("error", "db_failed", "what=cancel_check error=\"%s\"", err.buf);
+	if ((rc = sl_db_exec_idempotent(s->db, sql, 1, params, &res, &err))) {
+		sched_db_error(s, "cancel_check", rc, &err);
 		goto out;
 	}
 	for (int r = 0; r < PQntuples(res); r++) {
@@ -724,7 +807,18 @@ out:
 	sl_strbuf_release(&err);
 }
 
-void conn_check_all(struct sched *s, bool cancels)
+void conn_close_all(struct sched *s, const char *reason)
+{
+	struct wconn *next;
+
+	for (struct wconn *c = s->conns; c; c = next) {
+		next = c->next;
+		if (c->state == WCONN_READY)
+			conn_close(c, reason);
+	}
+}
+
+void conn_check_all(struct sched *s)
 {
 	uint64_t now = uv_now(s->loop);
 	struct wconn *next;
@@ -747,8 +841,6 @@ void conn_check_all(struct sched *s, bool cancels)
 			sl_proto_msg_release(&m);
 		}
 	}
-	if (cancels)
-		check_cancelled(s);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include "scheduler.h"
 
@@ -26,11 +27,13 @@
  */
 
 #define TOKEN_MAX      65536
-#define TICK_MS        200
-#define CHECK_MS       1000 /* lost workers, silent connections, cancels */
+#define TICK_MS        1000 /* NOTIFY, results and new workers kick a tick at once */
+#define CHECK_MS       1000 /* lost workers, cancels */
 #define CREATE_LIMIT   100
 #define ADVANCE_LIMIT  500
 #define ADVANCE_ROUNDS 4
+#define DB_BACKOFF_MIN 500 /* ms between probes of an unreachable database, doubling */
+#define DB_BACKOFF_MAX 2000
 
 int64_t wall_ms(void)
 {
@@ -40,13 +43,52 @@ int64_t wall_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static void log_db_error(const char *what, const struct sl_strbuf *err)
+uint64_t mono_ms(void)
+{
+	return uv_hrtime() / 1000000;
+}
+
+void sched_db_error(struct sched *s, const char *what, int rc, const struct sl_strbuf *err)
 {
 	struct sl_strbuf q = SL_STRBUF_INIT;
 
+	if (rc == SL_EUNAVAIL && s->db_down)
+		goto out;
 	sl_log_quote(&q, err->buf);
-	sl_log("error", "db_failed", "what=%s error=%s", what, q.buf);
+	if (rc != SL_EUNAVAIL) {
+		sl_log("error", "db_failed", "what=%s error=%s", what, q.buf);
+		goto out;
+	}
+	/* One line per outage; the tick probes with a capped back-off. */
+	s->db_down = true;
+	s->db_down_at = mono_ms();
+	s->db_backoff = DB_BACKOFF_MIN;
+	s->db_retry_at = s->db_down_at + s->db_backoff;
+	notify_stop(s);
+	sl_log("error", "db_failed", "what=%s outage=yes error=%s", what, q.buf);
+out:
 	sl_strbuf_release(&q);
+}
+
+/* While the database is down: probe it when due. True when it is back. */
+static bool db_probe(struct sched *s)
+{
+	uint64_t now = mono_ms();
+
+	if (now < s->db_retry_at)
+		return false;
+	s->last_renew = 0;
+	if (lease_tick(s) == SL_EUNAVAIL) {
+		s->db_backoff =
+		    s->db_backoff * 2 > DB_BACKOFF_MAX ? DB_BACKOFF_MAX : s->db_backoff * 2;
+		s->db_retry_at = mono_ms() + s->db_backoff;
+		return false;
+	}
+	s->db_down = false;
+	/* Heartbeats were not recorded meanwhile: give workers time to show up. */
+	s->lost_checks_after = mono_ms() + (uint64_t)s->cfg.heartbeat_timeout * 1000;
+	sl_log("info", "db_recovered", "down_ms=%" PRIu64, mono_ms() - s->db_down_at);
+	return true;
 }
 
 /* Workers past heartbeat_timeout that are not connected: their attempts are lost. */
@@ -63,11 +105,12 @@ static void fail_lost_workers(struct sched *s, int64_t now_ms)
 	PGresult *res = NULL;
 	char secs[32];
 	const char *params[2];
+	int rc;
 
 	snprintf(secs, sizeof(secs), "%" PRId64, s->cfg.heartbeat_timeout);
 	params[0] = secs;
-	if (sl_db_exec_idempotent(s->db, sel, 1, params, &res, &err)) {
-		log_db_error("lost_workers", &err);
+	if ((rc = sl_db_exec_idempotent(s->db, sel, 1, params, &res, &err))) {
+		sched_db_error(s, "lost_workers", rc, &err);
 		goto out;
 	}
 	for (int r = 0; r < PQntuples(res); r++) {
@@ -77,15 +120,15 @@ static void fail_lost_workers(struct sched *s, int64_t now_ms)
 		if (conn_worker_connected(s, id))
 			continue;
 		sl_strbuf_reset(&err);
-		if (sl_engine_fail_worker(s->db, id, now_ms, &ended, &err)) {
-			log_db_error("fail_worker", &err);
-			continue;
+		if ((rc = sl_engine_fail_worker(s->db, id, now_ms, &ended, &err))) {
+			sched_db_error(s, "fail_worker", rc, &err);
+			break;
 		}
 		params[0] = id;
 		params[1] = secs;
-		if (sl_db_exec_idempotent(s->db, gone, 2, params, NULL, &err)) {
-			log_db_error("worker_gone", &err);
-			continue;
+		if ((rc = sl_db_exec_idempotent(s->db, gone, 2, params, NULL, &err))) {
+			sched_db_error(s, "worker_gone", rc, &err);
+			break;
 		}
 		sl_log("warn", "worker_lost", "worker=%s attempts_ended=%zu", id, ended);
 	}
@@ -94,42 +137,79 @@ out:
 	sl_strbuf_release(&err);
 }
 
-static void tick(struct sched *s)
+/*
+ * The engine's work, for the lease holder only. Stops at the first lost
+ * connection (the outage is then handled by the next ticks).
+ */
+static void engine_work(struct sched *s)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	int64_t now = wall_ms();
 	size_t n = 0;
+	int rc;
 
-	bool full = uv_now(s->loop) - s->last_lost_check >= CHECK_MS;
-
-	if (full) {
+	if (uv_now(s->loop) - s->last_lost_check >= CHECK_MS) {
 		s->last_lost_check = uv_now(s->loop);
-		fail_lost_workers(s, now);
+		if (mono_ms() >= s->lost_checks_after)
+			fail_lost_workers(s, now);
+		if (!s->db_down)
+			conn_cancel_ended(s);
 	}
-	conn_check_all(s, full);
-	if (sl_engine_create_scheduled_runs(s->db, now, CREATE_LIMIT, &n, &err)) {
-		log_db_error("create_scheduled_runs", &err);
+	if (s->db_down || !lease_held(s))
+		goto out;
+	if ((rc = sl_engine_create_scheduled_runs(s->db, now, CREATE_LIMIT, &n, &err))) {
+		sched_db_error(s, "create_scheduled_runs", rc, &err);
 		sl_strbuf_reset(&err);
 	} else if (n) {
 		sl_log("info", "runs_created", "count=%zu", n);
 	}
-	for (int round = 0; round < ADVANCE_ROUNDS; round++) {
+	for (int round = 0; !s->db_down && round < ADVANCE_ROUNDS; round++) {
 		n = 0;
-		if (sl_engine_advance(s->db, now, ADVANCE_LIMIT, &n, &err)) {
-			log_db_error("advance", &err);
+		if ((rc = sl_engine_advance(s->db, now, ADVANCE_LIMIT, &n, &err))) {
+			sched_db_error(s, "advance", rc, &err);
 			sl_strbuf_reset(&err);
 			break;
 		}
 		if (!n)
 			break;
 	}
-	conn_dispatch_all(s, now);
+	if (!s->db_down && lease_held(s))
+		conn_dispatch_all(s, now);
+out:
 	sl_strbuf_release(&err);
+}
+
+static void tick(struct sched *s)
+{
+	conn_check_all(s);
+	if (s->db_down) {
+		lease_check(s);
+		if (!db_probe(s))
+			return;
+	} else if (lease_tick(s) == SL_EUNAVAIL) {
+		return;
+	}
+	if (lease_held(s))
+		engine_work(s);
+	notify_sync(s);
 }
 
 static void on_tick(uv_timer_t *t)
 {
 	tick(container_of(t, struct sched, tick_timer));
+}
+
+static void on_refresh_timer(uv_timer_t *t);
+
+void sched_refresh_now(struct sched *s)
+{
+	int rc;
+
+	if (s->stopping || !s->cfg.dags_repo)
+		return;
+	if ((rc = uv_timer_start(&s->refresh_timer, on_refresh_timer, 0,
+	                         (uint64_t)s->cfg.dags_poll_interval * 1000)))
+		sl_log("error", "timer_failed", "what=refresh error=\"%s\"", uv_strerror(rc));
 }
 
 void sched_kick(struct sched *s)
@@ -178,6 +258,10 @@ static void refresh_done(uv_work_t *req, int status)
 		sl_log("info", "refreshed",
 		       "commit=%s files=%zu parsed=%zu new_versions=%zu failed=%zu removed=%zu",
 		       r->commit, r->files, r->parsed, r->new_versions, r->failed, r->removed);
+		if (r->commit[0]) {
+			free(s->commit);
+			s->commit = sl_xstrdup(r->commit);
+		}
 		for (size_t i = 0; i < r->errors_nr; i++) {
 			sl_strbuf_reset(&q);
 			sl_log_quote(&q, r->errors[i].message);
@@ -196,7 +280,8 @@ static void on_refresh_timer(uv_timer_t *t)
 	struct sched *s = container_of(t, struct sched, refresh_timer);
 	int rc;
 
-	if (s->refreshing || s->stopping || !s->cfg.dags_repo)
+	/* A standby leaves the DAG source to the leader. */
+	if (s->refreshing || s->stopping || !s->cfg.dags_repo || !lease_held(s) || s->db_down)
 		return;
 	s->refresh_report = (struct sl_dagstore_report)SL_DAGSTORE_REPORT_INIT;
 	s->refresh_rc = 0;
@@ -226,6 +311,8 @@ static void on_signal(uv_signal_t *sig, int signum)
 	sl_log("info", "stopping", "signal=%s workers=%zu refreshing=%s", strsignal(signum),
 	       s->conns_nr, s->refreshing ? "yes" : "no");
 	conn_shutdown_all(s);
+	notify_stop(s);
+	lease_release(s);
 	close_handle((uv_handle_t *)&s->tick_timer);
 	close_handle((uv_handle_t *)&s->refresh_timer);
 	close_handle((uv_handle_t *)&s->watchdog_timer);
@@ -296,22 +383,42 @@ static int start(struct sched *s)
 	}
 	if ((rc = conn_listen(s)))
 		return rc;
-	if ((rc = uv_timer_start(&s->tick_timer, on_tick, TICK_MS, TICK_MS))) {
+	/* The first tick at once: it takes the lease (or learns the leader). */
+	if ((rc = uv_timer_start(&s->tick_timer, on_tick, 0, TICK_MS))) {
 		sl_log("error", "timer_failed", "what=tick error=\"%s\"", uv_strerror(rc));
-		return rc;
-	}
-	if (s->cfg.dags_repo && (rc = uv_timer_start(&s->refresh_timer, on_refresh_timer, 0,
-	                                             (uint64_t)s->cfg.dags_poll_interval * 1000))) {
-		sl_log("error", "timer_failed", "what=refresh error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
 	sl_sdnotify_watchdog_start(&s->watchdog_timer);
 	sl_log("info", "started",
-	       "listen=%s database=%s:%s heartbeat_timeout_s=%" PRId64 " parallelism=%d version=%s",
-	       s->cfg.listen, sl_db_where(s->db), sl_db_name(s->db), s->cfg.heartbeat_timeout,
-	       s->cfg.parallelism, SLUICE_VERSION);
+	       "scheduler_id=%s listen=%s database=%s:%s heartbeat_timeout_s=%" PRId64
+	       " parallelism=%d version=%s",
+	       s->scheduler_id, s->cfg.listen, sl_db_where(s->db), sl_db_name(s->db),
+	       s->cfg.heartbeat_timeout, s->cfg.parallelism, SLUICE_VERSION);
 	sl_sdnotify("READY=1");
 	return 0;
+}
+
+/*
+ * The scheduler's id (lease holder, WELCOME): the host name and the listen
+ * port, so that schedulers of one host differ and a restarted one finds its
+ * own lease again. Characters outside a protocol id become '_'.
+ */
+static char *make_id(const char *listen)
+{
+	char host[256] = "localhost";
+	const char *colon = strrchr(listen, ':');
+	char *id;
+
+	if (gethostname(host, sizeof(host) - 1))
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	host[strcspn(host, ".")] = '\0';
+	id = sl_xasprintf("%.150s-%s", host, colon ? colon + 1 : "0");
+	for (char *p = id; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
+			*p = '_';
+	return id;
 }
 
 static void usage(FILE *f)
@@ -379,7 +486,7 @@ int main(int argc, char **argv)
 	}
 	if (load_config(&s, config ? config : SL_CONFIG_DEFAULT_PATH) || read_token(&s))
 		goto out;
-	s.scheduler_id = sl_xstrdup("sluice-scheduler");
+	s.scheduler_id = make_id(s.cfg.listen);
 	if (sl_db_connect(&s.db, s.cfg.database_url, &err)) {
 		fprintf(stderr, "sluice-scheduler: %s\n", err.buf);
 		goto out;
@@ -419,6 +526,8 @@ out:
 	sl_strbuf_release(&err);
 	free(s.token);
 	free(s.scheduler_id);
+	free(s.holder);
+	free(s.commit);
 	sl_config_release(&s.cfg);
 	return status;
 }

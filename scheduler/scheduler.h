@@ -30,6 +30,8 @@ struct live_attempt {
 	int64_t attempt_id;
 	int64_t fence; /* 0: unknown (listed in HELLO) */
 	bool cancel_sent;
+	/* Consecutive HEARTBEATs, received since the DISPATCH, not listing it. */
+	unsigned missed;
 };
 
 /* One worker connection. */
@@ -75,12 +77,62 @@ struct sched {
 	size_t conns_nr;
 	uint64_t last_lost_check;
 	bool stopping;
+
+	/* The leader lease (lease.c); times are mono_ms(). */
+	bool leader;
+	int64_t epoch;
+	uint64_t lease_until; /* surely ours before this, counted from before the renewal */
+	uint64_t last_renew;
+	uint64_t lost_checks_after; /* workers get heartbeat_timeout to come back */
+	char *holder;               /* the holder last seen when not leader; NULL: none */
+	char *commit;               /* the commit of the last refresh */
+
+	/* LISTEN sluice on the loop's connection (notify.c). */
+	uv_poll_t *notify_poll;   /* NULL: not listening */
+	unsigned long listen_gen; /* sl_db_reconnects() when LISTEN was sent */
+
+	/* The database is unreachable: no DB work until db_retry_at (main.c). */
+	bool db_down;
+	uint64_t db_down_at, db_retry_at, db_backoff;
 };
 
 /* scheduler/main.c */
 int64_t wall_ms(void);
+/* Monotonic milliseconds, read now (uv_now is the loop's cached time). */
+uint64_t mono_ms(void);
 /* Run a tick as soon as possible (a result came in, a worker connected). */
 void sched_kick(struct sched *s);
+/*
+ * Report a failed database call: a lost server starts an outage (logged
+ * once as db_failed; no database work until a capped back-off probe
+ * succeeds, logged as db_recovered); any other error is logged each time.
+ */
+void sched_db_error(struct sched *s, const char *what, int rc, const struct sl_strbuf *err);
+/* Start the DAG refresh now (the new leader's first). */
+void sched_refresh_now(struct sched *s);
+
+/* scheduler/lease.c */
+/*
+ * Take or renew the leader lease when due (about every second). Returns
+ * SL_EUNAVAIL when the database could not be reached, else 0.
+ */
+int lease_tick(struct sched *s);
+bool lease_held(const struct sched *s);
+/* A lease not renewed in time is lost: stop leading, close worker connections. */
+void lease_check(struct sched *s);
+/* Give the lease up at SIGTERM so a standby takes over at once. */
+void lease_release(struct sched *s);
+/* The REJECT reason of a standby. */
+char *lease_reject_reason(const struct sched *s);
+
+/* scheduler/notify.c */
+/*
+ * After synchronous database calls: LISTEN again on a new connection
+ * (after a reconnect), and drain the notifications libpq read meanwhile
+ * (a tick is kicked for them). Cheap when nothing changed.
+ */
+void notify_sync(struct sched *s);
+void notify_stop(struct sched *s);
 
 /* scheduler/conn.c */
 int conn_listen(struct sched *s);
@@ -88,11 +140,12 @@ void conn_close(struct wconn *c, const char *reason);
 bool conn_send(struct wconn *c, const struct sl_proto_msg *msg);
 /* Dispatch to every ready worker with free slots. */
 void conn_dispatch_all(struct sched *s, int64_t now_ms);
-/*
- * Close silent connections, send due HEARTBEATs and, with `cancels`, CANCEL
- * the attempts the database says have ended.
- */
-void conn_check_all(struct sched *s, bool cancels);
+/* Close silent connections and send due HEARTBEATs (no database work). */
+void conn_check_all(struct sched *s);
+/* CANCEL the live attempts that the database says have ended. */
+void conn_cancel_ended(struct sched *s);
+/* Close every worker connection (the lease is lost: workers go to the leader). */
+void conn_close_all(struct sched *s, const char *reason);
 /* DRAIN every worker, close the listener and every connection. */
 void conn_shutdown_all(struct sched *s);
 bool conn_worker_connected(const struct sched *s, const char *worker_id);

@@ -3,6 +3,7 @@
 #
 #     pg_start            # initdb + start; unix socket only, in a temp dir
 #     pg_newdb NAME       # a fresh database; exports SLUICE_DATABASE_URL, PG*
+#     pg_restart [SECS]   # stop, stay down SECS, start again (same socket)
 #     pg_stop             # stop (immediate) and remove everything
 #
 # pg_stop runs from the EXIT trap too, so a failing or interrupted test leaves
@@ -130,6 +131,24 @@ pg_sql() {
 # pg_running: the server answers.
 pg_running() {
 	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1
+}
+
+# pg_restart [SECONDS]: stop the server (fast: clients see their sessions
+# end), keep it down SECONDS (default 0), start it again on the same data
+# directory and socket.
+pg_restart() {
+	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >"$TMP/pg_ctl.log" 2>&1 || {
+		echo "# pg_ctl stop failed:"
+		sed 's/^/#   /' "$TMP/pg_ctl.log"
+		return 1
+	}
+	sleep "${1:-0}"
+	pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+		start >"$TMP/pg_ctl.log" 2>&1 || {
+		echo "# pg_ctl start failed:"
+		sed 's/^/#   /' "$TMP/pg_ctl.log" "$PG_DIR/server.log"
+		return 1
+	}
 }
 
 pg_stop() {

@@ -144,8 +144,19 @@ out:
 	return rc;
 }
 
+static void backlog_free(struct log_backlog *b)
+{
+	free(b->attempt_id);
+	sl_strbuf_release(&b->frames);
+}
+
 void results_release(struct worker *w)
 {
+	for (size_t i = 0; i < w->backlog_nr; i++)
+		backlog_free(&w->backlog[i]);
+	free(w->backlog);
+	w->backlog = NULL;
+	w->backlog_nr = w->backlog_alloc = 0;
 	for (size_t i = 0; i < w->kept_nr; i++) {
 		free(w->kept[i].attempt_id);
 		sl_strbuf_release(&w->kept[i].frame);
@@ -246,6 +257,54 @@ out:
 	return rc;
 }
 
+static struct log_backlog *backlog_find(struct worker *w, const char *attempt_id)
+{
+	for (size_t i = 0; i < w->backlog_nr; i++)
+		if (!strcmp(w->backlog[i].attempt_id, attempt_id))
+			return &w->backlog[i];
+	return NULL;
+}
+
+void results_log_keep(struct worker *w, const struct sl_proto_msg *log, uint64_t log_limit)
+{
+	const struct sl_proto_log *l = &log->u.log;
+	uint64_t limit = log_limit ? log_limit : WORKER_BACKLOG_MAX;
+	struct log_backlog *b = backlog_find(w, l->attempt_id);
+
+	if (!b) {
+		SL_ALLOC_GROW(w->backlog, w->backlog_nr + 1, w->backlog_alloc);
+		b = &w->backlog[w->backlog_nr++];
+		b->attempt_id = sl_xstrdup(l->attempt_id);
+		sl_strbuf_init(&b->frames);
+		b->bytes = 0;
+		b->dropped = false;
+	}
+	if (b->bytes + l->len > limit) {
+		if (!b->dropped)
+			sl_log("warn", "log_dropped",
+			       "attempt=%s seq=%llu reason=\"%llu bytes kept while disconnected\"",
+			       l->attempt_id, (unsigned long long)l->seq,
+			       (unsigned long long)b->bytes);
+		b->dropped = true;
+		return;
+	}
+	if (sl_proto_encode(log, &b->frames)) {
+		sl_log("error", "encode_failed", "type=LOG attempt=%s", l->attempt_id);
+		return;
+	}
+	b->bytes += l->len;
+}
+
+static void backlog_forget(struct worker *w, const char *attempt_id)
+{
+	struct log_backlog *b = backlog_find(w, attempt_id);
+
+	if (!b)
+		return;
+	backlog_free(b);
+	*b = w->backlog[--w->backlog_nr];
+}
+
 void results_ack(struct worker *w, const struct sl_proto_ref *ack)
 {
 	for (size_t i = 0; i < w->kept_nr; i++) {
@@ -261,6 +320,7 @@ void results_ack(struct worker *w, const struct sl_proto_ref *ack)
 		free(path);
 		sl_log("info", "result_acked", "attempt=%s fence=%llu", k->attempt_id,
 		       (unsigned long long)k->fence);
+		backlog_forget(w, k->attempt_id);
 		free(k->attempt_id);
 		sl_strbuf_release(&k->frame);
 		memmove(k, k + 1, (w->kept_nr - i - 1) * sizeof(*k));
@@ -273,6 +333,14 @@ void results_ack(struct worker *w, const struct sl_proto_ref *ack)
 
 void results_resend(struct worker *w)
 {
+	/* Logs first: the scheduler stores an attempt's log before its end. */
+	for (size_t i = 0; i < w->backlog_nr; i++) {
+		struct log_backlog *b = &w->backlog[i];
+
+		sl_log("info", "logs_resent", "attempt=%s bytes=%llu", b->attempt_id,
+		       (unsigned long long)b->bytes);
+		conn_send_raw(w, b->frames.buf, b->frames.len);
+	}
 	for (size_t i = 0; i < w->kept_nr; i++) {
 		sl_log("info", "result_resent", "attempt=%s fence=%llu", w->kept[i].attempt_id,
 		       (unsigned long long)w->kept[i].fence);

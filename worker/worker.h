@@ -24,6 +24,8 @@
 
 /** Log bytes per LOG frame (docs/protocol.md recommends 64 KiB). */
 #define WORKER_LOG_CHUNK (64 * 1024)
+/** Log bytes kept per attempt while disconnected when its log_limit is 0. */
+#define WORKER_BACKLOG_MAX (16 * 1024 * 1024)
 
 enum conn_state {
 	CONN_IDLE,       /* no socket; the retry timer may be armed */
@@ -39,6 +41,19 @@ struct kept_result {
 	char *attempt_id;
 	uint64_t fence;
 	struct sl_strbuf frame; /* the encoded RESULT frame, as stored */
+};
+
+/*
+ * LOG frames of one attempt produced while no scheduler was connected,
+ * sent after the next WELCOME (before the results) with their own seq, and
+ * kept until the attempt's RESULT is acknowledged: sent again after every
+ * reconnect, the scheduler stores each seq once.
+ */
+struct log_backlog {
+	char *attempt_id;
+	struct sl_strbuf frames; /* encoded LOG frames, in seq order */
+	uint64_t bytes;          /* log bytes in them */
+	bool dropped;            /* a chunk went past the bound (logged once) */
 };
 
 struct attempt;
@@ -82,6 +97,8 @@ struct worker {
 	char *work_dir;
 	struct kept_result *kept;
 	size_t kept_nr, kept_alloc;
+	struct log_backlog *backlog;
+	size_t backlog_nr, backlog_alloc;
 
 	/* lifecycle (main.c) */
 	uv_signal_t sigterm, sigint;
@@ -133,7 +150,13 @@ void results_release(struct worker *w);
 /** Store (write .new, fsync, rename) and keep one result; then send it if connected. */
 int results_add(struct worker *w, const struct sl_proto_msg *result, struct sl_strbuf *err);
 void results_ack(struct worker *w, const struct sl_proto_ref *ack);
+/** After WELCOME: every log backlog, then every kept result. */
 void results_resend(struct worker *w);
+/**
+ * Keep a LOG frame that cannot be sent now, within `log_limit` log bytes
+ * per attempt (0: WORKER_BACKLOG_MAX).
+ */
+void results_log_keep(struct worker *w, const struct sl_proto_msg *log, uint64_t log_limit);
 bool results_has(const struct worker *w, const char *attempt_id);
 void results_list(const struct worker *w, struct sl_proto_strlist *l);
 

@@ -51,6 +51,13 @@ const char *sl_db_server_version(const struct sl_db *db);
 PGconn *sl_db_conn(struct sl_db *db);
 /** The SQLSTATE of the last failed statement ("23505"), or "" */
 const char *sl_db_sqlstate(const struct sl_db *db);
+/**
+ * How many times the connection was re-established. A reconnect gives
+ * sl_db_conn() a new socket and a new server session: a caller that polls
+ * PQsocket() or holds session state (LISTEN) compares this number to
+ * notice it.
+ */
+unsigned long sl_db_reconnects(const struct sl_db *db);
 
 /**
  * Run one statement with `nparams` text parameters ($1, $2, ...; a NULL

@@ -1,0 +1,173 @@
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scheduler.h"
+
+#include "sluice/alloc.h"
+#include "sluice/error.h"
+#include "sluice/banned.h"
+
+/*
+ * The leader lease (table scheduler_lease, one row): among schedulers
+ * sharing a database, only the holder runs ticks, refreshes and takes
+ * workers. The lease lasts heartbeat_timeout from its last renewal, in the
+ * server's clock; the holder renews it about every second in one
+ * statement that also takes it over when it has expired.
+ *
+ * The holder counts its own lease as held only until heartbeat_timeout
+ * after the moment it sent the renewal that succeeded (read before the
+ * statement, in the monotonic clock): a later instant than the server's
+ * expiry can never be believed, whatever the clocks say, so two schedulers
+ * never both think they lead.
+ */
+
+#define RENEW_MS 1000
+
+/*
+ * The row's epoch goes up whenever the lease changes hands or is taken
+ * again after it expired, so each tenure has its own number; commit is the
+ * last one this scheduler refreshed, else what the DAG source says.
+ */
+static const char sql_acquire[] =
+    "WITH up AS ("
+    " INSERT INTO scheduler_lease AS l"
+    "  (holder, epoch, commit, acquired_at, heartbeat_at, expires_at)"
+    " VALUES ($1::text, 1, coalesce($2::text, (SELECT commit FROM source_state)), now(), now(),"
+    "  now() + make_interval(secs => $3::double precision))"
+    " ON CONFLICT (singleton) DO UPDATE SET"
+    "  epoch = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > now()"
+    "   THEN l.epoch ELSE l.epoch + 1 END,"
+    "  acquired_at = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > now()"
+    "   THEN l.acquired_at ELSE now() END,"
+    "  holder = EXCLUDED.holder, commit = coalesce(EXCLUDED.commit, l.commit),"
+    "  heartbeat_at = now(), expires_at = EXCLUDED.expires_at"
+    " WHERE l.holder = EXCLUDED.holder OR l.expires_at <= now()"
+    " RETURNING epoch)"
+    " SELECT true, $1::text, epoch FROM up"
+    " UNION ALL"
+    " SELECT false, holder, epoch FROM scheduler_lease"
+    "  WHERE expires_at > now() AND NOT EXISTS (SELECT 1 FROM up)";
+
+/*
+ * Expire rather than delete: the epoch keeps counting up and `sluice
+ * status` can say whose lease ended. The times stay ordered as the table's
+ * check requires.
+ */
+static const char sql_release[] =
+    "UPDATE scheduler_lease SET expires_at = now(),"
+    " heartbeat_at = least(heartbeat_at, now() - interval '1 millisecond'),"
+    " acquired_at = least(acquired_at, now() - interval '1 millisecond')"
+    " WHERE holder = $1 AND expires_at > now()";
+
+static uint64_t timeout_ms(const struct sched *s)
+{
+	return (uint64_t)s->cfg.heartbeat_timeout * 1000;
+}
+
+bool lease_held(const struct sched *s)
+{
+	return s->leader && mono_ms() < s->lease_until;
+}
+
+static void lose(struct sched *s, const char *reason)
+{
+	sl_log("warn", "lease_lost", "epoch=%" PRId64 " reason=\"%s\" workers=%zu", s->epoch,
+	       reason, s->conns_nr);
+	s->leader = false;
+	conn_close_all(s, "this scheduler lost the leader lease");
+}
+
+static void set_holder(struct sched *s, const char *holder)
+{
+	if (holder && s->holder && !strcmp(holder, s->holder))
+		return;
+	if (!holder && !s->holder)
+		return;
+	free(s->holder);
+	s->holder = holder ? sl_xstrdup(holder) : NULL;
+	if (holder)
+		sl_log("info", "standby", "leader=%s", holder);
+}
+
+void lease_check(struct sched *s)
+{
+	if (s->leader && mono_ms() >= s->lease_until)
+		lose(s, "not renewed within heartbeat_timeout");
+}
+
+int lease_tick(struct sched *s)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	PGresult *res = NULL;
+	uint64_t start = mono_ms(), renew = timeout_ms(s) / 3;
+	char secs[32];
+	const char *params[3];
+	int rc = 0;
+
+	if (renew > RENEW_MS)
+		renew = RENEW_MS;
+	/* Ticks run more often than that when kicked; a tick a little early still renews. */
+	if (s->last_renew && start - s->last_renew < renew * 3 / 4)
+		goto check;
+	s->last_renew = start;
+	snprintf(secs, sizeof(secs), "%" PRId64, s->cfg.heartbeat_timeout);
+	params[0] = s->scheduler_id;
+	params[1] = s->commit;
+	params[2] = secs;
+	rc = sl_db_exec_idempotent(s->db, sql_acquire, 3, params, &res, &err);
+	if (rc) {
+		sched_db_error(s, "lease", rc, &err);
+		rc = rc == SL_EUNAVAIL ? rc : 0;
+		goto check;
+	}
+	if (PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "t")) {
+		int64_t epoch = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+
+		s->lease_until = start + timeout_ms(s);
+		if (!s->leader || epoch != s->epoch) {
+			s->leader = true;
+			s->epoch = epoch;
+			set_holder(s, NULL);
+			s->lost_checks_after = start + timeout_ms(s);
+			sl_log("info", "lease_acquired", "epoch=%" PRId64 " scheduler_id=%s", epoch,
+			       s->scheduler_id);
+			sched_refresh_now(s);
+		}
+		goto out;
+	}
+	if (s->leader)
+		lose(s, PQntuples(res) ? "another scheduler holds it" : "not renewed");
+	set_holder(s, PQntuples(res) ? PQgetvalue(res, 0, 1) : NULL);
+	goto out;
+check:
+	lease_check(s);
+out:
+	PQclear(res);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
+void lease_release(struct sched *s)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	const char *params[1] = {s->scheduler_id};
+	int rc;
+
+	if (!s->leader || s->db_down)
+		return;
+	s->leader = false;
+	if ((rc = sl_db_exec_idempotent(s->db, sql_release, 1, params, NULL, &err)))
+		sched_db_error(s, "lease_release", rc, &err);
+	else
+		sl_log("info", "lease_released", "epoch=%" PRId64, s->epoch);
+	sl_strbuf_release(&err);
+}
+
+char *lease_reject_reason(const struct sched *s)
+{
+	if (s->holder)
+		return sl_xasprintf("standby: leader is %s", s->holder);
+	return sl_xstrdup("standby: no scheduler holds the lease yet");
+}
