@@ -1570,3 +1570,27 @@ int sl_engine_fail_worker(struct sl_db *db, const char *worker_id, int64_t now_m
 		*ended = rc ? 0 : c.ended;
 	return rc;
 }
+
+static int fail_attempt_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
+{
+	struct report_ctx *c = ctx;
+
+	return end_attempt(db, c, SL_TASKEXEC_FAILED, -1, 0, NULL, err);
+}
+
+int sl_engine_fail_attempt(struct sl_db *db, int64_t attempt_id, int64_t fencing, int64_t now_ms,
+                           bool *accepted, struct sl_strbuf *err)
+{
+	struct report_ctx c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.attempt_id = attempt_id;
+	c.fencing = fencing;
+	c.now_ms = now_ms;
+	c.outcome = "lost";
+	rc = sl_db_transaction(db, 0, fail_attempt_tx, &c, err);
+	if (accepted)
+		*accepted = !rc && c.accepted;
+	return rc;
+}

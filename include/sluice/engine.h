@@ -173,4 +173,13 @@ int sl_engine_result(struct sl_db *db, int64_t attempt_id, int64_t fencing,
 int sl_engine_fail_worker(struct sl_db *db, const char *worker_id, int64_t now_ms, size_t *ended,
                           struct sl_strbuf *err);
 
+/**
+ * One attempt is lost (its worker no longer holds it, though the worker is
+ * connected): it ends with outcome `lost` and its task instance moves as
+ * after a failure, like an attempt of a lost worker. `*accepted` is false
+ * when `fencing` is not the attempt's token or the attempt has ended.
+ */
+int sl_engine_fail_attempt(struct sl_db *db, int64_t attempt_id, int64_t fencing, int64_t now_ms,
+                           bool *accepted, struct sl_strbuf *err);
+
 #endif
