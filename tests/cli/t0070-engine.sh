@@ -578,4 +578,19 @@ sql_is "SELECT state FROM runs WHERE run_id = 'cs1'" success \
 run cbtis cc1
 expect_file "$TMP/out" "-" "a cancelled run gets no callback"
 
+# Clearing every task leaves a callback of the same id alone.
+run "$SLUICE" tasks clear cbs cs1
+expect_status 0 "clear every task of the succeeded run"
+run cbtis cs1
+expect_file "$TMP/out" "on_success:failed:1/1:default" "its callback is not cleared"
+sql_is "SELECT ti.state FROM task_instances ti JOIN runs r USING (run_pk)
+	WHERE r.run_id = 'cs1' AND ti.kind = 'task' AND ti.task_id = 'on_success'" pending \
+	"the task of the same id is"
+cbround success
+cbround success
+sql_is "SELECT state FROM runs WHERE run_id = 'cs1'" success \
+	"the cleared run succeeds again, its earlier failed callback not counted"
+run cbtis cs1
+expect_file "$TMP/out" "on_success:scheduled:1/2:default" "and its callback is due again, try 2"
+
 done_testing
