@@ -6,7 +6,7 @@
 #   git_repo DIR            init DIR as a repository on branch main and
 #                           commit everything in it
 #   git_commit DIR MSG      commit every change in DIR; prints the new id
-#   sched_config FILE REPO PATH [KEY: VALUE]...
+#   sched_config FILE REPO PATH [KEY: VALUE]...   (a KEY replaces its default)
 #   worker_config FILE NAME [KEY: VALUE]...
 #   start_scheduler NAME    run it with $TMP/NAME.yaml, log $TMP/NAME.log;
 #                           its pid in $NAME_pid (e.g. $s1_pid)
@@ -14,6 +14,7 @@
 #   wait_for FILE PATTERN [SECONDS]   until a line of FILE matches (20 s)
 #   wait_exit PID [SECONDS]           until PID exits; its status in $status
 #   stop_daemon NAME        SIGTERM, wait; its status in $status
+#   wait_sql SQL [SECONDS]            until SQL prints "t" (30 s)
 
 SCHED=${SLUICE_SCHEDULER:?SLUICE_SCHEDULER must point at sluice-scheduler}
 WORKER=${SLUICE_WORKER:?SLUICE_WORKER must point at sluice-worker}
@@ -64,6 +65,18 @@ daemons_token() {
 	[ -f "$TMP/token" ] || printf 'secret\n' >"$TMP/token"
 }
 
+# config_set FILE [KEY: VALUE]...: each top-level KEY replaces the default
+# one of the file (a key given twice is an error in the config).
+config_set() {
+	cs_file=$1
+	shift
+	for kv in "$@"; do
+		cs_key=${kv%%:*}
+		sed -i "/^$cs_key:/d" "$cs_file"
+		printf '%s\n' "$kv" >>"$cs_file"
+	done
+}
+
 sched_config() {
 	sc_file=$1
 	daemons_token
@@ -79,9 +92,7 @@ token_file: $TMP/token
 heartbeat_timeout: 3s
 CONF
 	shift 3
-	for kv in "$@"; do
-		printf '%s\n' "$kv" >>"$sc_file"
-	done
+	config_set "$sc_file" "$@"
 }
 
 worker_config() {
@@ -96,9 +107,7 @@ state_dir: $wc_file.state
 grace: 2s
 CONF
 	shift 2
-	for kv in "$@"; do
-		printf '%s\n' "$kv" >>"$wc_file"
-	done
+	config_set "$wc_file" "$@"
 }
 
 # start_daemon BINARY NAME: background it, remember its pid.
@@ -125,6 +134,19 @@ daemons_cleanup() {
 	done
 	for f in "$TMP"/*.pid; do
 		[ -s "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+	done
+	return 0
+}
+
+# wait_sql SQL [SECONDS]: poll until SQL prints "t" (30 s unless told);
+# for states the daemons reach in their own time.
+wait_sql() {
+	ws_i=0
+	ws_max=$((${2:-30} * 5))
+	while [ "$(pg_sql "$1" 2>/dev/null)" != t ]; do
+		ws_i=$((ws_i + 1))
+		[ $ws_i -gt $ws_max ] && return 1
+		sleep 0.2
 	done
 	return 0
 }
