@@ -34,6 +34,9 @@ const struct cli_command cli_cmd_workers_list = {
     .summary = "List the workers: host, queues, slots, running tasks, heartbeat.",
     .help = "RUNNING counts the worker's live attempts. STATE is active, draining (takes\n"
             "no new work) or gone.\n" STALE_HELP
+            "Below the table, each queue with scheduled tasks that no live worker serves:\n"
+            "'queue gpu: 3 tasks waiting, no live worker serves it' (on standard error\n"
+            "with --json; `status --json` has it as queues[].served).\n"
             "\nExit status: 0 ok; 2 usage error; 4 cannot reach PostgreSQL.\n",
     .run = run_workers_list,
 };
@@ -167,6 +170,21 @@ static void worker_cells(struct cli_table *t, const PGresult *res, int row)
 	sl_strbuf_release(&sb);
 }
 
+/* $1: heartbeat_timeout. Queues with scheduled work that no live worker takes. */
+static const char unserved_sql[] =
+    "SELECT ti.queue, count(*) FROM task_instances ti WHERE ti.state = 'scheduled'"
+    " AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.state = 'active'"
+    "  AND w.last_heartbeat_at >= now() - $1::bigint * interval '1 second'"
+    "  AND ti.queue = ANY(w.queues))"
+    " GROUP BY ti.queue ORDER BY ti.queue";
+
+/* The line `workers list` and `status` print for such a queue. */
+static void print_unserved(FILE *f, const char *queue, int64_t waiting)
+{
+	fprintf(f, "queue %s: %lld task%s waiting, no live worker serves it\n", queue,
+	        (long long)waiting, waiting == 1 ? "" : "s");
+}
+
 static int run_workers_list(struct cli *cli, int argc, char **argv)
 {
 	struct cli_table table = CLI_TABLE_INIT;
@@ -198,6 +216,17 @@ static int run_workers_list(struct cli *cli, int argc, char **argv)
 	}
 	rc = cli_print_list(cli, &table, list);
 	list = NULL;
+	if (rc)
+		goto out;
+	PQclear(res);
+	res = NULL;
+	rc = cli_query(db, unserved_sql, 1, params, &res);
+	if (rc)
+		goto out;
+	/* --json keeps its array on stdout; the warning goes to stderr. */
+	for (int row = 0; row < PQntuples(res); row++)
+		print_unserved(cli->json ? stderr : stdout, cli_pq_str(res, row, 0),
+		               cli_pq_int(res, row, 1, 0));
 out:
 	json_decref(list);
 	cli_table_release(&table);
@@ -419,6 +448,10 @@ static void print_queues(const PGresult *q)
 	}
 	cli_table_print(&table, stdout);
 	cli_table_release(&table);
+	for (int row = 0; row < PQntuples(q); row++)
+		if (!cli_pq_bool(q, row, Q_SERVED) && cli_pq_int(q, row, Q_SCHEDULED, 0))
+			print_unserved(stdout, cli_pq_str(q, row, Q_QUEUE),
+			               cli_pq_int(q, row, Q_SCHEDULED, 0));
 }
 
 static void print_runs(const PGresult *r)

@@ -97,14 +97,15 @@ static const char sql_show[] =
                                        " ti.task_id, ti.state, ti.try_number, ti.max_tries,"
                                        " " SQL_US("ti.started_at") ", " SQL_US(
                                            "ti.ended_at") ","
-                                                          " a.exit_code, a.signal, a.worker_id"
+                                                          " a.exit_code, a.signal, a.worker_id, "
+                                                          "ti.reason, a.outputs::text"
                                                           " FROM r LEFT JOIN task_instances ti ON "
                                                           "ti.run_pk = r.run_pk AND ti.kind = "
                                                           "'task'"
                                                           " LEFT JOIN ord ON ord.task_id = "
                                                           "ti.task_id"
                                                           " LEFT JOIN LATERAL (SELECT exit_code, "
-                                                          "signal, worker_id FROM attempts"
+                                                          "signal, worker_id, outputs FROM attempts"
                                                           "  WHERE ti_id = ti.ti_id ORDER BY "
                                                           "try_number DESC LIMIT 1) a ON true"
                                                           " ORDER BY ord.n NULLS LAST, ti.ti_id";
@@ -141,6 +142,19 @@ static json_t *str_or_null(const PGresult *r, int row, int col)
 	return s ? json_string(s) : json_null();
 }
 
+/* The outputs of the task's latest attempt; {} when it has none. */
+static json_t *outputs_json(const PGresult *r, int row)
+{
+	json_t *o = NULL;
+
+	if (!cli_pq_null(r, row, RUNS_SHOW_OUTPUTS))
+		o = json_loads(PQgetvalue(r, row, RUNS_SHOW_OUTPUTS), 0, NULL);
+	if (json_is_object(o))
+		return o;
+	json_decref(o);
+	return json_object();
+}
+
 json_t *runs_show_json(const char *dag_id, const char *run_id, const PGresult *r)
 {
 	json_t *tasks = json_array();
@@ -149,14 +163,16 @@ json_t *runs_show_json(const char *dag_id, const char *run_id, const PGresult *r
 		if (cli_pq_null(r, i, RUNS_SHOW_TASK))
 			continue;
 		json_array_append_new(
-		    tasks, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "task",
-		                     PQgetvalue(r, i, RUNS_SHOW_TASK), "state",
-		                     PQgetvalue(r, i, RUNS_SHOW_TASK_STATE), "try_number",
-		                     int_or_null(r, i, RUNS_SHOW_TRY), "started_at",
-		                     runs_time_json(r, i, RUNS_SHOW_TASK_STARTED), "ended_at",
-		                     runs_time_json(r, i, RUNS_SHOW_TASK_ENDED), "exit_code",
-		                     int_or_null(r, i, RUNS_SHOW_EXIT_CODE), "worker",
-		                     str_or_null(r, i, RUNS_SHOW_WORKER)));
+		    tasks,
+		    json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "task",
+		              PQgetvalue(r, i, RUNS_SHOW_TASK), "state",
+		              PQgetvalue(r, i, RUNS_SHOW_TASK_STATE), "try_number",
+		              int_or_null(r, i, RUNS_SHOW_TRY), "started_at",
+		              runs_time_json(r, i, RUNS_SHOW_TASK_STARTED), "ended_at",
+		              runs_time_json(r, i, RUNS_SHOW_TASK_ENDED), "exit_code",
+		              int_or_null(r, i, RUNS_SHOW_EXIT_CODE), "worker",
+		              str_or_null(r, i, RUNS_SHOW_WORKER), "reason",
+		              str_or_null(r, i, RUNS_SHOW_REASON), "outputs", outputs_json(r, i)));
 	}
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "dag", dag_id, "run_id", run_id, "state",
 	                 PQgetvalue(r, 0, RUNS_SHOW_STATE), "commit",
@@ -173,6 +189,43 @@ static void outcome_cell(struct cli_table *t, const PGresult *r, int row)
 		cli_table_addf(t, "signal %s", PQgetvalue(r, row, RUNS_SHOW_SIGNAL));
 	else
 		cli_table_add(t, NULL);
+}
+
+/*
+ * Below the table, what does not fit a column: why the scheduler set a
+ * state without running the task, and each task's outputs (latest attempt).
+ */
+static void print_notes(const PGresult *r)
+{
+	bool head = false;
+
+	for (int i = 0; i < PQntuples(r); i++) {
+		if (cli_pq_null(r, i, RUNS_SHOW_TASK) || cli_pq_null(r, i, RUNS_SHOW_REASON))
+			continue;
+		if (!head)
+			printf("\nreasons:\n");
+		head = true;
+		printf("  %s: %s\n", PQgetvalue(r, i, RUNS_SHOW_TASK),
+		       PQgetvalue(r, i, RUNS_SHOW_REASON));
+	}
+	head = false;
+	for (int i = 0; i < PQntuples(r); i++) {
+		json_t *o, *v;
+		const char *k;
+
+		if (cli_pq_null(r, i, RUNS_SHOW_TASK))
+			continue;
+		o = outputs_json(r, i);
+		json_object_foreach(o, k, v)
+		{
+			if (!head)
+				printf("\noutputs:\n");
+			head = true;
+			printf("  %s.%s=%s\n", PQgetvalue(r, i, RUNS_SHOW_TASK), k,
+			       json_string_value(v) ? json_string_value(v) : "");
+		}
+		json_decref(o);
+	}
 }
 
 void runs_show_print(const char *dag_id, const char *run_id, const PGresult *r)
@@ -214,6 +267,7 @@ void runs_show_print(const char *dag_id, const char *run_id, const PGresult *r)
 		cli_table_add(&t, cli_pq_str(r, i, RUNS_SHOW_WORKER));
 	}
 	cli_table_print(&t, stdout);
+	print_notes(r);
 	cli_table_release(&t);
 	cli_table_release(&head);
 }

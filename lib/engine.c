@@ -12,6 +12,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/dag_json.h"
+#include "sluice/duration.h"
 #include "sluice/error.h"
 #include "sluice/rules.h"
 #include "sluice/runstore.h"
@@ -380,6 +381,9 @@ static const char sql_live_runs[] =
     "  OR NOT EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = r.run_pk"
     "   AND ti.kind = 'task' AND ti.state IN ('pending', 'scheduled', 'queued', 'running',"
     "   'up_for_retry', 'up_for_reschedule'))"
+    "  OR EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = r.run_pk"
+    "   AND ti.state = 'scheduled' AND ti.pool IS NOT NULL"
+    "   AND NOT EXISTS (SELECT 1 FROM pools p WHERE p.name = ti.pool))"
     "  OR (r.state = 'queued' AND EXISTS (SELECT 1 FROM task_instances ti"
     "   WHERE ti.run_pk = r.run_pk AND ti.kind = 'task' AND ti.state <> 'pending')))"
     " ORDER BY r.logical_date, r.run_pk LIMIT $2"
@@ -387,7 +391,11 @@ static const char sql_live_runs[] =
 
 static const char sql_run_tis[] =
     "SELECT run_pk, ti_id, task_id, state,"
-    " COALESCE(next_retry_at <= $2::timestamptz, false)"
+    " COALESCE(next_retry_at <= $2::timestamptz, false),"
+    " pool IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pools p WHERE p.name = pool),"
+    " CASE WHEN state = 'success' THEN (SELECT a.outputs->>'" SL_BRANCH_OUTPUT "'"
+    "  FROM attempts a WHERE a.ti_id = task_instances.ti_id AND a.outcome = 'success'"
+    "  ORDER BY a.try_number DESC LIMIT 1) END"
     " FROM task_instances WHERE run_pk = ANY($1::bigint[]) AND kind = 'task'"
     " ORDER BY run_pk, ti_id";
 
@@ -404,10 +412,11 @@ static const char sql_past[] =
 
 static const char sql_update_tis[] =
     "UPDATE task_instances ti SET state = u.state, next_retry_at = NULL,"
-    " ended_at = CASE WHEN u.state IN ('skipped', 'upstream_failed')"
+    " ended_at = CASE WHEN u.state IN ('skipped', 'upstream_failed', 'failed')"
     "  THEN GREATEST($4::timestamptz, ti.started_at) ELSE ti.ended_at END,"
-    " updated_at = now()"
-    " FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(ti_id, state, old)"
+    " reason = u.reason, updated_at = now()"
+    " FROM unnest($1::bigint[], $2::text[], $3::text[], $5::text[])"
+    " AS u(ti_id, state, old, reason)"
     " WHERE ti.ti_id = u.ti_id AND ti.state = u.old";
 
 static const char sql_update_runs[] =
@@ -447,6 +456,8 @@ struct run_view {
 	enum sl_task_state *state;  /* SL_TASK_REMOVED when none */
 	bool *due;                  /* retry or poke due */
 	bool *past_blocked;         /* depends_on_past not met */
+	bool *pool_missing;         /* names a pool that does not exist */
+	char **branch;              /* a successful branch task's choice, or NULL */
 	enum sl_task_state *others; /* states of TIs not in the definition */
 	size_t others_nr, others_alloc;
 };
@@ -457,6 +468,10 @@ static void run_view_release(struct run_view *v)
 	free(v->state);
 	free(v->due);
 	free(v->past_blocked);
+	free(v->pool_missing);
+	for (size_t i = 0; v->branch && i < v->dag->tasks_nr; i++)
+		free(v->branch[i]);
+	free(v->branch);
 	free(v->others);
 }
 
@@ -471,21 +486,53 @@ static void run_view_init(struct run_view *v, int64_t run_pk, const struct sl_da
 	v->state = sl_xcalloc(n, sizeof(*v->state));
 	v->due = sl_xcalloc(n, sizeof(*v->due));
 	v->past_blocked = sl_xcalloc(n, sizeof(*v->past_blocked));
+	v->pool_missing = sl_xcalloc(n, sizeof(*v->pool_missing));
+	v->branch = sl_xcalloc(n, sizeof(*v->branch));
 	for (size_t i = 0; i < dag->tasks_nr; i++)
 		v->state[i] = SL_TASK_REMOVED;
 }
 
 static void change_ti(struct sl_strbuf *ids, struct sl_strbuf *states, struct sl_strbuf *olds,
-                      int64_t ti_id, enum sl_task_state from, enum sl_task_state to)
+                      struct sl_strbuf *reasons, int64_t ti_id, enum sl_task_state from,
+                      enum sl_task_state to, const char *why)
 {
 	arr_add_int(ids, ti_id);
 	arr_add(states, sl_task_state_name(to));
 	arr_add(olds, sl_task_state_name(from));
+	arr_add(reasons, why);
+}
+
+/*
+ * A task ready to run whose pool does not exist fails at once, with the
+ * fix in its reason: waiting could last forever without anyone noticing,
+ * and failing makes the run fail where an operator looks.
+ */
+static char *pool_missing_reason(const struct run_view *v, size_t i)
+{
+	const char *pool = v->dag->tasks[i].pool ? v->dag->tasks[i].pool : "";
+
+	return sl_xasprintf("pool '%s' does not exist (create it with: sluice pools set %s SLOTS)",
+	                    pool, pool);
+}
+
+/* The direct upstream branch task that did not choose task `i`, or -1. */
+static long branch_skipper(const struct run_view *v, size_t i)
+{
+	const struct sl_task *t = &v->dag->tasks[i];
+
+	for (size_t u = 0; u < t->upstream_nr; u++) {
+		size_t up = t->upstream[u];
+
+		if (v->state[up] == SL_TASK_SUCCESS && v->branch[up] &&
+		    !sl_branch_takes(v->branch[up], t->id))
+			return (long)up;
+	}
+	return -1;
 }
 
 /* Decide the pending tasks of one run, in topological order. */
 static void advance_run(struct run_view *v, struct sl_strbuf *ids, struct sl_strbuf *states,
-                        struct sl_strbuf *olds, size_t *nr)
+                        struct sl_strbuf *olds, struct sl_strbuf *reasons, size_t *nr)
 {
 	const struct sl_dag *dag = v->dag;
 
@@ -494,39 +541,51 @@ static void advance_run(struct run_view *v, struct sl_strbuf *ids, struct sl_str
 		const struct sl_task *t = &dag->tasks[i];
 		struct sl_upstream_counts c = SL_UPSTREAM_COUNTS_INIT;
 		enum sl_task_state to;
+		char *why = NULL;
+		long skipper;
 
 		if (!v->ti_id[i])
 			continue;
 		if (v->state[i] == SL_TASK_UP_FOR_RETRY ||
 		    v->state[i] == SL_TASK_UP_FOR_RESCHEDULE) {
-			if (v->due[i]) {
-				change_ti(ids, states, olds, v->ti_id[i], v->state[i],
-				          SL_TASK_SCHEDULED);
-				v->state[i] = SL_TASK_SCHEDULED;
-				(*nr)++;
-			}
-			continue;
-		}
-		if (v->state[i] != SL_TASK_PENDING)
-			continue;
-		for (size_t u = 0; u < t->upstream_nr; u++)
-			sl_upstream_counts_add(&c, v->state[t->upstream[u]]);
-		switch (sl_trigger_evaluate(t->trigger_rule, &c)) {
-		case SL_VERDICT_WAIT:
-			continue;
-		case SL_VERDICT_READY:
-			if (v->past_blocked[i])
+			if (!v->due[i])
 				continue;
 			to = SL_TASK_SCHEDULED;
-			break;
-		case SL_VERDICT_SKIP:
+		} else if (v->state[i] == SL_TASK_SCHEDULED) {
+			/* Its pool was deleted after it became ready. */
+			if (!v->pool_missing[i])
+				continue;
+			to = SL_TASK_SCHEDULED;
+		} else if (v->state[i] != SL_TASK_PENDING) {
+			continue;
+		} else if ((skipper = branch_skipper(v, i)) >= 0) {
 			to = SL_TASK_SKIPPED;
-			break;
-		default:
-			to = SL_TASK_UPSTREAM_FAILED;
-			break;
+			why = sl_xasprintf("branch not taken by %s", dag->tasks[skipper].id);
+		} else {
+			for (size_t u = 0; u < t->upstream_nr; u++)
+				sl_upstream_counts_add(&c, v->state[t->upstream[u]]);
+			switch (sl_trigger_evaluate(t->trigger_rule, &c)) {
+			case SL_VERDICT_WAIT:
+				continue;
+			case SL_VERDICT_READY:
+				if (v->past_blocked[i])
+					continue;
+				to = SL_TASK_SCHEDULED;
+				break;
+			case SL_VERDICT_SKIP:
+				to = SL_TASK_SKIPPED;
+				break;
+			default:
+				to = SL_TASK_UPSTREAM_FAILED;
+				break;
+			}
 		}
-		change_ti(ids, states, olds, v->ti_id[i], v->state[i], to);
+		if (to == SL_TASK_SCHEDULED && v->pool_missing[i]) {
+			to = SL_TASK_FAILED;
+			why = pool_missing_reason(v, i);
+		}
+		change_ti(ids, states, olds, reasons, v->ti_id[i], v->state[i], to, why);
+		free(why);
 		v->state[i] = to;
 		(*nr)++;
 	}
@@ -654,6 +713,9 @@ static int load_views(struct sl_db *db, struct advance_ctx *c, PGresult *runs,
 		views[v].ti_id[t] = int_at(r, row, 1);
 		views[v].state[t] = st;
 		views[v].due[t] = bool_at(r, row, 4);
+		views[v].pool_missing[t] = bool_at(r, row, 5);
+		if (!PQgetisnull(r, row, 6))
+			views[v].branch[t] = sl_xstrdup(PQgetvalue(r, row, 6));
 	}
 	rc = load_past(db, views, *nviews, err);
 fail:
@@ -686,6 +748,7 @@ static int advance_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
 	struct advance_ctx *c = ctx;
 	struct sl_strbuf ids = SL_STRBUF_INIT, states = SL_STRBUF_INIT, olds = SL_STRBUF_INIT;
+	struct sl_strbuf reasons = SL_STRBUF_INIT;
 	struct sl_strbuf run_pks = SL_STRBUF_INIT, run_states = SL_STRBUF_INIT;
 	struct sl_strbuf cb_pks = SL_STRBUF_INIT, cb_ids = SL_STRBUF_INIT;
 	struct defcache defs = {NULL, 0, 0};
@@ -710,7 +773,7 @@ static int advance_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 		    !strcmp(PQgetvalue(runs, (int)v, 2), "queued") ? SL_RUN_QUEUED : SL_RUN_RUNNING;
 		enum sl_run_state next;
 
-		advance_run(&views[v], &ids, &states, &olds, &ti_changes);
+		advance_run(&views[v], &ids, &states, &olds, &reasons, &ti_changes);
 		next = roll_up(&views[v], cur);
 		if (next != cur) {
 			arr_add_int(&run_pks, views[v].run_pk);
@@ -720,9 +783,10 @@ static int advance_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 		}
 	}
 	if (ti_changes) {
-		const char *up[] = {arr_end(&ids), arr_end(&states), arr_end(&olds), now.buf};
+		const char *up[] = {arr_end(&ids), arr_end(&states), arr_end(&olds), now.buf,
+		                    arr_end(&reasons)};
 
-		rc = sl_db_exec(db, sql_update_tis, 4, up, &r, err);
+		rc = sl_db_exec(db, sql_update_tis, 5, up, &r, err);
 		if (rc)
 			goto fail;
 		c->changes += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
@@ -757,6 +821,7 @@ fail:
 	sl_strbuf_release(&ids);
 	sl_strbuf_release(&states);
 	sl_strbuf_release(&olds);
+	sl_strbuf_release(&reasons);
 	sl_strbuf_release(&run_pks);
 	sl_strbuf_release(&run_states);
 	sl_strbuf_release(&cb_pks);
@@ -1399,7 +1464,7 @@ static const char sql_end_attempt[] =
     "  outputs = COALESCE($6::jsonb, '{}') WHERE attempt_id = $1 RETURNING ti_id)"
     " UPDATE task_instances ti SET state = $7, next_retry_at = $8::timestamptz,"
     " ended_at = GREATEST($2::timestamptz, ti.started_at),"
-    " max_tries = ti.max_tries + $9::int, updated_at = now()"
+    " max_tries = ti.max_tries + $9::int, reason = $10, updated_at = now()"
     " FROM a WHERE ti.ti_id = a.ti_id";
 
 /*
@@ -1418,10 +1483,30 @@ static void callback_next(enum sl_taskexec_outcome outcome, struct sl_next_state
 		next->state = SL_TASK_FAILED;
 }
 
-/* A task's next state after an attempt (row of sql_attempt_lock), by the rules. */
+/*
+ * A branch task that succeeded names only direct downstream tasks; else
+ * it has failed (the reason in `why`), since the DAG author's choice
+ * cannot be followed. Checked here, once, so that advance can trust it.
+ */
+static bool branch_invalid(const struct sl_dag *dag, size_t t, const char *outputs,
+                           struct sl_strbuf *why)
+{
+	json_t *o = outputs ? json_loads(outputs, 0, NULL) : NULL;
+	const char *value = json_string_value(json_object_get(o, SL_BRANCH_OUTPUT));
+	bool bad = value && sl_branch_check(dag, t, value, why);
+
+	json_decref(o);
+	return bad;
+}
+
+/*
+ * A task's next state after an attempt (row of sql_attempt_lock), by the
+ * rules, and in `why` the reason when the scheduler decided more than the
+ * outcome says (a wrong branch, a sensor out of time).
+ */
 static int task_next(struct sl_db *db, struct report_ctx *c, PGresult *r,
-                     enum sl_taskexec_outcome outcome, struct sl_next_state *next,
-                     struct sl_strbuf *err)
+                     enum sl_taskexec_outcome outcome, const char *outputs,
+                     struct sl_next_state *next, struct sl_strbuf *why, struct sl_strbuf *err)
 {
 	const struct sl_dag *dag;
 	const struct sl_task *task;
@@ -1448,7 +1533,16 @@ static int task_next(struct sl_db *db, struct report_ctx *c, PGresult *r,
 	if (effective < 1)
 		effective = 1;
 	first_poke = PQgetisnull(r, 0, 5) ? c->now_ms : int_at(r, 0, 5);
+	if (outcome == SL_TASKEXEC_SUCCESS && branch_invalid(dag, (size_t)t, outputs, why))
+		outcome = SL_TASKEXEC_FAILED;
 	sl_rules_after_attempt(task, outcome, effective, c->now_ms, first_poke, next);
+	if (outcome == SL_TASKEXEC_RESCHEDULE && task->sensor && next->state == SL_TASK_FAILED) {
+		sl_strbuf_adds(why, "sensor timed out after ");
+		sl_duration_format(why, (c->now_ms - first_poke) / 1000);
+		sl_strbuf_adds(why, " (timeout ");
+		sl_duration_format(why, task->sensor_timeout);
+		sl_strbuf_adds(why, ")");
+	}
 fail:
 	defcache_release(&defs);
 	return rc;
@@ -1460,7 +1554,8 @@ static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_taskexec_
 	struct sl_next_state next;
 	struct num a, f, ex, sg;
 	struct ts now, at;
-	const char *params[9] = {num_of(&a, c->attempt_id), num_of(&f, c->fencing)};
+	const char *params[10] = {num_of(&a, c->attempt_id), num_of(&f, c->fencing)};
+	struct sl_strbuf why = SL_STRBUF_INIT;
 	PGresult *r = NULL;
 	int rc;
 
@@ -1473,7 +1568,7 @@ static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_taskexec_
 	if (bool_at(r, 0, 6))
 		callback_next(outcome, &next);
 	else
-		rc = task_next(db, c, r, outcome, &next, err);
+		rc = task_next(db, c, r, outcome, outputs, &next, &why, err);
 	if (rc)
 		goto fail;
 	params[1] = ts_of(&now, c->now_ms);
@@ -1484,11 +1579,13 @@ static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_taskexec_
 	params[6] = sl_task_state_name(next.state);
 	params[7] = next.at_ms ? ts_of(&at, next.at_ms) : NULL;
 	params[8] = next.state == SL_TASK_UP_FOR_RESCHEDULE ? "1" : "0";
+	params[9] = why.len ? why.buf : NULL;
 	PQclear(r);
 	r = NULL;
-	rc = sl_db_exec(db, sql_end_attempt, 9, params, NULL, err);
+	rc = sl_db_exec(db, sql_end_attempt, 10, params, NULL, err);
 fail:
 	PQclear(r);
+	sl_strbuf_release(&why);
 	return rc;
 }
 

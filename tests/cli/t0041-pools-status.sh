@@ -124,8 +124,10 @@ expect_jq "$TMP/out" 'map(.pool) == ["gpu","warehouse"] and
 # --- workers -------------------------------------------------------------------
 run "$SLUICE" workers list
 expect_status 0 "workers list with no worker exits 0"
-expect_file "$TMP/out" "WORKER  HOST  QUEUES  SLOTS  RUNNING  STATE  HEARTBEAT" \
-	"and prints only the header"
+expect_file "$TMP/out" "WORKER  HOST  QUEUES  SLOTS  RUNNING  STATE  HEARTBEAT
+queue default: 2 tasks waiting, no live worker serves it
+queue nobody: 1 task waiting, no live worker serves it" \
+	"prints the header, then each queue whose tasks wait for a worker"
 run psql -X -q -v ON_ERROR_STOP=1 <<EOF
 INSERT INTO workers (worker_id, host, queues, slots, state, version, started_at,
 	last_heartbeat_at) VALUES
