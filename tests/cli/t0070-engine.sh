@@ -193,6 +193,9 @@ finish reschedule 75 $((NOW + 600))
 sql_is "SELECT ti.state, count(a.*) FROM task_instances ti JOIN runs r USING (run_pk)
 	JOIN attempts a USING (ti_id) WHERE r.run_id = 's1' GROUP BY ti.state" "failed|3" \
 	"past the sensor's timeout since the first poke: failed"
+sql_is "SELECT ti.reason FROM task_instances ti JOIN runs r USING (run_pk)
+	WHERE r.run_id = 's1'" "sensor timed out after 10m (timeout 8m)" \
+	"the reason says how long the sensor waited"
 
 # --- the database refuses a second live attempt ----------------------------------
 "$SLUICE" trigger flaky --run-id f2 >/dev/null || exit 1
@@ -387,9 +390,65 @@ jq_ok '.dispatches == []' "$TMP/out" "and no second while it is busy"
 finish success 0 "$NOW"
 et claim w5 qpool 10 "$NOW"
 jq_ok '[.dispatches[].task] == ["b"]' "$TMP/out" "the slot is free again: the next one"
-sql_is "SELECT ti.state FROM task_instances ti JOIN runs USING (run_pk)
-	WHERE run_id = 'pl1' AND task_id = 'nopool'" scheduled \
-	"a task of a pool that does not exist gets no slot and stays scheduled"
+sql_is "SELECT ti.state, ti.reason FROM task_instances ti JOIN runs USING (run_pk)
+	WHERE run_id = 'pl1' AND task_id = 'nopool'" \
+	"failed|pool 'missing' does not exist (create it with: sluice pools set missing SLOTS)" \
+	"a task of a pool that does not exist fails when it is ready, saying how to fix it"
+
+# A pool deleted while its task waits for a slot.
+"$SLUICE" pools set p2 1 >/dev/null || exit 1
+dag gone 'schedule: null
+defaults: {queue: qgone}
+tasks:
+  a: {command: "true", pool: p2}
+  b: {command: "true", depends_on: [a]}'
+"$SLUICE" trigger gone --run-id g1 >/dev/null || exit 1
+"$ET" advance "$NOW" >/dev/null
+run tis g1
+expect_file "$TMP/out" "a:scheduled b:pending" "the task waits for a slot of its pool"
+"$SLUICE" pools delete p2 >/dev/null || exit 1
+"$ET" advance "$NOW" >/dev/null
+run tis g1
+expect_file "$TMP/out" "a:failed b:upstream_failed" \
+	"its pool deleted: it fails at the next advance, and downstream follows"
+sql_is "SELECT state FROM runs WHERE run_id = 'g1'" failed "so does the run"
+
+# --- branching ---------------------------------------------------------------------
+dag branchy 'schedule: null
+defaults: {queue: qbranch}
+tasks:
+  pick: {command: "true"}
+  left: {command: "true", depends_on: [pick]}
+  right: {command: "true", depends_on: [pick]}
+  after_right: {command: "true", depends_on: [right]}
+  join: {command: "true", depends_on: [left, after_right], trigger_rule: none_failed_min_one_success}'
+"$SLUICE" trigger branchy --run-id b1 >/dev/null || exit 1
+"$ET" advance "$NOW" >/dev/null
+claim w9 qbranch "$NOW"
+finish success 0 "$NOW" '{"branch": "left"}'
+"$ET" advance "$NOW" >/dev/null
+run tis b1
+expect_file "$TMP/out" "pick:success left:scheduled right:skipped after_right:skipped join:pending" \
+	"a branch: the task not chosen is skipped, and the skip goes on by trigger rules"
+sql_is "SELECT ti.reason FROM task_instances ti JOIN runs USING (run_pk)
+	WHERE run_id = 'b1' AND task_id = 'right'" "branch not taken by pick" \
+	"with the branch task in its reason"
+claim w9 qbranch "$NOW"
+finish success 0 "$NOW"
+"$ET" advance "$NOW" >/dev/null
+run tis b1
+expect_file "$TMP/out" "pick:success left:success right:skipped after_right:skipped join:scheduled" \
+	"the join (none_failed_min_one_success) runs"
+claim w9 qbranch "$NOW"
+finish success 0 "$NOW"
+"$SLUICE" trigger branchy --run-id b2 >/dev/null || exit 1
+"$ET" advance "$NOW" >/dev/null
+claim w9 qbranch "$NOW"
+finish success 0 "$NOW" '{"branch": "left,after_right"}'
+sql_is "SELECT ti.state, ti.reason FROM task_instances ti JOIN runs USING (run_pk)
+	WHERE run_id = 'b2' AND task_id = 'pick'" \
+	"failed|branch names 'after_right', which is not a direct downstream task of 'pick' (left, right)" \
+	"a branch to a task that is not directly downstream fails the branch task"
 
 # --- max_active_tasks --------------------------------------------------------------
 dag narrow 'schedule: null
