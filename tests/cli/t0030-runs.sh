@@ -50,7 +50,8 @@ sql_is "SELECT string_agg(ti.task_id || ':' || ti.state || ':' || ti.try_number 
 
 run "$SLUICE" runs show nightly_etl r1 --json
 expect_status 0 "runs show --json"
-jq_ok '(keys_unsorted == ["dag","run_id","state","commit","logical_date","tasks"]) and
+jq_ok '(keys_unsorted == ["dag","run_id","state","commit","logical_date","tasks",
+	"callbacks"]) and .callbacks == [] and
 	.dag == "nightly_etl" and .run_id == "r1" and .state == "queued" and
 	.commit == "'$C1'" and .logical_date == "2026-03-01T10:00:00+00:00" and
 	([.tasks[].task] == ["extract","transform","load","report"]) and
