@@ -519,6 +519,33 @@ static void test_env(void **state)
 	json_decref(conf);
 }
 
+/* Only a callback gets the run's state and failed tasks, and env cannot spoof them. */
+static void test_callback_env(void **state)
+{
+	struct sl_env env = SL_ENV_INIT;
+	struct sl_kvs dag_env = {0};
+	struct sl_taskenv_ctx ctx;
+
+	(void)state;
+	ctx_init(&ctx);
+	sl_taskenv_build(&env, &ctx);
+	assert_null(sl_env_get(&env, "SLUICE_RUN_STATE"));
+	assert_null(sl_env_get(&env, "SLUICE_FAILED_TASKS"));
+	sl_env_release(&env);
+
+	kvs_add(&dag_env, "SLUICE_RUN_STATE", "spoofed");
+	ctx.dag_env = &dag_env;
+	ctx.task = "on_failure";
+	ctx.run_state = "failed";
+	ctx.failed_tasks = "extract load";
+	sl_taskenv_build(&env, &ctx);
+	assert_string_equal(sl_env_get(&env, "SLUICE_RUN_STATE"), "failed");
+	assert_string_equal(sl_env_get(&env, "SLUICE_FAILED_TASKS"), "extract load");
+	assert_string_equal(sl_env_get(&env, "SLUICE_TASK"), "on_failure");
+	sl_env_release(&env);
+	free(dag_env.items);
+}
+
 static void test_expand(void **state)
 {
 	struct sl_strbuf out = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
@@ -605,6 +632,7 @@ int main(void)
 	    cmocka_unit_test(test_outputs),
 	    cmocka_unit_test(test_cwd_and_bad_cwd),
 	    cmocka_unit_test(test_env),
+	    cmocka_unit_test(test_callback_env),
 	    cmocka_unit_test(test_expand),
 	    cmocka_unit_test(test_injection),
 	};
