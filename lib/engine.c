@@ -368,13 +368,14 @@ int sl_engine_create_scheduled_runs(struct sl_db *db, int64_t now_ms, size_t lim
 /* ---- advance ------------------------------------------------------------ */
 
 /*
- * Live runs of unpaused DAGs with something to decide: a pending task, a
- * retry or poke that is due, nothing left unfinished, or a queued run with
- * work started. (A paused DAG's runs wait, as in Airflow.)
+ * Live runs with something to decide: a pending task, a retry or poke that
+ * is due, nothing left unfinished, or a queued run with work started. A
+ * paused DAG's running runs go on to their end, as `dags pause` promises;
+ * its queued runs (triggered while paused, or cleared) wait for unpause.
  */
 static const char sql_live_runs[] =
     "SELECT r.run_pk, r.version_id, r.state FROM runs r JOIN dags d ON d.dag_id = r.dag_id"
-    " WHERE r.state IN ('queued', 'running') AND NOT d.paused AND ("
+    " WHERE r.state IN ('queued', 'running') AND (NOT d.paused OR r.state = 'running') AND ("
     "  EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = r.run_pk AND ti.kind = 'task'"
     "   AND (ti.state = 'pending' OR (ti.state IN ('up_for_retry', 'up_for_reschedule')"
     "   AND ti.next_retry_at <= $1::timestamptz)))"
@@ -869,7 +870,8 @@ static const char sql_candidates[] =
     " FROM task_instances ti JOIN runs r ON r.run_pk = ti.run_pk"
     " JOIN dags d ON d.dag_id = r.dag_id JOIN dag_versions v ON v.version_id = r.version_id"
     " WHERE ti.state = 'scheduled' AND ti.queue = ANY($1::text[])"
-    " AND ((ti.kind = 'task' AND r.state IN ('queued', 'running') AND NOT d.paused)"
+    " AND ((ti.kind = 'task' AND r.state IN ('queued', 'running')"
+    "  AND (NOT d.paused OR r.state = 'running'))"
     "  OR (ti.kind = 'callback' AND r.state IN ('success', 'failed')))"
     " AND (ti.pool IS NULL OR (SELECT p.slots FROM pools p WHERE p.name = ti.pool)"
     "  > (SELECT count(*) FROM task_instances y WHERE y.pool = ti.pool"

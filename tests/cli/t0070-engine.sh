@@ -306,18 +306,19 @@ finish success 0 "$NOW"
 run tis p2
 expect_file "$TMP/out" "p:scheduled" "and goes once it succeeded"
 
-# --- a paused DAG's runs wait -----------------------------------------------------
+# --- a paused DAG's running runs go on, its queued ones wait ----------------------
 "$SLUICE" dags pause past >/dev/null || exit 1
 "$SLUICE" trigger past --run-id p3 --logical-date 2026-02-03T00:00:00Z >/dev/null || exit 1
-et claim w3 qpast 5 "$NOW"
-jq_ok '.dispatches == []' "$TMP/out" "nothing of a paused DAG is claimed"
+claim w3 qpast "$NOW" 5
+jq_ok '[.dispatches[].run_id] == ["p2"]' "$TMP/out" \
+	"paused: the running run's task is claimed, nothing of the queued run"
+finish success 0 "$NOW"
 "$ET" advance "$NOW" >/dev/null
 sql_is "SELECT string_agg(r.run_id || ':' || r.state || ':' || ti.state, ' ' ORDER BY r.run_id)
 	FROM runs r JOIN task_instances ti USING (run_pk) WHERE r.dag_id = 'past'" \
-	"p1:success:success p2:running:scheduled p3:queued:pending" "nor advanced"
+	"p1:success:success p2:success:success p3:queued:pending" \
+	"the running run finishes; the queued run is not advanced"
 "$SLUICE" dags unpause past >/dev/null || exit 1
-claim w3 qpast "$NOW"
-finish success 0 "$NOW"
 "$ET" advance "$NOW" >/dev/null
 sql_is "SELECT string_agg(r.run_id || ':' || ti.state, ' ' ORDER BY r.run_id)
 	FROM runs r JOIN task_instances ti USING (run_pk) WHERE r.dag_id = 'past'" \
@@ -489,9 +490,12 @@ sql_is "SELECT a.log_bytes, a.log_truncated, (SELECT string_agg(convert_from(dat
 	"logs: a repeated chunk is stored once, the cap cuts and flags truncation"
 
 # --- callbacks ---------------------------------------------------------------------
-# The other DAGs are paused so that the queue "default", where callbacks go,
+# The other DAGs are paused and their live runs cancelled (a paused DAG's
+# running runs go on) so that the queue "default", where callbacks go,
 # holds nothing of theirs; a callback of a finished run is claimed anyway.
 pg_sql "UPDATE dags SET paused = true" >/dev/null
+pg_sql "UPDATE runs SET state = 'cancelled', ended_at = GREATEST(now(), started_at)
+	WHERE state IN ('queued', 'running')" >/dev/null
 dag cbs 'schedule: null
 defaults: {queue: qcb}
 env: {DAG_ENV: d}
