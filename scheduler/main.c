@@ -70,6 +70,14 @@ out:
 	sl_strbuf_release(&q);
 }
 
+/* Often enough to renew the lease a few times within heartbeat_timeout. */
+static uint64_t tick_ms(const struct sched *s)
+{
+	uint64_t ms = (uint64_t)s->cfg.heartbeat_timeout * 1000 / 3;
+
+	return ms < 100 ? 100 : ms > TICK_MS ? TICK_MS : ms;
+}
+
 /* While the database is down: probe it when due. True when it is back. */
 static bool db_probe(struct sched *s)
 {
@@ -218,7 +226,7 @@ void sched_kick(struct sched *s)
 
 	if (s->stopping)
 		return;
-	if ((rc = uv_timer_start(&s->tick_timer, on_tick, 0, TICK_MS)))
+	if ((rc = uv_timer_start(&s->tick_timer, on_tick, 0, tick_ms(s))))
 		sl_log("error", "timer_failed", "what=tick error=\"%s\"", uv_strerror(rc));
 }
 
@@ -384,7 +392,7 @@ static int start(struct sched *s)
 	if ((rc = conn_listen(s)))
 		return rc;
 	/* The first tick at once: it takes the lease (or learns the leader). */
-	if ((rc = uv_timer_start(&s->tick_timer, on_tick, 0, TICK_MS))) {
+	if ((rc = uv_timer_start(&s->tick_timer, on_tick, 0, tick_ms(s)))) {
 		sl_log("error", "timer_failed", "what=tick error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
