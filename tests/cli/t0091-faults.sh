@@ -134,17 +134,17 @@ tasks:
 EOF
 done
 
+# step is running when the push lands; next starts after it.
 cat >"$R/dags/push.yaml" <<EOF
 schedule: null
 tasks:
   step:
-    command: sh scripts/step.sh
+    command: sh scripts/version.sh; echo started >"$TMP/push.\$SLUICE_RUN_ID.state"; while [ ! -f "$TMP/push.gate" ]; do sleep 0.1; done
+  next:
+    command: sh scripts/version.sh
+    depends_on: [step]
 EOF
-cat >"$R/scripts/step.sh" <<EOF
-echo "script v1"
-echo started >"$TMP/push.\$SLUICE_RUN_ID.state"
-while [ ! -f "$TMP/push.gate" ]; do sleep 0.1; done
-EOF
+echo 'echo "script v1"' >"$R/scripts/version.sh"
 git_repo "$R" || exit 1
 C1=$(git -C "$R" rev-parse HEAD)
 
@@ -311,10 +311,8 @@ run "$SLUICE" trigger push --run-id p1
 expect_status 0 "trigger the push DAG"
 wait_for "$TMP/push.p1.state" started 60
 ok $? "its task is running the first version of the script"
-cat >"$R/scripts/step.sh" <<EOF
-echo "script v2"
-EOF
-C2=$(git_commit "$R" "step v2")
+echo 'echo "script v2"' >"$R/scripts/version.sh"
+C2=$(git_commit "$R" "version.sh v2")
 wait_sql "SELECT run_commit = '$C2' FROM dags WHERE dag_id = 'push'" 30
 ok $? "the scheduler sees the new commit"
 : >"$TMP/push.gate"
@@ -322,15 +320,19 @@ run_final push p1
 run "$SLUICE" runs show push p1 --json
 expect_jq "$TMP/out" ".state == \"success\" and .commit == \"$C1\"" \
 	"the running run keeps its commit"
-run "$SLUICE" logs push p1 step
-expect_file "$TMP/out" "script v1" "and ran the old script"
+for t in step next; do
+	run "$SLUICE" logs push p1 $t
+	expect_file "$TMP/out" "script v1" "its task $t ran the old script"
+done
 run "$SLUICE" trigger push --run-id p2
 run_final push p2
 run "$SLUICE" runs show push p2 --json
 expect_jq "$TMP/out" ".state == \"success\" and .commit == \"$C2\"" \
 	"the next run pins the new commit"
-run "$SLUICE" logs push p2 step
-expect_file "$TMP/out" "script v2" "and runs the new script"
+for t in step next; do
+	run "$SLUICE" logs push p2 $t
+	expect_file "$TMP/out" "script v2" "its task $t runs the new script"
+done
 
 stop_daemon s1
 expect_status 0 "the scheduler stops on SIGTERM"
