@@ -69,7 +69,7 @@ cat >"$R/dags/slow.yaml" <<EOF
 schedule: null
 tasks:
   nap:
-    command: echo \$\$ >"$TMP/nap.pid"; sleep 3; echo rested
+    command: echo \$\$ >"$TMP/nap.started"; sleep 3; echo rested
 EOF
 cat >"$R/dags/chatty.yaml" <<'EOF'
 schedule: null
@@ -171,7 +171,7 @@ ok $? "the standby takes it over"
 # A heartbeat_timeout longer than the outage and the worker's reconnect
 # back-off: the point is that nothing is lost, not how fast.
 stop_daemon s1
-sed -i 's/^heartbeat_timeout: .*/heartbeat_timeout: 20s/' "$TMP/s1.yaml"
+sed -i "s/^heartbeat_timeout: .*/heartbeat_timeout: 30s/" "$TMP/s1.yaml"
 m1=$(mark "$TMP/s1.log")
 start_scheduler s1
 wait_new "$TMP/s1.log" "$m1" 'event=lease_acquired epoch=4' 30
@@ -182,7 +182,7 @@ m1=$(mark "$TMP/s1.log")
 
 timeout 300 "$SLUICE" trigger slow --run-id p1 --wait >"$TMP/wait.out" 2>"$TMP/wait.err" &
 WAITPID=$!
-wait_for "$TMP/nap.pid" '[0-9]' 60
+wait_for "$TMP/nap.started" '[0-9]' 60
 ok $? "the task runs"
 pg_restart 4
 ok $? "PostgreSQL restarts"
