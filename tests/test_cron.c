@@ -8,7 +8,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sluice/alloc.h"
 #include "sluice/civil.h"
@@ -350,15 +349,8 @@ static void test_next_limits(void **state)
 	assert_int_equal(t, 0);
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static void test_next_is_fast(void **state)
+/* Rare matches, and many far-apart ones in a row, are found (how fast: bench, not here). */
+static void test_next_rare(void **state)
 {
 	/* "0 0 29 2 1" is Feb 29 OR a Monday in February (both restricted);
 	 * "*\/28" AND-s the day fields: Feb 1 or 29 that is a Monday, which
@@ -367,24 +359,18 @@ static void test_next_is_fast(void **state)
 	                                    "59 23 31 12 *"};
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_tz *paris = NULL;
-	double start, per_call;
 	int calls = 0;
 
 	(void)state;
 	assert_int_equal(sl_tz_load(&paris, "Europe/Paris", &err), 0);
 	EXPECT_NEXT("0 0 */28 2 1", "UTC", "2026-01-01T00:00:00Z", "2027-02-01T00:00:00Z",
 	            "2038-02-01T00:00:00Z", "2044-02-01T00:00:00Z", "2044-02-29T00:00:00Z");
-	start = now_ms();
 	for (size_t i = 0; i < SL_ARRAY_SIZE(exprs); i++) {
 		struct sl_cron c = parse_ok(exprs[i]);
 
 		for (int64_t t = T("2026-01-01T00:00Z"); calls < 200 * ((int)i + 1); calls++)
 			assert_int_equal(sl_cron_next(&c, paris, t, &t), 0);
 	}
-	per_call = (now_ms() - start) / calls;
-	/* Generous, for sanitizer builds on a busy machine. */
-	if (per_call > 5.0)
-		fail_msg("sl_cron_next takes %.3f ms per call", per_call);
 	sl_tz_free(paris);
 	sl_strbuf_release(&err);
 }
@@ -397,7 +383,7 @@ int main(void)
 	    cmocka_unit_test(test_next_business_hours), cmocka_unit_test(test_next_calendar),
 	    cmocka_unit_test(test_next_dst_paris),      cmocka_unit_test(test_next_dst_new_york),
 	    cmocka_unit_test(test_next_odd_zones),      cmocka_unit_test(test_next_limits),
-	    cmocka_unit_test(test_next_is_fast),
+	    cmocka_unit_test(test_next_rare),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sluice/alloc.h"
@@ -20,14 +19,6 @@
 #include "sluice/suggest.h"
 #include "sluice/template.h"
 #include "sluice/yaml_doc.h"
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void diags_format(struct sl_strbuf *sb, const struct sl_diags *d)
 {
@@ -327,16 +318,12 @@ static void test_invalid_fixtures(void **state)
 		struct sl_strbuf got = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
 		struct sl_diags d = SL_DIAGS_INIT;
 		struct sl_dag *dag;
-		double t0;
 		int rc;
 
 		if (!has_suffix(de->d_name, ".yaml"))
 			continue;
 		sl_strbuf_addf(&path, "fixtures/invalid/%s", de->d_name);
-		t0 = now();
 		rc = sl_dag_load_file(&dag, path.buf, NULL, &d);
-		if (now() - t0 > 1.0)
-			fail_msg("%s took %.3f s", path.buf, now() - t0);
 		diags_format(&got, &d);
 		sl_strbuf_setlen(&path, path.len - 5);
 		sl_strbuf_adds(&path, ".expect");
@@ -393,7 +380,6 @@ static void test_oversized(void **state)
 	struct sl_diags d = SL_DIAGS_INIT;
 	struct sl_strbuf got = SL_STRBUF_INIT, body = SL_STRBUF_INIT;
 	struct sl_dag *dag;
-	double t0;
 	int fd;
 
 	(void)state;
@@ -414,9 +400,7 @@ static void test_oversized(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(ftruncate(fd, 100 * 1024 * 1024), 0);
 	close(fd);
-	t0 = now();
 	assert_int_equal(sl_dag_load_file(&dag, path, NULL, &d), SL_ETOOBIG);
-	assert_true(now() - t0 < 1.0);
 	assert_null(dag);
 	assert_int_equal(d.nr, 1);
 	assert_string_equal(d.items[0].message, "file is over the size limit of 1048576 bytes");
@@ -464,17 +448,13 @@ static void test_random_input(void **state)
 	for (int round = 0; round < 12; round++) {
 		struct sl_diags d = SL_DIAGS_INIT;
 		struct sl_dag *dag;
-		double t0;
 
 		for (size_t i = 0; i < len; i++) {
 			uint64_t r = xorshift(&seed);
 
 			buf[i] = round == 0 ? (char)r : alphabet[r % (sizeof(alphabet) - 1)];
 		}
-		t0 = now();
 		assert_int_not_equal(sl_dag_load(&dag, "random.yaml", buf, len, NULL, &d), SL_OK);
-		if (now() - t0 > 1.0)
-			fail_msg("round %d took %.3f s", round, now() - t0);
 		assert_null(dag);
 		assert_true(d.nr > 0);
 		sl_diags_release(&d);
@@ -482,40 +462,33 @@ static void test_random_input(void **state)
 	free(buf);
 }
 
-static void test_alias_bomb_is_fast(void **state)
+static void test_alias_bomb(void **state)
 {
 	struct sl_diags d = SL_DIAGS_INIT;
 	struct sl_dag *dag;
-	double t0 = now();
 
 	(void)state;
 	assert_int_equal(sl_dag_load_file(&dag, "fixtures/invalid/alias_bomb.yaml", NULL, &d),
 	                 SL_EINVAL);
-	assert_true(now() - t0 < 0.1);
 	assert_int_equal(d.nr, 1);
 	sl_diags_release(&d);
 }
 
-/* Many tasks, a wide and a long graph: linear passes keep it fast. */
-static void test_big_dag_is_fast(void **state)
+/* A chain of 10,000 tasks: loads, in order (its speed is bench/parse's job). */
+static void test_big_dag(void **state)
 {
 	struct sl_strbuf text = SL_STRBUF_INIT, out = SL_STRBUF_INIT;
 	struct sl_dag *dag;
-	double t0;
-
 	(void)state;
 	sl_strbuf_adds(&text, "tasks:\n  t0: {command: x}\n");
 	for (int i = 1; i < 10000; i++)
 		sl_strbuf_addf(&text,
 		               "  t%d: {command: 'echo {{ outputs.t%d.k }}', depends_on: [t%d]}\n",
 		               i, i - 1, i - 1);
-	t0 = now();
 	assert_int_equal(load_text("big.yaml", text.buf, &dag, &out), SL_OK);
 	assert_string_equal(out.buf, "");
 	assert_int_equal(dag->tasks_nr, 10000);
 	assert_int_equal(dag->topo[9999], 9999);
-	if (now() - t0 > 1.0)
-		fail_msg("10,000 tasks took %.3f s", now() - t0);
 	sl_dag_free(dag);
 	sl_strbuf_release(&text);
 	sl_strbuf_release(&out);
@@ -641,8 +614,8 @@ int main(void)
 	    cmocka_unit_test(test_valid_fixtures),
 	    cmocka_unit_test(test_oversized),
 	    cmocka_unit_test(test_random_input),
-	    cmocka_unit_test(test_alias_bomb_is_fast),
-	    cmocka_unit_test(test_big_dag_is_fast),
+	    cmocka_unit_test(test_alias_bomb),
+	    cmocka_unit_test(test_big_dag),
 	    cmocka_unit_test(test_template_iter),
 	    cmocka_unit_test(test_template_refs),
 	    cmocka_unit_test(test_suggest),
