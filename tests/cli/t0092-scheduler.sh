@@ -77,6 +77,12 @@ tasks:
   talk:
     command: for i in 1 2 3 4 5 6; do echo "line $i"; sleep 1; done
 EOF
+cat >"$R/dags/burst.yaml" <<'EOF'
+schedule: null
+tasks:
+  b:
+    command: sleep 3; for i in $(seq 10 59); do echo "burst line $i"; done
+EOF
 cat >"$R/dags/fake.yaml" <<'EOF'
 schedule: null
 tasks:
@@ -150,6 +156,8 @@ ok $? "the worker moves to the new leader"
 run "$SLUICE" status --json
 expect_jq "$TMP/out" ".scheduler.alive and .scheduler.holder == \"$ID2\" and .scheduler.epoch == 2" \
 	"sluice status shows the new leader, epoch 2"
+run "$SLUICE" status
+expect_grep "$TMP/out" "^scheduler: $ID2 (epoch 2), heartbeat" "and so does its text"
 run timeout 120 "$SLUICE" trigger one --run-id n2 --wait
 expect_status 0 "a new trigger runs to success under the new leader"
 [ "$status" -eq 0 ] || dump "$TMP/err" "$TMP/s2.log" "$TMP/w1.log"
@@ -304,6 +312,28 @@ line 3
 line 4
 line 5
 line 6" "every line is stored, once"
+
+# --- what is kept while disconnected is bounded by log_limit ---------------------------
+stop_daemon s1
+printf 'log_limit: 100\n' >>"$TMP/s1.yaml"
+mw=$(mark "$TMP/w1.log")
+start_scheduler s1
+run "$SLUICE" trigger burst --run-id b1
+expect_status 0 "trigger a task that writes 750 bytes at once"
+wait_new "$TMP/w1.log" "$mw" 'event=dispatch .*dag=burst' 90
+ok $? "it is dispatched"
+kill -9 "$s1_pid"
+wait "$s1_pid" 2>/dev/null
+wait_new "$TMP/w1.log" "$mw" 'event=attempt_finished .*outcome=success' 60
+ok $? "it ends while no scheduler runs"
+tail -n +"$((mw + 1))" "$TMP/w1.log" >"$TMP/w1.burst"
+test "$(count "$TMP/w1.burst" 'event=log_dropped')" -eq 1
+ok $? "the worker keeps log_limit bytes and says once that it dropped the rest"
+start_scheduler s1
+sql_until "SELECT state = 'success' FROM runs WHERE run_id = 'b1'" 90
+ok $? "the run succeeds"
+run "$SLUICE" logs burst b1 b
+expect_grep "$TMP/out" '^burst line 10$' "the kept lines are stored"
 
 stop_daemon s1
 expect_status 0 "SIGTERM: the scheduler exits 0"
