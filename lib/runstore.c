@@ -530,7 +530,7 @@ static const char sql_clear[] =
     "WITH cleared AS ("
     " UPDATE task_instances ti SET state = 'pending',"
     "  max_tries = ti.try_number + COALESCE(d.retries, 0) + 1, next_retry_at = NULL,"
-    "  started_at = NULL, ended_at = NULL, updated_at = now()"
+    "  started_at = NULL, ended_at = NULL, reason = NULL, updated_at = now()"
     " FROM runs r JOIN dag_versions v ON v.dag_id = r.dag_id AND v.version_id = r.version_id"
     " CROSS JOIN LATERAL jsonb_to_recordset(v.definition->'tasks') AS d(task text, retries int)"
     " WHERE r.run_pk = ANY($1::bigint[]) AND ti.run_pk = r.run_pk AND ti.kind = 'task'"
@@ -785,7 +785,7 @@ out:
 static const char sql_mark[] =
     "WITH ti AS ("
     " UPDATE task_instances SET state = $2, next_retry_at = NULL,"
-    "  ended_at = GREATEST(now(), started_at), updated_at = now()"
+    "  ended_at = GREATEST(now(), started_at), reason = NULL, updated_at = now()"
     " WHERE ti_id = $1 RETURNING ti_id),"
     " ended AS ("
     " UPDATE attempts a SET ended_at = GREATEST(now(), a.started_at), outcome = 'cancelled'"

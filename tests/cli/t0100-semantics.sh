@@ -215,6 +215,13 @@ expect_jq "$TMP/out" '.state == "failed" and (.tasks[1] | .reason ==
 	and .try_number == 0)' "runs show --json: the reason, and no attempt was made"
 run "$SLUICE" runs show nopool np1
 expect_grep "$TMP/out" "^  load: pool 'warehouse' does not exist" "the table says why"
+"$SLUICE" pools set warehouse 1 >/dev/null || exit 1
+run "$SLUICE" tasks clear nopool np1 --failed --downstream
+expect_status 0 "the fix: create the pool, clear the failed tasks"
+run_done np1
+run "$SLUICE" runs show nopool np1 --json
+expect_jq "$TMP/out" '.state == "success" and all(.tasks[]; .reason == null)' \
+	"the run succeeds, and the old reason is gone"
 
 # --- a pool of one slot, priorities, a scheduler restart ---------------------------
 "$SLUICE" pools set solo 1 >/dev/null || exit 1
