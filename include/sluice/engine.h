@@ -51,10 +51,14 @@ int sl_engine_create_scheduled_runs(struct sl_db *db, int64_t now_ms, size_t lim
  * sl_trigger_evaluate becomes scheduled, skipped or upstream_failed
  * (evaluated in topological order, so a skip or failure cascades in one
  * call); a depends_on_past task also waits until the same task of the
- * previous run by logical date is success or skipped. up_for_retry and
- * up_for_reschedule task instances whose next_retry_at <= now become
- * scheduled. Then each run's state is rolled up (sl_rules_run_state): a
- * queued run with any task past pending becomes running, a run whose tasks
+ * previous run by logical date is success or skipped. A pending task whose
+ * direct upstream branch task succeeded without choosing it (its `branch`
+ * output, sl_branch_takes) is skipped first, whatever its trigger rule.
+ * up_for_retry and up_for_reschedule task instances whose next_retry_at <=
+ * now become scheduled. A task about to become scheduled, or scheduled,
+ * whose pool does not exist becomes failed instead (no attempt, no retry).
+ * Each change sets task_instances.reason (why, or NULL). Then each run's state is rolled up
+ * (sl_rules_run_state): a queued run with any task past pending becomes running, a run whose tasks
  * are all finished becomes success or failed with its end time. A run that
  * becomes success or failed and whose definition has an on_success or
  * on_failure command gets that callback in the same transaction: a task
@@ -99,7 +103,7 @@ void sl_engine_dispatches_release(struct sl_engine_dispatches *d);
  * Claim up to `free_slots` scheduled task instances for worker
  * `worker_id`, whose queue is one of `queues`: highest priority first, then
  * oldest logical date, then file order (ti_id). Pools (a task naming a pool
- * that does not exist gets no slot and stays scheduled), each run's
+ * that does not exist is never claimed; sl_engine_advance fails it), each run's
  * max_active_tasks and the global `parallelism` (0: no limit) count
  * task instances queued or running. For each one picked: a live attempt
  * (try_number + 1, the worker, a fencing token from sl_fencing_token_seq)
