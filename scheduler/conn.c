@@ -349,7 +349,7 @@ static void reconcile(struct wconn *c, const struct sl_proto_strlist *running)
 			i++;
 			continue;
 		}
-		if (++a->missed < 2 || s->db_down) {
+		if (++a->missed < 2 || s->db_down || !lease_held(s)) {
 			i++;
 			continue;
 		}

@@ -45,7 +45,7 @@ static void drain(struct sched *s)
 	while ((n = PQnotifies(conn))) {
 		sl_strbuf_reset(&q);
 		sl_log_quote(&q, n->extra ? n->extra : "");
-		sl_log("info", "notified", "channel=%s payload=%s", n->relname, q.buf);
+		sl_log("info", "notified", "payload=%s", q.buf);
 		PQfreemem(n);
 		any = true;
 	}

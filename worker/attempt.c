@@ -128,9 +128,7 @@ static void send_log(struct worker *w, struct attempt *a, enum sl_proto_stream s
 		m.u.log.stream = stream;
 		m.u.log.data = (char *)buf;
 		m.u.log.len = n;
-		/* Not before WELCOME either: a REJECT would lose what was sent. */
-		if (!conn_ready(w) || !conn_send(w, &m))
-			results_log_keep(w, &m, a->log_limit);
+		results_log(w, &m, a->log_limit);
 		buf += n;
 		len -= n;
 	} while (len);

@@ -265,19 +265,62 @@ static struct log_backlog *backlog_find(struct worker *w, const char *attempt_id
 	return NULL;
 }
 
-void results_log_keep(struct worker *w, const struct sl_proto_msg *log, uint64_t log_limit)
+/*
+ * Forget the oldest sent frames past the replay window, once they take
+ * twice its size, so that the copy is paid once per window of output.
+ */
+static void backlog_trim(struct log_backlog *b)
+{
+	size_t off = 0;
+
+	if (b->unsent <= 2 * WORKER_LOG_REPLAY)
+		return;
+	while (b->unsent - off > WORKER_LOG_REPLAY)
+		off += 4 + frame_len((const unsigned char *)b->frames.buf + off);
+	memmove(b->frames.buf, b->frames.buf + off, b->frames.len - off);
+	sl_strbuf_setlen(&b->frames, b->frames.len - off);
+	b->unsent -= off;
+}
+
+/* Everything kept is on its way now. */
+static void backlog_sent(struct log_backlog *b)
+{
+	b->unsent = b->frames.len;
+	b->bytes = 0;
+	b->dropped = false;
+	backlog_trim(b);
+}
+
+void results_log(struct worker *w, const struct sl_proto_msg *log, uint64_t log_limit)
 {
 	const struct sl_proto_log *l = &log->u.log;
 	uint64_t limit = log_limit ? log_limit : WORKER_BACKLOG_MAX;
 	struct log_backlog *b = backlog_find(w, l->attempt_id);
+	size_t start;
 
 	if (!b) {
 		SL_ALLOC_GROW(w->backlog, w->backlog_nr + 1, w->backlog_alloc);
 		b = &w->backlog[w->backlog_nr++];
 		b->attempt_id = sl_xstrdup(l->attempt_id);
 		sl_strbuf_init(&b->frames);
+		b->unsent = 0;
 		b->bytes = 0;
 		b->dropped = false;
+	}
+	/* Not before WELCOME either: a REJECT would lose what was sent. */
+	if (conn_ready(w) && b->unsent == b->frames.len) {
+		start = b->frames.len;
+		if (sl_proto_encode(log, &b->frames)) {
+			sl_log("error", "encode_failed", "type=LOG attempt=%s", l->attempt_id);
+			return;
+		}
+		if (conn_send_raw(w, b->frames.buf + start, b->frames.len - start)) {
+			backlog_sent(b);
+			return;
+		}
+		/* The connection just failed: the frame stays, unsent. */
+		b->bytes += l->len;
+		return;
 	}
 	if (b->bytes + l->len > limit) {
 		if (!b->dropped)
@@ -337,9 +380,12 @@ void results_resend(struct worker *w)
 	for (size_t i = 0; i < w->backlog_nr; i++) {
 		struct log_backlog *b = &w->backlog[i];
 
-		sl_log("info", "logs_resent", "attempt=%s bytes=%llu", b->attempt_id,
-		       (unsigned long long)b->bytes);
-		conn_send_raw(w, b->frames.buf, b->frames.len);
+		if (!b->frames.len)
+			continue;
+		sl_log("info", "logs_resent", "attempt=%s frame_bytes=%zu unsent_log_bytes=%llu",
+		       b->attempt_id, b->frames.len, (unsigned long long)b->bytes);
+		if (conn_send_raw(w, b->frames.buf, b->frames.len))
+			backlog_sent(b);
 	}
 	for (size_t i = 0; i < w->kept_nr; i++) {
 		sl_log("info", "result_resent", "attempt=%s fence=%llu", w->kept[i].attempt_id,

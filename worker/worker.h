@@ -26,6 +26,8 @@
 #define WORKER_LOG_CHUNK (64 * 1024)
 /** Log bytes kept per attempt while disconnected when its log_limit is 0. */
 #define WORKER_BACKLOG_MAX (16 * 1024 * 1024)
+/** Bytes of LOG frames already sent that are kept to send again (see log_backlog). */
+#define WORKER_LOG_REPLAY (64 * 1024)
 
 enum conn_state {
 	CONN_IDLE,       /* no socket; the retry timer may be armed */
@@ -44,16 +46,19 @@ struct kept_result {
 };
 
 /*
- * LOG frames of one attempt produced while no scheduler was connected,
- * sent after the next WELCOME (before the results) with their own seq, and
- * kept until the attempt's RESULT is acknowledged: sent again after every
- * reconnect, the scheduler stores each seq once.
+ * The LOG frames of one attempt that may not have reached the database:
+ * those produced while no scheduler was connected, and the last ones sent
+ * (a scheduler that dies may not have stored what it read, and a write
+ * into a dying socket succeeds). After each WELCOME they are all sent again
+ * (before the results) with their own seq, which the scheduler stores
+ * once; the record goes when the attempt's RESULT is acknowledged.
  */
 struct log_backlog {
 	char *attempt_id;
-	struct sl_strbuf frames; /* encoded LOG frames, in seq order */
-	uint64_t bytes;          /* log bytes in them */
-	bool dropped;            /* a chunk went past the bound (logged once) */
+	struct sl_strbuf frames; /* encoded LOG frames in seq order: sent, then unsent */
+	size_t unsent;           /* offset of the first unsent frame */
+	uint64_t bytes;          /* log bytes in the unsent frames */
+	bool dropped;            /* an unsent chunk went past the bound (logged once) */
 };
 
 struct attempt;
@@ -153,10 +158,11 @@ void results_ack(struct worker *w, const struct sl_proto_ref *ack);
 /** After WELCOME: every log backlog, then every kept result. */
 void results_resend(struct worker *w);
 /**
- * Keep a LOG frame that cannot be sent now, within `log_limit` log bytes
- * per attempt (0: WORKER_BACKLOG_MAX).
+ * Send a LOG frame, and keep it: the last WORKER_LOG_REPLAY bytes of sent
+ * frames, and while disconnected up to `log_limit` log bytes per attempt
+ * (0: WORKER_BACKLOG_MAX) of unsent ones.
  */
-void results_log_keep(struct worker *w, const struct sl_proto_msg *log, uint64_t log_limit);
+void results_log(struct worker *w, const struct sl_proto_msg *log, uint64_t log_limit);
 bool results_has(const struct worker *w, const char *attempt_id);
 void results_list(const struct worker *w, struct sl_proto_strlist *l);
 

@@ -138,7 +138,7 @@ ok $? "the worker with both addresses connects to the leader"
 run timeout 120 "$SLUICE" trigger one --run-id n1 --wait
 expect_status 0 "a triggered run succeeds"
 [ "$status" -eq 0 ] || dump "$TMP/err" "$TMP/s1.log"
-expect_grep "$TMP/s1.log" '^level=info event=notified channel=sluice payload="trigger one"$' \
+expect_grep "$TMP/s1.log" '^level=info event=notified payload="trigger one"$' \
 	"the leader was woken by the trigger's NOTIFY"
 expect_grep "$TMP/s1.log" 'event=dispatched worker=w1 .*dag=one run=n1' "and dispatched it"
 test "$(count "$TMP/s2.log" 'event=dispatched')" -eq 0
@@ -211,7 +211,7 @@ sql_is "SELECT string_agg(a.outcome, ',') FROM attempts a JOIN task_instances ti
 kill -0 "$s1_pid" 2>/dev/null
 ok $? "the scheduler is still running"
 run timeout 120 "$SLUICE" trigger one --run-id p2
-wait_new "$TMP/s1.log" "$m1" 'event=notified channel=sluice payload="trigger one"' 30
+wait_new "$TMP/s1.log" "$m1" 'event=notified payload="trigger one"' 30
 ok $? "NOTIFY works on the new connection"
 sql_until "SELECT state = 'success' FROM runs WHERE run_id = 'p2'"
 ok $? "and the run succeeds"
