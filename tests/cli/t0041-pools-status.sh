@@ -174,7 +174,7 @@ expect_grep "$TMP/out" "^  nobody  *1  *0  *NO: no live worker$" "a queue no liv
 if grep -q legacy "$TMP/out"; then ok 1 "a stale worker's queue is not live"; else
 	ok 0 "a stale worker's queue is not live"; fi
 expect_grep "$TMP/out" "^runs:      1 running, 0 queued$" "run counts"
-expect_grep "$TMP/out" "^  nightly_etl manual__1, running for 3m1[0-9]s$" "the running run"
+expect_grep "$TMP/out" "^  nightly_etl manual__1, running for 3m[1-5][0-9]s$" "the running run"
 run "$SLUICE" status --json
 expect_jq "$TMP/out" '.scheduler == {"alive":false,"holder":null,"epoch":null,"commit":null,
 	"acquired_at":null,"heartbeat_at":null,"heartbeat_age_seconds":null,"expires_at":null} and
