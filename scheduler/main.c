@@ -409,7 +409,8 @@ static int start(struct sched *s)
 /*
  * The scheduler's id (lease holder, WELCOME): the host name and the listen
  * port, so that schedulers of one host differ and a restarted one finds its
- * own lease again. Characters outside a protocol id become '_'.
+ * own lease again (two hosts of the same name would both hold it: the whole
+ * name is kept). Characters outside a protocol id become '_'.
  */
 static char *make_id(const char *listen)
 {
@@ -420,7 +421,6 @@ static char *make_id(const char *listen)
 	if (gethostname(host, sizeof(host) - 1))
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
-	host[strcspn(host, ".")] = '\0';
 	id = sl_xasprintf("%.150s-%s", host, colon ? colon + 1 : "0");
 	for (char *p = id; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
