@@ -15,6 +15,7 @@
 #   wait_exit PID [SECONDS]           until PID exits; its status in $status
 #   stop_daemon NAME        SIGTERM, wait; its status in $status
 #   wait_sql SQL [SECONDS]            until SQL prints "t" (30 s)
+#   wait_run DAG RUN_ID [SECONDS]     until the run has finished (60 s)
 
 SCHED=${SLUICE_SCHEDULER:?SLUICE_SCHEDULER must point at sluice-scheduler}
 WORKER=${SLUICE_WORKER:?SLUICE_WORKER must point at sluice-worker}
@@ -149,4 +150,9 @@ wait_sql() {
 		sleep 0.2
 	done
 	return 0
+}
+
+wait_run() {
+	wait_sql "SELECT state IN ('success', 'failed', 'cancelled') FROM runs
+		WHERE dag_id = '$1' AND run_id = '$2'" "${3:-60}"
 }

@@ -47,6 +47,12 @@ expect_file() {
 	fi
 }
 
+# expect_str GOT WANTED DESCRIPTION: the string GOT equals WANTED.
+expect_str() {
+	printf '%s\n' "$1" >"$TMP/got"
+	expect_file "$TMP/got" "$2" "$3"
+}
+
 # expect_grep FILE PATTERN DESCRIPTION: FILE has a line matching PATTERN.
 expect_grep() {
 	if grep -q -e "$2" "$1"; then

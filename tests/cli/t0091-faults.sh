@@ -28,18 +28,6 @@ alive() {
 	[ -d "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
 }
 
-# expect_str GOT WANTED DESCRIPTION
-expect_str() {
-	printf '%s\n' "$1" >"$TMP/got"
-	expect_file "$TMP/got" "$2" "$3"
-}
-
-# run_final DAG RUN_ID: wait until the run has finished.
-run_final() {
-	wait_sql "SELECT state IN ('success', 'failed', 'cancelled') FROM runs
-		WHERE dag_id = '$1' AND run_id = '$2'" "${3:-60}"
-}
-
 # --- the DAG repository ------------------------------------------------------
 R=$TMP/repo
 mkdir -p "$R/dags" "$R/scripts"
@@ -181,7 +169,7 @@ done
 seen=${seen# }
 expect_str "$seen" "1=2.000 2=3.000" \
 	"retry delays: 2s, then exponential 4s capped by max_retry_delay to 3s"
-run_final retry a1
+wait_run retry a1
 ok $? "the flaky run finishes"
 sql_is "SELECT string_agg(try_number || ':' || outcome || ':' || worker_id, ' ' ORDER BY try_number)
 	FROM attempts WHERE ti_id = ($ti_a)" "1:failed:w1 2:failed:w1 3:success:w1" \
@@ -202,7 +190,7 @@ for t in 1 2 3; do
 done
 
 # --- b. overruns its timeout ------------------------------------------------------
-run_final timeout b1
+wait_run timeout b1
 ok $? "the overrunning run finishes"
 sql_is "SELECT string_agg(a.try_number || ':' || a.outcome, ' ' ORDER BY a.try_number)
 	FROM attempts a JOIN task_instances ti USING (ti_id) JOIN runs r USING (run_pk)
@@ -229,7 +217,7 @@ run "$SLUICE" logs timeout b1 overrun --try 1
 expect_grep "$TMP/out" '^overrunning, try 1$' "the timed-out try's log is kept"
 
 # --- c. every trigger rule ----------------------------------------------------------
-run_final rules c1
+wait_run rules c1
 ok $? "the trigger rules run finishes"
 run "$SLUICE" runs show rules c1 --json
 expect_jq "$TMP/out" '.state == "failed"' "the run fails (F1 failed)"
@@ -317,7 +305,7 @@ C2=$(git_commit "$R" "version.sh v2")
 wait_sql "SELECT run_commit = '$C2' FROM dags WHERE dag_id = 'push'" 30
 ok $? "the scheduler sees the new commit"
 : >"$TMP/push.gate"
-run_final push p1
+wait_run push p1
 run "$SLUICE" runs show push p1 --json
 expect_jq "$TMP/out" ".state == \"success\" and .commit == \"$C1\"" \
 	"the running run keeps its commit"
@@ -326,7 +314,7 @@ for t in step next; do
 	expect_file "$TMP/out" "script v1" "its task $t ran the old script"
 done
 run "$SLUICE" trigger push --run-id p2
-run_final push p2
+wait_run push p2
 run "$SLUICE" runs show push p2 --json
 expect_jq "$TMP/out" ".state == \"success\" and .commit == \"$C2\"" \
 	"the next run pins the new commit"

@@ -28,11 +28,6 @@ trap cleanup EXIT
 
 PORT=$(free_port)
 
-run_final() {
-	wait_sql "SELECT state IN ('success', 'failed', 'cancelled') FROM runs
-		WHERE dag_id = '$1' AND run_id = '$2'" "${3:-60}"
-}
-
 # attempt_of RUN_ID TASK TRY: the attempt id.
 attempt_of() {
 	pg_sql "SELECT a.attempt_id FROM attempts a JOIN task_instances ti USING (ti_id)
@@ -109,12 +104,8 @@ kill -9 "$w1_pid"
 wait "$w1_pid" 2>/dev/null
 wait_for "$TMP/s1.log" 'event=worker_lost worker=w1 attempts_ended=1' 30
 ok $? "w1 is lost after heartbeat_timeout, its attempt ended"
-run_final lost f1
+wait_run lost f1
 ok $? "the run finishes"
-expect_str() {
-	printf '%s\n' "$1" >"$TMP/got"
-	expect_file "$TMP/got" "$2" "$3"
-}
 expect_str "$(attempts_of f1 job)" "1:lost:w1 2:success:w2" \
 	"the attempt on the killed worker is lost; the retry succeeds on the other worker"
 run "$SLUICE" runs show lost f1 --json
@@ -161,7 +152,7 @@ wait_for "$TMP/s2.log" "event=result worker=$Y attempt=$held_attempt " 30
 ok $? "held's result, kept by $Y, is recorded after the restart"
 expect_grep "$TMP/$Y.log" "event=result_resent attempt=$held_attempt " \
 	"$Y sent the kept result again"
-run_final crash g1
+wait_run crash g1
 run "$SLUICE" runs show crash g1 --json
 expect_jq "$TMP/out" '.state == "success" and ([.tasks[] | .try_number] == [1, 1])' \
 	"the run completes; every task on its first try"
@@ -171,7 +162,7 @@ expect_file "$TMP/out" "held finished" "held's log, once"
 
 wait_for "$TMP/s2.log" "event=worker_lost worker=$X attempts_ended=1" 30
 ok $? "$X, away for heartbeat_timeout, is lost"
-run_final fence g2
+wait_run fence g2
 expect_str "$(attempts_of g2 stuck)" "1:lost:$X 2:success:$Y" "stuck is retried on $Y"
 : >"$TMP/stuck.gate"
 kill -CONT "$x_pid"
