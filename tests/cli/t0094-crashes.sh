@@ -152,6 +152,8 @@ wait_for "$TMP/s2.log" "event=result worker=$Y attempt=$held_attempt " 30
 ok $? "held's result, kept by $Y, is recorded after the restart"
 expect_grep "$TMP/$Y.log" "event=result_resent attempt=$held_attempt " \
 	"$Y sent the kept result again"
+expect_str "$(grep -c "event=result.* attempt=$held_attempt " "$TMP/s2.log")" 1 \
+	"the restarted scheduler got it once"
 wait_run crash g1
 run "$SLUICE" runs show crash g1 --json
 expect_jq "$TMP/out" '.state == "success" and ([.tasks[] | .try_number] == [1, 1])' \
