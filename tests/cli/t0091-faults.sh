@@ -127,7 +127,7 @@ cat >"$R/dags/push.yaml" <<EOF
 schedule: null
 tasks:
   step:
-    command: sh scripts/version.sh; echo started >"$TMP/push.\$SLUICE_RUN_ID.state"; while [ ! -f "$TMP/push.gate" ]; do sleep 0.1; done
+    command: sh scripts/version.sh; echo started >"$TMP/push.\$SLUICE_RUN_ID.state"; while [ ! -f "$TMP/push.gate" ] && [ -d "$TMP" ]; do sleep 0.1; done
   next:
     command: sh scripts/version.sh
     depends_on: [step]

@@ -66,7 +66,7 @@ cat >"$R/dags/crash.yaml" <<EOF
 schedule: null
 tasks:
   held:
-    command: echo "held started" >"$TMP/held.state"; while [ ! -f "$TMP/held.gate" ]; do sleep 0.1; done; echo "held finished"
+    command: echo "held started" >"$TMP/held.state"; while [ ! -f "$TMP/held.gate" ] && [ -d "$TMP" ]; do sleep 0.1; done; echo "held finished"
   after:
     command: echo ran >>"$TMP/after.count"; echo "after ran"
     depends_on: [held]
@@ -75,7 +75,7 @@ cat >"$R/dags/fence.yaml" <<EOF
 schedule: null
 tasks:
   stuck:
-    command: echo "try \$SLUICE_TRY_NUMBER" >"$TMP/stuck.\$SLUICE_TRY_NUMBER.state"; [ "\$SLUICE_TRY_NUMBER" -ge 2 ] || while [ ! -f "$TMP/stuck.gate" ]; do sleep 0.1; done; echo "stuck try \$SLUICE_TRY_NUMBER"
+    command: echo "try \$SLUICE_TRY_NUMBER" >"$TMP/stuck.\$SLUICE_TRY_NUMBER.state"; [ "\$SLUICE_TRY_NUMBER" -ge 2 ] || while [ ! -f "$TMP/stuck.gate" ] && [ -d "$TMP" ]; do sleep 0.1; done; echo "stuck try \$SLUICE_TRY_NUMBER"
     retries: 1
     retry_delay: 1s
 EOF
