@@ -6,8 +6,10 @@
 #   git_repo DIR            init DIR as a repository on branch main and
 #                           commit everything in it
 #   git_commit DIR MSG      commit every change in DIR; prints the new id
-#   sched_config FILE REPO PATH [KEY: VALUE]...   (a KEY replaces its default)
+#   sched_config FILE REPO PATH [KEY: VALUE]...
 #   worker_config FILE NAME [KEY: VALUE]...
+#                           a config with each top-level KEY given replacing
+#                           its default
 #   start_scheduler NAME    run it with $TMP/NAME.yaml, log $TMP/NAME.log;
 #                           its pid in $NAME_pid (e.g. $s1_pid)
 #   start_worker NAME       likewise
