@@ -249,11 +249,16 @@ CREATE TABLE attempts (
 	-- Set when the log reached the configured log_limit and the rest was
 	-- dropped.
 	log_truncated boolean     NOT NULL DEFAULT false,
+	-- Ended by an operator while its process may still run: set until the
+	-- worker confirms the process is gone (or is lost); such a task
+	-- instance is not handed out again meanwhile. (0005)
+	stop_pending  boolean     NOT NULL DEFAULT false,
 	CONSTRAINT attempts_ti_try_key UNIQUE (ti_id, try_number),
 	CONSTRAINT attempts_fencing_token_key UNIQUE (fencing_token),
 	CONSTRAINT attempts_live_check CHECK ((ended_at IS NULL) = (outcome IS NULL)),
 	CONSTRAINT attempts_exit_check CHECK (exit_code IS NULL OR signal IS NULL),
-	CONSTRAINT attempts_times_check CHECK (started_at <= ended_at)
+	CONSTRAINT attempts_times_check CHECK (started_at <= ended_at),
+	CONSTRAINT attempts_stop_pending_check CHECK (NOT stop_pending OR ended_at IS NOT NULL)
 );
 
 -- The guarantee of SPEC §3: a task instance never has two attempts running
@@ -267,6 +272,11 @@ CREATE UNIQUE INDEX attempts_one_live_key ON attempts (ti_id)
 --   SELECT ... FROM attempts WHERE ended_at IS NULL AND worker_id = $1
 CREATE INDEX attempts_live_worker_idx ON attempts (worker_id)
 	WHERE ended_at IS NULL;
+
+-- Every claim: a task instance whose ended attempt may still be running on
+-- a worker is not handed out again. (0005)
+--   ... AND NOT EXISTS (SELECT 1 FROM attempts s WHERE s.ti_id = ti.ti_id AND s.stop_pending)
+CREATE INDEX attempts_stop_pending_idx ON attempts (ti_id) WHERE stop_pending;
 
 -- An attempt's stdout and stderr, in the order received, in chunks of at
 -- most 64 KiB; the scheduler stops storing at log_limit (see attempts).
@@ -325,4 +335,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(1, 'initial'),
 	(2, 'source_state'),
 	(3, 'runs_state_idx'),
-	(4, 'callbacks_reason');
+	(4, 'callbacks_reason'),
+	(5, 'attempt_stop_pending');

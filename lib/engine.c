@@ -878,6 +878,7 @@ static const char sql_candidates[] =
     "  AND y.state IN ('queued', 'running')))"
     " AND (SELECT count(*) FROM task_instances x WHERE x.run_pk = ti.run_pk"
     "  AND x.state IN ('queued', 'running')) < (v.definition->>'max_active_tasks')::int"
+    " AND NOT EXISTS (SELECT 1 FROM attempts s WHERE s.ti_id = ti.ti_id AND s.stop_pending)"
     " ORDER BY ti.priority DESC, r.logical_date, ti.ti_id LIMIT $2"
     " FOR UPDATE OF ti SKIP LOCKED";
 
@@ -1456,6 +1457,15 @@ static const char sql_attempt_lock[] =
     " FOR UPDATE OF a, ti";
 
 /*
+ * A report about an attempt that an operator ended (stop_pending) says its
+ * process is gone: a RESULT, or the worker's own word that it does not run
+ * it. Its task instance may be handed out again.
+ */
+static const char sql_attempt_stopped[] =
+    "UPDATE attempts SET stop_pending = false"
+    " WHERE attempt_id = $1 AND fencing_token = $2 AND stop_pending";
+
+/*
  * End the attempt and move its task instance. A reschedule uses no try:
  * each poke is an attempt of its own (one attempt per try number), so the
  * task's max_tries grows by one with it.
@@ -1564,6 +1574,9 @@ static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_taskexec_
 	rc = sl_db_exec(db, sql_attempt_lock, 2, params, &r, err);
 	if (rc || PQntuples(r) != 1) {
 		c->accepted = false;
+		/* Over already (a cancel, a clear): now its process is too. */
+		if (!rc)
+			rc = sl_db_exec(db, sql_attempt_stopped, 2, params, NULL, err);
 		goto fail;
 	}
 	c->accepted = true;
@@ -1634,6 +1647,9 @@ static const char sql_worker_live[] =
     "SELECT attempt_id, fencing_token FROM attempts"
     " WHERE worker_id = $1 AND ended_at IS NULL ORDER BY attempt_id";
 
+static const char sql_worker_stopped[] =
+    "UPDATE attempts SET stop_pending = false WHERE worker_id = $1 AND stop_pending";
+
 static int fail_worker_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
 	struct report_ctx *c = ctx;
@@ -1642,7 +1658,10 @@ static int fail_worker_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	int rc;
 
 	c->ended = 0;
-	rc = sl_db_exec(db, sql_worker_live, 1, params, &r, err);
+	/* A lost worker runs nothing we can wait for any more. */
+	rc = sl_db_exec(db, sql_worker_stopped, 1, params, NULL, err);
+	if (!rc)
+		rc = sl_db_exec(db, sql_worker_live, 1, params, &r, err);
 	for (int i = 0; !rc && i < PQntuples(r); i++) {
 		c->attempt_id = int_at(r, i, 0);
 		c->fencing = int_at(r, i, 1);
@@ -1691,5 +1710,28 @@ int sl_engine_fail_attempt(struct sl_db *db, int64_t attempt_id, int64_t fencing
 	rc = sl_db_transaction(db, 0, fail_attempt_tx, &c, err);
 	if (accepted)
 		*accepted = !rc && c.accepted;
+	return rc;
+}
+
+static const char sql_stopped_except[] =
+    "UPDATE attempts SET stop_pending = false"
+    " WHERE worker_id = $1 AND stop_pending AND attempt_id <> ALL($2::bigint[])";
+
+int sl_engine_confirm_stopped(struct sl_db *db, const char *worker_id, const int64_t *running,
+                              size_t running_nr, size_t *confirmed, struct sl_strbuf *err)
+{
+	struct sl_strbuf ids = SL_STRBUF_INIT;
+	const char *params[2] = {worker_id, NULL};
+	PGresult *r = NULL;
+	int rc;
+
+	for (size_t i = 0; i < running_nr; i++)
+		arr_add_int(&ids, running[i]);
+	params[1] = arr_end(&ids);
+	rc = sl_db_exec_idempotent(db, sql_stopped_except, 2, params, &r, err);
+	if (confirmed)
+		*confirmed = rc ? 0 : (size_t)strtoull(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	sl_strbuf_release(&ids);
 	return rc;
 }

@@ -230,6 +230,26 @@ static int upsert_worker(struct sched *s, struct wconn *c, struct sl_strbuf *err
 	return rc;
 }
 
+/*
+ * Attempts of this worker that an operator ended and that its HELLO does
+ * not list have no process left: their tasks may run again.
+ */
+static int confirm_stopped(struct wconn *c, struct sl_strbuf *err)
+{
+	int64_t *ids = sl_xcalloc(c->live_nr + 1, sizeof(*ids));
+	size_t confirmed = 0;
+	int rc;
+
+	for (size_t i = 0; i < c->live_nr; i++)
+		ids[i] = c->live[i].attempt_id;
+	rc = sl_engine_confirm_stopped(c->s->db, c->worker_id, ids, c->live_nr, &confirmed, err);
+	if (!rc && confirmed)
+		sl_log("info", "attempts_stopped", "worker=%s attempts=%zu", c->worker_id,
+		       confirmed);
+	free(ids);
+	return rc;
+}
+
 static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 {
 	struct sched *s = c->s;
@@ -284,7 +304,7 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 		if (parse_id(h->running.items[i], &id))
 			live_add(c, id, 0);
 	}
-	if ((rc = upsert_worker(s, c, &err))) {
+	if ((rc = upsert_worker(s, c, &err)) || (rc = confirm_stopped(c, &err))) {
 		sched_db_error(s, "worker_upsert", rc, &err);
 		send_reject(c, "the scheduler cannot reach its database");
 		goto out;

@@ -186,4 +186,13 @@ int sl_engine_fail_worker(struct sl_db *db, const char *worker_id, int64_t now_m
 int sl_engine_fail_attempt(struct sl_db *db, int64_t attempt_id, int64_t fencing, int64_t now_ms,
                            bool *accepted, struct sl_strbuf *err);
 
+/**
+ * A worker that says hello lists every attempt it runs: each attempt of it
+ * that an operator ended (stop_pending) and that is not in `running` has no
+ * process any more, so its task instance may be handed out again. Run at
+ * HELLO only: a HEARTBEAT may have left before a DISPATCH arrived.
+ */
+int sl_engine_confirm_stopped(struct sl_db *db, const char *worker_id, const int64_t *running,
+                              size_t running_nr, size_t *confirmed, struct sl_strbuf *err);
+
 #endif

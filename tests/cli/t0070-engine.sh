@@ -656,4 +656,43 @@ sql_is "SELECT state FROM runs WHERE run_id = 'cs1'" success \
 run cbtis cs1
 expect_file "$TMP/out" "on_success:scheduled:1/2:default" "and its callback is due again, try 2"
 
+# --- an attempt ended by an operator: no new try until its process is gone ------
+dag stubborn 'schedule: null
+defaults: {queue: qstop}
+tasks:
+  only: {command: "sleep 60", retries: 0}'
+"$SLUICE" trigger stubborn --run-id sp1 >/dev/null || exit 1
+"$ET" advance "$NOW" >/dev/null
+claim w20 qstop "$NOW"
+SA=$A
+SF=$F
+"$ET" started "$A" "$F" "$NOW" >/dev/null
+run "$SLUICE" tasks clear stubborn sp1 only
+expect_status 0 "clear the running task"
+sql_is "SELECT outcome || ':' || stop_pending FROM attempts WHERE attempt_id = $SA" "cancelled:true" \
+	"its attempt is cancelled, its process not yet known to be gone"
+"$ET" advance "$NOW" >/dev/null
+claim w21 qstop "$NOW"
+jq_ok '.dispatches == []' "$TMP/out" "the task is not handed out while that process may run"
+et confirm-stopped w20 "$SA"
+jq_ok '.confirmed == 0' "$TMP/out" "a HELLO that lists the attempt confirms nothing"
+et result "$SA" "$SF" cancelled sig15 "$NOW"
+jq_ok '.accepted == false' "$TMP/out" "the killed attempt's RESULT is stale"
+sql_is "SELECT stop_pending FROM attempts WHERE attempt_id = $SA" f "but says the process is gone"
+claim w21 qstop "$NOW"
+jq_ok '.dispatches[0].try_number == 2' "$TMP/out" "so try 2 is handed out"
+"$ET" started "$A" "$F" "$NOW" >/dev/null
+run "$SLUICE" tasks clear stubborn sp1 only
+"$ET" advance "$NOW" >/dev/null
+et confirm-stopped w21 999999,999998
+jq_ok '.confirmed == 1' "$TMP/out" "a HELLO that does not list the attempt confirms it stopped"
+claim w22 qstop "$NOW"
+jq_ok '.dispatches[0].try_number == 3' "$TMP/out" "try 3 is handed out"
+run "$SLUICE" tasks clear stubborn sp1 only
+"$ET" advance "$NOW" >/dev/null
+et fail-worker w22 "$NOW"
+sql_is "SELECT count(*) FROM attempts WHERE stop_pending" 0 "a lost worker's stopped attempts are confirmed"
+claim w23 qstop "$NOW"
+jq_ok '.dispatches[0].try_number == 4' "$TMP/out" "try 4 is handed out"
+
 done_testing

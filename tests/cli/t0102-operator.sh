@@ -69,6 +69,15 @@ hold() {
 		"$TMP" "$1" "$TMP" "$1"
 }
 
+# hold_stubborn NAME: like hold, but ignores SIGTERM (so a kill takes the
+# worker's whole grace period) and appends to NAME.overlap when it starts
+# while the process of an earlier try still runs.
+hold_stubborn() {
+	printf 'trap "" TERM; p=$(cat "%s/%s.pid" 2>/dev/null); if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then echo "$p" >>"%s/%s.overlap"; fi; ' \
+		"$TMP" "$1" "$TMP" "$1"
+	hold "$1"
+}
+
 # --- the DAG repository ------------------------------------------------------
 R=$TMP/repo
 mkdir -p "$R/dags"
@@ -90,7 +99,7 @@ tasks:
   first:
     command: echo run >>"$TMP/first.count"
   second:
-    command: '$(hold second)'
+    command: '$(hold_stubborn second)'
     depends_on: [first]
 EOF
 cat >"$R/dags/fixme.yaml" <<EOF
@@ -199,6 +208,8 @@ poll_long "SELECT count(*) = 1 FROM attempts a JOIN task_instances ti USING (ti_
 ok $? "it is dispatched again as try 2"
 new_pid "$TMP/second.pid" "$(cat "$TMP/second1.pid")"
 ok $? "try 2 runs in a new process"
+test ! -e "$TMP/second.overlap"
+ok $? "try 2 started only once try 1's process (deaf to SIGTERM) was gone"
 poll_long "SELECT state = 'running' FROM runs WHERE run_id = 'l1'"
 ok $? "the run is running again"
 touch "$TMP/second.go"

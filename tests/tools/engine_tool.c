@@ -11,6 +11,7 @@
  *   log ATTEMPT FENCE SEQ TEXT LIMIT          {"accepted": bool}
  *   result ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS_JSON]   {"accepted": bool}
  *   fail-worker WORKER NOW                    {"ended": N}
+ *   confirm-stopped WORKER [ID,ID...]         {"confirmed": N}
  *
  * EXIT is an exit code, or `sigN` for a signal. Exit status 1 on an error.
  */
@@ -135,12 +136,35 @@ static int cmd_result(struct sl_db *db, int argc, char **argv, struct sl_strbuf 
 	return rc;
 }
 
+/* confirm-stopped WORKER [ID,ID...]: the attempts its HELLO would list. */
+static int cmd_confirm_stopped(struct sl_db *db, int argc, char **argv, struct sl_strbuf *err)
+{
+	int64_t *ids = NULL;
+	size_t nr = 0, alloc = 0, confirmed = 0;
+	char *list = argc > 3 ? sl_xstrdup(argv[3]) : NULL;
+	char *save = NULL;
+	int rc;
+
+	for (char *tok = list ? strtok_r(list, ",", &save) : NULL; tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		SL_ALLOC_GROW(ids, nr + 1, alloc);
+		ids[nr++] = arg_int(tok);
+	}
+	rc = sl_engine_confirm_stopped(db, argv[2], ids, nr, &confirmed, err);
+	if (!rc)
+		print(json_pack("{sI}", "confirmed", (json_int_t)confirmed));
+	free(ids);
+	free(list);
+	return rc;
+}
+
 static int usage(void)
 {
 	fputs("usage: engine_tool schedule NOW [LIMIT] | advance NOW [LIMIT]\n"
 	      "       | claim WORKER QUEUES SLOTS NOW [PARALLELISM]\n"
 	      "       | started ATTEMPT FENCE NOW | log ATTEMPT FENCE SEQ TEXT LIMIT\n"
-	      "       | result ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS] | fail-worker W NOW\n",
+	      "       | result ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS] | fail-worker W NOW\n"
+	      "       | confirm-stopped WORKER [RUNNING_IDS]\n",
 	      stderr);
 	return 2;
 }
@@ -160,6 +184,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "log") && argc == 7) {
 	} else if (!strcmp(cmd, "result") && argc >= 7 && argc <= 8) {
 	} else if (!strcmp(cmd, "fail-worker") && argc == 4) {
+	} else if (!strcmp(cmd, "confirm-stopped") && argc >= 3 && argc <= 4) {
 	} else {
 		return usage();
 	}
@@ -193,6 +218,8 @@ int main(int argc, char **argv)
 			print(json_pack("{sb}", "accepted", accepted));
 	} else if (!strcmp(cmd, "result")) {
 		rc = cmd_result(db, argc, argv, &err);
+	} else if (!strcmp(cmd, "confirm-stopped")) {
+		rc = cmd_confirm_stopped(db, argc, argv, &err);
 	} else {
 		rc = sl_engine_fail_worker(db, argv[2], arg_int(argv[3]) * 1000, &n, &err);
 		if (!rc)
