@@ -193,6 +193,13 @@ static void print_final_json(struct sl_db *db, const char *dag_id, const char *r
 }
 
 /*
+ * How long trigger --wait rides out an unreachable database: a restart or
+ * a failover takes seconds; a database gone for longer is something the
+ * caller (a CI job, a script) must hear about, with exit 4, not hang on.
+ */
+#define WAIT_OUTAGE_MAX_MS 30000
+
+/*
  * trigger --wait: follow the run until it ends. The scheduler's NOTIFYs
  * wake the loop early; a poll every 200 ms catches changes made without
  * one. Exit 0 when the run succeeds, 1 when it fails or is cancelled.
@@ -204,7 +211,7 @@ static int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, cons
 	char **seen = NULL;
 	int seen_nr = 0, rc;
 	unsigned long listen_gen;
-	bool down = false;
+	int down_ms = 0;
 	const struct timespec retry = {0, 500 * 1000 * 1000};
 
 	if (!cli->json) {
@@ -224,11 +231,12 @@ static int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, cons
 		if (!rc)
 			rc = runs_show_load(db, dag_id, run_id, &r, &err);
 		/* PostgreSQL restarting: the run goes on, so does the wait. */
-		if (rc == SL_EUNAVAIL) {
-			if (!down)
-				fprintf(stderr, "sluice: %s; waiting for it to come back\n",
-				        err.buf);
-			down = true;
+		if (rc == SL_EUNAVAIL && down_ms < WAIT_OUTAGE_MAX_MS) {
+			if (!down_ms)
+				fprintf(stderr,
+				        "sluice: %s; waiting up to %d s for it to come back\n",
+				        err.buf, WAIT_OUTAGE_MAX_MS / 1000);
+			down_ms += 500;
 			sl_strbuf_reset(&err);
 			rc = 0;
 			nanosleep(&retry, NULL);
@@ -236,7 +244,7 @@ static int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, cons
 		}
 		if (rc)
 			break;
-		down = false;
+		down_ms = 0;
 		state = PQgetvalue(r, 0, RUNS_SHOW_STATE);
 		if (!cli->json)
 			print_changes(r, &seen, &seen_nr);

@@ -319,9 +319,10 @@ w=$!
 poll_sql "SELECT count(*) = 1 FROM runs WHERE run_id = 'w3'"
 sleep 0.3
 pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1
-bg_wait $w 20
+bg_wait $w 90
 cp "$TMP/w3.err" "$TMP/err"
-expect_status 4 "the database stopped during trigger --wait: exit 4"
+expect_status 4 "the database gone for good during trigger --wait: exit 4 after 30 s"
+expect_grep "$TMP/err" "waiting up to 30 s for it to come back$" "it said it would wait"
 expect_grep "$TMP/err" "^sluice: .*PostgreSQL at $PG_DIR:5432" "with a message that says where"
 run "$SLUICE" runs list
 expect_status 4 "runs list with the database down exits 4"
