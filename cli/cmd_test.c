@@ -38,6 +38,7 @@ enum {
 	OPT_CONF_JSON,
 	OPT_LOGICAL_DATE,
 	OPT_PARALLEL,
+	OPT_POOL,
 };
 
 static const struct option test_options[] = {
@@ -45,18 +46,21 @@ static const struct option test_options[] = {
     {"conf-json", required_argument, NULL, OPT_CONF_JSON},
     {"logical-date", required_argument, NULL, OPT_LOGICAL_DATE},
     {"parallel", required_argument, NULL, OPT_PARALLEL},
+    {"pool", required_argument, NULL, OPT_POOL},
     {NULL, 0, NULL, 0},
 };
 
 const struct cli_command cli_cmd_test = {
     .path = "test",
     .usage = "PATH [TASK...] [--conf k=v]... [--conf-json JSON] [--logical-date ISO] "
-             "[--parallel N]",
+             "[--parallel N] [--pool NAME=SLOTS]...",
     .summary = "Run a DAG file locally, with no database or daemons.",
     .help = "Loads and validates the DAG file (errors as file:line:col, exit 1), then runs\n"
             "its tasks on this machine with the same execution code as sluice-worker:\n"
             "trigger rules, retries (waiting retry_delay), sensors (poking again after\n"
-            "poke_interval), timeouts, outputs passed downstream, exit 99 skipping.\n"
+            "poke_interval), timeouts, outputs passed downstream, exit 99 skipping,\n"
+            "branching, pools and priority. depends_on_past always holds: there is no\n"
+            "previous run.\n"
             "Each task's state changes and log lines are printed prefixed with its id,\n"
             "then a table of every task's state, tries and duration.\n"
             "\n"
@@ -77,7 +81,10 @@ const struct cli_command cli_cmd_test = {
             "  --logical-date ISO  the run's logical date (default now); without an offset\n"
             "                      it is read in the DAG's timezone. The run id is\n"
             "                      test__<logical date>\n"
-            "  --parallel N        run at most N tasks at once (default 4)\n"
+            "  --parallel N        run at most N tasks at once (default 4; the DAG's\n"
+            "                      max_active_tasks caps it too)\n"
+            "  --pool NAME=SLOTS   slots of a pool the DAG's tasks name; a pool not given\n"
+            "                      has 1 slot here (there is no database to ask)\n"
             "  --json              print a summary object instead of the table (task logs\n"
             "                      then go to standard error)\n"
             "\n"
@@ -95,9 +102,17 @@ struct test_opts {
 	const char *conf_json;
 	const char *logical_date;
 	long parallel;
+	const char **pools; /* NAME=SLOTS */
+	size_t pools_nr, pools_alloc;
 };
 
 struct test_run;
+
+/* A pool the DAG's tasks name: its slots here, and how many are running. */
+struct test_pool {
+	const char *name;
+	long slots, busy;
+};
 
 struct test_task {
 	struct test_run *run;
@@ -117,6 +132,7 @@ struct test_task {
 	bool timer_init;
 	struct sl_strbuf partial[2]; /* an incomplete last line, per stream */
 	struct sl_kvs outputs;
+	struct test_pool *pool; /* NULL: none */
 };
 
 struct test_run {
@@ -129,8 +145,11 @@ struct test_run {
 	int64_t logical_date; /* UTC seconds */
 	const char *run_id;
 	const char *outdir;
-	long parallel;
+	long parallel; /* --parallel, capped by max_active_tasks */
 	int running;
+	struct test_pool *pools;
+	size_t pools_nr;
+	size_t *ready; /* scratch for schedule() */
 	bool cancelling;
 	bool closed; /* every handle has been closed */
 	FILE *log;   /* where task logs and state changes go */
@@ -158,6 +177,10 @@ static int on_option(struct cli *cli, int opt, const char *arg, void *ctx)
 		return 0;
 	case OPT_PARALLEL:
 		return cli_parse_long(&cli_cmd_test, "--parallel", arg, 1, 1024, &o->parallel);
+	case OPT_POOL:
+		SL_ALLOC_GROW(o->pools, o->pools_nr + 1, o->pools_alloc);
+		o->pools[o->pools_nr++] = arg;
+		return 0;
 	}
 	return CLI_EXIT_USAGE;
 }
@@ -336,6 +359,8 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *result, v
 	(void)te;
 	t->te = NULL;
 	t->run->running--;
+	if (t->pool)
+		t->pool->busy--;
 	print_lines(t, &t->partial[0], true);
 	print_lines(t, &t->partial[1], true);
 	t->duration_ms += result->duration_ms;
@@ -453,6 +478,8 @@ static int start_attempt(struct test_task *t)
 	if (rc < 0)
 		goto fail;
 	run->running++;
+	if (t->pool)
+		t->pool->busy++;
 	if (task->sensor && t->pokes > 1)
 		sl_strbuf_addf(&note, "poke %d of try %d", t->pokes, t->try_number);
 	else
@@ -682,6 +709,19 @@ static bool run_callback(struct test_run *run, enum sl_run_state state)
 	return command && start_callback(run, state, name, command) == 0;
 }
 
+static const struct sl_dag *sort_dag;
+
+/* The scheduler's claim order within one run: priority, then file order. */
+static int claim_order(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int px = sort_dag->tasks[x].priority, py = sort_dag->tasks[y].priority;
+
+	if (px != py)
+		return px > py ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
 static void schedule(struct test_run *run)
 {
 	const struct sl_dag *dag = run->dag;
@@ -691,22 +731,22 @@ static void schedule(struct test_run *run)
 	size_t n = 0;
 
 	while (again && !run->cancelling) {
-		again = evaluate_pending(run);
-		/* Start what is ready, higher priority first, then file order. */
-		for (int pass = 0; pass < 2 && run->running < run->parallel; pass++) {
-			for (size_t k = 0; k < dag->tasks_nr && run->running < run->parallel; k++) {
-				size_t i = dag->topo[k];
-				struct test_task *t = &run->tasks[i];
+		size_t nready = 0;
 
-				if (t->state != SL_TASK_SCHEDULED)
-					continue;
-				if (pass == 0 && dag->tasks[i].priority <= 0)
-					continue;
-				if (pass == 1 && dag->tasks[i].priority > 0)
-					continue;
-				if (start_attempt(t) < 0)
-					again = true;
-			}
+		again = evaluate_pending(run);
+		for (size_t i = 0; i < dag->tasks_nr; i++)
+			if (run->tasks[i].state == SL_TASK_SCHEDULED)
+				run->ready[nready++] = i;
+		sort_dag = dag;
+		qsort(run->ready, nready, sizeof(*run->ready), claim_order);
+		for (size_t k = 0; k < nready && run->running < run->parallel; k++) {
+			struct test_task *t = &run->tasks[run->ready[k]];
+
+			/* A full pool holds its task back; others may still start. */
+			if (t->pool && t->pool->busy >= t->pool->slots)
+				continue;
+			if (start_attempt(t) < 0)
+				again = true;
 		}
 	}
 	if (run->running)
@@ -890,6 +930,53 @@ static int select_tasks(struct test_run *run, struct cli_args *args)
 	return 0;
 }
 
+/*
+ * The pools the DAG's tasks name, with the slots --pool gives (1 when not
+ * given: one at a time is the safe guess without a database), linked to
+ * their tasks. A --pool that no task names is a usage error.
+ */
+static int make_pools(struct test_run *run, const struct test_opts *o)
+{
+	const struct sl_dag *dag = run->dag;
+
+	run->pools = sl_xcalloc(dag->tasks_nr ? dag->tasks_nr : 1, sizeof(*run->pools));
+	for (size_t i = 0; i < dag->tasks_nr; i++) {
+		const char *name = dag->tasks[i].pool;
+		size_t p = 0;
+
+		if (!name)
+			continue;
+		while (p < run->pools_nr && strcmp(run->pools[p].name, name))
+			p++;
+		if (p == run->pools_nr)
+			run->pools[run->pools_nr++] = (struct test_pool){name, 1, 0};
+		run->tasks[i].pool = &run->pools[p];
+	}
+	for (size_t k = 0; k < o->pools_nr; k++) {
+		const char *eq = strchr(o->pools[k], '=');
+		size_t p = 0;
+		long slots;
+		int rc;
+
+		if (!eq || eq == o->pools[k])
+			return cli_usage_error(
+			    &cli_cmd_test, "--pool: expected NAME=SLOTS, got '%s'", o->pools[k]);
+		while (p < run->pools_nr &&
+		       (strlen(run->pools[p].name) != (size_t)(eq - o->pools[k]) ||
+		        strncmp(run->pools[p].name, o->pools[k], (size_t)(eq - o->pools[k]))))
+			p++;
+		if (p == run->pools_nr)
+			return cli_usage_error(&cli_cmd_test,
+			                       "--pool: no task of DAG '%s' uses pool '%.*s'",
+			                       dag->id, (int)(eq - o->pools[k]), o->pools[k]);
+		rc = cli_parse_long(&cli_cmd_test, "--pool", eq + 1, 1, 100000, &slots);
+		if (rc)
+			return rc;
+		run->pools[p].slots = slots;
+	}
+	return 0;
+}
+
 static int run_test(struct cli *cli, int argc, char **argv)
 {
 	struct test_opts o = {.parallel = PARALLEL_DEFAULT};
@@ -944,13 +1031,17 @@ static int run_test(struct cli *cli, int argc, char **argv)
 	rc = select_tasks(&run, &args);
 	if (rc)
 		goto out;
+	rc = make_pools(&run, &o);
+	if (rc)
+		goto out;
 	rc = logical_date(&o, dag, &run.logical_date);
 	if (rc)
 		goto out;
 	sl_run_id_format(&run_id, "test", run.logical_date * 1000000);
 	run.run_id = run_id.buf;
 	run.conf = conf;
-	run.parallel = o.parallel;
+	run.parallel = o.parallel < dag->max_active_tasks ? o.parallel : dag->max_active_tasks;
+	run.ready = sl_xcalloc(dag->tasks_nr ? dag->tasks_nr : 1, sizeof(*run.ready));
 	run.whole = args.n < 2;
 	run.log = cli->json ? stderr : stdout;
 
@@ -1025,6 +1116,9 @@ out:
 	free(run.tasks);
 	free(run.mark);
 	free(run.stack);
+	free(run.ready);
+	free(run.pools);
+	free(o.pools);
 	free(states);
 	sl_strbuf_release(&run_id);
 	json_decref(conf);

@@ -198,6 +198,40 @@ expect_grep "$TMP/out" '^run .*: success$' "the run stays success"
 run "$SLUICE" test cbok.yaml a
 if grep -q on_success "$TMP/out"; then ok 1 "a TASK list runs no callback"; else ok 0 "a TASK list runs no callback"; fi
 
+# Pools and priority: a pool has 1 slot unless --pool says otherwise; the
+# one slot goes to the highest priority first. Each task notes when it
+# starts and whether another task of the pool was running then.
+cat >pooltask.sh <<EOF
+touch "$TMP/busy.\$1"; echo "\$1" >>"$TMP/order"; sleep 0.5
+for f in "$TMP"/busy.*; do [ "\$f" = "$TMP/busy.\$1" ] || echo "\$1" >>"$TMP/overlap"; done
+rm "$TMP/busy.\$1"
+EOF
+cat >pooled.yaml <<EOF
+dag: pooled
+defaults: {pool: wh}
+tasks:
+  low: {command: sh pooltask.sh low, priority: 1}
+  high: {command: sh pooltask.sh high, priority: 5}
+  mid: {command: sh pooltask.sh mid, priority: 3}
+EOF
+run "$SLUICE" test pooled.yaml
+expect_status 0 "a DAG of pooled tasks succeeds"
+test ! -e "$TMP/overlap"
+ok $? "a pool not given on the command line has one slot: no two tasks of it overlap"
+expect_file "$TMP/order" "high
+mid
+low" "the slot goes to the highest priority first"
+rm -f "$TMP/order"
+run "$SLUICE" test pooled.yaml --pool wh=3
+expect_status 0 "--pool wh=3"
+test -e "$TMP/overlap"
+ok $? "with three slots the tasks of the pool run together"
+run "$SLUICE" test pooled.yaml --pool nope=2
+expect_status 2 "--pool naming a pool no task uses is a usage error"
+expect_grep "$TMP/err" "no task of DAG 'pooled' uses pool 'nope'" "... that names the pool"
+run "$SLUICE" test pooled.yaml --pool wh=0
+expect_status 2 "--pool with zero slots is a usage error"
+
 # An invalid file.
 cat >bad.yaml <<'EOF'
 dag: bad
