@@ -855,29 +855,36 @@ static const char sql_busy[] =
  * the pool does not exist). Tasks whose pool is full or missing, or whose
  * run is at max_active_tasks, are left out here, so that they cannot fill
  * the window and hold back runnable tasks behind them; the counts then
- * account for the tasks picked within this batch.
+ * account for the tasks picked within this batch. The counts and the
+ * run's max_active_tasks (in its large definition) are computed once per
+ * run and pool, not once per candidate: per candidate, a run of n
+ * scheduled tasks costs n squared.
  */
 static const char sql_candidates[] =
-    "SELECT ti.ti_id, ti.run_pk, ti.task_id, ti.pool, r.version_id, r.dag_id, r.run_id,"
+    "WITH rl AS MATERIALIZED (SELECT r.run_pk,"
+    "  (v.definition->>'max_active_tasks')::int AS max_active,"
+    "  (SELECT count(*) FROM task_instances x WHERE x.run_pk = r.run_pk"
+    "   AND x.state IN ('queued', 'running')) AS busy"
+    " FROM runs r JOIN dag_versions v ON v.version_id = r.version_id"
+    " WHERE r.run_pk IN (SELECT c.run_pk FROM task_instances c"
+    "  WHERE c.state = 'scheduled' AND c.queue = ANY($1::text[]))),"
+    " pl AS MATERIALIZED (SELECT p.name, p.slots - (SELECT count(*) FROM task_instances y"
+    "  WHERE y.pool = p.name AND y.state IN ('queued', 'running')) AS free FROM pools p"
+    " WHERE p.name IN (SELECT c.pool FROM task_instances c"
+    "  WHERE c.state = 'scheduled' AND c.queue = ANY($1::text[])))"
+    " SELECT ti.ti_id, ti.run_pk, ti.task_id, ti.pool, r.version_id, r.dag_id, r.run_id,"
     " r.commit, floor(extract(epoch FROM r.logical_date))::bigint,"
     " floor(extract(epoch FROM r.data_interval_start))::bigint,"
     " floor(extract(epoch FROM r.data_interval_end))::bigint, r.conf::text,"
-    " (SELECT count(*) FROM task_instances x WHERE x.run_pk = ti.run_pk"
-    "  AND x.state IN ('queued', 'running')),"
-    " (SELECT p.slots - (SELECT count(*) FROM task_instances y WHERE y.pool = p.name"
-    "  AND y.state IN ('queued', 'running')) FROM pools p WHERE p.name = ti.pool),"
-    " ti.kind = 'callback', r.state"
-    " FROM task_instances ti JOIN runs r ON r.run_pk = ti.run_pk"
-    " JOIN dags d ON d.dag_id = r.dag_id JOIN dag_versions v ON v.version_id = r.version_id"
+    " rl.busy, pl.free, ti.kind = 'callback', r.state"
+    " FROM task_instances ti JOIN rl ON rl.run_pk = ti.run_pk"
+    " JOIN runs r ON r.run_pk = ti.run_pk JOIN dags d ON d.dag_id = r.dag_id"
+    " LEFT JOIN pl ON pl.name = ti.pool"
     " WHERE ti.state = 'scheduled' AND ti.queue = ANY($1::text[])"
     " AND ((ti.kind = 'task' AND r.state IN ('queued', 'running')"
     "  AND (NOT d.paused OR r.state = 'running'))"
     "  OR (ti.kind = 'callback' AND r.state IN ('success', 'failed')))"
-    " AND (ti.pool IS NULL OR (SELECT p.slots FROM pools p WHERE p.name = ti.pool)"
-    "  > (SELECT count(*) FROM task_instances y WHERE y.pool = ti.pool"
-    "  AND y.state IN ('queued', 'running')))"
-    " AND (SELECT count(*) FROM task_instances x WHERE x.run_pk = ti.run_pk"
-    "  AND x.state IN ('queued', 'running')) < (v.definition->>'max_active_tasks')::int"
+    " AND (ti.pool IS NULL OR pl.free > 0) AND rl.busy < rl.max_active"
     " AND NOT EXISTS (SELECT 1 FROM attempts s WHERE s.ti_id = ti.ti_id AND s.stop_pending)"
     " ORDER BY ti.priority DESC, r.logical_date, ti.ti_id LIMIT $2"
     " FOR UPDATE OF ti SKIP LOCKED";
