@@ -20,6 +20,8 @@ struct sl_db {
 	char server_version[32];
 	char sqlstate[6];
 	unsigned long reconnects;
+	void *cache;
+	void (*cache_free)(void *);
 };
 
 enum {
@@ -201,6 +203,8 @@ void sl_db_free(struct sl_db *db)
 {
 	if (!db)
 		return;
+	if (db->cache_free)
+		db->cache_free(db->cache);
 	if (db->conn)
 		PQfinish(db->conn);
 	free(db->where);
@@ -236,6 +240,19 @@ const char *sl_db_sqlstate(const struct sl_db *db)
 unsigned long sl_db_reconnects(const struct sl_db *db)
 {
 	return db->reconnects;
+}
+
+void *sl_db_cache(const struct sl_db *db)
+{
+	return db->cache;
+}
+
+void sl_db_set_cache(struct sl_db *db, void *cache, void (*free_fn)(void *))
+{
+	if (db->cache_free)
+		db->cache_free(db->cache);
+	db->cache = cache;
+	db->cache_free = free_fn;
 }
 
 bool sl_db_in_transaction(const struct sl_db *db)

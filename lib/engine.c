@@ -90,42 +90,81 @@ static const char *num_of(struct num *n, int64_t v)
 	return n->buf;
 }
 
-/* ---- definitions, cached by version within one call --------------------- */
+/* ---- definitions, cached by version ------------------------------------ */
 
+/*
+ * A version's definition never changes once stored, so its parsed DAG is
+ * kept with the connection (sl_db_cache) across calls: a chain step would
+ * otherwise fetch and parse it in every call. At most DEFSTORE_MAX
+ * versions are kept, least recently used out first, except those a call
+ * still holds.
+ */
+enum { DEFSTORE_MAX = 64 };
+
+struct defentry {
+	int64_t version_id;
+	struct sl_dag *dag;
+	unsigned holds;
+	uint64_t used;
+};
+
+struct defstore {
+	struct defentry **items;
+	size_t nr, alloc;
+	uint64_t clock;
+};
+
+static void defstore_free(void *p)
+{
+	struct defstore *st = p;
+
+	for (size_t i = 0; i < st->nr; i++) {
+		sl_dag_free(st->items[i]->dag);
+		free(st->items[i]);
+	}
+	free(st->items);
+	free(st);
+}
+
+static void defstore_evict(struct defstore *st)
+{
+	size_t victim = st->nr;
+
+	for (size_t i = 0; i < st->nr; i++)
+		if (!st->items[i]->holds &&
+		    (victim == st->nr || st->items[i]->used < st->items[victim]->used))
+			victim = i;
+	if (victim == st->nr)
+		return;
+	sl_dag_free(st->items[victim]->dag);
+	free(st->items[victim]);
+	st->items[victim] = st->items[--st->nr];
+}
+
+/* The entries one call holds: they stay until defcache_release. */
 struct defcache {
-	struct defcache_entry {
-		int64_t version_id;
-		struct sl_dag *dag;
-	} * items;
+	struct defentry **items;
 	size_t nr, alloc;
 };
 
 static void defcache_release(struct defcache *c)
 {
 	for (size_t i = 0; i < c->nr; i++)
-		sl_dag_free(c->items[i].dag);
+		c->items[i]->holds--;
 	free(c->items);
 	memset(c, 0, sizeof(*c));
 }
 
-static int defcache_get(struct sl_db *db, struct defcache *c, int64_t version_id,
-                        const struct sl_dag **out, struct sl_strbuf *err)
+static int defload(struct sl_db *db, int64_t version_id, struct sl_dag **out, struct sl_strbuf *err)
 {
 	struct sl_strbuf why = SL_STRBUF_INIT;
 	struct num vid;
 	const char *params[] = {num_of(&vid, version_id)};
-	struct sl_dag *dag = NULL;
 	PGresult *r = NULL;
 	json_error_t jerr;
 	json_t *def = NULL;
 	int rc;
 
-	for (size_t i = 0; i < c->nr; i++) {
-		if (c->items[i].version_id == version_id) {
-			*out = c->items[i].dag;
-			return 0;
-		}
-	}
 	rc = sl_db_exec(db, "SELECT definition FROM dag_versions WHERE version_id = $1", 1, params,
 	                &r, err);
 	if (rc)
@@ -138,21 +177,55 @@ static int defcache_get(struct sl_db *db, struct defcache *c, int64_t version_id
 	def = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
 	if (!def)
 		sl_strbuf_adds(&why, jerr.text);
-	if (!def || sl_dag_from_json(&dag, def, &why) < 0) {
+	if (!def || sl_dag_from_json(out, def, &why) < 0) {
 		sl_strbuf_addf(err, "the stored definition of DAG version %lld is unreadable: %s",
 		               (long long)version_id, why.buf);
 		rc = SL_ERR;
 		goto fail;
 	}
-	SL_ALLOC_GROW(c->items, c->nr + 1, c->alloc);
-	c->items[c->nr].version_id = version_id;
-	c->items[c->nr++].dag = dag;
-	*out = dag;
 fail:
 	json_decref(def);
 	sl_strbuf_release(&why);
 	PQclear(r);
 	return rc;
+}
+
+static int defcache_get(struct sl_db *db, struct defcache *c, int64_t version_id,
+                        const struct sl_dag **out, struct sl_strbuf *err)
+{
+	struct defstore *st = sl_db_cache(db);
+	struct defentry *e = NULL;
+	struct sl_dag *dag = NULL;
+	int rc;
+
+	if (!st) {
+		st = sl_xcalloc(1, sizeof(*st));
+		sl_db_set_cache(db, st, defstore_free);
+	}
+	for (size_t i = 0; i < st->nr && !e; i++)
+		if (st->items[i]->version_id == version_id)
+			e = st->items[i];
+	if (!e) {
+		rc = defload(db, version_id, &dag, err);
+		if (rc)
+			return rc;
+		if (st->nr >= DEFSTORE_MAX)
+			defstore_evict(st);
+		e = sl_xcalloc(1, sizeof(*e));
+		e->version_id = version_id;
+		e->dag = dag;
+		SL_ALLOC_GROW(st->items, st->nr + 1, st->alloc);
+		st->items[st->nr++] = e;
+	}
+	e->used = ++st->clock;
+	*out = e->dag;
+	for (size_t i = 0; i < c->nr; i++)
+		if (c->items[i] == e)
+			return 0;
+	e->holds++;
+	SL_ALLOC_GROW(c->items, c->nr + 1, c->alloc);
+	c->items[c->nr++] = e;
+	return 0;
 }
 
 /* ---- scheduled runs ----------------------------------------------------- */
