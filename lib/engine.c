@@ -460,8 +460,18 @@ static const char sql_live_runs[] =
     "   AND NOT EXISTS (SELECT 1 FROM pools p WHERE p.name = ti.pool))"
     "  OR (r.state = 'queued' AND EXISTS (SELECT 1 FROM task_instances ti"
     "   WHERE ti.run_pk = r.run_pk AND ti.kind = 'task' AND ti.state <> 'pending')))"
-    " ORDER BY r.logical_date, r.run_pk LIMIT $2"
-    " FOR UPDATE OF r SKIP LOCKED";
+    " ORDER BY r.logical_date, r.run_pk LIMIT $2";
+
+/*
+ * The runs that the unlocked first pass would change, locked: a pass that
+ * changes nothing (a run waiting on its running tasks) then writes nothing,
+ * not even row locks, and its COMMIT flushes no WAL.
+ */
+static const char sql_lock_runs[] =
+    "SELECT r.run_pk, r.version_id, r.state FROM runs r JOIN dags d ON d.dag_id = r.dag_id"
+    " WHERE r.run_pk = ANY($1::bigint[]) AND r.state IN ('queued', 'running')"
+    " AND (NOT d.paused OR r.state = 'running')"
+    " ORDER BY r.logical_date, r.run_pk FOR UPDATE OF r SKIP LOCKED";
 
 static const char sql_run_tis[] =
     "SELECT run_pk, ti_id, task_id, state,"
@@ -818,55 +828,100 @@ static void add_callback(const struct run_view *v, enum sl_run_state st, struct 
 	arr_add(ids, id);
 }
 
-static int advance_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
-{
-	struct advance_ctx *c = ctx;
-	struct sl_strbuf ids = SL_STRBUF_INIT, states = SL_STRBUF_INIT, olds = SL_STRBUF_INIT;
-	struct sl_strbuf reasons = SL_STRBUF_INIT;
-	struct sl_strbuf run_pks = SL_STRBUF_INIT, run_states = SL_STRBUF_INIT;
-	struct sl_strbuf cb_pks = SL_STRBUF_INIT, cb_ids = SL_STRBUF_INIT;
-	struct defcache defs = {NULL, 0, 0};
-	struct run_view *views = NULL;
-	size_t nviews = 0, ti_changes = 0, run_changes = 0;
-	struct ts now;
-	struct num lim;
-	const char *params[] = {ts_of(&now, c->now_ms), num_of(&lim, (int64_t)c->limit)};
-	PGresult *runs = NULL, *r = NULL;
-	int rc;
+/* What one pass decided, as the arrays of the updates. */
+struct decisions {
+	struct sl_strbuf ids, states, olds, reasons;
+	struct sl_strbuf run_pks, run_states, cb_pks, cb_ids;
+	struct sl_strbuf changed; /* the runs with any change */
+	size_t ti_changes, run_changes;
+};
 
-	c->changes = 0;
-	rc = sl_db_exec(db, sql_live_runs, 2, params, &runs, err);
-	if (rc || !PQntuples(runs))
-		goto fail;
-	views = sl_xcalloc((size_t)PQntuples(runs), sizeof(*views));
-	rc = load_views(db, c, runs, &defs, views, &nviews, err);
-	if (rc)
-		goto fail;
-	for (size_t v = 0; v < nviews; v++) {
+static void decisions_init(struct decisions *d)
+{
+	sl_strbuf_init(&d->ids);
+	sl_strbuf_init(&d->states);
+	sl_strbuf_init(&d->olds);
+	sl_strbuf_init(&d->reasons);
+	sl_strbuf_init(&d->run_pks);
+	sl_strbuf_init(&d->run_states);
+	sl_strbuf_init(&d->cb_pks);
+	sl_strbuf_init(&d->cb_ids);
+	sl_strbuf_init(&d->changed);
+	d->ti_changes = d->run_changes = 0;
+}
+
+static void decisions_release(struct decisions *d)
+{
+	sl_strbuf_release(&d->ids);
+	sl_strbuf_release(&d->states);
+	sl_strbuf_release(&d->olds);
+	sl_strbuf_release(&d->reasons);
+	sl_strbuf_release(&d->run_pks);
+	sl_strbuf_release(&d->run_states);
+	sl_strbuf_release(&d->cb_pks);
+	sl_strbuf_release(&d->cb_ids);
+	sl_strbuf_release(&d->changed);
+}
+
+static int decide(struct sl_db *db, struct advance_ctx *c, PGresult *runs, struct defcache *defs,
+                  struct decisions *d, struct sl_strbuf *err)
+{
+	struct run_view *views = sl_xcalloc((size_t)PQntuples(runs) + 1, sizeof(*views));
+	size_t nviews = 0;
+	int rc = load_views(db, c, runs, defs, views, &nviews, err);
+
+	for (size_t v = 0; !rc && v < nviews; v++) {
 		enum sl_run_state cur =
 		    !strcmp(PQgetvalue(runs, (int)v, 2), "queued") ? SL_RUN_QUEUED : SL_RUN_RUNNING;
 		enum sl_run_state next;
+		size_t before = d->ti_changes;
 
-		advance_run(&views[v], &ids, &states, &olds, &reasons, &ti_changes);
+		advance_run(&views[v], &d->ids, &d->states, &d->olds, &d->reasons, &d->ti_changes);
 		next = roll_up(&views[v], cur);
 		if (next != cur) {
-			arr_add_int(&run_pks, views[v].run_pk);
-			arr_add(&run_states, sl_run_state_name(next));
-			run_changes++;
-			add_callback(&views[v], next, &cb_pks, &cb_ids);
+			arr_add_int(&d->run_pks, views[v].run_pk);
+			arr_add(&d->run_states, sl_run_state_name(next));
+			d->run_changes++;
+			add_callback(&views[v], next, &d->cb_pks, &d->cb_ids);
 		}
+		if (next != cur || d->ti_changes != before)
+			arr_add_int(&d->changed, views[v].run_pk);
 	}
-	if (ti_changes) {
-		const char *up[] = {arr_end(&ids), arr_end(&states), arr_end(&olds), now.buf,
-		                    arr_end(&reasons)};
+	for (size_t v = 0; v < nviews; v++)
+		run_view_release(&views[v]);
+	free(views);
+	return rc;
+}
+
+/* Lock the runs `pks` (a bigint[] literal), decide them again, write. */
+static int advance_locked(struct sl_db *db, struct advance_ctx *c, const char *pks,
+                          struct defcache *defs, struct sl_strbuf *err)
+{
+	struct decisions d;
+	struct ts now;
+	const char *params[] = {pks};
+	PGresult *runs = NULL, *r = NULL;
+	int rc;
+
+	decisions_init(&d);
+	ts_of(&now, c->now_ms);
+	rc = sl_db_exec(db, sql_lock_runs, 1, params, &runs, err);
+	if (rc || !PQntuples(runs))
+		goto fail;
+	rc = decide(db, c, runs, defs, &d, err);
+	if (rc)
+		goto fail;
+	if (d.ti_changes) {
+		const char *up[] = {arr_end(&d.ids), arr_end(&d.states), arr_end(&d.olds), now.buf,
+		                    arr_end(&d.reasons)};
 
 		rc = sl_db_exec(db, sql_update_tis, 5, up, &r, err);
 		if (rc)
 			goto fail;
 		c->changes += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
 	}
-	if (run_changes) {
-		const char *up[] = {arr_end(&run_pks), arr_end(&run_states), now.buf};
+	if (d.run_changes) {
+		const char *up[] = {arr_end(&d.run_pks), arr_end(&d.run_states), now.buf};
 
 		PQclear(r);
 		r = NULL;
@@ -875,8 +930,8 @@ static int advance_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 			goto fail;
 		c->changes += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
 	}
-	if (cb_pks.len) {
-		const char *up[] = {arr_end(&cb_pks), arr_end(&cb_ids)};
+	if (d.cb_pks.len) {
+		const char *up[] = {arr_end(&d.cb_pks), arr_end(&d.cb_ids)};
 
 		PQclear(r);
 		r = NULL;
@@ -886,20 +941,36 @@ static int advance_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 		c->changes += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
 	}
 fail:
-	for (size_t v = 0; v < nviews; v++)
-		run_view_release(&views[v]);
-	free(views);
-	defcache_release(&defs);
 	PQclear(runs);
 	PQclear(r);
-	sl_strbuf_release(&ids);
-	sl_strbuf_release(&states);
-	sl_strbuf_release(&olds);
-	sl_strbuf_release(&reasons);
-	sl_strbuf_release(&run_pks);
-	sl_strbuf_release(&run_states);
-	sl_strbuf_release(&cb_pks);
-	sl_strbuf_release(&cb_ids);
+	decisions_release(&d);
+	return rc;
+}
+
+static int advance_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
+{
+	struct advance_ctx *c = ctx;
+	struct decisions d;
+	struct defcache defs = {NULL, 0, 0};
+	struct ts now;
+	struct num lim;
+	const char *params[] = {ts_of(&now, c->now_ms), num_of(&lim, (int64_t)c->limit)};
+	PGresult *runs = NULL;
+	int rc;
+
+	decisions_init(&d);
+	c->changes = 0;
+	rc = sl_db_exec(db, sql_live_runs, 2, params, &runs, err);
+	if (rc || !PQntuples(runs))
+		goto fail;
+	rc = decide(db, c, runs, &defs, &d, err);
+	/* Decided again under the lock: what this pass read may have changed since. */
+	if (!rc && d.changed.len)
+		rc = advance_locked(db, c, arr_end(&d.changed), &defs, err);
+fail:
+	defcache_release(&defs);
+	PQclear(runs);
+	decisions_release(&d);
 	return rc;
 }
 
@@ -981,13 +1052,18 @@ enum {
 	C_RUN_STATE,
 };
 
+/* $4: started as well (sl_engine_claim_started), as sql_started would. */
 static const char sql_insert_attempts[] =
-    "WITH u AS (UPDATE task_instances ti SET state = 'queued',"
-    "  try_number = ti.try_number + 1, next_retry_at = NULL, updated_at = now()"
+    "WITH u AS (UPDATE task_instances ti"
+    "  SET state = CASE WHEN $4::boolean THEN 'running' ELSE 'queued' END,"
+    "  try_number = ti.try_number + 1, next_retry_at = NULL,"
+    "  started_at = CASE WHEN $4::boolean THEN $3::timestamptz ELSE ti.started_at END,"
+    "  ended_at = CASE WHEN $4::boolean THEN NULL ELSE ti.ended_at END, updated_at = now()"
     " WHERE ti.ti_id = ANY($1::bigint[]) AND ti.state = 'scheduled'"
     " RETURNING ti.ti_id, ti.try_number)"
-    " INSERT INTO attempts (ti_id, try_number, worker_id, queued_at)"
-    " SELECT ti_id, try_number, $2, $3::timestamptz FROM u"
+    " INSERT INTO attempts (ti_id, try_number, worker_id, queued_at, started_at)"
+    " SELECT ti_id, try_number, $2, $3::timestamptz,"
+    " CASE WHEN $4::boolean THEN $3::timestamptz END FROM u"
     " RETURNING attempt_id, ti_id, try_number, fencing_token";
 
 /* Outputs of the latest successful attempt of each successful task. */
@@ -1018,6 +1094,7 @@ struct claim_ctx {
 	int64_t now_ms;
 	struct sl_engine_dispatches *out;
 	size_t out_start;
+	bool started;
 };
 
 /* A picked candidate: its row in the candidates and its pinned task. */
@@ -1237,9 +1314,10 @@ static int claim_insert(struct sl_db *db, struct claim_ctx *c, PGresult *cand,
 			arr_add(&cb_pks, PQgetvalue(cand, picks[i].row, C_RUN));
 	}
 	{
-		const char *params[] = {arr_end(&ids), c->worker_id, ts_of(&now, c->now_ms)};
+		const char *params[] = {arr_end(&ids), c->worker_id, ts_of(&now, c->now_ms),
+		                        c->started ? "true" : "false"};
 
-		rc = sl_db_exec(db, sql_insert_attempts, 3, params, &r, err);
+		rc = sl_db_exec(db, sql_insert_attempts, 4, params, &r, err);
 	}
 	if (rc)
 		goto fail;
@@ -1366,12 +1444,12 @@ fail:
 	return rc;
 }
 
-int sl_engine_claim(struct sl_db *db, const char *worker_id, const char *const *queues,
-                    size_t queues_nr, size_t free_slots, size_t parallelism, int64_t now_ms,
-                    struct sl_engine_dispatches *out, struct sl_strbuf *err)
+static int claim(struct sl_db *db, const char *worker_id, const char *const *queues,
+                 size_t queues_nr, size_t free_slots, size_t parallelism, int64_t now_ms,
+                 bool started, struct sl_engine_dispatches *out, struct sl_strbuf *err)
 {
-	struct claim_ctx c = {worker_id,   queues, queues_nr, free_slots,
-	                      parallelism, now_ms, out,       out->nr};
+	struct claim_ctx c = {worker_id, queues, queues_nr, free_slots, parallelism,
+	                      now_ms,    out,    out->nr,   started};
 	int rc;
 
 	if (!free_slots || !queues_nr)
@@ -1382,6 +1460,22 @@ int sl_engine_claim(struct sl_db *db, const char *worker_id, const char *const *
 			dispatch_release(&out->items[--out->nr]);
 	}
 	return rc;
+}
+
+int sl_engine_claim(struct sl_db *db, const char *worker_id, const char *const *queues,
+                    size_t queues_nr, size_t free_slots, size_t parallelism, int64_t now_ms,
+                    struct sl_engine_dispatches *out, struct sl_strbuf *err)
+{
+	return claim(db, worker_id, queues, queues_nr, free_slots, parallelism, now_ms, false, out,
+	             err);
+}
+
+int sl_engine_claim_started(struct sl_db *db, const char *worker_id, const char *const *queues,
+                            size_t queues_nr, size_t free_slots, size_t parallelism, int64_t now_ms,
+                            struct sl_engine_dispatches *out, struct sl_strbuf *err)
+{
+	return claim(db, worker_id, queues, queues_nr, free_slots, parallelism, now_ms, true, out,
+	             err);
 }
 
 /* ---- reports from workers ----------------------------------------------- */
@@ -1408,6 +1502,9 @@ struct report_ctx {
 	/* fail_worker */
 	const char *worker_id;
 	size_t ended;
+	/* result_advance: the run of the attempt */
+	bool advance;
+	int64_t run_pk;
 };
 
 static int started_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
@@ -1530,7 +1627,7 @@ static const char sql_attempt_lock[] =
     "  FROM attempts b WHERE b.ti_id = a.ti_id AND b.attempt_id > COALESCE("
     "   (SELECT max(x.attempt_id) FROM attempts x WHERE x.ti_id = a.ti_id"
     "    AND x.attempt_id <> a.attempt_id AND x.outcome IS DISTINCT FROM 'reschedule'), 0)),"
-    " ti.kind = 'callback'"
+    " ti.kind = 'callback', ti.run_pk"
     " FROM attempts a JOIN task_instances ti ON ti.ti_id = a.ti_id"
     " JOIN runs r ON r.run_pk = ti.run_pk"
     " WHERE a.attempt_id = $1 AND a.fencing_token = $2 AND a.ended_at IS NULL"
@@ -1660,6 +1757,7 @@ static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_taskexec_
 		goto fail;
 	}
 	c->accepted = true;
+	c->run_pk = int_at(r, 0, 7);
 	if (bool_at(r, 0, 6))
 		callback_next(outcome, &next);
 	else
@@ -1687,14 +1785,24 @@ fail:
 static int result_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
 	struct report_ctx *c = ctx;
+	struct advance_ctx ac = {c->now_ms, 1, 0};
+	struct defcache defs = {NULL, 0, 0};
+	struct sl_strbuf pks = SL_STRBUF_INIT;
+	int rc = end_attempt(db, c, c->res->outcome, c->res->exit_code, c->res->signal,
+	                     c->res->outputs, err);
 
-	return end_attempt(db, c, c->res->outcome, c->res->exit_code, c->res->signal,
-	                   c->res->outputs, err);
+	if (!rc && c->advance && c->accepted) {
+		arr_add_int(&pks, c->run_pk);
+		rc = advance_locked(db, &ac, arr_end(&pks), &defs, err);
+	}
+	defcache_release(&defs);
+	sl_strbuf_release(&pks);
+	return rc;
 }
 
-int sl_engine_result(struct sl_db *db, int64_t attempt_id, int64_t fencing,
-                     const struct sl_engine_result *res, int64_t now_ms, bool *accepted,
-                     struct sl_strbuf *err)
+static int result(struct sl_db *db, int64_t attempt_id, int64_t fencing,
+                  const struct sl_engine_result *res, int64_t now_ms, bool advance, bool *accepted,
+                  struct sl_strbuf *err)
 {
 	struct report_ctx c;
 	int rc;
@@ -1717,10 +1825,25 @@ int sl_engine_result(struct sl_db *db, int64_t attempt_id, int64_t fencing,
 	c.now_ms = now_ms;
 	c.res = res;
 	c.outcome = sl_taskexec_outcome_name(res->outcome);
+	c.advance = advance;
 	rc = sl_db_transaction(db, 0, result_tx, &c, err);
 	if (accepted)
 		*accepted = !rc && c.accepted;
 	return rc;
+}
+
+int sl_engine_result(struct sl_db *db, int64_t attempt_id, int64_t fencing,
+                     const struct sl_engine_result *res, int64_t now_ms, bool *accepted,
+                     struct sl_strbuf *err)
+{
+	return result(db, attempt_id, fencing, res, now_ms, false, accepted, err);
+}
+
+int sl_engine_result_advance(struct sl_db *db, int64_t attempt_id, int64_t fencing,
+                             const struct sl_engine_result *res, int64_t now_ms, bool *accepted,
+                             struct sl_strbuf *err)
+{
+	return result(db, attempt_id, fencing, res, now_ms, true, accepted, err);
 }
 
 static const char sql_worker_live[] =

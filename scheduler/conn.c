@@ -500,8 +500,9 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 	res.exit_code = r->exit_code;
 	res.signal = r->signal;
 	res.outputs = outputs;
-	if ((rc = sl_engine_result(s->db, id, (int64_t)r->fence, &res, wall_ms(), &accepted,
-	                           &err))) {
+	/* The leader advances the run with the result: one durable commit, not two. */
+	if ((rc = (lease_held(s) ? sl_engine_result_advance : sl_engine_result)(
+	         s->db, id, (int64_t)r->fence, &res, wall_ms(), &accepted, &err))) {
 		/* No ACK: the worker keeps the result and sends it again on reconnect. */
 		sched_db_error(s, "result", rc, &err);
 		conn_close(c, "cannot record a result");
@@ -695,13 +696,10 @@ out:
 	return rc;
 }
 
-static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d, int64_t now_ms)
+static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d)
 {
 	struct sched *s = c->s;
-	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_proto_msg m;
-	bool accepted;
-	int rc;
 
 	sl_proto_msg_init(&m, SL_PROTO_DISPATCH);
 	m.u.dispatch.attempt_id = sl_xasprintf("%" PRId64, d->attempt_id);
@@ -739,12 +737,8 @@ static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d, i
 	       "worker=%s attempt=%" PRId64 " fence=%" PRId64 " dag=%s run=%s task=%s try=%d",
 	       c->worker_id, d->attempt_id, d->fencing_token, d->dag, d->run_id, d->task,
 	       d->try_number);
-	if ((rc = sl_engine_started(s->db, d->attempt_id, d->fencing_token, now_ms, &accepted,
-	                            &err)))
-		sched_db_error(s, "started", rc, &err);
 out:
 	sl_proto_msg_release(&m);
-	sl_strbuf_release(&err);
 }
 
 void conn_dispatch_all(struct sched *s, int64_t now_ms)
@@ -759,14 +753,15 @@ void conn_dispatch_all(struct sched *s, int64_t now_ms)
 
 		if (c->state != WCONN_READY || c->live_nr >= c->slots)
 			continue;
-		if ((rc = sl_engine_claim(s->db, c->worker_id, (const char *const *)c->queues,
-		                          c->queues_nr, c->slots - c->live_nr,
-		                          (size_t)s->cfg.parallelism, now_ms, &out, &err))) {
+		/* Started in the claim: the DISPATCHes go out right after it. */
+		if ((rc = sl_engine_claim_started(
+		         s->db, c->worker_id, (const char *const *)c->queues, c->queues_nr,
+		         c->slots - c->live_nr, (size_t)s->cfg.parallelism, now_ms, &out, &err))) {
 			sched_db_error(s, "claim", rc, &err);
 			sl_strbuf_reset(&err);
 		}
 		for (size_t i = 0; i < out.nr; i++)
-			send_dispatch(c, &out.items[i], now_ms);
+			send_dispatch(c, &out.items[i]);
 		sl_engine_dispatches_release(&out);
 	}
 	sl_strbuf_release(&err);

@@ -178,7 +178,11 @@ static void engine_work(struct sched *s)
 			sl_strbuf_reset(&err);
 			break;
 		}
-		if (!n)
+		/*
+		 * One call already decides each run through its whole graph; a
+		 * second is for the runs past the limit, not worth a commit else.
+		 */
+		if (n < ADVANCE_LIMIT)
 			break;
 	}
 	if (!s->db_down && lease_held(s))

@@ -124,6 +124,18 @@ int sl_engine_claim(struct sl_db *db, const char *worker_id, const char *const *
                     size_t queues_nr, size_t free_slots, size_t parallelism, int64_t now_ms,
                     struct sl_engine_dispatches *out, struct sl_strbuf *err);
 
+/**
+ * sl_engine_claim for a caller that sends each DISPATCH at once (the
+ * scheduler): in the same transaction the task instances go straight to
+ * running and the attempts get started_at, as sl_engine_started would set
+ * them, which saves a durable commit per task. A DISPATCH that then cannot
+ * be sent leaves a running attempt, failed when the worker is lost, as a
+ * queued one would be.
+ */
+int sl_engine_claim_started(struct sl_db *db, const char *worker_id, const char *const *queues,
+                            size_t queues_nr, size_t free_slots, size_t parallelism, int64_t now_ms,
+                            struct sl_engine_dispatches *out, struct sl_strbuf *err);
+
 /** The advisory lock that serialises claims ("sluice" in ASCII, plus 2). */
 #define SL_ENGINE_CLAIM_LOCK "126909663503207"
 
@@ -168,6 +180,17 @@ struct sl_engine_result {
 int sl_engine_result(struct sl_db *db, int64_t attempt_id, int64_t fencing,
                      const struct sl_engine_result *res, int64_t now_ms, bool *accepted,
                      struct sl_strbuf *err);
+
+/**
+ * sl_engine_result, and when the report is accepted, the attempt's run is
+ * then advanced as sl_engine_advance would (locked with SKIP LOCKED: a run
+ * another transaction holds waits for the next advance), in the same
+ * transaction: for the scheduler, whose next tick would otherwise need a
+ * durable commit of its own to schedule the downstream tasks.
+ */
+int sl_engine_result_advance(struct sl_db *db, int64_t attempt_id, int64_t fencing,
+                             const struct sl_engine_result *res, int64_t now_ms, bool *accepted,
+                             struct sl_strbuf *err);
 
 /**
  * A worker is lost: every live attempt of `worker_id` ends with outcome
