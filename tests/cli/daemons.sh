@@ -1,7 +1,10 @@
 # Helpers for end-to-end tests that run sluice-scheduler and sluice-worker
-# (t0090 and up). Source after lib.sh and pg.sh; call daemons_cleanup from
-# the script's EXIT trap (before pg_stop).
+# (t0090 and up). Source after lib.sh and pg.sh; either call daemons_db
+# (which sets the EXIT trap) or call daemons_cleanup from the script's own
+# EXIT trap (before pg_stop).
 #
+#   daemons_db NAME         a private PostgreSQL with database NAME, its
+#                           schema, and an EXIT trap that stops everything
 #   PORT=$(free_port)
 #   git_repo DIR            init DIR as a repository on branch main and
 #                           commit everything in it
@@ -16,7 +19,7 @@
 #   wait_for FILE PATTERN [SECONDS]   until a line of FILE matches (20 s)
 #   wait_exit PID [SECONDS]           until PID exits; its status in $status
 #   stop_daemon NAME        SIGTERM, wait; its status in $status
-#   wait_sql SQL [SECONDS]            until SQL prints "t" (30 s)
+#   wait_sql SQL [SECONDS]            until SQL prints "t" (60 s)
 #   wait_run DAG RUN_ID [SECONDS]     until the run has finished (60 s)
 
 SCHED=${SLUICE_SCHEDULER:?SLUICE_SCHEDULER must point at sluice-scheduler}
@@ -129,10 +132,12 @@ stop_daemon() {
 	wait_exit "$sd_pid" 30
 }
 
-# Every daemon still running, and every process of a task that recorded
+# Every daemon still running (a stopped one is continued first, or it
+# would not die before SIGCONT), and every process of a task that recorded
 # its pid in $TMP/*.pid.
 daemons_cleanup() {
 	for p in $daemons_pids; do
+		kill -CONT "$p" 2>/dev/null
 		kill -9 "$p" 2>/dev/null
 	done
 	for f in "$TMP"/*.pid; do
@@ -141,11 +146,24 @@ daemons_cleanup() {
 	return 0
 }
 
-# wait_sql SQL [SECONDS]: poll until SQL prints "t" (30 s unless told);
-# for states the daemons reach in their own time.
+daemons_exit() {
+	daemons_cleanup
+	pg_stop
+	rm -rf "$TMP"
+}
+
+daemons_db() {
+	pg_start
+	pg_newdb "$1"
+	"$SLUICE" db init >/dev/null || exit 1
+	trap daemons_exit EXIT
+}
+
+# wait_sql SQL [SECONDS]: poll until SQL prints "t" (60 s unless told);
+# for states the daemons reach in their own time on a loaded machine.
 wait_sql() {
 	ws_i=0
-	ws_max=$((${2:-30} * 5))
+	ws_max=$((${2:-60} * 5))
 	while [ "$(pg_sql "$1" 2>/dev/null)" != t ]; do
 		ws_i=$((ws_i + 1))
 		[ $ws_i -gt $ws_max ] && return 1

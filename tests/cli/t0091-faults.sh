@@ -10,16 +10,7 @@
 . "$TESTS_DIR/cli/runs_lib.sh"
 . "$TESTS_DIR/cli/daemons.sh"
 
-pg_start
-pg_newdb faults
-"$SLUICE" db init >/dev/null || exit 1
-
-cleanup() {
-	daemons_cleanup
-	pg_stop
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+daemons_db faults
 
 PORT=$(free_port)
 

@@ -26,17 +26,6 @@ trap cleanup EXIT
 pg_newdb sched
 "$SLUICE" db init >/dev/null || exit 1
 
-# sql_until SQL [SECONDS]: poll until SQL prints t (60 s by default).
-sql_until() {
-	su_i=0
-	while [ $su_i -lt $((${2:-60} * 10)) ]; do
-		[ "$(pg_sql "$1" 2>/dev/null)" = t ] && return 0
-		sleep 0.1
-		su_i=$((su_i + 1))
-	done
-	return 1
-}
-
 # mark FILE: its line count now, for wait_new.
 mark() { wc -l <"$1"; }
 
@@ -213,7 +202,7 @@ ok $? "the scheduler is still running"
 run timeout 120 "$SLUICE" trigger one --run-id p2
 wait_new "$TMP/s1.log" "$m1" 'event=notified payload="trigger one"' 30
 ok $? "NOTIFY works on the new connection"
-sql_until "SELECT state = 'success' FROM runs WHERE run_id = 'p2'"
+wait_sql "SELECT state = 'success' FROM runs WHERE run_id = 'p2'"
 ok $? "and the run succeeds"
 
 # --- an attempt the worker's heartbeats stop listing ------------------------------------
@@ -282,7 +271,7 @@ expect_grep "$TMP/s1.log" 'event=attempt_lost worker=fake .*ended=yes' \
 sql_is "SELECT string_agg(a.try_number || ':' || a.outcome, ',' ORDER BY a.attempt_id)
 	FROM attempts a JOIN task_instances ti USING (ti_id) JOIN runs r USING (run_pk)
 	WHERE r.run_id = 'f1'" "1:lost,2:success" "then retried under its retries"
-sql_until "SELECT state = 'success' FROM runs WHERE run_id = 'f1'"
+wait_sql "SELECT state = 'success' FROM runs WHERE run_id = 'f1'"
 ok $? "the run succeeds"
 
 # --- logs written while the worker is disconnected -------------------------------------
@@ -303,7 +292,7 @@ ok $? "the task ends while no scheduler runs"
 start_scheduler s1
 wait_new "$TMP/w1.log" "$mw" 'event=logs_resent' 90
 ok $? "the worker sends the kept log lines after reconnecting"
-sql_until "SELECT state = 'success' FROM runs WHERE run_id = 'c1'" 90
+wait_sql "SELECT state = 'success' FROM runs WHERE run_id = 'c1'" 90
 ok $? "the run succeeds"
 run "$SLUICE" logs chatty c1 talk
 expect_file "$TMP/out" "line 1
@@ -330,7 +319,7 @@ tail -n +"$((mw + 1))" "$TMP/w1.log" >"$TMP/w1.burst"
 test "$(count "$TMP/w1.burst" 'event=log_dropped')" -eq 1
 ok $? "the worker keeps log_limit bytes and says once that it dropped the rest"
 start_scheduler s1
-sql_until "SELECT state = 'success' FROM runs WHERE run_id = 'b1'" 90
+wait_sql "SELECT state = 'success' FROM runs WHERE run_id = 'b1'" 90
 ok $? "the run succeeds"
 run "$SLUICE" logs burst b1 b
 expect_grep "$TMP/out" '^burst line 10$' "the kept lines are stored"

@@ -9,16 +9,7 @@
 . "$TESTS_DIR/cli/runs_lib.sh"
 . "$TESTS_DIR/cli/daemons.sh"
 
-pg_start
-pg_newdb cron
-"$SLUICE" db init >/dev/null || exit 1
-
-cleanup() {
-	daemons_cleanup
-	pg_stop
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+daemons_db cron
 
 PORT=$(free_port)
 

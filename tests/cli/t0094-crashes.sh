@@ -11,20 +11,7 @@
 . "$TESTS_DIR/cli/runs_lib.sh"
 . "$TESTS_DIR/cli/daemons.sh"
 
-pg_start
-pg_newdb crashes
-"$SLUICE" db init >/dev/null || exit 1
-
-cleanup() {
-	# A stopped worker would not die of SIGKILL's cleanup before SIGCONT.
-	for p in $daemons_pids; do
-		kill -CONT "$p" 2>/dev/null
-	done
-	daemons_cleanup
-	pg_stop
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+daemons_db crashes
 
 PORT=$(free_port)
 

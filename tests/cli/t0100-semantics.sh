@@ -9,30 +9,11 @@
 . "$TESTS_DIR/pg.sh"
 . "$TESTS_DIR/cli/daemons.sh"
 
-pg_start
-pg_newdb semantics
-"$SLUICE" db init >/dev/null || exit 1
-
-cleanup() {
-	daemons_cleanup
-	pg_stop
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# until_sql SQL [SECONDS]: poll until SQL prints "t" (60 s unless told).
-until_sql() {
-	us_i=0
-	while [ "$(pg_sql "$1" 2>/dev/null)" != t ]; do
-		us_i=$((us_i + 1))
-		[ $us_i -gt $((${2:-60} * 5)) ] && return 1
-		sleep 0.2
-	done
-}
+daemons_db semantics
 
 # run_done RUN_ID: the run has finished.
 run_done() {
-	until_sql "SELECT state IN ('success', 'failed') FROM runs WHERE run_id = '$1'"
+	wait_sql "SELECT state IN ('success', 'failed') FROM runs WHERE run_id = '$1'"
 }
 
 # states RUN_ID: "task:state ..." in file order.
@@ -227,7 +208,7 @@ expect_jq "$TMP/out" '.state == "success" and all(.tasks[]; .reason == null)' \
 "$SLUICE" pools set solo 1 >/dev/null || exit 1
 run "$SLUICE" trigger pooled --run-id pl1
 expect_status 0 "four tasks in a pool of one slot"
-until_sql "SELECT count(*) = 1 FROM attempts a JOIN task_instances ti USING (ti_id)
+wait_sql "SELECT count(*) = 1 FROM attempts a JOIN task_instances ti USING (ti_id)
 	JOIN runs r USING (run_pk) WHERE r.run_id = 'pl1'"
 ok $? "one is dispatched"
 run "$SLUICE" pools list --json

@@ -8,30 +8,11 @@
 . "$TESTS_DIR/pg.sh"
 . "$TESTS_DIR/cli/daemons.sh"
 
-pg_start
-pg_newdb callbacks
-"$SLUICE" db init >/dev/null || exit 1
-
-cleanup() {
-	daemons_cleanup
-	pg_stop
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# until_sql SQL: poll until SQL prints "t" (60 s at most).
-until_sql() {
-	us_i=0
-	while [ "$(pg_sql "$1" 2>/dev/null)" != t ]; do
-		us_i=$((us_i + 1))
-		[ $us_i -gt 300 ] && return 1
-		sleep 0.2
-	done
-}
+daemons_db callbacks
 
 # callback_ended RUN_ID: the run's callback has ended.
 callback_ended() {
-	until_sql "SELECT ti.state IN ('success', 'failed', 'skipped') FROM task_instances ti
+	wait_sql "SELECT ti.state IN ('success', 'failed', 'skipped') FROM task_instances ti
 		JOIN runs r USING (run_pk) WHERE r.run_id = '$1' AND ti.kind = 'callback'"
 }
 

@@ -10,16 +10,7 @@
 . "$TESTS_DIR/cli/runs_lib.sh"
 . "$TESTS_DIR/cli/daemons.sh"
 
-pg_start
-pg_newdb operator
-"$SLUICE" db init >/dev/null || exit 1
-
-cleanup() {
-	daemons_cleanup
-	pg_stop
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+daemons_db operator
 
 PORT=$(free_port)
 
@@ -45,16 +36,6 @@ new_pid() {
 		sleep 0.1
 	done
 	return 0
-}
-
-# poll_long SQL: poll_sql with a ceiling for a loaded machine (60 s).
-poll_long() {
-	pl_i=0
-	while [ $pl_i -lt 6 ]; do
-		poll_sql "$1" && return 0
-		pl_i=$((pl_i + 1))
-	done
-	return 1
 }
 
 # tis RUN_ID: task:state of a run, in task order.
@@ -157,7 +138,7 @@ run "$SLUICE" trigger cancelme --run-id c1
 expect_status 0 "trigger a run with a long task"
 wait_for "$TMP/long.pid" '[0-9]' 60
 ok $? "the long task runs"
-poll_long "SELECT state = 'running' FROM runs WHERE run_id = 'c1'"
+wait_sql "SELECT state = 'running' FROM runs WHERE run_id = 'c1'"
 ok $? "the run is running"
 test "$(tis c1)" = "long:running after:pending held:scheduled"
 ok $? "running, pending and scheduled (no pool slot) task instances"
@@ -192,7 +173,7 @@ ok $? "the second task runs"
 cp "$TMP/second.pid" "$TMP/second1.pid"
 run "$SLUICE" tasks clear clearlive l1 first
 expect_status 0 "clear the finished upstream task of the running run"
-poll_long "SELECT count(*) = 2 FROM attempts a JOIN task_instances ti USING (ti_id)
+wait_sql "SELECT count(*) = 2 FROM attempts a JOIN task_instances ti USING (ti_id)
 	JOIN runs r USING (run_pk) WHERE r.run_id = 'l1' AND ti.task_id = 'first'
 	AND a.outcome = 'success'"
 ok $? "the finished upstream task runs again"
@@ -202,7 +183,7 @@ run "$SLUICE" tasks clear clearlive l1 second
 expect_status 0 "clear the running task"
 gone "$TMP/second1.pid"
 ok $? "its process is killed"
-poll_long "SELECT count(*) = 1 FROM attempts a JOIN task_instances ti USING (ti_id)
+wait_sql "SELECT count(*) = 1 FROM attempts a JOIN task_instances ti USING (ti_id)
 	JOIN runs r USING (run_pk) WHERE r.run_id = 'l1' AND ti.task_id = 'second'
 	AND a.try_number = 2 AND a.ended_at IS NULL"
 ok $? "it is dispatched again as try 2"
@@ -210,10 +191,10 @@ new_pid "$TMP/second.pid" "$(cat "$TMP/second1.pid")"
 ok $? "try 2 runs in a new process"
 test ! -e "$TMP/second.overlap"
 ok $? "try 2 started only once try 1's process (deaf to SIGTERM) was gone"
-poll_long "SELECT state = 'running' FROM runs WHERE run_id = 'l1'"
+wait_sql "SELECT state = 'running' FROM runs WHERE run_id = 'l1'"
 ok $? "the run is running again"
 touch "$TMP/second.go"
-poll_long "SELECT state = 'success' FROM runs WHERE run_id = 'l1'"
+wait_sql "SELECT state = 'success' FROM runs WHERE run_id = 'l1'"
 ok $? "the run ends success"
 sql_is "SELECT string_agg(a.try_number || ':' || a.outcome, ' ' ORDER BY a.try_number)
 	FROM attempts a JOIN task_instances ti USING (ti_id) JOIN runs r USING (run_pk)
@@ -231,7 +212,7 @@ touch "$TMP/fixed"
 run "$SLUICE" tasks clear fixme f1 check --downstream
 expect_status 0 "clear the failed task and its downstream"
 expect_grep "$TMP/out" "report" "both are cleared"
-poll_long "SELECT state = 'success' FROM runs WHERE run_id = 'f1'"
+wait_sql "SELECT state = 'success' FROM runs WHERE run_id = 'f1'"
 ok $? "the run goes back and ends success"
 run tis f1
 expect_file "$TMP/out" "check:success report:success" "both tasks succeeded"
@@ -246,7 +227,7 @@ run "$SLUICE" tasks mark markme m1 work success
 expect_status 0 "mark the running task success"
 gone "$TMP/mark-m1.pid"
 ok $? "its process is killed"
-poll_long "SELECT state = 'success' FROM runs WHERE run_id = 'm1'"
+wait_sql "SELECT state = 'success' FROM runs WHERE run_id = 'm1'"
 ok $? "the downstream task runs and the run succeeds"
 run tis m1
 expect_file "$TMP/out" "work:success next:success" "work stays success, next ran"
@@ -259,7 +240,7 @@ run "$SLUICE" tasks mark markme m2 work failed
 expect_status 0 "mark the running task failed"
 gone "$TMP/mark-m2.pid"
 ok $? "its process is killed"
-poll_long "SELECT state = 'failed' FROM runs WHERE run_id = 'm2'"
+wait_sql "SELECT state = 'failed' FROM runs WHERE run_id = 'm2'"
 ok $? "the run fails"
 run tis m2
 expect_file "$TMP/out" "work:failed next:upstream_failed" "the downstream task is upstream_failed"
@@ -271,14 +252,14 @@ run "$SLUICE" dags pause hourly
 expect_status 0 "pause it while its run is running"
 sql_is "SELECT count(*) FROM runs WHERE dag_id = 'hourly'" 1 "one run so far (max_active_runs)"
 touch "$TMP/hourly.go"
-poll_long "SELECT state = 'success' FROM runs WHERE dag_id = 'hourly'"
+wait_sql "SELECT state = 'success' FROM runs WHERE dag_id = 'hourly'"
 ok $? "the running run finishes, downstream task included"
 run timeout 120 "$SLUICE" trigger probe --run-id probe2 --wait
 expect_status 0 "the scheduler goes on for other DAGs"
 sql_is "SELECT count(*) FROM runs WHERE dag_id = 'hourly'" 1 "no new scheduled run while paused"
 run "$SLUICE" dags unpause hourly
 expect_status 0 "unpause"
-poll_long "SELECT count(*) >= 5 AND bool_and(state = 'success') FROM runs WHERE dag_id = 'hourly'"
+wait_sql "SELECT count(*) >= 5 AND bool_and(state = 'success') FROM runs WHERE dag_id = 'hourly'"
 ok $? "the missed intervals get their runs once unpaused"
 
 # --- nothing left behind -------------------------------------------------------------

@@ -8,26 +8,7 @@
 . "$TESTS_DIR/pg.sh"
 . "$TESTS_DIR/cli/daemons.sh"
 
-pg_start
-pg_newdb semworkers
-"$SLUICE" db init >/dev/null || exit 1
-
-cleanup() {
-	daemons_cleanup
-	pg_stop
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-# until_sql SQL [SECONDS]: poll until SQL prints "t" (60 s unless told).
-until_sql() {
-	us_i=0
-	while [ "$(pg_sql "$1" 2>/dev/null)" != t ]; do
-		us_i=$((us_i + 1))
-		[ $us_i -gt $((${2:-60} * 5)) ] && return 1
-		sleep 0.2
-	done
-}
+daemons_db semworkers
 
 # ti_is RUN_ID TASK STATES: the task's state is one of STATES ('a', 'b').
 ti_is() {
@@ -97,9 +78,9 @@ ok $? "the workers connect"
 # --- queues ------------------------------------------------------------------
 run "$SLUICE" trigger mixed --run-id q1
 expect_status 0 "trigger a run with a task of queue gpu"
-until_sql "$(ti_is q1 cpu "'success'")"
+wait_sql "$(ti_is q1 cpu "'success'")"
 ok $? "the default queue's task runs"
-until_sql "$(ti_is q1 gpu "'scheduled'")"
+wait_sql "$(ti_is q1 gpu "'scheduled'")"
 ok $? "the gpu task is ready"
 run "$SLUICE" workers list
 expect_grep "$TMP/out" '^queue gpu: 1 task waiting, no live worker serves it$' \
@@ -117,7 +98,7 @@ test "$(pg_sql "SELECT count(*) FROM attempts a JOIN task_instances ti USING (ti
 	JOIN runs r USING (run_pk) WHERE r.run_id = 'q1' AND ti.task_id = 'gpu'")" = 0
 ok $? "no worker of another queue took it"
 start_worker wgpu
-until_sql "SELECT state = 'success' FROM runs WHERE run_id = 'q1'"
+wait_sql "SELECT state = 'success' FROM runs WHERE run_id = 'q1'"
 ok $? "a worker with queue gpu starts: the run finishes"
 test "$(pg_sql "SELECT string_agg(ti.task_id || '@' || a.worker_id, ' ' ORDER BY ti.ti_id)
 	FROM attempts a JOIN task_instances ti USING (ti_id) JOIN runs r USING (run_pk)
@@ -131,16 +112,16 @@ ok $((! $?)) "served again: workers list no longer warns"
 "$SLUICE" pools set sp 1 >/dev/null || exit 1
 run "$SLUICE" trigger sensed --run-id s1
 expect_status 0 "trigger a sensor and another task, one worker slot, one pool slot"
-until_sql "$(ti_is s1 other "'success'")"
+wait_sql "$(ti_is s1 other "'success'")"
 ok $? "while the sensor waits, the other task runs on the worker's one slot and the pool's"
 test ! -e "$TMP/go" && test "$(pg_sql "$(ti_is s1 wait "'success'")")" = f
 ok $? "the sensor has not succeeded"
-until_sql "SELECT count(*) >= 2 FROM attempts a JOIN task_instances ti USING (ti_id)
+wait_sql "SELECT count(*) >= 2 FROM attempts a JOIN task_instances ti USING (ti_id)
 	JOIN runs r USING (run_pk) WHERE r.run_id = 's1' AND ti.task_id = 'wait'
 	AND a.outcome = 'reschedule'"
 ok $? "it is poked again after poke_interval"
 touch "$TMP/go"
-until_sql "SELECT state = 'success' FROM runs WHERE run_id = 's1'"
+wait_sql "SELECT state = 'success' FROM runs WHERE run_id = 's1'"
 ok $? "once its condition holds the sensor succeeds, and the run"
 test "$(pg_sql "SELECT bool_and(a.outcome = 'reschedule') FILTER (WHERE a.try_number < ti.try_number),
 	max(a.outcome) FILTER (WHERE a.try_number = ti.try_number), ti.try_number = ti.max_tries
@@ -149,7 +130,7 @@ test "$(pg_sql "SELECT bool_and(a.outcome = 'reschedule') FILTER (WHERE a.try_nu
 ok $? "every poke but the last was 'not yet', and none used a retry (retries: 0)"
 
 run "$SLUICE" trigger never --run-id n1
-until_sql "SELECT state = 'failed' FROM runs WHERE run_id = 'n1'"
+wait_sql "SELECT state = 'failed' FROM runs WHERE run_id = 'n1'"
 ok $? "a sensor that never succeeds fails its run"
 run "$SLUICE" runs show never n1 --json
 expect_jq "$TMP/out" '.tasks[0].state == "failed" and
@@ -161,17 +142,17 @@ ok $? "after several pokes"
 
 # --- depends_on_past ----------------------------------------------------------
 run "$SLUICE" trigger past --run-id p1 --logical-date 2026-01-01T00:00:00Z
-until_sql "SELECT state = 'failed' FROM runs WHERE run_id = 'p1'"
+wait_sql "SELECT state = 'failed' FROM runs WHERE run_id = 'p1'"
 ok $? "the first run's task fails"
 run "$SLUICE" trigger past --run-id p2 --logical-date 2026-01-02T00:00:00Z
-until_sql "$(ti_is p2 other "'success'")"
+wait_sql "$(ti_is p2 other "'success'")"
 ok $? "the next run starts"
 test "$(pg_sql "$(ti_is p2 t "'pending'")")" = t
 ok $? "its depends_on_past task waits: the same task of the run before did not succeed"
 touch "$TMP/ok"
 run "$SLUICE" tasks mark past p1 t success
 expect_status 0 "mark the earlier task success"
-until_sql "SELECT state = 'success' FROM runs WHERE run_id = 'p2'"
+wait_sql "SELECT state = 'success' FROM runs WHERE run_id = 'p2'"
 ok $? "the waiting task runs then, and its run succeeds"
 
 stop_daemon wgpu
