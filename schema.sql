@@ -203,6 +203,13 @@ CREATE INDEX task_instances_retry_due_idx ON task_instances (next_retry_at)
 CREATE INDEX task_instances_pool_busy_idx ON task_instances (pool)
 	WHERE state IN ('queued', 'running') AND pool IS NOT NULL;
 
+-- Every claim: each candidate run's task instances in flight
+-- (max_active_tasks), without reading its finished ones. (0006)
+--   SELECT count(*) FROM task_instances WHERE run_pk = $1
+--     AND state IN ('queued', 'running')
+CREATE INDEX task_instances_in_flight_idx ON task_instances (run_pk)
+	WHERE state IN ('queued', 'running');
+
 CREATE TABLE workers (
 	worker_id         sl_id       PRIMARY KEY,
 	host              text        NOT NULL CHECK (host <> ''),
@@ -336,4 +343,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(2, 'source_state'),
 	(3, 'runs_state_idx'),
 	(4, 'callbacks_reason'),
-	(5, 'attempt_stop_pending');
+	(5, 'attempt_stop_pending'),
+	(6, 'task_instances_in_flight_idx');

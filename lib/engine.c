@@ -1309,7 +1309,9 @@ static int claim_insert(struct sl_db *db, struct claim_ctx *c, PGresult *cand,
 
 	for (size_t i = 0; i < npicks; i++) {
 		arr_add(&ids, PQgetvalue(cand, picks[i].row, C_TI));
-		arr_add(&pks, PQgetvalue(cand, picks[i].row, C_RUN));
+		/* Outputs come from ancestors: a root task needs none of its run's. */
+		if (!picks[i].task || picks[i].task->upstream_nr)
+			arr_add(&pks, PQgetvalue(cand, picks[i].row, C_RUN));
 		if (!picks[i].task)
 			arr_add(&cb_pks, PQgetvalue(cand, picks[i].row, C_RUN));
 	}
@@ -1321,7 +1323,7 @@ static int claim_insert(struct sl_db *db, struct claim_ctx *c, PGresult *cand,
 	}
 	if (rc)
 		goto fail;
-	{
+	if (pks.len) {
 		const char *params[] = {arr_end(&pks)};
 
 		rc = sl_db_exec(db, sql_outputs, 1, params, &outs, err);
@@ -1502,9 +1504,10 @@ struct report_ctx {
 	/* fail_worker */
 	const char *worker_id;
 	size_t ended;
-	/* result_advance: the run of the attempt */
+	/* result_advance: the run of the attempt, and whether to advance it */
 	bool advance;
 	int64_t run_pk;
+	bool downstream;
 };
 
 static int started_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
@@ -1716,6 +1719,7 @@ static int task_next(struct sl_db *db, struct report_ctx *c, PGresult *r,
 		goto fail;
 	}
 	task = &dag->tasks[t];
+	c->downstream = task->downstream_nr > 0;
 	try_number = (int)int_at(r, 0, 1);
 	/* The try as the retry rules count it: 1 after a clear or a reschedule. */
 	effective = try_number - ((int)int_at(r, 0, 2) - (task->retries + 1));
@@ -1758,12 +1762,16 @@ static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_taskexec_
 	}
 	c->accepted = true;
 	c->run_pk = int_at(r, 0, 7);
+	c->downstream = false;
 	if (bool_at(r, 0, 6))
 		callback_next(outcome, &next);
 	else
 		rc = task_next(db, c, r, outcome, outputs, &next, &why, err);
 	if (rc)
 		goto fail;
+	/* A retry or a poke decides nothing downstream until it is due. */
+	if (next.state == SL_TASK_UP_FOR_RETRY || next.state == SL_TASK_UP_FOR_RESCHEDULE)
+		c->downstream = false;
 	params[1] = ts_of(&now, c->now_ms);
 	params[2] = c->outcome;
 	params[3] = exit_code >= 0 && exit_code <= 255 ? num_of(&ex, exit_code) : NULL;
@@ -1791,7 +1799,12 @@ static int result_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	int rc = end_attempt(db, c, c->res->outcome, c->res->exit_code, c->res->signal,
 	                     c->res->outputs, err);
 
-	if (!rc && c->advance && c->accepted) {
+	/*
+	 * Only a task with downstream tasks: loading a large run to learn that
+	 * nothing changes costs more than the commit it saves. The tick rolls
+	 * a run up when its last task ends.
+	 */
+	if (!rc && c->advance && c->accepted && c->downstream) {
 		arr_add_int(&pks, c->run_pk);
 		rc = advance_locked(db, &ac, arr_end(&pks), &defs, err);
 	}
