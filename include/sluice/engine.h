@@ -182,8 +182,9 @@ int sl_engine_result(struct sl_db *db, int64_t attempt_id, int64_t fencing,
                      struct sl_strbuf *err);
 
 /**
- * sl_engine_result, and when the report is accepted, the attempt's run is
- * then advanced as sl_engine_advance would (locked with SKIP LOCKED: a run
+ * sl_engine_result, and when the report is accepted and the task has
+ * downstream tasks (and is not up for a retry or a poke), the attempt's run
+ * is then advanced as sl_engine_advance would (locked with SKIP LOCKED: a run
  * another transaction holds waits for the next advance), in the same
  * transaction: for the scheduler, whose next tick would otherwise need a
  * durable commit of its own to schedule the downstream tasks.
