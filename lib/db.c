@@ -22,11 +22,17 @@ struct sl_db {
 	unsigned long reconnects;
 	void *cache;
 	void (*cache_free)(void *);
+	/* Statements prepared on this session (see run_params). */
+	char **prepared;
+	size_t prepared_nr, prepared_alloc;
+	unsigned long prepared_session; /* `reconnects` when they were prepared */
 };
 
 enum {
 	/* Transactions aborted by a serialization failure or a deadlock. */
 	TX_CONFLICT_RETRIES = 3,
+	/* Statements kept prepared per session; the rest are planned each time. */
+	PREPARED_MAX = 128,
 };
 
 static void add_err(struct sl_strbuf *err, const char *fmt, ...)
@@ -205,6 +211,9 @@ void sl_db_free(struct sl_db *db)
 		return;
 	if (db->cache_free)
 		db->cache_free(db->cache);
+	for (size_t i = 0; i < db->prepared_nr; i++)
+		free(db->prepared[i]);
+	free(db->prepared);
 	if (db->conn)
 		PQfinish(db->conn);
 	free(db->where);
@@ -341,6 +350,45 @@ static int finish(struct sl_db *db, PGresult *r, PGresult **res, struct sl_strbu
 	return SL_ERR;
 }
 
+/*
+ * Run a statement, prepared once per session and executed by name after:
+ * the daemons run the same few statements thousands of times, and planning
+ * them each time was most of PostgreSQL's CPU per task. Keyed by the text,
+ * so a statement built at run time is safe too; a reconnect starts a new
+ * session, which has none prepared.
+ */
+static PGresult *run_params(struct sl_db *db, const char *sql, int nparams,
+                            const char *const *params)
+{
+	char name[24];
+	size_t i;
+	PGresult *r;
+
+	if (db->prepared_session != db->reconnects) {
+		for (i = 0; i < db->prepared_nr; i++)
+			free(db->prepared[i]);
+		db->prepared_nr = 0;
+		db->prepared_session = db->reconnects;
+	}
+	for (i = 0; i < db->prepared_nr; i++)
+		if (!strcmp(db->prepared[i], sql))
+			break;
+	if (i == db->prepared_nr) {
+		/* BEGIN, COMMIT and the like take no parameters and have no plan to keep. */
+		if (i == PREPARED_MAX || !nparams)
+			return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+		snprintf(name, sizeof(name), "sl_%zu", i);
+		r = PQprepare(db->conn, name, sql, nparams, NULL);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			return r;
+		PQclear(r);
+		SL_ALLOC_GROW(db->prepared, db->prepared_nr + 1, db->prepared_alloc);
+		db->prepared[db->prepared_nr++] = sl_xstrdup(sql);
+	}
+	snprintf(name, sizeof(name), "sl_%zu", i);
+	return PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
+}
+
 static int exec_params(struct sl_db *db, bool idempotent, const char *sql, int nparams,
                        const char *const *params, PGresult **res, struct sl_strbuf *err)
 {
@@ -357,15 +405,13 @@ static int exec_params(struct sl_db *db, bool idempotent, const char *sql, int n
 		if (rc)
 			return rc;
 	}
-	rc =
-	    finish(db, PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0), res, err);
+	rc = finish(db, run_params(db, sql, nparams, params), res, err);
 	if (rc == SL_EUNAVAIL && idempotent && !in_tx) {
 		err_reset(err, mark);
 		rc = ensure_connected(db, err);
 		if (rc)
 			return rc;
-		rc = finish(db, PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0),
-		            res, err);
+		rc = finish(db, run_params(db, sql, nparams, params), res, err);
 	}
 	return rc;
 }

@@ -14,7 +14,10 @@
  * Every statement goes through PQexecParams with its values as parameters;
  * no value is ever formatted into SQL text. (The one exception is
  * sl_db_migrate, which runs the migration scripts compiled into the binary:
- * they hold many statements and no values.)
+ * they hold many statements and no values.) A statement with parameters is
+ * prepared on its first use in a session (PQprepare, then PQexecPrepared by
+ * name; up to 128 per session), so the daemons' hot statements are not
+ * planned again at every call; a reconnect prepares them again.
  *
  * Errors: functions return 0, or a negative SL_E* code and append one
  * sentence to `err`. SL_EUNAVAIL means the server could not be reached or
