@@ -23,7 +23,7 @@ void sl_config_init(struct sl_config *cfg)
 	cfg->state_dir = sl_xstrdup("/var/lib/sluice");
 	cfg->listen = sl_xstrdup("127.0.0.1:7411");
 	cfg->parallelism = 32;
-	cfg->heartbeat_timeout = 30;
+	cfg->heartbeat_timeout = 8;
 	cfg->log_limit = 10 * 1024 * 1024;
 }
 

@@ -26,6 +26,9 @@ struct sl_db {
 	char **prepared;
 	size_t prepared_nr, prepared_alloc;
 	unsigned long prepared_session; /* `reconnects` when they were prepared */
+	/* sl_db_set_fence: NULL when transactions are not fenced. */
+	char *fence_holder;
+	char fence_epoch[24];
 };
 
 enum {
@@ -218,6 +221,7 @@ void sl_db_free(struct sl_db *db)
 		PQfinish(db->conn);
 	free(db->where);
 	free(db->dbname);
+	free(db->fence_holder);
 	free(db);
 }
 
@@ -466,6 +470,41 @@ static bool is_conflict(const char *sqlstate)
 	return !strcmp(sqlstate, "40001") || !strcmp(sqlstate, "40P01");
 }
 
+void sl_db_set_fence(struct sl_db *db, const char *holder, long long epoch)
+{
+	free(db->fence_holder);
+	db->fence_holder = holder ? sl_xstrdup(holder) : NULL;
+	snprintf(db->fence_epoch, sizeof(db->fence_epoch), "%lld", epoch);
+}
+
+/*
+ * FOR SHARE: a scheduler taking the lease over updates this row, so it
+ * waits until this transaction has ended; the check and the writes after
+ * it are one atomic step in the lease's history.
+ */
+static const char sql_fence[] = "SELECT 1 FROM scheduler_lease WHERE holder = $1"
+                                " AND epoch = $2::bigint AND expires_at > now() FOR SHARE";
+
+static int check_fence(struct sl_db *db, struct sl_strbuf *err)
+{
+	const char *params[2] = {db->fence_holder, db->fence_epoch};
+	PGresult *r = NULL;
+	int rc;
+
+	if (!db->fence_holder)
+		return 0;
+	rc = exec_params(db, false, sql_fence, 2, params, &r, err);
+	if (!rc && PQntuples(r) != 1) {
+		add_err(err,
+		        "this scheduler no longer holds the leader lease (epoch %s): "
+		        "the write was refused",
+		        db->fence_epoch);
+		rc = SL_EFENCED;
+	}
+	PQclear(r);
+	return rc;
+}
+
 int sl_db_transaction(struct sl_db *db, unsigned flags,
                       int (*fn)(struct sl_db *db, void *ctx, struct sl_strbuf *err), void *ctx,
                       struct sl_strbuf *err)
@@ -481,6 +520,8 @@ int sl_db_transaction(struct sl_db *db, unsigned flags,
 
 		err_reset(err, mark);
 		rc = sl_db_begin(db, err);
+		if (!rc)
+			rc = check_fence(db, err);
 		if (!rc) {
 			rc = fn(db, ctx, err);
 			if (!rc) {

@@ -1501,6 +1501,7 @@ struct report_ctx {
 	/* result */
 	const struct sl_engine_result *res;
 	const char *outcome; /* as stored: the result's, or "lost" */
+	const char *reason;  /* task_instances.reason when the rules give none */
 	/* fail_worker */
 	const char *worker_id;
 	size_t ended;
@@ -1780,7 +1781,7 @@ static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_taskexec_
 	params[6] = sl_task_state_name(next.state);
 	params[7] = next.at_ms ? ts_of(&at, next.at_ms) : NULL;
 	params[8] = next.state == SL_TASK_UP_FOR_RESCHEDULE ? "1" : "0";
-	params[9] = why.len ? why.buf : NULL;
+	params[9] = why.len ? why.buf : c->reason;
 	PQclear(r);
 	r = NULL;
 	rc = sl_db_exec(db, sql_end_attempt, 10, params, NULL, err);
@@ -1889,8 +1890,8 @@ static int fail_worker_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	return rc;
 }
 
-int sl_engine_fail_worker(struct sl_db *db, const char *worker_id, int64_t now_ms, size_t *ended,
-                          struct sl_strbuf *err)
+int sl_engine_fail_worker(struct sl_db *db, const char *worker_id, int64_t now_ms,
+                          const char *reason, size_t *ended, struct sl_strbuf *err)
 {
 	struct report_ctx c;
 	int rc;
@@ -1899,6 +1900,7 @@ int sl_engine_fail_worker(struct sl_db *db, const char *worker_id, int64_t now_m
 	c.worker_id = worker_id;
 	c.now_ms = now_ms;
 	c.outcome = "lost";
+	c.reason = reason;
 	rc = sl_db_transaction(db, 0, fail_worker_tx, &c, err);
 	if (ended)
 		*ended = rc ? 0 : c.ended;
@@ -1913,7 +1915,7 @@ static int fail_attempt_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 }
 
 int sl_engine_fail_attempt(struct sl_db *db, int64_t attempt_id, int64_t fencing, int64_t now_ms,
-                           bool *accepted, struct sl_strbuf *err)
+                           const char *reason, bool *accepted, struct sl_strbuf *err)
 {
 	struct report_ctx c;
 	int rc;
@@ -1923,6 +1925,7 @@ int sl_engine_fail_attempt(struct sl_db *db, int64_t attempt_id, int64_t fencing
 	c.fencing = fencing;
 	c.now_ms = now_ms;
 	c.outcome = "lost";
+	c.reason = reason;
 	rc = sl_db_transaction(db, 0, fail_attempt_tx, &c, err);
 	if (accepted)
 		*accepted = !rc && c.accepted;
@@ -1949,5 +1952,78 @@ int sl_engine_confirm_stopped(struct sl_db *db, const char *worker_id, const int
 		*confirmed = rc ? 0 : (size_t)strtoull(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
 	sl_strbuf_release(&ids);
+	return rc;
+}
+
+void sl_engine_live_release(struct sl_engine_live *l)
+{
+	for (size_t i = 0; i < l->nr; i++)
+		free(l->items[i].worker_id);
+	free(l->items);
+	*l = (struct sl_engine_live)SL_ENGINE_LIVE_INIT;
+}
+
+static int live_read(PGresult *r, struct sl_engine_live *out)
+{
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct sl_engine_live_attempt *a;
+
+		SL_ALLOC_GROW(out->items, out->nr + 1, out->alloc);
+		a = &out->items[out->nr++];
+		a->worker_id = sl_xstrdup(PQgetvalue(r, i, 0));
+		a->attempt_id = int_at(r, i, 1);
+		a->fencing = int_at(r, i, 2);
+	}
+	return 0;
+}
+
+static const char sql_live_of[] =
+    "SELECT worker_id, attempt_id, fencing_token FROM attempts"
+    " WHERE worker_id = ANY($1::text[]) AND ended_at IS NULL ORDER BY attempt_id";
+
+static const char sql_heartbeats[] =
+    "UPDATE workers SET last_heartbeat_at = now(), state = 'active'"
+    " WHERE worker_id = ANY($1::text[])";
+
+struct heartbeats_ctx {
+	const char *workers; /* a text[] literal */
+	bool record;
+	struct sl_engine_live *out;
+	size_t mark;
+};
+
+static int heartbeats_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
+{
+	struct heartbeats_ctx *c = ctx;
+	const char *params[1] = {c->workers};
+	PGresult *r = NULL;
+	int rc = 0;
+
+	/* A transaction run again must not list its attempts twice. */
+	for (size_t i = c->mark; i < c->out->nr; i++)
+		free(c->out->items[i].worker_id);
+	c->out->nr = c->mark;
+	if (c->record)
+		rc = sl_db_exec(db, sql_heartbeats, 1, params, NULL, err);
+	if (!rc)
+		rc = sl_db_exec(db, sql_live_of, 1, params, &r, err);
+	if (!rc)
+		rc = live_read(r, c->out);
+	PQclear(r);
+	return rc;
+}
+
+int sl_engine_worker_live(struct sl_db *db, const char *const *workers, size_t workers_nr,
+                          bool record_heartbeat, struct sl_engine_live *out, struct sl_strbuf *err)
+{
+	struct sl_strbuf names = SL_STRBUF_INIT;
+	struct heartbeats_ctx c = {NULL, record_heartbeat, out, out->nr};
+	int rc;
+
+	for (size_t i = 0; i < workers_nr; i++)
+		arr_add(&names, workers[i]);
+	c.workers = arr_end(&names);
+	rc = sl_db_transaction(db, 0, heartbeats_tx, &c, err);
+	sl_strbuf_release(&names);
 	return rc;
 }

@@ -19,12 +19,14 @@ static const char *const type_names[] = {
     [SL_PROTO_DISPATCH] = "DISPATCH", [SL_PROTO_LOG] = "LOG",
     [SL_PROTO_RESULT] = "RESULT",     [SL_PROTO_ACK] = "ACK",
     [SL_PROTO_CANCEL] = "CANCEL",     [SL_PROTO_DRAIN] = "DRAIN",
+    [SL_PROTO_NACK] = "NACK",
 };
 
 static const char *const outcome_names[] = {
     [SL_PROTO_SUCCESS] = "success", [SL_PROTO_FAILED] = "failed",
     [SL_PROTO_SKIPPED] = "skipped", [SL_PROTO_RESCHEDULE] = "reschedule",
     [SL_PROTO_TIMEOUT] = "timeout", [SL_PROTO_CANCELLED] = "cancelled",
+    [SL_PROTO_LOST] = "lost",
 };
 
 static const char *const stream_names[] = {
@@ -115,6 +117,7 @@ void sl_proto_msg_release(struct sl_proto_msg *msg)
 		break;
 	case SL_PROTO_ACK:
 	case SL_PROTO_CANCEL:
+	case SL_PROTO_NACK:
 		free(msg->u.ack.attempt_id);
 		free(msg->u.ack.reason);
 		break;
@@ -233,6 +236,7 @@ static json_t *encode_json(const struct sl_proto_msg *msg)
 	case SL_PROTO_WELCOME:
 		put_uint(o, "version", msg->u.welcome.version, &bad);
 		put_uint(o, "heartbeat_ms", msg->u.welcome.heartbeat_ms, &bad);
+		put_uint(o, "lease_ms", msg->u.welcome.lease_ms, &bad);
 		put_str(o, "scheduler_id", msg->u.welcome.scheduler_id, &bad);
 		break;
 	case SL_PROTO_REJECT:
@@ -240,6 +244,7 @@ static json_t *encode_json(const struct sl_proto_msg *msg)
 		break;
 	case SL_PROTO_HEARTBEAT:
 		put_strlist(o, "running", &msg->u.heartbeat.running, &bad);
+		put_uint(o, "dispatches", msg->u.heartbeat.dispatches, &bad);
 		break;
 	case SL_PROTO_DISPATCH:
 		encode_dispatch(o, &msg->u.dispatch, &bad);
@@ -263,6 +268,10 @@ static json_t *encode_json(const struct sl_proto_msg *msg)
 	case SL_PROTO_CANCEL:
 		put_ref(o, msg->u.cancel.attempt_id, msg->u.cancel.fence, &bad);
 		put_str(o, "reason", msg->u.cancel.reason ? msg->u.cancel.reason : "", &bad);
+		break;
+	case SL_PROTO_NACK:
+		put_ref(o, msg->u.nack.attempt_id, msg->u.nack.fence, &bad);
+		put_str(o, "reason", msg->u.nack.reason, &bad);
 		break;
 	case SL_PROTO_DRAIN:
 		break;
@@ -557,7 +566,8 @@ static int get_kvlist(struct dctx *c, const char *key, bool env, struct sl_proto
 			ks = check_text(k, ID);
 		if (!ks)
 			return field_error(c, key, "item %zu has a bad key: %s", i + 1,
-			                   env ? "an environment name is [A-Za-z_][A-Za-z0-9_]*"
+			                   env ? "an environment name is 1 to 200 characters from "
+			                         "[A-Za-z0-9_], not starting with a digit"
 			                       : text_rule[ID]);
 		sl_proto_kvlist_push(out, ks, vs);
 	}
@@ -678,13 +688,17 @@ static int decode_object(struct dctx *c, struct sl_proto_msg *msg)
 		return decode_hello(c, &msg->u.hello);
 	case SL_PROTO_WELCOME:
 		if ((rc = get_u32(c, "version", 1, 65535, &msg->u.welcome.version)) ||
-		    (rc = get_u32(c, "heartbeat_ms", 100, 3600000, &msg->u.welcome.heartbeat_ms)))
+		    (rc = get_u32(c, "heartbeat_ms", 100, 3600000, &msg->u.welcome.heartbeat_ms)) ||
+		    (rc = get_u32(c, "lease_ms", msg->u.welcome.heartbeat_ms + 1, 3600000,
+		                  &msg->u.welcome.lease_ms)))
 			return rc;
 		return get_text(c, "scheduler_id", ID, &msg->u.welcome.scheduler_id);
 	case SL_PROTO_REJECT:
 		return get_text(c, "reason", TEXT_NONEMPTY, &msg->u.reject.reason);
 	case SL_PROTO_HEARTBEAT:
-		return get_strlist(c, "running", false, ID, &msg->u.heartbeat.running);
+		if ((rc = get_strlist(c, "running", false, ID, &msg->u.heartbeat.running)))
+			return rc;
+		return get_uint(c, "dispatches", 0, INT64_MAX, &msg->u.heartbeat.dispatches);
 	case SL_PROTO_DISPATCH:
 		return decode_dispatch(c, &msg->u.dispatch);
 	case SL_PROTO_LOG:
@@ -703,15 +717,46 @@ static int decode_object(struct dctx *c, struct sl_proto_msg *msg)
 		if ((rc = get_ref(c, &msg->u.cancel.attempt_id, &msg->u.cancel.fence)))
 			return rc;
 		return get_text(c, "reason", TEXT, &msg->u.cancel.reason);
+	case SL_PROTO_NACK:
+		if ((rc = get_ref(c, &msg->u.nack.attempt_id, &msg->u.nack.fence)))
+			return rc;
+		return get_text(c, "reason", TEXT_NONEMPTY, &msg->u.nack.reason);
 	case SL_PROTO_DRAIN:
 		return 0;
 	}
 	return SL_EINVAL;
 }
 
-/* Decode one frame body (type byte and payload) into `msg`. */
+static void refusal_free(struct sl_proto_refusal *r)
+{
+	if (!r)
+		return;
+	free(r->attempt_id);
+	free(r);
+}
+
+/* What can be trusted of a refused frame: its attempt reference, when valid. */
+static struct sl_proto_refusal *refusal_of(const struct dctx *c, enum sl_proto_type type)
+{
+	struct sl_proto_refusal *r = sl_xcalloc(1, sizeof(*r));
+	const char *id = check_text(json_object_get(c->obj, "attempt_id"), ID);
+	json_t *fence = json_object_get(c->obj, "fencing_token");
+
+	r->type = type;
+	if (id)
+		r->attempt_id = sl_xstrdup(id);
+	if (json_is_integer(fence) && json_integer_value(fence) > 0)
+		r->fence = (uint64_t)json_integer_value(fence);
+	return r;
+}
+
+/*
+ * Decode one frame body (type byte and payload) into `msg`. A frame whose
+ * payload is a JSON object but whose fields break a rule sets `*refused`:
+ * the stream is still in step, so only this message is lost.
+ */
 static int decode_frame(const unsigned char *p, size_t len, struct sl_proto_msg *msg,
-                        struct sl_strbuf *err)
+                        struct sl_strbuf *err, struct sl_proto_refusal **refused)
 {
 	struct dctx c = {NULL, NULL, err};
 	const unsigned char *json = p + 1;
@@ -744,8 +789,10 @@ static int decode_frame(const unsigned char *p, size_t len, struct sl_proto_msg 
 		goto fail;
 	}
 	rc = decode_object(&c, msg);
-	if (rc)
+	if (rc) {
+		*refused = refusal_of(&c, msg->type);
 		goto fail;
+	}
 	if (msg->type == SL_PROTO_LOG) {
 		size_t dlen = (size_t)(p + len - (json + jlen));
 
@@ -775,13 +822,21 @@ void sl_proto_decoder_init(struct sl_proto_decoder *dec, size_t max_frame)
 		max_frame = UINT32_MAX;
 	dec->max_frame = max_frame;
 	dec->failed = 0;
+	dec->refused = NULL;
 }
 
 void sl_proto_decoder_release(struct sl_proto_decoder *dec)
 {
 	sl_strbuf_release(&dec->buf);
 	sl_strbuf_release(&dec->error);
+	refusal_free(dec->refused);
+	dec->refused = NULL;
 	dec->pos = 0;
+}
+
+const struct sl_proto_refusal *sl_proto_decoder_refusal(const struct sl_proto_decoder *dec)
+{
+	return dec->refused;
 }
 
 /* Fail for good: keep the reason, drop the buffered bytes. */
@@ -843,6 +898,8 @@ int sl_proto_decoder_next(struct sl_proto_decoder *dec, struct sl_proto_msg *msg
 	int rc;
 
 	sl_proto_msg_release(msg);
+	refusal_free(dec->refused);
+	dec->refused = NULL;
 	if (dec->failed)
 		goto fail;
 	if (dec->buf.len - dec->pos < 4)
@@ -852,8 +909,8 @@ int sl_proto_decoder_next(struct sl_proto_decoder *dec, struct sl_proto_msg *msg
 	if (dec->buf.len - dec->pos - 4 < flen)
 		return 0;
 	p = (const unsigned char *)dec->buf.buf + dec->pos + 4;
-	rc = decode_frame(p, flen, msg, &dec->error);
-	if (rc) {
+	rc = decode_frame(p, flen, msg, &dec->error, &dec->refused);
+	if (rc && !dec->refused) {
 		decoder_fail(dec, rc);
 		goto fail;
 	}
@@ -862,10 +919,49 @@ int sl_proto_decoder_next(struct sl_proto_decoder *dec, struct sl_proto_msg *msg
 		sl_strbuf_setlen(&dec->buf, 0);
 		dec->pos = 0;
 	}
+	if (rc) {
+		sl_strbuf_add(err, dec->error.buf, dec->error.len);
+		sl_strbuf_reset(&dec->error);
+		return SL_PROTO_REFUSED;
+	}
 	return 1;
 fail:
 	sl_strbuf_add(err, dec->error.buf, dec->error.len);
 	return dec->failed;
+}
+
+int sl_proto_encode_checked(const struct sl_proto_msg *msg, struct sl_strbuf *out,
+                            struct sl_strbuf *err)
+{
+	struct sl_strbuf frame = SL_STRBUF_INIT;
+	struct sl_proto_decoder dec;
+	struct sl_proto_msg back = SL_PROTO_MSG_INIT;
+	int rc;
+
+	sl_proto_decoder_init(&dec, 0);
+	if ((rc = sl_proto_encode(msg, &frame))) {
+		sl_strbuf_addf(err, "%s message cannot be encoded (%s)",
+		               sl_proto_type_name((int)msg->type),
+		               rc == SL_ETOOBIG ? "too large" : "a field is missing or not UTF-8");
+		goto out;
+	}
+	sl_proto_decoder_feed(&dec, frame.buf, frame.len);
+	rc = sl_proto_decoder_next(&dec, &back, err);
+	if (rc == 1) {
+		sl_strbuf_add(out, frame.buf, frame.len);
+		rc = 0;
+	} else if (rc == 0) {
+		/* A whole frame always decodes or fails: 0 means a BUG here. */
+		sl_strbuf_adds(err, "the encoded frame is not whole");
+		rc = SL_EINVAL;
+	} else if (rc == SL_PROTO_REFUSED) {
+		rc = SL_EINVAL;
+	}
+out:
+	sl_proto_msg_release(&back);
+	sl_proto_decoder_release(&dec);
+	sl_strbuf_release(&frame);
+	return rc;
 }
 
 bool sl_proto_token_equal(const void *a, size_t alen, const void *b, size_t blen)

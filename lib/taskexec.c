@@ -349,6 +349,17 @@ void sl_taskexec_cancel(struct sl_taskexec *te)
 	begin_stop(te);
 }
 
+void sl_taskexec_kill(struct sl_taskexec *te)
+{
+	if (te->closing)
+		return;
+	if (!te->exited)
+		te->stop = TE_STOP_CANCEL;
+	te->term_sent = true;
+	uv_timer_stop(&te->timer);
+	signal_group(te, SIGKILL);
+}
+
 static void on_exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal)
 {
 	struct sl_taskexec *te = container_of(proc, struct sl_taskexec, proc);

@@ -53,6 +53,9 @@ static void on_closed(uv_handle_t *h)
 	for (size_t i = 0; i < c->queues_nr; i++)
 		free(c->queues[i]);
 	free(c->queues);
+	for (size_t i = 0; i < c->hb_running.nr; i++)
+		free(c->hb_running.items[i]);
+	free(c->hb_running.items);
 	free(c->live);
 	free(c->worker_id);
 	free(c->host);
@@ -92,12 +95,44 @@ static void on_write(uv_write_t *req, int status)
 	}
 }
 
+/*
+ * Whatever reaches a worker renews its lease, so a worker the scheduler
+ * has not heard from for the lease's length gets nothing more: if it is
+ * cut off, its lease then runs out well before its attempts are failed
+ * (docs/reliability.md). Its own next frame makes it a peer again.
+ */
+static bool worker_silent(const struct wconn *c)
+{
+	return c->state == WCONN_READY && uv_now(c->s->loop) - c->last_rx >= sched_lease_ms(c->s);
+}
+
+static bool send_frame(struct wconn *c, const char *bytes, size_t len)
+{
+	struct write_req *wr;
+	int rc;
+
+	if (c->state == WCONN_CLOSING || worker_silent(c))
+		return false;
+	wr = sl_xmalloc(sizeof(*wr) + len);
+	memcpy(wr->data, bytes, len);
+	wr->buf = uv_buf_init(wr->data, (unsigned)len);
+	if ((rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &wr->buf, 1, on_write))) {
+		struct sl_strbuf r = SL_STRBUF_INIT;
+
+		free(wr);
+		sl_strbuf_addf(&r, "write failed: %s", uv_strerror(rc));
+		conn_close(c, r.buf);
+		sl_strbuf_release(&r);
+		return false;
+	}
+	c->last_tx = uv_now(c->s->loop);
+	return true;
+}
+
 bool conn_send(struct wconn *c, const struct sl_proto_msg *msg)
 {
 	struct sl_strbuf frame = SL_STRBUF_INIT;
-	struct write_req *wr;
 	bool sent = false;
-	int rc;
 
 	if (c->state == WCONN_CLOSING)
 		return false;
@@ -106,20 +141,7 @@ bool conn_send(struct wconn *c, const struct sl_proto_msg *msg)
 		       c->worker_id ? c->worker_id : "-", sl_proto_type_name((int)msg->type));
 		goto out;
 	}
-	wr = sl_xmalloc(sizeof(*wr) + frame.len);
-	memcpy(wr->data, frame.buf, frame.len);
-	wr->buf = uv_buf_init(wr->data, (unsigned)frame.len);
-	if ((rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &wr->buf, 1, on_write))) {
-		struct sl_strbuf r = SL_STRBUF_INIT;
-
-		free(wr);
-		sl_strbuf_addf(&r, "write failed: %s", uv_strerror(rc));
-		conn_close(c, r.buf);
-		sl_strbuf_release(&r);
-		goto out;
-	}
-	c->last_tx = uv_now(c->s->loop);
-	sent = true;
+	sent = send_frame(c, frame.buf, frame.len);
 out:
 	sl_strbuf_release(&frame);
 	return sent;
@@ -155,7 +177,7 @@ static struct live_attempt *live_find(struct wconn *c, int64_t id)
 	return NULL;
 }
 
-static void live_add(struct wconn *c, int64_t id, int64_t fence)
+static void live_add(struct wconn *c, int64_t id, int64_t fence, uint64_t dispatch_seq)
 {
 	struct live_attempt *a = live_find(c, id);
 
@@ -165,7 +187,7 @@ static void live_add(struct wconn *c, int64_t id, int64_t fence)
 		return;
 	}
 	SL_ALLOC_GROW(c->live, c->live_nr + 1, c->live_alloc);
-	c->live[c->live_nr++] = (struct live_attempt){id, fence, false, 0};
+	c->live[c->live_nr++] = (struct live_attempt){id, fence, false, dispatch_seq};
 }
 
 static void live_remove(struct wconn *c, int64_t id)
@@ -250,12 +272,82 @@ static int confirm_stopped(struct wconn *c, struct sl_strbuf *err)
 	return rc;
 }
 
+/*
+ * End an attempt that its worker does not run (any more) as lost, with the
+ * reason for people; false when the database could not be written.
+ */
+static bool lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
+                         const char *reason)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
+	bool accepted = false;
+	int rc;
+
+	if ((rc = sl_engine_fail_attempt(s->db, id, fence, wall_ms(), reason, &accepted, &err))) {
+		sched_db_error(s, "fail_attempt", rc, &err);
+		goto out;
+	}
+	sl_log_quote(&q, reason);
+	sl_log("warn", "attempt_lost",
+	       "worker=%s attempt=%" PRId64 " fence=%" PRId64 " ended=%s reason=%s", worker_id, id,
+	       fence, accepted ? "yes" : "no", q.buf);
+	sched_kick(s);
+out:
+	sl_strbuf_release(&err);
+	sl_strbuf_release(&q);
+	return !rc;
+}
+
+static bool listed(const struct sl_proto_strlist *l, int64_t id)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		int64_t v;
+
+		if (parse_id(l->items[i], &v) && v == id)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A worker's HELLO lists everything it holds: any attempt the database
+ * has live on that worker name and that is not listed has no process on
+ * it (the worker restarted, or a DISPATCH never reached it), whichever
+ * connection or scheduler dispatched it. Ending it now, not after
+ * heartbeat_timeout, is what keeps a quickly restarted worker from
+ * stranding its attempts.
+ */
+static int reconcile_hello(struct wconn *c, const struct sl_proto_hello *h, struct sl_strbuf *err)
+{
+	struct sched *s = c->s;
+	struct sl_engine_live live = SL_ENGINE_LIVE_INIT;
+	const char *names[1] = {c->worker_id};
+	int rc;
+
+	if ((rc = sl_engine_worker_live(s->db, names, 1, false, &live, err)))
+		goto out;
+	for (size_t i = 0; i < live.nr; i++) {
+		const struct sl_engine_live_attempt *a = &live.items[i];
+
+		if (listed(&h->running, a->attempt_id))
+			continue;
+		if (!lose_attempt(s, c->worker_id, a->attempt_id, a->fencing,
+		                  "the worker does not hold it any more (it restarted, or the "
+		                  "dispatch never reached it)")) {
+			rc = SL_EUNAVAIL;
+			break;
+		}
+	}
+out:
+	sl_engine_live_release(&live);
+	return rc;
+}
+
 static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 {
 	struct sched *s = c->s;
 	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
 	struct sl_proto_msg m;
-	uint64_t hb;
 	int version, rc;
 
 	if (s->stopping) {
@@ -302,22 +394,18 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 		int64_t id;
 
 		if (parse_id(h->running.items[i], &id))
-			live_add(c, id, 0);
+			live_add(c, id, 0, 0);
 	}
-	if ((rc = upsert_worker(s, c, &err)) || (rc = confirm_stopped(c, &err))) {
+	if ((rc = upsert_worker(s, c, &err)) || (rc = confirm_stopped(c, &err)) ||
+	    (rc = reconcile_hello(c, h, &err))) {
 		sched_db_error(s, "worker_upsert", rc, &err);
 		send_reject(c, "the scheduler cannot reach its database");
 		goto out;
 	}
-	hb = timeout_ms(s) / 3;
-	if (hb < 100)
-		hb = 100;
-	if (hb > 3600000)
-		hb = 3600000;
-	c->heartbeat_ms = (uint32_t)hb;
 	sl_proto_msg_init(&m, SL_PROTO_WELCOME);
 	m.u.welcome.version = (uint32_t)version;
-	m.u.welcome.heartbeat_ms = c->heartbeat_ms;
+	m.u.welcome.heartbeat_ms = (uint32_t)sched_heartbeat_ms(s);
+	m.u.welcome.lease_ms = (uint32_t)sched_lease_ms(s);
 	m.u.welcome.scheduler_id = sl_xstrdup(s->scheduler_id);
 	c->state = WCONN_READY;
 	conn_send(c, &m);
@@ -336,73 +424,71 @@ out:
 	sl_strbuf_release(&q);
 }
 
-static bool listed(const struct sl_proto_strlist *l, int64_t id)
+/* The check itself waits for the next tick: see conn_heartbeats_flush. */
+static void on_heartbeat(struct wconn *c, struct sl_proto_heartbeat *hb)
 {
-	for (size_t i = 0; i < l->nr; i++) {
-		int64_t v;
-
-		if (parse_id(l->items[i], &v) && v == id)
-			return true;
-	}
-	return false;
+	for (size_t i = 0; i < c->hb_running.nr; i++)
+		free(c->hb_running.items[i]);
+	free(c->hb_running.items);
+	c->hb_running = hb->running;
+	memset(&hb->running, 0, sizeof(hb->running));
+	c->hb_dispatches = hb->dispatches;
+	c->hb_pending = true;
 }
 
-/*
- * An attempt the worker's HEARTBEATs stop listing is not held there (a
- * refused DISPATCH, a worker that lost it): once absent from two in a row,
- * it is lost and retried. Two, since the first HEARTBEAT after a DISPATCH
- * may have left the worker before the DISPATCH arrived. Attempts known only
- * from HELLO (no fencing token here) are left to their RESULT.
- */
-static void reconcile(struct wconn *c, const struct sl_proto_strlist *running)
+static struct wconn *conn_of(struct sched *s, const char *worker_id)
 {
-	struct sched *s = c->s;
-	struct sl_strbuf err = SL_STRBUF_INIT;
-
-	for (size_t i = 0; i < c->live_nr;) {
-		struct live_attempt *a = &c->live[i];
-		bool accepted = false;
-		int rc;
-
-		if (!a->fence || listed(running, a->attempt_id)) {
-			a->missed = 0;
-			i++;
-			continue;
-		}
-		if (++a->missed < 2 || s->db_down || !lease_held(s)) {
-			i++;
-			continue;
-		}
-		if ((rc = sl_engine_fail_attempt(s->db, a->attempt_id, a->fence, wall_ms(),
-		                                 &accepted, &err))) {
-			sched_db_error(s, "fail_attempt", rc, &err);
-			break;
-		}
-		sl_log("warn", "attempt_lost",
-		       "worker=%s attempt=%" PRId64 " fence=%" PRId64
-		       " ended=%s reason=\"not in the worker's heartbeats\"",
-		       c->worker_id, a->attempt_id, a->fence, accepted ? "yes" : "no");
-		live_remove(c, a->attempt_id);
-		sched_kick(s);
-	}
-	sl_strbuf_release(&err);
+	for (struct wconn *c = s->conns; c; c = c->next)
+		if (c->state == WCONN_READY && !strcmp(c->worker_id, worker_id))
+			return c;
+	return NULL;
 }
 
-static void on_heartbeat(struct wconn *c, const struct sl_proto_heartbeat *hb)
+/* Not listed, and not sent after the HEARTBEAT left: the worker does not run it. */
+static bool heartbeat_disowns(struct wconn *c, int64_t id)
 {
-	static const char sql[] = "UPDATE workers SET last_heartbeat_at = now(), state = 'active' "
-	                          "WHERE worker_id = $1";
+	struct live_attempt *a = live_find(c, id);
+
+	if (listed(&c->hb_running, id))
+		return false;
+	return !a || a->dispatch_seq <= c->hb_dispatches;
+}
+
+void conn_heartbeats_flush(struct sched *s)
+{
+	struct sl_engine_live live = SL_ENGINE_LIVE_INIT;
 	struct sl_strbuf err = SL_STRBUF_INIT;
-	const char *params[1] = {c->worker_id};
+	const char **names = sl_xcalloc(s->conns_nr + 1, sizeof(*names));
+	size_t n = 0;
 	int rc;
 
-	if (c->s->db_down)
+	for (struct wconn *c = s->conns; c; c = c->next)
+		if (c->state == WCONN_READY && c->hb_pending)
+			names[n++] = c->worker_id;
+	if (!n)
 		goto out;
-	if ((rc = sl_db_exec_idempotent(c->s->db, sql, 1, params, NULL, &err)))
-		sched_db_error(c->s, "heartbeat", rc, &err);
-	reconcile(c, &hb->running);
+	if ((rc = sl_engine_worker_live(s->db, names, n, true, &live, &err))) {
+		sched_db_error(s, "heartbeats", rc, &err);
+		goto out;
+	}
+	for (size_t i = 0; i < live.nr; i++) {
+		const struct sl_engine_live_attempt *a = &live.items[i];
+		struct wconn *c = conn_of(s, a->worker_id);
+
+		if (!c || !c->hb_pending || !heartbeat_disowns(c, a->attempt_id))
+			continue;
+		if (!lose_attempt(s, a->worker_id, a->attempt_id, a->fencing,
+		                  "the worker's heartbeat does not list it (the worker lost it or "
+		                  "refused its dispatch)"))
+			goto out;
+		live_remove(c, a->attempt_id);
+	}
+	for (struct wconn *c = s->conns; c; c = c->next)
+		c->hb_pending = false;
 out:
+	sl_engine_live_release(&live);
 	sl_strbuf_release(&err);
+	free(names);
 }
 
 static void on_log(struct wconn *c, const struct sl_proto_log *l)
@@ -449,6 +535,7 @@ static enum sl_taskexec_outcome outcome_of(enum sl_proto_outcome o)
 		return SL_TASKEXEC_TIMEOUT;
 	case SL_PROTO_CANCELLED:
 		return SL_TASKEXEC_CANCELLED;
+	case SL_PROTO_LOST:
 	case SL_PROTO_FAILED:
 	default:
 		return SL_TASKEXEC_FAILED;
@@ -495,6 +582,17 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 		       r->attempt_id);
 		goto ack;
 	}
+	if (r->outcome == SL_PROTO_LOST) {
+		/* The worker's RESULT says it killed the task: cut off past its lease. */
+		if (!lose_attempt(s, c->worker_id, id, (int64_t)r->fence,
+		                  "the worker killed it: it heard from no scheduler for longer "
+		                  "than its lease")) {
+			conn_close(c, "cannot record a result");
+			goto out;
+		}
+		live_remove(c, id);
+		goto ack;
+	}
 	outputs = outputs_json(&r->outputs);
 	res.outcome = outcome_of(r->outcome);
 	res.exit_code = r->exit_code;
@@ -522,6 +620,50 @@ ack:
 out:
 	free(outputs);
 	sl_strbuf_release(&err);
+}
+
+/*
+ * A frame the decoder refused (its fields break a rule) costs only itself:
+ * a RESULT that can never be recorded ends its attempt as lost, with the
+ * reason, and a NACK tells the worker to stop sending it; anything else is
+ * logged and dropped. Before HELLO there is nobody to answer: close.
+ */
+static void on_refused(struct wconn *c, const struct sl_proto_refusal *r, const char *why)
+{
+	struct sched *s = c->s;
+	struct sl_strbuf q = SL_STRBUF_INIT, reason = SL_STRBUF_INIT;
+	struct sl_proto_msg m;
+	int64_t id;
+
+	if (c->state != WCONN_READY) {
+		conn_close(c, why);
+		goto out;
+	}
+	sl_log_quote(&q, why);
+	sl_log("warn", "frame_refused", "worker=%s type=%s attempt=%s reason=%s", c->worker_id,
+	       sl_proto_type_name((int)r->type), r->attempt_id ? r->attempt_id : "-", q.buf);
+	if (r->type != SL_PROTO_RESULT || !r->attempt_id || !r->fence ||
+	    !parse_id(r->attempt_id, &id))
+		goto out;
+	if (s->db_down) {
+		conn_close(c, "the database is unavailable");
+		goto out;
+	}
+	sl_strbuf_addf(&reason, "its result was refused: %s", why);
+	if (!lose_attempt(s, c->worker_id, id, (int64_t)r->fence, reason.buf)) {
+		conn_close(c, "cannot record a result");
+		goto out;
+	}
+	live_remove(c, id);
+	sl_proto_msg_init(&m, SL_PROTO_NACK);
+	m.u.nack.attempt_id = sl_xstrdup(r->attempt_id);
+	m.u.nack.fence = r->fence;
+	m.u.nack.reason = sl_xstrdup(why);
+	conn_send(c, &m);
+	sl_proto_msg_release(&m);
+out:
+	sl_strbuf_release(&q);
+	sl_strbuf_release(&reason);
 }
 
 static void handle(struct wconn *c, struct sl_proto_msg *m)
@@ -589,7 +731,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 			conn_close(c, err.buf);
 			break;
 		}
-		handle(c, &m);
+		if (rc == SL_PROTO_REFUSED)
+			on_refused(c, sl_proto_decoder_refusal(&c->dec), err.buf);
+		else
+			handle(c, &m);
+		sl_strbuf_reset(&err);
 	}
 	/* The handlers' statements may have read notifications, or reconnected. */
 	notify_sync(s);
@@ -699,6 +845,7 @@ out:
 static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d)
 {
 	struct sched *s = c->s;
+	struct sl_strbuf frame = SL_STRBUF_INIT, err = SL_STRBUF_INIT, reason = SL_STRBUF_INIT;
 	struct sl_proto_msg m;
 
 	sl_proto_msg_init(&m, SL_PROTO_DISPATCH);
@@ -726,12 +873,21 @@ static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d)
 	    d->timeout_s > 0 && d->timeout_s < INT32_MAX ? (uint32_t)d->timeout_s : 0;
 	m.u.dispatch.log_limit = s->cfg.log_limit > 0 ? (uint64_t)s->cfg.log_limit : 0;
 	m.u.dispatch.sensor = d->sensor;
-	live_add(c, d->attempt_id, d->fencing_token);
+	/*
+	 * What the worker's decoder would refuse never leaves: the attempt
+	 * fails here, with the reason, and the connection stays up.
+	 */
+	if (sl_proto_encode_checked(&m, &frame, &err)) {
+		sl_strbuf_addf(&reason, "it cannot be dispatched: %s", err.buf);
+		lose_attempt(s, c->worker_id, d->attempt_id, d->fencing_token, reason.buf);
+		goto out;
+	}
+	live_add(c, d->attempt_id, d->fencing_token, ++c->dispatches_sent);
 	/*
 	 * A DISPATCH that cannot be sent leaves a live attempt: the worker's
-	 * loss (heartbeat_timeout) fails and retries it.
+	 * next HEARTBEAT (or its loss) fails and retries it.
 	 */
-	if (!conn_send(c, &m))
+	if (!send_frame(c, frame.buf, frame.len))
 		goto out;
 	sl_log("info", "dispatched",
 	       "worker=%s attempt=%" PRId64 " fence=%" PRId64 " dag=%s run=%s task=%s try=%d",
@@ -739,6 +895,9 @@ static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d)
 	       d->try_number);
 out:
 	sl_proto_msg_release(&m);
+	sl_strbuf_release(&frame);
+	sl_strbuf_release(&err);
+	sl_strbuf_release(&reason);
 }
 
 void conn_dispatch_all(struct sched *s, int64_t now_ms)
@@ -751,7 +910,7 @@ void conn_dispatch_all(struct sched *s, int64_t now_ms)
 		struct sl_engine_dispatches out = SL_ENGINE_DISPATCHES_INIT;
 		int rc;
 
-		if (c->state != WCONN_READY || c->live_nr >= c->slots)
+		if (c->state != WCONN_READY || c->live_nr >= c->slots || worker_silent(c))
 			continue;
 		/* Started in the claim: the DISPATCHes go out right after it. */
 		if ((rc = sl_engine_claim_started(
@@ -848,7 +1007,7 @@ void conn_check_all(struct sched *s)
 			                  : "no HELLO within heartbeat_timeout");
 			continue;
 		}
-		if (c->state == WCONN_READY && now - c->last_tx >= c->heartbeat_ms) {
+		if (c->state == WCONN_READY && now - c->last_tx >= sched_heartbeat_ms(s)) {
 			struct sl_proto_msg m;
 
 			sl_proto_msg_init(&m, SL_PROTO_HEARTBEAT);

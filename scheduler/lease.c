@@ -91,6 +91,14 @@ static void set_holder(struct sched *s, const char *holder)
 		sl_log("info", "standby", "leader=%s", holder);
 }
 
+void lease_fenced(struct sched *s)
+{
+	if (s->leader)
+		lose(s, "a write was refused: another scheduler took the lease");
+	/* Renew at the next tick: the lease may be free again, under a new epoch. */
+	s->last_renew = 0;
+}
+
 void lease_check(struct sched *s)
 {
 	if (s->leader && mono_ms() >= s->lease_until)
@@ -129,6 +137,7 @@ int lease_tick(struct sched *s)
 		if (!s->leader || epoch != s->epoch) {
 			s->leader = true;
 			s->epoch = epoch;
+			sl_db_set_fence(s->db, s->scheduler_id, epoch);
 			set_holder(s, NULL);
 			s->lost_checks_after = start + timeout_ms(s);
 			sl_log("info", "lease_acquired", "epoch=%" PRId64 " scheduler_id=%s", epoch,

@@ -48,6 +48,18 @@ uint64_t mono_ms(void)
 	return uv_hrtime() / 1000000;
 }
 
+uint64_t sched_heartbeat_ms(const struct sched *s)
+{
+	uint64_t ms = (uint64_t)s->cfg.heartbeat_timeout * 1000 / 8;
+
+	return ms < 100 ? 100 : ms > 1200000 ? 1200000 : ms;
+}
+
+uint64_t sched_lease_ms(const struct sched *s)
+{
+	return 3 * sched_heartbeat_ms(s);
+}
+
 void sched_db_error(struct sched *s, const char *what, int rc, const struct sl_strbuf *err)
 {
 	struct sl_strbuf q = SL_STRBUF_INIT;
@@ -55,6 +67,11 @@ void sched_db_error(struct sched *s, const char *what, int rc, const struct sl_s
 	if (rc == SL_EUNAVAIL && s->db_down)
 		goto out;
 	sl_log_quote(&q, err->buf);
+	if (rc == SL_EFENCED) {
+		sl_log("warn", "db_fenced", "what=%s error=%s", what, q.buf);
+		lease_fenced(s);
+		goto out;
+	}
 	if (rc != SL_EUNAVAIL) {
 		sl_log("error", "db_failed", "what=%s error=%s", what, q.buf);
 		goto out;
@@ -111,11 +128,12 @@ static void fail_lost_workers(struct sched *s, int64_t now_ms)
 	    "AND last_heartbeat_at < now() - make_interval(secs => $2::double precision)";
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	PGresult *res = NULL;
-	char secs[32];
+	char secs[32], *reason;
 	const char *params[2];
 	int rc;
 
 	snprintf(secs, sizeof(secs), "%" PRId64, s->cfg.heartbeat_timeout);
+	reason = sl_xasprintf("its worker sent no heartbeat for %ss (heartbeat_timeout)", secs);
 	params[0] = secs;
 	if ((rc = sl_db_exec_idempotent(s->db, sel, 1, params, &res, &err))) {
 		sched_db_error(s, "lost_workers", rc, &err);
@@ -128,7 +146,7 @@ static void fail_lost_workers(struct sched *s, int64_t now_ms)
 		if (conn_worker_connected(s, id))
 			continue;
 		sl_strbuf_reset(&err);
-		if ((rc = sl_engine_fail_worker(s->db, id, now_ms, &ended, &err))) {
+		if ((rc = sl_engine_fail_worker(s->db, id, now_ms, reason, &ended, &err))) {
 			sched_db_error(s, "fail_worker", rc, &err);
 			break;
 		}
@@ -141,6 +159,7 @@ static void fail_lost_workers(struct sched *s, int64_t now_ms)
 		sl_log("warn", "worker_lost", "worker=%s attempts_ended=%zu", id, ended);
 	}
 out:
+	free(reason);
 	PQclear(res);
 	sl_strbuf_release(&err);
 }
@@ -163,6 +182,9 @@ static void engine_work(struct sched *s)
 		if (!s->db_down)
 			conn_cancel_ended(s);
 	}
+	if (s->db_down || !lease_held(s))
+		goto out;
+	conn_heartbeats_flush(s);
 	if (s->db_down || !lease_held(s))
 		goto out;
 	if ((rc = sl_engine_create_scheduled_runs(s->db, now, CREATE_LIMIT, &n, &err))) {
@@ -193,7 +215,6 @@ out:
 
 static void tick(struct sched *s)
 {
-	conn_check_all(s);
 	if (s->db_down) {
 		lease_check(s);
 		if (!db_probe(s))
@@ -209,6 +230,12 @@ static void tick(struct sched *s)
 static void on_tick(uv_timer_t *t)
 {
 	tick(container_of(t, struct sched, tick_timer));
+}
+
+/* Apart from the tick, which waits on the database: a worker's lease must not. */
+static void on_hb_timer(uv_timer_t *t)
+{
+	conn_check_all(container_of(t, struct sched, hb_timer));
 }
 
 static void on_refresh_timer(uv_timer_t *t);
@@ -250,6 +277,7 @@ static void refresh_work(uv_work_t *req)
 	if (!s->refresh_db &&
 	    (s->refresh_rc = sl_db_connect(&s->refresh_db, s->cfg.database_url, &s->refresh_err)))
 		return;
+	sl_db_set_fence(s->refresh_db, s->scheduler_id, s->refresh_epoch);
 	s->refresh_rc =
 	    sl_dagstore_refresh(s->refresh_db, &src, &s->refresh_report, &s->refresh_err);
 }
@@ -297,6 +325,7 @@ static void on_refresh_timer(uv_timer_t *t)
 		return;
 	s->refresh_report = (struct sl_dagstore_report)SL_DAGSTORE_REPORT_INIT;
 	s->refresh_rc = 0;
+	s->refresh_epoch = s->epoch;
 	if ((rc = uv_queue_work(s->loop, &s->refresh_req, refresh_work, refresh_done))) {
 		sl_log("error", "refresh_failed", "error=\"%s\"", uv_strerror(rc));
 		return;
@@ -326,6 +355,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	notify_stop(s);
 	lease_release(s);
 	close_handle((uv_handle_t *)&s->tick_timer);
+	close_handle((uv_handle_t *)&s->hb_timer);
 	close_handle((uv_handle_t *)&s->refresh_timer);
 	close_handle((uv_handle_t *)&s->watchdog_timer);
 	close_handle((uv_handle_t *)&s->sigterm);
@@ -380,6 +410,7 @@ static int start(struct sched *s)
 	int rc;
 
 	if ((rc = uv_timer_init(s->loop, &s->tick_timer)) ||
+	    (rc = uv_timer_init(s->loop, &s->hb_timer)) ||
 	    (rc = uv_timer_init(s->loop, &s->refresh_timer)) ||
 	    (rc = uv_timer_init(s->loop, &s->watchdog_timer)) ||
 	    (rc = uv_signal_init(s->loop, &s->sigterm)) ||
@@ -398,6 +429,11 @@ static int start(struct sched *s)
 	/* The first tick at once: it takes the lease (or learns the leader). */
 	if ((rc = uv_timer_start(&s->tick_timer, on_tick, 0, tick_ms(s)))) {
 		sl_log("error", "timer_failed", "what=tick error=\"%s\"", uv_strerror(rc));
+		return rc;
+	}
+	if ((rc = uv_timer_start(&s->hb_timer, on_hb_timer, sched_heartbeat_ms(s) / 4,
+	                         sched_heartbeat_ms(s) / 4))) {
+		sl_log("error", "timer_failed", "what=heartbeat error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
 	sl_sdnotify_watchdog_start(&s->watchdog_timer);
@@ -503,6 +539,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-scheduler: %s\n", err.buf);
 		goto out;
 	}
+	/* Nothing is written before this scheduler leads (lease.c sets the epoch). */
+	sl_db_set_fence(s.db, s.scheduler_id, 0);
 	if (sl_gitsrc_global_init(&err)) {
 		fprintf(stderr, "sluice-scheduler: %s\n", err.buf);
 		goto out;

@@ -30,8 +30,8 @@ struct live_attempt {
 	int64_t attempt_id;
 	int64_t fence; /* 0: unknown (listed in HELLO) */
 	bool cancel_sent;
-	/* Consecutive HEARTBEATs, received since the DISPATCH, not listing it. */
-	unsigned missed;
+	/* Which DISPATCH of the connection it was (1, 2, ...); 0: listed in HELLO. */
+	uint64_t dispatch_seq;
 };
 
 /* One worker connection. */
@@ -48,7 +48,11 @@ struct wconn {
 	struct live_attempt *live;
 	size_t live_nr, live_alloc;
 	uint64_t last_rx, last_tx; /* loop time */
-	uint32_t heartbeat_ms;
+	uint64_t dispatches_sent;
+	/* The last HEARTBEAT, checked against the database at the next tick. */
+	struct sl_proto_strlist hb_running;
+	uint64_t hb_dispatches;
+	bool hb_pending;
 	uv_shutdown_t shutdown_req;
 	struct wconn *prev, *next;
 };
@@ -63,6 +67,7 @@ struct sched {
 
 	uv_tcp_t listener;
 	uv_timer_t tick_timer, refresh_timer, watchdog_timer;
+	uv_timer_t hb_timer; /* HEARTBEATs to workers and their silence, no database work */
 	uv_signal_t sigterm, sigint;
 
 	/* The DAG refresh, off the loop, on a connection of its own. */
@@ -70,6 +75,7 @@ struct sched {
 	bool refreshing, git_ready;
 	struct sl_db *refresh_db;
 	int refresh_rc;
+	int64_t refresh_epoch; /* the lease it is fenced by */
 	struct sl_strbuf refresh_err;
 	struct sl_dagstore_report refresh_report;
 
@@ -120,6 +126,8 @@ int lease_tick(struct sched *s);
 bool lease_held(const struct sched *s);
 /* A lease not renewed in time is lost: stop leading, close worker connections. */
 void lease_check(struct sched *s);
+/* A write was refused by the lease's fence: this scheduler leads no more. */
+void lease_fenced(struct sched *s);
 /* Give the lease up at SIGTERM so a standby takes over at once. */
 void lease_release(struct sched *s);
 /* The REJECT reason of a standby. */
@@ -134,6 +142,17 @@ char *lease_reject_reason(const struct sched *s);
 void notify_sync(struct sched *s);
 void notify_stop(struct sched *s);
 
+/*
+ * The timing of worker liveness (docs/reliability.md), all derived from
+ * heartbeat_timeout T: each side sends a frame at least every T/8; the
+ * scheduler stops speaking to a worker it has not heard from for 3/8 T; a
+ * worker that hears nothing for 3/8 T (its lease) kills its attempts; the
+ * scheduler fails a worker's attempts only after T of silence. So a worker
+ * cut off has killed its processes a quarter of T before they are retried.
+ */
+uint64_t sched_heartbeat_ms(const struct sched *s);
+uint64_t sched_lease_ms(const struct sched *s);
+
 /* scheduler/conn.c */
 int conn_listen(struct sched *s);
 void conn_close(struct wconn *c, const char *reason);
@@ -142,6 +161,12 @@ bool conn_send(struct wconn *c, const struct sl_proto_msg *msg);
 void conn_dispatch_all(struct sched *s, int64_t now_ms);
 /* Close silent connections and send due HEARTBEATs (no database work). */
 void conn_check_all(struct sched *s);
+/*
+ * Record the HEARTBEATs received since the last call and end as lost
+ * every attempt the database has live on one of those workers that the
+ * worker no longer lists (and that was not sent after its HEARTBEAT left).
+ */
+void conn_heartbeats_flush(struct sched *s);
 /* CANCEL the live attempts that the database says have ended. */
 void conn_cancel_ended(struct sched *s);
 /* Close every worker connection (the lease is lost: workers go to the leader). */

@@ -34,6 +34,7 @@ static void make_msg(struct sl_proto_msg *m, enum sl_proto_type type)
 	case SL_PROTO_WELCOME:
 		m->u.welcome.version = 1;
 		m->u.welcome.heartbeat_ms = 5000;
+		m->u.welcome.lease_ms = 15000;
 		m->u.welcome.scheduler_id = sl_xstrdup("sched_a");
 		break;
 	case SL_PROTO_REJECT:
@@ -42,6 +43,7 @@ static void make_msg(struct sl_proto_msg *m, enum sl_proto_type type)
 	case SL_PROTO_HEARTBEAT:
 		sl_proto_strlist_push(&m->u.heartbeat.running, "42");
 		sl_proto_strlist_push(&m->u.heartbeat.running, "43");
+		m->u.heartbeat.dispatches = 5;
 		break;
 	case SL_PROTO_DISPATCH:
 		m->u.dispatch.attempt_id = sl_xstrdup("42");
@@ -91,6 +93,12 @@ static void make_msg(struct sl_proto_msg *m, enum sl_proto_type type)
 		break;
 	case SL_PROTO_DRAIN:
 		break;
+	case SL_PROTO_NACK:
+		m->u.nack.attempt_id = sl_xstrdup("42");
+		m->u.nack.fence = 7;
+		m->u.nack.reason =
+		    sl_xstrdup("RESULT message: field \"outputs\" item 1 has a bad key");
+		break;
 	}
 }
 
@@ -129,7 +137,7 @@ static void test_round_trip_every_type(void **state)
 {
 	(void)state;
 	srand(1);
-	for (int t = SL_PROTO_HELLO; t <= SL_PROTO_DRAIN; t++) {
+	for (int t = SL_PROTO_HELLO; t <= SL_PROTO_NACK; t++) {
 		struct sl_proto_msg m, back = SL_PROTO_MSG_INIT;
 		struct sl_strbuf frame = SL_STRBUF_INIT, again = SL_STRBUF_INIT;
 
@@ -201,14 +209,14 @@ static void test_several_frames_in_one_buffer(void **state)
 	struct sl_proto_decoder dec;
 
 	(void)state;
-	for (int t = SL_PROTO_HELLO; t <= SL_PROTO_DRAIN; t++) {
+	for (int t = SL_PROTO_HELLO; t <= SL_PROTO_NACK; t++) {
 		make_msg(&m, t);
 		encode_ok(&m, &all);
 		sl_proto_msg_release(&m);
 	}
 	sl_proto_decoder_init(&dec, 0);
 	assert_int_equal(sl_proto_decoder_feed(&dec, all.buf, all.len), 0);
-	for (int t = SL_PROTO_HELLO; t <= SL_PROTO_DRAIN; t++) {
+	for (int t = SL_PROTO_HELLO; t <= SL_PROTO_NACK; t++) {
 		assert_int_equal(sl_proto_decoder_next(&dec, &m, &err), 1);
 		assert_int_equal(m.type, t);
 	}
@@ -402,7 +410,7 @@ static const struct bad_case {
      "\"ended_ms\":6,\"log_bytes\":0,\"truncated\":1}",
      "RESULT message: field \"truncated\" must be true or false"},
     {0, "{}", "frame type 0 is unknown"},
-    {11, "{}", "frame type 11 is unknown"},
+    {12, "{}", "frame type 12 is unknown"},
     {SL_PROTO_LOG, "\0\0\0\x09{}", "LOG message: header length runs past the frame", 6},
     {SL_PROTO_LOG, "\0\0", "LOG message: header length runs past the frame", 2},
 };
@@ -418,15 +426,25 @@ static void expect_error(int type, const char *payload, size_t len, const char *
 	sl_proto_decoder_init(&dec, 0);
 	assert_int_equal(sl_proto_decoder_feed(&dec, f.buf, f.len), 0);
 	rc = sl_proto_decoder_next(&dec, &m, &err);
-	if (rc != SL_EINVAL || !strstr(err.buf, expect))
+	if ((rc != SL_EINVAL && rc != SL_PROTO_REFUSED) || !strstr(err.buf, expect))
 		fail_msg("payload %s: rc %d, error \"%s\", expected \"%s\"", payload, rc, err.buf,
 		         expect);
 	assert_int_equal(m.type, 0);
-	/* Failed for good, even with a valid frame after it. */
 	sl_strbuf_reset(&err);
-	assert_int_equal(sl_proto_decoder_feed(&dec, "\0\0\0\3\x0a{}", 7), SL_EINVAL);
-	assert_int_equal(sl_proto_decoder_next(&dec, &m, &err), SL_EINVAL);
-	assert_non_null(strstr(err.buf, expect));
+	if (rc == SL_PROTO_REFUSED) {
+		/* A field broke a rule in a whole frame: only that frame is lost. */
+		assert_non_null(sl_proto_decoder_refusal(&dec));
+		assert_int_equal(sl_proto_decoder_refusal(&dec)->type, type);
+		assert_int_equal(sl_proto_decoder_feed(&dec, "\0\0\0\3\x0a{}", 7), 0);
+		assert_int_equal(sl_proto_decoder_next(&dec, &m, &err), 1);
+		assert_int_equal(m.type, SL_PROTO_DRAIN);
+		assert_null(sl_proto_decoder_refusal(&dec));
+	} else {
+		/* The stream is broken: failed for good, even with a valid frame after it. */
+		assert_int_equal(sl_proto_decoder_feed(&dec, "\0\0\0\3\x0a{}", 7), SL_EINVAL);
+		assert_int_equal(sl_proto_decoder_next(&dec, &m, &err), SL_EINVAL);
+		assert_non_null(strstr(err.buf, expect));
+	}
 	sl_proto_decoder_release(&dec);
 	sl_strbuf_release(&f);
 	sl_strbuf_release(&err);
@@ -518,6 +536,79 @@ static void test_encode_refuses_what_it_cannot_carry(void **state)
 	sl_strbuf_release(&out);
 }
 
+/* What a refused frame tells the receiver, to answer for its attempt. */
+static void test_refusal_names_the_attempt(void **state)
+{
+	static const char bad_key[] =
+	    "{\"attempt_id\":\"17\",\"fencing_token\":9,\"outcome\":\"success\",\"started_ms\":5,"
+	    "\"ended_ms\":6,\"log_bytes\":0,\"truncated\":false,\"outputs\":[[\"a b\",\"v\"]]}";
+	static const char bad_ref[] = "{\"attempt_id\":\"1 7\",\"fencing_token\":0}";
+	struct sl_proto_decoder dec;
+	struct sl_strbuf f = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+	struct sl_proto_msg m = SL_PROTO_MSG_INIT;
+	const struct sl_proto_refusal *r;
+
+	(void)state;
+	raw_frame(&f, SL_PROTO_RESULT, bad_key, strlen(bad_key));
+	raw_frame(&f, SL_PROTO_ACK, bad_ref, strlen(bad_ref));
+	sl_proto_decoder_init(&dec, 0);
+	assert_int_equal(sl_proto_decoder_feed(&dec, f.buf, f.len), 0);
+	assert_int_equal(sl_proto_decoder_next(&dec, &m, &err), SL_PROTO_REFUSED);
+	assert_non_null(strstr(err.buf, "RESULT message: field \"outputs\" item 1 has a bad key"));
+	r = sl_proto_decoder_refusal(&dec);
+	assert_int_equal(r->type, SL_PROTO_RESULT);
+	assert_string_equal(r->attempt_id, "17");
+	assert_int_equal(r->fence, 9);
+	sl_strbuf_reset(&err);
+	assert_int_equal(sl_proto_decoder_next(&dec, &m, &err), SL_PROTO_REFUSED);
+	r = sl_proto_decoder_refusal(&dec);
+	assert_int_equal(r->type, SL_PROTO_ACK);
+	assert_null(r->attempt_id);
+	assert_int_equal(r->fence, 0);
+	assert_int_equal(sl_proto_decoder_next(&dec, &m, &err), 0);
+	sl_proto_decoder_release(&dec);
+	sl_strbuf_release(&f);
+	sl_strbuf_release(&err);
+}
+
+/* A sender checks what it built from data it does not control, as its peer will. */
+static void test_encode_checked(void **state)
+{
+	struct sl_proto_msg m;
+	struct sl_strbuf out = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+	char *big = sl_xmalloc(SL_PROTO_TEXT_MAX + 2);
+
+	(void)state;
+	make_msg(&m, SL_PROTO_DISPATCH);
+	assert_int_equal(sl_proto_encode_checked(&m, &out, &err), 0);
+	assert_true(out.len > 0);
+	sl_strbuf_reset(&out);
+	memset(big, 'x', SL_PROTO_TEXT_MAX + 1);
+	big[SL_PROTO_TEXT_MAX + 1] = '\0';
+	free(m.u.dispatch.command);
+	m.u.dispatch.command = big;
+	assert_int_equal(sl_proto_encode_checked(&m, &out, &err), SL_EINVAL);
+	assert_non_null(strstr(err.buf, "DISPATCH message: field \"command\""));
+	assert_int_equal(out.len, 0);
+	big[SL_PROTO_TEXT_MAX] = '\0';
+	for (int i = 0; i < 5; i++)
+		sl_proto_kvlist_push(&m.u.dispatch.env, "BIG", big);
+	sl_strbuf_reset(&err);
+	assert_int_equal(sl_proto_encode_checked(&m, &out, &err), SL_ETOOBIG);
+	assert_non_null(strstr(err.buf, "exceeds the 1048576-byte limit"));
+	assert_int_equal(out.len, 0);
+	sl_proto_msg_release(&m);
+
+	make_msg(&m, SL_PROTO_RESULT);
+	sl_proto_kvlist_push(&m.u.result.outputs, "name", "caf\xe9");
+	sl_strbuf_reset(&err);
+	assert_int_equal(sl_proto_encode_checked(&m, &out, &err), SL_EINVAL);
+	assert_non_null(strstr(err.buf, "not UTF-8"));
+	sl_proto_msg_release(&m);
+	sl_strbuf_release(&out);
+	sl_strbuf_release(&err);
+}
+
 static void test_token_equal(void **state)
 {
 	(void)state;
@@ -535,10 +626,11 @@ static void test_token_equal(void **state)
 static void test_version_choose(void **state)
 {
 	(void)state;
-	assert_int_equal(sl_proto_version_choose(1, 1), 1);
-	assert_int_equal(sl_proto_version_choose(1, 7), 1);
-	assert_int_equal(sl_proto_version_choose(0, 1), 1);
-	assert_int_equal(sl_proto_version_choose(2, 7), -1);
+	assert_int_equal(sl_proto_version_choose(2, 2), 2);
+	assert_int_equal(sl_proto_version_choose(1, 7), 2);
+	assert_int_equal(sl_proto_version_choose(0, 2), 2);
+	assert_int_equal(sl_proto_version_choose(1, 1), -1);
+	assert_int_equal(sl_proto_version_choose(3, 7), -1);
 	assert_int_equal(sl_proto_version_choose(0, 0), -1);
 	assert_int_equal(sl_proto_version_choose(1, 0), -1);
 	assert_string_equal(sl_proto_type_name(SL_PROTO_DISPATCH), "DISPATCH");
@@ -559,7 +651,7 @@ static void test_write_corpus(void **state)
 	(void)state;
 	if (!dir)
 		return;
-	for (int t = SL_PROTO_HELLO; t <= SL_PROTO_DRAIN; t++) {
+	for (int t = SL_PROTO_HELLO; t <= SL_PROTO_NACK; t++) {
 		struct sl_proto_msg m;
 		struct sl_strbuf f = SL_STRBUF_INIT;
 		char *path = sl_xasprintf("%s/%02d-%s", dir, t, sl_proto_type_name(t));
@@ -600,6 +692,8 @@ int main(void)
 	    cmocka_unit_test(test_truncated_waits),
 	    cmocka_unit_test(test_malformed_frames),
 	    cmocka_unit_test(test_encode_refuses_what_it_cannot_carry),
+	    cmocka_unit_test(test_refusal_names_the_attempt),
+	    cmocka_unit_test(test_encode_checked),
 	    cmocka_unit_test(test_token_equal),
 	    cmocka_unit_test(test_version_choose),
 	    cmocka_unit_test(test_write_corpus),

@@ -44,6 +44,7 @@ struct attempt {
 	uint64_t seq; /* next LOG seq, both streams together */
 	char *dir;    /* scratch: state_dir/work/<attempt> */
 	bool cancelled;
+	char *lost; /* why the worker killed it itself (its lease ran out), else NULL */
 
 	/* kept from the dispatch until the task starts */
 	char *command;
@@ -66,6 +67,7 @@ static void attempt_free(struct attempt *a)
 {
 	free(a->id);
 	free(a->dir);
+	free(a->lost);
 	free(a->command);
 	free(a->cwd);
 	sl_env_release(&a->env);
@@ -165,18 +167,51 @@ static enum sl_proto_outcome outcome_of(enum sl_taskexec_outcome o)
 
 static const char *outcome_name(enum sl_proto_outcome o)
 {
-	static const char *const names[] = {"?",          "success", "failed",   "skipped",
-	                                    "reschedule", "timeout", "cancelled"};
+	static const char *const names[] = {"?",          "success", "failed",    "skipped",
+	                                    "reschedule", "timeout", "cancelled", "lost"};
 
 	return (size_t)o < SL_ARRAY_SIZE(names) ? names[o] : "?";
 }
 
-static void finish(struct worker *w, const char *id, uint64_t fence, struct sl_proto_msg *m)
+/*
+ * A RESULT the scheduler would refuse could never be delivered: one whose
+ * outputs break the protocol's rules (the outputs reader checks them, so
+ * this is the last line of defence) becomes a failure without outputs,
+ * the reason in the attempt's log.
+ */
+static void make_deliverable(struct worker *w, struct attempt *a, struct sl_proto_msg *m)
+{
+	struct sl_strbuf frame = SL_STRBUF_INIT, err = SL_STRBUF_INIT, line = SL_STRBUF_INIT;
+	struct sl_proto_result *r = &m->u.result;
+
+	if (!sl_proto_encode_checked(m, &frame, &err))
+		goto out;
+	sl_log("error", "result_undeliverable", "attempt=%s reason=\"%s\"", r->attempt_id, err.buf);
+	sl_strbuf_addf(&line, "[sluice: the result cannot be reported (%s): the attempt fails]\n",
+	               err.buf);
+	send_log(w, a, SL_PROTO_STDERR, line.buf, line.len);
+	for (size_t i = 0; i < r->outputs.nr; i++) {
+		free(r->outputs.items[i].key);
+		free(r->outputs.items[i].value);
+	}
+	r->outputs.nr = 0;
+	r->outcome = SL_PROTO_FAILED;
+out:
+	sl_strbuf_release(&frame);
+	sl_strbuf_release(&err);
+	sl_strbuf_release(&line);
+}
+
+/* `a` may be a stand-in holding only the id, fence and next log seq. */
+static void finish(struct worker *w, struct attempt *a, struct sl_proto_msg *m)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
+	const char *id = a->id;
+	uint64_t fence = a->fence;
 
 	m->u.result.attempt_id = sl_xstrdup(id);
 	m->u.result.fence = fence;
+	make_deliverable(w, a, m);
 	if (results_add(w, m, &err)) {
 		sl_log_quote(&q, err.buf);
 		sl_log("error", "result_not_stored", "attempt=%s reason=%s", id, q.buf);
@@ -196,8 +231,15 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *res, void
 	struct sl_proto_msg m;
 
 	(void)te;
+	if (a->lost) {
+		struct sl_strbuf line = SL_STRBUF_INIT;
+
+		sl_strbuf_addf(&line, "[sluice: %s]\n", a->lost);
+		send_log(w, a, SL_PROTO_STDERR, line.buf, line.len);
+		sl_strbuf_release(&line);
+	}
 	sl_proto_msg_init(&m, SL_PROTO_RESULT);
-	m.u.result.outcome = outcome_of(res->outcome);
+	m.u.result.outcome = a->lost ? SL_PROTO_LOST : outcome_of(res->outcome);
 	m.u.result.exit_code = res->term_signal ? -1 : res->exit_code;
 	m.u.result.signal = res->term_signal > 0 && res->term_signal < 128 ? res->term_signal : 0;
 	if (m.u.result.exit_code > 255)
@@ -210,7 +252,7 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *res, void
 		                     res->outputs.items[i].value);
 	m.u.result.log_bytes = res->log_bytes;
 	m.u.result.truncated = res->log_truncated;
-	finish(w, a->id, a->fence, &m);
+	finish(w, a, &m);
 	sl_proto_msg_release(&m);
 	attempt_end(a);
 }
@@ -244,7 +286,7 @@ static void end_unstarted(struct worker *w, const char *id, uint64_t fence,
 	m.u.result.exit_code = -1;
 	m.u.result.started_ms = m.u.result.ended_ms = ms;
 	m.u.result.log_bytes = line.len;
-	finish(w, id, fence, &m);
+	finish(w, &tmp, &m);
 	sl_proto_msg_release(&m);
 	sl_strbuf_release(&line);
 	sl_strbuf_release(&q);
@@ -330,8 +372,8 @@ static void checkout_done(uv_work_t *req, int status)
 	struct sl_strbuf reason = SL_STRBUF_INIT;
 
 	if (a->cancelled || status == UV_ECANCELED) {
-		end_unstarted(w, a->id, a->fence, SL_PROTO_CANCELLED,
-		              "cancelled before the task started");
+		end_unstarted(w, a->id, a->fence, a->lost ? SL_PROTO_LOST : SL_PROTO_CANCELLED,
+		              a->lost ? a->lost : "cancelled before the task started");
 		attempt_end(a);
 		goto out;
 	}
@@ -479,6 +521,35 @@ void attempt_cancel_all(struct worker *w)
 			cancel_one(a);
 		}
 	}
+}
+
+void attempt_fence_all(struct worker *w, const char *reason)
+{
+	for (size_t i = 0; i < w->attempts_nr; i++) {
+		struct attempt *a = w->attempts[i];
+
+		if (a->lost)
+			continue;
+		a->lost = sl_xstrdup(reason);
+		sl_log("warn", "attempt_fenced", "attempt=%s fence=%llu pid=%d", a->id,
+		       (unsigned long long)a->fence, a->te ? sl_taskexec_pid(a->te) : 0);
+		a->cancelled = true;
+		if (a->te)
+			sl_taskexec_kill(a->te);
+		else
+			uv_cancel((uv_req_t *)&a->work);
+	}
+}
+
+void attempt_refused(struct worker *w, const struct sl_proto_refusal *r, const char *why)
+{
+	struct sl_strbuf reason = SL_STRBUF_INIT;
+
+	if (!r->attempt_id || !r->fence || find(w, r->attempt_id) || results_has(w, r->attempt_id))
+		return;
+	sl_strbuf_addf(&reason, "the dispatch was refused: %s", why);
+	end_unstarted(w, r->attempt_id, r->fence, SL_PROTO_FAILED, reason.buf);
+	sl_strbuf_release(&reason);
 }
 
 void attempt_list_running(const struct worker *w, struct sl_proto_strlist *l)

@@ -41,13 +41,51 @@ static bool has_socket(const struct worker *w)
 	return w->state == CONN_CONNECTING || w->state == CONN_HANDSHAKE || w->state == CONN_READY;
 }
 
+static void on_lease_check(uv_check_t *h)
+{
+	struct worker *w = container_of(h, struct worker, lease_check);
+	uint64_t silent = uv_now(w->loop) - w->last_heard;
+	struct sl_strbuf reason = SL_STRBUF_INIT;
+
+	if (!w->lease_ms || !w->last_heard || w->lease_expired || silent < w->lease_ms)
+		return;
+	w->lease_expired = true;
+	if (!w->attempts_nr)
+		return;
+	sl_strbuf_addf(&reason,
+	               "no word from any scheduler for %llu ms, longer than the lease (%u ms): "
+	               "killed so that it cannot run twice when it is retried",
+	               (unsigned long long)silent, (unsigned)w->lease_ms);
+	sl_log("warn", "lease_expired", "silent_ms=%llu lease_ms=%u attempts=%zu",
+	       (unsigned long long)silent, (unsigned)w->lease_ms, w->attempts_nr);
+	attempt_fence_all(w, reason.buf);
+	sl_strbuf_release(&reason);
+}
+
+/* Nothing to do but wake the loop: on_lease_check judges after its I/O. */
+static void on_lease_timer(uv_timer_t *t)
+{
+	(void)t;
+}
+
+static void heard(struct worker *w)
+{
+	w->last_heard = uv_now(w->loop);
+	w->lease_expired = false;
+	if (w->lease_ms)
+		(void)uv_timer_start(&w->lease_timer, on_lease_timer, w->lease_ms, 0);
+}
+
 int conn_init(struct worker *w)
 {
 	int rc;
 
 	w->state = CONN_IDLE;
 	if ((rc = uv_timer_init(w->loop, &w->conn_timer)) ||
-	    (rc = uv_timer_init(w->loop, &w->retry_timer))) {
+	    (rc = uv_timer_init(w->loop, &w->retry_timer)) ||
+	    (rc = uv_timer_init(w->loop, &w->lease_timer)) ||
+	    (rc = uv_check_init(w->loop, &w->lease_check)) ||
+	    (rc = uv_check_start(&w->lease_check, on_lease_check))) {
 		sl_log("error", "init_failed", "what=timer error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
@@ -177,7 +215,7 @@ out:
 	return sent;
 }
 
-static void held_attempts(const struct worker *w, struct sl_proto_strlist *l)
+void conn_held_attempts(const struct worker *w, struct sl_proto_strlist *l)
 {
 	attempt_list_running(w, l);
 	results_list(w, l);
@@ -196,7 +234,7 @@ static void send_hello(struct worker *w)
 	m.u.hello.slots = (uint32_t)w->cfg.slots;
 	for (size_t i = 0; i < w->cfg.queues_nr; i++)
 		sl_proto_strlist_push(&m.u.hello.queues, w->cfg.queues[i]);
-	held_attempts(w, &m.u.hello.running);
+	conn_held_attempts(w, &m.u.hello.running);
 	conn_send(w, &m);
 	sl_proto_msg_release(&m);
 }
@@ -206,7 +244,8 @@ static void send_heartbeat(struct worker *w)
 	struct sl_proto_msg m;
 
 	sl_proto_msg_init(&m, SL_PROTO_HEARTBEAT);
-	attempt_list_running(w, &m.u.heartbeat.running);
+	conn_held_attempts(w, &m.u.heartbeat.running);
+	m.u.heartbeat.dispatches = w->dispatches_read;
 	conn_send(w, &m);
 	sl_proto_msg_release(&m);
 }
@@ -221,8 +260,8 @@ static void on_conn_timer(uv_timer_t *t)
 		conn_drop(w, "no WELCOME within 10 s");
 		return;
 	}
-	if (silent >= 3 * (uint64_t)w->heartbeat_ms) {
-		sl_strbuf_addf(&r, "no frame from the scheduler for %llu ms (3 heartbeats)",
+	if (silent >= w->lease_ms) {
+		sl_strbuf_addf(&r, "no frame from the scheduler for %llu ms (the lease)",
 		               (unsigned long long)silent);
 		conn_drop(w, r.buf);
 		sl_strbuf_release(&r);
@@ -247,10 +286,12 @@ static void on_welcome(struct worker *w, const struct sl_proto_welcome *wel)
 	}
 	w->state = CONN_READY;
 	w->heartbeat_ms = wel->heartbeat_ms;
+	w->lease_ms = wel->lease_ms;
+	heard(w);
 	w->failures = 0;
 	w->drained = false;
-	sl_log("info", "connected", "scheduler=%s scheduler_id=%s heartbeat_ms=%u", w->peer,
-	       wel->scheduler_id, (unsigned)wel->heartbeat_ms);
+	sl_log("info", "connected", "scheduler=%s scheduler_id=%s heartbeat_ms=%u lease_ms=%u",
+	       w->peer, wel->scheduler_id, (unsigned)wel->heartbeat_ms, (unsigned)wel->lease_ms);
 	if ((rc =
 	         uv_timer_start(&w->conn_timer, on_conn_timer, w->heartbeat_ms, w->heartbeat_ms))) {
 		sl_log("error", "timer_failed", "error=\"%s\"", uv_strerror(rc));
@@ -295,6 +336,7 @@ static void handle(struct worker *w, struct sl_proto_msg *m)
 	case SL_PROTO_HEARTBEAT:
 		break;
 	case SL_PROTO_DISPATCH:
+		w->dispatches_read++;
 		if (w->stopping || w->drained)
 			sl_log("warn", "dispatch_refused", "attempt=%s reason=%s",
 			       m->u.dispatch.attempt_id, w->stopping ? "stopping" : "drained");
@@ -308,6 +350,10 @@ static void handle(struct worker *w, struct sl_proto_msg *m)
 		results_ack(w, &m->u.ack);
 		conn_check_drained(w);
 		break;
+	case SL_PROTO_NACK:
+		results_nack(w, &m->u.nack);
+		conn_check_drained(w);
+		break;
 	case SL_PROTO_DRAIN:
 		sl_log("info", "drain", "scheduler=%s", w->peer);
 		w->drained = true;
@@ -317,6 +363,21 @@ static void handle(struct worker *w, struct sl_proto_msg *m)
 		protocol_error(w, m);
 		break;
 	}
+}
+
+/* One bad frame costs itself only; a DISPATCH that names its attempt fails it. */
+static void on_refused(struct worker *w, const struct sl_proto_refusal *r, const char *why)
+{
+	struct sl_strbuf q = SL_STRBUF_INIT;
+
+	sl_log_quote(&q, why);
+	sl_log("warn", "frame_refused", "scheduler=%s type=%s attempt=%s reason=%s", w->peer,
+	       sl_proto_type_name((int)r->type), r->attempt_id ? r->attempt_id : "-", q.buf);
+	sl_strbuf_release(&q);
+	if (r->type != SL_PROTO_DISPATCH)
+		return;
+	w->dispatches_read++;
+	attempt_refused(w, r, why);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -347,12 +408,19 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	sl_proto_decoder_feed(&w->dec, buf->base, (size_t)nread);
 	while ((w->state == CONN_HANDSHAKE || w->state == CONN_READY) &&
 	       (rc = sl_proto_decoder_next(&w->dec, &m, &err)) != 0) {
-		if (rc < 0) {
+		if (rc < 0 || (rc == SL_PROTO_REFUSED && w->state != CONN_READY)) {
 			conn_drop(w, err.buf);
 			break;
 		}
-		handle(w, &m);
+		if (rc == SL_PROTO_REFUSED)
+			on_refused(w, sl_proto_decoder_refusal(&w->dec), err.buf);
+		else
+			handle(w, &m);
+		sl_strbuf_reset(&err);
 	}
+	/* Only a scheduler that has welcomed us renews the lease. */
+	if (w->state == CONN_READY)
+		heard(w);
 out:
 	sl_proto_msg_release(&m);
 	sl_strbuf_release(&err);
@@ -374,6 +442,7 @@ static void on_connected(uv_connect_t *req, int status)
 	}
 	w->state = CONN_HANDSHAKE;
 	w->last_rx = uv_now(w->loop);
+	w->dispatches_read = 0;
 	if ((rc = uv_read_start((uv_stream_t *)&w->tcp, on_alloc, on_read))) {
 		sl_strbuf_addf(&r, "read: %s", uv_strerror(rc));
 		conn_drop(w, r.buf);
@@ -469,6 +538,8 @@ void conn_shutdown(struct worker *w)
 
 	uv_close((uv_handle_t *)&w->conn_timer, NULL);
 	uv_close((uv_handle_t *)&w->retry_timer, NULL);
+	uv_close((uv_handle_t *)&w->lease_timer, NULL);
+	uv_close((uv_handle_t *)&w->lease_check, NULL);
 	if (w->state == CONN_READY || w->state == CONN_HANDSHAKE) {
 		/* Let the queued frames (results above all) reach the socket first. */
 		uv_read_stop((uv_stream_t *)&w->tcp);

@@ -73,6 +73,46 @@ static size_t frame_len(const unsigned char *p)
 	return (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | (size_t)p[3];
 }
 
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Move a result that can never be delivered out of the way, into
+ * results/dead/ where an operator can still read it: keeping it would
+ * resend it at every connection, forever; deleting it would lose the
+ * evidence. Its attempt is then ended by the scheduler (NACK: already
+ * done; unreadable at start: the HELLO that does not list it).
+ */
+static void dead_letter(const struct worker *w, const char *path, const char *name,
+                        const char *reason)
+{
+	char *dir = sl_xasprintf("%s/dead", w->results_dir);
+	char *to = sl_xasprintf("%s/%s", dir, name);
+	struct sl_strbuf q = SL_STRBUF_INIT;
+
+	sl_log_quote(&q, reason);
+	if ((mkdir(dir, 0700) && errno != EEXIST) || rename(path, to)) {
+		sl_log("error", "result_dead_letter_failed", "file=%s error=\"%s\" reason=%s", path,
+		       strerror(errno), q.buf);
+		unlink(path);
+	} else {
+		fsync_dir(w->results_dir);
+		sl_log("warn", "result_dead_lettered", "file=%s reason=%s", to, q.buf);
+	}
+	sl_strbuf_release(&q);
+	free(to);
+	free(dir);
+}
+
 /* Read one stored result back; false (logged) when it is not one RESULT frame. */
 static bool load_one(struct worker *w, const char *path)
 {
@@ -101,6 +141,7 @@ out:
 	if (!ok) {
 		sl_log_quote(&q, err.buf);
 		sl_log("error", "result_unreadable", "file=%s reason=%s", path, q.buf);
+		dead_letter(w, path, strrchr(path, '/') + 1, err.buf);
 	}
 	sl_proto_msg_release(&m);
 	sl_proto_decoder_release(&dec);
@@ -171,18 +212,6 @@ void results_release(struct worker *w)
 static char *result_path(const struct worker *w, const char *id, const char *suffix)
 {
 	return sl_xasprintf("%s/%s.res%s", w->results_dir, id, suffix);
-}
-
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
 }
 
 static int write_atomic(const struct worker *w, const char *id, const struct sl_strbuf *frame,
@@ -372,6 +401,30 @@ void results_ack(struct worker *w, const struct sl_proto_ref *ack)
 	}
 	sl_log("info", "ack_ignored", "attempt=%s fence=%llu reason=\"no such result\"",
 	       ack->attempt_id, (unsigned long long)ack->fence);
+}
+
+void results_nack(struct worker *w, const struct sl_proto_ref *nack)
+{
+	for (size_t i = 0; i < w->kept_nr; i++) {
+		struct kept_result *k = &w->kept[i];
+		char *path, *name;
+
+		if (strcmp(k->attempt_id, nack->attempt_id) || k->fence != nack->fence)
+			continue;
+		path = result_path(w, k->attempt_id, "");
+		name = sl_xasprintf("%s.res", k->attempt_id);
+		dead_letter(w, path, name, nack->reason);
+		free(name);
+		free(path);
+		backlog_forget(w, k->attempt_id);
+		free(k->attempt_id);
+		sl_strbuf_release(&k->frame);
+		memmove(k, k + 1, (w->kept_nr - i - 1) * sizeof(*k));
+		w->kept_nr--;
+		return;
+	}
+	sl_log("info", "nack_ignored", "attempt=%s fence=%llu reason=\"no such result\"",
+	       nack->attempt_id, (unsigned long long)nack->fence);
 }
 
 void results_resend(struct worker *w)

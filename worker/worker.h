@@ -81,8 +81,22 @@ struct worker {
 	size_t sched_idx;  /* which entry of cfg.schedulers */
 	unsigned failures; /* consecutive failed rounds over the list, for back-off */
 	uint32_t heartbeat_ms;
-	uint64_t last_rx; /* loop time of the last frame from the scheduler */
-	bool drained;     /* this connection got DRAIN */
+	uint64_t last_rx;         /* loop time of the last frame from the scheduler */
+	uint64_t dispatches_read; /* DISPATCH frames read on this connection */
+
+	/*
+	 * The lease (docs/reliability.md): when no scheduler has been heard
+	 * from for lease_ms, every attempt is killed, so that none still runs
+	 * when the scheduler retries it elsewhere. Checked after each loop
+	 * turn's I/O (a uv_check_t), so that a loop that was late reads what
+	 * arrived meanwhile before it judges the silence.
+	 */
+	uint32_t lease_ms;   /* from WELCOME; 0 before the first */
+	uint64_t last_heard; /* loop time of the last bytes from any scheduler */
+	bool lease_expired;  /* this silence has been acted on */
+	uv_check_t lease_check;
+	uv_timer_t lease_timer; /* wakes the loop when the lease runs out */
+	bool drained;           /* this connection got DRAIN */
 	bool ever_connected;
 	char *peer; /* "host:port" being tried or connected */
 
@@ -129,6 +143,8 @@ bool conn_send_raw(struct worker *w, const char *bytes, size_t len);
 bool conn_ready(const struct worker *w);
 /** Drop the connection (logged with `reason`) and reconnect after back-off. */
 void conn_drop(struct worker *w, const char *reason);
+/** Attempts held: running, or with a result not yet acknowledged (HELLO, HEARTBEAT). */
+void conn_held_attempts(const struct worker *w, struct sl_proto_strlist *l);
 /** Close the connection when the scheduler sent DRAIN and nothing is held. */
 void conn_check_drained(struct worker *w);
 /** Close every handle of the connection for good (queued frames are flushed first). */
@@ -146,6 +162,17 @@ void attempt_release(struct worker *w);
 void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d);
 void attempt_cancel(struct worker *w, const struct sl_proto_ref *c);
 void attempt_cancel_all(struct worker *w);
+/**
+ * The lease ran out: SIGKILL every attempt's process group now; their
+ * RESULTs say `lost` and their logs say why (`reason`).
+ */
+void attempt_fence_all(struct worker *w, const char *reason);
+/**
+ * A DISPATCH the decoder refused: when it names its attempt, that attempt
+ * fails at once with the reason in its log, so that it never waits for a
+ * timeout.
+ */
+void attempt_refused(struct worker *w, const struct sl_proto_refusal *r, const char *why);
 /** Attempt ids currently running, appended to `l`. */
 void attempt_list_running(const struct worker *w, struct sl_proto_strlist *l);
 
@@ -155,6 +182,8 @@ void results_release(struct worker *w);
 /** Store (write .new, fsync, rename) and keep one result; then send it if connected. */
 int results_add(struct worker *w, const struct sl_proto_msg *result, struct sl_strbuf *err);
 void results_ack(struct worker *w, const struct sl_proto_ref *ack);
+/** The scheduler refused a result for good: move it aside (results/dead/), forget it. */
+void results_nack(struct worker *w, const struct sl_proto_ref *nack);
 /** After WELCOME: every log backlog, then every kept result. */
 void results_resend(struct worker *w);
 /**

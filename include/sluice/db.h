@@ -115,6 +115,18 @@ int sl_db_transaction(struct sl_db *db, unsigned flags,
                       int (*fn)(struct sl_db *db, void *ctx, struct sl_strbuf *err), void *ctx,
                       struct sl_strbuf *err);
 
+/**
+ * Fence every later sl_db_transaction on this connection by a lease: the
+ * transaction first locks the row of scheduler_lease (FOR SHARE, so the
+ * lease cannot change hands before it commits) and goes on only when
+ * `holder` holds it at `epoch` and it has not expired in the server's
+ * clock; otherwise it rolls back with SL_EFENCED. This is what keeps a
+ * scheduler that was frozen past its lease from writing anything once it
+ * runs again, whatever it believes. `holder` NULL removes the fence; epoch
+ * 0 refuses every transaction (a scheduler that has not led yet).
+ */
+void sl_db_set_fence(struct sl_db *db, const char *holder, long long epoch);
+
 /** A migration compiled into the binary (migrations/NNNN_name.sql). */
 struct sl_db_migration {
 	int version;

@@ -198,17 +198,49 @@ int sl_engine_result_advance(struct sl_db *db, int64_t attempt_id, int64_t fenci
  * `lost` and its task instance moves as after a failure (up_for_retry while
  * tries remain, else failed). `*ended` (may be NULL) counts the attempts.
  */
-int sl_engine_fail_worker(struct sl_db *db, const char *worker_id, int64_t now_ms, size_t *ended,
-                          struct sl_strbuf *err);
+int sl_engine_fail_worker(struct sl_db *db, const char *worker_id, int64_t now_ms,
+                          const char *reason, size_t *ended, struct sl_strbuf *err);
 
 /**
  * One attempt is lost (its worker no longer holds it, though the worker is
  * connected): it ends with outcome `lost` and its task instance moves as
  * after a failure, like an attempt of a lost worker. `*accepted` is false
  * when `fencing` is not the attempt's token or the attempt has ended.
+ * `reason` (may be NULL), for people, goes to task_instances.reason, as
+ * it does for sl_engine_fail_worker.
  */
 int sl_engine_fail_attempt(struct sl_db *db, int64_t attempt_id, int64_t fencing, int64_t now_ms,
-                           bool *accepted, struct sl_strbuf *err);
+                           const char *reason, bool *accepted, struct sl_strbuf *err);
+
+/** A live attempt, as the database has it. */
+struct sl_engine_live_attempt {
+	char *worker_id;
+	int64_t attempt_id;
+	int64_t fencing;
+};
+
+struct sl_engine_live {
+	struct sl_engine_live_attempt *items;
+	size_t nr, alloc;
+};
+
+#define SL_ENGINE_LIVE_INIT \
+	{                   \
+		NULL, 0, 0  \
+	}
+
+void sl_engine_live_release(struct sl_engine_live *l);
+
+/**
+ * The live attempts of `workers` (appended to `*out`, by attempt id), in
+ * one transaction that first records a heartbeat of each of them when
+ * `record_heartbeat` is set: what the scheduler checks every worker's own
+ * list against (docs/reliability.md). One indexed read and one update for
+ * any number of workers, so that it costs the same per tick whether 1 or
+ * 500 workers sent a heartbeat.
+ */
+int sl_engine_worker_live(struct sl_db *db, const char *const *workers, size_t workers_nr,
+                          bool record_heartbeat, struct sl_engine_live *out, struct sl_strbuf *err);
 
 /**
  * A worker that says hello lists every attempt it runs: each attempt of it

@@ -13,6 +13,7 @@ enum {
 	SL_ETOOBIG = -3,  /* input exceeds a configured limit */
 	SL_EINVAL = -4,   /* input is malformed */
 	SL_EUNAVAIL = -5, /* a server (database, scheduler) cannot be reached */
+	SL_EFENCED = -6,  /* a write refused: the caller no longer holds its lease */
 };
 
 #endif

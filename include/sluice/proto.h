@@ -21,8 +21,8 @@
  */
 
 /** The protocol versions this build speaks. */
-#define SL_PROTO_VERSION_MIN 1
-#define SL_PROTO_VERSION_MAX 1
+#define SL_PROTO_VERSION_MIN 2
+#define SL_PROTO_VERSION_MAX 2
 /** Default and smallest allowed maximum frame length (type + payload). */
 #define SL_PROTO_MAX_FRAME     (1024 * 1024)
 #define SL_PROTO_MIN_MAX_FRAME 1024
@@ -46,6 +46,7 @@ enum sl_proto_type {
 	SL_PROTO_ACK = 8,       /* scheduler -> worker: result committed */
 	SL_PROTO_CANCEL = 9,    /* scheduler -> worker: stop this attempt */
 	SL_PROTO_DRAIN = 10,    /* scheduler -> worker: take no more work */
+	SL_PROTO_NACK = 11,     /* scheduler -> worker: a result refused for good */
 };
 
 /** "HELLO", "DISPATCH", ...; "unknown" for anything else. */
@@ -63,6 +64,7 @@ enum sl_proto_outcome {
 	SL_PROTO_RESCHEDULE,
 	SL_PROTO_TIMEOUT,
 	SL_PROTO_CANCELLED,
+	SL_PROTO_LOST, /* the worker stopped it itself: cut off from every scheduler */
 };
 
 /** A list of owned strings. */
@@ -97,7 +99,12 @@ struct sl_proto_hello {
 
 struct sl_proto_welcome {
 	uint32_t version;
-	uint32_t heartbeat_ms;
+	uint32_t heartbeat_ms; /* how often each side sends a frame at least */
+	/*
+	 * A worker that hears nothing from any scheduler for this long kills
+	 * its running attempts (docs/reliability.md); more than heartbeat_ms.
+	 */
+	uint32_t lease_ms;
 	char *scheduler_id;
 };
 
@@ -106,7 +113,12 @@ struct sl_proto_reject {
 };
 
 struct sl_proto_heartbeat {
-	struct sl_proto_strlist running; /* the worker's; empty from the scheduler */
+	/* The worker's attempts, running or with a result not yet acknowledged;
+	 * empty from the scheduler. */
+	struct sl_proto_strlist running;
+	/* DISPATCH frames the worker has read on this connection before this
+	 * HEARTBEAT: what the scheduler sent later may be missing from `running`. */
+	uint64_t dispatches;
 };
 
 struct sl_proto_dispatch {
@@ -148,7 +160,7 @@ struct sl_proto_result {
 	bool truncated;
 };
 
-/** ACK and CANCEL (reason is NULL in an ACK). */
+/** ACK, CANCEL and NACK (reason is NULL in an ACK). */
 struct sl_proto_ref {
 	char *attempt_id;
 	uint64_t fence;
@@ -173,6 +185,7 @@ struct sl_proto_msg {
 		struct sl_proto_result result;
 		struct sl_proto_ref ack;
 		struct sl_proto_ref cancel;
+		struct sl_proto_ref nack;
 	} u;
 };
 
@@ -210,7 +223,23 @@ struct sl_proto_decoder {
 	size_t max_frame;
 	int failed; /* 0, or the error code every later call returns */
 	struct sl_strbuf error;
+	struct sl_proto_refusal *refused; /* the last SL_PROTO_REFUSED, else NULL */
 };
+
+/**
+ * A frame that was whole and well formed (a known type, a JSON object) but
+ * whose fields break the protocol's rules: it is skipped, and the
+ * connection can go on. What could be read of it is kept so that the
+ * receiver can answer for that attempt (fail it, refuse it by NACK).
+ */
+struct sl_proto_refusal {
+	enum sl_proto_type type;
+	char *attempt_id; /* NULL when absent or itself invalid */
+	uint64_t fence;   /* 0 when absent or invalid */
+};
+
+/** sl_proto_decoder_next's answer for a refused frame (see above). */
+#define SL_PROTO_REFUSED 2
 
 /** `max_frame` 0 means SL_PROTO_MAX_FRAME; smaller than SL_PROTO_MIN_MAX_FRAME is raised. */
 void sl_proto_decoder_init(struct sl_proto_decoder *dec, size_t max_frame);
@@ -226,13 +255,30 @@ int sl_proto_decoder_feed(struct sl_proto_decoder *dec, const void *bytes, size_
 
 /**
  * Take the next whole message: returns 1 and fills `msg` (which the caller
- * releases), 0 when more bytes are needed, or a negative code with one
- * sentence in `err` naming the message type and field at fault. `msg` must
- * be initialised (SL_PROTO_MSG_INIT); this call releases it first, so one
- * message may be reused in a loop, and it is left empty unless 1 is returned.
+ * releases), 0 when more bytes are needed, SL_PROTO_REFUSED when the next
+ * frame was well framed but broke a field rule (one sentence in `err`
+ * naming the message type and field; the frame is consumed, the decoder
+ * goes on, and sl_proto_decoder_refusal tells what could be read of it),
+ * or a negative code with one sentence in `err` when the stream itself is
+ * broken (the decoder stays failed). `msg` must be initialised
+ * (SL_PROTO_MSG_INIT); this call releases it first, so one message may be
+ * reused in a loop, and it is left empty unless 1 is returned.
  */
 int sl_proto_decoder_next(struct sl_proto_decoder *dec, struct sl_proto_msg *msg,
                           struct sl_strbuf *err);
+
+/** After SL_PROTO_REFUSED: the refused frame, valid until the next call. */
+const struct sl_proto_refusal *sl_proto_decoder_refusal(const struct sl_proto_decoder *dec);
+
+/**
+ * Encode `msg` and check the frame with the decoder's own rules, as the
+ * peer will: 0 and the frame appended to `out`, or SL_EINVAL / SL_ETOOBIG
+ * with the reason in `err` and `out` unchanged. For what a sender builds
+ * from data it does not control (a DISPATCH from a DAG, a RESULT from a
+ * task's outputs), so that a frame the peer would refuse is never sent.
+ */
+int sl_proto_encode_checked(const struct sl_proto_msg *msg, struct sl_strbuf *out,
+                            struct sl_strbuf *err);
 
 /**
  * Compare a presented token `a` with the expected one `b` in time that depends

@@ -106,6 +106,15 @@ int sl_taskexec_start(uv_loop_t *loop, const struct sl_taskexec_opts *opts,
  */
 void sl_taskexec_cancel(struct sl_taskexec *te);
 
+/**
+ * Stop the attempt now: SIGKILL to its whole process group, no grace (the
+ * worker fencing itself off, when every moment the task runs on is a
+ * moment it may run twice). The outcome becomes SL_TASKEXEC_CANCELLED
+ * unless the shell had already exited; on_done still comes once. Must not
+ * be called after on_done.
+ */
+void sl_taskexec_kill(struct sl_taskexec *te);
+
 /** The shell's pid (also its process group id). */
 int sl_taskexec_pid(const struct sl_taskexec *te);
 

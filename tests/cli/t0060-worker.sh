@@ -73,7 +73,7 @@ fake run accept 'expect HELLO' 'welcome 200' \
 worker run
 wait_for run.out '^RESULT'
 ok $? "run: a RESULT arrives"
-expect_grep run.out '^HELLO worker_id=w1 token=secret host=[^ ]* slots=1 version=1-1 queues=default,etl running=$' \
+expect_grep run.out '^HELLO worker_id=w1 token=secret host=[^ ]* slots=1 version=2-2 queues=default,etl running=$' \
 	"run: HELLO carries the token (newline stripped), name, slots and queues"
 expect_grep run.out '^LOG attempt=a1 fence=7 seq=[01] stream=stdout data=hi\\n$' "run: stdout as a LOG frame"
 expect_grep run.out '^LOG attempt=a1 fence=7 seq=[01] stream=stderr data=err\\n$' "run: stderr as a LOG frame"
@@ -85,7 +85,7 @@ wait_for run.log 'event=result_acked attempt=a1'
 ok $? "run: the ACK is logged"
 test ! -e run.state/results/a1.res
 ok $? "run: the ACK removes the result file"
-expect_grep run.log '^level=info event=connected scheduler=127.0.0.1:[0-9]* scheduler_id=fake heartbeat_ms=200$' \
+expect_grep run.log '^level=info event=connected scheduler=127.0.0.1:[0-9]* scheduler_id=fake heartbeat_ms=200 lease_ms=600$' \
 	"run: the connection is logged as key=value"
 fake_done run
 stop_worker run
@@ -102,7 +102,8 @@ expect_grep reject.log 'event=connected' "reject: the retry connects"
 stop_worker reject
 
 # --- the scheduler dies mid-task; the result arrives after the restart ----
-fake lost1 accept 'expect HELLO' 'welcome 200' 'dispatch a2 3 sleep 1; echo done' 'wait 8000'
+# (A lease of 3 s: the task ends before it runs out.)
+fake lost1 accept 'expect HELLO' 'welcome 1000' 'dispatch a2 3 sleep 1; echo done' 'wait 8000'
 worker lost
 wait_for lost.log 'event=attempt_started attempt=a2'
 kill -9 "$FPID"
@@ -151,13 +152,77 @@ expect_grep cancel.log 'event=disconnected .*reason="drained, holding nothing"' 
 	"cancel: after DRAIN the worker closes once it holds nothing"
 stop_worker cancel
 
-# --- silence: no frame for 3 heartbeats drops the connection --------------
+# --- cut off past the lease: the worker kills its task, its RESULT says lost
+fake fence1 accept 'expect HELLO' 'welcome 200' \
+	"dispatch f1 4 echo \$\$ >$TMP/fence.pid; exec sleep 30" 'wait 8000'
+worker fence
+wait_for fence.log 'event=attempt_started attempt=f1'
+kill -9 "$FPID"
+wait "$FPID" 2>/dev/null
+wait_for fence.log 'event=attempt_fenced attempt=f1' 5
+ok $? "fence: 600 ms without a scheduler kill the attempt"
+expect_grep fence.log 'event=lease_expired silent_ms=[0-9]* lease_ms=600 attempts=1' \
+	"fence: the expired lease is logged"
+wait_for fence.log 'event=attempt_finished attempt=f1 fence=4 outcome=lost' 5
+! kill -0 "$(cat fence.pid)" 2>/dev/null
+ok $? "fence: the task's process is gone"
+fake fence2 --port "$PORT" accept 'expect HELLO' 'welcome 200' 'expect RESULT' 'ack f1 4' \
+	'wait 100'
+fake_done fence
+expect_grep fence2.out '^LOG attempt=f1 .*data=\[sluice: no word from any scheduler for [0-9]* ms, longer than the lease (600 ms): killed' \
+	"fence: the attempt's log says why"
+expect_grep fence2.out '^RESULT attempt=f1 fence=4 outcome=lost exit_code=-1 signal=9' \
+	"fence: the kept RESULT says lost"
+stop_worker fence
+
+# --- a DISPATCH the worker must refuse: failed at once, connection kept ----
+fake refuse accept 'expect HELLO' 'welcome 200' 'bad-dispatch r1 5' 'expect RESULT' \
+	'ack r1 5' 'dispatch r2 6 echo still here' 'expect RESULT' 'ack r2 6' 'wait 700'
+worker refuse
+fake_done refuse
+expect_grep refuse.out '^LOG attempt=r1 fence=5 .*data=\[sluice: cannot start the task: the dispatch was refused: DISPATCH message: field "env" item 1 has a bad key' \
+	"refuse: the attempt's log names the field"
+expect_grep refuse.out '^RESULT attempt=r1 fence=5 outcome=failed' \
+	"refuse: the refused DISPATCH fails its attempt"
+expect_grep refuse.out '^RESULT attempt=r2 fence=6 outcome=success' \
+	"refuse: the same connection runs the next one"
+expect_grep refuse.out '^HEARTBEAT running= dispatches=2$' \
+	"refuse: heartbeats count the DISPATCH frames read, refused ones too"
+awk '/event=attempt_finished attempt=r2/ { done = 1 } /event=disconnected/ && !done { bad = 1 }
+	END { exit !(done && !bad) }' refuse.log
+ok $? "refuse: the connection stayed up"
+stop_worker refuse
+
+# --- NACK: a result refused for good is moved aside, not resent -----------
+fake nack accept 'expect HELLO' 'welcome 200' 'dispatch n1 8 true' 'expect RESULT' \
+	'nack n1 8' 'close' accept 'expect HELLO' 'welcome 200' 'wait 700'
+worker nack
+fake_done nack
+expect_grep nack.log 'event=result_dead_lettered file=.*/nack.state/results/dead/n1.res reason=test' \
+	"nack: the result is dead-lettered and logged"
+test -s nack.state/results/dead/n1.res && test ! -e nack.state/results/n1.res
+ok $? "nack: it is kept in results/dead/ for inspection"
+[ "$(grep -c '^RESULT attempt=n1' nack.out)" -eq 1 ]
+ok $? "nack: it is not sent again after reconnecting"
+expect_grep nack.out '^HELLO .* running=$' "nack: the next HELLO no longer holds it"
+stop_worker nack
+printf 'not a frame' >nack.state/results/n9.res
+fake nack2 accept 'expect HELLO' 'welcome 200' 'wait 300'
+worker nack
+fake_done nack2
+expect_grep nack.log 'event=result_dead_lettered file=.*/results/dead/n9.res reason="not exactly one frame"' \
+	"nack: an unreadable kept result is moved aside at start"
+test ! -e nack.state/results/n9.res
+ok $? "nack: and not read again at every start"
+stop_worker nack
+
+# --- silence: no frame for the lease's length drops the connection -------
 fake silent accept 'expect HELLO' 'welcome 200' silence 'expect CLOSED' accept 'expect HELLO' \
 	'welcome 200' 'wait 100'
 worker silent
 fake_done silent
-expect_grep silent.out '^HEARTBEAT running=$' "silent: the worker sends heartbeats"
-expect_grep silent.log 'reason="no frame from the scheduler for [0-9]* ms (3 heartbeats)"' \
+expect_grep silent.out '^HEARTBEAT running= dispatches=0$' "silent: the worker sends heartbeats"
+expect_grep silent.log 'reason="no frame from the scheduler for [0-9]* ms (the lease)"' \
 	"silent: the timeout is logged"
 stop_worker silent
 

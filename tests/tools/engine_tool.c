@@ -221,7 +221,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "confirm-stopped")) {
 		rc = cmd_confirm_stopped(db, argc, argv, &err);
 	} else {
-		rc = sl_engine_fail_worker(db, argv[2], arg_int(argv[3]) * 1000, &n, &err);
+		rc = sl_engine_fail_worker(db, argv[2], arg_int(argv[3]) * 1000, NULL, &n, &err);
 		if (!rc)
 			print(json_pack("{sI}", "ended", (json_int_t)n));
 	}

@@ -8,13 +8,15 @@
  *   expect TYPE                 read frames until one of TYPE (HELLO, LOG, RESULT...)
  *   expect CLOSED               read frames until the worker closes the connection
  *   wait MS                     read frames for MS milliseconds
- *   welcome [HEARTBEAT_MS]      send WELCOME (default 1000 ms)
+ *   welcome [HEARTBEAT_MS]      send WELCOME (default 1000 ms; the lease is 3 of them)
  *   reject REASON               send REJECT
  *   dispatch ID FENCE COMMAND   send DISPATCH (the rest of the argument is the command)
  *   dispatch-in ID FENCE REPO COMMIT CWD COMMAND
  *                               the same at COMMIT with the optional `repo` field (REPO
  *                               "-": not sent) and `cwd` ("." for the root)
- *   cancel ID FENCE | ack ID FENCE | drain | heartbeat
+ *   cancel ID FENCE | ack ID FENCE | nack ID FENCE | drain | heartbeat
+ *   bad-dispatch ID FENCE       send a DISPATCH the worker must refuse (an env name
+ *                               over 200 characters), well framed
  *   garbage                     send a frame of an unknown type
  *   oversize                    send the header of a frame far over the 1 MiB limit
  *   silence                     stop sending HEARTBEATs (sent every interval after WELCOME)
@@ -83,8 +85,8 @@ static void print_escaped(const char *s, size_t len)
 
 static const char *outcome(enum sl_proto_outcome o)
 {
-	static const char *const n[] = {"?",          "success", "failed",   "skipped",
-	                                "reschedule", "timeout", "cancelled"};
+	static const char *const n[] = {"?",          "success", "failed",    "skipped",
+	                                "reschedule", "timeout", "cancelled", "lost"};
 
 	return (size_t)o < sizeof(n) / sizeof(n[0]) ? n[o] : "?";
 }
@@ -105,6 +107,7 @@ static void print_msg(const struct sl_proto_msg *m)
 	case SL_PROTO_HEARTBEAT:
 		printf(" running=");
 		join(&m->u.heartbeat.running);
+		printf(" dispatches=%llu", (unsigned long long)m->u.heartbeat.dispatches);
 		break;
 	case SL_PROTO_LOG:
 		printf(" attempt=%s fence=%llu seq=%llu stream=%s data=", m->u.log.attempt_id,
@@ -269,8 +272,9 @@ static void run(int lfd, const char *cmd)
 			read_until(NULL, atoll(args));
 	} else if (IS("welcome")) {
 		sl_proto_msg_init(&m, SL_PROTO_WELCOME);
-		m.u.welcome.version = 1;
+		m.u.welcome.version = SL_PROTO_VERSION_MAX;
 		m.u.welcome.heartbeat_ms = args[0] ? (uint32_t)atol(args) : 1000;
+		m.u.welcome.lease_ms = 3 * m.u.welcome.heartbeat_ms;
 		m.u.welcome.scheduler_id = sl_xstrdup("fake");
 		heartbeat_ms = m.u.welcome.heartbeat_ms;
 		next_heartbeat = now_ms() + heartbeat_ms;
@@ -303,13 +307,39 @@ static void run(int lfd, const char *cmd)
 		m.u.dispatch.commit = sl_xstrdup(commit);
 		m.u.dispatch.repo = strcmp(repo, "-") ? sl_xstrdup(repo) : NULL;
 		send_msg(&m);
-	} else if (IS("cancel") || IS("ack")) {
-		sl_proto_msg_init(&m, IS("ack") ? SL_PROTO_ACK : SL_PROTO_CANCEL);
+	} else if (IS("cancel") || IS("ack") || IS("nack")) {
+		sl_proto_msg_init(&m, IS("ack")      ? SL_PROTO_ACK
+		                      : IS("cancel") ? SL_PROTO_CANCEL
+		                                     : SL_PROTO_NACK);
 		ref_args(args, &r);
-		if (IS("cancel"))
+		if (!IS("ack"))
 			r.reason = sl_xstrdup("test");
 		m.u.ack = r;
 		send_msg(&m);
+	} else if (IS("bad-dispatch")) {
+		struct sl_strbuf json = SL_STRBUF_INIT, frame = SL_STRBUF_INIT;
+		unsigned char hdr[5];
+
+		ref_args(args, &r);
+		sl_strbuf_addf(
+		    &json,
+		    "{\"attempt_id\":\"%s\",\"fencing_token\":%llu,\"dag\":\"d\","
+		    "\"run_id\":\"r\",\"task\":\"t\",\"try_number\":1,\"command\":\"true\","
+		    "\"env\":[[\"%0250d\",\"v\"]],\"cwd\":\"\",\"commit\":\"%040d\","
+		    "\"timeout_s\":0,\"log_limit\":0,\"sensor\":false}",
+		    r.attempt_id, (unsigned long long)r.fence, 0, 0);
+		hdr[0] = (unsigned char)((json.len + 1) >> 24);
+		hdr[1] = (unsigned char)((json.len + 1) >> 16);
+		hdr[2] = (unsigned char)((json.len + 1) >> 8);
+		hdr[3] = (unsigned char)(json.len + 1);
+		hdr[4] = SL_PROTO_DISPATCH;
+		sl_strbuf_add(&frame, hdr, 5);
+		sl_strbuf_add(&frame, json.buf, json.len);
+		if (conn_fd < 0 || write(conn_fd, frame.buf, frame.len) < 0)
+			die("write failed");
+		free(r.attempt_id);
+		sl_strbuf_release(&json);
+		sl_strbuf_release(&frame);
 	} else if (IS("drain") || IS("heartbeat")) {
 		sl_proto_msg_init(&m, IS("drain") ? SL_PROTO_DRAIN : SL_PROTO_HEARTBEAT);
 		send_msg(&m);
