@@ -4,8 +4,10 @@
 #include "sluice/civil.h"
 #include "sluice/duration.h"
 #include "sluice/error.h"
+#include "sluice/proto.h"
 #include "sluice/strbuf.h"
 #include "sluice/suggest.h"
+#include "sluice/taskenv.h"
 #include "sluice/template.h"
 #include "sluice/tz.h"
 #include "sluice/yaml_doc.h"
@@ -20,6 +22,11 @@
 #define DEFAULT_MAX_FILE_SIZE (1024 * 1024)
 /* Bounds the "did you mean" work a file full of unknown names can cause. */
 #define SUGGEST_BUDGET 20000
+/*
+ * The env entries of a DISPATCH that the file's env and params may fill:
+ * the rest is kept for the SLUICE_* values every attempt gets.
+ */
+#define ENV_ROOM (SL_PROTO_LIST_MAX - SL_TASKENV_FIXED_MAX)
 
 enum dag_key {
 	DK_DAG,
@@ -95,6 +102,7 @@ static const char *const sensor_keys[] = {"poke_interval", "timeout"};
 struct task_src {
 	const struct sl_ynode *id;          /* the key naming the task */
 	const struct sl_ynode *keys[TK_NR]; /* the task's own values */
+	const struct sl_ynode *env_key;     /* the task's own 'env' key */
 	const struct sl_ynode **dep_nodes;  /* parallel to task->upstream */
 };
 
@@ -107,7 +115,8 @@ struct loader {
 	struct sl_tz *tz;
 	struct sl_task defaults;
 	unsigned defaults_set; /* bit k: defaults gave a valid value for task key k */
-	struct task_src *src;  /* one per task */
+	const struct sl_ynode *defaults_env_key; /* the 'env' key in defaults */
+	struct task_src *src;                    /* one per task */
 	size_t src_nr;
 	size_t suggest_budget;
 };
@@ -259,6 +268,30 @@ static bool get_duration(struct loader *L, const char *key, const struct sl_ynod
 	return ok;
 }
 
+static bool text_fits(struct loader *L, const struct sl_ynode *at, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*
+ * Whether a value sent in a DISPATCH (a command, cwd or env value) fits the
+ * job protocol, whose worker refuses the whole DISPATCH otherwise; `fmt`
+ * names the key.
+ */
+static bool text_fits(struct loader *L, const struct sl_ynode *at, size_t len, const char *fmt, ...)
+{
+	struct sl_strbuf key = SL_STRBUF_INIT;
+	va_list ap;
+
+	if (len <= SL_PROTO_TEXT_MAX)
+		return true;
+	va_start(ap, fmt);
+	sl_strbuf_vaddf(&key, fmt, ap);
+	va_end(ap);
+	report(L, at, "%s: is %zu bytes long, over the job protocol's limit of %d bytes", key.buf,
+	       len, SL_PROTO_TEXT_MAX);
+	sl_strbuf_release(&key);
+	return false;
+}
+
 static bool env_name_valid(const char *s)
 {
 	return sl_template_ident_valid(s, strlen(s));
@@ -287,6 +320,14 @@ static bool get_env(struct loader *L, const struct sl_ynode *v, struct sl_kvs *e
 			ok = false;
 			continue;
 		}
+		if (strlen(k->u.scalar.text) > SL_PROTO_ID_MAX) {
+			report(L, k,
+			       "env: variable name is %zu characters long, over the job protocol's "
+			       "limit of %d",
+			       strlen(k->u.scalar.text), SL_PROTO_ID_MAX);
+			ok = false;
+			continue;
+		}
 		if (val->kind != SL_YNODE_SCALAR || val->u.scalar.type == SL_YTYPE_NULL) {
 			struct sl_strbuf key = SL_STRBUF_INIT;
 
@@ -294,6 +335,11 @@ static bool get_env(struct loader *L, const struct sl_ynode *v, struct sl_kvs *e
 			type_error(L, key.buf, m->u.map.pairs[i].value,
 			           "a value (write \"\" for an empty one)");
 			sl_strbuf_release(&key);
+			ok = false;
+			continue;
+		}
+		if (!text_fits(L, m->u.map.pairs[i].value, strlen(val->u.scalar.text), "env.%s",
+		               k->u.scalar.text)) {
 			ok = false;
 			continue;
 		}
@@ -338,6 +384,8 @@ static bool get_cwd(struct loader *L, const struct sl_ynode *v, char **out)
 			return false;
 		}
 	}
+	if (!text_fits(L, v, strlen(s), "cwd"))
+		return false;
 	*out = sl_xstrdup(s);
 	return true;
 }
@@ -580,6 +628,8 @@ static void load_defaults(struct loader *L, const struct sl_ynode *v)
 		const struct sl_ynode *k = m->u.map.pairs[i].key;
 		int idx = key_index(k->u.scalar.text, task_keys, TK_NR);
 
+		if (idx == TK_ENV)
+			L->defaults_env_key = k;
 		if (idx < 0)
 			report_unknown(L, k, " in defaults", task_keys, TK_NR);
 		else if (idx == TK_COMMAND || idx == TK_DEPENDS_ON)
@@ -591,6 +641,24 @@ static void load_defaults(struct loader *L, const struct sl_ynode *v)
 	}
 }
 
+/* A task's or a callback's command: a string, not blank, that a DISPATCH can carry. */
+static bool get_command(struct loader *L, const char *key, const struct sl_ynode *v,
+                        const char **out)
+{
+	const char *s;
+
+	if (!get_string(L, key, v, &s))
+		return false;
+	if (!s[strspn(s, " \t\r\n")]) {
+		report(L, v, "%s: is empty", key);
+		return false;
+	}
+	if (!text_fits(L, v, strlen(s), "%s", key))
+		return false;
+	*out = s;
+	return true;
+}
+
 static void load_command(struct loader *L, size_t ti, const struct sl_ynode *v)
 {
 	struct sl_task *t = &L->dag->tasks[ti];
@@ -600,13 +668,8 @@ static void load_command(struct loader *L, size_t ti, const struct sl_ynode *v)
 		report(L, L->src[ti].id, "task '%s' has no command", t->id);
 		return;
 	}
-	if (!get_string(L, "command", v, &s))
-		return;
-	if (!s[strspn(s, " \t\r\n")]) {
-		report(L, v, "command: is empty");
-		return;
-	}
-	t->command = sl_xstrdup(s);
+	if (get_command(L, "command", v, &s))
+		t->command = sl_xstrdup(s);
 }
 
 static void load_task(struct loader *L, size_t ti, const struct sl_ypair *pair)
@@ -642,6 +705,8 @@ static void load_task(struct loader *L, size_t ti, const struct sl_ypair *pair)
 
 		if (idx >= 0) {
 			src->keys[idx] = m->u.map.pairs[i].value;
+			if (idx == TK_ENV)
+				src->env_key = k;
 			continue;
 		}
 		sl_strbuf_addf(&what, " in task '%s'", t->id);
@@ -1096,6 +1161,32 @@ static json_t *to_json(struct loader *L, const char *name, const struct sl_ynode
 	return json_stringn(n->u.scalar.text, n->u.scalar.len);
 }
 
+/*
+ * Every task gets param `k` (value `v`, as JSON `j` unless that failed) as
+ * the variable SLUICE_PARAM_<NAME>: a DISPATCH must be able to carry both.
+ */
+static void check_param_env(struct loader *L, const struct sl_ynode *k, const struct sl_ynode *v,
+                            const json_t *j)
+{
+	struct sl_strbuf var = SL_STRBUF_INIT;
+	const char *name = k->u.scalar.text;
+	size_t len = strlen(name);
+	char *text;
+
+	sl_taskenv_param_name(&var, name, len);
+	if (var.len > SL_PROTO_ID_MAX)
+		report(L, k,
+		       "params: name is %zu characters long, over the limit of %zu "
+		       "(SLUICE_PARAM_<NAME> must fit the job protocol's %d)",
+		       len, SL_PROTO_ID_MAX - (var.len - len), SL_PROTO_ID_MAX);
+	sl_strbuf_release(&var);
+	if (!j)
+		return;
+	text = sl_taskenv_param_value(j);
+	text_fits(L, v, strlen(text), "params.%s", name);
+	free(text);
+}
+
 static void load_params(struct loader *L, const struct sl_ynode *v)
 {
 	const struct sl_ynode *m = sl_ynode_deref(v);
@@ -1119,6 +1210,7 @@ static void load_params(struct loader *L, const struct sl_ynode *v)
 			continue;
 		}
 		j = to_json(L, name, m->u.map.pairs[i].value);
+		check_param_env(L, k, m->u.map.pairs[i].value, j);
 		if (j)
 			json_object_set_new(L->dag->params, name, j);
 	}
@@ -1270,6 +1362,15 @@ static void load_optional_string(struct loader *L, const char *key, const struct
 	*out = sl_xstrdup(s);
 }
 
+static void load_callback(struct loader *L, const char *key, const struct sl_ynode *v, char **out)
+{
+	const char *s;
+
+	if (!v || sl_ynode_is(v, SL_YTYPE_NULL) || !get_command(L, key, v, &s))
+		return;
+	*out = sl_xstrdup(s);
+}
+
 static void load_dag_keys(struct loader *L, const struct sl_ynode *const *k)
 {
 	struct sl_dag *dag = L->dag;
@@ -1279,8 +1380,8 @@ static void load_dag_keys(struct loader *L, const struct sl_ynode *const *k)
 	load_id(L, k[DK_DAG]);
 	load_optional_string(L, "description", k[DK_DESCRIPTION], &dag->description);
 	load_optional_string(L, "owner", k[DK_OWNER], &dag->owner);
-	load_optional_string(L, "on_failure", k[DK_ON_FAILURE], &dag->on_failure);
-	load_optional_string(L, "on_success", k[DK_ON_SUCCESS], &dag->on_success);
+	load_callback(L, "on_failure", k[DK_ON_FAILURE], &dag->on_failure);
+	load_callback(L, "on_success", k[DK_ON_SUCCESS], &dag->on_success);
 	if (k[DK_SCHEDULE])
 		load_schedule(L, k[DK_SCHEDULE]);
 	load_timezone(L, k[DK_TIMEZONE]);
@@ -1311,10 +1412,89 @@ static void load_dag_keys(struct loader *L, const struct sl_ynode *const *k)
 		load_defaults(L, k[DK_DEFAULTS]);
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * A DISPATCH carries at most SL_PROTO_LIST_MAX env entries: one per
+ * distinct name of the DAG's env, the task's env and SLUICE_PARAM_<NAME>
+ * (sl_taskenv_build merges them by name), the SLUICE_* values, and the
+ * upstream outputs, which only the scheduler can count. Report an
+ * env or params that leaves no room for the SLUICE_* values, at the key
+ * that holds the most (`env_key`, `params_key`: the DAG's).
+ */
+static void check_env_room(struct loader *L, const struct sl_ynode *env_key,
+                           const struct sl_ynode *params_key)
+{
+	const struct sl_dag *dag = L->dag;
+	size_t nr = 0, all = dag->env.nr + json_object_size(dag->params);
+	char **names = sl_xcalloc(all ? all : 1, sizeof(*names));
+	bool defaults_checked = false;
+	const char *key;
+	json_t *v;
+
+	for (size_t i = 0; i < dag->env.nr; i++)
+		names[nr++] = sl_xstrdup(dag->env.items[i].key);
+	json_object_foreach(dag->params, key, v)
+	{
+		struct sl_strbuf var = SL_STRBUF_INIT;
+
+		sl_taskenv_param_name(&var, key, strlen(key));
+		names[nr++] = sl_strbuf_detach(&var, NULL);
+	}
+	qsort(names, all, sizeof(*names), name_cmp);
+	nr = 0;
+	for (size_t i = 0; i < all; i++) {
+		if (nr && !strcmp(names[nr - 1], names[i]))
+			free(names[i]);
+		else
+			names[nr++] = names[i];
+	}
+	if (nr > ENV_ROOM) {
+		bool at_env = dag->env.nr >= json_object_size(dag->params);
+
+		report(L, at_env ? env_key : params_key,
+		       "%s: the DAG's env and params make %zu environment variables, over the "
+		       "limit of %d (the job protocol's %d less %d kept for sluice's SLUICE_* "
+		       "variables)",
+		       at_env ? "env" : "params", nr, ENV_ROOM, SL_PROTO_LIST_MAX,
+		       SL_TASKENV_FIXED_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < dag->tasks_nr; i++) {
+		const struct sl_kvs *env = &dag->tasks[i].env;
+		const struct sl_ynode *at = L->src[i].env_key;
+		size_t n = nr;
+
+		if (!at) {
+			/* Tasks that take defaults.env all get the same: report it once. */
+			if (!(L->defaults_set & (1u << TK_ENV)) || defaults_checked)
+				continue;
+			defaults_checked = true;
+			at = L->defaults_env_key;
+		}
+		for (size_t j = 0; j < env->nr; j++)
+			n += !bsearch(&env->items[j].key, names, nr, sizeof(*names), name_cmp);
+		if (n > ENV_ROOM)
+			report(
+			    L, at,
+			    "env: with the DAG's env and params, a task gets %zu environment "
+			    "variables, over the limit of %d (the job protocol's %d less %d kept "
+			    "for sluice's SLUICE_* variables)",
+			    n, ENV_ROOM, SL_PROTO_LIST_MAX, SL_TASKENV_FIXED_MAX);
+	}
+out:
+	for (size_t i = 0; i < nr; i++)
+		free(names[i]);
+	free(names);
+}
+
 static void load_root(struct loader *L, const struct sl_ynode *root)
 {
 	const struct sl_ynode *m = sl_ynode_deref(root);
-	const struct sl_ynode *k[DK_NR] = {NULL};
+	const struct sl_ynode *k[DK_NR] = {NULL}, *key_nodes[DK_NR] = {NULL};
 
 	if (m->kind != SL_YNODE_MAPPING) {
 		struct sl_strbuf got = SL_STRBUF_INIT;
@@ -1330,20 +1510,23 @@ static void load_root(struct loader *L, const struct sl_ynode *root)
 		const struct sl_ynode *key = m->u.map.pairs[i].key;
 		int idx = key_index(key->u.scalar.text, dag_keys, DK_NR);
 
-		if (idx >= 0)
+		if (idx >= 0) {
 			k[idx] = m->u.map.pairs[i].value;
-		else if (key_index(key->u.scalar.text, task_keys, TK_NR) >= 0)
+			key_nodes[idx] = key;
+		} else if (key_index(key->u.scalar.text, task_keys, TK_NR) >= 0) {
 			report(L, key,
 			       "unknown key '%s' at DAG level ('%s' is a task key; set it for "
 			       "every task under 'defaults')",
 			       key->u.scalar.text, key->u.scalar.text);
-		else
+		} else {
 			report_unknown(L, key, "", dag_keys, DK_NR);
+		}
 	}
 	/* Order matters: dates need the zone, tasks need defaults and params. */
 	load_dag_keys(L, k);
 	load_tasks(L, k[DK_TASKS], root);
 	check_templates(L, k[DK_ON_FAILURE], k[DK_ON_SUCCESS]);
+	check_env_room(L, key_nodes[DK_ENV], key_nodes[DK_PARAMS]);
 }
 
 static struct sl_dag *dag_new(const char *file)

@@ -113,7 +113,7 @@ static void kvs_apply(struct sl_env *env, const struct sl_kvs *kvs)
 		sl_env_set(env, kvs->items[i].key, kvs->items[i].value);
 }
 
-static char *param_text(const json_t *v)
+char *sl_taskenv_param_value(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_STRING:
@@ -138,12 +138,17 @@ static char *param_text(const json_t *v)
 	}
 }
 
+void sl_taskenv_param_name(struct sl_strbuf *out, const char *param, size_t len)
+{
+	sl_strbuf_adds(out, "SLUICE_PARAM_");
+	add_mangled(out, param, len);
+}
+
 static void set_param(struct sl_env *env, struct sl_strbuf *name, const char *key, const json_t *v)
 {
-	char *text = param_text(v);
+	char *text = sl_taskenv_param_value(v);
 
-	sl_strbuf_adds(name, "SLUICE_PARAM_");
-	add_mangled(name, key, strlen(key));
+	sl_taskenv_param_name(name, key, strlen(key));
 	set_var(env, name, text);
 	free(text);
 }
@@ -215,8 +220,7 @@ int sl_taskenv_var_name(struct sl_strbuf *out, const char *name, size_t len, str
 		add_mangled(out, ref.a, ref.a_len);
 		return 0;
 	case SL_TREF_PARAM:
-		sl_strbuf_adds(out, "SLUICE_PARAM_");
-		add_mangled(out, ref.a, ref.a_len);
+		sl_taskenv_param_name(out, ref.a, ref.a_len);
 		return 0;
 	case SL_TREF_OUTPUT:
 		sl_strbuf_adds(out, "SLUICE_OUT_");

@@ -294,6 +294,146 @@ static void test_aliases_are_followed(void **state)
 	sl_strbuf_release(&out);
 }
 
+/*
+ * Load `before`, `len` bytes of 'x', then `after`: `want` is "" when it
+ * loads, else the exact diagnostics.
+ */
+static void expect_padded(const char *before, size_t len, const char *after, const char *want)
+{
+	struct sl_strbuf text = SL_STRBUF_INIT, out = SL_STRBUF_INIT;
+	struct sl_dag *dag;
+	int rc;
+
+	sl_strbuf_adds(&text, before);
+	for (size_t i = 0; i < len; i++)
+		sl_strbuf_addch(&text, 'x');
+	sl_strbuf_adds(&text, after);
+	rc = load_text("limits.yaml", text.buf, &dag, &out);
+	if (strcmp(out.buf, want))
+		fail_msg("%s...:\n--- expected\n%s--- got\n%s", before, want, out.buf);
+	assert_int_equal(rc, *want ? SL_EINVAL : SL_OK);
+	sl_dag_free(dag);
+	sl_strbuf_release(&text);
+	sl_strbuf_release(&out);
+}
+
+/* Every command, cwd and env value must fit a DISPATCH: 256 KiB is the most. */
+static void test_dispatch_text_limits(void **state)
+{
+	static const struct {
+		const char *before, *after, *want;
+		size_t added; /* bytes the value gains in the DISPATCH */
+	} cases[] = {
+	    {"tasks:\n  a:\n    command: ", "\n",
+	     "limits.yaml:3:14: command: is 262145 bytes long, over the job protocol's limit of "
+	     "262144 bytes\n"},
+	    {"on_failure: ", "\ntasks: {a: {command: x}}\n",
+	     "limits.yaml:1:13: on_failure: is 262145 bytes long, over the job protocol's limit "
+	     "of 262144 bytes\n"},
+	    {"on_success: '", "'\ntasks: {a: {command: x}}\n",
+	     "limits.yaml:1:13: on_success: is 262145 bytes long, over the job protocol's limit "
+	     "of 262144 bytes\n"},
+	    {"tasks:\n  a: {command: x, cwd: ", "}\n",
+	     "limits.yaml:2:24: cwd: is 262145 bytes long, over the job protocol's limit of "
+	     "262144 bytes\n"},
+	    {"env:\n  LONG: ", "\ntasks: {a: {command: x}}\n",
+	     "limits.yaml:2:9: env.LONG: is 262145 bytes long, over the job protocol's limit of "
+	     "262144 bytes\n"},
+	    {"defaults:\n  env: {LONG: \"", "\"}\ntasks: {a: {command: x}}\n",
+	     "limits.yaml:2:15: env.LONG: is 262145 bytes long, over the job protocol's limit of "
+	     "262144 bytes\n"},
+	    {"params:\n  p: ", "\ntasks: {a: {command: x}}\n",
+	     "limits.yaml:2:6: params.p: is 262145 bytes long, over the job protocol's limit of "
+	     "262144 bytes\n"},
+	    /* A list reaches the environment as compact JSON: ["..."]. */
+	    {"params:\n  p: [", "]\ntasks: {a: {command: x}}\n",
+	     "limits.yaml:2:6: params.p: is 262145 bytes long, over the job protocol's limit of "
+	     "262144 bytes\n",
+	     4},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(cases); i++) {
+		size_t most = 256 * 1024 - cases[i].added;
+
+		expect_padded(cases[i].before, most, cases[i].after, "");
+		expect_padded(cases[i].before, most + 1, cases[i].after, cases[i].want);
+	}
+}
+
+/* `nr` lines "  PREFIX<i>: x" after `head`. */
+static void add_entries(struct sl_strbuf *sb, const char *head, const char *prefix, int nr)
+{
+	sl_strbuf_adds(sb, head);
+	for (int i = 0; i < nr; i++)
+		sl_strbuf_addf(sb, "  %s%d: x\n", prefix, i);
+}
+
+static void expect_text(const struct sl_strbuf *text, const char *want)
+{
+	struct sl_strbuf out = SL_STRBUF_INIT;
+	struct sl_dag *dag;
+	int rc = load_text("room.yaml", text->buf, &dag, &out);
+
+	assert_string_equal(out.buf, want);
+	assert_int_equal(rc, *want ? SL_EINVAL : SL_OK);
+	sl_dag_free(dag);
+	sl_strbuf_release(&out);
+}
+
+/*
+ * The env of a DISPATCH holds at most 4096 entries, 12 of them sluice's own
+ * SLUICE_* variables: the file's env and params, counted by distinct name
+ * as the worker gets them, may fill 4084.
+ */
+static void test_dispatch_env_room(void **state)
+{
+	struct sl_strbuf text = SL_STRBUF_INIT;
+
+	(void)state;
+	add_entries(&text, "env:\n", "V", 4084);
+	sl_strbuf_adds(&text, "tasks: {a: {command: x}}\n");
+	expect_text(&text, "");
+
+	sl_strbuf_reset(&text);
+	add_entries(&text, "env:\n", "V", 4085);
+	sl_strbuf_adds(&text, "tasks: {a: {command: x}}\n");
+	expect_text(&text, "room.yaml:1:1: env: the DAG's env and params make 4085 environment "
+	                   "variables, over the limit of 4084 (the job protocol's 4096 less 12 "
+	                   "kept for sluice's SLUICE_* variables)\n");
+
+	/* Reported at the larger of the two; params 'v0' and 'V0' are one variable. */
+	sl_strbuf_reset(&text);
+	add_entries(&text, "env:\n", "V", 1000);
+	add_entries(&text, "params:\n", "v", 3085);
+	sl_strbuf_adds(&text, "  V0: x\ntasks: {a: {command: x}}\n");
+	expect_text(&text, "room.yaml:1002:1: params: the DAG's env and params make 4085 "
+	                   "environment variables, over the limit of 4084 (the job protocol's "
+	                   "4096 less 12 kept for sluice's SLUICE_* variables)\n");
+
+	/*
+	 * 4083 from the DAG: a task's env may add one name (overriding costs
+	 * nothing), not two, be it its own or from defaults (reported once).
+	 */
+	sl_strbuf_reset(&text);
+	add_entries(&text, "env:\n", "V", 2000);
+	add_entries(&text, "params:\n", "p", 2083);
+	sl_strbuf_adds(&text, "defaults:\n"
+	                      "  env: {V1: y, NEW: y, NEWER: y}\n"
+	                      "tasks:\n"
+	                      "  a: {command: x}\n"
+	                      "  b: {command: x}\n"
+	                      "  c: {command: x, env: {V1: y, SLUICE_PARAM_P1: y, NEW: y}}\n"
+	                      "  d: {command: x, env: {NEW: y, NEWER: y}}\n");
+	expect_text(&text, "room.yaml:4087:3: env: with the DAG's env and params, a task gets "
+	                   "4085 environment variables, over the limit of 4084 (the job "
+	                   "protocol's 4096 less 12 kept for sluice's SLUICE_* variables)\n"
+	                   "room.yaml:4092:19: env: with the DAG's env and params, a task gets "
+	                   "4085 environment variables, over the limit of 4084 (the job "
+	                   "protocol's 4096 less 12 kept for sluice's SLUICE_* variables)\n");
+	sl_strbuf_release(&text);
+}
+
 static bool has_suffix(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
@@ -616,6 +756,8 @@ int main(void)
 	    cmocka_unit_test(test_random_input),
 	    cmocka_unit_test(test_alias_bomb),
 	    cmocka_unit_test(test_big_dag),
+	    cmocka_unit_test(test_dispatch_text_limits),
+	    cmocka_unit_test(test_dispatch_env_room),
 	    cmocka_unit_test(test_template_iter),
 	    cmocka_unit_test(test_template_refs),
 	    cmocka_unit_test(test_suggest),

@@ -542,6 +542,8 @@ static void test_callback_env(void **state)
 	assert_string_equal(sl_env_get(&env, "SLUICE_RUN_STATE"), "failed");
 	assert_string_equal(sl_env_get(&env, "SLUICE_FAILED_TASKS"), "extract load");
 	assert_string_equal(sl_env_get(&env, "SLUICE_TASK"), "on_failure");
+	/* The DAG loader keeps this many env entries of a DISPATCH free. */
+	assert_int_equal(env.nr, SL_TASKENV_FIXED_MAX);
 	sl_env_release(&env);
 	free(dag_env.items);
 }

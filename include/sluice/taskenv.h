@@ -99,6 +99,24 @@ struct sl_taskenv_ctx {
 void sl_taskenv_build(struct sl_env *env, const struct sl_taskenv_ctx *ctx);
 
 /**
+ * The most SLUICE_* values sl_taskenv_build sets, params and outputs aside:
+ * ten for every attempt, two more for a callback. The DAG loader keeps this
+ * many of a DISPATCH's SL_PROTO_LIST_MAX env entries free for them, so it
+ * changes with the list above (tests/test_taskexec.c counts them).
+ */
+#define SL_TASKENV_FIXED_MAX 12
+
+/**
+ * The environment variable of param `param` (`len` bytes), as
+ * sl_taskenv_build names it: SLUICE_PARAM_ and the name upper-cased, `.`
+ * and `-` becoming `_`. Appends to `out`.
+ */
+void sl_taskenv_param_name(struct sl_strbuf *out, const char *param, size_t len);
+
+/** A param's value as sl_taskenv_build gives it (see above); the caller frees it. */
+char *sl_taskenv_param_value(const json_t *v);
+
+/**
  * The environment variable name of a template reference `name` (as in
  * `{{ name }}`): `ds` -> SLUICE_DS, `params.region` -> SLUICE_PARAM_REGION,
  * `outputs.extract.rows` -> SLUICE_OUT_EXTRACT_ROWS (upper-cased, `.` and

@@ -53,4 +53,23 @@ expect_status 1 "an endless pipe is cut at the limit"
 expect_grep "$TMP/out" "pipe.yaml:1:1: .*limit" "pipe error names the limit"
 wait
 
+# What a DISPATCH frame cannot carry is refused here, not by the worker when
+# the attempt is handed out: a command over 256 KiB, and more env entries
+# than leave room for the 12 SLUICE_* variables under the protocol's 4096.
+cd "$TMP" || exit 1
+awk 'BEGIN { printf "tasks:\n  a:\n    command: "; for (i = 0; i <= 262144; i++) printf "x"; print "" }' \
+	>command.yaml
+run limit "$SLUICE" validate command.yaml
+expect_status 1 "a command over 256 KiB is rejected"
+expect_file "$TMP/out" "command.yaml:3:14: command: is 262145 bytes long, over the job \
+protocol's limit of 262144 bytes" "the command error names the limit"
+
+awk 'BEGIN { print "tasks: {a: {command: x}}\nenv:"; for (i = 0; i < 4085; i++) print "  V" i ": x" }' \
+	>env.yaml
+run limit "$SLUICE" validate env.yaml
+expect_status 1 "4085 env entries are rejected"
+expect_file "$TMP/out" "env.yaml:2:1: env: the DAG's env and params make 4085 environment \
+variables, over the limit of 4084 (the job protocol's 4096 less 12 kept for sluice's SLUICE_* \
+variables)" "the env error counts the entries and names the limit"
+
 done_testing
