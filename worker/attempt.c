@@ -196,6 +196,13 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *res, void
 	struct sl_proto_msg m;
 
 	(void)te;
+	if (res->outputs_error) {
+		struct sl_strbuf q = SL_STRBUF_INIT;
+
+		sl_log_quote(&q, res->outputs_error);
+		sl_log("warn", "outputs_refused", "attempt=%s reason=%s", a->id, q.buf);
+		sl_strbuf_release(&q);
+	}
 	sl_proto_msg_init(&m, SL_PROTO_RESULT);
 	m.u.result.outcome = outcome_of(res->outcome);
 	m.u.result.exit_code = res->term_signal ? -1 : res->exit_code;
