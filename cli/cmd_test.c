@@ -339,6 +339,8 @@ static void describe_result(struct sl_strbuf *sb, const struct sl_taskexec_resul
 	}
 	sl_strbuf_adds(sb, " after ");
 	sl_strbuf_addf(sb, "%.2fs", (double)r->duration_ms / 1000.0);
+	if (r->outputs_error)
+		sl_strbuf_addf(sb, "; outputs refused: %s", r->outputs_error);
 }
 
 /* The `branch` output of a task, or NULL. */

@@ -2,7 +2,9 @@
 
 #include "sluice/alloc.h"
 #include "sluice/error.h"
+#include "sluice/proto.h"
 #include "sluice/template.h"
+#include "sluice/utf8.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,25 +107,41 @@ static void kvs_release(struct sl_kvs *kvs)
 	memset(kvs, 0, sizeof(*kvs));
 }
 
-static void kvs_set(struct sl_kvs *kvs, const char *key, size_t key_len, const char *value,
-                    size_t value_len)
+/*
+ * Outputs travel to the scheduler in a RESULT frame (docs/protocol.md). A
+ * value is at most the whole file, so it is never longer than a protocol
+ * text; and even if JSON escapes every byte as \u00XX and wraps each of
+ * SL_PROTO_LIST_MAX keys in ["",""], the outputs take under half a frame.
+ */
+_Static_assert(SL_TASKEXEC_OUTPUT_MAX <= SL_PROTO_TEXT_MAX, "an output value fits a text");
+_Static_assert(6 * SL_TASKEXEC_OUTPUT_MAX + 8 * SL_PROTO_LIST_MAX < SL_PROTO_MAX_FRAME / 2,
+               "the outputs fit a RESULT frame");
+
+/* Set `key`; a new key past SL_PROTO_LIST_MAX is not added and returns SL_ETOOBIG. */
+static int kvs_set(struct sl_kvs *kvs, const char *key, size_t key_len, const char *value,
+                   size_t value_len)
 {
 	for (size_t i = 0; i < kvs->nr; i++) {
 		if (strlen(kvs->items[i].key) == key_len &&
 		    !memcmp(kvs->items[i].key, key, key_len)) {
 			free(kvs->items[i].value);
 			kvs->items[i].value = sl_xstrndup(value, value_len);
-			return;
+			return 0;
 		}
 	}
+	if (kvs->nr == SL_PROTO_LIST_MAX)
+		return SL_ETOOBIG;
 	SL_ALLOC_GROW(kvs->items, kvs->nr + 1, kvs->alloc);
 	kvs->items[kvs->nr].key = sl_xstrndup(key, key_len);
 	kvs->items[kvs->nr].value = sl_xstrndup(value, value_len);
 	kvs->nr++;
+	return 0;
 }
 
 /* How many ignored lines of $SLUICE_OUTPUT the log names, one line each. */
 #define OUTPUT_BAD_SHOWN 3
+/* How much of a key a log line quotes. */
+#define OUTPUT_KEY_SHOWN 64
 
 /* One log line saying why line `nr` of the outputs file was ignored. */
 static void output_bad_note(struct sl_strbuf *notes, unsigned nr, const char *line, size_t len,
@@ -136,32 +154,72 @@ static void output_bad_note(struct sl_strbuf *notes, unsigned nr, const char *li
 		sl_strbuf_addf(notes,
 		               "'%.*s' is not a valid key (letters, digits and _, not starting "
 		               "with a digit)",
-		               (int)((size_t)(eq - line) > 64 ? 64 : (size_t)(eq - line)), line);
+		               (int)((size_t)(eq - line) > OUTPUT_KEY_SHOWN ? OUTPUT_KEY_SHOWN
+		                                                            : (size_t)(eq - line)),
+		               line);
 	sl_strbuf_adds(notes, "]\n");
 }
 
 /*
- * Parse `key=value` lines. A file cut at the limit loses its last, partial
- * line. Empty lines are ignored silently; anything else that is not
- * `[A-Za-z_][A-Za-z0-9_]*=...` (or holds a NUL, which no environment
- * variable can) is counted as bad, and the first few are described in
- * `notes` for the attempt's log: a value that silently never reaches
- * downstream is hard to debug.
+ * Keep the output on line `nr`, or say in `why` why the protocol could not
+ * carry it: the scheduler refuses a key longer than an id, and the worker
+ * cannot encode a value that is not UTF-8.
  */
-static void outputs_parse(struct sl_taskexec_result *r, const char *data, size_t len,
-                          struct sl_strbuf *notes)
+static int output_add(struct sl_kvs *kvs, unsigned nr, const char *key, size_t key_len,
+                      const char *value, size_t value_len, struct sl_strbuf *why)
 {
-	const char *p = data, *end;
+	size_t bad;
+
+	if (key_len > SL_PROTO_ID_MAX) {
+		sl_strbuf_addf(
+		    why, "$SLUICE_OUTPUT line %u: key '%.*s...' is %zu characters, more than %d",
+		    nr, OUTPUT_KEY_SHOWN, key, key_len, SL_PROTO_ID_MAX);
+		return SL_ETOOBIG;
+	}
+	bad = sl_utf8_check(value, value_len, NULL);
+	if (bad < value_len) {
+		sl_strbuf_addf(
+		    why,
+		    "$SLUICE_OUTPUT line %u: the value of '%.*s' is not UTF-8 (byte 0x%02x at "
+		    "column %zu)",
+		    nr, (int)key_len, key, (unsigned char)value[bad], key_len + bad + 2);
+		return SL_EINVAL;
+	}
+	if (kvs_set(kvs, key, key_len, value, value_len)) {
+		sl_strbuf_addf(why,
+		               "$SLUICE_OUTPUT line %u: key '%.*s' is one more than the %d allowed",
+		               nr, (int)key_len, key, SL_PROTO_LIST_MAX);
+		return SL_ETOOBIG;
+	}
+	return 0;
+}
+
+/*
+ * Parse `key=value` lines. Empty lines are ignored silently; anything else
+ * that is not `[A-Za-z_][A-Za-z0-9_]*=...` (or holds a NUL, which no
+ * environment variable can) is counted as bad, and the first few are
+ * described in `notes` for the attempt's log: a value that silently never
+ * reaches downstream is hard to debug.
+ *
+ * A well-formed output the protocol cannot carry, or a file over the limit,
+ * is another matter: the task meant to pass those values on, and dropping
+ * only them would give its downstream tasks a part of what they expect.
+ * All the outputs are refused instead (SL_EINVAL or SL_ETOOBIG, the reason
+ * in `why`), and the attempt fails.
+ */
+static int outputs_parse(struct sl_taskexec_result *r, const char *data, size_t len,
+                         struct sl_strbuf *notes, struct sl_strbuf *why)
+{
+	const char *p = data, *end = data + len;
 	unsigned nr = 0;
+	int rc = 0;
 
 	if (len > SL_TASKEXEC_OUTPUT_MAX) {
-		r->outputs_truncated = true;
-		len = SL_TASKEXEC_OUTPUT_MAX;
-		while (len && data[len - 1] != '\n')
-			len--;
+		sl_strbuf_addf(why, "$SLUICE_OUTPUT is larger than %d bytes (%d KiB), the limit",
+		               SL_TASKEXEC_OUTPUT_MAX, SL_TASKEXEC_OUTPUT_MAX / 1024);
+		return SL_ETOOBIG;
 	}
-	end = data + len;
-	while (p < end) {
+	while (p < end && !rc) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *line_end = nl ? nl : end;
 		size_t line_len = (size_t)(line_end - p);
@@ -177,14 +235,18 @@ static void outputs_parse(struct sl_taskexec_result *r, const char *data, size_t
 		           memchr(p, '\0', line_len)) {
 			if (r->outputs_bad_lines++ < OUTPUT_BAD_SHOWN)
 				output_bad_note(notes, nr, p, line_len, eq);
-		} else
-			kvs_set(&r->outputs, p, (size_t)(eq - p), eq + 1,
-			        line_len - (size_t)(eq - p) - 1);
+		} else {
+			rc = output_add(&r->outputs, nr, p, (size_t)(eq - p), eq + 1,
+			                line_len - (size_t)(eq - p) - 1, why);
+		}
 		p = line_end + 1;
 	}
 	if (r->outputs_bad_lines > OUTPUT_BAD_SHOWN)
 		sl_strbuf_addf(notes, "[sluice: $SLUICE_OUTPUT: %zu more lines ignored]\n",
 		               r->outputs_bad_lines - OUTPUT_BAD_SHOWN);
+	if (rc)
+		kvs_release(&r->outputs);
+	return rc;
 }
 
 static void emit(struct sl_taskexec *te, enum sl_taskexec_stream id, const char *buf, size_t len);
@@ -196,7 +258,7 @@ static void emit(struct sl_taskexec *te, enum sl_taskexec_stream id, const char 
  */
 static void outputs_read(struct sl_taskexec *te)
 {
-	struct sl_strbuf notes = SL_STRBUF_INIT;
+	struct sl_strbuf notes = SL_STRBUF_INIT, why = SL_STRBUF_INIT;
 	char *buf = NULL;
 	size_t len = 0;
 	struct stat st;
@@ -219,13 +281,18 @@ static void outputs_read(struct sl_taskexec *te)
 			break;
 		len += (size_t)n;
 	}
-	outputs_parse(&te->result, buf, len, &notes);
+	if (outputs_parse(&te->result, buf, len, &notes, &why)) {
+		sl_strbuf_addf(&notes, "[sluice: outputs refused (none are kept%s): %s]\n",
+		               te->stop == TE_STOP_NONE ? "; the attempt fails" : "", why.buf);
+		te->result.outputs_error = sl_strbuf_detach(&why, NULL);
+	}
 	/* Past the log cap too, like the truncation marker: it is sluice's word. */
 	if (notes.len && te->last && te->last != '\n')
 		emit(te, SL_TASKEXEC_STDERR, "\n", 1);
 	emit(te, SL_TASKEXEC_STDERR, notes.buf, notes.len);
 out:
 	sl_strbuf_release(&notes);
+	sl_strbuf_release(&why);
 	if (fd >= 0)
 		close(fd);
 	free(buf);
@@ -240,7 +307,7 @@ static void result_outcome(struct sl_taskexec *te)
 		r->outcome = SL_TASKEXEC_TIMEOUT;
 	else if (te->stop == TE_STOP_CANCEL)
 		r->outcome = SL_TASKEXEC_CANCELLED;
-	else if (r->term_signal)
+	else if (r->term_signal || r->outputs_error)
 		r->outcome = SL_TASKEXEC_FAILED;
 	else if (r->exit_code == 0)
 		r->outcome = SL_TASKEXEC_SUCCESS;
@@ -255,6 +322,7 @@ static void result_outcome(struct sl_taskexec *te)
 static void te_free(struct sl_taskexec *te)
 {
 	kvs_release(&te->result.outputs);
+	free(te->result.outputs_error);
 	free(te->output_path);
 	free(te);
 }

@@ -3,6 +3,7 @@
 #include "sluice/alloc.h"
 #include "sluice/error.h"
 #include "sluice/strbuf.h"
+#include "sluice/utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -263,60 +264,6 @@ void sl_ynode_position(const struct sl_ynode *node, const char *data, size_t off
 	*column = node->column;
 	if (offset > node->start_offset)
 		advance_position(data, node->start_offset, offset, line, column);
-}
-
-/*
- * Check the encoding before libyaml sees the bytes: libyaml would report
- * invalid UTF-8 by byte offset and NUL as a "control character", neither of
- * which tells a DAG author much. Returns the offset of the first bad byte,
- * or `len` when all is well.
- */
-static size_t utf8_check(const unsigned char *s, size_t len, bool *ascii, bool *nul)
-{
-	size_t i = 0;
-
-	*ascii = true;
-	*nul = false;
-	while (i < len) {
-		unsigned c = s[i];
-		size_t n;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			if (!c) {
-				*nul = true;
-				return i;
-			}
-			i++;
-			continue;
-		}
-		*ascii = false;
-		if (c >= 0xC2 && c <= 0xDF) {
-			n = 1;
-			cp = c & 0x1F;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			n = 2;
-			cp = c & 0x0F;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			n = 3;
-			cp = c & 0x07;
-		} else {
-			return i;
-		}
-		if (len - i <= n)
-			return i;
-		for (size_t k = 1; k <= n; k++) {
-			if (!is_cont(s[i + k]))
-				return i;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		/* overlong forms, UTF-16 surrogates, beyond U+10FFFF */
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
-			return i;
-		i += n + 1;
-	}
-	return len;
 }
 
 static size_t byte_offset(struct builder *b, size_t char_index)
@@ -763,14 +710,16 @@ static int on_event(struct builder *b, const yaml_event_t *ev, int *documents)
 static int check_encoding(struct builder *b)
 {
 	size_t bad;
-	bool nul;
 
-	bad = utf8_check((const unsigned char *)b->data, b->len, &b->ascii, &nul);
+	/* Checked before libyaml sees the bytes: libyaml would report invalid
+	 * UTF-8 by byte offset and NUL as a "control character", neither of
+	 * which tells a DAG author much. */
+	bad = sl_utf8_check(b->data, b->len, &b->ascii);
 	if (bad < b->len) {
 		unsigned line = 1, column = 1;
 
 		advance_position(b->data, 0, bad, &line, &column);
-		if (nul)
+		if (!b->data[bad])
 			report(b, line, column, "NUL byte in file; a DAG file must be text");
 		else
 			report(b, line, column,

@@ -40,6 +40,7 @@ static void run_release(struct run *r)
 		free(r->res.outputs.items[i].value);
 	}
 	free(r->res.outputs.items);
+	free(r->res.outputs_error);
 }
 
 static void on_log(struct sl_taskexec *te, enum sl_taskexec_stream stream, const char *buf,
@@ -58,6 +59,7 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *res, void
 	(void)te;
 	r->res = *res;
 	memset(&res->outputs, 0, sizeof(res->outputs)); /* moved */
+	res->outputs_error = NULL;
 	r->done++;
 	/* Every handle of the attempt is closed before we are told. */
 	r->loop_alive_in_done = uv_loop_alive(r->loop);
@@ -361,7 +363,27 @@ static void test_outputs(void **state)
 	assert_string_equal(output_get(&r.res.outputs, "b"), "x=y");
 	assert_string_equal(output_get(&r.res.outputs, "c"), "");
 	assert_int_equal(r.res.outputs_bad_lines, 3);
-	assert_false(r.res.outputs_truncated);
+	assert_null(r.res.outputs_error);
+	assert_non_null(strstr(r.err.buf, "[sluice: $SLUICE_OUTPUT line 3 ignored: '1bad' is not a "
+	                                  "valid key"));
+	assert_null(strstr(r.err.buf, "refused"));
+	run_release(&r);
+
+	/* A bad line is only ignored, even with a key too long or a value not
+	 * UTF-8 for the protocol: it was never an output. */
+	opts_init(&o, &r,
+	          "{ printf '%0250d-x=1\\n' 0 | tr 0 k; printf 'caf\\351\\n'; echo a=1; } "
+	          ">\"$SLUICE_OUTPUT\"");
+	o.output_dir = dir;
+	run_opts(&r, &o);
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_null(r.res.outputs_error);
+	assert_int_equal(r.res.outputs_bad_lines, 2);
+	assert_int_equal(r.res.outputs.nr, 1);
+	assert_string_equal(output_get(&r.res.outputs, "a"), "1");
+	assert_non_null(strstr(r.err.buf, "[sluice: $SLUICE_OUTPUT line 2 ignored: not a key=value "
+	                                  "line]\n"));
+	assert_null(strstr(r.err.buf, "refused"));
 	run_release(&r);
 
 	/* No file written: no outputs. */
@@ -372,19 +394,6 @@ static void test_outputs(void **state)
 	assert_int_equal(r.res.outputs.nr, 0);
 	run_release(&r);
 
-	/* ~85 KiB: cut at 64 KiB, at a line boundary. */
-	opts_init(&o, &r,
-	          "awk 'BEGIN { for (i = 0; i < 5000; i++) printf \"k%d=xxxxxxxxxx\\n\", i }' "
-	          ">\"$SLUICE_OUTPUT\"");
-	o.output_dir = dir;
-	run_opts(&r, &o);
-	assert_true(r.res.outputs_truncated);
-	assert_true(r.res.outputs.nr > 3000 && r.res.outputs.nr < 5000);
-	assert_int_equal(r.res.outputs_bad_lines, 0);
-	for (size_t i = 0; i < r.res.outputs.nr; i++)
-		assert_string_equal(r.res.outputs.items[i].value, "xxxxxxxxxx");
-	run_release(&r);
-
 	/* A FIFO in place of the file must not hang the loop. */
 	opts_init(&o, &r, "rm -f \"$SLUICE_OUTPUT\" && mkfifo \"$SLUICE_OUTPUT\"");
 	o.output_dir = dir;
@@ -393,6 +402,168 @@ static void test_outputs(void **state)
 	run_release(&r);
 
 	assert_int_equal(rmdir(dir), 0); /* every outputs file was removed */
+}
+
+/* Run `cmd` with its outputs file in `dir`. */
+static void run_outputs(struct run *r, const char *dir, const char *cmd, bool sensor)
+{
+	struct sl_taskexec_opts o;
+
+	opts_init(&o, r, cmd);
+	o.output_dir = dir;
+	o.sensor = sensor;
+	run_opts(r, &o);
+}
+
+/* The attempt failed because of its outputs, with `reason`, in the result and the log. */
+static void assert_refused(struct run *r, const char *reason)
+{
+	struct sl_strbuf line = SL_STRBUF_INIT;
+
+	assert_int_equal(r->res.outcome, SL_TASKEXEC_FAILED);
+	assert_int_equal(r->res.outputs.nr, 0);
+	assert_non_null(r->res.outputs_error);
+	assert_string_equal(r->res.outputs_error, reason);
+	sl_strbuf_addf(&line, "[sluice: outputs refused (none are kept; the attempt fails): %s]\n",
+	               reason);
+	assert_non_null(strstr(r->err.buf, line.buf));
+	sl_strbuf_release(&line);
+}
+
+/*
+ * Outputs the job protocol cannot carry fail the attempt
+ * (include/sluice/proto.h). A key of 200 characters is an id; 250 is not.
+ */
+static void test_outputs_long_key(void **state)
+{
+	char dir[] = "/tmp/sluice-taskexec-XXXXXX";
+	struct run r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	run_outputs(&r, dir, "printf '%0200d=1\\n' 0 | tr 0 k >\"$SLUICE_OUTPUT\"", false);
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_null(r.res.outputs_error);
+	assert_int_equal(r.res.outputs.nr, 1);
+	assert_int_equal(strlen(r.res.outputs.items[0].key), 200);
+	run_release(&r);
+	run_outputs(&r, dir,
+	            "{ echo a=1; printf '%0250d=1\\n' 0 | tr 0 k; } >\"$SLUICE_OUTPUT\"; echo done",
+	            false);
+	assert_refused(&r,
+	               "$SLUICE_OUTPUT line 2: key "
+	               "'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...' is "
+	               "250 characters, more than 200");
+	assert_int_equal(r.res.exit_code, 0);
+	assert_string_equal(r.out.buf, "done\n");
+	run_release(&r);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* A value must be UTF-8 (U+00E9 is, a lone Latin-1 0xE9 is not), whatever the exit code. */
+static void test_outputs_not_utf8(void **state)
+{
+	char dir[] = "/tmp/sluice-taskexec-XXXXXX";
+	struct sl_taskexec_opts o;
+	struct run r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	run_outputs(&r, dir, "printf 'name=caf\\303\\251\\n' >\"$SLUICE_OUTPUT\"", false);
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_string_equal(output_get(&r.res.outputs, "name"), "caf\303\251");
+	run_release(&r);
+	run_outputs(&r, dir, "printf 'ok=1\\nname=caf\\351\\n' >\"$SLUICE_OUTPUT\"", false);
+	assert_refused(&r, "$SLUICE_OUTPUT line 2: the value of 'name' is not UTF-8 (byte 0xe9 at "
+	                   "column 9)");
+	run_release(&r);
+
+	/* Skipped, a sensor's reschedule, a failure: all become failed. */
+	run_outputs(&r, dir, "printf 'name=caf\\351\\n' >\"$SLUICE_OUTPUT\"; exit 99", false);
+	assert_refused(&r, "$SLUICE_OUTPUT line 1: the value of 'name' is not UTF-8 (byte 0xe9 at "
+	                   "column 9)");
+	assert_int_equal(r.res.exit_code, 99);
+	run_release(&r);
+	run_outputs(&r, dir, "printf 'name=caf\\351\\n' >\"$SLUICE_OUTPUT\"; exit 75", true);
+	assert_refused(&r, "$SLUICE_OUTPUT line 1: the value of 'name' is not UTF-8 (byte 0xe9 at "
+	                   "column 9)");
+	assert_int_equal(r.res.exit_code, 75);
+	run_release(&r);
+	run_outputs(&r, dir, "printf 'name=caf\\351\\n' >\"$SLUICE_OUTPUT\"; exit 3", false);
+	assert_refused(&r, "$SLUICE_OUTPUT line 1: the value of 'name' is not UTF-8 (byte 0xe9 at "
+	                   "column 9)");
+	assert_int_equal(r.res.exit_code, 3);
+	run_release(&r);
+
+	/* A timed-out attempt stays timed out; its outputs are still dropped. */
+	opts_init(&o, &r, "printf 'name=caf\\351\\n' >\"$SLUICE_OUTPUT\"; sleep 30");
+	o.output_dir = dir;
+	o.timeout = 1;
+	o.grace = 1;
+	run_opts(&r, &o);
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_TIMEOUT);
+	assert_int_equal(r.res.outputs.nr, 0);
+	assert_non_null(r.res.outputs_error);
+	assert_non_null(strstr(r.err.buf,
+	                       "[sluice: outputs refused (none are kept): $SLUICE_OUTPUT "
+	                       "line 1: the value of 'name' is not UTF-8"));
+	run_release(&r);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* At most SL_TASKEXEC_OUTPUT_MAX bytes: 4096 lines of 16 bytes are exactly that. */
+static void test_outputs_too_big(void **state)
+{
+	char dir[] = "/tmp/sluice-taskexec-XXXXXX";
+	struct run r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	run_outputs(&r, dir,
+	            "awk 'BEGIN { for (i = 0; i < 4096; i++) printf \"k%04d=xxxxxxxxx\\n\", i }' "
+	            ">\"$SLUICE_OUTPUT\"",
+	            false);
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_null(r.res.outputs_error);
+	assert_int_equal(r.res.outputs.nr, 4096);
+	assert_string_equal(output_get(&r.res.outputs, "k4095"), "xxxxxxxxx");
+	run_release(&r);
+
+	/* A line more is over it. */
+	run_outputs(&r, dir,
+	            "awk 'BEGIN { for (i = 0; i <= 4096; i++) printf \"k%04d=xxxxxxxxx\\n\", i }' "
+	            ">\"$SLUICE_OUTPUT\"",
+	            false);
+	assert_refused(&r, "$SLUICE_OUTPUT is larger than 65536 bytes (64 KiB), the limit");
+	assert_int_equal(r.res.outputs_bad_lines, 0);
+	run_release(&r);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+/* At most SL_PROTO_LIST_MAX keys; a key written again is not a new one. */
+static void test_outputs_too_many_keys(void **state)
+{
+	char dir[] = "/tmp/sluice-taskexec-XXXXXX";
+	struct run r;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	run_outputs(&r, dir,
+	            "awk 'BEGIN { for (i = 0; i < 4096; i++) printf \"k%d=\\nk0=again\\n\", i }' "
+	            ">\"$SLUICE_OUTPUT\"",
+	            false);
+	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.outputs.nr, 4096);
+	assert_string_equal(output_get(&r.res.outputs, "k0"), "again");
+	run_release(&r);
+	run_outputs(&r, dir,
+	            "awk 'BEGIN { for (i = 0; i <= 4096; i++) printf \"k%d=\\n\", i }' "
+	            ">\"$SLUICE_OUTPUT\"",
+	            false);
+	assert_refused(&r,
+	               "$SLUICE_OUTPUT line 4097: key 'k4096' is one more than the 4096 allowed");
+	run_release(&r);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_cwd_and_bad_cwd(void **state)
@@ -632,6 +803,10 @@ int main(void)
 	    cmocka_unit_test(test_cancel),
 	    cmocka_unit_test(test_log_limit),
 	    cmocka_unit_test(test_outputs),
+	    cmocka_unit_test(test_outputs_long_key),
+	    cmocka_unit_test(test_outputs_not_utf8),
+	    cmocka_unit_test(test_outputs_too_big),
+	    cmocka_unit_test(test_outputs_too_many_keys),
 	    cmocka_unit_test(test_cwd_and_bad_cwd),
 	    cmocka_unit_test(test_env),
 	    cmocka_unit_test(test_callback_env),

@@ -238,6 +238,13 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *res, void
 		send_log(w, a, SL_PROTO_STDERR, line.buf, line.len);
 		sl_strbuf_release(&line);
 	}
+	if (res->outputs_error) {
+		struct sl_strbuf q = SL_STRBUF_INIT;
+
+		sl_log_quote(&q, res->outputs_error);
+		sl_log("warn", "outputs_refused", "attempt=%s reason=%s", a->id, q.buf);
+		sl_strbuf_release(&q);
+	}
 	sl_proto_msg_init(&m, SL_PROTO_RESULT);
 	m.u.result.outcome = a->lost ? SL_PROTO_LOST : outcome_of(res->outcome);
 	m.u.result.exit_code = res->term_signal ? -1 : res->exit_code;

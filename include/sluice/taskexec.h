@@ -19,17 +19,18 @@
  * Used by the worker and by `sluice test`; see docs/execution.md.
  *
  * Nothing here blocks the loop except reading the outputs file once at the
- * end, which is a local file of at most SL_TASKEXEC_OUTPUT_MAX bytes.
+ * end, a local file of which at most SL_TASKEXEC_OUTPUT_MAX + 1 bytes are
+ * read.
  */
 
 #define SL_TASKEXEC_GRACE_DEFAULT 10    /* seconds */
-#define SL_TASKEXEC_OUTPUT_MAX    65536 /* bytes of $SLUICE_OUTPUT read */
+#define SL_TASKEXEC_OUTPUT_MAX    65536 /* largest $SLUICE_OUTPUT accepted, bytes */
 
 enum sl_taskexec_outcome {
 	SL_TASKEXEC_SUCCESS,    /* exit 0 */
 	SL_TASKEXEC_SKIPPED,    /* exit 99 */
 	SL_TASKEXEC_RESCHEDULE, /* exit 75 from a sensor: poke again later */
-	SL_TASKEXEC_FAILED,     /* any other exit code, or a signal */
+	SL_TASKEXEC_FAILED,     /* any other exit code, a signal, or outputs refused */
 	SL_TASKEXEC_TIMEOUT,    /* stopped by our timeout */
 	SL_TASKEXEC_CANCELLED,  /* stopped by sl_taskexec_cancel */
 };
@@ -41,6 +42,17 @@ enum sl_taskexec_stream {
 	SL_TASKEXEC_STDERR = 2,
 };
 
+/**
+ * `outputs` are the `key=value` lines of $SLUICE_OUTPUT (docs/execution.md).
+ * A line that is not one (no '=', a key not `[A-Za-z_][A-Za-z0-9_]*`, a NUL)
+ * is ignored, counted and noted in the log. Outputs the job protocol could
+ * not carry to the scheduler (include/sluice/proto.h) are refused as a
+ * whole: a key longer than SL_PROTO_ID_MAX, a value that is not UTF-8, more
+ * than SL_PROTO_LIST_MAX keys, or a file larger than SL_TASKEXEC_OUTPUT_MAX.
+ * Then `outputs` is empty, `outputs_error` says why (the log says so too,
+ * on stderr), and an outcome of success, skipped or reschedule becomes
+ * failed; `exit_code` stays the command's.
+ */
 struct sl_taskexec_result {
 	enum sl_taskexec_outcome outcome;
 	int exit_code;                      /* the exit status, or -1 when killed by a signal */
@@ -50,7 +62,7 @@ struct sl_taskexec_result {
 	uint64_t log_bytes;                 /* bytes the command wrote, both streams */
 	bool log_truncated;                 /* more than log_limit: the rest dropped */
 	struct sl_kvs outputs;              /* key=value lines of $SLUICE_OUTPUT */
-	bool outputs_truncated;             /* the file was over SL_TASKEXEC_OUTPUT_MAX */
+	char *outputs_error;                /* why the outputs were refused, or NULL */
 	size_t outputs_bad_lines;           /* lines ignored: no '=', bad key */
 };
 
@@ -68,8 +80,8 @@ typedef void (*sl_taskexec_log_cb)(struct sl_taskexec *te, enum sl_taskexec_stre
 /**
  * Called once, after the shell has exited, both pipes are closed and every
  * libuv handle of the attempt is closed. `result` (and `te`) are freed when
- * it returns; take `result->outputs` by copying or by moving its fields
- * and zeroing them.
+ * it returns; take `result->outputs` and `result->outputs_error` by copying
+ * or by moving them and zeroing the fields.
  */
 typedef void (*sl_taskexec_done_cb)(struct sl_taskexec *te, struct sl_taskexec_result *result,
                                     void *data);

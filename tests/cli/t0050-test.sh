@@ -32,6 +32,29 @@ expect_jq "$TMP/out" '.dag == "chain" and .state == "success" and
 	(.run_id | startswith("test__")) and (.tasks | map(.state) | unique) == ["success"] and
 	.tasks[0].outputs.rows == "42"' "--json prints the summary"
 
+# An output the job protocol cannot carry (a value that is not UTF-8) fails
+# the attempt, exit 0 or not, and the log says why.
+cat >badout.yaml <<'EOF'
+dag: badout
+tasks:
+  produce:
+    command: echo "rows=42" >>"$SLUICE_OUTPUT"; printf 'name=caf\351\n' >>"$SLUICE_OUTPUT"
+  consume:
+    command: echo "got {{ outputs.produce.rows }}"
+    depends_on: [produce]
+EOF
+run "$SLUICE" test badout.yaml
+expect_status 1 "an output that is not UTF-8 fails the run"
+expect_grep "$TMP/out" "^\[produce\] \[sluice: outputs refused (none are kept; the attempt fails): \\\$SLUICE_OUTPUT line 2: the value of 'name' is not UTF-8 (byte 0xe9 at column 9)\]$" \
+	"... the task's log names the reason"
+expect_grep "$TMP/out" '^\[produce\] failed: exit 0 after .*; outputs refused: \$SLUICE_OUTPUT line 2: ' \
+	"... and so does its state change"
+expect_grep "$TMP/out" '^produce  *failed  *1 ' "... the task failed after one try"
+expect_grep "$TMP/out" '^consume  *upstream_failed  *0 ' "... and nothing downstream ran"
+run "$SLUICE" test badout.yaml --json
+expect_jq "$TMP/out" '.tasks[0].state == "failed" and .tasks[0].exit_code == 0 and
+	.tasks[0].outputs == {}' "--json: failed with exit code 0 and no outputs"
+
 # Retries: fails twice, then succeeds.
 cat >retry.yaml <<EOF
 dag: retry

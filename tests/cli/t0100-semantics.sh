@@ -47,6 +47,17 @@ tasks:
       note={{ outputs.produce.note }}"
     depends_on: [produce]
 EOF
+# Outputs a RESULT frame cannot carry: a key longer than a protocol id
+# (the scheduler's decoder refuses it), a value that is not UTF-8 (the
+# worker's encoder cannot write it).
+cat >"$R/dags/badout.yaml" <<'EOF'
+schedule: null
+tasks:
+  longkey:
+    command: printf '%0250d=1\n' 0 | tr 0 k >>"$SLUICE_OUTPUT"
+  latin1:
+    command: printf 'name=caf\351\n' >>"$SLUICE_OUTPUT"
+EOF
 cat >"$R/dags/branchy.yaml" <<'EOF'
 schedule: null
 tasks:
@@ -153,6 +164,23 @@ expect_jq "$TMP/out" '.tasks[0].outputs == {"rows": "42", "note": "a b=c"} and
 	"runs show --json: each task's outputs"
 run "$SLUICE" runs show outputs o1
 expect_grep "$TMP/out" '^  produce.rows=42$' "runs show lists the outputs"
+
+run "$SLUICE" trigger badout --run-id o2
+run_done o2
+test "$(states o2)" = "longkey:failed latin1:failed"
+ok $? "outputs the protocol cannot carry fail their attempts, and the results arrive"
+test "$(pg_sql "SELECT string_agg(DISTINCT a.exit_code::text, ',') FROM attempts a
+	JOIN task_instances ti USING (ti_id) JOIN runs r USING (run_pk) WHERE r.run_id = 'o2'")" = 0
+ok $? "... each with the command's exit code 0"
+run "$SLUICE" logs badout o2 longkey
+expect_grep "$TMP/out" \
+	"^\[sluice: outputs refused (none are kept; the attempt fails): \\\$SLUICE_OUTPUT line 1: key 'k*\.\.\.' is 250 characters, more than 200\]$" \
+	"the task's log names the reason"
+run "$SLUICE" logs badout o2 latin1
+expect_grep "$TMP/out" "the value of 'name' is not UTF-8 (byte 0xe9 at column 9)\]$" \
+	"... for either"
+expect_grep "$TMP/w1.log" "event=outputs_refused .*reason=\"\\\$SLUICE_OUTPUT line 1: the value of 'name'" \
+	"the worker logs it"
 
 # --- skip and branching ----------------------------------------------------------
 run "$SLUICE" trigger branchy --run-id b1
