@@ -196,6 +196,7 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *res, void
 	struct sl_proto_msg m;
 
 	(void)te;
+	pgroups_remove(w, a->id);
 	sl_proto_msg_init(&m, SL_PROTO_RESULT);
 	m.u.result.outcome = outcome_of(res->outcome);
 	m.u.result.exit_code = res->term_signal ? -1 : res->exit_code;
@@ -309,6 +310,7 @@ static void start_task(struct attempt *a)
 		goto out;
 	}
 	sl_log("info", "attempt_started", "attempt=%s pid=%d", a->id, sl_taskexec_pid(a->te));
+	pgroups_add(w, a->id, sl_taskexec_pid(a->te));
 out:
 	free(cwd);
 	sl_strbuf_release(&err);
