@@ -231,6 +231,7 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *res, void
 	struct sl_proto_msg m;
 
 	(void)te;
+	pgroups_remove(w, a->id);
 	if (a->lost) {
 		struct sl_strbuf line = SL_STRBUF_INIT;
 
@@ -358,6 +359,7 @@ static void start_task(struct attempt *a)
 		goto out;
 	}
 	sl_log("info", "attempt_started", "attempt=%s pid=%d", a->id, sl_taskexec_pid(a->te));
+	pgroups_add(w, a->id, sl_taskexec_pid(a->te));
 out:
 	free(cwd);
 	sl_strbuf_release(&err);

@@ -18,9 +18,10 @@
 #include "sluice/banned.h"
 
 /*
- * sluice-worker: wires the connection (conn.c), the attempts (attempt.c) and
- * the result store (results.c) to one libuv loop, and owns the lifecycle:
- * start, SIGTERM/SIGINT drain with a grace period, systemd notification.
+ * sluice-worker: wires the connection (conn.c), the attempts (attempt.c),
+ * the result store (results.c) and the process group records (pgroups.c)
+ * to one libuv loop, and owns the lifecycle: start, SIGTERM/SIGINT drain
+ * with a grace period, systemd notification.
  */
 
 #define TOKEN_MAX 65536
@@ -156,6 +157,10 @@ static int start(struct worker *w)
 		fprintf(stderr, "sluice-worker: %s\n", err.buf);
 		goto out;
 	}
+	if ((rc = pgroups_init(w, &err))) {
+		fprintf(stderr, "sluice-worker: %s\n", err.buf);
+		goto out;
+	}
 	if ((rc = attempt_init(w, &err))) {
 		fprintf(stderr, "sluice-worker: %s\n", err.buf);
 		goto out;
@@ -277,6 +282,7 @@ out:
 	}
 	conn_release(&w);
 	results_release(&w);
+	pgroups_release(&w);
 	attempt_release(&w);
 	free(w.attempts);
 	free(w.token);

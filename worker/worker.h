@@ -17,7 +17,9 @@
  * sluice-worker's parts (docs/worker.md): main.c wires the loop, signals and
  * systemd; conn.c is the one connection to a scheduler (connect, handshake,
  * heartbeats, back-off); attempt.c runs dispatched attempts through
- * sl_taskexec; results.c keeps finished results on disk until acknowledged.
+ * sl_taskexec; results.c keeps finished results on disk until acknowledged;
+ * pgroups.c records the attempts' process groups and, at start, kills those
+ * a killed worker left running.
  */
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
@@ -119,6 +121,10 @@ struct worker {
 	struct log_backlog *backlog;
 	size_t backlog_nr, backlog_alloc;
 
+	/* process groups (pgroups.c) */
+	char *pgroups_dir;
+	char *boot_id; /* this boot's, from /proc/sys/kernel/random/boot_id */
+
 	/* lifecycle (main.c) */
 	uv_signal_t sigterm, sigint;
 	uv_timer_t grace_timer;
@@ -194,5 +200,24 @@ void results_resend(struct worker *w);
 void results_log(struct worker *w, const struct sl_proto_msg *log, uint64_t log_limit);
 bool results_has(const struct worker *w, const char *attempt_id);
 void results_list(const struct worker *w, struct sl_proto_strlist *l);
+
+/* pgroups.c */
+/**
+ * Create state_dir/pgroups and settle every record a previous life left
+ * there: SIGKILL each recorded process group unless the machine has
+ * rebooted since or its pid now names another process, then remove the
+ * record (each logged). Call before connecting, so that no attempt is
+ * taken while an old copy of one may still run. Fails only when the folder
+ * or the boot id cannot be had.
+ */
+int pgroups_init(struct worker *w, struct sl_strbuf *err);
+void pgroups_release(struct worker *w);
+/**
+ * Record (write .new, fsync, rename) the process group of an attempt whose
+ * process has just started; a failure is logged and the task runs on.
+ */
+void pgroups_add(struct worker *w, const char *attempt_id, int pgid);
+/** Forget the record once the attempt's process has ended. */
+void pgroups_remove(struct worker *w, const char *attempt_id);
 
 #endif
