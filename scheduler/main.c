@@ -291,6 +291,10 @@ static void refresh_done(uv_work_t *req, int status)
 	s->refreshing = false;
 	if (status) {
 		sl_log("error", "refresh_failed", "error=\"%s\"", uv_strerror(status));
+	} else if (s->refresh_rc == SL_EFENCED) {
+		/* The lease changed hands while it ran: the leader refreshes now. */
+		sl_log_quote(&q, s->refresh_err.buf);
+		sl_log("info", "refresh_fenced", "error=%s", q.buf);
 	} else if (s->refresh_rc) {
 		sl_log_quote(&q, s->refresh_err.buf);
 		sl_log("error", "refresh_failed", "error=%s", q.buf);

@@ -16,6 +16,7 @@
 #   start_scheduler NAME    run it with $TMP/NAME.yaml, log $TMP/NAME.log;
 #                           its pid in $NAME_pid (e.g. $s1_pid)
 #   start_worker NAME       likewise
+#   alive PID               the process exists and is not a zombie
 #   wait_for FILE PATTERN [SECONDS]   until a line of FILE matches (20 s)
 #   wait_exit PID [SECONDS]           until PID exits; its status in $status
 #   stop_daemon NAME        SIGTERM, wait; its status in $status
@@ -28,6 +29,13 @@ daemons_pids=
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# alive PID: the process exists and is not a zombie (a killed worker's
+# orphans go to a PID 1 that may never reap them).
+alive() {
+	al_state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -n "$al_state" ] && [ "$al_state" != Z ]
 }
 
 wait_for() {

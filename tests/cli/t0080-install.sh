@@ -88,7 +88,10 @@ systemd-analyze security --offline=yes --threshold=50 "$TMP/units/sluice-worker@
 	>"$TMP/out" 2>&1
 ok $? "sluice-worker@.service exposure <= 5"
 
-for key in Type=notify NotifyAccess=main WatchdogSec=30s Restart=on-failure KillMode=mixed \
+expect_grep "$SCHED_UNIT" '^WatchdogSec=30s$' "scheduler unit: WatchdogSec=30s"
+expect_grep "$WORKER_UNIT" '^WatchdogSec=4s$' \
+	"worker unit: WatchdogSec=4s, half the default heartbeat_timeout (docs/reliability.md)"
+for key in Type=notify NotifyAccess=main Restart=on-failure KillMode=mixed \
 	User=sluice NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes CapabilityBoundingSet=; do
 	grep -qx "$key" "$SCHED_UNIT" && grep -qx "$key" "$WORKER_UNIT"
 	ok $? "both units: $key"

@@ -207,7 +207,8 @@ ok $? "and the run succeeds"
 
 # --- an attempt the worker's heartbeats stop listing ------------------------------------
 # A fake worker (queue fake) takes the DISPATCH, then sends heartbeats
-# without it; once the retry comes, it reports success.
+# that count it but do not list it; once the retry comes, it reports
+# success.
 python3 - "$P1" >"$TMP/fake.out" 2>&1 <<'PY' &
 import json, socket, struct, sys, time
 
@@ -233,7 +234,7 @@ def recv():
             sys.exit("closed")
         buf += d
 
-send(1, {"version_min": 1, "version_max": 1, "token": "secret", "worker_id": "fake",
+send(1, {"version_min": 2, "version_max": 2, "token": "secret", "worker_id": "fake",
          "host": "fake", "slots": 1, "queues": ["fake"]})
 t, m = recv()
 assert t == 2, (t, m)
@@ -244,7 +245,7 @@ while time.time() < deadline:
     try:
         t, m = recv()
     except socket.timeout:
-        send(4, {"running": []})
+        send(4, {"running": [], "dispatches": len(dispatches)})
         continue
     if t == 5:
         dispatches.append(m)
@@ -267,7 +268,7 @@ expect_status 0 "the fake worker gets the retry and its result is acknowledged"
 [ "$status" -eq 0 ] || dump "$TMP/fake.out" "$TMP/s1.log"
 FAKEPID=
 expect_grep "$TMP/s1.log" 'event=attempt_lost worker=fake .*ended=yes' \
-	"the attempt missing from two heartbeats is lost"
+	"the attempt missing from a heartbeat sent after its DISPATCH is lost"
 sql_is "SELECT string_agg(a.try_number || ':' || a.outcome, ',' ORDER BY a.attempt_id)
 	FROM attempts a JOIN task_instances ti USING (ti_id) JOIN runs r USING (run_pk)
 	WHERE r.run_id = 'f1'" "1:lost,2:success" "then retried under its retries"

@@ -26,13 +26,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# alive PID: the process exists and is not a zombie (the orphans' new
-# parent may never reap them).
-alive() {
-	al_state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-	[ -n "$al_state" ] && [ "$al_state" != Z ]
-}
-
 # wait_gone PID [SECONDS]
 wait_gone() {
 	wg_i=0

@@ -14,6 +14,8 @@
  *   confirm-stopped WORKER [ID,ID...]         {"confirmed": N}
  *
  * EXIT is an exit code, or `sigN` for a signal. Exit status 1 on an error.
+ * With SLUICE_TEST_FENCE=HOLDER:EPOCH every transaction is fenced by that
+ * lease (sl_db_set_fence), as the scheduler's are.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -191,6 +193,18 @@ int main(int argc, char **argv)
 	rc = sl_db_connect(&db, NULL, &err);
 	if (rc)
 		goto fail;
+	if (getenv("SLUICE_TEST_FENCE")) {
+		char *holder = sl_xstrdup(getenv("SLUICE_TEST_FENCE"));
+		char *colon = strrchr(holder, ':');
+
+		if (!colon) {
+			free(holder);
+			return usage();
+		}
+		*colon = '\0';
+		sl_db_set_fence(db, holder, arg_int(colon + 1));
+		free(holder);
+	}
 	if (!strcmp(cmd, "schedule") || !strcmp(cmd, "advance")) {
 		size_t limit = argc > 3 ? (size_t)arg_int(argv[3]) : 1000;
 
