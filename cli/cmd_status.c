@@ -25,7 +25,7 @@ static int run_status(struct cli *cli, int argc, char **argv);
 
 #define STALE_HELP                                                                    \
 	"A worker is stale when its last heartbeat is older than heartbeat_timeout\n" \
-	"(configuration file, default 30s) although its state is not 'gone': the\n"   \
+	"(configuration file, default 8s) although its state is not 'gone': the\n"    \
 	"scheduler has not noticed yet, or no scheduler runs.\n"
 
 const struct cli_command cli_cmd_workers_list = {

@@ -223,7 +223,7 @@ static void send_reject(struct wconn *c, const char *reason)
 		uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
-static int upsert_worker(struct sched *s, struct wconn *c, struct sl_strbuf *err)
+static int upsert_worker(struct sched *s, struct wconn *c, int version, struct sl_strbuf *err)
 {
 	static const char sql[] =
 	    "INSERT INTO workers (worker_id, host, queues, slots, state, version, started_at, "
@@ -232,7 +232,7 @@ static int upsert_worker(struct sched *s, struct wconn *c, struct sl_strbuf *err
 	    "queues = EXCLUDED.queues, slots = EXCLUDED.slots, state = 'active', version = "
 	    "EXCLUDED.version, started_at = now(), last_heartbeat_at = now()";
 	struct sl_strbuf queues = SL_STRBUF_INIT;
-	char slots[16];
+	char slots[16], ver[16];
 	const char *params[5];
 	int rc;
 
@@ -246,7 +246,8 @@ static int upsert_worker(struct sched *s, struct wconn *c, struct sl_strbuf *err
 	params[1] = c->host;
 	params[2] = queues.buf;
 	params[3] = slots;
-	params[4] = "1";
+	snprintf(ver, sizeof(ver), "%d", version);
+	params[4] = ver;
 	rc = sl_db_exec_idempotent(s->db, sql, 5, params, NULL, err);
 	sl_strbuf_release(&queues);
 	return rc;
@@ -274,10 +275,10 @@ static int confirm_stopped(struct wconn *c, struct sl_strbuf *err)
 
 /*
  * End an attempt that its worker does not run (any more) as lost, with the
- * reason for people; false when the database could not be written.
+ * reason for people; a failure is reported (sched_db_error) and returned.
  */
-static bool lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
-                         const char *reason)
+static int lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
+                        const char *reason)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
 	bool accepted = false;
@@ -295,7 +296,7 @@ static bool lose_attempt(struct sched *s, const char *worker_id, int64_t id, int
 out:
 	sl_strbuf_release(&err);
 	sl_strbuf_release(&q);
-	return !rc;
+	return rc;
 }
 
 static bool listed(const struct sl_proto_strlist *l, int64_t id)
@@ -324,19 +325,19 @@ static int reconcile_hello(struct wconn *c, const struct sl_proto_hello *h, stru
 	const char *names[1] = {c->worker_id};
 	int rc;
 
-	if ((rc = sl_engine_worker_live(s->db, names, 1, false, &live, err)))
+	if ((rc = sl_engine_worker_live(s->db, names, 1, false, &live, err))) {
+		sched_db_error(s, "worker_live", rc, err);
 		goto out;
+	}
 	for (size_t i = 0; i < live.nr; i++) {
 		const struct sl_engine_live_attempt *a = &live.items[i];
 
 		if (listed(&h->running, a->attempt_id))
 			continue;
-		if (!lose_attempt(s, c->worker_id, a->attempt_id, a->fencing,
-		                  "the worker does not hold it any more (it restarted, or the "
-		                  "dispatch never reached it)")) {
-			rc = SL_EUNAVAIL;
+		if ((rc = lose_attempt(s, c->worker_id, a->attempt_id, a->fencing,
+		                       "the worker does not hold it any more (it restarted, or "
+		                       "the dispatch never reached it)")))
 			break;
-		}
 	}
 out:
 	sl_engine_live_release(&live);
@@ -396,10 +397,14 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 		if (parse_id(h->running.items[i], &id))
 			live_add(c, id, 0, 0);
 	}
-	if ((rc = upsert_worker(s, c, &err)) || (rc = confirm_stopped(c, &err)) ||
-	    (rc = reconcile_hello(c, h, &err))) {
+	if ((rc = upsert_worker(s, c, version, &err)) || (rc = confirm_stopped(c, &err))) {
 		sched_db_error(s, "worker_upsert", rc, &err);
 		send_reject(c, "the scheduler cannot reach its database");
+		goto out;
+	}
+	/* Its failures are reported where they happen. */
+	if ((rc = reconcile_hello(c, h, &err))) {
+		send_reject(c, "the scheduler cannot record what the worker holds");
 		goto out;
 	}
 	sl_proto_msg_init(&m, SL_PROTO_WELCOME);
@@ -454,6 +459,54 @@ static bool heartbeat_disowns(struct wconn *c, int64_t id)
 	return !a || a->dispatch_seq <= c->hb_dispatches;
 }
 
+/*
+ * What the connection still counts as held but the worker disowns has
+ * ended in the database already (a cancel, a clear, a mark): its process
+ * is gone, so an operator-ended attempt's stop_pending is lifted (the
+ * task may run again) and its slot is free. Rare: a statement only then.
+ */
+static int forget_disowned(struct wconn *c)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	int64_t *held = sl_xcalloc(c->live_nr + c->hb_running.nr + 1, sizeof(*held));
+	size_t held_nr = 0, confirmed = 0;
+	bool any = false;
+	int rc = 0;
+
+	for (size_t i = 0; i < c->live_nr; i++) {
+		if (heartbeat_disowns(c, c->live[i].attempt_id))
+			any = true;
+		else
+			held[held_nr++] = c->live[i].attempt_id;
+	}
+	if (!any)
+		goto out;
+	for (size_t i = 0; i < c->hb_running.nr; i++) {
+		int64_t id;
+
+		if (parse_id(c->hb_running.items[i], &id))
+			held[held_nr++] = id;
+	}
+	if ((rc = sl_engine_confirm_stopped(c->s->db, c->worker_id, held, held_nr, &confirmed,
+	                                    &err))) {
+		sched_db_error(c->s, "confirm_stopped", rc, &err);
+		goto out;
+	}
+	for (size_t i = 0; i < c->live_nr;) {
+		if (heartbeat_disowns(c, c->live[i].attempt_id))
+			live_remove(c, c->live[i].attempt_id);
+		else
+			i++;
+	}
+	if (confirmed)
+		sl_log("info", "attempts_stopped", "worker=%s attempts=%zu", c->worker_id,
+		       confirmed);
+out:
+	free(held);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
 void conn_heartbeats_flush(struct sched *s)
 {
 	struct sl_engine_live live = SL_ENGINE_LIVE_INIT;
@@ -477,14 +530,17 @@ void conn_heartbeats_flush(struct sched *s)
 
 		if (!c || !c->hb_pending || !heartbeat_disowns(c, a->attempt_id))
 			continue;
-		if (!lose_attempt(s, a->worker_id, a->attempt_id, a->fencing,
-		                  "the worker's heartbeat does not list it (the worker lost it or "
-		                  "refused its dispatch)"))
+		if (lose_attempt(s, a->worker_id, a->attempt_id, a->fencing,
+		                 "the worker's heartbeat does not list it (the worker lost it or "
+		                 "refused its dispatch)"))
 			goto out;
 		live_remove(c, a->attempt_id);
 	}
-	for (struct wconn *c = s->conns; c; c = c->next)
+	for (struct wconn *c = s->conns; c; c = c->next) {
+		if (c->hb_pending && forget_disowned(c))
+			goto out;
 		c->hb_pending = false;
+	}
 out:
 	sl_engine_live_release(&live);
 	sl_strbuf_release(&err);
@@ -584,9 +640,9 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 	}
 	if (r->outcome == SL_PROTO_LOST) {
 		/* The worker's RESULT says it killed the task: cut off past its lease. */
-		if (!lose_attempt(s, c->worker_id, id, (int64_t)r->fence,
-		                  "the worker killed it: it heard from no scheduler for longer "
-		                  "than its lease")) {
+		if (lose_attempt(s, c->worker_id, id, (int64_t)r->fence,
+		                 "the worker killed it: it heard from no scheduler for longer "
+		                 "than its lease")) {
 			conn_close(c, "cannot record a result");
 			goto out;
 		}
@@ -650,7 +706,7 @@ static void on_refused(struct wconn *c, const struct sl_proto_refusal *r, const 
 		goto out;
 	}
 	sl_strbuf_addf(&reason, "its result was refused: %s", why);
-	if (!lose_attempt(s, c->worker_id, id, (int64_t)r->fence, reason.buf)) {
+	if (lose_attempt(s, c->worker_id, id, (int64_t)r->fence, reason.buf)) {
 		conn_close(c, "cannot record a result");
 		goto out;
 	}

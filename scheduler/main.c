@@ -277,7 +277,6 @@ static void refresh_work(uv_work_t *req)
 	if (!s->refresh_db &&
 	    (s->refresh_rc = sl_db_connect(&s->refresh_db, s->cfg.database_url, &s->refresh_err)))
 		return;
-	sl_db_set_fence(s->refresh_db, s->scheduler_id, s->refresh_epoch);
 	s->refresh_rc =
 	    sl_dagstore_refresh(s->refresh_db, &src, &s->refresh_report, &s->refresh_err);
 }
@@ -291,10 +290,6 @@ static void refresh_done(uv_work_t *req, int status)
 	s->refreshing = false;
 	if (status) {
 		sl_log("error", "refresh_failed", "error=\"%s\"", uv_strerror(status));
-	} else if (s->refresh_rc == SL_EFENCED) {
-		/* The lease changed hands while it ran: the leader refreshes now. */
-		sl_log_quote(&q, s->refresh_err.buf);
-		sl_log("info", "refresh_fenced", "error=%s", q.buf);
 	} else if (s->refresh_rc) {
 		sl_log_quote(&q, s->refresh_err.buf);
 		sl_log("error", "refresh_failed", "error=%s", q.buf);
@@ -329,7 +324,6 @@ static void on_refresh_timer(uv_timer_t *t)
 		return;
 	s->refresh_report = (struct sl_dagstore_report)SL_DAGSTORE_REPORT_INIT;
 	s->refresh_rc = 0;
-	s->refresh_epoch = s->epoch;
 	if ((rc = uv_queue_work(s->loop, &s->refresh_req, refresh_work, refresh_done))) {
 		sl_log("error", "refresh_failed", "error=\"%s\"", uv_strerror(rc));
 		return;

@@ -75,7 +75,6 @@ struct sched {
 	bool refreshing, git_ready;
 	struct sl_db *refresh_db;
 	int refresh_rc;
-	int64_t refresh_epoch; /* the lease it is fenced by */
 	struct sl_strbuf refresh_err;
 	struct sl_dagstore_report refresh_report;
 

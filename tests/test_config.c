@@ -39,7 +39,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.listen, "127.0.0.1:7411");
 	assert_string_equal(cfg.state_dir, "/var/lib/sluice");
 	assert_int_equal(cfg.parallelism, 32);
-	assert_int_equal(cfg.heartbeat_timeout, 30);
+	assert_int_equal(cfg.heartbeat_timeout, 8);
 	assert_int_equal(cfg.log_limit, 10 * 1024 * 1024);
 	sl_config_release(&cfg);
 }

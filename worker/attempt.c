@@ -247,7 +247,10 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *res, void
 		sl_strbuf_release(&q);
 	}
 	sl_proto_msg_init(&m, SL_PROTO_RESULT);
-	m.u.result.outcome = a->lost ? SL_PROTO_LOST : outcome_of(res->outcome);
+	/* A task that ended by itself before the kill keeps its own outcome. */
+	m.u.result.outcome = a->lost && res->outcome == SL_TASKEXEC_CANCELLED
+	                         ? SL_PROTO_LOST
+	                         : outcome_of(res->outcome);
 	m.u.result.exit_code = res->term_signal ? -1 : res->exit_code;
 	m.u.result.signal = res->term_signal > 0 && res->term_signal < 128 ? res->term_signal : 0;
 	if (m.u.result.exit_code > 255)

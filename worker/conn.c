@@ -47,6 +47,12 @@ static void on_lease_check(uv_check_t *h)
 	uint64_t silent = uv_now(w->loop) - w->last_heard;
 	struct sl_strbuf reason = SL_STRBUF_INIT;
 
+	if (w->state == CONN_READY && uv_now(w->loop) - w->last_rx >= w->lease_ms) {
+		sl_strbuf_addf(&reason, "no frame from the scheduler for %llu ms (the lease)",
+		               (unsigned long long)(uv_now(w->loop) - w->last_rx));
+		conn_drop(w, reason.buf);
+		sl_strbuf_reset(&reason);
+	}
 	if (!w->lease_ms || !w->last_heard || w->lease_expired || silent < w->lease_ms)
 		return;
 	w->lease_expired = true;
@@ -250,21 +256,13 @@ static void send_heartbeat(struct worker *w)
 	sl_proto_msg_release(&m);
 }
 
+/* The silence of a ready connection is judged in on_lease_check, after I/O. */
 static void on_conn_timer(uv_timer_t *t)
 {
 	struct worker *w = container_of(t, struct worker, conn_timer);
-	uint64_t silent = uv_now(w->loop) - w->last_rx;
-	struct sl_strbuf r = SL_STRBUF_INIT;
 
 	if (w->state != CONN_READY) {
 		conn_drop(w, "no WELCOME within 10 s");
-		return;
-	}
-	if (silent >= w->lease_ms) {
-		sl_strbuf_addf(&r, "no frame from the scheduler for %llu ms (the lease)",
-		               (unsigned long long)silent);
-		conn_drop(w, r.buf);
-		sl_strbuf_release(&r);
 		return;
 	}
 	send_heartbeat(w);

@@ -23,7 +23,7 @@
  *     listen: 127.0.0.1:7411
  *     token_file: /etc/sluice/token
  *     parallelism: 32
- *     heartbeat_timeout: 30s
+ *     heartbeat_timeout: 8s                   # T; heartbeats every T/8, worker lease 3T/8
  *     log_limit: 10485760                     # bytes per attempt
  *
  * Every string member is NULL when the file does not set it, except where a
@@ -40,7 +40,7 @@ struct sl_config {
 	char *listen;               /* default "127.0.0.1:7411" */
 	char *token_file;
 	int parallelism;           /* default 32 */
-	int64_t heartbeat_timeout; /* seconds, default 30 */
+	int64_t heartbeat_timeout; /* seconds, default 8 (docs/scheduler.md) */
 	int64_t log_limit;         /* bytes, default 10 MiB */
 };
 

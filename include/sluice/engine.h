@@ -246,7 +246,8 @@ int sl_engine_worker_live(struct sl_db *db, const char *const *workers, size_t w
  * A worker that says hello lists every attempt it runs: each attempt of it
  * that an operator ended (stop_pending) and that is not in `running` has no
  * process any more, so its task instance may be handed out again. Run at
- * HELLO only: a HEARTBEAT may have left before a DISPATCH arrived.
+ * HELLO, or with a HEARTBEAT's list plus every attempt dispatched after
+ * that HEARTBEAT left (which it cannot list yet).
  */
 int sl_engine_confirm_stopped(struct sl_db *db, const char *worker_id, const int64_t *running,
                               size_t running_nr, size_t *confirmed, struct sl_strbuf *err);
