@@ -54,10 +54,10 @@ static void on_lease_check(uv_check_t *h)
 		sl_strbuf_reset(&reason);
 	}
 	if (!w->lease_ms || !w->last_heard || w->lease_expired || silent < w->lease_ms)
-		return;
+		goto out;
 	w->lease_expired = true;
 	if (!w->attempts_nr)
-		return;
+		goto out;
 	sl_strbuf_addf(&reason,
 	               "no word from any scheduler for %llu ms, longer than the lease (%u ms): "
 	               "killed so that it cannot run twice when it is retried",
@@ -65,6 +65,7 @@ static void on_lease_check(uv_check_t *h)
 	sl_log("warn", "lease_expired", "silent_ms=%llu lease_ms=%u attempts=%zu",
 	       (unsigned long long)silent, (unsigned)w->lease_ms, w->attempts_nr);
 	attempt_fence_all(w, reason.buf);
+out:
 	sl_strbuf_release(&reason);
 }
 
