@@ -1,8 +1,9 @@
 /*
  * libFuzzer target for the job protocol decoder. The first input byte picks a
  * chunk size; the rest is a connection's byte stream, fed in chunks. Every
- * call must end in messages, a wait for more, or an error with a reason after
- * which the decoder stays failed; every decoded message must encode, and its
+ * call must end in messages, refused frames (with a reason, the decoder going
+ * on), a wait for more, or an error with a reason after which the decoder
+ * stays failed; every decoded message must encode, and its
  * frame must decode to a message that encodes to the same bytes.
  */
 #include <stddef.h>
@@ -65,12 +66,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		rc = sl_proto_decoder_feed(&dec, data + off, n);
 		off += n;
-		while (rc == 0 && (rc = sl_proto_decoder_next(&dec, &msg, &err)) == 1) {
-			check_stable(&msg);
+		while (rc == 0 && (rc = sl_proto_decoder_next(&dec, &msg, &err)) >= 1) {
+			/* A refused frame has a reason and no message; the decoder goes on. */
+			if (rc == 1)
+				check_stable(&msg);
+			else if (rc != SL_PROTO_REFUSED || err.len == 0 || dec.failed ||
+			         msg.type != 0 || !sl_proto_decoder_refusal(&dec))
+				abort();
+			sl_strbuf_reset(&err);
 			rc = 0;
 		}
-		if (rc == 1)
-			rc = 0;
 	}
 	if (rc < 0) {
 		/* A failure has a reason, yields no message and is final. */
