@@ -669,7 +669,7 @@ static void test_write_corpus(void **state)
 		sl_strbuf_release(&f);
 	}
 	{
-		char *path = sl_xasprintf("%s/11-all", dir);
+		char *path = sl_xasprintf("%s/%02d-all", dir, SL_PROTO_NACK + 1);
 		FILE *fp = fopen(path, "wb");
 
 		assert_non_null(fp);
