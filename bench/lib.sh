@@ -1,8 +1,15 @@
-# Shared by bench/throughput and bench/chain: a private, durable PostgreSQL,
-# a git repository of DAGs, sluice-scheduler and sluice-worker, a run timed
-# from trigger to end, peak RSS, and the database's own counters.
+# Shared by bench/throughput, bench/chain and bench/chaos: a private,
+# durable PostgreSQL, a git repository of DAGs, sluice-scheduler and
+# sluice-worker, a run timed from trigger to end, peak RSS, and the
+# database's own counters.
 #
-#     bench_init BUILD_DIR      binaries, $TMP, the EXIT trap
+#     bench_init BUILD_DIR [nomake]
+#                               binaries, $TMP, the EXIT trap; make (the
+#                               baseline of throughput and chain) is
+#                               required unless `nomake` is given
+#     bench_cleanup_hook        when the script defines it, the EXIT trap
+#                               calls it first (before the daemons and the
+#                               cluster are stopped and $TMP removed)
 #     bench_pg                  private cluster (tests/pg.sh) made durable:
 #                               fsync, synchronous_commit, full_page_writes
 #                               on (tests/pg.sh turns them off), plus
@@ -35,7 +42,8 @@ bench_init() {
 			exit 2
 		}
 	done
-	command -v make >/dev/null || { echo "make is needed for the baseline" >&2; exit 2; }
+	[ "${2:-}" = nomake ] || command -v make >/dev/null ||
+		{ echo "make is needed for the baseline" >&2; exit 2; }
 	SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 	TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
 	# The test helpers' chown (the cluster runs as postgres when we are
@@ -53,6 +61,7 @@ bench_init() {
 
 bench_cleanup() {
 	local p
+	! declare -F bench_cleanup_hook >/dev/null || bench_cleanup_hook
 	for p in $SPID $WPID; do
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
