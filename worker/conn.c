@@ -117,6 +117,13 @@ static void schedule_retry(struct worker *w)
 
 		if (base > BACKOFF_MAX_MS)
 			base = BACKOFF_MAX_MS;
+		/*
+		 * A worker that holds attempts must be back within its lease or
+		 * kill them: it retries at least four times per lease.
+		 */
+		if (w->lease_ms && (w->attempts_nr || w->kept_nr) && base > w->lease_ms / 4)
+			base = w->lease_ms / 4 > BACKOFF_MIN_MS / 5 ? w->lease_ms / 4
+			                                            : BACKOFF_MIN_MS / 5;
 		/* Up to +25% jitter, so that a fleet of workers does not reconnect in step. */
 		delay = base + (uint64_t)rand() % (base / 4 + 1);
 		if (delay > BACKOFF_MAX_MS)
