@@ -145,7 +145,13 @@ static bool looks_like_conninfo(const char *s)
 
 int sl_db_connect(struct sl_db **out, const char *conninfo, struct sl_strbuf *err)
 {
-	const char *keys[4], *values[4];
+	return sl_db_connect_session(out, conninfo, NULL, err);
+}
+
+int sl_db_connect_session(struct sl_db **out, const char *conninfo, const char *options,
+                          struct sl_strbuf *err)
+{
+	const char *keys[5], *values[5];
 	const char *source = "the database URL";
 	struct sl_db *db = NULL;
 	int n = 0;
@@ -180,6 +186,11 @@ int sl_db_connect(struct sl_db **out, const char *conninfo, struct sl_strbuf *er
 	if (!getenv("PGCONNECT_TIMEOUT")) {
 		keys[n] = "connect_timeout";
 		values[n++] = "10";
+	}
+	/* Before the string: its own `options`, if any, win. */
+	if (options) {
+		keys[n] = "options";
+		values[n++] = options;
 	}
 	if (conninfo) {
 		keys[n] = "dbname";

@@ -497,6 +497,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL;
+	char *session = NULL;
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sched s;
 	uv_loop_t loop;
@@ -533,7 +534,14 @@ int main(int argc, char **argv)
 	if (load_config(&s, config ? config : SL_CONFIG_DEFAULT_PATH) || read_token(&s))
 		goto out;
 	s.scheduler_id = make_id(s.cfg.listen);
-	if (sl_db_connect(&s.db, s.cfg.database_url, &err)) {
+	/*
+	 * A scheduler frozen inside a transaction would keep its FOR SHARE lock
+	 * on the lease row (sl_db_set_fence), and so its lease, for as long as
+	 * it is frozen: the server ends such a session after half the lease.
+	 */
+	session = sl_xasprintf("-c idle_in_transaction_session_timeout=%" PRId64,
+	                       s.cfg.heartbeat_timeout * 500);
+	if (sl_db_connect_session(&s.db, s.cfg.database_url, session, &err)) {
 		fprintf(stderr, "sluice-scheduler: %s\n", err.buf);
 		goto out;
 	}
@@ -572,6 +580,7 @@ out:
 		sl_gitsrc_global_shutdown();
 	sl_strbuf_release(&s.refresh_err);
 	sl_strbuf_release(&err);
+	free(session);
 	free(s.token);
 	free(s.scheduler_id);
 	free(s.holder);

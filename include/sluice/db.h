@@ -42,6 +42,13 @@ struct sl_db;
  * defaults and PG* variables. `*out` is NULL on failure.
  */
 int sl_db_connect(struct sl_db **out, const char *conninfo, struct sl_strbuf *err);
+/**
+ * sl_db_connect with server settings for the session, as libpq's `options`
+ * ("-c name=value ..."), kept across reconnects. An `options` in the
+ * connection string itself replaces them.
+ */
+int sl_db_connect_session(struct sl_db **out, const char *conninfo, const char *options,
+                          struct sl_strbuf *err);
 /** Close the connection and free `db`; NULL is allowed. */
 void sl_db_free(struct sl_db *db);
 
