@@ -20,7 +20,7 @@
  * the back-off applies to every kind of failure alike.
  */
 
-#define CONNECT_TIMEOUT_MS 10000 /* resolve + connect + handshake */
+#define CONNECT_TIMEOUT_MS 10000 /* connect + handshake, before any lease is known */
 #define BACKOFF_MIN_MS     500
 #define BACKOFF_MAX_MS     30000
 #define READ_CHUNK         (64 * 1024)
@@ -264,13 +264,30 @@ static void send_heartbeat(struct worker *w)
 	sl_proto_msg_release(&m);
 }
 
+/*
+ * Connect and handshake: once a lease is known, no longer than it (at
+ * least a second), so that a scheduler whose kernel accepts but whose
+ * process is frozen does not keep the worker from the next one for long.
+ */
+static uint64_t connect_timeout_ms(const struct worker *w)
+{
+	if (!w->lease_ms)
+		return CONNECT_TIMEOUT_MS;
+	return w->lease_ms < 1000 ? 1000 : w->lease_ms;
+}
+
 /* The silence of a ready connection is judged in on_lease_check, after I/O. */
 static void on_conn_timer(uv_timer_t *t)
 {
 	struct worker *w = container_of(t, struct worker, conn_timer);
 
 	if (w->state != CONN_READY) {
-		conn_drop(w, "no WELCOME within 10 s");
+		struct sl_strbuf r = SL_STRBUF_INIT;
+
+		sl_strbuf_addf(&r, "no WELCOME within %llu ms",
+		               (unsigned long long)connect_timeout_ms(w));
+		conn_drop(w, r.buf);
+		sl_strbuf_release(&r);
 		return;
 	}
 	send_heartbeat(w);
@@ -479,7 +496,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 	w->state = CONN_CONNECTING;
 	if ((rc = uv_tcp_nodelay(&w->tcp, 1)) ||
 	    (rc = uv_tcp_connect(&w->connect_req, &w->tcp, res->ai_addr, on_connected)) ||
-	    (rc = uv_timer_start(&w->conn_timer, on_conn_timer, CONNECT_TIMEOUT_MS, 0))) {
+	    (rc = uv_timer_start(&w->conn_timer, on_conn_timer, connect_timeout_ms(w), 0))) {
 		struct sl_strbuf r = SL_STRBUF_INIT;
 
 		sl_strbuf_addf(&r, "connect: %s", uv_strerror(rc));
