@@ -489,12 +489,17 @@ void sl_db_set_fence(struct sl_db *db, const char *holder, long long epoch)
 }
 
 /*
- * FOR SHARE: a scheduler taking the lease over updates this row, so it
- * waits until this transaction has ended; the check and the writes after
- * it are one atomic step in the lease's history.
+ * Run just before COMMIT. A transaction that wrote nothing (no transaction
+ * id assigned: an idle claim, an advance with nothing to do) has nothing to
+ * fence and must not become a durable commit for the check's sake (a row
+ * lock is a write). One that wrote locks the lease row FOR SHARE: a
+ * scheduler taking the lease over updates this row, so it waits until this
+ * commit is done, and the check and the commit are one atomic step in the
+ * lease's history. clock_timestamp(): the transaction may have run a while.
  */
-static const char sql_fence[] = "SELECT 1 FROM scheduler_lease WHERE holder = $1"
-                                " AND epoch = $2::bigint AND expires_at > now() FOR SHARE";
+static const char sql_fence[] =
+    "SELECT pg_current_xact_id_if_assigned() IS NULL OR EXISTS (SELECT 1 FROM scheduler_lease"
+    " WHERE holder = $1 AND epoch = $2::bigint AND expires_at > clock_timestamp() FOR SHARE)";
 
 static int check_fence(struct sl_db *db, struct sl_strbuf *err)
 {
@@ -505,7 +510,7 @@ static int check_fence(struct sl_db *db, struct sl_strbuf *err)
 	if (!db->fence_holder)
 		return 0;
 	rc = exec_params(db, false, sql_fence, 2, params, &r, err);
-	if (!rc && PQntuples(r) != 1) {
+	if (!rc && (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "t"))) {
 		add_err(err,
 		        "this scheduler no longer holds the leader lease (epoch %s): "
 		        "the write was refused",
@@ -531,10 +536,10 @@ int sl_db_transaction(struct sl_db *db, unsigned flags,
 
 		err_reset(err, mark);
 		rc = sl_db_begin(db, err);
-		if (!rc)
-			rc = check_fence(db, err);
 		if (!rc) {
 			rc = fn(db, ctx, err);
+			if (!rc)
+				rc = check_fence(db, err);
 			if (!rc) {
 				commit_sent = true;
 				rc = sl_db_commit(db, err);

@@ -123,11 +123,13 @@ int sl_db_transaction(struct sl_db *db, unsigned flags,
                       struct sl_strbuf *err);
 
 /**
- * Fence every later sl_db_transaction on this connection by a lease: the
- * transaction first locks the row of scheduler_lease (FOR SHARE, so the
- * lease cannot change hands before it commits) and goes on only when
- * `holder` holds it at `epoch` and it has not expired in the server's
- * clock; otherwise it rolls back with SL_EFENCED. This is what keeps a
+ * Fence every later sl_db_transaction on this connection by a lease: just
+ * before COMMIT, a transaction that wrote anything locks the row of
+ * scheduler_lease (FOR SHARE, so the lease cannot change hands before it
+ * commits) and commits only when `holder` holds it at `epoch` and it has
+ * not expired in the server's clock; otherwise it rolls back with
+ * SL_EFENCED. A transaction that wrote nothing is not checked (nothing to
+ * fence) and stays a read-only one, with no WAL flush. This is what keeps a
  * scheduler that was frozen past its lease from writing anything once it
  * runs again, whatever it believes. `holder` NULL removes the fence; epoch
  * 0 refuses every transaction (a scheduler that has not led yet).

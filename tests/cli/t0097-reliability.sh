@@ -225,24 +225,39 @@ expect_grep "$TMP/s1.log" 'event=frame_refused worker=py1 type=RESULT attempt=[0
 	"the scheduler logs the refused frame"
 kill "$py_pid" 2>/dev/null
 
-# --- 5. the lease fences every engine transaction ------------------------------------
-ENGINE=${SLUICE_ENGINE_TOOL:?}
-holder=$(pg_sql "SELECT holder FROM scheduler_lease")
-epoch=$(pg_sql "SELECT epoch FROM scheduler_lease")
-now=$(date +%s)
-SLUICE_TEST_FENCE="$holder:$epoch" run "$ENGINE" advance "$now"
-expect_status 0 "fence: the holder at its epoch may write"
-SLUICE_TEST_FENCE="$holder:$((epoch - 1))" run "$ENGINE" advance "$now"
-expect_status 1 "fence: an older epoch of the same holder may not"
-expect_grep "$TMP/err" "this scheduler no longer holds the leader lease (epoch $((epoch - 1))): the write was refused" \
-	"fence: and is told why"
-SLUICE_TEST_FENCE="another-scheduler:$epoch" run "$ENGINE" claim w9 default 1 "$now"
-expect_status 1 "fence: another holder may not claim"
-SLUICE_TEST_FENCE="$holder:0" run "$ENGINE" advance "$now"
-expect_status 1 "fence: epoch 0 (never led) may not write"
-
 stop_daemon w1
 expect_status 0 "w1 stops cleanly"
 stop_daemon s1
 expect_status 0 "the scheduler stops cleanly"
+
+# --- 5. the lease fences every engine transaction that writes ---------------------
+# With the daemons stopped, engine_tool plays a scheduler: the lease row
+# says s1's holder leads at its epoch for another hour.
+ENGINE=${SLUICE_ENGINE_TOOL:?}
+holder=$(pg_sql "SELECT holder FROM scheduler_lease")
+epoch=$(pg_sql "SELECT epoch FROM scheduler_lease")
+pg_sql "UPDATE scheduler_lease SET expires_at = now() + interval '1 hour'" >/dev/null
+pending="SELECT count(*) FROM task_instances ti JOIN runs r USING (run_pk)
+	WHERE r.run_id = '%s' AND ti.state = 'pending'"
+run "$SLUICE" trigger fine --run-id z1
+now=$(date +%s)
+SLUICE_TEST_FENCE="$holder:$((epoch - 1))" run "$ENGINE" advance "$now"
+expect_status 1 "fence: an older epoch of the same holder may not write"
+expect_grep "$TMP/err" "this scheduler no longer holds the leader lease (epoch $((epoch - 1))): the write was refused" \
+	"fence: and is told why"
+sql_is "$(printf "$pending" z1)" 1 "fence: what it wrote is rolled back"
+SLUICE_TEST_FENCE="another-scheduler:$epoch" run "$ENGINE" advance "$now"
+expect_status 1 "fence: another holder may not write"
+SLUICE_TEST_FENCE="$holder:0" run "$ENGINE" advance "$now"
+expect_status 1 "fence: epoch 0 (never led) may not write"
+SLUICE_TEST_FENCE="$holder:$((epoch - 1))" run "$ENGINE" claim w9 default 1 "$now"
+expect_status 0 "fence: a transaction that writes nothing is not refused (nothing to fence)"
+SLUICE_TEST_FENCE="$holder:$epoch" run "$ENGINE" advance "$now"
+expect_status 0 "fence: the holder at its epoch may write"
+sql_is "$(printf "$pending" z1)" 0 "fence: and its write is committed"
+pg_sql "UPDATE scheduler_lease SET expires_at = now()" >/dev/null
+run "$SLUICE" trigger fine --run-id z2
+SLUICE_TEST_FENCE="$holder:$epoch" run "$ENGINE" advance "$now"
+expect_status 1 "fence: not once the lease has expired"
+sql_is "$(printf "$pending" z2)" 1 "fence: nothing of it is written"
 done_testing
