@@ -1,4 +1,4 @@
-# Shared by bench/throughput, bench/chain and bench/chaos: a private,
+# Shared by bench/throughput, bench/chain, bench/chaos and bench/heartbeats: a private,
 # durable PostgreSQL, a git repository of DAGs, sluice-scheduler and
 # sluice-worker, a run timed from trigger to end, peak RSS, and the
 # database's own counters.
@@ -17,13 +17,19 @@
 #     bench_repo                commit $TMP/repo/dags/*.yaml
 #     bench_start SLOTS         scheduler + one worker; waits until the DAGs
 #                               are refreshed and the worker is connected
+#     bench_sched [TIMEOUT]     the scheduler alone, heartbeat_timeout TIMEOUT
+#                               (empty: the built-in default); waits until
+#                               the DAGs are refreshed; sets $PORT, $SPID
 #     bench_run DAG RUN_ID      trigger, wait for the end; sets $wall (s),
 #                               $run_state
 #     bench_counters            $xacts, $walsyncs, $stmts: totals so far
 #     bench_cpu                 $cpu_sched, $cpu_pg, $cpu_worker, $cpu_tasks:
 #                               CPU ms so far
 #     bench_rss                 $sched_kib, $worker_kib: VmHWM of both
-#     bench_stop                SIGTERM both, wait
+#     bench_stop                SIGTERM both (whichever runs), wait
+#
+# Other processes a script starts go in $BENCH_PIDS: the EXIT trap kills
+# them (SIGKILL) before the daemons.
 #     median / p99 / fmt        small awk helpers on a column of numbers
 #
 # Set BENCH_SYNC=off to run the cluster with synchronous_commit off (to
@@ -52,6 +58,7 @@ bench_init() {
 	export SLUICE
 	SPID=
 	WPID=
+	BENCH_PIDS=
 	. "$SRC_DIR/tests/pg.sh"
 	# pg_start replaces the EXIT trap with pg_stop + rm; ours kills the
 	# daemons first.
@@ -62,7 +69,7 @@ bench_init() {
 bench_cleanup() {
 	local p
 	! declare -F bench_cleanup_hook >/dev/null || bench_cleanup_hook
-	for p in $SPID $WPID; do
+	for p in $BENCH_PIDS $SPID $WPID; do
 		kill -9 "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done
@@ -95,20 +102,8 @@ bench_repo() {
 }
 
 bench_start() {
-	local slots=${1:-2} i
-	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	printf 'secret\n' >"$TMP/token"
-	cat >"$TMP/sched.yaml" <<EOF
-dags:
-  repo: $TMP/repo
-  branch: main
-  path: dags
-  poll_interval: 10m
-state_dir: $TMP/sched-state
-listen: 127.0.0.1:$PORT
-token_file: $TMP/token
-heartbeat_timeout: 30s
-EOF
+	local slots=${1:-2}
+	bench_sched 30s
 	cat >"$TMP/worker.yaml" <<EOF
 scheduler: 127.0.0.1:$PORT
 token_file: $TMP/token
@@ -117,12 +112,33 @@ slots: $slots
 state_dir: $TMP/worker-state
 grace: 2s
 EOF
-	"$SCHED" --config "$TMP/sched.yaml" 2>"$TMP/sched.log" &
-	SPID=$!
-	bench_wait_log "$TMP/sched.log" 'event=refreshed' || { echo "no refresh" >&2; cat "$TMP/sched.log" >&2; exit 1; }
 	"$WORKER" --config "$TMP/worker.yaml" 2>"$TMP/worker.log" &
 	WPID=$!
 	bench_wait_log "$TMP/sched.log" 'event=worker_connected' || { echo "no worker" >&2; cat "$TMP/worker.log" >&2; exit 1; }
+}
+
+# bench_sched [HEARTBEAT_TIMEOUT]: sluice-scheduler alone, on a fresh port,
+# logging to $TMP/sched.log (truncated); heartbeat_timeout as given, or the
+# built-in default when the argument is empty or absent.
+bench_sched() {
+	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	printf 'secret\n' >"$TMP/token"
+	{
+		cat <<EOF
+dags:
+  repo: $TMP/repo
+  branch: main
+  path: dags
+  poll_interval: 10m
+state_dir: $TMP/sched-state
+listen: 127.0.0.1:$PORT
+token_file: $TMP/token
+EOF
+		[ -z "${1:-}" ] || echo "heartbeat_timeout: $1"
+	} >"$TMP/sched.yaml"
+	"$SCHED" --config "$TMP/sched.yaml" 2>"$TMP/sched.log" &
+	SPID=$!
+	bench_wait_log "$TMP/sched.log" 'event=refreshed' || { echo "no refresh" >&2; cat "$TMP/sched.log" >&2; exit 1; }
 	if grep -q 'event=dag_error' "$TMP/sched.log"; then
 		grep 'event=dag_error' "$TMP/sched.log" >&2
 		exit 1
@@ -196,9 +212,9 @@ bench_rss() {
 }
 
 bench_stop() {
-	kill -TERM "$SPID" "$WPID" 2>/dev/null
-	wait "$SPID" 2>/dev/null
-	wait "$WPID" 2>/dev/null
+	local p
+	for p in $SPID $WPID; do kill -TERM "$p" 2>/dev/null; done
+	for p in $SPID $WPID; do wait "$p" 2>/dev/null; done
 	SPID=
 	WPID=
 }
