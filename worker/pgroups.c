@@ -12,6 +12,7 @@
 #include "worker.h"
 
 #include "sluice/alloc.h"
+#include "sluice/atomicfile.h"
 #include "sluice/error.h"
 #include "sluice/banned.h"
 
@@ -363,67 +364,6 @@ void pgroups_release(struct worker *w)
 	w->boot_id = NULL;
 }
 
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-/* Write .new, fsync, rename, fsync the folder, as results.c does. */
-static int write_atomic(const char *dir, const char *path, const struct sl_strbuf *body,
-                        struct sl_strbuf *err)
-{
-	char *tmp = sl_xasprintf("%s.new", path);
-	size_t off = 0;
-	int fd = -1, rc = SL_ERR;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		sl_strbuf_addf(err, "cannot create %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	while (off < body->len) {
-		ssize_t n = write(fd, body->buf + off, body->len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			sl_strbuf_addf(err, "cannot write %s: %s", tmp, strerror(errno));
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd)) {
-		sl_strbuf_addf(err, "cannot sync %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (close(fd)) {
-		fd = -1;
-		sl_strbuf_addf(err, "cannot write %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path)) {
-		sl_strbuf_addf(err, "cannot rename %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fsync_dir(dir);
-	rc = 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
-
 void pgroups_add(struct worker *w, const char *attempt_id, int pgid)
 {
 	struct sl_strbuf body = SL_STRBUF_INIT, err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
@@ -436,7 +376,7 @@ void pgroups_add(struct worker *w, const char *attempt_id, int pgid)
 	if (!rc) {
 		sl_strbuf_addf(&body, "pgid=%d start=%llu boot=%s\n", pgid,
 		               (unsigned long long)start, w->boot_id);
-		rc = write_atomic(w->pgroups_dir, path, &body, &err);
+		rc = sl_file_write_atomic(w->pgroups_dir, path, body.buf, body.len, &err);
 	}
 	if (rc) {
 		/* The task runs on; only a crash of this worker would leave it unsupervised. */

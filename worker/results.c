@@ -10,6 +10,7 @@
 #include "worker.h"
 
 #include "sluice/alloc.h"
+#include "sluice/atomicfile.h"
 #include "sluice/error.h"
 #include "sluice/banned.h"
 
@@ -73,18 +74,6 @@ static size_t frame_len(const unsigned char *p)
 	return (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | (size_t)p[3];
 }
 
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /*
  * Move a result that can never be delivered out of the way, into
  * results/dead/ where an operator can still read it: keeping it would
@@ -105,7 +94,7 @@ static void dead_letter(const struct worker *w, const char *path, const char *na
 		       strerror(errno), q.buf);
 		unlink(path);
 	} else {
-		fsync_dir(w->results_dir);
+		sl_fsync_dir(w->results_dir);
 		sl_log("warn", "result_dead_lettered", "file=%s reason=%s", to, q.buf);
 	}
 	sl_strbuf_release(&q);
@@ -214,60 +203,11 @@ static char *result_path(const struct worker *w, const char *id, const char *suf
 	return sl_xasprintf("%s/%s.res%s", w->results_dir, id, suffix);
 }
 
-static int write_atomic(const struct worker *w, const char *id, const struct sl_strbuf *frame,
-                        struct sl_strbuf *err)
-{
-	char *tmp = result_path(w, id, ".new"), *path = result_path(w, id, "");
-	size_t off = 0;
-	int fd = -1, rc = SL_ERR;
-
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		sl_strbuf_addf(err, "cannot create %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	while (off < frame->len) {
-		ssize_t n = write(fd, frame->buf + off, frame->len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			sl_strbuf_addf(err, "cannot write %s: %s", tmp, strerror(errno));
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (fsync(fd)) {
-		sl_strbuf_addf(err, "cannot sync %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	if (close(fd)) {
-		fd = -1;
-		sl_strbuf_addf(err, "cannot write %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path)) {
-		sl_strbuf_addf(err, "cannot rename %s: %s", tmp, strerror(errno));
-		goto fail;
-	}
-	/* The rename itself must survive a power cut too. */
-	fsync_dir(w->results_dir);
-	rc = 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	free(path);
-	return rc;
-}
-
 int results_add(struct worker *w, const struct sl_proto_msg *result, struct sl_strbuf *err)
 {
 	struct sl_strbuf frame = SL_STRBUF_INIT;
 	const struct sl_proto_result *r = &result->u.result;
+	char *path;
 	int rc;
 
 	if ((rc = sl_proto_encode(result, &frame))) {
@@ -278,7 +218,9 @@ int results_add(struct worker *w, const struct sl_proto_msg *result, struct sl_s
 	 * A result that cannot be stored is still kept in memory and sent: it is
 	 * then lost only if the worker also dies before the ACK.
 	 */
-	rc = write_atomic(w, r->attempt_id, &frame, err);
+	path = result_path(w, r->attempt_id, "");
+	rc = sl_file_write_atomic(w->results_dir, path, frame.buf, frame.len, err);
+	free(path);
 	keep(w, r->attempt_id, r->fence, frame.buf, frame.len);
 	conn_send_raw(w, frame.buf, frame.len);
 out:
@@ -377,6 +319,18 @@ static void backlog_forget(struct worker *w, const char *attempt_id)
 	*b = w->backlog[--w->backlog_nr];
 }
 
+/* Forget kept result `i` and its log backlog (acknowledged or refused). */
+static void kept_forget(struct worker *w, size_t i)
+{
+	struct kept_result *k = &w->kept[i];
+
+	backlog_forget(w, k->attempt_id);
+	free(k->attempt_id);
+	sl_strbuf_release(&k->frame);
+	memmove(k, k + 1, (w->kept_nr - i - 1) * sizeof(*k));
+	w->kept_nr--;
+}
+
 void results_ack(struct worker *w, const struct sl_proto_ref *ack)
 {
 	for (size_t i = 0; i < w->kept_nr; i++) {
@@ -392,11 +346,7 @@ void results_ack(struct worker *w, const struct sl_proto_ref *ack)
 		free(path);
 		sl_log("info", "result_acked", "attempt=%s fence=%llu", k->attempt_id,
 		       (unsigned long long)k->fence);
-		backlog_forget(w, k->attempt_id);
-		free(k->attempt_id);
-		sl_strbuf_release(&k->frame);
-		memmove(k, k + 1, (w->kept_nr - i - 1) * sizeof(*k));
-		w->kept_nr--;
+		kept_forget(w, i);
 		return;
 	}
 	sl_log("info", "ack_ignored", "attempt=%s fence=%llu reason=\"no such result\"",
@@ -416,11 +366,7 @@ void results_nack(struct worker *w, const struct sl_proto_ref *nack)
 		dead_letter(w, path, name, nack->reason);
 		free(name);
 		free(path);
-		backlog_forget(w, k->attempt_id);
-		free(k->attempt_id);
-		sl_strbuf_release(&k->frame);
-		memmove(k, k + 1, (w->kept_nr - i - 1) * sizeof(*k));
-		w->kept_nr--;
+		kept_forget(w, i);
 		return;
 	}
 	sl_log("info", "nack_ignored", "attempt=%s fence=%llu reason=\"no such result\"",

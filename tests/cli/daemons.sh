@@ -22,6 +22,7 @@
 #   stop_daemon NAME        SIGTERM, wait; its status in $status
 #   wait_sql SQL [SECONDS]            until SQL prints "t" (60 s)
 #   wait_run DAG RUN_ID [SECONDS]     until the run has finished (60 s)
+#   attempts_of RUN_ID TASK           "try:outcome:worker ..." in try order
 
 SCHED=${SLUICE_SCHEDULER:?SLUICE_SCHEDULER must point at sluice-scheduler}
 WORKER=${SLUICE_WORKER:?SLUICE_WORKER must point at sluice-worker}
@@ -178,6 +179,15 @@ wait_sql() {
 		sleep 0.2
 	done
 	return 0
+}
+
+# attempts_of RUN_ID TASK: "try:outcome:worker ..." in try order ("live"
+# for an attempt not ended).
+attempts_of() {
+	pg_sql "SELECT string_agg(a.try_number || ':' || coalesce(a.outcome, 'live') || ':'
+			|| a.worker_id, ' ' ORDER BY a.try_number)
+		FROM attempts a JOIN task_instances ti USING (ti_id) JOIN runs r USING (run_pk)
+		WHERE r.run_id = '$1' AND ti.task_id = '$2'"
 }
 
 wait_run() {

@@ -29,14 +29,6 @@ worker_of() {
 		WHERE r.run_id = '$1' AND ti.task_id = '$2' AND a.try_number = $3"
 }
 
-# attempts_of RUN_ID TASK: "try:outcome:worker ..." in try order.
-attempts_of() {
-	pg_sql "SELECT string_agg(a.try_number || ':' || coalesce(a.outcome, 'live') || ':'
-			|| a.worker_id, ' ' ORDER BY a.try_number)
-		FROM attempts a JOIN task_instances ti USING (ti_id) JOIN runs r USING (run_pk)
-		WHERE r.run_id = '$1' AND ti.task_id = '$2'"
-}
-
 # --- the DAG repository ------------------------------------------------------
 R=$TMP/repo
 mkdir -p "$R/dags"

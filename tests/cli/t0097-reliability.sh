@@ -17,14 +17,6 @@ daemons_db reliability
 
 PORT=$(free_port)
 
-# attempts_of RUN_ID TASK: "try:outcome:worker ..." in try order.
-attempts_of() {
-	pg_sql "SELECT string_agg(a.try_number || ':' || coalesce(a.outcome, 'live') || ':'
-			|| a.worker_id, ' ' ORDER BY a.try_number)
-		FROM attempts a JOIN task_instances ti USING (ti_id) JOIN runs r USING (run_pk)
-		WHERE r.run_id = '$1' AND ti.task_id = '$2'"
-}
-
 reason_of() {
 	pg_sql "SELECT ti.reason FROM task_instances ti JOIN runs r USING (run_pk)
 		WHERE r.run_id = '$1' AND ti.task_id = '$2'"

@@ -84,14 +84,6 @@ skip() {
 
 now_ns() { date +%s%N; }
 
-# attempts_of RUN_ID TASK: "try:outcome:worker ..." in try order.
-attempts_of() {
-	pg_sql "SELECT string_agg(a.try_number || ':' || coalesce(a.outcome, 'live') || ':'
-			|| a.worker_id, ' ' ORDER BY a.try_number)
-		FROM attempts a JOIN task_instances ti USING (ti_id) JOIN runs r USING (run_pk)
-		WHERE r.run_id = '$1' AND ti.task_id = '$2'"
-}
-
 attempt_of() {
 	pg_sql "SELECT a.attempt_id FROM attempts a JOIN task_instances ti USING (ti_id)
 		JOIN runs r USING (run_pk)

@@ -1,0 +1,25 @@
+#ifndef SLUICE_ATOMICFILE_H
+#define SLUICE_ATOMICFILE_H
+
+#include <stddef.h>
+
+#include "sluice/strbuf.h"
+
+/**
+ * Files that a crash leaves whole or absent, never half written: what the
+ * worker keeps under its state_dir (results, process group records).
+ */
+
+/**
+ * Write `len` bytes to `path` in folder `dir`: `path.new` is created
+ * (mode 0600, never through a symlink), written, fsynced, renamed over
+ * `path`, and `dir` fsynced so that the rename survives a power cut too.
+ * 0, or SL_ERR with a sentence in `err`; a failure leaves no `.new`.
+ */
+int sl_file_write_atomic(const char *dir, const char *path, const void *bytes, size_t len,
+                         struct sl_strbuf *err);
+
+/** fsync a folder, so that a rename or unlink in it is durable; 0 or -1. */
+int sl_fsync_dir(const char *dir);
+
+#endif
