@@ -416,19 +416,21 @@ sql_is "SELECT count(*) FROM task_instances ti
 # s2) at the entry of its claim, after it checked its lease; s1 takes the
 # lease and queues a task for the worker, then s2 goes on: its claim must be
 # refused by the lease epoch (db_fenced), not hand the task to a worker it no
-# longer talks to.
+# longer talks to. The worker is stopped meanwhile, so that it cannot move
+# to s1 and run the task first: s2's claim must find the task there to
+# write (a transaction that writes nothing has nothing to fence).
 GDBPID=
 if ! command -v gdb >/dev/null 2>&1; then
 	skip "held leader: no gdb"
 else
 	cat >"$TMP/hold.sh" <<EOF
-# Until s1 leads and has queued the task (60 s at most).
+# Until s1 leads and has scheduled the task (60 s at most).
 i=0
 while [ \$i -lt 600 ]; do
 	grep -q 'event=lease_acquired epoch=$((E2 + 1)) ' "$TMP/s1.log" &&
 		[ "\$(psql -X -A -t -c "SELECT count(*) FROM task_instances ti
 			JOIN runs r USING (run_pk) WHERE r.run_id = 'g1'
-			AND ti.state IN ('scheduled', 'queued', 'running', 'success')")" = 1 ] &&
+			AND ti.state = 'scheduled'")" = 1 ] &&
 		exit 0
 	sleep 0.1
 	i=\$((i + 1))
@@ -449,6 +451,7 @@ EOF
 		kill -CONT "$s2_pid"
 	else
 		ok 0 "gdb holds s2 (the leader) at the entry of its claim"
+		kill -STOP "$wf_pid"
 		wait_new "$TMP/s1.log" "$m1" "event=lease_acquired epoch=$((E2 + 1)) " 20
 		ok $? "s1 takes the lease, epoch $((E2 + 1))"
 		run "$SLUICE" trigger one --run-id g1
@@ -456,6 +459,7 @@ EOF
 		wait_exit "$GDBPID" 90
 		ok $? "s2 goes on once the task waits for a worker"
 		GDBPID=
+		kill -CONT "$wf_pid"
 		wait_new "$TMP/s2.log" "$m2" 'event=db_fenced what=claim ' 20
 		rc=$?
 		ok $rc "s2's claim is refused by the lease epoch (db_fenced)"
