@@ -253,9 +253,7 @@ static int dag_from_file(const char *path, struct sl_dag **out)
 	int rc = CLI_EXIT_OK;
 
 	if (sl_dag_load_file(out, path, NULL, &diags) < 0) {
-		for (size_t i = 0; i < diags.nr; i++)
-			fprintf(stderr, "%s:%u:%u: %s\n", diags.items[i].file, diags.items[i].line,
-			        diags.items[i].column, diags.items[i].message);
+		sl_diags_print(&diags, stderr);
 		rc = CLI_EXIT_FAILED;
 	}
 	sl_diags_release(&diags);

@@ -27,8 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sluice/alloc.h"
 #include "sluice/config.h"
 #include "sluice/db.h"
+#include "sluice/fsutil.h"
 #include "sluice/strbuf.h"
 #include "sluice/banned.h"
 
@@ -118,27 +120,6 @@ static char *join(const char *a, const char *b)
 
 	sl_strbuf_addf(&sb, "%s/%s", a, b);
 	return sl_strbuf_detach(&sb, NULL);
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char *p = strdup(path);
-	int rc = 0;
-
-	if (!p)
-		return -1;
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) && errno != EEXIST)
-			rc = -1;
-		*s = '/';
-	}
-	if (!rc && mkdir(p, mode) && errno != EEXIST)
-		rc = -1;
-	free(p);
-	return rc;
 }
 
 /* The newest /usr/lib/postgresql/N/bin with initdb and pg_ctl, else PATH's. */
@@ -339,22 +320,22 @@ static void conn_str(struct sl_strbuf *sb, const char *s)
 	sl_strbuf_addch(sb, '\'');
 }
 
-static int write_file(const char *path, const char *data, mode_t mode)
+/*
+ * Secrets and configs: written whole or not at all, never through a
+ * symlink someone left in the state folder, readable by this user only.
+ */
+static int write_file(const char *path, const char *data)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	size_t len = strlen(data);
-	ssize_t w;
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? sl_xstrndup(path, (size_t)(slash - path)) : sl_xstrdup(".");
+	int rc = sl_file_write_atomic(dir, path, data, strlen(data), &err);
 
-	if (fd < 0) {
-		cli_error("%s: %s", path, strerror(errno));
-		return -1;
-	}
-	w = write(fd, data, len);
-	if (close(fd) || w != (ssize_t)len) {
-		cli_error("%s: cannot write", path);
-		return -1;
-	}
-	return 0;
+	if (rc)
+		cli_error("%s", err.buf);
+	free(dir);
+	sl_strbuf_release(&err);
+	return rc ? -1 : 0;
 }
 
 static int make_token(const char *path)
@@ -377,7 +358,7 @@ static int make_token(const char *path)
 		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
 	hex[sizeof(raw) * 2] = '\n';
 	hex[sizeof(raw) * 2 + 1] = '\0';
-	return write_file(path, hex, 0600);
+	return write_file(path, hex);
 }
 
 /* initdb once, then pg_ctl start. */
@@ -387,10 +368,11 @@ static int pg_start(struct sa *sa)
 	char *server_log = join(sa->pgdir, "server.log");
 	char *version = join(sa->pgdata, "PG_VERSION");
 	char *initdb = join(sa->pgbin, "initdb"), *pg_ctl = join(sa->pgbin, "pg_ctl");
+	struct sl_strbuf err = SL_STRBUF_INIT;
 	int rc = -1;
 
-	if (mkdir_p(sa->pgdir, 0755)) {
-		cli_error("%s: %s", sa->pgdir, strerror(errno));
+	if (sl_mkdir_p(sa->pgdir, 0755, &err)) {
+		cli_error("%s", err.buf);
 		goto out;
 	}
 	if (sa->runas) {
@@ -442,6 +424,7 @@ static int pg_start(struct sa *sa)
 	sa->pg_started = true;
 	rc = 0;
 out:
+	sl_strbuf_release(&err);
 	free(log);
 	free(server_log);
 	free(version);
@@ -619,10 +602,14 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 		const char *dir = o.state_dir ? o.state_dir : ".sluice-standalone";
 		char abs[PATH_MAX];
 
-		if (mkdir_p(dir, 0755) || !realpath(dir, abs)) {
-			cli_error("%s: %s", dir, strerror(errno));
+		struct sl_strbuf err = SL_STRBUF_INIT;
+
+		if (sl_mkdir_p(dir, 0755, &err) || !realpath(dir, abs)) {
+			cli_error("%s", err.len ? err.buf : strerror(errno));
+			sl_strbuf_release(&err);
 			goto out;
 		}
+		sl_strbuf_release(&err);
 		sa.state = strdup(abs);
 	}
 	if (o.repo) {
@@ -716,7 +703,7 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 	sl_strbuf_addf(&y, "\nlisten: 127.0.0.1:%d\ntoken_file: ", port);
 	yaml_str(&y, token);
 	sl_strbuf_addch(&y, '\n');
-	if (write_file(sched_yaml, y.buf, 0600))
+	if (write_file(sched_yaml, y.buf))
 		goto out;
 	sl_strbuf_reset(&y);
 	sl_strbuf_addf(
@@ -730,7 +717,7 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 		free(d);
 	}
 	sl_strbuf_addch(&y, '\n');
-	if (write_file(worker_yaml, y.buf, 0600))
+	if (write_file(worker_yaml, y.buf))
 		goto out;
 
 	/* The daemons. */

@@ -1008,10 +1008,7 @@ static int run_test(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (sl_dag_load_file(&dag, args.v[0], NULL, &diags) < 0) {
-		sl_diags_sort(&diags);
-		for (size_t i = 0; i < diags.nr; i++)
-			fprintf(stderr, "%s:%u:%u: %s\n", diags.items[i].file, diags.items[i].line,
-			        diags.items[i].column, diags.items[i].message);
+		sl_diags_print(&diags, stderr);
 		rc = CLI_EXIT_FAILED;
 		goto out;
 	}

@@ -183,9 +183,7 @@ int cli_config(struct cli *cli, struct sl_config *cfg)
 	if (!path && access(SL_CONFIG_DEFAULT_PATH, F_OK) == 0)
 		path = SL_CONFIG_DEFAULT_PATH;
 	if (path && sl_config_load(cfg, path, &diags) < 0) {
-		for (size_t i = 0; i < diags.nr; i++)
-			fprintf(stderr, "%s:%u:%u: %s\n", diags.items[i].file, diags.items[i].line,
-			        diags.items[i].column, diags.items[i].message);
+		sl_diags_print(&diags, stderr);
 		cli_error("invalid configuration file %s", path);
 		rc = CLI_EXIT_USAGE;
 	}

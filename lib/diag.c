@@ -65,3 +65,11 @@ void sl_diags_sort(struct sl_diags *d)
 		d->items[j] = cur;
 	}
 }
+
+void sl_diags_print(struct sl_diags *d, FILE *out)
+{
+	sl_diags_sort(d);
+	for (size_t i = 0; i < d->nr; i++)
+		fprintf(out, "%s:%u:%u: %s\n", d->items[i].file, d->items[i].line,
+		        d->items[i].column, d->items[i].message);
+}

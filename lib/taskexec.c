@@ -1,6 +1,7 @@
 #include "sluice/taskexec.h"
 
 #include "sluice/alloc.h"
+#include "sluice/container.h"
 #include "sluice/error.h"
 #include "sluice/proto.h"
 #include "sluice/template.h"
@@ -14,8 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "sluice/banned.h"
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 struct te_stream {
 	uv_pipe_t pipe;

@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "sluice/config.h"
+#include "sluice/container.h"
 #include "sluice/dagstore.h"
 #include "sluice/db.h"
 #include "sluice/proto.h"
@@ -14,10 +15,6 @@
 #include "sluice/strbuf.h"
 
 /* The scheduler daemon (docs/scheduler.md): one libuv loop. */
-
-#ifndef container_of
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-#endif
 
 enum wconn_state {
 	WCONN_AWAIT_HELLO, /* accepted; the worker speaks first */

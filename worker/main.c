@@ -107,10 +107,7 @@ static int load_config(struct worker *w, const char *path, const char *name)
 	int rc;
 
 	rc = sl_worker_config_load(&w->cfg, path, &diags);
-	sl_diags_sort(&diags);
-	for (size_t i = 0; i < diags.nr; i++)
-		fprintf(stderr, "%s:%u:%u: %s\n", diags.items[i].file, diags.items[i].line,
-		        diags.items[i].column, diags.items[i].message);
+	sl_diags_print(&diags, stderr);
 	sl_diags_release(&diags);
 	if (rc)
 		return rc;

@@ -12,7 +12,7 @@
 #include "worker.h"
 
 #include "sluice/alloc.h"
-#include "sluice/atomicfile.h"
+#include "sluice/fsutil.h"
 #include "sluice/error.h"
 #include "sluice/banned.h"
 

@@ -10,7 +10,7 @@
 #include "worker.h"
 
 #include "sluice/alloc.h"
-#include "sluice/atomicfile.h"
+#include "sluice/fsutil.h"
 #include "sluice/error.h"
 #include "sluice/banned.h"
 
@@ -25,30 +25,6 @@
  * The writes are small and local and happen once per attempt, so they are
  * done on the loop thread.
  */
-
-static int mkdir_p(const char *path, struct sl_strbuf *err)
-{
-	char *p = sl_xstrdup(path);
-	int rc = 0;
-
-	for (char *s = p + 1;; s++) {
-		if (*s == '/' || !*s) {
-			char c = *s;
-
-			*s = '\0';
-			if (mkdir(p, 0700) && errno != EEXIST) {
-				sl_strbuf_addf(err, "cannot create %s: %s", p, strerror(errno));
-				rc = SL_ERR;
-				break;
-			}
-			*s = c;
-			if (!c)
-				break;
-		}
-	}
-	free(p);
-	return rc;
-}
 
 static bool ends_with(const char *s, const char *suffix)
 {
@@ -148,7 +124,8 @@ int results_init(struct worker *w, struct sl_strbuf *err)
 
 	w->results_dir = sl_xasprintf("%s/results", w->cfg.state_dir);
 	w->work_dir = sl_xasprintf("%s/work", w->cfg.state_dir);
-	if ((rc = mkdir_p(w->results_dir, err)) || (rc = mkdir_p(w->work_dir, err)))
+	if ((rc = sl_mkdir_p(w->results_dir, 0700, err)) ||
+	    (rc = sl_mkdir_p(w->work_dir, 0700, err)))
 		goto out;
 	if (!(dir = opendir(w->results_dir))) {
 		sl_strbuf_addf(err, "cannot read %s: %s", w->results_dir, strerror(errno));

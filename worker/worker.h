@@ -9,6 +9,7 @@
 
 #include "sluice/checkout.h"
 #include "sluice/config.h"
+#include "sluice/container.h"
 #include "sluice/proto.h"
 #include "sluice/log.h"
 #include "sluice/strbuf.h"
@@ -21,8 +22,6 @@
  * pgroups.c records the attempts' process groups and, at start, kills those
  * a killed worker left running.
  */
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /** Log bytes per LOG frame (docs/protocol.md recommends 64 KiB). */
 #define WORKER_LOG_CHUNK (64 * 1024)

@@ -2,6 +2,7 @@
 #define SLUICE_DIAG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /**
  * Diagnostics that point into a file: the loader reports every problem of a
@@ -34,5 +35,7 @@ void sl_diags_add(struct sl_diags *d, const char *file, unsigned line, unsigned 
                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /** Order by file, line, column; diagnostics at one place keep their order. */
 void sl_diags_sort(struct sl_diags *d);
+/** Sort, then print each as `file:line:col: message`, one a line. */
+void sl_diags_print(struct sl_diags *d, FILE *out);
 
 #endif

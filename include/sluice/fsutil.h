@@ -1,13 +1,15 @@
-#ifndef SLUICE_ATOMICFILE_H
-#define SLUICE_ATOMICFILE_H
+#ifndef SLUICE_FSUTIL_H
+#define SLUICE_FSUTIL_H
 
 #include <stddef.h>
 
 #include "sluice/strbuf.h"
 
 /**
- * Files that a crash leaves whole or absent, never half written: what the
- * worker keeps under its state_dir (results, process group records).
+ * Small file system helpers shared by the programs: files that a crash
+ * leaves whole or absent, never half written (what the worker keeps under
+ * its state_dir, the secrets `sluice standalone` writes), and folders made
+ * with their parents.
  */
 
 /**
@@ -21,5 +23,12 @@ int sl_file_write_atomic(const char *dir, const char *path, const void *bytes, s
 
 /** fsync a folder, so that a rename or unlink in it is durable; 0 or -1. */
 int sl_fsync_dir(const char *dir);
+
+/**
+ * Create `path` and its missing parents with `mode` (an existing folder is
+ * fine, as in `mkdir -p`). 0, or SL_ERR with a sentence naming the folder
+ * that could not be made.
+ */
+int sl_mkdir_p(const char *path, unsigned mode, struct sl_strbuf *err);
 
 #endif

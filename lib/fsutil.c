@@ -3,12 +3,37 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sluice/alloc.h"
-#include "sluice/atomicfile.h"
+#include "sluice/fsutil.h"
 #include "sluice/error.h"
 #include "sluice/banned.h"
+
+int sl_mkdir_p(const char *path, unsigned mode, struct sl_strbuf *err)
+{
+	char *p = sl_xstrdup(path);
+	int rc = 0;
+
+	for (char *s = p + 1;; s++) {
+		if (*s == '/' || !*s) {
+			char c = *s;
+
+			*s = '\0';
+			if (mkdir(p, (mode_t)mode) && errno != EEXIST) {
+				sl_strbuf_addf(err, "cannot create %s: %s", p, strerror(errno));
+				rc = SL_ERR;
+				break;
+			}
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	free(p);
+	return rc;
+}
 
 int sl_fsync_dir(const char *dir)
 {
