@@ -290,7 +290,7 @@ fail:
 }
 
 /* Apply the outcome of an attempt through the shared rules. */
-static void attempt_ended(struct test_task *t, enum sl_taskexec_outcome outcome, const char *detail)
+static void attempt_ended(struct test_task *t, enum sl_outcome outcome, const char *detail)
 {
 	const struct sl_task *task = &t->run->dag->tasks[t->index];
 	struct sl_next_state next;
@@ -300,7 +300,7 @@ static void attempt_ended(struct test_task *t, enum sl_taskexec_outcome outcome,
 	sl_rules_after_attempt(task, outcome, t->try_number, now, t->first_poke_ms, &next);
 	if (t->run->cancelling && next.state != SL_TASK_SUCCESS && next.state != SL_TASK_SKIPPED)
 		next.state = SL_TASK_CANCELLED;
-	if (outcome != SL_TASKEXEC_SUCCESS)
+	if (outcome != SL_OUTCOME_SUCCESS)
 		sl_strbuf_addf(&why, "%s", detail);
 	if (next.state == SL_TASK_UP_FOR_RETRY || next.state == SL_TASK_UP_FOR_RESCHEDULE) {
 		sl_strbuf_adds(&why, why.len ? "; " : "");
@@ -312,7 +312,7 @@ static void attempt_ended(struct test_task *t, enum sl_taskexec_outcome outcome,
 			               task->retries + 1);
 		if (wait_until(t, next.at_ms) < 0)
 			next.state = SL_TASK_FAILED;
-	} else if (next.state == SL_TASK_FAILED && outcome == SL_TASKEXEC_RESCHEDULE) {
+	} else if (next.state == SL_TASK_FAILED && outcome == SL_OUTCOME_RESCHEDULE) {
 		sl_strbuf_adds(&why, "; the sensor timed out");
 	}
 	set_state(t, next.state, why.buf);
@@ -322,13 +322,13 @@ static void attempt_ended(struct test_task *t, enum sl_taskexec_outcome outcome,
 static void describe_result(struct sl_strbuf *sb, const struct sl_taskexec_result *r)
 {
 	switch (r->outcome) {
-	case SL_TASKEXEC_TIMEOUT:
+	case SL_OUTCOME_TIMEOUT:
 		sl_strbuf_adds(sb, "timed out");
 		break;
-	case SL_TASKEXEC_CANCELLED:
+	case SL_OUTCOME_CANCELLED:
 		sl_strbuf_adds(sb, "cancelled");
 		break;
-	case SL_TASKEXEC_RESCHEDULE:
+	case SL_OUTCOME_RESCHEDULE:
 		sl_strbuf_adds(sb, "not yet (exit 75)");
 		break;
 	default:
@@ -356,7 +356,7 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *result, v
 {
 	struct test_task *t = data;
 	struct sl_strbuf why = SL_STRBUF_INIT;
-	enum sl_taskexec_outcome outcome = result->outcome;
+	enum sl_outcome outcome = result->outcome;
 
 	(void)te;
 	t->te = NULL;
@@ -373,11 +373,11 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *result, v
 	describe_result(&why, result);
 	/* As the scheduler does: a branch to a task that is not directly
 	 * downstream fails the branch task. */
-	if (outcome == SL_TASKEXEC_SUCCESS && branch_of(t)) {
+	if (outcome == SL_OUTCOME_SUCCESS && branch_of(t)) {
 		struct sl_strbuf bad = SL_STRBUF_INIT;
 
 		if (sl_branch_check(t->run->dag, t->index, branch_of(t), &bad)) {
-			outcome = SL_TASKEXEC_FAILED;
+			outcome = SL_OUTCOME_FAILED;
 			sl_strbuf_addf(&why, "; %s", bad.buf);
 		}
 		sl_strbuf_release(&bad);
@@ -491,7 +491,7 @@ static int start_attempt(struct test_task *t)
 fail:
 	t->te = NULL;
 	sl_strbuf_addf(&note, "cannot start: %s", err.buf);
-	attempt_ended(t, SL_TASKEXEC_FAILED, note.buf);
+	attempt_ended(t, SL_OUTCOME_FAILED, note.buf);
 	rc = -1;
 out:
 	free(outs);
@@ -599,9 +599,9 @@ static void on_callback_done(struct sl_taskexec *te, struct sl_taskexec_result *
 	print_lines(t, &t->partial[1], true);
 	t->duration_ms = result->duration_ms;
 	t->exit_code = result->exit_code;
-	if (result->outcome == SL_TASKEXEC_SUCCESS)
+	if (result->outcome == SL_OUTCOME_SUCCESS)
 		state = SL_TASK_SUCCESS;
-	else if (result->outcome == SL_TASKEXEC_SKIPPED)
+	else if (result->outcome == SL_OUTCOME_SKIPPED)
 		state = SL_TASK_SKIPPED;
 	describe_result(&why, result);
 	set_state(t, state, why.buf);

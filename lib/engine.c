@@ -1665,12 +1665,12 @@ static const char sql_end_attempt[] =
  * twice is worse than one that failed and says so in its log), no sensor,
  * and nothing downstream.
  */
-static void callback_next(enum sl_taskexec_outcome outcome, struct sl_next_state *next)
+static void callback_next(enum sl_outcome outcome, struct sl_next_state *next)
 {
 	memset(next, 0, sizeof(*next));
-	if (outcome == SL_TASKEXEC_SUCCESS)
+	if (outcome == SL_OUTCOME_SUCCESS)
 		next->state = SL_TASK_SUCCESS;
-	else if (outcome == SL_TASKEXEC_SKIPPED)
+	else if (outcome == SL_OUTCOME_SKIPPED)
 		next->state = SL_TASK_SKIPPED;
 	else
 		next->state = SL_TASK_FAILED;
@@ -1697,9 +1697,9 @@ static bool branch_invalid(const struct sl_dag *dag, size_t t, const char *outpu
  * rules, and in `why` the reason when the scheduler decided more than the
  * outcome says (a wrong branch, a sensor out of time).
  */
-static int task_next(struct sl_db *db, struct report_ctx *c, PGresult *r,
-                     enum sl_taskexec_outcome outcome, const char *outputs,
-                     struct sl_next_state *next, struct sl_strbuf *why, struct sl_strbuf *err)
+static int task_next(struct sl_db *db, struct report_ctx *c, PGresult *r, enum sl_outcome outcome,
+                     const char *outputs, struct sl_next_state *next, struct sl_strbuf *why,
+                     struct sl_strbuf *err)
 {
 	const struct sl_dag *dag;
 	const struct sl_task *task;
@@ -1727,10 +1727,10 @@ static int task_next(struct sl_db *db, struct report_ctx *c, PGresult *r,
 	if (effective < 1)
 		effective = 1;
 	first_poke = PQgetisnull(r, 0, 5) ? c->now_ms : int_at(r, 0, 5);
-	if (outcome == SL_TASKEXEC_SUCCESS && branch_invalid(dag, (size_t)t, outputs, why))
-		outcome = SL_TASKEXEC_FAILED;
+	if (outcome == SL_OUTCOME_SUCCESS && branch_invalid(dag, (size_t)t, outputs, why))
+		outcome = SL_OUTCOME_FAILED;
 	sl_rules_after_attempt(task, outcome, effective, c->now_ms, first_poke, next);
-	if (outcome == SL_TASKEXEC_RESCHEDULE && task->sensor && next->state == SL_TASK_FAILED) {
+	if (outcome == SL_OUTCOME_RESCHEDULE && task->sensor && next->state == SL_TASK_FAILED) {
 		sl_strbuf_adds(why, "sensor timed out after ");
 		sl_duration_format(why, (c->now_ms - first_poke) / 1000);
 		sl_strbuf_adds(why, " (timeout ");
@@ -1742,7 +1742,7 @@ fail:
 	return rc;
 }
 
-static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_taskexec_outcome outcome,
+static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_outcome outcome,
                        int exit_code, int sig, const char *outputs, struct sl_strbuf *err)
 {
 	struct sl_next_state next;
@@ -1838,7 +1838,7 @@ static int result(struct sl_db *db, int64_t attempt_id, int64_t fencing,
 	c.fencing = fencing;
 	c.now_ms = now_ms;
 	c.res = res;
-	c.outcome = sl_taskexec_outcome_name(res->outcome);
+	c.outcome = sl_outcome_name(res->outcome);
 	c.advance = advance;
 	rc = sl_db_transaction(db, 0, result_tx, &c, err);
 	if (accepted)
@@ -1882,7 +1882,7 @@ static int fail_worker_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	for (int i = 0; !rc && i < PQntuples(r); i++) {
 		c->attempt_id = int_at(r, i, 0);
 		c->fencing = int_at(r, i, 1);
-		rc = end_attempt(db, c, SL_TASKEXEC_FAILED, -1, 0, NULL, err);
+		rc = end_attempt(db, c, SL_OUTCOME_FAILED, -1, 0, NULL, err);
 		if (!rc && c->accepted)
 			c->ended++;
 	}
@@ -1911,7 +1911,7 @@ static int fail_attempt_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
 	struct report_ctx *c = ctx;
 
-	return end_attempt(db, c, SL_TASKEXEC_FAILED, -1, 0, NULL, err);
+	return end_attempt(db, c, SL_OUTCOME_FAILED, -1, 0, NULL, err);
 }
 
 int sl_engine_fail_attempt(struct sl_db *db, int64_t attempt_id, int64_t fencing, int64_t now_ms,

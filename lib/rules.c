@@ -198,22 +198,21 @@ static int64_t after(int64_t now_ms, int64_t secs)
 	return now_ms + secs * 1000;
 }
 
-void sl_rules_after_attempt(const struct sl_task *task, enum sl_taskexec_outcome outcome,
-                            int try_number, int64_t now_ms, int64_t first_poke_ms,
-                            struct sl_next_state *out)
+void sl_rules_after_attempt(const struct sl_task *task, enum sl_outcome outcome, int try_number,
+                            int64_t now_ms, int64_t first_poke_ms, struct sl_next_state *out)
 {
 	out->at_ms = 0;
 	switch (outcome) {
-	case SL_TASKEXEC_SUCCESS:
+	case SL_OUTCOME_SUCCESS:
 		out->state = SL_TASK_SUCCESS;
 		return;
-	case SL_TASKEXEC_SKIPPED:
+	case SL_OUTCOME_SKIPPED:
 		out->state = SL_TASK_SKIPPED;
 		return;
-	case SL_TASKEXEC_CANCELLED:
+	case SL_OUTCOME_CANCELLED:
 		out->state = SL_TASK_CANCELLED;
 		return;
-	case SL_TASKEXEC_RESCHEDULE:
+	case SL_OUTCOME_RESCHEDULE:
 		if (!task->sensor)
 			break;
 		/* The sensor's timeout runs from the first poke of this try;
@@ -226,8 +225,8 @@ void sl_rules_after_attempt(const struct sl_task *task, enum sl_taskexec_outcome
 		out->state = SL_TASK_UP_FOR_RESCHEDULE;
 		out->at_ms = after(now_ms, task->poke_interval);
 		return;
-	case SL_TASKEXEC_FAILED:
-	case SL_TASKEXEC_TIMEOUT:
+	case SL_OUTCOME_FAILED:
+	case SL_OUTCOME_TIMEOUT:
 		break;
 	}
 	if (try_number >= 1 && try_number <= task->retries) {

@@ -57,25 +57,6 @@ struct sl_taskexec {
 	struct sl_taskexec_result result;
 };
 
-const char *sl_taskexec_outcome_name(enum sl_taskexec_outcome outcome)
-{
-	switch (outcome) {
-	case SL_TASKEXEC_SUCCESS:
-		return "success";
-	case SL_TASKEXEC_SKIPPED:
-		return "skipped";
-	case SL_TASKEXEC_RESCHEDULE:
-		return "reschedule";
-	case SL_TASKEXEC_FAILED:
-		return "failed";
-	case SL_TASKEXEC_TIMEOUT:
-		return "timeout";
-	case SL_TASKEXEC_CANCELLED:
-		return "cancelled";
-	}
-	return "unknown";
-}
-
 int sl_taskexec_pid(const struct sl_taskexec *te)
 {
 	return te->pid;
@@ -303,19 +284,19 @@ static void result_outcome(struct sl_taskexec *te)
 	struct sl_taskexec_result *r = &te->result;
 
 	if (te->stop == TE_STOP_TIMEOUT)
-		r->outcome = SL_TASKEXEC_TIMEOUT;
+		r->outcome = SL_OUTCOME_TIMEOUT;
 	else if (te->stop == TE_STOP_CANCEL)
-		r->outcome = SL_TASKEXEC_CANCELLED;
+		r->outcome = SL_OUTCOME_CANCELLED;
 	else if (r->term_signal || r->outputs_error)
-		r->outcome = SL_TASKEXEC_FAILED;
+		r->outcome = SL_OUTCOME_FAILED;
 	else if (r->exit_code == 0)
-		r->outcome = SL_TASKEXEC_SUCCESS;
+		r->outcome = SL_OUTCOME_SUCCESS;
 	else if (r->exit_code == 99)
-		r->outcome = SL_TASKEXEC_SKIPPED;
+		r->outcome = SL_OUTCOME_SKIPPED;
 	else if (r->exit_code == 75 && te->sensor)
-		r->outcome = SL_TASKEXEC_RESCHEDULE;
+		r->outcome = SL_OUTCOME_RESCHEDULE;
 	else
-		r->outcome = SL_TASKEXEC_FAILED;
+		r->outcome = SL_OUTCOME_FAILED;
 }
 
 static void te_free(struct sl_taskexec *te)

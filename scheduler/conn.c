@@ -578,23 +578,23 @@ out:
 	sl_strbuf_release(&err);
 }
 
-static enum sl_taskexec_outcome outcome_of(enum sl_proto_outcome o)
+static enum sl_outcome outcome_of(enum sl_proto_outcome o)
 {
 	switch (o) {
 	case SL_PROTO_SUCCESS:
-		return SL_TASKEXEC_SUCCESS;
+		return SL_OUTCOME_SUCCESS;
 	case SL_PROTO_SKIPPED:
-		return SL_TASKEXEC_SKIPPED;
+		return SL_OUTCOME_SKIPPED;
 	case SL_PROTO_RESCHEDULE:
-		return SL_TASKEXEC_RESCHEDULE;
+		return SL_OUTCOME_RESCHEDULE;
 	case SL_PROTO_TIMEOUT:
-		return SL_TASKEXEC_TIMEOUT;
+		return SL_OUTCOME_TIMEOUT;
 	case SL_PROTO_CANCELLED:
-		return SL_TASKEXEC_CANCELLED;
+		return SL_OUTCOME_CANCELLED;
 	case SL_PROTO_LOST:
 	case SL_PROTO_FAILED:
 	default:
-		return SL_TASKEXEC_FAILED;
+		return SL_OUTCOME_FAILED;
 	}
 }
 

@@ -241,37 +241,37 @@ static void test_after_attempt_retry(void **state)
 	struct sl_next_state n;
 
 	(void)state;
-	sl_rules_after_attempt(&t, SL_TASKEXEC_FAILED, 1, 1000, 0, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_FAILED, 1, 1000, 0, &n);
 	assert_int_equal(n.state, SL_TASK_UP_FOR_RETRY);
 	assert_int_equal(n.at_ms, 31000);
-	sl_rules_after_attempt(&t, SL_TASKEXEC_TIMEOUT, 2, 5000, 0, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_TIMEOUT, 2, 5000, 0, &n);
 	assert_int_equal(n.state, SL_TASK_UP_FOR_RETRY);
 	assert_int_equal(n.at_ms, 35000);
-	sl_rules_after_attempt(&t, SL_TASKEXEC_FAILED, 3, 5000, 0, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_FAILED, 3, 5000, 0, &n);
 	assert_int_equal(n.state, SL_TASK_FAILED);
 	assert_int_equal(n.at_ms, 0);
-	sl_rules_after_attempt(&t, SL_TASKEXEC_TIMEOUT, 3, 5000, 0, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_TIMEOUT, 3, 5000, 0, &n);
 	assert_int_equal(n.state, SL_TASK_FAILED);
 
 	/* The back-off sequence through the outcome: 10s, 20s, capped 25s. */
-	sl_rules_after_attempt(&e, SL_TASKEXEC_FAILED, 1, 0, 0, &n);
+	sl_rules_after_attempt(&e, SL_OUTCOME_FAILED, 1, 0, 0, &n);
 	assert_int_equal(n.at_ms, 10000);
-	sl_rules_after_attempt(&e, SL_TASKEXEC_FAILED, 2, 0, 0, &n);
+	sl_rules_after_attempt(&e, SL_OUTCOME_FAILED, 2, 0, 0, &n);
 	assert_int_equal(n.at_ms, 20000);
-	sl_rules_after_attempt(&e, SL_TASKEXEC_FAILED, 3, 0, 0, &n);
+	sl_rules_after_attempt(&e, SL_OUTCOME_FAILED, 3, 0, 0, &n);
 	assert_int_equal(n.at_ms, 25000);
-	sl_rules_after_attempt(&e, SL_TASKEXEC_FAILED, 4, 0, 0, &n);
+	sl_rules_after_attempt(&e, SL_OUTCOME_FAILED, 4, 0, 0, &n);
 	assert_int_equal(n.state, SL_TASK_FAILED);
 
 	/* No retries at all. */
 	t.retries = 0;
-	sl_rules_after_attempt(&t, SL_TASKEXEC_FAILED, 1, 0, 0, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_FAILED, 1, 0, 0, &n);
 	assert_int_equal(n.state, SL_TASK_FAILED);
 
 	/* A retry time that would overflow saturates. */
 	t.retries = 1;
 	t.retry_delay = (int64_t)100 * 365 * 86400;
-	sl_rules_after_attempt(&t, SL_TASKEXEC_FAILED, 1, INT64_MAX - 5, 0, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_FAILED, 1, INT64_MAX - 5, 0, &n);
 	assert_int_equal(n.state, SL_TASK_UP_FOR_RETRY);
 	assert_true(n.at_ms == INT64_MAX);
 }
@@ -282,19 +282,19 @@ static void test_after_attempt_simple(void **state)
 	struct sl_next_state n;
 
 	(void)state;
-	sl_rules_after_attempt(&t, SL_TASKEXEC_SUCCESS, 1, 1000, 0, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_SUCCESS, 1, 1000, 0, &n);
 	assert_int_equal(n.state, SL_TASK_SUCCESS);
 	assert_int_equal(n.at_ms, 0);
-	sl_rules_after_attempt(&t, SL_TASKEXEC_SKIPPED, 1, 1000, 0, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_SKIPPED, 1, 1000, 0, &n);
 	assert_int_equal(n.state, SL_TASK_SKIPPED);
 	/* Cancelled is final, even with retries left. */
-	sl_rules_after_attempt(&t, SL_TASKEXEC_CANCELLED, 1, 1000, 0, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_CANCELLED, 1, 1000, 0, &n);
 	assert_int_equal(n.state, SL_TASK_CANCELLED);
 	/* A reschedule from a task that is no sensor is a failure. */
-	sl_rules_after_attempt(&t, SL_TASKEXEC_RESCHEDULE, 1, 1000, 0, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_RESCHEDULE, 1, 1000, 0, &n);
 	assert_int_equal(n.state, SL_TASK_UP_FOR_RETRY);
 	t.retries = 0;
-	sl_rules_after_attempt(&t, SL_TASKEXEC_RESCHEDULE, 1, 1000, 0, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_RESCHEDULE, 1, 1000, 0, &n);
 	assert_int_equal(n.state, SL_TASK_FAILED);
 }
 
@@ -308,20 +308,20 @@ static void test_after_attempt_sensor(void **state)
 	t.poke_interval = 5;
 	t.sensor_timeout = 60;
 	/* Pokes 5 s apart while within 60 s of the first poke's start. */
-	sl_rules_after_attempt(&t, SL_TASKEXEC_RESCHEDULE, 1, 100000, 100000, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_RESCHEDULE, 1, 100000, 100000, &n);
 	assert_int_equal(n.state, SL_TASK_UP_FOR_RESCHEDULE);
 	assert_int_equal(n.at_ms, 105000);
-	sl_rules_after_attempt(&t, SL_TASKEXEC_RESCHEDULE, 1, 160000, 100000, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_RESCHEDULE, 1, 160000, 100000, &n);
 	assert_int_equal(n.state, SL_TASK_UP_FOR_RESCHEDULE);
 	assert_int_equal(n.at_ms, 165000);
 	/* Past the timeout: failed, with retries left all the same. */
-	sl_rules_after_attempt(&t, SL_TASKEXEC_RESCHEDULE, 1, 160001, 100000, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_RESCHEDULE, 1, 160001, 100000, &n);
 	assert_int_equal(n.state, SL_TASK_FAILED);
 	assert_int_equal(n.at_ms, 0);
 	/* A sensor's other outcomes follow the usual rules. */
-	sl_rules_after_attempt(&t, SL_TASKEXEC_FAILED, 1, 160001, 100000, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_FAILED, 1, 160001, 100000, &n);
 	assert_int_equal(n.state, SL_TASK_UP_FOR_RETRY);
-	sl_rules_after_attempt(&t, SL_TASKEXEC_SUCCESS, 1, 160001, 100000, &n);
+	sl_rules_after_attempt(&t, SL_OUTCOME_SUCCESS, 1, 160001, 100000, &n);
 	assert_int_equal(n.state, SL_TASK_SUCCESS);
 }
 

@@ -110,7 +110,7 @@ static void test_success_streams(void **state)
 
 	(void)state;
 	run_cmd(&r, "echo a; echo b >&2; echo c; echo d >&2; read x; echo \"stdin=$x.\"");
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
 	assert_int_equal(r.res.exit_code, 0);
 	assert_int_equal(r.res.term_signal, 0);
 	assert_string_equal(r.out.buf, "a\nc\nstdin=.\n");
@@ -127,15 +127,15 @@ static void test_exit_codes(void **state)
 	static const struct {
 		const char *cmd;
 		bool sensor;
-		enum sl_taskexec_outcome outcome;
+		enum sl_outcome outcome;
 		int code;
 	} cases[] = {
-	    {"exit 1", false, SL_TASKEXEC_FAILED, 1},
-	    {"exit 99", false, SL_TASKEXEC_SKIPPED, 99},
-	    {"exit 75", false, SL_TASKEXEC_FAILED, 75},
-	    {"exit 75", true, SL_TASKEXEC_RESCHEDULE, 75},
-	    {"exit 0", true, SL_TASKEXEC_SUCCESS, 0},
-	    {"no-such-command-for-sluice", false, SL_TASKEXEC_FAILED, 127},
+	    {"exit 1", false, SL_OUTCOME_FAILED, 1},
+	    {"exit 99", false, SL_OUTCOME_SKIPPED, 99},
+	    {"exit 75", false, SL_OUTCOME_FAILED, 75},
+	    {"exit 75", true, SL_OUTCOME_RESCHEDULE, 75},
+	    {"exit 0", true, SL_OUTCOME_SUCCESS, 0},
+	    {"no-such-command-for-sluice", false, SL_OUTCOME_FAILED, 127},
 	};
 
 	(void)state;
@@ -160,7 +160,7 @@ static void test_signal(void **state)
 
 	(void)state;
 	run_cmd(&r, "kill -9 $$");
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_FAILED);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_FAILED);
 	assert_int_equal(r.res.exit_code, -1);
 	assert_int_equal(r.res.term_signal, SIGKILL);
 	run_release(&r);
@@ -212,7 +212,7 @@ static void test_timeout_kills_group(void **state)
 	o.timeout = 1;
 	o.grace = 1;
 	run_opts(&r, &o);
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_TIMEOUT);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_TIMEOUT);
 	assert_int_equal(r.res.term_signal, SIGTERM);
 	assert_true(r.res.duration_ms >= 900);
 	assert_true(r.res.duration_ms < 2500);
@@ -239,7 +239,7 @@ static void test_leftover_jobs(void **state)
 		opts_init(&o, &r, commands[i]);
 		o.grace = 1;
 		run_opts(&r, &o);
-		assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+		assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
 		assert_int_equal(r.res.exit_code, 0);
 		assert_true(r.res.duration_ms < 900);
 		pid = strtol(r.out.buf, NULL, 10);
@@ -260,7 +260,7 @@ static void test_timeout_sigkill_after_grace(void **state)
 	o.timeout = 1;
 	o.grace = 1;
 	run_opts(&r, &o);
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_TIMEOUT);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_TIMEOUT);
 	assert_int_equal(r.res.term_signal, SIGKILL);
 	assert_true(r.res.duration_ms >= 1900);
 	assert_true(r.res.duration_ms < 3000);
@@ -305,7 +305,7 @@ static void test_cancel(void **state)
 	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(r.done, 1);
 	assert_int_equal(uv_loop_close(&loop), 0);
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_CANCELLED);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_CANCELLED);
 	assert_int_equal(r.res.term_signal, SIGTERM);
 	assert_true(r.res.duration_ms < 1000);
 	assert_string_equal(r.out.buf, "started\n");
@@ -324,7 +324,7 @@ static void test_log_limit(void **state)
 	o.log_limit = 4096;
 	o.timeout = 5;
 	run_opts(&r, &o);
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
 	assert_true(r.res.log_truncated);
 	assert_int_equal(r.res.log_bytes, 1048576 + 5);
 	marker = r.out.buf + 4096;
@@ -357,7 +357,7 @@ static void test_outputs(void **state)
 	    "printf 'a=1\\nb=x=y\\n1bad=2\\nnoeq\\n\\nc=\\r\\na=2\\n=v\\n' >\"$SLUICE_OUTPUT\"");
 	o.output_dir = dir;
 	run_opts(&r, &o);
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
 	assert_int_equal(r.res.outputs.nr, 3);
 	assert_string_equal(output_get(&r.res.outputs, "a"), "2");
 	assert_string_equal(output_get(&r.res.outputs, "b"), "x=y");
@@ -376,7 +376,7 @@ static void test_outputs(void **state)
 	          ">\"$SLUICE_OUTPUT\"");
 	o.output_dir = dir;
 	run_opts(&r, &o);
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
 	assert_null(r.res.outputs_error);
 	assert_int_equal(r.res.outputs_bad_lines, 2);
 	assert_int_equal(r.res.outputs.nr, 1);
@@ -390,7 +390,7 @@ static void test_outputs(void **state)
 	opts_init(&o, &r, "test -f \"$SLUICE_OUTPUT\" && test ! -s \"$SLUICE_OUTPUT\"");
 	o.output_dir = dir;
 	run_opts(&r, &o);
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
 	assert_int_equal(r.res.outputs.nr, 0);
 	run_release(&r);
 
@@ -420,7 +420,7 @@ static void assert_refused(struct run *r, const char *reason)
 {
 	struct sl_strbuf line = SL_STRBUF_INIT;
 
-	assert_int_equal(r->res.outcome, SL_TASKEXEC_FAILED);
+	assert_int_equal(r->res.outcome, SL_OUTCOME_FAILED);
 	assert_int_equal(r->res.outputs.nr, 0);
 	assert_non_null(r->res.outputs_error);
 	assert_string_equal(r->res.outputs_error, reason);
@@ -442,7 +442,7 @@ static void test_outputs_long_key(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	run_outputs(&r, dir, "printf '%0200d=1\\n' 0 | tr 0 k >\"$SLUICE_OUTPUT\"", false);
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
 	assert_null(r.res.outputs_error);
 	assert_int_equal(r.res.outputs.nr, 1);
 	assert_int_equal(strlen(r.res.outputs.items[0].key), 200);
@@ -470,7 +470,7 @@ static void test_outputs_not_utf8(void **state)
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	run_outputs(&r, dir, "printf 'name=caf\\303\\251\\n' >\"$SLUICE_OUTPUT\"", false);
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
 	assert_string_equal(output_get(&r.res.outputs, "name"), "caf\303\251");
 	run_release(&r);
 	run_outputs(&r, dir, "printf 'ok=1\\nname=caf\\351\\n' >\"$SLUICE_OUTPUT\"", false);
@@ -501,7 +501,7 @@ static void test_outputs_not_utf8(void **state)
 	o.timeout = 1;
 	o.grace = 1;
 	run_opts(&r, &o);
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_TIMEOUT);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_TIMEOUT);
 	assert_int_equal(r.res.outputs.nr, 0);
 	assert_non_null(r.res.outputs_error);
 	assert_non_null(strstr(r.err.buf,
@@ -523,7 +523,7 @@ static void test_outputs_too_big(void **state)
 	            "awk 'BEGIN { for (i = 0; i < 4096; i++) printf \"k%04d=xxxxxxxxx\\n\", i }' "
 	            ">\"$SLUICE_OUTPUT\"",
 	            false);
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
 	assert_null(r.res.outputs_error);
 	assert_int_equal(r.res.outputs.nr, 4096);
 	assert_string_equal(output_get(&r.res.outputs, "k4095"), "xxxxxxxxx");
@@ -552,7 +552,7 @@ static void test_outputs_too_many_keys(void **state)
 	            "awk 'BEGIN { for (i = 0; i < 4096; i++) printf \"k%d=\\nk0=again\\n\", i }' "
 	            ">\"$SLUICE_OUTPUT\"",
 	            false);
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
 	assert_int_equal(r.res.outputs.nr, 4096);
 	assert_string_equal(output_get(&r.res.outputs, "k0"), "again");
 	run_release(&r);
@@ -580,7 +580,7 @@ static void test_cwd_and_bad_cwd(void **state)
 	opts_init(&o, &r, "pwd");
 	o.cwd = dir;
 	run_opts(&r, &o);
-	assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
 	assert_true(r.out.len > 0);
 	r.out.buf[r.out.len - 1] = '\0';
 	assert_string_equal(r.out.buf, dir);
@@ -778,7 +778,7 @@ static void test_injection(void **state)
 		opts_init(&o, &r, cmd.buf);
 		o.env = sl_env_array(&env);
 		run_opts(&r, &o);
-		assert_int_equal(r.res.outcome, SL_TASKEXEC_SUCCESS);
+		assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
 		assert_string_equal(r.out.buf, want);
 		assert_int_equal(access(pwned, F_OK), -1);
 		free(want);

@@ -146,20 +146,20 @@ static void on_log(struct sl_taskexec *te, enum sl_taskexec_stream stream, const
 	         len);
 }
 
-static enum sl_proto_outcome outcome_of(enum sl_taskexec_outcome o)
+static enum sl_proto_outcome outcome_of(enum sl_outcome o)
 {
 	switch (o) {
-	case SL_TASKEXEC_SUCCESS:
+	case SL_OUTCOME_SUCCESS:
 		return SL_PROTO_SUCCESS;
-	case SL_TASKEXEC_SKIPPED:
+	case SL_OUTCOME_SKIPPED:
 		return SL_PROTO_SKIPPED;
-	case SL_TASKEXEC_RESCHEDULE:
+	case SL_OUTCOME_RESCHEDULE:
 		return SL_PROTO_RESCHEDULE;
-	case SL_TASKEXEC_TIMEOUT:
+	case SL_OUTCOME_TIMEOUT:
 		return SL_PROTO_TIMEOUT;
-	case SL_TASKEXEC_CANCELLED:
+	case SL_OUTCOME_CANCELLED:
 		return SL_PROTO_CANCELLED;
-	case SL_TASKEXEC_FAILED:
+	case SL_OUTCOME_FAILED:
 		break;
 	}
 	return SL_PROTO_FAILED;
@@ -248,7 +248,7 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *res, void
 	}
 	sl_proto_msg_init(&m, SL_PROTO_RESULT);
 	/* A task that ended by itself before the kill keeps its own outcome. */
-	m.u.result.outcome = a->lost && res->outcome == SL_TASKEXEC_CANCELLED
+	m.u.result.outcome = a->lost && res->outcome == SL_OUTCOME_CANCELLED
 	                         ? SL_PROTO_LOST
 	                         : outcome_of(res->outcome);
 	m.u.result.exit_code = res->term_signal ? -1 : res->exit_code;

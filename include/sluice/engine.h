@@ -8,7 +8,7 @@
 #include "sluice/db.h"
 #include "sluice/strbuf.h"
 #include "sluice/taskenv.h"
-#include "sluice/taskexec.h"
+#include "sluice/outcome.h"
 
 /**
  * The scheduler's database core: the few set-based transactions its loop
@@ -160,7 +160,7 @@ int sl_engine_log(struct sl_db *db, int64_t attempt_id, int64_t fencing, int seq
 
 /** How an attempt ended, as a worker reports it. */
 struct sl_engine_result {
-	enum sl_taskexec_outcome outcome;
+	enum sl_outcome outcome;
 	int exit_code;       /* 0-255, or -1 when none (signal, timeout) */
 	int signal;          /* 1-127, or 0 */
 	const char *outputs; /* the text of a JSON object of strings; NULL: {} */

@@ -7,7 +7,7 @@
 
 #include "sluice/dag.h"
 #include "sluice/strbuf.h"
-#include "sluice/taskexec.h"
+#include "sluice/outcome.h"
 
 /**
  * The state rules of a run, as pure functions: when a task may start
@@ -133,9 +133,8 @@ struct sl_next_state {
  *   without a retry (as Airflow's sensor timeout). A reschedule from a task
  *   that is not a sensor is treated as a failure.
  */
-void sl_rules_after_attempt(const struct sl_task *task, enum sl_taskexec_outcome outcome,
-                            int try_number, int64_t now_ms, int64_t first_poke_ms,
-                            struct sl_next_state *out);
+void sl_rules_after_attempt(const struct sl_task *task, enum sl_outcome outcome, int try_number,
+                            int64_t now_ms, int64_t first_poke_ms, struct sl_next_state *out);
 
 /**
  * Branching. A task that succeeds with a `branch` output (`branch=a,b` in

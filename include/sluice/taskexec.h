@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "sluice/dag.h"
+#include "sluice/outcome.h"
 #include "sluice/strbuf.h"
 
 /**
@@ -26,17 +27,6 @@
 #define SL_TASKEXEC_GRACE_DEFAULT 10    /* seconds */
 #define SL_TASKEXEC_OUTPUT_MAX    65536 /* largest $SLUICE_OUTPUT accepted, bytes */
 
-enum sl_taskexec_outcome {
-	SL_TASKEXEC_SUCCESS,    /* exit 0 */
-	SL_TASKEXEC_SKIPPED,    /* exit 99 */
-	SL_TASKEXEC_RESCHEDULE, /* exit 75 from a sensor: poke again later */
-	SL_TASKEXEC_FAILED,     /* any other exit code, a signal, or outputs refused */
-	SL_TASKEXEC_TIMEOUT,    /* stopped by our timeout */
-	SL_TASKEXEC_CANCELLED,  /* stopped by sl_taskexec_cancel */
-};
-
-const char *sl_taskexec_outcome_name(enum sl_taskexec_outcome outcome);
-
 enum sl_taskexec_stream {
 	SL_TASKEXEC_STDOUT = 1,
 	SL_TASKEXEC_STDERR = 2,
@@ -54,7 +44,7 @@ enum sl_taskexec_stream {
  * failed; `exit_code` stays the command's.
  */
 struct sl_taskexec_result {
-	enum sl_taskexec_outcome outcome;
+	enum sl_outcome outcome;
 	int exit_code;                      /* the exit status, or -1 when killed by a signal */
 	int term_signal;                    /* the signal that killed the shell, or 0 */
 	int64_t started_at_ms, ended_at_ms; /* wall clock, ms since the epoch */
@@ -112,7 +102,7 @@ int sl_taskexec_start(uv_loop_t *loop, const struct sl_taskexec_opts *opts,
 
 /**
  * Stop the attempt: SIGTERM to its process group, SIGKILL after the grace
- * period. The outcome becomes SL_TASKEXEC_CANCELLED; on_done still comes
+ * period. The outcome becomes SL_OUTCOME_CANCELLED; on_done still comes
  * once everything has exited. Does nothing when it has already exited or
  * been cancelled or timed out. Must not be called after on_done.
  */
@@ -121,7 +111,7 @@ void sl_taskexec_cancel(struct sl_taskexec *te);
 /**
  * Stop the attempt now: SIGKILL to its whole process group, no grace (the
  * worker fencing itself off, when every moment the task runs on is a
- * moment it may run twice). The outcome becomes SL_TASKEXEC_CANCELLED
+ * moment it may run twice). The outcome becomes SL_OUTCOME_CANCELLED
  * unless the shell had already exited; on_done still comes once. Must not
  * be called after on_done.
  */

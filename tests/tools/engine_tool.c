@@ -69,15 +69,15 @@ static json_t *dispatch_json(const struct sl_engine_dispatch *d)
 	                 "sensor", d->sensor);
 }
 
-static int parse_outcome(const char *s, enum sl_taskexec_outcome *o)
+static int parse_outcome(const char *s, enum sl_outcome *o)
 {
-	static const enum sl_taskexec_outcome all[] = {
-	    SL_TASKEXEC_SUCCESS, SL_TASKEXEC_SKIPPED, SL_TASKEXEC_RESCHEDULE,
-	    SL_TASKEXEC_FAILED,  SL_TASKEXEC_TIMEOUT, SL_TASKEXEC_CANCELLED,
+	static const enum sl_outcome all[] = {
+	    SL_OUTCOME_SUCCESS, SL_OUTCOME_SKIPPED, SL_OUTCOME_RESCHEDULE,
+	    SL_OUTCOME_FAILED,  SL_OUTCOME_TIMEOUT, SL_OUTCOME_CANCELLED,
 	};
 
 	for (size_t i = 0; i < SL_ARRAY_SIZE(all); i++) {
-		if (!strcmp(s, sl_taskexec_outcome_name(all[i]))) {
+		if (!strcmp(s, sl_outcome_name(all[i]))) {
 			*o = all[i];
 			return 0;
 		}
@@ -118,7 +118,7 @@ static int cmd_claim(struct sl_db *db, int argc, char **argv, struct sl_strbuf *
 
 static int cmd_result(struct sl_db *db, int argc, char **argv, struct sl_strbuf *err)
 {
-	struct sl_engine_result res = {SL_TASKEXEC_FAILED, -1, 0, NULL};
+	struct sl_engine_result res = {SL_OUTCOME_FAILED, -1, 0, NULL};
 	bool accepted = false;
 	int rc;
 
