@@ -4,8 +4,8 @@
 # lost scheduler, bad frames, heartbeat timeout, SIGTERM drain.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/cli/daemons.sh"
+. "$TESTS_DIR/cli/fake.sh"
 
-FAKE=${SLUICE_FAKE_SCHEDULER:?SLUICE_FAKE_SCHEDULER must point at fake_scheduler}
 cd "$TMP" || exit 1
 printf 'secret\n' >token
 WPID=
@@ -17,16 +17,6 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-# fake NAME [--port N] COMMAND...: start a fake scheduler; its output in NAME.out.
-fake() {
-	name=$1
-	shift
-	"$FAKE" "$@" >"$name.out" 2>&1 &
-	FPID=$!
-	wait_for "$name.out" '^port ' || echo "# fake scheduler did not start"
-	PORT=$(sed -n 's/^port //p' "$name.out")
-}
 
 # worker NAME: a worker with its own state dir, logging to NAME.log.
 worker() {

@@ -7,8 +7,8 @@
 # killing anything. Against the fake scheduler: no PostgreSQL needed.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/cli/daemons.sh"
+. "$TESTS_DIR/cli/fake.sh"
 
-FAKE=${SLUICE_FAKE_SCHEDULER:?SLUICE_FAKE_SCHEDULER must point at fake_scheduler}
 cd "$TMP" || exit 1
 printf 'secret\n' >token
 WPID=
@@ -46,15 +46,6 @@ start_time() {
 # line_of FILE PATTERN: the number of the first matching line (empty: none).
 line_of() {
 	grep -n -e "$2" "$1" | head -n 1 | cut -d: -f1
-}
-
-fake() {
-	name=$1
-	shift
-	"$FAKE" "$@" >"$name.out" 2>&1 &
-	FPID=$!
-	wait_for "$name.out" '^port ' || echo "# fake scheduler did not start"
-	PORT=$(sed -n 's/^port //p' "$name.out")
 }
 
 # worker LOG: the worker of w.yaml (the same config, so the same state_dir,
