@@ -179,16 +179,16 @@ static const char *outcome_name(enum sl_proto_outcome o)
  * this is the last line of defence) becomes a failure without outputs,
  * the reason in the attempt's log.
  */
-static void make_deliverable(struct worker *w, struct attempt *a, struct sl_proto_msg *m)
+static void fail_undeliverable(struct worker *w, struct attempt *a, struct sl_proto_msg *m,
+                               const char *why)
 {
-	struct sl_strbuf frame = SL_STRBUF_INIT, err = SL_STRBUF_INIT, line = SL_STRBUF_INIT;
+	struct sl_strbuf line = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
 	struct sl_proto_result *r = &m->u.result;
 
-	if (!sl_proto_encode_checked(m, &frame, &err))
-		goto out;
-	sl_log("error", "result_undeliverable", "attempt=%s reason=\"%s\"", r->attempt_id, err.buf);
+	sl_log_quote(&q, why);
+	sl_log("error", "result_undeliverable", "attempt=%s reason=%s", r->attempt_id, q.buf);
 	sl_strbuf_addf(&line, "[sluice: the result cannot be reported (%s): the attempt fails]\n",
-	               err.buf);
+	               why);
 	send_log(w, a, SL_PROTO_STDERR, line.buf, line.len);
 	for (size_t i = 0; i < r->outputs.nr; i++) {
 		free(r->outputs.items[i].key);
@@ -196,23 +196,26 @@ static void make_deliverable(struct worker *w, struct attempt *a, struct sl_prot
 	}
 	r->outputs.nr = 0;
 	r->outcome = SL_PROTO_FAILED;
-out:
-	sl_strbuf_release(&frame);
-	sl_strbuf_release(&err);
 	sl_strbuf_release(&line);
+	sl_strbuf_release(&q);
 }
 
-/* `a` may be a stand-in holding only the id, fence and next log seq. */
 static void finish(struct worker *w, struct attempt *a, struct sl_proto_msg *m)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
 	const char *id = a->id;
 	uint64_t fence = a->fence;
+	int rc;
 
 	m->u.result.attempt_id = sl_xstrdup(id);
 	m->u.result.fence = fence;
-	make_deliverable(w, a, m);
-	if (results_add(w, m, &err)) {
+	rc = results_add(w, m, &err);
+	if (rc == SL_EINVAL || rc == SL_ETOOBIG) {
+		fail_undeliverable(w, a, m, err.buf);
+		sl_strbuf_reset(&err);
+		rc = results_add(w, m, &err);
+	}
+	if (rc) {
 		sl_log_quote(&q, err.buf);
 		sl_log("error", "result_not_stored", "attempt=%s reason=%s", id, q.buf);
 	}

@@ -187,10 +187,9 @@ int results_add(struct worker *w, const struct sl_proto_msg *result, struct sl_s
 	char *path;
 	int rc;
 
-	if ((rc = sl_proto_encode(result, &frame))) {
-		sl_strbuf_addf(err, "cannot encode the result of %s", r->attempt_id);
+	/* Checked as the scheduler's decoder will: a refused frame is never kept. */
+	if ((rc = sl_proto_encode_checked(result, &frame, err)))
 		goto out;
-	}
 	/*
 	 * A result that cannot be stored is still kept in memory and sent: it is
 	 * then lost only if the worker also dies before the ACK.

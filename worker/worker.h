@@ -184,7 +184,12 @@ void attempt_list_running(const struct worker *w, struct sl_proto_strlist *l);
 /* results.c */
 int results_init(struct worker *w, struct sl_strbuf *err);
 void results_release(struct worker *w);
-/** Store (write .new, fsync, rename) and keep one result; then send it if connected. */
+/**
+ * Store (write .new, fsync, rename) and keep one result; then send it if
+ * connected. SL_EINVAL or SL_ETOOBIG, with the reason, when the scheduler's
+ * decoder would refuse the frame: nothing is kept. SL_ERR when it could not
+ * be stored: it is kept in memory and sent all the same.
+ */
 int results_add(struct worker *w, const struct sl_proto_msg *result, struct sl_strbuf *err);
 void results_ack(struct worker *w, const struct sl_proto_ref *ack);
 /** The scheduler refused a result for good: move it aside (results/dead/), forget it. */
