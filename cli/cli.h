@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Exit codes of SPEC §4. */
+/* Exit codes (docs/cli.md). */
 enum {
 	CLI_EXIT_OK = 0,
 	CLI_EXIT_FAILED = 1,      /* the thing asked about failed or is invalid */

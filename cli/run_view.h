@@ -71,7 +71,7 @@ void runs_callbacks_json(json_t *show, const PGresult *cb);
 /* A "callbacks:" table after the task table; nothing when there are none. */
 void runs_callbacks_print(const PGresult *cb);
 
-/* SPEC §4's `runs show --json` object. */
+/* The `runs show --json` object (docs/json.md). */
 json_t *runs_show_json(const char *dag_id, const char *run_id, const PGresult *r);
 void runs_show_print(const char *dag_id, const char *run_id, const PGresult *r);
 

@@ -16,7 +16,7 @@ CREATE TABLE schema_migrations (
 	applied_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Ids of DAGs, tasks, pools and workers: SPEC §2's [A-Za-z0-9_.-]{1,200}.
+-- Ids of DAGs, tasks, pools and workers: docs/dag-format.md's [A-Za-z0-9_.-]{1,200}.
 CREATE DOMAIN sl_id AS text
 	CONSTRAINT sl_id_check CHECK (VALUE ~ '^[A-Za-z0-9_.-]{1,200}$');
 
@@ -238,7 +238,7 @@ CREATE TABLE attempts (
 	CONSTRAINT attempts_times_check CHECK (started_at <= ended_at)
 );
 
--- The guarantee of SPEC §3: a task instance never has two attempts running
+-- The guarantee of docs/reliability.md: a task instance never has two attempts running
 -- at the same time. Inserting a second live attempt fails here, whatever
 -- the scheduler believes.
 CREATE UNIQUE INDEX attempts_one_live_key ON attempts (ti_id)

@@ -10,7 +10,7 @@
 
 /**
  * The configuration file shared by `sluice` and `sluice-scheduler`
- * (SPEC §5), read as strictly as a DAG file: unknown keys (with a "did you
+ * (docs/scheduler.md), read as strictly as a DAG file: unknown keys (with a "did you
  * mean"), wrong types and bad durations are diagnostics at file:line:col.
  *
  *     database_url: postgresql:///sluice      # optional; SLUICE_DATABASE_URL wins
@@ -58,7 +58,7 @@ void sl_config_release(struct sl_config *cfg);
 int sl_config_load(struct sl_config *cfg, const char *path, struct sl_diags *diags);
 
 /**
- * The worker's configuration file (SPEC §5, docs/worker.md), read with the
+ * The worker's configuration file (docs/worker.md), read with the
  * same strictness as sl_config:
  *
  *     scheduler: sched1:7411                  # or a list [a:7411, b:7411]; required

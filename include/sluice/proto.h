@@ -28,7 +28,7 @@
 #define SL_PROTO_MIN_MAX_FRAME 1024
 /** Ids (worker, attempt, dag, task, output keys): [A-Za-z0-9_.-]{1,200}. */
 #define SL_PROTO_ID_MAX 200
-/** Run ids, as the database allows them (SPEC §3): [A-Za-z0-9_.:+~-]{1,250}. */
+/** Run ids, as the database allows them (docs/runs.md): [A-Za-z0-9_.:+~-]{1,250}. */
 #define SL_PROTO_RUN_ID_MAX 250
 /** Longest token, reason, command, cwd or value (bytes). */
 #define SL_PROTO_TEXT_MAX (256 * 1024)

@@ -18,7 +18,7 @@
  * tables are in docs/execution.md.
  */
 
-/** Task states of SPEC §3. */
+/** Task states (docs/engine.md). */
 enum sl_task_state {
 	SL_TASK_PENDING,
 	SL_TASK_SCHEDULED,
@@ -34,7 +34,7 @@ enum sl_task_state {
 	SL_TASK_REMOVED,
 };
 
-/** Run states of SPEC §3. */
+/** Run states (docs/engine.md). */
 enum sl_run_state {
 	SL_RUN_QUEUED,
 	SL_RUN_RUNNING,

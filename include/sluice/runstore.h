@@ -28,7 +28,7 @@
 
 /** Final run states: success, failed, cancelled. */
 bool sl_run_state_final(const char *state);
-/** One of the five run states of SPEC §3. */
+/** One of the five run states (docs/engine.md). */
 bool sl_run_state_valid(const char *state);
 /** Task states after which nothing more happens to the task by itself. */
 bool sl_task_state_final(const char *state);

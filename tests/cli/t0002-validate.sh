@@ -1,6 +1,6 @@
 #!/bin/sh
 # `sluice validate`: the examples are valid; every invalid fixture fails
-# with exactly the diagnostics in its .expect file; --json has SPEC's shape.
+# with exactly the diagnostics in its .expect file; --json has the documented shape.
 . "$(dirname "$0")/lib.sh"
 
 run "$SLUICE" validate "$SRC_DIR/dags-examples"

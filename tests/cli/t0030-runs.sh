@@ -58,7 +58,7 @@ jq_ok '(keys_unsorted == ["dag","run_id","state","commit","logical_date","tasks"
 	all(.tasks[]; keys_unsorted == ["task","state","try_number","started_at","ended_at",
 	  "exit_code","worker","reason","outputs"] and .reason == null and .outputs == {} and .state == "pending" and .try_number == 0 and
 	  .started_at == null and .ended_at == null and .exit_code == null and .worker == null)' \
-	"$TMP/out" "runs show --json has SPEC's shape, tasks in file order"
+	"$TMP/out" "runs show --json has the documented shape, tasks in file order"
 
 run "$SLUICE" trigger nightly_etl
 expect_status 0 "trigger with the defaults"
