@@ -96,7 +96,7 @@ int cli_start(struct cli *cli, const struct cli_command *cmd, int argc, char **a
 
 /*
  * The conf of a run from `--conf-json JSON` and then each `--conf KEY=VALUE`
- * of `pairs`, checked against the DAG's `params` (lib/params.c) into the
+ * of `pairs`, checked against the DAG's `params` (lib/core/params.c) into the
  * object `conf`. Returns 0 or CLI_EXIT_USAGE after naming the bad option.
  */
 struct json_t;

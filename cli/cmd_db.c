@@ -1,6 +1,6 @@
 /*
  * sluice db init | migrate | status: create, upgrade and inspect the schema
- * in PostgreSQL (lib/db.c does the work; this file wires it to the CLI).
+ * in PostgreSQL (lib/db/db.c does the work; this file wires it to the CLI).
  */
 #include "cli.h"
 

@@ -1,6 +1,6 @@
 /*
  * sluice dags refresh: fetch the DAG repository now and sync its current
- * commit into the database (lib/dagstore.c does the work; the scheduler
+ * commit into the database (lib/engine/dagstore.c does the work; the scheduler
  * calls the same code on its timer).
  */
 #include "cli.h"

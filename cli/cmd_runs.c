@@ -1,6 +1,6 @@
 /*
  * sluice trigger | runs list | runs show | runs cancel | backfill: runs in
- * the database. lib/runstore.c makes the state changes; this file parses
+ * the database. lib/db/runstore.c makes the state changes; this file parses
  * the command line, reads what it prints, and prints it.
  */
 #include "cli.h"

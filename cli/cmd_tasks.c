@@ -1,6 +1,6 @@
 /*
  * sluice tasks clear | tasks mark | logs: task instances of a run and the
- * logs of their attempts. lib/runstore.c makes the state changes.
+ * logs of their attempts. lib/db/runstore.c makes the state changes.
  */
 #include "cli.h"
 

@@ -23,7 +23,7 @@ extern char **environ;
  * that results.c stores before sending.
  *
  * An attempt first gets the checkout of its run's commit from the checkout
- * cache (lib/checkout.c) on a thread of libuv's pool, since that is disk
+ * cache (lib/git/checkout.c) on a thread of libuv's pool, since that is disk
  * and network work; meanwhile it is held (it counts against the slots and
  * is listed as running) but has no process. The task then runs in
  * `<checkout>/<cwd>`, pinned in the cache until it ends. Its writable

@@ -1,6 +1,10 @@
 #ifndef SLUICE_CHECKOUT_H
 #define SLUICE_CHECKOUT_H
 
+#ifndef SLUICE_LAYER_GIT
+#error "sluice/checkout.h: this target does not link the git layer (docs/architecture.md)"
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,7 +15,7 @@
 /**
  * The worker's per-commit checkout cache (docs/worker.md): a read-only
  * tree of each commit a task runs in, materialised with libgit2 from the
- * DAG repository (a local path, or a URL mirrored by lib/gitsrc.c), kept
+ * DAG repository (a local path, or a URL mirrored by lib/git/gitsrc.c), kept
  * for reuse by later attempts and pruned by age and size.
  *
  * Layout under STATE_DIR:
@@ -21,7 +25,7 @@
  *                                      folder's mtime is its last use
  *     checkouts/.tmp-<commit>-<pid>-*  a checkout being written
  *     checkouts/.trash-<commit>-<pid>-* a checkout being removed
- *     mirrors/NAME-HASH/               bare mirrors of URLs (lib/gitsrc.c)
+ *     mirrors/NAME-HASH/               bare mirrors of URLs (lib/git/gitsrc.c)
  *
  * Atomicity: a checkout is written into a fresh `.tmp-*` folder, made
  * read-only, flushed to disk (syncfs), then renamed to `<commit>`; the
@@ -61,7 +65,7 @@ void sl_checkout_cache_release(struct sl_checkout_cache *cache);
 /**
  * Make sure `state_dir/checkouts/<commit>` holds the tree of `commit` (40
  * or 64 lowercase hex digits) of `repo` (a local repository path or a URL
- * as lib/gitsrc.c takes them) and pin it. A cached checkout is only
+ * as lib/git/gitsrc.c takes them) and pin it. A cached checkout is only
  * touched (its mtime set to now); otherwise the commit is looked up in the
  * repository (for a URL, in its mirror, fetched first when the commit is
  * not there yet) and checked out. `*path` is the checkout's folder (free

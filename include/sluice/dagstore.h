@@ -1,6 +1,10 @@
 #ifndef SLUICE_DAGSTORE_H
 #define SLUICE_DAGSTORE_H
 
+#ifndef SLUICE_LAYER_ENGINE
+#error "sluice/dagstore.h: this target does not link the engine layer (docs/architecture.md)"
+#endif
+
 #include <stddef.h>
 
 #include "sluice/db.h"

@@ -1,6 +1,10 @@
 #ifndef SLUICE_DB_H
 #define SLUICE_DB_H
 
+#ifndef SLUICE_LAYER_DB
+#error "sluice/db.h: this target does not link the database layer (docs/architecture.md)"
+#endif
+
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>

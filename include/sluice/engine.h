@@ -1,6 +1,10 @@
 #ifndef SLUICE_ENGINE_H
 #define SLUICE_ENGINE_H
 
+#ifndef SLUICE_LAYER_ENGINE
+#error "sluice/engine.h: this target does not link the engine layer (docs/architecture.md)"
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

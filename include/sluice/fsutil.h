@@ -1,6 +1,10 @@
 #ifndef SLUICE_FSUTIL_H
 #define SLUICE_FSUTIL_H
 
+#ifndef SLUICE_LAYER_EXEC
+#error "sluice/fsutil.h: this target does not link the exec layer (docs/architecture.md)"
+#endif
+
 #include <stddef.h>
 
 #include "sluice/strbuf.h"

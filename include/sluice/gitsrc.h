@@ -1,6 +1,10 @@
 #ifndef SLUICE_GITSRC_H
 #define SLUICE_GITSRC_H
 
+#ifndef SLUICE_LAYER_GIT
+#error "sluice/gitsrc.h: this target does not link the git layer (docs/architecture.md)"
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 

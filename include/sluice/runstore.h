@@ -1,6 +1,10 @@
 #ifndef SLUICE_RUNSTORE_H
 #define SLUICE_RUNSTORE_H
 
+#ifndef SLUICE_LAYER_DB
+#error "sluice/runstore.h: this target does not link the database layer (docs/architecture.md)"
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

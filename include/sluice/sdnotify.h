@@ -1,6 +1,10 @@
 #ifndef SLUICE_SDNOTIFY_H
 #define SLUICE_SDNOTIFY_H
 
+#ifndef SLUICE_LAYER_EXEC
+#error "sluice/sdnotify.h: this target does not link the exec layer (docs/architecture.md)"
+#endif
+
 #include <uv.h>
 
 /**

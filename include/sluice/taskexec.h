@@ -1,6 +1,10 @@
 #ifndef SLUICE_TASKEXEC_H
 #define SLUICE_TASKEXEC_H
 
+#ifndef SLUICE_LAYER_EXEC
+#error "sluice/taskexec.h: this target does not link the exec layer (docs/architecture.md)"
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

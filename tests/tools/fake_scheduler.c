@@ -2,7 +2,7 @@
  * fake_scheduler: a scripted stand-in for sluice-scheduler's worker port,
  * for tests/cli/t0060-worker.sh. It listens on 127.0.0.1 (a free port, or
  * --port N), prints `port N`, then runs its script, one command per
- * argument, speaking the real protocol through lib/proto.c:
+ * argument, speaking the real protocol through lib/core/proto.c:
  *
  *   accept                      wait for a worker to connect (closes any earlier one)
  *   expect TYPE                 read frames until one of TYPE (HELLO, LOG, RESULT...)

@@ -15,7 +15,7 @@
 #include "sluice/error.h"
 #include "sluice/banned.h"
 
-/* The DAG loader's own size limit (lib/dag_load.c). */
+/* The DAG loader's own size limit (lib/core/dag_load.c). */
 #define DEFAULT_MAX_SIZE (1024 * 1024)
 /* Folders nested deeper than this are refused rather than recursed into. */
 #define MAX_DEPTH 64

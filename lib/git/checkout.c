@@ -46,7 +46,7 @@ static int sys_fail(struct sl_strbuf *err, const char *what, const char *path)
 	return SL_ERR;
 }
 
-/* "message: libgit2's reason", as lib/gitsrc.c words them. */
+/* "message: libgit2's reason", as lib/git/gitsrc.c words them. */
 static int git_fail(struct sl_strbuf *err, int code, const char *what, const char *commit)
 {
 	const git_error *e = git_error_last();
