@@ -153,8 +153,7 @@ struct test_run {
 	bool cancelling;
 	bool closed; /* every handle has been closed */
 	FILE *log;   /* where task logs and state changes go */
-	unsigned char *mark;
-	size_t *stack;
+	struct sl_dag_walk upstream; /* scratch for start_attempt() */
 	bool whole;                /* every task runs, so the callbacks do too */
 	struct test_task callback; /* on_failure / on_success, once it started */
 };
@@ -387,28 +386,6 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *result, v
 	schedule(t->run);
 }
 
-/* Mark every ancestor of task `i` in run->mark (iteratively: DAGs may be deep). */
-static void mark_ancestors(struct test_run *run, size_t i)
-{
-	const struct sl_dag *dag = run->dag;
-	size_t sp = 0;
-
-	memset(run->mark, 0, dag->tasks_nr);
-	run->stack[sp++] = i;
-	while (sp) {
-		const struct sl_task *task = &dag->tasks[run->stack[--sp]];
-
-		for (size_t u = 0; u < task->upstream_nr; u++) {
-			size_t up = task->upstream[u];
-
-			if (!run->mark[up]) {
-				run->mark[up] = 1;
-				run->stack[sp++] = up;
-			}
-		}
-	}
-}
-
 /* Start an attempt of a SCHEDULED task. Returns 0, or -1 when it could not
  * start (then the failure has been applied as the attempt's outcome). */
 static int start_attempt(struct test_task *t)
@@ -435,9 +412,9 @@ static int start_attempt(struct test_task *t)
 
 	/* Outputs of every ancestor: the loader lets a command name any task
 	 * upstream of it, direct or not. */
-	mark_ancestors(run, t->index);
+	sl_dag_walk_ancestors(&run->upstream, t->index);
 	for (size_t i = 0; i < dag->tasks_nr; i++) {
-		if (!run->mark[i])
+		if (!sl_dag_walk_marked(&run->upstream, i))
 			continue;
 		for (size_t k = 0; k < run->tasks[i].outputs.nr; k++) {
 			SL_ALLOC_GROW(outs, outs_nr + 1, outs_alloc);
@@ -1017,8 +994,7 @@ static int run_test(struct cli *cli, int argc, char **argv)
 		goto out;
 	run.dag = dag;
 	run.tasks = sl_xcalloc(dag->tasks_nr, sizeof(*run.tasks));
-	run.mark = sl_xcalloc(dag->tasks_nr, 1);
-	run.stack = sl_xcalloc(dag->tasks_nr, sizeof(*run.stack));
+	sl_dag_walk_init(&run.upstream, dag);
 	for (size_t i = 0; i < dag->tasks_nr; i++) {
 		run.tasks[i].run = &run;
 		run.tasks[i].index = i;
@@ -1113,8 +1089,7 @@ out:
 	sl_strbuf_release(&run.callback.partial[0]);
 	sl_strbuf_release(&run.callback.partial[1]);
 	free(run.tasks);
-	free(run.mark);
-	free(run.stack);
+	sl_dag_walk_release(&run.upstream);
 	free(run.ready);
 	free(run.pools);
 	free(o.pools);

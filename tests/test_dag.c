@@ -100,6 +100,78 @@ static void test_topo_long_chain(void **state)
 	sl_dag_free(dag);
 }
 
+static void walk_is(const struct sl_dag_walk *w, const char *want)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+
+	for (size_t i = 0; i < w->dag->tasks_nr; i++)
+		if (sl_dag_walk_marked(w, i))
+			sl_strbuf_addf(&sb, "%s%s", sb.len ? " " : "", w->dag->tasks[i].id);
+	assert_string_equal(sb.buf, want);
+	sl_strbuf_release(&sb);
+}
+
+static void test_walks(void **state)
+{
+	/* t1 <- t0, t2 <- t0, t3 <- t1 t2, t5 <- t4 */
+	static const int edges[][2] = {{1, 0}, {2, 0}, {3, 1}, {3, 2}, {5, 4}, {-1, -1}};
+	struct sl_dag *dag = make_dag(6, edges);
+	struct sl_dag_walk w;
+
+	(void)state;
+	assert_int_equal(sl_dag_graph_build(dag, NULL), SL_OK);
+	sl_dag_walk_init(&w, dag);
+	walk_is(&w, "");
+	sl_dag_walk_ancestors(&w, 3);
+	walk_is(&w, "t0 t1 t2");
+	sl_dag_walk_ancestors(&w, 5);
+	walk_is(&w, "t4");
+	sl_dag_walk_ancestors(&w, 0);
+	walk_is(&w, "");
+	sl_dag_walk_clear(&w);
+	sl_dag_walk_add_descendants(&w, 1);
+	walk_is(&w, "t3");
+	sl_dag_walk_add_descendants(&w, 4);
+	walk_is(&w, "t3 t5");
+	sl_dag_walk_clear(&w);
+	sl_dag_walk_add_descendants(&w, 0);
+	walk_is(&w, "t1 t2 t3");
+	sl_dag_walk_release(&w);
+	sl_dag_free(dag);
+}
+
+static void test_walk_long_chain(void **state)
+{
+	/* t(i) depends on t(i+1): the ancestors of t0 are 100,000 deep. */
+	size_t n = 100000, marked = 0;
+	struct sl_dag *dag = sl_xcalloc(1, sizeof(*dag));
+	struct sl_dag_walk w;
+
+	(void)state;
+	dag->tasks = sl_xcalloc(n, sizeof(*dag->tasks));
+	dag->tasks_nr = n;
+	for (size_t i = 0; i < n; i++) {
+		dag->tasks[i].id = sl_xasprintf("t%zu", i);
+		if (i + 1 < n) {
+			dag->tasks[i].upstream = sl_xcalloc(1, sizeof(size_t));
+			dag->tasks[i].upstream[0] = i + 1;
+			dag->tasks[i].upstream_nr = 1;
+		}
+	}
+	assert_int_equal(sl_dag_graph_build(dag, NULL), SL_OK);
+	sl_dag_walk_init(&w, dag);
+	sl_dag_walk_ancestors(&w, 0);
+	for (size_t i = 0; i < n; i++)
+		marked += sl_dag_walk_marked(&w, i);
+	assert_int_equal(marked, n - 1);
+	sl_dag_walk_clear(&w);
+	sl_dag_walk_add_descendants(&w, n - 1);
+	assert_false(sl_dag_walk_marked(&w, n - 1));
+	assert_true(sl_dag_walk_marked(&w, 0));
+	sl_dag_walk_release(&w);
+	sl_dag_free(dag);
+}
+
 static void cycle_is(const struct sl_dag *dag, const struct sl_dag_cycle *c, const char *want)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
@@ -211,6 +283,8 @@ int main(void)
 	    cmocka_unit_test(test_topo_keeps_file_order),
 	    cmocka_unit_test(test_topo_reorders_when_needed),
 	    cmocka_unit_test(test_topo_long_chain),
+	    cmocka_unit_test(test_walks),
+	    cmocka_unit_test(test_walk_long_chain),
 	    cmocka_unit_test(test_cycles),
 	    cmocka_unit_test(test_cycles_are_capped),
 	    cmocka_unit_test(test_task_index),

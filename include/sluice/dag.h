@@ -196,6 +196,35 @@ void sl_dag_cycles_release(struct sl_dag_cycles *cycles);
  */
 int sl_dag_graph_build(struct sl_dag *dag, struct sl_dag_cycles *cycles);
 
+/**
+ * Walks of a DAG's graph: the set of the ancestors (upstream, transitively)
+ * or descendants of tasks. A walk is iterative, so a chain of any depth is
+ * safe, and O(V+E); one `struct sl_dag_walk` serves many walks of the same
+ * DAG without clearing its marks (a new set only bumps a stamp).
+ *
+ *	struct sl_dag_walk w;
+ *	sl_dag_walk_init(&w, dag);
+ *	sl_dag_walk_ancestors(&w, t);          (a new set: the ancestors of t)
+ *	if (sl_dag_walk_marked(&w, u)) ...
+ *	sl_dag_walk_release(&w);
+ */
+struct sl_dag_walk {
+	const struct sl_dag *dag;
+	size_t *mark;  /* tasks_nr entries: marked when equal to `stamp` */
+	size_t *stack; /* tasks_nr + 1 entries of scratch */
+	size_t stamp;
+};
+
+void sl_dag_walk_init(struct sl_dag_walk *w, const struct sl_dag *dag);
+void sl_dag_walk_release(struct sl_dag_walk *w);
+/** Empty the set (a new walk starts empty). */
+void sl_dag_walk_clear(struct sl_dag_walk *w);
+/** A new set: the ancestors of task `t` (not `t` itself). */
+void sl_dag_walk_ancestors(struct sl_dag_walk *w, size_t t);
+/** Add the descendants of task `t` (not `t` itself) to the set. */
+void sl_dag_walk_add_descendants(struct sl_dag_walk *w, size_t t);
+bool sl_dag_walk_marked(const struct sl_dag_walk *w, size_t t);
+
 /** True when `s` is a valid DAG or task id: [A-Za-z0-9_.-]{1,200}. */
 bool sl_id_valid(const char *s);
 

@@ -275,3 +275,62 @@ int sl_dag_graph_build(struct sl_dag *dag, struct sl_dag_cycles *cycles)
 	free(stack);
 	return rc;
 }
+
+void sl_dag_walk_init(struct sl_dag_walk *w, const struct sl_dag *dag)
+{
+	/* The loader walks graphs that may still hold a cycle, which can lead
+	 * back to the start of a walk once: one more entry for it. */
+	size_t n = dag->tasks_nr + 1;
+
+	w->dag = dag;
+	w->mark = sl_xcalloc(n, sizeof(*w->mark));
+	w->stack = sl_xcalloc(n, sizeof(*w->stack));
+	w->stamp = 1;
+}
+
+void sl_dag_walk_release(struct sl_dag_walk *w)
+{
+	free(w->mark);
+	free(w->stack);
+	w->mark = w->stack = NULL;
+}
+
+void sl_dag_walk_clear(struct sl_dag_walk *w)
+{
+	w->stamp++;
+}
+
+bool sl_dag_walk_marked(const struct sl_dag_walk *w, size_t t)
+{
+	return w->mark[t] == w->stamp;
+}
+
+static void walk(struct sl_dag_walk *w, size_t from, bool up)
+{
+	size_t sp = 0;
+
+	w->stack[sp++] = from;
+	while (sp) {
+		const struct sl_task *t = &w->dag->tasks[w->stack[--sp]];
+		const size_t *next = up ? t->upstream : t->downstream;
+		size_t nr = up ? t->upstream_nr : t->downstream_nr;
+
+		for (size_t i = 0; i < nr; i++) {
+			if (w->mark[next[i]] == w->stamp)
+				continue;
+			w->mark[next[i]] = w->stamp;
+			w->stack[sp++] = next[i];
+		}
+	}
+}
+
+void sl_dag_walk_ancestors(struct sl_dag_walk *w, size_t t)
+{
+	sl_dag_walk_clear(w);
+	walk(w, t, true);
+}
+
+void sl_dag_walk_add_descendants(struct sl_dag_walk *w, size_t t)
+{
+	walk(w, t, false);
+}

@@ -852,27 +852,6 @@ static void report_cycle(struct loader *L, const struct sl_dag_cycle *c)
 	sl_strbuf_release(&msg);
 }
 
-/* Mark every transitive upstream task of `ti` with `stamp`. */
-static void mark_ancestors(const struct sl_dag *dag, size_t ti, size_t *mark, size_t stamp,
-                           size_t *work)
-{
-	size_t nr = 0;
-
-	work[nr++] = ti;
-	while (nr) {
-		const struct sl_task *t = &dag->tasks[work[--nr]];
-
-		for (size_t i = 0; i < t->upstream_nr; i++) {
-			size_t u = t->upstream[i];
-
-			if (mark[u] != stamp) {
-				mark[u] = stamp;
-				work[nr++] = u;
-			}
-		}
-	}
-}
-
 /* Where the n-th "{{" of scalar `v` is written, found in the raw source. */
 static void brace_position(const struct loader *L, const struct sl_ynode *v, size_t nth,
                            unsigned *line, unsigned *column)
@@ -900,8 +879,7 @@ struct template_ctx {
 	const struct sl_ynode *node;
 	const char *where;   /* "command", "on_failure", ... */
 	long task;           /* -1: a DAG callback, where any task's outputs may be used */
-	size_t *mark, stamp; /* ancestors of `task` carry `stamp` */
-	size_t *work;
+	struct sl_dag_walk ancestors; /* of `task`, once `marked` */
 	bool marked;
 };
 
@@ -944,10 +922,10 @@ static void check_output_ref(struct template_ctx *c, size_t nth, const struct sl
 			template_error(c, nth, "{{ %s }}: there is no task '%s'", full, task);
 	} else if (c->task >= 0) {
 		if (!c->marked) {
-			mark_ancestors(dag, (size_t)c->task, c->mark, c->stamp, c->work);
+			sl_dag_walk_ancestors(&c->ancestors, (size_t)c->task);
 			c->marked = true;
 		}
-		if (c->mark[u] != c->stamp)
+		if (!sl_dag_walk_marked(&c->ancestors, (size_t)u))
 			template_error(c, nth,
 			               "{{ %s }}: task '%s' is not upstream of task '%s', so its "
 			               "outputs are not known when it runs",
@@ -1047,16 +1025,13 @@ static void check_templates(struct loader *L, const struct sl_ynode *on_failure,
 	struct sl_dag *dag = L->dag;
 	struct template_ctx c = {.L = L};
 
-	c.mark = sl_xcalloc(dag->tasks_nr + 1, sizeof(size_t));
-	/* A task can be pushed again once when a cycle leads back to it. */
-	c.work = sl_xcalloc(dag->tasks_nr + 1, sizeof(size_t));
+	sl_dag_walk_init(&c.ancestors, dag);
 	c.where = "command";
 	for (size_t i = 0; i < dag->tasks_nr; i++) {
 		if (!dag->tasks[i].command)
 			continue;
 		c.node = L->src[i].keys[TK_COMMAND];
 		c.task = (long)i;
-		c.stamp = i + 1;
 		c.marked = false;
 		check_template(&c);
 	}
@@ -1071,8 +1046,7 @@ static void check_templates(struct loader *L, const struct sl_ynode *on_failure,
 		c.where = "on_success";
 		check_template(&c);
 	}
-	free(c.mark);
-	free(c.work);
+	sl_dag_walk_release(&c.ancestors);
 }
 
 static void load_tasks(struct loader *L, const struct sl_ynode *v, const struct sl_ynode *root)

@@ -634,18 +634,6 @@ static bool clearable_failed(const char *state)
 	                 !strcmp(state, "cancelled"));
 }
 
-static void mark_downstream(const struct sl_dag *dag, size_t task, bool *chosen)
-{
-	const struct sl_task *t = &dag->tasks[task];
-
-	for (size_t i = 0; i < t->downstream_nr; i++) {
-		if (chosen[t->downstream[i]])
-			continue;
-		chosen[t->downstream[i]] = true;
-		mark_downstream(dag, t->downstream[i], chosen);
-	}
-}
-
 /*
  * Which tasks to clear: the named ones (or all), then only the failed ones
  * with `failed_only`, then everything downstream of what is left.
@@ -680,10 +668,15 @@ static int choose_tasks(const struct run_graph *g, const struct sl_clear_opts *o
 		            (!opts->failed_only || clearable_failed(g->state[i]));
 	}
 	if (opts->downstream) {
-		memcpy(seed, chosen, n * sizeof(*seed));
+		struct sl_dag_walk below;
+
+		sl_dag_walk_init(&below, dag);
 		for (size_t i = 0; i < n; i++)
-			if (seed[i])
-				mark_downstream(dag, i, chosen);
+			if (chosen[i])
+				sl_dag_walk_add_descendants(&below, i);
+		for (size_t i = 0; i < n; i++)
+			chosen[i] = chosen[i] || sl_dag_walk_marked(&below, i);
+		sl_dag_walk_release(&below);
 	}
 	free(seed);
 	return 0;

@@ -1154,18 +1154,6 @@ static struct counter_item *counter_get(struct counter *c, int64_t pk, const cha
 	return &c->items[c->nr++];
 }
 
-static void mark_ancestors(const struct sl_dag *dag, size_t t, bool *mark)
-{
-	for (size_t u = 0; u < dag->tasks[t].upstream_nr; u++) {
-		size_t up = dag->tasks[t].upstream[u];
-
-		if (mark[up])
-			continue;
-		mark[up] = true;
-		mark_ancestors(dag, up, mark);
-	}
-}
-
 /* The failed tasks of a callback's run, or "" when none failed. */
 static const char *failed_tasks(PGresult *failed, int64_t run_pk)
 {
@@ -1187,21 +1175,20 @@ static void build_env(struct sl_engine_dispatch *d, const struct pick *p, PGresu
 	struct sl_taskenv_output *ov = NULL;
 	size_t ov_nr = 0, ov_alloc = 0;
 	int64_t run_pk = int_at(cand, p->row, C_RUN);
-	bool *mark = sl_xcalloc(dag->tasks_nr, sizeof(*mark));
+	struct sl_dag_walk upstream;
 	struct sl_taskenv_ctx ctx;
 	json_t *conf = json_loads(PQgetvalue(cand, p->row, C_CONF), 0, NULL);
 
+	sl_dag_walk_init(&upstream, dag);
 	if (p->task)
-		mark_ancestors(dag, (size_t)(p->task - dag->tasks), mark);
-	for (size_t i = 0; !p->task && i < dag->tasks_nr; i++)
-		mark[i] = true;
+		sl_dag_walk_ancestors(&upstream, (size_t)(p->task - dag->tasks));
 	for (int row = 0; outs && row < PQntuples(outs); row++) {
 		long t;
 
 		if (int_at(outs, row, 0) != run_pk)
 			continue;
 		t = sl_dag_task_index(dag, PQgetvalue(outs, row, 1));
-		if (t < 0 || !mark[t])
+		if (t < 0 || (p->task && !sl_dag_walk_marked(&upstream, (size_t)t)))
 			continue;
 		SL_ALLOC_GROW(ov, ov_nr + 1, ov_alloc);
 		ov[ov_nr++] = (struct sl_taskenv_output){
@@ -1228,7 +1215,7 @@ static void build_env(struct sl_engine_dispatch *d, const struct pick *p, PGresu
 	sl_taskenv_build(&d->env, &ctx);
 	json_decref(conf);
 	free(ov);
-	free(mark);
+	sl_dag_walk_release(&upstream);
 }
 
 /* The command of callback `id` (on_failure, on_success), or NULL. */
