@@ -151,11 +151,11 @@ struct test_run {
 	size_t pools_nr;
 	size_t *ready; /* scratch for schedule() */
 	bool cancelling;
-	bool closed; /* every handle has been closed */
-	FILE *log;   /* where task logs and state changes go */
+	bool closed;                 /* every handle has been closed */
+	FILE *log;                   /* where task logs and state changes go */
 	struct sl_dag_walk upstream; /* scratch for start_attempt() */
-	bool whole;                /* every task runs, so the callbacks do too */
-	struct test_task callback; /* on_failure / on_success, once it started */
+	bool whole;                  /* every task runs, so the callbacks do too */
+	struct test_task callback;   /* on_failure / on_success, once it started */
 };
 
 static int on_option(struct cli *cli, int opt, const char *arg, void *ctx)

@@ -877,8 +877,8 @@ static void brace_position(const struct loader *L, const struct sl_ynode *v, siz
 struct template_ctx {
 	struct loader *L;
 	const struct sl_ynode *node;
-	const char *where;   /* "command", "on_failure", ... */
-	long task;           /* -1: a DAG callback, where any task's outputs may be used */
+	const char *where;            /* "command", "on_failure", ... */
+	long task;                    /* -1: a DAG callback, where any task's outputs may be used */
 	struct sl_dag_walk ancestors; /* of `task`, once `marked` */
 	bool marked;
 };
