@@ -9,19 +9,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "sluice/queries.h"
 #include "sluice/strbuf.h"
 
 /**
  * PostgreSQL access: one connection, statements with parameters only, and
  * the schema's migrations.
  *
- * Every statement goes through PQexecParams with its values as parameters;
- * no value is ever formatted into SQL text. (The one exception is
+ * Every statement is written in lib/db/sql/<area>.sql under a name, compiled
+ * into the binary, and run by its id (enum sl_query, sluice/queries.h) with
+ * its values as parameters; no value is ever formatted into SQL text. (The
+ * exceptions: BEGIN, COMMIT and ROLLBACK, which db.c sends itself, and
  * sl_db_migrate, which runs the migration scripts compiled into the binary:
- * they hold many statements and no values.) A statement with parameters is
- * prepared on its first use in a session (PQprepare, then PQexecPrepared by
- * name; up to 128 per session), so the daemons' hot statements are not
- * planned again at every call; a reconnect prepares them again.
+ * they hold many statements and no values.) A statement is prepared on its
+ * first use in a session, under its name (PQprepare, then PQexecPrepared),
+ * so the daemons' hot statements are not planned again at every call; a
+ * reconnect prepares them again.
  *
  * Errors: functions return 0, or a negative SL_E* code and append one
  * sentence to `err`. SL_EUNAVAIL means the server could not be reached or
@@ -82,18 +85,30 @@ void *sl_db_cache(const struct sl_db *db);
 void sl_db_set_cache(struct sl_db *db, void *cache, void (*free_fn)(void *));
 
 /**
- * Run one statement with `nparams` text parameters ($1, $2, ...; a NULL
- * element is SQL NULL). On success `*res` (when `res` is not NULL) holds the
- * result, which the caller frees with PQclear; on failure `*res` is NULL.
- * Not retried once sent: use it for statements that must not run twice.
+ * Run statement `q` with `nparams` text parameters ($1, $2, ...; a NULL
+ * element is SQL NULL); `nparams` must be the statement's own count
+ * (sl_queries[q].nparams), else it is a bug, refused with SL_ERR. On
+ * success `*res` (when `res` is not NULL) holds the result, which the caller
+ * frees with PQclear; on failure `*res` is NULL. Not retried once sent: use
+ * it for statements that must not run twice.
  */
-int sl_db_exec(struct sl_db *db, const char *sql, int nparams, const char *const *params,
-               PGresult **res, struct sl_strbuf *err);
+int sl_db_q(struct sl_db *db, enum sl_query q, int nparams, const char *const *params,
+            PGresult **res, struct sl_strbuf *err);
 /**
  * The same for a statement that may safely run twice (a SELECT, an upsert
  * to a fixed value): outside a transaction, a connection lost while it runs
  * is re-established and the statement sent once more.
  */
+int sl_db_q_idempotent(struct sl_db *db, enum sl_query q, int nparams, const char *const *params,
+                       PGresult **res, struct sl_strbuf *err);
+
+/**
+ * sl_db_q and sl_db_q_idempotent for a statement given as text (up to 128
+ * are kept prepared per session), for the statements not yet moved to
+ * lib/db/sql; they go when the last one has moved.
+ */
+int sl_db_exec(struct sl_db *db, const char *sql, int nparams, const char *const *params,
+               PGresult **res, struct sl_strbuf *err);
 int sl_db_exec_idempotent(struct sl_db *db, const char *sql, int nparams, const char *const *params,
                           PGresult **res, struct sl_strbuf *err);
 

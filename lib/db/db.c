@@ -22,10 +22,13 @@ struct sl_db {
 	unsigned long reconnects;
 	void *cache;
 	void (*cache_free)(void *);
-	/* Statements prepared on this session (see run_params). */
-	char **prepared;
-	size_t prepared_nr, prepared_alloc;
-	unsigned long prepared_session; /* `reconnects` when they were prepared */
+	/* Per statement, `reconnects + 1` of the session it was prepared on (0:
+	 * never): a reconnect makes every earlier mark stale at once. */
+	unsigned long prepared[SL_Q__COUNT];
+	/* Statements given as text (sl_db_exec), prepared on this session. */
+	char **prepared_text;
+	size_t prepared_text_nr, prepared_text_alloc;
+	unsigned long prepared_text_session; /* `reconnects` when they were prepared */
 	/* sl_db_set_fence: NULL when transactions are not fenced. */
 	char *fence_holder;
 	char fence_epoch[24];
@@ -34,8 +37,9 @@ struct sl_db {
 enum {
 	/* Transactions aborted by a serialization failure or a deadlock. */
 	TX_CONFLICT_RETRIES = 3,
-	/* Statements kept prepared per session; the rest are planned each time. */
-	PREPARED_MAX = 128,
+	/* Statements given as text kept prepared per session; the rest are
+	 * planned each time. */
+	PREPARED_TEXT_MAX = 128,
 };
 
 static void add_err(struct sl_strbuf *err, const char *fmt, ...)
@@ -225,9 +229,9 @@ void sl_db_free(struct sl_db *db)
 		return;
 	if (db->cache_free)
 		db->cache_free(db->cache);
-	for (size_t i = 0; i < db->prepared_nr; i++)
-		free(db->prepared[i]);
-	free(db->prepared);
+	for (size_t i = 0; i < db->prepared_text_nr; i++)
+		free(db->prepared_text[i]);
+	free(db->prepared_text);
 	if (db->conn)
 		PQfinish(db->conn);
 	free(db->where);
@@ -366,46 +370,78 @@ static int finish(struct sl_db *db, PGresult *r, PGresult **res, struct sl_strbu
 }
 
 /*
- * Run a statement, prepared once per session and executed by name after:
- * the daemons run the same few statements thousands of times, and planning
- * them each time was most of PostgreSQL's CPU per task. Keyed by the text,
- * so a statement built at run time is safe too; a reconnect starts a new
- * session, which has none prepared.
+ * Run a statement of lib/db/sql, prepared once per session under its own
+ * name and executed by name after: the daemons run the same few statements
+ * thousands of times, and planning them each time was most of PostgreSQL's
+ * CPU per task. A reconnect starts a new session, which has none prepared.
  */
-static PGresult *run_params(struct sl_db *db, const char *sql, int nparams,
-                            const char *const *params)
+static PGresult *run_query(struct sl_db *db, enum sl_query q, const char *const *params)
+{
+	const struct sl_query_def *def = &sl_queries[q];
+
+	if (db->prepared[q] != db->reconnects + 1) {
+		PGresult *r = PQprepare(db->conn, def->name, def->sql, def->nparams, NULL);
+
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			return r;
+		PQclear(r);
+		db->prepared[q] = db->reconnects + 1;
+	}
+	return PQexecPrepared(db->conn, def->name, def->nparams, params, NULL, NULL, 0);
+}
+
+/*
+ * The same for a statement given as text, keyed by the text: the ones not
+ * yet moved to lib/db/sql.
+ */
+static PGresult *run_text(struct sl_db *db, const char *sql, int nparams, const char *const *params)
 {
 	char name[24];
 	size_t i;
 	PGresult *r;
 
-	if (db->prepared_session != db->reconnects) {
-		for (i = 0; i < db->prepared_nr; i++)
-			free(db->prepared[i]);
-		db->prepared_nr = 0;
-		db->prepared_session = db->reconnects;
+	if (db->prepared_text_session != db->reconnects) {
+		for (i = 0; i < db->prepared_text_nr; i++)
+			free(db->prepared_text[i]);
+		db->prepared_text_nr = 0;
+		db->prepared_text_session = db->reconnects;
 	}
-	for (i = 0; i < db->prepared_nr; i++)
-		if (!strcmp(db->prepared[i], sql))
+	for (i = 0; i < db->prepared_text_nr; i++)
+		if (!strcmp(db->prepared_text[i], sql))
 			break;
-	if (i == db->prepared_nr) {
+	if (i == db->prepared_text_nr) {
 		/* BEGIN, COMMIT and the like take no parameters and have no plan to keep. */
-		if (i == PREPARED_MAX || !nparams)
+		if (i == PREPARED_TEXT_MAX || !nparams)
 			return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 		snprintf(name, sizeof(name), "sl_%zu", i);
 		r = PQprepare(db->conn, name, sql, nparams, NULL);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK)
 			return r;
 		PQclear(r);
-		SL_ALLOC_GROW(db->prepared, db->prepared_nr + 1, db->prepared_alloc);
-		db->prepared[db->prepared_nr++] = sl_xstrdup(sql);
+		SL_ALLOC_GROW(db->prepared_text, db->prepared_text_nr + 1, db->prepared_text_alloc);
+		db->prepared_text[db->prepared_text_nr++] = sl_xstrdup(sql);
 	}
 	snprintf(name, sizeof(name), "sl_%zu", i);
 	return PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
 }
 
-static int exec_params(struct sl_db *db, bool idempotent, const char *sql, int nparams,
-                       const char *const *params, PGresult **res, struct sl_strbuf *err)
+/* A statement to run: one of lib/db/sql (`sql` NULL), or text. */
+struct stmt {
+	enum sl_query q;
+	const char *sql;
+	int nparams;
+	const char *const *params;
+};
+
+static PGresult *run_stmt(struct sl_db *db, const struct stmt *s)
+{
+	if (s->sql)
+		return run_text(db, s->sql, s->nparams, s->params);
+	return run_query(db, s->q, s->params);
+}
+
+static int exec_stmt(struct sl_db *db, bool idempotent, const struct stmt *s, PGresult **res,
+                     struct sl_strbuf *err)
 {
 	bool in_tx = sl_db_in_transaction(db);
 	size_t mark = err_mark(err);
@@ -420,15 +456,49 @@ static int exec_params(struct sl_db *db, bool idempotent, const char *sql, int n
 		if (rc)
 			return rc;
 	}
-	rc = finish(db, run_params(db, sql, nparams, params), res, err);
+	rc = finish(db, run_stmt(db, s), res, err);
 	if (rc == SL_EUNAVAIL && idempotent && !in_tx) {
 		err_reset(err, mark);
 		rc = ensure_connected(db, err);
 		if (rc)
 			return rc;
-		rc = finish(db, run_params(db, sql, nparams, params), res, err);
+		rc = finish(db, run_stmt(db, s), res, err);
 	}
 	return rc;
+}
+
+static int exec_params(struct sl_db *db, bool idempotent, const char *sql, int nparams,
+                       const char *const *params, PGresult **res, struct sl_strbuf *err)
+{
+	const struct stmt s = {SL_Q__COUNT, sql, nparams, params};
+
+	return exec_stmt(db, idempotent, &s, res, err);
+}
+
+static int exec_query(struct sl_db *db, bool idempotent, enum sl_query q, int nparams,
+                      const char *const *params, PGresult **res, struct sl_strbuf *err)
+{
+	const struct stmt s = {q, NULL, nparams, params};
+
+	if (res)
+		*res = NULL;
+	if ((unsigned)q >= SL_Q__COUNT || nparams != sl_queries[q].nparams) {
+		add_err(err, "BUG: statement %d run with %d parameters", (int)q, nparams);
+		return SL_ERR;
+	}
+	return exec_stmt(db, idempotent, &s, res, err);
+}
+
+int sl_db_q(struct sl_db *db, enum sl_query q, int nparams, const char *const *params,
+            PGresult **res, struct sl_strbuf *err)
+{
+	return exec_query(db, false, q, nparams, params, res, err);
+}
+
+int sl_db_q_idempotent(struct sl_db *db, enum sl_query q, int nparams, const char *const *params,
+                       PGresult **res, struct sl_strbuf *err)
+{
+	return exec_query(db, true, q, nparams, params, res, err);
 }
 
 int sl_db_exec(struct sl_db *db, const char *sql, int nparams, const char *const *params,
@@ -489,17 +559,9 @@ void sl_db_set_fence(struct sl_db *db, const char *holder, long long epoch)
 }
 
 /*
- * Run just before COMMIT. A transaction that wrote nothing (no transaction
- * id assigned: an idle claim, an advance with nothing to do) has nothing to
- * fence and must not become a durable commit for the check's sake (a row
- * lock is a write). One that wrote locks the lease row FOR SHARE: a
- * scheduler taking the lease over updates this row, so it waits until this
- * commit is done, and the check and the commit are one atomic step in the
- * lease's history. clock_timestamp(): the transaction may have run a while.
+ * Run just before COMMIT (db_fence in lib/db/sql/db.sql says how), so that
+ * the check and the commit are one atomic step in the lease's history.
  */
-static const char sql_fence[] =
-    "SELECT pg_current_xact_id_if_assigned() IS NULL OR EXISTS (SELECT 1 FROM scheduler_lease"
-    " WHERE holder = $1 AND epoch = $2::bigint AND expires_at > clock_timestamp() FOR SHARE)";
 
 static int check_fence(struct sl_db *db, struct sl_strbuf *err)
 {
@@ -509,7 +571,7 @@ static int check_fence(struct sl_db *db, struct sl_strbuf *err)
 
 	if (!db->fence_holder)
 		return 0;
-	rc = exec_params(db, false, sql_fence, 2, params, &r, err);
+	rc = sl_db_q(db, SL_Q_DB_FENCE, 2, params, &r, err);
 	if (!rc && (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "t"))) {
 		add_err(err,
 		        "this scheduler no longer holds the leader lease (epoch %s): "
@@ -577,9 +639,6 @@ static int known_version(void)
 	return sl_db_migrations_nr ? sl_db_migrations[sl_db_migrations_nr - 1].version : 0;
 }
 
-/* to_regclass follows search_path, as the migrations' CREATE TABLEs do. */
-static const char sql_has_table[] = "SELECT to_regclass('schema_migrations') IS NOT NULL";
-
 int sl_db_status(struct sl_db *db, struct sl_db_status *st, struct sl_strbuf *err)
 {
 	PGresult *r = NULL;
@@ -587,7 +646,7 @@ int sl_db_status(struct sl_db *db, struct sl_db_status *st, struct sl_strbuf *er
 
 	sl_db_status_release(st);
 	st->known_version = known_version();
-	rc = sl_db_exec_idempotent(db, sql_has_table, 0, NULL, &r, err);
+	rc = sl_db_q_idempotent(db, SL_Q_DB_HAS_MIGRATIONS, 0, NULL, &r, err);
 	if (rc)
 		goto fail;
 	st->initialised = PQntuples(r) == 1 && !strcmp(PQgetvalue(r, 0, 0), "t");
@@ -595,11 +654,7 @@ int sl_db_status(struct sl_db *db, struct sl_db_status *st, struct sl_strbuf *er
 	r = NULL;
 	if (!st->initialised)
 		return 0;
-	rc = sl_db_exec_idempotent(db,
-	                           "SELECT version, name, to_char(applied_at AT TIME ZONE 'UTC', "
-	                           "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
-	                           "FROM schema_migrations ORDER BY version",
-	                           0, NULL, &r, err);
+	rc = sl_db_q_idempotent(db, SL_Q_DB_MIGRATIONS_APPLIED, 0, NULL, &r, err);
 	if (rc)
 		goto fail;
 	for (int i = 0; i < PQntuples(r); i++) {
@@ -689,16 +744,15 @@ static int migrate_step(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	step->applied_version = 0;
 	/* Released at COMMIT or ROLLBACK; see sl_db_migrate for why the
 	 * session lock is taken as well. */
-	rc = sl_db_exec(db, "SELECT pg_advisory_xact_lock($1::bigint)", 1, lock, NULL, err);
+	rc = sl_db_q(db, SL_Q_DB_MIGRATE_XACT_LOCK, 1, lock, NULL, err);
 	if (rc)
 		return rc;
-	rc = sl_db_exec(db, sql_has_table, 0, NULL, &r, err);
+	rc = sl_db_q(db, SL_Q_DB_HAS_MIGRATIONS, 0, NULL, &r, err);
 	if (rc)
 		return rc;
 	if (!strcmp(PQgetvalue(r, 0, 0), "t")) {
 		PQclear(r);
-		rc = sl_db_exec(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", 0,
-		                NULL, &r, err);
+		rc = sl_db_q(db, SL_Q_DB_MIGRATIONS_VERSION, 0, NULL, &r, err);
 		if (rc)
 			return rc;
 		current = atoi(PQgetvalue(r, 0, 0));
@@ -720,8 +774,7 @@ static int migrate_step(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	snprintf(version, sizeof(version), "%d", m->version);
 	params[0] = version;
 	params[1] = m->name;
-	rc = sl_db_exec(db, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2,
-	                params, NULL, err);
+	rc = sl_db_q(db, SL_Q_DB_MIGRATION_RECORD, 2, params, NULL, err);
 	if (rc)
 		return rc;
 	step->applied_version = m->version;
@@ -746,7 +799,7 @@ int sl_db_migrate(struct sl_db *db, int *applied, struct sl_strbuf *err)
 
 	if (applied)
 		*applied = 0;
-	rc = sl_db_exec_idempotent(db, "SELECT pg_advisory_lock($1::bigint)", 1, lock, NULL, err);
+	rc = sl_db_q_idempotent(db, SL_Q_DB_MIGRATE_LOCK, 1, lock, NULL, err);
 	if (rc)
 		return rc;
 	for (;;) {
@@ -763,8 +816,7 @@ int sl_db_migrate(struct sl_db *db, int *applied, struct sl_strbuf *err)
 	}
 	/* After a lost connection the server has released it already. */
 	if (PQstatus(db->conn) == CONNECTION_OK && !sl_db_in_transaction(db))
-		PQclear(PQexecParams(db->conn, "SELECT pg_advisory_unlock($1::bigint)", 1, NULL,
-		                     lock, NULL, NULL, 0));
+		PQclear(run_query(db, SL_Q_DB_MIGRATE_UNLOCK, lock));
 	if (applied)
 		*applied = count;
 	return add_privilege_hint(db, rc, err);
