@@ -12,6 +12,7 @@
 #include "sluice/civil.h"
 #include "sluice/dag_json.h"
 #include "sluice/error.h"
+#include "sluice/pgarray.h"
 #include "sluice/suggest.h"
 #include "sluice/banned.h"
 
@@ -80,50 +81,13 @@ void sl_run_id_format(struct sl_strbuf *sb, const char *run_type, int64_t logica
 	sl_run_time_format(sb, logical_date);
 }
 
-/*
- * A PostgreSQL array literal ({"a","b",NULL}) built element by element:
- * how a batch of values travels as one parameter, for unnest. Every element
- * is quoted, so any text is safe in it.
- */
-static void array_add(struct sl_strbuf *a, const char *s)
-{
-	sl_strbuf_addch(a, a->len ? ',' : '{');
-	if (!s) {
-		sl_strbuf_adds(a, "NULL");
-		return;
-	}
-	sl_strbuf_addch(a, '"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			sl_strbuf_addch(a, '\\');
-		sl_strbuf_addch(a, *s);
-	}
-	sl_strbuf_addch(a, '"');
-}
-
-static void array_add_int(struct sl_strbuf *a, int64_t v)
-{
-	char num[24];
-
-	snprintf(num, sizeof(num), "%lld", (long long)v);
-	array_add(a, num);
-}
-
 static void array_add_time(struct sl_strbuf *a, int64_t t)
 {
 	struct sl_strbuf ts = SL_STRBUF_INIT;
 
 	sl_run_time_format(&ts, t);
-	array_add(a, ts.buf);
+	sl_pgarray_add(a, ts.buf);
 	sl_strbuf_release(&ts);
-}
-
-static const char *array_end(struct sl_strbuf *a)
-{
-	if (!a->len)
-		sl_strbuf_addch(a, '{');
-	sl_strbuf_addch(a, '}');
-	return a->buf;
 }
 
 static int64_t parse_int64(const char *s)
@@ -154,26 +118,18 @@ static int dag_from_text(const char *text, struct sl_dag **out, struct sl_strbuf
 	return rc;
 }
 
-/* A run pins the DAG's run_commit: the commit whose tree goes with its
- * latest version (docs/dag-source.md). */
-static const char sql_pin[] = "SELECT d.paused, d.removed_at IS NOT NULL, d.latest_version_id,"
-                              " COALESCE(d.run_commit, v.commit), v.definition"
-                              " FROM dags d LEFT JOIN dag_versions v"
-                              " ON v.dag_id = d.dag_id AND v.version_id = d.latest_version_id"
-                              " WHERE d.dag_id = $1";
-
 /*
- * Append " (did you mean 'x'?)" when one of the values the query `sql`
+ * Append " (did you mean 'x'?)" when one of the values the query `q`
  * returns is close to `word`. A failing query only loses the hint.
  */
-static void add_suggestion(struct sl_db *db, const char *sql, const char *param, const char *word,
+static void add_suggestion(struct sl_db *db, enum sl_query q, const char *param, const char *word,
                            struct sl_strbuf *err)
 {
 	const char *params[] = {param};
 	PGresult *r = NULL;
 	struct sl_suggest s;
 
-	if (sl_db_exec(db, sql, param ? 1 : 0, param ? params : NULL, &r, NULL) == 0) {
+	if (sl_db_q(db, q, param ? 1 : 0, param ? params : NULL, &r, NULL) == 0) {
 		sl_suggest_init(&s, word);
 		for (int i = 0; i < PQntuples(r); i++)
 			sl_suggest_consider(&s, PQgetvalue(r, i, 0));
@@ -187,7 +143,7 @@ static void add_suggestion(struct sl_db *db, const char *sql, const char *param,
 static int no_dag(struct sl_db *db, const char *dag_id, struct sl_strbuf *err)
 {
 	sl_strbuf_addf(err, "no DAG '%s'", dag_id);
-	add_suggestion(db, "SELECT dag_id FROM dags", NULL, dag_id, err);
+	add_suggestion(db, SL_Q_RUNS_DAG_IDS, NULL, dag_id, err);
 	return SL_ENOENT;
 }
 
@@ -208,7 +164,7 @@ int sl_run_pin_load(struct sl_db *db, const char *dag_id, struct sl_run_pin *pin
 	int rc;
 
 	sl_run_pin_release(pin);
-	rc = sl_db_exec_idempotent(db, sql_pin, 1, params, &r, err);
+	rc = sl_db_q_idempotent(db, SL_Q_RUNS_PIN, 1, params, &r, err);
 	if (rc)
 		goto out;
 	if (PQntuples(r) != 1) {
@@ -246,32 +202,6 @@ out:
 
 /* ---- creating runs ------------------------------------------------------ */
 
-/*
- * The runs and all their task instances in one statement: the second CTE
- * reads the run keys the first one returns. Task instances go in file order
- * (WITH ORDINALITY), which `runs show` does not rely on but a reader of the
- * table will like.
- */
-#define SQL_CREATE_RUNS(on_conflict)                                                           \
-	"WITH new_runs AS ("                                                                   \
-	" INSERT INTO runs (dag_id, run_id, version_id, commit, run_type, logical_date,"       \
-	"  data_interval_start, data_interval_end, conf)"                                      \
-	" SELECT $1, r.run_id, $2, $3, r.run_type, r.logical_date, r.s, r.e,"                  \
-	"  COALESCE(r.conf, '{}')"                                                             \
-	" FROM unnest($4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],"           \
-	"  $8::timestamptz[], $9::jsonb[]) AS r(run_id, run_type, logical_date, s, e, conf)"   \
-	" ORDER BY r.logical_date " on_conflict " RETURNING run_pk, run_id),"                  \
-	" tis AS ("                                                                            \
-	" INSERT INTO task_instances (run_pk, task_id, max_tries, priority, pool, queue)"      \
-	" SELECT n.run_pk, t.task_id, t.max_tries, t.priority, t.pool, t.queue"                \
-	" FROM new_runs n CROSS JOIN unnest($10::text[], $11::int[], $12::int[], $13::text[]," \
-	"  $14::text[]) WITH ORDINALITY AS t(task_id, max_tries, priority, pool, queue, ord)"  \
-	" ORDER BY n.run_pk, t.ord)"                                                           \
-	" SELECT run_pk, run_id FROM new_runs"
-
-static const char sql_create_runs[] = SQL_CREATE_RUNS("");
-static const char sql_create_runs_skip[] = SQL_CREATE_RUNS("ON CONFLICT DO NOTHING");
-
 enum { RUN_ARRAYS = 6, TASK_ARRAYS = 5 };
 
 static int cmp_run_id(const void *a, const void *b)
@@ -308,42 +238,40 @@ int sl_runs_create(struct sl_db *db, const struct sl_run_pin *pin, struct sl_run
 	const char *params[3 + RUN_ARRAYS + TASK_ARRAYS];
 	const struct sl_dag *dag = pin->dag;
 	char version[24];
-	size_t mark = err->len;
 	PGresult *r = NULL;
 	int rc;
 
 	for (size_t i = 0; i < SL_ARRAY_SIZE(arrays); i++)
 		sl_strbuf_init(&arrays[i]);
 	for (size_t i = 0; i < nr; i++) {
-		array_add(&arrays[0], runs[i].run_id);
-		array_add(&arrays[1], runs[i].run_type);
+		sl_pgarray_add(&arrays[0], runs[i].run_id);
+		sl_pgarray_add(&arrays[1], runs[i].run_type);
 		array_add_time(&arrays[2], runs[i].logical_date);
 		array_add_time(&arrays[3], runs[i].interval_start);
 		array_add_time(&arrays[4], runs[i].interval_end);
-		array_add(&arrays[5], runs[i].conf);
+		sl_pgarray_add(&arrays[5], runs[i].conf);
 	}
 	for (size_t i = 0; i < dag->tasks_nr; i++) {
 		const struct sl_task *t = &dag->tasks[i];
 
-		array_add(&arrays[6], t->id);
-		array_add_int(&arrays[7], (int64_t)t->retries + 1);
-		array_add_int(&arrays[8], t->priority);
-		array_add(&arrays[9], t->pool);
-		array_add(&arrays[10], t->queue);
+		sl_pgarray_add(&arrays[6], t->id);
+		sl_pgarray_add_int(&arrays[7], (int64_t)t->retries + 1);
+		sl_pgarray_add_int(&arrays[8], t->priority);
+		sl_pgarray_add(&arrays[9], t->pool);
+		sl_pgarray_add(&arrays[10], t->queue);
 	}
 	snprintf(version, sizeof(version), "%lld", (long long)pin->version_id);
 	params[0] = pin->dag_id;
 	params[1] = version;
 	params[2] = pin->commit;
 	for (size_t i = 0; i < SL_ARRAY_SIZE(arrays); i++)
-		params[3 + i] = array_end(&arrays[i]);
+		params[3 + i] = sl_pgarray_end(&arrays[i]);
 
-	rc =
-	    sl_db_exec(db, (flags & SL_RUNS_SKIP_EXISTING) ? sql_create_runs_skip : sql_create_runs,
-	               (int)SL_ARRAY_SIZE(params), params, &r, err);
-	if (rc == SL_ERR && !strcmp(sl_db_sqlstate(db), "23505")) {
-		/* The unique constraint decided: of two creators, one wins. */
-		sl_strbuf_setlen(err, mark);
+	rc = sl_db_q(db, SL_Q_RUNS_CREATE, (int)SL_ARRAY_SIZE(params), params, &r, err);
+	/* The unique constraints decided what was skipped: of two creators, one
+	 * wins. The caller's transaction rolls the others back. */
+	if (!rc && !(flags & SL_RUNS_SKIP_EXISTING) && (size_t)PQntuples(r) != nr) {
+		rc = SL_ERR;
 		if (nr == 1)
 			sl_strbuf_addf(err, "run '%s' of DAG '%s' already exists", runs[0].run_id,
 			               pin->dag_id);
@@ -367,7 +295,7 @@ int sl_runs_notify(struct sl_db *db, const char *event, const char *dag_id, stru
 {
 	char *payload = sl_xasprintf("%s %s", event, dag_id);
 	const char *params[] = {payload};
-	int rc = sl_db_exec(db, "SELECT pg_notify('sluice', $1)", 1, params, NULL, err);
+	int rc = sl_db_q(db, SL_Q_RUNS_NOTIFY, 1, params, NULL, err);
 
 	free(payload);
 	return rc;
@@ -379,23 +307,13 @@ int sl_run_dag_check(struct sl_db *db, const char *dag_id, struct sl_strbuf *err
 {
 	const char *params[] = {dag_id};
 	PGresult *r = NULL;
-	int rc =
-	    sl_db_exec_idempotent(db, "SELECT 1 FROM dags WHERE dag_id = $1", 1, params, &r, err);
+	int rc = sl_db_q_idempotent(db, SL_Q_RUNS_DAG_EXISTS, 1, params, &r, err);
 
 	if (!rc && PQntuples(r) != 1)
 		rc = no_dag(db, dag_id, err);
 	PQclear(r);
 	return rc;
 }
-
-/* A task of that id wins over a callback of the same id. */
-static const char sql_lookup[] =
-    "SELECT r.run_pk, r.state, ti.ti_id, ti.state, ti.try_number, ti.kind = 'callback'"
-    " FROM dags d"
-    " LEFT JOIN runs r ON r.dag_id = d.dag_id AND r.run_id = $2"
-    " LEFT JOIN LATERAL (SELECT * FROM task_instances t WHERE t.run_pk = r.run_pk"
-    "  AND t.task_id = $3 ORDER BY t.kind = 'callback' LIMIT 1) ti ON true"
-    " WHERE d.dag_id = $1";
 
 static int no_task(struct sl_db *db, const char *dag_id, const char *run_id, int64_t run_pk,
                    const char *task_id, struct sl_strbuf *err)
@@ -404,8 +322,7 @@ static int no_task(struct sl_db *db, const char *dag_id, const char *run_id, int
 
 	snprintf(pk, sizeof(pk), "%lld", (long long)run_pk);
 	sl_strbuf_addf(err, "run '%s' of DAG '%s' has no task '%s'", run_id, dag_id, task_id);
-	add_suggestion(db, "SELECT task_id FROM task_instances WHERE run_pk = $1", pk, task_id,
-	               err);
+	add_suggestion(db, SL_Q_RUNS_TASK_IDS, pk, task_id, err);
 	return SL_ENOENT;
 }
 
@@ -417,7 +334,7 @@ int sl_run_lookup(struct sl_db *db, const char *dag_id, const char *run_id, cons
 	int rc;
 
 	memset(ref, 0, sizeof(*ref));
-	rc = sl_db_exec_idempotent(db, sql_lookup, 3, params, &r, err);
+	rc = sl_db_q_idempotent(db, SL_Q_RUNS_LOOKUP, 3, params, &r, err);
 	if (rc)
 		goto out;
 	if (PQntuples(r) != 1) {
@@ -448,28 +365,6 @@ out:
 
 /* ---- cancel ------------------------------------------------------------- */
 
-/*
- * One statement: data-modifying CTEs all run, on one snapshot. GREATEST
- * keeps an end time from preceding a start time written by a clock that
- * runs ahead of the database's.
- */
-static const char sql_cancel[] =
-    "WITH tis AS ("
-    " UPDATE task_instances SET state = 'cancelled', next_retry_at = NULL,"
-    "  ended_at = GREATEST(now(), started_at), updated_at = now()"
-    " WHERE run_pk = $1 AND state NOT IN ('success', 'failed', 'upstream_failed', 'skipped',"
-    "  'cancelled', 'removed') RETURNING ti_id),"
-    " ended AS ("
-    " UPDATE attempts a SET ended_at = GREATEST(now(), a.started_at), outcome = 'cancelled',"
-    "  stop_pending = true"
-    " FROM task_instances ti WHERE ti.run_pk = $1 AND a.ti_id = ti.ti_id"
-    "  AND a.ended_at IS NULL RETURNING a.attempt_id),"
-    " run AS ("
-    " UPDATE runs SET state = 'cancelled', ended_at = GREATEST(now(), started_at),"
-    "  updated_at = now() WHERE run_pk = $1 RETURNING run_pk)"
-    " SELECT (SELECT count(*) FROM tis), (SELECT count(*) FROM ended),"
-    " (SELECT count(*) FROM run)";
-
 /* Lock the run's row, so that its state cannot change under the caller. */
 static int lock_run(struct sl_db *db, struct sl_run_ref *ref, struct sl_strbuf *err)
 {
@@ -479,8 +374,7 @@ static int lock_run(struct sl_db *db, struct sl_run_ref *ref, struct sl_strbuf *
 	int rc;
 
 	snprintf(pk, sizeof(pk), "%lld", (long long)ref->run_pk);
-	rc = sl_db_exec(db, "SELECT state FROM runs WHERE run_pk = $1 FOR UPDATE", 1, params, &r,
-	                err);
+	rc = sl_db_q(db, SL_Q_RUNS_LOCK, 1, params, &r, err);
 	if (!rc && PQntuples(r) == 1)
 		copy_state(ref->state, sizeof(ref->state), PQgetvalue(r, 0, 0));
 	PQclear(r);
@@ -509,7 +403,7 @@ int sl_run_cancel(struct sl_db *db, const char *dag_id, const char *run_id,
 		return SL_ERR;
 	}
 	snprintf(pk, sizeof(pk), "%lld", (long long)ref.run_pk);
-	rc = sl_db_exec(db, sql_cancel, 1, params, &r, err);
+	rc = sl_db_q(db, SL_Q_RUNS_CANCEL, 1, params, &r, err);
 	if (!rc) {
 		out->tasks = (size_t)parse_int64(PQgetvalue(r, 0, 0));
 		out->attempts = (size_t)parse_int64(PQgetvalue(r, 0, 1));
@@ -520,44 +414,11 @@ int sl_run_cancel(struct sl_db *db, const char *dag_id, const char *run_id,
 
 /* ---- clear -------------------------------------------------------------- */
 
-/*
- * Reset task instances of the runs in $1 (all of them, or those named in
- * $2) for another try. Retries come from each run's pinned definition, so
- * runs pinned to different versions clear correctly in one batch. A
- * callback still waiting or running is cancelled: it was about a finish
- * that no longer stands, and the run's next finish runs it again.
- */
-static const char sql_clear[] =
-    "WITH cleared AS ("
-    " UPDATE task_instances ti SET state = 'pending',"
-    "  max_tries = ti.try_number + COALESCE(d.retries, 0) + 1, next_retry_at = NULL,"
-    "  started_at = NULL, ended_at = NULL, reason = NULL, updated_at = now()"
-    " FROM runs r JOIN dag_versions v ON v.dag_id = r.dag_id AND v.version_id = r.version_id"
-    " CROSS JOIN LATERAL jsonb_to_recordset(v.definition->'tasks') AS d(task text, retries int)"
-    " WHERE r.run_pk = ANY($1::bigint[]) AND ti.run_pk = r.run_pk AND ti.kind = 'task'"
-    "  AND d.task = ti.task_id AND ($2::text[] IS NULL OR ti.task_id = ANY($2::text[]))"
-    " RETURNING ti.ti_id, ti.run_pk, ti.task_id),"
-    " callbacks AS ("
-    " UPDATE task_instances cb SET state = 'cancelled', next_retry_at = NULL,"
-    "  ended_at = GREATEST(now(), cb.started_at), updated_at = now()"
-    " WHERE cb.kind = 'callback' AND cb.run_pk IN (SELECT run_pk FROM cleared)"
-    "  AND cb.state IN ('scheduled', 'queued', 'running') RETURNING cb.ti_id),"
-    " ended AS ("
-    " UPDATE attempts a SET ended_at = GREATEST(now(), a.started_at), outcome = 'cancelled',"
-    "  stop_pending = true"
-    " WHERE a.ended_at IS NULL AND a.ti_id IN (SELECT ti_id FROM cleared"
-    "  UNION ALL SELECT ti_id FROM callbacks) RETURNING a.attempt_id),"
-    " requeued AS ("
-    " UPDATE runs SET state = 'queued', ended_at = NULL, updated_at = now()"
-    " WHERE run_pk IN (SELECT run_pk FROM cleared) RETURNING run_pk)"
-    " SELECT c.task_id, (SELECT count(*) FROM ended), (SELECT count(*) FROM requeued)"
-    " FROM cleared c";
-
 static int clear_tis(struct sl_db *db, const char *run_pks, const char *task_ids, PGresult **res,
                      struct sl_run_change *out, struct sl_strbuf *err)
 {
 	const char *params[] = {run_pks, task_ids};
-	int rc = sl_db_exec(db, sql_clear, 2, params, res, err);
+	int rc = sl_db_q(db, SL_Q_RUNS_CLEAR, 2, params, res, err);
 
 	if (!rc) {
 		out->tasks = (size_t)PQntuples(*res);
@@ -573,12 +434,6 @@ void sl_task_ids_release(struct sl_task_ids *ids)
 	free(ids->items);
 	*ids = (struct sl_task_ids)SL_TASK_IDS_INIT;
 }
-
-static const char sql_run_tasks[] =
-    "SELECT v.definition, ti.task_id, ti.state FROM runs r"
-    " JOIN dag_versions v ON v.dag_id = r.dag_id AND v.version_id = r.version_id"
-    " JOIN task_instances ti ON ti.run_pk = r.run_pk AND ti.kind = 'task'"
-    " WHERE r.run_pk = $1";
 
 /* The pinned DAG of a run, and the state of each of its tasks (by index). */
 struct run_graph {
@@ -603,7 +458,7 @@ static int run_graph_load(struct sl_db *db, int64_t run_pk, struct run_graph *g,
 	int rc;
 
 	snprintf(pk, sizeof(pk), "%lld", (long long)run_pk);
-	rc = sl_db_exec(db, sql_run_tasks, 1, params, &g->res, err);
+	rc = sl_db_q(db, SL_Q_RUNS_TASKS, 1, params, &g->res, err);
 	if (rc)
 		goto out;
 	if (!PQntuples(g->res)) {
@@ -709,11 +564,11 @@ int sl_run_clear(struct sl_db *db, const char *dag_id, const char *run_id,
 		goto out;
 	for (size_t i = 0; i < g.dag->tasks_nr; i++)
 		if (chosen[i])
-			array_add(&ids, g.dag->tasks[i].id);
+			sl_pgarray_add(&ids, g.dag->tasks[i].id);
 	if (!ids.len)
 		goto out; /* nothing to clear */
-	array_add_int(&pks, ref.run_pk);
-	rc = clear_tis(db, array_end(&pks), array_end(&ids), &r, out, err);
+	sl_pgarray_add_int(&pks, ref.run_pk);
+	rc = clear_tis(db, sl_pgarray_end(&pks), sl_pgarray_end(&ids), &r, out, err);
 	if (rc)
 		goto out;
 	/* Report in file order, whatever order the UPDATE returned. */
@@ -735,10 +590,6 @@ out:
 	return rc;
 }
 
-static const char sql_interval_runs[] =
-    "SELECT run_pk FROM runs WHERE dag_id = $1 AND run_type <> 'manual'"
-    " AND logical_date = ANY($2::timestamptz[]) ORDER BY logical_date FOR UPDATE";
-
 int sl_runs_reset(struct sl_db *db, const char *dag_id, const struct sl_run_new *runs, size_t nr,
                   size_t *runs_reset, size_t *tasks, struct sl_strbuf *err)
 {
@@ -753,17 +604,17 @@ int sl_runs_reset(struct sl_db *db, const char *dag_id, const struct sl_run_new 
 			array_add_time(&dates, runs[i].logical_date);
 	if (!dates.len)
 		goto out;
-	params[1] = array_end(&dates);
-	rc = sl_db_exec(db, sql_interval_runs, 2, params, &r, err);
+	params[1] = sl_pgarray_end(&dates);
+	rc = sl_db_q(db, SL_Q_RUNS_AT_DATES, 2, params, &r, err);
 	if (rc)
 		goto out;
 	found = PQntuples(r);
 	for (int i = 0; i < found; i++)
-		array_add(&pks, PQgetvalue(r, i, 0));
+		sl_pgarray_add(&pks, PQgetvalue(r, i, 0));
 	PQclear(r);
 	r = NULL;
 	if (found)
-		rc = clear_tis(db, array_end(&pks), NULL, &r, &change, err);
+		rc = clear_tis(db, sl_pgarray_end(&pks), NULL, &r, &change, err);
 out:
 	if (runs_reset)
 		*runs_reset = rc ? 0 : (size_t)found;
@@ -776,17 +627,6 @@ out:
 }
 
 /* ---- mark --------------------------------------------------------------- */
-
-static const char sql_mark[] =
-    "WITH ti AS ("
-    " UPDATE task_instances SET state = $2, next_retry_at = NULL,"
-    "  ended_at = GREATEST(now(), started_at), reason = NULL, updated_at = now()"
-    " WHERE ti_id = $1 RETURNING ti_id),"
-    " ended AS ("
-    " UPDATE attempts a SET ended_at = GREATEST(now(), a.started_at), outcome = 'cancelled',"
-    "  stop_pending = true"
-    " WHERE a.ti_id = $1 AND a.ended_at IS NULL RETURNING a.attempt_id)"
-    " SELECT (SELECT count(*) FROM ti), (SELECT count(*) FROM ended)";
 
 int sl_task_mark(struct sl_db *db, const char *dag_id, const char *run_id, const char *task_id,
                  const char *state, struct sl_run_change *out, struct sl_strbuf *err)
@@ -809,7 +649,7 @@ int sl_task_mark(struct sl_db *db, const char *dag_id, const char *run_id, const
 		return rc;
 	copy_state(out->prev_state, sizeof(out->prev_state), ref.ti_state);
 	snprintf(ti, sizeof(ti), "%lld", (long long)ref.ti_id);
-	rc = sl_db_exec(db, sql_mark, 2, params, &r, err);
+	rc = sl_db_q(db, SL_Q_RUNS_MARK, 2, params, &r, err);
 	if (!rc) {
 		out->tasks = (size_t)parse_int64(PQgetvalue(r, 0, 0));
 		out->attempts = (size_t)parse_int64(PQgetvalue(r, 0, 1));
