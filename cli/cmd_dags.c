@@ -25,9 +25,6 @@
 #include "table.h"
 #include "sluice/banned.h"
 
-/* An instant column as whole seconds since the epoch. */
-#define EPOCH(x) "floor(extract(epoch FROM " x "))::bigint"
-
 static int run_dags_list(struct cli *cli, int argc, char **argv);
 static int run_dags_show(struct cli *cli, int argc, char **argv);
 static int run_dags_next(struct cli *cli, int argc, char **argv);
@@ -278,11 +275,7 @@ static int dag_from_db(struct cli *cli, const char *id, struct sl_dag **out)
 	rc = cli_db_open(cli, &db);
 	if (rc)
 		goto out;
-	rc = cli_query(db,
-	               "SELECT v.definition::text FROM dags d"
-	               " LEFT JOIN dag_versions v ON v.version_id = d.latest_version_id"
-	               " WHERE d.dag_id = $1",
-	               1, params, &res);
+	rc = cli_query(db, SL_Q_DAGS_DEFINITION, 1, params, &res);
 	if (rc)
 		goto out;
 	if (PQntuples(res) == 0) {
@@ -351,86 +344,7 @@ out:
 	return rc;
 }
 
-/*
- * One row per DAG ($1 a DAG id, or NULL for all): what `dags list` shows
- * and `dags next` computes from. Only the definition's schedule keys are
- * read, not the whole (possibly large) definition. The last run is the
- * latest by logical date (runs_dag_logical_date_idx); "error" means load
- * errors for the DAG at the current commit.
- */
-static const char dags_sql[] =
-    "SELECT d.dag_id, d.paused, d.removed_at IS NOT NULL, d.latest_version_id IS NOT NULL,"
-    " v.commit, v.definition->>'schedule', v.definition->>'timezone',"
-    " v.definition->>'start_date', v.definition->>'end_date',"
-    " coalesce(v.definition->'catchup' = 'true'::jsonb, false), " EPOCH(
-        "d.first_seen_at") ","
-                           " (SELECT " EPOCH(
-                               "r.data_interval_end") " FROM runs r WHERE r.dag_id = d.dag_id"
-                                                      "   AND r.run_type = 'scheduled' ORDER BY "
-                                                      "r.logical_date DESC LIMIT 1),"
-                                                      " lr.state, lr.run_id, " EPOCH(
-                                                          "lr.logical_date") ","
-                                                                             " EXISTS (SELECT 1 "
-                                                                             "FROM load_errors e "
-                                                                             "JOIN source_state s "
-                                                                             "ON s.commit = "
-                                                                             "e.commit"
-                                                                             "   WHERE e.dag_id = "
-                                                                             "d.dag_id), " EPOCH(
-                                                                                 "now()") " FROM "
-                                                                                          "dags d"
-                                                                                          " LEFT "
-                                                                                          "JOIN "
-                                                                                          "dag_"
-                                                                                          "versions"
-                                                                                          " v ON "
-                                                                                          "v."
-                                                                                          "version_"
-                                                                                          "id = "
-                                                                                          "d."
-                                                                                          "latest_"
-                                                                                          "version_"
-                                                                                          "id"
-                                                                                          " LEFT "
-                                                                                          "JOIN "
-                                                                                          "LATERAL "
-                                                                                          "(SELECT "
-                                                                                          "r.state,"
-                                                                                          " r.run_"
-                                                                                          "id, "
-                                                                                          "r."
-                                                                                          "logical_"
-                                                                                          "date "
-                                                                                          "FROM "
-                                                                                          "runs r"
-                                                                                          "   "
-                                                                                          "WHERE "
-                                                                                          "r.dag_"
-                                                                                          "id = "
-                                                                                          "d.dag_"
-                                                                                          "id "
-                                                                                          "ORDER "
-                                                                                          "BY "
-                                                                                          "r."
-                                                                                          "logical_"
-                                                                                          "date "
-                                                                                          "DESC, "
-                                                                                          "r.run_"
-                                                                                          "pk DESC "
-                                                                                          "LIMIT "
-                                                                                          "1) lr"
-                                                                                          " ON true"
-                                                                                          " WHERE "
-                                                                                          "$1::"
-                                                                                          "text IS "
-                                                                                          "NULL OR "
-                                                                                          "d.dag_"
-                                                                                          "id = $1"
-                                                                                          " ORDER "
-                                                                                          "BY "
-                                                                                          "d.dag_"
-                                                                                          "id";
-
+/* The columns of dags_list (lib/db/sql/dags.sql). */
 enum {
 	COL_ID,
 	COL_PAUSED,
@@ -451,7 +365,7 @@ enum {
 	COL_NOW,
 };
 
-/* A DAG's schedule, read from a row of dags_sql. */
+/* A DAG's schedule, read from a row of dags_list. */
 struct dag_sched {
 	enum sl_schedule_kind kind;
 	struct sl_cron cron;
@@ -609,7 +523,7 @@ static int run_dags_list(struct cli *cli, int argc, char **argv)
 	rc = cli_db_open(cli, &db);
 	if (rc)
 		goto out;
-	rc = cli_query(db, dags_sql, 1, params, &res);
+	rc = cli_query(db, SL_Q_DAGS_LIST, 1, params, &res);
 	if (rc)
 		goto out;
 	list = json_array();
@@ -708,7 +622,7 @@ static int run_dags_next(struct cli *cli, int argc, char **argv)
 	rc = cli_db_open(cli, &db);
 	if (rc)
 		goto out;
-	rc = cli_query(db, dags_sql, 1, (const char *const *)&args.v[0], &res);
+	rc = cli_query(db, SL_Q_DAGS_LIST, 1, (const char *const *)&args.v[0], &res);
 	if (rc)
 		goto out;
 	if (PQntuples(res) == 0) {
@@ -774,14 +688,7 @@ static int set_paused(struct cli *cli, const struct cli_command *cmd, int argc, 
 	params[0] = args.v[0];
 	params[1] = paused ? "true" : "false";
 	params[2] = payload.buf;
-	rc = cli_query(
-	    db,
-	    "WITH old AS (SELECT dag_id, paused FROM dags WHERE dag_id = $1 FOR UPDATE),"
-	    " upd AS (UPDATE dags d SET paused = $2::boolean,"
-	    "   updated_at = CASE WHEN old.paused = $2::boolean THEN d.updated_at ELSE now() END"
-	    "   FROM old WHERE d.dag_id = old.dag_id RETURNING old.paused AS was)"
-	    " SELECT was, pg_notify('sluice', $3) FROM upd",
-	    3, params, &res);
+	rc = cli_query(db, SL_Q_DAGS_SET_PAUSED, 3, params, &res);
 	if (rc)
 		goto out;
 	if (PQntuples(res) == 0) {
@@ -832,11 +739,7 @@ static int run_dags_errors(struct cli *cli, int argc, char **argv)
 	if (rc)
 		goto out;
 	/* load_errors_commit_idx serves this, in this order. */
-	rc = cli_query(db,
-	               "SELECT e.path, e.line, e.col, e.message, e.dag_id"
-	               " FROM load_errors e JOIN source_state s ON s.commit = e.commit"
-	               " ORDER BY e.path, e.line, e.col, e.error_id",
-	               0, NULL, &res);
+	rc = cli_query(db, SL_Q_DAGS_ERRORS, 0, NULL, &res);
 	if (rc)
 		goto out;
 	list = json_array();

@@ -63,24 +63,7 @@ const struct cli_command cli_cmd_pools_delete = {
     .run = run_pools_delete,
 };
 
-/*
- * Every pool, and every pool that a live task instance names without it
- * being defined. task_instances_pool_busy_idx serves the queued/running
- * count; scheduled task instances are few (they wait for a slot).
- */
-static const char pools_sql[] =
-    "WITH busy AS (SELECT pool,"
-    "   count(*) FILTER (WHERE state IN ('queued', 'running')) AS used,"
-    "   count(*) FILTER (WHERE state = 'scheduled') AS waiting"
-    "  FROM task_instances"
-    "  WHERE pool IS NOT NULL AND state IN ('scheduled', 'queued', 'running')"
-    "  GROUP BY pool)"
-    " SELECT coalesce(p.name, b.pool), p.name IS NOT NULL, coalesce(p.slots, 0),"
-    "  coalesce(b.used, 0), coalesce(b.waiting, 0), coalesce(p.description, '')"
-    " FROM pools p FULL JOIN busy b ON b.pool = p.name"
-    " WHERE $1::text IS NULL OR coalesce(p.name, b.pool) = $1"
-    " ORDER BY 1";
-
+/* The columns of pools_list (lib/db/sql/pools.sql). */
 enum { COL_NAME, COL_DEFINED, COL_SLOTS, COL_USED, COL_QUEUED, COL_DESCRIPTION };
 
 static json_t *pool_json(const PGresult *res, int row)
@@ -95,7 +78,7 @@ static json_t *pool_json(const PGresult *res, int row)
 	    (json_int_t)(slots - used), "description", cli_pq_str(res, row, COL_DESCRIPTION));
 }
 
-/* Print the rows of pools_sql as a table or a JSON array. */
+/* Print the rows of pools_list as a table or a JSON array. */
 static int print_pools(struct cli *cli, const PGresult *res)
 {
 	struct cli_table table = CLI_TABLE_INIT;
@@ -124,12 +107,12 @@ static int print_pools(struct cli *cli, const PGresult *res)
 	return rc;
 }
 
-/* The row of pool `name` (NULL: every pool) from pools_sql. */
+/* The row of pool `name` (NULL: every pool) from pools_list. */
 static int query_pools(struct sl_db *db, const char *name, PGresult **res)
 {
 	const char *params[] = {name};
 
-	return cli_query(db, pools_sql, 1, params, res);
+	return cli_query(db, SL_Q_POOLS_LIST, 1, params, res);
 }
 
 /*
@@ -210,12 +193,7 @@ static int run_pools_set(struct cli *cli, int argc, char **argv)
 	params[1] = slots_text.buf;
 	params[2] = description;
 	/* An upsert to fixed values: safe to send again after a lost connection. */
-	rc = cli_query(db,
-	               "INSERT INTO pools (name, slots, description) VALUES ($1, $2::integer,"
-	               " coalesce($3, ''))"
-	               " ON CONFLICT (name) DO UPDATE SET slots = EXCLUDED.slots,"
-	               "  description = coalesce($3, pools.description), updated_at = now()",
-	               3, params, NULL);
+	rc = cli_query(db, SL_Q_POOLS_SET, 3, params, NULL);
 	if (rc)
 		goto out;
 	rc = query_pools(db, args.v[0], &res);
@@ -244,8 +222,7 @@ static int run_pools_delete(struct cli *cli, int argc, char **argv)
 
 	if (!db)
 		goto out;
-	rc = sl_db_exec(db, "DELETE FROM pools WHERE name = $1 RETURNING slots", 1,
-	                (const char *const *)args.v, &res, &err);
+	rc = sl_db_q(db, SL_Q_POOLS_DELETE, 1, (const char *const *)args.v, &res, &err);
 	if (rc) {
 		cli_error("%s", err.buf);
 		rc = cli_exit_code(rc);

@@ -218,14 +218,14 @@ static int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, cons
 		printf("%s\n", run_id);
 		fflush(stdout);
 	}
-	rc = sl_db_exec(db, "LISTEN sluice", 0, NULL, NULL, &err);
+	rc = sl_runs_listen(db, &err);
 	listen_gen = sl_db_reconnects(db);
 	for (;;) {
 		const char *state;
 
 		/* A reconnect is a new session: LISTEN again. */
 		if (!rc && sl_db_reconnects(db) != listen_gen) {
-			rc = sl_db_exec(db, "LISTEN sluice", 0, NULL, NULL, &err);
+			rc = sl_runs_listen(db, &err);
 			listen_gen = sl_db_reconnects(db);
 		}
 		if (!rc)
@@ -435,23 +435,7 @@ static int on_list_option(struct cli *cli, int opt, const char *arg, void *ctx)
 	return CLI_EXIT_USAGE;
 }
 
-/*
- * Runs newest first. The newest of all DAGs are the newest of each DAG's
- * newest: one short scan of runs_dag_logical_date_idx per DAG, merged, so
- * the cost follows the number of DAGs and the limit, not the history (a
- * plain ORDER BY over runs would sort every run ever made). `$1 IS NULL`
- * folds away: libpq's unnamed statements are planned with their values.
- */
-static const char sql_runs_list[] = "SELECT r.dag_id, r.run_id, r.state, r.run_type, " SQL_US(
-    "r.logical_date") ","
-                      " " SQL_US("r.started_at") ", " SQL_US("r.ended_at") ", " SQL_US(
-                          "now()") " FROM dags d CROSS JOIN LATERAL (SELECT * FROM runs"
-                                   "  WHERE runs.dag_id = d.dag_id AND ($2::text IS NULL OR "
-                                   "runs.state = $2)"
-                                   "  ORDER BY runs.logical_date DESC, runs.run_pk DESC LIMIT $3) r"
-                                   " WHERE ($1::text IS NULL OR d.dag_id = $1)"
-                                   " ORDER BY r.logical_date DESC, r.run_pk DESC LIMIT $3";
-
+/* The columns of runs_list (lib/db/sql/runs.sql). */
 static json_t *list_json(const PGresult *r)
 {
 	json_t *runs = json_array();
@@ -519,7 +503,7 @@ static int run_runs_list(struct cli *cli, int argc, char **argv)
 	params[0] = args.n ? args.v[0] : NULL;
 	params[1] = o.state;
 	params[2] = limit;
-	rc = sl_db_exec_idempotent(db, sql_runs_list, 3, params, &r, &err);
+	rc = sl_db_q_idempotent(db, SL_Q_RUNS_LIST, 3, params, &r, &err);
 	if (!rc && !PQntuples(r) && args.n)
 		rc = sl_run_dag_check(db, args.v[0], &err);
 	if (rc) {

@@ -463,11 +463,10 @@ static int db_prepare(const char *admin_url, const char *url)
 	if (admin_url) {
 		if (sl_db_connect(&db, admin_url, &err) < 0)
 			goto fail;
-		if (sl_db_exec(db, "SELECT 1 FROM pg_database WHERE datname = 'sluice'", 0, NULL,
-		               &res, &err) < 0)
+		if (sl_db_q(db, SL_Q_STANDALONE_HAS_DATABASE, 0, NULL, &res, &err) < 0)
 			goto fail;
 		if (PQntuples(res) == 0 &&
-		    sl_db_exec(db, "CREATE DATABASE sluice", 0, NULL, NULL, &err) < 0)
+		    sl_db_q(db, SL_Q_STANDALONE_CREATE_DATABASE, 0, NULL, NULL, &err) < 0)
 			goto fail;
 		PQclear(res);
 		res = NULL;

@@ -15,8 +15,6 @@
 #include "table.h"
 #include "sluice/banned.h"
 
-/* An instant column as whole seconds since the epoch. */
-#define EPOCH(x) "floor(extract(epoch FROM " x "))::bigint"
 /* Running runs listed by `status` (all of them with --json). */
 #define STATUS_RUNS_SHOWN 20
 
@@ -98,18 +96,7 @@ static json_t *time_col_json(const PGresult *res, int row, int col)
 	return cli_pq_null(res, row, col) ? json_null() : time_json(cli_pq_int(res, row, col, 0));
 }
 
-/* $1: heartbeat_timeout in seconds. */
-static const char workers_sql[] =
-    "SELECT w.worker_id, w.host, array_to_string(w.queues, ','), w.slots,"
-    " (SELECT count(*) FROM attempts a WHERE a.worker_id = w.worker_id"
-    "   AND a.ended_at IS NULL),"
-    " w.state, " EPOCH("w.last_heartbeat_at") ", " EPOCH(
-        "now()") ", w.version,"
-                 " " EPOCH("w.started_at") ","
-                                           " w.state <> 'gone' AND w.last_heartbeat_at < now() - "
-                                           "$1::bigint * interval '1 second'"
-                                           " FROM workers w ORDER BY w.worker_id";
-
+/* The columns of status_workers (lib/db/sql/status.sql). */
 enum {
 	W_ID,
 	W_HOST,
@@ -170,14 +157,6 @@ static void worker_cells(struct cli_table *t, const PGresult *res, int row)
 	sl_strbuf_release(&sb);
 }
 
-/* $1: heartbeat_timeout. Queues with scheduled work that no live worker takes. */
-static const char unserved_sql[] =
-    "SELECT ti.queue, count(*) FROM task_instances ti WHERE ti.state = 'scheduled'"
-    " AND NOT EXISTS (SELECT 1 FROM workers w WHERE w.state = 'active'"
-    "  AND w.last_heartbeat_at >= now() - $1::bigint * interval '1 second'"
-    "  AND ti.queue = ANY(w.queues))"
-    " GROUP BY ti.queue ORDER BY ti.queue";
-
 /* The line `workers list` and `status` print for such a queue. */
 static void print_unserved(FILE *f, const char *queue, int64_t waiting)
 {
@@ -200,7 +179,7 @@ static int run_workers_list(struct cli *cli, int argc, char **argv)
 		goto out;
 	sl_strbuf_addf(&timeout, "%lld", (long long)heartbeat_timeout);
 	params[0] = timeout.buf;
-	rc = cli_query(db, workers_sql, 1, params, &res);
+	rc = cli_query(db, SL_Q_STATUS_WORKERS, 1, params, &res);
 	if (rc)
 		goto out;
 	list = json_array();
@@ -220,7 +199,7 @@ static int run_workers_list(struct cli *cli, int argc, char **argv)
 		goto out;
 	PQclear(res);
 	res = NULL;
-	rc = cli_query(db, unserved_sql, 1, params, &res);
+	rc = cli_query(db, SL_Q_STATUS_UNSERVED, 1, params, &res);
 	if (rc)
 		goto out;
 	/* --json keeps its array on stdout; the warning goes to stderr. */
@@ -252,65 +231,15 @@ static int status_read(struct sl_db *db, const char *timeout, struct status *st)
 	const char *params[] = {timeout};
 	int rc;
 
-	rc = cli_query(
-	    db,
-	    "SELECT holder, epoch, commit, " EPOCH("heartbeat_at") ", " EPOCH(
-	        "expires_at") ", " EPOCH("acquired_at") ", expires_at > now(), " EPOCH("now()") " F"
-	                                                                                        "RO"
-	                                                                                        "M "
-	                                                                                        "sc"
-	                                                                                        "he"
-	                                                                                        "du"
-	                                                                                        "le"
-	                                                                                        "r_"
-	                                                                                        "le"
-	                                                                                        "as"
-	                                                                                        "e",
-	    0, NULL, &st->lease);
+	rc = cli_query(db, SL_Q_STATUS_LEASE, 0, NULL, &st->lease);
 	if (!rc)
-		rc = cli_query(db,
-		               "SELECT commit, repo, branch, path, " EPOCH(
-		                   "refreshed_at") ", " EPOCH("now()") " FROM source_state",
-		               0, NULL, &st->source);
+		rc = cli_query(db, SL_Q_STATUS_SOURCE, 0, NULL, &st->source);
 	if (!rc)
-		rc =
-		    cli_query(db,
-		              "SELECT count(*) FILTER (WHERE state = 'active'),"
-		              " count(*) FILTER (WHERE state = 'draining'),"
-		              " count(*) FILTER (WHERE state = 'gone'),"
-		              " count(*) FILTER (WHERE state <> 'gone'"
-		              "   AND last_heartbeat_at < now() - $1::bigint * interval '1 second')"
-		              " FROM workers",
-		              1, params, &st->workers);
-	/* Every queue with waiting work or a live worker; served = a live
-	 * (active, not stale) worker takes it. */
+		rc = cli_query(db, SL_Q_STATUS_WORKER_COUNTS, 1, params, &st->workers);
 	if (!rc)
-		rc = cli_query(
-		    db,
-		    "WITH depth AS (SELECT queue,"
-		    "   count(*) FILTER (WHERE state = 'scheduled') AS scheduled,"
-		    "   count(*) FILTER (WHERE state = 'queued') AS queued"
-		    "  FROM task_instances WHERE state IN ('scheduled', 'queued')"
-		    "  GROUP BY queue),"
-		    " live AS (SELECT DISTINCT unnest(queues)::text AS queue FROM workers"
-		    "  WHERE state = 'active'"
-		    "   AND last_heartbeat_at >= now() - $1::bigint * interval '1 second')"
-		    " SELECT coalesce(d.queue, l.queue), coalesce(d.scheduled, 0),"
-		    "  coalesce(d.queued, 0), l.queue IS NOT NULL"
-		    " FROM depth d FULL JOIN live l ON l.queue = d.queue ORDER BY 1",
-		    1, params, &st->queues);
-	/* runs_live_idx serves this. */
+		rc = cli_query(db, SL_Q_STATUS_QUEUES, 1, params, &st->queues);
 	if (!rc)
-		rc = cli_query(
-		    db,
-		    "SELECT dag_id, run_id, state, " EPOCH(
-		        "coalesce(started_at, "
-		        "created_at)") ", " EPOCH("now()") " FROM runs WHERE state IN ('queued', "
-		                                           "'running')"
-		                                           " ORDER BY state DESC, "
-		                                           "coalesce(started_at, created_at), "
-		                                           "run_pk",
-		    0, NULL, &st->runs);
+		rc = cli_query(db, SL_Q_STATUS_LIVE_RUNS, 0, NULL, &st->runs);
 	return rc;
 }
 

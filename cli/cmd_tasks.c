@@ -261,27 +261,6 @@ static int on_logs_option(struct cli *cli, int opt, const char *arg, void *ctx)
 	return CLI_EXIT_USAGE;
 }
 
-/* The attempt to print, its try, whether it ended, and the task's state. */
-static const char sql_attempt[] =
-    "SELECT a.attempt_id, a.try_number, a.outcome, a.log_truncated, ti.state,"
-    " (SELECT string_agg(try_number::text, ', ' ORDER BY try_number) FROM attempts"
-    "  WHERE ti_id = $1)"
-    " FROM task_instances ti LEFT JOIN LATERAL (SELECT * FROM attempts"
-    "  WHERE ti_id = ti.ti_id AND ($2::int IS NULL OR try_number = $2)"
-    "  ORDER BY try_number DESC LIMIT 1) a ON true"
-    " WHERE ti.ti_id = $1";
-
-/*
- * Chunks from seq $2 on, and whether the attempt had ended, read on one
- * snapshot: when it had, every chunk it wrote is in this result or an
- * earlier one.
- */
-static const char sql_chunks[] =
-    "SELECT a.ended_at IS NOT NULL, c.seq, c.data FROM attempts a"
-    " LEFT JOIN LATERAL (SELECT seq, data FROM log_chunks WHERE attempt_id = a.attempt_id"
-    "  AND seq >= $2 ORDER BY seq LIMIT 64) c ON true"
-    " WHERE a.attempt_id = $1";
-
 enum { LOG_POLL_MS = 200, LOG_BATCH = 64 };
 
 struct log_reader {
@@ -311,7 +290,7 @@ static int log_read(struct sl_db *db, struct log_reader *lr, bool *more, struct 
 	int rc;
 
 	snprintf(seq, sizeof(seq), "%ld", lr->next_seq);
-	rc = sl_db_exec_idempotent(db, sql_chunks, 2, params, &r, err);
+	rc = sl_db_q_idempotent(db, SL_Q_TASKS_LOG_CHUNKS, 2, params, &r, err);
 	if (rc)
 		return rc;
 	*more = false;
@@ -410,7 +389,7 @@ static int log_attempt(struct sl_db *db, const struct logs_opts *o, const struct
 	snprintf(ti, sizeof(ti), "%lld", (long long)ref->ti_id);
 	snprintf(try_number, sizeof(try_number), "%ld", o->try_number);
 	for (;;) {
-		rc = sl_db_exec_idempotent(db, sql_attempt, 2, params, res, err);
+		rc = sl_db_q_idempotent(db, SL_Q_TASKS_ATTEMPT, 2, params, res, err);
 		if (rc)
 			return rc;
 		if (PQntuples(*res) == 1 && !cli_pq_null(*res, 0, 0))

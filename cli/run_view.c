@@ -80,42 +80,12 @@ int runs_bad_state(const struct cli_command *cmd, const char *state)
 	                       state);
 }
 
-/*
- * Task order comes from the pinned definition's task list, read once
- * (ord), so the order is the file's whatever order the rows were inserted.
- */
-static const char sql_show[] =
-    "WITH r AS (SELECT * FROM runs WHERE dag_id = $1 AND run_id = $2),"
-    " ord AS (SELECT o.t->>'task' AS task_id, o.n FROM r"
-    "  JOIN dag_versions v ON v.dag_id = r.dag_id AND v.version_id = r.version_id"
-    "  CROSS JOIN LATERAL jsonb_array_elements(v.definition->'tasks') WITH ORDINALITY"
-    "  AS o(t, n))"
-    " SELECT r.state, r.commit, r.run_type, " SQL_US(
-        "r.logical_date") ","
-                          " " SQL_US("r.started_at") ", " SQL_US("r.ended_at") ", " SQL_US(
-                              "now()") ","
-                                       " ti.task_id, ti.state, ti.try_number, ti.max_tries,"
-                                       " " SQL_US("ti.started_at") ", " SQL_US(
-                                           "ti.ended_at") ","
-                                                          " a.exit_code, a.signal, a.worker_id, "
-                                                          "ti.reason, a.outputs::text"
-                                                          " FROM r LEFT JOIN task_instances ti ON "
-                                                          "ti.run_pk = r.run_pk AND ti.kind = "
-                                                          "'task'"
-                                                          " LEFT JOIN ord ON ord.task_id = "
-                                                          "ti.task_id"
-                                                          " LEFT JOIN LATERAL (SELECT exit_code, "
-                                                          "signal, worker_id, outputs FROM attempts"
-                                                          "  WHERE ti_id = ti.ti_id ORDER BY "
-                                                          "try_number DESC LIMIT 1) a ON true"
-                                                          " ORDER BY ord.n NULLS LAST, ti.ti_id";
-
 int runs_show_load(struct sl_db *db, const char *dag_id, const char *run_id, PGresult **res,
                    struct sl_strbuf *err)
 {
 	const char *params[] = {dag_id, run_id};
 	struct sl_run_ref ref;
-	int rc = sl_db_exec_idempotent(db, sql_show, 2, params, res, err);
+	int rc = sl_db_q_idempotent(db, SL_Q_RUNS_SHOW, 2, params, res, err);
 
 	if (!rc && !PQntuples(*res)) {
 		PQclear(*res);
@@ -272,20 +242,7 @@ void runs_show_print(const char *dag_id, const char *run_id, const PGresult *r)
 	cli_table_release(&head);
 }
 
-/*
- * A run's callbacks (RUNS_CB_* columns), in the order they were created;
- * times in microseconds as SQL_US gives them.
- */
-static const char sql_callbacks[] =
-    "SELECT ti.task_id, ti.state, ti.try_number,"
-    " (extract(epoch FROM ti.started_at) * 1000000)::bigint,"
-    " (extract(epoch FROM ti.ended_at) * 1000000)::bigint,"
-    " (extract(epoch FROM now()) * 1000000)::bigint, a.exit_code, a.signal, a.worker_id"
-    " FROM runs r JOIN task_instances ti ON ti.run_pk = r.run_pk AND ti.kind = 'callback'"
-    " LEFT JOIN LATERAL (SELECT exit_code, signal, worker_id FROM attempts"
-    "  WHERE ti_id = ti.ti_id ORDER BY try_number DESC LIMIT 1) a ON true"
-    " WHERE r.dag_id = $1 AND r.run_id = $2 ORDER BY ti.ti_id";
-
+/* The columns of runs_callbacks (lib/db/sql/runs.sql). */
 enum {
 	RUNS_CB_ID,
 	RUNS_CB_STATE,
@@ -303,7 +260,7 @@ int runs_callbacks_load(struct sl_db *db, const char *dag_id, const char *run_id
 {
 	const char *params[] = {dag_id, run_id};
 
-	return sl_db_exec_idempotent(db, sql_callbacks, 2, params, res, err);
+	return sl_db_q_idempotent(db, SL_Q_RUNS_CALLBACKS, 2, params, res, err);
 }
 
 void runs_callbacks_json(json_t *show, const PGresult *cb)

@@ -18,10 +18,11 @@
 /* Print a library error; returns its exit code. */
 int runs_fail(const struct sl_strbuf *err, int rc);
 
-/* A timestamptz column as microseconds since the epoch (exact). */
-#define SQL_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-
-/* A microseconds cell (SQL_US) as an ISO 8601 string with +00:00, or null. */
+/*
+ * A microseconds cell (a timestamptz column selected as
+ * `(extract(epoch FROM col) * 1000000)::bigint`, exact) as an ISO 8601
+ * string with +00:00, or null.
+ */
 json_t *runs_time_json(const PGresult *r, int row, int col);
 /* A microseconds cell as a table cell, to the second in UTC, or "-". */
 void runs_time_cell(struct cli_table *t, const PGresult *r, int row, int col);

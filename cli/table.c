@@ -219,11 +219,11 @@ bool cli_pq_bool(const PGresult *res, int row, int col)
 	return s && s[0] == 't';
 }
 
-int cli_query(struct sl_db *db, const char *sql, int nparams, const char *const *params,
+int cli_query(struct sl_db *db, enum sl_query q, int nparams, const char *const *params,
               PGresult **res)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
-	int rc = sl_db_exec_idempotent(db, sql, nparams, params, res, &err);
+	int rc = sl_db_q_idempotent(db, q, nparams, params, res, &err);
 
 	if (rc) {
 		cli_error("%s", err.buf);

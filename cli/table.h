@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "sluice/queries.h"
 #include "sluice/strbuf.h"
 
 struct cli;
@@ -92,11 +93,12 @@ bool cli_pq_bool(const PGresult *res, int row, int col);
 bool cli_pq_null(const PGresult *res, int row, int col);
 
 /*
- * Run a statement that may safely run twice (sl_db_exec_idempotent: a read,
- * an upsert to fixed values). On failure prints the reason and returns its
- * exit code (4 when PostgreSQL cannot be reached); `*res` is then NULL.
+ * Run a statement of lib/db/sql that may safely run twice
+ * (sl_db_q_idempotent: a read, an upsert to fixed values). On failure
+ * prints the reason and returns its exit code (4 when PostgreSQL cannot be
+ * reached); `*res` is then NULL.
  */
-int cli_query(struct sl_db *db, const char *sql, int nparams, const char *const *params,
+int cli_query(struct sl_db *db, enum sl_query q, int nparams, const char *const *params,
               PGresult **res);
 
 #endif

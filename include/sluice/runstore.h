@@ -107,6 +107,12 @@ int sl_runs_create(struct sl_db *db, const struct sl_run_pin *pin, struct sl_run
 
 /** Wake the scheduler: NOTIFY sluice, '<event> <dag_id>' (sent at COMMIT). */
 int sl_runs_notify(struct sl_db *db, const char *event, const char *dag_id, struct sl_strbuf *err);
+/**
+ * Receive those notifications on this session (LISTEN sluice), through
+ * PQnotifies on sl_db_conn(). A reconnect is a new session: call it again
+ * when sl_db_reconnects() changed.
+ */
+int sl_runs_listen(struct sl_db *db, struct sl_strbuf *err);
 
 /** 0 when DAG `dag_id` exists, else SL_ENOENT: "no DAG 'x'" (did you mean). */
 int sl_run_dag_check(struct sl_db *db, const char *dag_id, struct sl_strbuf *err);

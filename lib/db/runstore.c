@@ -301,6 +301,11 @@ int sl_runs_notify(struct sl_db *db, const char *event, const char *dag_id, stru
 	return rc;
 }
 
+int sl_runs_listen(struct sl_db *db, struct sl_strbuf *err)
+{
+	return sl_db_q(db, SL_Q_RUNS_LISTEN, 0, NULL, NULL, err);
+}
+
 /* ---- finding a run ------------------------------------------------------ */
 
 int sl_run_dag_check(struct sl_db *db, const char *dag_id, struct sl_strbuf *err)

@@ -162,3 +162,79 @@ ended AS (
      WHERE a.ti_id = $1 AND a.ended_at IS NULL
  RETURNING a.attempt_id)
 SELECT (SELECT count(*) FROM ti), (SELECT count(*) FROM ended)
+
+-- name: runs_listen
+-- Receive the scheduler's and the CLI's notifications on this session; a
+-- reconnect is a new session, which must LISTEN again.
+LISTEN sluice
+
+-- name: runs_list
+-- `runs list`: the latest runs of DAG $1 (all when NULL) in state $2 (any
+-- when NULL), $3 at most; times in microseconds. The newest of all DAGs are
+-- the newest of each DAG's newest: one short scan of
+-- runs_dag_logical_date_idx per DAG, merged, so the cost follows the number
+-- of DAGs and the limit, not the history (a plain ORDER BY over runs would
+-- sort every run ever made). `$1 IS NULL` folds away: the CLI runs this
+-- once per session, and a prepared statement's first runs are planned
+-- with their values.
+SELECT r.dag_id, r.run_id, r.state, r.run_type,
+       (extract(epoch FROM r.logical_date) * 1000000)::bigint,
+       (extract(epoch FROM r.started_at) * 1000000)::bigint,
+       (extract(epoch FROM r.ended_at) * 1000000)::bigint,
+       (extract(epoch FROM now()) * 1000000)::bigint
+  FROM dags d
+ CROSS JOIN LATERAL (SELECT *
+                       FROM runs
+                      WHERE runs.dag_id = d.dag_id AND ($2::text IS NULL OR runs.state = $2)
+                      ORDER BY runs.logical_date DESC, runs.run_pk DESC
+                      LIMIT $3) r
+ WHERE ($1::text IS NULL OR d.dag_id = $1)
+ ORDER BY r.logical_date DESC, r.run_pk DESC
+ LIMIT $3
+
+-- name: runs_show
+-- `runs show`: run $2 of DAG $1 and its tasks, each with its latest
+-- attempt; times in microseconds. Task order comes from the pinned
+-- definition's task list, read once (ord), so the order is the file's
+-- whatever order the rows were inserted.
+WITH r AS (SELECT * FROM runs WHERE dag_id = $1 AND run_id = $2),
+ord AS (
+    SELECT o.t->>'task' AS task_id, o.n
+      FROM r
+      JOIN dag_versions v ON v.dag_id = r.dag_id AND v.version_id = r.version_id
+     CROSS JOIN LATERAL jsonb_array_elements(v.definition->'tasks') WITH ORDINALITY AS o(t, n))
+SELECT r.state, r.commit, r.run_type,
+       (extract(epoch FROM r.logical_date) * 1000000)::bigint,
+       (extract(epoch FROM r.started_at) * 1000000)::bigint,
+       (extract(epoch FROM r.ended_at) * 1000000)::bigint,
+       (extract(epoch FROM now()) * 1000000)::bigint,
+       ti.task_id, ti.state, ti.try_number, ti.max_tries,
+       (extract(epoch FROM ti.started_at) * 1000000)::bigint,
+       (extract(epoch FROM ti.ended_at) * 1000000)::bigint,
+       a.exit_code, a.signal, a.worker_id, ti.reason, a.outputs::text
+  FROM r
+  LEFT JOIN task_instances ti ON ti.run_pk = r.run_pk AND ti.kind = 'task'
+  LEFT JOIN ord ON ord.task_id = ti.task_id
+  LEFT JOIN LATERAL (SELECT exit_code, signal, worker_id, outputs
+                       FROM attempts
+                      WHERE ti_id = ti.ti_id
+                      ORDER BY try_number DESC
+                      LIMIT 1) a ON true
+ ORDER BY ord.n NULLS LAST, ti.ti_id
+
+-- name: runs_callbacks
+-- The callbacks of run $2 of DAG $1, each with its latest attempt.
+SELECT ti.task_id, ti.state, ti.try_number,
+       (extract(epoch FROM ti.started_at) * 1000000)::bigint,
+       (extract(epoch FROM ti.ended_at) * 1000000)::bigint,
+       (extract(epoch FROM now()) * 1000000)::bigint,
+       a.exit_code, a.signal, a.worker_id
+  FROM runs r
+  JOIN task_instances ti ON ti.run_pk = r.run_pk AND ti.kind = 'callback'
+  LEFT JOIN LATERAL (SELECT exit_code, signal, worker_id
+                       FROM attempts
+                      WHERE ti_id = ti.ti_id
+                      ORDER BY try_number DESC
+                      LIMIT 1) a ON true
+ WHERE r.dag_id = $1 AND r.run_id = $2
+ ORDER BY ti.ti_id

@@ -1,0 +1,62 @@
+-- DAGs as the CLI shows and changes them (`dags show|list|next|pause|
+-- unpause|errors`). Times are whole seconds since the epoch.
+
+-- name: dags_definition
+-- The latest version of DAG $1 that loaded; no row for an unknown DAG.
+SELECT v.definition::text
+  FROM dags d
+  LEFT JOIN dag_versions v ON v.version_id = d.latest_version_id
+ WHERE d.dag_id = $1
+
+-- name: dags_list
+-- One row per DAG ($1 a DAG id, or NULL for all): what `dags list` shows
+-- and `dags next` computes from. Only the definition's schedule keys are
+-- read, not the whole (possibly large) definition. The last run is the
+-- latest by logical date (runs_dag_logical_date_idx); "error" means load
+-- errors for the DAG at the current commit.
+SELECT d.dag_id, d.paused, d.removed_at IS NOT NULL, d.latest_version_id IS NOT NULL,
+       v.commit, v.definition->>'schedule', v.definition->>'timezone',
+       v.definition->>'start_date', v.definition->>'end_date',
+       coalesce(v.definition->'catchup' = 'true'::jsonb, false),
+       floor(extract(epoch FROM d.first_seen_at))::bigint,
+       (SELECT floor(extract(epoch FROM r.data_interval_end))::bigint
+          FROM runs r
+         WHERE r.dag_id = d.dag_id AND r.run_type = 'scheduled'
+         ORDER BY r.logical_date DESC
+         LIMIT 1),
+       lr.state, lr.run_id, floor(extract(epoch FROM lr.logical_date))::bigint,
+       EXISTS (SELECT 1
+                 FROM load_errors e
+                 JOIN source_state s ON s.commit = e.commit
+                WHERE e.dag_id = d.dag_id),
+       floor(extract(epoch FROM now()))::bigint
+  FROM dags d
+  LEFT JOIN dag_versions v ON v.version_id = d.latest_version_id
+  LEFT JOIN LATERAL (SELECT r.state, r.run_id, r.logical_date
+                       FROM runs r
+                      WHERE r.dag_id = d.dag_id
+                      ORDER BY r.logical_date DESC, r.run_pk DESC
+                      LIMIT 1) lr ON true
+ WHERE $1::text IS NULL OR d.dag_id = $1
+ ORDER BY d.dag_id
+
+-- name: dags_set_paused
+-- Set DAG $1's paused flag to $2 and send the notification $3; no row for
+-- an unknown DAG. The row lock in the first subquery makes `was` the value
+-- this update replaced.
+WITH old AS (SELECT dag_id, paused FROM dags WHERE dag_id = $1 FOR UPDATE),
+upd AS (
+    UPDATE dags d
+       SET paused = $2::boolean,
+           updated_at = CASE WHEN old.paused = $2::boolean THEN d.updated_at ELSE now() END
+      FROM old
+     WHERE d.dag_id = old.dag_id
+ RETURNING old.paused AS was)
+SELECT was, pg_notify('sluice', $3) FROM upd
+
+-- name: dags_errors
+-- The load errors at the current commit (load_errors_commit_idx).
+SELECT e.path, e.line, e.col, e.message, e.dag_id
+  FROM load_errors e
+  JOIN source_state s ON s.commit = e.commit
+ ORDER BY e.path, e.line, e.col, e.error_id

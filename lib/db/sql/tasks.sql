@@ -1,0 +1,29 @@
+-- A task's attempts and their logs, for `tasks logs`.
+
+-- name: tasks_attempt
+-- The attempt of task instance $1 with try number $2 (the latest when
+-- NULL), the task's state, and every try number it has, as "1, 2".
+SELECT a.attempt_id, a.try_number, a.outcome, a.log_truncated, ti.state,
+       (SELECT string_agg(try_number::text, ', ' ORDER BY try_number)
+          FROM attempts
+         WHERE ti_id = $1)
+  FROM task_instances ti
+  LEFT JOIN LATERAL (SELECT *
+                       FROM attempts
+                      WHERE ti_id = ti.ti_id AND ($2::int IS NULL OR try_number = $2)
+                      ORDER BY try_number DESC
+                      LIMIT 1) a ON true
+ WHERE ti.ti_id = $1
+
+-- name: tasks_log_chunks
+-- Up to 64 chunks of attempt $1's log from seq $2 on, and whether the
+-- attempt had ended, read on one snapshot: when it had, every chunk it
+-- wrote is in this result or an earlier one.
+SELECT a.ended_at IS NOT NULL, c.seq, c.data
+  FROM attempts a
+  LEFT JOIN LATERAL (SELECT seq, data
+                       FROM log_chunks
+                      WHERE attempt_id = a.attempt_id AND seq >= $2
+                      ORDER BY seq
+                      LIMIT 64) c ON true
+ WHERE a.attempt_id = $1
