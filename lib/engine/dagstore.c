@@ -16,6 +16,7 @@
 #include "sluice/dag_json.h"
 #include "sluice/diag.h"
 #include "sluice/error.h"
+#include "sluice/pgarray.h"
 #include "sluice/yaml_doc.h"
 #include "sluice/banned.h"
 
@@ -135,10 +136,10 @@ static int db_fail(struct sl_db *db, int rc, struct sl_strbuf *err)
 	return rc;
 }
 
-static int exec(struct sl_db *db, const char *sql, int n, const char *const *params, PGresult **res,
+static int exec(struct sl_db *db, enum sl_query q, int n, const char *const *params, PGresult **res,
                 struct sl_strbuf *err)
 {
-	int rc = sl_db_exec(db, sql, n, params, res, err);
+	int rc = sl_db_q(db, q, n, params, res, err);
 
 	return rc ? db_fail(db, rc, err) : 0;
 }
@@ -155,15 +156,11 @@ static int cmp_current(const void *a, const void *b)
 	return c ? c : strcmp(x->blob_id, y->blob_id);
 }
 
-static const char sql_current[] =
-    "SELECT d.dag_id, v.path, v.blob_id, d.removed_at IS NOT NULL"
-    " FROM dags d LEFT JOIN dag_versions v ON v.version_id = d.latest_version_id";
-
 /* Every DAG, with the path and blob of its latest version: one query. */
 static int load_current(struct sl_db *db, struct sync *s, struct sl_strbuf *err)
 {
 	PGresult *r = NULL;
-	int rc = exec(db, sql_current, 0, NULL, &r, err);
+	int rc = exec(db, SL_Q_DAGSTORE_CURRENT, 0, NULL, &r, err);
 
 	if (rc)
 		return rc;
@@ -361,46 +358,6 @@ out:
 	return rc;
 }
 
-/* A PostgreSQL array literal of strings, for one text[] parameter. */
-static void add_array(struct sl_strbuf *sb, const char *const *items, size_t nr)
-{
-	sl_strbuf_addch(sb, '{');
-	for (size_t i = 0; i < nr; i++) {
-		if (i)
-			sl_strbuf_addch(sb, ',');
-		sl_strbuf_addch(sb, '"');
-		for (const char *p = items[i]; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				sl_strbuf_addch(sb, '\\');
-			sl_strbuf_addch(sb, *p);
-		}
-		sl_strbuf_addch(sb, '"');
-	}
-	sl_strbuf_addch(sb, '}');
-}
-
-static const char sql_new_dag[] = "INSERT INTO dags (dag_id, paused) VALUES ($1, $2)"
-                                  " ON CONFLICT (dag_id) DO NOTHING";
-
-/* A commit synced before (the branch moved back) already has this DAG's
- * version: reuse it rather than violate dag_versions_dag_commit_key. */
-static const char sql_version[] =
-    "WITH ins AS ("
-    " INSERT INTO dag_versions (dag_id, commit, blob_id, path, definition)"
-    " VALUES ($1, $2, $3, $4, $5::jsonb)"
-    " ON CONFLICT (dag_id, commit) DO NOTHING RETURNING version_id)"
-    " SELECT version_id, true FROM ins"
-    " UNION ALL SELECT version_id, false FROM dag_versions"
-    " WHERE dag_id = $1 AND commit = $2 AND NOT EXISTS (SELECT 1 FROM ins)";
-
-/* A new version may bring a new schedule: forget the cached next run so the
- * scheduler works it out again from the new definition. */
-static const char sql_set_latest[] =
-    "UPDATE dags SET latest_version_id = $2, run_commit = $3, removed_at = NULL,"
-    " next_run_after = CASE WHEN latest_version_id IS DISTINCT FROM $2::bigint"
-    " THEN NULL ELSE next_run_after END,"
-    " updated_at = now() WHERE dag_id = $1";
-
 static int store_loaded(struct sl_db *db, struct sync *s, const struct file_result *fr,
                         struct sl_strbuf *err)
 {
@@ -410,14 +367,14 @@ static int store_loaded(struct sl_db *db, struct sync *s, const struct file_resu
 	PGresult *r = NULL;
 	int rc;
 
-	rc = exec(db, sql_new_dag, 2, p, NULL, err);
+	rc = exec(db, SL_Q_DAGSTORE_NEW_DAG, 2, p, NULL, err);
 	if (rc)
 		return rc;
 	p[1] = s->commit;
 	p[2] = fr->blob_id;
 	p[3] = fr->path;
 	p[4] = fr->definition;
-	rc = exec(db, sql_version, 5, p, &r, err);
+	rc = exec(db, SL_Q_DAGSTORE_VERSION, 5, p, &r, err);
 	if (rc)
 		return rc;
 	if (PQntuples(r) != 1) {
@@ -431,33 +388,8 @@ static int store_loaded(struct sl_db *db, struct sync *s, const struct file_resu
 	s->report->restored += c && c->removed;
 	p[1] = version_id;
 	p[2] = s->commit;
-	return exec(db, sql_set_latest, 3, p, NULL, err);
+	return exec(db, SL_Q_DAGSTORE_SET_LATEST, 3, p, NULL, err);
 }
-
-/* Unchanged files: their DAGs now run at this commit. */
-static const char sql_unchanged[] =
-    "UPDATE dags SET run_commit = $1, removed_at = NULL, updated_at = now()"
-    " WHERE dag_id = ANY ($2::text[]) AND (run_commit IS DISTINCT FROM $1"
-    " OR removed_at IS NOT NULL)";
-
-/* Broken files of known DAGs: present (not removed), last good commit kept.
- * run_commit is NULL only for rows older than migration 0002's backfill. */
-static const char sql_broken[] =
-    "UPDATE dags SET removed_at = NULL, updated_at = now(),"
-    " run_commit = coalesce(run_commit, (SELECT v.commit FROM dag_versions v"
-    "  WHERE v.version_id = dags.latest_version_id))"
-    " WHERE dag_id = ANY ($1::text[]) AND (removed_at IS NOT NULL OR run_commit IS NULL)";
-
-static const char sql_removed[] = "UPDATE dags SET removed_at = now(), updated_at = now()"
-                                  " WHERE removed_at IS NULL AND dag_id <> ALL ($1::text[])";
-
-static const char sql_error[] = "INSERT INTO load_errors (commit, path, dag_id, line, col, message)"
-                                " VALUES ($1, $2, $3, $4, $5, $6)";
-
-static const char sql_source_state[] =
-    "INSERT INTO source_state (repo, branch, path, commit) VALUES ($1, $2, $3, $4)"
-    " ON CONFLICT (singleton) DO UPDATE SET repo = excluded.repo, branch = excluded.branch,"
-    " path = excluded.path, commit = excluded.commit, refreshed_at = now()";
 
 /* The DAG ids of files with `outcome` (every present DAG when `all`). */
 static const char **ids_of(const struct sync *s, enum outcome outcome, bool all, size_t *nr)
@@ -471,7 +403,7 @@ static const char **ids_of(const struct sync *s, enum outcome outcome, bool all,
 	return ids;
 }
 
-static int exec_ids(struct sl_db *db, struct sync *s, const char *sql, const char *first,
+static int exec_ids(struct sl_db *db, struct sync *s, enum sl_query q, const char *first,
                     enum outcome outcome, bool all, PGresult **res, struct sl_strbuf *err)
 {
 	struct sl_strbuf array = SL_STRBUF_INIT;
@@ -480,9 +412,10 @@ static int exec_ids(struct sl_db *db, struct sync *s, const char *sql, const cha
 	const char *p[2] = {first};
 	int rc;
 
-	add_array(&array, ids, nr);
-	p[first ? 1 : 0] = array.buf;
-	rc = exec(db, sql, first ? 2 : 1, p, res, err);
+	for (size_t i = 0; i < nr; i++)
+		sl_pgarray_add(&array, ids[i]);
+	p[first ? 1 : 0] = sl_pgarray_end(&array);
+	rc = exec(db, q, first ? 2 : 1, p, res, err);
 	sl_strbuf_release(&array);
 	free(ids);
 	return rc;
@@ -500,7 +433,7 @@ static int store_errors(struct sl_db *db, struct sync *s, struct sl_strbuf *err)
 
 		snprintf(line, sizeof(line), "%u", e->line);
 		snprintf(col, sizeof(col), "%u", e->column);
-		rc = exec(db, sql_error, 6, p, NULL, err);
+		rc = exec(db, SL_Q_DAGSTORE_ERROR, 6, p, NULL, err);
 	}
 	return rc;
 }
@@ -516,38 +449,35 @@ static int sync_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	int rc;
 
 	sync_reset(s);
-	/* Two refreshes (the CLI's and the scheduler's) of one database take
-	 * turns; each then reads what the other committed. */
-	rc = exec(db, "SELECT pg_advisory_xact_lock($1::bigint)", 1, lock, NULL, err);
+	rc = exec(db, SL_Q_DAGSTORE_LOCK, 1, lock, NULL, err);
 	if (!rc)
 		rc = load_current(db, s, err);
 	if (!rc)
 		rc = sl_gitsrc_walk(s->git, s->commit, s->path, 0, visit, s, err);
 	if (!rc)
-		rc =
-		    exec(db, "DELETE FROM load_errors WHERE commit = $1", 1, &s->commit, NULL, err);
+		rc = exec(db, SL_Q_DAGSTORE_CLEAR_ERRORS, 1, &s->commit, NULL, err);
 	for (size_t i = 0; !rc && i < s->files_nr; i++)
 		if (s->files[i].outcome == FILE_LOADED)
 			rc = store_loaded(db, s, &s->files[i], err);
 	if (!rc)
-		rc = exec_ids(db, s, sql_unchanged, s->commit, FILE_UNCHANGED, false, NULL, err);
+		rc = exec_ids(db, s, SL_Q_DAGSTORE_UNCHANGED, s->commit, FILE_UNCHANGED, false,
+		              NULL, err);
 	if (!rc)
-		rc = exec_ids(db, s, sql_broken, NULL, FILE_FAILED, false, NULL, err);
+		rc = exec_ids(db, s, SL_Q_DAGSTORE_BROKEN, NULL, FILE_FAILED, false, NULL, err);
 	if (!rc)
 		rc = store_errors(db, s, err);
 	if (!rc)
-		rc = exec_ids(db, s, sql_removed, NULL, 0, true, &r, err);
+		rc = exec_ids(db, s, SL_Q_DAGSTORE_REMOVED, NULL, 0, true, &r, err);
 	if (!rc) {
 		s->report->removed = strtoul(PQcmdTuples(r), NULL, 10);
 		state[0] = repo;
 		state[1] = s->branch && *s->branch ? s->branch : NULL;
 		state[2] = s->path ? s->path : "";
 		state[3] = s->commit;
-		rc = exec(db, sql_source_state, 4, state, NULL, err);
+		rc = exec(db, SL_Q_DAGSTORE_SOURCE_STATE, 4, state, NULL, err);
 	}
-	/* Delivered at COMMIT, and only if it commits. */
 	if (!rc)
-		rc = exec(db, "SELECT pg_notify('sluice', 'refresh')", 0, NULL, NULL, err);
+		rc = exec(db, SL_Q_DAGSTORE_NOTIFY, 0, NULL, NULL, err);
 	PQclear(r);
 	free(repo);
 	return rc;
