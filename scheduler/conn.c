@@ -10,6 +10,7 @@
 #include "sluice/alloc.h"
 #include "sluice/engine.h"
 #include "sluice/error.h"
+#include "sluice/workers.h"
 #include "sluice/banned.h"
 
 /*
@@ -225,32 +226,10 @@ static void send_reject(struct wconn *c, const char *reason)
 
 static int upsert_worker(struct sched *s, struct wconn *c, int version, struct sl_strbuf *err)
 {
-	static const char sql[] =
-	    "INSERT INTO workers (worker_id, host, queues, slots, state, version, started_at, "
-	    "last_heartbeat_at) VALUES ($1, $2, string_to_array($3, ','), $4::integer, 'active', "
-	    "$5, now(), now()) ON CONFLICT (worker_id) DO UPDATE SET host = EXCLUDED.host, "
-	    "queues = EXCLUDED.queues, slots = EXCLUDED.slots, state = 'active', version = "
-	    "EXCLUDED.version, started_at = now(), last_heartbeat_at = now()";
-	struct sl_strbuf queues = SL_STRBUF_INIT;
-	char slots[16], ver[16];
-	const char *params[5];
-	int rc;
+	const struct sl_worker_hello hello = {
+	    c->worker_id, c->host, (const char *const *)c->queues, c->queues_nr, c->slots, version};
 
-	for (size_t i = 0; i < c->queues_nr; i++) {
-		if (i)
-			sl_strbuf_addch(&queues, ',');
-		sl_strbuf_adds(&queues, c->queues[i]);
-	}
-	snprintf(slots, sizeof(slots), "%" PRIu32, c->slots);
-	params[0] = c->worker_id;
-	params[1] = c->host;
-	params[2] = queues.buf;
-	params[3] = slots;
-	snprintf(ver, sizeof(ver), "%d", version);
-	params[4] = ver;
-	rc = sl_db_exec_idempotent(s->db, sql, 5, params, NULL, err);
-	sl_strbuf_release(&queues);
-	return rc;
+	return sl_worker_register(s->db, &hello, err);
 }
 
 /*
@@ -984,35 +963,31 @@ void conn_dispatch_all(struct sched *s, int64_t now_ms)
 
 void conn_cancel_ended(struct sched *s)
 {
-	static const char sql[] = "SELECT attempt_id, fencing_token FROM attempts "
-	                          "WHERE attempt_id = ANY($1::bigint[]) AND ended_at IS NOT NULL";
-	struct sl_strbuf ids = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
-	PGresult *res = NULL;
-	const char *params[1];
-	size_t n = 0;
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_attempt_fence *ended = NULL;
+	int64_t *ids = NULL;
+	size_t n = 0, ids_alloc = 0, ended_nr = 0;
 	int rc;
 
-	sl_strbuf_addch(&ids, '{');
 	for (struct wconn *c = s->conns; c; c = c->next) {
 		if (c->state != WCONN_READY)
 			continue;
 		for (size_t i = 0; i < c->live_nr; i++) {
 			if (c->live[i].cancel_sent)
 				continue;
-			sl_strbuf_addf(&ids, "%s%" PRId64, n++ ? "," : "", c->live[i].attempt_id);
+			SL_ALLOC_GROW(ids, n + 1, ids_alloc);
+			ids[n++] = c->live[i].attempt_id;
 		}
 	}
-	sl_strbuf_addch(&ids, '}');
 	if (!n)
 		goto out;
-	params[0] = ids.buf;
-	if ((rc = sl_db_exec_idempotent(s->db, sql, 1, params, &res, &err))) {
+	if ((rc = sl_attempts_ended(s->db, ids, n, &ended, &ended_nr, &err))) {
 		sched_db_error(s, "cancel_check", rc, &err);
 		goto out;
 	}
-	for (int r = 0; r < PQntuples(res); r++) {
-		int64_t id = strtoll(PQgetvalue(res, r, 0), NULL, 10);
-		int64_t fence = strtoll(PQgetvalue(res, r, 1), NULL, 10);
+	for (size_t e = 0; e < ended_nr; e++) {
+		int64_t id = ended[e].attempt_id;
+		int64_t fence = ended[e].fence;
 
 		for (struct wconn *c = s->conns; c; c = c->next) {
 			struct live_attempt *a;
@@ -1032,8 +1007,8 @@ void conn_cancel_ended(struct sched *s)
 		}
 	}
 out:
-	PQclear(res);
-	sl_strbuf_release(&ids);
+	free(ended);
+	free(ids);
 	sl_strbuf_release(&err);
 }
 

@@ -7,6 +7,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/error.h"
+#include "sluice/lease.h"
 #include "sluice/banned.h"
 
 /*
@@ -24,42 +25,6 @@
  */
 
 #define RENEW_MS 1000
-
-/*
- * The row's epoch goes up whenever the lease changes hands or is taken
- * again after it expired, so each tenure has its own number; commit is the
- * last one this scheduler refreshed, else what the DAG source says.
- */
-static const char sql_acquire[] =
-    "WITH up AS ("
-    " INSERT INTO scheduler_lease AS l"
-    "  (holder, epoch, commit, acquired_at, heartbeat_at, expires_at)"
-    " VALUES ($1::text, 1, coalesce($2::text, (SELECT commit FROM source_state)), now(), now(),"
-    "  now() + make_interval(secs => $3::double precision))"
-    " ON CONFLICT (singleton) DO UPDATE SET"
-    "  epoch = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > now()"
-    "   THEN l.epoch ELSE l.epoch + 1 END,"
-    "  acquired_at = CASE WHEN l.holder = EXCLUDED.holder AND l.expires_at > now()"
-    "   THEN l.acquired_at ELSE now() END,"
-    "  holder = EXCLUDED.holder, commit = coalesce(EXCLUDED.commit, l.commit),"
-    "  heartbeat_at = now(), expires_at = EXCLUDED.expires_at"
-    " WHERE l.holder = EXCLUDED.holder OR l.expires_at <= now()"
-    " RETURNING epoch)"
-    " SELECT true, $1::text, epoch FROM up"
-    " UNION ALL"
-    " SELECT false, holder, epoch FROM scheduler_lease"
-    "  WHERE expires_at > now() AND NOT EXISTS (SELECT 1 FROM up)";
-
-/*
- * Expire rather than delete: the epoch keeps counting up and `sluice
- * status` can say whose lease ended. The times stay ordered as the table's
- * check requires.
- */
-static const char sql_release[] =
-    "UPDATE scheduler_lease SET expires_at = now(),"
-    " heartbeat_at = least(heartbeat_at, now() - interval '1 millisecond'),"
-    " acquired_at = least(acquired_at, now() - interval '1 millisecond')"
-    " WHERE holder = $1 AND expires_at > now()";
 
 static uint64_t timeout_ms(const struct sched *s)
 {
@@ -108,10 +73,8 @@ void lease_check(struct sched *s)
 int lease_tick(struct sched *s)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
-	PGresult *res = NULL;
+	struct sl_lease_state st = SL_LEASE_STATE_INIT;
 	uint64_t start = mono_ms(), renew = timeout_ms(s) / 3;
-	char secs[32];
-	const char *params[3];
 	int rc = 0;
 
 	if (renew > RENEW_MS)
@@ -120,18 +83,17 @@ int lease_tick(struct sched *s)
 	if (s->last_renew && start - s->last_renew < renew * 3 / 4)
 		goto check;
 	s->last_renew = start;
-	snprintf(secs, sizeof(secs), "%" PRId64, s->cfg.heartbeat_timeout);
-	params[0] = s->scheduler_id;
-	params[1] = s->commit;
-	params[2] = secs;
-	rc = sl_db_exec_idempotent(s->db, sql_acquire, 3, params, &res, &err);
+	/* The commit is the last one this scheduler refreshed, else what the
+	 * DAG source says. */
+	rc = sl_lease_acquire(s->db, s->scheduler_id, s->commit, s->cfg.heartbeat_timeout, &st,
+	                      &err);
 	if (rc) {
 		sched_db_error(s, "lease", rc, &err);
 		rc = rc == SL_EUNAVAIL ? rc : 0;
 		goto check;
 	}
-	if (PQntuples(res) == 1 && !strcmp(PQgetvalue(res, 0, 0), "t")) {
-		int64_t epoch = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	if (st.held) {
+		int64_t epoch = st.epoch;
 
 		s->lease_until = start + timeout_ms(s);
 		if (!s->leader || epoch != s->epoch) {
@@ -147,13 +109,13 @@ int lease_tick(struct sched *s)
 		goto out;
 	}
 	if (s->leader)
-		lose(s, PQntuples(res) ? "another scheduler holds it" : "not renewed");
-	set_holder(s, PQntuples(res) ? PQgetvalue(res, 0, 1) : NULL);
+		lose(s, st.holder ? "another scheduler holds it" : "not renewed");
+	set_holder(s, st.holder);
 	goto out;
 check:
 	lease_check(s);
 out:
-	PQclear(res);
+	sl_lease_state_release(&st);
 	sl_strbuf_release(&err);
 	return rc;
 }
@@ -161,13 +123,12 @@ out:
 void lease_release(struct sched *s)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
-	const char *params[1] = {s->scheduler_id};
 	int rc;
 
 	if (!s->leader || s->db_down)
 		return;
 	s->leader = false;
-	if ((rc = sl_db_exec_idempotent(s->db, sql_release, 1, params, NULL, &err)))
+	if ((rc = sl_lease_release(s->db, s->scheduler_id, &err)))
 		sched_db_error(s, "lease_release", rc, &err);
 	else
 		sl_log("info", "lease_released", "epoch=%" PRId64, s->epoch);

@@ -14,6 +14,7 @@
 #include "sluice/diag.h"
 #include "sluice/engine.h"
 #include "sluice/error.h"
+#include "sluice/workers.h"
 #include "sluice/gitsrc.h"
 #include "sluice_version.h"
 #include "sluice/sdnotify.h"
@@ -119,28 +120,20 @@ static bool db_probe(struct sched *s)
 /* Workers past heartbeat_timeout that are not connected: their attempts are lost. */
 static void fail_lost_workers(struct sched *s, int64_t now_ms)
 {
-	static const char sel[] =
-	    "SELECT worker_id FROM workers WHERE state <> 'gone' "
-	    "AND last_heartbeat_at < now() - make_interval(secs => $1::double precision) "
-	    "ORDER BY worker_id LIMIT 100";
-	static const char gone[] =
-	    "UPDATE workers SET state = 'gone' WHERE worker_id = $1 "
-	    "AND last_heartbeat_at < now() - make_interval(secs => $2::double precision)";
 	struct sl_strbuf err = SL_STRBUF_INIT;
-	PGresult *res = NULL;
-	char secs[32], *reason;
-	const char *params[2];
+	struct sl_worker_ids silent = SL_WORKER_IDS_INIT;
+	int64_t timeout = s->cfg.heartbeat_timeout;
+	char *reason;
 	int rc;
 
-	snprintf(secs, sizeof(secs), "%" PRId64, s->cfg.heartbeat_timeout);
-	reason = sl_xasprintf("its worker sent no heartbeat for %ss (heartbeat_timeout)", secs);
-	params[0] = secs;
-	if ((rc = sl_db_exec_idempotent(s->db, sel, 1, params, &res, &err))) {
+	reason = sl_xasprintf("its worker sent no heartbeat for %" PRId64 "s (heartbeat_timeout)",
+	                      timeout);
+	if ((rc = sl_workers_silent(s->db, timeout, &silent, &err))) {
 		sched_db_error(s, "lost_workers", rc, &err);
 		goto out;
 	}
-	for (int r = 0; r < PQntuples(res); r++) {
-		const char *id = PQgetvalue(res, r, 0);
+	for (size_t i = 0; i < silent.nr; i++) {
+		const char *id = silent.items[i];
 		size_t ended = 0;
 
 		if (conn_worker_connected(s, id))
@@ -150,9 +143,7 @@ static void fail_lost_workers(struct sched *s, int64_t now_ms)
 			sched_db_error(s, "fail_worker", rc, &err);
 			break;
 		}
-		params[0] = id;
-		params[1] = secs;
-		if ((rc = sl_db_exec_idempotent(s->db, gone, 2, params, NULL, &err))) {
+		if ((rc = sl_worker_set_gone(s->db, id, timeout, &err))) {
 			sched_db_error(s, "worker_gone", rc, &err);
 			break;
 		}
@@ -160,7 +151,7 @@ static void fail_lost_workers(struct sched *s, int64_t now_ms)
 	}
 out:
 	free(reason);
-	PQclear(res);
+	sl_worker_ids_release(&silent);
 	sl_strbuf_release(&err);
 }
 

@@ -5,6 +5,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/error.h"
+#include "sluice/runstore.h"
 #include "sluice/banned.h"
 
 /*
@@ -75,7 +76,7 @@ static void start(struct sched *s)
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	int fd, rc;
 
-	if ((rc = sl_db_exec(s->db, "LISTEN sluice", 0, NULL, NULL, &err))) {
+	if ((rc = sl_runs_listen(s->db, &err))) {
 		sched_db_error(s, "listen", rc, &err);
 		goto out;
 	}

@@ -1,0 +1,36 @@
+-- Workers as the scheduler records them: registration, lost workers, and
+-- which of their attempts ended meanwhile.
+
+-- name: workers_register
+-- A worker's hello: it is active from now with what it says it serves.
+INSERT INTO workers (worker_id, host, queues, slots, state, version, started_at,
+                     last_heartbeat_at)
+VALUES ($1, $2, $3::text[], $4::integer, 'active', $5, now(), now())
+    ON CONFLICT (worker_id) DO UPDATE
+   SET host = EXCLUDED.host, queues = EXCLUDED.queues, slots = EXCLUDED.slots,
+       state = 'active', version = EXCLUDED.version, started_at = now(),
+       last_heartbeat_at = now()
+
+-- name: workers_lost
+-- Workers not gone whose last heartbeat is older than $1 seconds
+-- (workers_heartbeat_idx), a bounded batch.
+SELECT worker_id
+  FROM workers
+ WHERE state <> 'gone'
+   AND last_heartbeat_at < now() - make_interval(secs => $1::double precision)
+ ORDER BY worker_id
+ LIMIT 100
+
+-- name: workers_set_gone
+-- Only if it is still silent: a heartbeat since workers_lost keeps it.
+UPDATE workers
+   SET state = 'gone'
+ WHERE worker_id = $1
+   AND last_heartbeat_at < now() - make_interval(secs => $2::double precision)
+
+-- name: workers_ended_attempts
+-- Of the attempts $1, those that ended (an operator cancelled them), with
+-- their fencing tokens.
+SELECT attempt_id, fencing_token
+  FROM attempts
+ WHERE attempt_id = ANY($1::bigint[]) AND ended_at IS NOT NULL
