@@ -23,31 +23,14 @@ static const char sql_started[] =
     "  WHERE ti.ti_id = a.ti_id AND ti.state = 'queued' RETURNING ti.ti_id)"
     " SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM t)";
 
-struct report_ctx {
-	struct sl_engine *e;
+struct started_ctx {
 	int64_t attempt_id, fencing, now_ms;
 	bool accepted;
-	/* log */
-	int seq;
-	const unsigned char *bytes;
-	size_t len;
-	int64_t log_limit;
-	/* result */
-	const struct sl_engine_result *res;
-	const char *outcome; /* as stored: the result's, or "lost" */
-	const char *reason;  /* task_instances.reason when the rules give none */
-	/* fail_worker */
-	const char *worker_id;
-	size_t ended;
-	/* result_advance: the run of the attempt, and whether to advance it */
-	bool advance;
-	int64_t run_pk;
-	bool downstream;
 };
 
 static int started_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
-	struct report_ctx *c = ctx;
+	struct started_ctx *c = ctx;
 	struct num a, f;
 	struct ts now;
 	const char *params[] = {sl__num_of(&a, c->attempt_id), sl__num_of(&f, c->fencing),
@@ -63,14 +46,9 @@ static int started_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 int sl_engine_started(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int64_t now_ms,
                       bool *accepted, struct sl_strbuf *err)
 {
-	struct report_ctx c;
+	struct started_ctx c = {attempt_id, fencing, now_ms, false};
 	int rc;
 
-	memset(&c, 0, sizeof(c));
-	c.e = e;
-	c.attempt_id = attempt_id;
-	c.fencing = fencing;
-	c.now_ms = now_ms;
 	rc = sl_db_transaction(e->db, 0, started_tx, &c, err);
 	if (accepted)
 		*accepted = !rc && c.accepted;
@@ -87,10 +65,19 @@ static const char sql_log_insert[] =
     " UPDATE attempts SET log_bytes = log_bytes + COALESCE((SELECT sum(n) FROM c), 0),"
     " log_truncated = log_truncated OR $4::boolean WHERE attempt_id = $1";
 
+struct log_ctx {
+	int64_t attempt_id, fencing;
+	int seq;
+	const unsigned char *bytes;
+	size_t len;
+	int64_t log_limit;
+	bool accepted;
+};
+
 static int log_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
 	static const char hex[] = "0123456789abcdef";
-	struct report_ctx *c = ctx;
+	struct log_ctx *c = ctx;
 	struct sl_strbuf data = SL_STRBUF_INIT;
 	struct num a, f, s;
 	const char *params[4] = {sl__num_of(&a, c->attempt_id), sl__num_of(&f, c->fencing), NULL,
@@ -135,7 +122,7 @@ int sl_engine_log(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int 
                   const void *bytes, size_t len, int64_t log_limit, bool *accepted,
                   struct sl_strbuf *err)
 {
-	struct report_ctx c;
+	struct log_ctx c = {attempt_id, fencing, seq, bytes, len, log_limit, false};
 	int rc = 0;
 
 	if (accepted)
@@ -144,19 +131,25 @@ int sl_engine_log(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int 
 		sl_strbuf_addf(err, "a log chunk has a sequence number >= 0 and 1 to 65536 bytes");
 		return SL_EINVAL;
 	}
-	memset(&c, 0, sizeof(c));
-	c.e = e;
-	c.attempt_id = attempt_id;
-	c.fencing = fencing;
-	c.seq = seq;
-	c.bytes = bytes;
-	c.len = len;
-	c.log_limit = log_limit;
 	rc = sl_db_transaction(e->db, 0, log_tx, &c, err);
 	if (accepted)
 		*accepted = !rc && c.accepted;
 	return rc;
 }
+
+/*
+ * Ending one attempt, shared by a result and a loss: what to end and how,
+ * and what the transaction learnt about it.
+ */
+struct attempt_end {
+	struct sl_engine *e;
+	int64_t attempt_id, fencing, now_ms;
+	const char *outcome; /* as stored: the result's, or "lost" */
+	const char *reason;  /* task_instances.reason when the rules give none */
+	bool accepted;
+	int64_t run_pk;  /* the attempt's run */
+	bool downstream; /* its task has downstream tasks to decide now */
+};
 
 /*
  * The live attempt, locked with its task instance, and when the current
@@ -235,7 +228,7 @@ static bool branch_invalid(const struct sl_dag *dag, size_t t, const char *outpu
  * rules, and in `why` the reason when the scheduler decided more than the
  * outcome says (a wrong branch, a sensor out of time).
  */
-static int task_next(struct report_ctx *c, PGresult *r, enum sl_outcome outcome,
+static int task_next(struct attempt_end *c, PGresult *r, enum sl_outcome outcome,
                      const char *outputs, struct sl_next_state *next, struct sl_strbuf *why,
                      struct sl_strbuf *err)
 {
@@ -280,7 +273,7 @@ fail:
 	return rc;
 }
 
-static int end_attempt(struct sl_db *db, struct report_ctx *c, enum sl_outcome outcome,
+static int end_attempt(struct sl_db *db, struct attempt_end *c, enum sl_outcome outcome,
                        int exit_code, int sig, const char *outputs, struct sl_strbuf *err)
 {
 	struct sl_next_state next;
@@ -329,13 +322,19 @@ fail:
 	return rc;
 }
 
+struct result_ctx {
+	struct attempt_end end;
+	const struct sl_engine_result *res;
+	bool advance; /* the attempt's run too (sl_engine_result_advance) */
+};
+
 static int result_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
-	struct report_ctx *c = ctx;
-	struct advance_ctx ac = {c->e, c->now_ms, 1, 0};
+	struct result_ctx *c = ctx;
+	struct advance_ctx ac = {c->end.e, c->end.now_ms, 1, 0};
 	struct defcache defs = DEFCACHE_INIT;
 	struct sl_strbuf pks = SL_STRBUF_INIT;
-	int rc = end_attempt(db, c, c->res->outcome, c->res->exit_code, c->res->signal,
+	int rc = end_attempt(db, &c->end, c->res->outcome, c->res->exit_code, c->res->signal,
 	                     c->res->outputs, err);
 
 	/*
@@ -343,8 +342,8 @@ static int result_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	 * nothing changes costs more than the commit it saves. The tick rolls
 	 * a run up when its last task ends.
 	 */
-	if (!rc && c->advance && c->accepted && c->downstream) {
-		sl__arr_add_int(&pks, c->run_pk);
+	if (!rc && c->advance && c->end.accepted && c->end.downstream) {
+		sl__arr_add_int(&pks, c->end.run_pk);
 		rc = sl__advance_locked(db, &ac, sl__arr_end(&pks), &defs, err);
 	}
 	sl__defcache_release(&defs);
@@ -356,7 +355,15 @@ static int result(struct sl_engine *e, int64_t attempt_id, int64_t fencing,
                   const struct sl_engine_result *res, int64_t now_ms, bool advance, bool *accepted,
                   struct sl_strbuf *err)
 {
-	struct report_ctx c;
+	struct result_ctx c = {
+	    .end = {.e = e,
+	            .attempt_id = attempt_id,
+	            .fencing = fencing,
+	            .now_ms = now_ms,
+	            .outcome = sl_outcome_name(res->outcome)},
+	    .res = res,
+	    .advance = advance,
+	};
 	int rc;
 
 	if (accepted)
@@ -371,17 +378,9 @@ static int result(struct sl_engine *e, int64_t attempt_id, int64_t fencing,
 			return SL_EINVAL;
 		}
 	}
-	memset(&c, 0, sizeof(c));
-	c.e = e;
-	c.attempt_id = attempt_id;
-	c.fencing = fencing;
-	c.now_ms = now_ms;
-	c.res = res;
-	c.outcome = sl_outcome_name(res->outcome);
-	c.advance = advance;
 	rc = sl_db_transaction(e->db, 0, result_tx, &c, err);
 	if (accepted)
-		*accepted = !rc && c.accepted;
+		*accepted = !rc && c.end.accepted;
 	return rc;
 }
 
@@ -406,9 +405,15 @@ static const char sql_worker_live[] =
 static const char sql_worker_stopped[] =
     "UPDATE attempts SET stop_pending = false WHERE worker_id = $1 AND stop_pending";
 
+struct fail_worker_ctx {
+	struct attempt_end end; /* each live attempt in turn */
+	const char *worker_id;
+	size_t ended;
+};
+
 static int fail_worker_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
-	struct report_ctx *c = ctx;
+	struct fail_worker_ctx *c = ctx;
 	const char *params[] = {c->worker_id};
 	PGresult *r = NULL;
 	int rc;
@@ -419,10 +424,10 @@ static int fail_worker_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	if (!rc)
 		rc = sl_db_exec(db, sql_worker_live, 1, params, &r, err);
 	for (int i = 0; !rc && i < PQntuples(r); i++) {
-		c->attempt_id = sl__int_at(r, i, 0);
-		c->fencing = sl__int_at(r, i, 1);
-		rc = end_attempt(db, c, SL_OUTCOME_FAILED, -1, 0, NULL, err);
-		if (!rc && c->accepted)
+		c->end.attempt_id = sl__int_at(r, i, 0);
+		c->end.fencing = sl__int_at(r, i, 1);
+		rc = end_attempt(db, &c->end, SL_OUTCOME_FAILED, -1, 0, NULL, err);
+		if (!rc && c->end.accepted)
 			c->ended++;
 	}
 	PQclear(r);
@@ -432,15 +437,12 @@ static int fail_worker_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 int sl_engine_fail_worker(struct sl_engine *e, const char *worker_id, int64_t now_ms,
                           const char *reason, size_t *ended, struct sl_strbuf *err)
 {
-	struct report_ctx c;
+	struct fail_worker_ctx c = {
+	    .end = {.e = e, .now_ms = now_ms, .outcome = "lost", .reason = reason},
+	    .worker_id = worker_id,
+	};
 	int rc;
 
-	memset(&c, 0, sizeof(c));
-	c.e = e;
-	c.worker_id = worker_id;
-	c.now_ms = now_ms;
-	c.outcome = "lost";
-	c.reason = reason;
 	rc = sl_db_transaction(e->db, 0, fail_worker_tx, &c, err);
 	if (ended)
 		*ended = rc ? 0 : c.ended;
@@ -449,24 +451,20 @@ int sl_engine_fail_worker(struct sl_engine *e, const char *worker_id, int64_t no
 
 static int fail_attempt_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
-	struct report_ctx *c = ctx;
-
-	return end_attempt(db, c, SL_OUTCOME_FAILED, -1, 0, NULL, err);
+	return end_attempt(db, ctx, SL_OUTCOME_FAILED, -1, 0, NULL, err);
 }
 
 int sl_engine_fail_attempt(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int64_t now_ms,
                            const char *reason, bool *accepted, struct sl_strbuf *err)
 {
-	struct report_ctx c;
+	struct attempt_end c = {.e = e,
+	                        .attempt_id = attempt_id,
+	                        .fencing = fencing,
+	                        .now_ms = now_ms,
+	                        .outcome = "lost",
+	                        .reason = reason};
 	int rc;
 
-	memset(&c, 0, sizeof(c));
-	c.e = e;
-	c.attempt_id = attempt_id;
-	c.fencing = fencing;
-	c.now_ms = now_ms;
-	c.outcome = "lost";
-	c.reason = reason;
 	rc = sl_db_transaction(e->db, 0, fail_attempt_tx, &c, err);
 	if (accepted)
 		*accepted = !rc && c.accepted;
