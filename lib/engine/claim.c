@@ -66,9 +66,9 @@ enum {
 	C_DAG,
 	C_RUN_ID,
 	C_COMMIT,
-	C_LOGICAL,
-	C_START,
-	C_END,
+	C_LOGICAL_S,
+	C_START_S,
+	C_END_S,
 	C_CONF,
 	C_RUN_BUSY,
 	C_POOL_FREE,
@@ -223,9 +223,9 @@ static void build_env(struct sl_engine_dispatch *d, const struct pick *p, PGresu
 	ctx.dag = d->dag;
 	ctx.task = d->task;
 	ctx.run_id = d->run_id;
-	ctx.logical_date = sl__int_at(cand, p->row, C_LOGICAL);
-	ctx.data_interval_start = sl__int_at(cand, p->row, C_START);
-	ctx.data_interval_end = sl__int_at(cand, p->row, C_END);
+	ctx.logical_date = sl__int_at(cand, p->row, C_LOGICAL_S);
+	ctx.data_interval_start = sl__int_at(cand, p->row, C_START_S);
+	ctx.data_interval_end = sl__int_at(cand, p->row, C_END_S);
 	ctx.try_number = d->try_number;
 	ctx.params = dag->params;
 	ctx.conf = json_is_object(conf) ? conf : NULL;

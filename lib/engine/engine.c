@@ -69,11 +69,11 @@ bool sl__bool_at(PGresult *r, int row, int col)
 	return !strcmp(PQgetvalue(r, row, col), "t");
 }
 
-const char *sl__ts_of(struct ts *t, int64_t ms)
+const char *sl__ts_of(struct ts *t, int64_t at_ms)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
 
-	sl_run_time_format(&sb, ms * 1000);
+	sl_run_time_format(&sb, at_ms * 1000);
 	snprintf(t->buf, sizeof(t->buf), "%s", sb.buf);
 	sl_strbuf_release(&sb);
 	return t->buf;

@@ -26,12 +26,12 @@ const char *sl__arr_end(struct sl_strbuf *a);
 int64_t sl__int_at(PGresult *r, int row, int col);
 bool sl__bool_at(PGresult *r, int row, int col);
 
-/* A timestamptz parameter for `ms` milliseconds since the epoch. */
+/* A timestamptz parameter for `at_ms` milliseconds since the epoch. */
 struct ts {
 	char buf[48];
 };
 
-const char *sl__ts_of(struct ts *t, int64_t ms);
+const char *sl__ts_of(struct ts *t, int64_t at_ms);
 
 struct num {
 	char buf[24];

@@ -235,7 +235,7 @@ static int task_next(struct attempt_end *c, PGresult *r, enum sl_outcome outcome
 	const struct sl_dag *dag;
 	const struct sl_task *task;
 	struct defcache defs = DEFCACHE_INIT;
-	int64_t first_poke;
+	int64_t first_poke_ms;
 	int try_number, effective;
 	long t;
 	int rc;
@@ -257,13 +257,13 @@ static int task_next(struct attempt_end *c, PGresult *r, enum sl_outcome outcome
 	effective = try_number - ((int)sl__int_at(r, 0, 2) - (task->retries + 1));
 	if (effective < 1)
 		effective = 1;
-	first_poke = PQgetisnull(r, 0, 5) ? c->now_ms : sl__int_at(r, 0, 5);
+	first_poke_ms = PQgetisnull(r, 0, 5) ? c->now_ms : sl__int_at(r, 0, 5);
 	if (outcome == SL_OUTCOME_SUCCESS && branch_invalid(dag, (size_t)t, outputs, why))
 		outcome = SL_OUTCOME_FAILED;
-	sl_rules_after_attempt(task, outcome, effective, c->now_ms, first_poke, next);
+	sl_rules_after_attempt(task, outcome, effective, c->now_ms, first_poke_ms, next);
 	if (outcome == SL_OUTCOME_RESCHEDULE && task->sensor && next->state == SL_TASK_FAILED) {
 		sl_strbuf_adds(why, "sensor timed out after ");
-		sl_duration_format(why, (c->now_ms - first_poke) / 1000);
+		sl_duration_format(why, (c->now_ms - first_poke_ms) / 1000);
 		sl_strbuf_adds(why, " (timeout ");
 		sl_duration_format(why, task->sensor_timeout);
 		sl_strbuf_adds(why, ")");
