@@ -38,7 +38,7 @@ struct sl_engine_def;
  * The engine of one database connection: the connection it runs its
  * transactions on, and the parsed DAG definitions it has read, by version
  * (a version's definition never changes once stored, so they stay valid
- * across calls and reconnects; at most a few dozen are kept).
+ * across calls and reconnects; at most 64, least recently used out first).
  *
  * The engine borrows `db` and never frees it: the scheduler's connection
  * also carries its lease, LISTEN and its own statements, so the caller

@@ -5,7 +5,7 @@
  * What the files of lib/engine/ share and nothing else sees: the helpers
  * that build statement parameters and read results (engine.c), the
  * definition cache (defcache.c), and the advance of locked runs that a
- * result report runs in its own transaction (advance.c). Non-static names
+ * result report also runs, inside its own transaction (advance.c). Non-static names
  * start with `sl__` so that they cannot collide with another layer's.
  */
 
