@@ -580,26 +580,6 @@ out:
 	sl_strbuf_release(&err);
 }
 
-static enum sl_outcome outcome_of(enum sl_proto_outcome o)
-{
-	switch (o) {
-	case SL_PROTO_SUCCESS:
-		return SL_OUTCOME_SUCCESS;
-	case SL_PROTO_SKIPPED:
-		return SL_OUTCOME_SKIPPED;
-	case SL_PROTO_RESCHEDULE:
-		return SL_OUTCOME_RESCHEDULE;
-	case SL_PROTO_TIMEOUT:
-		return SL_OUTCOME_TIMEOUT;
-	case SL_PROTO_CANCELLED:
-		return SL_OUTCOME_CANCELLED;
-	case SL_PROTO_LOST:
-	case SL_PROTO_FAILED:
-	default:
-		return SL_OUTCOME_FAILED;
-	}
-}
-
 static char *outputs_json(const struct sl_proto_kvlist *kv)
 {
 	json_t *o = json_object();
@@ -640,7 +620,7 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 		       r->attempt_id);
 		goto ack;
 	}
-	if (r->outcome == SL_PROTO_LOST) {
+	if (r->outcome == SL_OUTCOME_LOST) {
 		/* The worker's RESULT says it killed the task: cut off past its lease. */
 		if (lose_attempt(s, c->worker_id, id, (int64_t)r->fence,
 		                 "the worker killed it: it heard from no scheduler for longer "
@@ -652,7 +632,7 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 		goto ack;
 	}
 	outputs = outputs_json(&r->outputs);
-	res.outcome = outcome_of(r->outcome);
+	res.outcome = r->outcome;
 	res.exit_code = r->exit_code;
 	res.signal = r->signal;
 	res.outputs = outputs;

@@ -21,13 +21,6 @@ const char *const sl_proto__type_names[SL_PROTO_NACK + 1] = {
     [SL_PROTO_NACK] = "NACK",
 };
 
-const char *const sl_proto__outcome_names[SL_PROTO_LOST + 1] = {
-    [SL_PROTO_SUCCESS] = "success", [SL_PROTO_FAILED] = "failed",
-    [SL_PROTO_SKIPPED] = "skipped", [SL_PROTO_RESCHEDULE] = "reschedule",
-    [SL_PROTO_TIMEOUT] = "timeout", [SL_PROTO_CANCELLED] = "cancelled",
-    [SL_PROTO_LOST] = "lost",
-};
-
 const char *const sl_proto__stream_names[SL_PROTO_STDERR + 1] = {
     [SL_PROTO_STDOUT] = "stdout",
     [SL_PROTO_STDERR] = "stderr",
@@ -201,10 +194,10 @@ static void encode_dispatch(json_t *o, const struct sl_proto_dispatch *d, int *b
 static void encode_result(json_t *o, const struct sl_proto_result *r, int *bad)
 {
 	put_ref(o, r->attempt_id, r->fence, bad);
-	if (r->outcome <= 0 || (size_t)r->outcome >= SL_ARRAY_SIZE(sl_proto__outcome_names))
+	if (!sl_outcome_valid(r->outcome))
 		*bad = 1;
 	else
-		put_str(o, "outcome", sl_proto__outcome_names[r->outcome], bad);
+		put_str(o, "outcome", sl_outcome_name(r->outcome), bad);
 	if (r->exit_code >= 0)
 		put_uint(o, "exit_code", (uint64_t)r->exit_code, bad);
 	if (r->signal > 0)

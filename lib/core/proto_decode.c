@@ -283,6 +283,20 @@ static int get_enum(struct dctx *c, const char *key, const char *const *names, s
 	return field_error(c, key, "must be one of %s", rule);
 }
 
+static int get_outcome(struct dctx *c, enum sl_outcome *out)
+{
+	int rc;
+	json_t *v = field(c, "outcome", true, &rc);
+
+	if (!v)
+		return rc;
+	if (json_is_string(v) && sl_outcome_parse(json_string_value(v), json_string_length(v), out))
+		return 0;
+	return field_error(c, "outcome",
+	                   "must be one of success, failed, skipped, reschedule, timeout, "
+	                   "cancelled, lost");
+}
+
 static int decode_hello(struct dctx *c, struct sl_proto_hello *h)
 {
 	int rc;
@@ -337,12 +351,9 @@ static int get_opt_int(struct dctx *c, const char *key, int min, int max, int no
 static int decode_result(struct dctx *c, struct sl_proto_result *r)
 {
 	uint64_t started = 0, ended = 0;
-	int outcome = 0, rc;
+	int rc;
 
-	if ((rc = get_ref(c, &r->attempt_id, &r->fence)) ||
-	    (rc = get_enum(c, "outcome", sl_proto__outcome_names,
-	                   SL_ARRAY_SIZE(sl_proto__outcome_names),
-	                   "success, failed, skipped, reschedule, timeout, cancelled", &outcome)) ||
+	if ((rc = get_ref(c, &r->attempt_id, &r->fence)) || (rc = get_outcome(c, &r->outcome)) ||
 	    (rc = get_opt_int(c, "exit_code", 0, 255, -1, &r->exit_code)) ||
 	    (rc = get_opt_int(c, "signal", 1, 127, 0, &r->signal)) ||
 	    (rc = get_uint(c, "started_ms", 0, INT64_MAX, &started)) ||
@@ -351,7 +362,6 @@ static int decode_result(struct dctx *c, struct sl_proto_result *r)
 	    (rc = get_uint(c, "log_bytes", 0, INT64_MAX, &r->log_bytes)) ||
 	    (rc = get_bool(c, "truncated", &r->truncated)))
 		return rc;
-	r->outcome = outcome;
 	r->started_ms = (int64_t)started;
 	r->ended_ms = (int64_t)ended;
 	if (r->exit_code >= 0 && r->signal > 0)

@@ -69,22 +69,6 @@ static json_t *dispatch_json(const struct sl_engine_dispatch *d)
 	                 "sensor", d->sensor);
 }
 
-static int parse_outcome(const char *s, enum sl_outcome *o)
-{
-	static const enum sl_outcome all[] = {
-	    SL_OUTCOME_SUCCESS, SL_OUTCOME_SKIPPED, SL_OUTCOME_RESCHEDULE,
-	    SL_OUTCOME_FAILED,  SL_OUTCOME_TIMEOUT, SL_OUTCOME_CANCELLED,
-	};
-
-	for (size_t i = 0; i < SL_ARRAY_SIZE(all); i++) {
-		if (!strcmp(s, sl_outcome_name(all[i]))) {
-			*o = all[i];
-			return 0;
-		}
-	}
-	return -1;
-}
-
 static int cmd_claim(struct sl_engine *e, int argc, char **argv, struct sl_strbuf *err)
 {
 	struct sl_engine_dispatches d = SL_ENGINE_DISPATCHES_INIT;
@@ -122,7 +106,7 @@ static int cmd_result(struct sl_engine *e, int argc, char **argv, struct sl_strb
 	bool accepted = false;
 	int rc;
 
-	if (parse_outcome(argv[4], &res.outcome)) {
+	if (!sl_outcome_parse(argv[4], strlen(argv[4]), &res.outcome)) {
 		fprintf(stderr, "engine_tool: unknown outcome %s\n", argv[4]);
 		exit(2);
 	}
