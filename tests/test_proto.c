@@ -73,7 +73,7 @@ static void make_msg(struct sl_proto_msg *m, enum sl_proto_type type)
 	case SL_PROTO_RESULT:
 		m->u.result.attempt_id = sl_xstrdup("42");
 		m->u.result.fence = 7;
-		m->u.result.outcome = SL_PROTO_FAILED;
+		m->u.result.outcome = SL_OUTCOME_FAILED;
 		m->u.result.exit_code = 3;
 		m->u.result.signal = 0;
 		m->u.result.started_ms = 1767232800000;
@@ -533,7 +533,45 @@ static void test_encode_refuses_what_it_cannot_carry(void **state)
 	sl_proto_msg_init(&m, 0);
 	assert_int_equal(sl_proto_encode(&m, &out), SL_EINVAL);
 	assert_int_equal(out.len, 0);
+	/* A RESULT whose outcome nobody set is not taken for a success. */
+	make_msg(&m, SL_PROTO_RESULT);
+	m.u.result.outcome = 0;
+	assert_int_equal(sl_proto_encode(&m, &out), SL_EINVAL);
+	sl_proto_msg_release(&m);
 	sl_strbuf_release(&out);
+}
+
+/* Every outcome crosses the wire by the name the database stores. */
+static void test_outcomes_round_trip(void **state)
+{
+	(void)state;
+	for (int o = SL_OUTCOME_SUCCESS; o <= SL_OUTCOME_LOST; o++) {
+		struct sl_proto_msg m, back = SL_PROTO_MSG_INIT;
+		struct sl_strbuf out = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+		struct sl_proto_decoder dec;
+		enum sl_outcome parsed;
+
+		make_msg(&m, SL_PROTO_RESULT);
+		m.u.result.outcome = (enum sl_outcome)o;
+		assert_int_equal(sl_proto_encode(&m, &out), 0);
+		/* The frame starts with binary lengths: search it as bytes. */
+		assert_non_null(memmem(out.buf, out.len, sl_outcome_name((enum sl_outcome)o),
+		                       strlen(sl_outcome_name((enum sl_outcome)o))));
+		sl_proto_decoder_init(&dec, 0);
+		sl_proto_decoder_feed(&dec, out.buf, out.len);
+		assert_int_equal(sl_proto_decoder_next(&dec, &back, &err), 1);
+		assert_int_equal(back.u.result.outcome, o);
+		assert_true(sl_outcome_parse(sl_outcome_name((enum sl_outcome)o),
+		                             strlen(sl_outcome_name((enum sl_outcome)o)), &parsed));
+		assert_int_equal(parsed, o);
+		sl_proto_decoder_release(&dec);
+		sl_proto_msg_release(&back);
+		sl_proto_msg_release(&m);
+		sl_strbuf_release(&out);
+		sl_strbuf_release(&err);
+	}
+	assert_false(sl_outcome_valid(0));
+	assert_string_equal(sl_outcome_name(0), "unknown");
 }
 
 /* What a refused frame tells the receiver, to answer for its attempt. */
@@ -692,6 +730,7 @@ int main(void)
 	    cmocka_unit_test(test_truncated_waits),
 	    cmocka_unit_test(test_malformed_frames),
 	    cmocka_unit_test(test_encode_refuses_what_it_cannot_carry),
+	    cmocka_unit_test(test_outcomes_round_trip),
 	    cmocka_unit_test(test_refusal_names_the_attempt),
 	    cmocka_unit_test(test_encode_checked),
 	    cmocka_unit_test(test_token_equal),

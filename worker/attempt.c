@@ -146,33 +146,6 @@ static void on_log(struct sl_taskexec *te, enum sl_taskexec_stream stream, const
 	         len);
 }
 
-static enum sl_proto_outcome outcome_of(enum sl_outcome o)
-{
-	switch (o) {
-	case SL_OUTCOME_SUCCESS:
-		return SL_PROTO_SUCCESS;
-	case SL_OUTCOME_SKIPPED:
-		return SL_PROTO_SKIPPED;
-	case SL_OUTCOME_RESCHEDULE:
-		return SL_PROTO_RESCHEDULE;
-	case SL_OUTCOME_TIMEOUT:
-		return SL_PROTO_TIMEOUT;
-	case SL_OUTCOME_CANCELLED:
-		return SL_PROTO_CANCELLED;
-	case SL_OUTCOME_FAILED:
-		break;
-	}
-	return SL_PROTO_FAILED;
-}
-
-static const char *outcome_name(enum sl_proto_outcome o)
-{
-	static const char *const names[] = {"?",          "success", "failed",    "skipped",
-	                                    "reschedule", "timeout", "cancelled", "lost"};
-
-	return (size_t)o < SL_ARRAY_SIZE(names) ? names[o] : "?";
-}
-
 /*
  * A RESULT the scheduler would refuse could never be delivered: one whose
  * outputs break the protocol's rules (the outputs reader checks them, so
@@ -195,7 +168,7 @@ static void fail_undeliverable(struct worker *w, struct attempt *a, struct sl_pr
 		free(r->outputs.items[i].value);
 	}
 	r->outputs.nr = 0;
-	r->outcome = SL_PROTO_FAILED;
+	r->outcome = SL_OUTCOME_FAILED;
 	sl_strbuf_release(&line);
 	sl_strbuf_release(&q);
 }
@@ -221,8 +194,8 @@ static void finish(struct worker *w, struct attempt *a, struct sl_proto_msg *m)
 	}
 	sl_log("info", "attempt_finished",
 	       "attempt=%s fence=%llu outcome=%s exit_code=%d signal=%d", id,
-	       (unsigned long long)fence, outcome_name(m->u.result.outcome), m->u.result.exit_code,
-	       m->u.result.signal);
+	       (unsigned long long)fence, sl_outcome_name(m->u.result.outcome),
+	       m->u.result.exit_code, m->u.result.signal);
 	sl_strbuf_release(&err);
 	sl_strbuf_release(&q);
 }
@@ -251,9 +224,8 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *res, void
 	}
 	sl_proto_msg_init(&m, SL_PROTO_RESULT);
 	/* A task that ended by itself before the kill keeps its own outcome. */
-	m.u.result.outcome = a->lost && res->outcome == SL_OUTCOME_CANCELLED
-	                         ? SL_PROTO_LOST
-	                         : outcome_of(res->outcome);
+	m.u.result.outcome =
+	    a->lost && res->outcome == SL_OUTCOME_CANCELLED ? SL_OUTCOME_LOST : res->outcome;
 	m.u.result.exit_code = res->term_signal ? -1 : res->exit_code;
 	m.u.result.signal = res->term_signal > 0 && res->term_signal < 128 ? res->term_signal : 0;
 	if (m.u.result.exit_code > 255)
@@ -276,8 +248,8 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *res, void
  * with the reason (it could not start), or a cancelled one (cancelled while
  * its checkout was being got).
  */
-static void end_unstarted(struct worker *w, const char *id, uint64_t fence,
-                          enum sl_proto_outcome outcome, const char *reason)
+static void end_unstarted(struct worker *w, const char *id, uint64_t fence, enum sl_outcome outcome,
+                          const char *reason)
 {
 	struct attempt tmp = {.w = w, .id = (char *)id, .fence = fence};
 	struct sl_strbuf line = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
@@ -286,7 +258,7 @@ static void end_unstarted(struct worker *w, const char *id, uint64_t fence,
 	int64_t ms = 0;
 
 	sl_log_quote(&q, reason);
-	if (outcome == SL_PROTO_FAILED) {
+	if (outcome == SL_OUTCOME_FAILED) {
 		sl_log("error", "attempt_start_failed", "attempt=%s reason=%s", id, q.buf);
 		sl_strbuf_addf(&line, "[sluice: cannot start the task: %s]\n", reason);
 	} else {
@@ -308,7 +280,7 @@ static void end_unstarted(struct worker *w, const char *id, uint64_t fence,
 
 static void fail_start(struct worker *w, const struct sl_proto_dispatch *d, const char *reason)
 {
-	end_unstarted(w, d->attempt_id, d->fence, SL_PROTO_FAILED, reason);
+	end_unstarted(w, d->attempt_id, d->fence, SL_OUTCOME_FAILED, reason);
 }
 
 /* `cwd` stays below the attempt's directory: relative, no `..` component. */
@@ -360,7 +332,7 @@ static void start_task(struct attempt *a)
 	o.data = a;
 	if (sl_taskexec_start(w->loop, &o, &a->te, &err)) {
 		a->te = NULL;
-		end_unstarted(w, a->id, a->fence, SL_PROTO_FAILED, err.buf);
+		end_unstarted(w, a->id, a->fence, SL_OUTCOME_FAILED, err.buf);
 		attempt_end(a);
 		goto out;
 	}
@@ -387,7 +359,7 @@ static void checkout_done(uv_work_t *req, int status)
 	struct sl_strbuf reason = SL_STRBUF_INIT;
 
 	if (a->cancelled || status == UV_ECANCELED) {
-		end_unstarted(w, a->id, a->fence, a->lost ? SL_PROTO_LOST : SL_PROTO_CANCELLED,
+		end_unstarted(w, a->id, a->fence, a->lost ? SL_OUTCOME_LOST : SL_OUTCOME_CANCELLED,
 		              a->lost ? a->lost : "cancelled before the task started");
 		attempt_end(a);
 		goto out;
@@ -395,7 +367,7 @@ static void checkout_done(uv_work_t *req, int status)
 	if (a->checkout_rc) {
 		sl_strbuf_addf(&reason, "cannot check out commit %s: %s", a->commit,
 		               a->checkout_err.buf);
-		end_unstarted(w, a->id, a->fence, SL_PROTO_FAILED, reason.buf);
+		end_unstarted(w, a->id, a->fence, SL_OUTCOME_FAILED, reason.buf);
 		attempt_end(a);
 		goto out;
 	}
@@ -485,7 +457,7 @@ void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d)
 	rc = uv_queue_work(w->loop, &a->work, checkout_work, checkout_done);
 	if (rc) {
 		sl_strbuf_addf(&err, "cannot queue the checkout: %s", uv_strerror(rc));
-		end_unstarted(w, a->id, a->fence, SL_PROTO_FAILED, err.buf);
+		end_unstarted(w, a->id, a->fence, SL_OUTCOME_FAILED, err.buf);
 		attempt_end(a);
 	}
 	a = NULL;
@@ -563,7 +535,7 @@ void attempt_refused(struct worker *w, const struct sl_proto_refusal *r, const c
 	if (!r->attempt_id || !r->fence || find(w, r->attempt_id) || results_has(w, r->attempt_id))
 		return;
 	sl_strbuf_addf(&reason, "the dispatch was refused: %s", why);
-	end_unstarted(w, r->attempt_id, r->fence, SL_PROTO_FAILED, reason.buf);
+	end_unstarted(w, r->attempt_id, r->fence, SL_OUTCOME_FAILED, reason.buf);
 	sl_strbuf_release(&reason);
 }
 

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sluice/outcome.h"
 #include "sluice/strbuf.h"
 
 /**
@@ -55,16 +56,6 @@ const char *sl_proto_type_name(int type);
 enum sl_proto_stream {
 	SL_PROTO_STDOUT = 1,
 	SL_PROTO_STDERR = 2,
-};
-
-enum sl_proto_outcome {
-	SL_PROTO_SUCCESS = 1,
-	SL_PROTO_FAILED,
-	SL_PROTO_SKIPPED,
-	SL_PROTO_RESCHEDULE,
-	SL_PROTO_TIMEOUT,
-	SL_PROTO_CANCELLED,
-	SL_PROTO_LOST, /* the worker stopped it itself: cut off from every scheduler */
 };
 
 /** A list of owned strings. */
@@ -150,7 +141,7 @@ struct sl_proto_log {
 struct sl_proto_result {
 	char *attempt_id;
 	uint64_t fence;
-	enum sl_proto_outcome outcome;
+	enum sl_outcome outcome;
 	int exit_code;      /* 0..255, or -1 when the process did not exit */
 	int signal;         /* 1..127, or 0 */
 	int64_t started_ms; /* Unix time in milliseconds */

@@ -227,6 +227,7 @@ void sl_rules_after_attempt(const struct sl_task *task, enum sl_outcome outcome,
 		return;
 	case SL_OUTCOME_FAILED:
 	case SL_OUTCOME_TIMEOUT:
+	case SL_OUTCOME_LOST:
 		break;
 	}
 	if (try_number >= 1 && try_number <= task->retries) {

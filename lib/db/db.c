@@ -20,8 +20,6 @@ struct sl_db {
 	char server_version[32];
 	char sqlstate[6];
 	unsigned long reconnects;
-	void *cache;
-	void (*cache_free)(void *);
 	/* Per statement, `reconnects + 1` of the session it was prepared on (0:
 	 * never): a reconnect makes every earlier mark stale at once. */
 	unsigned long prepared[SL_Q__COUNT];
@@ -227,8 +225,6 @@ void sl_db_free(struct sl_db *db)
 {
 	if (!db)
 		return;
-	if (db->cache_free)
-		db->cache_free(db->cache);
 	for (size_t i = 0; i < db->prepared_text_nr; i++)
 		free(db->prepared_text[i]);
 	free(db->prepared_text);
@@ -268,19 +264,6 @@ const char *sl_db_sqlstate(const struct sl_db *db)
 unsigned long sl_db_reconnects(const struct sl_db *db)
 {
 	return db->reconnects;
-}
-
-void *sl_db_cache(const struct sl_db *db)
-{
-	return db->cache;
-}
-
-void sl_db_set_cache(struct sl_db *db, void *cache, void (*free_fn)(void *))
-{
-	if (db->cache_free)
-		db->cache_free(db->cache);
-	db->cache = cache;
-	db->cache_free = free_fn;
 }
 
 bool sl_db_in_transaction(const struct sl_db *db)

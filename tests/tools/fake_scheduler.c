@@ -83,14 +83,6 @@ static void print_escaped(const char *s, size_t len)
 	}
 }
 
-static const char *outcome(enum sl_proto_outcome o)
-{
-	static const char *const n[] = {"?",          "success", "failed",    "skipped",
-	                                "reschedule", "timeout", "cancelled", "lost"};
-
-	return (size_t)o < sizeof(n) / sizeof(n[0]) ? n[o] : "?";
-}
-
 static void print_msg(const struct sl_proto_msg *m)
 {
 	printf("%s", sl_proto_type_name((int)m->type));
@@ -118,8 +110,8 @@ static void print_msg(const struct sl_proto_msg *m)
 	case SL_PROTO_RESULT:
 		printf(" attempt=%s fence=%llu outcome=%s exit_code=%d signal=%d log_bytes=%llu",
 		       m->u.result.attempt_id, (unsigned long long)m->u.result.fence,
-		       outcome(m->u.result.outcome), m->u.result.exit_code, m->u.result.signal,
-		       (unsigned long long)m->u.result.log_bytes);
+		       sl_outcome_name(m->u.result.outcome), m->u.result.exit_code,
+		       m->u.result.signal, (unsigned long long)m->u.result.log_bytes);
 		for (size_t i = 0; i < m->u.result.outputs.nr; i++)
 			printf(" out.%s=%s", m->u.result.outputs.items[i].key,
 			       m->u.result.outputs.items[i].value);
