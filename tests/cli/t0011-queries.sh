@@ -1,7 +1,8 @@
 #!/bin/sh
 # The query layer (lib/db/sql): every statement prepares against a freshly
-# migrated database, a statement naming a missing column is caught, and the
-# generator refuses malformed files with file:line.
+# migrated database, a statement naming a missing column is caught, the
+# generator refuses malformed files with file:line, and the programs hold
+# no SQL text.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/pg.sh"
 
@@ -51,6 +52,12 @@ run python3 "$EMBED" --source "$TMP/q.c" "$TMP/sql/good.sql"
 expect_status 0 "a well-formed file is accepted"
 expect_grep "$TMP/q.c" '\[SL_Q_GOOD_A\] = {"good_a", "lib/db/sql/good.sql", 1, sql_0, 1}' \
 	"parameters in quotes and comments are not counted"
+
+# --- no SQL in the programs ---------------------------------------------------
+run grep -nE '"(SELECT|INSERT|UPDATE|DELETE|WITH|LISTEN|NOTIFY|CREATE) ' \
+	"$SRC_DIR"/cli/*.c "$SRC_DIR"/cli/*.h "$SRC_DIR"/scheduler/*.c "$SRC_DIR"/scheduler/*.h
+expect_status 1 "cli/ and scheduler/ hold no SQL text (it lives in lib/db/sql)"
+[ "$status" -eq 1 ] || sed 's/^/# /' "$TMP/out"
 
 # --- every statement against the schema --------------------------------------
 pg_start
