@@ -36,7 +36,7 @@
  * Reconnecting: a connection found broken before a statement is sent is
  * re-established (PQreset) once, outside a transaction, since nothing was
  * sent. A statement whose connection breaks while it runs is retried only
- * when the caller says it is idempotent (sl_db_exec_idempotent) or as a
+ * when the caller says it is idempotent (sl_db_q_idempotent) or as a
  * whole transaction (sl_db_transaction); otherwise its outcome is unknown
  * and it fails with SL_EUNAVAIL.
  */
@@ -93,16 +93,6 @@ int sl_db_q(struct sl_db *db, enum sl_query q, int nparams, const char *const *p
  */
 int sl_db_q_idempotent(struct sl_db *db, enum sl_query q, int nparams, const char *const *params,
                        PGresult **res, struct sl_strbuf *err);
-
-/**
- * sl_db_q and sl_db_q_idempotent for a statement given as text (up to 128
- * are kept prepared per session), for the statements not yet moved to
- * lib/db/sql; they go when the last one has moved.
- */
-int sl_db_exec(struct sl_db *db, const char *sql, int nparams, const char *const *params,
-               PGresult **res, struct sl_strbuf *err);
-int sl_db_exec_idempotent(struct sl_db *db, const char *sql, int nparams, const char *const *params,
-                          PGresult **res, struct sl_strbuf *err);
 
 /** BEGIN, COMMIT and ROLLBACK; rollback never fails (a lost connection
  * rolls back by itself). */

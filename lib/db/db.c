@@ -23,10 +23,6 @@ struct sl_db {
 	/* Per statement, `reconnects + 1` of the session it was prepared on (0:
 	 * never): a reconnect makes every earlier mark stale at once. */
 	unsigned long prepared[SL_Q__COUNT];
-	/* Statements given as text (sl_db_exec), prepared on this session. */
-	char **prepared_text;
-	size_t prepared_text_nr, prepared_text_alloc;
-	unsigned long prepared_text_session; /* `reconnects` when they were prepared */
 	/* sl_db_set_fence: NULL when transactions are not fenced. */
 	char *fence_holder;
 	char fence_epoch[24];
@@ -35,9 +31,6 @@ struct sl_db {
 enum {
 	/* Transactions aborted by a serialization failure or a deadlock. */
 	TX_CONFLICT_RETRIES = 3,
-	/* Statements given as text kept prepared per session; the rest are
-	 * planned each time. */
-	PREPARED_TEXT_MAX = 128,
 };
 
 static void add_err(struct sl_strbuf *err, const char *fmt, ...)
@@ -225,9 +218,6 @@ void sl_db_free(struct sl_db *db)
 {
 	if (!db)
 		return;
-	for (size_t i = 0; i < db->prepared_text_nr; i++)
-		free(db->prepared_text[i]);
-	free(db->prepared_text);
 	if (db->conn)
 		PQfinish(db->conn);
 	free(db->where);
@@ -374,52 +364,20 @@ static PGresult *run_query(struct sl_db *db, enum sl_query q, const char *const 
 }
 
 /*
- * The same for a statement given as text, keyed by the text: the ones not
- * yet moved to lib/db/sql.
+ * A statement to run: one of lib/db/sql, or `control`: BEGIN or COMMIT,
+ * the transaction protocol this file is built on rather than a query. They
+ * carry no values and have no plan worth keeping.
  */
-static PGresult *run_text(struct sl_db *db, const char *sql, int nparams, const char *const *params)
-{
-	char name[24];
-	size_t i;
-	PGresult *r;
-
-	if (db->prepared_text_session != db->reconnects) {
-		for (i = 0; i < db->prepared_text_nr; i++)
-			free(db->prepared_text[i]);
-		db->prepared_text_nr = 0;
-		db->prepared_text_session = db->reconnects;
-	}
-	for (i = 0; i < db->prepared_text_nr; i++)
-		if (!strcmp(db->prepared_text[i], sql))
-			break;
-	if (i == db->prepared_text_nr) {
-		/* BEGIN, COMMIT and the like take no parameters and have no plan to keep. */
-		if (i == PREPARED_TEXT_MAX || !nparams)
-			return PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-		snprintf(name, sizeof(name), "sl_%zu", i);
-		r = PQprepare(db->conn, name, sql, nparams, NULL);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-			return r;
-		PQclear(r);
-		SL_ALLOC_GROW(db->prepared_text, db->prepared_text_nr + 1, db->prepared_text_alloc);
-		db->prepared_text[db->prepared_text_nr++] = sl_xstrdup(sql);
-	}
-	snprintf(name, sizeof(name), "sl_%zu", i);
-	return PQexecPrepared(db->conn, name, nparams, params, NULL, NULL, 0);
-}
-
-/* A statement to run: one of lib/db/sql (`sql` NULL), or text. */
 struct stmt {
 	enum sl_query q;
-	const char *sql;
-	int nparams;
+	const char *control;
 	const char *const *params;
 };
 
 static PGresult *run_stmt(struct sl_db *db, const struct stmt *s)
 {
-	if (s->sql)
-		return run_text(db, s->sql, s->nparams, s->params);
+	if (s->control)
+		return PQexecParams(db->conn, s->control, 0, NULL, NULL, NULL, NULL, 0);
 	return run_query(db, s->q, s->params);
 }
 
@@ -450,10 +408,10 @@ static int exec_stmt(struct sl_db *db, bool idempotent, const struct stmt *s, PG
 	return rc;
 }
 
-static int exec_params(struct sl_db *db, bool idempotent, const char *sql, int nparams,
-                       const char *const *params, PGresult **res, struct sl_strbuf *err)
+static int exec_control(struct sl_db *db, bool idempotent, const char *control, PGresult **res,
+                        struct sl_strbuf *err)
 {
-	const struct stmt s = {SL_Q__COUNT, sql, nparams, params};
+	const struct stmt s = {SL_Q__COUNT, control, NULL};
 
 	return exec_stmt(db, idempotent, &s, res, err);
 }
@@ -461,7 +419,7 @@ static int exec_params(struct sl_db *db, bool idempotent, const char *sql, int n
 static int exec_query(struct sl_db *db, bool idempotent, enum sl_query q, int nparams,
                       const char *const *params, PGresult **res, struct sl_strbuf *err)
 {
-	const struct stmt s = {q, NULL, nparams, params};
+	const struct stmt s = {q, NULL, params};
 
 	if (res)
 		*res = NULL;
@@ -484,31 +442,19 @@ int sl_db_q_idempotent(struct sl_db *db, enum sl_query q, int nparams, const cha
 	return exec_query(db, true, q, nparams, params, res, err);
 }
 
-int sl_db_exec(struct sl_db *db, const char *sql, int nparams, const char *const *params,
-               PGresult **res, struct sl_strbuf *err)
-{
-	return exec_params(db, false, sql, nparams, params, res, err);
-}
-
-int sl_db_exec_idempotent(struct sl_db *db, const char *sql, int nparams, const char *const *params,
-                          PGresult **res, struct sl_strbuf *err)
-{
-	return exec_params(db, true, sql, nparams, params, res, err);
-}
-
 int sl_db_begin(struct sl_db *db, struct sl_strbuf *err)
 {
 	if (sl_db_in_transaction(db)) {
 		add_err(err, "BUG: sl_db_begin inside a transaction");
 		return SL_ERR;
 	}
-	return exec_params(db, true, "BEGIN", 0, NULL, NULL, err);
+	return exec_control(db, true, "BEGIN", NULL, err);
 }
 
 int sl_db_commit(struct sl_db *db, struct sl_strbuf *err)
 {
 	PGresult *r = NULL;
-	int rc = exec_params(db, false, "COMMIT", 0, NULL, &r, err);
+	int rc = exec_control(db, false, "COMMIT", &r, err);
 
 	/* COMMIT of a transaction in which a statement failed "succeeds" with
 	 * the tag ROLLBACK: that must not look like a commit. */

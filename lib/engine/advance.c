@@ -13,92 +13,6 @@
 #include "sluice/rules.h"
 #include "sluice/banned.h"
 
-/*
- * Live runs with something to decide: a pending task, a retry or poke that
- * is due, nothing left unfinished, or a queued run with work started. A
- * paused DAG's running runs go on to their end, as `dags pause` promises;
- * its queued runs (triggered while paused, or cleared) wait for unpause.
- */
-static const char sql_live_runs[] =
-    "SELECT r.run_pk, r.version_id, r.state FROM runs r JOIN dags d ON d.dag_id = r.dag_id"
-    " WHERE r.state IN ('queued', 'running') AND (NOT d.paused OR r.state = 'running') AND ("
-    "  EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = r.run_pk AND ti.kind = 'task'"
-    "   AND (ti.state = 'pending' OR (ti.state IN ('up_for_retry', 'up_for_reschedule')"
-    "   AND ti.next_retry_at <= $1::timestamptz)))"
-    "  OR NOT EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = r.run_pk"
-    "   AND ti.kind = 'task' AND ti.state IN ('pending', 'scheduled', 'queued', 'running',"
-    "   'up_for_retry', 'up_for_reschedule'))"
-    "  OR EXISTS (SELECT 1 FROM task_instances ti WHERE ti.run_pk = r.run_pk"
-    "   AND ti.state = 'scheduled' AND ti.pool IS NOT NULL"
-    "   AND NOT EXISTS (SELECT 1 FROM pools p WHERE p.name = ti.pool))"
-    "  OR (r.state = 'queued' AND EXISTS (SELECT 1 FROM task_instances ti"
-    "   WHERE ti.run_pk = r.run_pk AND ti.kind = 'task' AND ti.state <> 'pending')))"
-    " ORDER BY r.logical_date, r.run_pk LIMIT $2";
-
-/*
- * The runs that the unlocked first pass would change, locked: a pass that
- * changes nothing (a run waiting on its running tasks) then writes nothing,
- * not even row locks, and its COMMIT flushes no WAL.
- */
-static const char sql_lock_runs[] =
-    "SELECT r.run_pk, r.version_id, r.state FROM runs r JOIN dags d ON d.dag_id = r.dag_id"
-    " WHERE r.run_pk = ANY($1::bigint[]) AND r.state IN ('queued', 'running')"
-    " AND (NOT d.paused OR r.state = 'running')"
-    " ORDER BY r.logical_date, r.run_pk FOR UPDATE OF r SKIP LOCKED";
-
-static const char sql_run_tis[] =
-    "SELECT run_pk, ti_id, task_id, state,"
-    " COALESCE(next_retry_at <= $2::timestamptz, false),"
-    " pool IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pools p WHERE p.name = pool),"
-    " CASE WHEN state = 'success' THEN (SELECT a.outputs->>'" SL_BRANCH_OUTPUT "'"
-    "  FROM attempts a WHERE a.ti_id = task_instances.ti_id AND a.outcome = 'success'"
-    "  ORDER BY a.try_number DESC LIMIT 1) END"
-    " FROM task_instances WHERE run_pk = ANY($1::bigint[]) AND kind = 'task'"
-    " ORDER BY run_pk, ti_id";
-
-/* The state of the same task in the run before (by logical date). */
-static const char sql_past[] =
-    "SELECT u.run_pk, u.task_id, p.state"
-    " FROM unnest($1::bigint[], $2::text[]) AS u(run_pk, task_id)"
-    " JOIN runs r ON r.run_pk = u.run_pk"
-    " CROSS JOIN LATERAL (SELECT r2.run_pk FROM runs r2 WHERE r2.dag_id = r.dag_id"
-    "  AND (r2.logical_date, r2.run_pk) < (r.logical_date, r.run_pk)"
-    "  ORDER BY r2.logical_date DESC, r2.run_pk DESC LIMIT 1) AS prev"
-    " JOIN task_instances p ON p.run_pk = prev.run_pk AND p.kind = 'task'"
-    " AND p.task_id = u.task_id";
-
-static const char sql_update_tis[] =
-    "UPDATE task_instances ti SET state = u.state, next_retry_at = NULL,"
-    " ended_at = CASE WHEN u.state IN ('skipped', 'upstream_failed', 'failed')"
-    "  THEN GREATEST($4::timestamptz, ti.started_at) ELSE ti.ended_at END,"
-    " reason = u.reason, updated_at = now()"
-    " FROM unnest($1::bigint[], $2::text[], $3::text[], $5::text[])"
-    " AS u(ti_id, state, old, reason)"
-    " WHERE ti.ti_id = u.ti_id AND ti.state = u.old";
-
-static const char sql_update_runs[] =
-    "UPDATE runs r SET state = u.state, started_at = COALESCE(r.started_at, $3::timestamptz),"
-    " ended_at = CASE WHEN u.state IN ('success', 'failed')"
-    "  THEN GREATEST($3::timestamptz, r.started_at) END,"
-    " updated_at = now()"
-    " FROM unnest($1::bigint[], $2::text[]) AS u(run_pk, state)"
-    " WHERE r.run_pk = u.run_pk";
-
-/*
- * The callbacks of runs that just finished. A run finishes again only after
- * a `tasks clear`, which has ended its callbacks: the row is reused, with
- * one more try, so its earlier attempts and logs stay.
- */
-static const char sql_insert_callbacks[] =
-    "INSERT INTO task_instances AS ti (run_pk, kind, task_id, state, max_tries, priority,"
-    " pool, queue)"
-    " SELECT u.run_pk, 'callback', u.task_id, 'scheduled', 1, 0, NULL, 'default'"
-    " FROM unnest($1::bigint[], $2::text[]) AS u(run_pk, task_id)"
-    " ON CONFLICT (run_pk, kind, task_id) DO UPDATE SET state = 'scheduled',"
-    " max_tries = ti.try_number + 1, next_retry_at = NULL, started_at = NULL,"
-    " ended_at = NULL, reason = NULL, updated_at = now()"
-    " WHERE ti.state NOT IN ('scheduled', 'queued', 'running')";
-
 /* The task instances of one run, by task index of its definition. */
 struct run_view {
 	int64_t run_pk;
@@ -147,10 +61,10 @@ static void change_ti(struct sl_strbuf *ids, struct sl_strbuf *states, struct sl
                       struct sl_strbuf *reasons, int64_t ti_id, enum sl_task_state from,
                       enum sl_task_state to, const char *why)
 {
-	sl__arr_add_int(ids, ti_id);
-	sl__arr_add(states, sl_task_state_name(to));
-	sl__arr_add(olds, sl_task_state_name(from));
-	sl__arr_add(reasons, why);
+	sl_pgarray_add_int(ids, ti_id);
+	sl_pgarray_add(states, sl_task_state_name(to));
+	sl_pgarray_add(olds, sl_task_state_name(from));
+	sl_pgarray_add(reasons, why);
 }
 
 /*
@@ -280,16 +194,16 @@ static int load_past(struct sl_db *db, struct run_view *views, size_t nviews, st
 			if (!views[v].dag->tasks[i].depends_on_past ||
 			    views[v].state[i] != SL_TASK_PENDING || !views[v].ti_id[i])
 				continue;
-			sl__arr_add_int(&pks, views[v].run_pk);
-			sl__arr_add(&tasks, views[v].dag->tasks[i].id);
+			sl_pgarray_add_int(&pks, views[v].run_pk);
+			sl_pgarray_add(&tasks, views[v].dag->tasks[i].id);
 		}
 	}
 	if (!pks.len)
 		goto fail;
 	{
-		const char *params[] = {sl__arr_end(&pks), sl__arr_end(&tasks)};
+		const char *params[] = {sl_pgarray_end(&pks), sl_pgarray_end(&tasks)};
 
-		rc = sl_db_exec(db, sql_past, 2, params, &r, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_ADVANCE_PAST, 2, params, &r, err);
 	}
 	if (rc)
 		goto fail;
@@ -333,12 +247,13 @@ static int load_views(struct sl_db *db, struct advance_ctx *c, PGresult *runs,
 			goto fail;
 		run_view_init(&views[i], sl__int_at(runs, i, 0), dag);
 		*nviews = (size_t)i + 1;
-		sl__arr_add_int(&pks, views[i].run_pk);
+		sl_pgarray_add_int(&pks, views[i].run_pk);
 	}
 	{
-		const char *params[] = {sl__arr_end(&pks), sl__ts_of(&now, c->now_ms)};
+		const char *params[] = {sl_pgarray_end(&pks), sl__ts_of(&now, c->now_ms),
+		                        SL_BRANCH_OUTPUT};
 
-		rc = sl_db_exec(db, sql_run_tis, 2, params, &r, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_ADVANCE_RUN_TIS, 3, params, &r, err);
 	}
 	if (rc)
 		goto fail;
@@ -391,8 +306,8 @@ static void add_callback(const struct run_view *v, enum sl_run_state st, struct 
 		id = "on_failure";
 	if (!id)
 		return;
-	sl__arr_add_int(pks, v->run_pk);
-	sl__arr_add(ids, id);
+	sl_pgarray_add_int(pks, v->run_pk);
+	sl_pgarray_add(ids, id);
 }
 
 /* What one pass decided, as the arrays of the updates. */
@@ -446,13 +361,13 @@ static int decide(struct sl_db *db, struct advance_ctx *c, PGresult *runs, struc
 		advance_run(&views[v], &d->ids, &d->states, &d->olds, &d->reasons, &d->ti_changes);
 		next = roll_up(&views[v], cur);
 		if (next != cur) {
-			sl__arr_add_int(&d->run_pks, views[v].run_pk);
-			sl__arr_add(&d->run_states, sl_run_state_name(next));
+			sl_pgarray_add_int(&d->run_pks, views[v].run_pk);
+			sl_pgarray_add(&d->run_states, sl_run_state_name(next));
 			d->run_changes++;
 			add_callback(&views[v], next, &d->cb_pks, &d->cb_ids);
 		}
 		if (next != cur || d->ti_changes != before)
-			sl__arr_add_int(&d->changed, views[v].run_pk);
+			sl_pgarray_add_int(&d->changed, views[v].run_pk);
 	}
 	for (size_t v = 0; v < nviews; v++)
 		run_view_release(&views[v]);
@@ -472,37 +387,38 @@ int sl__advance_locked(struct sl_db *db, struct advance_ctx *c, const char *pks,
 
 	decisions_init(&d);
 	sl__ts_of(&now, c->now_ms);
-	rc = sl_db_exec(db, sql_lock_runs, 1, params, &runs, err);
+	rc = sl_db_q(db, SL_Q_ENGINE_ADVANCE_LOCK_RUNS, 1, params, &runs, err);
 	if (rc || !PQntuples(runs))
 		goto fail;
 	rc = decide(db, c, runs, defs, &d, err);
 	if (rc)
 		goto fail;
 	if (d.ti_changes) {
-		const char *up[] = {sl__arr_end(&d.ids), sl__arr_end(&d.states),
-		                    sl__arr_end(&d.olds), now.buf, sl__arr_end(&d.reasons)};
+		const char *up[] = {sl_pgarray_end(&d.ids), sl_pgarray_end(&d.states),
+		                    sl_pgarray_end(&d.olds), now.buf, sl_pgarray_end(&d.reasons)};
 
-		rc = sl_db_exec(db, sql_update_tis, 5, up, &r, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_ADVANCE_UPDATE_TIS, 5, up, &r, err);
 		if (rc)
 			goto fail;
 		c->changes += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
 	}
 	if (d.run_changes) {
-		const char *up[] = {sl__arr_end(&d.run_pks), sl__arr_end(&d.run_states), now.buf};
+		const char *up[] = {sl_pgarray_end(&d.run_pks), sl_pgarray_end(&d.run_states),
+		                    now.buf};
 
 		PQclear(r);
 		r = NULL;
-		rc = sl_db_exec(db, sql_update_runs, 3, up, &r, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_ADVANCE_UPDATE_RUNS, 3, up, &r, err);
 		if (rc)
 			goto fail;
 		c->changes += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
 	}
 	if (d.cb_pks.len) {
-		const char *up[] = {sl__arr_end(&d.cb_pks), sl__arr_end(&d.cb_ids)};
+		const char *up[] = {sl_pgarray_end(&d.cb_pks), sl_pgarray_end(&d.cb_ids)};
 
 		PQclear(r);
 		r = NULL;
-		rc = sl_db_exec(db, sql_insert_callbacks, 2, up, &r, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_ADVANCE_INSERT_CALLBACKS, 2, up, &r, err);
 		if (rc)
 			goto fail;
 		c->changes += (size_t)strtoull(PQcmdTuples(r), NULL, 10);
@@ -527,13 +443,13 @@ static int advance_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 
 	decisions_init(&d);
 	c->changes = 0;
-	rc = sl_db_exec(db, sql_live_runs, 2, params, &runs, err);
+	rc = sl_db_q(db, SL_Q_ENGINE_ADVANCE_LIVE_RUNS, 2, params, &runs, err);
 	if (rc || !PQntuples(runs))
 		goto fail;
 	rc = decide(db, c, runs, &defs, &d, err);
 	/* Decided again under the lock: what this pass read may have changed since. */
 	if (!rc && d.changed.len)
-		rc = sl__advance_locked(db, c, sl__arr_end(&d.changed), &defs, err);
+		rc = sl__advance_locked(db, c, sl_pgarray_end(&d.changed), &defs, err);
 fail:
 	sl__defcache_release(&defs);
 	PQclear(runs);

@@ -13,50 +13,6 @@
 #include "sluice/alloc.h"
 #include "sluice/banned.h"
 
-static const char sql_busy[] =
-    "SELECT count(*) FROM task_instances WHERE state IN ('queued', 'running')";
-
-/*
- * Candidates in claim order, locked (SKIP LOCKED: rows another transaction
- * holds are not waited for), with the counts the limits need: the run's
- * task instances in flight and the free slots of the task's pool (NULL:
- * the pool does not exist). Tasks whose pool is full or missing, or whose
- * run is at max_active_tasks, are left out here, so that they cannot fill
- * the window and hold back runnable tasks behind them; the counts then
- * account for the tasks picked within this batch. The counts and the
- * run's max_active_tasks (in its large definition) are computed once per
- * run and pool, not once per candidate: per candidate, a run of n
- * scheduled tasks costs n squared.
- */
-static const char sql_candidates[] =
-    "WITH rl AS MATERIALIZED (SELECT r.run_pk,"
-    "  (v.definition->>'max_active_tasks')::int AS max_active,"
-    "  (SELECT count(*) FROM task_instances x WHERE x.run_pk = r.run_pk"
-    "   AND x.state IN ('queued', 'running')) AS busy"
-    " FROM runs r JOIN dag_versions v ON v.version_id = r.version_id"
-    " WHERE r.run_pk IN (SELECT c.run_pk FROM task_instances c"
-    "  WHERE c.state = 'scheduled' AND c.queue = ANY($1::text[]))),"
-    " pl AS MATERIALIZED (SELECT p.name, p.slots - (SELECT count(*) FROM task_instances y"
-    "  WHERE y.pool = p.name AND y.state IN ('queued', 'running')) AS free FROM pools p"
-    " WHERE p.name IN (SELECT c.pool FROM task_instances c"
-    "  WHERE c.state = 'scheduled' AND c.queue = ANY($1::text[])))"
-    " SELECT ti.ti_id, ti.run_pk, ti.task_id, ti.pool, r.version_id, r.dag_id, r.run_id,"
-    " r.commit, floor(extract(epoch FROM r.logical_date))::bigint,"
-    " floor(extract(epoch FROM r.data_interval_start))::bigint,"
-    " floor(extract(epoch FROM r.data_interval_end))::bigint, r.conf::text,"
-    " rl.busy, pl.free, ti.kind = 'callback', r.state"
-    " FROM task_instances ti JOIN rl ON rl.run_pk = ti.run_pk"
-    " JOIN runs r ON r.run_pk = ti.run_pk JOIN dags d ON d.dag_id = r.dag_id"
-    " LEFT JOIN pl ON pl.name = ti.pool"
-    " WHERE ti.state = 'scheduled' AND ti.queue = ANY($1::text[])"
-    " AND ((ti.kind = 'task' AND r.state IN ('queued', 'running')"
-    "  AND (NOT d.paused OR r.state = 'running'))"
-    "  OR (ti.kind = 'callback' AND r.state IN ('success', 'failed')))"
-    " AND (ti.pool IS NULL OR pl.free > 0) AND rl.busy < rl.max_active"
-    " AND NOT EXISTS (SELECT 1 FROM attempts s WHERE s.ti_id = ti.ti_id AND s.stop_pending)"
-    " ORDER BY ti.priority DESC, r.logical_date, ti.ti_id LIMIT $2"
-    " FOR UPDATE OF ti SKIP LOCKED";
-
 enum {
 	C_TI,
 	C_RUN,
@@ -75,39 +31,6 @@ enum {
 	C_CALLBACK,
 	C_RUN_STATE,
 };
-
-/* $4: started as well (sl_engine_claim_started), as sql_started would. */
-static const char sql_insert_attempts[] =
-    "WITH u AS (UPDATE task_instances ti"
-    "  SET state = CASE WHEN $4::boolean THEN 'running' ELSE 'queued' END,"
-    "  try_number = ti.try_number + 1, next_retry_at = NULL,"
-    "  started_at = CASE WHEN $4::boolean THEN $3::timestamptz ELSE ti.started_at END,"
-    "  ended_at = CASE WHEN $4::boolean THEN NULL ELSE ti.ended_at END, updated_at = now()"
-    " WHERE ti.ti_id = ANY($1::bigint[]) AND ti.state = 'scheduled'"
-    " RETURNING ti.ti_id, ti.try_number)"
-    " INSERT INTO attempts (ti_id, try_number, worker_id, queued_at, started_at)"
-    " SELECT ti_id, try_number, $2, $3::timestamptz,"
-    " CASE WHEN $4::boolean THEN $3::timestamptz END FROM u"
-    " RETURNING attempt_id, ti_id, try_number, fencing_token";
-
-/* Outputs of the latest successful attempt of each successful task. */
-static const char sql_outputs[] =
-    "SELECT ti.run_pk, ti.task_id, o.key, o.value FROM task_instances ti"
-    " CROSS JOIN LATERAL (SELECT a.outputs FROM attempts a WHERE a.ti_id = ti.ti_id"
-    "  AND a.outcome = 'success' ORDER BY a.try_number DESC LIMIT 1) AS a"
-    " CROSS JOIN LATERAL jsonb_each_text(a.outputs) AS o"
-    " WHERE ti.run_pk = ANY($1::bigint[]) AND ti.kind = 'task' AND ti.state = 'success'"
-    " ORDER BY ti.run_pk, ti.ti_id, o.key";
-
-/* For callbacks: the failed tasks of each run, in file order. */
-static const char sql_failed_tasks[] =
-    "SELECT run_pk, string_agg(task_id, ' ' ORDER BY ti_id) FROM task_instances"
-    " WHERE run_pk = ANY($1::bigint[]) AND kind = 'task' AND state = 'failed'"
-    " GROUP BY run_pk";
-
-static const char sql_fail_unrunnable[] =
-    "UPDATE task_instances SET state = 'failed', ended_at = GREATEST($2::timestamptz,"
-    " started_at), updated_at = now() WHERE ti_id = ANY($1::bigint[]) AND state = 'scheduled'";
 
 struct claim_ctx {
 	struct sl_engine *e;
@@ -282,7 +205,7 @@ static int pick_candidates(struct sl_engine *e, PGresult *cand, size_t cap, stru
 		}
 		if (!command || sl_taskenv_expand(&cmd, command, &why) < 0) {
 			/* Cannot happen with a definition that loaded; never hand it out. */
-			sl__arr_add(bad, PQgetvalue(cand, row, C_TI));
+			sl_pgarray_add(bad, PQgetvalue(cand, row, C_TI));
 			sl_strbuf_release(&cmd);
 			sl_strbuf_release(&why);
 			continue;
@@ -320,30 +243,30 @@ static int claim_insert(struct sl_db *db, struct claim_ctx *c, PGresult *cand,
 	int rc;
 
 	for (size_t i = 0; i < npicks; i++) {
-		sl__arr_add(&ids, PQgetvalue(cand, picks[i].row, C_TI));
+		sl_pgarray_add(&ids, PQgetvalue(cand, picks[i].row, C_TI));
 		/* Outputs come from ancestors: a root task needs none of its run's. */
 		if (!picks[i].task || picks[i].task->upstream_nr)
-			sl__arr_add(&pks, PQgetvalue(cand, picks[i].row, C_RUN));
+			sl_pgarray_add(&pks, PQgetvalue(cand, picks[i].row, C_RUN));
 		if (!picks[i].task)
-			sl__arr_add(&cb_pks, PQgetvalue(cand, picks[i].row, C_RUN));
+			sl_pgarray_add(&cb_pks, PQgetvalue(cand, picks[i].row, C_RUN));
 	}
 	{
-		const char *params[] = {sl__arr_end(&ids), c->worker_id, sl__ts_of(&now, c->now_ms),
-		                        c->started ? "true" : "false"};
+		const char *params[] = {sl_pgarray_end(&ids), c->worker_id,
+		                        sl__ts_of(&now, c->now_ms), c->started ? "true" : "false"};
 
-		rc = sl_db_exec(db, sql_insert_attempts, 4, params, &r, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_CLAIM_INSERT_ATTEMPTS, 4, params, &r, err);
 	}
 	if (rc)
 		goto fail;
 	if (pks.len) {
-		const char *params[] = {sl__arr_end(&pks)};
+		const char *params[] = {sl_pgarray_end(&pks)};
 
-		rc = sl_db_exec(db, sql_outputs, 1, params, &outs, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_CLAIM_OUTPUTS, 1, params, &outs, err);
 	}
 	if (!rc && cb_pks.len) {
-		const char *params[] = {sl__arr_end(&cb_pks)};
+		const char *params[] = {sl_pgarray_end(&cb_pks)};
 
-		rc = sl_db_exec(db, sql_failed_tasks, 1, params, &failed, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_CLAIM_FAILED_TASKS, 1, params, &failed, err);
 	}
 	if (rc)
 		goto fail;
@@ -387,6 +310,7 @@ fail:
 static int claim_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
 	struct claim_ctx *c = ctx;
+	const char *lock[] = {SL_ENGINE_CLAIM_LOCK};
 	struct sl_strbuf queues = SL_STRBUF_INIT, bad = SL_STRBUF_INIT;
 	struct defcache defs = DEFCACHE_INIT;
 	struct pick *picks = NULL;
@@ -404,14 +328,13 @@ static int claim_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	 * parallelism are read after the lock, so they include every claim
 	 * committed before (READ COMMITTED takes a snapshot per statement).
 	 */
-	rc = sl_db_exec(db, "SELECT pg_advisory_xact_lock(" SL_ENGINE_CLAIM_LOCK ")", 0, NULL, NULL,
-	                err);
+	rc = sl_db_q(db, SL_Q_ENGINE_CLAIM_LOCK, 1, lock, NULL, err);
 	if (rc)
 		goto fail;
 	if (c->parallelism) {
 		int64_t busy;
 
-		rc = sl_db_exec(db, sql_busy, 0, NULL, &r, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_CLAIM_BUSY, 0, NULL, &r, err);
 		if (rc)
 			goto fail;
 		busy = sl__int_at(r, 0, 0);
@@ -423,14 +346,14 @@ static int claim_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	if (!cap)
 		goto fail;
 	for (size_t i = 0; i < c->queues_nr; i++)
-		sl__arr_add(&queues, c->queues[i]);
+		sl_pgarray_add(&queues, c->queues[i]);
 	{
 		/* More rows than slots: some may be held back by their limits. */
 		size_t want = cap * 4 + 16;
-		const char *params[] = {sl__arr_end(&queues),
+		const char *params[] = {sl_pgarray_end(&queues),
 		                        sl__num_of(&lim, (int64_t)(want > 10000 ? 10000 : want))};
 
-		rc = sl_db_exec(db, sql_candidates, 2, params, &cand, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_CLAIM_CANDIDATES, 2, params, &cand, err);
 	}
 	if (rc)
 		goto fail;
@@ -438,9 +361,9 @@ static int claim_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	if (rc)
 		goto fail;
 	if (bad.len) {
-		const char *params[] = {sl__arr_end(&bad), sl__ts_of(&now, c->now_ms)};
+		const char *params[] = {sl_pgarray_end(&bad), sl__ts_of(&now, c->now_ms)};
 
-		rc = sl_db_exec(db, sql_fail_unrunnable, 2, params, NULL, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_CLAIM_FAIL_UNRUNNABLE, 2, params, NULL, err);
 		if (rc)
 			goto fail;
 	}

@@ -67,8 +67,7 @@ static int defload(struct sl_db *db, int64_t version_id, struct sl_dag **out, st
 	json_t *def = NULL;
 	int rc;
 
-	rc = sl_db_exec(db, "SELECT definition FROM dag_versions WHERE version_id = $1", 1, params,
-	                &r, err);
+	rc = sl_db_q(db, SL_Q_ENGINE_DEFCACHE_DEFINITION, 1, params, &r, err);
 	if (rc)
 		goto fail;
 	if (PQntuples(r) != 1) {

@@ -27,38 +27,6 @@ void sl_engine_release(struct sl_engine *e)
 	*e = (struct sl_engine)SL_ENGINE_INIT;
 }
 
-void sl__arr_add(struct sl_strbuf *a, const char *s)
-{
-	sl_strbuf_addch(a, a->len ? ',' : '{');
-	if (!s) {
-		sl_strbuf_adds(a, "NULL");
-		return;
-	}
-	sl_strbuf_addch(a, '"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			sl_strbuf_addch(a, '\\');
-		sl_strbuf_addch(a, *s);
-	}
-	sl_strbuf_addch(a, '"');
-}
-
-void sl__arr_add_int(struct sl_strbuf *a, int64_t v)
-{
-	char num[24];
-
-	snprintf(num, sizeof(num), "%lld", (long long)v);
-	sl__arr_add(a, num);
-}
-
-const char *sl__arr_end(struct sl_strbuf *a)
-{
-	if (!a->len)
-		sl_strbuf_addch(a, '{');
-	sl_strbuf_addch(a, '}');
-	return a->buf;
-}
-
 int64_t sl__int_at(PGresult *r, int row, int col)
 {
 	return strtoll(PQgetvalue(r, row, col), NULL, 10);

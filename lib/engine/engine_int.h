@@ -14,14 +14,9 @@
 
 #include "sluice/dag.h"
 #include "sluice/engine.h"
+#include "sluice/pgarray.h"
 
 /* ---- parameters and results (engine.c) ---------------------------------- */
-
-/* A PostgreSQL array literal built element by element (see runstore.c). */
-void sl__arr_add(struct sl_strbuf *a, const char *s);
-void sl__arr_add_int(struct sl_strbuf *a, int64_t v);
-/* The literal, "{}" when nothing was added; `a` still owns it. */
-const char *sl__arr_end(struct sl_strbuf *a);
 
 int64_t sl__int_at(PGresult *r, int row, int col);
 bool sl__bool_at(PGresult *r, int row, int col);

@@ -15,14 +15,6 @@
 #include "sluice/rules.h"
 #include "sluice/banned.h"
 
-static const char sql_started[] =
-    "WITH a AS (UPDATE attempts SET started_at = COALESCE(started_at, $3::timestamptz)"
-    " WHERE attempt_id = $1 AND fencing_token = $2 AND ended_at IS NULL RETURNING ti_id),"
-    " t AS (UPDATE task_instances ti SET state = 'running', started_at = $3::timestamptz,"
-    "  ended_at = NULL, updated_at = now() FROM a"
-    "  WHERE ti.ti_id = a.ti_id AND ti.state = 'queued' RETURNING ti.ti_id)"
-    " SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM t)";
-
 struct started_ctx {
 	int64_t attempt_id, fencing, now_ms;
 	bool accepted;
@@ -36,7 +28,7 @@ static int started_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	const char *params[] = {sl__num_of(&a, c->attempt_id), sl__num_of(&f, c->fencing),
 	                        sl__ts_of(&now, c->now_ms)};
 	PGresult *r = NULL;
-	int rc = sl_db_exec(db, sql_started, 3, params, &r, err);
+	int rc = sl_db_q(db, SL_Q_ENGINE_REPORT_STARTED, 3, params, &r, err);
 
 	c->accepted = !rc && sl__int_at(r, 0, 0) > 0;
 	PQclear(r);
@@ -54,16 +46,6 @@ int sl_engine_started(struct sl_engine *e, int64_t attempt_id, int64_t fencing, 
 		*accepted = !rc && c.accepted;
 	return rc;
 }
-
-static const char sql_log_lock[] =
-    "SELECT log_bytes FROM attempts WHERE attempt_id = $1 AND fencing_token = $2 FOR UPDATE";
-
-/* The chunk, and its bytes counted only when it was not stored before. */
-static const char sql_log_insert[] =
-    "WITH c AS (INSERT INTO log_chunks (attempt_id, seq, data)"
-    " VALUES ($1, $2, decode($3, 'hex')) ON CONFLICT DO NOTHING RETURNING octet_length(data) AS n)"
-    " UPDATE attempts SET log_bytes = log_bytes + COALESCE((SELECT sum(n) FROM c), 0),"
-    " log_truncated = log_truncated OR $4::boolean WHERE attempt_id = $1";
 
 struct log_ctx {
 	int64_t attempt_id, fencing;
@@ -87,7 +69,7 @@ static int log_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	int rc;
 
 	c->accepted = false;
-	rc = sl_db_exec(db, sql_log_lock, 2, params, &r, err);
+	rc = sl_db_q(db, SL_Q_ENGINE_REPORT_LOG_LOCK, 2, params, &r, err);
 	if (rc || PQntuples(r) != 1)
 		goto fail;
 	c->accepted = true;
@@ -106,11 +88,9 @@ static int log_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 		const char *ins[] = {params[0], sl__num_of(&s, c->seq), data.buf,
 		                     keep < c->len ? "true" : "false"};
 
-		rc = sl_db_exec(db, sql_log_insert, 4, ins, NULL, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_REPORT_LOG_INSERT, 4, ins, NULL, err);
 	} else {
-		rc =
-		    sl_db_exec(db, "UPDATE attempts SET log_truncated = true WHERE attempt_id = $1",
-		               1, params, NULL, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_REPORT_LOG_TRUNCATED, 1, params, NULL, err);
 	}
 fail:
 	PQclear(r);
@@ -152,46 +132,6 @@ struct attempt_end {
 };
 
 /*
- * The live attempt, locked with its task instance, and when the current
- * chain of sensor pokes began: the earliest start among this attempt and
- * the reschedule attempts right before it.
- */
-static const char sql_attempt_lock[] =
-    "SELECT a.ti_id, a.try_number, ti.max_tries, r.version_id, ti.task_id,"
-    " (SELECT floor(extract(epoch FROM min(COALESCE(b.started_at, b.queued_at))) * 1000)::bigint"
-    "  FROM attempts b WHERE b.ti_id = a.ti_id AND b.attempt_id > COALESCE("
-    "   (SELECT max(x.attempt_id) FROM attempts x WHERE x.ti_id = a.ti_id"
-    "    AND x.attempt_id <> a.attempt_id AND x.outcome IS DISTINCT FROM 'reschedule'), 0)),"
-    " ti.kind = 'callback', ti.run_pk"
-    " FROM attempts a JOIN task_instances ti ON ti.ti_id = a.ti_id"
-    " JOIN runs r ON r.run_pk = ti.run_pk"
-    " WHERE a.attempt_id = $1 AND a.fencing_token = $2 AND a.ended_at IS NULL"
-    " FOR UPDATE OF a, ti";
-
-/*
- * A report about an attempt that an operator ended (stop_pending) says its
- * process is gone: a RESULT, or the worker's own word that it does not run
- * it. Its task instance may be handed out again.
- */
-static const char sql_attempt_stopped[] =
-    "UPDATE attempts SET stop_pending = false"
-    " WHERE attempt_id = $1 AND fencing_token = $2 AND stop_pending";
-
-/*
- * End the attempt and move its task instance. A reschedule uses no try:
- * each poke is an attempt of its own (one attempt per try number), so the
- * task's max_tries grows by one with it.
- */
-static const char sql_end_attempt[] =
-    "WITH a AS (UPDATE attempts SET ended_at = GREATEST($2::timestamptz, started_at),"
-    "  outcome = $3, exit_code = $4::int, signal = $5::int,"
-    "  outputs = COALESCE($6::jsonb, '{}') WHERE attempt_id = $1 RETURNING ti_id)"
-    " UPDATE task_instances ti SET state = $7, next_retry_at = $8::timestamptz,"
-    " ended_at = GREATEST($2::timestamptz, ti.started_at),"
-    " max_tries = ti.max_tries + $9::int, reason = $10, updated_at = now()"
-    " FROM a WHERE ti.ti_id = a.ti_id";
-
-/*
  * A callback ends with its first attempt: it has no retries (an alert sent
  * twice is worse than one that failed and says so in its log), no sensor,
  * and nothing downstream.
@@ -224,9 +164,9 @@ static bool branch_invalid(const struct sl_dag *dag, size_t t, const char *outpu
 }
 
 /*
- * A task's next state after an attempt (row of sql_attempt_lock), by the
- * rules, and in `why` the reason when the scheduler decided more than the
- * outcome says (a wrong branch, a sensor out of time).
+ * A task's next state after an attempt (a row of engine_report_attempt_lock),
+ * by the rules, and in `why` the reason when the scheduler decided more than
+ * the outcome says (a wrong branch, a sensor out of time).
  */
 static int task_next(struct attempt_end *c, PGresult *r, enum sl_outcome outcome,
                      const char *outputs, struct sl_next_state *next, struct sl_strbuf *why,
@@ -284,12 +224,12 @@ static int end_attempt(struct sl_db *db, struct attempt_end *c, enum sl_outcome 
 	PGresult *r = NULL;
 	int rc;
 
-	rc = sl_db_exec(db, sql_attempt_lock, 2, params, &r, err);
+	rc = sl_db_q(db, SL_Q_ENGINE_REPORT_ATTEMPT_LOCK, 2, params, &r, err);
 	if (rc || PQntuples(r) != 1) {
 		c->accepted = false;
 		/* Over already (a cancel, a clear): now its process is too. */
 		if (!rc)
-			rc = sl_db_exec(db, sql_attempt_stopped, 2, params, NULL, err);
+			rc = sl_db_q(db, SL_Q_ENGINE_REPORT_ATTEMPT_STOPPED, 2, params, NULL, err);
 		goto fail;
 	}
 	c->accepted = true;
@@ -315,7 +255,7 @@ static int end_attempt(struct sl_db *db, struct attempt_end *c, enum sl_outcome 
 	params[9] = why.len ? why.buf : c->reason;
 	PQclear(r);
 	r = NULL;
-	rc = sl_db_exec(db, sql_end_attempt, 10, params, NULL, err);
+	rc = sl_db_q(db, SL_Q_ENGINE_REPORT_END_ATTEMPT, 10, params, NULL, err);
 fail:
 	PQclear(r);
 	sl_strbuf_release(&why);
@@ -343,8 +283,8 @@ static int result_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	 * a run up when its last task ends.
 	 */
 	if (!rc && c->advance && c->end.accepted && c->end.downstream) {
-		sl__arr_add_int(&pks, c->end.run_pk);
-		rc = sl__advance_locked(db, &ac, sl__arr_end(&pks), &defs, err);
+		sl_pgarray_add_int(&pks, c->end.run_pk);
+		rc = sl__advance_locked(db, &ac, sl_pgarray_end(&pks), &defs, err);
 	}
 	sl__defcache_release(&defs);
 	sl_strbuf_release(&pks);
@@ -398,13 +338,6 @@ int sl_engine_result_advance(struct sl_engine *e, int64_t attempt_id, int64_t fe
 	return result(e, attempt_id, fencing, res, now_ms, true, accepted, err);
 }
 
-static const char sql_worker_live[] =
-    "SELECT attempt_id, fencing_token FROM attempts"
-    " WHERE worker_id = $1 AND ended_at IS NULL ORDER BY attempt_id";
-
-static const char sql_worker_stopped[] =
-    "UPDATE attempts SET stop_pending = false WHERE worker_id = $1 AND stop_pending";
-
 struct fail_worker_ctx {
 	struct attempt_end end; /* each live attempt in turn */
 	const char *worker_id;
@@ -420,9 +353,9 @@ static int fail_worker_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 
 	c->ended = 0;
 	/* A lost worker runs nothing we can wait for any more. */
-	rc = sl_db_exec(db, sql_worker_stopped, 1, params, NULL, err);
+	rc = sl_db_q(db, SL_Q_ENGINE_REPORT_WORKER_STOPPED, 1, params, NULL, err);
 	if (!rc)
-		rc = sl_db_exec(db, sql_worker_live, 1, params, &r, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_REPORT_WORKER_LIVE, 1, params, &r, err);
 	for (int i = 0; !rc && i < PQntuples(r); i++) {
 		c->end.attempt_id = sl__int_at(r, i, 0);
 		c->end.fencing = sl__int_at(r, i, 1);
@@ -471,10 +404,6 @@ int sl_engine_fail_attempt(struct sl_engine *e, int64_t attempt_id, int64_t fenc
 	return rc;
 }
 
-static const char sql_stopped_except[] =
-    "UPDATE attempts SET stop_pending = false"
-    " WHERE worker_id = $1 AND stop_pending AND attempt_id <> ALL($2::bigint[])";
-
 int sl_engine_confirm_stopped(struct sl_engine *e, const char *worker_id, const int64_t *running,
                               size_t running_nr, size_t *confirmed, struct sl_strbuf *err)
 {
@@ -484,9 +413,9 @@ int sl_engine_confirm_stopped(struct sl_engine *e, const char *worker_id, const 
 	int rc;
 
 	for (size_t i = 0; i < running_nr; i++)
-		sl__arr_add_int(&ids, running[i]);
-	params[1] = sl__arr_end(&ids);
-	rc = sl_db_exec_idempotent(e->db, sql_stopped_except, 2, params, &r, err);
+		sl_pgarray_add_int(&ids, running[i]);
+	params[1] = sl_pgarray_end(&ids);
+	rc = sl_db_q_idempotent(e->db, SL_Q_ENGINE_REPORT_STOPPED_EXCEPT, 2, params, &r, err);
 	if (confirmed)
 		*confirmed = rc ? 0 : (size_t)strtoull(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
@@ -516,14 +445,6 @@ static int live_read(PGresult *r, struct sl_engine_live *out)
 	return 0;
 }
 
-static const char sql_live_of[] =
-    "SELECT worker_id, attempt_id, fencing_token FROM attempts"
-    " WHERE worker_id = ANY($1::text[]) AND ended_at IS NULL ORDER BY attempt_id";
-
-static const char sql_heartbeats[] =
-    "UPDATE workers SET last_heartbeat_at = now(), state = 'active'"
-    " WHERE worker_id = ANY($1::text[])";
-
 struct heartbeats_ctx {
 	const char *workers; /* a text[] literal */
 	bool record;
@@ -543,9 +464,9 @@ static int heartbeats_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 		free(c->out->items[i].worker_id);
 	c->out->nr = c->mark;
 	if (c->record)
-		rc = sl_db_exec(db, sql_heartbeats, 1, params, NULL, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_REPORT_HEARTBEATS, 1, params, NULL, err);
 	if (!rc)
-		rc = sl_db_exec(db, sql_live_of, 1, params, &r, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_REPORT_LIVE_OF, 1, params, &r, err);
 	if (!rc)
 		rc = live_read(r, c->out);
 	PQclear(r);
@@ -560,8 +481,8 @@ int sl_engine_worker_live(struct sl_engine *e, const char *const *workers, size_
 	int rc;
 
 	for (size_t i = 0; i < workers_nr; i++)
-		sl__arr_add(&names, workers[i]);
-	c.workers = sl__arr_end(&names);
+		sl_pgarray_add(&names, workers[i]);
+	c.workers = sl_pgarray_end(&names);
 	rc = sl_db_transaction(e->db, 0, heartbeats_tx, &c, err);
 	sl_strbuf_release(&names);
 	return rc;

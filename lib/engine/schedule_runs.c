@@ -14,31 +14,6 @@
 #include "sluice/tz.h"
 #include "sluice/banned.h"
 
-/*
- * DAGs due for a scheduled run, with the start date fallback (first seen),
- * the latest scheduled interval end, and whether a scheduled run exists.
- * DAGs already at max_active_runs are left out here, so they cost nothing
- * until a run finishes. Locked, so two schedulers take different DAGs.
- */
-static const char sql_due_dags[] =
-    "SELECT d.dag_id, floor(extract(epoch FROM d.first_seen_at))::bigint,"
-    " (SELECT floor(extract(epoch FROM max(r.data_interval_end)))::bigint FROM runs r"
-    "  WHERE r.dag_id = d.dag_id AND r.run_type = 'scheduled'),"
-    " (SELECT count(*) FROM runs r WHERE r.dag_id = d.dag_id"
-    "  AND r.state IN ('queued', 'running'))"
-    " FROM dags d JOIN dag_versions v ON v.version_id = d.latest_version_id"
-    " WHERE NOT d.paused AND d.removed_at IS NULL"
-    " AND (d.next_run_after IS NULL OR d.next_run_after <= $1::timestamptz)"
-    " AND jsonb_typeof(v.definition->'schedule') = 'string'"
-    " AND (SELECT count(*) FROM runs r WHERE r.dag_id = d.dag_id"
-    "  AND r.state IN ('queued', 'running')) < (v.definition->>'max_active_runs')::int"
-    " ORDER BY d.next_run_after NULLS FIRST, d.dag_id LIMIT $2"
-    " FOR UPDATE OF d SKIP LOCKED";
-
-static const char sql_set_next[] = "UPDATE dags d SET next_run_after = u.next, updated_at = now()"
-                                   " FROM unnest($1::text[], $2::timestamptz[]) AS u(dag_id, next)"
-                                   " WHERE d.dag_id = u.dag_id";
-
 struct sched_ctx {
 	int64_t now_ms;
 	size_t limit;
@@ -163,13 +138,13 @@ static int schedule_one(struct sl_db *db, struct sched_ctx *c, PGresult *due, in
 			goto fail;
 		c->created += created;
 	}
-	sl__arr_add(dag_ids, dag_id);
+	sl_pgarray_add(dag_ids, dag_id);
 	if (never) {
-		sl__arr_add(nexts, "infinity");
+		sl_pgarray_add(nexts, "infinity");
 	} else {
 		struct ts t;
 
-		sl__arr_add(nexts, sl__ts_of(&t, next_s * 1000));
+		sl_pgarray_add(nexts, sl__ts_of(&t, next_s * 1000));
 	}
 fail:
 	new_runs_release(&runs);
@@ -189,7 +164,7 @@ static int schedule_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	int rc;
 
 	c->created = 0;
-	rc = sl_db_exec(db, sql_due_dags, 2, params, &due, err);
+	rc = sl_db_q(db, SL_Q_ENGINE_SCHEDULE_RUNS_DUE_DAGS, 2, params, &due, err);
 	if (rc)
 		goto fail;
 	for (int i = 0; i < PQntuples(due) && c->created < c->limit; i++) {
@@ -198,9 +173,9 @@ static int schedule_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 			goto fail;
 	}
 	if (dag_ids.len) {
-		const char *up[] = {sl__arr_end(&dag_ids), sl__arr_end(&nexts)};
+		const char *up[] = {sl_pgarray_end(&dag_ids), sl_pgarray_end(&nexts)};
 
-		rc = sl_db_exec(db, sql_set_next, 2, up, NULL, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_SCHEDULE_RUNS_SET_NEXT, 2, up, NULL, err);
 	}
 fail:
 	PQclear(due);

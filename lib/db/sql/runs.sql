@@ -1,5 +1,6 @@
 -- Runs and task instances: what lib/db/runstore.c creates, finds, cancels,
--- clears and marks. Batches are arrays given to unnest or = ANY.
+-- clears and marks, and what `runs list|show` read. Batches are arrays
+-- given to unnest or = ANY.
 
 -- name: runs_pin
 -- A run pins the DAG's run_commit: the commit whose tree goes with its

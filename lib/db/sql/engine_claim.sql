@@ -1,0 +1,82 @@
+-- The statements of lib/engine/claim.c.
+
+-- name: engine_claim_lock
+-- $1: SL_ENGINE_CLAIM_LOCK (include/sluice/engine.h says why claims take
+-- turns).
+SELECT pg_advisory_xact_lock($1::bigint)
+
+-- name: engine_claim_busy
+SELECT count(*) FROM task_instances WHERE state IN ('queued', 'running')
+
+-- name: engine_claim_candidates
+-- Candidates in claim order, locked (SKIP LOCKED: rows another transaction
+-- holds are not waited for), with the counts the limits need: the run's
+-- task instances in flight and the free slots of the task's pool (NULL:
+-- the pool does not exist). Tasks whose pool is full or missing, or whose
+-- run is at max_active_tasks, are left out here, so that they cannot fill
+-- the window and hold back runnable tasks behind them; the counts then
+-- account for the tasks picked within this batch. The counts and the
+-- run's max_active_tasks (in its large definition) are computed once per
+-- run and pool, not once per candidate: per candidate, a run of n
+-- scheduled tasks costs n squared.
+WITH rl AS MATERIALIZED (SELECT r.run_pk,
+    (v.definition->>'max_active_tasks')::int AS max_active,
+    (SELECT count(*) FROM task_instances x WHERE x.run_pk = r.run_pk
+        AND x.state IN ('queued', 'running')) AS busy
+FROM runs r JOIN dag_versions v ON v.version_id = r.version_id
+WHERE r.run_pk IN (SELECT c.run_pk FROM task_instances c
+    WHERE c.state = 'scheduled' AND c.queue = ANY($1::text[]))),
+pl AS MATERIALIZED (SELECT p.name, p.slots - (SELECT count(*) FROM task_instances y
+    WHERE y.pool = p.name AND y.state IN ('queued', 'running')) AS free FROM pools p
+WHERE p.name IN (SELECT c.pool FROM task_instances c
+    WHERE c.state = 'scheduled' AND c.queue = ANY($1::text[])))
+SELECT ti.ti_id, ti.run_pk, ti.task_id, ti.pool, r.version_id, r.dag_id, r.run_id,
+r.commit, floor(extract(epoch FROM r.logical_date))::bigint,
+floor(extract(epoch FROM r.data_interval_start))::bigint,
+floor(extract(epoch FROM r.data_interval_end))::bigint, r.conf::text,
+rl.busy, pl.free, ti.kind = 'callback', r.state
+FROM task_instances ti JOIN rl ON rl.run_pk = ti.run_pk
+JOIN runs r ON r.run_pk = ti.run_pk JOIN dags d ON d.dag_id = r.dag_id
+LEFT JOIN pl ON pl.name = ti.pool
+WHERE ti.state = 'scheduled' AND ti.queue = ANY($1::text[])
+AND ((ti.kind = 'task' AND r.state IN ('queued', 'running')
+    AND (NOT d.paused OR r.state = 'running'))
+    OR (ti.kind = 'callback' AND r.state IN ('success', 'failed')))
+AND (ti.pool IS NULL OR pl.free > 0) AND rl.busy < rl.max_active
+AND NOT EXISTS (SELECT 1 FROM attempts s WHERE s.ti_id = ti.ti_id AND s.stop_pending)
+ORDER BY ti.priority DESC, r.logical_date, ti.ti_id LIMIT $2
+FOR UPDATE OF ti SKIP LOCKED
+
+-- name: engine_claim_insert_attempts
+-- $4: started as well (sl_engine_claim_started), as engine_report_started
+-- would.
+WITH u AS (UPDATE task_instances ti
+    SET state = CASE WHEN $4::boolean THEN 'running' ELSE 'queued' END,
+    try_number = ti.try_number + 1, next_retry_at = NULL,
+    started_at = CASE WHEN $4::boolean THEN $3::timestamptz ELSE ti.started_at END,
+    ended_at = CASE WHEN $4::boolean THEN NULL ELSE ti.ended_at END, updated_at = now()
+WHERE ti.ti_id = ANY($1::bigint[]) AND ti.state = 'scheduled'
+RETURNING ti.ti_id, ti.try_number)
+INSERT INTO attempts (ti_id, try_number, worker_id, queued_at, started_at)
+SELECT ti_id, try_number, $2, $3::timestamptz,
+CASE WHEN $4::boolean THEN $3::timestamptz END FROM u
+RETURNING attempt_id, ti_id, try_number, fencing_token
+
+-- name: engine_claim_outputs
+-- Outputs of the latest successful attempt of each successful task.
+SELECT ti.run_pk, ti.task_id, o.key, o.value FROM task_instances ti
+CROSS JOIN LATERAL (SELECT a.outputs FROM attempts a WHERE a.ti_id = ti.ti_id
+    AND a.outcome = 'success' ORDER BY a.try_number DESC LIMIT 1) AS a
+CROSS JOIN LATERAL jsonb_each_text(a.outputs) AS o
+WHERE ti.run_pk = ANY($1::bigint[]) AND ti.kind = 'task' AND ti.state = 'success'
+ORDER BY ti.run_pk, ti.ti_id, o.key
+
+-- name: engine_claim_failed_tasks
+-- For callbacks: the failed tasks of each run, in file order.
+SELECT run_pk, string_agg(task_id, ' ' ORDER BY ti_id) FROM task_instances
+WHERE run_pk = ANY($1::bigint[]) AND kind = 'task' AND state = 'failed'
+GROUP BY run_pk
+
+-- name: engine_claim_fail_unrunnable
+UPDATE task_instances SET state = 'failed', ended_at = GREATEST($2::timestamptz,
+started_at), updated_at = now() WHERE ti_id = ANY($1::bigint[]) AND state = 'scheduled'
