@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sluice/admin.h"
 #include "sluice/alloc.h"
 #include "sluice/civil.h"
 #include "sluice/cron.h"
@@ -22,6 +23,7 @@
 #include "sluice/schedule.h"
 #include "sluice/strbuf.h"
 #include "sluice/tz.h"
+#include "sluice/views.h"
 #include "table.h"
 #include "sluice/banned.h"
 
@@ -261,9 +263,8 @@ static int dag_from_file(const char *path, struct sl_dag **out)
 static int dag_from_db(struct cli *cli, const char *id, struct sl_dag **out)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
-	const char *params[] = {id};
 	struct sl_db *db = NULL;
-	PGresult *res = NULL;
+	struct sl_rows *res = NULL;
 	json_t *def = NULL;
 	json_error_t jerr;
 	int rc;
@@ -275,20 +276,20 @@ static int dag_from_db(struct cli *cli, const char *id, struct sl_dag **out)
 	rc = cli_db_open(cli, &db);
 	if (rc)
 		goto out;
-	rc = cli_query(db, SL_Q_DAGS_DEFINITION, 1, params, &res);
+	rc = cli_db_rc(sl_view_dag_definition(db, id, &res, &err), &err);
 	if (rc)
 		goto out;
-	if (PQntuples(res) == 0) {
+	if (sl_rows_nr(res) == 0) {
 		cli_error("no DAG '%s'", id);
 		rc = CLI_EXIT_NOT_FOUND;
 		goto out;
 	}
-	if (cli_pq_null(res, 0, 0)) {
+	if (sl_rows_null(res, 0, 0)) {
 		cli_error("DAG '%s' has no version that loads; see 'sluice dags errors'", id);
 		rc = CLI_EXIT_FAILED;
 		goto out;
 	}
-	def = json_loads(PQgetvalue(res, 0, 0), 0, &jerr);
+	def = json_loads(sl_rows_value(res, 0, 0), 0, &jerr);
 	if (!def) {
 		cli_error("DAG '%s': the stored definition is not valid JSON: %s", id, jerr.text);
 		rc = CLI_EXIT_FAILED;
@@ -300,7 +301,7 @@ static int dag_from_db(struct cli *cli, const char *id, struct sl_dag **out)
 	}
 out:
 	json_decref(def);
-	PQclear(res);
+	sl_rows_free(res);
 	sl_db_free(db);
 	sl_strbuf_release(&err);
 	return rc;
@@ -384,21 +385,22 @@ static void sched_release(struct dag_sched *s)
  * Returns 0, or -1 with a sentence in `err` for a stored definition that
  * this sluice cannot read (`s` must still be released).
  */
-static int sched_read(const PGresult *res, int row, struct dag_sched *s, struct sl_strbuf *err)
+static int sched_read(const struct sl_rows *res, int row, struct dag_sched *s,
+                      struct sl_strbuf *err)
 {
-	const char *expr = cli_pq_str(res, row, COL_SCHEDULE);
-	const char *zone = cli_pq_str(res, row, COL_TZ);
-	const char *start = cli_pq_str(res, row, COL_START);
-	const char *end = cli_pq_str(res, row, COL_END);
+	const char *expr = sl_rows_str(res, row, COL_SCHEDULE);
+	const char *zone = sl_rows_str(res, row, COL_TZ);
+	const char *start = sl_rows_str(res, row, COL_START);
+	const char *end = sl_rows_str(res, row, COL_END);
 	size_t offset;
 
 	memset(s, 0, sizeof(*s));
 	s->kind = SL_SCHEDULE_NONE;
-	s->st.start_date = cli_pq_int(res, row, COL_FIRST_SEEN, 0);
-	s->st.catchup = cli_pq_bool(res, row, COL_CATCHUP);
-	s->st.has_last = !cli_pq_null(res, row, COL_LAST_END);
-	s->st.last_end = cli_pq_int(res, row, COL_LAST_END, 0);
-	s->st.now = cli_pq_int(res, row, COL_NOW, 0);
+	s->st.start_date = sl_rows_int(res, row, COL_FIRST_SEEN, 0);
+	s->st.catchup = sl_rows_bool(res, row, COL_CATCHUP);
+	s->st.has_last = !sl_rows_null(res, row, COL_LAST_END);
+	s->st.last_end = sl_rows_int(res, row, COL_LAST_END, 0);
+	s->st.now = sl_rows_int(res, row, COL_NOW, 0);
 	if (zone && sl_tz_load(&s->tz, zone, err) < 0)
 		return -1;
 	if (start && sl_iso_parse(start, NULL, &s->st.start_date, err) < 0)
@@ -450,45 +452,48 @@ static void next_cell(struct sl_strbuf *sb, const struct sl_interval *iv, const 
  * The next run that `dags list` shows for row `row`: only for a cron DAG
  * that is neither paused nor removed. Returns true with `*iv` set.
  */
-static bool list_next_run(const PGresult *res, int row, const struct dag_sched *s,
+static bool list_next_run(const struct sl_rows *res, int row, const struct dag_sched *s,
                           struct sl_interval *iv)
 {
-	if (s->kind != SL_SCHEDULE_CRON || cli_pq_bool(res, row, COL_PAUSED) ||
-	    cli_pq_bool(res, row, COL_REMOVED))
+	if (s->kind != SL_SCHEDULE_CRON || sl_rows_bool(res, row, COL_PAUSED) ||
+	    sl_rows_bool(res, row, COL_REMOVED))
 		return false;
 	return sl_schedule_next(&s->cron, s->tz, &s->st, iv) == 0;
 }
 
-static json_t *list_row_json(const PGresult *res, int row, const struct dag_sched *s, bool readable)
+static json_t *list_row_json(const struct sl_rows *res, int row, const struct dag_sched *s,
+                             bool readable)
 {
 	struct sl_interval iv;
 	json_t *last = json_null(), *next = json_null();
 
-	if (!cli_pq_null(res, row, COL_LAST_STATE))
-		last = json_pack("{s:s, s:s, s:o}", "run_id", cli_pq_str(res, row, COL_LAST_RUN_ID),
-		                 "state", cli_pq_str(res, row, COL_LAST_STATE), "logical_date",
-		                 time_json(cli_pq_int(res, row, COL_LAST_LOGICAL, 0), s->tz));
+	if (!sl_rows_null(res, row, COL_LAST_STATE))
+		last =
+		    json_pack("{s:s, s:s, s:o}", "run_id", sl_rows_str(res, row, COL_LAST_RUN_ID),
+		              "state", sl_rows_str(res, row, COL_LAST_STATE), "logical_date",
+		              time_json(sl_rows_int(res, row, COL_LAST_LOGICAL, 0), s->tz));
 	if (readable && list_next_run(res, row, s, &iv))
 		next = interval_json(&iv, s->tz);
 	return json_pack(
-	    "{s:s, s:s?, s:s?, s:b, s:b, s:b, s:s?, s:o, s:o}", "dag", cli_pq_str(res, row, COL_ID),
-	    "schedule", cli_pq_str(res, row, COL_SCHEDULE), "timezone",
-	    cli_pq_str(res, row, COL_TZ), "paused", cli_pq_bool(res, row, COL_PAUSED), "removed",
-	    cli_pq_bool(res, row, COL_REMOVED), "error", cli_pq_bool(res, row, COL_ERROR), "commit",
-	    cli_pq_str(res, row, COL_COMMIT), "last_run", last, "next_run", next);
+	    "{s:s, s:s?, s:s?, s:b, s:b, s:b, s:s?, s:o, s:o}", "dag",
+	    sl_rows_str(res, row, COL_ID), "schedule", sl_rows_str(res, row, COL_SCHEDULE),
+	    "timezone", sl_rows_str(res, row, COL_TZ), "paused", sl_rows_bool(res, row, COL_PAUSED),
+	    "removed", sl_rows_bool(res, row, COL_REMOVED), "error",
+	    sl_rows_bool(res, row, COL_ERROR), "commit", sl_rows_str(res, row, COL_COMMIT),
+	    "last_run", last, "next_run", next);
 }
 
-static void list_row_cells(struct cli_table *t, const PGresult *res, int row,
+static void list_row_cells(struct cli_table *t, const struct sl_rows *res, int row,
                            const struct dag_sched *s, bool readable)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
 	struct sl_interval iv;
-	const char *expr = cli_pq_str(res, row, COL_SCHEDULE);
+	const char *expr = sl_rows_str(res, row, COL_SCHEDULE);
 
-	cli_table_add(t, cli_pq_str(res, row, COL_ID));
-	cli_table_add(t, !cli_pq_bool(res, row, COL_HAS_VERSION) ? NULL : expr ? expr : "none");
-	cli_table_add(t, cli_pq_bool(res, row, COL_PAUSED) ? "yes" : "no");
-	cli_table_add(t, cli_pq_str(res, row, COL_LAST_STATE));
+	cli_table_add(t, sl_rows_str(res, row, COL_ID));
+	cli_table_add(t, !sl_rows_bool(res, row, COL_HAS_VERSION) ? NULL : expr ? expr : "none");
+	cli_table_add(t, sl_rows_bool(res, row, COL_PAUSED) ? "yes" : "no");
+	cli_table_add(t, sl_rows_str(res, row, COL_LAST_STATE));
 	if (!readable)
 		sl_strbuf_adds(&sb, "?");
 	else if (list_next_run(res, row, s, &iv))
@@ -496,11 +501,11 @@ static void list_row_cells(struct cli_table *t, const PGresult *res, int row,
 	else
 		sl_strbuf_adds(&sb, "-");
 	cli_table_add_buf(t, &sb);
-	cli_fmt_commit(&sb, cli_pq_str(res, row, COL_COMMIT));
+	cli_fmt_commit(&sb, sl_rows_str(res, row, COL_COMMIT));
 	cli_table_add_buf(t, &sb);
-	if (cli_pq_bool(res, row, COL_REMOVED))
+	if (sl_rows_bool(res, row, COL_REMOVED))
 		sl_strbuf_adds(&sb, "removed");
-	if (cli_pq_bool(res, row, COL_ERROR))
+	if (sl_rows_bool(res, row, COL_ERROR))
 		sl_strbuf_adds(&sb, sb.len ? ",error" : "error");
 	cli_table_add_buf(t, &sb);
 	sl_strbuf_release(&sb);
@@ -510,9 +515,8 @@ static int run_dags_list(struct cli *cli, int argc, char **argv)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct cli_table table = CLI_TABLE_INIT;
-	const char *params[] = {NULL};
 	struct sl_db *db = NULL;
-	PGresult *res = NULL;
+	struct sl_rows *res = NULL;
 	json_t *list = NULL;
 	struct cli_args args;
 	bool stop;
@@ -523,19 +527,19 @@ static int run_dags_list(struct cli *cli, int argc, char **argv)
 	rc = cli_db_open(cli, &db);
 	if (rc)
 		goto out;
-	rc = cli_query(db, SL_Q_DAGS_LIST, 1, params, &res);
+	rc = cli_db_rc(sl_view_dags(db, NULL, &res, &err), &err);
 	if (rc)
 		goto out;
 	list = json_array();
 	cli_table_header(&table, "DAG", "SCHEDULE", "PAUSED", "LAST RUN", "NEXT RUN", "VERSION",
 	                 "NOTES", NULL);
-	for (int row = 0; row < PQntuples(res); row++) {
+	for (int row = 0; row < sl_rows_nr(res); row++) {
 		struct dag_sched s;
 		bool readable = sched_read(res, row, &s, &err) == 0;
 
 		if (!readable) {
 			cli_error("DAG '%s': cannot read its stored definition: %s",
-			          cli_pq_str(res, row, COL_ID), err.buf);
+			          sl_rows_str(res, row, COL_ID), err.buf);
 			sl_strbuf_reset(&err);
 		}
 		if (cli->json)
@@ -549,7 +553,7 @@ static int run_dags_list(struct cli *cli, int argc, char **argv)
 out:
 	json_decref(list);
 	cli_table_release(&table);
-	PQclear(res);
+	sl_rows_free(res);
 	sl_db_free(db);
 	sl_strbuf_release(&err);
 	free(args.v);
@@ -565,7 +569,8 @@ static int on_next_option(struct cli *cli, int opt, const char *arg, void *ctx)
 }
 
 /* The next `count` intervals of a cron DAG, printed as a table or JSON. */
-static int print_next(struct cli *cli, const PGresult *res, const struct dag_sched *s, long count)
+static int print_next(struct cli *cli, const struct sl_rows *res, const struct dag_sched *s,
+                      long count)
 {
 	struct cli_table table = CLI_TABLE_INIT;
 	struct sl_strbuf sb = SL_STRBUF_INIT;
@@ -584,10 +589,11 @@ static int print_next(struct cli *cli, const PGresult *res, const struct dag_sch
 		                           &iv);
 	}
 	if (cli->json) {
-		rc = cli_print_json(json_pack(
-		    "{s:s, s:s?, s:s, s:b, s:o}", "dag", cli_pq_str(res, 0, COL_ID), "schedule",
-		    cli_pq_str(res, 0, COL_SCHEDULE), "timezone", s->tz ? sl_tz_name(s->tz) : "UTC",
-		    "paused", cli_pq_bool(res, 0, COL_PAUSED), "runs", runs));
+		rc = cli_print_json(json_pack("{s:s, s:s?, s:s, s:b, s:o}", "dag",
+		                              sl_rows_str(res, 0, COL_ID), "schedule",
+		                              sl_rows_str(res, 0, COL_SCHEDULE), "timezone",
+		                              s->tz ? sl_tz_name(s->tz) : "UTC", "paused",
+		                              sl_rows_bool(res, 0, COL_PAUSED), "runs", runs));
 		runs = NULL;
 	} else {
 		rc = CLI_EXIT_OK;
@@ -605,7 +611,7 @@ static int run_dags_next(struct cli *cli, int argc, char **argv)
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct dag_sched s = {.tz = NULL};
 	struct sl_db *db = NULL;
-	PGresult *res = NULL;
+	struct sl_rows *res = NULL;
 	struct cli_args args;
 	long count = 5;
 	bool stop;
@@ -622,15 +628,15 @@ static int run_dags_next(struct cli *cli, int argc, char **argv)
 	rc = cli_db_open(cli, &db);
 	if (rc)
 		goto out;
-	rc = cli_query(db, SL_Q_DAGS_LIST, 1, (const char *const *)&args.v[0], &res);
+	rc = cli_db_rc(sl_view_dags(db, id, &res, &err), &err);
 	if (rc)
 		goto out;
-	if (PQntuples(res) == 0) {
+	if (sl_rows_nr(res) == 0) {
 		cli_error("no DAG '%s'", id);
 		rc = CLI_EXIT_NOT_FOUND;
 		goto out;
 	}
-	if (!cli_pq_bool(res, 0, COL_HAS_VERSION)) {
+	if (!sl_rows_bool(res, 0, COL_HAS_VERSION)) {
 		cli_error("DAG '%s' has no version that loads; see 'sluice dags errors'", id);
 		rc = CLI_EXIT_FAILED;
 		goto out;
@@ -644,36 +650,28 @@ static int run_dags_next(struct cli *cli, int argc, char **argv)
 		cli_error("DAG '%s' has no schedule: it runs only when triggered", id);
 	else if (s.kind == SL_SCHEDULE_ONCE)
 		cli_error("DAG '%s' is scheduled @once: it has no recurring runs", id);
-	else if (cli_pq_bool(res, 0, COL_PAUSED))
+	else if (sl_rows_bool(res, 0, COL_PAUSED))
 		cli_error("note: DAG '%s' is paused; these are the runs it would get if "
 		          "unpaused now",
 		          id);
 	rc = print_next(cli, res, &s, count);
 out:
 	sched_release(&s);
-	PQclear(res);
+	sl_rows_free(res);
 	sl_db_free(db);
 	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;
 }
 
-/*
- * Set dags.paused and wake the scheduler. The statement sets a fixed value,
- * so it may run twice after a lost connection; the row lock taken by the
- * subquery makes `was` the value this update replaced. The notification is
- * sent on every call, changed or not: a scheduler that missed one (it was
- * restarting) gets another chance, and an extra one costs a re-read.
- */
+/* Set dags.paused and wake the scheduler (sl_dag_set_paused says how). */
 static int set_paused(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
                       bool paused)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT, payload = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_db *db = NULL;
-	PGresult *res = NULL;
 	struct cli_args args;
-	bool stop, was;
-	const char *params[3];
+	bool stop, was = false;
 	int rc = parse_args(cli, cmd, argc, argv, NULL, NULL, 1, &args, &stop);
 
 	if (rc || stop)
@@ -684,19 +682,9 @@ static int set_paused(struct cli *cli, const struct cli_command *cmd, int argc, 
 	rc = cli_db_open(cli, &db);
 	if (rc)
 		goto out;
-	sl_strbuf_addf(&payload, "%s %s", paused ? "pause" : "unpause", args.v[0]);
-	params[0] = args.v[0];
-	params[1] = paused ? "true" : "false";
-	params[2] = payload.buf;
-	rc = cli_query(db, SL_Q_DAGS_SET_PAUSED, 3, params, &res);
+	rc = cli_db_rc(sl_dag_set_paused(db, args.v[0], paused, &was, &err), &err);
 	if (rc)
 		goto out;
-	if (PQntuples(res) == 0) {
-		cli_error("no DAG '%s'", args.v[0]);
-		rc = CLI_EXIT_NOT_FOUND;
-		goto out;
-	}
-	was = cli_pq_bool(res, 0, 0);
 	if (cli->json)
 		rc = cli_print_json(json_pack("{s:s, s:b, s:b}", "dag", args.v[0], "paused", paused,
 		                              "changed", was != paused));
@@ -705,9 +693,7 @@ static int set_paused(struct cli *cli, const struct cli_command *cmd, int argc, 
 	else
 		printf("DAG %s %s\n", args.v[0], paused ? "paused" : "unpaused");
 out:
-	PQclear(res);
 	sl_db_free(db);
-	sl_strbuf_release(&payload);
 	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;
@@ -727,7 +713,7 @@ static int run_dags_errors(struct cli *cli, int argc, char **argv)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_db *db = NULL;
-	PGresult *res = NULL;
+	struct sl_rows *res = NULL;
 	json_t *list = NULL;
 	struct cli_args args;
 	bool stop;
@@ -739,21 +725,22 @@ static int run_dags_errors(struct cli *cli, int argc, char **argv)
 	if (rc)
 		goto out;
 	/* load_errors_commit_idx serves this, in this order. */
-	rc = cli_query(db, SL_Q_DAGS_ERRORS, 0, NULL, &res);
+	rc = cli_db_rc(sl_view_load_errors(db, &res, &err), &err);
 	if (rc)
 		goto out;
 	list = json_array();
-	for (int row = 0; row < PQntuples(res); row++) {
+	for (int row = 0; row < sl_rows_nr(res); row++) {
 		if (cli->json)
 			json_array_append_new(
 			    list,
-			    json_pack("{s:s, s:I, s:I, s:s, s:s?}", "file", cli_pq_str(res, row, 0),
-			              "line", (json_int_t)cli_pq_int(res, row, 1, 0), "column",
-			              (json_int_t)cli_pq_int(res, row, 2, 0), "message",
-			              cli_pq_str(res, row, 3), "dag", cli_pq_str(res, row, 4)));
+			    json_pack("{s:s, s:I, s:I, s:s, s:s?}", "file",
+			              sl_rows_str(res, row, 0), "line",
+			              (json_int_t)sl_rows_int(res, row, 1, 0), "column",
+			              (json_int_t)sl_rows_int(res, row, 2, 0), "message",
+			              sl_rows_str(res, row, 3), "dag", sl_rows_str(res, row, 4)));
 		else
-			printf("%s:%s:%s: %s\n", cli_pq_str(res, row, 0), cli_pq_str(res, row, 1),
-			       cli_pq_str(res, row, 2), cli_pq_str(res, row, 3));
+			printf("%s:%s:%s: %s\n", sl_rows_str(res, row, 0), sl_rows_str(res, row, 1),
+			       sl_rows_str(res, row, 2), sl_rows_str(res, row, 3));
 	}
 	if (cli->json) {
 		rc = cli_print_json(list);
@@ -761,7 +748,7 @@ static int run_dags_errors(struct cli *cli, int argc, char **argv)
 	}
 out:
 	json_decref(list);
-	PQclear(res);
+	sl_rows_free(res);
 	sl_db_free(db);
 	sl_strbuf_release(&err);
 	free(args.v);

@@ -9,9 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "sluice/admin.h"
 #include "sluice/dag.h"
 #include "sluice/db.h"
 #include "sluice/strbuf.h"
+#include "sluice/views.h"
 #include "table.h"
 #include "sluice/banned.h"
 
@@ -66,20 +68,20 @@ const struct cli_command cli_cmd_pools_delete = {
 /* The columns of pools_list (lib/db/sql/pools.sql). */
 enum { COL_NAME, COL_DEFINED, COL_SLOTS, COL_USED, COL_QUEUED, COL_DESCRIPTION };
 
-static json_t *pool_json(const PGresult *res, int row)
+static json_t *pool_json(const struct sl_rows *res, int row)
 {
-	int64_t slots = cli_pq_int(res, row, COL_SLOTS, 0),
-	        used = cli_pq_int(res, row, COL_USED, 0);
+	int64_t slots = sl_rows_int(res, row, COL_SLOTS, 0),
+	        used = sl_rows_int(res, row, COL_USED, 0);
 
 	return json_pack(
-	    "{s:s, s:b, s:I, s:I, s:I, s:I, s:s}", "pool", cli_pq_str(res, row, COL_NAME),
-	    "defined", cli_pq_bool(res, row, COL_DEFINED), "slots", (json_int_t)slots, "used",
-	    (json_int_t)used, "queued", (json_int_t)cli_pq_int(res, row, COL_QUEUED, 0), "open",
-	    (json_int_t)(slots - used), "description", cli_pq_str(res, row, COL_DESCRIPTION));
+	    "{s:s, s:b, s:I, s:I, s:I, s:I, s:s}", "pool", sl_rows_str(res, row, COL_NAME),
+	    "defined", sl_rows_bool(res, row, COL_DEFINED), "slots", (json_int_t)slots, "used",
+	    (json_int_t)used, "queued", (json_int_t)sl_rows_int(res, row, COL_QUEUED, 0), "open",
+	    (json_int_t)(slots - used), "description", sl_rows_str(res, row, COL_DESCRIPTION));
 }
 
 /* Print the rows of pools_list as a table or a JSON array. */
-static int print_pools(struct cli *cli, const PGresult *res)
+static int print_pools(struct cli *cli, const struct sl_rows *res)
 {
 	struct cli_table table = CLI_TABLE_INIT;
 	json_t *list = json_array();
@@ -88,18 +90,18 @@ static int print_pools(struct cli *cli, const PGresult *res)
 	cli_table_header(&table, "POOL", "SLOTS", "USED", "QUEUED", "OPEN", "DESCRIPTION", NULL);
 	for (size_t col = 1; col <= 4; col++)
 		cli_table_align_right(&table, col);
-	for (int row = 0; row < PQntuples(res); row++) {
-		int64_t slots = cli_pq_int(res, row, COL_SLOTS, 0);
-		int64_t used = cli_pq_int(res, row, COL_USED, 0);
-		bool defined = cli_pq_bool(res, row, COL_DEFINED);
+	for (int row = 0; row < sl_rows_nr(res); row++) {
+		int64_t slots = sl_rows_int(res, row, COL_SLOTS, 0);
+		int64_t used = sl_rows_int(res, row, COL_USED, 0);
+		bool defined = sl_rows_bool(res, row, COL_DEFINED);
 
 		json_array_append_new(list, pool_json(res, row));
-		cli_table_add(&table, cli_pq_str(res, row, COL_NAME));
+		cli_table_add(&table, sl_rows_str(res, row, COL_NAME));
 		cli_table_addf(&table, "%lld", (long long)slots);
 		cli_table_addf(&table, "%lld", (long long)used);
-		cli_table_add(&table, cli_pq_str(res, row, COL_QUEUED));
+		cli_table_add(&table, sl_rows_str(res, row, COL_QUEUED));
 		cli_table_addf(&table, "%lld", (long long)(slots - used));
-		cli_table_add(&table, defined ? cli_pq_str(res, row, COL_DESCRIPTION)
+		cli_table_add(&table, defined ? sl_rows_str(res, row, COL_DESCRIPTION)
 		                              : "(undefined: no slots until 'sluice pools set')");
 	}
 	rc = cli_print_list(cli, &table, list);
@@ -108,11 +110,13 @@ static int print_pools(struct cli *cli, const PGresult *res)
 }
 
 /* The row of pool `name` (NULL: every pool) from pools_list. */
-static int query_pools(struct sl_db *db, const char *name, PGresult **res)
+static int query_pools(struct sl_db *db, const char *name, struct sl_rows **res)
 {
-	const char *params[] = {name};
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	int rc = cli_db_rc(sl_view_pools(db, name, res, &err), &err);
 
-	return cli_query(db, SL_Q_POOLS_LIST, 1, params, res);
+	sl_strbuf_release(&err);
+	return rc;
 }
 
 /*
@@ -151,7 +155,7 @@ static int run_pools_list(struct cli *cli, int argc, char **argv)
 {
 	struct cli_args args;
 	struct sl_db *db;
-	PGresult *res = NULL;
+	struct sl_rows *res = NULL;
 	int rc = pools_start(cli, &cli_cmd_pools_list, argc, argv, NULL, NULL, 0, NULL, &args, &db);
 
 	if (!db)
@@ -160,7 +164,7 @@ static int run_pools_list(struct cli *cli, int argc, char **argv)
 	if (!rc)
 		rc = print_pools(cli, res);
 out:
-	PQclear(res);
+	sl_rows_free(res);
 	sl_db_free(db);
 	free(args.v);
 	return rc;
@@ -177,23 +181,18 @@ static int on_set_option(struct cli *cli, int opt, const char *arg, void *ctx)
 
 static int run_pools_set(struct cli *cli, int argc, char **argv)
 {
-	struct sl_strbuf slots_text = SL_STRBUF_INIT;
-	const char *description = NULL, *params[3];
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	const char *description = NULL;
 	struct cli_args args;
 	struct sl_db *db;
-	PGresult *res = NULL;
+	struct sl_rows *res = NULL;
 	long slots = 0;
 	int rc = pools_start(cli, &cli_cmd_pools_set, argc, argv, on_set_option, &description, 2,
 	                     &slots, &args, &db);
 
 	if (!db)
 		goto out;
-	sl_strbuf_addf(&slots_text, "%ld", slots);
-	params[0] = args.v[0];
-	params[1] = slots_text.buf;
-	params[2] = description;
-	/* An upsert to fixed values: safe to send again after a lost connection. */
-	rc = cli_query(db, SL_Q_POOLS_SET, 3, params, NULL);
+	rc = cli_db_rc(sl_pool_set(db, args.v[0], slots, description, &err), &err);
 	if (rc)
 		goto out;
 	rc = query_pools(db, args.v[0], &res);
@@ -204,9 +203,9 @@ static int run_pools_set(struct cli *cli, int argc, char **argv)
 	else
 		printf("pool %s: %ld slot%s\n", args.v[0], slots, slots == 1 ? "" : "s");
 out:
-	PQclear(res);
+	sl_rows_free(res);
 	sl_db_free(db);
-	sl_strbuf_release(&slots_text);
+	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;
 }
@@ -216,29 +215,19 @@ static int run_pools_delete(struct cli *cli, int argc, char **argv)
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct cli_args args;
 	struct sl_db *db;
-	PGresult *res = NULL;
 	int rc =
 	    pools_start(cli, &cli_cmd_pools_delete, argc, argv, NULL, NULL, 1, NULL, &args, &db);
 
 	if (!db)
 		goto out;
-	rc = sl_db_q(db, SL_Q_POOLS_DELETE, 1, (const char *const *)args.v, &res, &err);
-	if (rc) {
-		cli_error("%s", err.buf);
-		rc = cli_exit_code(rc);
+	rc = cli_db_rc(sl_pool_delete(db, args.v[0], &err), &err);
+	if (rc)
 		goto out;
-	}
-	if (PQntuples(res) == 0) {
-		cli_error("no pool '%s'", args.v[0]);
-		rc = CLI_EXIT_NOT_FOUND;
-		goto out;
-	}
 	if (cli->json)
 		rc = cli_print_json(json_pack("{s:s, s:b}", "pool", args.v[0], "deleted", 1));
 	else
 		printf("pool %s deleted\n", args.v[0]);
 out:
-	PQclear(res);
 	sl_db_free(db);
 	sl_strbuf_release(&err);
 	free(args.v);

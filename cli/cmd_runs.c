@@ -22,6 +22,7 @@
 #include "sluice/strbuf.h"
 #include "sluice/suggest.h"
 #include "sluice/tz.h"
+#include "sluice/views.h"
 #include "table.h"
 #include "sluice/banned.h"
 
@@ -143,20 +144,20 @@ static void wait_notify(struct sl_db *db, int ms)
 }
 
 /* Print the task rows of `r` whose state differs from `seen` (and update it). */
-static void print_changes(const PGresult *r, char ***seen, int *seen_nr)
+static void print_changes(const struct sl_rows *r, char ***seen, int *seen_nr)
 {
 	struct sl_strbuf now = SL_STRBUF_INIT;
 
-	if (*seen_nr != PQntuples(r)) {
+	if (*seen_nr != sl_rows_nr(r)) {
 		for (int i = 0; i < *seen_nr; i++)
 			free((*seen)[i]);
 		free(*seen);
-		*seen_nr = PQntuples(r);
+		*seen_nr = sl_rows_nr(r);
 		*seen = sl_xcalloc((size_t)*seen_nr, sizeof(**seen));
 	}
 	for (int i = 0; i < *seen_nr; i++) {
-		const char *task = cli_pq_str(r, i, RUNS_SHOW_TASK);
-		const char *state = cli_pq_str(r, i, RUNS_SHOW_TASK_STATE);
+		const char *task = sl_rows_str(r, i, RUNS_SHOW_TASK);
+		const char *state = sl_rows_str(r, i, RUNS_SHOW_TASK_STATE);
 
 		if (!task || ((*seen)[i] && !strcmp((*seen)[i], state)))
 			continue;
@@ -164,9 +165,9 @@ static void print_changes(const PGresult *r, char ***seen, int *seen_nr)
 			sl_strbuf_reset(&now);
 			cli_fmt_time(&now, time(NULL), NULL);
 			printf("%s  %s  %s", now.buf, task, state);
-			if (strcmp(PQgetvalue(r, i, RUNS_SHOW_TRY), "0"))
-				printf("  (try %s/%s)", PQgetvalue(r, i, RUNS_SHOW_TRY),
-				       PQgetvalue(r, i, RUNS_SHOW_MAX_TRIES));
+			if (strcmp(sl_rows_value(r, i, RUNS_SHOW_TRY), "0"))
+				printf("  (try %s/%s)", sl_rows_value(r, i, RUNS_SHOW_TRY),
+				       sl_rows_value(r, i, RUNS_SHOW_MAX_TRIES));
 			printf("\n");
 		}
 		free((*seen)[i]);
@@ -178,17 +179,17 @@ static void print_changes(const PGresult *r, char ***seen, int *seen_nr)
 
 /* The finished run, with its callbacks (just created, so not run yet). */
 static void print_final_json(struct sl_db *db, const char *dag_id, const char *run_id,
-                             const PGresult *r)
+                             const struct sl_rows *r)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	json_t *show = runs_show_json(dag_id, run_id, r);
-	PGresult *cb = NULL;
+	struct sl_rows *cb = NULL;
 
-	if (runs_callbacks_load(db, dag_id, run_id, &cb, &err))
+	if (sl_view_run_callbacks(db, dag_id, run_id, &cb, &err))
 		cli_error("%s", err.buf);
 	runs_callbacks_json(show, cb);
 	cli_print_json(show);
-	PQclear(cb);
+	sl_rows_free(cb);
 	sl_strbuf_release(&err);
 }
 
@@ -207,7 +208,7 @@ static void print_final_json(struct sl_db *db, const char *dag_id, const char *r
 static int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, const char *run_id)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
-	PGresult *r = NULL;
+	struct sl_rows *r = NULL;
 	char **seen = NULL;
 	int seen_nr = 0, rc;
 	unsigned long listen_gen;
@@ -245,7 +246,7 @@ static int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, cons
 		if (rc)
 			break;
 		down_ms = 0;
-		state = PQgetvalue(r, 0, RUNS_SHOW_STATE);
+		state = sl_rows_value(r, 0, RUNS_SHOW_STATE);
 		if (!cli->json)
 			print_changes(r, &seen, &seen_nr);
 		if (sl_run_state_final(state)) {
@@ -256,7 +257,7 @@ static int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, cons
 			rc = strcmp(state, "success") ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 			goto out;
 		}
-		PQclear(r);
+		sl_rows_free(r);
 		r = NULL;
 		wait_notify(db, 200);
 	}
@@ -265,7 +266,7 @@ out:
 	for (int i = 0; i < seen_nr; i++)
 		free(seen[i]);
 	free(seen);
-	PQclear(r);
+	sl_rows_free(r);
 	sl_strbuf_release(&err);
 	return rc;
 }
@@ -436,21 +437,22 @@ static int on_list_option(struct cli *cli, int opt, const char *arg, void *ctx)
 }
 
 /* The columns of runs_list (lib/db/sql/runs.sql). */
-static json_t *list_json(const PGresult *r)
+static json_t *list_json(const struct sl_rows *r)
 {
 	json_t *runs = json_array();
 
-	for (int i = 0; i < PQntuples(r); i++)
+	for (int i = 0; i < sl_rows_nr(r); i++)
 		json_array_append_new(
-		    runs, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "dag",
-		                    PQgetvalue(r, i, 0), "run_id", PQgetvalue(r, i, 1), "state",
-		                    PQgetvalue(r, i, 2), "run_type", PQgetvalue(r, i, 3),
-		                    "logical_date", runs_time_json(r, i, 4), "started_at",
-		                    runs_time_json(r, i, 5), "ended_at", runs_time_json(r, i, 6)));
+		    runs,
+		    json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "dag", sl_rows_value(r, i, 0),
+		              "run_id", sl_rows_value(r, i, 1), "state", sl_rows_value(r, i, 2),
+		              "run_type", sl_rows_value(r, i, 3), "logical_date",
+		              runs_time_json(r, i, 4), "started_at", runs_time_json(r, i, 5),
+		              "ended_at", runs_time_json(r, i, 6)));
 	return runs;
 }
 
-static void list_print(const PGresult *r)
+static void list_print(const struct sl_rows *r)
 {
 	struct cli_table t = CLI_TABLE_INIT;
 	struct sl_strbuf sb = SL_STRBUF_INIT;
@@ -458,9 +460,9 @@ static void list_print(const PGresult *r)
 	cli_table_header(&t, "DAG", "RUN ID", "STATE", "TYPE", "LOGICAL DATE", "STARTED",
 	                 "DURATION", NULL);
 	cli_table_align_right(&t, 6);
-	for (int i = 0; i < PQntuples(r); i++) {
+	for (int i = 0; i < sl_rows_nr(r); i++) {
 		for (int col = 0; col < 4; col++)
-			cli_table_add(&t, PQgetvalue(r, i, col));
+			cli_table_add(&t, sl_rows_value(r, i, col));
 		runs_time_cell(&t, r, i, 4);
 		runs_time_cell(&t, r, i, 5);
 		runs_duration_cell(&t, r, i, 5, 6, 7);
@@ -479,9 +481,7 @@ static int run_runs_list(struct cli *cli, int argc, char **argv)
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_db *db = NULL;
 	struct cli_args args;
-	PGresult *r = NULL;
-	char limit[24];
-	const char *params[3];
+	struct sl_rows *r = NULL;
 	bool stop;
 	int rc = cli_parse_options(cli, &cli_cmd_runs_list, argc, argv, on_list_option, &o, &args,
 	                           &stop);
@@ -499,12 +499,8 @@ static int run_runs_list(struct cli *cli, int argc, char **argv)
 	rc = cli_db_open(cli, &db);
 	if (rc)
 		goto out;
-	snprintf(limit, sizeof(limit), "%ld", o.limit);
-	params[0] = args.n ? args.v[0] : NULL;
-	params[1] = o.state;
-	params[2] = limit;
-	rc = sl_db_q_idempotent(db, SL_Q_RUNS_LIST, 3, params, &r, &err);
-	if (!rc && !PQntuples(r) && args.n)
+	rc = sl_view_runs(db, args.n ? args.v[0] : NULL, o.state, o.limit, &r, &err);
+	if (!rc && !sl_rows_nr(r) && args.n)
 		rc = sl_run_dag_check(db, args.v[0], &err);
 	if (rc) {
 		rc = runs_fail(&err, rc);
@@ -515,7 +511,7 @@ static int run_runs_list(struct cli *cli, int argc, char **argv)
 	else
 		list_print(r);
 out:
-	PQclear(r);
+	sl_rows_free(r);
 	sl_db_free(db);
 	sl_strbuf_release(&err);
 	free(args.v);
@@ -541,7 +537,7 @@ static int run_runs_show(struct cli *cli, int argc, char **argv)
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_db *db;
 	struct cli_args args;
-	PGresult *r = NULL, *cb = NULL;
+	struct sl_rows *r = NULL, *cb = NULL;
 	int rc = cli_start(cli, &cli_cmd_runs_show, argc, argv, NULL, NULL, 2, 2, "DAG and RUN_ID",
 	                   &args, &db);
 	json_t *show;
@@ -550,7 +546,7 @@ static int run_runs_show(struct cli *cli, int argc, char **argv)
 		goto out;
 	rc = runs_show_load(db, args.v[0], args.v[1], &r, &err);
 	if (!rc)
-		rc = runs_callbacks_load(db, args.v[0], args.v[1], &cb, &err);
+		rc = sl_view_run_callbacks(db, args.v[0], args.v[1], &cb, &err);
 	if (rc) {
 		rc = runs_fail(&err, rc);
 	} else if (cli->json) {
@@ -562,8 +558,8 @@ static int run_runs_show(struct cli *cli, int argc, char **argv)
 		runs_callbacks_print(cb);
 	}
 out:
-	PQclear(r);
-	PQclear(cb);
+	sl_rows_free(r);
+	sl_rows_free(cb);
 	sl_db_free(db);
 	sl_strbuf_release(&err);
 	free(args.v);

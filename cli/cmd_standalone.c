@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sluice/admin.h"
 #include "sluice/alloc.h"
 #include "sluice/config.h"
 #include "sluice/db.h"
@@ -457,19 +458,11 @@ static int db_prepare(const char *admin_url, const char *url)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_db *db = NULL;
-	PGresult *res = NULL;
 	int rc = -1;
 
 	if (admin_url) {
-		if (sl_db_connect(&db, admin_url, &err) < 0)
+		if (sl_db_connect(&db, admin_url, &err) < 0 || sl_db_create_sluice(db, &err) < 0)
 			goto fail;
-		if (sl_db_q(db, SL_Q_STANDALONE_HAS_DATABASE, 0, NULL, &res, &err) < 0)
-			goto fail;
-		if (PQntuples(res) == 0 &&
-		    sl_db_q(db, SL_Q_STANDALONE_CREATE_DATABASE, 0, NULL, NULL, &err) < 0)
-			goto fail;
-		PQclear(res);
-		res = NULL;
 		sl_db_free(db);
 		db = NULL;
 	}
@@ -480,7 +473,6 @@ static int db_prepare(const char *admin_url, const char *url)
 fail:
 	cli_error("%s", err.buf);
 out:
-	PQclear(res);
 	sl_db_free(db);
 	sl_strbuf_release(&err);
 	return rc;

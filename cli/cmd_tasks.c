@@ -17,6 +17,7 @@
 #include "sluice/error.h"
 #include "sluice/runstore.h"
 #include "sluice/strbuf.h"
+#include "sluice/views.h"
 #include "sluice/banned.h"
 
 static int run_tasks_clear(struct cli *cli, int argc, char **argv);
@@ -284,25 +285,21 @@ static void sleep_ms(int ms)
  */
 static int log_read(struct sl_db *db, struct log_reader *lr, bool *more, struct sl_strbuf *err)
 {
-	char seq[24];
-	const char *params[] = {lr->attempt, seq};
-	PGresult *r = NULL;
-	int rc;
+	struct sl_rows *r = NULL;
+	int rc = sl_view_log_chunks(db, lr->attempt, lr->next_seq, &r, err);
 
-	snprintf(seq, sizeof(seq), "%ld", lr->next_seq);
-	rc = sl_db_q_idempotent(db, SL_Q_TASKS_LOG_CHUNKS, 2, params, &r, err);
 	if (rc)
 		return rc;
 	*more = false;
-	lr->ended = PQntuples(r) > 0 && cli_pq_bool(r, 0, 0);
-	for (int i = 0; i < PQntuples(r) && !cli_pq_null(r, i, 1); i++) {
-		long s = (long)cli_pq_int(r, i, 1, 0);
+	lr->ended = sl_rows_nr(r) > 0 && sl_rows_bool(r, 0, 0);
+	for (int i = 0; i < sl_rows_nr(r) && !sl_rows_null(r, i, 1); i++) {
+		long s = (long)sl_rows_int(r, i, 1, 0);
 		unsigned char *data;
 		size_t len;
 
 		if (s != lr->next_seq && !lr->ended)
 			break;
-		data = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &len);
+		data = PQunescapeBytea((const unsigned char *)sl_rows_value(r, i, 2), &len);
 		if (!data) {
 			sl_strbuf_adds(err, "out of memory decoding a log chunk");
 			rc = SL_ERR;
@@ -318,7 +315,7 @@ static int log_read(struct sl_db *db, struct log_reader *lr, bool *more, struct 
 	}
 	if (!lr->into)
 		fflush(stdout);
-	PQclear(r);
+	sl_rows_free(r);
 	return rc;
 }
 
@@ -380,37 +377,34 @@ static json_t *log_string(const struct sl_strbuf *log)
 
 /* Find the attempt to print; with --follow, wait for a first one. */
 static int log_attempt(struct sl_db *db, const struct logs_opts *o, const struct sl_run_ref *ref,
-                       const char *const *names, PGresult **res, struct sl_strbuf *err)
+                       const char *const *names, struct sl_rows **res, struct sl_strbuf *err)
 {
-	char ti[24], try_number[24];
-	const char *params[] = {ti, o->try_number ? try_number : NULL};
 	int rc;
 
-	snprintf(ti, sizeof(ti), "%lld", (long long)ref->ti_id);
-	snprintf(try_number, sizeof(try_number), "%ld", o->try_number);
 	for (;;) {
-		rc = sl_db_q_idempotent(db, SL_Q_TASKS_ATTEMPT, 2, params, res, err);
+		rc = sl_view_task_attempt(db, ref->ti_id, o->try_number, res, err);
 		if (rc)
 			return rc;
-		if (PQntuples(*res) == 1 && !cli_pq_null(*res, 0, 0))
+		if (sl_rows_nr(*res) == 1 && !sl_rows_null(*res, 0, 0))
 			return 0;
-		if (o->try_number && !cli_pq_null(*res, 0, 5)) {
+		if (o->try_number && !sl_rows_null(*res, 0, 5)) {
 			sl_strbuf_addf(err, "task '%s' of run '%s' has no try %ld (tries: %s)",
-			               names[2], names[1], o->try_number, PQgetvalue(*res, 0, 5));
+			               names[2], names[1], o->try_number,
+			               sl_rows_value(*res, 0, 5));
 			break;
 		}
-		if (!o->follow || PQntuples(*res) != 1 ||
-		    sl_task_state_final(PQgetvalue(*res, 0, 4))) {
+		if (!o->follow || sl_rows_nr(*res) != 1 ||
+		    sl_task_state_final(sl_rows_value(*res, 0, 4))) {
 			sl_strbuf_addf(err, "task '%s' of run '%s' of DAG '%s' has not run (%s)",
 			               names[2], names[1], names[0],
-			               PQntuples(*res) ? PQgetvalue(*res, 0, 4) : "gone");
+			               sl_rows_nr(*res) ? sl_rows_value(*res, 0, 4) : "gone");
 			break;
 		}
-		PQclear(*res);
+		sl_rows_free(*res);
 		*res = NULL;
 		sleep_ms(LOG_POLL_MS);
 	}
-	PQclear(*res);
+	sl_rows_free(*res);
 	*res = NULL;
 	return SL_ENOENT;
 }
@@ -423,7 +417,7 @@ static int run_logs(struct cli *cli, int argc, char **argv)
 	struct sl_run_ref ref;
 	struct sl_db *db;
 	struct cli_args args;
-	PGresult *a = NULL;
+	struct sl_rows *a = NULL;
 	bool more;
 	int rc = cli_start(cli, &cli_cmd_logs, argc, argv, on_logs_option, &o, 3, 3,
 	                   "DAG, RUN_ID and TASK", &args, &db);
@@ -435,7 +429,7 @@ static int run_logs(struct cli *cli, int argc, char **argv)
 		rc = log_attempt(db, &o, &ref, (const char *const *)args.v, &a, &err);
 	if (rc)
 		goto fail;
-	snprintf(lr.attempt, sizeof(lr.attempt), "%s", PQgetvalue(a, 0, 0));
+	snprintf(lr.attempt, sizeof(lr.attempt), "%s", sl_rows_value(a, 0, 0));
 	if (cli->json)
 		lr.into = &log;
 	for (;;) {
@@ -450,24 +444,24 @@ static int run_logs(struct cli *cli, int argc, char **argv)
 	}
 	if (cli->json) {
 		/* Read the attempt again: it may have ended while it was followed. */
-		struct logs_opts again = {.try_number = atol(PQgetvalue(a, 0, 1))};
+		struct logs_opts again = {.try_number = atol(sl_rows_value(a, 0, 1))};
 
-		PQclear(a);
+		sl_rows_free(a);
 		a = NULL;
 		rc = log_attempt(db, &again, &ref, (const char *const *)args.v, &a, &err);
 		if (rc)
 			goto fail;
 		rc = cli_print_json(json_pack(
 		    "{s:s, s:s, s:s, s:I, s:o, s:b, s:o}", "dag", args.v[0], "run_id", args.v[1],
-		    "task", args.v[2], "try_number", (json_int_t)cli_pq_int(a, 0, 1, 0), "outcome",
-		    cli_pq_null(a, 0, 2) ? json_null() : json_string(PQgetvalue(a, 0, 2)),
-		    "truncated", cli_pq_bool(a, 0, 3), "log", log_string(&log)));
+		    "task", args.v[2], "try_number", (json_int_t)sl_rows_int(a, 0, 1, 0), "outcome",
+		    sl_rows_null(a, 0, 2) ? json_null() : json_string(sl_rows_value(a, 0, 2)),
+		    "truncated", sl_rows_bool(a, 0, 3), "log", log_string(&log)));
 	}
 	goto out;
 fail:
 	rc = runs_fail(&err, rc);
 out:
-	PQclear(a);
+	sl_rows_free(a);
 	sl_db_free(db);
 	sl_strbuf_release(&log);
 	sl_strbuf_release(&err);

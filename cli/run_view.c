@@ -25,43 +25,43 @@ static int64_t us_to_secs(int64_t us)
 	return us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
 }
 
-json_t *runs_time_json(const PGresult *r, int row, int col)
+json_t *runs_time_json(const struct sl_rows *r, int row, int col)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
 	json_t *v;
 
-	if (cli_pq_null(r, row, col))
+	if (sl_rows_null(r, row, col))
 		return json_null();
-	sl_run_time_format(&sb, cli_pq_int(r, row, col, 0));
+	sl_run_time_format(&sb, sl_rows_int(r, row, col, 0));
 	v = json_string(sb.buf);
 	sl_strbuf_release(&sb);
 	return v;
 }
 
-void runs_time_cell(struct cli_table *t, const PGresult *r, int row, int col)
+void runs_time_cell(struct cli_table *t, const struct sl_rows *r, int row, int col)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
 
-	if (cli_pq_null(r, row, col)) {
+	if (sl_rows_null(r, row, col)) {
 		cli_table_add(t, NULL);
 		return;
 	}
-	cli_fmt_time(&sb, us_to_secs(cli_pq_int(r, row, col, 0)), NULL);
+	cli_fmt_time(&sb, us_to_secs(sl_rows_int(r, row, col, 0)), NULL);
 	cli_table_add_buf(t, &sb);
 }
 
-void runs_duration_cell(struct cli_table *t, const PGresult *r, int row, int start, int end,
+void runs_duration_cell(struct cli_table *t, const struct sl_rows *r, int row, int start, int end,
                         int now)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
 	int64_t from, to;
 
-	if (cli_pq_null(r, row, start)) {
+	if (sl_rows_null(r, row, start)) {
 		cli_table_add(t, NULL);
 		return;
 	}
-	from = cli_pq_int(r, row, start, 0);
-	to = cli_pq_int(r, row, cli_pq_null(r, row, end) ? now : end, from);
+	from = sl_rows_int(r, row, start, 0);
+	to = sl_rows_int(r, row, sl_rows_null(r, row, end) ? now : end, from);
 	cli_fmt_duration(&sb, us_to_secs(to - from));
 	cli_table_add_buf(t, &sb);
 }
@@ -80,15 +80,14 @@ int runs_bad_state(const struct cli_command *cmd, const char *state)
 	                       state);
 }
 
-int runs_show_load(struct sl_db *db, const char *dag_id, const char *run_id, PGresult **res,
+int runs_show_load(struct sl_db *db, const char *dag_id, const char *run_id, struct sl_rows **res,
                    struct sl_strbuf *err)
 {
-	const char *params[] = {dag_id, run_id};
 	struct sl_run_ref ref;
-	int rc = sl_db_q_idempotent(db, SL_Q_RUNS_SHOW, 2, params, res, err);
+	int rc = sl_view_run(db, dag_id, run_id, res, err);
 
-	if (!rc && !PQntuples(*res)) {
-		PQclear(*res);
+	if (!rc && !sl_rows_nr(*res)) {
+		sl_rows_free(*res);
 		*res = NULL;
 		/* Says which of the two is missing. */
 		rc = sl_run_lookup(db, dag_id, run_id, NULL, &ref, err);
@@ -100,43 +99,43 @@ int runs_show_load(struct sl_db *db, const char *dag_id, const char *run_id, PGr
 	return rc;
 }
 
-static json_t *int_or_null(const PGresult *r, int row, int col)
+static json_t *int_or_null(const struct sl_rows *r, int row, int col)
 {
-	return cli_pq_null(r, row, col) ? json_null() : json_integer(cli_pq_int(r, row, col, 0));
+	return sl_rows_null(r, row, col) ? json_null() : json_integer(sl_rows_int(r, row, col, 0));
 }
 
-static json_t *str_or_null(const PGresult *r, int row, int col)
+static json_t *str_or_null(const struct sl_rows *r, int row, int col)
 {
-	const char *s = cli_pq_str(r, row, col);
+	const char *s = sl_rows_str(r, row, col);
 
 	return s ? json_string(s) : json_null();
 }
 
 /* The outputs of the task's latest attempt; {} when it has none. */
-static json_t *outputs_json(const PGresult *r, int row)
+static json_t *outputs_json(const struct sl_rows *r, int row)
 {
 	json_t *o = NULL;
 
-	if (!cli_pq_null(r, row, RUNS_SHOW_OUTPUTS))
-		o = json_loads(PQgetvalue(r, row, RUNS_SHOW_OUTPUTS), 0, NULL);
+	if (!sl_rows_null(r, row, RUNS_SHOW_OUTPUTS))
+		o = json_loads(sl_rows_value(r, row, RUNS_SHOW_OUTPUTS), 0, NULL);
 	if (json_is_object(o))
 		return o;
 	json_decref(o);
 	return json_object();
 }
 
-json_t *runs_show_json(const char *dag_id, const char *run_id, const PGresult *r)
+json_t *runs_show_json(const char *dag_id, const char *run_id, const struct sl_rows *r)
 {
 	json_t *tasks = json_array();
 
-	for (int i = 0; i < PQntuples(r); i++) {
-		if (cli_pq_null(r, i, RUNS_SHOW_TASK))
+	for (int i = 0; i < sl_rows_nr(r); i++) {
+		if (sl_rows_null(r, i, RUNS_SHOW_TASK))
 			continue;
 		json_array_append_new(
 		    tasks,
 		    json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "task",
-		              PQgetvalue(r, i, RUNS_SHOW_TASK), "state",
-		              PQgetvalue(r, i, RUNS_SHOW_TASK_STATE), "try_number",
+		              sl_rows_value(r, i, RUNS_SHOW_TASK), "state",
+		              sl_rows_value(r, i, RUNS_SHOW_TASK_STATE), "try_number",
 		              int_or_null(r, i, RUNS_SHOW_TRY), "started_at",
 		              runs_time_json(r, i, RUNS_SHOW_TASK_STARTED), "ended_at",
 		              runs_time_json(r, i, RUNS_SHOW_TASK_ENDED), "exit_code",
@@ -145,18 +144,18 @@ json_t *runs_show_json(const char *dag_id, const char *run_id, const PGresult *r
 		              str_or_null(r, i, RUNS_SHOW_REASON), "outputs", outputs_json(r, i)));
 	}
 	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "dag", dag_id, "run_id", run_id, "state",
-	                 PQgetvalue(r, 0, RUNS_SHOW_STATE), "commit",
-	                 PQgetvalue(r, 0, RUNS_SHOW_COMMIT), "logical_date",
+	                 sl_rows_value(r, 0, RUNS_SHOW_STATE), "commit",
+	                 sl_rows_value(r, 0, RUNS_SHOW_COMMIT), "logical_date",
 	                 runs_time_json(r, 0, RUNS_SHOW_LOGICAL_DATE), "tasks", tasks);
 }
 
 /* "exit 1", "signal 9", or "-". */
-static void outcome_cell(struct cli_table *t, const PGresult *r, int row)
+static void outcome_cell(struct cli_table *t, const struct sl_rows *r, int row)
 {
-	if (!cli_pq_null(r, row, RUNS_SHOW_EXIT_CODE))
-		cli_table_addf(t, "%s", PQgetvalue(r, row, RUNS_SHOW_EXIT_CODE));
-	else if (!cli_pq_null(r, row, RUNS_SHOW_SIGNAL))
-		cli_table_addf(t, "signal %s", PQgetvalue(r, row, RUNS_SHOW_SIGNAL));
+	if (!sl_rows_null(r, row, RUNS_SHOW_EXIT_CODE))
+		cli_table_addf(t, "%s", sl_rows_value(r, row, RUNS_SHOW_EXIT_CODE));
+	else if (!sl_rows_null(r, row, RUNS_SHOW_SIGNAL))
+		cli_table_addf(t, "signal %s", sl_rows_value(r, row, RUNS_SHOW_SIGNAL));
 	else
 		cli_table_add(t, NULL);
 }
@@ -165,25 +164,25 @@ static void outcome_cell(struct cli_table *t, const PGresult *r, int row)
  * Below the table, what does not fit a column: why the scheduler set a
  * state without running the task, and each task's outputs (latest attempt).
  */
-static void print_notes(const PGresult *r)
+static void print_notes(const struct sl_rows *r)
 {
 	bool head = false;
 
-	for (int i = 0; i < PQntuples(r); i++) {
-		if (cli_pq_null(r, i, RUNS_SHOW_TASK) || cli_pq_null(r, i, RUNS_SHOW_REASON))
+	for (int i = 0; i < sl_rows_nr(r); i++) {
+		if (sl_rows_null(r, i, RUNS_SHOW_TASK) || sl_rows_null(r, i, RUNS_SHOW_REASON))
 			continue;
 		if (!head)
 			printf("\nreasons:\n");
 		head = true;
-		printf("  %s: %s\n", PQgetvalue(r, i, RUNS_SHOW_TASK),
-		       PQgetvalue(r, i, RUNS_SHOW_REASON));
+		printf("  %s: %s\n", sl_rows_value(r, i, RUNS_SHOW_TASK),
+		       sl_rows_value(r, i, RUNS_SHOW_REASON));
 	}
 	head = false;
-	for (int i = 0; i < PQntuples(r); i++) {
+	for (int i = 0; i < sl_rows_nr(r); i++) {
 		json_t *o, *v;
 		const char *k;
 
-		if (cli_pq_null(r, i, RUNS_SHOW_TASK))
+		if (sl_rows_null(r, i, RUNS_SHOW_TASK))
 			continue;
 		o = outputs_json(r, i);
 		json_object_foreach(o, k, v)
@@ -191,14 +190,14 @@ static void print_notes(const PGresult *r)
 			if (!head)
 				printf("\noutputs:\n");
 			head = true;
-			printf("  %s.%s=%s\n", PQgetvalue(r, i, RUNS_SHOW_TASK), k,
+			printf("  %s.%s=%s\n", sl_rows_value(r, i, RUNS_SHOW_TASK), k,
 			       json_string_value(v) ? json_string_value(v) : "");
 		}
 		json_decref(o);
 	}
 }
 
-void runs_show_print(const char *dag_id, const char *run_id, const PGresult *r)
+void runs_show_print(const char *dag_id, const char *run_id, const struct sl_rows *r)
 {
 	struct cli_table head = CLI_TABLE_INIT, t = CLI_TABLE_INIT;
 
@@ -206,10 +205,10 @@ void runs_show_print(const char *dag_id, const char *run_id, const PGresult *r)
 	cli_table_add(&head, "run");
 	cli_table_add(&head, run_id);
 	cli_table_add(&head, "state");
-	cli_table_addf(&head, "%s (%s run)", PQgetvalue(r, 0, RUNS_SHOW_STATE),
-	               PQgetvalue(r, 0, RUNS_SHOW_TYPE));
+	cli_table_addf(&head, "%s (%s run)", sl_rows_value(r, 0, RUNS_SHOW_STATE),
+	               sl_rows_value(r, 0, RUNS_SHOW_TYPE));
 	cli_table_add(&head, "commit");
-	cli_table_add(&head, PQgetvalue(r, 0, RUNS_SHOW_COMMIT));
+	cli_table_add(&head, sl_rows_value(r, 0, RUNS_SHOW_COMMIT));
 	cli_table_add(&head, "logical date");
 	runs_time_cell(&head, r, 0, RUNS_SHOW_LOGICAL_DATE);
 	cli_table_add(&head, "started");
@@ -223,18 +222,18 @@ void runs_show_print(const char *dag_id, const char *run_id, const PGresult *r)
 	cli_table_align_right(&t, 2);
 	cli_table_align_right(&t, 4);
 	cli_table_align_right(&t, 5);
-	for (int i = 0; i < PQntuples(r); i++) {
-		if (cli_pq_null(r, i, RUNS_SHOW_TASK))
+	for (int i = 0; i < sl_rows_nr(r); i++) {
+		if (sl_rows_null(r, i, RUNS_SHOW_TASK))
 			continue;
-		cli_table_add(&t, PQgetvalue(r, i, RUNS_SHOW_TASK));
-		cli_table_add(&t, PQgetvalue(r, i, RUNS_SHOW_TASK_STATE));
-		cli_table_addf(&t, "%s/%s", PQgetvalue(r, i, RUNS_SHOW_TRY),
-		               PQgetvalue(r, i, RUNS_SHOW_MAX_TRIES));
+		cli_table_add(&t, sl_rows_value(r, i, RUNS_SHOW_TASK));
+		cli_table_add(&t, sl_rows_value(r, i, RUNS_SHOW_TASK_STATE));
+		cli_table_addf(&t, "%s/%s", sl_rows_value(r, i, RUNS_SHOW_TRY),
+		               sl_rows_value(r, i, RUNS_SHOW_MAX_TRIES));
 		runs_time_cell(&t, r, i, RUNS_SHOW_TASK_STARTED);
 		runs_duration_cell(&t, r, i, RUNS_SHOW_TASK_STARTED, RUNS_SHOW_TASK_ENDED,
 		                   RUNS_SHOW_NOW);
 		outcome_cell(&t, r, i);
-		cli_table_add(&t, cli_pq_str(r, i, RUNS_SHOW_WORKER));
+		cli_table_add(&t, sl_rows_str(r, i, RUNS_SHOW_WORKER));
 	}
 	cli_table_print(&t, stdout);
 	print_notes(r);
@@ -255,23 +254,15 @@ enum {
 	RUNS_CB_WORKER,
 };
 
-int runs_callbacks_load(struct sl_db *db, const char *dag_id, const char *run_id, PGresult **res,
-                        struct sl_strbuf *err)
-{
-	const char *params[] = {dag_id, run_id};
-
-	return sl_db_q_idempotent(db, SL_Q_RUNS_CALLBACKS, 2, params, res, err);
-}
-
-void runs_callbacks_json(json_t *show, const PGresult *cb)
+void runs_callbacks_json(json_t *show, const struct sl_rows *cb)
 {
 	json_t *list = json_array();
 
-	for (int i = 0; cb && i < PQntuples(cb); i++)
+	for (int i = 0; cb && i < sl_rows_nr(cb); i++)
 		json_array_append_new(list,
 		                      json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "callback",
-		                                PQgetvalue(cb, i, RUNS_CB_ID), "state",
-		                                PQgetvalue(cb, i, RUNS_CB_STATE), "try_number",
+		                                sl_rows_value(cb, i, RUNS_CB_ID), "state",
+		                                sl_rows_value(cb, i, RUNS_CB_STATE), "try_number",
 		                                int_or_null(cb, i, RUNS_CB_TRY), "started_at",
 		                                runs_time_json(cb, i, RUNS_CB_STARTED), "ended_at",
 		                                runs_time_json(cb, i, RUNS_CB_ENDED), "exit_code",
@@ -280,30 +271,30 @@ void runs_callbacks_json(json_t *show, const PGresult *cb)
 	json_object_set_new(show, "callbacks", list);
 }
 
-void runs_callbacks_print(const PGresult *cb)
+void runs_callbacks_print(const struct sl_rows *cb)
 {
 	struct cli_table t = CLI_TABLE_INIT;
 
-	if (!cb || !PQntuples(cb))
+	if (!cb || !sl_rows_nr(cb))
 		return;
 	cli_table_header(&t, "CALLBACK", "STATE", "TRY", "STARTED", "DURATION", "EXIT", "WORKER",
 	                 NULL);
 	cli_table_align_right(&t, 2);
 	cli_table_align_right(&t, 4);
 	cli_table_align_right(&t, 5);
-	for (int i = 0; i < PQntuples(cb); i++) {
-		cli_table_add(&t, PQgetvalue(cb, i, RUNS_CB_ID));
-		cli_table_add(&t, PQgetvalue(cb, i, RUNS_CB_STATE));
-		cli_table_add(&t, PQgetvalue(cb, i, RUNS_CB_TRY));
+	for (int i = 0; i < sl_rows_nr(cb); i++) {
+		cli_table_add(&t, sl_rows_value(cb, i, RUNS_CB_ID));
+		cli_table_add(&t, sl_rows_value(cb, i, RUNS_CB_STATE));
+		cli_table_add(&t, sl_rows_value(cb, i, RUNS_CB_TRY));
 		runs_time_cell(&t, cb, i, RUNS_CB_STARTED);
 		runs_duration_cell(&t, cb, i, RUNS_CB_STARTED, RUNS_CB_ENDED, RUNS_CB_NOW);
-		if (!cli_pq_null(cb, i, RUNS_CB_EXIT_CODE))
-			cli_table_add(&t, PQgetvalue(cb, i, RUNS_CB_EXIT_CODE));
-		else if (!cli_pq_null(cb, i, RUNS_CB_SIGNAL))
-			cli_table_addf(&t, "signal %s", PQgetvalue(cb, i, RUNS_CB_SIGNAL));
+		if (!sl_rows_null(cb, i, RUNS_CB_EXIT_CODE))
+			cli_table_add(&t, sl_rows_value(cb, i, RUNS_CB_EXIT_CODE));
+		else if (!sl_rows_null(cb, i, RUNS_CB_SIGNAL))
+			cli_table_addf(&t, "signal %s", sl_rows_value(cb, i, RUNS_CB_SIGNAL));
 		else
 			cli_table_add(&t, NULL);
-		cli_table_add(&t, cli_pq_str(cb, i, RUNS_CB_WORKER));
+		cli_table_add(&t, sl_rows_str(cb, i, RUNS_CB_WORKER));
 	}
 	printf("\ncallbacks:\n");
 	cli_table_print(&t, stdout);

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "sluice/db.h"
 #include "sluice/strbuf.h"
+#include "sluice/views.h"
 #include "table.h"
 
 /* Print a library error; returns its exit code. */
@@ -23,11 +24,11 @@ int runs_fail(const struct sl_strbuf *err, int rc);
  * `(extract(epoch FROM col) * 1000000)::bigint`, exact) as an ISO 8601
  * string with +00:00, or null.
  */
-json_t *runs_time_json(const PGresult *r, int row, int col);
+json_t *runs_time_json(const struct sl_rows *r, int row, int col);
 /* A microseconds cell as a table cell, to the second in UTC, or "-". */
-void runs_time_cell(struct cli_table *t, const PGresult *r, int row, int col);
+void runs_time_cell(struct cli_table *t, const struct sl_rows *r, int row, int col);
 /* The time from cell `start` to cell `end` (else to cell `now`), or "-". */
-void runs_duration_cell(struct cli_table *t, const PGresult *r, int row, int start, int end,
+void runs_duration_cell(struct cli_table *t, const struct sl_rows *r, int row, int start, int end,
                         int now);
 
 /* A usage error for an unknown run state, with "did you mean". */
@@ -37,7 +38,7 @@ int runs_bad_state(const struct cli_command *cmd, const char *state);
  * A run and its task instances, one row per task in the pinned file's
  * order (RUNS_SHOW_* columns). SL_ENOENT names the missing DAG or run.
  */
-int runs_show_load(struct sl_db *db, const char *dag_id, const char *run_id, PGresult **res,
+int runs_show_load(struct sl_db *db, const char *dag_id, const char *run_id, struct sl_rows **res,
                    struct sl_strbuf *err);
 
 enum {
@@ -63,17 +64,16 @@ enum {
 
 /*
  * The run's on_failure / on_success callbacks (kind 'callback' task
- * instances), each with its latest attempt; no rows when it has none.
+ * instances, each with its latest attempt, from sl_view_run_callbacks;
+ * no rows when it has none): add "callbacks": [...] (docs/json.md) to a
+ * runs_show_json object.
  */
-int runs_callbacks_load(struct sl_db *db, const char *dag_id, const char *run_id, PGresult **res,
-                        struct sl_strbuf *err);
-/* Add "callbacks": [...] (docs/json.md) to a runs_show_json object. */
-void runs_callbacks_json(json_t *show, const PGresult *cb);
+void runs_callbacks_json(json_t *show, const struct sl_rows *cb);
 /* A "callbacks:" table after the task table; nothing when there are none. */
-void runs_callbacks_print(const PGresult *cb);
+void runs_callbacks_print(const struct sl_rows *cb);
 
 /* The `runs show --json` object (docs/json.md). */
-json_t *runs_show_json(const char *dag_id, const char *run_id, const PGresult *r);
-void runs_show_print(const char *dag_id, const char *run_id, const PGresult *r);
+json_t *runs_show_json(const char *dag_id, const char *run_id, const struct sl_rows *r);
+void runs_show_print(const char *dag_id, const char *run_id, const struct sl_rows *r);
 
 #endif

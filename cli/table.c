@@ -6,14 +6,12 @@
 
 #include <jansson.h>
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sluice/alloc.h"
 #include "sluice/civil.h"
-#include "sluice/db.h"
 #include "cli.h"
 #include "sluice/banned.h"
 
@@ -187,48 +185,10 @@ void cli_fmt_commit(struct sl_strbuf *sb, const char *oid)
 		sl_strbuf_add(sb, oid, strnlen(oid, COMMIT_ABBREV));
 }
 
-bool cli_pq_null(const PGresult *res, int row, int col)
+int cli_db_rc(int rc, const struct sl_strbuf *err)
 {
-	return PQgetisnull(res, row, col) != 0;
-}
-
-const char *cli_pq_str(const PGresult *res, int row, int col)
-{
-	return cli_pq_null(res, row, col) ? NULL : PQgetvalue(res, row, col);
-}
-
-int64_t cli_pq_int(const PGresult *res, int row, int col, int64_t dflt)
-{
-	const char *s = cli_pq_str(res, row, col);
-	char *end;
-	long long v;
-
-	if (!s)
-		return dflt;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || end == s || *end)
-		return dflt;
-	return v;
-}
-
-bool cli_pq_bool(const PGresult *res, int row, int col)
-{
-	const char *s = cli_pq_str(res, row, col);
-
-	return s && s[0] == 't';
-}
-
-int cli_query(struct sl_db *db, enum sl_query q, int nparams, const char *const *params,
-              PGresult **res)
-{
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	int rc = sl_db_q_idempotent(db, q, nparams, params, res, &err);
-
-	if (rc) {
-		cli_error("%s", err.buf);
-		rc = cli_exit_code(rc);
-	}
-	sl_strbuf_release(&err);
-	return rc;
+	if (!rc)
+		return 0;
+	cli_error("%s", err->buf);
+	return cli_exit_code(rc);
 }

@@ -4,16 +4,15 @@
 /*
  * What the commands that print rows from the database share: a table that
  * sizes its columns to their contents, the human forms of durations, ages,
- * instants and commits, and readers for libpq result cells.
+ * instants and commits, and how a database error becomes an exit code
+ * (rows come from sluice/views.h).
  */
 
-#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "sluice/queries.h"
 #include "sluice/strbuf.h"
 
 struct cli;
@@ -82,23 +81,10 @@ void cli_fmt_time(struct sl_strbuf *sb, int64_t t, const struct sl_tz *tz);
 void cli_fmt_commit(struct sl_strbuf *sb, const char *oid);
 
 /*
- * Cells of a libpq result (text format). cli_pq_str gives NULL for SQL NULL;
- * cli_pq_int gives `dflt` for NULL or a value that is not an integer
- * (select epochs as `extract(epoch FROM t)::bigint`); cli_pq_bool is true
- * for 't'.
+ * The exit code for a database call's return code `rc` (a view, a store):
+ * 0, or, after printing `err`, the error's (4 when PostgreSQL cannot be
+ * reached).
  */
-const char *cli_pq_str(const PGresult *res, int row, int col);
-int64_t cli_pq_int(const PGresult *res, int row, int col, int64_t dflt);
-bool cli_pq_bool(const PGresult *res, int row, int col);
-bool cli_pq_null(const PGresult *res, int row, int col);
-
-/*
- * Run a statement of lib/db/sql that may safely run twice
- * (sl_db_q_idempotent: a read, an upsert to fixed values). On failure
- * prints the reason and returns its exit code (4 when PostgreSQL cannot be
- * reached); `*res` is then NULL.
- */
-int cli_query(struct sl_db *db, enum sl_query q, int nparams, const char *const *params,
-              PGresult **res);
+int cli_db_rc(int rc, const struct sl_strbuf *err);
 
 #endif

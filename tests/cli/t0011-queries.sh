@@ -58,6 +58,10 @@ run grep -nE '"(SELECT|INSERT|UPDATE|DELETE|WITH|LISTEN|NOTIFY|CREATE) ' \
 	"$SRC_DIR"/cli/*.c "$SRC_DIR"/cli/*.h "$SRC_DIR"/scheduler/*.c "$SRC_DIR"/scheduler/*.h
 expect_status 1 "cli/ and scheduler/ hold no SQL text (it lives in lib/db/sql)"
 [ "$status" -eq 1 ] || sed 's/^/# /' "$TMP/out"
+run grep -n 'SL_Q_' "$SRC_DIR"/cli/*.c "$SRC_DIR"/cli/*.h "$SRC_DIR"/scheduler/*.c \
+	"$SRC_DIR"/scheduler/*.h
+expect_status 1 "cli/ and scheduler/ run no statement by id (they call stores and views)"
+[ "$status" -eq 1 ] || sed 's/^/# /' "$TMP/out"
 
 # --- every statement against the schema --------------------------------------
 pg_start

@@ -1,0 +1,48 @@
+#ifndef SLUICE_ADMIN_H
+#define SLUICE_ADMIN_H
+
+#ifndef SLUICE_LAYER_DB
+#error "sluice/admin.h: this target does not link the database layer (docs/architecture.md)"
+#endif
+
+#include <stdbool.h>
+
+#include "sluice/db.h"
+#include "sluice/strbuf.h"
+
+/**
+ * What an operator changes by hand besides runs (those are in runstore.h):
+ * a DAG's paused flag, pools, and the database itself for `sluice
+ * standalone`. Each is one statement of lib/db/sql that sets fixed values,
+ * so it may safely run twice (sl_db_q_idempotent). Errors are negative
+ * SL_E* codes with one sentence in `err`: SL_ENOENT names what does not
+ * exist, the sl_db codes the database.
+ */
+
+/**
+ * Set DAG `dag_id`'s paused flag and wake the scheduler (NOTIFY sluice,
+ * 'pause <dag_id>' or 'unpause <dag_id>'). The notification is sent on
+ * every call, changed or not: a scheduler that missed one (it was
+ * restarting) gets another chance, and an extra one costs a re-read.
+ * `*was` receives the flag this call replaced. SL_ENOENT: "no DAG 'x'".
+ */
+int sl_dag_set_paused(struct sl_db *db, const char *dag_id, bool paused, bool *was,
+                      struct sl_strbuf *err);
+
+/**
+ * Create pool `name` with `slots`, or change its slots; `description`
+ * NULL keeps the one there is ("" for a new pool).
+ */
+int sl_pool_set(struct sl_db *db, const char *name, long slots, const char *description,
+                struct sl_strbuf *err);
+/** Delete pool `name`. SL_ENOENT: "no pool 'x'". */
+int sl_pool_delete(struct sl_db *db, const char *name, struct sl_strbuf *err);
+
+/**
+ * Create the database `sluice` when the server has none; `db` is connected
+ * to another database of that server (postgres). Not inside a transaction:
+ * CREATE DATABASE refuses to run in one.
+ */
+int sl_db_create_sluice(struct sl_db *db, struct sl_strbuf *err);
+
+#endif

@@ -1,0 +1,91 @@
+#ifndef SLUICE_VIEWS_H
+#define SLUICE_VIEWS_H
+
+#ifndef SLUICE_LAYER_DB
+#error "sluice/views.h: this target does not link the database layer (docs/architecture.md)"
+#endif
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sluice/db.h"
+#include "sluice/strbuf.h"
+
+/**
+ * What the CLI shows, read from PostgreSQL: each view is one read-only
+ * statement of lib/db/sql (named beside each function), run with
+ * sl_db_q_idempotent, whose rows come back as a `struct sl_rows`. A view's
+ * columns are in the order its statement selects them; the statement's
+ * comment says what they mean. Times are whole seconds since the epoch
+ * unless the statement says microseconds. Errors are the sl_db codes with
+ * one sentence in `err`; `*out` is then NULL.
+ */
+
+/** The rows of a view, read by row and column (both from 0). */
+struct sl_rows;
+
+int sl_rows_nr(const struct sl_rows *rows);
+/** A cell's text; "" when it is SQL NULL (as libpq gives it). */
+const char *sl_rows_value(const struct sl_rows *rows, int row, int col);
+/** A cell's text; NULL when it is SQL NULL. */
+const char *sl_rows_str(const struct sl_rows *rows, int row, int col);
+bool sl_rows_null(const struct sl_rows *rows, int row, int col);
+/** A cell as an integer; `dflt` for NULL or a value that is not one. */
+int64_t sl_rows_int(const struct sl_rows *rows, int row, int col, int64_t dflt);
+/** A boolean cell: true for 't'. */
+bool sl_rows_bool(const struct sl_rows *rows, int row, int col);
+/** NULL is allowed. */
+void sl_rows_free(struct sl_rows *rows);
+
+/** dags_definition: the stored definition of DAG `dag_id`'s latest version. */
+int sl_view_dag_definition(struct sl_db *db, const char *dag_id, struct sl_rows **out,
+                           struct sl_strbuf *err);
+/** dags_list: one row per DAG, or only `dag_id`'s when it is not NULL. */
+int sl_view_dags(struct sl_db *db, const char *dag_id, struct sl_rows **out, struct sl_strbuf *err);
+/** dags_errors: the load errors at the current commit. */
+int sl_view_load_errors(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err);
+
+/** pools_list: every pool, or only `name` when it is not NULL. */
+int sl_view_pools(struct sl_db *db, const char *name, struct sl_rows **out, struct sl_strbuf *err);
+
+/** runs_list: the latest `limit` runs of `dag_id` (NULL: all) in `state` (NULL: any). */
+int sl_view_runs(struct sl_db *db, const char *dag_id, const char *state, long limit,
+                 struct sl_rows **out, struct sl_strbuf *err);
+/** runs_show: run `run_id` of `dag_id` and its tasks; no row when there is no such run. */
+int sl_view_run(struct sl_db *db, const char *dag_id, const char *run_id, struct sl_rows **out,
+                struct sl_strbuf *err);
+/** runs_callbacks: the run's callbacks. */
+int sl_view_run_callbacks(struct sl_db *db, const char *dag_id, const char *run_id,
+                          struct sl_rows **out, struct sl_strbuf *err);
+
+/** tasks_attempt: task instance `ti_id`'s attempt of `try_number` (0: the latest). */
+int sl_view_task_attempt(struct sl_db *db, int64_t ti_id, long try_number, struct sl_rows **out,
+                         struct sl_strbuf *err);
+/** tasks_log_chunks: the next chunks of `attempt_id`'s log, from `seq` on. */
+int sl_view_log_chunks(struct sl_db *db, const char *attempt_id, long seq, struct sl_rows **out,
+                       struct sl_strbuf *err);
+
+/*
+ * `sluice status` and `workers list`. `heartbeat_timeout` (seconds) is how
+ * long a worker may be silent before it counts as lost.
+ */
+/** status_lease */
+int sl_view_lease(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err);
+/** status_source */
+int sl_view_source(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err);
+/** status_worker_counts */
+int sl_view_worker_counts(struct sl_db *db, int64_t heartbeat_timeout, struct sl_rows **out,
+                          struct sl_strbuf *err);
+/** status_workers */
+int sl_view_workers(struct sl_db *db, int64_t heartbeat_timeout, struct sl_rows **out,
+                    struct sl_strbuf *err);
+/** status_queues */
+int sl_view_queues(struct sl_db *db, int64_t heartbeat_timeout, struct sl_rows **out,
+                   struct sl_strbuf *err);
+/** status_unserved */
+int sl_view_unserved_queues(struct sl_db *db, int64_t heartbeat_timeout, struct sl_rows **out,
+                            struct sl_strbuf *err);
+/** status_live_runs */
+int sl_view_live_runs(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err);
+
+#endif
