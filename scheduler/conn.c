@@ -23,23 +23,16 @@
  * exactly one place (on_closed).
  */
 
-#define READ_CHUNK     (64 * 1024)
 #define LISTEN_BACKLOG 128
-
-struct write_req {
-	uv_write_t req;
-	uv_buf_t buf;
-	char data[];
-};
 
 static uint64_t timeout_ms(const struct sched *s)
 {
 	return (uint64_t)s->cfg.heartbeat_timeout * 1000;
 }
 
-static void on_closed(uv_handle_t *h)
+static void on_closed(struct sl_frameconn *fc)
 {
-	struct wconn *c = container_of((uv_tcp_t *)h, struct wconn, tcp);
+	struct wconn *c = container_of(fc, struct wconn, fc);
 	struct sched *s = c->s;
 
 	if (c->prev)
@@ -49,7 +42,6 @@ static void on_closed(uv_handle_t *h)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->conns_nr--;
-	sl_proto_decoder_release(&c->dec);
 	for (size_t i = 0; i < c->queues_nr; i++)
 		free(c->queues[i]);
 	free(c->queues);
@@ -75,24 +67,7 @@ void conn_close(struct wconn *c, const char *reason)
 	       c->live_nr, q.buf);
 	sl_strbuf_release(&q);
 	c->state = WCONN_CLOSING;
-	/* Closing cancels every queued write (UV_ECANCELED). */
-	if (!uv_is_closing((uv_handle_t *)&c->tcp))
-		uv_close((uv_handle_t *)&c->tcp, on_closed);
-}
-
-static void on_write(uv_write_t *req, int status)
-{
-	struct write_req *wr = container_of(req, struct write_req, req);
-	struct wconn *c = container_of((uv_tcp_t *)req->handle, struct wconn, tcp);
-
-	free(wr);
-	if (status < 0 && status != UV_ECANCELED) {
-		struct sl_strbuf r = SL_STRBUF_INIT;
-
-		sl_strbuf_addf(&r, "write failed: %s", uv_strerror(status));
-		conn_close(c, r.buf);
-		sl_strbuf_release(&r);
-	}
+	sl_frameconn_close(&c->fc);
 }
 
 /*
@@ -103,29 +78,21 @@ static void on_write(uv_write_t *req, int status)
  */
 static bool worker_silent(const struct wconn *c)
 {
-	return c->state == WCONN_READY && uv_now(c->s->loop) - c->last_rx >= sched_lease_ms(c->s);
+	return c->state == WCONN_READY &&
+	       uv_now(c->s->loop) - c->fc.last_rx >= sched_lease_ms(c->s);
 }
 
 static bool send_frame(struct wconn *c, const char *bytes, size_t len)
 {
-	struct write_req *wr;
-	int rc;
+	struct sl_strbuf err = SL_STRBUF_INIT;
 
 	if (c->state == WCONN_CLOSING || worker_silent(c))
 		return false;
-	wr = sl_xmalloc(sizeof(*wr) + len);
-	memcpy(wr->data, bytes, len);
-	wr->buf = uv_buf_init(wr->data, (unsigned)len);
-	if ((rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &wr->buf, 1, on_write))) {
-		struct sl_strbuf r = SL_STRBUF_INIT;
-
-		free(wr);
-		sl_strbuf_addf(&r, "write failed: %s", uv_strerror(rc));
-		conn_close(c, r.buf);
-		sl_strbuf_release(&r);
+	if (sl_frameconn_write(&c->fc, bytes, len, &err)) {
+		conn_close(c, err.buf);
+		sl_strbuf_release(&err);
 		return false;
 	}
-	c->last_tx = uv_now(c->s->loop);
 	return true;
 }
 
@@ -200,8 +167,6 @@ static void live_remove(struct wconn *c, int64_t id)
 	}
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status);
-
 static void send_reject(struct wconn *c, const char *reason)
 {
 	struct sl_proto_msg m;
@@ -217,10 +182,8 @@ static void send_reject(struct wconn *c, const char *reason)
 	/* Let the REJECT reach the socket, then close. */
 	if (c->state == WCONN_CLOSING)
 		return;
-	uv_read_stop((uv_stream_t *)&c->tcp);
 	c->state = WCONN_CLOSING;
-	if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown))
-		uv_close((uv_handle_t *)&c->tcp, on_closed);
+	sl_frameconn_shutdown(&c->fc);
 }
 
 static int upsert_worker(struct sched *s, struct wconn *c, int version, struct sl_strbuf *err)
@@ -684,8 +647,9 @@ out:
  * reason, and a NACK tells the worker to stop sending it; anything else is
  * logged and dropped. Before HELLO there is nobody to answer: close.
  */
-static void on_refused(struct wconn *c, const struct sl_proto_refusal *r, const char *why)
+static void on_refused(struct sl_frameconn *fc, const struct sl_proto_refusal *r, const char *why)
 {
+	struct wconn *c = container_of(fc, struct wconn, fc);
 	struct sched *s = c->s;
 	struct sl_strbuf q = SL_STRBUF_INIT, reason = SL_STRBUF_INIT;
 	struct sl_proto_msg m;
@@ -722,8 +686,9 @@ out:
 	sl_strbuf_release(&reason);
 }
 
-static void handle(struct wconn *c, struct sl_proto_msg *m)
+static void handle(struct sl_frameconn *fc, struct sl_proto_msg *m)
 {
+	struct wconn *c = container_of(fc, struct wconn, fc);
 	struct sl_strbuf r = SL_STRBUF_INIT;
 
 	if (c->state == WCONN_AWAIT_HELLO) {
@@ -756,72 +721,25 @@ out:
 	sl_strbuf_release(&r);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* The handlers' statements may have read notifications, or reconnected. */
+static void on_read_done(struct sl_frameconn *fc)
 {
-	(void)h;
-	(void)suggested;
-	buf->base = sl_xmalloc(READ_CHUNK);
-	buf->len = READ_CHUNK;
+	notify_sync(container_of(fc, struct wconn, fc)->s);
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+static void on_error(struct sl_frameconn *fc, enum sl_frameconn_error e, const char *reason)
 {
-	struct wconn *c = container_of((uv_tcp_t *)st, struct wconn, tcp);
-	struct sched *s = c->s;
-	struct sl_proto_msg m = SL_PROTO_MSG_INIT;
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	int rc;
-
-	if (nread < 0) {
-		conn_close(c, nread == UV_EOF ? "the worker closed the connection"
-		                              : uv_strerror((int)nread));
-		goto out;
-	}
-	if (!nread)
-		goto out;
-	c->last_rx = uv_now(c->s->loop);
-	sl_proto_decoder_feed(&c->dec, buf->base, (size_t)nread);
-	while ((c->state == WCONN_AWAIT_HELLO || c->state == WCONN_READY) &&
-	       (rc = sl_proto_decoder_next(&c->dec, &m, &err)) != 0) {
-		if (rc < 0) {
-			conn_close(c, err.buf);
-			break;
-		}
-		if (rc == SL_PROTO_REFUSED)
-			on_refused(c, sl_proto_decoder_refusal(&c->dec), err.buf);
-		else
-			handle(c, &m);
-		sl_strbuf_reset(&err);
-	}
-	/* The handlers' statements may have read notifications, or reconnected. */
-	notify_sync(s);
-out:
-	sl_proto_msg_release(&m);
-	sl_strbuf_release(&err);
-	free(buf->base);
+	conn_close(container_of(fc, struct wconn, fc),
+	           e == SL_FRAMECONN_EOF ? "the worker closed the connection" : reason);
 }
 
-static char *peer_name(uv_tcp_t *tcp)
-{
-	struct sockaddr_storage ss;
-	int len = sizeof(ss);
-	char ip[64] = "?";
-	int port = 0;
-
-	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len))
-		return sl_xstrdup("unknown");
-	if (ss.ss_family == AF_INET) {
-		uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		return sl_xasprintf("%s:%d", ip, port);
-	}
-	if (ss.ss_family == AF_INET6) {
-		uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
-		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		return sl_xasprintf("[%s]:%d", ip, port);
-	}
-	return sl_xstrdup("unknown");
-}
+static const struct sl_frameconn_ops conn_ops = {
+    .on_frame = handle,
+    .on_refused = on_refused,
+    .on_read_done = on_read_done,
+    .on_error = on_error,
+    .on_closed = on_closed,
+};
 
 static void on_connection(uv_stream_t *server, int status)
 {
@@ -836,10 +754,8 @@ static void on_connection(uv_stream_t *server, int status)
 	c = sl_xcalloc(1, sizeof(*c));
 	c->s = s;
 	c->state = WCONN_AWAIT_HELLO;
-	sl_proto_decoder_init(&c->dec, 0);
-	if ((rc = uv_tcp_init(s->loop, &c->tcp))) {
+	if ((rc = sl_frameconn_init(&c->fc, s->loop, &conn_ops))) {
 		sl_log("warn", "accept_failed", "error=\"%s\"", uv_strerror(rc));
-		sl_proto_decoder_release(&c->dec);
 		free(c);
 		return;
 	}
@@ -849,15 +765,13 @@ static void on_connection(uv_stream_t *server, int status)
 		s->conns->prev = c;
 	s->conns = c;
 	s->conns_nr++;
-	if ((rc = uv_accept(server, (uv_stream_t *)&c->tcp))) {
+	if ((rc = sl_frameconn_accept(&c->fc, server))) {
 		c->peer = sl_xstrdup("unknown");
 		conn_close(c, uv_strerror(rc));
 		return;
 	}
-	c->peer = peer_name(&c->tcp);
-	c->last_rx = c->last_tx = uv_now(s->loop);
-	if ((rc = uv_tcp_nodelay(&c->tcp, 1)) ||
-	    (rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read))) {
+	c->peer = sl_frameconn_peer(&c->fc);
+	if ((rc = sl_frameconn_start(&c->fc))) {
 		conn_close(c, uv_strerror(rc));
 		return;
 	}
@@ -1057,13 +971,13 @@ void conn_check_all(struct sched *s)
 		next = c->next;
 		if (c->state == WCONN_CLOSING)
 			continue;
-		if (now - c->last_rx >= timeout_ms(s)) {
+		if (now - c->fc.last_rx >= timeout_ms(s)) {
 			conn_close(c, c->state == WCONN_READY
 			                  ? "no frame within heartbeat_timeout"
 			                  : "no HELLO within heartbeat_timeout");
 			continue;
 		}
-		if (c->state == WCONN_READY && now - c->last_tx >= sched_heartbeat_ms(s)) {
+		if (c->state == WCONN_READY && now - c->fc.last_tx >= sched_heartbeat_ms(s)) {
 			struct sl_proto_msg m;
 
 			sl_proto_msg_init(&m, SL_PROTO_HEARTBEAT);
@@ -1071,15 +985,6 @@ void conn_check_all(struct sched *s)
 			sl_proto_msg_release(&m);
 		}
 	}
-}
-
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-	struct wconn *c = container_of((uv_tcp_t *)req->handle, struct wconn, tcp);
-
-	(void)status;
-	if (!uv_is_closing((uv_handle_t *)&c->tcp))
-		uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
 void conn_shutdown_all(struct sched *s)
@@ -1104,9 +1009,7 @@ void conn_shutdown_all(struct sched *s)
 		sl_log("info", "worker_drained", "peer=%s worker=%s live=%zu", c->peer,
 		       c->worker_id ? c->worker_id : "-", c->live_nr);
 		c->state = WCONN_CLOSING;
-		uv_read_stop((uv_stream_t *)&c->tcp);
 		/* Let the DRAIN (and any ACK) reach the socket first. */
-		if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown))
-			uv_close((uv_handle_t *)&c->tcp, on_closed);
+		sl_frameconn_shutdown(&c->fc);
 	}
 }

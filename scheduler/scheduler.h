@@ -10,6 +10,7 @@
 #include "sluice/container.h"
 #include "sluice/dagstore.h"
 #include "sluice/db.h"
+#include "sluice/frameconn.h"
 #include "sluice/proto.h"
 #include "sluice/log.h"
 #include "sluice/strbuf.h"
@@ -19,7 +20,7 @@
 enum wconn_state {
 	WCONN_AWAIT_HELLO, /* accepted; the worker speaks first */
 	WCONN_READY,       /* WELCOME sent */
-	WCONN_CLOSING,     /* uv_close called */
+	WCONN_CLOSING,     /* shut down or closed; freed when its sl_frameconn is closed */
 };
 
 /* An attempt dispatched to (or reported held by) a connected worker. */
@@ -34,8 +35,7 @@ struct live_attempt {
 /* One worker connection. */
 struct wconn {
 	struct sched *s;
-	uv_tcp_t tcp;
-	struct sl_proto_decoder dec;
+	struct sl_frameconn fc;
 	enum wconn_state state;
 	char *peer; /* "ip:port" */
 	char *worker_id, *host;
@@ -44,13 +44,11 @@ struct wconn {
 	uint32_t slots;
 	struct live_attempt *live;
 	size_t live_nr, live_alloc;
-	uint64_t last_rx, last_tx; /* loop time */
 	uint64_t dispatches_sent;
 	/* The last HEARTBEAT, checked against the database at the next tick. */
 	struct sl_proto_strlist hb_running;
 	uint64_t hb_dispatches;
 	bool hb_pending;
-	uv_shutdown_t shutdown_req;
 	struct wconn *prev, *next;
 };
 
