@@ -122,51 +122,6 @@ bool conn_worker_connected(const struct sched *s, const char *worker_id)
 	return false;
 }
 
-static bool parse_id(const char *s, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (!s || !*s)
-		return false;
-	v = strtoll(s, &end, 10);
-	if (*end || v <= 0)
-		return false;
-	*out = v;
-	return true;
-}
-
-static struct live_attempt *live_find(struct wconn *c, int64_t id)
-{
-	for (size_t i = 0; i < c->live_nr; i++)
-		if (c->live[i].attempt_id == id)
-			return &c->live[i];
-	return NULL;
-}
-
-static void live_add(struct wconn *c, int64_t id, int64_t fence, uint64_t dispatch_seq)
-{
-	struct live_attempt *a = live_find(c, id);
-
-	if (a) {
-		if (fence)
-			a->fence = fence;
-		return;
-	}
-	SL_ALLOC_GROW(c->live, c->live_nr + 1, c->live_alloc);
-	c->live[c->live_nr++] = (struct live_attempt){id, fence, false, dispatch_seq};
-}
-
-static void live_remove(struct wconn *c, int64_t id)
-{
-	for (size_t i = 0; i < c->live_nr; i++) {
-		if (c->live[i].attempt_id == id) {
-			c->live[i] = c->live[--c->live_nr];
-			return;
-		}
-	}
-}
-
 static void send_reject(struct wconn *c, const char *reason)
 {
 	struct sl_proto_msg m;
@@ -236,12 +191,8 @@ static int confirm_stopped(struct wconn *c, struct sl_strbuf *err)
 	return rc;
 }
 
-/*
- * End an attempt that its worker does not run (any more) as lost, with the
- * reason for people; a failure is reported (sched_db_error) and returned.
- */
-static int lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
-                        const char *reason)
+int conn_lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
+                      const char *reason)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
 	bool accepted = false;
@@ -259,51 +210,6 @@ static int lose_attempt(struct sched *s, const char *worker_id, int64_t id, int6
 out:
 	sl_strbuf_release(&err);
 	sl_strbuf_release(&q);
-	return rc;
-}
-
-static bool listed(const struct sl_proto_strlist *l, int64_t id)
-{
-	for (size_t i = 0; i < l->nr; i++) {
-		int64_t v;
-
-		if (parse_id(l->items[i], &v) && v == id)
-			return true;
-	}
-	return false;
-}
-
-/*
- * A worker's HELLO lists everything it holds: any attempt the database
- * has live on that worker name and that is not listed has no process on
- * it (the worker restarted, or a DISPATCH never reached it), whichever
- * connection or scheduler dispatched it. Ending it now, not after
- * heartbeat_timeout, is what keeps a quickly restarted worker from
- * stranding its attempts.
- */
-static int reconcile_hello(struct wconn *c, const struct sl_proto_hello *h, struct sl_strbuf *err)
-{
-	struct sched *s = c->s;
-	struct sl_engine_live live = SL_ENGINE_LIVE_INIT;
-	const char *names[1] = {c->worker_id};
-	int rc;
-
-	if ((rc = sl_engine_worker_live(s->db, names, 1, false, &live, err))) {
-		sched_db_error(s, "worker_live", rc, err);
-		goto out;
-	}
-	for (size_t i = 0; i < live.nr; i++) {
-		const struct sl_engine_live_attempt *a = &live.items[i];
-
-		if (listed(&h->running, a->attempt_id))
-			continue;
-		if ((rc = lose_attempt(s, c->worker_id, a->attempt_id, a->fencing,
-		                       "the worker does not hold it any more (it restarted, or "
-		                       "the dispatch never reached it)")))
-			break;
-	}
-out:
-	sl_engine_live_release(&live);
 	return rc;
 }
 
@@ -357,7 +263,7 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 	for (size_t i = 0; i < h->running.nr; i++) {
 		int64_t id;
 
-		if (parse_id(h->running.items[i], &id))
+		if (live_parse_id(h->running.items[i], &id))
 			live_add(c, id, 0, 0);
 	}
 	if ((rc = upsert_worker(s, c, version, &err)) || (rc = confirm_stopped(c, &err))) {
@@ -366,7 +272,7 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 		goto out;
 	}
 	/* Its failures are reported where they happen. */
-	if ((rc = reconcile_hello(c, h, &err))) {
+	if ((rc = live_reconcile_hello(c, h, &err))) {
 		send_reject(c, "the scheduler cannot record what the worker holds");
 		goto out;
 	}
@@ -392,124 +298,6 @@ out:
 	sl_strbuf_release(&q);
 }
 
-/* The check itself waits for the next tick: see conn_heartbeats_flush. */
-static void on_heartbeat(struct wconn *c, struct sl_proto_heartbeat *hb)
-{
-	for (size_t i = 0; i < c->hb_running.nr; i++)
-		free(c->hb_running.items[i]);
-	free(c->hb_running.items);
-	c->hb_running = hb->running;
-	memset(&hb->running, 0, sizeof(hb->running));
-	c->hb_dispatches = hb->dispatches;
-	c->hb_pending = true;
-}
-
-static struct wconn *conn_of(struct sched *s, const char *worker_id)
-{
-	for (struct wconn *c = s->conns; c; c = c->next)
-		if (c->state == WCONN_READY && !strcmp(c->worker_id, worker_id))
-			return c;
-	return NULL;
-}
-
-/* Not listed, and not sent after the HEARTBEAT left: the worker does not run it. */
-static bool heartbeat_disowns(struct wconn *c, int64_t id)
-{
-	struct live_attempt *a = live_find(c, id);
-
-	if (listed(&c->hb_running, id))
-		return false;
-	return !a || a->dispatch_seq <= c->hb_dispatches;
-}
-
-/*
- * What the connection still counts as held but the worker disowns has
- * ended in the database already (a cancel, a clear, a mark): its process
- * is gone, so an operator-ended attempt's stop_pending is lifted (the
- * task may run again) and its slot is free. Rare: a statement only then.
- */
-static int forget_disowned(struct wconn *c)
-{
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	int64_t *held = sl_xcalloc(c->live_nr + c->hb_running.nr + 1, sizeof(*held));
-	size_t held_nr = 0, confirmed = 0;
-	bool any = false;
-	int rc = 0;
-
-	for (size_t i = 0; i < c->live_nr; i++) {
-		if (heartbeat_disowns(c, c->live[i].attempt_id))
-			any = true;
-		else
-			held[held_nr++] = c->live[i].attempt_id;
-	}
-	if (!any)
-		goto out;
-	for (size_t i = 0; i < c->hb_running.nr; i++) {
-		int64_t id;
-
-		if (parse_id(c->hb_running.items[i], &id))
-			held[held_nr++] = id;
-	}
-	if ((rc = sl_engine_confirm_stopped(c->s->db, c->worker_id, held, held_nr, &confirmed,
-	                                    &err))) {
-		sched_db_error(c->s, "confirm_stopped", rc, &err);
-		goto out;
-	}
-	for (size_t i = 0; i < c->live_nr;) {
-		if (heartbeat_disowns(c, c->live[i].attempt_id))
-			live_remove(c, c->live[i].attempt_id);
-		else
-			i++;
-	}
-	if (confirmed)
-		sl_log("info", "attempts_stopped", "worker=%s attempts=%zu", c->worker_id,
-		       confirmed);
-out:
-	free(held);
-	sl_strbuf_release(&err);
-	return rc;
-}
-
-void conn_heartbeats_flush(struct sched *s)
-{
-	struct sl_engine_live live = SL_ENGINE_LIVE_INIT;
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	const char **names = sl_xcalloc(s->conns_nr + 1, sizeof(*names));
-	size_t n = 0;
-	int rc;
-
-	for (struct wconn *c = s->conns; c; c = c->next)
-		if (c->state == WCONN_READY && c->hb_pending)
-			names[n++] = c->worker_id;
-	if (!n)
-		goto out;
-	if ((rc = sl_engine_worker_live(s->db, names, n, true, &live, &err))) {
-		sched_db_error(s, "heartbeats", rc, &err);
-		goto out;
-	}
-	for (size_t i = 0; i < live.nr; i++) {
-		const struct sl_engine_live_attempt *a = &live.items[i];
-		struct wconn *c = conn_of(s, a->worker_id);
-
-		if (!c || !c->hb_pending || !heartbeat_disowns(c, a->attempt_id))
-			continue;
-		if (lose_attempt(s, a->worker_id, a->attempt_id, a->fencing,
-		                 "the worker's heartbeat does not list it (the worker lost it or "
-		                 "refused its dispatch)"))
-			goto out;
-		live_remove(c, a->attempt_id);
-	}
-	for (struct wconn *c = s->conns; c; c = c->next) {
-		if (c->hb_pending && forget_disowned(c))
-			goto out;
-		c->hb_pending = false;
-	}
-out:
-	sl_engine_live_release(&live);
-	sl_strbuf_release(&err);
-	free(names);
-}
-
 static void on_log(struct wconn *c, const struct sl_proto_log *l)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
@@ -522,7 +310,7 @@ static void on_log(struct wconn *c, const struct sl_proto_log *l)
 		conn_close(c, "the database is unavailable");
 		goto out;
 	}
-	if (!parse_id(l->attempt_id, &id) || l->seq > INT_MAX || !l->len) {
+	if (!live_parse_id(l->attempt_id, &id) || l->seq > INT_MAX || !l->len) {
 		sl_log("warn", "log_ignored", "worker=%s attempt=%s seq=%" PRIu64, c->worker_id,
 		       l->attempt_id, l->seq);
 		goto out;
@@ -595,7 +383,7 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 		conn_close(c, "the database is unavailable");
 		goto out;
 	}
-	if (!parse_id(r->attempt_id, &id)) {
+	if (!live_parse_id(r->attempt_id, &id)) {
 		/* Not an attempt of ours: acknowledge, so the worker forgets it. */
 		sl_log("warn", "result_unknown", "worker=%s attempt=%s", c->worker_id,
 		       r->attempt_id);
@@ -603,9 +391,9 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 	}
 	if (r->outcome == SL_PROTO_LOST) {
 		/* The worker's RESULT says it killed the task: cut off past its lease. */
-		if (lose_attempt(s, c->worker_id, id, (int64_t)r->fence,
-		                 "the worker killed it: it heard from no scheduler for longer "
-		                 "than its lease")) {
+		if (conn_lose_attempt(s, c->worker_id, id, (int64_t)r->fence,
+		                      "the worker killed it: it heard from no scheduler for longer "
+		                      "than its lease")) {
 			conn_close(c, "cannot record a result");
 			goto out;
 		}
@@ -663,14 +451,14 @@ static void on_refused(struct sl_frameconn *fc, const struct sl_proto_refusal *r
 	sl_log("warn", "frame_refused", "worker=%s type=%s attempt=%s reason=%s", c->worker_id,
 	       sl_proto_type_name((int)r->type), r->attempt_id ? r->attempt_id : "-", q.buf);
 	if (r->type != SL_PROTO_RESULT || !r->attempt_id || !r->fence ||
-	    !parse_id(r->attempt_id, &id))
+	    !live_parse_id(r->attempt_id, &id))
 		goto out;
 	if (s->db_down) {
 		conn_close(c, "the database is unavailable");
 		goto out;
 	}
 	sl_strbuf_addf(&reason, "its result was refused: %s", why);
-	if (lose_attempt(s, c->worker_id, id, (int64_t)r->fence, reason.buf)) {
+	if (conn_lose_attempt(s, c->worker_id, id, (int64_t)r->fence, reason.buf)) {
 		conn_close(c, "cannot record a result");
 		goto out;
 	}
@@ -703,7 +491,7 @@ static void handle(struct sl_frameconn *fc, struct sl_proto_msg *m)
 	}
 	switch (m->type) {
 	case SL_PROTO_HEARTBEAT:
-		on_heartbeat(c, &m->u.heartbeat);
+		live_heartbeat(c, &m->u.heartbeat);
 		break;
 	case SL_PROTO_LOG:
 		on_log(c, &m->u.log);
@@ -849,7 +637,7 @@ static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d)
 	 */
 	if (sl_proto_encode_checked(&m, &frame, &err)) {
 		sl_strbuf_addf(&reason, "it cannot be dispatched: %s", err.buf);
-		lose_attempt(s, c->worker_id, d->attempt_id, d->fencing_token, reason.buf);
+		conn_lose_attempt(s, c->worker_id, d->attempt_id, d->fencing_token, reason.buf);
 		goto out;
 	}
 	live_add(c, d->attempt_id, d->fencing_token, ++c->dispatches_sent);
