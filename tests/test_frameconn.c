@@ -123,24 +123,20 @@ static void on_connect(struct sl_frameconn *fc, int status)
 	e->p->connected = true;
 }
 
-/* Run the loop until `*counter` reaches `at_least` (or fail after many turns). */
+/* Run the loop until `*counter` reaches `at_least` (a hang is the test's timeout). */
 static void run_until(struct pair *p, const int *counter, int at_least)
 {
-	for (int i = 0; *counter < at_least; i++) {
-		if (i > 100000)
-			fail_msg("the loop never got there");
-		uv_run(&p->loop, UV_RUN_ONCE);
-	}
+	while (*counter < at_least)
+		if (!uv_run(&p->loop, UV_RUN_ONCE) && *counter < at_least)
+			fail_msg("the loop ran out of handles first");
 }
 
 /* Run the loop until `*flag` holds. */
 static void run_until_true(struct pair *p, const bool *flag)
 {
-	for (int i = 0; !*flag; i++) {
-		if (i > 100000)
-			fail_msg("the loop never got there");
-		uv_run(&p->loop, UV_RUN_ONCE);
-	}
+	while (!*flag)
+		if (!uv_run(&p->loop, UV_RUN_ONCE) && !*flag)
+			fail_msg("the loop ran out of handles first");
 }
 
 static void pair_open(struct pair *p, bool server_reads)
@@ -383,7 +379,7 @@ static void test_close_with_pending_writes(void **state)
 	for (int i = 0; i < 128; i++)
 		write_all(&p.client, chunk, len);
 	for (int i = 0; i < 10; i++)
-		uv_run(&p.loop, UV_RUN_NOWAIT);
+		assert_int_not_equal(uv_run(&p.loop, UV_RUN_NOWAIT), 0);
 	assert_true(uv_stream_get_write_queue_size((uv_stream_t *)&p.client.fc.tcp) > 0);
 	sl_frameconn_close(&p.client.fc);
 	sl_frameconn_close(&p.client.fc); /* again: nothing happens */
