@@ -107,10 +107,11 @@ static int print_json(const struct test_run *run)
 
 	for (size_t k = 0; k < dag->tasks_nr; k++) {
 		const struct test_task *t = &run->tasks[dag->topo[k]];
-		json_t *outputs = json_object();
+		json_t *outputs;
 
 		if (!run->plan.tasks[t->index].present)
 			continue;
+		outputs = json_object();
 		for (size_t i = 0; i < t->outputs.nr; i++)
 			json_object_set_new(outputs, t->outputs.items[i].key,
 			                    json_string(t->outputs.items[i].value));
