@@ -265,7 +265,8 @@ static int confirm_stopped(struct wconn *c, struct sl_strbuf *err)
 
 	for (size_t i = 0; i < c->live_nr; i++)
 		ids[i] = c->live[i].attempt_id;
-	rc = sl_engine_confirm_stopped(c->s->db, c->worker_id, ids, c->live_nr, &confirmed, err);
+	rc = sl_engine_confirm_stopped(&c->s->engine, c->worker_id, ids, c->live_nr, &confirmed,
+	                               err);
 	if (!rc && confirmed)
 		sl_log("info", "attempts_stopped", "worker=%s attempts=%zu", c->worker_id,
 		       confirmed);
@@ -284,7 +285,8 @@ static int lose_attempt(struct sched *s, const char *worker_id, int64_t id, int6
 	bool accepted = false;
 	int rc;
 
-	if ((rc = sl_engine_fail_attempt(s->db, id, fence, wall_ms(), reason, &accepted, &err))) {
+	if ((rc = sl_engine_fail_attempt(&s->engine, id, fence, wall_ms(), reason, &accepted,
+	                                 &err))) {
 		sched_db_error(s, "fail_attempt", rc, &err);
 		goto out;
 	}
@@ -325,7 +327,7 @@ static int reconcile_hello(struct wconn *c, const struct sl_proto_hello *h, stru
 	const char *names[1] = {c->worker_id};
 	int rc;
 
-	if ((rc = sl_engine_worker_live(s->db, names, 1, false, &live, err))) {
+	if ((rc = sl_engine_worker_live(&s->engine, names, 1, false, &live, err))) {
 		sched_db_error(s, "worker_live", rc, err);
 		goto out;
 	}
@@ -487,7 +489,7 @@ static int forget_disowned(struct wconn *c)
 		if (parse_id(c->hb_running.items[i], &id))
 			held[held_nr++] = id;
 	}
-	if ((rc = sl_engine_confirm_stopped(c->s->db, c->worker_id, held, held_nr, &confirmed,
+	if ((rc = sl_engine_confirm_stopped(&c->s->engine, c->worker_id, held, held_nr, &confirmed,
 	                                    &err))) {
 		sched_db_error(c->s, "confirm_stopped", rc, &err);
 		goto out;
@@ -520,7 +522,7 @@ void conn_heartbeats_flush(struct sched *s)
 			names[n++] = c->worker_id;
 	if (!n)
 		goto out;
-	if ((rc = sl_engine_worker_live(s->db, names, n, true, &live, &err))) {
+	if ((rc = sl_engine_worker_live(&s->engine, names, n, true, &live, &err))) {
 		sched_db_error(s, "heartbeats", rc, &err);
 		goto out;
 	}
@@ -564,7 +566,7 @@ static void on_log(struct wconn *c, const struct sl_proto_log *l)
 		       l->attempt_id, l->seq);
 		goto out;
 	}
-	if ((rc = sl_engine_log(c->s->db, id, (int64_t)l->fence, (int)l->seq, l->data, l->len,
+	if ((rc = sl_engine_log(&c->s->engine, id, (int64_t)l->fence, (int)l->seq, l->data, l->len,
 	                        c->s->cfg.log_limit, &accepted, &err))) {
 		sched_db_error(c->s, "log", rc, &err);
 		if (rc == SL_EUNAVAIL)
@@ -656,7 +658,7 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 	res.outputs = outputs;
 	/* The leader advances the run with the result: one durable commit, not two. */
 	if ((rc = (lease_held(s) ? sl_engine_result_advance : sl_engine_result)(
-	         s->db, id, (int64_t)r->fence, &res, wall_ms(), &accepted, &err))) {
+	         &s->engine, id, (int64_t)r->fence, &res, wall_ms(), &accepted, &err))) {
 		/* No ACK: the worker keeps the result and sends it again on reconnect. */
 		sched_db_error(s, "result", rc, &err);
 		conn_close(c, "cannot record a result");
@@ -970,7 +972,7 @@ void conn_dispatch_all(struct sched *s, int64_t now_ms)
 			continue;
 		/* Started in the claim: the DISPATCHes go out right after it. */
 		if ((rc = sl_engine_claim_started(
-		         s->db, c->worker_id, (const char *const *)c->queues, c->queues_nr,
+		         &s->engine, c->worker_id, (const char *const *)c->queues, c->queues_nr,
 		         c->slots - c->live_nr, (size_t)s->cfg.parallelism, now_ms, &out, &err))) {
 			sched_db_error(s, "claim", rc, &err);
 			sl_strbuf_reset(&err);

@@ -146,7 +146,7 @@ static void fail_lost_workers(struct sched *s, int64_t now_ms)
 		if (conn_worker_connected(s, id))
 			continue;
 		sl_strbuf_reset(&err);
-		if ((rc = sl_engine_fail_worker(s->db, id, now_ms, reason, &ended, &err))) {
+		if ((rc = sl_engine_fail_worker(&s->engine, id, now_ms, reason, &ended, &err))) {
 			sched_db_error(s, "fail_worker", rc, &err);
 			break;
 		}
@@ -187,7 +187,7 @@ static void engine_work(struct sched *s)
 	conn_heartbeats_flush(s);
 	if (s->db_down || !lease_held(s))
 		goto out;
-	if ((rc = sl_engine_create_scheduled_runs(s->db, now, CREATE_LIMIT, &n, &err))) {
+	if ((rc = sl_engine_create_scheduled_runs(&s->engine, now, CREATE_LIMIT, &n, &err))) {
 		sched_db_error(s, "create_scheduled_runs", rc, &err);
 		sl_strbuf_reset(&err);
 	} else if (n) {
@@ -195,7 +195,7 @@ static void engine_work(struct sched *s)
 	}
 	for (int round = 0; !s->db_down && round < ADVANCE_ROUNDS; round++) {
 		n = 0;
-		if ((rc = sl_engine_advance(s->db, now, ADVANCE_LIMIT, &n, &err))) {
+		if ((rc = sl_engine_advance(&s->engine, now, ADVANCE_LIMIT, &n, &err))) {
 			sched_db_error(s, "advance", rc, &err);
 			sl_strbuf_reset(&err);
 			break;
@@ -544,6 +544,7 @@ int main(int argc, char **argv)
 	}
 	/* Nothing is written before this scheduler leads (lease.c sets the epoch). */
 	sl_db_set_fence(s.db, s.scheduler_id, 0);
+	sl_engine_init(&s.engine, s.db);
 	if (sl_gitsrc_global_init(&err)) {
 		fprintf(stderr, "sluice-scheduler: %s\n", err.buf);
 		goto out;
@@ -572,6 +573,7 @@ out:
 		status = 1;
 	}
 	sl_db_free(s.refresh_db);
+	sl_engine_release(&s.engine);
 	sl_db_free(s.db);
 	if (s.git_ready)
 		sl_gitsrc_global_shutdown();

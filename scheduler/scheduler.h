@@ -10,6 +10,7 @@
 #include "sluice/container.h"
 #include "sluice/dagstore.h"
 #include "sluice/db.h"
+#include "sluice/engine.h"
 #include "sluice/proto.h"
 #include "sluice/log.h"
 #include "sluice/strbuf.h"
@@ -61,6 +62,8 @@ struct sched {
 	size_t token_len;
 	char *scheduler_id;
 	struct sl_db *db; /* the loop's connection: bounded synchronous calls */
+	/* The engine's transactions run on `db`; it keeps parsed definitions. */
+	struct sl_engine engine;
 
 	uv_tcp_t listener;
 	uv_timer_t tick_timer, refresh_timer, watchdog_timer;

@@ -72,14 +72,6 @@ const char *sl_db_sqlstate(const struct sl_db *db);
  * notice it.
  */
 unsigned long sl_db_reconnects(const struct sl_db *db);
-/**
- * A cache of what never changes in the database once stored (the engine's
- * parsed DAG definitions), kept with the connection so it lives as long as
- * the daemon's and needs no global: sl_db_set_cache frees the one before
- * with its `free_fn`, sl_db_free frees the last. NULL until set.
- */
-void *sl_db_cache(const struct sl_db *db);
-void sl_db_set_cache(struct sl_db *db, void *cache, void (*free_fn)(void *));
 
 /**
  * Run one statement with `nparams` text parameters ($1, $2, ...; a NULL

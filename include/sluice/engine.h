@@ -32,6 +32,37 @@
  * Errors: 0, or a negative SL_E* code with one sentence in `err`.
  */
 
+struct sl_engine_def;
+
+/**
+ * The engine of one database connection: the connection it runs its
+ * transactions on, and the parsed DAG definitions it has read, by version
+ * (a version's definition never changes once stored, so they stay valid
+ * across calls and reconnects; at most 64, least recently used out first).
+ *
+ * The engine borrows `db` and never frees it: the scheduler's connection
+ * also carries its lease, LISTEN and its own statements, so the caller
+ * that opened it frees it (sl_db_free) after sl_engine_release. An engine
+ * is used by one thread at a time, like its connection.
+ */
+struct sl_engine {
+	struct sl_db *db;
+	/* The definition cache (lib/engine/defcache.c); nothing else reads it. */
+	struct sl_engine_def **defs;
+	size_t defs_nr, defs_alloc;
+	uint64_t defs_clock;
+};
+
+#define SL_ENGINE_INIT              \
+	{                           \
+		NULL, NULL, 0, 0, 0 \
+	}
+
+/** Start an engine on `db` (borrowed); allocates nothing. */
+void sl_engine_init(struct sl_engine *e, struct sl_db *db);
+/** Free the cached definitions; `e` is SL_ENGINE_INIT again, `db` untouched. */
+void sl_engine_release(struct sl_engine *e);
+
 /**
  * Create the scheduled runs that are due at `now_ms`: for each DAG that is
  * not paused, not removed, has a version that loads and a cron or @once
@@ -45,8 +76,8 @@
  * created ('infinity' when there is none). `@once` creates one run ever,
  * at the start date. `*created` (may be NULL) counts the runs created.
  */
-int sl_engine_create_scheduled_runs(struct sl_db *db, int64_t now_ms, size_t limit, size_t *created,
-                                    struct sl_strbuf *err);
+int sl_engine_create_scheduled_runs(struct sl_engine *e, int64_t now_ms, size_t limit,
+                                    size_t *created, struct sl_strbuf *err);
 
 /**
  * Advance up to `limit` live runs (oldest logical date first) that have
@@ -71,7 +102,7 @@ int sl_engine_create_scheduled_runs(struct sl_db *db, int64_t now_ms, size_t lim
  * run's state; a cancelled run gets none.
  * `*changes` (may be NULL) counts task instances and runs changed.
  */
-int sl_engine_advance(struct sl_db *db, int64_t now_ms, size_t limit, size_t *changes,
+int sl_engine_advance(struct sl_engine *e, int64_t now_ms, size_t limit, size_t *changes,
                       struct sl_strbuf *err);
 
 /** What a worker needs to run one attempt: the fields of a DISPATCH. */
@@ -124,7 +155,7 @@ void sl_engine_dispatches_release(struct sl_engine_dispatches *d);
  * (DAG env, params, the outputs of every task) with SLUICE_TASK set to its
  * id, SLUICE_RUN_STATE and SLUICE_FAILED_TASKS.
  */
-int sl_engine_claim(struct sl_db *db, const char *worker_id, const char *const *queues,
+int sl_engine_claim(struct sl_engine *e, const char *worker_id, const char *const *queues,
                     size_t queues_nr, size_t free_slots, size_t parallelism, int64_t now_ms,
                     struct sl_engine_dispatches *out, struct sl_strbuf *err);
 
@@ -136,7 +167,7 @@ int sl_engine_claim(struct sl_db *db, const char *worker_id, const char *const *
  * be sent leaves a running attempt, failed when the worker is lost, as a
  * queued one would be.
  */
-int sl_engine_claim_started(struct sl_db *db, const char *worker_id, const char *const *queues,
+int sl_engine_claim_started(struct sl_engine *e, const char *worker_id, const char *const *queues,
                             size_t queues_nr, size_t free_slots, size_t parallelism, int64_t now_ms,
                             struct sl_engine_dispatches *out, struct sl_strbuf *err);
 
@@ -149,7 +180,7 @@ int sl_engine_claim_started(struct sl_db *db, const char *worker_id, const char 
  * fencing token is not that of the attempt, or the attempt has ended: a
  * stale report, ignored.
  */
-int sl_engine_started(struct sl_db *db, int64_t attempt_id, int64_t fencing, int64_t now_ms,
+int sl_engine_started(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int64_t now_ms,
                       bool *accepted, struct sl_strbuf *err);
 
 /**
@@ -159,8 +190,9 @@ int sl_engine_started(struct sl_db *db, int64_t attempt_id, int64_t fencing, int
  * is stored once. `*accepted` (may be NULL) is false for a wrong fencing
  * token.
  */
-int sl_engine_log(struct sl_db *db, int64_t attempt_id, int64_t fencing, int seq, const void *bytes,
-                  size_t len, int64_t log_limit, bool *accepted, struct sl_strbuf *err);
+int sl_engine_log(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int seq,
+                  const void *bytes, size_t len, int64_t log_limit, bool *accepted,
+                  struct sl_strbuf *err);
 
 /** How an attempt ended, as a worker reports it. */
 struct sl_engine_result {
@@ -181,7 +213,7 @@ struct sl_engine_result {
  * transaction. A callback is never retried: success, skipped (exit 99) or
  * failed, and its run's state does not change.
  */
-int sl_engine_result(struct sl_db *db, int64_t attempt_id, int64_t fencing,
+int sl_engine_result(struct sl_engine *e, int64_t attempt_id, int64_t fencing,
                      const struct sl_engine_result *res, int64_t now_ms, bool *accepted,
                      struct sl_strbuf *err);
 
@@ -193,7 +225,7 @@ int sl_engine_result(struct sl_db *db, int64_t attempt_id, int64_t fencing,
  * transaction: for the scheduler, whose next tick would otherwise need a
  * durable commit of its own to schedule the downstream tasks.
  */
-int sl_engine_result_advance(struct sl_db *db, int64_t attempt_id, int64_t fencing,
+int sl_engine_result_advance(struct sl_engine *e, int64_t attempt_id, int64_t fencing,
                              const struct sl_engine_result *res, int64_t now_ms, bool *accepted,
                              struct sl_strbuf *err);
 
@@ -202,7 +234,7 @@ int sl_engine_result_advance(struct sl_db *db, int64_t attempt_id, int64_t fenci
  * `lost` and its task instance moves as after a failure (up_for_retry while
  * tries remain, else failed). `*ended` (may be NULL) counts the attempts.
  */
-int sl_engine_fail_worker(struct sl_db *db, const char *worker_id, int64_t now_ms,
+int sl_engine_fail_worker(struct sl_engine *e, const char *worker_id, int64_t now_ms,
                           const char *reason, size_t *ended, struct sl_strbuf *err);
 
 /**
@@ -213,7 +245,7 @@ int sl_engine_fail_worker(struct sl_db *db, const char *worker_id, int64_t now_m
  * `reason` (may be NULL), for people, goes to task_instances.reason, as
  * it does for sl_engine_fail_worker.
  */
-int sl_engine_fail_attempt(struct sl_db *db, int64_t attempt_id, int64_t fencing, int64_t now_ms,
+int sl_engine_fail_attempt(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int64_t now_ms,
                            const char *reason, bool *accepted, struct sl_strbuf *err);
 
 /** A live attempt, as the database has it. */
@@ -243,7 +275,7 @@ void sl_engine_live_release(struct sl_engine_live *l);
  * any number of workers, so that it costs the same per tick whether 1 or
  * 500 workers sent a heartbeat.
  */
-int sl_engine_worker_live(struct sl_db *db, const char *const *workers, size_t workers_nr,
+int sl_engine_worker_live(struct sl_engine *e, const char *const *workers, size_t workers_nr,
                           bool record_heartbeat, struct sl_engine_live *out, struct sl_strbuf *err);
 
 /**
@@ -253,7 +285,7 @@ int sl_engine_worker_live(struct sl_db *db, const char *const *workers, size_t w
  * HELLO, or with a HEARTBEAT's list plus every attempt dispatched after
  * that HEARTBEAT left (which it cannot list yet).
  */
-int sl_engine_confirm_stopped(struct sl_db *db, const char *worker_id, const int64_t *running,
+int sl_engine_confirm_stopped(struct sl_engine *e, const char *worker_id, const int64_t *running,
                               size_t running_nr, size_t *confirmed, struct sl_strbuf *err);
 
 #endif

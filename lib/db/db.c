@@ -20,8 +20,6 @@ struct sl_db {
 	char server_version[32];
 	char sqlstate[6];
 	unsigned long reconnects;
-	void *cache;
-	void (*cache_free)(void *);
 	/* Statements prepared on this session (see run_params). */
 	char **prepared;
 	size_t prepared_nr, prepared_alloc;
@@ -223,8 +221,6 @@ void sl_db_free(struct sl_db *db)
 {
 	if (!db)
 		return;
-	if (db->cache_free)
-		db->cache_free(db->cache);
 	for (size_t i = 0; i < db->prepared_nr; i++)
 		free(db->prepared[i]);
 	free(db->prepared);
@@ -264,19 +260,6 @@ const char *sl_db_sqlstate(const struct sl_db *db)
 unsigned long sl_db_reconnects(const struct sl_db *db)
 {
 	return db->reconnects;
-}
-
-void *sl_db_cache(const struct sl_db *db)
-{
-	return db->cache;
-}
-
-void sl_db_set_cache(struct sl_db *db, void *cache, void (*free_fn)(void *))
-{
-	if (db->cache_free)
-		db->cache_free(db->cache);
-	db->cache = cache;
-	db->cache_free = free_fn;
 }
 
 bool sl_db_in_transaction(const struct sl_db *db)

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The scheduler's database core (lib/engine/engine.c) through engine_tool, against
+# The scheduler's database core (lib/engine/) through engine_tool, against
 # a private PostgreSQL: runs driven end to end by alternating advance, claim
 # and result, retries, fencing, concurrent claims, trigger rules, catch-up,
 # max_active_runs, pools and lost workers. Each DAG has its own queue, so

@@ -85,7 +85,7 @@ static int parse_outcome(const char *s, enum sl_outcome *o)
 	return -1;
 }
 
-static int cmd_claim(struct sl_db *db, int argc, char **argv, struct sl_strbuf *err)
+static int cmd_claim(struct sl_engine *e, int argc, char **argv, struct sl_strbuf *err)
 {
 	struct sl_engine_dispatches d = SL_ENGINE_DISPATCHES_INIT;
 	char *qs = sl_xstrdup(argv[3]);
@@ -101,7 +101,7 @@ static int cmd_claim(struct sl_db *db, int argc, char **argv, struct sl_strbuf *
 		SL_ALLOC_GROW(queues, nq + 1, alloc);
 		queues[nq++] = p;
 	}
-	rc = sl_engine_claim(db, argv[2], queues, nq, (size_t)arg_int(argv[4]),
+	rc = sl_engine_claim(e, argv[2], queues, nq, (size_t)arg_int(argv[4]),
 	                     argc > 6 ? (size_t)arg_int(argv[6]) : 0, arg_int(argv[5]) * 1000, &d,
 	                     err);
 	if (!rc) {
@@ -116,7 +116,7 @@ static int cmd_claim(struct sl_db *db, int argc, char **argv, struct sl_strbuf *
 	return rc;
 }
 
-static int cmd_result(struct sl_db *db, int argc, char **argv, struct sl_strbuf *err)
+static int cmd_result(struct sl_engine *e, int argc, char **argv, struct sl_strbuf *err)
 {
 	struct sl_engine_result res = {SL_OUTCOME_FAILED, -1, 0, NULL};
 	bool accepted = false;
@@ -131,7 +131,7 @@ static int cmd_result(struct sl_db *db, int argc, char **argv, struct sl_strbuf 
 	else
 		res.exit_code = (int)arg_int(argv[5]);
 	res.outputs = argc > 7 ? argv[7] : NULL;
-	rc = sl_engine_result(db, arg_int(argv[2]), arg_int(argv[3]), &res, arg_int(argv[6]) * 1000,
+	rc = sl_engine_result(e, arg_int(argv[2]), arg_int(argv[3]), &res, arg_int(argv[6]) * 1000,
 	                      &accepted, err);
 	if (!rc)
 		print(json_pack("{sb}", "accepted", accepted));
@@ -139,7 +139,7 @@ static int cmd_result(struct sl_db *db, int argc, char **argv, struct sl_strbuf 
 }
 
 /* confirm-stopped WORKER [ID,ID...]: the attempts its HELLO would list. */
-static int cmd_confirm_stopped(struct sl_db *db, int argc, char **argv, struct sl_strbuf *err)
+static int cmd_confirm_stopped(struct sl_engine *e, int argc, char **argv, struct sl_strbuf *err)
 {
 	int64_t *ids = NULL;
 	size_t nr = 0, alloc = 0, confirmed = 0;
@@ -152,7 +152,7 @@ static int cmd_confirm_stopped(struct sl_db *db, int argc, char **argv, struct s
 		SL_ALLOC_GROW(ids, nr + 1, alloc);
 		ids[nr++] = arg_int(tok);
 	}
-	rc = sl_engine_confirm_stopped(db, argv[2], ids, nr, &confirmed, err);
+	rc = sl_engine_confirm_stopped(e, argv[2], ids, nr, &confirmed, err);
 	if (!rc)
 		print(json_pack("{sI}", "confirmed", (json_int_t)confirmed));
 	free(ids);
@@ -175,6 +175,7 @@ int main(int argc, char **argv)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_db *db = NULL;
+	struct sl_engine engine = SL_ENGINE_INIT;
 	const char *cmd = argc > 1 ? argv[1] : "";
 	size_t n = 0;
 	bool accepted = false;
@@ -205,43 +206,47 @@ int main(int argc, char **argv)
 		sl_db_set_fence(db, holder, arg_int(colon + 1));
 		free(holder);
 	}
+	sl_engine_init(&engine, db);
 	if (!strcmp(cmd, "schedule") || !strcmp(cmd, "advance")) {
 		size_t limit = argc > 3 ? (size_t)arg_int(argv[3]) : 1000;
 
 		if (!strcmp(cmd, "schedule")) {
-			rc = sl_engine_create_scheduled_runs(db, arg_int(argv[2]) * 1000, limit, &n,
-			                                     &err);
+			rc = sl_engine_create_scheduled_runs(&engine, arg_int(argv[2]) * 1000,
+			                                     limit, &n, &err);
 			if (!rc)
 				print(json_pack("{sI}", "created", (json_int_t)n));
 		} else {
-			rc = sl_engine_advance(db, arg_int(argv[2]) * 1000, limit, &n, &err);
+			rc = sl_engine_advance(&engine, arg_int(argv[2]) * 1000, limit, &n, &err);
 			if (!rc)
 				print(json_pack("{sI}", "changes", (json_int_t)n));
 		}
 	} else if (!strcmp(cmd, "claim")) {
-		rc = cmd_claim(db, argc, argv, &err);
+		rc = cmd_claim(&engine, argc, argv, &err);
 	} else if (!strcmp(cmd, "started")) {
-		rc = sl_engine_started(db, arg_int(argv[2]), arg_int(argv[3]),
+		rc = sl_engine_started(&engine, arg_int(argv[2]), arg_int(argv[3]),
 		                       arg_int(argv[4]) * 1000, &accepted, &err);
 		if (!rc)
 			print(json_pack("{sb}", "accepted", accepted));
 	} else if (!strcmp(cmd, "log")) {
-		rc = sl_engine_log(db, arg_int(argv[2]), arg_int(argv[3]), (int)arg_int(argv[4]),
-		                   argv[5], strlen(argv[5]), arg_int(argv[6]), &accepted, &err);
+		rc = sl_engine_log(&engine, arg_int(argv[2]), arg_int(argv[3]),
+		                   (int)arg_int(argv[4]), argv[5], strlen(argv[5]),
+		                   arg_int(argv[6]), &accepted, &err);
 		if (!rc)
 			print(json_pack("{sb}", "accepted", accepted));
 	} else if (!strcmp(cmd, "result")) {
-		rc = cmd_result(db, argc, argv, &err);
+		rc = cmd_result(&engine, argc, argv, &err);
 	} else if (!strcmp(cmd, "confirm-stopped")) {
-		rc = cmd_confirm_stopped(db, argc, argv, &err);
+		rc = cmd_confirm_stopped(&engine, argc, argv, &err);
 	} else {
-		rc = sl_engine_fail_worker(db, argv[2], arg_int(argv[3]) * 1000, NULL, &n, &err);
+		rc = sl_engine_fail_worker(&engine, argv[2], arg_int(argv[3]) * 1000, NULL, &n,
+		                           &err);
 		if (!rc)
 			print(json_pack("{sI}", "ended", (json_int_t)n));
 	}
 fail:
 	if (rc)
 		fprintf(stderr, "engine_tool: %s\n", err.buf);
+	sl_engine_release(&engine);
 	sl_db_free(db);
 	sl_strbuf_release(&err);
 	return rc ? 1 : 0;
