@@ -99,7 +99,7 @@ static void test_every_problem_reported(void **state)
 	assert_int_equal(diags.items[3].line, 5);
 	assert_non_null(strstr(diags.items[3].message, "dags.poll_interval: "));
 	assert_string_equal(diags.items[4].message,
-	                    "parallelism: expected an integer from 1 to 100000");
+	                    "parallelism: must be between 1 and 100000, got 0");
 	/* The defaults survive a bad value. */
 	assert_int_equal(cfg.parallelism, 32);
 	assert_int_equal(cfg.dags_poll_interval, 60);
@@ -208,7 +208,7 @@ static void test_worker_every_problem_reported(void **state)
 	                    "scheduler: 'nohost' is not host:port ([address]:port for IPv6)");
 	assert_string_equal(diags.items[2].message,
 	                    "scheduler: 'h:99999' has no valid port (1 to 65535)");
-	assert_string_equal(diags.items[3].message, "slots: expected an integer from 1 to 65535");
+	assert_string_equal(diags.items[3].message, "slots: must be between 1 and 65535, got 0");
 	assert_int_equal(diags.items[4].line, 5);
 	assert_non_null(strstr(diags.items[4].message, "'bad queue' is not a valid queue name"));
 	assert_non_null(strstr(diags.items[5].message, "name: 'a/b' is not a valid name"));
@@ -231,9 +231,12 @@ static void test_worker_required(void **state)
 	(void)state;
 	sl_worker_config_init(&cfg);
 	assert_int_not_equal(sl_worker_config_load(&cfg, path, &diags), 0);
-	assert_int_equal(diags.nr, 1);
-	assert_string_equal(diags.items[0].message,
-	                    "scheduler: required (host:port, or a list of them)");
+	/* Every missing key is reported, at the mapping. */
+	assert_int_equal(diags.nr, 2);
+	assert_int_equal(diags.items[0].line, 1);
+	assert_int_equal(diags.items[0].column, 1);
+	assert_string_equal(diags.items[0].message, "missing key 'scheduler'");
+	assert_string_equal(diags.items[1].message, "missing key 'token_file'");
 	unlink(path);
 	sl_worker_config_release(&cfg);
 	sl_diags_release(&diags);
