@@ -2,7 +2,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/civil.h"
-#include "sluice/duration.h"
+#include "sluice/container.h"
 #include "sluice/error.h"
 #include "sluice/proto.h"
 #include "sluice/strbuf.h"
@@ -11,6 +11,7 @@
 #include "sluice/template.h"
 #include "sluice/tz.h"
 #include "sluice/yaml_doc.h"
+#include "sluice/yschema.h"
 
 #include <limits.h>
 #include <math.h>
@@ -20,14 +21,13 @@
 #include "sluice/banned.h"
 
 #define DEFAULT_MAX_FILE_SIZE (1024 * 1024)
-/* Bounds the "did you mean" work a file full of unknown names can cause. */
-#define SUGGEST_BUDGET 20000
 /*
  * The env entries of a DISPATCH that the file's env and params may fill:
  * the rest is kept for the SLUICE_* values every attempt gets.
  */
 #define ENV_ROOM (SL_PROTO_LIST_MAX - SL_TASKENV_FIXED_MAX)
 
+/* The DAG-level keys, in the order they are read: dates need the zone. */
 enum dag_key {
 	DK_DAG,
 	DK_DESCRIPTION,
@@ -50,27 +50,10 @@ enum dag_key {
 	DK_NR
 };
 
-static const char *const dag_keys[DK_NR] = {
-    "dag",
-    "description",
-    "schedule",
-    "timezone",
-    "start_date",
-    "end_date",
-    "catchup",
-    "max_active_runs",
-    "max_active_tasks",
-    "paused",
-    "tags",
-    "owner",
-    "params",
-    "env",
-    "defaults",
-    "on_failure",
-    "on_success",
-    "tasks",
-};
-
+/*
+ * The task keys. The two each task sets for itself come first: `defaults`
+ * reads the table from TK_RETRIES on.
+ */
 enum task_key {
 	TK_COMMAND,
 	TK_DEPENDS_ON,
@@ -90,14 +73,6 @@ enum task_key {
 	TK_NR
 };
 
-static const char *const task_keys[TK_NR] = {
-    "command",         "depends_on", "retries",      "retry_delay", "retry_backoff",
-    "max_retry_delay", "timeout",    "trigger_rule", "pool",        "priority",
-    "queue",           "env",        "cwd",          "sensor",      "depends_on_past",
-};
-
-static const char *const sensor_keys[] = {"poke_interval", "timeout"};
-
 /* What the loader knows about one task beyond struct sl_task. */
 struct task_src {
 	const struct sl_ynode *id;          /* the key naming the task */
@@ -107,9 +82,8 @@ struct task_src {
 };
 
 struct loader {
-	const char *file;
+	struct sl_yreader r; /* the file's name, the diagnostics */
 	const char *data;
-	struct sl_diags *diags;
 	size_t diags_start;
 	struct sl_dag *dag;
 	struct sl_tz *tz;
@@ -118,154 +92,18 @@ struct loader {
 	const struct sl_ynode *defaults_env_key; /* the 'env' key in defaults */
 	struct task_src *src;                    /* one per task */
 	size_t src_nr;
-	size_t suggest_budget;
+	struct sl_strbuf where; /* "task 'x'", reused from task to task */
 };
 
-static void report(struct loader *L, const struct sl_ynode *at, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void report(struct loader *L, const struct sl_ynode *at, const char *fmt, ...)
+/* The loader of a key callback's reader. */
+static struct loader *loader_of(struct sl_yreader *r)
 {
-	struct sl_strbuf msg = SL_STRBUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	sl_strbuf_vaddf(&msg, fmt, ap);
-	va_end(ap);
-	sl_diags_add(L->diags, L->file, at ? at->line : 1, at ? at->column : 1, "%s", msg.buf);
-	sl_strbuf_release(&msg);
+	return container_of(r, struct loader, r);
 }
 
 static bool failed(const struct loader *L)
 {
-	return L->diags->nr > L->diags_start;
-}
-
-/* "string \"two\"", "integer -3", "mapping": the got-part of a type error. */
-static void describe(struct sl_strbuf *sb, const struct sl_ynode *v)
-{
-	const char *text;
-	size_t n;
-	bool cut;
-
-	v = sl_ynode_deref(v);
-	sl_strbuf_adds(sb, sl_ynode_type_name(v));
-	if (v->kind != SL_YNODE_SCALAR || v->u.scalar.type == SL_YTYPE_NULL)
-		return;
-	text = v->u.scalar.text;
-	n = strcspn(text, "\n");
-	cut = n > 40 || text[n];
-	if (n > 40)
-		n = 40;
-	while (n && ((unsigned char)text[n] & 0xC0) == 0x80)
-		n--;
-	if (v->u.scalar.type == SL_YTYPE_STRING)
-		sl_strbuf_addf(sb, " \"%.*s%s\"", (int)n, text, cut ? "..." : "");
-	else
-		sl_strbuf_addf(sb, " %.*s", (int)n, text);
-}
-
-static void type_error(struct loader *L, const char *key, const struct sl_ynode *v,
-                       const char *expected)
-{
-	struct sl_strbuf got = SL_STRBUF_INIT;
-
-	describe(&got, v);
-	report(L, v, "%s: expected %s, got %s", key, expected, got.buf);
-	sl_strbuf_release(&got);
-}
-
-static const char *suggest_from(struct loader *L, const char *word, const char *const *cands,
-                                size_t nr)
-{
-	struct sl_suggest s;
-
-	sl_suggest_init(&s, word);
-	for (size_t i = 0; i < nr && L->suggest_budget; i++, L->suggest_budget--)
-		sl_suggest_consider(&s, cands[i]);
-	return s.best;
-}
-
-static void report_unknown(struct loader *L, const struct sl_ynode *key, const char *what,
-                           const char *const *cands, size_t nr)
-{
-	const char *hint = suggest_from(L, key->u.scalar.text, cands, nr);
-
-	if (hint)
-		report(L, key, "unknown key '%s'%s (did you mean '%s'?)", key->u.scalar.text, what,
-		       hint);
-	else
-		report(L, key, "unknown key '%s'%s", key->u.scalar.text, what);
-}
-
-static int key_index(const char *key, const char *const *names, size_t nr)
-{
-	for (size_t i = 0; i < nr; i++) {
-		if (!strcmp(key, names[i]))
-			return (int)i;
-	}
-	return -1;
-}
-
-/*
- * Scalar accessors. Each reports its own error and returns false, so that a
- * caller checks one condition and moves on to the next key.
- */
-static bool get_string(struct loader *L, const char *key, const struct sl_ynode *v,
-                       const char **out)
-{
-	if (!sl_ynode_is_string(v)) {
-		type_error(L, key, v, "a string");
-		return false;
-	}
-	*out = sl_ynode_deref(v)->u.scalar.text;
-	return true;
-}
-
-static bool get_bool(struct loader *L, const char *key, const struct sl_ynode *v, bool *out)
-{
-	if (!sl_ynode_is(v, SL_YTYPE_BOOL)) {
-		type_error(L, key, v, "true or false");
-		return false;
-	}
-	*out = sl_ynode_bool(v);
-	return true;
-}
-
-static bool get_int(struct loader *L, const char *key, const struct sl_ynode *v, long long lo,
-                    long long hi, const char *expected, long long *out)
-{
-	if (!sl_ynode_is(v, SL_YTYPE_INT)) {
-		type_error(L, key, v, expected);
-		return false;
-	}
-	if (sl_ynode_int(v, out) < 0 || *out < lo || *out > hi) {
-		report(L, v, "%s: must be between %lld and %lld, got %s", key, lo, hi,
-		       sl_ynode_deref(v)->u.scalar.text);
-		return false;
-	}
-	return true;
-}
-
-static bool get_duration(struct loader *L, const char *key, const struct sl_ynode *v, bool positive,
-                         int64_t *out)
-{
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	const struct sl_ynode *d = sl_ynode_deref(v);
-	bool ok = false;
-
-	if (!sl_ynode_is_string(d) && !sl_ynode_is(d, SL_YTYPE_INT)) {
-		type_error(L, key, v, "a duration (seconds, or e.g. 90s, 5m, 1h30m, 2d)");
-		return false;
-	}
-	if (sl_duration_parse(d->u.scalar.text, out, &err) < 0)
-		report(L, v, "%s: %s", key, err.buf);
-	else if (positive && *out == 0)
-		report(L, v, "%s: must be greater than 0", key);
-	else
-		ok = true;
-	sl_strbuf_release(&err);
-	return ok;
+	return L->r.diags->nr > L->diags_start;
 }
 
 static bool text_fits(struct loader *L, const struct sl_ynode *at, size_t len, const char *fmt, ...)
@@ -286,8 +124,9 @@ static bool text_fits(struct loader *L, const struct sl_ynode *at, size_t len, c
 	va_start(ap, fmt);
 	sl_strbuf_vaddf(&key, fmt, ap);
 	va_end(ap);
-	report(L, at, "%s: is %zu bytes long, over the job protocol's limit of %d bytes", key.buf,
-	       len, SL_PROTO_TEXT_MAX);
+	sl_yreader_report(&L->r, at,
+	                  "%s: is %zu bytes long, over the job protocol's limit of %d bytes",
+	                  key.buf, len, SL_PROTO_TEXT_MAX);
 	sl_strbuf_release(&key);
 	return false;
 }
@@ -297,34 +136,29 @@ static bool env_name_valid(const char *s)
 	return sl_template_ident_valid(s, strlen(s));
 }
 
-static bool get_env(struct loader *L, const struct sl_ynode *v, struct sl_kvs *env)
+/* The entries of an `env` mapping (the reader checked that it is one) into `env`. */
+static bool read_env(struct loader *L, const struct sl_ynode *v, struct sl_kvs *env)
 {
 	const struct sl_ynode *m = sl_ynode_deref(v);
 	bool ok = true;
 
-	if (sl_ynode_is(m, SL_YTYPE_NULL))
-		return true;
-	if (m->kind != SL_YNODE_MAPPING) {
-		type_error(L, "env", v, "a mapping of variable names to values");
-		return false;
-	}
 	for (size_t i = 0; i < m->u.map.nr; i++) {
 		const struct sl_ynode *k = m->u.map.pairs[i].key;
 		const struct sl_ynode *val = sl_ynode_deref(m->u.map.pairs[i].value);
 
 		if (!env_name_valid(k->u.scalar.text)) {
-			report(L, k,
-			       "env: '%s' is not a valid environment variable name "
-			       "(letters, digits and '_', not starting with a digit)",
-			       k->u.scalar.text);
+			sl_yreader_report(&L->r, k,
+			                  "env: '%s' is not a valid environment variable name "
+			                  "(letters, digits and '_', not starting with a digit)",
+			                  k->u.scalar.text);
 			ok = false;
 			continue;
 		}
 		if (strlen(k->u.scalar.text) > SL_PROTO_ID_MAX) {
-			report(L, k,
-			       "env: variable name is %zu characters long, over the job protocol's "
-			       "limit of %d",
-			       strlen(k->u.scalar.text), SL_PROTO_ID_MAX);
+			sl_yreader_report(&L->r, k,
+			                  "env: variable name is %zu characters long, over the job "
+			                  "protocol's limit of %d",
+			                  strlen(k->u.scalar.text), SL_PROTO_ID_MAX);
 			ok = false;
 			continue;
 		}
@@ -332,8 +166,8 @@ static bool get_env(struct loader *L, const struct sl_ynode *v, struct sl_kvs *e
 			struct sl_strbuf key = SL_STRBUF_INIT;
 
 			sl_strbuf_addf(&key, "env.%s", k->u.scalar.text);
-			type_error(L, key.buf, m->u.map.pairs[i].value,
-			           "a value (write \"\" for an empty one)");
+			sl_yreader_type_error(&L->r, key.buf, m->u.map.pairs[i].value,
+			                      "a value (write \"\" for an empty one)");
 			sl_strbuf_release(&key);
 			ok = false;
 			continue;
@@ -351,197 +185,164 @@ static bool get_env(struct loader *L, const struct sl_ynode *v, struct sl_kvs *e
 	return ok;
 }
 
-static bool name_ok(struct loader *L, const char *key, const struct sl_ynode *v, const char *s)
+static bool read_task_env(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                          void *out)
 {
+	struct sl_task *t = out;
+
+	(void)name;
+	return read_env(loader_of(r), v, &t->env);
+}
+
+/* A pool's or a queue's name. */
+static bool check_name(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
+{
+	const char *s = sl_ynode_deref(v)->u.scalar.text;
+
+	(void)out;
 	if (sl_id_valid(s))
 		return true;
-	report(L, v,
-	       "%s: '%s' is not a valid name (letters, digits, '_', '.' and '-', at most %d "
-	       "characters)",
-	       key, s, SL_ID_MAX);
+	sl_yreader_report(
+	    r, v,
+	    "%s: '%s' is not a valid name (letters, digits, '_', '.' and '-', at most "
+	    "%d characters)",
+	    name, s, SL_ID_MAX);
 	return false;
 }
 
-static bool get_cwd(struct loader *L, const struct sl_ynode *v, char **out)
+static bool check_cwd(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
 {
-	const char *s, *p;
+	const char *s = sl_ynode_deref(v)->u.scalar.text, *p;
 
-	if (!get_string(L, "cwd", v, &s))
-		return false;
+	(void)name;
+	(void)out;
 	if (!*s) {
-		report(L, v, "cwd: is empty (omit it to run in the repository root)");
+		sl_yreader_report(r, v, "cwd: is empty (omit it to run in the repository root)");
 		return false;
 	}
 	if (s[0] == '/') {
-		report(L, v, "cwd: '%s' must be relative to the repository root", s);
+		sl_yreader_report(r, v, "cwd: '%s' must be relative to the repository root", s);
 		return false;
 	}
 	for (p = s; *p; p += strcspn(p, "/"), p += *p == '/') {
 		if (p[0] == '.' && p[1] == '.' && (p[2] == '/' || !p[2])) {
-			report(L, v,
-			       "cwd: '%s' must stay inside the repository ('..' is not allowed)",
-			       s);
+			sl_yreader_report(
+			    r, v, "cwd: '%s' must stay inside the repository ('..' is not allowed)",
+			    s);
 			return false;
 		}
 	}
-	if (!text_fits(L, v, strlen(s), "cwd"))
-		return false;
-	*out = sl_xstrdup(s);
-	return true;
+	return text_fits(loader_of(r), v, strlen(s), "cwd");
 }
 
-static bool get_sensor(struct loader *L, const struct sl_ynode *v, struct sl_task *t)
+static const struct sl_ykey sensor_keys[] = {
+    SL_YKEY_DURATION("poke_interval", struct sl_task, poke_interval, SL_YKEY_POSITIVE),
+    SL_YKEY_DURATION("timeout", struct sl_task, sensor_timeout, SL_YKEY_POSITIVE),
+};
+
+/* `sensor: true`, or a mapping of its settings; null or false: not a sensor. */
+static bool read_sensor(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
 {
-	const struct sl_ynode *m = sl_ynode_deref(v);
-	bool ok = true;
+	static const struct sl_yschema schema = {sensor_keys, SL_ARRAY_SIZE(sensor_keys), NULL};
+	const struct sl_yscope scope = {"sensor", "sensor.", NULL};
+	struct sl_task *t = out;
 
 	t->sensor = false;
 	t->poke_interval = 60;
 	t->sensor_timeout = 7 * 86400;
-	if (sl_ynode_is(m, SL_YTYPE_NULL))
+	if (sl_ynode_is(v, SL_YTYPE_NULL))
 		return true;
-	if (sl_ynode_is(m, SL_YTYPE_BOOL)) {
-		t->sensor = sl_ynode_bool(m);
+	if (sl_ynode_is(v, SL_YTYPE_BOOL)) {
+		t->sensor = sl_ynode_bool(v);
 		return true;
 	}
-	if (m->kind != SL_YNODE_MAPPING) {
-		type_error(L, "sensor", v, "a mapping with poke_interval and timeout, or true");
+	if (sl_ynode_deref(v)->kind != SL_YNODE_MAPPING) {
+		sl_yreader_type_error(r, name, v,
+		                      "a mapping with poke_interval and timeout, or true");
 		return false;
 	}
 	t->sensor = true;
-	for (size_t i = 0; i < m->u.map.nr; i++) {
-		const struct sl_ynode *k = m->u.map.pairs[i].key;
-		const struct sl_ynode *val = m->u.map.pairs[i].value;
-		int idx = key_index(k->u.scalar.text, sensor_keys, SL_ARRAY_SIZE(sensor_keys));
-
-		if (idx == 0)
-			ok &= get_duration(L, "poke_interval", val, true, &t->poke_interval);
-		else if (idx == 1)
-			ok &= get_duration(L, "sensor.timeout", val, true, &t->sensor_timeout);
-		else {
-			report_unknown(L, k, " in sensor", sensor_keys, SL_ARRAY_SIZE(sensor_keys));
-			ok = false;
-		}
-	}
-	return ok;
+	return sl_yschema_read(r, &schema, &scope, v, t, NULL) == 0;
 }
 
-static bool get_backoff(struct loader *L, const struct sl_ynode *v, enum sl_backoff *out)
+static bool read_backoff(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                         void *out)
 {
-	const char *s;
+	const char *s = sl_ynode_deref(v)->u.scalar.text;
+	struct sl_task *t = out;
 
-	if (!get_string(L, "retry_backoff", v, &s))
-		return false;
 	if (!strcmp(s, "fixed"))
-		*out = SL_BACKOFF_FIXED;
+		t->retry_backoff = SL_BACKOFF_FIXED;
 	else if (!strcmp(s, "exponential"))
-		*out = SL_BACKOFF_EXPONENTIAL;
+		t->retry_backoff = SL_BACKOFF_EXPONENTIAL;
 	else {
-		report(L, v, "retry_backoff: expected 'fixed' or 'exponential', got '%s'", s);
+		sl_yreader_report(r, v, "%s: expected 'fixed' or 'exponential', got '%s'", name, s);
 		return false;
 	}
 	return true;
 }
 
-static bool get_trigger_rule(struct loader *L, const struct sl_ynode *v, enum sl_trigger_rule *out)
+static bool read_trigger_rule(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                              void *out)
 {
 	const char *names[SL_TRIGGER_ALWAYS + 1];
-	const char *s, *hint;
+	const char *s = sl_ynode_deref(v)->u.scalar.text, *hint;
+	struct sl_task *t = out;
 
-	if (!get_string(L, "trigger_rule", v, &s))
-		return false;
-	if (!sl_trigger_rule_parse(s, out))
+	(void)name;
+	if (!sl_trigger_rule_parse(s, &t->trigger_rule))
 		return true;
 	for (int i = 0; i <= SL_TRIGGER_ALWAYS; i++)
 		names[i] = sl_trigger_rule_name((enum sl_trigger_rule)i);
-	hint = suggest_from(L, s, names, SL_ARRAY_SIZE(names));
+	hint = sl_yreader_suggest(r, s, names, SL_ARRAY_SIZE(names));
 	if (hint)
-		report(L, v, "unknown trigger rule '%s' (did you mean '%s'?)", s, hint);
+		sl_yreader_report(r, v, "unknown trigger rule '%s' (did you mean '%s'?)", s, hint);
 	else
-		report(L, v, "unknown trigger rule '%s' (see the list in docs/dag-format.md)", s);
+		sl_yreader_report(
+		    r, v, "unknown trigger rule '%s' (see the list in docs/dag-format.md)", s);
 	return false;
 }
+
+/* A task's or a callback's command: not blank, and one a DISPATCH can carry. */
+static bool check_command(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                          void *out)
+{
+	const char *s = sl_ynode_deref(v)->u.scalar.text;
+
+	(void)out;
+	if (!s[strspn(s, " \t\r\n")]) {
+		sl_yreader_report(r, v, "%s: is empty", name);
+		return false;
+	}
+	return text_fits(loader_of(r), v, strlen(s), "%s", name);
+}
+
+static const struct sl_ykey task_keys[TK_NR] = {
+    [TK_COMMAND] =
+        SL_YKEY_STRING("command", struct sl_task, command, SL_YKEY_REQUIRED, check_command),
+    /* Resolved once every task id is known (load_deps). */
+    [TK_DEPENDS_ON] = SL_YKEY_FN("depends_on", SL_YK_ANY, 0, NULL, NULL),
+    [TK_RETRIES] = SL_YKEY_INT("retries", struct sl_task, retries, 0, 1000, 0),
+    [TK_RETRY_DELAY] = SL_YKEY_DURATION("retry_delay", struct sl_task, retry_delay, 0),
+    [TK_RETRY_BACKOFF] = SL_YKEY_FN("retry_backoff", SL_YK_STRING, 0, NULL, read_backoff),
+    [TK_MAX_RETRY_DELAY] = SL_YKEY_DURATION("max_retry_delay", struct sl_task, max_retry_delay, 0),
+    /* `timeout: null` undoes a timeout set in defaults. */
+    [TK_TIMEOUT] = SL_YKEY_DURATION("timeout", struct sl_task, timeout,
+                                    SL_YKEY_POSITIVE | SL_YKEY_NULL_CLEARS),
+    [TK_TRIGGER_RULE] = SL_YKEY_FN("trigger_rule", SL_YK_STRING, 0, NULL, read_trigger_rule),
+    [TK_POOL] = SL_YKEY_STRING("pool", struct sl_task, pool, SL_YKEY_NULL_CLEARS, check_name),
+    [TK_PRIORITY] = SL_YKEY_INT("priority", struct sl_task, priority, INT_MIN, INT_MAX, 0),
+    [TK_QUEUE] = SL_YKEY_STRING("queue", struct sl_task, queue, 0, check_name),
+    [TK_ENV] = SL_YKEY_FN("env", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS,
+                          "a mapping of variable names to values", read_task_env),
+    [TK_CWD] = SL_YKEY_STRING("cwd", struct sl_task, cwd, SL_YKEY_NULL_CLEARS, check_cwd),
+    [TK_SENSOR] = SL_YKEY_FN("sensor", SL_YK_ANY, 0, NULL, read_sensor),
+    [TK_DEPENDS_ON_PAST] = SL_YKEY_BOOL("depends_on_past", struct sl_task, depends_on_past, 0),
+};
 
 static char *dup_or_null(const char *s)
 {
 	return s ? sl_xstrdup(s) : NULL;
-}
-
-/*
- * Parse task key `k` (neither command nor depends_on) from `v` into `t`.
- * Returns true when the value was valid.
- */
-static bool task_key_parse(struct loader *L, enum task_key k, const struct sl_ynode *v,
-                           struct sl_task *t)
-{
-	const char *name = task_keys[k];
-	const char *s;
-	long long n;
-	bool b;
-
-	switch (k) {
-	case TK_RETRIES:
-		if (!get_int(L, name, v, 0, 1000, "a non-negative integer", &n))
-			return false;
-		t->retries = (int)n;
-		return true;
-	case TK_RETRY_DELAY:
-		return get_duration(L, name, v, false, &t->retry_delay);
-	case TK_RETRY_BACKOFF:
-		return get_backoff(L, v, &t->retry_backoff);
-	case TK_MAX_RETRY_DELAY:
-		return get_duration(L, name, v, false, &t->max_retry_delay);
-	case TK_TIMEOUT:
-		if (sl_ynode_is(v, SL_YTYPE_NULL)) {
-			t->timeout = 0;
-			return true;
-		}
-		return get_duration(L, name, v, true, &t->timeout);
-	case TK_TRIGGER_RULE:
-		return get_trigger_rule(L, v, &t->trigger_rule);
-	case TK_POOL:
-	case TK_QUEUE:
-		if (k == TK_POOL && sl_ynode_is(v, SL_YTYPE_NULL)) {
-			free(t->pool);
-			t->pool = NULL;
-			return true;
-		}
-		if (!get_string(L, name, v, &s) || !name_ok(L, name, v, s))
-			return false;
-		if (k == TK_POOL) {
-			free(t->pool);
-			t->pool = sl_xstrdup(s);
-		} else {
-			free(t->queue);
-			t->queue = sl_xstrdup(s);
-		}
-		return true;
-	case TK_PRIORITY:
-		if (!get_int(L, name, v, INT_MIN, INT_MAX, "an integer", &n))
-			return false;
-		t->priority = (int)n;
-		return true;
-	case TK_ENV:
-		return get_env(L, v, &t->env);
-	case TK_CWD:
-		free(t->cwd);
-		t->cwd = NULL;
-		if (sl_ynode_is(v, SL_YTYPE_NULL))
-			return true;
-		return get_cwd(L, v, &t->cwd);
-	case TK_SENSOR:
-		return get_sensor(L, v, t);
-	case TK_DEPENDS_ON_PAST:
-		if (!get_bool(L, name, v, &b))
-			return false;
-		t->depends_on_past = b;
-		return true;
-	case TK_COMMAND:
-	case TK_DEPENDS_ON:
-	case TK_NR:
-		break;
-	}
-	return false;
 }
 
 /* Copy the value of key `k` from the parsed defaults `d` to `t`. */
@@ -614,69 +415,47 @@ static void task_init_defaults(struct sl_task *t)
 	t->sensor_timeout = 7 * 86400;
 }
 
-static void load_defaults(struct loader *L, const struct sl_ynode *v)
+/* `command` and `depends_on` under defaults: each task sets its own. */
+static bool defaults_unknown(struct sl_yreader *r, const struct sl_ynode *key)
 {
-	const struct sl_ynode *m = sl_ynode_deref(v);
-
-	if (sl_ynode_is(m, SL_YTYPE_NULL))
-		return;
-	if (m->kind != SL_YNODE_MAPPING) {
-		type_error(L, "defaults", v, "a mapping of task keys");
-		return;
+	for (int k = TK_COMMAND; k < TK_RETRIES; k++) {
+		if (!strcmp(key->u.scalar.text, task_keys[k].name)) {
+			sl_yreader_report(r, key,
+			                  "'%s' cannot be set in defaults: each task sets its own",
+			                  task_keys[k].name);
+			return true;
+		}
 	}
-	for (size_t i = 0; i < m->u.map.nr; i++) {
-		const struct sl_ynode *k = m->u.map.pairs[i].key;
-		int idx = key_index(k->u.scalar.text, task_keys, TK_NR);
-
-		if (idx == TK_ENV)
-			L->defaults_env_key = k;
-		if (idx < 0)
-			report_unknown(L, k, " in defaults", task_keys, TK_NR);
-		else if (idx == TK_COMMAND || idx == TK_DEPENDS_ON)
-			report(L, k, "'%s' cannot be set in defaults: each task sets its own",
-			       task_keys[idx]);
-		else if (task_key_parse(L, (enum task_key)idx, m->u.map.pairs[i].value,
-		                        &L->defaults))
-			L->defaults_set |= 1u << idx;
-	}
+	return false;
 }
 
-/* A task's or a callback's command: a string, not blank, that a DISPATCH can carry. */
-static bool get_command(struct loader *L, const char *key, const struct sl_ynode *v,
-                        const char **out)
+static bool read_defaults(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                          void *out)
 {
-	const char *s;
+	static const struct sl_yschema schema = {task_keys + TK_RETRIES, TK_NR - TK_RETRIES,
+	                                         defaults_unknown};
+	const struct sl_yscope scope = {"defaults", "", NULL};
+	struct loader *L = loader_of(r);
+	struct sl_yfound found;
+	int rc;
 
-	if (!get_string(L, key, v, &s))
-		return false;
-	if (!s[strspn(s, " \t\r\n")]) {
-		report(L, v, "%s: is empty", key);
-		return false;
-	}
-	if (!text_fits(L, v, strlen(s), "%s", key))
-		return false;
-	*out = s;
-	return true;
-}
-
-static void load_command(struct loader *L, size_t ti, const struct sl_ynode *v)
-{
-	struct sl_task *t = &L->dag->tasks[ti];
-	const char *s;
-
-	if (!v) {
-		report(L, L->src[ti].id, "task '%s' has no command", t->id);
-		return;
-	}
-	if (get_command(L, "command", v, &s))
-		t->command = sl_xstrdup(s);
+	(void)name;
+	(void)out;
+	rc = sl_yschema_read(r, &schema, &scope, v, &L->defaults, &found);
+	L->defaults_set = found.valid << TK_RETRIES;
+	if (found.pairs[TK_ENV - TK_RETRIES])
+		L->defaults_env_key = found.pairs[TK_ENV - TK_RETRIES]->key;
+	return rc == 0;
 }
 
 static void load_task(struct loader *L, size_t ti, const struct sl_ypair *pair)
 {
+	static const struct sl_yschema schema = {task_keys, TK_NR, NULL};
 	struct sl_task *t = &L->dag->tasks[ti];
 	struct task_src *src = &L->src[ti];
 	const struct sl_ynode *m = sl_ynode_deref(pair->value);
+	struct sl_yscope scope = {NULL, "", pair->key};
+	struct sl_yfound found;
 
 	task_init_defaults(t);
 	t->id = sl_xstrdup(pair->key->u.scalar.text);
@@ -684,42 +463,31 @@ static void load_task(struct loader *L, size_t ti, const struct sl_ypair *pair)
 	t->column = pair->key->column;
 	src->id = pair->key;
 	if (!sl_id_valid(t->id))
-		report(L, pair->key,
-		       "bad task id '%s': use letters, digits, '_', '.' and '-' (at most %d "
-		       "characters)",
-		       t->id, SL_ID_MAX);
+		sl_yreader_report(
+		    &L->r, pair->key,
+		    "bad task id '%s': use letters, digits, '_', '.' and '-' (at most %d "
+		    "characters)",
+		    t->id, SL_ID_MAX);
+	sl_strbuf_reset(&L->where);
+	sl_strbuf_addf(&L->where, "task '%s'", t->id);
 	if (m->kind != SL_YNODE_MAPPING) {
-		struct sl_strbuf got = SL_STRBUF_INIT;
-
-		describe(&got, m);
-		report(L, pair->value, "task '%s': expected a mapping of task keys%s, got %s",
-		       t->id, sl_ynode_is_string(m) ? " (write 'command:' before a command)" : "",
-		       got.buf);
-		sl_strbuf_release(&got);
+		sl_yreader_type_error(&L->r, L->where.buf, pair->value,
+		                      sl_ynode_is_string(m)
+		                          ? "a mapping of task keys (write 'command:' "
+		                            "before a command)"
+		                          : "a mapping of task keys");
 		return;
 	}
-	for (size_t i = 0; i < m->u.map.nr; i++) {
-		const struct sl_ynode *k = m->u.map.pairs[i].key;
-		int idx = key_index(k->u.scalar.text, task_keys, TK_NR);
-		struct sl_strbuf what = SL_STRBUF_INIT;
-
-		if (idx >= 0) {
-			src->keys[idx] = m->u.map.pairs[i].value;
-			if (idx == TK_ENV)
-				src->env_key = k;
-			continue;
-		}
-		sl_strbuf_addf(&what, " in task '%s'", t->id);
-		report_unknown(L, k, what.buf, task_keys, TK_NR);
-		sl_strbuf_release(&what);
-	}
-	for (int k = TK_RETRIES; k < TK_NR; k++) {
-		if (src->keys[k])
-			task_key_parse(L, (enum task_key)k, src->keys[k], t);
-		else if (L->defaults_set & (1u << k))
+	scope.where = L->where.buf;
+	sl_yschema_read(&L->r, &schema, &scope, m, t, &found);
+	for (int k = 0; k < TK_NR; k++) {
+		if (found.pairs[k])
+			src->keys[k] = found.pairs[k]->value;
+		else if (k >= TK_RETRIES && (L->defaults_set & (1u << k)))
 			task_key_copy((enum task_key)k, &L->defaults, t);
 	}
-	load_command(L, ti, src->keys[TK_COMMAND]);
+	if (found.pairs[TK_ENV])
+		src->env_key = found.pairs[TK_ENV]->key;
 }
 
 static bool dep_listed(const struct sl_task *t, size_t u)
@@ -738,13 +506,14 @@ static void report_unknown_dep(struct loader *L, const struct sl_ynode *at, cons
 	struct sl_suggest s;
 
 	sl_suggest_init(&s, dep);
-	for (size_t i = 0; i < dag->tasks_nr && L->suggest_budget; i++, L->suggest_budget--)
+	for (size_t i = 0; i < dag->tasks_nr && L->r.suggest_budget; i++, L->r.suggest_budget--)
 		sl_suggest_consider(&s, dag->tasks[i].id);
 	if (s.best)
-		report(L, at, "task '%s' depends on unknown task '%s' (did you mean '%s'?)", task,
-		       dep, s.best);
+		sl_yreader_report(&L->r, at,
+		                  "task '%s' depends on unknown task '%s' (did you mean '%s'?)",
+		                  task, dep, s.best);
 	else
-		report(L, at, "task '%s' depends on unknown task '%s'", task, dep);
+		sl_yreader_report(&L->r, at, "task '%s' depends on unknown task '%s'", task, dep);
 }
 
 static void add_dep(struct loader *L, size_t ti, const struct sl_ynode *entry)
@@ -757,7 +526,7 @@ static void add_dep(struct loader *L, size_t ti, const struct sl_ynode *entry)
 
 	if (e->kind != SL_YNODE_SCALAR || e->u.scalar.type == SL_YTYPE_NULL ||
 	    e->u.scalar.type == SL_YTYPE_BOOL) {
-		type_error(L, "depends_on", entry, "a task id");
+		sl_yreader_type_error(&L->r, "depends_on", entry, "a task id");
 		return;
 	}
 	dep = e->u.scalar.text;
@@ -765,9 +534,10 @@ static void add_dep(struct loader *L, size_t ti, const struct sl_ynode *entry)
 	if (u < 0) {
 		report_unknown_dep(L, entry, t->id, dep);
 	} else if ((size_t)u == ti) {
-		report(L, entry, "task '%s' depends on itself", t->id);
+		sl_yreader_report(&L->r, entry, "task '%s' depends on itself", t->id);
 	} else if (dep_listed(t, (size_t)u)) {
-		report(L, entry, "task '%s' lists '%s' more than once in depends_on", t->id, dep);
+		sl_yreader_report(&L->r, entry, "task '%s' lists '%s' more than once in depends_on",
+		                  t->id, dep);
 	} else {
 		t->upstream[t->upstream_nr] = (size_t)u;
 		src->dep_nodes[t->upstream_nr] = entry;
@@ -796,7 +566,7 @@ static void load_deps(struct loader *L, size_t ti)
 	} else if (d->kind == SL_YNODE_SEQUENCE) {
 		nr = d->u.seq.nr;
 	} else {
-		type_error(L, "depends_on", v, "a list of task ids");
+		sl_yreader_type_error(&L->r, "depends_on", v, "a list of task ids");
 		return;
 	}
 	L->dag->tasks[ti].upstream = sl_xcalloc(nr, sizeof(size_t));
@@ -848,7 +618,7 @@ static void report_cycle(struct loader *L, const struct sl_dag_cycle *c)
 	for (size_t i = 0; i <= c->nr; i++)
 		sl_strbuf_addf(&msg, "%s%s", i ? " -> " : "",
 		               L->dag->tasks[c->tasks[(start + i) % c->nr]].id);
-	report(L, at, "%s", msg.buf);
+	sl_yreader_report(&L->r, at, "%s", msg.buf);
 	sl_strbuf_release(&msg);
 }
 
@@ -896,7 +666,7 @@ static void template_error(struct template_ctx *c, size_t nth, const char *fmt, 
 	sl_strbuf_vaddf(&msg, fmt, ap);
 	va_end(ap);
 	brace_position(c->L, c->node, nth, &line, &column);
-	sl_diags_add(c->L->diags, c->L->file, line, column, "%s", msg.buf);
+	sl_diags_add(c->L->r.diags, c->L->r.file, line, column, "%s", msg.buf);
 	sl_strbuf_release(&msg);
 }
 
@@ -911,8 +681,8 @@ static void check_output_ref(struct template_ctx *c, size_t nth, const struct sl
 		struct sl_suggest s;
 
 		sl_suggest_init(&s, task);
-		for (size_t i = 0; i < dag->tasks_nr && c->L->suggest_budget;
-		     i++, c->L->suggest_budget--)
+		for (size_t i = 0; i < dag->tasks_nr && c->L->r.suggest_budget;
+		     i++, c->L->r.suggest_budget--)
 			sl_suggest_consider(&s, dag->tasks[i].id);
 		if (s.best)
 			template_error(c, nth,
@@ -1056,11 +826,11 @@ static void load_tasks(struct loader *L, const struct sl_ynode *v, const struct 
 	struct sl_dag_cycles cycles = SL_DAG_CYCLES_INIT;
 
 	if (!m || sl_ynode_is(m, SL_YTYPE_NULL) || (m->kind == SL_YNODE_MAPPING && !m->u.map.nr)) {
-		report(L, v ? v : root, "a DAG needs 'tasks': at least one task");
+		sl_yreader_report(&L->r, v ? v : root, "a DAG needs 'tasks': at least one task");
 		return;
 	}
 	if (m->kind != SL_YNODE_MAPPING) {
-		type_error(L, "tasks", v, "a mapping of task ids to tasks");
+		sl_yreader_type_error(&L->r, "tasks", v, "a mapping of task ids to tasks");
 		return;
 	}
 	dag->tasks = sl_xcalloc(m->u.map.nr, sizeof(*dag->tasks));
@@ -1119,15 +889,16 @@ static json_t *to_json(struct loader *L, const char *name, const struct sl_ynode
 	case SL_YTYPE_INT:
 		if (sl_ynode_int(n, &i) == 0)
 			return json_integer((json_int_t)i);
-		report(L, v, "params.%s: %s does not fit in a 64-bit integer", name,
-		       n->u.scalar.text);
+		sl_yreader_report(&L->r, v, "params.%s: %s does not fit in a 64-bit integer", name,
+		                  n->u.scalar.text);
 		return NULL;
 	case SL_YTYPE_FLOAT:
 		/* .inf and .nan have no JSON form (and strtod does not read YAML's). */
 		d = strpbrk(n->u.scalar.text, "iInN") ? NAN : strtod(n->u.scalar.text, NULL);
 		if (isfinite(d) && (j = json_real(d)))
 			return j;
-		report(L, v, "params.%s: %s cannot be written in JSON", name, n->u.scalar.text);
+		sl_yreader_report(&L->r, v, "params.%s: %s cannot be written in JSON", name,
+		                  n->u.scalar.text);
 		return NULL;
 	case SL_YTYPE_STRING:
 		break;
@@ -1149,10 +920,10 @@ static void check_param_env(struct loader *L, const struct sl_ynode *k, const st
 
 	sl_taskenv_param_name(&var, name, len);
 	if (var.len > SL_PROTO_ID_MAX)
-		report(L, k,
-		       "params: name is %zu characters long, over the limit of %zu "
-		       "(SLUICE_PARAM_<NAME> must fit the job protocol's %d)",
-		       len, SL_PROTO_ID_MAX - (var.len - len), SL_PROTO_ID_MAX);
+		sl_yreader_report(&L->r, k,
+		                  "params: name is %zu characters long, over the limit of %zu "
+		                  "(SLUICE_PARAM_<NAME> must fit the job protocol's %d)",
+		                  len, SL_PROTO_ID_MAX - (var.len - len), SL_PROTO_ID_MAX);
 	sl_strbuf_release(&var);
 	if (!j)
 		return;
@@ -1161,56 +932,47 @@ static void check_param_env(struct loader *L, const struct sl_ynode *k, const st
 	free(text);
 }
 
-static void load_params(struct loader *L, const struct sl_ynode *v)
+static bool read_params(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
 {
 	const struct sl_ynode *m = sl_ynode_deref(v);
+	struct loader *L = loader_of(r);
+	struct sl_dag *dag = out;
+	size_t problems = r->problems;
 
-	if (sl_ynode_is(m, SL_YTYPE_NULL))
-		return;
-	if (m->kind != SL_YNODE_MAPPING) {
-		type_error(L, "params", v, "a mapping of names to values");
-		return;
-	}
+	(void)name;
 	for (size_t i = 0; i < m->u.map.nr; i++) {
 		const struct sl_ynode *k = m->u.map.pairs[i].key;
-		const char *name = k->u.scalar.text;
+		const char *param = k->u.scalar.text;
 		json_t *j;
 
-		if (!sl_template_ident_valid(name, strlen(name))) {
-			report(L, k,
-			       "params: '%s' is not a valid param name (letters, digits and '_', "
-			       "not starting with a digit)",
-			       name);
+		if (!sl_template_ident_valid(param, strlen(param))) {
+			sl_yreader_report(
+			    r, k,
+			    "params: '%s' is not a valid param name (letters, digits and "
+			    "'_', not starting with a digit)",
+			    param);
 			continue;
 		}
-		j = to_json(L, name, m->u.map.pairs[i].value);
+		j = to_json(L, param, m->u.map.pairs[i].value);
 		check_param_env(L, k, m->u.map.pairs[i].value, j);
 		if (j)
-			json_object_set_new(L->dag->params, name, j);
+			json_object_set_new(dag->params, param, j);
 	}
+	return r->problems == problems;
 }
 
-static void load_tags(struct loader *L, const struct sl_ynode *v)
+static bool read_tags(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
 {
-	const struct sl_ynode *s = sl_ynode_deref(v);
-	struct sl_dag *dag = L->dag;
+	struct sl_dag *dag = out;
+	size_t n = sl_ylist_nr(v);
 
-	if (sl_ynode_is(s, SL_YTYPE_NULL))
-		return;
-	if (s->kind != SL_YNODE_SEQUENCE) {
-		type_error(L, "tags", v, "a list of strings");
-		return;
-	}
-	dag->tags = sl_xcalloc(s->u.seq.nr ? s->u.seq.nr : 1, sizeof(*dag->tags));
-	for (size_t i = 0; i < s->u.seq.nr; i++) {
-		const struct sl_ynode *t = sl_ynode_deref(s->u.seq.items[i]);
-
-		if (t->kind != SL_YNODE_SCALAR || t->u.scalar.type == SL_YTYPE_NULL) {
-			type_error(L, "tags", s->u.seq.items[i], "a string");
-			continue;
-		}
-		dag->tags[dag->tags_nr++] = sl_xstrdup(t->u.scalar.text);
-	}
+	(void)r;
+	(void)name;
+	dag->tags = sl_xcalloc(n ? n : 1, sizeof(*dag->tags));
+	for (size_t i = 0; i < n; i++)
+		dag->tags[dag->tags_nr++] =
+		    sl_xstrdup(sl_ynode_deref(sl_ylist_item(v, i))->u.scalar.text);
+	return true;
 }
 
 /*
@@ -1234,157 +996,155 @@ static void value_position(const struct loader *L, const struct sl_ynode *v, siz
 	sl_ynode_position(s, L->data, s->start_offset + q + off, line, column);
 }
 
-static void load_schedule(struct loader *L, const struct sl_ynode *v)
+static bool check_schedule(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                           void *out)
 {
-	struct sl_dag *dag = L->dag;
 	struct sl_strbuf err = SL_STRBUF_INIT;
-	const char *s;
+	const char *s = sl_ynode_deref(v)->u.scalar.text;
+	struct sl_dag *dag = out;
+	unsigned line, column;
 	size_t off = 0;
 
-	if (sl_ynode_is(v, SL_YTYPE_NULL))
-		return;
-	if (!get_string(L, "schedule", v, &s))
-		return;
 	if (!strcmp(s, "@once")) {
 		dag->schedule_kind = SL_SCHEDULE_ONCE;
-	} else if (sl_cron_parse(&dag->cron, s, &err, &off) < 0) {
-		unsigned line, column;
-
-		value_position(L, v, off, &line, &column);
-		sl_diags_add(L->diags, L->file, line, column, "schedule: %s", err.buf);
-		sl_strbuf_release(&err);
-		return;
-	} else {
+		return true;
+	}
+	if (sl_cron_parse(&dag->cron, s, &err, &off) == 0) {
 		dag->schedule_kind = SL_SCHEDULE_CRON;
+		sl_strbuf_release(&err);
+		return true;
 	}
-	dag->schedule = sl_xstrdup(s);
+	/* Point at the field at fault, not at the start of the expression. */
+	value_position(loader_of(r), v, off, &line, &column);
+	sl_diags_add(r->diags, r->file, line, column, "%s: %s", name, err.buf);
+	r->problems++;
 	sl_strbuf_release(&err);
+	return false;
 }
 
-static void load_timezone(struct loader *L, const struct sl_ynode *v)
+static bool check_timezone(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                           void *out)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
-	const char *s;
+	struct loader *L = loader_of(r);
+	bool ok = sl_tz_load(&L->tz, sl_ynode_deref(v)->u.scalar.text, &err) == 0;
 
-	if (!v || !get_string(L, "timezone", v, &s))
-		return;
-	if (sl_tz_load(&L->tz, s, &err) < 0) {
-		report(L, v, "timezone: %s", err.buf);
+	(void)out;
+	if (!ok) {
+		sl_yreader_report(r, v, "%s: %s", name, err.buf);
 		L->tz = NULL;
-	} else {
-		free(L->dag->timezone);
-		L->dag->timezone = sl_xstrdup(s);
 	}
-	sl_strbuf_release(&err);
-}
-
-static bool load_date(struct loader *L, const char *key, const struct sl_ynode *v, int64_t *out)
-{
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	const char *s;
-	bool ok = false;
-
-	if (!get_string(L, key, v, &s))
-		return false;
-	if (sl_iso_parse(s, L->tz, out, &err) < 0)
-		report(L, v, "%s: %s", key, err.buf);
-	else
-		ok = true;
 	sl_strbuf_release(&err);
 	return ok;
 }
 
-static void load_id(struct loader *L, const struct sl_ynode *v)
+/* A date in the DAG's time zone, read before (the table's order). */
+static bool read_date(struct sl_yreader *r, const char *name, const struct sl_ynode *v, int64_t *at,
+                      bool *has)
 {
-	struct sl_dag *dag = L->dag;
-	const char *s, *base;
+	struct sl_strbuf err = SL_STRBUF_INIT;
+
+	*has = sl_iso_parse(sl_ynode_deref(v)->u.scalar.text, loader_of(r)->tz, at, &err) == 0;
+	if (!*has)
+		sl_yreader_report(r, v, "%s: %s", name, err.buf);
+	sl_strbuf_release(&err);
+	return *has;
+}
+
+static bool read_start_date(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                            void *out)
+{
+	struct sl_dag *dag = out;
+
+	return read_date(r, name, v, &dag->start_date, &dag->has_start_date);
+}
+
+static bool read_end_date(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                          void *out)
+{
+	struct sl_dag *dag = out;
+
+	return read_date(r, name, v, &dag->end_date, &dag->has_end_date);
+}
+
+static bool check_dag_id(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                         void *out)
+{
+	const char *s = sl_ynode_deref(v)->u.scalar.text;
+
+	(void)name;
+	(void)out;
+	if (sl_id_valid(s))
+		return true;
+	sl_yreader_report(r, v,
+	                  "bad DAG id '%s': use letters, digits, '_', '.' and '-' (at most %d "
+	                  "characters)",
+	                  s, SL_ID_MAX);
+	return false;
+}
+
+/* Without `dag:`, the id is the file's name without its directory and extension. */
+static void id_from_file(struct loader *L)
+{
+	const char *base = strrchr(L->r.file, '/');
 	size_t len;
 
-	if (v) {
-		if (!get_string(L, "dag", v, &s))
-			return;
-		if (!sl_id_valid(s))
-			report(L, v,
-			       "bad DAG id '%s': use letters, digits, '_', '.' and '-' (at most %d "
-			       "characters)",
-			       s, SL_ID_MAX);
-		dag->id = sl_xstrdup(s);
-		return;
-	}
-	base = strrchr(L->file, '/');
-	base = base ? base + 1 : L->file;
+	base = base ? base + 1 : L->r.file;
 	len = strlen(base);
 	if (len > 5 && !strcmp(base + len - 5, ".yaml"))
 		len -= 5;
 	else if (len > 4 && !strcmp(base + len - 4, ".yml"))
 		len -= 4;
-	dag->id = sl_xstrndup(base, len);
-	if (!sl_id_valid(dag->id))
-		report(L, NULL,
-		       "the DAG id '%s' taken from the file name is not valid (letters, digits, "
-		       "'_', '.' and '-', at most %d characters); set 'dag:' or rename the file",
-		       dag->id, SL_ID_MAX);
+	L->dag->id = sl_xstrndup(base, len);
+	if (!sl_id_valid(L->dag->id))
+		sl_yreader_report(&L->r, NULL,
+		                  "the DAG id '%s' taken from the file name is not valid (letters, "
+		                  "digits, '_', '.' and '-', at most %d characters); set 'dag:' or "
+		                  "rename the file",
+		                  L->dag->id, SL_ID_MAX);
 }
 
-static void load_optional_string(struct loader *L, const char *key, const struct sl_ynode *v,
-                                 char **out)
+static bool read_dag_env(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                         void *out)
 {
-	const char *s;
+	struct sl_dag *dag = out;
 
-	if (!v || sl_ynode_is(v, SL_YTYPE_NULL) || !get_string(L, key, v, &s))
-		return;
-	*out = sl_xstrdup(s);
+	(void)name;
+	return read_env(loader_of(r), v, &dag->env);
 }
 
-static void load_callback(struct loader *L, const char *key, const struct sl_ynode *v, char **out)
-{
-	const char *s;
-
-	if (!v || sl_ynode_is(v, SL_YTYPE_NULL) || !get_command(L, key, v, &s))
-		return;
-	*out = sl_xstrdup(s);
-}
-
-static void load_dag_keys(struct loader *L, const struct sl_ynode *const *k)
-{
-	struct sl_dag *dag = L->dag;
-	long long n;
-	bool b;
-
-	load_id(L, k[DK_DAG]);
-	load_optional_string(L, "description", k[DK_DESCRIPTION], &dag->description);
-	load_optional_string(L, "owner", k[DK_OWNER], &dag->owner);
-	load_callback(L, "on_failure", k[DK_ON_FAILURE], &dag->on_failure);
-	load_callback(L, "on_success", k[DK_ON_SUCCESS], &dag->on_success);
-	if (k[DK_SCHEDULE])
-		load_schedule(L, k[DK_SCHEDULE]);
-	load_timezone(L, k[DK_TIMEZONE]);
-	if (k[DK_START_DATE] && !sl_ynode_is(k[DK_START_DATE], SL_YTYPE_NULL))
-		dag->has_start_date =
-		    load_date(L, "start_date", k[DK_START_DATE], &dag->start_date);
-	if (k[DK_END_DATE] && !sl_ynode_is(k[DK_END_DATE], SL_YTYPE_NULL))
-		dag->has_end_date = load_date(L, "end_date", k[DK_END_DATE], &dag->end_date);
-	if (dag->has_start_date && dag->has_end_date && dag->end_date < dag->start_date)
-		report(L, k[DK_END_DATE], "end_date: is before start_date");
-	if (k[DK_CATCHUP] && get_bool(L, "catchup", k[DK_CATCHUP], &b))
-		dag->catchup = b;
-	if (k[DK_PAUSED] && get_bool(L, "paused", k[DK_PAUSED], &b))
-		dag->paused = b;
-	if (k[DK_MAX_ACTIVE_RUNS] && get_int(L, "max_active_runs", k[DK_MAX_ACTIVE_RUNS], 1,
-	                                     INT_MAX, "a positive integer", &n))
-		dag->max_active_runs = (int)n;
-	if (k[DK_MAX_ACTIVE_TASKS] && get_int(L, "max_active_tasks", k[DK_MAX_ACTIVE_TASKS], 1,
-	                                      INT_MAX, "a positive integer", &n))
-		dag->max_active_tasks = (int)n;
-	if (k[DK_TAGS])
-		load_tags(L, k[DK_TAGS]);
-	if (k[DK_PARAMS])
-		load_params(L, k[DK_PARAMS]);
-	if (k[DK_ENV])
-		get_env(L, k[DK_ENV], &dag->env);
-	if (k[DK_DEFAULTS])
-		load_defaults(L, k[DK_DEFAULTS]);
-}
+static const struct sl_ykey dag_keys[DK_NR] = {
+    [DK_DAG] = SL_YKEY_STRING("dag", struct sl_dag, id, 0, check_dag_id),
+    [DK_DESCRIPTION] =
+        SL_YKEY_STRING("description", struct sl_dag, description, SL_YKEY_NULL_KEEPS, NULL),
+    [DK_SCHEDULE] =
+        SL_YKEY_STRING("schedule", struct sl_dag, schedule, SL_YKEY_NULL_KEEPS, check_schedule),
+    [DK_TIMEZONE] = SL_YKEY_STRING("timezone", struct sl_dag, timezone, 0, check_timezone),
+    [DK_START_DATE] =
+        SL_YKEY_FN("start_date", SL_YK_STRING, SL_YKEY_NULL_KEEPS, NULL, read_start_date),
+    [DK_END_DATE] = SL_YKEY_FN("end_date", SL_YK_STRING, SL_YKEY_NULL_KEEPS, NULL, read_end_date),
+    [DK_CATCHUP] = SL_YKEY_BOOL("catchup", struct sl_dag, catchup, 0),
+    [DK_MAX_ACTIVE_RUNS] =
+        SL_YKEY_INT("max_active_runs", struct sl_dag, max_active_runs, 1, INT_MAX, 0),
+    [DK_MAX_ACTIVE_TASKS] =
+        SL_YKEY_INT("max_active_tasks", struct sl_dag, max_active_tasks, 1, INT_MAX, 0),
+    [DK_PAUSED] = SL_YKEY_BOOL("paused", struct sl_dag, paused, 0),
+    [DK_TAGS] = SL_YKEY_FN("tags", SL_YK_STRINGS, SL_YKEY_NULL_KEEPS, NULL, read_tags),
+    [DK_OWNER] = SL_YKEY_STRING("owner", struct sl_dag, owner, SL_YKEY_NULL_KEEPS, NULL),
+    [DK_PARAMS] = SL_YKEY_FN("params", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS,
+                             "a mapping of names to values", read_params),
+    [DK_ENV] = SL_YKEY_FN("env", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS,
+                          "a mapping of variable names to values", read_dag_env),
+    /* After params and env, which check_env_room weighs against it. */
+    [DK_DEFAULTS] = SL_YKEY_FN("defaults", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS,
+                               "a mapping of task keys", read_defaults),
+    [DK_ON_FAILURE] =
+        SL_YKEY_STRING("on_failure", struct sl_dag, on_failure, SL_YKEY_NULL_KEEPS, check_command),
+    [DK_ON_SUCCESS] =
+        SL_YKEY_STRING("on_success", struct sl_dag, on_success, SL_YKEY_NULL_KEEPS, check_command),
+    /* Read by load_tasks once every other key is: tasks take defaults. */
+    [DK_TASKS] = SL_YKEY_FN("tasks", SL_YK_ANY, 0, NULL, NULL),
+};
 
 static int name_cmp(const void *a, const void *b)
 {
@@ -1429,12 +1189,13 @@ static void check_env_room(struct loader *L, const struct sl_ynode *env_key,
 	if (nr > ENV_ROOM) {
 		bool at_env = dag->env.nr >= json_object_size(dag->params);
 
-		report(L, at_env ? env_key : params_key,
-		       "%s: the DAG's env and params make %zu environment variables, over the "
-		       "limit of %d (the job protocol's %d less %d kept for sluice's SLUICE_* "
-		       "variables)",
-		       at_env ? "env" : "params", nr, ENV_ROOM, SL_PROTO_LIST_MAX,
-		       SL_TASKENV_FIXED_MAX);
+		sl_yreader_report(
+		    &L->r, at_env ? env_key : params_key,
+		    "%s: the DAG's env and params make %zu environment variables, over the "
+		    "limit of %d (the job protocol's %d less %d kept for sluice's SLUICE_* "
+		    "variables)",
+		    at_env ? "env" : "params", nr, ENV_ROOM, SL_PROTO_LIST_MAX,
+		    SL_TASKENV_FIXED_MAX);
 		goto out;
 	}
 	for (size_t i = 0; i < dag->tasks_nr; i++) {
@@ -1452,8 +1213,8 @@ static void check_env_room(struct loader *L, const struct sl_ynode *env_key,
 		for (size_t j = 0; j < env->nr; j++)
 			n += !bsearch(&env->items[j].key, names, nr, sizeof(*names), name_cmp);
 		if (n > ENV_ROOM)
-			report(
-			    L, at,
+			sl_yreader_report(
+			    &L->r, at,
 			    "env: with the DAG's env and params, a task gets %zu environment "
 			    "variables, over the limit of %d (the job protocol's %d less %d kept "
 			    "for sluice's SLUICE_* variables)",
@@ -1465,42 +1226,50 @@ out:
 	free(names);
 }
 
-static void load_root(struct loader *L, const struct sl_ynode *root)
+/* A task key at the DAG level is a common slip: say where it belongs. */
+static bool root_unknown(struct sl_yreader *r, const struct sl_ynode *key)
 {
-	const struct sl_ynode *m = sl_ynode_deref(root);
-	const struct sl_ynode *k[DK_NR] = {NULL}, *key_nodes[DK_NR] = {NULL};
-
-	if (m->kind != SL_YNODE_MAPPING) {
-		struct sl_strbuf got = SL_STRBUF_INIT;
-
-		describe(&got, m);
-		report(L, root,
-		       "expected a mapping of DAG keys (dag, schedule, tasks, ...), got %s",
-		       got.buf);
-		sl_strbuf_release(&got);
-		return;
-	}
-	for (size_t i = 0; i < m->u.map.nr; i++) {
-		const struct sl_ynode *key = m->u.map.pairs[i].key;
-		int idx = key_index(key->u.scalar.text, dag_keys, DK_NR);
-
-		if (idx >= 0) {
-			k[idx] = m->u.map.pairs[i].value;
-			key_nodes[idx] = key;
-		} else if (key_index(key->u.scalar.text, task_keys, TK_NR) >= 0) {
-			report(L, key,
-			       "unknown key '%s' at DAG level ('%s' is a task key; set it for "
-			       "every task under 'defaults')",
-			       key->u.scalar.text, key->u.scalar.text);
-		} else {
-			report_unknown(L, key, "", dag_keys, DK_NR);
+	for (int k = 0; k < TK_NR; k++) {
+		if (!strcmp(key->u.scalar.text, task_keys[k].name)) {
+			sl_yreader_report(
+			    r, key,
+			    "unknown key '%s' at DAG level ('%s' is a task key; set it "
+			    "for every task under 'defaults')",
+			    key->u.scalar.text, key->u.scalar.text);
+			return true;
 		}
 	}
-	/* Order matters: dates need the zone, tasks need defaults and params. */
-	load_dag_keys(L, k);
-	load_tasks(L, k[DK_TASKS], root);
-	check_templates(L, k[DK_ON_FAILURE], k[DK_ON_SUCCESS]);
-	check_env_room(L, key_nodes[DK_ENV], key_nodes[DK_PARAMS]);
+	return false;
+}
+
+static const struct sl_ynode *value_of(const struct sl_yfound *found, enum dag_key k)
+{
+	return found->pairs[k] ? found->pairs[k]->value : NULL;
+}
+
+static void load_root(struct loader *L, const struct sl_ynode *root)
+{
+	static const struct sl_yschema schema = {dag_keys, DK_NR, root_unknown};
+	const struct sl_yscope scope = {NULL, "", NULL};
+	const struct sl_ynode *m = sl_ynode_deref(root);
+	struct sl_dag *dag = L->dag;
+	struct sl_yfound found;
+
+	if (m->kind != SL_YNODE_MAPPING) {
+		sl_yreader_type_error(&L->r, NULL, root,
+		                      "a mapping of DAG keys (dag, schedule, tasks, ...)");
+		return;
+	}
+	sl_yschema_read(&L->r, &schema, &scope, m, dag, &found);
+	if (!found.pairs[DK_DAG])
+		id_from_file(L);
+	if (dag->has_start_date && dag->has_end_date && dag->end_date < dag->start_date)
+		sl_yreader_report(&L->r, value_of(&found, DK_END_DATE),
+		                  "end_date: is before start_date");
+	load_tasks(L, value_of(&found, DK_TASKS), root);
+	check_templates(L, value_of(&found, DK_ON_FAILURE), value_of(&found, DK_ON_SUCCESS));
+	check_env_room(L, found.pairs[DK_ENV] ? found.pairs[DK_ENV]->key : NULL,
+	               found.pairs[DK_PARAMS] ? found.pairs[DK_PARAMS]->key : NULL);
 }
 
 static struct sl_dag *dag_new(const char *file)
@@ -1526,22 +1295,25 @@ static void loader_release(struct loader *L)
 	}
 	sl_task_release(&L->defaults);
 	sl_tz_free(L->tz);
+	sl_strbuf_release(&L->where);
 }
 
 int sl_dag_load(struct sl_dag **out, const char *file, const char *data, size_t len,
                 const struct sl_load_opts *opts, struct sl_diags *diags)
 {
 	size_t limit = opts && opts->max_file_size ? opts->max_file_size : DEFAULT_MAX_FILE_SIZE;
-	struct loader L = {.file = file, .data = data, .diags = diags};
+	struct loader L = {.data = data};
 	struct sl_ydoc *doc = NULL;
 	int rc = SL_EINVAL;
 
 	*out = NULL;
+	sl_yreader_init(&L.r, file, diags);
+	sl_strbuf_init(&L.where);
 	L.diags_start = diags->nr;
-	L.suggest_budget = SUGGEST_BUDGET;
 	task_init_defaults(&L.defaults);
 	if (len > limit) {
-		report(&L, NULL, "file is %zu bytes, over the size limit of %zu bytes", len, limit);
+		sl_yreader_report(&L.r, NULL, "file is %zu bytes, over the size limit of %zu bytes",
+		                  len, limit);
 		rc = SL_ETOOBIG;
 		goto fail;
 	}
