@@ -108,6 +108,22 @@ static void test_every_problem_reported(void **state)
 	sl_diags_release(&diags);
 }
 
+static void test_not_a_mapping(void **state)
+{
+	struct sl_diags diags = SL_DIAGS_INIT;
+	struct sl_config cfg;
+	char *path = write_temp("- listen: x\n");
+
+	(void)state;
+	sl_config_init(&cfg);
+	assert_int_not_equal(sl_config_load(&cfg, path, &diags), 0);
+	assert_int_equal(diags.nr, 1);
+	assert_string_equal(diags.items[0].message, "expected a mapping of settings, got sequence");
+	unlink(path);
+	sl_config_release(&cfg);
+	sl_diags_release(&diags);
+}
+
 static void test_missing_file(void **state)
 {
 	struct sl_diags diags = SL_DIAGS_INIT;
@@ -270,6 +286,7 @@ int main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_full_file),
 	    cmocka_unit_test(test_every_problem_reported),
+	    cmocka_unit_test(test_not_a_mapping),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_worker_defaults),
 	    cmocka_unit_test(test_worker_full_file),
