@@ -62,7 +62,7 @@ static int read_text(const char *text, struct thing *t, struct sl_strbuf *out)
 	struct sl_diags diags = SL_DIAGS_INIT;
 	struct sl_ydoc *doc = NULL;
 	struct sl_yreader r;
-	const struct sl_yscope scope = {"thing", "thing.", NULL};
+	const struct sl_yscope scope = {.where = "thing", .prefix = "thing."};
 	int rc;
 
 	sl_yreader_init(&r, "t.yaml", &diags);
@@ -217,12 +217,44 @@ static void test_alias_position(void **state)
 	       "sequence\n");
 }
 
+/* A scope with an id names it quoted, and a missing key is reported where `at` says. */
+static void test_scope_id(void **state)
+{
+	struct sl_diags diags = SL_DIAGS_INIT;
+	struct sl_ydoc *doc = NULL;
+	struct sl_yreader r;
+	const char *text = "load:\n  cuont: 1\n";
+	const struct sl_ynode *root;
+	struct sl_yscope scope = {.where = "task", .id = "load"};
+	struct thing t = {0};
+
+	(void)state;
+	sl_yreader_init(&r, "t.yaml", &diags);
+	assert_int_equal(sl_ydoc_parse(&doc, "t.yaml", text, strlen(text), &diags), 0);
+	root = sl_ydoc_root(doc);
+	scope.at = root->u.map.pairs[0].key;
+	assert_int_equal(sl_yschema_read(&r, &schema, &scope, root->u.map.pairs[0].value, &t, NULL),
+	                 SL_EINVAL);
+	sl_diags_sort(&diags);
+	assert_int_equal(diags.nr, 2);
+	assert_int_equal(diags.items[0].line, 1);
+	assert_int_equal(diags.items[0].column, 1);
+	assert_string_equal(diags.items[0].message, "missing key 'name' in task 'load'");
+	assert_int_equal(diags.items[1].line, 2);
+	assert_int_equal(diags.items[1].column, 3);
+	assert_string_equal(diags.items[1].message,
+	                    "unknown key 'cuont' in task 'load' (did you mean 'count'?)");
+	thing_release(&t);
+	sl_diags_release(&diags);
+	sl_ydoc_free(doc);
+}
+
 static void test_found(void **state)
 {
 	struct sl_diags diags = SL_DIAGS_INIT;
 	struct sl_ydoc *doc = NULL;
 	struct sl_yreader r;
-	const struct sl_yscope scope = {NULL, "", NULL};
+	const struct sl_yscope scope = {0};
 	const char *text = "name: x\ncount: 99\non: false\n";
 	struct sl_yfound found;
 	struct thing t = {0};
@@ -254,6 +286,7 @@ int main(void)
 	    cmocka_unit_test(test_empty_list),
 	    cmocka_unit_test(test_callback_and_every_problem),
 	    cmocka_unit_test(test_alias_position),
+	    cmocka_unit_test(test_scope_id),
 	    cmocka_unit_test(test_found),
 	};
 

@@ -114,8 +114,10 @@ struct sl_yschema {
 
 /** Where a mapping sits, for messages. */
 struct sl_yscope {
-	const char *where;  /* NULL at the top, or "dags", "task 'load'": "... in dags" */
-	const char *prefix; /* "" or "dags.": put before a key's name in value errors */
+	/* NULL at the top, or "dags", or "task" with `id` "load": "... in task 'load'" */
+	const char *where;
+	const char *id;
+	const char *prefix; /* NULL, or "dags.": put before a key's name in value errors */
 	/* where a missing key is reported: the key naming the mapping, or the mapping */
 	const struct sl_ynode *at;
 };

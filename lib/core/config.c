@@ -63,7 +63,7 @@ static const struct sl_ykey top_keys[] = {
 static bool read_dags(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
 {
 	static const struct sl_yschema schema = {dags_keys, SL_ARRAY_SIZE(dags_keys), NULL};
-	const struct sl_yscope scope = {name, "dags.", NULL};
+	const struct sl_yscope scope = {.where = name, .prefix = "dags."};
 
 	return sl_yschema_read(r, &schema, &scope, v, out, NULL) == 0;
 }
@@ -75,7 +75,7 @@ static bool read_dags(struct sl_yreader *r, const char *name, const struct sl_yn
 static int load_file(struct sl_yreader *r, char **file, const struct sl_yschema *schema, void *cfg)
 {
 	struct sl_strbuf data = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
-	const struct sl_yscope scope = {NULL, "", NULL};
+	const struct sl_yscope scope = {0};
 	struct sl_ydoc *doc = NULL;
 	const struct sl_ynode *root;
 	int rc = sl_strbuf_read_file(&data, r->file, CONFIG_MAX_SIZE, &err);

@@ -380,7 +380,7 @@ static const struct sl_ynode *value_of(const struct sl_yfound *found, enum dag_k
 static void load_root(struct loader *L, const struct sl_ynode *root)
 {
 	static const struct sl_yschema schema = {dag_keys, DK_NR, root_unknown};
-	const struct sl_yscope scope = {NULL, "", NULL};
+	const struct sl_yscope scope = {0};
 	const struct sl_ynode *m = sl_ynode_deref(root);
 	struct sl_dag *dag = L->dag;
 	struct sl_yfound found;
@@ -426,7 +426,6 @@ static void loader_release(struct loader *L)
 	}
 	sl_task_release(&L->defaults);
 	sl_tz_free(L->tz);
-	sl_strbuf_release(&L->where);
 }
 
 int sl_dag_load(struct sl_dag **out, const char *file, const char *data, size_t len,
@@ -439,7 +438,6 @@ int sl_dag_load(struct sl_dag **out, const char *file, const char *data, size_t 
 
 	*out = NULL;
 	sl_yreader_init(&L.r, file, diags);
-	sl_strbuf_init(&L.where);
 	L.diags_start = diags->nr;
 	sl__dag_task_init_defaults(&L.defaults);
 	if (len > limit) {

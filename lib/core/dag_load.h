@@ -62,7 +62,6 @@ struct loader {
 	const struct sl_ynode *defaults_env_key; /* the 'env' key in defaults */
 	struct task_src *src;                    /* one per task */
 	size_t src_nr;
-	struct sl_strbuf where; /* "task 'x'", reused from task to task */
 };
 
 /* The loader of a key callback's reader. */

@@ -124,7 +124,7 @@ static const struct sl_ykey sensor_keys[] = {
 static bool read_sensor(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
 {
 	static const struct sl_yschema schema = {sensor_keys, SL_ARRAY_SIZE(sensor_keys), NULL};
-	const struct sl_yscope scope = {"sensor", "sensor.", NULL};
+	const struct sl_yscope scope = {.where = "sensor", .prefix = "sensor."};
 	struct sl_task *t = out;
 
 	t->sensor = false;
@@ -323,7 +323,7 @@ bool sl__dag_read_defaults(struct sl_yreader *r, const char *name, const struct 
 {
 	static const struct sl_yschema schema = {task_keys + TK_RETRIES, TK_NR - TK_RETRIES,
 	                                         defaults_unknown};
-	const struct sl_yscope scope = {"defaults", "", NULL};
+	const struct sl_yscope scope = {.where = "defaults"};
 	struct loader *L = loader_of(r);
 	struct sl_yfound found;
 	int rc;
@@ -343,7 +343,7 @@ static void load_task(struct loader *L, size_t ti, const struct sl_ypair *pair)
 	struct sl_task *t = &L->dag->tasks[ti];
 	struct task_src *src = &L->src[ti];
 	const struct sl_ynode *m = sl_ynode_deref(pair->value);
-	struct sl_yscope scope = {NULL, "", pair->key};
+	struct sl_yscope scope = {.where = "task", .at = pair->key};
 	struct sl_yfound found;
 
 	sl__dag_task_init_defaults(t);
@@ -357,17 +357,19 @@ static void load_task(struct loader *L, size_t ti, const struct sl_ypair *pair)
 		    "bad task id '%s': use letters, digits, '_', '.' and '-' (at most %d "
 		    "characters)",
 		    t->id, SL_ID_MAX);
-	sl_strbuf_reset(&L->where);
-	sl_strbuf_addf(&L->where, "task '%s'", t->id);
 	if (m->kind != SL_YNODE_MAPPING) {
-		sl_yreader_type_error(&L->r, L->where.buf, pair->value,
+		struct sl_strbuf name = SL_STRBUF_INIT;
+
+		sl_strbuf_addf(&name, "task '%s'", t->id);
+		sl_yreader_type_error(&L->r, name.buf, pair->value,
 		                      sl_ynode_is_string(m)
 		                          ? "a mapping of task keys (write 'command:' "
 		                            "before a command)"
 		                          : "a mapping of task keys");
+		sl_strbuf_release(&name);
 		return;
 	}
-	scope.where = L->where.buf;
+	scope.id = t->id;
 	sl_yschema_read(&L->r, &schema, &scope, m, t, &found);
 	for (int k = 0; k < TK_NR; k++) {
 		if (found.pairs[k])

@@ -80,18 +80,29 @@ const char *sl_yreader_suggest(struct sl_yreader *r, const char *word, const cha
 	return s.best;
 }
 
+/* " in dags", " in task 'load'", or nothing at the top. */
+static void add_where(struct sl_strbuf *sb, const struct sl_yscope *scope)
+{
+	if (scope->where)
+		sl_strbuf_addf(sb, " in %s", scope->where);
+	if (scope->where && scope->id)
+		sl_strbuf_addf(sb, " '%s'", scope->id);
+}
+
 static void report_unknown(struct sl_yreader *r, const struct sl_yschema *schema,
                            const struct sl_yscope *scope, const struct sl_ynode *key)
 {
 	const char *names[SL_YSCHEMA_MAX_KEYS];
+	struct sl_strbuf where = SL_STRBUF_INIT;
 	const char *hint;
 
 	for (size_t i = 0; i < schema->nr; i++)
 		names[i] = schema->keys[i].name;
 	hint = sl_yreader_suggest(r, key->u.scalar.text, names, schema->nr);
-	sl_yreader_report(r, key, "unknown key '%s'%s%s%s%s%s", key->u.scalar.text,
-	                  scope->where ? " in " : "", scope->where ? scope->where : "",
+	add_where(&where, scope);
+	sl_yreader_report(r, key, "unknown key '%s'%s%s%s%s", key->u.scalar.text, where.buf,
 	                  hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+	sl_strbuf_release(&where);
 }
 
 static const char *expected_of(const struct sl_ykey *k)
@@ -315,11 +326,12 @@ int sl_yschema_read(struct sl_yreader *r, const struct sl_yschema *schema,
 		const char *nm = key->name;
 
 		if (!found->pairs[k]) {
-			if (key->flags & SL_YKEY_REQUIRED)
+			if (key->flags & SL_YKEY_REQUIRED) {
+				sl_strbuf_reset(&name);
+				add_where(&name, scope);
 				sl_yreader_report(r, scope->at ? scope->at : map,
-				                  "missing key '%s'%s%s", key->name,
-				                  scope->where ? " in " : "",
-				                  scope->where ? scope->where : "");
+				                  "missing key '%s'%s", key->name, name.buf);
+			}
 			continue;
 		}
 		if (scope->prefix && *scope->prefix) {
