@@ -39,14 +39,20 @@ void sl_config_release(struct sl_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-static bool read_dags(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out);
-
 static const struct sl_ykey dags_keys[] = {
     SL_YKEY_STRING("repo", struct sl_config, dags_repo, SL_YKEY_NULL_KEEPS, NULL),
     SL_YKEY_STRING("branch", struct sl_config, dags_branch, SL_YKEY_NULL_KEEPS, NULL),
     SL_YKEY_STRING("path", struct sl_config, dags_path, SL_YKEY_NULL_KEEPS, NULL),
     SL_YKEY_DURATION("poll_interval", struct sl_config, dags_poll_interval, SL_YKEY_POSITIVE),
 };
+
+static bool read_dags(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
+{
+	static const struct sl_yschema schema = {dags_keys, SL_ARRAY_SIZE(dags_keys), NULL};
+	const struct sl_yscope scope = {.where = name, .prefix = "dags."};
+
+	return sl_yschema_read(r, &schema, &scope, v, out, NULL) == 0;
+}
 
 static const struct sl_ykey top_keys[] = {
     SL_YKEY_STRING("database_url", struct sl_config, database_url, SL_YKEY_NULL_KEEPS, NULL),
@@ -59,14 +65,6 @@ static const struct sl_ykey top_keys[] = {
     SL_YKEY_DURATION("heartbeat_timeout", struct sl_config, heartbeat_timeout, SL_YKEY_POSITIVE),
     SL_YKEY_INT("log_limit", struct sl_config, log_limit, 1, (long long)1 << 40, 0),
 };
-
-static bool read_dags(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
-{
-	static const struct sl_yschema schema = {dags_keys, SL_ARRAY_SIZE(dags_keys), NULL};
-	const struct sl_yscope scope = {.where = name, .prefix = "dags."};
-
-	return sl_yschema_read(r, &schema, &scope, v, out, NULL) == 0;
-}
 
 /*
  * Read PATH, a YAML mapping of settings, with SCHEMA into CFG; every

@@ -252,7 +252,7 @@ static bool check_timezone(struct sl_yreader *r, const char *name, const struct 
 	return ok;
 }
 
-/* A date in the DAG's time zone, read before (the table's order). */
+/* A date in the DAG's time zone, which the table has read by then. */
 static bool read_date(struct sl_yreader *r, const char *name, const struct sl_ynode *v, int64_t *at,
                       bool *has)
 {
@@ -349,7 +349,6 @@ static const struct sl_ykey dag_keys[DK_NR] = {
                              "a mapping of names to values", read_params),
     [DK_ENV] = SL_YKEY_FN("env", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS,
                           "a mapping of variable names to values", read_dag_env),
-    /* After params and env, which sl__dag_check_env_room weighs against it. */
     [DK_DEFAULTS] = SL_YKEY_FN("defaults", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS,
                                "a mapping of task keys", sl__dag_read_defaults),
     [DK_ON_FAILURE] = SL_YKEY_STRING("on_failure", struct sl_dag, on_failure, SL_YKEY_NULL_KEEPS,
