@@ -266,6 +266,7 @@ static void test_found(void **state)
 	assert_non_null(found.pairs[0]);
 	assert_non_null(found.pairs[1]);
 	assert_null(found.pairs[2]);
+	assert_int_equal(found.present, (1u << 0) | (1u << 1) | (1u << 3));
 	assert_int_equal(found.valid, (1u << 0) | (1u << 3));
 	/* Without a prefix, a key is named alone. */
 	assert_string_equal(diags.items[0].message, "count: must be between 0 and 10, got 99");

@@ -130,6 +130,7 @@ struct sl_yscope {
 
 struct sl_yfound {
 	const struct sl_ypair *pairs[SL_YSCHEMA_MAX_KEYS]; /* NULL: absent */
+	unsigned present;                                  /* bit i: key i was in the mapping */
 	unsigned valid; /* bit i: key i was present and its value valid */
 };
 

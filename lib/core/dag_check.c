@@ -253,7 +253,7 @@ void sl__dag_check_templates(struct loader *L, const struct sl_ynode *on_failure
 	for (size_t i = 0; i < dag->tasks_nr; i++) {
 		if (!dag->tasks[i].command)
 			continue;
-		c.node = L->src[i].keys[TK_COMMAND];
+		c.node = L->src[i].command;
 		c.task = (long)i;
 		c.marked = false;
 		check_template(&c);

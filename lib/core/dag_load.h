@@ -45,10 +45,11 @@ enum task_key {
 
 /* What the loader knows about one task beyond struct sl_task. */
 struct task_src {
-	const struct sl_ynode *id;          /* the key naming the task */
-	const struct sl_ynode *keys[TK_NR]; /* the task's own values */
-	const struct sl_ynode *env_key;     /* the task's own 'env' key */
-	const struct sl_ynode **dep_nodes;  /* parallel to task->upstream */
+	const struct sl_ynode *id;         /* the key naming the task */
+	const struct sl_ynode *command;    /* its value, NULL when absent */
+	const struct sl_ynode *depends_on; /* its value, NULL when absent */
+	const struct sl_ynode *env_key;    /* the task's own 'env' key */
+	const struct sl_ynode **dep_nodes; /* parallel to task->upstream */
 };
 
 struct loader {

@@ -371,12 +371,13 @@ static void load_task(struct loader *L, size_t ti, const struct sl_ypair *pair)
 	}
 	scope.id = t->id;
 	sl_yschema_read(&L->r, &schema, &scope, m, t, &found);
-	for (int k = 0; k < TK_NR; k++) {
-		if (found.pairs[k])
-			src->keys[k] = found.pairs[k]->value;
-		else if (k >= TK_RETRIES && (L->defaults_set & (1u << k)))
-			task_key_copy((enum task_key)k, &L->defaults, t);
-	}
+	/* What the task does not set itself, it takes from defaults. */
+	for (unsigned todo = L->defaults_set & ~found.present; todo; todo &= todo - 1)
+		task_key_copy((enum task_key)__builtin_ctz(todo), &L->defaults, t);
+	if (found.pairs[TK_COMMAND])
+		src->command = found.pairs[TK_COMMAND]->value;
+	if (found.pairs[TK_DEPENDS_ON])
+		src->depends_on = found.pairs[TK_DEPENDS_ON]->value;
 	if (found.pairs[TK_ENV])
 		src->env_key = found.pairs[TK_ENV]->key;
 }
@@ -443,7 +444,7 @@ static void add_dep(struct loader *L, size_t ti, const struct sl_ynode *entry)
  */
 static void load_deps(struct loader *L, size_t ti)
 {
-	const struct sl_ynode *v = L->src[ti].keys[TK_DEPENDS_ON];
+	const struct sl_ynode *v = L->src[ti].depends_on;
 	const struct sl_ynode *d;
 	size_t nr;
 

@@ -316,9 +316,10 @@ int sl_yschema_read(struct sl_yreader *r, const struct sl_yschema *schema,
 				break;
 		}
 		/* The document has no duplicate keys, so a slot is set at most once. */
-		if (k < schema->nr)
+		if (k < schema->nr) {
 			found->pairs[k] = pair;
-		else if (!schema->unknown || !schema->unknown(r, pair->key))
+			found->present |= 1u << k;
+		} else if (!schema->unknown || !schema->unknown(r, pair->key))
 			report_unknown(r, schema, scope, pair->key);
 	}
 	for (size_t k = 0; k < schema->nr; k++) {
