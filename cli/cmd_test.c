@@ -1,7 +1,9 @@
 /*
  * sluice test: run a DAG file locally, with no database and no daemons,
- * through the library's own execution code (taskenv, taskexec) and state
- * rules (rules.h), so that what a DAG author sees is what production does.
+ * through the library's own execution code (taskenv, taskexec), state
+ * rules (rules.h) and run plan (runplan.h), so that what a DAG author sees
+ * is what production does. This file is the driver: it runs the attempts
+ * the plan makes ready, on a libuv loop, and feeds their outcomes back.
  */
 #include "cli.h"
 
@@ -19,14 +21,15 @@
 #include "sluice/civil.h"
 #include "sluice/dag.h"
 #include "sluice/diag.h"
-#include "sluice/params.h"
 #include "sluice/rules.h"
+#include "sluice/runplan.h"
 #include "sluice/runstore.h"
 #include "sluice/strbuf.h"
 #include "sluice/taskenv.h"
 #include "sluice/taskexec.h"
 #include "sluice/tz.h"
 #include "table.h"
+#include "test_run.h"
 #include "sluice/banned.h"
 
 extern char **environ;
@@ -106,58 +109,6 @@ struct test_opts {
 	size_t pools_nr, pools_alloc;
 };
 
-struct test_run;
-
-/* A pool the DAG's tasks name: its slots here, and how many are running. */
-struct test_pool {
-	const char *name;
-	long slots, busy;
-};
-
-struct test_task {
-	struct test_run *run;
-	size_t index;
-	const char *name; /* a callback's id (index unused); NULL for a task */
-	bool selected;    /* part of this run (all tasks unless TASKs were named) */
-	enum sl_task_state state;
-	bool poke_again;       /* SCHEDULED after a reschedule: same try */
-	int try_number;        /* tries started; pokes of a sensor share one */
-	int pokes;             /* attempts of the current try */
-	int64_t first_poke_ms; /* loop time when the current try started */
-	uint64_t duration_ms;  /* all attempts together */
-	int exit_code;         /* of the last attempt; -1 = none or a signal */
-	bool ran;
-	struct sl_taskexec *te; /* the running attempt, or NULL */
-	uv_timer_t timer;       /* waiting for a retry or the next poke */
-	bool timer_init;
-	struct sl_strbuf partial[2]; /* an incomplete last line, per stream */
-	struct sl_kvs outputs;
-	struct test_pool *pool; /* NULL: none */
-};
-
-struct test_run {
-	uv_loop_t loop;
-	uv_signal_t sigint, sigterm;
-	bool sigint_init, sigterm_init;
-	const struct sl_dag *dag;
-	struct test_task *tasks;
-	const json_t *conf;
-	int64_t logical_date; /* UTC seconds */
-	const char *run_id;
-	const char *outdir;
-	long parallel; /* --parallel, capped by max_active_tasks */
-	int running;
-	struct test_pool *pools;
-	size_t pools_nr;
-	size_t *ready; /* scratch for schedule() */
-	bool cancelling;
-	bool closed;                 /* every handle has been closed */
-	FILE *log;                   /* where task logs and state changes go */
-	struct sl_dag_walk upstream; /* scratch for start_attempt() */
-	bool whole;                  /* every task runs, so the callbacks do too */
-	struct test_task callback;   /* on_failure / on_success, once it started */
-};
-
 static int on_option(struct cli *cli, int opt, const char *arg, void *ctx)
 {
 	struct test_opts *o = ctx;
@@ -195,51 +146,9 @@ static void kvs_release(struct sl_kvs *kvs)
 	kvs->nr = kvs->alloc = 0;
 }
 
-static const char *task_id(const struct test_task *t)
-{
-	return t->name ? t->name : t->run->dag->tasks[t->index].id;
-}
-
 static int64_t loop_ms(struct test_run *run)
 {
 	return (int64_t)uv_now(&run->loop);
-}
-
-static void set_state(struct test_task *t, enum sl_task_state state, const char *why)
-{
-	t->state = state;
-	fprintf(t->run->log, "[%s] %s%s%s\n", task_id(t), sl_task_state_name(state),
-	        why && *why ? ": " : "", why ? why : "");
-	fflush(t->run->log);
-}
-
-/* Print the complete lines of `sb` prefixed with the task id, keeping an
- * incomplete last line for later (or all of it when `flush`). */
-static void print_lines(struct test_task *t, struct sl_strbuf *sb, bool flush)
-{
-	size_t start = 0;
-
-	for (;;) {
-		const char *nl = memchr(sb->buf + start, '\n', sb->len - start);
-		size_t len;
-
-		if (!nl) {
-			if (!flush || start == sb->len)
-				break;
-			len = sb->len - start;
-		} else {
-			len = (size_t)(nl - (sb->buf + start));
-		}
-		fprintf(t->run->log, "[%s] %.*s\n", task_id(t), (int)len, sb->buf + start);
-		start += len + (nl ? 1 : 0);
-		if (!nl)
-			break;
-	}
-	if (start) {
-		memmove(sb->buf, sb->buf + start, sb->len - start);
-		sl_strbuf_setlen(sb, sb->len - start);
-	}
-	fflush(t->run->log);
 }
 
 static void on_log(struct sl_taskexec *te, enum sl_taskexec_stream stream, const char *buf,
@@ -250,18 +159,20 @@ static void on_log(struct sl_taskexec *te, enum sl_taskexec_stream stream, const
 
 	(void)te;
 	sl_strbuf_add(sb, buf, len);
-	print_lines(t, sb, false);
+	test_print_lines(t, sb, false);
 }
 
 static void schedule(struct test_run *run);
 
+/* A retry or a poke is due: the plan schedules it. */
 static void on_timer(uv_timer_t *timer)
 {
 	struct test_task *t = timer->data;
+	struct sl_runplan_task *pt = &t->run->plan.tasks[t->index];
 
-	if (t->state == SL_TASK_UP_FOR_RETRY || t->state == SL_TASK_UP_FOR_RESCHEDULE) {
-		t->poke_again = t->state == SL_TASK_UP_FOR_RESCHEDULE;
-		t->state = SL_TASK_SCHEDULED;
+	if (pt->state == SL_TASK_UP_FOR_RETRY || pt->state == SL_TASK_UP_FOR_RESCHEDULE) {
+		t->poke_again = pt->state == SL_TASK_UP_FOR_RESCHEDULE;
+		pt->due = true;
 	}
 	schedule(t->run);
 }
@@ -284,7 +195,7 @@ static int wait_until(struct test_task *t, int64_t at_ms)
 		goto fail;
 	return 0;
 fail:
-	cli_error("%s: cannot start a timer: %s", task_id(t), uv_strerror(rc));
+	cli_error("%s: cannot start a timer: %s", test_task_id(t), uv_strerror(rc));
 	return rc;
 }
 
@@ -314,32 +225,8 @@ static void attempt_ended(struct test_task *t, enum sl_outcome outcome, const ch
 	} else if (next.state == SL_TASK_FAILED && outcome == SL_OUTCOME_RESCHEDULE) {
 		sl_strbuf_adds(&why, "; the sensor timed out");
 	}
-	set_state(t, next.state, why.buf);
+	test_set_state(t, next.state, why.buf);
 	sl_strbuf_release(&why);
-}
-
-static void describe_result(struct sl_strbuf *sb, const struct sl_taskexec_result *r)
-{
-	switch (r->outcome) {
-	case SL_OUTCOME_TIMEOUT:
-		sl_strbuf_adds(sb, "timed out");
-		break;
-	case SL_OUTCOME_CANCELLED:
-		sl_strbuf_adds(sb, "cancelled");
-		break;
-	case SL_OUTCOME_RESCHEDULE:
-		sl_strbuf_adds(sb, "not yet (exit 75)");
-		break;
-	default:
-		if (r->term_signal)
-			sl_strbuf_addf(sb, "killed by signal %d", r->term_signal);
-		else
-			sl_strbuf_addf(sb, "exit %d", r->exit_code);
-	}
-	sl_strbuf_adds(sb, " after ");
-	sl_strbuf_addf(sb, "%.2fs", (double)r->duration_ms / 1000.0);
-	if (r->outputs_error)
-		sl_strbuf_addf(sb, "; outputs refused: %s", r->outputs_error);
 }
 
 /* The `branch` output of a task, or NULL. */
@@ -362,14 +249,14 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *result, v
 	t->run->running--;
 	if (t->pool)
 		t->pool->busy--;
-	print_lines(t, &t->partial[0], true);
-	print_lines(t, &t->partial[1], true);
+	test_print_lines(t, &t->partial[0], true);
+	test_print_lines(t, &t->partial[1], true);
 	t->duration_ms += result->duration_ms;
 	t->exit_code = result->exit_code;
 	kvs_release(&t->outputs);
 	t->outputs = result->outputs;
 	memset(&result->outputs, 0, sizeof(result->outputs));
-	describe_result(&why, result);
+	test_describe_result(&why, result);
 	/* As the scheduler does: a branch to a task that is not directly
 	 * downstream fails the branch task. */
 	if (outcome == SL_OUTCOME_SUCCESS && branch_of(t)) {
@@ -381,9 +268,50 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *result, v
 		}
 		sl_strbuf_release(&bad);
 	}
+	/* The plan reads the choice of the attempt that decided the state. */
+	sl_runplan_set_branch(&t->run->plan, t->index,
+	                      outcome == SL_OUTCOME_SUCCESS ? branch_of(t) : NULL);
 	attempt_ended(t, outcome, why.buf);
 	sl_strbuf_release(&why);
 	schedule(t->run);
+}
+
+/*
+ * The environment of an attempt, as a worker builds it, from `ctx` (the
+ * attempt's own fields set) completed with the run's: the outputs of the
+ * tasks marked in `from`, or of every task when `from` is NULL (a
+ * callback).
+ */
+static void attempt_env(struct test_run *run, struct sl_taskenv_ctx *ctx,
+                        const struct sl_dag_walk *from, struct sl_env *env)
+{
+	const struct sl_dag *dag = run->dag;
+	struct sl_taskenv_output *outs = NULL;
+	size_t outs_nr = 0, outs_alloc = 0;
+
+	for (size_t i = 0; i < dag->tasks_nr; i++) {
+		if (from && !sl_dag_walk_marked(from, i))
+			continue;
+		for (size_t k = 0; k < run->tasks[i].outputs.nr; k++) {
+			SL_ALLOC_GROW(outs, outs_nr + 1, outs_alloc);
+			outs[outs_nr].task = dag->tasks[i].id;
+			outs[outs_nr].key = run->tasks[i].outputs.items[k].key;
+			outs[outs_nr++].value = run->tasks[i].outputs.items[k].value;
+		}
+	}
+	ctx->dag = dag->id;
+	ctx->run_id = run->run_id;
+	ctx->logical_date = run->logical_date;
+	ctx->data_interval_start = run->logical_date;
+	ctx->data_interval_end = run->logical_date;
+	ctx->params = dag->params;
+	ctx->conf = run->conf;
+	ctx->outputs = outs;
+	ctx->outputs_nr = outs_nr;
+	ctx->dag_env = &dag->env;
+	sl_env_inherit_base(env, environ);
+	sl_taskenv_build(env, ctx);
+	free(outs);
 }
 
 /* Start an attempt of a SCHEDULED task. Returns 0, or -1 when it could not
@@ -391,12 +319,9 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *result, v
 static int start_attempt(struct test_task *t)
 {
 	struct test_run *run = t->run;
-	const struct sl_dag *dag = run->dag;
-	const struct sl_task *task = &dag->tasks[t->index];
+	const struct sl_task *task = &run->dag->tasks[t->index];
 	struct sl_env env = SL_ENV_INIT;
 	struct sl_strbuf cmd = SL_STRBUF_INIT, err = SL_STRBUF_INIT, note = SL_STRBUF_INIT;
-	struct sl_taskenv_output *outs = NULL;
-	size_t outs_nr = 0, outs_alloc = 0;
 	struct sl_taskenv_ctx ctx;
 	struct sl_taskexec_opts o;
 	int rc;
@@ -413,32 +338,11 @@ static int start_attempt(struct test_task *t)
 	/* Outputs of every ancestor: the loader lets a command name any task
 	 * upstream of it, direct or not. */
 	sl_dag_walk_ancestors(&run->upstream, t->index);
-	for (size_t i = 0; i < dag->tasks_nr; i++) {
-		if (!sl_dag_walk_marked(&run->upstream, i))
-			continue;
-		for (size_t k = 0; k < run->tasks[i].outputs.nr; k++) {
-			SL_ALLOC_GROW(outs, outs_nr + 1, outs_alloc);
-			outs[outs_nr].task = dag->tasks[i].id;
-			outs[outs_nr].key = run->tasks[i].outputs.items[k].key;
-			outs[outs_nr++].value = run->tasks[i].outputs.items[k].value;
-		}
-	}
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.dag = dag->id;
 	ctx.task = task->id;
-	ctx.run_id = run->run_id;
-	ctx.logical_date = run->logical_date;
-	ctx.data_interval_start = run->logical_date;
-	ctx.data_interval_end = run->logical_date;
 	ctx.try_number = t->try_number;
-	ctx.params = dag->params;
-	ctx.conf = run->conf;
-	ctx.outputs = outs;
-	ctx.outputs_nr = outs_nr;
-	ctx.dag_env = &dag->env;
 	ctx.task_env = &task->env;
-	sl_env_inherit_base(&env, environ);
-	sl_taskenv_build(&env, &ctx);
+	attempt_env(run, &ctx, &run->upstream, &env);
 
 	rc = sl_taskenv_expand(&cmd, task->command, &err);
 	if (rc < 0)
@@ -463,7 +367,7 @@ static int start_attempt(struct test_task *t)
 		sl_strbuf_addf(&note, "poke %d of try %d", t->pokes, t->try_number);
 	else
 		sl_strbuf_addf(&note, "try %d of %d", t->try_number, task->retries + 1);
-	set_state(t, SL_TASK_RUNNING, note.buf);
+	test_set_state(t, SL_TASK_RUNNING, note.buf);
 	goto out;
 fail:
 	t->te = NULL;
@@ -471,7 +375,6 @@ fail:
 	attempt_ended(t, SL_OUTCOME_FAILED, note.buf);
 	rc = -1;
 out:
-	free(outs);
 	sl_env_release(&env);
 	sl_strbuf_release(&cmd);
 	sl_strbuf_release(&err);
@@ -494,76 +397,6 @@ static void close_all(struct test_run *run)
 		uv_close((uv_handle_t *)&run->sigterm, NULL);
 }
 
-/*
- * Skip task `i` when a direct upstream branch task that succeeded chose
- * other tasks, whatever its trigger rule (the scheduler does the same).
- */
-static bool branch_skipped(struct test_run *run, size_t i)
-{
-	const struct sl_task *task = &run->dag->tasks[i];
-
-	for (size_t u = 0; u < task->upstream_nr; u++) {
-		const struct test_task *up = &run->tasks[task->upstream[u]];
-		struct sl_strbuf why = SL_STRBUF_INIT;
-
-		if (!up->selected || up->state != SL_TASK_SUCCESS || !branch_of(up) ||
-		    sl_branch_takes(branch_of(up), task->id))
-			continue;
-		sl_strbuf_addf(&why, "branch not taken by %s", task_id(up));
-		set_state(&run->tasks[i], SL_TASK_SKIPPED, why.buf);
-		sl_strbuf_release(&why);
-		return true;
-	}
-	return false;
-}
-
-/* Decide what the trigger rules allow for every pending task, in
- * topological order so that a decision reaches the downstream tasks in the
- * same pass. Returns true when something changed. */
-static bool evaluate_pending(struct test_run *run)
-{
-	const struct sl_dag *dag = run->dag;
-	bool changed = false;
-
-	for (size_t k = 0; k < dag->tasks_nr; k++) {
-		size_t i = dag->topo[k];
-		struct test_task *t = &run->tasks[i];
-		const struct sl_task *task = &dag->tasks[i];
-		struct sl_upstream_counts c = SL_UPSTREAM_COUNTS_INIT;
-
-		if (!t->selected || t->state != SL_TASK_PENDING)
-			continue;
-		if (branch_skipped(run, i)) {
-			changed = true;
-			continue;
-		}
-		for (size_t u = 0; u < task->upstream_nr; u++) {
-			const struct test_task *up = &run->tasks[task->upstream[u]];
-
-			/* Upstream tasks left out of the run count as succeeded. */
-			sl_upstream_counts_add(&c, up->selected ? up->state : SL_TASK_SUCCESS);
-		}
-		switch (sl_trigger_evaluate(task->trigger_rule, &c)) {
-		case SL_VERDICT_WAIT:
-			break;
-		case SL_VERDICT_READY:
-			t->state = SL_TASK_SCHEDULED;
-			changed = true;
-			break;
-		case SL_VERDICT_SKIP:
-			set_state(t, SL_TASK_SKIPPED, sl_trigger_rule_name(task->trigger_rule));
-			changed = true;
-			break;
-		case SL_VERDICT_UPSTREAM_FAILED:
-			set_state(t, SL_TASK_UPSTREAM_FAILED,
-			          sl_trigger_rule_name(task->trigger_rule));
-			changed = true;
-			break;
-		}
-	}
-	return changed;
-}
-
 static void on_callback_done(struct sl_taskexec *te, struct sl_taskexec_result *result, void *data)
 {
 	struct test_task *t = data;
@@ -572,16 +405,16 @@ static void on_callback_done(struct sl_taskexec *te, struct sl_taskexec_result *
 
 	(void)te;
 	t->te = NULL;
-	print_lines(t, &t->partial[0], true);
-	print_lines(t, &t->partial[1], true);
+	test_print_lines(t, &t->partial[0], true);
+	test_print_lines(t, &t->partial[1], true);
 	t->duration_ms = result->duration_ms;
 	t->exit_code = result->exit_code;
 	if (result->outcome == SL_OUTCOME_SUCCESS)
 		state = SL_TASK_SUCCESS;
 	else if (result->outcome == SL_OUTCOME_SKIPPED)
 		state = SL_TASK_SKIPPED;
-	describe_result(&why, result);
-	set_state(t, state, why.buf);
+	test_describe_result(&why, result);
+	test_set_state(t, state, why.buf);
 	sl_strbuf_release(&why);
 	close_all(t->run);
 }
@@ -599,8 +432,6 @@ static int start_callback(struct test_run *run, enum sl_run_state state, const c
 	struct sl_env env = SL_ENV_INIT;
 	struct sl_strbuf cmd = SL_STRBUF_INIT, err = SL_STRBUF_INIT, failed = SL_STRBUF_INIT;
 	struct sl_strbuf why = SL_STRBUF_INIT;
-	struct sl_taskenv_output *outs = NULL;
-	size_t outs_nr = 0, outs_alloc = 0;
 	struct sl_taskenv_ctx ctx;
 	struct sl_taskexec_opts o;
 	int rc;
@@ -608,33 +439,15 @@ static int start_callback(struct test_run *run, enum sl_run_state state, const c
 	t->name = name;
 	t->try_number = 1;
 	t->ran = true;
-	for (size_t i = 0; i < dag->tasks_nr; i++) {
-		for (size_t k = 0; k < run->tasks[i].outputs.nr; k++) {
-			SL_ALLOC_GROW(outs, outs_nr + 1, outs_alloc);
-			outs[outs_nr].task = dag->tasks[i].id;
-			outs[outs_nr].key = run->tasks[i].outputs.items[k].key;
-			outs[outs_nr++].value = run->tasks[i].outputs.items[k].value;
-		}
-		if (run->tasks[i].state == SL_TASK_FAILED)
+	for (size_t i = 0; i < dag->tasks_nr; i++)
+		if (run->plan.tasks[i].state == SL_TASK_FAILED)
 			sl_strbuf_addf(&failed, "%s%s", failed.len ? " " : "", dag->tasks[i].id);
-	}
 	memset(&ctx, 0, sizeof(ctx));
-	ctx.dag = dag->id;
 	ctx.task = name;
-	ctx.run_id = run->run_id;
-	ctx.logical_date = run->logical_date;
-	ctx.data_interval_start = run->logical_date;
-	ctx.data_interval_end = run->logical_date;
 	ctx.try_number = 1;
-	ctx.params = dag->params;
-	ctx.conf = run->conf;
-	ctx.outputs = outs;
-	ctx.outputs_nr = outs_nr;
-	ctx.dag_env = &dag->env;
 	ctx.run_state = sl_run_state_name(state);
 	ctx.failed_tasks = failed.buf;
-	sl_env_inherit_base(&env, environ);
-	sl_taskenv_build(&env, &ctx);
+	attempt_env(run, &ctx, NULL, &env);
 	rc = sl_taskenv_expand(&cmd, command, &err);
 	if (rc < 0)
 		goto fail;
@@ -648,15 +461,14 @@ static int start_callback(struct test_run *run, enum sl_run_state state, const c
 	rc = sl_taskexec_start(&run->loop, &o, &t->te, &err);
 	if (rc < 0)
 		goto fail;
-	set_state(t, SL_TASK_RUNNING, "the run's callback");
+	test_set_state(t, SL_TASK_RUNNING, "the run's callback");
 	goto out;
 fail:
 	t->te = NULL;
 	sl_strbuf_addf(&why, "cannot start: %s", err.buf);
-	set_state(t, SL_TASK_FAILED, why.buf);
+	test_set_state(t, SL_TASK_FAILED, why.buf);
 	rc = -1;
 out:
-	free(outs);
 	sl_env_release(&env);
 	sl_strbuf_release(&cmd);
 	sl_strbuf_release(&err);
@@ -688,36 +500,27 @@ static bool run_callback(struct test_run *run, enum sl_run_state state)
 	return command && start_callback(run, state, name, command) == 0;
 }
 
-static const struct sl_dag *sort_dag;
-
-/* The scheduler's claim order within one run: priority, then file order. */
-static int claim_order(const void *a, const void *b)
-{
-	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	int px = sort_dag->tasks[x].priority, py = sort_dag->tasks[y].priority;
-
-	if (px != py)
-		return px > py ? -1 : 1;
-	return x < y ? -1 : x > y;
-}
-
+/*
+ * Let the plan decide, print what it decided (becoming scheduled is shown
+ * when the attempt starts), and start its ready tasks in the claim order
+ * while there is room; again while a start fails at once (that failure may
+ * decide more). Once nothing runs, the run's state says whether it is over.
+ */
 static void schedule(struct test_run *run)
 {
-	const struct sl_dag *dag = run->dag;
 	bool again = true;
-	enum sl_task_state *states;
-	enum sl_run_state state;
-	size_t n = 0;
 
 	while (again && !run->cancelling) {
-		size_t nready = 0;
+		struct sl_runplan_changes ch = SL_RUNPLAN_CHANGES_INIT;
+		size_t nready;
 
-		again = evaluate_pending(run);
-		for (size_t i = 0; i < dag->tasks_nr; i++)
-			if (run->tasks[i].state == SL_TASK_SCHEDULED)
-				run->ready[nready++] = i;
-		sort_dag = dag;
-		qsort(run->ready, nready, sizeof(*run->ready), claim_order);
+		again = sl_runplan_advance(&run->plan, &ch) > 0;
+		for (size_t i = 0; i < ch.nr; i++)
+			if (ch.items[i].to != SL_TASK_SCHEDULED)
+				test_set_state(&run->tasks[ch.items[i].task], ch.items[i].to,
+				               ch.items[i].reason);
+		sl_runplan_changes_release(&ch);
+		nready = sl_runplan_ready(&run->plan, run->ready);
 		for (size_t k = 0; k < nready && run->running < run->parallel; k++) {
 			struct test_task *t = &run->tasks[run->ready[k]];
 
@@ -730,15 +533,10 @@ static void schedule(struct test_run *run)
 	}
 	if (run->running)
 		return;
-	states = sl_xcalloc(dag->tasks_nr ? dag->tasks_nr : 1, sizeof(*states));
-	for (size_t i = 0; i < dag->tasks_nr; i++) {
-		if (run->tasks[i].selected)
-			states[n++] = run->tasks[i].state;
-	}
-	state = sl_rules_run_state(states, n);
-	if (state != SL_RUN_RUNNING && !run_callback(run, state))
+	run->state = sl_runplan_run_state(&run->plan, run->state);
+	if (run->state != SL_RUN_QUEUED && run->state != SL_RUN_RUNNING &&
+	    !run_callback(run, run->state))
 		close_all(run);
-	free(states);
 }
 
 static void on_signal(uv_signal_t *sig, int signum)
@@ -757,14 +555,15 @@ static void on_signal(uv_signal_t *sig, int signum)
 
 		if (t->te) {
 			sl_taskexec_cancel(t->te);
-		} else if (t->selected && !sl_task_state_finished(t->state)) {
+		} else if (run->plan.tasks[i].present &&
+		           !sl_task_state_finished(run->plan.tasks[i].state)) {
 			if (t->timer_init) {
 				int rc = uv_timer_stop(&t->timer);
 
 				if (rc < 0)
 					cli_error("cannot stop a timer: %s", uv_strerror(rc));
 			}
-			set_state(t, SL_TASK_CANCELLED, NULL);
+			test_set_state(t, SL_TASK_CANCELLED, NULL);
 		}
 	}
 	schedule(run);
@@ -785,86 +584,6 @@ static int start_signal(struct test_run *run, uv_signal_t *sig, bool *init, int 
 fail:
 	cli_error("cannot watch signal %d: %s", signum, uv_strerror(rc));
 	return rc;
-}
-
-/* [{"callback", "state", "exit_code", "duration_ms"}], or [] when none ran. */
-static json_t *callbacks_json(const struct test_run *run)
-{
-	const struct test_task *t = &run->callback;
-	json_t *list = json_array();
-
-	if (t->ran)
-		json_array_append_new(
-		    list, json_pack("{s:s, s:s, s:o, s:I}", "callback", task_id(t), "state",
-		                    sl_task_state_name(t->state), "exit_code",
-		                    t->exit_code >= 0 ? json_integer(t->exit_code) : json_null(),
-		                    "duration_ms", (json_int_t)t->duration_ms));
-	return list;
-}
-
-static int print_summary(struct cli *cli, struct test_run *run, enum sl_run_state state)
-{
-	const struct sl_dag *dag = run->dag;
-	struct cli_table table = CLI_TABLE_INIT;
-	struct sl_strbuf sb = SL_STRBUF_INIT;
-	int rc;
-
-	if (cli->json) {
-		json_t *tasks = json_array();
-
-		for (size_t k = 0; k < dag->tasks_nr; k++) {
-			const struct test_task *t = &run->tasks[dag->topo[k]];
-			json_t *outputs = json_object();
-
-			if (!t->selected)
-				continue;
-			for (size_t i = 0; i < t->outputs.nr; i++)
-				json_object_set_new(outputs, t->outputs.items[i].key,
-				                    json_string(t->outputs.items[i].value));
-			json_array_append_new(
-			    tasks,
-			    json_pack("{s:s, s:s, s:i, s:o, s:I, s:o}", "task", task_id(t), "state",
-			              sl_task_state_name(t->state), "try_number", t->try_number,
-			              "exit_code",
-			              t->ran && t->exit_code >= 0 ? json_integer(t->exit_code)
-			                                          : json_null(),
-			              "duration_ms", (json_int_t)t->duration_ms, "outputs",
-			              outputs));
-		}
-		sl_run_time_format(&sb, run->logical_date * 1000000);
-		rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "dag", dag->id,
-		                              "run_id", run->run_id, "state",
-		                              sl_run_state_name(state), "logical_date", sb.buf,
-		                              "tasks", tasks, "callbacks", callbacks_json(run)));
-		sl_strbuf_release(&sb);
-		return rc;
-	}
-
-	cli_table_header(&table, "TASK", "STATE", "TRIES", "DURATION", NULL);
-	cli_table_align_right(&table, 2);
-	cli_table_align_right(&table, 3);
-	for (size_t k = 0; k < dag->tasks_nr; k++) {
-		const struct test_task *t = &run->tasks[dag->topo[k]];
-
-		if (!t->selected)
-			continue;
-		cli_table_add(&table, task_id(t));
-		cli_table_add(&table, sl_task_state_name(t->state));
-		cli_table_addf(&table, "%d", t->try_number);
-		if (t->ran)
-			cli_table_addf(&table, "%.2fs", (double)t->duration_ms / 1000.0);
-		else
-			cli_table_add(&table, NULL);
-	}
-	printf("\n");
-	cli_table_print(&table, stdout);
-	if (run->callback.ran)
-		printf("\ncallback %s: %s\n", task_id(&run->callback),
-		       sl_task_state_name(run->callback.state));
-	printf("\nrun %s: %s\n", run->run_id, sl_run_state_name(state));
-	cli_table_release(&table);
-	sl_strbuf_release(&sb);
-	return CLI_EXIT_OK;
 }
 
 /* The logical date: --logical-date in the DAG's zone, else now. */
@@ -897,15 +616,18 @@ static int select_tasks(struct test_run *run, struct cli_args *args)
 	const struct sl_dag *dag = run->dag;
 
 	for (size_t i = 0; i < dag->tasks_nr; i++)
-		run->tasks[i].selected = args->n < 2;
+		run->plan.tasks[i].present = args->n < 2;
 	for (int a = 1; a < args->n; a++) {
 		long i = sl_dag_task_index(dag, args->v[a]);
 
 		if (i < 0)
 			return cli_usage_error(&cli_cmd_test, "DAG '%s' has no task '%s'", dag->id,
 			                       args->v[a]);
-		run->tasks[i].selected = true;
+		run->plan.tasks[i].present = true;
 	}
+	for (size_t i = 0; i < dag->tasks_nr; i++)
+		if (run->plan.tasks[i].present)
+			run->plan.tasks[i].state = SL_TASK_PENDING;
 	return 0;
 }
 
@@ -965,10 +687,7 @@ static int run_test(struct cli *cli, int argc, char **argv)
 	struct sl_strbuf run_id = SL_STRBUF_INIT;
 	struct sl_dag *dag = NULL;
 	json_t *conf = json_object();
-	enum sl_task_state *states = NULL;
-	enum sl_run_state state;
 	bool outdir_made = false, loop_init = false;
-	size_t n = 0;
 	bool stop;
 	int rc;
 
@@ -995,10 +714,11 @@ static int run_test(struct cli *cli, int argc, char **argv)
 	run.dag = dag;
 	run.tasks = sl_xcalloc(dag->tasks_nr, sizeof(*run.tasks));
 	sl_dag_walk_init(&run.upstream, dag);
+	sl_runplan_init(&run.plan, dag, SL_RUNPLAN_ABSENT_SUCCEEDED);
+	run.state = SL_RUN_QUEUED;
 	for (size_t i = 0; i < dag->tasks_nr; i++) {
 		run.tasks[i].run = &run;
 		run.tasks[i].index = i;
-		run.tasks[i].state = SL_TASK_PENDING;
 		run.tasks[i].exit_code = -1;
 		sl_strbuf_init(&run.tasks[i].partial[0]);
 		sl_strbuf_init(&run.tasks[i].partial[1]);
@@ -1059,14 +779,8 @@ static int run_test(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 
-	states = sl_xcalloc(dag->tasks_nr, sizeof(*states));
-	for (size_t i = 0; i < dag->tasks_nr; i++) {
-		if (run.tasks[i].selected)
-			states[n++] = run.tasks[i].state;
-	}
-	state = sl_rules_run_state(states, n);
-	rc = print_summary(cli, &run, state);
-	if (!rc && state != SL_RUN_SUCCESS)
+	rc = test_print_summary(cli, &run);
+	if (!rc && run.state != SL_RUN_SUCCESS)
 		rc = CLI_EXIT_FAILED;
 out:
 	if (loop_init) {
@@ -1089,11 +803,11 @@ out:
 	sl_strbuf_release(&run.callback.partial[0]);
 	sl_strbuf_release(&run.callback.partial[1]);
 	free(run.tasks);
+	sl_runplan_release(&run.plan);
 	sl_dag_walk_release(&run.upstream);
 	free(run.ready);
 	free(run.pools);
 	free(o.pools);
-	free(states);
 	sl_strbuf_release(&run_id);
 	json_decref(conf);
 	sl_dag_free(dag);

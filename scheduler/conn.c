@@ -24,23 +24,16 @@
  * exactly one place (on_closed).
  */
 
-#define READ_CHUNK     (64 * 1024)
 #define LISTEN_BACKLOG 128
-
-struct write_req {
-	uv_write_t req;
-	uv_buf_t buf;
-	char data[];
-};
 
 static uint64_t timeout_ms(const struct sched *s)
 {
 	return (uint64_t)s->cfg.heartbeat_timeout * 1000;
 }
 
-static void on_closed(uv_handle_t *h)
+static void on_closed(struct sl_frameconn *fc)
 {
-	struct wconn *c = container_of((uv_tcp_t *)h, struct wconn, tcp);
+	struct wconn *c = container_of(fc, struct wconn, fc);
 	struct sched *s = c->s;
 
 	if (c->prev)
@@ -50,7 +43,6 @@ static void on_closed(uv_handle_t *h)
 	if (c->next)
 		c->next->prev = c->prev;
 	s->conns_nr--;
-	sl_proto_decoder_release(&c->dec);
 	for (size_t i = 0; i < c->queues_nr; i++)
 		free(c->queues[i]);
 	free(c->queues);
@@ -76,24 +68,7 @@ void conn_close(struct wconn *c, const char *reason)
 	       c->live_nr, q.buf);
 	sl_strbuf_release(&q);
 	c->state = WCONN_CLOSING;
-	/* Closing cancels every queued write (UV_ECANCELED). */
-	if (!uv_is_closing((uv_handle_t *)&c->tcp))
-		uv_close((uv_handle_t *)&c->tcp, on_closed);
-}
-
-static void on_write(uv_write_t *req, int status)
-{
-	struct write_req *wr = container_of(req, struct write_req, req);
-	struct wconn *c = container_of((uv_tcp_t *)req->handle, struct wconn, tcp);
-
-	free(wr);
-	if (status < 0 && status != UV_ECANCELED) {
-		struct sl_strbuf r = SL_STRBUF_INIT;
-
-		sl_strbuf_addf(&r, "write failed: %s", uv_strerror(status));
-		conn_close(c, r.buf);
-		sl_strbuf_release(&r);
-	}
+	sl_frameconn_close(&c->fc);
 }
 
 /*
@@ -104,29 +79,21 @@ static void on_write(uv_write_t *req, int status)
  */
 static bool worker_silent(const struct wconn *c)
 {
-	return c->state == WCONN_READY && uv_now(c->s->loop) - c->last_rx >= sched_lease_ms(c->s);
+	return c->state == WCONN_READY &&
+	       uv_now(c->s->loop) - c->fc.last_rx >= sched_lease_ms(c->s);
 }
 
 static bool send_frame(struct wconn *c, const char *bytes, size_t len)
 {
-	struct write_req *wr;
-	int rc;
+	struct sl_strbuf err = SL_STRBUF_INIT;
 
 	if (c->state == WCONN_CLOSING || worker_silent(c))
 		return false;
-	wr = sl_xmalloc(sizeof(*wr) + len);
-	memcpy(wr->data, bytes, len);
-	wr->buf = uv_buf_init(wr->data, (unsigned)len);
-	if ((rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &wr->buf, 1, on_write))) {
-		struct sl_strbuf r = SL_STRBUF_INIT;
-
-		free(wr);
-		sl_strbuf_addf(&r, "write failed: %s", uv_strerror(rc));
-		conn_close(c, r.buf);
-		sl_strbuf_release(&r);
+	if (sl_frameconn_write(&c->fc, bytes, len, &err)) {
+		conn_close(c, err.buf);
+		sl_strbuf_release(&err);
 		return false;
 	}
-	c->last_tx = uv_now(c->s->loop);
 	return true;
 }
 
@@ -156,53 +123,6 @@ bool conn_worker_connected(const struct sched *s, const char *worker_id)
 	return false;
 }
 
-static bool parse_id(const char *s, int64_t *out)
-{
-	char *end;
-	long long v;
-
-	if (!s || !*s)
-		return false;
-	v = strtoll(s, &end, 10);
-	if (*end || v <= 0)
-		return false;
-	*out = v;
-	return true;
-}
-
-static struct live_attempt *live_find(struct wconn *c, int64_t id)
-{
-	for (size_t i = 0; i < c->live_nr; i++)
-		if (c->live[i].attempt_id == id)
-			return &c->live[i];
-	return NULL;
-}
-
-static void live_add(struct wconn *c, int64_t id, int64_t fence, uint64_t dispatch_seq)
-{
-	struct live_attempt *a = live_find(c, id);
-
-	if (a) {
-		if (fence)
-			a->fence = fence;
-		return;
-	}
-	SL_ALLOC_GROW(c->live, c->live_nr + 1, c->live_alloc);
-	c->live[c->live_nr++] = (struct live_attempt){id, fence, false, dispatch_seq};
-}
-
-static void live_remove(struct wconn *c, int64_t id)
-{
-	for (size_t i = 0; i < c->live_nr; i++) {
-		if (c->live[i].attempt_id == id) {
-			c->live[i] = c->live[--c->live_nr];
-			return;
-		}
-	}
-}
-
-static void on_shutdown(uv_shutdown_t *req, int status);
-
 static void send_reject(struct wconn *c, const char *reason)
 {
 	struct sl_proto_msg m;
@@ -218,10 +138,8 @@ static void send_reject(struct wconn *c, const char *reason)
 	/* Let the REJECT reach the socket, then close. */
 	if (c->state == WCONN_CLOSING)
 		return;
-	uv_read_stop((uv_stream_t *)&c->tcp);
 	c->state = WCONN_CLOSING;
-	if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown))
-		uv_close((uv_handle_t *)&c->tcp, on_closed);
+	sl_frameconn_shutdown(&c->fc);
 }
 
 static int upsert_worker(struct sched *s, struct wconn *c, int version, struct sl_strbuf *err)
@@ -253,12 +171,8 @@ static int confirm_stopped(struct wconn *c, struct sl_strbuf *err)
 	return rc;
 }
 
-/*
- * End an attempt that its worker does not run (any more) as lost, with the
- * reason for people; a failure is reported (sched_db_error) and returned.
- */
-static int lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
-                        const char *reason)
+int conn_lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
+                      const char *reason)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
 	bool accepted = false;
@@ -277,51 +191,6 @@ static int lose_attempt(struct sched *s, const char *worker_id, int64_t id, int6
 out:
 	sl_strbuf_release(&err);
 	sl_strbuf_release(&q);
-	return rc;
-}
-
-static bool listed(const struct sl_proto_strlist *l, int64_t id)
-{
-	for (size_t i = 0; i < l->nr; i++) {
-		int64_t v;
-
-		if (parse_id(l->items[i], &v) && v == id)
-			return true;
-	}
-	return false;
-}
-
-/*
- * A worker's HELLO lists everything it holds: any attempt the database
- * has live on that worker name and that is not listed has no process on
- * it (the worker restarted, or a DISPATCH never reached it), whichever
- * connection or scheduler dispatched it. Ending it now, not after
- * heartbeat_timeout, is what keeps a quickly restarted worker from
- * stranding its attempts.
- */
-static int reconcile_hello(struct wconn *c, const struct sl_proto_hello *h, struct sl_strbuf *err)
-{
-	struct sched *s = c->s;
-	struct sl_engine_live live = SL_ENGINE_LIVE_INIT;
-	const char *names[1] = {c->worker_id};
-	int rc;
-
-	if ((rc = sl_engine_worker_live(&s->engine, names, 1, false, &live, err))) {
-		sched_db_error(s, "worker_live", rc, err);
-		goto out;
-	}
-	for (size_t i = 0; i < live.nr; i++) {
-		const struct sl_engine_live_attempt *a = &live.items[i];
-
-		if (listed(&h->running, a->attempt_id))
-			continue;
-		if ((rc = lose_attempt(s, c->worker_id, a->attempt_id, a->fencing,
-		                       "the worker does not hold it any more (it restarted, or "
-		                       "the dispatch never reached it)")))
-			break;
-	}
-out:
-	sl_engine_live_release(&live);
 	return rc;
 }
 
@@ -375,7 +244,7 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 	for (size_t i = 0; i < h->running.nr; i++) {
 		int64_t id;
 
-		if (parse_id(h->running.items[i], &id))
+		if (live_parse_id(h->running.items[i], &id))
 			live_add(c, id, 0, 0);
 	}
 	if ((rc = upsert_worker(s, c, version, &err)) || (rc = confirm_stopped(c, &err))) {
@@ -384,7 +253,7 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 		goto out;
 	}
 	/* Its failures are reported where they happen. */
-	if ((rc = reconcile_hello(c, h, &err))) {
+	if ((rc = live_reconcile_hello(c, h, &err))) {
 		send_reject(c, "the scheduler cannot record what the worker holds");
 		goto out;
 	}
@@ -410,124 +279,6 @@ out:
 	sl_strbuf_release(&q);
 }
 
-/* The check itself waits for the next tick: see conn_heartbeats_flush. */
-static void on_heartbeat(struct wconn *c, struct sl_proto_heartbeat *hb)
-{
-	for (size_t i = 0; i < c->hb_running.nr; i++)
-		free(c->hb_running.items[i]);
-	free(c->hb_running.items);
-	c->hb_running = hb->running;
-	memset(&hb->running, 0, sizeof(hb->running));
-	c->hb_dispatches = hb->dispatches;
-	c->hb_pending = true;
-}
-
-static struct wconn *conn_of(struct sched *s, const char *worker_id)
-{
-	for (struct wconn *c = s->conns; c; c = c->next)
-		if (c->state == WCONN_READY && !strcmp(c->worker_id, worker_id))
-			return c;
-	return NULL;
-}
-
-/* Not listed, and not sent after the HEARTBEAT left: the worker does not run it. */
-static bool heartbeat_disowns(struct wconn *c, int64_t id)
-{
-	struct live_attempt *a = live_find(c, id);
-
-	if (listed(&c->hb_running, id))
-		return false;
-	return !a || a->dispatch_seq <= c->hb_dispatches;
-}
-
-/*
- * What the connection still counts as held but the worker disowns has
- * ended in the database already (a cancel, a clear, a mark): its process
- * is gone, so an operator-ended attempt's stop_pending is lifted (the
- * task may run again) and its slot is free. Rare: a statement only then.
- */
-static int forget_disowned(struct wconn *c)
-{
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	int64_t *held = sl_xcalloc(c->live_nr + c->hb_running.nr + 1, sizeof(*held));
-	size_t held_nr = 0, confirmed = 0;
-	bool any = false;
-	int rc = 0;
-
-	for (size_t i = 0; i < c->live_nr; i++) {
-		if (heartbeat_disowns(c, c->live[i].attempt_id))
-			any = true;
-		else
-			held[held_nr++] = c->live[i].attempt_id;
-	}
-	if (!any)
-		goto out;
-	for (size_t i = 0; i < c->hb_running.nr; i++) {
-		int64_t id;
-
-		if (parse_id(c->hb_running.items[i], &id))
-			held[held_nr++] = id;
-	}
-	if ((rc = sl_engine_confirm_stopped(&c->s->engine, c->worker_id, held, held_nr, &confirmed,
-	                                    &err))) {
-		sched_db_error(c->s, "confirm_stopped", rc, &err);
-		goto out;
-	}
-	for (size_t i = 0; i < c->live_nr;) {
-		if (heartbeat_disowns(c, c->live[i].attempt_id))
-			live_remove(c, c->live[i].attempt_id);
-		else
-			i++;
-	}
-	if (confirmed)
-		sl_log("info", "attempts_stopped", "worker=%s attempts=%zu", c->worker_id,
-		       confirmed);
-out:
-	free(held);
-	sl_strbuf_release(&err);
-	return rc;
-}
-
-void conn_heartbeats_flush(struct sched *s)
-{
-	struct sl_engine_live live = SL_ENGINE_LIVE_INIT;
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	const char **names = sl_xcalloc(s->conns_nr + 1, sizeof(*names));
-	size_t n = 0;
-	int rc;
-
-	for (struct wconn *c = s->conns; c; c = c->next)
-		if (c->state == WCONN_READY && c->hb_pending)
-			names[n++] = c->worker_id;
-	if (!n)
-		goto out;
-	if ((rc = sl_engine_worker_live(&s->engine, names, n, true, &live, &err))) {
-		sched_db_error(s, "heartbeats", rc, &err);
-		goto out;
-	}
-	for (size_t i = 0; i < live.nr; i++) {
-		const struct sl_engine_live_attempt *a = &live.items[i];
-		struct wconn *c = conn_of(s, a->worker_id);
-
-		if (!c || !c->hb_pending || !heartbeat_disowns(c, a->attempt_id))
-			continue;
-		if (lose_attempt(s, a->worker_id, a->attempt_id, a->fencing,
-		                 "the worker's heartbeat does not list it (the worker lost it or "
-		                 "refused its dispatch)"))
-			goto out;
-		live_remove(c, a->attempt_id);
-	}
-	for (struct wconn *c = s->conns; c; c = c->next) {
-		if (c->hb_pending && forget_disowned(c))
-			goto out;
-		c->hb_pending = false;
-	}
-out:
-	sl_engine_live_release(&live);
-	sl_strbuf_release(&err);
-	free(names);
-}
-
 static void on_log(struct wconn *c, const struct sl_proto_log *l)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
@@ -540,7 +291,7 @@ static void on_log(struct wconn *c, const struct sl_proto_log *l)
 		conn_close(c, "the database is unavailable");
 		goto out;
 	}
-	if (!parse_id(l->attempt_id, &id) || l->seq > INT_MAX || !l->len) {
+	if (!live_parse_id(l->attempt_id, &id) || l->seq > INT_MAX || !l->len) {
 		sl_log("warn", "log_ignored", "worker=%s attempt=%s seq=%" PRIu64, c->worker_id,
 		       l->attempt_id, l->seq);
 		goto out;
@@ -593,7 +344,7 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 		conn_close(c, "the database is unavailable");
 		goto out;
 	}
-	if (!parse_id(r->attempt_id, &id)) {
+	if (!live_parse_id(r->attempt_id, &id)) {
 		/* Not an attempt of ours: acknowledge, so the worker forgets it. */
 		sl_log("warn", "result_unknown", "worker=%s attempt=%s", c->worker_id,
 		       r->attempt_id);
@@ -601,9 +352,9 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 	}
 	if (r->outcome == SL_OUTCOME_LOST) {
 		/* The worker's RESULT says it killed the task: cut off past its lease. */
-		if (lose_attempt(s, c->worker_id, id, (int64_t)r->fence,
-		                 "the worker killed it: it heard from no scheduler for longer "
-		                 "than its lease")) {
+		if (conn_lose_attempt(s, c->worker_id, id, (int64_t)r->fence,
+		                      "the worker killed it: it heard from no scheduler for longer "
+		                      "than its lease")) {
 			conn_close(c, "cannot record a result");
 			goto out;
 		}
@@ -624,8 +375,8 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 		goto out;
 	}
 	sl_log("info", accepted ? "result" : "result_stale",
-	       "worker=%s attempt=%" PRId64 " fence=%" PRIu64 " outcome=%d exit_code=%d",
-	       c->worker_id, id, r->fence, (int)r->outcome, r->exit_code);
+	       "worker=%s attempt=%" PRId64 " fence=%" PRIu64 " outcome=%s exit_code=%d",
+	       c->worker_id, id, r->fence, sl_outcome_name(r->outcome), r->exit_code);
 	live_remove(c, id);
 	sched_kick(s);
 ack:
@@ -645,8 +396,9 @@ out:
  * reason, and a NACK tells the worker to stop sending it; anything else is
  * logged and dropped. Before HELLO there is nobody to answer: close.
  */
-static void on_refused(struct wconn *c, const struct sl_proto_refusal *r, const char *why)
+static void on_refused(struct sl_frameconn *fc, const struct sl_proto_refusal *r, const char *why)
 {
+	struct wconn *c = container_of(fc, struct wconn, fc);
 	struct sched *s = c->s;
 	struct sl_strbuf q = SL_STRBUF_INIT, reason = SL_STRBUF_INIT;
 	struct sl_proto_msg m;
@@ -660,14 +412,14 @@ static void on_refused(struct wconn *c, const struct sl_proto_refusal *r, const 
 	sl_log("warn", "frame_refused", "worker=%s type=%s attempt=%s reason=%s", c->worker_id,
 	       sl_proto_type_name((int)r->type), r->attempt_id ? r->attempt_id : "-", q.buf);
 	if (r->type != SL_PROTO_RESULT || !r->attempt_id || !r->fence ||
-	    !parse_id(r->attempt_id, &id))
+	    !live_parse_id(r->attempt_id, &id))
 		goto out;
 	if (s->db_down) {
 		conn_close(c, "the database is unavailable");
 		goto out;
 	}
 	sl_strbuf_addf(&reason, "its result was refused: %s", why);
-	if (lose_attempt(s, c->worker_id, id, (int64_t)r->fence, reason.buf)) {
+	if (conn_lose_attempt(s, c->worker_id, id, (int64_t)r->fence, reason.buf)) {
 		conn_close(c, "cannot record a result");
 		goto out;
 	}
@@ -683,8 +435,9 @@ out:
 	sl_strbuf_release(&reason);
 }
 
-static void handle(struct wconn *c, struct sl_proto_msg *m)
+static void handle(struct sl_frameconn *fc, struct sl_proto_msg *m)
 {
+	struct wconn *c = container_of(fc, struct wconn, fc);
 	struct sl_strbuf r = SL_STRBUF_INIT;
 
 	if (c->state == WCONN_AWAIT_HELLO) {
@@ -699,7 +452,7 @@ static void handle(struct wconn *c, struct sl_proto_msg *m)
 	}
 	switch (m->type) {
 	case SL_PROTO_HEARTBEAT:
-		on_heartbeat(c, &m->u.heartbeat);
+		live_heartbeat(c, &m->u.heartbeat);
 		break;
 	case SL_PROTO_LOG:
 		on_log(c, &m->u.log);
@@ -717,72 +470,25 @@ out:
 	sl_strbuf_release(&r);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* The handlers' statements may have read notifications, or reconnected. */
+static void on_read_done(struct sl_frameconn *fc)
 {
-	(void)h;
-	(void)suggested;
-	buf->base = sl_xmalloc(READ_CHUNK);
-	buf->len = READ_CHUNK;
+	notify_sync(container_of(fc, struct wconn, fc)->s);
 }
 
-static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+static void on_error(struct sl_frameconn *fc, enum sl_frameconn_error e, const char *reason)
 {
-	struct wconn *c = container_of((uv_tcp_t *)st, struct wconn, tcp);
-	struct sched *s = c->s;
-	struct sl_proto_msg m = SL_PROTO_MSG_INIT;
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	int rc;
-
-	if (nread < 0) {
-		conn_close(c, nread == UV_EOF ? "the worker closed the connection"
-		                              : uv_strerror((int)nread));
-		goto out;
-	}
-	if (!nread)
-		goto out;
-	c->last_rx = uv_now(c->s->loop);
-	sl_proto_decoder_feed(&c->dec, buf->base, (size_t)nread);
-	while ((c->state == WCONN_AWAIT_HELLO || c->state == WCONN_READY) &&
-	       (rc = sl_proto_decoder_next(&c->dec, &m, &err)) != 0) {
-		if (rc < 0) {
-			conn_close(c, err.buf);
-			break;
-		}
-		if (rc == SL_PROTO_REFUSED)
-			on_refused(c, sl_proto_decoder_refusal(&c->dec), err.buf);
-		else
-			handle(c, &m);
-		sl_strbuf_reset(&err);
-	}
-	/* The handlers' statements may have read notifications, or reconnected. */
-	notify_sync(s);
-out:
-	sl_proto_msg_release(&m);
-	sl_strbuf_release(&err);
-	free(buf->base);
+	conn_close(container_of(fc, struct wconn, fc),
+	           e == SL_FRAMECONN_EOF ? "the worker closed the connection" : reason);
 }
 
-static char *peer_name(uv_tcp_t *tcp)
-{
-	struct sockaddr_storage ss;
-	int len = sizeof(ss);
-	char ip[64] = "?";
-	int port = 0;
-
-	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len))
-		return sl_xstrdup("unknown");
-	if (ss.ss_family == AF_INET) {
-		uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof(ip));
-		port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		return sl_xasprintf("%s:%d", ip, port);
-	}
-	if (ss.ss_family == AF_INET6) {
-		uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof(ip));
-		port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		return sl_xasprintf("[%s]:%d", ip, port);
-	}
-	return sl_xstrdup("unknown");
-}
+static const struct sl_frameconn_ops conn_ops = {
+    .on_frame = handle,
+    .on_refused = on_refused,
+    .on_read_done = on_read_done,
+    .on_error = on_error,
+    .on_closed = on_closed,
+};
 
 static void on_connection(uv_stream_t *server, int status)
 {
@@ -797,10 +503,8 @@ static void on_connection(uv_stream_t *server, int status)
 	c = sl_xcalloc(1, sizeof(*c));
 	c->s = s;
 	c->state = WCONN_AWAIT_HELLO;
-	sl_proto_decoder_init(&c->dec, 0);
-	if ((rc = uv_tcp_init(s->loop, &c->tcp))) {
+	if ((rc = sl_frameconn_init(&c->fc, s->loop, &conn_ops))) {
 		sl_log("warn", "accept_failed", "error=\"%s\"", uv_strerror(rc));
-		sl_proto_decoder_release(&c->dec);
 		free(c);
 		return;
 	}
@@ -810,15 +514,13 @@ static void on_connection(uv_stream_t *server, int status)
 		s->conns->prev = c;
 	s->conns = c;
 	s->conns_nr++;
-	if ((rc = uv_accept(server, (uv_stream_t *)&c->tcp))) {
+	if ((rc = sl_frameconn_accept(&c->fc, server))) {
 		c->peer = sl_xstrdup("unknown");
 		conn_close(c, uv_strerror(rc));
 		return;
 	}
-	c->peer = peer_name(&c->tcp);
-	c->last_rx = c->last_tx = uv_now(s->loop);
-	if ((rc = uv_tcp_nodelay(&c->tcp, 1)) ||
-	    (rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read))) {
+	c->peer = sl_frameconn_peer(&c->fc);
+	if ((rc = sl_frameconn_start(&c->fc))) {
 		conn_close(c, uv_strerror(rc));
 		return;
 	}
@@ -896,7 +598,7 @@ static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d)
 	 */
 	if (sl_proto_encode_checked(&m, &frame, &err)) {
 		sl_strbuf_addf(&reason, "it cannot be dispatched: %s", err.buf);
-		lose_attempt(s, c->worker_id, d->attempt_id, d->fencing_token, reason.buf);
+		conn_lose_attempt(s, c->worker_id, d->attempt_id, d->fencing_token, reason.buf);
 		goto out;
 	}
 	live_add(c, d->attempt_id, d->fencing_token, ++c->dispatches_sent);
@@ -1014,13 +716,13 @@ void conn_check_all(struct sched *s)
 		next = c->next;
 		if (c->state == WCONN_CLOSING)
 			continue;
-		if (now - c->last_rx >= timeout_ms(s)) {
+		if (now - c->fc.last_rx >= timeout_ms(s)) {
 			conn_close(c, c->state == WCONN_READY
 			                  ? "no frame within heartbeat_timeout"
 			                  : "no HELLO within heartbeat_timeout");
 			continue;
 		}
-		if (c->state == WCONN_READY && now - c->last_tx >= sched_heartbeat_ms(s)) {
+		if (c->state == WCONN_READY && now - c->fc.last_tx >= sched_heartbeat_ms(s)) {
 			struct sl_proto_msg m;
 
 			sl_proto_msg_init(&m, SL_PROTO_HEARTBEAT);
@@ -1028,15 +730,6 @@ void conn_check_all(struct sched *s)
 			sl_proto_msg_release(&m);
 		}
 	}
-}
-
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-	struct wconn *c = container_of((uv_tcp_t *)req->handle, struct wconn, tcp);
-
-	(void)status;
-	if (!uv_is_closing((uv_handle_t *)&c->tcp))
-		uv_close((uv_handle_t *)&c->tcp, on_closed);
 }
 
 void conn_shutdown_all(struct sched *s)
@@ -1061,9 +754,7 @@ void conn_shutdown_all(struct sched *s)
 		sl_log("info", "worker_drained", "peer=%s worker=%s live=%zu", c->peer,
 		       c->worker_id ? c->worker_id : "-", c->live_nr);
 		c->state = WCONN_CLOSING;
-		uv_read_stop((uv_stream_t *)&c->tcp);
 		/* Let the DRAIN (and any ACK) reach the socket first. */
-		if (uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown))
-			uv_close((uv_handle_t *)&c->tcp, on_closed);
+		sl_frameconn_shutdown(&c->fc);
 	}
 }

@@ -175,7 +175,7 @@ static void engine_work(struct sched *s)
 	}
 	if (s->db_down || !lease_held(s))
 		goto out;
-	conn_heartbeats_flush(s);
+	live_heartbeats_flush(s);
 	if (s->db_down || !lease_held(s))
 		goto out;
 	if ((rc = sl_engine_create_scheduled_runs(&s->engine, now, CREATE_LIMIT, &n, &err))) {

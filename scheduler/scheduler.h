@@ -11,6 +11,7 @@
 #include "sluice/dagstore.h"
 #include "sluice/db.h"
 #include "sluice/engine.h"
+#include "sluice/frameconn.h"
 #include "sluice/proto.h"
 #include "sluice/log.h"
 #include "sluice/strbuf.h"
@@ -20,7 +21,7 @@
 enum wconn_state {
 	WCONN_AWAIT_HELLO, /* accepted; the worker speaks first */
 	WCONN_READY,       /* WELCOME sent */
-	WCONN_CLOSING,     /* uv_close called */
+	WCONN_CLOSING,     /* shut down or closed; freed when its sl_frameconn is closed */
 };
 
 /* An attempt dispatched to (or reported held by) a connected worker. */
@@ -35,8 +36,7 @@ struct live_attempt {
 /* One worker connection. */
 struct wconn {
 	struct sched *s;
-	uv_tcp_t tcp;
-	struct sl_proto_decoder dec;
+	struct sl_frameconn fc;
 	enum wconn_state state;
 	char *peer; /* "ip:port" */
 	char *worker_id, *host;
@@ -45,13 +45,11 @@ struct wconn {
 	uint32_t slots;
 	struct live_attempt *live;
 	size_t live_nr, live_alloc;
-	uint64_t last_rx, last_tx; /* loop time */
 	uint64_t dispatches_sent;
 	/* The last HEARTBEAT, checked against the database at the next tick. */
 	struct sl_proto_strlist hb_running;
 	uint64_t hb_dispatches;
 	bool hb_pending;
-	uv_shutdown_t shutdown_req;
 	struct wconn *prev, *next;
 };
 
@@ -156,16 +154,16 @@ uint64_t sched_lease_ms(const struct sched *s);
 int conn_listen(struct sched *s);
 void conn_close(struct wconn *c, const char *reason);
 bool conn_send(struct wconn *c, const struct sl_proto_msg *msg);
+/*
+ * End an attempt that its worker does not run (any more) as lost, with the
+ * reason for people; a failure is reported (sched_db_error) and returned.
+ */
+int conn_lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
+                      const char *reason);
 /* Dispatch to every ready worker with free slots. */
 void conn_dispatch_all(struct sched *s, int64_t now_ms);
 /* Close silent connections and send due HEARTBEATs (no database work). */
 void conn_check_all(struct sched *s);
-/*
- * Record the HEARTBEATs received since the last call and end as lost
- * every attempt the database has live on one of those workers that the
- * worker no longer lists (and that was not sent after its HEARTBEAT left).
- */
-void conn_heartbeats_flush(struct sched *s);
 /* CANCEL the live attempts that the database says have ended. */
 void conn_cancel_ended(struct sched *s);
 /* Close every worker connection (the lease is lost: workers go to the leader). */
@@ -173,5 +171,30 @@ void conn_close_all(struct sched *s, const char *reason);
 /* DRAIN every worker, close the listener and every connection. */
 void conn_shutdown_all(struct sched *s);
 bool conn_worker_connected(const struct sched *s, const char *worker_id);
+
+/* scheduler/live.c: what a connection counts as live on its worker */
+/* An attempt id of the wire as the database's: a positive decimal integer. */
+bool live_parse_id(const char *s, int64_t *out);
+struct live_attempt *live_find(struct wconn *c, int64_t id);
+/* Count it as live (a known attempt only gets its fence, when given). */
+void live_add(struct wconn *c, int64_t id, int64_t fence, uint64_t dispatch_seq);
+void live_remove(struct wconn *c, int64_t id);
+/*
+ * A worker's HELLO lists everything it holds: any attempt the database
+ * has live on that worker name and that is not listed has no process on
+ * it (the worker restarted, or a DISPATCH never reached it), whichever
+ * connection or scheduler dispatched it. Ending it now, not after
+ * heartbeat_timeout, is what keeps a quickly restarted worker from
+ * stranding its attempts. Failures are reported where they happen.
+ */
+int live_reconcile_hello(struct wconn *c, const struct sl_proto_hello *h, struct sl_strbuf *err);
+/* Keep a HEARTBEAT (its list is moved out of `hb`): checked at the next flush. */
+void live_heartbeat(struct wconn *c, struct sl_proto_heartbeat *hb);
+/*
+ * Record the HEARTBEATs received since the last call and end as lost
+ * every attempt the database has live on one of those workers that the
+ * worker no longer lists (and that was not sent after its HEARTBEAT left).
+ */
+void live_heartbeats_flush(struct sched *s);
 
 #endif

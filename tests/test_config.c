@@ -99,10 +99,26 @@ static void test_every_problem_reported(void **state)
 	assert_int_equal(diags.items[3].line, 5);
 	assert_non_null(strstr(diags.items[3].message, "dags.poll_interval: "));
 	assert_string_equal(diags.items[4].message,
-	                    "parallelism: expected an integer from 1 to 100000");
+	                    "parallelism: must be between 1 and 100000, got 0");
 	/* The defaults survive a bad value. */
 	assert_int_equal(cfg.parallelism, 32);
 	assert_int_equal(cfg.dags_poll_interval, 60);
+	unlink(path);
+	sl_config_release(&cfg);
+	sl_diags_release(&diags);
+}
+
+static void test_not_a_mapping(void **state)
+{
+	struct sl_diags diags = SL_DIAGS_INIT;
+	struct sl_config cfg;
+	char *path = write_temp("- listen: x\n");
+
+	(void)state;
+	sl_config_init(&cfg);
+	assert_int_not_equal(sl_config_load(&cfg, path, &diags), 0);
+	assert_int_equal(diags.nr, 1);
+	assert_string_equal(diags.items[0].message, "expected a mapping of settings, got sequence");
 	unlink(path);
 	sl_config_release(&cfg);
 	sl_diags_release(&diags);
@@ -208,7 +224,7 @@ static void test_worker_every_problem_reported(void **state)
 	                    "scheduler: 'nohost' is not host:port ([address]:port for IPv6)");
 	assert_string_equal(diags.items[2].message,
 	                    "scheduler: 'h:99999' has no valid port (1 to 65535)");
-	assert_string_equal(diags.items[3].message, "slots: expected an integer from 1 to 65535");
+	assert_string_equal(diags.items[3].message, "slots: must be between 1 and 65535, got 0");
 	assert_int_equal(diags.items[4].line, 5);
 	assert_non_null(strstr(diags.items[4].message, "'bad queue' is not a valid queue name"));
 	assert_non_null(strstr(diags.items[5].message, "name: 'a/b' is not a valid name"));
@@ -231,9 +247,12 @@ static void test_worker_required(void **state)
 	(void)state;
 	sl_worker_config_init(&cfg);
 	assert_int_not_equal(sl_worker_config_load(&cfg, path, &diags), 0);
-	assert_int_equal(diags.nr, 1);
-	assert_string_equal(diags.items[0].message,
-	                    "scheduler: required (host:port, or a list of them)");
+	/* Every missing key is reported, at the mapping. */
+	assert_int_equal(diags.nr, 2);
+	assert_int_equal(diags.items[0].line, 1);
+	assert_int_equal(diags.items[0].column, 1);
+	assert_string_equal(diags.items[0].message, "missing key 'scheduler'");
+	assert_string_equal(diags.items[1].message, "missing key 'token_file'");
 	unlink(path);
 	sl_worker_config_release(&cfg);
 	sl_diags_release(&diags);
@@ -267,6 +286,7 @@ int main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_full_file),
 	    cmocka_unit_test(test_every_problem_reported),
+	    cmocka_unit_test(test_not_a_mapping),
 	    cmocka_unit_test(test_missing_file),
 	    cmocka_unit_test(test_worker_defaults),
 	    cmocka_unit_test(test_worker_full_file),

@@ -445,6 +445,45 @@ static bool has_suffix(const char *s, const char *suffix)
  * Every fixtures/invalid/NAME.yaml must fail with exactly the diagnostics
  * in NAME.expect.
  */
+/*
+ * Nested keys are named with their mapping (sensor.poke_interval, as the
+ * configuration's dags.poll_interval); a task's own null undoes a default.
+ */
+static void test_nested_keys(void **state)
+{
+	struct sl_strbuf out = SL_STRBUF_INIT;
+	struct sl_dag *dag;
+
+	(void)state;
+	assert_int_equal(load_text("n.yaml",
+	                           "defaults: {command: x, timeout: 1h}\n"
+	                           "retries: 2\n"
+	                           "tasks:\n"
+	                           "  a: {command: x, sensor: {poke_interval: 0}}\n",
+	                           &dag, &out),
+	                 SL_EINVAL);
+	assert_string_equal(out.buf,
+	                    "n.yaml:1:12: 'command' cannot be set in defaults: each task sets its "
+	                    "own\n"
+	                    "n.yaml:2:1: unknown key 'retries' at DAG level ('retries' is a task "
+	                    "key; set it for every task under 'defaults')\n"
+	                    "n.yaml:4:43: sensor.poke_interval: must be greater than 0\n");
+	sl_strbuf_reset(&out);
+	assert_int_equal(load_text("n.yaml",
+	                           "defaults: {timeout: 1h, pool: p}\n"
+	                           "tasks:\n"
+	                           "  a: {command: x, timeout: null, pool: null}\n"
+	                           "  b: {command: x}\n",
+	                           &dag, &out),
+	                 SL_OK);
+	assert_int_equal(task(dag, "a")->timeout, 0);
+	assert_null(task(dag, "a")->pool);
+	assert_int_equal(task(dag, "b")->timeout, 3600);
+	assert_string_equal(task(dag, "b")->pool, "p");
+	sl_dag_free(dag);
+	sl_strbuf_release(&out);
+}
+
 static void test_invalid_fixtures(void **state)
 {
 	DIR *dir = opendir("fixtures/invalid");
@@ -750,6 +789,7 @@ int main(void)
 	    cmocka_unit_test(test_schedules),
 	    cmocka_unit_test(test_id_from_file_name),
 	    cmocka_unit_test(test_aliases_are_followed),
+	    cmocka_unit_test(test_nested_keys),
 	    cmocka_unit_test(test_invalid_fixtures),
 	    cmocka_unit_test(test_valid_fixtures),
 	    cmocka_unit_test(test_oversized),

@@ -23,13 +23,6 @@
 #define CONNECT_TIMEOUT_MS 10000 /* connect + handshake, before any lease is known */
 #define BACKOFF_MIN_MS     500
 #define BACKOFF_MAX_MS     30000
-#define READ_CHUNK         (64 * 1024)
-
-struct write_req {
-	uv_write_t req;
-	uv_buf_t buf;
-	char data[];
-};
 
 bool conn_ready(const struct worker *w)
 {
@@ -47,9 +40,9 @@ static void on_lease_check(uv_check_t *h)
 	uint64_t silent = uv_now(w->loop) - w->last_heard;
 	struct sl_strbuf reason = SL_STRBUF_INIT;
 
-	if (w->state == CONN_READY && uv_now(w->loop) - w->last_rx >= w->lease_ms) {
+	if (w->state == CONN_READY && uv_now(w->loop) - w->fc.last_rx >= w->lease_ms) {
 		sl_strbuf_addf(&reason, "no frame from the scheduler for %llu ms (the lease)",
-		               (unsigned long long)(uv_now(w->loop) - w->last_rx));
+		               (unsigned long long)(uv_now(w->loop) - w->fc.last_rx));
 		conn_drop(w, reason.buf);
 		sl_strbuf_reset(&reason);
 	}
@@ -136,9 +129,9 @@ static void schedule_retry(struct worker *w)
 		sl_log("error", "timer_failed", "error=\"%s\"", uv_strerror(rc));
 }
 
-static void on_tcp_closed(uv_handle_t *h)
+static void on_closed(struct sl_frameconn *fc)
 {
-	struct worker *w = container_of((uv_tcp_t *)h, struct worker, tcp);
+	struct worker *w = container_of(fc, struct worker, fc);
 
 	w->state = CONN_IDLE;
 	if (w->stopping)
@@ -159,8 +152,7 @@ void conn_drop(struct worker *w, const char *reason)
 	sl_strbuf_release(&q);
 	uv_timer_stop(&w->conn_timer);
 	w->state = CONN_CLOSING;
-	/* Closing cancels a pending connect and every queued write (UV_ECANCELED). */
-	uv_close((uv_handle_t *)&w->tcp, on_tcp_closed);
+	sl_frameconn_close(&w->fc);
 }
 
 /* A failure before a socket exists (name resolution, tcp init). */
@@ -174,38 +166,15 @@ static void fail_early(struct worker *w, const char *what, int rc)
 	schedule_retry(w);
 }
 
-static void on_write(uv_write_t *req, int status)
-{
-	struct write_req *wr = container_of(req, struct write_req, req);
-	struct worker *w = container_of((uv_tcp_t *)req->handle, struct worker, tcp);
-
-	free(wr);
-	if (status < 0 && status != UV_ECANCELED) {
-		struct sl_strbuf r = SL_STRBUF_INIT;
-
-		sl_strbuf_addf(&r, "write failed: %s", uv_strerror(status));
-		conn_drop(w, r.buf);
-		sl_strbuf_release(&r);
-	}
-}
-
 bool conn_send_raw(struct worker *w, const char *bytes, size_t len)
 {
-	struct write_req *wr;
-	int rc;
+	struct sl_strbuf err = SL_STRBUF_INIT;
 
 	if (w->state != CONN_HANDSHAKE && w->state != CONN_READY)
 		return false;
-	wr = sl_xmalloc(sizeof(*wr) + len);
-	memcpy(wr->data, bytes, len);
-	wr->buf = uv_buf_init(wr->data, (unsigned)len);
-	if ((rc = uv_write(&wr->req, (uv_stream_t *)&w->tcp, &wr->buf, 1, on_write))) {
-		struct sl_strbuf r = SL_STRBUF_INIT;
-
-		free(wr);
-		sl_strbuf_addf(&r, "write failed: %s", uv_strerror(rc));
-		conn_drop(w, r.buf);
-		sl_strbuf_release(&r);
+	if (sl_frameconn_write(&w->fc, bytes, len, &err)) {
+		conn_drop(w, err.buf);
+		sl_strbuf_release(&err);
 		return false;
 	}
 	return true;
@@ -338,8 +307,9 @@ static void protocol_error(struct worker *w, const struct sl_proto_msg *m)
 	sl_strbuf_release(&r);
 }
 
-static void handle(struct worker *w, struct sl_proto_msg *m)
+static void handle(struct sl_frameconn *fc, struct sl_proto_msg *m)
 {
+	struct worker *w = container_of(fc, struct worker, fc);
 	struct sl_strbuf q = SL_STRBUF_INIT;
 
 	if (w->state == CONN_HANDSHAKE) {
@@ -388,11 +358,19 @@ static void handle(struct worker *w, struct sl_proto_msg *m)
 	}
 }
 
-/* One bad frame costs itself only; a DISPATCH that names its attempt fails it. */
-static void on_refused(struct worker *w, const struct sl_proto_refusal *r, const char *why)
+/*
+ * One bad frame costs itself only; a DISPATCH that names its attempt fails
+ * it. During the handshake there is nothing to go on with: drop.
+ */
+static void on_refused(struct sl_frameconn *fc, const struct sl_proto_refusal *r, const char *why)
 {
+	struct worker *w = container_of(fc, struct worker, fc);
 	struct sl_strbuf q = SL_STRBUF_INIT;
 
+	if (w->state != CONN_READY) {
+		conn_drop(w, why);
+		return;
+	}
 	sl_log_quote(&q, why);
 	sl_log("warn", "frame_refused", "scheduler=%s type=%s attempt=%s reason=%s", w->peer,
 	       sl_proto_type_name((int)r->type), r->attempt_id ? r->attempt_id : "-", q.buf);
@@ -403,70 +381,43 @@ static void on_refused(struct worker *w, const struct sl_proto_refusal *r, const
 	attempt_refused(w, r, why);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Only a scheduler that has welcomed us renews the lease. */
+static void on_read_done(struct sl_frameconn *fc)
 {
-	(void)h;
-	(void)suggested;
-	buf->base = sl_xmalloc(READ_CHUNK);
-	buf->len = READ_CHUNK;
-}
+	struct worker *w = container_of(fc, struct worker, fc);
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-	struct worker *w = container_of((uv_tcp_t *)s, struct worker, tcp);
-	struct sl_proto_msg m = SL_PROTO_MSG_INIT;
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	int rc;
-
-	if (nread < 0) {
-		sl_strbuf_addf(&err, "%s",
-		               nread == UV_EOF ? "the scheduler closed the connection"
-		                               : uv_strerror((int)nread));
-		conn_drop(w, err.buf);
-		goto out;
-	}
-	if (!nread)
-		goto out;
-	w->last_rx = uv_now(w->loop);
-	sl_proto_decoder_feed(&w->dec, buf->base, (size_t)nread);
-	while ((w->state == CONN_HANDSHAKE || w->state == CONN_READY) &&
-	       (rc = sl_proto_decoder_next(&w->dec, &m, &err)) != 0) {
-		if (rc < 0 || (rc == SL_PROTO_REFUSED && w->state != CONN_READY)) {
-			conn_drop(w, err.buf);
-			break;
-		}
-		if (rc == SL_PROTO_REFUSED)
-			on_refused(w, sl_proto_decoder_refusal(&w->dec), err.buf);
-		else
-			handle(w, &m);
-		sl_strbuf_reset(&err);
-	}
-	/* Only a scheduler that has welcomed us renews the lease. */
 	if (w->state == CONN_READY)
 		heard(w);
-out:
-	sl_proto_msg_release(&m);
-	sl_strbuf_release(&err);
-	free(buf->base);
 }
 
-static void on_connected(uv_connect_t *req, int status)
+static void on_error(struct sl_frameconn *fc, enum sl_frameconn_error e, const char *reason)
 {
-	struct worker *w = container_of(req, struct worker, connect_req);
+	conn_drop(container_of(fc, struct worker, fc),
+	          e == SL_FRAMECONN_EOF ? "the scheduler closed the connection" : reason);
+}
+
+static const struct sl_frameconn_ops conn_ops = {
+    .on_frame = handle,
+    .on_refused = on_refused,
+    .on_read_done = on_read_done,
+    .on_error = on_error,
+    .on_closed = on_closed,
+};
+
+static void on_connected(struct sl_frameconn *fc, int status)
+{
+	struct worker *w = container_of(fc, struct worker, fc);
 	struct sl_strbuf r = SL_STRBUF_INIT;
 	int rc;
 
-	if (status == UV_ECANCELED)
-		return; /* closed while connecting; on_tcp_closed carries on */
 	if (status < 0) {
 		sl_strbuf_addf(&r, "connect: %s", uv_strerror(status));
 		conn_drop(w, r.buf);
 		goto out;
 	}
 	w->state = CONN_HANDSHAKE;
-	w->last_rx = uv_now(w->loop);
 	w->dispatches_read = 0;
-	if ((rc = uv_read_start((uv_stream_t *)&w->tcp, on_alloc, on_read))) {
+	if ((rc = sl_frameconn_start(&w->fc))) {
 		sl_strbuf_addf(&r, "read: %s", uv_strerror(rc));
 		conn_drop(w, r.buf);
 		goto out;
@@ -489,13 +440,12 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		fail_early(w, "resolve", status);
 		goto out;
 	}
-	if ((rc = uv_tcp_init(w->loop, &w->tcp))) {
+	if ((rc = sl_frameconn_init(&w->fc, w->loop, &conn_ops))) {
 		fail_early(w, "tcp_init", rc);
 		goto out;
 	}
 	w->state = CONN_CONNECTING;
-	if ((rc = uv_tcp_nodelay(&w->tcp, 1)) ||
-	    (rc = uv_tcp_connect(&w->connect_req, &w->tcp, res->ai_addr, on_connected)) ||
+	if ((rc = sl_frameconn_connect(&w->fc, res->ai_addr, on_connected)) ||
 	    (rc = uv_timer_start(&w->conn_timer, on_conn_timer, connect_timeout_ms(w), 0))) {
 		struct sl_strbuf r = SL_STRBUF_INIT;
 
@@ -528,9 +478,6 @@ void conn_start(struct worker *w)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	/* Fresh decoder: nothing of an earlier connection may leak into this one. */
-	sl_proto_decoder_release(&w->dec);
-	sl_proto_decoder_init(&w->dec, 0);
 	w->state = CONN_RESOLVING;
 	if ((rc = uv_getaddrinfo(w->loop, &w->resolve_req, on_resolved, host, port_s, &hints)))
 		fail_early(w, "resolve", rc);
@@ -544,35 +491,18 @@ static void on_retry(uv_timer_t *t)
 	conn_start(container_of(t, struct worker, retry_timer));
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-	struct worker *w = container_of((uv_tcp_t *)req->handle, struct worker, tcp);
-
-	(void)status;
-	if (!uv_is_closing((uv_handle_t *)&w->tcp)) {
-		w->state = CONN_CLOSING;
-		uv_close((uv_handle_t *)&w->tcp, on_tcp_closed);
-	}
-}
-
 void conn_shutdown(struct worker *w)
 {
-	int rc;
-
 	uv_close((uv_handle_t *)&w->conn_timer, NULL);
 	uv_close((uv_handle_t *)&w->retry_timer, NULL);
 	uv_close((uv_handle_t *)&w->lease_timer, NULL);
 	uv_close((uv_handle_t *)&w->lease_check, NULL);
 	if (w->state == CONN_READY || w->state == CONN_HANDSHAKE) {
 		/* Let the queued frames (results above all) reach the socket first. */
-		uv_read_stop((uv_stream_t *)&w->tcp);
-		if ((rc = uv_shutdown(&w->shutdown_req, (uv_stream_t *)&w->tcp, on_shutdown))) {
-			w->state = CONN_CLOSING;
-			uv_close((uv_handle_t *)&w->tcp, on_tcp_closed);
-		}
+		sl_frameconn_shutdown(&w->fc);
 	} else if (w->state == CONN_CONNECTING) {
 		w->state = CONN_CLOSING;
-		uv_close((uv_handle_t *)&w->tcp, on_tcp_closed);
+		sl_frameconn_close(&w->fc);
 	}
 	/*
 	 * RESOLVING: on_resolved sees w->stopped and frees the answer. Cancelling
@@ -586,7 +516,6 @@ void conn_shutdown(struct worker *w)
 
 void conn_release(struct worker *w)
 {
-	sl_proto_decoder_release(&w->dec);
 	free(w->peer);
 	w->peer = NULL;
 }

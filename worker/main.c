@@ -211,7 +211,6 @@ int main(int argc, char **argv)
 
 	memset(&w, 0, sizeof(w));
 	sl_worker_config_init(&w.cfg);
-	sl_proto_decoder_init(&w.dec, 0);
 	while ((c = getopt_long(argc, argv, "c:n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -10,6 +10,7 @@
 #include "sluice/checkout.h"
 #include "sluice/config.h"
 #include "sluice/container.h"
+#include "sluice/frameconn.h"
 #include "sluice/proto.h"
 #include "sluice/log.h"
 #include "sluice/strbuf.h"
@@ -36,7 +37,7 @@ enum conn_state {
 	CONN_CONNECTING, /* uv_tcp_connect in flight */
 	CONN_HANDSHAKE,  /* HELLO sent, waiting for WELCOME */
 	CONN_READY,      /* WELCOME received */
-	CONN_CLOSING,    /* uv_close called, waiting for its callback */
+	CONN_CLOSING,    /* sl_frameconn_close called, waiting for on_closed */
 };
 
 /** A finished result kept on disk until the scheduler acknowledges it. */
@@ -72,17 +73,13 @@ struct worker {
 
 	/* connection (conn.c) */
 	enum conn_state state;
-	uv_tcp_t tcp;
-	uv_connect_t connect_req;
+	struct sl_frameconn fc; /* its memory in use from CONNECTING to the end of CLOSING */
 	uv_getaddrinfo_t resolve_req;
-	uv_shutdown_t shutdown_req;
 	uv_timer_t conn_timer;  /* connect/handshake timeout, then heartbeat ticks */
 	uv_timer_t retry_timer; /* back-off before the next connect */
-	struct sl_proto_decoder dec;
-	size_t sched_idx;  /* which entry of cfg.schedulers */
-	unsigned failures; /* consecutive failed rounds over the list, for back-off */
+	size_t sched_idx;       /* which entry of cfg.schedulers */
+	unsigned failures;      /* consecutive failed rounds over the list, for back-off */
 	uint32_t heartbeat_ms;
-	uint64_t last_rx;         /* loop time of the last frame from the scheduler */
 	uint64_t dispatches_read; /* DISPATCH frames read on this connection */
 
 	/*

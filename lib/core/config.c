@@ -6,11 +6,10 @@
 #include <unistd.h>
 
 #include "sluice/alloc.h"
-#include "sluice/duration.h"
 #include "sluice/error.h"
 #include "sluice/strbuf.h"
-#include "sluice/suggest.h"
 #include "sluice/yaml_doc.h"
+#include "sluice/yschema.h"
 #include "sluice/banned.h"
 
 #define CONFIG_MAX_SIZE (1024 * 1024)
@@ -40,153 +39,41 @@ void sl_config_release(struct sl_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-struct reader {
-	const char *file;
-	struct sl_diags *diags;
-	int problems;
+static const struct sl_ykey dags_keys[] = {
+    SL_YKEY_STRING("repo", struct sl_config, dags_repo, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_STRING("branch", struct sl_config, dags_branch, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_STRING("path", struct sl_config, dags_path, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_DURATION("poll_interval", struct sl_config, dags_poll_interval, SL_YKEY_POSITIVE),
 };
 
-static void problem(struct reader *r, const struct sl_ynode *at, const char *key, const char *what,
-                    const struct sl_ynode *got)
+static bool read_dags(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
 {
-	sl_diags_add(r->diags, r->file, at->line, at->column, "%s: expected %s, got %s", key, what,
-	             sl_ynode_type_name(got));
-	r->problems++;
+	static const struct sl_yschema schema = {dags_keys, SL_ARRAY_SIZE(dags_keys), NULL};
+	const struct sl_yscope scope = {.where = name, .prefix = "dags."};
+
+	return sl_yschema_read(r, &schema, &scope, v, out, NULL) == 0;
 }
 
-/* A string (or null, which leaves the default) into *dst. */
-static void read_string(struct reader *r, const char *key, const struct sl_ynode *v, char **dst)
-{
-	if (sl_ynode_is(v, SL_YTYPE_NULL))
-		return;
-	if (!sl_ynode_is_string(v)) {
-		problem(r, v, key, "a string", v);
-		return;
-	}
-	free(*dst);
-	*dst = sl_xstrdup(v->u.scalar.text);
-}
-
-static void read_duration(struct reader *r, const char *key, const struct sl_ynode *v, int64_t *dst)
-{
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	int64_t secs;
-
-	if (v->kind != SL_YNODE_SCALAR || sl_ynode_is(v, SL_YTYPE_NULL)) {
-		problem(r, v, key, "a duration", v);
-		return;
-	}
-	if (sl_duration_parse(v->u.scalar.text, &secs, &err) < 0 || secs <= 0) {
-		sl_diags_add(r->diags, r->file, v->line, v->column, "%s: %s", key,
-		             err.len ? err.buf : "must be greater than 0");
-		r->problems++;
-	} else {
-		*dst = secs;
-	}
-	sl_strbuf_release(&err);
-}
-
-static void read_positive(struct reader *r, const char *key, const struct sl_ynode *v,
-                          long long max, int64_t *dst)
-{
-	long long n;
-
-	if (!sl_ynode_is(v, SL_YTYPE_INT) || sl_ynode_int(v, &n) < 0 || n < 1 || n > max) {
-		sl_diags_add(r->diags, r->file, v->line, v->column,
-		             "%s: expected an integer from 1 to %lld", key, max);
-		r->problems++;
-		return;
-	}
-	*dst = n;
-}
-
-static void unknown_key(struct reader *r, const struct sl_ynode *key, const char *section,
-                        const char *const *known, size_t nr)
-{
-	const char *hint = sl_suggest_best(key->u.scalar.text, known, nr);
-
-	sl_diags_add(r->diags, r->file, key->line, key->column, "unknown key '%s'%s%s%s%s%s",
-	             key->u.scalar.text, section ? " in " : "", section ? section : "",
-	             hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
-	r->problems++;
-}
-
-static const char *const dags_keys[] = {"repo", "branch", "path", "poll_interval"};
-
-static void read_dags(struct reader *r, const struct sl_ynode *v, struct sl_config *cfg)
-{
-	if (sl_ynode_is(v, SL_YTYPE_NULL))
-		return;
-	if (v->kind != SL_YNODE_MAPPING) {
-		problem(r, v, "dags", "a mapping (repo, branch, path, poll_interval)", v);
-		return;
-	}
-	for (size_t i = 0; i < v->u.map.nr; i++) {
-		const struct sl_ynode *key = v->u.map.pairs[i].key;
-		const struct sl_ynode *val = sl_ynode_deref(v->u.map.pairs[i].value);
-		const char *k = key->u.scalar.text;
-
-		if (!strcmp(k, "repo"))
-			read_string(r, "dags.repo", val, &cfg->dags_repo);
-		else if (!strcmp(k, "branch"))
-			read_string(r, "dags.branch", val, &cfg->dags_branch);
-		else if (!strcmp(k, "path"))
-			read_string(r, "dags.path", val, &cfg->dags_path);
-		else if (!strcmp(k, "poll_interval"))
-			read_duration(r, "dags.poll_interval", val, &cfg->dags_poll_interval);
-		else
-			unknown_key(r, key, "dags", dags_keys, SL_ARRAY_SIZE(dags_keys));
-	}
-}
-
-static const char *const top_keys[] = {
-    "database_url", "dags",        "state_dir",         "listen",
-    "token_file",   "parallelism", "heartbeat_timeout", "log_limit",
+static const struct sl_ykey top_keys[] = {
+    SL_YKEY_STRING("database_url", struct sl_config, database_url, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_FN("dags", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS,
+               "a mapping (repo, branch, path, poll_interval)", read_dags),
+    SL_YKEY_STRING("state_dir", struct sl_config, state_dir, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_STRING("listen", struct sl_config, listen, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_STRING("token_file", struct sl_config, token_file, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_INT("parallelism", struct sl_config, parallelism, 1, 100000, 0),
+    SL_YKEY_DURATION("heartbeat_timeout", struct sl_config, heartbeat_timeout, SL_YKEY_POSITIVE),
+    SL_YKEY_INT("log_limit", struct sl_config, log_limit, 1, (long long)1 << 40, 0),
 };
-
-static void read_top(struct reader *r, const struct sl_ynode *root, void *out)
-{
-	struct sl_config *cfg = out;
-
-	for (size_t i = 0; i < root->u.map.nr; i++) {
-		const struct sl_ynode *key = root->u.map.pairs[i].key;
-		const struct sl_ynode *val = sl_ynode_deref(root->u.map.pairs[i].value);
-		const char *k = key->u.scalar.text;
-		int64_t n;
-
-		if (!strcmp(k, "database_url")) {
-			read_string(r, k, val, &cfg->database_url);
-		} else if (!strcmp(k, "dags")) {
-			read_dags(r, val, cfg);
-		} else if (!strcmp(k, "state_dir")) {
-			read_string(r, k, val, &cfg->state_dir);
-		} else if (!strcmp(k, "listen")) {
-			read_string(r, k, val, &cfg->listen);
-		} else if (!strcmp(k, "token_file")) {
-			read_string(r, k, val, &cfg->token_file);
-		} else if (!strcmp(k, "parallelism")) {
-			n = cfg->parallelism;
-			read_positive(r, k, val, 100000, &n);
-			cfg->parallelism = (int)n;
-		} else if (!strcmp(k, "heartbeat_timeout")) {
-			read_duration(r, k, val, &cfg->heartbeat_timeout);
-		} else if (!strcmp(k, "log_limit")) {
-			read_positive(r, k, val, (long long)1 << 40, &cfg->log_limit);
-		} else {
-			unknown_key(r, key, NULL, top_keys, SL_ARRAY_SIZE(top_keys));
-		}
-	}
-}
 
 /*
- * Read PATH, a YAML mapping of settings, with READ_TOP into CFG; every
+ * Read PATH, a YAML mapping of settings, with SCHEMA into CFG; every
  * problem goes to the reader's diagnostics. *FILE becomes PATH.
  */
-static int load_file(struct reader *r, char **file,
-                     void (*read_top_fn)(struct reader *, const struct sl_ynode *, void *),
-                     void *cfg)
+static int load_file(struct sl_yreader *r, char **file, const struct sl_yschema *schema, void *cfg)
 {
 	struct sl_strbuf data = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+	const struct sl_yscope scope = {0};
 	struct sl_ydoc *doc = NULL;
 	const struct sl_ynode *root;
 	int rc = sl_strbuf_read_file(&data, r->file, CONFIG_MAX_SIZE, &err);
@@ -201,10 +88,11 @@ static int load_file(struct reader *r, char **file,
 	if (!doc)
 		goto out;
 	root = sl_ynode_deref(sl_ydoc_root(doc));
-	if (root->kind == SL_YNODE_MAPPING)
-		read_top_fn(r, root, cfg);
-	else if (!sl_ynode_is(root, SL_YTYPE_NULL))
-		problem(r, root, "configuration", "a mapping of settings", root);
+	/* An empty file is an empty mapping: the defaults, and any required key missing. */
+	if (root->kind == SL_YNODE_MAPPING || sl_ynode_is(root, SL_YTYPE_NULL))
+		sl_yschema_read(r, schema, &scope, root, cfg, NULL);
+	else
+		sl_yreader_type_error(r, NULL, root, "a mapping of settings");
 	if (r->problems)
 		rc = SL_EINVAL;
 out:
@@ -216,9 +104,11 @@ out:
 
 int sl_config_load(struct sl_config *cfg, const char *path, struct sl_diags *diags)
 {
-	struct reader r = {path, diags, 0};
+	static const struct sl_yschema schema = {top_keys, SL_ARRAY_SIZE(top_keys), NULL};
+	struct sl_yreader r;
 
-	return load_file(&r, &cfg->file, read_top, cfg);
+	sl_yreader_init(&r, path, diags);
+	return load_file(&r, &cfg->file, &schema, cfg);
 }
 
 /* The worker's configuration. */
@@ -314,154 +204,113 @@ static bool is_id(const char *s)
 	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
 }
 
-static void read_id(struct reader *r, const char *key, const struct sl_ynode *v, char **dst)
+/* A name, or a number, which YAML reads as an integer but is a valid name. */
+static bool read_name(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
 {
+	struct sl_worker_config *cfg = out;
+	const char *s;
+
 	if (sl_ynode_is(v, SL_YTYPE_NULL))
-		return;
+		return true;
 	if (!sl_ynode_is_string(v) && !sl_ynode_is(v, SL_YTYPE_INT)) {
-		problem(r, v, key, "a name", v);
-		return;
+		sl_yreader_type_error(r, name, v, "a name");
+		return false;
 	}
-	if (!is_id(v->u.scalar.text)) {
-		sl_diags_add(r->diags, r->file, v->line, v->column,
-		             "%s: '%s' is not a valid name (1 to 200 of A-Z a-z 0-9 _ . -)", key,
-		             v->u.scalar.text);
-		r->problems++;
-		return;
+	s = sl_ynode_deref(v)->u.scalar.text;
+	if (!is_id(s)) {
+		sl_yreader_report(
+		    r, v, "%s: '%s' is not a valid name (1 to 200 of A-Z a-z 0-9 _ . -)", name, s);
+		return false;
 	}
-	free(*dst);
-	*dst = sl_xstrdup(v->u.scalar.text);
+	free(cfg->name);
+	cfg->name = sl_xstrdup(s);
+	return true;
 }
 
-typedef bool (*item_check_fn)(struct reader *r, const char *key, const struct sl_ynode *item);
-
-static bool check_hostport(struct reader *r, const char *key, const struct sl_ynode *item)
+static bool check_hostport(struct sl_yreader *r, const char *name, const struct sl_ynode *item)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	char *host = NULL;
 	int port;
-	bool ok = sl_hostport_parse(item->u.scalar.text, &host, &port, &err) == 0;
+	bool ok = sl_hostport_parse(sl_ynode_deref(item)->u.scalar.text, &host, &port, &err) == 0;
 
-	if (!ok) {
-		sl_diags_add(r->diags, r->file, item->line, item->column, "%s: %s", key, err.buf);
-		r->problems++;
-	}
+	if (!ok)
+		sl_yreader_report(r, item, "%s: %s", name, err.buf);
 	free(host);
 	sl_strbuf_release(&err);
 	return ok;
 }
 
-static bool check_queue(struct reader *r, const char *key, const struct sl_ynode *item)
+static bool check_queue(struct sl_yreader *r, const char *name, const struct sl_ynode *item)
 {
-	if (is_id(item->u.scalar.text))
+	const char *s = sl_ynode_deref(item)->u.scalar.text;
+
+	if (is_id(s))
 		return true;
-	sl_diags_add(r->diags, r->file, item->line, item->column,
-	             "%s: '%s' is not a valid queue name (1 to 200 of A-Z a-z 0-9 _ . -)", key,
-	             item->u.scalar.text);
-	r->problems++;
+	sl_yreader_report(
+	    r, item, "%s: '%s' is not a valid queue name (1 to 200 of A-Z a-z 0-9 _ . -)", name, s);
 	return false;
 }
 
-/*
- * A string or a non-empty list of strings; replaces the list only when every
- * item is good, so a bad value leaves the default in place.
- */
-static void read_string_list(struct reader *r, const char *key, const struct sl_ynode *v,
-                             item_check_fn check, char ***items, size_t *nr, size_t *alloc)
+/* Replace the list only when every item is good, so a bad value leaves the default. */
+static bool store_list(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                       bool (*check)(struct sl_yreader *, const char *, const struct sl_ynode *),
+                       char ***items, size_t *nr, size_t *alloc)
 {
-	const struct sl_ynode *one = v;
-	const struct sl_ynode *const *list = &one;
-	size_t n = 1, problems = (size_t)r->problems;
+	size_t n = sl_ylist_nr(v);
+	bool ok = true;
 
-	if (sl_ynode_is(v, SL_YTYPE_NULL))
-		return;
-	if (v->kind == SL_YNODE_SEQUENCE) {
-		list = (const struct sl_ynode *const *)v->u.seq.items;
-		n = v->u.seq.nr;
-		if (!n) {
-			sl_diags_add(r->diags, r->file, v->line, v->column, "%s: the list is empty",
-			             key);
-			r->problems++;
-			return;
-		}
-	}
-	for (size_t i = 0; i < n; i++) {
-		const struct sl_ynode *item = sl_ynode_deref(list[i]);
-
-		if (!sl_ynode_is_string(item) && !sl_ynode_is(item, SL_YTYPE_INT))
-			problem(r, item, key, "a string or a list of strings", item);
-		else
-			check(r, key, item);
-	}
-	if ((size_t)r->problems != problems)
-		return;
+	for (size_t i = 0; i < n; i++)
+		ok &= check(r, name, sl_ylist_item(v, i));
+	if (!ok)
+		return false;
 	strings_clear(*items, nr);
 	for (size_t i = 0; i < n; i++) {
 		SL_ALLOC_GROW(*items, *nr + 1, *alloc);
-		(*items)[(*nr)++] = sl_xstrdup(sl_ynode_deref(list[i])->u.scalar.text);
+		(*items)[(*nr)++] = sl_xstrdup(sl_ynode_deref(sl_ylist_item(v, i))->u.scalar.text);
 	}
+	return true;
 }
 
-static const char *const worker_keys[] = {
-    "scheduler",        "token_file",         "name", "slots",
-    "queues",           "state_dir",          "repo", "grace",
-    "checkout_max_age", "checkout_max_bytes",
-};
-
-static void read_worker_top(struct reader *r, const struct sl_ynode *root, void *out)
+static bool read_schedulers(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                            void *out)
 {
 	struct sl_worker_config *cfg = out;
 
-	for (size_t i = 0; i < root->u.map.nr; i++) {
-		const struct sl_ynode *key = root->u.map.pairs[i].key;
-		const struct sl_ynode *val = sl_ynode_deref(root->u.map.pairs[i].value);
-		const char *k = key->u.scalar.text;
-		int64_t n;
-
-		if (!strcmp(k, "scheduler")) {
-			read_string_list(r, k, val, check_hostport, &cfg->schedulers,
-			                 &cfg->schedulers_nr, &cfg->schedulers_alloc);
-		} else if (!strcmp(k, "token_file")) {
-			read_string(r, k, val, &cfg->token_file);
-		} else if (!strcmp(k, "name")) {
-			read_id(r, k, val, &cfg->name);
-		} else if (!strcmp(k, "slots")) {
-			n = cfg->slots;
-			read_positive(r, k, val, 65535, &n);
-			cfg->slots = (int)n;
-		} else if (!strcmp(k, "queues")) {
-			read_string_list(r, k, val, check_queue, &cfg->queues, &cfg->queues_nr,
-			                 &cfg->queues_alloc);
-		} else if (!strcmp(k, "state_dir")) {
-			read_string(r, k, val, &cfg->state_dir);
-		} else if (!strcmp(k, "repo")) {
-			read_string(r, k, val, &cfg->repo);
-		} else if (!strcmp(k, "grace")) {
-			read_duration(r, k, val, &cfg->grace);
-		} else if (!strcmp(k, "checkout_max_age")) {
-			read_duration(r, k, val, &cfg->checkout_max_age);
-		} else if (!strcmp(k, "checkout_max_bytes")) {
-			read_positive(r, k, val, (long long)1 << 50, &cfg->checkout_max_bytes);
-		} else {
-			unknown_key(r, key, NULL, worker_keys, SL_ARRAY_SIZE(worker_keys));
-		}
-	}
+	return store_list(r, name, v, check_hostport, &cfg->schedulers, &cfg->schedulers_nr,
+	                  &cfg->schedulers_alloc);
 }
+
+static bool read_queues(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
+{
+	struct sl_worker_config *cfg = out;
+
+	return store_list(r, name, v, check_queue, &cfg->queues, &cfg->queues_nr,
+	                  &cfg->queues_alloc);
+}
+
+static const struct sl_ykey worker_keys[] = {
+    SL_YKEY_FN("scheduler", SL_YK_STRINGS, SL_YKEY_REQUIRED | SL_YKEY_ONE | SL_YKEY_NONEMPTY,
+               "host:port, or a list of them", read_schedulers),
+    SL_YKEY_STRING("token_file", struct sl_worker_config, token_file, SL_YKEY_REQUIRED, NULL),
+    SL_YKEY_FN("name", SL_YK_ANY, 0, NULL, read_name),
+    SL_YKEY_INT("slots", struct sl_worker_config, slots, 1, 65535, 0),
+    SL_YKEY_FN("queues", SL_YK_STRINGS, SL_YKEY_NULL_KEEPS | SL_YKEY_ONE | SL_YKEY_NONEMPTY, NULL,
+               read_queues),
+    SL_YKEY_STRING("state_dir", struct sl_worker_config, state_dir, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_STRING("repo", struct sl_worker_config, repo, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_DURATION("grace", struct sl_worker_config, grace, SL_YKEY_POSITIVE),
+    SL_YKEY_DURATION("checkout_max_age", struct sl_worker_config, checkout_max_age,
+                     SL_YKEY_POSITIVE),
+    SL_YKEY_INT("checkout_max_bytes", struct sl_worker_config, checkout_max_bytes, 1,
+                (long long)1 << 50, 0),
+};
 
 int sl_worker_config_load(struct sl_worker_config *cfg, const char *path, struct sl_diags *diags)
 {
-	struct reader r = {path, diags, 0};
-	int rc = load_file(&r, &cfg->file, read_worker_top, cfg);
+	static const struct sl_yschema schema = {worker_keys, SL_ARRAY_SIZE(worker_keys), NULL};
+	struct sl_yreader r;
 
-	if (rc)
-		return rc;
-	if (!cfg->schedulers_nr) {
-		sl_diags_add(diags, path, 1, 1,
-		             "scheduler: required (host:port, or a list of them)");
-		rc = SL_EINVAL;
-	} else if (!cfg->token_file) {
-		sl_diags_add(diags, path, 1, 1, "token_file: required");
-		rc = SL_EINVAL;
-	}
-	return rc;
+	sl_yreader_init(&r, path, diags);
+	return load_file(&r, &cfg->file, &schema, cfg);
 }

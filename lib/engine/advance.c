@@ -1,8 +1,8 @@
 /*
- * Advance runs: decide the pending tasks of live runs by their trigger
- * rules, branches, depends_on_past and pools, make due retries and pokes
- * scheduled, roll each run's state up, and schedule the callbacks of runs
- * that finish.
+ * Advance runs: load live runs into run plans (what is decided, and how, is
+ * in lib/core/runplan.c, shared with `sluice test`), write the plans'
+ * changes and run states back, and schedule the callbacks of runs that
+ * finish.
  */
 #include "engine_int.h"
 
@@ -11,175 +11,51 @@
 
 #include "sluice/alloc.h"
 #include "sluice/rules.h"
+#include "sluice/runplan.h"
 #include "sluice/banned.h"
 
-/* The task instances of one run, by task index of its definition. */
+/*
+ * One run as the run plan sees it, with the task instance of each task of
+ * its definition (to write the plan's changes back). A task with no task
+ * instance (the run was created from another version) is absent from the
+ * plan, and counts as removed for the tasks downstream of it.
+ */
 struct run_view {
 	int64_t run_pk;
-	const struct sl_dag *dag;
-	int64_t *ti_id;             /* 0: no task instance */
-	enum sl_task_state *state;  /* SL_TASK_REMOVED when none */
-	bool *due;                  /* retry or poke due */
-	bool *past_blocked;         /* depends_on_past not met */
-	bool *pool_missing;         /* names a pool that does not exist */
-	char **branch;              /* a successful branch task's choice, or NULL */
-	enum sl_task_state *others; /* states of TIs not in the definition */
-	size_t others_nr, others_alloc;
+	int64_t *ti_id; /* by task index; 0: no task instance */
+	struct sl_runplan plan;
 };
 
 static void run_view_release(struct run_view *v)
 {
 	free(v->ti_id);
-	free(v->state);
-	free(v->due);
-	free(v->past_blocked);
-	free(v->pool_missing);
-	for (size_t i = 0; v->branch && i < v->dag->tasks_nr; i++)
-		free(v->branch[i]);
-	free(v->branch);
-	free(v->others);
+	sl_runplan_release(&v->plan);
 }
 
 static void run_view_init(struct run_view *v, int64_t run_pk, const struct sl_dag *dag)
 {
-	size_t n = dag->tasks_nr ? dag->tasks_nr : 1;
-
-	memset(v, 0, sizeof(*v));
 	v->run_pk = run_pk;
-	v->dag = dag;
-	v->ti_id = sl_xcalloc(n, sizeof(*v->ti_id));
-	v->state = sl_xcalloc(n, sizeof(*v->state));
-	v->due = sl_xcalloc(n, sizeof(*v->due));
-	v->past_blocked = sl_xcalloc(n, sizeof(*v->past_blocked));
-	v->pool_missing = sl_xcalloc(n, sizeof(*v->pool_missing));
-	v->branch = sl_xcalloc(n, sizeof(*v->branch));
-	for (size_t i = 0; i < dag->tasks_nr; i++)
-		v->state[i] = SL_TASK_REMOVED;
+	v->ti_id = sl_xcalloc(dag->tasks_nr ? dag->tasks_nr : 1, sizeof(*v->ti_id));
+	sl_runplan_init(&v->plan, dag, SL_RUNPLAN_ABSENT_REMOVED);
 }
 
-static void change_ti(struct sl_strbuf *ids, struct sl_strbuf *states, struct sl_strbuf *olds,
-                      struct sl_strbuf *reasons, int64_t ti_id, enum sl_task_state from,
-                      enum sl_task_state to, const char *why)
-{
-	sl_pgarray_add_int(ids, ti_id);
-	sl_pgarray_add(states, sl_task_state_name(to));
-	sl_pgarray_add(olds, sl_task_state_name(from));
-	sl_pgarray_add(reasons, why);
-}
-
-/*
- * A task ready to run whose pool does not exist fails at once, with the
- * fix in its reason: waiting could last forever without anyone noticing,
- * and failing makes the run fail where an operator looks.
- */
-static char *pool_missing_reason(const struct run_view *v, size_t i)
-{
-	const char *pool = v->dag->tasks[i].pool ? v->dag->tasks[i].pool : "";
-
-	return sl_xasprintf("pool '%s' does not exist (create it with: sluice pools set %s SLOTS)",
-	                    pool, pool);
-}
-
-/* The direct upstream branch task that did not choose task `i`, or -1. */
-static long branch_skipper(const struct run_view *v, size_t i)
-{
-	const struct sl_task *t = &v->dag->tasks[i];
-
-	for (size_t u = 0; u < t->upstream_nr; u++) {
-		size_t up = t->upstream[u];
-
-		if (v->state[up] == SL_TASK_SUCCESS && v->branch[up] &&
-		    !sl_branch_takes(v->branch[up], t->id))
-			return (long)up;
-	}
-	return -1;
-}
-
-/* Decide the pending tasks of one run, in topological order. */
+/* Decide one run and add its changes to the arrays of the update. */
 static void advance_run(struct run_view *v, struct sl_strbuf *ids, struct sl_strbuf *states,
                         struct sl_strbuf *olds, struct sl_strbuf *reasons, size_t *nr)
 {
-	const struct sl_dag *dag = v->dag;
+	struct sl_runplan_changes ch = SL_RUNPLAN_CHANGES_INIT;
 
-	for (size_t k = 0; k < dag->tasks_nr; k++) {
-		size_t i = dag->topo[k];
-		const struct sl_task *t = &dag->tasks[i];
-		struct sl_upstream_counts c = SL_UPSTREAM_COUNTS_INIT;
-		enum sl_task_state to;
-		char *why = NULL;
-		long skipper;
+	sl_runplan_advance(&v->plan, &ch);
+	for (size_t i = 0; i < ch.nr; i++) {
+		const struct sl_runplan_change *c = &ch.items[i];
 
-		if (!v->ti_id[i])
-			continue;
-		if (v->state[i] == SL_TASK_UP_FOR_RETRY ||
-		    v->state[i] == SL_TASK_UP_FOR_RESCHEDULE) {
-			if (!v->due[i])
-				continue;
-			to = SL_TASK_SCHEDULED;
-		} else if (v->state[i] == SL_TASK_SCHEDULED) {
-			/* Its pool was deleted after it became ready. */
-			if (!v->pool_missing[i])
-				continue;
-			to = SL_TASK_SCHEDULED;
-		} else if (v->state[i] != SL_TASK_PENDING) {
-			continue;
-		} else if ((skipper = branch_skipper(v, i)) >= 0) {
-			to = SL_TASK_SKIPPED;
-			why = sl_xasprintf("branch not taken by %s", dag->tasks[skipper].id);
-		} else {
-			for (size_t u = 0; u < t->upstream_nr; u++)
-				sl_upstream_counts_add(&c, v->state[t->upstream[u]]);
-			switch (sl_trigger_evaluate(t->trigger_rule, &c)) {
-			case SL_VERDICT_WAIT:
-				continue;
-			case SL_VERDICT_READY:
-				if (v->past_blocked[i])
-					continue;
-				to = SL_TASK_SCHEDULED;
-				break;
-			case SL_VERDICT_SKIP:
-				to = SL_TASK_SKIPPED;
-				break;
-			default:
-				to = SL_TASK_UPSTREAM_FAILED;
-				break;
-			}
-		}
-		if (to == SL_TASK_SCHEDULED && v->pool_missing[i]) {
-			to = SL_TASK_FAILED;
-			why = pool_missing_reason(v, i);
-		}
-		change_ti(ids, states, olds, reasons, v->ti_id[i], v->state[i], to, why);
-		free(why);
-		v->state[i] = to;
-		(*nr)++;
+		sl_pgarray_add_int(ids, v->ti_id[c->task]);
+		sl_pgarray_add(states, sl_task_state_name(c->to));
+		sl_pgarray_add(olds, sl_task_state_name(c->from));
+		sl_pgarray_add(reasons, c->reason);
 	}
-}
-
-/* The run's state after the decisions; SL_RUN_QUEUED/RUNNING as it is. */
-static enum sl_run_state roll_up(const struct run_view *v, enum sl_run_state cur)
-{
-	enum sl_task_state *all;
-	size_t n = 0;
-	bool started = false;
-	enum sl_run_state st;
-
-	all = sl_xcalloc(v->dag->tasks_nr + v->others_nr + 1, sizeof(*all));
-	for (size_t i = 0; i < v->dag->tasks_nr; i++) {
-		if (!v->ti_id[i])
-			continue;
-		all[n++] = v->state[i];
-	}
-	for (size_t i = 0; i < v->others_nr; i++)
-		all[n++] = v->others[i];
-	for (size_t i = 0; i < n; i++)
-		if (all[i] != SL_TASK_PENDING)
-			started = true;
-	st = sl_rules_run_state(all, n);
-	free(all);
-	if (st == SL_RUN_RUNNING && cur == SL_RUN_QUEUED && !started)
-		return SL_RUN_QUEUED;
-	return st;
+	*nr += ch.nr;
+	sl_runplan_changes_release(&ch);
 }
 
 /* Mark depends_on_past tasks whose previous run's task is not done well. */
@@ -190,12 +66,14 @@ static int load_past(struct sl_db *db, struct run_view *views, size_t nviews, st
 	int rc = 0;
 
 	for (size_t v = 0; v < nviews; v++) {
-		for (size_t i = 0; i < views[v].dag->tasks_nr; i++) {
-			if (!views[v].dag->tasks[i].depends_on_past ||
-			    views[v].state[i] != SL_TASK_PENDING || !views[v].ti_id[i])
+		const struct sl_runplan *plan = &views[v].plan;
+
+		for (size_t i = 0; i < plan->dag->tasks_nr; i++) {
+			if (!plan->dag->tasks[i].depends_on_past || !plan->tasks[i].present ||
+			    plan->tasks[i].state != SL_TASK_PENDING)
 				continue;
 			sl_pgarray_add_int(&pks, views[v].run_pk);
-			sl_pgarray_add(&tasks, views[v].dag->tasks[i].id);
+			sl_pgarray_add(&tasks, plan->dag->tasks[i].id);
 		}
 	}
 	if (!pks.len)
@@ -218,9 +96,9 @@ static int load_past(struct sl_db *db, struct run_view *views, size_t nviews, st
 
 			if (views[v].run_pk != pk)
 				continue;
-			t = sl_dag_task_index(views[v].dag, PQgetvalue(r, row, 1));
+			t = sl_dag_task_index(views[v].plan.dag, PQgetvalue(r, row, 1));
 			if (t >= 0)
-				views[v].past_blocked[t] = true;
+				views[v].plan.tasks[t].past_blocked = true;
 		}
 	}
 fail:
@@ -259,6 +137,7 @@ static int load_views(struct sl_db *db, struct advance_ctx *c, PGresult *runs,
 		goto fail;
 	for (int row = 0; row < PQntuples(r); row++) {
 		int64_t pk = sl__int_at(r, row, 0);
+		struct sl_runplan *plan;
 		enum sl_task_state st;
 		size_t v = 0;
 		long t;
@@ -269,19 +148,19 @@ static int load_views(struct sl_db *db, struct advance_ctx *c, PGresult *runs,
 			continue;
 		if (sl_task_state_parse(PQgetvalue(r, row, 3), &st) < 0)
 			st = SL_TASK_FAILED;
-		t = sl_dag_task_index(views[v].dag, PQgetvalue(r, row, 2));
+		plan = &views[v].plan;
+		t = sl_dag_task_index(plan->dag, PQgetvalue(r, row, 2));
 		if (t < 0) {
-			SL_ALLOC_GROW(views[v].others, views[v].others_nr + 1,
-			              views[v].others_alloc);
-			views[v].others[views[v].others_nr++] = st;
+			sl_runplan_add_other(plan, st);
 			continue;
 		}
 		views[v].ti_id[t] = sl__int_at(r, row, 1);
-		views[v].state[t] = st;
-		views[v].due[t] = sl__bool_at(r, row, 4);
-		views[v].pool_missing[t] = sl__bool_at(r, row, 5);
+		plan->tasks[t].present = true;
+		plan->tasks[t].state = st;
+		plan->tasks[t].due = sl__bool_at(r, row, 4);
+		plan->tasks[t].pool_missing = sl__bool_at(r, row, 5);
 		if (!PQgetisnull(r, row, 6))
-			views[v].branch[t] = sl_xstrdup(PQgetvalue(r, row, 6));
+			sl_runplan_set_branch(plan, (size_t)t, PQgetvalue(r, row, 6));
 	}
 	rc = load_past(db, views, *nviews, err);
 fail:
@@ -300,9 +179,9 @@ static void add_callback(const struct run_view *v, enum sl_run_state st, struct 
 {
 	const char *id = NULL;
 
-	if (st == SL_RUN_SUCCESS && v->dag->on_success)
+	if (st == SL_RUN_SUCCESS && v->plan.dag->on_success)
 		id = "on_success";
-	else if (st == SL_RUN_FAILED && v->dag->on_failure)
+	else if (st == SL_RUN_FAILED && v->plan.dag->on_failure)
 		id = "on_failure";
 	if (!id)
 		return;
@@ -359,7 +238,7 @@ static int decide(struct sl_db *db, struct advance_ctx *c, PGresult *runs, struc
 		size_t before = d->ti_changes;
 
 		advance_run(&views[v], &d->ids, &d->states, &d->olds, &d->reasons, &d->ti_changes);
-		next = roll_up(&views[v], cur);
+		next = sl_runplan_run_state(&views[v].plan, cur);
 		if (next != cur) {
 			sl_pgarray_add_int(&d->run_pks, views[v].run_pk);
 			sl_pgarray_add(&d->run_states, sl_run_state_name(next));

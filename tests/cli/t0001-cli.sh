@@ -45,7 +45,7 @@ expect_status 2 "dags without a subcommand exits 2"
 printf 'database_url: 5\ndags:\n  rpo: x\n' >"$TMP/bad-config.yaml"
 run env -u SLUICE_DATABASE_URL "$SLUICE" db status --config "$TMP/bad-config.yaml"
 expect_status 2 "an invalid --config file is a usage error"
-expect_grep "$TMP/err" "bad-config.yaml:1:15: database_url: expected a string, got integer" \
+expect_grep "$TMP/err" "bad-config.yaml:1:15: database_url: expected a string, got integer 5" \
 	"configuration problems name file:line:col"
 expect_grep "$TMP/err" "bad-config.yaml:3:3: unknown key 'rpo' in dags (did you mean 'repo'?)" \
 	"every problem is listed"
