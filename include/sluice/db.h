@@ -64,7 +64,7 @@ const char *sl_db_where(const struct sl_db *db);
 /** The database name, and the server's version ("15.2"). */
 const char *sl_db_name(const struct sl_db *db);
 const char *sl_db_server_version(const struct sl_db *db);
-/** The libpq connection, for what this module does not wrap (LISTEN). */
+/** The libpq connection, for what this module does not wrap (notifications). */
 PGconn *sl_db_conn(struct sl_db *db);
 /** The SQLSTATE of the last failed statement ("23505"), or "" */
 const char *sl_db_sqlstate(const struct sl_db *db);
