@@ -1,8 +1,8 @@
 #!/bin/sh
 # The query layer (lib/db/sql): every statement prepares against a freshly
 # migrated database, a statement naming a missing column is caught, the
-# generator refuses malformed files with file:line, and the programs hold
-# no SQL text.
+# generator refuses malformed files with file:line, every statement is run
+# from lib/, and the programs hold no SQL text.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/pg.sh"
 
@@ -62,6 +62,13 @@ run grep -n 'SL_Q_' "$SRC_DIR"/cli/*.c "$SRC_DIR"/cli/*.h "$SRC_DIR"/scheduler/*
 	"$SRC_DIR"/scheduler/*.h
 expect_status 1 "cli/ and scheduler/ run no statement by id (they call stores and views)"
 [ "$status" -eq 1 ] || sed 's/^/# /' "$TMP/out"
+
+# --- every statement is run from somewhere ------------------------------------
+for name in $(sed -n 's/^-- name: *\([a-z0-9_]*\).*/\1/p' "$SRC_DIR"/lib/db/sql/*.sql); do
+	id=SL_Q_$(printf '%s' "$name" | tr a-z A-Z)
+	grep -rqw "$id" "$SRC_DIR"/lib --include='*.c' || echo "$id"
+done >"$TMP/unused"
+expect_file "$TMP/unused" "" "every statement of lib/db/sql is run by some C file of lib/"
 
 # --- every statement against the schema --------------------------------------
 pg_start
