@@ -1,8 +1,8 @@
 #!/bin/sh
 # The layers of libsluice (docs/architecture.md) are held by the build, not
 # by convention: the worker has no libpq in its address space, a header of a
-# layer a target does not link refuses to compile, and core includes no
-# system library of another layer.
+# layer a target does not link refuses to compile, core includes no
+# system library of another layer, and no source file grows past 900 lines.
 . "$(dirname "$0")/lib.sh"
 
 : "${SLUICE_WORKER:?}" "${SLUICE_SCHEDULER:?}" "${SLUICE_CC:?}"
@@ -62,5 +62,12 @@ for f in $(cat "$TMP/sys"); do
 	esac
 done >"$TMP/bad"
 expect_file "$TMP/bad" "" "core includes neither libuv, libgit2 nor libpq"
+
+# One file, one concern: a file past 900 lines is doing several jobs.
+for f in "$SRC_DIR"/lib/*/*.c "$SRC_DIR"/cli/*.c "$SRC_DIR"/scheduler/*.c "$SRC_DIR"/worker/*.c; do
+	n=$(wc -l <"$f")
+	[ "$n" -gt 900 ] && echo "# ${f#"$SRC_DIR"/}: $n lines"
+done >"$TMP/big"
+expect_file "$TMP/big" "" "no source file is over 900 lines"
 
 done_testing
