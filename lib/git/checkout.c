@@ -22,6 +22,7 @@
 #include "sluice/alloc.h"
 #include "sluice/error.h"
 #include "sluice/gitsrc.h"
+#include "git_int.h"
 #include "sluice/banned.h"
 
 /* Folders nested deeper than this are not walked (a checkout of a sane
@@ -47,22 +48,6 @@ static int sys_fail(struct sl_strbuf *err, const char *what, const char *path)
 }
 
 /* "message: libgit2's reason", as lib/git/gitsrc.c words them. */
-static int git_fail(struct sl_strbuf *err, int code, const char *what, const char *commit)
-{
-	const git_error *e = git_error_last();
-
-	sl_strbuf_addf(err, "cannot %s commit %s", what, commit);
-	if (e && e->message && *e->message) {
-		size_t len = strlen(e->message);
-
-		while (len && (e->message[len - 1] == '\n' || e->message[len - 1] == '.'))
-			len--;
-		sl_strbuf_adds(err, ": ");
-		sl_strbuf_add(err, e->message, len);
-	}
-	return code == GIT_ENOTFOUND ? SL_ENOENT : SL_ERR;
-}
-
 int sl_checkout_cache_init(struct sl_checkout_cache *cache, const char *state_dir,
                            struct sl_strbuf *err)
 {
@@ -309,7 +294,7 @@ static int find_commit(struct sl_checkout_cache *cache, struct sl_gitsrc *src, c
 		goto out;
 	}
 	if (rc < 0) {
-		rc = git_fail(err, rc, "read", commit);
+		rc = sl__git_fail(err, rc, "cannot read commit %s", commit);
 		goto out;
 	}
 out:
@@ -332,7 +317,7 @@ static int write_tree(git_repository *r, git_commit *c, const char *commit, cons
 	opts.dir_mode = 0755;
 	rc = git_checkout_tree(r, (const git_object *)c, &opts);
 	if (rc < 0)
-		return git_fail(err, rc, "check out", commit);
+		return sl__git_fail(err, rc, "cannot check out commit %s", commit);
 	return 0;
 }
 

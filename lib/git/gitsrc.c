@@ -13,6 +13,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/error.h"
+#include "git_int.h"
 #include "sluice/banned.h"
 
 /* The DAG loader's own size limit (lib/core/dag_load.c). */
@@ -34,8 +35,7 @@ struct sl_gitsrc {
  * Append "message: libgit2's reason" to `err` and map libgit2's code to
  * ours. git_error_last() is per thread, so this is safe off the loop.
  */
-__attribute__((format(printf, 3, 4))) static int git_fail(struct sl_strbuf *err, int code,
-                                                          const char *fmt, ...)
+int sl__git_fail(struct sl_strbuf *err, int code, const char *fmt, ...)
 {
 	const git_error *e = git_error_last();
 	va_list ap;
@@ -58,7 +58,7 @@ __attribute__((format(printf, 3, 4))) static int git_fail(struct sl_strbuf *err,
 int sl_gitsrc_global_init(struct sl_strbuf *err)
 {
 	if (git_libgit2_init() < 0)
-		return git_fail(err, -1, "cannot initialise libgit2");
+		return sl__git_fail(err, -1, "cannot initialise libgit2");
 	return 0;
 }
 
@@ -120,7 +120,7 @@ static int mirror_name(struct sl_strbuf *out, const char *url, struct sl_strbuf 
 	if (!n)
 		sl_strbuf_adds(out, "repo");
 	if (git_odb_hash(&oid, url, strlen(url), GIT_OBJECT_BLOB) < 0)
-		return git_fail(err, -1, "cannot hash the repository URL");
+		return sl__git_fail(err, -1, "cannot hash the repository URL");
 	git_oid_tostr(hex, sizeof(hex), &oid);
 	sl_strbuf_addf(out, "-%.12s", hex);
 	return 0;
@@ -142,8 +142,8 @@ static int open_mirror(struct sl_gitsrc *src, struct sl_strbuf *err)
 		rc = git_repository_init_ext(&src->repo, src->dir, &opts);
 	}
 	if (rc < 0)
-		return git_fail(err, rc, "cannot open or create the mirror %s of %s", src->dir,
-		                src->shown);
+		return sl__git_fail(err, rc, "cannot open or create the mirror %s of %s", src->dir,
+		                    src->shown);
 
 	rc = git_remote_lookup(&remote, src->repo, "origin");
 	if (rc == GIT_ENOTFOUND) {
@@ -153,12 +153,12 @@ static int open_mirror(struct sl_gitsrc *src, struct sl_strbuf *err)
 			rc = git_remote_lookup(&remote, src->repo, "origin");
 	}
 	if (rc < 0)
-		return git_fail(err, rc, "cannot set up the remote of mirror %s", src->dir);
+		return sl__git_fail(err, rc, "cannot set up the remote of mirror %s", src->dir);
 	if (strcmp(git_remote_url(remote), src->url)) {
 		rc = git_remote_set_url(src->repo, "origin", src->url);
 		if (rc < 0) {
 			git_remote_free(remote);
-			return git_fail(err, rc, "cannot set the URL of mirror %s", src->dir);
+			return sl__git_fail(err, rc, "cannot set the URL of mirror %s", src->dir);
 		}
 	}
 	git_remote_free(remote);
@@ -187,7 +187,7 @@ int sl_gitsrc_open(struct sl_gitsrc **out, const char *repo, const char *state_d
 		 * resolve to a repository that happens to enclose it. */
 		rc = git_repository_open_ext(&src->repo, repo, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
 		if (rc < 0) {
-			rc = git_fail(err, rc, "cannot open the git repository %s", repo);
+			rc = sl__git_fail(err, rc, "cannot open the git repository %s", repo);
 			goto fail;
 		}
 	} else {
@@ -281,7 +281,7 @@ int sl_gitsrc_fetch(struct sl_gitsrc *src, struct sl_strbuf *err)
 
 	rc = git_remote_lookup(&remote, src->repo, "origin");
 	if (rc < 0) {
-		rc = git_fail(err, rc, "mirror %s has no remote", src->dir);
+		rc = sl__git_fail(err, rc, "mirror %s has no remote", src->dir);
 		goto out;
 	}
 	/* Connect first: the remote's HEAD is only known while connected,
@@ -289,19 +289,19 @@ int sl_gitsrc_fetch(struct sl_gitsrc *src, struct sl_strbuf *err)
 	rc = git_remote_connect(remote, GIT_DIRECTION_FETCH, &opts.callbacks, &opts.proxy_opts,
 	                        NULL);
 	if (rc < 0) {
-		rc = git_fail(err, rc, "cannot fetch from %s", src->shown);
+		rc = sl__git_fail(err, rc, "cannot fetch from %s", src->shown);
 		goto out;
 	}
 	rc = git_remote_default_branch(&default_branch, remote);
 	if (rc == 0)
 		has_head = !strncmp(default_branch.ptr, "refs/heads/", 11);
 	else if (rc != GIT_ENOTFOUND) {
-		rc = git_fail(err, rc, "cannot read the HEAD of %s", src->shown);
+		rc = sl__git_fail(err, rc, "cannot read the HEAD of %s", src->shown);
 		goto out;
 	}
 	rc = git_remote_fetch(remote, NULL, &opts, "sluice: fetch");
 	if (rc < 0) {
-		rc = git_fail(err, rc, "cannot fetch from %s", src->shown);
+		rc = sl__git_fail(err, rc, "cannot fetch from %s", src->shown);
 		goto out;
 	}
 	/* The mirror's HEAD follows the remote's, so that resolving no branch
@@ -310,7 +310,7 @@ int sl_gitsrc_fetch(struct sl_gitsrc *src, struct sl_strbuf *err)
 		rc = git_reference_symbolic_create(&head, src->repo, "HEAD", default_branch.ptr, 1,
 		                                   "sluice: follow the remote's HEAD");
 		if (rc < 0) {
-			rc = git_fail(err, rc, "cannot update the HEAD of mirror %s", src->dir);
+			rc = sl__git_fail(err, rc, "cannot update the HEAD of mirror %s", src->dir);
 			goto out;
 		}
 	}
@@ -339,7 +339,7 @@ static int list_branches(struct sl_gitsrc *src, struct sl_strbuf *out, struct sl
 
 	rc = git_branch_iterator_new(&it, src->repo, GIT_BRANCH_LOCAL);
 	if (rc < 0) {
-		rc = git_fail(err, rc, "cannot list the branches of %s", src->shown);
+		rc = sl__git_fail(err, rc, "cannot list the branches of %s", src->shown);
 		goto out;
 	}
 	while ((rc = git_branch_next(&ref, &type, it)) == 0) {
@@ -353,7 +353,7 @@ static int list_branches(struct sl_gitsrc *src, struct sl_strbuf *out, struct sl
 		ref = NULL;
 	}
 	if (rc != GIT_ITEROVER) {
-		rc = git_fail(err, rc, "cannot list the branches of %s", src->shown);
+		rc = sl__git_fail(err, rc, "cannot list the branches of %s", src->shown);
 		goto out;
 	}
 	rc = 0;
@@ -381,7 +381,7 @@ static int branch_commit(struct sl_gitsrc *src, const char *name, git_oid *oid,
 
 	rc = git_branch_name_is_valid(&valid, name);
 	if (rc < 0) {
-		rc = git_fail(err, rc, "cannot check branch name '%s'", name);
+		rc = sl__git_fail(err, rc, "cannot check branch name '%s'", name);
 		goto out;
 	}
 	if (!valid) {
@@ -396,13 +396,13 @@ static int branch_commit(struct sl_gitsrc *src, const char *name, git_oid *oid,
 		goto out;
 	}
 	if (rc < 0) {
-		rc = git_fail(err, rc, "cannot read branch '%s' of %s", name, src->shown);
+		rc = sl__git_fail(err, rc, "cannot read branch '%s' of %s", name, src->shown);
 		goto out;
 	}
 	rc = git_reference_peel(&obj, ref, GIT_OBJECT_COMMIT);
 	if (rc < 0) {
-		rc = git_fail(err, SL_ERR, "branch '%s' of %s does not point at a commit", name,
-		              src->shown);
+		rc = sl__git_fail(err, SL_ERR, "branch '%s' of %s does not point at a commit", name,
+		                  src->shown);
 		goto out;
 	}
 	git_oid_cpy(oid, git_object_id(obj));
@@ -425,7 +425,7 @@ static int head_branch(struct sl_gitsrc *src, struct sl_strbuf *out, struct sl_s
 	if (rc == GIT_ENOTFOUND)
 		return 0;
 	if (rc < 0)
-		return git_fail(err, rc, "cannot read HEAD of %s", src->shown);
+		return sl__git_fail(err, rc, "cannot read HEAD of %s", src->shown);
 	target = git_reference_type(head) == GIT_REFERENCE_SYMBOLIC
 	             ? git_reference_symbolic_target(head)
 	             : NULL;
@@ -536,8 +536,8 @@ static int visit_blob(struct walk *w, const git_tree_entry *e)
 	 * oversized blob is never read into memory. */
 	rc = git_odb_read_header(&size, &type, w->odb, oid);
 	if (rc < 0)
-		return git_fail(w->err, rc, "cannot read %s at commit %.12s", w->path.buf,
-		                w->commit);
+		return sl__git_fail(w->err, rc, "cannot read %s at commit %.12s", w->path.buf,
+		                    w->commit);
 	file.size = size;
 	if (size > w->max_size) {
 		sl_strbuf_addf(&w->problem, "file is %zu bytes, over the size limit of %zu bytes",
@@ -546,8 +546,8 @@ static int visit_blob(struct walk *w, const git_tree_entry *e)
 	}
 	rc = git_blob_lookup(&blob, w->repo, oid);
 	if (rc < 0)
-		return git_fail(w->err, rc, "cannot read %s at commit %.12s", w->path.buf,
-		                w->commit);
+		return sl__git_fail(w->err, rc, "cannot read %s at commit %.12s", w->path.buf,
+		                    w->commit);
 	file.size = (size_t)git_blob_rawsize(blob);
 	file.data = file.size ? git_blob_rawcontent(blob) : "";
 call:
@@ -582,8 +582,9 @@ static int visit_tree(struct walk *w, const git_tree *tree, int depth)
 
 			rc = git_tree_lookup(&sub, w->repo, git_tree_entry_id(e));
 			if (rc < 0)
-				rc = git_fail(w->err, rc, "cannot read folder %s at commit %.12s",
-				              w->path.buf, w->commit);
+				rc = sl__git_fail(w->err, rc,
+				                  "cannot read folder %s at commit %.12s",
+				                  w->path.buf, w->commit);
 			else
 				rc = visit_tree(w, sub, depth + 1);
 			git_tree_free(sub);
@@ -648,17 +649,17 @@ int sl_gitsrc_walk(struct sl_gitsrc *src, const char *commit, const char *path, 
 	}
 	rc = git_commit_lookup(&c, src->repo, &oid);
 	if (rc < 0) {
-		rc = git_fail(err, rc, "cannot read commit %s of %s", commit, src->shown);
+		rc = sl__git_fail(err, rc, "cannot read commit %s of %s", commit, src->shown);
 		goto out;
 	}
 	rc = git_commit_tree(&root, c);
 	if (rc < 0) {
-		rc = git_fail(err, rc, "cannot read the tree of commit %s", commit);
+		rc = sl__git_fail(err, rc, "cannot read the tree of commit %s", commit);
 		goto out;
 	}
 	rc = git_repository_odb(&w.odb, src->repo);
 	if (rc < 0) {
-		rc = git_fail(err, rc, "cannot open the object database of %s", src->shown);
+		rc = sl__git_fail(err, rc, "cannot open the object database of %s", src->shown);
 		goto out;
 	}
 	normalise_path(&folder, path);
@@ -671,14 +672,14 @@ int sl_gitsrc_walk(struct sl_gitsrc *src, const char *commit, const char *path, 
 			goto out;
 		}
 		if (rc < 0) {
-			rc = git_fail(err, rc, "cannot read '%s' at commit %.12s", folder.buf,
-			              commit);
+			rc = sl__git_fail(err, rc, "cannot read '%s' at commit %.12s", folder.buf,
+			                  commit);
 			goto out;
 		}
 		rc = git_tree_lookup(&sub, src->repo, git_tree_entry_id(entry));
 		if (rc < 0) {
-			rc = git_fail(err, rc, "cannot read folder '%s' at commit %.12s",
-			              folder.buf, commit);
+			rc = sl__git_fail(err, rc, "cannot read folder '%s' at commit %.12s",
+			                  folder.buf, commit);
 			goto out;
 		}
 		sl_strbuf_add(&w.path, folder.buf, folder.len);
