@@ -135,17 +135,6 @@ static int on_option(struct cli *cli, int opt, const char *arg, void *ctx)
 	return CLI_EXIT_USAGE;
 }
 
-static void kvs_release(struct sl_kvs *kvs)
-{
-	for (size_t i = 0; i < kvs->nr; i++) {
-		free(kvs->items[i].key);
-		free(kvs->items[i].value);
-	}
-	free(kvs->items);
-	kvs->items = NULL;
-	kvs->nr = kvs->alloc = 0;
-}
-
 static int64_t loop_ms(struct test_run *run)
 {
 	return (int64_t)uv_now(&run->loop);
@@ -253,7 +242,7 @@ static void on_done(struct sl_taskexec *te, struct sl_taskexec_result *result, v
 	test_print_lines(t, &t->partial[1], true);
 	t->duration_ms += result->duration_ms;
 	t->exit_code = result->exit_code;
-	kvs_release(&t->outputs);
+	sl_kvs_release(&t->outputs);
 	t->outputs = result->outputs;
 	memset(&result->outputs, 0, sizeof(result->outputs));
 	test_describe_result(&why, result);
@@ -795,11 +784,11 @@ out:
 		cli_error("cannot remove %s: %s", run.outdir, strerror(errno));
 	free((char *)run.outdir);
 	for (size_t i = 0; run.tasks && i < dag->tasks_nr; i++) {
-		kvs_release(&run.tasks[i].outputs);
+		sl_kvs_release(&run.tasks[i].outputs);
 		sl_strbuf_release(&run.tasks[i].partial[0]);
 		sl_strbuf_release(&run.tasks[i].partial[1]);
 	}
-	kvs_release(&run.callback.outputs);
+	sl_kvs_release(&run.callback.outputs);
 	sl_strbuf_release(&run.callback.partial[0]);
 	sl_strbuf_release(&run.callback.partial[1]);
 	free(run.tasks);

@@ -35,6 +35,24 @@ static struct sl_dag *make_dag(size_t n, const int (*edges)[2])
 	return dag;
 }
 
+/* `n` tasks each depending on the next: deep, so nothing may recurse. */
+static struct sl_dag *make_chain(size_t n)
+{
+	struct sl_dag *dag = sl_xcalloc(1, sizeof(*dag));
+
+	dag->tasks = sl_xcalloc(n, sizeof(*dag->tasks));
+	dag->tasks_nr = n;
+	for (size_t i = 0; i < n; i++) {
+		dag->tasks[i].id = sl_xasprintf("t%zu", i);
+		if (i + 1 < n) {
+			dag->tasks[i].upstream = sl_xcalloc(1, sizeof(size_t));
+			dag->tasks[i].upstream[0] = i + 1;
+			dag->tasks[i].upstream_nr = 1;
+		}
+	}
+	return dag;
+}
+
 static void topo_is(const struct sl_dag *dag, const char *want)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
@@ -81,19 +99,9 @@ static void test_topo_long_chain(void **state)
 {
 	/* 100,000 tasks each depending on the next: deep, so no recursion. */
 	size_t n = 100000;
-	struct sl_dag *dag = sl_xcalloc(1, sizeof(*dag));
+	struct sl_dag *dag = make_chain(n);
 
 	(void)state;
-	dag->tasks = sl_xcalloc(n, sizeof(*dag->tasks));
-	dag->tasks_nr = n;
-	for (size_t i = 0; i < n; i++) {
-		dag->tasks[i].id = sl_xasprintf("t%zu", i);
-		if (i + 1 < n) {
-			dag->tasks[i].upstream = sl_xcalloc(1, sizeof(size_t));
-			dag->tasks[i].upstream[0] = i + 1;
-			dag->tasks[i].upstream_nr = 1;
-		}
-	}
 	assert_int_equal(sl_dag_graph_build(dag, NULL), SL_OK);
 	assert_int_equal(dag->topo[0], n - 1);
 	assert_int_equal(dag->topo[n - 1], 0);
@@ -144,20 +152,10 @@ static void test_walk_long_chain(void **state)
 {
 	/* t(i) depends on t(i+1): the ancestors of t0 are 100,000 deep. */
 	size_t n = 100000, marked = 0;
-	struct sl_dag *dag = sl_xcalloc(1, sizeof(*dag));
+	struct sl_dag *dag = make_chain(n);
 	struct sl_dag_walk w;
 
 	(void)state;
-	dag->tasks = sl_xcalloc(n, sizeof(*dag->tasks));
-	dag->tasks_nr = n;
-	for (size_t i = 0; i < n; i++) {
-		dag->tasks[i].id = sl_xasprintf("t%zu", i);
-		if (i + 1 < n) {
-			dag->tasks[i].upstream = sl_xcalloc(1, sizeof(size_t));
-			dag->tasks[i].upstream[0] = i + 1;
-			dag->tasks[i].upstream_nr = 1;
-		}
-	}
 	assert_int_equal(sl_dag_graph_build(dag, NULL), SL_OK);
 	sl_dag_walk_init(&w, dag);
 	sl_dag_walk_ancestors(&w, 0);

@@ -57,6 +57,9 @@ struct sl_kvs {
 	size_t alloc;
 };
 
+/** Free every key and value and the array; `kvs` is empty again. */
+void sl_kvs_release(struct sl_kvs *kvs);
+
 struct sl_task {
 	char *id;
 	char *command;

@@ -55,7 +55,7 @@ bool sl_id_valid(const char *s)
 	return n > 0;
 }
 
-static void kvs_release(struct sl_kvs *kvs)
+void sl_kvs_release(struct sl_kvs *kvs)
 {
 	for (size_t i = 0; i < kvs->nr; i++) {
 		free(kvs->items[i].key);
@@ -73,7 +73,7 @@ void sl_task_release(struct sl_task *t)
 	free(t->downstream);
 	free(t->pool);
 	free(t->queue);
-	kvs_release(&t->env);
+	sl_kvs_release(&t->env);
 	free(t->cwd);
 }
 
@@ -92,7 +92,7 @@ void sl_dag_free(struct sl_dag *dag)
 	free(dag->tags);
 	if (dag->params)
 		json_decref(dag->params);
-	kvs_release(&dag->env);
+	sl_kvs_release(&dag->env);
 	free(dag->on_failure);
 	free(dag->on_success);
 	for (size_t i = 0; i < dag->tasks_nr; i++)

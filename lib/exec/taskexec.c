@@ -77,16 +77,6 @@ static int64_t wall_ms(void)
 	return tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static void kvs_release(struct sl_kvs *kvs)
-{
-	for (size_t i = 0; i < kvs->nr; i++) {
-		free(kvs->items[i].key);
-		free(kvs->items[i].value);
-	}
-	free(kvs->items);
-	memset(kvs, 0, sizeof(*kvs));
-}
-
 /*
  * Outputs travel to the scheduler in a RESULT frame (docs/protocol.md). A
  * value is at most the whole file, so it is never longer than a protocol
@@ -225,7 +215,7 @@ static int outputs_parse(struct sl_taskexec_result *r, const char *data, size_t 
 		sl_strbuf_addf(notes, "[sluice: $SLUICE_OUTPUT: %zu more lines ignored]\n",
 		               r->outputs_bad_lines - OUTPUT_BAD_SHOWN);
 	if (rc)
-		kvs_release(&r->outputs);
+		sl_kvs_release(&r->outputs);
 	return rc;
 }
 
@@ -301,7 +291,7 @@ static void result_outcome(struct sl_taskexec *te)
 
 static void te_free(struct sl_taskexec *te)
 {
-	kvs_release(&te->result.outputs);
+	sl_kvs_release(&te->result.outputs);
 	free(te->result.outputs_error);
 	free(te->output_path);
 	free(te);
