@@ -70,6 +70,15 @@ for name in $(sed -n 's/^-- name: *\([a-z0-9_]*\).*/\1/p' "$SRC_DIR"/lib/db/sql/
 done >"$TMP/unused"
 expect_file "$TMP/unused" "" "every statement of lib/db/sql is run by some C file of lib/"
 
+# --- every quoted word is a name the code knows ----------------------------------
+run "$QUERY_TOOL" words
+expect_status 0 "every quoted word in a statement is a state, an outcome or a known word"
+[ "$status" -eq 0 ] || sed 's/^/# /' "$TMP/out"
+printf "SELECT 1 FROM runs WHERE state IN ('queued', 'runing')" >"$TMP/typo.sql"
+run "$QUERY_TOOL" words - <"$TMP/typo.sql"
+expect_status 1 "a misspelt state in a statement is caught"
+expect_grep "$TMP/out" "'runing' is no state" "and named"
+
 # --- every statement against the schema --------------------------------------
 pg_start
 pg_newdb queries

@@ -8,19 +8,139 @@
  * Prints "file:line: name: message" for each statement that fails and
  * "prepared N of M statements" at the end; exit status 1 when any failed or
  * the database cannot be reached.
+ *
+ * `query_tool words` checks instead, with no database, that every quoted
+ * word in a statement is a name the C code knows: a state, an outcome, or
+ * one of the few other vocabularies below (`query_tool words -` checks one
+ * statement read from stdin, so that the test can show a typo is caught). State names are literals
+ * in the SQL (an index predicate must be able to see them); this keeps a typo such as 'runing',
+ * which the server would accept and never match, out of it.
  */
+#include <ctype.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "sluice/db.h"
+#include "sluice/outcome.h"
+#include "sluice/rules.h"
 #include "sluice/strbuf.h"
 #include "sluice/banned.h"
 
-int main(void)
+/* The vocabularies of the schema's CHECK constraints that have no C enum,
+ * and the words that are not a vocabulary at all. */
+static const char *const other_words[] = {
+    "active",
+    "draining",
+    "gone", /* workers.state */
+    "scheduled",
+    "manual",
+    "backfill", /* runs.run_type */
+    "task",
+    "callback", /* task_instances.kind */
+    "default",  /* the default queue */
+    "sluice",   /* the NOTIFY channel */
+    "refresh",  /* a NOTIFY payload */
+    "hex",
+    "string",
+    "true",              /* encode(), jsonb_typeof(), jsonb */
+    "schema_migrations", /* to_regclass() */
+    "tasks",
+    "schedule",
+    "timezone", /* keys of dag_versions.definition */
+    "start_date",
+    "end_date",
+    "catchup",
+    "max_active_runs",
+    "max_active_tasks",
+};
+
+static bool known_word(const char *w, size_t len)
+{
+	char buf[64];
+	enum sl_outcome o;
+
+	if (len >= sizeof(buf))
+		return false;
+	memcpy(buf, w, len);
+	buf[len] = '\0';
+	for (int s = SL_TASK_PENDING; s <= SL_TASK_REMOVED; s++)
+		if (!strcmp(buf, sl_task_state_name((enum sl_task_state)s)))
+			return true;
+	for (int s = SL_RUN_QUEUED; s <= SL_RUN_CANCELLED; s++)
+		if (!strcmp(buf, sl_run_state_name((enum sl_run_state)s)))
+			return true;
+	if (sl_outcome_parse(buf, len, &o))
+		return true;
+	for (size_t i = 0; i < sizeof(other_words) / sizeof(other_words[0]); i++)
+		if (!strcmp(buf, other_words[i]))
+			return true;
+	return false;
+}
+
+/* Every '...' of lower-case letters and underscores in `sql`; comments and
+ * other literals (formats, blanks) are not vocabulary. */
+static int check_words(const struct sl_query_def *def)
+{
+	int bad = 0;
+
+	for (const char *p = def->sql; (p = strchr(p, '\'')); p++) {
+		const char *w = p + 1, *e = w;
+
+		while (*e == '_' || islower((unsigned char)*e))
+			e++;
+		if (*e != '\'') {
+			p = strchr(w, '\'');
+			if (!p)
+				break;
+			continue;
+		}
+		if (e > w && !known_word(w, (size_t)(e - w))) {
+			printf("%s:%d: %s: '%.*s' is no state, outcome or known word\n", def->file,
+			       def->line, def->name, (int)(e - w), w);
+			bad++;
+		}
+		p = e;
+	}
+	return bad;
+}
+
+static int words(void)
+{
+	int bad = 0;
+
+	for (int q = 0; q < SL_Q__COUNT; q++)
+		bad += check_words(&sl_queries[q]);
+	printf("%d unknown words in %d statements\n", bad, (int)SL_Q__COUNT);
+	return bad ? 1 : 0;
+}
+
+static int words_stdin(void)
+{
+	struct sl_strbuf text = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+	struct sl_query_def def = {.name = "stdin", .file = "-", .line = 1};
+	int bad;
+
+	if (sl_strbuf_read_file(&text, "/dev/stdin", 1 << 20, &err) < 0) {
+		fprintf(stderr, "query_tool: %s\n", err.buf);
+		sl_strbuf_release(&err);
+		return 2;
+	}
+	def.sql = text.buf;
+	bad = check_words(&def);
+	sl_strbuf_release(&text);
+	return bad ? 1 : 0;
+}
+
+int main(int argc, char **argv)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_db *db = NULL;
 	int ok = 0;
 
+	if (argc == 3 && !strcmp(argv[1], "words") && !strcmp(argv[2], "-"))
+		return words_stdin();
+	if (argc == 2 && !strcmp(argv[1], "words"))
+		return words();
 	if (sl_db_connect(&db, NULL, &err)) {
 		fprintf(stderr, "query_tool: %s\n", err.buf);
 		sl_strbuf_release(&err);
