@@ -13,7 +13,6 @@
 
 #include "sluice/admin.h"
 #include "sluice/alloc.h"
-#include "sluice/civil.h"
 #include "sluice/cron.h"
 #include "sluice/dag.h"
 #include "sluice/dag_json.h"
@@ -390,23 +389,19 @@ static int sched_read(const struct sl_rows *res, int row, struct dag_sched *s,
 {
 	const char *expr = sl_rows_str(res, row, COL_SCHEDULE);
 	const char *zone = sl_rows_str(res, row, COL_TZ);
-	const char *start = sl_rows_str(res, row, COL_START);
-	const char *end = sl_rows_str(res, row, COL_END);
 	size_t offset;
 
 	memset(s, 0, sizeof(*s));
 	s->kind = SL_SCHEDULE_NONE;
-	s->st.start_date = sl_rows_int(res, row, COL_FIRST_SEEN, 0);
+	s->st.start_date =
+	    sl_rows_int(res, row, COL_START, sl_rows_int(res, row, COL_FIRST_SEEN, 0));
+	s->st.has_end_date = !sl_rows_null(res, row, COL_END);
+	s->st.end_date = sl_rows_int(res, row, COL_END, 0);
 	s->st.catchup = sl_rows_bool(res, row, COL_CATCHUP);
 	s->st.has_last = !sl_rows_null(res, row, COL_LAST_END);
 	s->st.last_end = sl_rows_int(res, row, COL_LAST_END, 0);
 	s->st.now = sl_rows_int(res, row, COL_NOW, 0);
 	if (zone && sl_tz_load(&s->tz, zone, err) < 0)
-		return -1;
-	if (start && sl_iso_parse(start, NULL, &s->st.start_date, err) < 0)
-		return -1;
-	s->st.has_end_date = end != NULL;
-	if (end && sl_iso_parse(end, NULL, &s->st.end_date, err) < 0)
 		return -1;
 	if (!expr)
 		return 0;
