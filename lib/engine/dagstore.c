@@ -319,20 +319,22 @@ static void add_duplicate(struct sync *s, const struct sl_gitsrc_file *f, const 
 	sl_diags_release(&d);
 }
 
-/* One DAG file of the commit: decide, parse when needed, remember. */
 static void version_columns_set(struct version_columns *c, const struct sl_dag *dag)
 {
 	c->schedule = dag->schedule ? sl_xstrdup(dag->schedule) : NULL;
 	c->timezone = sl_xstrdup(dag->timezone);
 	c->has_start_date = dag->has_start_date;
-	sl__ts_of(&c->start_date, dag->start_date * 1000);
+	if (dag->has_start_date)
+		sl__ts_of(&c->start_date, dag->start_date * 1000);
 	c->has_end_date = dag->has_end_date;
-	sl__ts_of(&c->end_date, dag->end_date * 1000);
+	if (dag->has_end_date)
+		sl__ts_of(&c->end_date, dag->end_date * 1000);
 	c->catchup = dag->catchup;
 	sl__num_of(&c->max_active_runs, dag->max_active_runs);
 	sl__num_of(&c->max_active_tasks, dag->max_active_tasks);
 }
 
+/* One DAG file of the commit: decide, parse when needed, remember. */
 static int visit(const struct sl_gitsrc_file *f, void *ctx, struct sl_strbuf *err)
 {
 	struct sync *s = ctx;
