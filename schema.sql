@@ -63,6 +63,22 @@ CREATE TABLE dag_versions (
 		CONSTRAINT dag_versions_definition_check
 		CHECK (jsonb_typeof(definition) = 'object'),
 	created_at timestamptz NOT NULL DEFAULT now(),
+	-- What SQL reads of the definition, as columns (0007): the schedule as
+	-- written (NULL: triggered only), start_date NULL for "when first
+	-- seen". The tasks' order and retries are read from the JSON
+	-- (include/sluice/dag_json.h).
+	schedule         text
+		CONSTRAINT dag_versions_schedule_check CHECK (schedule <> ''),
+	timezone         text        NOT NULL
+		CONSTRAINT dag_versions_timezone_check CHECK (timezone <> ''),
+	start_date       timestamptz,
+	end_date         timestamptz,
+	catchup          boolean     NOT NULL,
+	max_active_runs  integer     NOT NULL
+		CONSTRAINT dag_versions_max_active_runs_check CHECK (max_active_runs >= 1),
+	max_active_tasks integer     NOT NULL
+		CONSTRAINT dag_versions_max_active_tasks_check CHECK (max_active_tasks >= 1),
+	CONSTRAINT dag_versions_dates_check CHECK (start_date <= end_date),
 	-- One DAG is one file, so one version per DAG and commit at most.
 	CONSTRAINT dag_versions_dag_commit_key UNIQUE (dag_id, commit),
 	-- Target of the composite foreign keys below: a run (or a DAG's
@@ -344,4 +360,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(3, 'runs_state_idx'),
 	(4, 'callbacks_reason'),
 	(5, 'attempt_stop_pending'),
-	(6, 'task_instances_in_flight_idx');
+	(6, 'task_instances_in_flight_idx'),
+	(7, 'dag_version_columns');

@@ -13,8 +13,6 @@
 
 #include "sluice/admin.h"
 #include "sluice/alloc.h"
-#include "sluice/civil.h"
-#include "sluice/cron.h"
 #include "sluice/dag.h"
 #include "sluice/dag_json.h"
 #include "sluice/db.h"
@@ -366,56 +364,29 @@ enum {
 	COL_NOW,
 };
 
-/* A DAG's schedule, read from a row of dags_list. */
-struct dag_sched {
-	enum sl_schedule_kind kind;
-	struct sl_cron cron;
-	struct sl_tz *tz; /* NULL: UTC */
-	struct sl_schedule_state st;
-};
-
-static void sched_release(struct dag_sched *s)
-{
-	sl_tz_free(s->tz);
-	s->tz = NULL;
-}
-
 /*
- * Read the schedule of row `row`. A DAG without a version has none.
- * Returns 0, or -1 with a sentence in `err` for a stored definition that
- * this sluice cannot read (`s` must still be released).
+ * The schedule of row `row`, as the scheduler sees it (sl_schedule_load).
+ * A DAG without a version has none. Returns 0, or a negative code with a
+ * sentence in `err` for a stored schedule that this sluice cannot read
+ * (`s` must still be released).
  */
-static int sched_read(const struct sl_rows *res, int row, struct dag_sched *s,
+static int sched_read(const struct sl_rows *res, int row, struct sl_schedule *s,
                       struct sl_strbuf *err)
 {
-	const char *expr = sl_rows_str(res, row, COL_SCHEDULE);
-	const char *zone = sl_rows_str(res, row, COL_TZ);
-	const char *start = sl_rows_str(res, row, COL_START);
-	const char *end = sl_rows_str(res, row, COL_END);
-	size_t offset;
+	const struct sl_schedule_def def = {
+	    .schedule = sl_rows_str(res, row, COL_SCHEDULE),
+	    .timezone = sl_rows_str(res, row, COL_TZ),
+	    .has_start_date = !sl_rows_null(res, row, COL_START),
+	    .start_date = sl_rows_int(res, row, COL_START, 0),
+	    .has_end_date = !sl_rows_null(res, row, COL_END),
+	    .end_date = sl_rows_int(res, row, COL_END, 0),
+	    .catchup = sl_rows_bool(res, row, COL_CATCHUP),
+	};
 
-	memset(s, 0, sizeof(*s));
-	s->kind = SL_SCHEDULE_NONE;
-	s->st.start_date = sl_rows_int(res, row, COL_FIRST_SEEN, 0);
-	s->st.catchup = sl_rows_bool(res, row, COL_CATCHUP);
-	s->st.has_last = !sl_rows_null(res, row, COL_LAST_END);
-	s->st.last_end = sl_rows_int(res, row, COL_LAST_END, 0);
-	s->st.now = sl_rows_int(res, row, COL_NOW, 0);
-	if (zone && sl_tz_load(&s->tz, zone, err) < 0)
-		return -1;
-	if (start && sl_iso_parse(start, NULL, &s->st.start_date, err) < 0)
-		return -1;
-	s->st.has_end_date = end != NULL;
-	if (end && sl_iso_parse(end, NULL, &s->st.end_date, err) < 0)
-		return -1;
-	if (!expr)
-		return 0;
-	if (!strcmp(expr, "@once")) {
-		s->kind = SL_SCHEDULE_ONCE;
-		return 0;
-	}
-	s->kind = SL_SCHEDULE_CRON;
-	return sl_cron_parse(&s->cron, expr, err, &offset) < 0 ? -1 : 0;
+	return sl_schedule_load(s, &def, sl_rows_int(res, row, COL_FIRST_SEEN, 0),
+	                        !sl_rows_null(res, row, COL_LAST_END),
+	                        sl_rows_int(res, row, COL_LAST_END, 0),
+	                        sl_rows_int(res, row, COL_NOW, 0), err);
 }
 
 static json_t *time_json(int64_t t, const struct sl_tz *tz)
@@ -436,7 +407,8 @@ static json_t *interval_json(const struct sl_interval *iv, const struct sl_tz *t
 }
 
 /* "2026-03-28T02:00:00+01:00 (in 3h12m)", or "(due)" once it may start. */
-static void next_cell(struct sl_strbuf *sb, const struct sl_interval *iv, const struct dag_sched *s)
+static void next_cell(struct sl_strbuf *sb, const struct sl_interval *iv,
+                      const struct sl_schedule *s)
 {
 	cli_fmt_time(sb, iv->start, s->tz);
 	if (iv->end <= s->st.now) {
@@ -452,7 +424,7 @@ static void next_cell(struct sl_strbuf *sb, const struct sl_interval *iv, const 
  * The next run that `dags list` shows for row `row`: only for a cron DAG
  * that is neither paused nor removed. Returns true with `*iv` set.
  */
-static bool list_next_run(const struct sl_rows *res, int row, const struct dag_sched *s,
+static bool list_next_run(const struct sl_rows *res, int row, const struct sl_schedule *s,
                           struct sl_interval *iv)
 {
 	if (s->kind != SL_SCHEDULE_CRON || sl_rows_bool(res, row, COL_PAUSED) ||
@@ -461,7 +433,7 @@ static bool list_next_run(const struct sl_rows *res, int row, const struct dag_s
 	return sl_schedule_next(&s->cron, s->tz, &s->st, iv) == 0;
 }
 
-static json_t *list_row_json(const struct sl_rows *res, int row, const struct dag_sched *s,
+static json_t *list_row_json(const struct sl_rows *res, int row, const struct sl_schedule *s,
                              bool readable)
 {
 	struct sl_interval iv;
@@ -484,7 +456,7 @@ static json_t *list_row_json(const struct sl_rows *res, int row, const struct da
 }
 
 static void list_row_cells(struct cli_table *t, const struct sl_rows *res, int row,
-                           const struct dag_sched *s, bool readable)
+                           const struct sl_schedule *s, bool readable)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
 	struct sl_interval iv;
@@ -534,7 +506,7 @@ static int run_dags_list(struct cli *cli, int argc, char **argv)
 	cli_table_header(&table, "DAG", "SCHEDULE", "PAUSED", "LAST RUN", "NEXT RUN", "VERSION",
 	                 "NOTES", NULL);
 	for (int row = 0; row < sl_rows_nr(res); row++) {
-		struct dag_sched s;
+		struct sl_schedule s = SL_SCHEDULE_INIT;
 		bool readable = sched_read(res, row, &s, &err) == 0;
 
 		if (!readable) {
@@ -546,7 +518,7 @@ static int run_dags_list(struct cli *cli, int argc, char **argv)
 			json_array_append_new(list, list_row_json(res, row, &s, readable));
 		else
 			list_row_cells(&table, res, row, &s, readable);
-		sched_release(&s);
+		sl_schedule_release(&s);
 	}
 	rc = cli_print_list(cli, &table, list);
 	list = NULL;
@@ -569,7 +541,7 @@ static int on_next_option(struct cli *cli, int opt, const char *arg, void *ctx)
 }
 
 /* The next `count` intervals of a cron DAG, printed as a table or JSON. */
-static int print_next(struct cli *cli, const struct sl_rows *res, const struct dag_sched *s,
+static int print_next(struct cli *cli, const struct sl_rows *res, const struct sl_schedule *s,
                       long count)
 {
 	struct cli_table table = CLI_TABLE_INIT;
@@ -609,7 +581,7 @@ static int print_next(struct cli *cli, const struct sl_rows *res, const struct d
 static int run_dags_next(struct cli *cli, int argc, char **argv)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
-	struct dag_sched s = {.tz = NULL};
+	struct sl_schedule s = SL_SCHEDULE_INIT;
 	struct sl_db *db = NULL;
 	struct sl_rows *res = NULL;
 	struct cli_args args;
@@ -656,7 +628,7 @@ static int run_dags_next(struct cli *cli, int argc, char **argv)
 		          id);
 	rc = print_next(cli, res, &s, count);
 out:
-	sched_release(&s);
+	sl_schedule_release(&s);
 	sl_rows_free(res);
 	sl_db_free(db);
 	sl_strbuf_release(&err);

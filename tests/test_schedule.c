@@ -146,12 +146,66 @@ static void test_after_runs(void **state)
 	                 SL_ENOENT);
 }
 
+static void test_load(void **state)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_schedule s = SL_SCHEDULE_INIT;
+	struct sl_schedule_def def = {.schedule = "0 2 * * *", .timezone = "Europe/Paris"};
+	int64_t seen = T("2026-01-01T00:00:00Z"), now = T("2026-06-15T12:00:00Z");
+
+	(void)state;
+	/* Without a start date, the schedule starts when the DAG was first seen. */
+	assert_int_equal(sl_schedule_load(&s, &def, seen, false, 0, now, &err), 0);
+	assert_int_equal(s.kind, SL_SCHEDULE_CRON);
+	assert_string_equal(sl_tz_name(s.tz), "Europe/Paris");
+	assert_int_equal(s.st.start_date, seen);
+	assert_false(s.st.has_last);
+	assert_int_equal(s.st.now, now);
+	expect_interval(&s.cron, s.tz, &s.st, "2026-06-14T02:00:00+02:00",
+	                "2026-06-15T02:00:00+02:00");
+	sl_schedule_release(&s);
+
+	def = (struct sl_schedule_def){.schedule = "@once",
+	                               .has_start_date = true,
+	                               .start_date = T("2026-03-01T00:00:00Z"),
+	                               .has_end_date = true,
+	                               .end_date = T("2026-04-01T00:00:00Z"),
+	                               .catchup = true};
+	assert_int_equal(
+	    sl_schedule_load(&s, &def, seen, true, T("2026-03-02T00:00:00Z"), now, &err), 0);
+	assert_int_equal(s.kind, SL_SCHEDULE_ONCE);
+	assert_null(s.tz);
+	assert_int_equal(s.st.start_date, T("2026-03-01T00:00:00Z"));
+	assert_true(s.st.has_end_date && s.st.catchup && s.st.has_last);
+	assert_int_equal(s.st.end_date, T("2026-04-01T00:00:00Z"));
+	assert_int_equal(s.st.last_end, T("2026-03-02T00:00:00Z"));
+	sl_schedule_release(&s);
+
+	def = (struct sl_schedule_def){.schedule = NULL, .timezone = "UTC"};
+	assert_int_equal(sl_schedule_load(&s, &def, seen, false, 0, now, &err), 0);
+	assert_int_equal(s.kind, SL_SCHEDULE_NONE);
+	sl_schedule_release(&s);
+
+	/* What another sluice may have stored and this one cannot read. */
+	def = (struct sl_schedule_def){.schedule = "0 2 * * *", .timezone = "Mars/Olympus"};
+	assert_int_not_equal(sl_schedule_load(&s, &def, seen, false, 0, now, &err), 0);
+	assert_true(err.len > 0);
+	sl_schedule_release(&s);
+	sl_strbuf_reset(&err);
+	def = (struct sl_schedule_def){.schedule = "0 25 * * *", .timezone = "UTC"};
+	assert_int_equal(sl_schedule_load(&s, &def, seen, false, 0, now, &err), SL_EINVAL);
+	assert_true(err.len > 0);
+	sl_schedule_release(&s);
+	sl_strbuf_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_prev),
 	    cmocka_unit_test(test_first_run),
 	    cmocka_unit_test(test_after_runs),
+	    cmocka_unit_test(test_load),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,14 @@
  * already merged into each task; durations are strings in the DAG file
  * syntax ("1h30m"); instants are ISO 8601 in UTC. Converting a DAG to JSON
  * and back gives an equal DAG (file positions aside).
+ *
+ * SQL reads two things of a stored definition, and only these
+ * (lib/db/sql/runs.sql; docs/database.md): `tasks`, an array of the tasks
+ * in file order whose elements' `task` is the task id, and each task's
+ * `retries`, an integer >= 0. Changing either shape means changing those
+ * statements and migrating the stored versions. What else SQL needs of a
+ * DAG (schedule, time zone, dates, catchup, limits) is a column of
+ * dag_versions, written from the parsed DAG, not read from this JSON.
  */
 
 /** A new reference to the JSON of `dag`. */

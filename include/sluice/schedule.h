@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #include "sluice/cron.h"
+#include "sluice/dag.h"
+#include "sluice/strbuf.h"
 
 struct sl_tz;
 
@@ -42,6 +44,51 @@ struct sl_schedule_state {
 	int64_t last_end; /* the latest scheduled run's data interval end */
 	int64_t now;
 };
+
+/**
+ * The schedule fields of a DAG version, as a parsed DAG (struct sl_dag) or
+ * the columns of dag_versions (docs/database.md) hold them.
+ */
+struct sl_schedule_def {
+	const char *schedule; /* as written: cron, preset or "@once"; NULL: manual */
+	const char *timezone; /* IANA name; NULL: UTC */
+	bool has_start_date;
+	int64_t start_date;
+	bool has_end_date;
+	int64_t end_date;
+	bool catchup;
+};
+
+/**
+ * A DAG's schedule at one moment, what sl_schedule_next needs: built by
+ * sl_schedule_load for both the scheduler (which creates the runs) and
+ * `dags list`/`dags next` (which show them), so the two cannot disagree.
+ */
+struct sl_schedule {
+	enum sl_schedule_kind kind;
+	struct sl_cron cron; /* valid for SL_SCHEDULE_CRON */
+	struct sl_tz *tz;    /* owned; NULL: UTC */
+	struct sl_schedule_state st;
+};
+
+#define SL_SCHEDULE_INIT                             \
+	{                                            \
+		.kind = SL_SCHEDULE_NONE, .tz = NULL \
+	}
+
+/**
+ * Fill `s` from `def`; the start date is `def`'s, else `first_seen` (when
+ * the DAG was first seen). `has_last`/`last_end`: the latest scheduled
+ * run's data interval end, if any. Returns 0, or SL_EINVAL or SL_ENOENT
+ * with a sentence in `err` for a time zone or schedule this sluice cannot
+ * read (a version stored by another sluice); `s` must be released either
+ * way.
+ */
+int sl_schedule_load(struct sl_schedule *s, const struct sl_schedule_def *def, int64_t first_seen,
+                     bool has_last, int64_t last_end, int64_t now, struct sl_strbuf *err);
+
+/** Free what `s` holds; `s` may then be loaded again. */
+void sl_schedule_release(struct sl_schedule *s);
 
 /**
  * The next interval of `cron` in zone `tz` (NULL: UTC) given `st`.

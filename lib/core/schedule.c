@@ -4,8 +4,47 @@
  */
 #include "sluice/schedule.h"
 
+#include <string.h>
+
 #include "sluice/error.h"
+#include "sluice/tz.h"
 #include "sluice/banned.h"
+
+int sl_schedule_load(struct sl_schedule *s, const struct sl_schedule_def *def, int64_t first_seen,
+                     bool has_last, int64_t last_end, int64_t now, struct sl_strbuf *err)
+{
+	size_t offset;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->kind = SL_SCHEDULE_NONE;
+	s->st.start_date = def->has_start_date ? def->start_date : first_seen;
+	s->st.has_end_date = def->has_end_date;
+	s->st.end_date = def->end_date;
+	s->st.catchup = def->catchup;
+	s->st.has_last = has_last;
+	s->st.last_end = has_last ? last_end : 0;
+	s->st.now = now;
+	if (def->timezone) {
+		rc = sl_tz_load(&s->tz, def->timezone, err);
+		if (rc)
+			return rc;
+	}
+	if (!def->schedule)
+		return 0;
+	if (!strcmp(def->schedule, "@once")) {
+		s->kind = SL_SCHEDULE_ONCE;
+		return 0;
+	}
+	s->kind = SL_SCHEDULE_CRON;
+	return sl_cron_parse(&s->cron, def->schedule, err, &offset);
+}
+
+void sl_schedule_release(struct sl_schedule *s)
+{
+	sl_tz_free(s->tz);
+	s->tz = NULL;
+}
 
 /* How far back sl_cron_prev looks: cron's own 400-year search span. */
 #define PREV_SPAN ((int64_t)146097 * 86400)

@@ -5,6 +5,8 @@
  */
 #include "sluice/dagstore.h"
 
+#include "engine_int.h"
+
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,6 +36,19 @@ enum outcome {
 	FILE_FAILED,    /* load errors (in the report) */
 };
 
+/*
+ * FILE_LOADED: the columns of dag_versions that SQL reads (migration 0007),
+ * taken from the parsed DAG rather than its JSON, as parameters.
+ */
+struct version_columns {
+	char *schedule; /* NULL: triggered only */
+	char *timezone;
+	bool has_start_date, has_end_date;
+	struct ts start_date, end_date;
+	struct num max_active_runs, max_active_tasks;
+	bool catchup;
+};
+
 struct file_result {
 	char *path;
 	char *blob_id;
@@ -41,6 +56,7 @@ struct file_result {
 	char *dag_id;     /* NULL: failed and unknown */
 	char *definition; /* FILE_LOADED: the JSON text */
 	bool paused;      /* FILE_LOADED: the file's `paused:` */
+	struct version_columns cols;
 };
 
 struct sync {
@@ -106,6 +122,8 @@ static void sync_clear(struct sync *s)
 		free(s->files[i].blob_id);
 		free(s->files[i].dag_id);
 		free(s->files[i].definition);
+		free(s->files[i].cols.schedule);
+		free(s->files[i].cols.timezone);
 	}
 	s->files_nr = 0;
 }
@@ -301,6 +319,21 @@ static void add_duplicate(struct sync *s, const struct sl_gitsrc_file *f, const 
 	sl_diags_release(&d);
 }
 
+static void version_columns_set(struct version_columns *c, const struct sl_dag *dag)
+{
+	c->schedule = dag->schedule ? sl_xstrdup(dag->schedule) : NULL;
+	c->timezone = sl_xstrdup(dag->timezone);
+	c->has_start_date = dag->has_start_date;
+	if (dag->has_start_date)
+		sl__ts_of(&c->start_date, dag->start_date * 1000);
+	c->has_end_date = dag->has_end_date;
+	if (dag->has_end_date)
+		sl__ts_of(&c->end_date, dag->end_date * 1000);
+	c->catchup = dag->catchup;
+	sl__num_of(&c->max_active_runs, dag->max_active_runs);
+	sl__num_of(&c->max_active_tasks, dag->max_active_tasks);
+}
+
 /* One DAG file of the commit: decide, parse when needed, remember. */
 static int visit(const struct sl_gitsrc_file *f, void *ctx, struct sl_strbuf *err)
 {
@@ -346,6 +379,7 @@ static int visit(const struct sl_gitsrc_file *f, void *ctx, struct sl_strbuf *er
 	fr = add_file(s, f, FILE_LOADED);
 	fr->dag_id = sl_xstrdup(dag->id);
 	fr->paused = dag->paused;
+	version_columns_set(&fr->cols, dag);
 	fr->definition = json ? json_dumps(json, JSON_COMPACT) : NULL;
 	json_decref(json);
 	if (!fr->definition) {
@@ -361,7 +395,7 @@ out:
 static int store_loaded(struct sl_db *db, struct sync *s, const struct file_result *fr,
                         struct sl_strbuf *err)
 {
-	const char *p[5] = {fr->dag_id, fr->paused ? "true" : "false"};
+	const char *p[12] = {fr->dag_id, fr->paused ? "true" : "false"};
 	const struct current *c = find_dag(s, fr->dag_id);
 	char version_id[32];
 	PGresult *r = NULL;
@@ -374,7 +408,14 @@ static int store_loaded(struct sl_db *db, struct sync *s, const struct file_resu
 	p[2] = fr->blob_id;
 	p[3] = fr->path;
 	p[4] = fr->definition;
-	rc = exec(db, SL_Q_DAGSTORE_VERSION, 5, p, &r, err);
+	p[5] = fr->cols.schedule;
+	p[6] = fr->cols.timezone;
+	p[7] = fr->cols.has_start_date ? fr->cols.start_date.buf : NULL;
+	p[8] = fr->cols.has_end_date ? fr->cols.end_date.buf : NULL;
+	p[9] = fr->cols.catchup ? "true" : "false";
+	p[10] = fr->cols.max_active_runs.buf;
+	p[11] = fr->cols.max_active_tasks.buf;
+	rc = exec(db, SL_Q_DAGSTORE_VERSION, 12, p, &r, err);
 	if (rc)
 		return rc;
 	if (PQntuples(r) != 1) {

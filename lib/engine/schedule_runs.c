@@ -11,7 +11,6 @@
 #include "sluice/error.h"
 #include "sluice/runstore.h"
 #include "sluice/schedule.h"
-#include "sluice/tz.h"
 #include "sluice/banned.h"
 
 struct sched_ctx {
@@ -50,18 +49,18 @@ static void new_runs_add(struct new_runs *n, int64_t start_s, int64_t end_s)
 }
 
 /*
- * The intervals of one DAG to create now (at most `budget`), and the time
- * its next run is due (`*next_s`, or `*never`).
+ * The intervals of DAG `dag_id` to create now (at most `budget`), and the
+ * time its next run is due (`*next_s`, or `*never`).
  */
-static int plan_dag(const struct sl_dag *dag, const struct sl_tz *tz,
-                    const struct sl_schedule_state *st, size_t budget, struct new_runs *runs,
-                    int64_t *next_s, bool *never, struct sl_strbuf *err)
+static int plan_dag(const char *dag_id, const struct sl_schedule *s, size_t budget,
+                    struct new_runs *runs, int64_t *next_s, bool *never, struct sl_strbuf *err)
 {
+	const struct sl_schedule_state *st = &s->st;
 	struct sl_interval iv;
 	int rc;
 
 	*never = false;
-	if (dag->schedule_kind == SL_SCHEDULE_ONCE) {
+	if (s->kind == SL_SCHEDULE_ONCE) {
 		/* One run ever, at the start date; then never again. */
 		if (st->has_last) {
 			*never = true;
@@ -73,22 +72,22 @@ static int plan_dag(const struct sl_dag *dag, const struct sl_tz *tz,
 		}
 		return 0;
 	}
-	if (dag->schedule_kind != SL_SCHEDULE_CRON) {
+	if (s->kind != SL_SCHEDULE_CRON) {
 		*never = true;
 		return 0;
 	}
-	rc = sl_schedule_next(&dag->cron, tz, st, &iv);
+	rc = sl_schedule_next(&s->cron, s->tz, st, &iv);
 	while (!rc && iv.end <= st->now && runs->nr < budget) {
 		new_runs_add(runs, iv.start, iv.end);
-		rc =
-		    sl_schedule_following(&dag->cron, tz, &iv, st->has_end_date, st->end_date, &iv);
+		rc = sl_schedule_following(&s->cron, s->tz, &iv, st->has_end_date, st->end_date,
+		                           &iv);
 	}
 	if (rc == SL_ENOENT) {
 		*never = true;
 		return 0;
 	}
 	if (rc) {
-		sl_strbuf_addf(err, "cannot compute the next interval of DAG '%s'", dag->id);
+		sl_strbuf_addf(err, "cannot compute the next interval of DAG '%s'", dag_id);
 		return rc;
 	}
 	*next_s = iv.end;
@@ -100,8 +99,8 @@ static int schedule_one(struct sl_db *db, struct sched_ctx *c, PGresult *due, in
 {
 	struct sl_run_pin pin = SL_RUN_PIN_INIT;
 	struct new_runs runs = {NULL, 0, 0};
-	struct sl_schedule_state st;
-	struct sl_tz *tz = NULL;
+	struct sl_schedule sched = SL_SCHEDULE_INIT;
+	struct sl_schedule_def def;
 	const char *dag_id = PQgetvalue(due, row, 0);
 	int64_t active = sl__int_at(due, row, 3), next_s = 0;
 	size_t budget, created = 0;
@@ -111,24 +110,26 @@ static int schedule_one(struct sl_db *db, struct sched_ctx *c, PGresult *due, in
 	rc = sl_run_pin_load(db, dag_id, &pin, err);
 	if (rc)
 		goto fail;
-	rc = sl_tz_load(&tz, pin.dag->timezone, err);
+	def = (struct sl_schedule_def){
+	    .schedule = pin.dag->schedule,
+	    .timezone = pin.dag->timezone,
+	    .has_start_date = pin.dag->has_start_date,
+	    .start_date = pin.dag->start_date,
+	    .has_end_date = pin.dag->has_end_date,
+	    .end_date = pin.dag->end_date,
+	    .catchup = pin.dag->catchup,
+	};
+	rc = sl_schedule_load(&sched, &def, sl__int_at(due, row, 1), !PQgetisnull(due, row, 2),
+	                      sl__int_at(due, row, 2), c->now_ms / 1000, err);
 	if (rc)
 		goto fail;
-	memset(&st, 0, sizeof(st));
-	st.start_date = pin.dag->has_start_date ? pin.dag->start_date : sl__int_at(due, row, 1);
-	st.has_end_date = pin.dag->has_end_date;
-	st.end_date = pin.dag->end_date;
-	st.catchup = pin.dag->catchup;
-	st.has_last = !PQgetisnull(due, row, 2);
-	st.last_end = st.has_last ? sl__int_at(due, row, 2) : 0;
-	st.now = c->now_ms / 1000;
 	budget = c->limit - c->created;
 	if (active < pin.dag->max_active_runs &&
 	    (size_t)(pin.dag->max_active_runs - active) < budget)
 		budget = (size_t)(pin.dag->max_active_runs - active);
 	else if (active >= pin.dag->max_active_runs)
 		budget = 0;
-	rc = plan_dag(pin.dag, tz, &st, budget, &runs, &next_s, &never, err);
+	rc = plan_dag(dag_id, &sched, budget, &runs, &next_s, &never, err);
 	if (rc)
 		goto fail;
 	if (runs.nr) {
@@ -148,7 +149,7 @@ static int schedule_one(struct sl_db *db, struct sched_ctx *c, PGresult *due, in
 	}
 fail:
 	new_runs_release(&runs);
-	sl_tz_free(tz);
+	sl_schedule_release(&sched);
 	sl_run_pin_release(&pin);
 	return rc;
 }

@@ -6,7 +6,8 @@
 #                               # pinned to COMMIT (40 hex; default 0…01)
 #
 # The definition is what `sluice dags show --json FILE` prints, the same JSON
-# a refresh from git stores.
+# a refresh from git stores; the columns a refresh sets from the parsed DAG
+# (migration 0007) are read from it as that migration fills older rows.
 
 seed_dag() {
 	seed_file=$1
@@ -20,8 +21,13 @@ BEGIN;
 INSERT INTO dags (dag_id, paused) VALUES (:'dag', false)
 	ON CONFLICT (dag_id) DO UPDATE SET removed_at = NULL;
 WITH v AS (
-	INSERT INTO dag_versions (dag_id, commit, blob_id, path, definition)
-	VALUES (:'dag', :'commit', :'blob', :'path', :'def'::jsonb)
+	INSERT INTO dag_versions (dag_id, commit, blob_id, path, definition, schedule, timezone,
+		start_date, end_date, catchup, max_active_runs, max_active_tasks)
+	SELECT :'dag', :'commit', :'blob', :'path', d, d->>'schedule', d->>'timezone',
+		(d->>'start_date')::timestamptz, (d->>'end_date')::timestamptz,
+		(d->'catchup')::boolean, (d->>'max_active_runs')::integer,
+		(d->>'max_active_tasks')::integer
+	FROM (SELECT :'def'::jsonb AS d) def
 	RETURNING version_id)
 UPDATE dags SET latest_version_id = (SELECT version_id FROM v), updated_at = now()
 	WHERE dag_id = :'dag';

@@ -124,9 +124,10 @@ insert_run() {
 }
 run psql -X -q -v ON_ERROR_STOP=1 <<EOF
 INSERT INTO dags (dag_id, paused) VALUES ('etl', false), ('other', false);
-INSERT INTO dag_versions (dag_id, commit, blob_id, path, definition)
-	VALUES ('etl', '$C', '$C', 'dags/etl.yaml', '{"tasks": {}}'),
-	       ('other', '$C', '$C', 'dags/other.yaml', '{}');
+INSERT INTO dag_versions (dag_id, commit, blob_id, path, definition, timezone, catchup,
+		max_active_runs, max_active_tasks)
+	VALUES ('etl', '$C', '$C', 'dags/etl.yaml', '{"tasks": {}}', 'UTC', false, 16, 16),
+	       ('other', '$C', '$C', 'dags/other.yaml', '{}', 'UTC', false, 16, 16);
 INSERT INTO runs (dag_id, run_id, version_id, commit, run_type, logical_date,
 	data_interval_start, data_interval_end)
 	VALUES ('etl', 'manual__1', 1, '$C', 'manual', '2026-01-01', '2026-01-01', '2026-01-01');
@@ -157,9 +158,60 @@ expect_sql_error "UPDATE runs SET state = 'success'" 'runs_ended_at_check' \
 	"the database rejects a finished run without an end time"
 expect_sql_error "INSERT INTO dags (dag_id, paused) VALUES ('bad id', false)" 'sl_id_check' \
 	"the database rejects a malformed DAG id"
+expect_sql_error "UPDATE dag_versions SET max_active_runs = 0" 'dag_versions_max_active_runs_check' \
+	"the database rejects a version with max_active_runs below 1"
+expect_sql_error "UPDATE dag_versions SET max_active_tasks = 0" 'dag_versions_max_active_tasks_check' \
+	"the database rejects a version with max_active_tasks below 1"
+expect_sql_error "UPDATE dag_versions SET start_date = '2026-02-01', end_date = '2026-01-01'" \
+	'dag_versions_dates_check' "the database rejects a version that ends before it starts"
 run psql -X -q -v ON_ERROR_STOP=1 -c "UPDATE attempts SET ended_at = now(), outcome = 'failed',
 	exit_code = 1" -c "INSERT INTO attempts (ti_id, try_number) VALUES (1, 2)"
 expect_status 0 "once the first attempt has ended, the next try is accepted"
+
+# --- migration 0007 fills the columns of versions stored before it ------------
+pg_newdb upgrade
+for f in "$SRC_DIR"/migrations/000[1-6]_*.sql; do
+	psql -X -q -v ON_ERROR_STOP=1 -1 -f "$f" || echo "# $f failed"
+done
+cat >"$TMP/up.yaml" <<'EOF'
+dag: up
+schedule: "30 2 * * *"
+timezone: Europe/Paris
+start_date: 2026-01-01T00:00:00Z
+catchup: true
+max_active_runs: 3
+max_active_tasks: 7
+tasks:
+  a:
+    command: "true"
+EOF
+cat >"$TMP/hand.yaml" <<'EOF'
+dag: hand
+tasks:
+  a:
+    command: "true"
+EOF
+# The definitions as a refresh before 0007 stored them.
+"$SLUICE" dags show --json "$TMP/up.yaml" >"$TMP/up.json" || echo "# up.yaml does not load"
+"$SLUICE" dags show --json "$TMP/hand.yaml" >"$TMP/hand.json" || echo "# hand.yaml does not load"
+run psql -X -q -v ON_ERROR_STOP=1 -v up="$(cat "$TMP/up.json")" \
+	-v hand="$(cat "$TMP/hand.json")" <<EOF
+INSERT INTO schema_migrations (version, name) VALUES (1, 'initial'), (2, 'source_state'),
+	(3, 'runs_state_idx'), (4, 'callbacks_reason'), (5, 'attempt_stop_pending'),
+	(6, 'task_instances_in_flight_idx');
+INSERT INTO dags (dag_id, paused) VALUES ('up', false), ('hand', false);
+INSERT INTO dag_versions (dag_id, commit, blob_id, path, definition)
+	VALUES ('up', '$C', '$C', 'up.yaml', :'up'), ('hand', '$C', '$C', 'hand.yaml', :'hand');
+EOF
+expect_status 0 "a database at migration 6 holds two DAG versions"
+run "$SLUICE" db migrate
+expect_status 0 "migrate applies 0007 to versions stored before it"
+expect_sql "SELECT string_agg(concat_ws(' ', dag_id, coalesce(schedule, '-'), timezone,
+	coalesce(to_char(start_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), '-'),
+	coalesce(end_date::text, '-'), catchup, max_active_runs, max_active_tasks), ','
+	ORDER BY dag_id) FROM dag_versions" \
+	"hand - UTC - - f 16 16,up 30 2 * * * Europe/Paris 2026-01-01 00:00 - t 3 7" \
+	"0007 fills each version's columns from its definition"
 
 # --- a migration that fails changes nothing -----------------------------------
 pg_newdb occupied

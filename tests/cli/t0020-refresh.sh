@@ -88,6 +88,20 @@ expect_sql "SELECT count(*) FROM dags WHERE latest_version_id IS NOT NULL AND ru
 	AND removed_at IS NULL" "6" "each DAG's latest version is set and runs pin the commit"
 expect_sql "SELECT string_agg(dag_id, ',' ORDER BY dag_id) FROM dags WHERE paused" "paused_one" \
 	"a new DAG is paused as its file says"
+expect_sql "SELECT string_agg(concat_ws(' ', dag_id, schedule, timezone,
+	to_char(start_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), coalesce(end_date::text, '-'),
+	catchup, max_active_runs, max_active_tasks), ',' ORDER BY dag_id) FROM dag_versions
+	WHERE dag_id IN ('db_backup', 'ml_training')" \
+	"db_backup 0 */6 * * * UTC 2026-11-01 00:00 - t 1 16,ml_training @daily America/New_York 2026-06-01 10:00 - f 16 16" \
+	"a version's columns are its file's schedule, zone, dates, catchup and limits"
+expect_sql "SELECT count(*) FROM dag_versions WHERE schedule IS NOT DISTINCT FROM definition->>'schedule'
+	AND timezone = definition->>'timezone'
+	AND start_date IS NOT DISTINCT FROM (definition->>'start_date')::timestamptz
+	AND end_date IS NOT DISTINCT FROM (definition->>'end_date')::timestamptz
+	AND catchup = (definition->'catchup')::boolean
+	AND max_active_runs = (definition->>'max_active_runs')::integer
+	AND max_active_tasks = (definition->>'max_active_tasks')::integer" "6" \
+	"and say what the stored definition says"
 expect_sql "SELECT count(*) FROM dag_versions WHERE blob_id = '$(git -C "$R" rev-parse "$C1:dags/hello.yaml")'
 	AND definition->>'dag' = 'hello' AND jsonb_array_length(definition->'tasks') = 3" "1" \
 	"a version stores the blob id and the JSON definition"

@@ -270,6 +270,19 @@ run "$SLUICE" dags errors --json
 expect_status 0 "dags errors before any refresh exits 0"
 expect_file "$TMP/out" "[]" "and lists nothing"
 
+# --- a schedule this sluice cannot read ---------------------------------------
+# A version stored by a sluice that knows a zone this one does not.
+sed 's/2030-03-29/2030-01-01/' "$TMP/paris.yaml" >"$TMP/mars.yaml"
+seed_dag "$TMP/mars.yaml"
+pg_sql "UPDATE dag_versions SET timezone = 'Mars/Olympus' WHERE dag_id = 'mars'"
+run "$SLUICE" dags list
+expect_status 0 "dags list with an unreadable schedule exits 0"
+expect_grep "$TMP/out" '^mars  *0 2 \* \* \*  *no  *-  *?  *0000000$' "and shows its next run as ?"
+expect_grep "$TMP/err" "^sluice: DAG 'mars': cannot read its stored definition: " "and says why"
+run "$SLUICE" dags next mars
+expect_status 1 "dags next of an unreadable schedule exits 1"
+expect_grep "$TMP/err" "^sluice: DAG 'mars': cannot read its stored definition: " "and says why"
+
 # --- the database is gone ----------------------------------------------------
 pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1
 for cmd in "dags list" "dags show hello" "dags next hello" "dags pause hello" "dags errors"; do

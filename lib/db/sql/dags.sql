@@ -10,14 +10,15 @@ SELECT v.definition::text
 
 -- name: dags_list
 -- One row per DAG ($1 a DAG id, or NULL for all): what `dags list` shows
--- and `dags next` computes from. Only the definition's schedule keys are
--- read, not the whole (possibly large) definition. The last run is the
+-- and `dags next` computes from. Only the version's schedule columns are
+-- read, not its whole (possibly large) definition. The last run is the
 -- latest by logical date (runs_dag_logical_date_idx); "error" means load
 -- errors for the DAG at the current commit.
 SELECT d.dag_id, d.paused, d.removed_at IS NOT NULL, d.latest_version_id IS NOT NULL,
-       v.commit, v.definition->>'schedule', v.definition->>'timezone',
-       v.definition->>'start_date', v.definition->>'end_date',
-       coalesce(v.definition->'catchup' = 'true'::jsonb, false),
+       v.commit, v.schedule, v.timezone,
+       floor(extract(epoch FROM v.start_date))::bigint,
+       floor(extract(epoch FROM v.end_date))::bigint,
+       v.catchup,
        floor(extract(epoch FROM d.first_seen_at))::bigint,
        (SELECT floor(extract(epoch FROM r.data_interval_end))::bigint
           FROM runs r

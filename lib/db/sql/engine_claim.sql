@@ -15,12 +15,10 @@ SELECT count(*) FROM task_instances WHERE state IN ('queued', 'running')
 -- the pool does not exist). Tasks whose pool is full or missing, or whose
 -- run is at max_active_tasks, are left out here, so that they cannot fill
 -- the window and hold back runnable tasks behind them; the counts then
--- account for the tasks picked within this batch. The counts and the
--- run's max_active_tasks (in its large definition) are computed once per
--- run and pool, not once per candidate: per candidate, a run of n
+-- account for the tasks picked within this batch. The counts are computed
+-- once per run and pool, not once per candidate: per candidate, a run of n
 -- scheduled tasks costs n squared.
-WITH rl AS MATERIALIZED (SELECT r.run_pk,
-    (v.definition->>'max_active_tasks')::int AS max_active,
+WITH rl AS MATERIALIZED (SELECT r.run_pk, v.max_active_tasks AS max_active,
     (SELECT count(*) FROM task_instances x WHERE x.run_pk = r.run_pk
         AND x.state IN ('queued', 'running')) AS busy
 FROM runs r JOIN dag_versions v ON v.version_id = r.version_id

@@ -13,9 +13,9 @@ SELECT d.dag_id, floor(extract(epoch FROM d.first_seen_at))::bigint,
 FROM dags d JOIN dag_versions v ON v.version_id = d.latest_version_id
 WHERE NOT d.paused AND d.removed_at IS NULL
 AND (d.next_run_after IS NULL OR d.next_run_after <= $1::timestamptz)
-AND jsonb_typeof(v.definition->'schedule') = 'string'
+AND v.schedule IS NOT NULL
 AND (SELECT count(*) FROM runs r WHERE r.dag_id = d.dag_id
-    AND r.state IN ('queued', 'running')) < (v.definition->>'max_active_runs')::int
+    AND r.state IN ('queued', 'running')) < v.max_active_runs
 ORDER BY d.next_run_after NULLS FIRST, d.dag_id LIMIT $2
 FOR UPDATE OF d SKIP LOCKED
 

@@ -97,7 +97,8 @@ SELECT (SELECT count(*) FROM tis), (SELECT count(*) FROM ended), (SELECT count(*
 
 -- name: runs_clear
 -- Reset task instances of the runs in $1 (all of them, or those named in
--- $2) for another try. Retries come from each run's pinned definition, so
+-- $2) for another try. Retries come from each run's pinned definition
+-- (`tasks[].retries`, a key SQL may read: include/sluice/dag_json.h), so
 -- runs pinned to different versions clear correctly in one batch. A
 -- callback still waiting or running is cancelled: it was about a finish
 -- that no longer stands, and the run's next finish runs it again.
@@ -196,7 +197,8 @@ SELECT r.dag_id, r.run_id, r.state, r.run_type,
 -- name: runs_show
 -- `runs show`: run $2 of DAG $1 and its tasks, each with its latest
 -- attempt; times in microseconds. Task order comes from the pinned
--- definition's task list, read once (ord), so the order is the file's
+-- definition's task list (`tasks[].task`, a key SQL may read:
+-- include/sluice/dag_json.h), read once (ord), so the order is the file's
 -- whatever order the rows were inserted.
 WITH r AS (SELECT * FROM runs WHERE dag_id = $1 AND run_id = $2),
 ord AS (
