@@ -36,22 +36,13 @@ static const char *const other_words[] = {
     "manual",
     "backfill", /* runs.run_type */
     "task",
-    "callback", /* task_instances.kind */
-    "default",  /* the default queue */
-    "sluice",   /* the NOTIFY channel */
-    "refresh",  /* a NOTIFY payload */
-    "hex",
-    "string",
-    "true",              /* encode(), jsonb_typeof(), jsonb */
+    "callback",          /* task_instances.kind */
+    "default",           /* the default queue */
+    "sluice",            /* the NOTIFY channel */
+    "refresh",           /* a NOTIFY payload */
+    "hex",               /* encode() */
     "schema_migrations", /* to_regclass() */
-    "tasks",
-    "schedule",
-    "timezone", /* keys of dag_versions.definition */
-    "start_date",
-    "end_date",
-    "catchup",
-    "max_active_runs",
-    "max_active_tasks",
+    "tasks",             /* the definition's task list (dag_json.h) */
 };
 
 static bool known_word(const char *w, size_t len)
