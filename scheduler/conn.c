@@ -197,7 +197,7 @@ out:
 static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 {
 	struct sched *s = c->s;
-	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT, qhost = SL_STRBUF_INIT;
 	struct sl_proto_msg m;
 	int version, rc;
 
@@ -270,13 +270,16 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 			sl_strbuf_addch(&q, ',');
 		sl_strbuf_adds(&q, c->queues[i]);
 	}
+	/* The host is free text from the network: quoted, so it cannot add fields. */
+	sl_log_quote(&qhost, c->host);
 	sl_log("info", "worker_connected",
 	       "peer=%s worker=%s host=%s slots=%" PRIu32 " queues=%s held=%zu", c->peer,
-	       c->worker_id, c->host, c->slots, q.buf, c->live_nr);
+	       c->worker_id, qhost.buf, c->slots, q.buf, c->live_nr);
 	sched_kick(s);
 out:
 	sl_strbuf_release(&err);
 	sl_strbuf_release(&q);
+	sl_strbuf_release(&qhost);
 }
 
 static void on_log(struct wconn *c, const struct sl_proto_log *l)
