@@ -284,6 +284,63 @@ static void test_oversized_rejected_before_buffering(void **state)
 	sl_strbuf_release(&err);
 }
 
+/* A small limit until the peer authenticates, then the default: both apply. */
+static void test_max_frame_changed_after_init(void **state)
+{
+	struct sl_proto_decoder dec;
+	struct sl_strbuf f = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+	struct sl_proto_msg m = SL_PROTO_MSG_INIT;
+
+	(void)state;
+	make_msg(&m, SL_PROTO_LOG);
+	free(m.u.log.data);
+	m.u.log.len = 100 * 1024;
+	m.u.log.data = sl_xcalloc(1, m.u.log.len + 1);
+	encode_ok(&m, &f);
+	sl_proto_msg_release(&m);
+
+	sl_proto_decoder_init(&dec, 0);
+	sl_proto_decoder_set_max_frame(&dec, 16 * 1024);
+	assert_int_equal(sl_proto_decoder_feed(&dec, f.buf, 4), SL_ETOOBIG);
+	assert_int_equal(sl_proto_decoder_next(&dec, &m, &err), SL_ETOOBIG);
+	{
+		char *want =
+		    sl_xasprintf("frame of %zu bytes exceeds the 16384-byte limit", f.len - 4);
+
+		assert_string_equal(err.buf, want);
+		free(want);
+	}
+	sl_proto_decoder_release(&dec);
+
+	/* Raised again (0: the default), the same frame passes. */
+	sl_proto_decoder_init(&dec, 16 * 1024);
+	sl_proto_decoder_set_max_frame(&dec, 0);
+	assert_int_equal(dec.max_frame, SL_PROTO_MAX_FRAME);
+	assert_int_equal(sl_proto_decoder_feed(&dec, f.buf, f.len), 0);
+	assert_int_equal(sl_proto_decoder_next(&dec, &m, &err), 1);
+	assert_int_equal(m.u.log.len, 100 * 1024);
+	sl_proto_decoder_release(&dec);
+
+	/* Lowered under a frame already partly buffered: that frame fails. */
+	sl_proto_decoder_init(&dec, 0);
+	assert_int_equal(sl_proto_decoder_feed(&dec, f.buf, 1000), 0);
+	sl_proto_decoder_set_max_frame(&dec, 16 * 1024);
+	sl_strbuf_reset(&err);
+	assert_int_equal(sl_proto_decoder_next(&dec, &m, &err), SL_ETOOBIG);
+	assert_non_null(strstr(err.buf, "exceeds the 16384-byte limit"));
+	sl_proto_decoder_release(&dec);
+
+	/* Below the floor is raised, as at init. */
+	sl_proto_decoder_init(&dec, 0);
+	sl_proto_decoder_set_max_frame(&dec, 10);
+	assert_int_equal(dec.max_frame, SL_PROTO_MIN_MAX_FRAME);
+	sl_proto_decoder_release(&dec);
+
+	sl_proto_msg_release(&m);
+	sl_strbuf_release(&f);
+	sl_strbuf_release(&err);
+}
+
 static void test_undrained_decoder_fails(void **state)
 {
 	struct sl_proto_decoder dec;
@@ -726,6 +783,7 @@ int main(void)
 	    cmocka_unit_test(test_fields_survive),
 	    cmocka_unit_test(test_several_frames_in_one_buffer),
 	    cmocka_unit_test(test_oversized_rejected_before_buffering),
+	    cmocka_unit_test(test_max_frame_changed_after_init),
 	    cmocka_unit_test(test_undrained_decoder_fails),
 	    cmocka_unit_test(test_truncated_waits),
 	    cmocka_unit_test(test_malformed_frames),

@@ -96,6 +96,13 @@ struct sl_frameconn {
  */
 int sl_frameconn_init(struct sl_frameconn *fc, uv_loop_t *loop, const struct sl_frameconn_ops *ops);
 
+/**
+ * Change the largest frame the connection accepts from its peer
+ * (sl_proto_decoder_set_max_frame; 0 is the protocol's default). The
+ * scheduler keeps it small until a HELLO is accepted.
+ */
+void sl_frameconn_set_max_frame(struct sl_frameconn *fc, size_t max_frame);
+
 /** Accept the connection waiting on `server` (from its connection callback). */
 int sl_frameconn_accept(struct sl_frameconn *fc, uv_stream_t *server);
 

@@ -237,6 +237,16 @@ void sl_proto_decoder_init(struct sl_proto_decoder *dec, size_t max_frame);
 void sl_proto_decoder_release(struct sl_proto_decoder *dec);
 
 /**
+ * Change the limit, with the same rules as sl_proto_decoder_init. It holds
+ * from the next frame whose length is checked, which includes a frame
+ * already partly buffered: its length is checked again by
+ * sl_proto_decoder_next, so lowering the limit under it fails the decoder.
+ * A receiver uses it to accept only small frames until its peer has
+ * authenticated (docs/protocol.md, "Before HELLO").
+ */
+void sl_proto_decoder_set_max_frame(struct sl_proto_decoder *dec, size_t max_frame);
+
+/**
  * Buffer `len` bytes. Returns 0, or a negative code once the decoder has
  * failed (SL_ETOOBIG for an oversized frame or a caller that does not drain,
  * SL_EINVAL for a malformed frame); the reason comes from the next

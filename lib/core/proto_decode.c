@@ -502,11 +502,8 @@ fail:
 	return rc;
 }
 
-void sl_proto_decoder_init(struct sl_proto_decoder *dec, size_t max_frame)
+void sl_proto_decoder_set_max_frame(struct sl_proto_decoder *dec, size_t max_frame)
 {
-	sl_strbuf_init(&dec->buf);
-	sl_strbuf_init(&dec->error);
-	dec->pos = 0;
 	if (max_frame == 0)
 		max_frame = SL_PROTO_MAX_FRAME;
 	if (max_frame < SL_PROTO_MIN_MAX_FRAME)
@@ -514,6 +511,14 @@ void sl_proto_decoder_init(struct sl_proto_decoder *dec, size_t max_frame)
 	if (max_frame > UINT32_MAX)
 		max_frame = UINT32_MAX;
 	dec->max_frame = max_frame;
+}
+
+void sl_proto_decoder_init(struct sl_proto_decoder *dec, size_t max_frame)
+{
+	sl_strbuf_init(&dec->buf);
+	sl_strbuf_init(&dec->error);
+	dec->pos = 0;
+	sl_proto_decoder_set_max_frame(dec, max_frame);
 	dec->failed = 0;
 	dec->refused = NULL;
 }

@@ -52,6 +52,11 @@ int sl_frameconn_init(struct sl_frameconn *fc, uv_loop_t *loop, const struct sl_
 	return 0;
 }
 
+void sl_frameconn_set_max_frame(struct sl_frameconn *fc, size_t max_frame)
+{
+	sl_proto_decoder_set_max_frame(&fc->dec, max_frame);
+}
+
 int sl_frameconn_accept(struct sl_frameconn *fc, uv_stream_t *server)
 {
 	return uv_accept(server, (uv_stream_t *)&fc->tcp);
