@@ -26,6 +26,70 @@
 
 #define LISTEN_BACKLOG 128
 
+/*
+ * The largest frame a connection may send before its HELLO is accepted
+ * (docs/security.md, "Before HELLO"), without the token: the largest HELLO
+ * a worker sends is, in compact JSON,
+ *
+ *   running: SL_PROTO_LIST_MAX (4096) attempt ids; ours are decimal
+ *            int64, at most 19 digits, so 4096 * (19 + 2 quotes + 1 comma) = 90112
+ *   queues:  32 ids of the longest (200): 32 * (200 + 3)                    =  6496
+ *   worker_id (200 + 2 quotes), host (HOST_NAME_MAX 64, 6 bytes each when
+ *            escaped as \u00XX, + 2 quotes)                                 =   588
+ *   the type byte, the keys, three integers up to 65535, braces             ~=   130
+ *
+ * 97326 bytes in all; 112 KiB leaves room for a few more queues. The
+ * token's share is added at run time (preauth_max_frame): it must equal the
+ * scheduler's own, so its length is known. A HELLO past this is refused
+ * with the connection, a worker with many more or longer queues included.
+ * Anything larger than a HELLO before authentication is an attack, and
+ * this is what an unauthenticated peer can make the scheduler buffer.
+ */
+#define HELLO_MAX_FRAME_BASE (112 * 1024)
+
+/*
+ * Connections that have not said HELLO yet, at most. A worker sends its
+ * HELLO as soon as it is connected and the scheduler answers it in the
+ * same callback, so a worker is unauthenticated for one round trip: even
+ * a thousand workers reconnecting at once after a restart rarely have more
+ * than a few pending, and one turned away retries. 64 keeps what
+ * unauthenticated peers can hold to 64 * preauth_max_frame (about 7 MiB)
+ * and leaves the rest of max_connections to workers.
+ */
+#define PREAUTH_MAX 64
+
+/* A cap's refusals are logged at most once per this many ms, with their count. */
+#define REFUSED_LOG_MS 10000
+
+static size_t preauth_max_frame(const struct sched *s)
+{
+	/* The token in JSON: 6 bytes per byte at worst (\u00XX). */
+	return HELLO_MAX_FRAME_BASE + 6 * s->token_len;
+}
+
+static size_t preauth_max(const struct sched *s)
+{
+	return (size_t)s->cfg.max_connections < PREAUTH_MAX ? (size_t)s->cfg.max_connections
+	                                                    : PREAUTH_MAX;
+}
+
+static uint64_t hello_timeout_ms(const struct sched *s)
+{
+	return (uint64_t)s->cfg.hello_timeout * 1000;
+}
+
+/*
+ * Often enough to send HEARTBEATs on time (a quarter of heartbeat_ms) and
+ * to close a connection within a quarter of hello_timeout after its
+ * deadline.
+ */
+uint64_t conn_check_ms(const struct sched *s)
+{
+	uint64_t hb = sched_heartbeat_ms(s) / 4, hello = hello_timeout_ms(s) / 4;
+
+	return hb < hello ? hb : hello;
+}
+
 static uint64_t timeout_ms(const struct sched *s)
 {
 	return (uint64_t)s->cfg.heartbeat_timeout * 1000;
@@ -263,6 +327,8 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 	m.u.welcome.lease_ms = (uint32_t)sched_lease_ms(s);
 	m.u.welcome.scheduler_id = sl_xstrdup(s->scheduler_id);
 	c->state = WCONN_READY;
+	/* Authenticated: from now on the protocol's limit (LOG chunks are larger). */
+	sl_frameconn_set_max_frame(&c->fc, 0);
 	conn_send(c, &m);
 	sl_proto_msg_release(&m);
 	for (size_t i = 0; i < c->queues_nr; i++) {
@@ -493,6 +559,49 @@ static const struct sl_frameconn_ops conn_ops = {
     .on_closed = on_closed,
 };
 
+static void free_handle(uv_handle_t *h)
+{
+	free(h);
+}
+
+/*
+ * Over a cap: accept and close at once. Leaving the connection in the
+ * backlog would make the listener report it again and again (a busy loop)
+ * and leave the peer waiting; closing tells it to retry later.
+ */
+static void refuse_connection(struct sched *s, uv_stream_t *server, const char *cap)
+{
+	uv_tcp_t *t = sl_xmalloc(sizeof(*t));
+	uint64_t now = uv_now(s->loop);
+	int rc;
+
+	if ((rc = uv_tcp_init(s->loop, t))) {
+		sl_log("warn", "accept_failed", "error=\"%s\"", uv_strerror(rc));
+		free(t);
+		return;
+	}
+	if ((rc = uv_accept(server, (uv_stream_t *)t)))
+		sl_log("warn", "accept_failed", "error=\"%s\"", uv_strerror(rc));
+	uv_close((uv_handle_t *)t, free_handle);
+	/* A flood of them is one line per REFUSED_LOG_MS, with the count. */
+	s->conns_refused++;
+	if (s->conns_refused_logged_at && now - s->conns_refused_logged_at < REFUSED_LOG_MS)
+		return;
+	sl_log("warn", "connection_refused", "cap=%s refused=%zu connections=%zu", cap,
+	       s->conns_refused, s->conns_nr);
+	s->conns_refused = 0;
+	s->conns_refused_logged_at = now;
+}
+
+static size_t preauth_count(const struct sched *s)
+{
+	size_t n = 0;
+
+	for (const struct wconn *c = s->conns; c; c = c->next)
+		n += c->state == WCONN_AWAIT_HELLO;
+	return n;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct sched *s = container_of((uv_tcp_t *)server, struct sched, listener);
@@ -503,6 +612,15 @@ static void on_connection(uv_stream_t *server, int status)
 		sl_log("warn", "accept_failed", "error=\"%s\"", uv_strerror(status));
 		return;
 	}
+	/* Closing connections count: their sockets are still open. */
+	if (s->conns_nr >= (size_t)s->cfg.max_connections) {
+		refuse_connection(s, server, "max_connections");
+		return;
+	}
+	if (preauth_count(s) >= preauth_max(s)) {
+		refuse_connection(s, server, "before_hello");
+		return;
+	}
 	c = sl_xcalloc(1, sizeof(*c));
 	c->s = s;
 	c->state = WCONN_AWAIT_HELLO;
@@ -511,6 +629,9 @@ static void on_connection(uv_stream_t *server, int status)
 		free(c);
 		return;
 	}
+	/* Only a HELLO may come first: no more than a HELLO is buffered. */
+	sl_frameconn_set_max_frame(&c->fc, preauth_max_frame(s));
+	c->accepted_at = uv_now(s->loop);
 	/* In the list from now on: on_closed unlinks and frees it. */
 	c->next = s->conns;
 	if (s->conns)
@@ -719,10 +840,16 @@ void conn_check_all(struct sched *s)
 		next = c->next;
 		if (c->state == WCONN_CLOSING)
 			continue;
+		/* From accept, whatever it sends: trickled bytes do not extend it. */
+		if (c->state == WCONN_AWAIT_HELLO) {
+			if (now - c->accepted_at >= hello_timeout_ms(s)) {
+				sl_log("warn", "hello_timeout", "peer=%s", c->peer);
+				conn_close(c, "no HELLO within hello_timeout");
+			}
+			continue;
+		}
 		if (now - c->fc.last_rx >= timeout_ms(s)) {
-			conn_close(c, c->state == WCONN_READY
-			                  ? "no frame within heartbeat_timeout"
-			                  : "no HELLO within heartbeat_timeout");
+			conn_close(c, "no frame within heartbeat_timeout");
 			continue;
 		}
 		if (c->state == WCONN_READY && now - c->fc.last_tx >= sched_heartbeat_ms(s)) {

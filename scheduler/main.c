@@ -417,8 +417,7 @@ static int start(struct sched *s)
 		sl_log("error", "timer_failed", "what=tick error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
-	if ((rc = uv_timer_start(&s->hb_timer, on_hb_timer, sched_heartbeat_ms(s) / 4,
-	                         sched_heartbeat_ms(s) / 4))) {
+	if ((rc = uv_timer_start(&s->hb_timer, on_hb_timer, conn_check_ms(s), conn_check_ms(s)))) {
 		sl_log("error", "timer_failed", "what=heartbeat error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}

@@ -38,7 +38,8 @@ struct wconn {
 	struct sched *s;
 	struct sl_frameconn fc;
 	enum wconn_state state;
-	char *peer; /* "ip:port" */
+	char *peer;           /* "ip:port" */
+	uint64_t accepted_at; /* loop time: the HELLO deadline counts from here */
 	char *worker_id, *host;
 	char **queues;
 	size_t queues_nr;
@@ -78,6 +79,9 @@ struct sched {
 
 	struct wconn *conns;
 	size_t conns_nr;
+	/* Connections closed at accept because of a cap, since the last log line. */
+	size_t conns_refused;
+	uint64_t conns_refused_logged_at;
 	uint64_t last_lost_check;
 	bool stopping;
 
@@ -162,8 +166,12 @@ int conn_lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_
                       const char *reason);
 /* Dispatch to every ready worker with free slots. */
 void conn_dispatch_all(struct sched *s, int64_t now_ms);
-/* Close silent connections and send due HEARTBEATs (no database work). */
+/*
+ * Close silent connections and those past their HELLO deadline, and send
+ * due HEARTBEATs (no database work). Called every conn_check_ms.
+ */
 void conn_check_all(struct sched *s);
+uint64_t conn_check_ms(const struct sched *s);
 /* CANCEL the live attempts that the database says have ended. */
 void conn_cancel_ended(struct sched *s);
 /* Close every worker connection (the lease is lost: workers go to the leader). */

@@ -41,6 +41,8 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.parallelism, 32);
 	assert_int_equal(cfg.heartbeat_timeout, 8);
 	assert_int_equal(cfg.log_limit, 10 * 1024 * 1024);
+	assert_int_equal(cfg.hello_timeout, 5);
+	assert_int_equal(cfg.max_connections, 1024);
 	sl_config_release(&cfg);
 }
 
@@ -53,7 +55,8 @@ static void test_full_file(void **state)
 	                        "  poll_interval: 2m\n"
 	                        "state_dir: /tmp/state\nlisten: 0.0.0.0:9000\n"
 	                        "token_file: /etc/sluice/token\nparallelism: 8\n"
-	                        "heartbeat_timeout: 1m30s\nlog_limit: 4096\n");
+	                        "heartbeat_timeout: 1m30s\nlog_limit: 4096\n"
+	                        "hello_timeout: 2s\nmax_connections: 100\n");
 
 	(void)state;
 	sl_config_init(&cfg);
@@ -70,6 +73,8 @@ static void test_full_file(void **state)
 	assert_int_equal(cfg.parallelism, 8);
 	assert_int_equal(cfg.heartbeat_timeout, 90);
 	assert_int_equal(cfg.log_limit, 4096);
+	assert_int_equal(cfg.hello_timeout, 2);
+	assert_int_equal(cfg.max_connections, 100);
 	unlink(path);
 	sl_config_release(&cfg);
 	sl_diags_release(&diags);

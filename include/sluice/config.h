@@ -25,6 +25,8 @@
  *     parallelism: 32
  *     heartbeat_timeout: 8s                   # T; heartbeats every T/8, worker lease 3T/8
  *     log_limit: 10485760                     # bytes per attempt
+ *     hello_timeout: 5s                       # a connection's time to send a valid HELLO
+ *     max_connections: 1024                   # worker connections at once (docs/security.md)
  *
  * Every string member is NULL when the file does not set it, except where a
  * default is given in the comment of the member.
@@ -42,6 +44,8 @@ struct sl_config {
 	int parallelism;           /* default 32 */
 	int64_t heartbeat_timeout; /* seconds, default 8 (docs/scheduler.md) */
 	int64_t log_limit;         /* bytes, default 10 MiB */
+	int64_t hello_timeout;     /* seconds, default 5 (docs/security.md) */
+	int max_connections;       /* default 1024 */
 };
 
 #define SL_CONFIG_DEFAULT_PATH "/etc/sluice/sluice.yaml"

@@ -24,6 +24,8 @@ void sl_config_init(struct sl_config *cfg)
 	cfg->parallelism = 32;
 	cfg->heartbeat_timeout = 8;
 	cfg->log_limit = 10 * 1024 * 1024;
+	cfg->hello_timeout = 5;
+	cfg->max_connections = 1024;
 }
 
 void sl_config_release(struct sl_config *cfg)
@@ -64,6 +66,8 @@ static const struct sl_ykey top_keys[] = {
     SL_YKEY_INT("parallelism", struct sl_config, parallelism, 1, 100000, 0),
     SL_YKEY_DURATION("heartbeat_timeout", struct sl_config, heartbeat_timeout, SL_YKEY_POSITIVE),
     SL_YKEY_INT("log_limit", struct sl_config, log_limit, 1, (long long)1 << 40, 0),
+    SL_YKEY_DURATION("hello_timeout", struct sl_config, hello_timeout, SL_YKEY_POSITIVE),
+    SL_YKEY_INT("max_connections", struct sl_config, max_connections, 1, 65536, 0),
 };
 
 /*
