@@ -53,7 +53,7 @@
  * same callback, so a worker is unauthenticated for one round trip: even
  * a thousand workers reconnecting at once after a restart rarely have more
  * than a few pending, and one turned away retries. 64 keeps what
- * unauthenticated peers can hold to 64 * preauth_max_frame (about 7 MiB)
+ * unauthenticated peers can hold to 64 * preauth_max_frame (8 MiB of buffers)
  * and leaves the rest of max_connections to workers.
  */
 #define PREAUTH_MAX 64

@@ -154,8 +154,8 @@ expect_grep "$TMP/s.log" '^level=warn event=hello_timeout peer=127\.0\.0\.1:' \
 	"the scheduler logs the HELLO timeout"
 
 # --- 200 connections holding partial frames ---------------------------------------
-# The limits let them hold 64 * ~113 KiB (buffers grow by half again: up to
-# 170 KiB each, 11 MiB); 200 of them unlimited would hold about 35 MiB.
+# The limits let them hold 64 partial frames under 113 KiB, in buffers that
+# grow by doubling to 128 KiB: 8 MiB; the 200 without the cap hold 25 MiB.
 run python3 "$TMP/peer.py" "$PORT" flood "$s_pid"
 growth=$(sed -n 's/^rss_growth_kb //p' "$TMP/out")
 closed=$(sed -n 's/^closed //p' "$TMP/out")
