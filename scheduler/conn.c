@@ -841,15 +841,16 @@ void conn_check_all(struct sched *s)
 		if (c->state == WCONN_CLOSING)
 			continue;
 		/* From accept, whatever it sends: trickled bytes do not extend it. */
-		if (c->state == WCONN_AWAIT_HELLO) {
-			if (now - c->accepted_at >= hello_timeout_ms(s)) {
-				sl_log("warn", "hello_timeout", "peer=%s", c->peer);
-				conn_close(c, "no HELLO within hello_timeout");
-			}
+		if (c->state == WCONN_AWAIT_HELLO && now - c->accepted_at >= hello_timeout_ms(s)) {
+			sl_log("warn", "hello_timeout", "peer=%s", c->peer);
+			conn_close(c, "no HELLO within hello_timeout");
 			continue;
 		}
+		/* Silence closes too, should hello_timeout be the longer. */
 		if (now - c->fc.last_rx >= timeout_ms(s)) {
-			conn_close(c, "no frame within heartbeat_timeout");
+			conn_close(c, c->state == WCONN_READY
+			                  ? "no frame within heartbeat_timeout"
+			                  : "no HELLO within heartbeat_timeout");
 			continue;
 		}
 		if (c->state == WCONN_READY && now - c->fc.last_tx >= sched_heartbeat_ms(s)) {
