@@ -123,6 +123,17 @@ elif mode == "flood":
     print("closed", sum(closed(s) for s in socks))
     for s in socks:
         s.close()
+elif mode == "cap":
+    # A worker that has said HELLO holds a connection; then one more.
+    a = connect()
+    a.sendall(hello(worker="holder"))
+    a.settimeout(5)
+    d = a.recv(65536)
+    print("frame", d[4] if len(d) >= 5 else "none")
+    b = connect()
+    time.sleep(1)
+    print("first_closed", closed(a))
+    print("second_closed", closed(b))
 PY
 
 # --- a HELLO cannot forge a log line ------------------------------------------
@@ -173,6 +184,23 @@ wait_for "$TMP/s.log" 'event=worker_connected .*worker=w1' 30
 ok $? "a real worker connects afterwards"
 run timeout 60 "$SLUICE" trigger one --run-id r1 --wait
 expect_status 0 "and runs a task"
+
+stop_daemon s
+expect_str "$status" 0 "the scheduler stops cleanly"
+
+# --- max_connections, with authenticated connections ---------------------------------
+# 2: the worker and one more that said HELLO; a third is closed at accept.
+mv "$TMP/s.log" "$TMP/s-first.log"
+config_set "$TMP/s.yaml" "max_connections: 2"
+start_scheduler s
+wait_for "$TMP/s.log" 'event=worker_connected .*worker=w1' 30
+ok $? "the worker reconnects to the restarted scheduler"
+run python3 "$TMP/peer.py" "$PORT" cap
+expect_str "$(cat "$TMP/out")" "frame 2
+first_closed False
+second_closed True" "past max_connections a connection is closed at once, the others stay"
+expect_grep "$TMP/s.log" '^level=warn event=connection_refused cap=max_connections refused=1 connections=2$' \
+	"the refusal is logged"
 
 stop_daemon w
 stop_daemon s
