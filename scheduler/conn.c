@@ -711,7 +711,7 @@ static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d)
 	}
 	m.u.dispatch.cwd = sl_xstrdup(d->cwd ? d->cwd : "");
 	m.u.dispatch.commit = sl_xstrdup(d->commit);
-	m.u.dispatch.repo = s->cfg.dags_repo ? sl_xstrdup(s->cfg.dags_repo) : NULL;
+	m.u.dispatch.repo = s->dags_repo_sent ? sl_xstrdup(s->dags_repo_sent) : NULL;
 	m.u.dispatch.timeout_s =
 	    d->timeout_s > 0 && d->timeout_s < INT32_MAX ? (uint32_t)d->timeout_s : 0;
 	m.u.dispatch.log_limit = s->cfg.log_limit > 0 ? (uint64_t)s->cfg.log_limit : 0;

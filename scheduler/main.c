@@ -18,6 +18,7 @@
 #include "sluice/gitsrc.h"
 #include "sluice_version.h"
 #include "sluice/sdnotify.h"
+#include "sluice/url.h"
 #include "sluice/banned.h"
 
 /*
@@ -388,6 +389,7 @@ static int load_config(struct sched *s, const char *path)
 	rc = sl_config_load(&s->cfg, path, &diags);
 	sl_diags_print(&diags, stderr);
 	sl_diags_release(&diags);
+	s->dags_repo_sent = sl_url_redact(s->cfg.dags_repo);
 	return rc;
 }
 
@@ -574,6 +576,7 @@ out:
 	free(s.scheduler_id);
 	free(s.holder);
 	free(s.commit);
+	free(s.dags_repo_sent);
 	sl_config_release(&s.cfg);
 	return status;
 }

@@ -57,6 +57,9 @@ struct wconn {
 struct sched {
 	uv_loop_t *loop;
 	struct sl_config cfg;
+	/* cfg.dags_repo without credentials (sluice/url.h), for DISPATCH: the
+	 * scheduler fetches with them, a worker with its own (docs/security.md). */
+	char *dags_repo_sent;
 	char *token;
 	size_t token_len;
 	char *scheduler_id;

@@ -13,6 +13,7 @@
 #include "sluice/gitsrc.h"
 #include "sluice/taskenv.h"
 #include "sluice/taskexec.h"
+#include "sluice/url.h"
 #include "sluice/banned.h"
 
 extern char **environ;
@@ -378,10 +379,37 @@ out:
 	sl_strbuf_release(&reason);
 }
 
+/*
+ * The DISPATCH's repo without credentials. A scheduler of this version
+ * never sends any; an older one sends its dags.repo as configured. Used as
+ * it is, the password would end up in state_dir (the mirror's name and
+ * config), where the tasks can read it; and the worker fetches with
+ * credentials of its own (docs/security.md), so it is dropped, and the
+ * operator told once rather than at every dispatch.
+ */
+static char *dispatch_repo(struct worker *w, const char *repo)
+{
+	char *shown = sl_url_redact(repo);
+
+	if (shown && strcmp(shown, repo) && !w->repo_credentials_warned) {
+		struct sl_strbuf q = SL_STRBUF_INIT;
+
+		sl_log_quote(&q, shown);
+		sl_log("warn", "dispatch_credentials",
+		       "repo=%s reason=\"the scheduler sent credentials in the repository URL: "
+		       "they are dropped; give the worker its own (docs/security.md)\"",
+		       q.buf);
+		w->repo_credentials_warned = true;
+		sl_strbuf_release(&q);
+	}
+	return shown;
+}
+
 void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT, num = SL_STRBUF_INIT;
-	const char *repo = w->cfg.repo ? w->cfg.repo : d->repo;
+	char *sent_repo = dispatch_repo(w, d->repo);
+	const char *repo = w->cfg.repo ? w->cfg.repo : sent_repo;
 	struct attempt *a = NULL;
 	int rc;
 
@@ -466,6 +494,7 @@ out:
 		remove_tree(a->dir);
 		attempt_free(a);
 	}
+	free(sent_repo);
 	sl_strbuf_release(&err);
 	sl_strbuf_release(&num);
 }

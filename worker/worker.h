@@ -108,6 +108,7 @@ struct worker {
 	size_t pruned;
 	bool prune_busy;
 	bool git_ok, checkouts_ok, prune_timer_ok;
+	bool repo_credentials_warned; /* a DISPATCH's repo held credentials (logged once) */
 
 	/* results (results.c) */
 	char *results_dir;

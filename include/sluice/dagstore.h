@@ -65,7 +65,7 @@ struct sl_dagstore_error {
 /** What a sync did. Counts are of files, except versions and DAGs. */
 struct sl_dagstore_report {
 	char commit[SL_OID_HEX_MAX + 1];
-	char *repo;   /* as configured, any password redacted */
+	char *repo;   /* as configured, without credentials (sluice/url.h) */
 	char *branch; /* the branch resolved */
 	char *path;
 	size_t files;        /* DAG files at the commit */

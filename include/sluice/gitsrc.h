@@ -24,8 +24,9 @@
  *  - a URL (`file://`, `https://`, `http://`, `ssh://`, `git://`, or
  *    scp-like `user@host:path`): mirrored into a bare repository under
  *    `STATE_DIR/mirrors/NAME-HASH` (NAME from the URL's last component, HASH
- *    12 hex digits of the URL's hash, so two URLs never share a mirror and
- *    no credential is ever part of a file name), which sl_gitsrc_fetch
+ *    12 hex digits of the hash of the URL without credentials, so two
+ *    repositories never share a mirror and no credential is ever part of a
+ *    file name, not even hashed), which sl_gitsrc_fetch
  *    updates: every remote refs/heads/NAME to the mirror's refs/heads/NAME,
  *    forced, deleted branches pruned; the mirror's HEAD follows the
  *    remote's HEAD.
@@ -78,8 +79,10 @@ bool sl_gitsrc_is_mirror(const struct sl_gitsrc *src);
  * Bring a mirror up to date with its remote: every branch, pruning the
  * deleted ones, and the remote's HEAD. Blocks on the network; never called
  * with a database transaction open. A no-op (0) for a local repository.
- * Authentication: ssh keys from ssh-agent; other credentials belong in the
- * URL's environment (a credential helper is not consulted).
+ * Authentication: ssh keys from ssh-agent; other credentials in the URL,
+ * which are given to libgit2 for this fetch only: the mirror's config
+ * holds the URL without them (sl_url_redact), and so does every message.
+ * A credential helper is not consulted.
  */
 int sl_gitsrc_fetch(struct sl_gitsrc *src, struct sl_strbuf *err);
 
@@ -126,12 +129,5 @@ typedef int (*sl_gitsrc_walk_fn)(const struct sl_gitsrc_file *file, void *ctx,
  */
 int sl_gitsrc_walk(struct sl_gitsrc *src, const char *commit, const char *path, size_t max_size,
                    sl_gitsrc_walk_fn fn, void *ctx, struct sl_strbuf *err);
-
-/**
- * `repo` fit to print or store: the password of a URL's user-info is
- * replaced by "***" (https://user:token@host/x -> https://user:***@host/x).
- * Returns a new string.
- */
-char *sl_gitsrc_redact(const char *repo);
 
 #endif

@@ -19,6 +19,7 @@
 #include "sluice/diag.h"
 #include "sluice/error.h"
 #include "sluice/pgarray.h"
+#include "sluice/url.h"
 #include "sluice/yaml_doc.h"
 #include "sluice/banned.h"
 
@@ -485,7 +486,7 @@ static int sync_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	struct sync *s = ctx;
 	const char *lock[] = {SL_DAGSTORE_LOCK};
 	const char *state[4];
-	char *repo = sl_gitsrc_redact(sl_gitsrc_repo(s->git));
+	char *repo = sl_url_redact(sl_gitsrc_repo(s->git));
 	PGresult *r = NULL;
 	int rc;
 
@@ -539,7 +540,7 @@ int sl_dagstore_sync(struct sl_db *db, struct sl_gitsrc *git, const char *commit
 
 	snprintf(report->commit, sizeof(report->commit), "%s", commit);
 	if (!report->repo)
-		report->repo = sl_gitsrc_redact(sl_gitsrc_repo(git));
+		report->repo = sl_url_redact(sl_gitsrc_repo(git));
 	if (!report->branch && branch)
 		report->branch = sl_xstrdup(branch);
 	if (!report->path)

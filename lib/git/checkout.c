@@ -22,6 +22,7 @@
 #include "sluice/alloc.h"
 #include "sluice/error.h"
 #include "sluice/gitsrc.h"
+#include "sluice/url.h"
 #include "git_int.h"
 #include "sluice/banned.h"
 
@@ -257,7 +258,7 @@ static int find_commit(struct sl_checkout_cache *cache, struct sl_gitsrc *src, c
                        git_repository **r, git_commit **c, struct sl_strbuf *err)
 {
 	struct sl_strbuf fetch_err = SL_STRBUF_INIT;
-	char *shown = sl_gitsrc_redact(sl_gitsrc_repo(src));
+	char *shown = sl_url_redact(sl_gitsrc_repo(src));
 	git_oid oid;
 	int rc;
 

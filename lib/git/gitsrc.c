@@ -13,6 +13,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/error.h"
+#include "sluice/url.h"
 #include "git_int.h"
 #include "sluice/banned.h"
 
@@ -26,7 +27,7 @@
 struct sl_gitsrc {
 	git_repository *repo;
 	char *url;   /* as configured */
-	char *shown; /* `url` with any password redacted, for messages */
+	char *shown; /* `url` without credentials (sluice/url.h), for messages */
 	char *dir;   /* what libgit2 opened */
 	bool mirror;
 };
@@ -78,25 +79,8 @@ bool sl_gitsrc_is_url(const char *repo)
 	return colon && colon != repo && !memchr(repo, '/', (size_t)(colon - repo));
 }
 
-char *sl_gitsrc_redact(const char *repo)
-{
-	const char *scheme = strstr(repo, "://");
-	const char *auth, *at, *colon;
-	size_t hostpart;
-
-	if (!scheme)
-		return sl_xstrdup(repo);
-	auth = scheme + 3;
-	hostpart = strcspn(auth, "/");
-	at = memchr(auth, '@', hostpart);
-	colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-	if (!colon)
-		return sl_xstrdup(repo);
-	return sl_xasprintf("%.*s:***%s", (int)(colon - repo), repo, at);
-}
-
 /* The mirror's folder name: the URL's last component made safe, and 12 hex
- * digits of the URL's hash, so two URLs never share a mirror. */
+ * digits of the URL's hash, so two repositories never share a mirror. */
 static int mirror_name(struct sl_strbuf *out, const char *url, struct sl_strbuf *err)
 {
 	char hex[GIT_OID_HEXSZ + 1];
@@ -129,7 +113,10 @@ static int mirror_name(struct sl_strbuf *out, const char *url, struct sl_strbuf 
 /* Open the mirror of `src->url` in `src->dir`, creating it (bare, with its
  * remote "origin") on first use. Safe against a concurrent first use: init
  * of an existing repository changes nothing, and an origin created in
- * between is looked up again. */
+ * between is looked up again. The remote's URL in the mirror's config is
+ * `shown`: a password written there could be read by anything that reads
+ * state_dir (a worker's tasks), so sl_gitsrc_fetch gives libgit2 the full
+ * URL in memory only. */
 static int open_mirror(struct sl_gitsrc *src, struct sl_strbuf *err)
 {
 	git_repository_init_options opts = GIT_REPOSITORY_INIT_OPTIONS_INIT;
@@ -147,15 +134,15 @@ static int open_mirror(struct sl_gitsrc *src, struct sl_strbuf *err)
 
 	rc = git_remote_lookup(&remote, src->repo, "origin");
 	if (rc == GIT_ENOTFOUND) {
-		rc = git_remote_create_with_fetchspec(&remote, src->repo, "origin", src->url,
+		rc = git_remote_create_with_fetchspec(&remote, src->repo, "origin", src->shown,
 		                                      "+refs/heads/*:refs/heads/*");
 		if (rc == GIT_EEXISTS)
 			rc = git_remote_lookup(&remote, src->repo, "origin");
 	}
 	if (rc < 0)
 		return sl__git_fail(err, rc, "cannot set up the remote of mirror %s", src->dir);
-	if (strcmp(git_remote_url(remote), src->url)) {
-		rc = git_remote_set_url(src->repo, "origin", src->url);
+	if (strcmp(git_remote_url(remote), src->shown)) {
+		rc = git_remote_set_url(src->repo, "origin", src->shown);
 		if (rc < 0) {
 			git_remote_free(remote);
 			return sl__git_fail(err, rc, "cannot set the URL of mirror %s", src->dir);
@@ -179,7 +166,7 @@ int sl_gitsrc_open(struct sl_gitsrc **out, const char *repo, const char *state_d
 		goto fail;
 	}
 	src->url = sl_xstrdup(repo);
-	src->shown = sl_gitsrc_redact(repo);
+	src->shown = sl_url_redact(repo);
 	src->mirror = sl_gitsrc_is_url(repo);
 	if (!src->mirror) {
 		src->dir = sl_xstrdup(repo);
@@ -197,7 +184,9 @@ int sl_gitsrc_open(struct sl_gitsrc **out, const char *repo, const char *state_d
 			goto fail;
 		}
 		sl_strbuf_addf(&dir, "%s/mirrors/", state_dir);
-		rc = mirror_name(&dir, repo, err);
+		/* Named after `shown`: a hash of a password is no place for it
+		 * either (a weak one can be found from 48 bits of it). */
+		rc = mirror_name(&dir, src->shown, err);
 		if (rc)
 			goto fail;
 		src->dir = sl_strbuf_detach(&dir, NULL);
@@ -282,6 +271,12 @@ int sl_gitsrc_fetch(struct sl_gitsrc *src, struct sl_strbuf *err)
 	rc = git_remote_lookup(&remote, src->repo, "origin");
 	if (rc < 0) {
 		rc = sl__git_fail(err, rc, "mirror %s has no remote", src->dir);
+		goto out;
+	}
+	/* The config holds the URL without credentials (open_mirror). */
+	rc = git_remote_set_instance_url(remote, src->url);
+	if (rc < 0) {
+		rc = sl__git_fail(err, rc, "cannot set the URL of mirror %s", src->dir);
 		goto out;
 	}
 	/* Connect first: the remote's HEAD is only known while connected,
