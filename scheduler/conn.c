@@ -178,8 +178,8 @@ int conn_lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_
 	bool accepted = false;
 	int rc;
 
-	if ((rc = sl_engine_fail_attempt(&s->engine, id, fence, wall_ms(), reason, &accepted,
-	                                 &err))) {
+	if ((rc = sl_engine_fail_attempt(&s->engine, worker_id, id, fence, wall_ms(), reason,
+	                                 &accepted, &err))) {
 		sched_db_error(s, "fail_attempt", rc, &err);
 		goto out;
 	}
@@ -192,6 +192,44 @@ out:
 	sl_strbuf_release(&err);
 	sl_strbuf_release(&q);
 	return rc;
+}
+
+/*
+ * Whether a report the engine did not accept named another worker's
+ * attempt: then the sender is not the worker the attempt was dispatched to
+ * (a client that knows the shared token and picked a name), and this is
+ * logged and counted. The sender's answer stays that of a stale report,
+ * so that it learns nothing about the attempt from it.
+ */
+static bool report_refused(struct wconn *c, const char *what, int64_t id)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT, qp = SL_STRBUF_INIT, qw = SL_STRBUF_INIT,
+	                 qo = SL_STRBUF_INIT;
+	char *owner = NULL;
+	bool refused = false;
+	int rc;
+
+	if ((rc = sl_engine_attempt_owner(&c->s->engine, id, &owner, &err))) {
+		sched_db_error(c->s, "attempt_owner", rc, &err);
+		goto out;
+	}
+	if (!owner || !strcmp(owner, c->worker_id))
+		goto out;
+	refused = true;
+	c->s->reports_refused++;
+	sl_log_quote(&qp, c->peer);
+	sl_log_quote(&qw, c->worker_id);
+	sl_log_quote(&qo, owner);
+	sl_log("warn", "report_refused",
+	       "peer=%s worker=%s attempt=%" PRId64 " report=%s owner=%s refused_total=%" PRIu64,
+	       qp.buf, qw.buf, id, what, qo.buf, c->s->reports_refused);
+out:
+	free(owner);
+	sl_strbuf_release(&err);
+	sl_strbuf_release(&qp);
+	sl_strbuf_release(&qw);
+	sl_strbuf_release(&qo);
+	return refused;
 }
 
 static void on_hello(struct wconn *c, struct sl_proto_hello *h)
@@ -296,14 +334,14 @@ static void on_log(struct wconn *c, const struct sl_proto_log *l)
 		       l->attempt_id, l->seq);
 		goto out;
 	}
-	if ((rc = sl_engine_log(&c->s->engine, id, (int64_t)l->fence, (int)l->seq, l->data, l->len,
-	                        c->s->cfg.log_limit, &accepted, &err))) {
+	if ((rc = sl_engine_log(&c->s->engine, c->worker_id, id, (int64_t)l->fence, (int)l->seq,
+	                        l->data, l->len, c->s->cfg.log_limit, &accepted, &err))) {
 		sched_db_error(c->s, "log", rc, &err);
 		if (rc == SL_EUNAVAIL)
 			conn_close(c, "cannot record a log chunk");
 		goto out;
 	}
-	if (!accepted)
+	if (!accepted && !report_refused(c, "log", id))
 		sl_log("info", "log_stale", "worker=%s attempt=%" PRId64 " fence=%" PRIu64,
 		       c->worker_id, id, l->fence);
 out:
@@ -358,6 +396,7 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 			conn_close(c, "cannot record a result");
 			goto out;
 		}
+		report_refused(c, "result", id);
 		live_remove(c, id);
 		goto ack;
 	}
@@ -368,15 +407,18 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 	res.outputs = outputs;
 	/* The leader advances the run with the result: one durable commit, not two. */
 	if ((rc = (lease_held(s) ? sl_engine_result_advance : sl_engine_result)(
-	         &s->engine, id, (int64_t)r->fence, &res, wall_ms(), &accepted, &err))) {
+	         &s->engine, c->worker_id, id, (int64_t)r->fence, &res, wall_ms(), &accepted,
+	         &err))) {
 		/* No ACK: the worker keeps the result and sends it again on reconnect. */
 		sched_db_error(s, "result", rc, &err);
 		conn_close(c, "cannot record a result");
 		goto out;
 	}
-	sl_log("info", accepted ? "result" : "result_stale",
-	       "worker=%s attempt=%" PRId64 " fence=%" PRIu64 " outcome=%s exit_code=%d",
-	       c->worker_id, id, r->fence, sl_outcome_name(r->outcome), r->exit_code);
+	/* Acknowledged like a stale one: a real worker never sends it twice. */
+	if (accepted || !report_refused(c, "result", id))
+		sl_log("info", accepted ? "result" : "result_stale",
+		       "worker=%s attempt=%" PRId64 " fence=%" PRIu64 " outcome=%s exit_code=%d",
+		       c->worker_id, id, r->fence, sl_outcome_name(r->outcome), r->exit_code);
 	live_remove(c, id);
 	sched_kick(s);
 ack:
@@ -423,6 +465,7 @@ static void on_refused(struct sl_frameconn *fc, const struct sl_proto_refusal *r
 		conn_close(c, "cannot record a result");
 		goto out;
 	}
+	report_refused(c, "result", id);
 	live_remove(c, id);
 	sl_proto_msg_init(&m, SL_PROTO_NACK);
 	m.u.nack.attempt_id = sl_xstrdup(r->attempt_id);

@@ -80,6 +80,8 @@ struct sched {
 	size_t conns_nr;
 	uint64_t last_lost_check;
 	bool stopping;
+	/* Reports a connection sent about another worker's attempt (conn.c). */
+	uint64_t reports_refused;
 
 	/* The leader lease (lease.c); times are mono_ms(). */
 	bool leader;

@@ -7,13 +7,14 @@
  *   schedule NOW [LIMIT]                      {"created": N}
  *   advance NOW [LIMIT]                       {"changes": N}
  *   claim WORKER Q1,Q2 SLOTS NOW [PARALLELISM] {"dispatches": [...]}
- *   started ATTEMPT FENCE NOW                 {"accepted": bool}
- *   log ATTEMPT FENCE SEQ TEXT LIMIT          {"accepted": bool}
- *   result ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS_JSON]   {"accepted": bool}
+ *   started WORKER ATTEMPT FENCE NOW          {"accepted": bool}
+ *   log WORKER ATTEMPT FENCE SEQ TEXT LIMIT   {"accepted": bool}
+ *   result WORKER ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS_JSON]   {"accepted": bool}
  *   fail-worker WORKER NOW                    {"ended": N}
  *   confirm-stopped WORKER [ID,ID...]         {"confirmed": N}
  *
- * EXIT is an exit code, or `sigN` for a signal. Exit status 1 on an error.
+ * WORKER of a report is the worker that sends it (the attempt's owner, or
+ * not). EXIT is an exit code, or `sigN` for a signal. Exit status 1 on an error.
  * With SLUICE_TEST_FENCE=HOLDER:EPOCH every transaction is fenced by that
  * lease (sl_db_set_fence), as the scheduler's are.
  */
@@ -106,17 +107,17 @@ static int cmd_result(struct sl_engine *e, int argc, char **argv, struct sl_strb
 	bool accepted = false;
 	int rc;
 
-	if (!sl_outcome_parse(argv[4], strlen(argv[4]), &res.outcome)) {
-		fprintf(stderr, "engine_tool: unknown outcome %s\n", argv[4]);
+	if (!sl_outcome_parse(argv[5], strlen(argv[5]), &res.outcome)) {
+		fprintf(stderr, "engine_tool: unknown outcome %s\n", argv[5]);
 		exit(2);
 	}
-	if (!strncmp(argv[5], "sig", 3))
-		res.signal = (int)arg_int(argv[5] + 3);
+	if (!strncmp(argv[6], "sig", 3))
+		res.signal = (int)arg_int(argv[6] + 3);
 	else
-		res.exit_code = (int)arg_int(argv[5]);
-	res.outputs = argc > 7 ? argv[7] : NULL;
-	rc = sl_engine_result(e, arg_int(argv[2]), arg_int(argv[3]), &res, arg_int(argv[6]) * 1000,
-	                      &accepted, err);
+		res.exit_code = (int)arg_int(argv[6]);
+	res.outputs = argc > 8 ? argv[8] : NULL;
+	rc = sl_engine_result(e, argv[2], arg_int(argv[3]), arg_int(argv[4]), &res,
+	                      arg_int(argv[7]) * 1000, &accepted, err);
 	if (!rc)
 		print(json_pack("{sb}", "accepted", accepted));
 	return rc;
@@ -148,9 +149,10 @@ static int usage(void)
 {
 	fputs("usage: engine_tool schedule NOW [LIMIT] | advance NOW [LIMIT]\n"
 	      "       | claim WORKER QUEUES SLOTS NOW [PARALLELISM]\n"
-	      "       | started ATTEMPT FENCE NOW | log ATTEMPT FENCE SEQ TEXT LIMIT\n"
-	      "       | result ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS] | fail-worker W NOW\n"
-	      "       | confirm-stopped WORKER [RUNNING_IDS]\n",
+	      "       | started WORKER ATTEMPT FENCE NOW\n"
+	      "       | log WORKER ATTEMPT FENCE SEQ TEXT LIMIT\n"
+	      "       | result WORKER ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS]\n"
+	      "       | fail-worker W NOW | confirm-stopped WORKER [RUNNING_IDS]\n",
 	      stderr);
 	return 2;
 }
@@ -167,9 +169,9 @@ int main(int argc, char **argv)
 
 	if ((!strcmp(cmd, "schedule") || !strcmp(cmd, "advance")) && argc >= 3 && argc <= 4) {
 	} else if (!strcmp(cmd, "claim") && argc >= 6 && argc <= 7) {
-	} else if (!strcmp(cmd, "started") && argc == 5) {
-	} else if (!strcmp(cmd, "log") && argc == 7) {
-	} else if (!strcmp(cmd, "result") && argc >= 7 && argc <= 8) {
+	} else if (!strcmp(cmd, "started") && argc == 6) {
+	} else if (!strcmp(cmd, "log") && argc == 8) {
+	} else if (!strcmp(cmd, "result") && argc >= 8 && argc <= 9) {
 	} else if (!strcmp(cmd, "fail-worker") && argc == 4) {
 	} else if (!strcmp(cmd, "confirm-stopped") && argc >= 3 && argc <= 4) {
 	} else {
@@ -207,14 +209,14 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "claim")) {
 		rc = cmd_claim(&engine, argc, argv, &err);
 	} else if (!strcmp(cmd, "started")) {
-		rc = sl_engine_started(&engine, arg_int(argv[2]), arg_int(argv[3]),
-		                       arg_int(argv[4]) * 1000, &accepted, &err);
+		rc = sl_engine_started(&engine, argv[2], arg_int(argv[3]), arg_int(argv[4]),
+		                       arg_int(argv[5]) * 1000, &accepted, &err);
 		if (!rc)
 			print(json_pack("{sb}", "accepted", accepted));
 	} else if (!strcmp(cmd, "log")) {
-		rc = sl_engine_log(&engine, arg_int(argv[2]), arg_int(argv[3]),
-		                   (int)arg_int(argv[4]), argv[5], strlen(argv[5]),
-		                   arg_int(argv[6]), &accepted, &err);
+		rc = sl_engine_log(&engine, argv[2], arg_int(argv[3]), arg_int(argv[4]),
+		                   (int)arg_int(argv[5]), argv[6], strlen(argv[6]),
+		                   arg_int(argv[7]), &accepted, &err);
 		if (!rc)
 			print(json_pack("{sb}", "accepted", accepted));
 	} else if (!strcmp(cmd, "result")) {
