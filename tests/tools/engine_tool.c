@@ -7,6 +7,7 @@
  *   schedule NOW [LIMIT]                      {"created": N}
  *   advance NOW [LIMIT]                       {"changes": N}
  *   claim WORKER Q1,Q2 SLOTS NOW [PARALLELISM] {"dispatches": [...]}
+ *                                             (fencing_token as a string)
  *   started WORKER ATTEMPT FENCE NOW          {"accepted": bool}
  *   log WORKER ATTEMPT FENCE SEQ TEXT LIMIT   {"accepted": bool}
  *   result WORKER ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS_JSON]   {"accepted": bool}
@@ -18,6 +19,7 @@
  * With SLUICE_TEST_FENCE=HOLDER:EPOCH every transaction is fenced by that
  * lease (sl_db_set_fence), as the scheduler's are.
  */
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,7 @@ static void print(json_t *obj)
 static json_t *dispatch_json(const struct sl_engine_dispatch *d)
 {
 	json_t *env = json_array();
+	char fence[24];
 
 	for (size_t i = 0; i < d->env.nr; i++) {
 		const char *eq = strchr(d->env.items[i], '=');
@@ -62,11 +65,13 @@ static json_t *dispatch_json(const struct sl_engine_dispatch *d)
 		json_array_append_new(env, json_pack("[ss]", name, eq + 1));
 		free(name);
 	}
-	return json_pack("{sI sI sI ss ss ss si ss so ss ss sI sb}", "attempt_id",
-	                 (json_int_t)d->attempt_id, "fencing_token", (json_int_t)d->fencing_token,
-	                 "ti_id", (json_int_t)d->ti_id, "dag", d->dag, "run_id", d->run_id, "task",
-	                 d->task, "try_number", d->try_number, "command", d->command, "env", env,
-	                 "cwd", d->cwd, "commit", d->commit, "timeout_s", (json_int_t)d->timeout_s,
+	/* A string: jq 1.6 reads numbers as doubles, and a token has 63 bits. */
+	snprintf(fence, sizeof(fence), "%" PRId64, d->fencing_token);
+	return json_pack("{sI ss sI ss ss ss si ss so ss ss sI sb}", "attempt_id",
+	                 (json_int_t)d->attempt_id, "fencing_token", fence, "ti_id",
+	                 (json_int_t)d->ti_id, "dag", d->dag, "run_id", d->run_id, "task", d->task,
+	                 "try_number", d->try_number, "command", d->command, "env", env, "cwd",
+	                 d->cwd, "commit", d->commit, "timeout_s", (json_int_t)d->timeout_s,
 	                 "sensor", d->sensor);
 }
 
