@@ -171,8 +171,9 @@ static int confirm_stopped(struct wconn *c, struct sl_strbuf *err)
 	return rc;
 }
 
-int conn_lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
-                      const char *reason)
+/* conn_lose_attempt, and in `*ended` whether it ended the attempt. */
+static int lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
+                        const char *reason, bool *ended)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
 	bool accepted = false;
@@ -189,9 +190,18 @@ int conn_lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_
 	       fence, accepted ? "yes" : "no", q.buf);
 	sched_kick(s);
 out:
+	*ended = accepted;
 	sl_strbuf_release(&err);
 	sl_strbuf_release(&q);
 	return rc;
+}
+
+int conn_lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
+                      const char *reason)
+{
+	bool accepted;
+
+	return lose_attempt(s, worker_id, id, fence, reason, &accepted);
 }
 
 /*
@@ -390,13 +400,15 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 	}
 	if (r->outcome == SL_OUTCOME_LOST) {
 		/* The worker's RESULT says it killed the task: cut off past its lease. */
-		if (conn_lose_attempt(s, c->worker_id, id, (int64_t)r->fence,
-		                      "the worker killed it: it heard from no scheduler for longer "
-		                      "than its lease")) {
+		if (lose_attempt(s, c->worker_id, id, (int64_t)r->fence,
+		                 "the worker killed it: it heard from no scheduler for longer "
+		                 "than its lease",
+		                 &accepted)) {
 			conn_close(c, "cannot record a result");
 			goto out;
 		}
-		report_refused(c, "result", id);
+		if (!accepted)
+			report_refused(c, "result", id);
 		live_remove(c, id);
 		goto ack;
 	}
@@ -414,7 +426,7 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 		conn_close(c, "cannot record a result");
 		goto out;
 	}
-	/* Acknowledged like a stale one: a real worker never sends it twice. */
+	/* Another worker's attempt is acknowledged as a stale one is (docs/security.md). */
 	if (accepted || !report_refused(c, "result", id))
 		sl_log("info", accepted ? "result" : "result_stale",
 		       "worker=%s attempt=%" PRId64 " fence=%" PRIu64 " outcome=%s exit_code=%d",
@@ -444,6 +456,7 @@ static void on_refused(struct sl_frameconn *fc, const struct sl_proto_refusal *r
 	struct sched *s = c->s;
 	struct sl_strbuf q = SL_STRBUF_INIT, reason = SL_STRBUF_INIT;
 	struct sl_proto_msg m;
+	bool accepted;
 	int64_t id;
 
 	if (c->state != WCONN_READY) {
@@ -461,11 +474,12 @@ static void on_refused(struct sl_frameconn *fc, const struct sl_proto_refusal *r
 		goto out;
 	}
 	sl_strbuf_addf(&reason, "its result was refused: %s", why);
-	if (conn_lose_attempt(s, c->worker_id, id, (int64_t)r->fence, reason.buf)) {
+	if (lose_attempt(s, c->worker_id, id, (int64_t)r->fence, reason.buf, &accepted)) {
 		conn_close(c, "cannot record a result");
 		goto out;
 	}
-	report_refused(c, "result", id);
+	if (!accepted)
+		report_refused(c, "result", id);
 	live_remove(c, id);
 	sl_proto_msg_init(&m, SL_PROTO_NACK);
 	m.u.nack.attempt_id = sl_xstrdup(r->attempt_id);
