@@ -24,10 +24,6 @@ CREATE DOMAIN sl_id AS text
 CREATE DOMAIN sl_oid AS text
 	CONSTRAINT sl_oid_check CHECK (VALUE ~ '^([0-9a-f]{40}|[0-9a-f]{64})$');
 
--- Attempt fencing tokens come from one sequence, so a newer attempt always
--- carries a larger token than any older one, whatever task it belongs to.
-CREATE SEQUENCE sl_fencing_token_seq AS bigint;
-
 CREATE TABLE dags (
 	dag_id            sl_id       PRIMARY KEY,
 	paused            boolean     NOT NULL,
@@ -252,7 +248,13 @@ CREATE TABLE attempts (
 	-- The worker's name, kept as history (no foreign key: a worker that
 	-- is gone for good may be deleted, its attempts stay).
 	worker_id     text,
-	fencing_token bigint      NOT NULL DEFAULT nextval('sl_fencing_token_seq'),
+	-- 63 random bits from the server's cryptographic source: any client
+	-- with the shared worker token may send reports, so a token must not
+	-- be guessable. Only ever compared for equality. (0008)
+	fencing_token bigint      NOT NULL DEFAULT GREATEST(
+		(('x' || encode(substring(uuid_send(gen_random_uuid()) FROM 1 FOR 8), 'hex'))::bit(64)
+		 # ('x' || encode(substring(uuid_send(gen_random_uuid()) FROM 9 FOR 8), 'hex'))::bit(64)
+		)::bigint & 9223372036854775807, 1),
 	queued_at     timestamptz NOT NULL DEFAULT now(),
 	started_at    timestamptz,
 	ended_at      timestamptz,
@@ -361,4 +363,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(4, 'callbacks_reason'),
 	(5, 'attempt_stop_pending'),
 	(6, 'task_instances_in_flight_idx'),
-	(7, 'dag_version_columns');
+	(7, 'dag_version_columns'),
+	(8, 'random_fencing_tokens');

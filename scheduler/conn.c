@@ -235,15 +235,16 @@ static int confirm_stopped(struct wconn *c, struct sl_strbuf *err)
 	return rc;
 }
 
-int conn_lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
-                      const char *reason)
+/* conn_lose_attempt, and in `*ended` whether it ended the attempt. */
+static int lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
+                        const char *reason, bool *ended)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
 	bool accepted = false;
 	int rc;
 
-	if ((rc = sl_engine_fail_attempt(&s->engine, id, fence, wall_ms(), reason, &accepted,
-	                                 &err))) {
+	if ((rc = sl_engine_fail_attempt(&s->engine, worker_id, id, fence, wall_ms(), reason,
+	                                 &accepted, &err))) {
 		sched_db_error(s, "fail_attempt", rc, &err);
 		goto out;
 	}
@@ -253,9 +254,56 @@ int conn_lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_
 	       fence, accepted ? "yes" : "no", q.buf);
 	sched_kick(s);
 out:
+	*ended = accepted;
 	sl_strbuf_release(&err);
 	sl_strbuf_release(&q);
 	return rc;
+}
+
+int conn_lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
+                      const char *reason)
+{
+	bool accepted;
+
+	return lose_attempt(s, worker_id, id, fence, reason, &accepted);
+}
+
+/*
+ * Whether a report the engine did not accept named another worker's
+ * attempt: then the sender is not the worker the attempt was dispatched to
+ * (a client that knows the shared token and picked a name), and this is
+ * logged and counted. The sender's answer stays that of a stale report,
+ * so that it learns nothing about the attempt from it.
+ */
+static bool report_refused(struct wconn *c, const char *what, int64_t id)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT, qp = SL_STRBUF_INIT, qw = SL_STRBUF_INIT,
+	                 qo = SL_STRBUF_INIT;
+	char *owner = NULL;
+	bool refused = false;
+	int rc;
+
+	if ((rc = sl_engine_attempt_owner(&c->s->engine, id, &owner, &err))) {
+		sched_db_error(c->s, "attempt_owner", rc, &err);
+		goto out;
+	}
+	if (!owner || !strcmp(owner, c->worker_id))
+		goto out;
+	refused = true;
+	c->s->reports_refused++;
+	sl_log_quote(&qp, c->peer);
+	sl_log_quote(&qw, c->worker_id);
+	sl_log_quote(&qo, owner);
+	sl_log("warn", "report_refused",
+	       "peer=%s worker=%s attempt=%" PRId64 " report=%s owner=%s refused_total=%" PRIu64,
+	       qp.buf, qw.buf, id, what, qo.buf, c->s->reports_refused);
+out:
+	free(owner);
+	sl_strbuf_release(&err);
+	sl_strbuf_release(&qp);
+	sl_strbuf_release(&qw);
+	sl_strbuf_release(&qo);
+	return refused;
 }
 
 static void on_hello(struct wconn *c, struct sl_proto_hello *h)
@@ -365,14 +413,14 @@ static void on_log(struct wconn *c, const struct sl_proto_log *l)
 		       l->attempt_id, l->seq);
 		goto out;
 	}
-	if ((rc = sl_engine_log(&c->s->engine, id, (int64_t)l->fence, (int)l->seq, l->data, l->len,
-	                        c->s->cfg.log_limit, &accepted, &err))) {
+	if ((rc = sl_engine_log(&c->s->engine, c->worker_id, id, (int64_t)l->fence, (int)l->seq,
+	                        l->data, l->len, c->s->cfg.log_limit, &accepted, &err))) {
 		sched_db_error(c->s, "log", rc, &err);
 		if (rc == SL_EUNAVAIL)
 			conn_close(c, "cannot record a log chunk");
 		goto out;
 	}
-	if (!accepted)
+	if (!accepted && !report_refused(c, "log", id))
 		sl_log("info", "log_stale", "worker=%s attempt=%" PRId64 " fence=%" PRIu64,
 		       c->worker_id, id, l->fence);
 out:
@@ -421,12 +469,15 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 	}
 	if (r->outcome == SL_OUTCOME_LOST) {
 		/* The worker's RESULT says it killed the task: cut off past its lease. */
-		if (conn_lose_attempt(s, c->worker_id, id, (int64_t)r->fence,
-		                      "the worker killed it: it heard from no scheduler for longer "
-		                      "than its lease")) {
+		if (lose_attempt(s, c->worker_id, id, (int64_t)r->fence,
+		                 "the worker killed it: it heard from no scheduler for longer "
+		                 "than its lease",
+		                 &accepted)) {
 			conn_close(c, "cannot record a result");
 			goto out;
 		}
+		if (!accepted)
+			report_refused(c, "result", id);
 		live_remove(c, id);
 		goto ack;
 	}
@@ -437,15 +488,18 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 	res.outputs = outputs;
 	/* The leader advances the run with the result: one durable commit, not two. */
 	if ((rc = (lease_held(s) ? sl_engine_result_advance : sl_engine_result)(
-	         &s->engine, id, (int64_t)r->fence, &res, wall_ms(), &accepted, &err))) {
+	         &s->engine, c->worker_id, id, (int64_t)r->fence, &res, wall_ms(), &accepted,
+	         &err))) {
 		/* No ACK: the worker keeps the result and sends it again on reconnect. */
 		sched_db_error(s, "result", rc, &err);
 		conn_close(c, "cannot record a result");
 		goto out;
 	}
-	sl_log("info", accepted ? "result" : "result_stale",
-	       "worker=%s attempt=%" PRId64 " fence=%" PRIu64 " outcome=%s exit_code=%d",
-	       c->worker_id, id, r->fence, sl_outcome_name(r->outcome), r->exit_code);
+	/* Another worker's attempt is acknowledged as a stale one is (docs/security.md). */
+	if (accepted || !report_refused(c, "result", id))
+		sl_log("info", accepted ? "result" : "result_stale",
+		       "worker=%s attempt=%" PRId64 " fence=%" PRIu64 " outcome=%s exit_code=%d",
+		       c->worker_id, id, r->fence, sl_outcome_name(r->outcome), r->exit_code);
 	live_remove(c, id);
 	sched_kick(s);
 ack:
@@ -471,6 +525,7 @@ static void on_refused(struct sl_frameconn *fc, const struct sl_proto_refusal *r
 	struct sched *s = c->s;
 	struct sl_strbuf q = SL_STRBUF_INIT, reason = SL_STRBUF_INIT;
 	struct sl_proto_msg m;
+	bool accepted;
 	int64_t id;
 
 	if (c->state != WCONN_READY) {
@@ -488,10 +543,12 @@ static void on_refused(struct sl_frameconn *fc, const struct sl_proto_refusal *r
 		goto out;
 	}
 	sl_strbuf_addf(&reason, "its result was refused: %s", why);
-	if (conn_lose_attempt(s, c->worker_id, id, (int64_t)r->fence, reason.buf)) {
+	if (lose_attempt(s, c->worker_id, id, (int64_t)r->fence, reason.buf, &accepted)) {
 		conn_close(c, "cannot record a result");
 		goto out;
 	}
+	if (!accepted)
+		report_refused(c, "result", id);
 	live_remove(c, id);
 	sl_proto_msg_init(&m, SL_PROTO_NACK);
 	m.u.nack.attempt_id = sl_xstrdup(r->attempt_id);

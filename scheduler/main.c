@@ -557,7 +557,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
-	sl_log("info", "stopped", "version=%s", SLUICE_VERSION);
+	sl_log("info", "stopped", "version=%s reports_refused=%" PRIu64, SLUICE_VERSION,
+	       s.reports_refused);
 	status = 0;
 out:
 	if (loop_ok && (rc = uv_loop_close(&loop))) {

@@ -87,6 +87,8 @@ struct sched {
 	uint64_t conns_refused_logged_at;
 	uint64_t last_lost_check;
 	bool stopping;
+	/* Reports a connection sent about another worker's attempt (conn.c). */
+	uint64_t reports_refused;
 
 	/* The leader lease (lease.c); times are mono_ms(). */
 	bool leader;

@@ -174,24 +174,34 @@ int sl_engine_claim_started(struct sl_engine *e, const char *worker_id, const ch
 /** The advisory lock that serialises claims ("sluice" in ASCII, plus 2). */
 #define SL_ENGINE_CLAIM_LOCK "126909663503207"
 
-/**
- * The worker started attempt `attempt_id`: its started_at is set and its
- * task instance becomes running. `*accepted` (may be NULL) is false when the
- * fencing token is not that of the attempt, or the attempt has ended: a
- * stale report, ignored.
+/*
+ * The reports below name the worker that sends them (`worker_id`, the name
+ * its connection authenticated as): a report is accepted only for an
+ * attempt dispatched to that worker. The shared token lets any client call
+ * itself a worker, and tokens are unguessable but visible to the worker
+ * that holds them; the owner check is what keeps one worker from ending or
+ * writing into another's attempt. A report about another worker's attempt
+ * changes nothing and is not accepted, like a stale one.
  */
-int sl_engine_started(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int64_t now_ms,
-                      bool *accepted, struct sl_strbuf *err);
+
+/**
+ * Worker `worker_id` started attempt `attempt_id`: its started_at is set
+ * and its task instance becomes running. `*accepted` (may be NULL) is
+ * false when the fencing token is not that of the attempt, the attempt is
+ * not that worker's, or the attempt has ended: ignored.
+ */
+int sl_engine_started(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
+                      int64_t fencing, int64_t now_ms, bool *accepted, struct sl_strbuf *err);
 
 /**
  * Store log chunk `seq` (1 to 65536 bytes) of an attempt. At most
  * `log_limit` bytes (0: no limit) are kept per attempt: the part of a chunk
  * past it is dropped and attempts.log_truncated set. A chunk received twice
  * is stored once. `*accepted` (may be NULL) is false for a wrong fencing
- * token.
+ * token or another worker's attempt: nothing is stored.
  */
-int sl_engine_log(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int seq,
-                  const void *bytes, size_t len, int64_t log_limit, bool *accepted,
+int sl_engine_log(struct sl_engine *e, const char *worker_id, int64_t attempt_id, int64_t fencing,
+                  int seq, const void *bytes, size_t len, int64_t log_limit, bool *accepted,
                   struct sl_strbuf *err);
 
 /** How an attempt ended, as a worker reports it. */
@@ -203,19 +213,19 @@ struct sl_engine_result {
 };
 
 /**
- * The attempt ended. When `fencing` is not the token of the attempt, or
- * the attempt has already ended (a lost worker's attempt, a cancel),
- * nothing changes and `*accepted` is false: the report is stale (the
- * caller still acknowledges it). Otherwise the attempt is ended with its
- * outcome, exit code or signal and outputs, and its task instance moves as
- * sl_rules_after_attempt says (up_for_retry with the back-off delay,
- * up_for_reschedule at the next poke, or a final state), in one
- * transaction. A callback is never retried: success, skipped (exit 99) or
- * failed, and its run's state does not change.
+ * The attempt ended. When `fencing` is not the token of the attempt, the
+ * attempt is not `worker_id`'s, or the attempt has already ended (a lost
+ * worker's attempt, a cancel), nothing changes and `*accepted` is false:
+ * the report is stale (the caller still acknowledges it). Otherwise the
+ * attempt is ended with its outcome, exit code or signal and outputs, and
+ * its task instance moves as sl_rules_after_attempt says (up_for_retry
+ * with the back-off delay, up_for_reschedule at the next poke, or a final
+ * state), in one transaction. A callback is never retried: success,
+ * skipped (exit 99) or failed, and its run's state does not change.
  */
-int sl_engine_result(struct sl_engine *e, int64_t attempt_id, int64_t fencing,
-                     const struct sl_engine_result *res, int64_t now_ms, bool *accepted,
-                     struct sl_strbuf *err);
+int sl_engine_result(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
+                     int64_t fencing, const struct sl_engine_result *res, int64_t now_ms,
+                     bool *accepted, struct sl_strbuf *err);
 
 /**
  * sl_engine_result, and when the report is accepted and the task has
@@ -225,9 +235,9 @@ int sl_engine_result(struct sl_engine *e, int64_t attempt_id, int64_t fencing,
  * transaction: for the scheduler, whose next tick would otherwise need a
  * durable commit of its own to schedule the downstream tasks.
  */
-int sl_engine_result_advance(struct sl_engine *e, int64_t attempt_id, int64_t fencing,
-                             const struct sl_engine_result *res, int64_t now_ms, bool *accepted,
-                             struct sl_strbuf *err);
+int sl_engine_result_advance(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
+                             int64_t fencing, const struct sl_engine_result *res, int64_t now_ms,
+                             bool *accepted, struct sl_strbuf *err);
 
 /**
  * A worker is lost: every live attempt of `worker_id` ends with outcome
@@ -241,12 +251,23 @@ int sl_engine_fail_worker(struct sl_engine *e, const char *worker_id, int64_t no
  * One attempt is lost (its worker no longer holds it, though the worker is
  * connected): it ends with outcome `lost` and its task instance moves as
  * after a failure, like an attempt of a lost worker. `*accepted` is false
- * when `fencing` is not the attempt's token or the attempt has ended.
+ * when `fencing` is not the attempt's token, the attempt is not
+ * `worker_id`'s, or the attempt has ended.
  * `reason` (may be NULL), for people, goes to task_instances.reason, as
  * it does for sl_engine_fail_worker.
  */
-int sl_engine_fail_attempt(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int64_t now_ms,
-                           const char *reason, bool *accepted, struct sl_strbuf *err);
+int sl_engine_fail_attempt(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
+                           int64_t fencing, int64_t now_ms, const char *reason, bool *accepted,
+                           struct sl_strbuf *err);
+
+/**
+ * The worker attempt `attempt_id` was dispatched to, in `*owner` (the
+ * caller frees it; NULL when there is no such attempt): for logging a
+ * report that was not accepted, never for deciding whether to accept one
+ * (the report statements check the owner themselves, under their lock).
+ */
+int sl_engine_attempt_owner(struct sl_engine *e, int64_t attempt_id, char **owner,
+                            struct sl_strbuf *err);
 
 /** A live attempt, as the database has it. */
 struct sl_engine_live_attempt {

@@ -17,6 +17,7 @@
 
 struct started_ctx {
 	int64_t attempt_id, fencing, now_ms;
+	const char *worker_id;
 	bool accepted;
 };
 
@@ -26,19 +27,19 @@ static int started_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	struct num a, f;
 	struct ts now;
 	const char *params[] = {sl__num_of(&a, c->attempt_id), sl__num_of(&f, c->fencing),
-	                        sl__ts_of(&now, c->now_ms)};
+	                        sl__ts_of(&now, c->now_ms), c->worker_id};
 	PGresult *r = NULL;
-	int rc = sl_db_q(db, SL_Q_ENGINE_REPORT_STARTED, 3, params, &r, err);
+	int rc = sl_db_q(db, SL_Q_ENGINE_REPORT_STARTED, 4, params, &r, err);
 
 	c->accepted = !rc && sl__int_at(r, 0, 0) > 0;
 	PQclear(r);
 	return rc;
 }
 
-int sl_engine_started(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int64_t now_ms,
-                      bool *accepted, struct sl_strbuf *err)
+int sl_engine_started(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
+                      int64_t fencing, int64_t now_ms, bool *accepted, struct sl_strbuf *err)
 {
-	struct started_ctx c = {attempt_id, fencing, now_ms, false};
+	struct started_ctx c = {attempt_id, fencing, now_ms, worker_id, false};
 	int rc;
 
 	rc = sl_db_transaction(e->db, 0, started_tx, &c, err);
@@ -48,6 +49,7 @@ int sl_engine_started(struct sl_engine *e, int64_t attempt_id, int64_t fencing, 
 }
 
 struct log_ctx {
+	const char *worker_id;
 	int64_t attempt_id, fencing;
 	int seq;
 	const unsigned char *bytes;
@@ -62,14 +64,14 @@ static int log_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	struct log_ctx *c = ctx;
 	struct sl_strbuf data = SL_STRBUF_INIT;
 	struct num a, f, s;
-	const char *params[4] = {sl__num_of(&a, c->attempt_id), sl__num_of(&f, c->fencing), NULL,
-	                         NULL};
+	const char *params[] = {sl__num_of(&a, c->attempt_id), sl__num_of(&f, c->fencing),
+	                        c->worker_id};
 	PGresult *r = NULL;
 	size_t keep = c->len;
 	int rc;
 
 	c->accepted = false;
-	rc = sl_db_q(db, SL_Q_ENGINE_REPORT_LOG_LOCK, 2, params, &r, err);
+	rc = sl_db_q(db, SL_Q_ENGINE_REPORT_LOG_LOCK, 3, params, &r, err);
 	if (rc || PQntuples(r) != 1)
 		goto fail;
 	c->accepted = true;
@@ -98,11 +100,11 @@ fail:
 	return rc;
 }
 
-int sl_engine_log(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int seq,
-                  const void *bytes, size_t len, int64_t log_limit, bool *accepted,
+int sl_engine_log(struct sl_engine *e, const char *worker_id, int64_t attempt_id, int64_t fencing,
+                  int seq, const void *bytes, size_t len, int64_t log_limit, bool *accepted,
                   struct sl_strbuf *err)
 {
-	struct log_ctx c = {attempt_id, fencing, seq, bytes, len, log_limit, false};
+	struct log_ctx c = {worker_id, attempt_id, fencing, seq, bytes, len, log_limit, false};
 	int rc = 0;
 
 	if (accepted)
@@ -123,6 +125,7 @@ int sl_engine_log(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int 
  */
 struct attempt_end {
 	struct sl_engine *e;
+	const char *worker_id; /* the attempt's, or nothing is ended */
 	int64_t attempt_id, fencing, now_ms;
 	const char *outcome; /* as stored: the result's, or "lost" */
 	const char *reason;  /* task_instances.reason when the rules give none */
@@ -219,17 +222,18 @@ static int end_attempt(struct sl_db *db, struct attempt_end *c, enum sl_outcome 
 	struct sl_next_state next;
 	struct num a, f, ex, sg;
 	struct ts now, at;
-	const char *params[10] = {sl__num_of(&a, c->attempt_id), sl__num_of(&f, c->fencing)};
+	const char *params[10] = {sl__num_of(&a, c->attempt_id), sl__num_of(&f, c->fencing),
+	                          c->worker_id};
 	struct sl_strbuf why = SL_STRBUF_INIT;
 	PGresult *r = NULL;
 	int rc;
 
-	rc = sl_db_q(db, SL_Q_ENGINE_REPORT_ATTEMPT_LOCK, 2, params, &r, err);
+	rc = sl_db_q(db, SL_Q_ENGINE_REPORT_ATTEMPT_LOCK, 3, params, &r, err);
 	if (rc || PQntuples(r) != 1) {
 		c->accepted = false;
 		/* Over already (a cancel, a clear): now its process is too. */
 		if (!rc)
-			rc = sl_db_q(db, SL_Q_ENGINE_REPORT_ATTEMPT_STOPPED, 2, params, NULL, err);
+			rc = sl_db_q(db, SL_Q_ENGINE_REPORT_ATTEMPT_STOPPED, 3, params, NULL, err);
 		goto fail;
 	}
 	c->accepted = true;
@@ -291,12 +295,13 @@ static int result_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	return rc;
 }
 
-static int result(struct sl_engine *e, int64_t attempt_id, int64_t fencing,
+static int result(struct sl_engine *e, const char *worker_id, int64_t attempt_id, int64_t fencing,
                   const struct sl_engine_result *res, int64_t now_ms, bool advance, bool *accepted,
                   struct sl_strbuf *err)
 {
 	struct result_ctx c = {
 	    .end = {.e = e,
+	            .worker_id = worker_id,
 	            .attempt_id = attempt_id,
 	            .fencing = fencing,
 	            .now_ms = now_ms,
@@ -324,18 +329,18 @@ static int result(struct sl_engine *e, int64_t attempt_id, int64_t fencing,
 	return rc;
 }
 
-int sl_engine_result(struct sl_engine *e, int64_t attempt_id, int64_t fencing,
-                     const struct sl_engine_result *res, int64_t now_ms, bool *accepted,
-                     struct sl_strbuf *err)
+int sl_engine_result(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
+                     int64_t fencing, const struct sl_engine_result *res, int64_t now_ms,
+                     bool *accepted, struct sl_strbuf *err)
 {
-	return result(e, attempt_id, fencing, res, now_ms, false, accepted, err);
+	return result(e, worker_id, attempt_id, fencing, res, now_ms, false, accepted, err);
 }
 
-int sl_engine_result_advance(struct sl_engine *e, int64_t attempt_id, int64_t fencing,
-                             const struct sl_engine_result *res, int64_t now_ms, bool *accepted,
-                             struct sl_strbuf *err)
+int sl_engine_result_advance(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
+                             int64_t fencing, const struct sl_engine_result *res, int64_t now_ms,
+                             bool *accepted, struct sl_strbuf *err)
 {
-	return result(e, attempt_id, fencing, res, now_ms, true, accepted, err);
+	return result(e, worker_id, attempt_id, fencing, res, now_ms, true, accepted, err);
 }
 
 struct fail_worker_ctx {
@@ -371,7 +376,11 @@ int sl_engine_fail_worker(struct sl_engine *e, const char *worker_id, int64_t no
                           const char *reason, size_t *ended, struct sl_strbuf *err)
 {
 	struct fail_worker_ctx c = {
-	    .end = {.e = e, .now_ms = now_ms, .outcome = "lost", .reason = reason},
+	    .end = {.e = e,
+	            .worker_id = worker_id,
+	            .now_ms = now_ms,
+	            .outcome = "lost",
+	            .reason = reason},
 	    .worker_id = worker_id,
 	};
 	int rc;
@@ -387,10 +396,12 @@ static int fail_attempt_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	return end_attempt(db, ctx, SL_OUTCOME_FAILED, -1, 0, NULL, err);
 }
 
-int sl_engine_fail_attempt(struct sl_engine *e, int64_t attempt_id, int64_t fencing, int64_t now_ms,
-                           const char *reason, bool *accepted, struct sl_strbuf *err)
+int sl_engine_fail_attempt(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
+                           int64_t fencing, int64_t now_ms, const char *reason, bool *accepted,
+                           struct sl_strbuf *err)
 {
 	struct attempt_end c = {.e = e,
+	                        .worker_id = worker_id,
 	                        .attempt_id = attempt_id,
 	                        .fencing = fencing,
 	                        .now_ms = now_ms,
@@ -420,6 +431,22 @@ int sl_engine_confirm_stopped(struct sl_engine *e, const char *worker_id, const 
 		*confirmed = rc ? 0 : (size_t)strtoull(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
 	sl_strbuf_release(&ids);
+	return rc;
+}
+
+int sl_engine_attempt_owner(struct sl_engine *e, int64_t attempt_id, char **owner,
+                            struct sl_strbuf *err)
+{
+	struct num a;
+	const char *params[] = {sl__num_of(&a, attempt_id)};
+	PGresult *r = NULL;
+	int rc;
+
+	*owner = NULL;
+	rc = sl_db_q_idempotent(e->db, SL_Q_ENGINE_REPORT_OWNER, 1, params, &r, err);
+	if (!rc && PQntuples(r) == 1 && !PQgetisnull(r, 0, 0))
+		*owner = sl_xstrdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
 	return rc;
 }
 

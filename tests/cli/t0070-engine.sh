@@ -32,17 +32,18 @@ tis() {
 et() { run "$ET" "$@"; }
 
 # claim WORKER QUEUE NOW [SLOTS]: claim; $A and $F are the first dispatch's
-# attempt id and fencing token.
+# attempt id and fencing token, and $W the worker.
 claim() {
+	W=$1
 	et claim "$1" "$2" "${4:-1}" "$3"
 	A=$(jq -r '.dispatches[0].attempt_id' "$TMP/out")
 	F=$(jq -r '.dispatches[0].fencing_token' "$TMP/out")
 }
 
-# finish OUTCOME EXIT NOW [OUTPUTS]: started + result of $A/$F.
+# finish OUTCOME EXIT NOW [OUTPUTS]: started + result of $A/$F, sent by $W.
 finish() {
-	"$ET" started "$A" "$F" "$3" >/dev/null
-	et result "$A" "$F" "$1" "$2" "$3" ${4:+"$4"}
+	"$ET" started "$W" "$A" "$F" "$3" >/dev/null
+	et result "$W" "$A" "$F" "$1" "$2" "$3" ${4:+"$4"}
 }
 
 # --- a 3-task chain, end to end ------------------------------------------------
@@ -77,14 +78,25 @@ jq_ok '.dispatches | length == 1 and .[0].task == "a" and .[0].try_number == 1 a
 sql_is "SELECT ti.state || ' ' || ti.try_number || ' ' || a.worker_id || ' ' ||
 	(a.ended_at IS NULL)::text FROM task_instances ti JOIN attempts a USING (ti_id)
 	WHERE ti.task_id = 'a'" "queued 1 w1 true" "the TI is queued with a live attempt"
-et started "$A" "$F" "$NOW"
+# The right attempt and token from another worker: refused, nothing changes.
+et started evil "$A" "$F" "$NOW"
+jq_ok '.accepted == false' "$TMP/out" "another worker's STARTED is refused"
+et log evil "$A" "$F" 0 "forged" 0
+jq_ok '.accepted == false' "$TMP/out" "so is its LOG"
+et result evil "$A" "$F" success 0 "$NOW" '{"rows": "666"}'
+jq_ok '.accepted == false' "$TMP/out" "and its RESULT"
+sql_is "SELECT ti.state || ' ' || (a.started_at IS NULL)::text || ' ' || (a.ended_at IS NULL)::text ||
+	' ' || a.log_bytes || ' ' || (SELECT count(*) FROM log_chunks l WHERE l.attempt_id = a.attempt_id)
+	FROM attempts a JOIN task_instances ti USING (ti_id) WHERE a.attempt_id = $A" \
+	"queued true true 0 0" "the attempt and its task are untouched"
+et started "$W" "$A" "$F" "$NOW"
 sql_is "SELECT state FROM task_instances WHERE ti_id = (SELECT ti_id FROM attempts
 	WHERE attempt_id = $A)" "running" "started: the TI is running"
-et log "$A" "$F" 0 "hello log" 0
+et log "$W" "$A" "$F" 0 "hello log" 0
 jq_ok '.accepted' "$TMP/out" "a log chunk is accepted"
 sql_is "SELECT convert_from(data, 'UTF8') FROM log_chunks WHERE attempt_id = $A" "hello log" \
 	"and stored"
-et result "$A" "$F" success 0 "$NOW" '{"rows": "5"}'
+et result "$W" "$A" "$F" success 0 "$NOW" '{"rows": "5"}'
 jq_ok '.accepted' "$TMP/out" "the result is accepted"
 run tis c1
 expect_file "$TMP/out" "a:success b:pending c:pending" "a succeeded"
@@ -142,11 +154,11 @@ expect_file "$TMP/out" "t:scheduled" "scheduled again once due"
 claim w1 qflaky $((NOW + 10))
 A2=$A F2=$F
 jq_ok '.dispatches[0].try_number == 2' "$TMP/out" "try 2"
-et result "$A1" "$F1" success 0 $((NOW + 11))
+et result "$W" "$A1" "$F1" success 0 $((NOW + 11))
 jq_ok '.accepted == false' "$TMP/out" "a stale RESULT of try 1 is ignored"
-et result "$A2" "$F1" success 0 $((NOW + 11))
+et result "$W" "$A2" "$F1" success 0 $((NOW + 11))
 jq_ok '.accepted == false' "$TMP/out" "a RESULT with an old fencing token is ignored"
-et log "$A2" "$F1" 0 "x" 0
+et log "$W" "$A2" "$F1" 0 "x" 0
 jq_ok '.accepted == false' "$TMP/out" "so is a LOG"
 run tis f1
 expect_file "$TMP/out" "t:queued" "the task is untouched"
@@ -161,11 +173,10 @@ jq_ok '.dispatches[0].try_number == 3' "$TMP/out" "try 3"
 finish success 0 $((NOW + 32))
 "$ET" advance $((NOW + 32)) >/dev/null
 sql_is "SELECT string_agg(a.try_number || ':' || a.outcome, ' ' ORDER BY a.try_number),
-	bool_and(a.fencing_token > COALESCE((SELECT max(b.fencing_token) FROM attempts b
-	  WHERE b.ti_id = a.ti_id AND b.try_number < a.try_number), 0)), min(r.state)
+	count(DISTINCT a.fencing_token) = count(*) AND min(a.fencing_token) > 0, min(r.state)
 	FROM attempts a JOIN task_instances ti USING (ti_id) JOIN runs r USING (run_pk)
 	WHERE r.run_id = 'f1'" "1:failed 2:failed 3:success|t|success" \
-	"three attempts, fencing tokens increasing, the run succeeded"
+	"three attempts, each with a fencing token of its own, the run succeeded"
 
 # --- sensors: a reschedule uses no try -------------------------------------------
 dag sensor 'schedule: null
@@ -212,7 +223,7 @@ jq_ok '.ended == 1' "$TMP/out" "fail-worker ends the worker's live attempt"
 sql_is "SELECT a.outcome, ti.state, ti.next_retry_at = to_timestamp($NOW + 11)
 	FROM attempts a JOIN task_instances ti USING (ti_id) WHERE a.attempt_id = $A" \
 	"lost|up_for_retry|t" "as lost; the TI is retried after its delay"
-et result "$A" "$F" success 0 $((NOW + 2))
+et result "$W" "$A" "$F" success 0 $((NOW + 2))
 jq_ok '.accepted == false' "$TMP/out" "the lost worker's late RESULT is ignored"
 
 # --- two claimers never hand out the same TI -------------------------------------
@@ -261,6 +272,7 @@ tasks:
   t_none_failed_bad: {command: "true", depends_on: [sk, bad], trigger_rule: none_failed}'
 "$SLUICE" trigger rules --run-id r1 >/dev/null || exit 1
 "$ET" advance "$NOW" >/dev/null
+W=w2
 et claim w2 qrules 10 "$NOW"
 jq -r '.dispatches[] | "\(.task) \(.attempt_id) \(.fencing_token)"' "$TMP/out" >"$TMP/rd"
 run cut -d' ' -f1 "$TMP/rd"
@@ -480,10 +492,10 @@ jq_ok '.dispatches | length == 3' "$TMP/out" "global parallelism caps a claim"
 
 # --- log limit ---------------------------------------------------------------------
 claim w6 qwide "$NOW"
-"$ET" log "$A" "$F" 0 "0123456789" 15 >/dev/null
-"$ET" log "$A" "$F" 0 "0123456789" 15 >/dev/null
-"$ET" log "$A" "$F" 1 "abcdefghij" 15 >/dev/null
-"$ET" log "$A" "$F" 2 "klm" 15 >/dev/null
+"$ET" log "$W" "$A" "$F" 0 "0123456789" 15 >/dev/null
+"$ET" log "$W" "$A" "$F" 0 "0123456789" 15 >/dev/null
+"$ET" log "$W" "$A" "$F" 1 "abcdefghij" 15 >/dev/null
+"$ET" log "$W" "$A" "$F" 2 "klm" 15 >/dev/null
 sql_is "SELECT a.log_bytes, a.log_truncated, (SELECT string_agg(convert_from(data, 'UTF8'), '|'
 	ORDER BY seq) FROM log_chunks c WHERE c.attempt_id = a.attempt_id)
 	FROM attempts a WHERE attempt_id = $A" "15|t|0123456789|abcde" \
@@ -519,6 +531,7 @@ cbtis() {
 # each with OUTCOME (ok's outputs rows=7), advance.
 cbround() {
 	"$ET" advance "$NOW" >/dev/null
+	W=w9
 	"$ET" claim w9 qcb 10 "$NOW" >"$TMP/cbclaim"
 	jq -r '.dispatches[] | "\(.task) \(.attempt_id) \(.fencing_token)"' "$TMP/cbclaim" >"$TMP/cbd"
 	while read -r cb_task A F; do
@@ -545,6 +558,7 @@ sql_is "SELECT string_agg(ti.task_id || ':' || ti.state, ' ' ORDER BY ti.ti_id)
 	FROM task_instances ti JOIN runs r USING (run_pk) WHERE r.run_id = 'cf1'
 	AND ti.kind = 'task'" "ok:success bad:failed down:upstream_failed on_success:success" \
 	"the task named on_success is a task like the others"
+W=w9
 et claim w9 default 5 "$NOW"
 jq_ok '.dispatches | length == 1' "$TMP/out" "the callback of a finished run is claimed"
 jq_ok '.dispatches[0] | .task == "on_failure" and .run_id == "cf1" and .try_number == 1 and
@@ -556,9 +570,9 @@ jq_ok '.dispatches[0] | .task == "on_failure" and .run_id == "cf1" and .try_numb
 	"with its command expanded, the run's env, SLUICE_RUN_STATE and the failed tasks"
 A=$(jq -r '.dispatches[0].attempt_id' "$TMP/out")
 F=$(jq -r '.dispatches[0].fencing_token' "$TMP/out")
-"$ET" started "$A" "$F" "$NOW" >/dev/null
-"$ET" log "$A" "$F" 0 "alert sent" 0 >/dev/null
-et result "$A" "$F" failed 3 "$NOW"
+"$ET" started "$W" "$A" "$F" "$NOW" >/dev/null
+"$ET" log "$W" "$A" "$F" 0 "alert sent" 0 >/dev/null
+et result "$W" "$A" "$F" failed 3 "$NOW"
 jq_ok '.accepted' "$TMP/out" "its result is accepted"
 run cbtis cf1
 expect_file "$TMP/out" "on_failure:failed:1/1:default" "a failed callback is not retried"
@@ -597,7 +611,7 @@ run "$SLUICE" tasks clear cbs cf1 bad
 expect_status 0 "clear while the callback runs"
 sql_is "SELECT ti.state || ':' || a.outcome FROM attempts a JOIN task_instances ti USING (ti_id)
 	WHERE a.attempt_id = $A" "cancelled:cancelled" "the live callback and its attempt are cancelled"
-et result "$A" "$F" success 0 "$NOW"
+et result "$W" "$A" "$F" success 0 "$NOW"
 jq_ok '.accepted == false' "$TMP/out" "its late result is stale"
 "$SLUICE" runs cancel cbs cf1 >/dev/null || exit 1
 
@@ -608,7 +622,7 @@ cbround success
 "$ET" claim w9 qcb 10 "$NOW" >"$TMP/cbclaim"
 A=$(jq -r '.dispatches[] | select(.task == "on_success") | .attempt_id' "$TMP/cbclaim")
 F=$(jq -r '.dispatches[] | select(.task == "on_success") | .fencing_token' "$TMP/cbclaim")
-"$ET" log "$A" "$F" 0 "the task" 0 >/dev/null
+"$ET" log "$W" "$A" "$F" 0 "the task" 0 >/dev/null
 finish success 0 "$NOW"
 A=$(jq -r '.dispatches[] | select(.task == "down") | .attempt_id' "$TMP/cbclaim")
 F=$(jq -r '.dispatches[] | select(.task == "down") | .fencing_token' "$TMP/cbclaim")
@@ -621,8 +635,8 @@ claim w10 default "$NOW"
 jq_ok '.dispatches[0] | .task == "on_success" and .command == "echo done" and
 	(.env | map({(.[0]): .[1]}) | add | .SLUICE_RUN_STATE == "success" and
 	 .SLUICE_FAILED_TASKS == "")' "$TMP/out" "on_success sees SLUICE_RUN_STATE=success"
-"$ET" started "$A" "$F" "$NOW" >/dev/null
-"$ET" log "$A" "$F" 0 "the callback" 0 >/dev/null
+"$ET" started "$W" "$A" "$F" "$NOW" >/dev/null
+"$ET" log "$W" "$A" "$F" 0 "the callback" 0 >/dev/null
 run "$SLUICE" logs cbs cs1 on_success
 expect_grep "$TMP/out" "^the task" "logs: a task with the callback's id wins"
 et fail-worker w10 $((NOW + 1))
@@ -666,7 +680,7 @@ tasks:
 claim w20 qstop "$NOW"
 SA=$A
 SF=$F
-"$ET" started "$A" "$F" "$NOW" >/dev/null
+"$ET" started "$W" "$A" "$F" "$NOW" >/dev/null
 run "$SLUICE" tasks clear stubborn sp1 only
 expect_status 0 "clear the running task"
 sql_is "SELECT outcome || ':' || stop_pending FROM attempts WHERE attempt_id = $SA" "cancelled:true" \
@@ -676,12 +690,15 @@ claim w21 qstop "$NOW"
 jq_ok '.dispatches == []' "$TMP/out" "the task is not handed out while that process may run"
 et confirm-stopped w20 "$SA"
 jq_ok '.confirmed == 0' "$TMP/out" "a HELLO that lists the attempt confirms nothing"
-et result "$SA" "$SF" cancelled sig15 "$NOW"
+et result w21 "$SA" "$SF" cancelled sig15 "$NOW"
+jq_ok '.accepted == false' "$TMP/out" "another worker's RESULT for the killed attempt is refused"
+sql_is "SELECT stop_pending FROM attempts WHERE attempt_id = $SA" t "and does not say its process is gone"
+et result w20 "$SA" "$SF" cancelled sig15 "$NOW"
 jq_ok '.accepted == false' "$TMP/out" "the killed attempt's RESULT is stale"
 sql_is "SELECT stop_pending FROM attempts WHERE attempt_id = $SA" f "but says the process is gone"
 claim w21 qstop "$NOW"
 jq_ok '.dispatches[0].try_number == 2' "$TMP/out" "so try 2 is handed out"
-"$ET" started "$A" "$F" "$NOW" >/dev/null
+"$ET" started "$W" "$A" "$F" "$NOW" >/dev/null
 run "$SLUICE" tasks clear stubborn sp1 only
 "$ET" advance "$NOW" >/dev/null
 et confirm-stopped w21 999999,999998

@@ -7,16 +7,19 @@
  *   schedule NOW [LIMIT]                      {"created": N}
  *   advance NOW [LIMIT]                       {"changes": N}
  *   claim WORKER Q1,Q2 SLOTS NOW [PARALLELISM] {"dispatches": [...]}
- *   started ATTEMPT FENCE NOW                 {"accepted": bool}
- *   log ATTEMPT FENCE SEQ TEXT LIMIT          {"accepted": bool}
- *   result ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS_JSON]   {"accepted": bool}
+ *                                             (fencing_token as a string)
+ *   started WORKER ATTEMPT FENCE NOW          {"accepted": bool}
+ *   log WORKER ATTEMPT FENCE SEQ TEXT LIMIT   {"accepted": bool}
+ *   result WORKER ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS_JSON]   {"accepted": bool}
  *   fail-worker WORKER NOW                    {"ended": N}
  *   confirm-stopped WORKER [ID,ID...]         {"confirmed": N}
  *
- * EXIT is an exit code, or `sigN` for a signal. Exit status 1 on an error.
+ * WORKER of a report is the worker that sends it (the attempt's owner, or
+ * not). EXIT is an exit code, or `sigN` for a signal. Exit status 1 on an error.
  * With SLUICE_TEST_FENCE=HOLDER:EPOCH every transaction is fenced by that
  * lease (sl_db_set_fence), as the scheduler's are.
  */
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +56,7 @@ static void print(json_t *obj)
 static json_t *dispatch_json(const struct sl_engine_dispatch *d)
 {
 	json_t *env = json_array();
+	char fence[24];
 
 	for (size_t i = 0; i < d->env.nr; i++) {
 		const char *eq = strchr(d->env.items[i], '=');
@@ -61,11 +65,13 @@ static json_t *dispatch_json(const struct sl_engine_dispatch *d)
 		json_array_append_new(env, json_pack("[ss]", name, eq + 1));
 		free(name);
 	}
-	return json_pack("{sI sI sI ss ss ss si ss so ss ss sI sb}", "attempt_id",
-	                 (json_int_t)d->attempt_id, "fencing_token", (json_int_t)d->fencing_token,
-	                 "ti_id", (json_int_t)d->ti_id, "dag", d->dag, "run_id", d->run_id, "task",
-	                 d->task, "try_number", d->try_number, "command", d->command, "env", env,
-	                 "cwd", d->cwd, "commit", d->commit, "timeout_s", (json_int_t)d->timeout_s,
+	/* A string: jq 1.6 reads numbers as doubles, and a token has 63 bits. */
+	snprintf(fence, sizeof(fence), "%" PRId64, d->fencing_token);
+	return json_pack("{sI ss sI ss ss ss si ss so ss ss sI sb}", "attempt_id",
+	                 (json_int_t)d->attempt_id, "fencing_token", fence, "ti_id",
+	                 (json_int_t)d->ti_id, "dag", d->dag, "run_id", d->run_id, "task", d->task,
+	                 "try_number", d->try_number, "command", d->command, "env", env, "cwd",
+	                 d->cwd, "commit", d->commit, "timeout_s", (json_int_t)d->timeout_s,
 	                 "sensor", d->sensor);
 }
 
@@ -106,17 +112,17 @@ static int cmd_result(struct sl_engine *e, int argc, char **argv, struct sl_strb
 	bool accepted = false;
 	int rc;
 
-	if (!sl_outcome_parse(argv[4], strlen(argv[4]), &res.outcome)) {
-		fprintf(stderr, "engine_tool: unknown outcome %s\n", argv[4]);
+	if (!sl_outcome_parse(argv[5], strlen(argv[5]), &res.outcome)) {
+		fprintf(stderr, "engine_tool: unknown outcome %s\n", argv[5]);
 		exit(2);
 	}
-	if (!strncmp(argv[5], "sig", 3))
-		res.signal = (int)arg_int(argv[5] + 3);
+	if (!strncmp(argv[6], "sig", 3))
+		res.signal = (int)arg_int(argv[6] + 3);
 	else
-		res.exit_code = (int)arg_int(argv[5]);
-	res.outputs = argc > 7 ? argv[7] : NULL;
-	rc = sl_engine_result(e, arg_int(argv[2]), arg_int(argv[3]), &res, arg_int(argv[6]) * 1000,
-	                      &accepted, err);
+		res.exit_code = (int)arg_int(argv[6]);
+	res.outputs = argc > 8 ? argv[8] : NULL;
+	rc = sl_engine_result(e, argv[2], arg_int(argv[3]), arg_int(argv[4]), &res,
+	                      arg_int(argv[7]) * 1000, &accepted, err);
 	if (!rc)
 		print(json_pack("{sb}", "accepted", accepted));
 	return rc;
@@ -148,9 +154,10 @@ static int usage(void)
 {
 	fputs("usage: engine_tool schedule NOW [LIMIT] | advance NOW [LIMIT]\n"
 	      "       | claim WORKER QUEUES SLOTS NOW [PARALLELISM]\n"
-	      "       | started ATTEMPT FENCE NOW | log ATTEMPT FENCE SEQ TEXT LIMIT\n"
-	      "       | result ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS] | fail-worker W NOW\n"
-	      "       | confirm-stopped WORKER [RUNNING_IDS]\n",
+	      "       | started WORKER ATTEMPT FENCE NOW\n"
+	      "       | log WORKER ATTEMPT FENCE SEQ TEXT LIMIT\n"
+	      "       | result WORKER ATTEMPT FENCE OUTCOME EXIT NOW [OUTPUTS]\n"
+	      "       | fail-worker W NOW | confirm-stopped WORKER [RUNNING_IDS]\n",
 	      stderr);
 	return 2;
 }
@@ -167,9 +174,9 @@ int main(int argc, char **argv)
 
 	if ((!strcmp(cmd, "schedule") || !strcmp(cmd, "advance")) && argc >= 3 && argc <= 4) {
 	} else if (!strcmp(cmd, "claim") && argc >= 6 && argc <= 7) {
-	} else if (!strcmp(cmd, "started") && argc == 5) {
-	} else if (!strcmp(cmd, "log") && argc == 7) {
-	} else if (!strcmp(cmd, "result") && argc >= 7 && argc <= 8) {
+	} else if (!strcmp(cmd, "started") && argc == 6) {
+	} else if (!strcmp(cmd, "log") && argc == 8) {
+	} else if (!strcmp(cmd, "result") && argc >= 8 && argc <= 9) {
 	} else if (!strcmp(cmd, "fail-worker") && argc == 4) {
 	} else if (!strcmp(cmd, "confirm-stopped") && argc >= 3 && argc <= 4) {
 	} else {
@@ -207,14 +214,14 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "claim")) {
 		rc = cmd_claim(&engine, argc, argv, &err);
 	} else if (!strcmp(cmd, "started")) {
-		rc = sl_engine_started(&engine, arg_int(argv[2]), arg_int(argv[3]),
-		                       arg_int(argv[4]) * 1000, &accepted, &err);
+		rc = sl_engine_started(&engine, argv[2], arg_int(argv[3]), arg_int(argv[4]),
+		                       arg_int(argv[5]) * 1000, &accepted, &err);
 		if (!rc)
 			print(json_pack("{sb}", "accepted", accepted));
 	} else if (!strcmp(cmd, "log")) {
-		rc = sl_engine_log(&engine, arg_int(argv[2]), arg_int(argv[3]),
-		                   (int)arg_int(argv[4]), argv[5], strlen(argv[5]),
-		                   arg_int(argv[6]), &accepted, &err);
+		rc = sl_engine_log(&engine, argv[2], arg_int(argv[3]), arg_int(argv[4]),
+		                   (int)arg_int(argv[5]), argv[6], strlen(argv[6]),
+		                   arg_int(argv[7]), &accepted, &err);
 		if (!rc)
 			print(json_pack("{sb}", "accepted", accepted));
 	} else if (!strcmp(cmd, "result")) {

@@ -2,14 +2,16 @@
 
 -- name: engine_report_started
 WITH a AS (UPDATE attempts SET started_at = COALESCE(started_at, $3::timestamptz)
-WHERE attempt_id = $1 AND fencing_token = $2 AND ended_at IS NULL RETURNING ti_id),
+WHERE attempt_id = $1 AND fencing_token = $2 AND worker_id = $4 AND ended_at IS NULL
+    RETURNING ti_id),
 t AS (UPDATE task_instances ti SET state = 'running', started_at = $3::timestamptz,
     ended_at = NULL, updated_at = now() FROM a
     WHERE ti.ti_id = a.ti_id AND ti.state = 'queued' RETURNING ti.ti_id)
 SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM t)
 
 -- name: engine_report_log_lock
-SELECT log_bytes FROM attempts WHERE attempt_id = $1 AND fencing_token = $2 FOR UPDATE
+SELECT log_bytes FROM attempts WHERE attempt_id = $1 AND fencing_token = $2 AND worker_id = $3
+FOR UPDATE
 
 -- name: engine_report_log_insert
 -- The chunk, and its bytes counted only when it was not stored before.
@@ -33,15 +35,16 @@ SELECT a.ti_id, a.try_number, ti.max_tries, r.version_id, ti.task_id,
 ti.kind = 'callback', ti.run_pk
 FROM attempts a JOIN task_instances ti ON ti.ti_id = a.ti_id
 JOIN runs r ON r.run_pk = ti.run_pk
-WHERE a.attempt_id = $1 AND a.fencing_token = $2 AND a.ended_at IS NULL
+WHERE a.attempt_id = $1 AND a.fencing_token = $2 AND a.worker_id = $3 AND a.ended_at IS NULL
 FOR UPDATE OF a, ti
 
 -- name: engine_report_attempt_stopped
 -- A report about an attempt that an operator ended (stop_pending) says its
 -- process is gone: a RESULT, or the worker's own word that it does not run
--- it. Its task instance may be handed out again.
+-- it. Its task instance may be handed out again. Only its own worker's
+-- word counts: another worker does not know whether the process is gone.
 UPDATE attempts SET stop_pending = false
-WHERE attempt_id = $1 AND fencing_token = $2 AND stop_pending
+WHERE attempt_id = $1 AND fencing_token = $2 AND worker_id = $3 AND stop_pending
 
 -- name: engine_report_end_attempt
 -- End the attempt and move its task instance. A reschedule uses no try:
@@ -54,6 +57,10 @@ UPDATE task_instances ti SET state = $7, next_retry_at = $8::timestamptz,
 ended_at = GREATEST($2::timestamptz, ti.started_at),
 max_tries = ti.max_tries + $9::int, reason = $10, updated_at = now()
 FROM a WHERE ti.ti_id = a.ti_id
+
+-- name: engine_report_owner
+-- Whose attempt a refused report named, for the scheduler's log.
+SELECT worker_id FROM attempts WHERE attempt_id = $1
 
 -- name: engine_report_worker_live
 SELECT attempt_id, fencing_token FROM attempts
