@@ -172,7 +172,7 @@ static void engine_work(struct sched *s)
 		if (mono_ms() >= s->lost_checks_after)
 			fail_lost_workers(s, now);
 		if (!s->db_down)
-			conn_cancel_ended(s);
+			dispatch_cancel_ended(s);
 	}
 	if (s->db_down || !lease_held(s))
 		goto out;
@@ -200,7 +200,7 @@ static void engine_work(struct sched *s)
 			break;
 	}
 	if (!s->db_down && lease_held(s))
-		conn_dispatch_all(s, now);
+		dispatch_all(s, now);
 out:
 	sl_strbuf_release(&err);
 }

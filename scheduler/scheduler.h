@@ -159,6 +159,12 @@ void notify_stop(struct sched *s);
 uint64_t sched_heartbeat_ms(const struct sched *s);
 uint64_t sched_lease_ms(const struct sched *s);
 
+/* scheduler/dispatch.c */
+/* Dispatch to every ready worker with free slots. */
+void dispatch_all(struct sched *s, int64_t now_ms);
+/* CANCEL the live attempts that the database says have ended. */
+void dispatch_cancel_ended(struct sched *s);
+
 /* scheduler/conn.c */
 int conn_listen(struct sched *s);
 void conn_close(struct wconn *c, const char *reason);
@@ -169,16 +175,19 @@ bool conn_send(struct wconn *c, const struct sl_proto_msg *msg);
  */
 int conn_lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
                       const char *reason);
-/* Dispatch to every ready worker with free slots. */
-void conn_dispatch_all(struct sched *s, int64_t now_ms);
+/*
+ * A worker the scheduler has not heard from for its lease's length gets
+ * nothing more (docs/reliability.md).
+ */
+bool conn_worker_silent(const struct wconn *c);
+/* Send an encoded frame; false when the connection cannot take it (closed). */
+bool conn_send_frame(struct wconn *c, const char *bytes, size_t len);
 /*
  * Close silent connections and those past their HELLO deadline, and send
  * due HEARTBEATs (no database work). Called every conn_check_ms.
  */
 void conn_check_all(struct sched *s);
 uint64_t conn_check_ms(const struct sched *s);
-/* CANCEL the live attempts that the database says have ended. */
-void conn_cancel_ended(struct sched *s);
 /* Close every worker connection (the lease is lost: workers go to the leader). */
 void conn_close_all(struct sched *s, const char *reason);
 /* DRAIN every worker, close the listener and every connection. */
