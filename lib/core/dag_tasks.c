@@ -372,8 +372,9 @@ static void load_task(struct loader *L, size_t ti, const struct sl_ypair *pair)
 	scope.id = t->id;
 	sl_yschema_read(&L->r, &schema, &scope, m, t, &found);
 	/* What the task does not set itself, it takes from defaults. */
-	for (unsigned todo = L->defaults_set & ~found.present; todo; todo &= todo - 1)
-		task_key_copy((enum task_key)__builtin_ctz(todo), &L->defaults, t);
+	for (unsigned k = 0; k < TK_NR; k++)
+		if ((L->defaults_set & ~found.present) & (1u << k))
+			task_key_copy((enum task_key)k, &L->defaults, t);
 	if (found.pairs[TK_COMMAND])
 		src->command = found.pairs[TK_COMMAND]->value;
 	if (found.pairs[TK_DEPENDS_ON])
