@@ -154,24 +154,11 @@ expect_str "$(attempts_of f2 hello)" "1:success:w1" "w1 still runs work"
 # whose output key breaks the protocol, then needs a NACK and a live
 # connection (a HEARTBEAT after it).
 cat >"$TMP/badworker.py" <<'EOF'
-import json, socket, struct, sys, time
+import sys, time
+import worker_client
 port, token = int(sys.argv[1]), open(sys.argv[2]).read().strip()
-s = socket.create_connection(("127.0.0.1", port), timeout=20)
-def send(t, o):
-    b = json.dumps(o).encode()
-    s.sendall(struct.pack(">IB", len(b) + 1, t) + b)
-def recv():
-    h = b""
-    while len(h) < 5:
-        c = s.recv(5 - len(h))
-        if not c:
-            raise SystemExit("closed")
-        h += c
-    n, t = struct.unpack(">IB", h)
-    b = b""
-    while len(b) < n - 1:
-        b += s.recv(n - 1 - len(b))
-    return t, json.loads(b)
+c = worker_client.connect(port)
+send, recv = c.send, c.recv
 send(1, {"version_min": 2, "version_max": 2, "token": token, "worker_id": "py1",
          "host": "h", "slots": 1, "queues": ["py"], "running": []})
 t, o = recv()
@@ -195,7 +182,7 @@ while True:
     elif t == 4:
         print("HEARTBEAT", flush=True)
 EOF
-python3 "$TMP/badworker.py" "$PORT" "$TMP/token" >"$TMP/py.out" 2>&1 &
+PYTHONPATH="$TESTS_DIR/cli" python3 "$TMP/badworker.py" "$PORT" "$TMP/token" >"$TMP/py.out" 2>&1 &
 py_pid=$!
 daemons_pids="$daemons_pids $py_pid"
 wait_for "$TMP/py.out" '^WELCOME' 20

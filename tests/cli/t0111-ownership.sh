@@ -60,29 +60,14 @@ live="SELECT a.worker_id || ':' || (a.ended_at IS NULL) || ':' || ti.state || ':
 	FROM attempts a JOIN task_instances ti USING (ti_id) WHERE a.attempt_id = $A"
 expect_str "$(pg_sql "$live")" "w1:true:running:0" "w1's attempt is live and running"
 
-# The forger: frames as docs/protocol.md has them (u32 length, type byte,
-# JSON; a LOG's payload is u32 header length, header, raw bytes).
+# The forger (tests/cli/worker_client.py speaks the frames).
 cat >"$TMP/evil.py" <<'EOF'
-import json, socket, struct, sys, time
+import json, struct, sys, time
+import worker_client
 port, token = int(sys.argv[1]), open(sys.argv[2]).read().strip()
 attempt, fence = sys.argv[3], int(sys.argv[4])
-s = socket.create_connection(("127.0.0.1", port), timeout=20)
-def frame(t, payload):
-    s.sendall(struct.pack(">IB", len(payload) + 1, t) + payload)
-def send(t, o):
-    frame(t, json.dumps(o).encode())
-def recv():
-    h = b""
-    while len(h) < 5:
-        c = s.recv(5 - len(h))
-        if not c:
-            raise SystemExit("closed")
-        h += c
-    n, t = struct.unpack(">IB", h)
-    b = b""
-    while len(b) < n - 1:
-        b += s.recv(n - 1 - len(b))
-    return t, json.loads(b)
+c = worker_client.connect(port)
+frame, send, recv = c.frame, c.send, c.recv
 send(1, {"version_min": 2, "version_max": 2, "token": token, "worker_id": "evil",
          "host": "h", "slots": 1, "queues": ["nothing-here"], "running": []})
 t, o = recv()
@@ -105,7 +90,7 @@ while acks < 2:
         acks += 1
         print("ACK" if t == 8 else "NACK", o["attempt_id"], o["fencing_token"], flush=True)
 EOF
-python3 "$TMP/evil.py" "$PORT" "$TMP/token" "$A" "$F" >"$TMP/evil.out" 2>&1 &
+PYTHONPATH="$TESTS_DIR/cli" python3 "$TMP/evil.py" "$PORT" "$TMP/token" "$A" "$F" >"$TMP/evil.out" 2>&1 &
 evil_pid=$!
 daemons_pids="$daemons_pids $evil_pid"
 wait_exit "$evil_pid" 30

@@ -101,23 +101,12 @@ ok $? "scheduler: fetches with the password"
 
 # A worker of our own reads the DISPATCH frame (docs/protocol.md).
 cat >"$TMP/probe.py" <<'EOF'
-import json, socket, struct, sys, time
+import socket, struct, sys, time
+import worker_client
 
 port, token, out = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-s = socket.create_connection(("127.0.0.1", port))
-
-def send(kind, obj):
-    body = json.dumps(obj).encode()
-    s.sendall(struct.pack(">IB", len(body) + 1, kind) + body)
-
-def recv_exact(n):
-    buf = b""
-    while len(buf) < n:
-        chunk = s.recv(n - len(buf))
-        if not chunk:
-            sys.exit("closed")
-        buf += chunk
-    return buf
+c = worker_client.connect(port, timeout=None)
+s, send, recv_exact = c.sock, c.send, c.recv_exact
 
 send(1, {"version_min": 2, "version_max": 2, "token": token, "worker_id": "probe",
          "host": "probe", "slots": 1, "queues": ["probe"], "running": []})
@@ -142,7 +131,7 @@ while time.time() < deadline:
         sys.exit(0)
 sys.exit("no DISPATCH")
 EOF
-python3 "$TMP/probe.py" "$PORT" tok "$TMP/dispatch.json" 2>"$TMP/probe.err" &
+PYTHONPATH="$TESTS_DIR/cli" python3 "$TMP/probe.py" "$PORT" tok "$TMP/dispatch.json" 2>"$TMP/probe.err" &
 PYPID=$!
 wait_for "$TMP/s.log" 'event=worker_connected .*worker=probe'
 ok $? "scheduler: the probe worker connects"
