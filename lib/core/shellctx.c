@@ -559,15 +559,10 @@ static void step_cmd(struct scan *s, struct frame *f)
 		s->pos += 2;
 		return;
 	case '\'':
-		w->quoted = true;
-		w->ident = w->namey = false;
-		push(s, F_SQ);
-		s->pos++;
-		return;
 	case '"':
 		w->quoted = true;
 		w->ident = w->namey = false;
-		push(s, F_DQ);
+		push(s, c == '"' ? F_DQ : F_SQ);
 		s->pos++;
 		return;
 	case '`':
@@ -999,10 +994,26 @@ bool sl_shctx_refused(enum sl_shctx ctx)
 	return !undecided(ctx);
 }
 
+/* The arithmetic places, as messages name them. */
+static const char *arith_place(enum sl_shctx ctx)
+{
+	switch (ctx) {
+	case SL_SHCTX_ARITH:
+		return "shell arithmetic $(( ))";
+	case SL_SHCTX_ARITH_CMD:
+		return "shell arithmetic (( ))";
+	case SL_SHCTX_ARITH_OLD:
+		return "shell arithmetic $[ ]";
+	case SL_SHCTX_SUBSCRIPT:
+		return "an array subscript [ ]";
+	default:
+		return "a substring offset ${x:offset:length}";
+	}
+}
+
 void sl_shellctx_explain(struct sl_strbuf *msg, const struct sl_shellctx_ref *ref, const char *name,
                          size_t name_len, const char *var)
 {
-	const char *code = "bash evaluates a variable's value as code there";
 	const char *word = ref->word ? ref->word : "";
 	struct sl_strbuf fix = SL_STRBUF_INIT;
 
@@ -1016,19 +1027,12 @@ void sl_shellctx_explain(struct sl_strbuf *msg, const struct sl_shellctx_ref *re
 	case SL_SHCTX_LITERAL:
 		break;
 	case SL_SHCTX_ARITH:
-		sl_strbuf_addf(msg, "shell arithmetic $(( )): %s; %s", code, fix.buf);
-		break;
 	case SL_SHCTX_ARITH_CMD:
-		sl_strbuf_addf(msg, "shell arithmetic (( )): %s; %s", code, fix.buf);
-		break;
 	case SL_SHCTX_ARITH_OLD:
-		sl_strbuf_addf(msg, "shell arithmetic $[ ]: %s; %s", code, fix.buf);
-		break;
 	case SL_SHCTX_SUBSCRIPT:
-		sl_strbuf_addf(msg, "an array subscript [ ]: %s; %s", code, fix.buf);
-		break;
 	case SL_SHCTX_SUBSTRING:
-		sl_strbuf_addf(msg, "a substring offset ${x:offset:length}: %s; %s", code, fix.buf);
+		sl_strbuf_addf(msg, "%s: bash evaluates a variable's value as code there; %s",
+		               arith_place(ref->ctx), fix.buf);
 		break;
 	case SL_SHCTX_LET:
 		sl_strbuf_addf(msg,
