@@ -781,6 +781,38 @@ static void test_yaml_recursive_alias(void **state)
 	sl_diags_release(&d);
 }
 
+/*
+ * The loaded model is counted as defaults are applied, and loading stops at
+ * the task where the count passes the cap (here 1,800 bytes: each task is
+ * 512 bytes, its id and command, and the 43 bytes of defaults.env).
+ */
+static void test_model_cap(void **state)
+{
+	static const char text[] = "defaults: {env: {A: aaaaaaaaaa}}\ntasks:\n  t1: {command: x}\n"
+	                           "  t2: {command: x}\n  t3: {command: x}\n  t4: {command: x}\n"
+	                           "  t5: {command: x, depends_on: [nope]}\n";
+	struct sl_load_opts opts = {.max_model_size = 1800};
+	struct sl_diags d = SL_DIAGS_INIT;
+	struct sl_dag *dag;
+
+	(void)state;
+	assert_int_equal(sl_dag_load(&dag, "cap.yaml", text, strlen(text), &opts, &d), SL_EINVAL);
+	assert_null(dag);
+	/* one error: nothing after the cap is looked at (t5's unknown dependency) */
+	assert_int_equal(d.nr, 1);
+	assert_int_equal(d.items[0].line, 6);
+	assert_int_equal(d.items[0].column, 3);
+	assert_non_null(strstr(d.items[0].message,
+	                       "this DAG's loaded definition exceeds 1800 bytes after defaults "
+	                       "and aliases are applied"));
+	sl_diags_release(&d);
+	opts.max_model_size = 4096;
+	assert_int_equal(sl_dag_load(&dag, "cap.yaml", text, strlen(text) - 39, &opts, &d), SL_OK);
+	assert_int_equal(dag->tasks_nr, 4);
+	sl_dag_free(dag);
+	sl_diags_release(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -803,6 +835,7 @@ int main(void)
 	    cmocka_unit_test(test_suggest),
 	    cmocka_unit_test(test_yaml_scalars),
 	    cmocka_unit_test(test_yaml_recursive_alias),
+	    cmocka_unit_test(test_model_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

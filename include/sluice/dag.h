@@ -121,7 +121,8 @@ struct sl_dag {
 };
 
 struct sl_load_opts {
-	size_t max_file_size; /* bytes; 0 = 1 MiB */
+	size_t max_file_size;  /* bytes; 0 = 1 MiB */
+	size_t max_model_size; /* bytes of the loaded model; 0 = 8 x max_file_size */
 };
 
 /**
@@ -131,7 +132,10 @@ struct sl_load_opts {
  * Returns 0 and sets `*out` to a new DAG when the file is valid; otherwise
  * returns SL_EINVAL (or SL_ETOOBIG), sets `*out` to NULL and has added at
  * least one diagnostic. Time and memory are bounded whatever the input
- * (size limit, nesting limit, alias expansion budget).
+ * (size limit, nesting limit, alias expansion budget, and the cap on the
+ * loaded model: the bytes its tasks, env, params and tags hold once
+ * defaults and aliases are applied, counted as they are applied, so that
+ * loading stops as soon as it passes `max_model_size`).
  */
 int sl_dag_load(struct sl_dag **out, const char *file, const char *data, size_t len,
                 const struct sl_load_opts *opts, struct sl_diags *diags);

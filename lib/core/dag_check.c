@@ -2,6 +2,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/proto.h"
+#include "sluice/shellctx.h"
 #include "sluice/strbuf.h"
 #include "sluice/suggest.h"
 #include "sluice/taskenv.h"
@@ -224,22 +225,48 @@ static void check_ref(struct template_ctx *c, size_t nth, const struct sl_templa
 	free(full);
 }
 
+/*
+ * A valid reference in a place of the shell syntax where bash would take
+ * its value for code (docs/execution.md): the n-th template `p`, which the
+ * scanner put in `ref`.
+ */
+static void check_shell_context(struct template_ctx *c, size_t nth,
+                                const struct sl_template_piece *p,
+                                const struct sl_shellctx_ref *ref)
+{
+	struct sl_strbuf var = SL_STRBUF_INIT, err = SL_STRBUF_INIT, msg = SL_STRBUF_INIT;
+
+	/* An unknown name has its own error already. */
+	if (sl_shctx_refused(ref->ctx) && !sl_taskenv_var_name(&var, p->name, p->name_len, &err)) {
+		sl_shellctx_explain(&msg, ref, p->name, p->name_len, var.buf);
+		template_error(c, nth, "%s", msg.buf);
+	}
+	sl_strbuf_release(&var);
+	sl_strbuf_release(&err);
+	sl_strbuf_release(&msg);
+}
+
 static void check_template(struct template_ctx *c)
 {
 	const struct sl_ynode *s = sl_ynode_deref(c->node);
+	struct sl_shellctx_refs refs = SL_SHELLCTX_REFS_INIT;
 	struct sl_template_iter it;
 	struct sl_template_piece p;
 	size_t nth = 0;
 
+	sl_shellctx_scan(&refs, s->u.scalar.text, s->u.scalar.len);
 	sl_template_iter_init(&it, s->u.scalar.text, s->u.scalar.len);
 	while (sl_template_next(&it, &p)) {
 		if (p.kind == SL_TEMPLATE_UNTERMINATED)
 			template_error(c, nth, "%s: unterminated '{{' (no closing '}}')", c->where);
-		else if (p.kind == SL_TEMPLATE_REF)
+		else if (p.kind == SL_TEMPLATE_REF) {
 			check_ref(c, nth, &p);
+			check_shell_context(c, nth, &p, &refs.items[nth]);
+		}
 		if (p.kind != SL_TEMPLATE_TEXT)
 			nth++;
 	}
+	sl_shellctx_refs_release(&refs);
 }
 
 void sl__dag_check_templates(struct loader *L, const struct sl_ynode *on_failure,

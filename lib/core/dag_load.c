@@ -17,6 +17,13 @@
 #include "sluice/banned.h"
 
 #define DEFAULT_MAX_FILE_SIZE (1024 * 1024)
+/*
+ * The loaded model may hold this many times the file size: far more than
+ * any DAG written out without defaults or aliases needs (its strings are at
+ * most the file, and 2,000 tasks of overhead are 1 MB), and small enough
+ * that a file that multiplies itself through them stops in a few MB.
+ */
+#define MODEL_SIZE_FACTOR 8
 
 /* The DAG-level keys, in the order they are read: dates need the zone. */
 enum dag_key {
@@ -64,19 +71,45 @@ bool sl__dag_text_fits(struct loader *L, const struct sl_ynode *at, size_t len, 
 	return false;
 }
 
-/* Any YAML value as JSON; NULL after reporting what cannot be one. */
-static json_t *to_json(struct loader *L, const char *name, const struct sl_ynode *v)
+bool sl__dag_charge(struct loader *L, const struct sl_ynode *at, size_t bytes)
+{
+	if (L->over_cap)
+		return false;
+	L->model_bytes = bytes > SIZE_MAX - L->model_bytes ? SIZE_MAX : L->model_bytes + bytes;
+	if (L->model_bytes <= L->model_cap)
+		return true;
+	L->over_cap = true;
+	sl_yreader_report(&L->r, at,
+	                  "this DAG's loaded definition exceeds %zu bytes after defaults and "
+	                  "aliases are applied (every task's command, env, depends_on and other "
+	                  "values, the DAG's params, env and tags, and %d bytes a task); set "
+	                  "fewer or smaller values through defaults and aliases, or split the DAG",
+	                  L->model_cap, SL_DAG_TASK_BYTES);
+	return false;
+}
+
+/*
+ * Any YAML value as JSON; NULL after reporting what cannot be one, or once
+ * the model is over its cap (an alias may stand for a large subtree, so the
+ * copy is counted as it is made, and the cap reported at `at`, the param's
+ * own value, rather than inside the anchored node).
+ */
+static json_t *to_json(struct loader *L, const char *name, const struct sl_ynode *v,
+                       const struct sl_ynode *at)
 {
 	const struct sl_ynode *n = sl_ynode_deref(v);
 	json_t *j;
 	long long i;
 	double d;
 
+	if (!sl__dag_charge(L, at,
+	                    SL_DAG_ITEM_BYTES + (n->kind == SL_YNODE_SCALAR ? n->u.scalar.len : 0)))
+		return NULL;
 	switch (n->kind) {
 	case SL_YNODE_SEQUENCE:
 		j = json_array();
-		for (size_t k = 0; k < n->u.seq.nr; k++) {
-			json_t *item = to_json(L, name, n->u.seq.items[k]);
+		for (size_t k = 0; k < n->u.seq.nr && !L->over_cap; k++) {
+			json_t *item = to_json(L, name, n->u.seq.items[k], at);
 
 			if (item)
 				json_array_append_new(j, item);
@@ -84,8 +117,8 @@ static json_t *to_json(struct loader *L, const char *name, const struct sl_ynode
 		return j;
 	case SL_YNODE_MAPPING:
 		j = json_object();
-		for (size_t k = 0; k < n->u.map.nr; k++) {
-			json_t *item = to_json(L, name, n->u.map.pairs[k].value);
+		for (size_t k = 0; k < n->u.map.nr && !L->over_cap; k++) {
+			json_t *item = to_json(L, name, n->u.map.pairs[k].value, at);
 
 			if (item)
 				json_object_set_new(j, n->u.map.pairs[k].key->u.scalar.text, item);
@@ -154,7 +187,7 @@ static bool read_params(struct sl_yreader *r, const char *name, const struct sl_
 	size_t problems = r->problems;
 
 	(void)name;
-	for (size_t i = 0; i < m->u.map.nr; i++) {
+	for (size_t i = 0; i < m->u.map.nr && !L->over_cap; i++) {
 		const struct sl_ynode *k = m->u.map.pairs[i].key;
 		const char *param = k->u.scalar.text;
 		json_t *j;
@@ -167,7 +200,7 @@ static bool read_params(struct sl_yreader *r, const char *name, const struct sl_
 			    param);
 			continue;
 		}
-		j = to_json(L, param, m->u.map.pairs[i].value);
+		j = to_json(L, param, m->u.map.pairs[i].value, m->u.map.pairs[i].value);
 		check_param_env(L, k, m->u.map.pairs[i].value, j);
 		if (j)
 			json_object_set_new(dag->params, param, j);
@@ -180,12 +213,16 @@ static bool read_tags(struct sl_yreader *r, const char *name, const struct sl_yn
 	struct sl_dag *dag = out;
 	size_t n = sl_ylist_nr(v);
 
-	(void)r;
 	(void)name;
 	dag->tags = sl_xcalloc(n ? n : 1, sizeof(*dag->tags));
-	for (size_t i = 0; i < n; i++)
-		dag->tags[dag->tags_nr++] =
-		    sl_xstrdup(sl_ynode_deref(sl_ylist_item(v, i))->u.scalar.text);
+	for (size_t i = 0; i < n; i++) {
+		const struct sl_ynode *tag = sl_ylist_item(v, i);
+		const char *text = sl_ynode_deref(tag)->u.scalar.text;
+
+		if (!sl__dag_charge(loader_of(r), tag, SL_DAG_ITEM_BYTES + strlen(text)))
+			return false;
+		dag->tags[dag->tags_nr++] = sl_xstrdup(text);
+	}
 	return true;
 }
 
@@ -396,6 +433,9 @@ static void load_root(struct loader *L, const struct sl_ynode *root)
 		sl_yreader_report(&L->r, value_of(&found, DK_END_DATE),
 		                  "end_date: is before start_date");
 	sl__dag_load_tasks(L, value_of(&found, DK_TASKS), root);
+	/* Over the cap, the model is partial: the checks below would only add noise. */
+	if (L->over_cap)
+		return;
 	sl__dag_check_templates(L, value_of(&found, DK_ON_FAILURE),
 	                        value_of(&found, DK_ON_SUCCESS));
 	sl__dag_check_env_room(L, found.pairs[DK_ENV] ? found.pairs[DK_ENV]->key : NULL,
@@ -436,6 +476,8 @@ int sl_dag_load(struct sl_dag **out, const char *file, const char *data, size_t 
 	int rc = SL_EINVAL;
 
 	*out = NULL;
+	L.model_cap = opts && opts->max_model_size ? opts->max_model_size
+	                                           : sl_st_mult(limit, MODEL_SIZE_FACTOR);
 	sl_yreader_init(&L.r, file, diags);
 	L.diags_start = diags->nr;
 	sl__dag_task_init_defaults(&L.defaults);

@@ -63,7 +63,19 @@ struct loader {
 	const struct sl_ynode *defaults_env_key; /* the 'env' key in defaults */
 	struct task_src *src;                    /* one per task */
 	size_t src_nr;
+	size_t model_bytes; /* what the loaded model holds so far (sl__dag_charge) */
+	size_t model_cap;
+	bool over_cap; /* model_bytes passed model_cap: stop loading */
 };
+
+/*
+ * What the model cap counts besides the strings themselves: a task (its
+ * struct and the fixed keys of its stored JSON), a dependency edge (upstream
+ * and downstream indices, its node), an env, params or tags item.
+ */
+#define SL_DAG_TASK_BYTES 512
+#define SL_DAG_EDGE_BYTES 24
+#define SL_DAG_ITEM_BYTES 32
 
 /* The loader of a key callback's reader. */
 static inline struct loader *loader_of(struct sl_yreader *r)
@@ -78,6 +90,13 @@ static inline struct loader *loader_of(struct sl_yreader *r)
  */
 bool sl__dag_text_fits(struct loader *L, const struct sl_ynode *at, size_t len, const char *fmt,
                        ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Count `bytes` more into the loaded model, as a value is applied (`at`:
+ * where). Returns false, after reporting once at `at`, when the model has
+ * passed its cap: the caller then stores nothing more and stops.
+ */
+bool sl__dag_charge(struct loader *L, const struct sl_ynode *at, size_t bytes);
 
 /* dag_tasks.c */
 

@@ -57,6 +57,10 @@ bool sl__dag_read_env(struct loader *L, const struct sl_ynode *v, struct sl_kvs 
 			ok = false;
 			continue;
 		}
+		if (!sl__dag_charge(L, m->u.map.pairs[i].value,
+		                    SL_DAG_ITEM_BYTES + strlen(k->u.scalar.text) +
+		                        strlen(val->u.scalar.text)))
+			return false;
 		SL_ALLOC_GROW(env->items, env->nr + 1, env->alloc);
 		env->items[env->nr].key = sl_xstrdup(k->u.scalar.text);
 		env->items[env->nr].value = sl_xstrdup(val->u.scalar.text);
@@ -81,7 +85,7 @@ static bool check_name(struct sl_yreader *r, const char *name, const struct sl_y
 
 	(void)out;
 	if (sl_id_valid(s))
-		return true;
+		return sl__dag_charge(loader_of(r), v, strlen(s));
 	sl_yreader_report(
 	    r, v,
 	    "%s: '%s' is not a valid name (letters, digits, '_', '.' and '-', at most "
@@ -112,7 +116,8 @@ static bool check_cwd(struct sl_yreader *r, const char *name, const struct sl_yn
 			return false;
 		}
 	}
-	return sl__dag_text_fits(loader_of(r), v, strlen(s), "cwd");
+	return sl__dag_text_fits(loader_of(r), v, strlen(s), "cwd") &&
+	       sl__dag_charge(loader_of(r), v, strlen(s));
 }
 
 static const struct sl_ykey sensor_keys[] = {
@@ -194,7 +199,8 @@ bool sl__dag_check_command(struct sl_yreader *r, const char *name, const struct 
 		sl_yreader_report(r, v, "%s: is empty", name);
 		return false;
 	}
-	return sl__dag_text_fits(loader_of(r), v, strlen(s), "%s", name);
+	return sl__dag_text_fits(loader_of(r), v, strlen(s), "%s", name) &&
+	       sl__dag_charge(loader_of(r), v, strlen(s));
 }
 
 static const struct sl_ykey task_keys[TK_NR] = {
@@ -223,6 +229,28 @@ static const struct sl_ykey task_keys[TK_NR] = {
 static char *dup_or_null(const char *s)
 {
 	return s ? sl_xstrdup(s) : NULL;
+}
+
+/* The bytes the model gains when key `k` of the parsed defaults `d` is applied. */
+static size_t task_key_bytes(enum task_key k, const struct sl_task *d)
+{
+	size_t n = 0;
+
+	switch (k) {
+	case TK_POOL:
+		return d->pool ? strlen(d->pool) : 0;
+	case TK_QUEUE:
+		return strlen(d->queue);
+	case TK_CWD:
+		return d->cwd ? strlen(d->cwd) : 0;
+	case TK_ENV:
+		for (size_t i = 0; i < d->env.nr; i++)
+			n += SL_DAG_ITEM_BYTES + strlen(d->env.items[i].key) +
+			     strlen(d->env.items[i].value);
+		return n;
+	default:
+		return 0;
+	}
 }
 
 /* Copy the value of key `k` from the parsed defaults `d` to `t`. */
@@ -345,8 +373,11 @@ static void load_task(struct loader *L, size_t ti, const struct sl_ypair *pair)
 	const struct sl_ynode *m = sl_ynode_deref(pair->value);
 	struct sl_yscope scope = {.where = "task", .at = pair->key};
 	struct sl_yfound found;
+	size_t defaults_bytes = 0;
 
 	sl__dag_task_init_defaults(t);
+	if (!sl__dag_charge(L, pair->key, SL_DAG_TASK_BYTES + pair->key->u.scalar.len))
+		return;
 	t->id = sl_xstrdup(pair->key->u.scalar.text);
 	t->line = pair->key->line;
 	t->column = pair->key->column;
@@ -371,7 +402,12 @@ static void load_task(struct loader *L, size_t ti, const struct sl_ypair *pair)
 	}
 	scope.id = t->id;
 	sl_yschema_read(&L->r, &schema, &scope, m, t, &found);
-	/* What the task does not set itself, it takes from defaults. */
+	/* What the task does not set itself, it takes from defaults: counted first. */
+	for (unsigned k = 0; k < TK_NR; k++)
+		if ((L->defaults_set & ~found.present) & (1u << k))
+			defaults_bytes += task_key_bytes((enum task_key)k, &L->defaults);
+	if (!sl__dag_charge(L, pair->key, defaults_bytes))
+		return;
 	for (unsigned k = 0; k < TK_NR; k++)
 		if ((L->defaults_set & ~found.present) & (1u << k))
 			task_key_copy((enum task_key)k, &L->defaults, t);
@@ -464,10 +500,17 @@ static void load_deps(struct loader *L, size_t ti)
 	}
 	L->dag->tasks[ti].upstream = sl_xcalloc(nr, sizeof(size_t));
 	L->src[ti].dep_nodes = sl_xcalloc(nr, sizeof(*L->src[ti].dep_nodes));
-	if (d->kind == SL_YNODE_SCALAR)
-		add_dep(L, ti, v);
-	for (size_t i = 0; d->kind == SL_YNODE_SEQUENCE && i < nr; i++)
-		add_dep(L, ti, d->u.seq.items[i]);
+	for (size_t i = 0; i < nr; i++) {
+		const struct sl_ynode *entry = d->kind == SL_YNODE_SCALAR ? v : d->u.seq.items[i];
+		const struct sl_ynode *e = sl_ynode_deref(entry);
+
+		/* The stored DAG names each upstream task by its id; `v` may be an alias. */
+		if (!sl__dag_charge(L, v,
+		                    SL_DAG_EDGE_BYTES +
+		                        (e->kind == SL_YNODE_SCALAR ? e->u.scalar.len : 0)))
+			return;
+		add_dep(L, ti, entry);
+	}
 }
 
 void sl__dag_load_tasks(struct loader *L, const struct sl_ynode *v, const struct sl_ynode *root)
@@ -486,12 +529,15 @@ void sl__dag_load_tasks(struct loader *L, const struct sl_ynode *v, const struct
 	dag->tasks = sl_xcalloc(m->u.map.nr, sizeof(*dag->tasks));
 	L->src = sl_xcalloc(m->u.map.nr, sizeof(*L->src));
 	L->src_nr = m->u.map.nr;
-	for (size_t i = 0; i < m->u.map.nr; i++) {
+	for (size_t i = 0; i < m->u.map.nr && !L->over_cap; i++) {
 		dag->tasks_nr++;
 		load_task(L, i, &m->u.map.pairs[i]);
 	}
+	if (L->over_cap)
+		return;
 	sl_dag_index_build(dag);
-	for (size_t i = 0; i < dag->tasks_nr; i++)
+	for (size_t i = 0; i < dag->tasks_nr && !L->over_cap; i++)
 		load_deps(L, i);
-	sl__dag_check_graph(L);
+	if (!L->over_cap)
+		sl__dag_check_graph(L);
 }

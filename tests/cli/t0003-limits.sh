@@ -72,4 +72,40 @@ expect_file "$TMP/out" "env.yaml:2:1: env: the DAG's env and params make 4085 en
 variables, over the limit of 4084 (the job protocol's 4096 less 12 kept for sluice's SLUICE_* \
 variables)" "the env error counts the entries and names the limit"
 
+# The loaded model is capped too: a small file that multiplies itself
+# through defaults or aliases (a 100 KiB defaults.env over 2,000 tasks, a
+# 100 KiB command aliased by 1,200 tasks, a depends_on list of 400 long ids
+# aliased by 240 tasks, a list aliased by 900 params) is refused where the
+# count passes 8 MiB, in a few MB of memory instead of hundreds; a large
+# but realistic DAG (2,000 tasks, modest defaults) is still accepted.
+python3 "$(dirname "$0")/model_bombs.py" "$TMP"
+# peak FILE...: run `sluice validate FILE` and set $kb to its peak RSS in KiB
+# (not meaningful under ASan, whose shadow memory dominates).
+peak() {
+	kb=$(python3 -c '
+import resource, subprocess, sys
+with open(sys.argv[2], "w") as out, open(sys.argv[3], "w") as err:
+    rc = subprocess.call(sys.argv[4:], stdout=out, stderr=err)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(rc)' x "$TMP/out" "$TMP/err" "$SLUICE" validate "$@")
+	status=$?
+}
+for f in defaults_env:181:3 alias_command:83:18 alias_deps:493:38 alias_params:12:7; do
+	name=${f%%:*} pos=${f#*:}
+	peak "$name.yaml"
+	expect_status 1 "$name: the loaded model is over the cap"
+	expect_grep "$TMP/out" "^$name.yaml:$pos: this DAG's loaded definition exceeds 8388608 bytes \
+after defaults and aliases are applied" "$name: refused where the count passed the cap"
+	if [ -z "${SLUICE_SANITIZED:-}" ]; then
+		[ "$kb" -lt 40960 ]
+		ok $? "$name: validate's peak RSS is under 40 MB (${kb} KiB)"
+	fi
+done
+peak realistic.yaml
+expect_status 0 "2,000 tasks with modest defaults are accepted"
+if [ -z "${SLUICE_SANITIZED:-}" ]; then
+	[ "$kb" -lt 40960 ]
+	ok $? "in under 40 MB (${kb} KiB)"
+fi
+
 done_testing
