@@ -39,6 +39,8 @@ check_private() {
 		"$1: the socket folder is 0700 and $owner's"
 	grep -v '^[[:space:]]*#' "$STATE/pg/data/pg_hba.conf" | grep -qw trust
 	ok $((! $?)) "$1: no trust line in pg_hba.conf"
+	expect_str "$(grep -c '^fsync' "$STATE/pg/data/postgresql.conf")" 1 \
+		"$1: postgresql.conf sets fsync once (an old block is replaced, not outvoted)"
 	run psql -X -A -t -d "$URL" -c "SHOW fsync" -c "SHOW synchronous_commit" \
 		-c "SHOW listen_addresses" -c "SHOW unix_socket_permissions" -c "SELECT current_user"
 	expect_status 0 "$1: $ME, who runs standalone, connects"
