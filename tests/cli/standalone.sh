@@ -34,6 +34,8 @@ sa_cleanup() {
 			pid=$(head -n 1 "$s/pg/data/postmaster.pid")
 			[ -n "$pid" ] && kill -QUIT "$pid" 2>/dev/null
 		fi
+		# The worker's checkouts are read-only: without root, rm needs this.
+		chmod -R u+w "$s" 2>/dev/null
 		rm -rf "$s"
 	done
 	rm -rf "$TMP"
