@@ -56,8 +56,11 @@ const struct cli_command cli_cmd_standalone = {
     .summary = "Run PostgreSQL, a scheduler and a worker on this machine until Ctrl-C.",
     .help = "When no database is configured ($SLUICE_DATABASE_URL, database_url), creates\n"
             "a private PostgreSQL cluster in STATE_DIR/pg on first use (initdb from the\n"
-            "newest /usr/lib/postgresql/*/bin; unix socket only, in STATE_DIR/pg) and\n"
-            "starts it; as root the server runs as the 'postgres' user. Then migrates the\n"
+            "newest /usr/lib/postgresql/*/bin) and starts it: unix socket only, in\n"
+            "STATE_DIR/pg (mode 0700), peer authentication for the user running this\n"
+            "command and nobody else, fsync on; as root the server runs as the\n"
+            "'postgres' user. A cluster made by an older sluice is brought to the same\n"
+            "settings at its next start. Then migrates the\n"
             "schema, writes STATE_DIR/scheduler.yaml, STATE_DIR/worker.yaml and a random\n"
             "STATE_DIR/token, starts sluice-scheduler and sluice-worker (logs in\n"
             "STATE_DIR/*.log), waits until the scheduler listens and prints the\n"
