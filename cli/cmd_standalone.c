@@ -382,7 +382,19 @@ static int pg_private_dir(struct sa *sa, bool *was_open)
 	int fd = open(sa->pgdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int rc = -1;
 
-	if (fd < 0 || fstat(fd, &st)) {
+	if (fd < 0) {
+		int e = errno;
+
+		/* O_NOFOLLOW with O_DIRECTORY fails a link with ENOTDIR, not ELOOP. */
+		if (!lstat(sa->pgdir, &st) && S_ISLNK(st.st_mode))
+			cli_error("%s is a symbolic link: refusing to keep the database's socket "
+			          "behind it; remove it or use another --state-dir",
+			          sa->pgdir);
+		else
+			cli_error("%s: %s", sa->pgdir, strerror(e));
+		goto out;
+	}
+	if (fstat(fd, &st)) {
 		cli_error("%s: %s", sa->pgdir, strerror(errno));
 		goto out;
 	}
@@ -403,27 +415,21 @@ out:
 	return rc;
 }
 
-/* A non-comment line of pg_hba.conf with the method `trust`. */
+/* pg_hba.conf gives the method `trust` somewhere outside a comment. */
 static bool hba_has_trust(const char *hba)
 {
-	for (const char *line = hba; *line;) {
-		size_t n = strcspn(line, "\n");
-		bool comment = false;
+	for (const char *t = hba; *t;) {
+		size_t len;
 
-		for (const char *t = line; t < line + n;) {
-			size_t sp = strspn(t, " \t"), len;
-
-			t += sp;
-			len = strcspn(t, " \t\n");
-			if (t >= line + n)
-				break;
-			if (*t == '#')
-				comment = true;
-			if (!comment && len == 5 && !strncmp(t, "trust", 5))
-				return true;
-			t += len;
+		t += strspn(t, " \t\n");
+		if (*t == '#') {
+			t += strcspn(t, "\n");
+			continue;
 		}
-		line += n + (line[n] == '\n');
+		len = strcspn(t, " \t\n#");
+		if (len == 5 && !strncmp(t, "trust", 5))
+			return true;
+		t += len;
 	}
 	return false;
 }
@@ -607,8 +613,8 @@ static int pg_start(struct sa *sa)
 		goto out;
 	if (was_open && !fresh)
 		fprintf(stderr,
-		        "sluice standalone: the cluster in %s was open to every local user "
-		        "(made by an older sluice); it now takes only %s, through peer "
+		        "sluice standalone: the cluster in %s was open to other local users "
+		        "(as an older sluice made it); it now takes only %s, through peer "
 		        "authentication, and runs with fsync on. If other people can log in "
 		        "on this machine, treat it as compromised: stop, delete %s (its runs "
 		        "go with it) and start again.\n",

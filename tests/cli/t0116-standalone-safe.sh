@@ -83,6 +83,16 @@ run_dag() {
 
 sa_repo
 
+# --- a bad state folder: STATE/pg a symbolic link --------------------------
+sa_state
+mkdir "$STATE/elsewhere"
+ln -s elsewhere "$STATE/pg"
+run timeout 60 "$SLUICE" standalone --repo "$R" --path flows --state-dir "$STATE"
+expect_status 1 "pg a symbolic link: exit 1"
+expect_grep "$TMP/err" "$STATE/pg is a symbolic link: refusing" "with a message naming it"
+[ -z "$(ls -A "$STATE/elsewhere")" ]
+ok $? "and nothing is created behind it"
+
 # --- a new cluster ---------------------------------------------------------
 sa_state
 sa_start 1
@@ -131,7 +141,7 @@ pg_as "$PG_BIN/pg_ctl" -D "$STATE/pg/data" -m fast -w stop >"$TMP/pg_ctl.log" 2>
 sa_start 2
 grep -q "creating a PostgreSQL cluster" "$TMP/sa2.err"
 ok $((! $?)) "old: the cluster is kept, not made again"
-expect_grep "$TMP/sa2.err" "was open to every local user" "old: standalone says it was open"
+expect_grep "$TMP/sa2.err" "was open to other local users" "old: standalone says it was open"
 check_private upgraded
 run psql -X -A -t -d "$URL" -c "SELECT count(*) FROM pg_database WHERE datname = 'kept'"
 expect_str "$(cat "$TMP/out")" 1 "upgraded: the database made before is still there"
