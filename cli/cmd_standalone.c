@@ -56,8 +56,11 @@ const struct cli_command cli_cmd_standalone = {
     .summary = "Run PostgreSQL, a scheduler and a worker on this machine until Ctrl-C.",
     .help = "When no database is configured ($SLUICE_DATABASE_URL, database_url), creates\n"
             "a private PostgreSQL cluster in STATE_DIR/pg on first use (initdb from the\n"
-            "newest /usr/lib/postgresql/*/bin; unix socket only, in STATE_DIR/pg) and\n"
-            "starts it; as root the server runs as the 'postgres' user. Then migrates the\n"
+            "newest /usr/lib/postgresql/*/bin) and starts it: unix socket only, in\n"
+            "STATE_DIR/pg (mode 0700), peer authentication for the user running this\n"
+            "command and nobody else, fsync on; as root the server runs as the\n"
+            "'postgres' user. A cluster made by an older sluice is brought to the same\n"
+            "settings at its next start. Then migrates the\n"
             "schema, writes STATE_DIR/scheduler.yaml, STATE_DIR/worker.yaml and a random\n"
             "STATE_DIR/token, starts sluice-scheduler and sluice-worker (logs in\n"
             "STATE_DIR/*.log), waits until the scheduler listens and prints the\n"
@@ -82,6 +85,8 @@ struct sa_opts {
 };
 
 #define PG_PORT "5432"
+/* The first words of the block sluice appends to postgresql.conf. */
+#define SA_CONF_MARKER "# sluice standalone"
 
 struct sa {
 	char *state;  /* absolute */
@@ -89,6 +94,9 @@ struct sa {
 	char *pgdata; /* STATE/pg/data */
 	char *pgbin;  /* folder of initdb and pg_ctl */
 	char *runas;  /* server user when root, else NULL */
+	uid_t pg_uid; /* runas's ids, owner of pgdir */
+	gid_t pg_gid;
+	char *client; /* who runs this: the one OS user pg_ident.conf lets in */
 	bool pg_started;
 	sigset_t oldmask, sigs;
 	pid_t sched, worker;
@@ -362,7 +370,207 @@ static int make_token(const char *path)
 	return write_file(path, hex);
 }
 
-/* initdb once, then pg_ctl start. */
+/*
+ * The socket folder STATE/pg: only the server's user may enter it (and
+ * root, which ignores modes), so no other local user reaches the socket
+ * even before authentication. An older sluice made it 0755: `was_open` is
+ * set when it was enterable by others.
+ */
+static int pg_private_dir(struct sa *sa, bool *was_open)
+{
+	struct stat st;
+	int fd = open(sa->pgdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = -1;
+
+	if (fd < 0) {
+		int e = errno;
+
+		/* O_NOFOLLOW with O_DIRECTORY fails a link with ENOTDIR, not ELOOP. */
+		if (!lstat(sa->pgdir, &st) && S_ISLNK(st.st_mode))
+			cli_error("%s is a symbolic link: refusing to keep the database's socket "
+			          "behind it; remove it or use another --state-dir",
+			          sa->pgdir);
+		else
+			cli_error("%s: %s", sa->pgdir, strerror(e));
+		goto out;
+	}
+	if (fstat(fd, &st)) {
+		cli_error("%s: %s", sa->pgdir, strerror(errno));
+		goto out;
+	}
+	*was_open = (st.st_mode & 0077) != 0;
+	if (sa->runas && fchown(fd, sa->pg_uid, sa->pg_gid)) {
+		cli_error("%s: cannot give it to user %s: %s", sa->pgdir, sa->runas,
+		          strerror(errno));
+		goto out;
+	}
+	if (fchmod(fd, 0700)) {
+		cli_error("%s: cannot make it private (mode 0700): %s", sa->pgdir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* pg_hba.conf gives the method `trust` somewhere outside a comment. */
+static bool hba_has_trust(const char *hba)
+{
+	for (const char *t = hba; *t;) {
+		size_t len;
+
+		t += strspn(t, " \t\n");
+		if (*t == '#') {
+			t += strcspn(t, "\n");
+			continue;
+		}
+		len = strcspn(t, " \t\n#");
+		if (len == 5 && !strncmp(t, "trust", 5))
+			return true;
+		t += len;
+	}
+	return false;
+}
+
+/*
+ * Write DATA/name when its content differs from `content` (the old content,
+ * or "" when there is none, left in `old`), as the server's user, mode 0600.
+ */
+static int pg_write_conf(struct sa *sa, const char *name, const char *content,
+                         struct sl_strbuf *old)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	char *path = join(sa->pgdata, name);
+	int rc = -1;
+
+	sl_strbuf_reset(old);
+	if (access(path, F_OK) == 0 && sl_strbuf_read_file(old, path, 1 << 20, &err)) {
+		cli_error("%s", err.buf);
+		goto out;
+	}
+	if (!strcmp(old->buf, content)) {
+		rc = 0;
+		goto out;
+	}
+	if (sl_file_write_atomic(sa->pgdata, path, content, strlen(content), &err)) {
+		cli_error("%s", err.buf);
+		goto out;
+	}
+	/* lchown: DATA is the server user's, who could have put a symlink there. */
+	if (sa->runas && lchown(path, sa->pg_uid, sa->pg_gid)) {
+		cli_error("%s: cannot give it to user %s: %s", path, sa->runas, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	sl_strbuf_release(&err);
+	free(path);
+	return rc;
+}
+
+/*
+ * Who may connect and how the server runs, written at every start so that
+ * a cluster made by an older sluice (trust, fsync off, a socket open to
+ * all) is brought to the same state as a new one. `was_open` is set when
+ * pg_hba.conf trusted someone.
+ *
+ * Authentication is `peer` through an ident map: the kernel tells the
+ * server which OS user is at the other end of the socket, and only the
+ * user who runs `sluice standalone` maps to the role postgres. No
+ * password exists to leak, and the role stays `postgres` in old and new
+ * clusters alike, so the printed connection string does not change.
+ */
+static int pg_configure(struct sa *sa, bool *was_open)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT, old = SL_STRBUF_INIT;
+	const char *block;
+	int rc = -1;
+
+	sl_strbuf_adds(&sb, "# Written by sluice standalone at every start. Unix socket only,\n"
+	                    "# peer authentication: pg_ident.conf says which OS user may be\n"
+	                    "# which role.\n"
+	                    "local all all peer map=standalone\n");
+	if (pg_write_conf(sa, "pg_hba.conf", sb.buf, &old))
+		goto out;
+	if (hba_has_trust(old.buf))
+		*was_open = true;
+
+	sl_strbuf_reset(&sb);
+	sl_strbuf_addf(&sb,
+	               "# Written by sluice standalone at every start: the OS user who runs\n"
+	               "# it is the only one that may connect, as the role postgres.\n"
+	               "standalone %s postgres\n",
+	               sa->client);
+	if (pg_write_conf(sa, "pg_ident.conf", sb.buf, &old))
+		goto out;
+
+	/*
+	 * postgresql.conf: initdb's file, then our block from its marker to
+	 * the end (an older sluice appended its block there with the same
+	 * first words). The block is replaced, whatever it held.
+	 */
+	sl_strbuf_reset(&sb);
+	{
+		char *path = join(sa->pgdata, "postgresql.conf");
+		struct sl_strbuf err = SL_STRBUF_INIT;
+		int r = sl_strbuf_read_file(&sb, path, 1 << 20, &err);
+
+		if (r)
+			cli_error("%s", err.buf);
+		sl_strbuf_release(&err);
+		free(path);
+		if (r)
+			goto out;
+	}
+	block = strstr(sb.buf, "\n" SA_CONF_MARKER);
+	if (block)
+		sl_strbuf_setlen(&sb, (size_t)(block - sb.buf) + 1);
+	else if (sb.len && sb.buf[sb.len - 1] != '\n')
+		sl_strbuf_addch(&sb, '\n');
+	sl_strbuf_adds(&sb, SA_CONF_MARKER " (rewritten at every start: settings of your\n"
+	                                   "# own go above this line)\nlisten_addresses = ''\n"
+	                                   "unix_socket_directories = ");
+	conf_str(&sb, sa->pgdir);
+	sl_strbuf_adds(&sb, "\nunix_socket_permissions = 0700\nport = " PG_PORT "\n"
+	                    "fsync = on\nsynchronous_commit = on\n");
+	if (pg_write_conf(sa, "postgresql.conf", sb.buf, &old))
+		goto out;
+	rc = 0;
+out:
+	sl_strbuf_release(&sb);
+	sl_strbuf_release(&old);
+	return rc;
+}
+
+/*
+ * The name of the OS user running this, which peer authentication will
+ * see on our connections; NULL (said) when it has none or one that
+ * pg_ident.conf could not hold as a plain word.
+ */
+static char *client_name(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (!pw) {
+		cli_error("user id %u has no name, which PostgreSQL's peer authentication "
+		          "needs",
+		          (unsigned)geteuid());
+		return NULL;
+	}
+	if (!*pw->pw_name ||
+	    pw->pw_name[strspn(pw->pw_name, "abcdefghijklmnopqrstuvwxyz"
+	                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-$")]) {
+		cli_error("user name '%s' is not made of letters, digits, '.', '_', '-' and "
+		          "'$' only: PostgreSQL's pg_ident.conf cannot name it here",
+		          pw->pw_name);
+		return NULL;
+	}
+	return strdup(pw->pw_name);
+}
+
+/* initdb once, make the cluster private, then pg_ctl start. */
 static int pg_start(struct sa *sa)
 {
 	char *log = join(sa->state, "postgres.log");
@@ -370,49 +578,47 @@ static int pg_start(struct sa *sa)
 	char *version = join(sa->pgdata, "PG_VERSION");
 	char *initdb = join(sa->pgbin, "initdb"), *pg_ctl = join(sa->pgbin, "pg_ctl");
 	struct sl_strbuf err = SL_STRBUF_INIT;
+	bool fresh = false, was_open = false;
 	int rc = -1;
 
-	if (sl_mkdir_p(sa->pgdir, 0755, &err)) {
+	if (sl_mkdir_p(sa->pgdir, 0700, &err)) {
 		cli_error("%s", err.buf);
 		goto out;
 	}
-	if (sa->runas) {
-		struct passwd *pw = getpwnam(sa->runas);
-
-		if (!pw || chown(sa->pgdir, pw->pw_uid, pw->pw_gid)) {
-			cli_error("%s: cannot give it to user %s", sa->pgdir, sa->runas);
-			goto out;
-		}
-	}
+	if (pg_private_dir(sa, &was_open))
+		goto out;
 	if (access(version, F_OK) != 0) {
-		const char *argv[] = {initdb,  "-D",        sa->pgdata,   "-U", "postgres", "-A",
-		                      "trust", "--no-sync", "--locale=C", "-E", "UTF8",     NULL};
-		struct sl_strbuf conf = SL_STRBUF_INIT;
-		char *conf_path = join(sa->pgdata, "postgresql.conf");
-		FILE *f;
+		/* No trust even for the moment before pg_configure rewrites it. */
+		const char *argv[] = {initdb,
+		                      "-D",
+		                      sa->pgdata,
+		                      "-U",
+		                      "postgres",
+		                      "--auth-local=peer",
+		                      "--auth-host=reject",
+		                      "--locale=C",
+		                      "-E",
+		                      "UTF8",
+		                      NULL};
 
 		fprintf(stderr, "sluice standalone: creating a PostgreSQL cluster in %s\n",
 		        sa->pgdata);
 		if (run_wait(sa, argv, sa->runas, log) != 0) {
 			cli_error("initdb failed; see %s", log);
-			free(conf_path);
 			goto out;
 		}
-		sl_strbuf_adds(&conf, "\n# sluice standalone\nlisten_addresses = ''\n"
-		                      "unix_socket_directories = ");
-		conf_str(&conf, sa->pgdir);
-		sl_strbuf_adds(&conf, "\nunix_socket_permissions = 0777\nport = " PG_PORT
-		                      "\nfsync = off\nsynchronous_commit = off\n");
-		f = fopen(conf_path, "a");
-		if (!f || fputs(conf.buf, f) < 0 || fclose(f)) {
-			cli_error("%s: cannot write", conf_path);
-			sl_strbuf_release(&conf);
-			free(conf_path);
-			goto out;
-		}
-		sl_strbuf_release(&conf);
-		free(conf_path);
+		fresh = true;
 	}
+	if (pg_configure(sa, &was_open))
+		goto out;
+	if (was_open && !fresh)
+		fprintf(stderr,
+		        "sluice standalone: the cluster in %s was open to other local users "
+		        "(as an older sluice made it); it now takes only %s, through peer "
+		        "authentication, and runs with fsync on. If other people can log in "
+		        "on this machine, treat it as compromised: stop, delete %s (its runs "
+		        "go with it) and start again.\n",
+		        sa->pgdata, sa->client, sa->pgdir);
 	{
 		const char *argv[] = {pg_ctl, "-D", sa->pgdata, "-l",    server_log,
 		                      "-w",   "-t", "60",       "start", NULL};
@@ -653,13 +859,20 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 		if (geteuid() == 0) {
-			if (!getpwnam("postgres")) {
+			struct passwd *pw = getpwnam("postgres");
+
+			if (!pw) {
 				cli_error("running as root and there is no 'postgres' user to run "
 				          "PostgreSQL as");
 				goto out;
 			}
 			sa.runas = strdup("postgres");
+			sa.pg_uid = pw->pw_uid;
+			sa.pg_gid = pw->pw_gid;
 		}
+		sa.client = client_name();
+		if (!sa.client)
+			goto out;
 		if (pg_start(&sa))
 			goto out;
 		sl_strbuf_adds(&admin, "host=");
@@ -772,6 +985,7 @@ out:
 	free(sa.pgdata);
 	free(sa.pgbin);
 	free(sa.runas);
+	free(sa.client);
 	free(repo);
 	free(sched_bin);
 	free(worker_bin);
