@@ -604,8 +604,15 @@ static void on_read_done(struct sl_frameconn *fc)
 
 static void on_error(struct sl_frameconn *fc, enum sl_frameconn_error e, const char *reason)
 {
-	conn_close(container_of(fc, struct wconn, fc),
-	           e == SL_FRAMECONN_EOF ? "the worker closed the connection" : reason);
+	struct wconn *c = container_of(fc, struct wconn, fc);
+	struct sl_strbuf q = SL_STRBUF_INIT;
+
+	if (e == SL_FRAMECONN_TLS) {
+		sl_log_quote(&q, reason);
+		sl_log("warn", "tls_failed", "peer=%s reason=%s", c->peer, q.buf);
+		sl_strbuf_release(&q);
+	}
+	conn_close(c, e == SL_FRAMECONN_EOF ? "the worker closed the connection" : reason);
 }
 
 static const struct sl_frameconn_ops conn_ops = {
@@ -662,6 +669,7 @@ static size_t preauth_count(const struct sched *s)
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct sched *s = container_of((uv_tcp_t *)server, struct sched, listener);
+	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct wconn *c;
 	int rc;
 
@@ -698,14 +706,20 @@ static void on_connection(uv_stream_t *server, int status)
 	if ((rc = sl_frameconn_accept(&c->fc, server))) {
 		c->peer = sl_xstrdup("unknown");
 		conn_close(c, uv_strerror(rc));
-		return;
+		goto out;
 	}
 	c->peer = sl_frameconn_peer(&c->fc);
+	if (s->tls && sl_frameconn_set_tls(&c->fc, s->tls, NULL, &err)) {
+		conn_close(c, err.buf);
+		goto out;
+	}
 	if ((rc = sl_frameconn_start(&c->fc))) {
 		conn_close(c, uv_strerror(rc));
-		return;
+		goto out;
 	}
-	sl_log("info", "accepted", "peer=%s", c->peer);
+	sl_log("info", "accepted", "peer=%s tls=%s", c->peer, s->tls ? "yes" : "no");
+out:
+	sl_strbuf_release(&err);
 }
 
 int conn_listen(struct sched *s)

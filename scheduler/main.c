@@ -393,6 +393,29 @@ static int load_config(struct sched *s, const char *path)
 	return rc;
 }
 
+/*
+ * The TLS context workers are served with, or, without `tls`, a warning
+ * at every start when clear text was asked for off loopback (the config
+ * reader refuses it otherwise).
+ */
+static int tls_setup(struct sched *s)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	int rc = 0;
+
+	if (s->cfg.tls_cert) {
+		if ((rc = sl_tls_ctx_server(&s->tls, s->cfg.tls_cert, s->cfg.tls_key, &err)))
+			fprintf(stderr, "sluice-scheduler: tls: %s\n", err.buf);
+	} else if (s->cfg.insecure) {
+		sl_log("warn", "insecure",
+		       "listen=%s reason=\"insecure: true: workers connect without TLS, their "
+		       "token and every frame travel in clear text\"",
+		       s->cfg.listen);
+	}
+	sl_strbuf_release(&err);
+	return rc;
+}
+
 static int start(struct sched *s)
 {
 	int rc;
@@ -425,10 +448,10 @@ static int start(struct sched *s)
 	}
 	sl_sdnotify_watchdog_start(&s->watchdog_timer);
 	sl_log("info", "started",
-	       "scheduler_id=%s listen=%s database=%s:%s heartbeat_timeout_s=%" PRId64
+	       "scheduler_id=%s listen=%s tls=%s database=%s:%s heartbeat_timeout_s=%" PRId64
 	       " parallelism=%d version=%s",
-	       s->scheduler_id, s->cfg.listen, sl_db_where(s->db), sl_db_name(s->db),
-	       s->cfg.heartbeat_timeout, s->cfg.parallelism, SLUICE_VERSION);
+	       s->scheduler_id, s->cfg.listen, s->tls ? "yes" : "no", sl_db_where(s->db),
+	       sl_db_name(s->db), s->cfg.heartbeat_timeout, s->cfg.parallelism, SLUICE_VERSION);
 	sl_sdnotify("READY=1");
 	return 0;
 }
@@ -458,7 +481,7 @@ static char *make_id(const char *listen)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sluice-scheduler --config FILE\n");
+	fprintf(f, "usage: sluice-scheduler --config FILE [--check-config]\n");
 }
 
 static void ignore_sigpipe(void)
@@ -483,6 +506,7 @@ int main(int argc, char **argv)
 	    {"config", required_argument, NULL, 'c'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
+	    {"check-config", no_argument, NULL, 'C'}, /* parse, print "ok", exit 0 or 2 */
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = NULL;
@@ -491,7 +515,7 @@ int main(int argc, char **argv)
 	struct sched s;
 	uv_loop_t loop;
 	int c, rc, status = 1;
-	bool loop_ok = false;
+	bool loop_ok = false, check_only = false;
 
 	memset(&s, 0, sizeof(s));
 	sl_config_init(&s.cfg);
@@ -509,6 +533,9 @@ int main(int argc, char **argv)
 			printf("sluice-scheduler %s\n", SLUICE_VERSION);
 			status = 0;
 			goto out;
+		case 'C':
+			check_only = true;
+			break;
 		default:
 			usage(stderr);
 			status = 2;
@@ -520,7 +547,18 @@ int main(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
-	if (load_config(&s, config ? config : SL_CONFIG_DEFAULT_PATH) || read_token(&s))
+	if (check_only) {
+		/* Parse the file only: no token, no certificates, no database. */
+		if (load_config(&s, config ? config : SL_CONFIG_DEFAULT_PATH)) {
+			status = 2;
+			goto out;
+		}
+		printf("ok\n");
+		status = 0;
+		goto out;
+	}
+	if (load_config(&s, config ? config : SL_CONFIG_DEFAULT_PATH) || read_token(&s) ||
+	    tls_setup(&s))
 		goto out;
 	s.scheduler_id = make_id(s.cfg.listen);
 	/*
@@ -578,6 +616,7 @@ out:
 	free(s.holder);
 	free(s.commit);
 	free(s.dags_repo_sent);
+	sl_tls_ctx_free(s.tls);
 	sl_config_release(&s.cfg);
 	return status;
 }

@@ -62,6 +62,7 @@ struct sched {
 	char *dags_repo_sent;
 	char *token;
 	size_t token_len;
+	struct sl_tls_ctx *tls; /* NULL: workers connect in clear text (docs/security.md) */
 	char *scheduler_id;
 	struct sl_db *db; /* the loop's connection: bounded synchronous calls */
 	/* The engine's transactions run on `db`; it keeps parsed definitions. */

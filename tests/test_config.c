@@ -56,7 +56,7 @@ static void test_full_file(void **state)
 	                        "state_dir: /tmp/state\nlisten: 0.0.0.0:9000\n"
 	                        "token_file: /etc/sluice/token\nparallelism: 8\n"
 	                        "heartbeat_timeout: 1m30s\nlog_limit: 4096\n"
-	                        "hello_timeout: 2s\nmax_connections: 100\n");
+	                        "hello_timeout: 2s\nmax_connections: 100\ninsecure: true\n");
 
 	(void)state;
 	sl_config_init(&cfg);
@@ -75,6 +75,8 @@ static void test_full_file(void **state)
 	assert_int_equal(cfg.log_limit, 4096);
 	assert_int_equal(cfg.hello_timeout, 2);
 	assert_int_equal(cfg.max_connections, 100);
+	assert_true(cfg.insecure);
+	assert_null(cfg.tls_cert);
 	unlink(path);
 	sl_config_release(&cfg);
 	sl_diags_release(&diags);
@@ -169,7 +171,8 @@ static void test_worker_full_file(void **state)
 	char *path = write_temp("scheduler: [sched1:7411, '[::1]:7412']\n"
 	                        "token_file: /etc/sluice/token\nname: w-1.a\nslots: 4\n"
 	                        "queues: [default, gpu]\nstate_dir: /tmp/w\n"
-	                        "repo: https://example.com/dags.git\ngrace: 2m\n");
+	                        "repo: https://example.com/dags.git\ngrace: 2m\n"
+	                        "tls: {ca: /etc/sluice/ca.pem}\n");
 
 	(void)state;
 	sl_worker_config_init(&cfg);
@@ -186,6 +189,10 @@ static void test_worker_full_file(void **state)
 	assert_string_equal(cfg.state_dir, "/tmp/w");
 	assert_string_equal(cfg.repo, "https://example.com/dags.git");
 	assert_int_equal(cfg.grace, 120);
+	assert_true(cfg.tls);
+	assert_string_equal(cfg.tls_ca, "/etc/sluice/ca.pem");
+	assert_false(cfg.tls_pinned);
+	assert_false(cfg.insecure);
 	unlink(path);
 	sl_worker_config_release(&cfg);
 	sl_diags_release(&diags);
@@ -263,6 +270,166 @@ static void test_worker_required(void **state)
 	sl_diags_release(&diags);
 }
 
+/* Load TEXT as a scheduler (or worker) file; the number of problems, the first in *first. */
+static size_t load_text(bool worker, const char *text, struct sl_diags *diags,
+                        struct sl_config *cfg, struct sl_worker_config *wcfg)
+{
+	char *path = write_temp(text);
+
+	if (worker) {
+		sl_worker_config_init(wcfg);
+		sl_worker_config_load(wcfg, path, diags);
+	} else {
+		sl_config_init(cfg);
+		sl_config_load(cfg, path, diags);
+	}
+	unlink(path);
+	sl_diags_sort(diags);
+	return diags->nr;
+}
+
+static void test_listen_needs_tls(void **state)
+{
+	struct sl_diags d = SL_DIAGS_INIT;
+	struct sl_config cfg;
+
+	(void)state;
+	/* Off loopback without tls or insecure: refused, at the value of listen. */
+	assert_int_equal(load_text(false, "token_file: t\nlisten: 0.0.0.0:7411\n", &d, &cfg, NULL),
+	                 1);
+	assert_int_equal(d.items[0].line, 2);
+	assert_int_equal(d.items[0].column, 9);
+	assert_string_equal(d.items[0].message,
+	                    "listen: 0.0.0.0:7411 is not a loopback address, and workers would "
+	                    "send their token in clear text: set tls (cert and key) so that "
+	                    "workers can verify this scheduler, or insecure: true if the network "
+	                    "is trusted");
+	sl_config_release(&cfg);
+	sl_diags_release(&d);
+	/* With tls, or insecure: true, or on loopback: fine. */
+	assert_int_equal(load_text(false, "listen: 10.1.2.3:7411\ntls: {cert: c.pem, key: k.pem}\n",
+	                           &d, &cfg, NULL),
+	                 0);
+	assert_string_equal(cfg.tls_cert, "c.pem");
+	assert_string_equal(cfg.tls_key, "k.pem");
+	sl_config_release(&cfg);
+	assert_int_equal(load_text(false, "listen: '[::]:7411'\ninsecure: true\n", &d, &cfg, NULL),
+	                 0);
+	sl_config_release(&cfg);
+	assert_int_equal(load_text(false, "listen: 127.8.9.1:7411\n", &d, &cfg, NULL), 0);
+	sl_config_release(&cfg);
+	assert_int_equal(load_text(false, "listen: '[::1]:7411'\n", &d, &cfg, NULL), 0);
+	sl_config_release(&cfg);
+	/* Half a tls mapping, or an unknown key in it. */
+	assert_int_equal(
+	    load_text(false, "tls:\n  cert: c.pem\n  kee: k\ninsecure: maybe\n", &d, &cfg, NULL),
+	    3);
+	assert_string_equal(d.items[0].message, "missing key 'key' in tls");
+	assert_string_equal(d.items[1].message, "unknown key 'kee' in tls (did you mean 'key'?)");
+	assert_string_equal(d.items[2].message,
+	                    "insecure: expected true or false, got string \"maybe\"");
+	assert_null(cfg.tls_cert);
+	sl_config_release(&cfg);
+	sl_diags_release(&d);
+}
+
+static void test_worker_needs_tls(void **state)
+{
+	struct sl_diags d = SL_DIAGS_INIT;
+	struct sl_worker_config cfg;
+
+	(void)state;
+	/* Each entry off loopback is named, at its own position. */
+	assert_int_equal(load_text(true,
+	                           "token_file: t\nscheduler: [localhost:1, s1.example.com:7411, "
+	                           "'10.0.0.1:7411']\n",
+	                           &d, NULL, &cfg),
+	                 2);
+	assert_int_equal(d.items[0].line, 2);
+	assert_int_equal(d.items[0].column, 26);
+	assert_string_equal(d.items[0].message,
+	                    "scheduler: s1.example.com:7411 is not a loopback address, and this "
+	                    "worker would send its token in clear text to whoever answers there: "
+	                    "set tls (ca and/or fingerprint) so that it verifies the scheduler "
+	                    "first, or insecure: true if the network is trusted");
+	assert_non_null(strstr(d.items[1].message, "scheduler: 10.0.0.1:7411 is not a loopback"));
+	sl_worker_config_release(&cfg);
+	sl_diags_release(&d);
+	assert_int_equal(
+	    load_text(true, "token_file: t\nscheduler: s:1\ninsecure: true\n", &d, NULL, &cfg), 0);
+	assert_true(cfg.insecure);
+	assert_false(cfg.tls);
+	sl_worker_config_release(&cfg);
+	/* A pin as openssl prints it, without colons, in lower case: the same bytes. */
+	assert_int_equal(load_text(true,
+	                           "token_file: t\nscheduler: s:1\ntls:\n  fingerprint: "
+	                           "\"sha256:D5:0A:57:2E:52:80:7A:8C:C4:66:7C:82:04:F0:13:AA:11:"
+	                           "B7:DD:DD:91:9E:45:D6:9E:BC:85:BA:BE:5C:15:55\"\n",
+	                           &d, NULL, &cfg),
+	                 0);
+	assert_true(cfg.tls && cfg.tls_pinned);
+	assert_null(cfg.tls_ca);
+	assert_int_equal(cfg.tls_fingerprint[0], 0xd5);
+	assert_int_equal(cfg.tls_fingerprint[31], 0x55);
+	sl_worker_config_release(&cfg);
+	assert_int_equal(
+	    load_text(true,
+	              "token_file: t\nscheduler: s:1\ntls: {ca: ca.pem, fingerprint: "
+	              "d50a572e52807a8cc4667c8204f013aa11b7dddd919e45d69ebc85babe5c1555}\n",
+	              &d, NULL, &cfg),
+	    0);
+	assert_true(cfg.tls && cfg.tls_pinned);
+	assert_string_equal(cfg.tls_ca, "ca.pem");
+	assert_int_equal(cfg.tls_fingerprint[1], 0x0a);
+	sl_worker_config_release(&cfg);
+	/* Bad pins, an empty tls. */
+	assert_int_equal(load_text(true,
+	                           "token_file: t\nscheduler: 127.0.0.1:1\n"
+	                           "tls: {fingerprint: 'sha256:D5:0A'}\n",
+	                           &d, NULL, &cfg),
+	                 1);
+	assert_string_equal(d.items[0].message,
+	                    "tls.fingerprint: expected sha256: and 32 bytes in hex (AB:CD:... as "
+	                    "`openssl x509 -noout -fingerprint -sha256` prints them), got "
+	                    "'sha256:D5:0A'");
+	assert_false(cfg.tls);
+	sl_worker_config_release(&cfg);
+	sl_diags_release(&d);
+	assert_int_equal(load_text(true,
+	                           "token_file: t\nscheduler: 127.0.0.1:1\ntls: {fingerprint: "
+	                           "'md5:d50a572e52807a8cc4667c8204f013aa11b7dddd919e45d69ebc85bab"
+	                           "e5c1555'}\n",
+	                           &d, NULL, &cfg),
+	                 1);
+	sl_worker_config_release(&cfg);
+	sl_diags_release(&d);
+	assert_int_equal(
+	    load_text(true, "token_file: t\nscheduler: 127.0.0.1:1\ntls: {}\n", &d, NULL, &cfg), 1);
+	assert_int_equal(d.items[0].line, 3);
+	assert_string_equal(d.items[0].message,
+	                    "tls: needs ca (CA certificates to verify the scheduler with), "
+	                    "fingerprint (its certificate's SHA-256), or both");
+	sl_worker_config_release(&cfg);
+	sl_diags_release(&d);
+}
+
+static void test_loopback(void **state)
+{
+	(void)state;
+	assert_true(sl_host_is_loopback("localhost"));
+	assert_true(sl_host_is_loopback("LocalHost"));
+	assert_true(sl_host_is_loopback("127.0.0.1"));
+	assert_true(sl_host_is_loopback("127.255.0.9"));
+	assert_true(sl_host_is_loopback("::1"));
+	assert_true(sl_host_is_loopback("::ffff:127.0.0.1"));
+	assert_false(sl_host_is_loopback("0.0.0.0"));
+	assert_false(sl_host_is_loopback("::"));
+	assert_false(sl_host_is_loopback("128.0.0.1"));
+	assert_false(sl_host_is_loopback("::2"));
+	assert_false(sl_host_is_loopback("localhost.example.com"));
+	assert_false(sl_host_is_loopback("127.0.0.1.nip.io"));
+}
+
 static void test_hostport_parse(void **state)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
@@ -298,6 +465,9 @@ int main(void)
 	    cmocka_unit_test(test_worker_one_scheduler),
 	    cmocka_unit_test(test_worker_every_problem_reported),
 	    cmocka_unit_test(test_worker_required),
+	    cmocka_unit_test(test_listen_needs_tls),
+	    cmocka_unit_test(test_worker_needs_tls),
+	    cmocka_unit_test(test_loopback),
 	    cmocka_unit_test(test_hostport_parse),
 	};
 

@@ -392,8 +392,16 @@ static void on_read_done(struct sl_frameconn *fc)
 
 static void on_error(struct sl_frameconn *fc, enum sl_frameconn_error e, const char *reason)
 {
-	conn_drop(container_of(fc, struct worker, fc),
-	          e == SL_FRAMECONN_EOF ? "the scheduler closed the connection" : reason);
+	struct worker *w = container_of(fc, struct worker, fc);
+	struct sl_strbuf q = SL_STRBUF_INIT;
+
+	/* Nothing was sent: the next scheduler of the list is tried. */
+	if (e == SL_FRAMECONN_TLS) {
+		sl_log_quote(&q, reason);
+		sl_log("error", "tls_failed", "scheduler=%s reason=%s", w->peer, q.buf);
+		sl_strbuf_release(&q);
+	}
+	conn_drop(w, e == SL_FRAMECONN_EOF ? "the scheduler closed the connection" : reason);
 }
 
 static const struct sl_frameconn_ops conn_ops = {
@@ -427,6 +435,22 @@ out:
 	sl_strbuf_release(&r);
 }
 
+/* TLS to the scheduler being tried, verified for the host part of its entry. */
+static int use_tls(struct worker *w)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	char *host = NULL;
+	int port, rc;
+
+	if (!(rc = sl_hostport_parse(w->peer, &host, &port, &err)))
+		rc = sl_frameconn_set_tls(&w->fc, w->tls, host, &err);
+	if (rc)
+		conn_drop(w, err.buf);
+	free(host);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct worker *w = container_of(req, struct worker, resolve_req);
@@ -445,6 +469,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		goto out;
 	}
 	w->state = CONN_CONNECTING;
+	if (w->tls && use_tls(w))
+		goto out;
 	if ((rc = sl_frameconn_connect(&w->fc, res->ai_addr, on_connected)) ||
 	    (rc = uv_timer_start(&w->conn_timer, on_conn_timer, connect_timeout_ms(w), 0))) {
 		struct sl_strbuf r = SL_STRBUF_INIT;

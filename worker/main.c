@@ -101,6 +101,32 @@ out:
 	return rc;
 }
 
+/*
+ * The TLS context the scheduler is verified with, or, without `tls`, a
+ * warning at every start when clear text was asked for off loopback (the
+ * config reader refuses it otherwise).
+ */
+static int tls_setup(struct worker *w)
+{
+	_Static_assert(SL_CONFIG_FINGERPRINT_LEN == SL_TLS_FINGERPRINT_LEN, "one SHA-256 length");
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	int rc = 0;
+
+	if (w->cfg.tls) {
+		if ((rc = sl_tls_ctx_client(&w->tls, w->cfg.tls_ca,
+		                            w->cfg.tls_pinned ? w->cfg.tls_fingerprint : NULL,
+		                            &err)))
+			fprintf(stderr, "sluice-worker: tls: %s\n", err.buf);
+	} else if (w->cfg.insecure) {
+		sl_log("warn", "insecure",
+		       "name=%s reason=\"insecure: true: no TLS, the scheduler is not verified and "
+		       "the token travels in clear text\"",
+		       w->cfg.name);
+	}
+	sl_strbuf_release(&err);
+	return rc;
+}
+
 static int load_config(struct worker *w, const char *path, const char *name)
 {
 	struct sl_diags diags = SL_DIAGS_INIT;
@@ -178,8 +204,9 @@ static int start(struct worker *w)
 		goto out;
 	}
 	sl_sdnotify_watchdog_start(&w->watchdog_timer);
-	sl_log("info", "started", "name=%s slots=%d state_dir=%s results_kept=%zu version=%s",
-	       w->cfg.name, w->cfg.slots, w->cfg.state_dir, w->kept_nr, SLUICE_VERSION);
+	sl_log("info", "started",
+	       "name=%s slots=%d state_dir=%s results_kept=%zu tls=%s version=%s", w->cfg.name,
+	       w->cfg.slots, w->cfg.state_dir, w->kept_nr, w->tls ? "yes" : "no", SLUICE_VERSION);
 	conn_start(w);
 out:
 	sl_strbuf_release(&err);
@@ -252,7 +279,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (load_config(&w, config ? config : SL_WORKER_CONFIG_DEFAULT_PATH, name) ||
-	    read_token(&w))
+	    read_token(&w) || tls_setup(&w))
 		goto out;
 
 	ignore_sigpipe();
@@ -283,6 +310,7 @@ out:
 	free(w.attempts);
 	free(w.token);
 	free(w.host);
+	sl_tls_ctx_free(w.tls);
 	sl_worker_config_release(&w.cfg);
 	return status;
 }

@@ -70,6 +70,7 @@ struct worker {
 	struct sl_worker_config cfg;
 	char *token;
 	char *host;
+	struct sl_tls_ctx *tls; /* NULL: clear text (loopback or insecure: true) */
 
 	/* connection (conn.c) */
 	enum conn_state state;

@@ -1,9 +1,9 @@
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
 
-#include <stdint.h>
-
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sluice/diag.h"
 #include "sluice/strbuf.h"
@@ -27,6 +27,13 @@
  *     log_limit: 10485760                     # bytes per attempt
  *     hello_timeout: 5s                       # a connection's time to send a valid HELLO
  *     max_connections: 1024                   # worker connections at once (docs/security.md)
+ *     tls:                                    # TLS 1.3 for the workers (docs/security.md)
+ *       cert: /etc/sluice/scheduler.pem       # its certificate chain, PEM
+ *       key: /etc/sluice/scheduler.key        # its private key, PEM
+ *     insecure: false                         # true: clear text off loopback too
+ *
+ * `listen` must be a loopback address (127.0.0.0/8, ::1, localhost) unless
+ * `tls` or `insecure: true` is set: a problem at its file:line:col else.
  *
  * Every string member is NULL when the file does not set it, except where a
  * default is given in the comment of the member.
@@ -46,6 +53,8 @@ struct sl_config {
 	int64_t log_limit;         /* bytes, default 10 MiB */
 	int64_t hello_timeout;     /* seconds, default 5 (docs/security.md) */
 	int max_connections;       /* default 1024 */
+	char *tls_cert, *tls_key;  /* both or neither: NULL, clear text */
+	bool insecure;             /* clear text allowed off loopback; default false */
 };
 
 #define SL_CONFIG_DEFAULT_PATH "/etc/sluice/sluice.yaml"
@@ -61,6 +70,9 @@ void sl_config_release(struct sl_config *cfg);
  */
 int sl_config_load(struct sl_config *cfg, const char *path, struct sl_diags *diags);
 
+/** A pinned certificate fingerprint: SHA-256, in bytes. */
+#define SL_CONFIG_FINGERPRINT_LEN 32
+
 /**
  * The worker's configuration file (docs/worker.md), read with the
  * same strictness as sl_config:
@@ -75,9 +87,17 @@ int sl_config_load(struct sl_config *cfg, const char *path, struct sl_diags *dia
  *     grace: 60s                              # SIGTERM grace period, default 60s
  *     checkout_max_age: 7d                    # prune checkouts unused this long
  *     checkout_max_bytes: 5368709120          # and beyond this size (5 GiB)
+ *     tls:                                    # verify the scheduler (docs/security.md)
+ *       ca: /etc/sluice/ca.pem                # CA certificates, PEM; host name checked
+ *       fingerprint: "sha256:AB:CD:..."       # or/and its certificate's SHA-256
+ *     insecure: false                         # true: clear text off loopback too
  *
  * `scheduler` entries are `host:port` or `[v6addr]:port`; `name` and queue
- * names are protocol ids ([A-Za-z0-9_.-], 1 to 200 characters).
+ * names are protocol ids ([A-Za-z0-9_.-], 1 to 200 characters). Every
+ * `scheduler` entry must be loopback (127.0.0.0/8, ::1, localhost) unless
+ * `tls` or `insecure: true` is set. `tls` needs `ca`, `fingerprint` or
+ * both (then both must hold); a fingerprint is 32 bytes in hex, with or
+ * without colons, in either case, after an optional "sha256:".
  */
 struct sl_worker_config {
 	char *file;        /* the file read, or NULL */
@@ -93,6 +113,11 @@ struct sl_worker_config {
 	int64_t grace;              /* seconds, default 60 */
 	int64_t checkout_max_age;   /* seconds, default 7 days */
 	int64_t checkout_max_bytes; /* default 5 GiB */
+	bool tls;                   /* `tls` is set: verify the scheduler */
+	char *tls_ca;               /* NULL unless set */
+	bool tls_pinned;            /* tls_fingerprint holds a pin */
+	unsigned char tls_fingerprint[SL_CONFIG_FINGERPRINT_LEN];
+	bool insecure; /* clear text allowed off loopback; default false */
 };
 
 #define SL_WORKER_CONFIG_DEFAULT_PATH "/etc/sluice/worker.yaml"
@@ -113,5 +138,12 @@ int sl_worker_config_load(struct sl_worker_config *cfg, const char *path, struct
  * 1..65535. Returns 0, or SL_EINVAL with a sentence in `err`.
  */
 int sl_hostport_parse(const char *s, char **host, int *port, struct sl_strbuf *err);
+
+/**
+ * Whether `host` (a host part of sl_hostport_parse) is this machine's
+ * loopback: "localhost", an IPv4 address in 127.0.0.0/8, or ::1 (and
+ * ::ffff:127.x.y.z). Names are not resolved: any other name is not.
+ */
+bool sl_host_is_loopback(const char *host);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "sluice/proto.h"
 #include "sluice/strbuf.h"
+#include "sluice/tls.h"
 
 /**
  * One framed job-protocol connection on a libuv loop (docs/protocol.md):
@@ -22,8 +23,14 @@
  * WELCOME, DISPATCH, RESULT, heartbeats, leases) stays with the owner.
  *
  * The owner sees frames and never the socket: bytes enter through one
- * read path and leave through one write path inside frameconn.c, which is
- * where a TLS layer goes without the daemons changing.
+ * read path and leave through one write path inside frameconn.c. With TLS
+ * (sl_frameconn_set_tls) the read path is socket -> sl_tls_feed -> decoder
+ * and the write path frames -> sl_tls_write -> socket; the owner sees the
+ * same frames and callbacks either way, and a TLS failure as on_error with
+ * SL_FRAMECONN_TLS. A client's frames written before its TLS handshake has
+ * completed and verified the server are kept and sent only then: a worker
+ * may send its HELLO as soon as it is connected, and its token leaves only
+ * for a verified scheduler.
  *
  * The owner embeds the struct and finds itself back from the callbacks
  * with container_of. Memory: once sl_frameconn_init has succeeded, the
@@ -39,6 +46,8 @@ struct sl_frameconn;
 enum sl_frameconn_error {
 	SL_FRAMECONN_EOF,    /* the peer closed the connection */
 	SL_FRAMECONN_FAILED, /* reading or writing failed, or the stream broke */
+	SL_FRAMECONN_TLS, /* the TLS handshake failed (a certificate refused...) or a record was bad
+	                   */
 };
 
 struct sl_frameconn_ops {
@@ -59,10 +68,12 @@ struct sl_frameconn_ops {
 	/**
 	 * The connection cannot go on: the peer closed it, a read or a write
 	 * failed (`reason` is libuv's, a failed write's begins "write failed: "),
-	 * or the bytes are not a frame stream any more (`reason` is the
+	 * the bytes are not a frame stream any more (`reason` is the
 	 * decoder's, for example "frame of N bytes exceeds the 1048576-byte
-	 * limit"). Reading has stopped; the owner closes the connection. Called
-	 * at most once, and never after sl_frameconn_close.
+	 * limit"), or TLS failed (SL_FRAMECONN_TLS, `reason` is sl_tls's, for
+	 * example "the scheduler's certificate is not trusted: hostname
+	 * mismatch"; a peer that closes during the handshake is one too). Reading has stopped; the
+	 * owner closes the connection. Called at most once, and never after sl_frameconn_close.
 	 */
 	void (*on_error)(struct sl_frameconn *fc, enum sl_frameconn_error e, const char *reason);
 	/** The connection is closed and its memory is the owner's again. */
@@ -86,6 +97,7 @@ struct sl_frameconn {
 	uv_shutdown_t shutdown_req;
 	sl_frameconn_connect_cb on_connect;
 	struct sl_proto_decoder dec;
+	struct sl_tls *tls; /* NULL: clear text */
 	bool reading, shutting, failed;
 };
 
@@ -103,6 +115,16 @@ int sl_frameconn_init(struct sl_frameconn *fc, uv_loop_t *loop, const struct sl_
  */
 void sl_frameconn_set_max_frame(struct sl_frameconn *fc, size_t max_frame);
 
+/**
+ * Speak TLS on this connection, as a server or a client as `ctx` is
+ * (sluice/tls.h); `host` is what a client dialled (the name or address its
+ * CA-verified server must have a certificate for). Call after
+ * sl_frameconn_init and before sl_frameconn_start; `ctx` must outlive the
+ * connection. Returns 0, or SL_ERR with a sentence in `err`.
+ */
+int sl_frameconn_set_tls(struct sl_frameconn *fc, struct sl_tls_ctx *ctx, const char *host,
+                         struct sl_strbuf *err);
+
 /** Accept the connection waiting on `server` (from its connection callback). */
 int sl_frameconn_accept(struct sl_frameconn *fc, uv_stream_t *server);
 
@@ -113,7 +135,7 @@ int sl_frameconn_connect(struct sl_frameconn *fc, const struct sockaddr *addr,
 /**
  * Start reading on a connected or accepted connection (the clocks last_rx
  * and last_tx start now), with Nagle's algorithm off: frames are small and
- * each one is awaited.
+ * each one is awaited. A TLS client sends its ClientHello now.
  */
 int sl_frameconn_start(struct sl_frameconn *fc);
 
@@ -130,9 +152,9 @@ int sl_frameconn_write(struct sl_frameconn *fc, const char *bytes, size_t len,
                        struct sl_strbuf *err);
 
 /**
- * Stop reading, let what is queued reach the peer, then close (a REJECT
- * or a DRAIN is the last word). Does nothing when a shutdown or a close
- * is already under way.
+ * Stop reading, let what is queued reach the peer (with TLS, followed by
+ * a close_notify), then close (a REJECT or a DRAIN is the last word). Does nothing when a shutdown
+ * or a close is already under way.
  */
 void sl_frameconn_shutdown(struct sl_frameconn *fc);
 

@@ -1,8 +1,11 @@
 #include "sluice/config.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "sluice/alloc.h"
@@ -38,6 +41,8 @@ void sl_config_release(struct sl_config *cfg)
 	free(cfg->state_dir);
 	free(cfg->listen);
 	free(cfg->token_file);
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -56,6 +61,28 @@ static bool read_dags(struct sl_yreader *r, const char *name, const struct sl_yn
 	return sl_yschema_read(r, &schema, &scope, v, out, NULL) == 0;
 }
 
+static const struct sl_ykey sched_tls_keys[] = {
+    SL_YKEY_STRING("cert", struct sl_config, tls_cert, SL_YKEY_REQUIRED, NULL),
+    SL_YKEY_STRING("key", struct sl_config, tls_key, SL_YKEY_REQUIRED, NULL),
+};
+
+static bool read_sched_tls(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                           void *out)
+{
+	static const struct sl_yschema schema = {sched_tls_keys, SL_ARRAY_SIZE(sched_tls_keys),
+	                                         NULL};
+	const struct sl_yscope scope = {.where = name, .prefix = "tls."};
+	struct sl_config *cfg = out;
+
+	if (sl_yschema_read(r, &schema, &scope, v, out, NULL) == 0)
+		return true;
+	/* Both or neither: half a pair would start without TLS. */
+	free(cfg->tls_cert);
+	free(cfg->tls_key);
+	cfg->tls_cert = cfg->tls_key = NULL;
+	return false;
+}
+
 static const struct sl_ykey top_keys[] = {
     SL_YKEY_STRING("database_url", struct sl_config, database_url, SL_YKEY_NULL_KEEPS, NULL),
     SL_YKEY_FN("dags", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS,
@@ -68,14 +95,26 @@ static const struct sl_ykey top_keys[] = {
     SL_YKEY_INT("log_limit", struct sl_config, log_limit, 1, (long long)1 << 40, 0),
     SL_YKEY_DURATION("hello_timeout", struct sl_config, hello_timeout, SL_YKEY_POSITIVE),
     SL_YKEY_INT("max_connections", struct sl_config, max_connections, 1, 65536, 0),
+    SL_YKEY_FN("tls", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS, "a mapping (cert, key)", read_sched_tls),
+    SL_YKEY_BOOL("insecure", struct sl_config, insecure, 0),
 };
 
 /*
- * Read PATH, a YAML mapping of settings, with SCHEMA into CFG; every
- * problem goes to the reader's diagnostics. *FILE becomes PATH.
+ * Checked once the whole file is read, with where each key was: rules
+ * between keys.
  */
-static int load_file(struct sl_yreader *r, char **file, const struct sl_yschema *schema, void *cfg)
+typedef void (*check_fn)(struct sl_yreader *r, const struct sl_yschema *schema,
+                         const struct sl_yfound *found, void *cfg);
+
+/*
+ * Read PATH, a YAML mapping of settings, with SCHEMA into CFG, then CHECK
+ * it if the file had no problem; every problem goes to the reader's
+ * diagnostics. *FILE becomes PATH.
+ */
+static int load_file(struct sl_yreader *r, char **file, const struct sl_yschema *schema,
+                     check_fn check, void *cfg)
 {
+	struct sl_yfound found;
 	struct sl_strbuf data = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
 	const struct sl_yscope scope = {0};
 	struct sl_ydoc *doc = NULL;
@@ -93,9 +132,10 @@ static int load_file(struct sl_yreader *r, char **file, const struct sl_yschema 
 		goto out;
 	root = sl_ynode_deref(sl_ydoc_root(doc));
 	/* An empty file is an empty mapping: the defaults, and any required key missing. */
-	if (root->kind == SL_YNODE_MAPPING || sl_ynode_is(root, SL_YTYPE_NULL))
-		sl_yschema_read(r, schema, &scope, root, cfg, NULL);
-	else
+	if (root->kind == SL_YNODE_MAPPING || sl_ynode_is(root, SL_YTYPE_NULL)) {
+		if (sl_yschema_read(r, schema, &scope, root, cfg, &found) == 0 && !r->problems)
+			check(r, schema, &found, cfg);
+	} else
 		sl_yreader_type_error(r, NULL, root, "a mapping of settings");
 	if (r->problems)
 		rc = SL_EINVAL;
@@ -106,13 +146,78 @@ out:
 	return rc;
 }
 
+bool sl_host_is_loopback(const char *host)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+	static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (!strcasecmp(host, "localhost"))
+		return true;
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, host, a) != 1)
+		return false;
+	if (!memcmp(a, v4mapped, sizeof(v4mapped)))
+		return a[12] == 127;
+	for (size_t i = 0; i < 15; i++)
+		if (a[i])
+			return false;
+	return a[15] == 1;
+}
+
+/* The value node of key NAME of SCHEMA, as FOUND saw it, or NULL. */
+static const struct sl_ynode *found_value(const struct sl_yschema *schema,
+                                          const struct sl_yfound *found, const char *name)
+{
+	for (size_t i = 0; i < schema->nr; i++)
+		if (!strcmp(schema->keys[i].name, name))
+			return found->pairs[i] ? found->pairs[i]->value : NULL;
+	return NULL;
+}
+
+/* Whether "host:port" names a loopback host (a bad one is reported elsewhere). */
+static bool hostport_loopback(const char *hostport)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	char *host = NULL;
+	int port;
+	bool loopback = true;
+
+	if (!sl_hostport_parse(hostport, &host, &port, &err))
+		loopback = sl_host_is_loopback(host);
+	free(host);
+	sl_strbuf_release(&err);
+	return loopback;
+}
+
+/*
+ * Clear text only on loopback, unless the file says it is wanted: a
+ * scheduler reachable from other hosts without TLS hands its workers'
+ * token to whoever reads the network, and lets anyone who can take its
+ * address command the workers (docs/security.md).
+ */
+static void check_sched(struct sl_yreader *r, const struct sl_yschema *schema,
+                        const struct sl_yfound *found, void *out)
+{
+	struct sl_config *cfg = out;
+	const struct sl_ynode *listen = found_value(schema, found, "listen");
+
+	if (cfg->tls_cert || cfg->insecure || !listen || hostport_loopback(cfg->listen))
+		return;
+	sl_yreader_report(r, listen,
+	                  "listen: %s is not a loopback address, and workers would send their "
+	                  "token in clear text: set tls (cert and key) so that workers can "
+	                  "verify this scheduler, or insecure: true if the network is trusted",
+	                  cfg->listen);
+}
+
 int sl_config_load(struct sl_config *cfg, const char *path, struct sl_diags *diags)
 {
 	static const struct sl_yschema schema = {top_keys, SL_ARRAY_SIZE(top_keys), NULL};
 	struct sl_yreader r;
 
 	sl_yreader_init(&r, path, diags);
-	return load_file(&r, &cfg->file, &schema, cfg);
+	return load_file(&r, &cfg->file, &schema, check_sched, cfg);
 }
 
 /* The worker's configuration. */
@@ -159,6 +264,7 @@ void sl_worker_config_release(struct sl_worker_config *cfg)
 	free(cfg->queues);
 	free(cfg->state_dir);
 	free(cfg->repo);
+	free(cfg->tls_ca);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -293,6 +399,84 @@ static bool read_queues(struct sl_yreader *r, const char *name, const struct sl_
 	                  &cfg->queues_alloc);
 }
 
+static int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/*
+ * "sha256:AB:CD:..." as `openssl x509 -noout -fingerprint -sha256` prints
+ * it, with or without the prefix and the colons (a colon only between two
+ * bytes), in either case.
+ */
+static bool parse_fingerprint(const char *s, unsigned char *fp)
+{
+	size_t n = 0;
+
+	if (!strncasecmp(s, "sha256:", 7))
+		s += 7;
+	while (*s) {
+		int hi, lo;
+
+		if (n == SL_CONFIG_FINGERPRINT_LEN)
+			return false;
+		if (n && *s == ':')
+			s++;
+		if ((hi = hex_digit((unsigned char)s[0])) < 0 ||
+		    (lo = hex_digit((unsigned char)s[1])) < 0)
+			return false;
+		fp[n++] = (unsigned char)(hi << 4 | lo);
+		s += 2;
+	}
+	return n == SL_CONFIG_FINGERPRINT_LEN;
+}
+
+static bool read_fingerprint(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                             void *out)
+{
+	struct sl_worker_config *cfg = out;
+	const char *s = sl_ynode_deref(v)->u.scalar.text;
+
+	if (!parse_fingerprint(s, cfg->tls_fingerprint)) {
+		sl_yreader_report(r, v,
+		                  "%s: expected sha256: and 32 bytes in hex (AB:CD:... as `openssl "
+		                  "x509 -noout -fingerprint -sha256` prints them), got '%.120s'",
+		                  name, s);
+		return false;
+	}
+	cfg->tls_pinned = true;
+	return true;
+}
+
+static const struct sl_ykey worker_tls_keys[] = {
+    SL_YKEY_STRING("ca", struct sl_worker_config, tls_ca, 0, NULL),
+    SL_YKEY_FN("fingerprint", SL_YK_STRING, 0, NULL, read_fingerprint),
+};
+
+static bool read_worker_tls(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                            void *out)
+{
+	static const struct sl_yschema schema = {worker_tls_keys, SL_ARRAY_SIZE(worker_tls_keys),
+	                                         NULL};
+	const struct sl_yscope scope = {.where = name, .prefix = "tls."};
+	struct sl_worker_config *cfg = out;
+	struct sl_yfound found;
+
+	if (sl_yschema_read(r, &schema, &scope, v, out, &found))
+		return false;
+	if (!found.present) {
+		sl_yreader_report(r, v,
+		                  "tls: needs ca (CA certificates to verify the scheduler with), "
+		                  "fingerprint (its certificate's SHA-256), or both");
+		return false;
+	}
+	cfg->tls = true;
+	return true;
+}
+
 static const struct sl_ykey worker_keys[] = {
     SL_YKEY_FN("scheduler", SL_YK_STRINGS, SL_YKEY_REQUIRED | SL_YKEY_ONE | SL_YKEY_NONEMPTY,
                "host:port, or a list of them", read_schedulers),
@@ -308,7 +492,38 @@ static const struct sl_ykey worker_keys[] = {
                      SL_YKEY_POSITIVE),
     SL_YKEY_INT("checkout_max_bytes", struct sl_worker_config, checkout_max_bytes, 1,
                 (long long)1 << 50, 0),
+    SL_YKEY_FN("tls", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS, "a mapping (ca, fingerprint)",
+               read_worker_tls),
+    SL_YKEY_BOOL("insecure", struct sl_worker_config, insecure, 0),
 };
+
+/*
+ * Clear text only to a scheduler on this host, unless the file says it is
+ * wanted: else the token goes to whoever answers at that address, and so
+ * does the right to have this worker run commands (docs/security.md).
+ */
+static void check_worker(struct sl_yreader *r, const struct sl_yschema *schema,
+                         const struct sl_yfound *found, void *out)
+{
+	struct sl_worker_config *cfg = out;
+	const struct sl_ynode *v = found_value(schema, found, "scheduler");
+
+	if (cfg->tls || cfg->insecure || !v)
+		return;
+	for (size_t i = 0; i < sl_ylist_nr(v); i++) {
+		const struct sl_ynode *item = sl_ylist_item(v, i);
+		const char *target = sl_ynode_deref(item)->u.scalar.text;
+
+		if (!hostport_loopback(target))
+			sl_yreader_report(
+			    r, item,
+			    "scheduler: %s is not a loopback address, and this worker "
+			    "would send its token in clear text to whoever answers there: "
+			    "set tls (ca and/or fingerprint) so that it verifies the "
+			    "scheduler first, or insecure: true if the network is trusted",
+			    target);
+	}
+}
 
 int sl_worker_config_load(struct sl_worker_config *cfg, const char *path, struct sl_diags *diags)
 {
@@ -316,5 +531,5 @@ int sl_worker_config_load(struct sl_worker_config *cfg, const char *path, struct
 	struct sl_yreader r;
 
 	sl_yreader_init(&r, path, diags);
-	return load_file(&r, &cfg->file, &schema, cfg);
+	return load_file(&r, &cfg->file, &schema, check_worker, cfg);
 }
