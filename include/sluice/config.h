@@ -1,9 +1,8 @@
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
 
-#include <stdint.h>
-
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sluice/diag.h"
 #include "sluice/strbuf.h"
@@ -75,9 +74,14 @@ int sl_config_load(struct sl_config *cfg, const char *path, struct sl_diags *dia
  *     grace: 60s                              # SIGTERM grace period, default 60s
  *     checkout_max_age: 7d                    # prune checkouts unused this long
  *     checkout_max_bytes: 5368709120          # and beyond this size (5 GiB)
+ *     task_user: sluice-task                  # who tasks run as; default the worker's user
  *
  * `scheduler` entries are `host:port` or `[v6addr]:port`; `name` and queue
- * names are protocol ids ([A-Za-z0-9_.-], 1 to 200 characters).
+ * names are protocol ids ([A-Za-z0-9_.-], 1 to 200 characters). `task_user`
+ * is a user name ([A-Za-z0-9_.-], not starting with '-', 1 to 32
+ * characters); the loader checks only its form and keeps where it was
+ * written, because the user is looked up where the worker starts, not
+ * where the file is checked (docs/worker.md).
  */
 struct sl_worker_config {
 	char *file;        /* the file read, or NULL */
@@ -93,6 +97,9 @@ struct sl_worker_config {
 	int64_t grace;              /* seconds, default 60 */
 	int64_t checkout_max_age;   /* seconds, default 7 days */
 	int64_t checkout_max_bytes; /* default 5 GiB */
+	char *task_user;            /* NULL unless set */
+	unsigned task_user_line;    /* where its value is written, for start-up errors */
+	unsigned task_user_column;
 };
 
 #define SL_WORKER_CONFIG_DEFAULT_PATH "/etc/sluice/worker.yaml"
