@@ -107,9 +107,13 @@ tasks:
   consume:
     depends_on: [probe, plant]
     command: echo "got dir={{ outputs.probe.dir }} leak=[\$SLUICE_OUT_PLANT_LEAK]"
+EOF
+cat >"$R/dags/slow.yaml" <<EOF
+schedule: null
+tasks:
   slow:
     timeout: 2s
-    command: echo \$\$ >"\$PIDS/slow.pid"; sleep 301
+    command: echo \$\$ >"$PIDS/slow.pid"; sleep 301
 EOF
 cat >"$R/dags/hang.yaml" <<EOF
 schedule: null
@@ -215,8 +219,12 @@ grep -q "event=workdir_not_removed" "$TMP/w.log"
 ok $? "... and no removal failed"
 
 # --- stopping another user's processes: CAP_KILL ----------------------------------
+run "$SLUICE" trigger slow --run-id r3
+expect_status 0 "trigger slow"
+wait_run slow r3 30
+ok $? "the run of a task with a 2 s timeout ends"
 pg_sql "SELECT outcome FROM attempts a JOIN task_instances ti USING (ti_id)
-	JOIN runs r USING (run_pk) WHERE r.run_id = 'r1' AND ti.task_id = 'slow'" >"$TMP/slow"
+	JOIN runs r USING (run_pk) WHERE r.run_id = 'r3' AND ti.task_id = 'slow'" >"$TMP/slow"
 expect_file "$TMP/slow" "timeout" "a task past its timeout ends as timeout"
 SLOW=$(cat "$PIDS/slow.pid" 2>/dev/null)
 [ -n "$SLOW" ] && ! alive "$SLOW" && ! pgrep -u $TU -f "sleep 301" >/dev/null
