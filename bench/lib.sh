@@ -101,6 +101,10 @@ bench_repo() {
 		git -c user.name=b -c user.email=b@b commit -q -m dags) || exit 1
 }
 
+# A worker run as root refuses to start without a task_user (docs/worker.md).
+ROOT_TASK_USER=
+[ "$(id -u)" -eq 0 ] && ROOT_TASK_USER="task_user: root"
+
 bench_start() {
 	local slots=${1:-2}
 	bench_sched 30s
@@ -111,6 +115,7 @@ name: w1
 slots: $slots
 state_dir: $TMP/worker-state
 grace: 2s
+$ROOT_TASK_USER
 EOF
 	"$WORKER" --config "$TMP/worker.yaml" 2>"$TMP/worker.log" &
 	WPID=$!

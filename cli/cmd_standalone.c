@@ -765,6 +765,45 @@ static void stop_daemons(struct sa *sa)
 	sa->sched = sa->worker = 0;
 }
 
+/*
+ * The worker's task_user when standalone runs as root, since a worker run
+ * as root refuses to start without one (docs/worker.md): `nobody` when it
+ * exists and every folder down to `state` lets other users through (tasks
+ * must reach their checkout and work folder below it), else `root`, said
+ * here as well as in the worker's log. NULL when not root: tasks then run
+ * as the user who started standalone.
+ */
+static const char *worker_task_user(const char *state)
+{
+	bool open_path = getpwnam("nobody") != NULL;
+	struct stat st;
+	char *p;
+
+	if (geteuid() != 0)
+		return NULL;
+	p = sl_xstrdup(state);
+	for (char *s = p + 1; open_path; s++) {
+		char c = *s;
+
+		if (c != '/' && c)
+			continue;
+		*s = '\0';
+		open_path = !stat(p, &st) && (st.st_mode & S_IXOTH);
+		*s = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	if (open_path)
+		return "nobody";
+	fprintf(stderr,
+	        "sluice standalone: tasks run as root: user 'nobody' cannot reach %s (a folder "
+	        "on the way is closed to other users); with a --state-dir it can reach, they run "
+	        "as nobody\n",
+	        state);
+	return "root";
+}
+
 static int run_standalone(struct cli *cli, int argc, char **argv)
 {
 	struct sa_opts o = {NULL, NULL, NULL};
@@ -916,9 +955,12 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 	sl_strbuf_adds(&y, "\nname: standalone\nstate_dir: ");
 	{
 		char *d = join(sa.state, "worker");
+		const char *task_user = worker_task_user(sa.state);
 
 		yaml_str(&y, d);
 		free(d);
+		if (task_user)
+			sl_strbuf_addf(&y, "\ntask_user: %s", task_user);
 	}
 	sl_strbuf_addch(&y, '\n');
 	if (write_file(worker_yaml, y.buf))

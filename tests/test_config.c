@@ -214,6 +214,47 @@ static void test_worker_one_scheduler(void **state)
 	sl_diags_release(&diags);
 }
 
+static void test_worker_task_user(void **state)
+{
+	struct sl_diags diags = SL_DIAGS_INIT;
+	struct sl_worker_config cfg;
+	char *path = write_temp("scheduler: a:1\ntoken_file: t\ntask_user:   sluice-task\n");
+
+	(void)state;
+	sl_worker_config_init(&cfg);
+	assert_null(cfg.task_user);
+	assert_int_equal(sl_worker_config_load(&cfg, path, &diags), 0);
+	assert_string_equal(cfg.task_user, "sluice-task");
+	/* Kept for the start-up error when the user does not exist there. */
+	assert_int_equal(cfg.task_user_line, 3);
+	assert_int_equal(cfg.task_user_column, 14);
+	unlink(path);
+	sl_worker_config_release(&cfg);
+
+	path = write_temp("scheduler: a:1\ntoken_file: t\ntask_user: '-rf'\n");
+	sl_worker_config_init(&cfg);
+	assert_int_not_equal(sl_worker_config_load(&cfg, path, &diags), 0);
+	assert_int_equal(diags.nr, 1);
+	assert_int_equal(diags.items[0].line, 3);
+	assert_int_equal(diags.items[0].column, 12);
+	assert_string_equal(diags.items[0].message,
+	                    "task_user: '-rf' is not a user name (1 to 32 of A-Z a-z 0-9 _ . -, "
+	                    "not starting with '-')");
+	assert_null(cfg.task_user);
+	unlink(path);
+	sl_worker_config_release(&cfg);
+	sl_diags_release(&diags);
+
+	path = write_temp("scheduler: a:1\ntoken_file: t\ntask_user: [a, b]\n");
+	sl_worker_config_init(&cfg);
+	assert_int_not_equal(sl_worker_config_load(&cfg, path, &diags), 0);
+	assert_int_equal(diags.nr, 1);
+	assert_non_null(strstr(diags.items[0].message, "task_user: expected a string"));
+	unlink(path);
+	sl_worker_config_release(&cfg);
+	sl_diags_release(&diags);
+}
+
 static void test_worker_every_problem_reported(void **state)
 {
 	struct sl_diags diags = SL_DIAGS_INIT;
@@ -463,6 +504,7 @@ int main(void)
 	    cmocka_unit_test(test_worker_defaults),
 	    cmocka_unit_test(test_worker_full_file),
 	    cmocka_unit_test(test_worker_one_scheduler),
+	    cmocka_unit_test(test_worker_task_user),
 	    cmocka_unit_test(test_worker_every_problem_reported),
 	    cmocka_unit_test(test_worker_required),
 	    cmocka_unit_test(test_listen_needs_tls),

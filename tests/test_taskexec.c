@@ -404,6 +404,84 @@ static void test_outputs(void **state)
 	assert_int_equal(rmdir(dir), 0); /* every outputs file was removed */
 }
 
+/*
+ * The command chooses what lies at the outputs file's name: a link to a
+ * file it could not read itself must not make us read it (the worker reads
+ * the file with more rights than a task_user has).
+ */
+static void test_outputs_links_refused(void **state)
+{
+	char dir[] = "/tmp/sluice-taskexec-XXXXXX";
+	struct sl_strbuf cmd = SL_STRBUF_INIT, secret = SL_STRBUF_INIT;
+	struct sl_taskexec_opts o;
+	struct run r;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	sl_strbuf_addf(&secret, "%s/secret", dir);
+	f = fopen(secret.buf, "w");
+	assert_non_null(f);
+	fputs("token=hunter2\n", f);
+	fclose(f);
+
+	sl_strbuf_addf(&cmd, "ln -sf '%s' \"$SLUICE_OUTPUT\"", secret.buf);
+	opts_init(&o, &r, cmd.buf);
+	o.output_dir = dir;
+	run_opts(&r, &o);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
+	assert_int_equal(r.res.outputs.nr, 0);
+	assert_non_null(
+	    strstr(r.err.buf, "[sluice: $SLUICE_OUTPUT ignored: it is a symbolic link]"));
+	run_release(&r);
+
+	sl_strbuf_reset(&cmd);
+	sl_strbuf_addf(&cmd, "ln -f '%s' \"$SLUICE_OUTPUT\"", secret.buf);
+	opts_init(&o, &r, cmd.buf);
+	o.output_dir = dir;
+	run_opts(&r, &o);
+	assert_int_equal(r.res.outputs.nr, 0);
+	assert_non_null(strstr(r.err.buf,
+	                       "[sluice: $SLUICE_OUTPUT ignored: not a regular file with "
+	                       "one name]"));
+	run_release(&r);
+
+	assert_int_equal(unlink(secret.buf), 0);
+	assert_int_equal(rmdir(dir), 0);
+	sl_strbuf_release(&cmd);
+	sl_strbuf_release(&secret);
+}
+
+/*
+ * Run as another user (root only: taking another uid needs the right to):
+ * the command has that uid and gid and no supplementary group, and can
+ * write the outputs file, which we can still read.
+ */
+static void test_user(void **state)
+{
+	char dir[] = "/tmp/sluice-taskexec-XXXXXX";
+	const struct sl_taskexec_user nobody = {65534, 65534};
+	struct sl_taskexec_opts o;
+	struct run r;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0711), 0);
+	opts_init(&o, &r,
+	          "echo \"$(id -u) $(id -g) $(id -G)\"; echo who=$(id -u) >\"$SLUICE_OUTPUT\"");
+	o.output_dir = dir;
+	o.user = &nobody;
+	run_opts(&r, &o);
+	assert_int_equal(r.res.outcome, SL_OUTCOME_SUCCESS);
+	assert_string_equal(r.out.buf, "65534 65534 65534\n");
+	assert_int_equal(r.res.outputs.nr, 1);
+	assert_string_equal(output_get(&r.res.outputs, "who"), "65534");
+	run_release(&r);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* Run `cmd` with its outputs file in `dir`. */
 static void run_outputs(struct run *r, const char *dir, const char *cmd, bool sensor)
 {
@@ -807,6 +885,8 @@ int main(void)
 	    cmocka_unit_test(test_outputs_not_utf8),
 	    cmocka_unit_test(test_outputs_too_big),
 	    cmocka_unit_test(test_outputs_too_many_keys),
+	    cmocka_unit_test(test_outputs_links_refused),
+	    cmocka_unit_test(test_user),
 	    cmocka_unit_test(test_cwd_and_bad_cwd),
 	    cmocka_unit_test(test_env),
 	    cmocka_unit_test(test_callback_env),

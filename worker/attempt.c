@@ -1,5 +1,4 @@
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +26,10 @@ extern char **environ;
  * cache (lib/git/checkout.c) on a thread of libuv's pool, since that is disk
  * and network work; meanwhile it is held (it counts against the slots and
  * is listed as running) but has no process. The task then runs in
- * `<checkout>/<cwd>`, pinned in the cache until it ends. Its writable
- * scratch folder is `state_dir/work/<attempt>` ($SLUICE_WORK_DIR, also where
- * the $SLUICE_OUTPUT file goes), removed when the attempt ends.
+ * `<checkout>/<cwd>`, pinned in the cache until it ends, as the task user
+ * (taskuser.c). Its writable scratch folder is `state_dir/work/<attempt>`
+ * ($SLUICE_WORK_DIR, also where the $SLUICE_OUTPUT file goes), removed when
+ * the attempt ends.
  */
 
 /* The first prune soon after start (it also clears a crash's leftovers), then
@@ -79,21 +79,6 @@ static void attempt_free(struct attempt *a)
 	free(a);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void remove_tree(const char *dir)
-{
-	/* FTW_PHYS: never follow a symlink the task left behind. */
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
-
 /* Forget a held attempt: unpin its checkout, remove its scratch folder. */
 static void attempt_end(struct attempt *a)
 {
@@ -109,7 +94,8 @@ static void attempt_end(struct attempt *a)
 	}
 	if (a->checkout)
 		sl_checkout_unpin(&w->checkouts, a->commit);
-	remove_tree(a->dir);
+	workdir_remove(w, a->dir);
+	a->dir = NULL;
 	attempt_free(a);
 	conn_check_drained(w);
 	worker_maybe_exit(w);
@@ -328,6 +314,7 @@ static void start_task(struct attempt *a)
 	o.log_limit = (size_t)a->log_limit;
 	o.sensor = a->sensor;
 	o.output_dir = a->dir;
+	o.user = w->task_as;
 	o.on_log = on_log;
 	o.on_done = on_done;
 	o.data = a;
@@ -439,11 +426,9 @@ void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d)
 	a->w = w;
 	a->id = sl_xstrdup(d->attempt_id);
 	a->fence = d->fence;
-	a->dir = sl_xasprintf("%s/%s", w->work_dir, d->attempt_id);
 	sl_strbuf_init(&a->checkout_err);
 	a->env = (struct sl_env)SL_ENV_INIT;
-	if (mkdir(a->dir, 0700) && errno != EEXIST) {
-		sl_strbuf_addf(&err, "cannot create %s: %s", a->dir, strerror(errno));
+	if (workdir_create(w, d->attempt_id, &a->dir, &err)) {
 		fail_start(w, d, err.buf);
 		goto out;
 	}
@@ -456,6 +441,7 @@ void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d)
 	a->sensor = d->sensor;
 
 	sl_env_inherit_base(&a->env, environ);
+	taskuser_env(w, &a->env, a->dir);
 	for (size_t i = 0; i < d->env.nr; i++)
 		sl_env_set(&a->env, d->env.items[i].key, d->env.items[i].value);
 	/* Last, so that the dispatch's env cannot spoof them (docs/execution.md). */
@@ -490,10 +476,8 @@ void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d)
 	}
 	a = NULL;
 out:
-	if (a) {
-		remove_tree(a->dir);
-		attempt_free(a);
-	}
+	if (a)
+		attempt_free(a); /* its folder was not made */
 	free(sent_repo);
 	sl_strbuf_release(&err);
 	sl_strbuf_release(&num);

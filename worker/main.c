@@ -176,7 +176,8 @@ static int start(struct worker *w)
 		host[0] = '\0';
 	host[sizeof(host) - 1] = '\0';
 	w->host = sl_xstrdup(host[0] ? host : "unknown");
-	if ((rc = results_init(w, &err))) {
+	if ((rc = taskuser_init(w, &err)) || (rc = taskuser_layout(w, &err)) ||
+	    (rc = results_init(w, &err))) {
 		fprintf(stderr, "sluice-worker: %s\n", err.buf);
 		goto out;
 	}
@@ -203,6 +204,7 @@ static int start(struct worker *w)
 		sl_log("error", "init_failed", "what=signal error=\"%s\"", uv_strerror(rc));
 		goto out;
 	}
+	workdir_sweep(w);
 	sl_sdnotify_watchdog_start(&w->watchdog_timer);
 	sl_log("info", "started",
 	       "name=%s slots=%d state_dir=%s results_kept=%zu tls=%s version=%s", w->cfg.name,
@@ -308,6 +310,7 @@ out:
 	pgroups_release(&w);
 	attempt_release(&w);
 	free(w.attempts);
+	free(w.work_dir);
 	free(w.token);
 	free(w.host);
 	sl_tls_ctx_free(w.tls);

@@ -120,13 +120,10 @@ int results_init(struct worker *w, struct sl_strbuf *err)
 {
 	DIR *dir = NULL;
 	struct dirent *de;
-	int rc;
+	int rc = 0;
 
+	/* Made by taskuser_layout; its mode is checked there at each start. */
 	w->results_dir = sl_xasprintf("%s/results", w->cfg.state_dir);
-	w->work_dir = sl_xasprintf("%s/work", w->cfg.state_dir);
-	if ((rc = sl_mkdir_p(w->results_dir, 0700, err)) ||
-	    (rc = sl_mkdir_p(w->work_dir, 0700, err)))
-		goto out;
 	if (!(dir = opendir(w->results_dir))) {
 		sl_strbuf_addf(err, "cannot read %s: %s", w->results_dir, strerror(errno));
 		rc = SL_ERR;
@@ -172,7 +169,6 @@ void results_release(struct worker *w)
 	w->kept = NULL;
 	w->kept_nr = w->kept_alloc = 0;
 	free(w->results_dir);
-	free(w->work_dir);
 }
 
 static char *result_path(const struct worker *w, const char *id, const char *suffix)

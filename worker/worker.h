@@ -14,6 +14,8 @@
 #include "sluice/proto.h"
 #include "sluice/log.h"
 #include "sluice/strbuf.h"
+#include "sluice/taskenv.h"
+#include "sluice/taskexec.h"
 
 /*
  * sluice-worker's parts (docs/worker.md): main.c wires the loop, signals and
@@ -21,7 +23,8 @@
  * heartbeats, back-off); attempt.c runs dispatched attempts through
  * sl_taskexec; results.c keeps finished results on disk until acknowledged;
  * pgroups.c records the attempts' process groups and, at start, kills those
- * a killed worker left running.
+ * a killed worker left running; taskuser.c decides who tasks run as and
+ * lays out state_dir so that they cannot reach the worker's secrets.
  */
 
 /** Log bytes per LOG frame (docs/protocol.md recommends 64 KiB). */
@@ -111,9 +114,13 @@ struct worker {
 	bool git_ok, checkouts_ok, prune_timer_ok;
 	bool repo_credentials_warned; /* a DISPATCH's repo held credentials (logged once) */
 
+	/* the task user and the layout (taskuser.c) */
+	struct sl_taskexec_user task_user;      /* task_user's ids, once looked up */
+	const struct sl_taskexec_user *task_as; /* &task_user when tasks run as it, else NULL */
+	char *work_dir;                         /* state_dir/work */
+
 	/* results (results.c) */
 	char *results_dir;
-	char *work_dir;
 	struct kept_result *kept;
 	size_t kept_nr, kept_alloc;
 	struct log_backlog *backlog;
@@ -203,6 +210,28 @@ void results_resend(struct worker *w);
 void results_log(struct worker *w, const struct sl_proto_msg *log, uint64_t log_limit);
 bool results_has(const struct worker *w, const char *attempt_id);
 void results_list(const struct worker *w, struct sl_proto_strlist *l);
+
+/* taskuser.c */
+/**
+ * Clear the ambient and inheritable capabilities; look task_user up and
+ * check that tasks can be run as it (capabilities, group) or, without it,
+ * that the worker is not root; log who tasks run as. Errors name the file
+ * (and file:line:col of task_user). Call first, before anything is spawned.
+ */
+int taskuser_init(struct worker *w, struct sl_strbuf *err);
+/** Create state_dir's folders with the owner and modes of the layout; sets work_dir. */
+int taskuser_layout(struct worker *w, struct sl_strbuf *err);
+/** Create an attempt's folder (work/<attempt>) for the task user to write; `*dir` to free. */
+int workdir_create(struct worker *w, const char *attempt_id, char **dir, struct sl_strbuf *err);
+/** A task's HOME, USER and LOGNAME when it runs as task_user (HOME: its folder `dir`). */
+void taskuser_env(const struct worker *w, struct sl_env *env, const char *dir);
+/**
+ * Remove an attempt's folder (takes `dir`): emptied by a process run as the
+ * task user, then removed; on the loop, a failure logged.
+ */
+void workdir_remove(struct worker *w, char *dir);
+/** At start: remove every folder a previous life left in work/. */
+void workdir_sweep(struct worker *w);
 
 /* pgroups.c */
 /**

@@ -21,7 +21,9 @@
  * Layout under STATE_DIR:
  *
  *     checkouts/<commit>/              the tree of <commit>, no .git; files
- *                                      and folders read-only (a-w); the
+ *                                      0444 (0555 when executable), folders
+ *                                      0555, whatever the umask: readable by
+ *                                      a task user, writable by none; the
  *                                      folder's mtime is its last use
  *     checkouts/.tmp-<commit>-<pid>-*  a checkout being written
  *     checkouts/.trash-<commit>-<pid>-* a checkout being removed
@@ -56,7 +58,12 @@ struct sl_checkout_cache {
 	size_t pins_nr, pins_alloc;
 };
 
-/** Set up a cache in `state_dir` (its `checkouts` folder is created). */
+/**
+ * Set up a cache in `state_dir` (its `checkouts` folder is created, 0700
+ * when it is new: the caller sets who may reach it). Checkouts already
+ * there get the modes above (an earlier version kept the umask's); one that
+ * cannot be fixed is removed.
+ */
 int sl_checkout_cache_init(struct sl_checkout_cache *cache, const char *state_dir,
                            struct sl_strbuf *err);
 /** Free what the cache holds; no call may be running. */

@@ -91,13 +91,18 @@ int sl_config_load(struct sl_config *cfg, const char *path, struct sl_diags *dia
  *       ca: /etc/sluice/ca.pem                # CA certificates, PEM; host name checked
  *       fingerprint: "sha256:AB:CD:..."       # or/and its certificate's SHA-256
  *     insecure: false                         # true: clear text off loopback too
+ *     task_user: sluice-task                  # who tasks run as; default the worker's user
  *
  * `scheduler` entries are `host:port` or `[v6addr]:port`; `name` and queue
  * names are protocol ids ([A-Za-z0-9_.-], 1 to 200 characters). Every
  * `scheduler` entry must be loopback (127.0.0.0/8, ::1, localhost) unless
  * `tls` or `insecure: true` is set. `tls` needs `ca`, `fingerprint` or
  * both (then both must hold); a fingerprint is 32 bytes in hex, with or
- * without colons, in either case, after an optional "sha256:".
+ * without colons, in either case, after an optional "sha256:". `task_user`
+ * is a user name ([A-Za-z0-9_.-], not starting with '-', 1 to 32
+ * characters); the loader checks only its form and keeps where it was
+ * written, because the user is looked up where the worker starts, not
+ * where the file is checked (docs/worker.md).
  */
 struct sl_worker_config {
 	char *file;        /* the file read, or NULL */
@@ -113,6 +118,9 @@ struct sl_worker_config {
 	int64_t grace;              /* seconds, default 60 */
 	int64_t checkout_max_age;   /* seconds, default 7 days */
 	int64_t checkout_max_bytes; /* default 5 GiB */
+	char *task_user;            /* NULL unless set */
+	unsigned task_user_line;    /* where its value is written, for start-up errors */
+	unsigned task_user_column;
 	bool tls;                   /* `tls` is set: verify the scheduler */
 	char *tls_ca;               /* NULL unless set */
 	bool tls_pinned;            /* tls_fingerprint holds a pin */

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <uv.h>
 
@@ -80,16 +81,32 @@ typedef void (*sl_taskexec_log_cb)(struct sl_taskexec *te, enum sl_taskexec_stre
 typedef void (*sl_taskexec_done_cb)(struct sl_taskexec *te, struct sl_taskexec_result *result,
                                     void *data);
 
+/**
+ * Another user to run the command as (the worker's `task_user`,
+ * docs/worker.md): uv_spawn's child drops its supplementary groups, then
+ * takes `gid` and `uid` before it runs the shell. The caller needs the
+ * right to (root, or CAP_SETUID and CAP_SETGID), and CAP_KILL to stop the
+ * group afterwards; it must have cleared its ambient capabilities
+ * (sluice/privs.h) or the command inherits them. The $SLUICE_OUTPUT file is
+ * then created with group `gid` and mode 0660, so that the command can
+ * write it and the caller, its owner, read it.
+ */
+struct sl_taskexec_user {
+	uid_t uid;
+	gid_t gid;
+};
+
 struct sl_taskexec_opts {
-	const char *command;       /* already expanded (sl_taskenv_expand) */
-	const char *cwd;           /* NULL = the caller's */
-	char **env;                /* NULL-terminated NAME=value; NULL = empty */
-	uint64_t timeout;          /* seconds; 0 = none */
-	uint64_t grace;            /* seconds between SIGTERM and SIGKILL; 0 = default */
-	size_t log_limit;          /* bytes delivered to on_log; 0 = no limit */
-	bool sensor;               /* exit 75 means reschedule */
-	const char *output_dir;    /* where the $SLUICE_OUTPUT file goes; NULL = no file */
-	sl_taskexec_log_cb on_log; /* may be NULL */
+	const char *command;    /* already expanded (sl_taskenv_expand) */
+	const char *cwd;        /* NULL = the caller's */
+	char **env;             /* NULL-terminated NAME=value; NULL = empty */
+	uint64_t timeout;       /* seconds; 0 = none */
+	uint64_t grace;         /* seconds between SIGTERM and SIGKILL; 0 = default */
+	size_t log_limit;       /* bytes delivered to on_log; 0 = no limit */
+	bool sensor;            /* exit 75 means reschedule */
+	const char *output_dir; /* where the $SLUICE_OUTPUT file goes; NULL = no file */
+	const struct sl_taskexec_user *user; /* NULL: the caller's own user */
+	sl_taskexec_log_cb on_log;           /* may be NULL */
 	sl_taskexec_done_cb on_done;
 	void *data;
 };
@@ -97,7 +114,8 @@ struct sl_taskexec_opts {
 /**
  * Start an attempt. On success `*out` is the running attempt (owned by the
  * library until on_done returns) and 0 is returned. On failure (the shell
- * or the cwd cannot be used, the output file cannot be created) a negative
+ * or the cwd cannot be used, the user cannot be taken, the output file
+ * cannot be created) a negative
  * code is returned with a sentence in `err`, on_done is never called, and
  * the few handles already initialised are closed on the loop's next turn.
  */

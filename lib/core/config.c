@@ -265,6 +265,7 @@ void sl_worker_config_release(struct sl_worker_config *cfg)
 	free(cfg->state_dir);
 	free(cfg->repo);
 	free(cfg->tls_ca);
+	free(cfg->task_user);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -477,6 +478,35 @@ static bool read_worker_tls(struct sl_yreader *r, const char *name, const struct
 	return true;
 }
 
+/* The POSIX portable user name set, as useradd takes it (at most 32, LOGIN_NAME_MAX). */
+#define USER_NAME_MAX 32
+
+/*
+ * Only the form: the user is looked up when the worker starts, on the
+ * machine it runs on (a file checked elsewhere may name a user made there).
+ * Where the value is written is kept, so that an unknown user is reported
+ * at file:line:col all the same.
+ */
+static bool check_task_user(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                            void *out)
+{
+	struct sl_worker_config *cfg = out;
+	const char *s = sl_ynode_deref(v)->u.scalar.text;
+	size_t n = strlen(s);
+
+	if (n < 1 || n > USER_NAME_MAX || s[0] == '-' ||
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != n) {
+		sl_yreader_report(r, v,
+		                  "%s: '%s' is not a user name (1 to %d of A-Z a-z 0-9 _ . -, not "
+		                  "starting with '-')",
+		                  name, s, USER_NAME_MAX);
+		return false;
+	}
+	cfg->task_user_line = v->line;
+	cfg->task_user_column = v->column;
+	return true;
+}
+
 static const struct sl_ykey worker_keys[] = {
     SL_YKEY_FN("scheduler", SL_YK_STRINGS, SL_YKEY_REQUIRED | SL_YKEY_ONE | SL_YKEY_NONEMPTY,
                "host:port, or a list of them", read_schedulers),
@@ -495,6 +525,8 @@ static const struct sl_ykey worker_keys[] = {
     SL_YKEY_FN("tls", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS, "a mapping (ca, fingerprint)",
                read_worker_tls),
     SL_YKEY_BOOL("insecure", struct sl_worker_config, insecure, 0),
+    SL_YKEY_STRING("task_user", struct sl_worker_config, task_user, SL_YKEY_NULL_KEEPS,
+                   check_task_user),
 };
 
 /*

@@ -222,9 +222,15 @@ static int outputs_parse(struct sl_taskexec_result *r, const char *data, size_t 
 static void emit(struct sl_taskexec *te, enum sl_taskexec_stream id, const char *buf, size_t len);
 
 /*
- * Read the outputs file the command may have written. The command could
- * have replaced it with a FIFO or a symlink: O_NONBLOCK and O_NOFOLLOW plus
- * the regular-file check keep this one read bounded and non-blocking.
+ * Read the outputs file the command may have written. The command may have
+ * replaced it, and it may run as another user than ours, with less right
+ * to read: what it puts there must never make us read something it could
+ * not. O_NOFOLLOW refuses a symlink; the regular-file check a FIFO or a
+ * device (O_NONBLOCK keeps the open itself from blocking on a FIFO); and a
+ * file with another name elsewhere (a hard link, which fs.protected_hardlinks
+ * already forbids to files the command could not read) is refused too. The
+ * folder it lies in is the caller's, which the command cannot replace, so
+ * only the last component of the path is the command's to choose.
  */
 static void outputs_read(struct sl_taskexec *te)
 {
@@ -237,10 +243,17 @@ static void outputs_read(struct sl_taskexec *te)
 	if (!te->output_path)
 		return;
 	fd = open(te->output_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		goto out;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode))
-		goto out;
+	if (fd < 0) {
+		if (errno != ENOENT)
+			sl_strbuf_addf(&notes, "[sluice: $SLUICE_OUTPUT ignored: %s]\n",
+			               errno == ELOOP ? "it is a symbolic link" : strerror(errno));
+		goto note;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		sl_strbuf_adds(&notes, "[sluice: $SLUICE_OUTPUT ignored: not a regular file with "
+		                       "one name]\n");
+		goto note;
+	}
 	buf = sl_xmalloc(SL_TASKEXEC_OUTPUT_MAX + 1);
 	while (len < SL_TASKEXEC_OUTPUT_MAX + 1) {
 		ssize_t n = read(fd, buf + len, SL_TASKEXEC_OUTPUT_MAX + 1 - len);
@@ -256,11 +269,11 @@ static void outputs_read(struct sl_taskexec *te)
 		               te->stop == TE_STOP_NONE ? "; the attempt fails" : "", why.buf);
 		te->result.outputs_error = sl_strbuf_detach(&why, NULL);
 	}
+note:
 	/* Past the log cap too, like the truncation marker: it is sluice's word. */
 	if (notes.len && te->last && te->last != '\n')
 		emit(te, SL_TASKEXEC_STDERR, "\n", 1);
 	emit(te, SL_TASKEXEC_STDERR, notes.buf, notes.len);
-out:
 	sl_strbuf_release(&notes);
 	sl_strbuf_release(&why);
 	if (fd >= 0)
@@ -524,7 +537,14 @@ static char **env_with(char **env, char *extra)
 	return out;
 }
 
-static int output_file_create(struct sl_taskexec *te, const char *dir, struct sl_strbuf *err)
+/*
+ * The outputs file, made by us (mkstemp: a new name, never an existing
+ * file or link). A command that runs as another user gets it through the
+ * group: the folder is ours, so the command cannot swap it for a file of
+ * its own choosing under our name, only under a name it writes itself.
+ */
+static int output_file_create(struct sl_taskexec *te, const char *dir,
+                              const struct sl_taskexec_user *user, struct sl_strbuf *err)
 {
 	int fd;
 
@@ -536,6 +556,12 @@ static int output_file_create(struct sl_taskexec *te, const char *dir, struct sl
 		free(te->output_path);
 		te->output_path = NULL;
 		return SL_ERR;
+	}
+	if (user && (fchown(fd, (uid_t)-1, user->gid) || fchmod(fd, 0660))) {
+		sl_strbuf_addf(err, "cannot give the outputs file %s to group %ld: %s",
+		               te->output_path, (long)user->gid, strerror(errno));
+		close(fd);
+		return SL_ERR; /* start_abort unlinks it */
 	}
 	close(fd);
 	return 0;
@@ -582,7 +608,7 @@ int sl_taskexec_start(uv_loop_t *loop, const struct sl_taskexec_opts *opts,
 	te->data = opts->data;
 	te->result.exit_code = -1;
 
-	if (opts->output_dir && output_file_create(te, opts->output_dir, err))
+	if (opts->output_dir && output_file_create(te, opts->output_dir, opts->user, err))
 		goto fail;
 	if (stream_init(te, &te->out, SL_TASKEXEC_STDOUT, err) ||
 	    stream_init(te, &te->err, SL_TASKEXEC_STDERR, err))
@@ -621,6 +647,11 @@ int sl_taskexec_start(uv_loop_t *loop, const struct sl_taskexec_opts *opts,
 	 * signal to -pid reaches every process the command starts, and no
 	 * terminal signal from the daemon's session reaches the task. */
 	po.flags = UV_PROCESS_DETACHED;
+	if (opts->user) {
+		po.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
+		po.uid = opts->user->uid;
+		po.gid = opts->user->gid;
+	}
 
 	uv_update_time(loop);
 	te->started_loop_ms = uv_now(loop);
@@ -632,8 +663,11 @@ int sl_taskexec_start(uv_loop_t *loop, const struct sl_taskexec_opts *opts,
 	free(output_env);
 	output_env = NULL;
 	if (rc) {
-		sl_strbuf_addf(err, "cannot run /bin/sh -c in '%s': %s",
-		               opts->cwd ? opts->cwd : ".", uv_strerror(rc));
+		sl_strbuf_addf(err, "cannot run /bin/sh -c in '%s'", opts->cwd ? opts->cwd : ".");
+		if (opts->user)
+			sl_strbuf_addf(err, " as uid %ld gid %ld", (long)opts->user->uid,
+			               (long)opts->user->gid);
+		sl_strbuf_addf(err, ": %s", uv_strerror(rc));
 		goto fail;
 	}
 	te->pid = te->proc.pid;

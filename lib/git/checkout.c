@@ -48,6 +48,8 @@ static int sys_fail(struct sl_strbuf *err, const char *what, const char *path)
 	return SL_ERR;
 }
 
+static int share_existing(struct sl_checkout_cache *cache, struct sl_strbuf *err);
+
 /* "message: libgit2's reason", as lib/git/gitsrc.c words them. */
 int sl_checkout_cache_init(struct sl_checkout_cache *cache, const char *state_dir,
                            struct sl_strbuf *err)
@@ -63,6 +65,8 @@ int sl_checkout_cache_init(struct sl_checkout_cache *cache, const char *state_di
 		sys_fail(err, "create", cache->dir);
 		goto fail;
 	}
+	if (share_existing(cache, err))
+		goto fail;
 	if (uv_mutex_init(&cache->lock)) {
 		sl_strbuf_adds(err, "cannot create a mutex");
 		goto fail;
@@ -132,10 +136,24 @@ void sl_checkout_unpin(struct sl_checkout_cache *cache, const char *commit)
 /* --- walking a checkout ---------------------------------------------------- */
 
 enum walk_op {
-	WALK_READONLY, /* chmod a-w every file and folder below */
+	WALK_READONLY, /* every file and folder below: readable by all, writable by none */
 	WALK_SIZE,     /* add up allocated bytes */
 	WALK_REMOVE,   /* delete everything below */
 };
+
+/*
+ * The mode of a checked-out file or folder, whatever the umask it was
+ * written under (the unit's 0027 would give 0640): readable by everyone, so
+ * that tasks running as another user than the worker's (task_user) can read
+ * the tree, and writable by no one, so that no task changes what the next
+ * attempt of the same commit runs. Who may reach the tree at all is decided
+ * by the checkouts folder above it (docs/worker.md). git records only 644
+ * and 755.
+ */
+static mode_t readonly_mode(mode_t m)
+{
+	return S_ISDIR(m) || (m & 0111) ? 0555 : 0444;
+}
 
 /*
  * Apply `op` to everything below the open folder `dfd` (not to the folder
@@ -195,7 +213,8 @@ static int walk(int dfd, const char *path, enum walk_op op, uint64_t *bytes, int
 			r = sys_fail(err, "remove", sub_path.buf);
 		}
 		if (op == WALK_READONLY && !S_ISLNK(st.st_mode) &&
-		    fchmodat(dfd, e->d_name, st.st_mode & 07555, 0))
+		    (st.st_mode & 07777) != readonly_mode(st.st_mode) &&
+		    fchmodat(dfd, e->d_name, readonly_mode(st.st_mode), 0))
 			r = r ? r : sys_fail(err, "make read-only", sub_path.buf);
 	next:
 		if (r && !rc)
@@ -230,6 +249,42 @@ static int remove_tree(const char *path, struct sl_strbuf *err)
 	rc = walk_path(path, WALK_REMOVE, NULL, err);
 	if (!rc && rmdir(path))
 		rc = sys_fail(err, "remove", path);
+	return rc;
+}
+
+/*
+ * Give every cached checkout the modes a new one gets: checkouts made by an
+ * earlier version kept the umask's, which a task user outside the worker's
+ * group cannot read. Only what differs is changed, so once done this is a
+ * walk like pruning's. A checkout that cannot be fixed is removed (it is
+ * built again when needed).
+ */
+static int share_existing(struct sl_checkout_cache *cache, struct sl_strbuf *err)
+{
+	struct sl_strbuf path = SL_STRBUF_INIT, ignored = SL_STRBUF_INIT;
+	struct dirent *e;
+	DIR *d;
+	int rc = 0;
+
+	d = opendir(cache->dir);
+	if (!d)
+		return sys_fail(err, "read folder", cache->dir);
+	while ((errno = 0, e = readdir(d))) {
+		sl_strbuf_reset(&path);
+		sl_strbuf_addf(&path, "%s/%s", cache->dir, e->d_name);
+		if (!is_commit_id(e->d_name) || !walk_path(path.buf, WALK_READONLY, NULL, &ignored))
+			continue;
+		sl_strbuf_reset(&ignored);
+		if (remove_tree(path.buf, err)) {
+			rc = SL_ERR;
+			break;
+		}
+	}
+	if (!rc && errno)
+		rc = sys_fail(err, "read folder", cache->dir);
+	closedir(d);
+	sl_strbuf_release(&path);
+	sl_strbuf_release(&ignored);
 	return rc;
 }
 

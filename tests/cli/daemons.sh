@@ -13,6 +13,9 @@
 #   worker_config FILE NAME [KEY: VALUE]...
 #                           a config with each top-level KEY given replacing
 #                           its default
+#   $ROOT_TASK_USER         "task_user: root" when the tests run as root (a
+#                           worker run as root refuses to start without a
+#                           task_user), else empty: for configs written by hand
 #   start_scheduler NAME    run it with $TMP/NAME.yaml, log $TMP/NAME.log;
 #                           its pid in $NAME_pid (e.g. $s1_pid)
 #   start_worker NAME       likewise
@@ -27,6 +30,8 @@
 SCHED=${SLUICE_SCHEDULER:?SLUICE_SCHEDULER must point at sluice-scheduler}
 WORKER=${SLUICE_WORKER:?SLUICE_WORKER must point at sluice-worker}
 daemons_pids=
+ROOT_TASK_USER=
+[ "$(id -u)" -eq 0 ] && ROOT_TASK_USER="task_user: root"
 
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -120,6 +125,7 @@ name: $2
 slots: 2
 state_dir: $wc_file.state
 grace: 2s
+$ROOT_TASK_USER
 CONF
 	shift 2
 	config_set "$wc_file" "$@"

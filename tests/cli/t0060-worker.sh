@@ -28,6 +28,7 @@ slots: 1
 queues: [default, etl]
 state_dir: $TMP/$1.state
 grace: 1s
+$ROOT_TASK_USER
 EOF
 	"$WORKER" --config "$1.yaml" 2>"$1.log" &
 	WPID=$!
@@ -267,6 +268,7 @@ repo: $2
 grace: 1s
 checkout_max_age: 1d
 checkout_max_bytes: 1000000000
+$ROOT_TASK_USER
 EOF
 	"$WORKER" --config "$1.yaml" 2>"$1.log" &
 	WPID=$!

@@ -82,6 +82,7 @@ name: w1
 slots: 2
 state_dir: $TMP/worker-state
 grace: 2s
+$ROOT_TASK_USER
 EOF
 sed -e "s|$TMP/token|$TMP/badtoken|" -e 's/name: w1/name: bad/' \
 	-e "s|worker-state|bad-state|" "$TMP/worker.yaml" >"$TMP/bad.yaml"

@@ -69,6 +69,7 @@ name: w1
 slots: 1
 state_dir: $TMP/w.state
 grace: 1s
+$ROOT_TASK_USER
 EOF
 worker life1.log
 wait_for life1.log 'event=result_acked attempt=q1 '
