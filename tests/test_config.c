@@ -218,7 +218,7 @@ static void test_worker_task_user(void **state)
 {
 	struct sl_diags diags = SL_DIAGS_INIT;
 	struct sl_worker_config cfg;
-	char *path = write_temp("scheduler: a:1\ntoken_file: t\ntask_user:   sluice-task\n");
+	char *path = write_temp("scheduler: 127.0.0.1:1\ntoken_file: t\ntask_user:   sluice-task\n");
 
 	(void)state;
 	sl_worker_config_init(&cfg);
@@ -231,7 +231,7 @@ static void test_worker_task_user(void **state)
 	unlink(path);
 	sl_worker_config_release(&cfg);
 
-	path = write_temp("scheduler: a:1\ntoken_file: t\ntask_user: '-rf'\n");
+	path = write_temp("scheduler: 127.0.0.1:1\ntoken_file: t\ntask_user: '-rf'\n");
 	sl_worker_config_init(&cfg);
 	assert_int_not_equal(sl_worker_config_load(&cfg, path, &diags), 0);
 	assert_int_equal(diags.nr, 1);
@@ -245,7 +245,7 @@ static void test_worker_task_user(void **state)
 	sl_worker_config_release(&cfg);
 	sl_diags_release(&diags);
 
-	path = write_temp("scheduler: a:1\ntoken_file: t\ntask_user: [a, b]\n");
+	path = write_temp("scheduler: 127.0.0.1:1\ntoken_file: t\ntask_user: [a, b]\n");
 	sl_worker_config_init(&cfg);
 	assert_int_not_equal(sl_worker_config_load(&cfg, path, &diags), 0);
 	assert_int_equal(diags.nr, 1);

@@ -121,9 +121,9 @@ struct sl_worker_config {
 	char *task_user;            /* NULL unless set */
 	unsigned task_user_line;    /* where its value is written, for start-up errors */
 	unsigned task_user_column;
-	bool tls;                   /* `tls` is set: verify the scheduler */
-	char *tls_ca;               /* NULL unless set */
-	bool tls_pinned;            /* tls_fingerprint holds a pin */
+	bool tls;        /* `tls` is set: verify the scheduler */
+	char *tls_ca;    /* NULL unless set */
+	bool tls_pinned; /* tls_fingerprint holds a pin */
 	unsigned char tls_fingerprint[SL_CONFIG_FINGERPRINT_LEN];
 	bool insecure; /* clear text allowed off loopback; default false */
 };
