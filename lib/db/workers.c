@@ -1,5 +1,6 @@
 /*
- * Workers in PostgreSQL: registration, silent workers, ended attempts.
+ * Workers in PostgreSQL: registration, silent workers, ended attempts, and
+ * the attempts that are a worker's own.
  */
 #include "sluice/workers.h"
 
@@ -90,6 +91,31 @@ int sl_attempts_ended(struct sl_db *db, const int64_t *ids, size_t nr,
 			(*out)[i].attempt_id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
 			(*out)[i].fence = strtoll(PQgetvalue(r, i, 1), NULL, 10);
 		}
+		*out_nr = (size_t)PQntuples(r);
+	}
+	PQclear(r);
+	sl_strbuf_release(&arr);
+	return rc;
+}
+
+int sl_worker_owned_attempts(struct sl_db *db, const char *worker_id, const int64_t *ids, size_t nr,
+                             int64_t **out, size_t *out_nr, struct sl_strbuf *err)
+{
+	struct sl_strbuf arr = SL_STRBUF_INIT;
+	const char *params[2] = {worker_id, NULL};
+	PGresult *r = NULL;
+	int rc;
+
+	*out = NULL;
+	*out_nr = 0;
+	for (size_t i = 0; i < nr; i++)
+		sl_pgarray_add_int(&arr, ids[i]);
+	params[1] = sl_pgarray_end(&arr);
+	rc = sl_db_q_idempotent(db, SL_Q_WORKERS_OWNED_ATTEMPTS, 2, params, &r, err);
+	if (!rc && PQntuples(r)) {
+		*out = sl_xcalloc((size_t)PQntuples(r), sizeof(**out));
+		for (int i = 0; i < PQntuples(r); i++)
+			(*out)[i] = strtoll(PQgetvalue(r, i, 0), NULL, 10);
 		*out_nr = (size_t)PQntuples(r);
 	}
 	PQclear(r);
