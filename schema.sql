@@ -246,14 +246,14 @@ CREATE INDEX workers_heartbeat_idx ON workers (last_heartbeat_at)
 -- without a row may use the shared token. (0009)
 CREATE TABLE worker_credentials (
 	worker_id   sl_id       PRIMARY KEY,
-	secret_hash bytea
-		CONSTRAINT worker_credentials_hash_check CHECK (octet_length(secret_hash) = 32),
+	sha256 bytea
+		CONSTRAINT worker_credentials_hash_check CHECK (octet_length(sha256) = 32),
 	created_at  timestamptz NOT NULL DEFAULT now(),
 	revoked_at  timestamptz,
 	-- How many times the secret was replaced (--rotate, or add after revoke).
 	rotations   integer     NOT NULL DEFAULT 0 CHECK (rotations >= 0),
 	CONSTRAINT worker_credentials_state_check
-		CHECK ((secret_hash IS NULL) = (revoked_at IS NOT NULL))
+		CHECK ((sha256 IS NULL) = (revoked_at IS NOT NULL))
 );
 
 CREATE TABLE attempts (

@@ -79,7 +79,8 @@ static bool listed(const struct sl_proto_strlist *l, int64_t id)
  */
 static int adopt_listed(struct wconn *c, const struct sl_proto_hello *h, struct sl_strbuf *err)
 {
-	int64_t *ids = sl_xcalloc(h->running.nr + 1, sizeof(*ids)), *owned = NULL;
+	int64_t *ids = sl_xcalloc(h->running.nr + 1, sizeof(*ids));
+	struct sl_attempt_fence *owned = NULL;
 	size_t n = 0, owned_nr = 0;
 	int rc = 0;
 
@@ -94,7 +95,7 @@ static int adopt_listed(struct wconn *c, const struct sl_proto_hello *h, struct 
 		goto out;
 	}
 	for (size_t i = 0; i < owned_nr; i++)
-		live_add(c, owned[i], 0, 0);
+		live_add(c, owned[i].attempt_id, 0, 0);
 	if (owned_nr < n)
 		sl_log("warn", "hello_not_owned", "worker=%s listed=%zu not_owned=%zu",
 		       c->worker_id, n, n - owned_nr);

@@ -75,11 +75,12 @@ int sl_attempts_ended(struct sl_db *db, const int64_t *ids, size_t nr,
                       struct sl_attempt_fence **out, size_t *out_nr, struct sl_strbuf *err);
 
 /**
- * Which of the attempts `ids` were dispatched to `worker_id`, in any state:
- * a HELLO's list of what the worker runs speaks for those only. `*out`
- * (free it) receives `*out_nr` of them; NULL when none.
+ * Which of the attempts `ids` were dispatched to `worker_id`, in any state
+ * (with their fencing tokens): a HELLO's list of what the worker runs
+ * speaks for those only. `*out` (free it) receives `*out_nr` of them; NULL when
+ * none.
  */
 int sl_worker_owned_attempts(struct sl_db *db, const char *worker_id, const int64_t *ids, size_t nr,
-                             int64_t **out, size_t *out_nr, struct sl_strbuf *err);
+                             struct sl_attempt_fence **out, size_t *out_nr, struct sl_strbuf *err);
 
 #endif

@@ -80,7 +80,7 @@ expect_jq "$TMP/out" '.worker == "w2" and .rotated == false and .rotations == 0 
 jq -r .secret "$TMP/out" >"$TMP/w2.secret"
 chmod 600 "$TMP/w2.secret"
 hash=$(tr -d '\n' <"$TMP/w1.secret" | sha256sum | cut -d' ' -f1)
-expect_str "$(pg_sql "SELECT encode(secret_hash, 'hex') FROM worker_credentials
+expect_str "$(pg_sql "SELECT encode(sha256, 'hex') FROM worker_credentials
 	WHERE worker_id = 'w1'")" "$hash" "the database keeps the secret's SHA-256"
 "$PG_BIN/pg_dump" -a >"$TMP/dump.sql"
 expect_str "$(grep -c -F -e "$(cut -c12- "$TMP/w1.secret")" -e "$(cut -c12- "$TMP/w2.secret")" \

@@ -9,10 +9,10 @@
 -- and $3 (rotate) is false: then no row comes back. A revoked credential is
 -- replaced without --rotate.
 WITH up AS (
-    INSERT INTO worker_credentials AS c (worker_id, secret_hash)
+    INSERT INTO worker_credentials AS c (worker_id, sha256)
     VALUES ($1::text, decode($2::text, 'hex'))
         ON CONFLICT (worker_id) DO UPDATE
-       SET secret_hash = EXCLUDED.secret_hash, created_at = now(), revoked_at = NULL,
+       SET sha256 = EXCLUDED.sha256, created_at = now(), revoked_at = NULL,
            rotations = c.rotations + 1
      WHERE c.revoked_at IS NOT NULL OR $3::boolean
     RETURNING c.rotations)
@@ -28,16 +28,16 @@ WITH known AS (
      WHERE EXISTS (SELECT 1 FROM workers WHERE worker_id = $1::text)
         OR EXISTS (SELECT 1 FROM worker_credentials WHERE worker_id = $1::text)),
 up AS (
-    INSERT INTO worker_credentials AS c (worker_id, secret_hash, revoked_at)
+    INSERT INTO worker_credentials AS c (worker_id, sha256, revoked_at)
     SELECT worker_id, NULL, now() FROM known
         ON CONFLICT (worker_id) DO UPDATE
-       SET secret_hash = NULL, revoked_at = coalesce(c.revoked_at, now())
+       SET sha256 = NULL, revoked_at = coalesce(c.revoked_at, now())
     RETURNING c.worker_id)
 SELECT worker_id, pg_notify('sluice', 'credential ' || worker_id) FROM up
 
 -- name: credentials_of
 -- The credentials of the workers $1 (a name without a row has none): the
 -- scheduler's check of a HELLO, and of its connections after a change.
-SELECT worker_id, encode(secret_hash, 'hex'), revoked_at IS NOT NULL
+SELECT worker_id, encode(sha256, 'hex'), revoked_at IS NOT NULL
   FROM worker_credentials
  WHERE worker_id = ANY($1::text[])

@@ -37,7 +37,8 @@ SELECT attempt_id, fencing_token
 
 -- name: workers_owned_attempts
 -- Of the attempts $2 that a worker's HELLO lists, those dispatched to
--- worker $1, in any state: only these may count as live on its connection.
-SELECT attempt_id
+-- worker $1, in any state, with their fencing tokens: only these may count
+-- as live on its connection.
+SELECT attempt_id, fencing_token
   FROM attempts
  WHERE worker_id = $1 AND attempt_id = ANY($2::bigint[])
