@@ -378,10 +378,6 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 		free(reason);
 		goto out;
 	}
-	if (s->db_down) {
-		send_reject(c, "the scheduler cannot reach its database");
-		goto out;
-	}
 	/*
 	 * A worker that reconnects replaces its old connection: only a peer
 	 * holding the name's own secret (or, for a name without one, the
