@@ -241,6 +241,21 @@ CREATE TABLE workers (
 CREATE INDEX workers_heartbeat_idx ON workers (last_heartbeat_at)
 	WHERE state <> 'gone';
 
+-- A worker's own credential (`sluice workers add`): the SHA-256 of its
+-- random secret, or, once revoked, no hash and the name refused. A name
+-- without a row may use the shared token. (0009)
+CREATE TABLE worker_credentials (
+	worker_id   sl_id       PRIMARY KEY,
+	sha256 bytea
+		CONSTRAINT worker_credentials_hash_check CHECK (octet_length(sha256) = 32),
+	created_at  timestamptz NOT NULL DEFAULT now(),
+	revoked_at  timestamptz,
+	-- How many times the secret was replaced (--rotate, or add after revoke).
+	rotations   integer     NOT NULL DEFAULT 0 CHECK (rotations >= 0),
+	CONSTRAINT worker_credentials_state_check
+		CHECK ((sha256 IS NULL) = (revoked_at IS NOT NULL))
+);
+
 CREATE TABLE attempts (
 	attempt_id    bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	ti_id         bigint      NOT NULL REFERENCES task_instances ON DELETE CASCADE,
@@ -364,4 +379,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(5, 'attempt_stop_pending'),
 	(6, 'task_instances_in_flight_idx'),
 	(7, 'dag_version_columns'),
-	(8, 'random_fencing_tokens');
+	(8, 'random_fencing_tokens'),
+	(9, 'worker_credentials');

@@ -122,6 +122,8 @@ extern const struct cli_command cli_cmd_pools_list;
 extern const struct cli_command cli_cmd_pools_set;
 extern const struct cli_command cli_cmd_pools_delete;
 extern const struct cli_command cli_cmd_workers_list;
+extern const struct cli_command cli_cmd_workers_add;
+extern const struct cli_command cli_cmd_workers_revoke;
 extern const struct cli_command cli_cmd_status;
 extern const struct cli_command cli_cmd_trigger;
 extern const struct cli_command cli_cmd_runs_list;

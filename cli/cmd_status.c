@@ -31,12 +31,14 @@ const struct cli_command cli_cmd_workers_list = {
     .path = "workers list",
     .usage = "",
     .summary = "List the workers: host, queues, slots, running tasks, heartbeat.",
-    .help = "RUNNING counts the worker's live attempts. STATE is active, draining (takes\n"
-            "no new work) or gone.\n" STALE_HELP
-            "Below the table, each queue with scheduled tasks that no live worker serves:\n"
-            "'queue gpu: 3 tasks waiting, no live worker serves it' (on standard error\n"
-            "with --json; `status --json` has it as queues[].served).\n"
-            "\nExit status: 0 ok; 2 usage error; 4 cannot reach PostgreSQL.\n",
+    .help =
+        "RUNNING counts the worker's live attempts. STATE is active, draining (takes\n"
+        "no new work) or gone. CREDENTIAL is own (it connects with a secret of its\n"
+        "own, 'sluice workers add'), shared (the shared token) or revoked (refused).\n" STALE_HELP
+        "Below the table, each queue with scheduled tasks that no live worker serves:\n"
+        "'queue gpu: 3 tasks waiting, no live worker serves it' (on standard error\n"
+        "with --json; `status --json` has it as queues[].served).\n"
+        "\nExit status: 0 ok; 2 usage error; 4 cannot reach PostgreSQL.\n",
     .run = run_workers_list,
 };
 
@@ -110,6 +112,7 @@ enum {
 	W_VERSION,
 	W_STARTED,
 	W_STALE,
+	W_CREDENTIAL,
 };
 
 static json_t *queues_json(const char *list)
@@ -129,7 +132,7 @@ static json_t *worker_json(const struct sl_rows *res, int row)
 {
 	int64_t beat = sl_rows_int(res, row, W_HEARTBEAT, 0);
 
-	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:s, s:b, s:s?, s:o, s:o, s:I}", "worker",
+	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:s, s:b, s:s?, s:o, s:o, s:I, s:s}", "worker",
 	                 sl_rows_str(res, row, W_ID), "host", sl_rows_str(res, row, W_HOST),
 	                 "queues", queues_json(sl_rows_str(res, row, W_QUEUES)), "slots",
 	                 (json_int_t)sl_rows_int(res, row, W_SLOTS, 0), "running",
@@ -138,7 +141,8 @@ static json_t *worker_json(const struct sl_rows *res, int row)
 	                 "version", sl_rows_str(res, row, W_VERSION), "started_at",
 	                 time_col_json(res, row, W_STARTED), "last_heartbeat_at", time_json(beat),
 	                 "heartbeat_age_seconds",
-	                 (json_int_t)(sl_rows_int(res, row, W_NOW, 0) - beat));
+	                 (json_int_t)(sl_rows_int(res, row, W_NOW, 0) - beat), "credential",
+	                 sl_rows_str(res, row, W_CREDENTIAL));
 }
 
 static void worker_cells(struct cli_table *t, const struct sl_rows *res, int row)
@@ -156,6 +160,7 @@ static void worker_cells(struct cli_table *t, const struct sl_rows *res, int row
 	cli_table_add_buf(t, &sb);
 	cli_fmt_age(&sb, sl_rows_int(res, row, W_NOW, 0) - sl_rows_int(res, row, W_HEARTBEAT, 0));
 	cli_table_add_buf(t, &sb);
+	cli_table_add(t, sl_rows_str(res, row, W_CREDENTIAL));
 	sl_strbuf_release(&sb);
 }
 
@@ -183,7 +188,7 @@ static int run_workers_list(struct cli *cli, int argc, char **argv)
 		goto out;
 	list = json_array();
 	cli_table_header(&table, "WORKER", "HOST", "QUEUES", "SLOTS", "RUNNING", "STATE",
-	                 "HEARTBEAT", NULL);
+	                 "HEARTBEAT", "CREDENTIAL", NULL);
 	cli_table_align_right(&table, 3);
 	cli_table_align_right(&table, 4);
 	for (int row = 0; row < sl_rows_nr(res); row++) {

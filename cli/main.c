@@ -24,6 +24,8 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_pools_set,
     &cli_cmd_pools_delete,
     &cli_cmd_workers_list,
+    &cli_cmd_workers_add,
+    &cli_cmd_workers_revoke,
     &cli_cmd_status,
     &cli_cmd_trigger,
     &cli_cmd_runs_list,

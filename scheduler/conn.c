@@ -40,7 +40,8 @@
  *
  * 97326 bytes in all; 112 KiB leaves room for a few more queues. The
  * token's share is added at run time (preauth_max_frame): it must equal the
- * scheduler's own, so its length is known. A HELLO past this is refused
+ * scheduler's shared token or be a worker's own secret, so its length is
+ * at most the longer of the two. A HELLO past this is refused
  * with the connection, a worker with many more or longer queues included.
  * Anything larger than a HELLO before authentication is an attack, and
  * this is what an unauthenticated peer can make the scheduler buffer.
@@ -63,8 +64,11 @@
 
 static size_t preauth_max_frame(const struct sched *s)
 {
+	size_t token =
+	    s->token_len > SL_CREDENTIAL_SECRET_LEN ? s->token_len : SL_CREDENTIAL_SECRET_LEN;
+
 	/* The token in JSON: 6 bytes per byte at worst (\u00XX). */
-	return HELLO_MAX_FRAME_BASE + 6 * s->token_len;
+	return HELLO_MAX_FRAME_BASE + 6 * token;
 }
 
 static size_t preauth_max(const struct sched *s)
@@ -214,27 +218,6 @@ static int upsert_worker(struct sched *s, struct wconn *c, int version, struct s
 	return sl_worker_register(s->db, &hello, err);
 }
 
-/*
- * Attempts of this worker that an operator ended and that its HELLO does
- * not list have no process left: their tasks may run again.
- */
-static int confirm_stopped(struct wconn *c, struct sl_strbuf *err)
-{
-	int64_t *ids = sl_xcalloc(c->live_nr + 1, sizeof(*ids));
-	size_t confirmed = 0;
-	int rc;
-
-	for (size_t i = 0; i < c->live_nr; i++)
-		ids[i] = c->live[i].attempt_id;
-	rc = sl_engine_confirm_stopped(&c->s->engine, c->worker_id, ids, c->live_nr, &confirmed,
-	                               err);
-	if (!rc && confirmed)
-		sl_log("info", "attempts_stopped", "worker=%s attempts=%zu", c->worker_id,
-		       confirmed);
-	free(ids);
-	return rc;
-}
-
 /* conn_lose_attempt, and in `*ended` whether it ended the attempt. */
 static int lose_attempt(struct sched *s, const char *worker_id, int64_t id, int64_t fence,
                         const char *reason, bool *ended)
@@ -306,6 +289,60 @@ out:
 	return refused;
 }
 
+static const char *const credential_state_names[] = {
+    [SL_CREDENTIAL_NONE] = "none",
+    [SL_CREDENTIAL_OWN] = "own",
+    [SL_CREDENTIAL_REVOKED] = "revoked",
+};
+
+/*
+ * Whether the HELLO's token is good for its worker name (the rule is
+ * sl_credential_check's). Every refusal sends the same "bad token", so
+ * that a peer learns nothing of the name's state; the log says which.
+ * Both the shared token and the hash are compared whatever the name, and
+ * the lookup is one statement in every case.
+ */
+static bool authenticate(struct wconn *c, const struct sl_proto_hello *h)
+{
+	struct sched *s = c->s;
+	struct sl_credentials creds = SL_CREDENTIALS_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
+	const char *names[1] = {h->worker_id};
+	const struct sl_credential *cred;
+	size_t len = strlen(h->token);
+	bool ok = false;
+	int rc;
+
+	c->shared_ok = sl_proto_token_equal(h->token, len, s->token, s->token_len);
+	if ((rc = sl_credential_hash(h->token, len, c->token_hash, &err))) {
+		sl_log_quote(&q, err.buf);
+		sl_log("error", "hash_failed", "peer=%s error=%s", c->peer, q.buf);
+		send_reject(c, "bad token");
+		goto out;
+	}
+	if ((rc = sl_credentials_of(s->db, names, 1, &creds, &err))) {
+		sched_db_error(s, "credentials", rc, &err);
+		send_reject(c, "the scheduler cannot reach its database");
+		goto out;
+	}
+	cred = sl_credentials_find(&creds, h->worker_id);
+	c->auth = sl_credential_check(cred, c->token_hash, c->shared_ok);
+	if (c->auth == SL_CREDENTIAL_REFUSED) {
+		sl_log("warn", "auth_failed", "peer=%s worker=%s credential=%s shared_token=%s",
+		       c->peer, h->worker_id,
+		       credential_state_names[cred ? cred->state : SL_CREDENTIAL_NONE],
+		       s->token ? "yes" : "no");
+		send_reject(c, "bad token");
+		goto out;
+	}
+	ok = true;
+out:
+	sl_credentials_release(&creds);
+	sl_strbuf_release(&err);
+	sl_strbuf_release(&q);
+	return ok;
+}
+
 static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 {
 	struct sched *s = c->s;
@@ -317,11 +354,13 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 		send_reject(c, "the scheduler is stopping");
 		goto out;
 	}
-	/* Always compare, so that the answer takes the same time either way. */
-	if (!sl_proto_token_equal(h->token, strlen(h->token), s->token, s->token_len)) {
-		send_reject(c, "bad token");
+	/* Whether a name has a credential of its own is in the database. */
+	if (s->db_down) {
+		send_reject(c, "the scheduler cannot reach its database");
 		goto out;
 	}
+	if (!authenticate(c, h))
+		goto out;
 	version = sl_proto_version_choose(h->version_min, h->version_max);
 	if (version < 0) {
 		send_reject(c, "no common protocol version");
@@ -339,11 +378,11 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 		free(reason);
 		goto out;
 	}
-	if (s->db_down) {
-		send_reject(c, "the scheduler cannot reach its database");
-		goto out;
-	}
-	/* A worker that reconnects replaces its old connection. */
+	/*
+	 * A worker that reconnects replaces its old connection: only a peer
+	 * holding the name's own secret (or, for a name without one, the
+	 * shared token) gets here.
+	 */
 	for (struct wconn *o = s->conns; o; o = o->next)
 		if (o != c && o->state == WCONN_READY && !strcmp(o->worker_id, h->worker_id))
 			conn_close(o, "replaced by a new connection of the same worker");
@@ -353,13 +392,7 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 	c->queues = sl_xcalloc(h->queues.nr, sizeof(*c->queues));
 	for (size_t i = 0; i < h->queues.nr; i++)
 		c->queues[c->queues_nr++] = sl_xstrdup(h->queues.items[i]);
-	for (size_t i = 0; i < h->running.nr; i++) {
-		int64_t id;
-
-		if (live_parse_id(h->running.items[i], &id))
-			live_add(c, id, 0, 0);
-	}
-	if ((rc = upsert_worker(s, c, version, &err)) || (rc = confirm_stopped(c, &err))) {
+	if ((rc = upsert_worker(s, c, version, &err))) {
 		sched_db_error(s, "worker_upsert", rc, &err);
 		send_reject(c, "the scheduler cannot reach its database");
 		goto out;
@@ -387,8 +420,9 @@ static void on_hello(struct wconn *c, struct sl_proto_hello *h)
 	/* The host is free text from the network: quoted, so it cannot add fields. */
 	sl_log_quote(&qhost, c->host);
 	sl_log("info", "worker_connected",
-	       "peer=%s worker=%s host=%s slots=%" PRIu32 " queues=%s held=%zu", c->peer,
-	       c->worker_id, qhost.buf, c->slots, q.buf, c->live_nr);
+	       "peer=%s worker=%s host=%s slots=%" PRIu32 " queues=%s held=%zu credential=%s",
+	       c->peer, c->worker_id, qhost.buf, c->slots, q.buf, c->live_nr,
+	       c->auth == SL_CREDENTIAL_BY_OWN ? "own" : "shared");
 	sched_kick(s);
 out:
 	sl_strbuf_release(&err);
@@ -765,6 +799,52 @@ void conn_close_all(struct sched *s, const char *reason)
 		if (c->state == WCONN_READY)
 			conn_close(c, reason);
 	}
+}
+
+/* Why a connection's HELLO would be refused now; c->auth is not REFUSED. */
+static const char *credential_change(const struct wconn *c, const struct sl_credential *cred)
+{
+	if (!cred)
+		return "its credential was removed";
+	if (cred->state == SL_CREDENTIAL_REVOKED)
+		return "its credential was revoked";
+	if (c->auth == SL_CREDENTIAL_BY_SHARED)
+		return "it has a credential of its own now: the shared token no longer serves it";
+	return "its credential was replaced (--rotate)";
+}
+
+void conn_recheck_credentials(struct sched *s)
+{
+	struct sl_credentials creds = SL_CREDENTIALS_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	const char **names = sl_xcalloc(s->conns_nr + 1, sizeof(*names));
+	struct wconn *next;
+	size_t n = 0;
+	int rc;
+
+	for (struct wconn *c = s->conns; c; c = c->next)
+		if (c->state == WCONN_READY)
+			names[n++] = c->worker_id;
+	if (n && (rc = sl_credentials_of(s->db, names, n, &creds, &err))) {
+		/* creds_changed stays set: the next tick tries again. */
+		sched_db_error(s, "credentials", rc, &err);
+		goto out;
+	}
+	s->creds_changed = false;
+	for (struct wconn *c = s->conns; c; c = next) {
+		const struct sl_credential *cred;
+
+		next = c->next;
+		if (c->state != WCONN_READY)
+			continue;
+		cred = sl_credentials_find(&creds, c->worker_id);
+		if (sl_credential_check(cred, c->token_hash, c->shared_ok) == SL_CREDENTIAL_REFUSED)
+			conn_close(c, credential_change(c, cred));
+	}
+out:
+	sl_credentials_release(&creds);
+	sl_strbuf_release(&err);
+	free(names);
 }
 
 void conn_check_all(struct sched *s)

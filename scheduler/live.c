@@ -5,6 +5,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/engine.h"
+#include "sluice/workers.h"
 #include "sluice/banned.h"
 
 /*
@@ -70,6 +71,63 @@ static bool listed(const struct sl_proto_strlist *l, int64_t id)
 	return false;
 }
 
+/*
+ * Count as live the attempts the HELLO lists that the database attributes
+ * to this worker, in any state (an ended one is then sent its CANCEL), in
+ * one statement: another worker's attempt id in the list must not make
+ * this connection receive that attempt's CANCEL and fencing token.
+ */
+static int adopt_listed(struct wconn *c, const struct sl_proto_hello *h, struct sl_strbuf *err)
+{
+	int64_t *ids = sl_xcalloc(h->running.nr + 1, sizeof(*ids));
+	struct sl_attempt_fence *owned = NULL;
+	size_t n = 0, owned_nr = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < h->running.nr; i++)
+		if (live_parse_id(h->running.items[i], &ids[n]))
+			n++;
+	if (!n)
+		goto out;
+	if ((rc = sl_worker_owned_attempts(c->s->db, c->worker_id, ids, n, &owned, &owned_nr,
+	                                   err))) {
+		sched_db_error(c->s, "owned_attempts", rc, err);
+		goto out;
+	}
+	for (size_t i = 0; i < owned_nr; i++)
+		live_add(c, owned[i].attempt_id, 0, 0);
+	if (owned_nr < n)
+		sl_log("warn", "hello_not_owned", "worker=%s listed=%zu not_owned=%zu",
+		       c->worker_id, n, n - owned_nr);
+out:
+	free(ids);
+	free(owned);
+	return rc;
+}
+
+/*
+ * Attempts of this worker that an operator ended and that its HELLO does
+ * not list have no process left: their tasks may run again.
+ */
+static int confirm_stopped(struct wconn *c, struct sl_strbuf *err)
+{
+	int64_t *ids = sl_xcalloc(c->live_nr + 1, sizeof(*ids));
+	size_t confirmed = 0;
+	int rc;
+
+	for (size_t i = 0; i < c->live_nr; i++)
+		ids[i] = c->live[i].attempt_id;
+	rc = sl_engine_confirm_stopped(&c->s->engine, c->worker_id, ids, c->live_nr, &confirmed,
+	                               err);
+	if (rc)
+		sched_db_error(c->s, "confirm_stopped", rc, err);
+	else if (confirmed)
+		sl_log("info", "attempts_stopped", "worker=%s attempts=%zu", c->worker_id,
+		       confirmed);
+	free(ids);
+	return rc;
+}
+
 int live_reconcile_hello(struct wconn *c, const struct sl_proto_hello *h, struct sl_strbuf *err)
 {
 	struct sched *s = c->s;
@@ -77,6 +135,8 @@ int live_reconcile_hello(struct wconn *c, const struct sl_proto_hello *h, struct
 	const char *names[1] = {c->worker_id};
 	int rc;
 
+	if ((rc = adopt_listed(c, h, err)) || (rc = confirm_stopped(c, err)))
+		goto out;
 	if ((rc = sl_engine_worker_live(&s->engine, names, 1, false, &live, err))) {
 		sched_db_error(s, "worker_live", rc, err);
 		goto out;

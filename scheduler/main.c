@@ -214,6 +214,8 @@ static void tick(struct sched *s)
 	} else if (lease_tick(s) == SL_EUNAVAIL) {
 		return;
 	}
+	if (s->creds_changed)
+		conn_recheck_credentials(s);
 	if (lease_held(s))
 		engine_work(s);
 	notify_sync(s);
@@ -358,8 +360,9 @@ static int read_token(struct sched *s)
 	struct sl_strbuf tok = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
 	int rc = -1;
 
+	/* Without a shared token, only workers' own credentials are accepted. */
 	if (!s->cfg.token_file) {
-		fprintf(stderr, "sluice-scheduler: token_file is not set\n");
+		rc = 0;
 		goto out;
 	}
 	if (sl_strbuf_read_file(&tok, s->cfg.token_file, TOKEN_MAX, &err)) {
@@ -449,9 +452,10 @@ static int start(struct sched *s)
 	sl_sdnotify_watchdog_start(&s->watchdog_timer);
 	sl_log("info", "started",
 	       "scheduler_id=%s listen=%s tls=%s database=%s:%s heartbeat_timeout_s=%" PRId64
-	       " parallelism=%d version=%s",
+	       " parallelism=%d shared_token=%s version=%s",
 	       s->scheduler_id, s->cfg.listen, s->tls ? "yes" : "no", sl_db_where(s->db),
-	       sl_db_name(s->db), s->cfg.heartbeat_timeout, s->cfg.parallelism, SLUICE_VERSION);
+	       sl_db_name(s->db), s->cfg.heartbeat_timeout, s->cfg.parallelism,
+	       s->token ? "yes" : "no", SLUICE_VERSION);
 	sl_sdnotify("READY=1");
 	return 0;
 }

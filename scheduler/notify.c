@@ -20,6 +20,12 @@
  * and a new session without the LISTEN: the old poll is stopped before
  * anything else (libuv refuses a second watcher on an fd number that the
  * new socket may reuse), and LISTEN is sent again.
+ *
+ * Most payloads only wake the tick. `credential NAME` (a worker's own
+ * credential was added, replaced or revoked: lib/db/sql/credentials.sql)
+ * also makes the tick check the credentials of the connected workers again,
+ * so a revoked worker is closed at once; so does a new LISTEN, since a
+ * notification sent while there was none is lost.
  */
 
 static void on_poll_closed(uv_handle_t *h)
@@ -36,6 +42,14 @@ void notify_stop(struct sched *s)
 	s->notify_poll = NULL;
 }
 
+/* Whether `payload` says that a worker's credential changed. */
+static bool credential_changed(const char *payload)
+{
+	size_t len = strlen(SL_CREDENTIAL_NOTIFY);
+
+	return !strncmp(payload, SL_CREDENTIAL_NOTIFY, len) && payload[len] == ' ';
+}
+
 static void drain(struct sched *s)
 {
 	PGconn *conn = sl_db_conn(s->db);
@@ -47,6 +61,8 @@ static void drain(struct sched *s)
 		sl_strbuf_reset(&q);
 		sl_log_quote(&q, n->extra ? n->extra : "");
 		sl_log("info", "notified", "payload=%s", q.buf);
+		if (n->extra && credential_changed(n->extra))
+			s->creds_changed = true;
 		PQfreemem(n);
 		any = true;
 	}
@@ -96,6 +112,8 @@ static void start(struct sched *s)
 		goto out;
 	}
 	s->listen_gen = sl_db_reconnects(s->db);
+	s->creds_changed = true;
+	sched_kick(s);
 	sl_log("info", "listening_notify", "channel=sluice");
 out:
 	sl_strbuf_release(&err);

@@ -8,6 +8,7 @@
 
 #include "sluice/config.h"
 #include "sluice/container.h"
+#include "sluice/credentials.h"
 #include "sluice/dagstore.h"
 #include "sluice/db.h"
 #include "sluice/engine.h"
@@ -41,6 +42,13 @@ struct wconn {
 	char *peer;           /* "ip:port" */
 	uint64_t accepted_at; /* loop time: the HELLO deadline counts from here */
 	char *worker_id, *host;
+	/*
+	 * How its HELLO authenticated: kept to check it again when a
+	 * credential changes (conn_recheck_credentials), never the token itself.
+	 */
+	enum sl_credential_auth auth;
+	unsigned char token_hash[SL_CREDENTIAL_HASH_LEN];
+	bool shared_ok; /* the token was the shared one */
 	char **queues;
 	size_t queues_nr;
 	uint32_t slots;
@@ -60,7 +68,7 @@ struct sched {
 	/* cfg.dags_repo without credentials (sluice/url.h), for DISPATCH: the
 	 * scheduler fetches with them, a worker with its own (docs/security.md). */
 	char *dags_repo_sent;
-	char *token;
+	char *token; /* the shared token; NULL: none, only workers' own secrets */
 	size_t token_len;
 	struct sl_tls_ctx *tls; /* NULL: workers connect in clear text (docs/security.md) */
 	char *scheduler_id;
@@ -90,6 +98,8 @@ struct sched {
 	bool stopping;
 	/* Reports a connection sent about another worker's attempt (conn.c). */
 	uint64_t reports_refused;
+	/* A worker credential changed (NOTIFY): check the connections at the next tick. */
+	bool creds_changed;
 
 	/* The leader lease (lease.c); times are mono_ms(). */
 	bool leader;
@@ -194,6 +204,12 @@ void conn_close_all(struct sched *s, const char *reason);
 /* DRAIN every worker, close the listener and every connection. */
 void conn_shutdown_all(struct sched *s);
 bool conn_worker_connected(const struct sched *s, const char *worker_id);
+/*
+ * Close every connection whose HELLO would not be accepted any more (its
+ * credential was revoked or replaced, or its name got one while it used
+ * the shared token), in one statement; clears creds_changed when done.
+ */
+void conn_recheck_credentials(struct sched *s);
 
 /* scheduler/live.c: what a connection counts as live on its worker */
 /* An attempt id of the wire as the database's: a positive decimal integer. */
@@ -203,11 +219,14 @@ struct live_attempt *live_find(struct wconn *c, int64_t id);
 void live_add(struct wconn *c, int64_t id, int64_t fence, uint64_t dispatch_seq);
 void live_remove(struct wconn *c, int64_t id);
 /*
- * A worker's HELLO lists everything it holds: any attempt the database
- * has live on that worker name and that is not listed has no process on
- * it (the worker restarted, or a DISPATCH never reached it), whichever
- * connection or scheduler dispatched it. Ending it now, not after
- * heartbeat_timeout, is what keeps a quickly restarted worker from
+ * A worker's HELLO lists everything it holds. The listed attempts that
+ * were dispatched to this worker name count as live on the connection
+ * (another worker's are ignored: their CANCEL must not come here); its
+ * operator-ended attempts that are not listed are confirmed stopped; and
+ * any attempt the database has live on that name and that is not listed
+ * has no process on it (the worker restarted, or a DISPATCH never reached
+ * it), whichever connection or scheduler dispatched it. Ending it now, not
+ * after heartbeat_timeout, is what keeps a quickly restarted worker from
  * stranding its attempts. Failures are reported where they happen.
  */
 int live_reconcile_hello(struct wconn *c, const struct sl_proto_hello *h, struct sl_strbuf *err);

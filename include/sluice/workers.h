@@ -13,8 +13,9 @@
 
 /**
  * Workers in PostgreSQL as the scheduler records them (lib/db/sql/
- * workers.sql): a worker's registration, the workers that went silent, and
- * which live attempts an operator ended meanwhile. Each function is one
+ * workers.sql): a worker's registration, the workers that went silent,
+ * which live attempts an operator ended meanwhile, and which attempts are a
+ * worker's own. Each function is one
  * statement that may safely run twice (sl_db_q_idempotent). Errors are the
  * sl_db codes with one sentence in `err`.
  */
@@ -72,5 +73,14 @@ struct sl_attempt_fence {
  */
 int sl_attempts_ended(struct sl_db *db, const int64_t *ids, size_t nr,
                       struct sl_attempt_fence **out, size_t *out_nr, struct sl_strbuf *err);
+
+/**
+ * Which of the attempts `ids` were dispatched to `worker_id`, in any state
+ * (with their fencing tokens): a HELLO's list of what the worker runs
+ * speaks for those only. `*out` (free it) receives `*out_nr` of them; NULL when
+ * none.
+ */
+int sl_worker_owned_attempts(struct sl_db *db, const char *worker_id, const int64_t *ids, size_t nr,
+                             struct sl_attempt_fence **out, size_t *out_nr, struct sl_strbuf *err);
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * Workers in PostgreSQL: registration, silent workers, ended attempts.
+ * Workers in PostgreSQL: registration, silent workers, ended attempts, and
+ * the attempts that are a worker's own.
  */
 #include "sluice/workers.h"
 
@@ -70,20 +71,27 @@ int sl_worker_set_gone(struct sl_db *db, const char *worker_id, int64_t timeout_
 	return sl_db_q_idempotent(db, SL_Q_WORKERS_SET_GONE, 2, params, NULL, err);
 }
 
-int sl_attempts_ended(struct sl_db *db, const int64_t *ids, size_t nr,
-                      struct sl_attempt_fence **out, size_t *out_nr, struct sl_strbuf *err)
+/*
+ * Statement `q` over the attempts `ids` (its last parameter), after
+ * `worker_id` when not NULL; its rows are (attempt_id, fencing_token).
+ */
+static int attempt_fences(struct sl_db *db, enum sl_query q, const char *worker_id,
+                          const int64_t *ids, size_t nr, struct sl_attempt_fence **out,
+                          size_t *out_nr, struct sl_strbuf *err)
 {
 	struct sl_strbuf arr = SL_STRBUF_INIT;
-	const char *params[1];
+	const char *params[2];
 	PGresult *r = NULL;
-	int rc;
+	int n = 0, rc;
 
 	*out = NULL;
 	*out_nr = 0;
 	for (size_t i = 0; i < nr; i++)
 		sl_pgarray_add_int(&arr, ids[i]);
-	params[0] = sl_pgarray_end(&arr);
-	rc = sl_db_q_idempotent(db, SL_Q_WORKERS_ENDED_ATTEMPTS, 1, params, &r, err);
+	if (worker_id)
+		params[n++] = worker_id;
+	params[n++] = sl_pgarray_end(&arr);
+	rc = sl_db_q_idempotent(db, q, n, params, &r, err);
 	if (!rc && PQntuples(r)) {
 		*out = sl_xcalloc((size_t)PQntuples(r), sizeof(**out));
 		for (int i = 0; i < PQntuples(r); i++) {
@@ -95,4 +103,17 @@ int sl_attempts_ended(struct sl_db *db, const int64_t *ids, size_t nr,
 	PQclear(r);
 	sl_strbuf_release(&arr);
 	return rc;
+}
+
+int sl_attempts_ended(struct sl_db *db, const int64_t *ids, size_t nr,
+                      struct sl_attempt_fence **out, size_t *out_nr, struct sl_strbuf *err)
+{
+	return attempt_fences(db, SL_Q_WORKERS_ENDED_ATTEMPTS, NULL, ids, nr, out, out_nr, err);
+}
+
+int sl_worker_owned_attempts(struct sl_db *db, const char *worker_id, const int64_t *ids, size_t nr,
+                             struct sl_attempt_fence **out, size_t *out_nr, struct sl_strbuf *err)
+{
+	return attempt_fences(db, SL_Q_WORKERS_OWNED_ATTEMPTS, worker_id, ids, nr, out, out_nr,
+	                      err);
 }

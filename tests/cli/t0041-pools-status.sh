@@ -124,7 +124,7 @@ expect_jq "$TMP/out" 'map(.pool) == ["gpu","warehouse"] and
 # --- workers -------------------------------------------------------------------
 run "$SLUICE" workers list
 expect_status 0 "workers list with no worker exits 0"
-expect_file "$TMP/out" "WORKER  HOST  QUEUES  SLOTS  RUNNING  STATE  HEARTBEAT
+expect_file "$TMP/out" "WORKER  HOST  QUEUES  SLOTS  RUNNING  STATE  HEARTBEAT  CREDENTIAL
 queue default: 2 tasks waiting, no live worker serves it
 queue nobody: 1 task waiting, no live worker serves it" \
 	"prints the header, then each queue whose tasks wait for a worker"
@@ -136,6 +136,8 @@ INSERT INTO workers (worker_id, host, queues, slots, state, version, started_at,
 	 now() - interval '1 hour'),
 	('w3', 'host-3', '{legacy}', 1, 'active', NULL, now() - interval '1 hour',
 	 now() - interval '10 minutes');
+INSERT INTO worker_credentials (worker_id, sha256) VALUES ('w1', sha256('x'));
+INSERT INTO worker_credentials (worker_id, revoked_at) VALUES ('w2', now());
 INSERT INTO attempts (ti_id, try_number, worker_id, started_at) VALUES (1, 1, 'w1', now());
 INSERT INTO attempts (ti_id, try_number, worker_id, started_at) VALUES (6, 1, 'w1', now());
 INSERT INTO attempts (ti_id, try_number, worker_id, started_at, ended_at, outcome, exit_code)
@@ -144,13 +146,13 @@ EOF
 expect_status 0 "workers and attempts are inserted"
 run "$SLUICE" workers list
 expect_status 0 "workers list exits 0"
-expect_grep "$TMP/out" '^WORKER  HOST    QUEUES       SLOTS  RUNNING  STATE           HEARTBEAT$' "header"
-expect_grep "$TMP/out" '^w1      host-1  default,gpu      4        2  active          [0-9]s ago$' \
-	"a live worker: queues, slots, live attempts, heartbeat age"
-expect_grep "$TMP/out" '^w2      host-2  default          2        0  gone            1h ago$' \
-	"a gone worker"
-expect_grep "$TMP/out" '^w3      host-3  legacy           1        0  active (stale)  10m[0-9]*s* ago$' \
-	"an active worker without a recent heartbeat is stale"
+expect_grep "$TMP/out" '^WORKER  HOST    QUEUES       SLOTS  RUNNING  STATE           HEARTBEAT  *CREDENTIAL$' "header"
+expect_grep "$TMP/out" '^w1      host-1  default,gpu      4        2  active          [0-9]s ago  *own$' \
+	"a live worker: queues, slots, live attempts, heartbeat age, its own credential"
+expect_grep "$TMP/out" '^w2      host-2  default          2        0  gone            1h ago  *revoked$' \
+	"a gone worker, revoked"
+expect_grep "$TMP/out" '^w3      host-3  legacy           1        0  active (stale)  10m[0-9]*s* ago  *shared$' \
+	"an active worker without a recent heartbeat is stale; it has no credential"
 run "$SLUICE" workers list --json
 expect_jq "$TMP/out" 'map(.worker) == ["w1","w2","w3"] and
 	(.[0] | .host == "host-1" and .queues == ["default","gpu"] and .slots == 4 and
@@ -159,7 +161,8 @@ expect_jq "$TMP/out" 'map(.worker) == ["w1","w2","w3"] and
 	 (.last_heartbeat_at | test("^20[0-9-]+T[0-9:]+Z$")) and (.started_at | test("Z$"))) and
 	(.[1] | .state == "gone" and .stale == false and .version == null and
 	 .heartbeat_age_seconds >= 3600) and
-	(.[2] | .stale == true)' "workers list --json"
+	(.[2] | .stale == true) and map(.credential) == ["own", "revoked", "shared"]' \
+	"workers list --json"
 
 # --- status --------------------------------------------------------------------
 run "$SLUICE" status

@@ -43,6 +43,9 @@ static const char *const other_words[] = {
     "hex",               /* encode() */
     "schema_migrations", /* to_regclass() */
     "tasks",             /* the definition's task list (dag_json.h) */
+    "own",
+    "shared",
+    "revoked", /* `workers list`'s credential column (credentials.h) */
 };
 
 static bool known_word(const char *w, size_t len)

@@ -26,8 +26,9 @@ SELECT count(*) FILTER (WHERE state = 'active'),
   FROM workers
 
 -- name: status_workers
--- `workers list`: every worker, with its live attempts and whether it is
--- lost.
+-- `workers list`: every worker, with its live attempts, whether it is
+-- lost, and how it may connect: with a secret of its own, the shared token
+-- (no credential row), or not at all (revoked).
 SELECT w.worker_id, w.host, array_to_string(w.queues, ','), w.slots,
        (SELECT count(*) FROM attempts a WHERE a.worker_id = w.worker_id AND a.ended_at IS NULL),
        w.state,
@@ -35,8 +36,12 @@ SELECT w.worker_id, w.host, array_to_string(w.queues, ','), w.slots,
        floor(extract(epoch FROM now()))::bigint,
        w.version,
        floor(extract(epoch FROM w.started_at))::bigint,
-       w.state <> 'gone' AND w.last_heartbeat_at < now() - $1::bigint * interval '1 second'
+       w.state <> 'gone' AND w.last_heartbeat_at < now() - $1::bigint * interval '1 second',
+       CASE WHEN c.worker_id IS NULL THEN 'shared'
+            WHEN c.revoked_at IS NOT NULL THEN 'revoked'
+            ELSE 'own' END
   FROM workers w
+  LEFT JOIN worker_credentials c ON c.worker_id = w.worker_id
  ORDER BY w.worker_id
 
 -- name: status_queues

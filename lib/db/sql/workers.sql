@@ -34,3 +34,11 @@ UPDATE workers
 SELECT attempt_id, fencing_token
   FROM attempts
  WHERE attempt_id = ANY($1::bigint[]) AND ended_at IS NOT NULL
+
+-- name: workers_owned_attempts
+-- Of the attempts $2 that a worker's HELLO lists, those dispatched to
+-- worker $1, in any state, with their fencing tokens: only these may count
+-- as live on its connection.
+SELECT attempt_id, fencing_token
+  FROM attempts
+ WHERE worker_id = $1 AND attempt_id = ANY($2::bigint[])
