@@ -22,7 +22,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +32,7 @@
 #include "sluice/db.h"
 #include "sluice/fsutil.h"
 #include "sluice/strbuf.h"
+#include "standalone_pg.h"
 #include "sluice/banned.h"
 
 static int run_standalone(struct cli *cli, int argc, char **argv);
@@ -84,24 +84,6 @@ struct sa_opts {
 	const char *repo, *path, *state_dir;
 };
 
-#define PG_PORT "5432"
-/* The first words of the block sluice appends to postgresql.conf. */
-#define SA_CONF_MARKER "# sluice standalone"
-
-struct sa {
-	char *state;  /* absolute */
-	char *pgdir;  /* STATE/pg, the socket folder */
-	char *pgdata; /* STATE/pg/data */
-	char *pgbin;  /* folder of initdb and pg_ctl */
-	char *runas;  /* server user when root, else NULL */
-	uid_t pg_uid; /* runas's ids, owner of pgdir */
-	gid_t pg_gid;
-	char *client; /* who runs this: the one OS user pg_ident.conf lets in */
-	bool pg_started;
-	sigset_t oldmask, sigs;
-	pid_t sched, worker;
-};
-
 static int on_option(struct cli *cli, int c, const char *arg, void *ctx)
 {
 	struct sa_opts *o = ctx;
@@ -123,53 +105,12 @@ static int on_option(struct cli *cli, int c, const char *arg, void *ctx)
 	return 0;
 }
 
-static char *join(const char *a, const char *b)
+char *standalone_join(const char *a, const char *b)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
 
 	sl_strbuf_addf(&sb, "%s/%s", a, b);
 	return sl_strbuf_detach(&sb, NULL);
-}
-
-/* The newest /usr/lib/postgresql/N/bin with initdb and pg_ctl, else PATH's. */
-static char *find_pgbin(void)
-{
-	char best[PATH_MAX] = "";
-	long best_v = -1;
-
-	for (long v = 99; v >= 9 && best_v < 0; v--) {
-		char dir[64], tool[96];
-
-		snprintf(dir, sizeof(dir), "/usr/lib/postgresql/%ld/bin", v);
-		snprintf(tool, sizeof(tool), "%s/pg_ctl", dir);
-		if (access(tool, X_OK) == 0) {
-			snprintf(tool, sizeof(tool), "%s/initdb", dir);
-			if (access(tool, X_OK) == 0) {
-				snprintf(best, sizeof(best), "%s", dir);
-				best_v = v;
-			}
-		}
-	}
-	if (best_v >= 0)
-		return strdup(best);
-	/* PATH */
-	const char *path = getenv("PATH");
-	char *copy = strdup(path ? path : "/usr/bin:/bin");
-	char *save = NULL, *res = NULL;
-
-	for (char *d = strtok_r(copy, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-		char *i = join(d, "initdb"), *c = join(d, "pg_ctl");
-		bool ok = access(i, X_OK) == 0 && access(c, X_OK) == 0;
-
-		free(i);
-		free(c);
-		if (ok) {
-			res = strdup(d);
-			break;
-		}
-	}
-	free(copy);
-	return res;
 }
 
 /* A daemon binary: $ENV, $SLUICE_LIBEXEC_DIR, next to /proc/self/exe (or in
@@ -184,7 +125,7 @@ static char *find_daemon(const char *name, const char *env, const char *subdir)
 		return strdup(e);
 	e = getenv("SLUICE_LIBEXEC_DIR");
 	if (e && *e) {
-		char *p = join(e, name);
+		char *p = standalone_join(e, name);
 
 		if (access(p, X_OK) == 0)
 			return p;
@@ -220,7 +161,7 @@ static char *git_root(void)
 	if (!getcwd(dir, sizeof(dir)))
 		return NULL;
 	for (;;) {
-		char *g = join(dir, ".git");
+		char *g = standalone_join(dir, ".git");
 		bool found = access(g, F_OK) == 0;
 		char *slash;
 
@@ -236,7 +177,8 @@ static char *git_root(void)
 
 /* Fork and exec argv (as `runas` through runuser when set), output appended
  * to `log`, in its own process group with the caller's signal mask. */
-static pid_t spawn(struct sa *sa, const char *const argv[], const char *runas, const char *log)
+pid_t standalone_spawn(struct standalone *sa, const char *const argv[], const char *runas,
+                       const char *log)
 {
 	const char *full[32];
 	int n = 0;
@@ -275,20 +217,6 @@ static pid_t spawn(struct sa *sa, const char *const argv[], const char *runas, c
 	return pid;
 }
 
-/* Run a command to its end; its exit status, or -1. */
-static int run_wait(struct sa *sa, const char *const argv[], const char *runas, const char *log)
-{
-	int st;
-	pid_t pid = spawn(sa, argv, runas, log);
-
-	if (pid < 0)
-		return -1;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static void yaml_str(struct sl_strbuf *sb, const char *s)
 {
 	sl_strbuf_addch(sb, '"');
@@ -298,35 +226,6 @@ static void yaml_str(struct sl_strbuf *sb, const char *s)
 		sl_strbuf_addch(sb, *s);
 	}
 	sl_strbuf_addch(sb, '"');
-}
-
-/* A postgresql.conf string. */
-static void conf_str(struct sl_strbuf *sb, const char *s)
-{
-	sl_strbuf_addch(sb, '\'');
-	for (; *s; s++) {
-		if (*s == '\'')
-			sl_strbuf_addch(sb, '\'');
-		sl_strbuf_addch(sb, *s);
-	}
-	sl_strbuf_addch(sb, '\'');
-}
-
-/* A conninfo value, quoted only when it must be (so that the printed
- * export line stays plain). */
-static void conn_str(struct sl_strbuf *sb, const char *s)
-{
-	if (*s && !strpbrk(s, " \t\n'\\")) {
-		sl_strbuf_adds(sb, s);
-		return;
-	}
-	sl_strbuf_addch(sb, '\'');
-	for (; *s; s++) {
-		if (*s == '\'' || *s == '\\')
-			sl_strbuf_addch(sb, '\\');
-		sl_strbuf_addch(sb, *s);
-	}
-	sl_strbuf_addch(sb, '\'');
 }
 
 /*
@@ -368,295 +267,6 @@ static int make_token(const char *path)
 	hex[sizeof(raw) * 2] = '\n';
 	hex[sizeof(raw) * 2 + 1] = '\0';
 	return write_file(path, hex);
-}
-
-/*
- * The socket folder STATE/pg: only the server's user may enter it (and
- * root, which ignores modes), so no other local user reaches the socket
- * even before authentication. An older sluice made it 0755: `was_open` is
- * set when it was enterable by others.
- */
-static int pg_private_dir(struct sa *sa, bool *was_open)
-{
-	struct stat st;
-	int fd = open(sa->pgdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	int rc = -1;
-
-	if (fd < 0) {
-		int e = errno;
-
-		/* O_NOFOLLOW with O_DIRECTORY fails a link with ENOTDIR, not ELOOP. */
-		if (!lstat(sa->pgdir, &st) && S_ISLNK(st.st_mode))
-			cli_error("%s is a symbolic link: refusing to keep the database's socket "
-			          "behind it; remove it or use another --state-dir",
-			          sa->pgdir);
-		else
-			cli_error("%s: %s", sa->pgdir, strerror(e));
-		goto out;
-	}
-	if (fstat(fd, &st)) {
-		cli_error("%s: %s", sa->pgdir, strerror(errno));
-		goto out;
-	}
-	*was_open = (st.st_mode & 0077) != 0;
-	if (sa->runas && fchown(fd, sa->pg_uid, sa->pg_gid)) {
-		cli_error("%s: cannot give it to user %s: %s", sa->pgdir, sa->runas,
-		          strerror(errno));
-		goto out;
-	}
-	if (fchmod(fd, 0700)) {
-		cli_error("%s: cannot make it private (mode 0700): %s", sa->pgdir, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-/* pg_hba.conf gives the method `trust` somewhere outside a comment. */
-static bool hba_has_trust(const char *hba)
-{
-	for (const char *t = hba; *t;) {
-		size_t len;
-
-		t += strspn(t, " \t\n");
-		if (*t == '#') {
-			t += strcspn(t, "\n");
-			continue;
-		}
-		len = strcspn(t, " \t\n#");
-		if (len == 5 && !strncmp(t, "trust", 5))
-			return true;
-		t += len;
-	}
-	return false;
-}
-
-/*
- * Write DATA/name when its content differs from `content` (the old content,
- * or "" when there is none, left in `old`), as the server's user, mode 0600.
- */
-static int pg_write_conf(struct sa *sa, const char *name, const char *content,
-                         struct sl_strbuf *old)
-{
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	char *path = join(sa->pgdata, name);
-	int rc = -1;
-
-	sl_strbuf_reset(old);
-	if (access(path, F_OK) == 0 && sl_strbuf_read_file(old, path, 1 << 20, &err)) {
-		cli_error("%s", err.buf);
-		goto out;
-	}
-	if (!strcmp(old->buf, content)) {
-		rc = 0;
-		goto out;
-	}
-	if (sl_file_write_atomic(sa->pgdata, path, content, strlen(content), &err)) {
-		cli_error("%s", err.buf);
-		goto out;
-	}
-	/* lchown: DATA is the server user's, who could have put a symlink there. */
-	if (sa->runas && lchown(path, sa->pg_uid, sa->pg_gid)) {
-		cli_error("%s: cannot give it to user %s: %s", path, sa->runas, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	sl_strbuf_release(&err);
-	free(path);
-	return rc;
-}
-
-/*
- * Who may connect and how the server runs, written at every start so that
- * a cluster made by an older sluice (trust, fsync off, a socket open to
- * all) is brought to the same state as a new one. `was_open` is set when
- * pg_hba.conf trusted someone.
- *
- * Authentication is `peer` through an ident map: the kernel tells the
- * server which OS user is at the other end of the socket, and only the
- * user who runs `sluice standalone` maps to the role postgres. No
- * password exists to leak, and the role stays `postgres` in old and new
- * clusters alike, so the printed connection string does not change.
- */
-static int pg_configure(struct sa *sa, bool *was_open)
-{
-	struct sl_strbuf sb = SL_STRBUF_INIT, old = SL_STRBUF_INIT;
-	const char *block;
-	int rc = -1;
-
-	sl_strbuf_adds(&sb, "# Written by sluice standalone at every start. Unix socket only,\n"
-	                    "# peer authentication: pg_ident.conf says which OS user may be\n"
-	                    "# which role.\n"
-	                    "local all all peer map=standalone\n");
-	if (pg_write_conf(sa, "pg_hba.conf", sb.buf, &old))
-		goto out;
-	if (hba_has_trust(old.buf))
-		*was_open = true;
-
-	sl_strbuf_reset(&sb);
-	sl_strbuf_addf(&sb,
-	               "# Written by sluice standalone at every start: the OS user who runs\n"
-	               "# it is the only one that may connect, as the role postgres.\n"
-	               "standalone %s postgres\n",
-	               sa->client);
-	if (pg_write_conf(sa, "pg_ident.conf", sb.buf, &old))
-		goto out;
-
-	/*
-	 * postgresql.conf: initdb's file, then our block from its marker to
-	 * the end (an older sluice appended its block there with the same
-	 * first words). The block is replaced, whatever it held.
-	 */
-	sl_strbuf_reset(&sb);
-	{
-		char *path = join(sa->pgdata, "postgresql.conf");
-		struct sl_strbuf err = SL_STRBUF_INIT;
-		int r = sl_strbuf_read_file(&sb, path, 1 << 20, &err);
-
-		if (r)
-			cli_error("%s", err.buf);
-		sl_strbuf_release(&err);
-		free(path);
-		if (r)
-			goto out;
-	}
-	block = strstr(sb.buf, "\n" SA_CONF_MARKER);
-	if (block)
-		sl_strbuf_setlen(&sb, (size_t)(block - sb.buf) + 1);
-	else if (sb.len && sb.buf[sb.len - 1] != '\n')
-		sl_strbuf_addch(&sb, '\n');
-	sl_strbuf_adds(&sb, SA_CONF_MARKER " (rewritten at every start: settings of your\n"
-	                                   "# own go above this line)\nlisten_addresses = ''\n"
-	                                   "unix_socket_directories = ");
-	conf_str(&sb, sa->pgdir);
-	sl_strbuf_adds(&sb, "\nunix_socket_permissions = 0700\nport = " PG_PORT "\n"
-	                    "fsync = on\nsynchronous_commit = on\n");
-	if (pg_write_conf(sa, "postgresql.conf", sb.buf, &old))
-		goto out;
-	rc = 0;
-out:
-	sl_strbuf_release(&sb);
-	sl_strbuf_release(&old);
-	return rc;
-}
-
-/*
- * The name of the OS user running this, which peer authentication will
- * see on our connections; NULL (said) when it has none or one that
- * pg_ident.conf could not hold as a plain word.
- */
-static char *client_name(void)
-{
-	struct passwd *pw = getpwuid(geteuid());
-
-	if (!pw) {
-		cli_error("user id %u has no name, which PostgreSQL's peer authentication "
-		          "needs",
-		          (unsigned)geteuid());
-		return NULL;
-	}
-	if (!*pw->pw_name ||
-	    pw->pw_name[strspn(pw->pw_name, "abcdefghijklmnopqrstuvwxyz"
-	                                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-$")]) {
-		cli_error("user name '%s' is not made of letters, digits, '.', '_', '-' and "
-		          "'$' only: PostgreSQL's pg_ident.conf cannot name it here",
-		          pw->pw_name);
-		return NULL;
-	}
-	return strdup(pw->pw_name);
-}
-
-/* initdb once, make the cluster private, then pg_ctl start. */
-static int pg_start(struct sa *sa)
-{
-	char *log = join(sa->state, "postgres.log");
-	char *server_log = join(sa->pgdir, "server.log");
-	char *version = join(sa->pgdata, "PG_VERSION");
-	char *initdb = join(sa->pgbin, "initdb"), *pg_ctl = join(sa->pgbin, "pg_ctl");
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	bool fresh = false, was_open = false;
-	int rc = -1;
-
-	if (sl_mkdir_p(sa->pgdir, 0700, &err)) {
-		cli_error("%s", err.buf);
-		goto out;
-	}
-	if (pg_private_dir(sa, &was_open))
-		goto out;
-	if (access(version, F_OK) != 0) {
-		/* No trust even for the moment before pg_configure rewrites it. */
-		const char *argv[] = {initdb,
-		                      "-D",
-		                      sa->pgdata,
-		                      "-U",
-		                      "postgres",
-		                      "--auth-local=peer",
-		                      "--auth-host=reject",
-		                      "--locale=C",
-		                      "-E",
-		                      "UTF8",
-		                      NULL};
-
-		fprintf(stderr, "sluice standalone: creating a PostgreSQL cluster in %s\n",
-		        sa->pgdata);
-		if (run_wait(sa, argv, sa->runas, log) != 0) {
-			cli_error("initdb failed; see %s", log);
-			goto out;
-		}
-		fresh = true;
-	}
-	if (pg_configure(sa, &was_open))
-		goto out;
-	if (was_open && !fresh)
-		fprintf(stderr,
-		        "sluice standalone: the cluster in %s was open to other local users "
-		        "(as an older sluice made it); it now takes only %s, through peer "
-		        "authentication, and runs with fsync on. If other people can log in "
-		        "on this machine, treat it as compromised: stop, delete %s (its runs "
-		        "go with it) and start again.\n",
-		        sa->pgdata, sa->client, sa->pgdir);
-	{
-		const char *argv[] = {pg_ctl, "-D", sa->pgdata, "-l",    server_log,
-		                      "-w",   "-t", "60",       "start", NULL};
-
-		if (run_wait(sa, argv, sa->runas, log) != 0) {
-			cli_error("pg_ctl start failed; see %s and %s", log, server_log);
-			goto out;
-		}
-	}
-	sa->pg_started = true;
-	rc = 0;
-out:
-	sl_strbuf_release(&err);
-	free(log);
-	free(server_log);
-	free(version);
-	free(initdb);
-	free(pg_ctl);
-	return rc;
-}
-
-static void pg_stop(struct sa *sa)
-{
-	char *log, *pg_ctl;
-
-	if (!sa->pg_started)
-		return;
-	log = join(sa->state, "postgres.log");
-	pg_ctl = join(sa->pgbin, "pg_ctl");
-	{
-		const char *argv[] = {pg_ctl, "-D", sa->pgdata, "-m", "fast", "-w", "stop", NULL};
-
-		if (run_wait(sa, argv, sa->runas, log) != 0)
-			cli_error("pg_ctl stop failed; see %s", log);
-	}
-	sa->pg_started = false;
-	free(log);
-	free(pg_ctl);
 }
 
 /* Create the database `sluice` when missing, then migrate it. */
@@ -721,7 +331,7 @@ static bool listening(int port)
 }
 
 /* A daemon that has exited: its name, else NULL. */
-static const char *reap(struct sa *sa)
+static const char *reap(struct standalone *sa)
 {
 	int st;
 
@@ -737,7 +347,7 @@ static const char *reap(struct sa *sa)
 }
 
 /* SIGTERM both daemons and wait for them (20 s, then SIGKILL). */
-static void stop_daemons(struct sa *sa)
+static void stop_daemons(struct standalone *sa)
 {
 	struct timespec tick = {0, 100 * 1000 * 1000};
 	sigset_t chld;
@@ -807,7 +417,7 @@ static const char *worker_task_user(const char *state)
 static int run_standalone(struct cli *cli, int argc, char **argv)
 {
 	struct sa_opts o = {NULL, NULL, NULL};
-	struct sa sa;
+	struct standalone sa;
 	struct sl_config cfg;
 	struct sl_strbuf url = SL_STRBUF_INIT, admin = SL_STRBUF_INIT, y = SL_STRBUF_INIT;
 	struct cli_args args;
@@ -858,13 +468,11 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 		    "the current directory is not in a git repository: pass --repo");
 		goto out;
 	}
-	sa.pgdir = join(sa.state, "pg");
-	sa.pgdata = join(sa.pgdir, "data");
-	sched_yaml = join(sa.state, "scheduler.yaml");
-	worker_yaml = join(sa.state, "worker.yaml");
-	token = join(sa.state, "token");
-	sched_log = join(sa.state, "scheduler.log");
-	worker_log = join(sa.state, "worker.log");
+	sched_yaml = standalone_join(sa.state, "scheduler.yaml");
+	worker_yaml = standalone_join(sa.state, "worker.yaml");
+	token = standalone_join(sa.state, "token");
+	sched_log = standalone_join(sa.state, "scheduler.log");
+	worker_log = standalone_join(sa.state, "worker.log");
 	sched_bin = find_daemon("sluice-scheduler", "SLUICE_SCHEDULER_BIN", "scheduler");
 	worker_bin = find_daemon("sluice-worker", "SLUICE_WORKER_BIN", "worker");
 
@@ -882,44 +490,8 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 		sl_strbuf_adds(&url, env_url);
 	} else if (cfg.database_url && *cfg.database_url) {
 		sl_strbuf_adds(&url, cfg.database_url);
-	} else {
-		struct sockaddr_un un;
-
-		if (strlen(sa.pgdir) + sizeof("/.s.PGSQL." PG_PORT) > sizeof(un.sun_path)) {
-			cli_error("%s: too long a path for PostgreSQL's socket: use a shorter "
-			          "--state-dir",
-			          sa.pgdir);
-			goto out;
-		}
-		sa.pgbin = find_pgbin();
-		if (!sa.pgbin) {
-			cli_error("no PostgreSQL server binaries (initdb, pg_ctl): install "
-			          "postgresql, or set SLUICE_DATABASE_URL");
-			goto out;
-		}
-		if (geteuid() == 0) {
-			struct passwd *pw = getpwnam("postgres");
-
-			if (!pw) {
-				cli_error("running as root and there is no 'postgres' user to run "
-				          "PostgreSQL as");
-				goto out;
-			}
-			sa.runas = strdup("postgres");
-			sa.pg_uid = pw->pw_uid;
-			sa.pg_gid = pw->pw_gid;
-		}
-		sa.client = client_name();
-		if (!sa.client)
-			goto out;
-		if (pg_start(&sa))
-			goto out;
-		sl_strbuf_adds(&admin, "host=");
-		conn_str(&admin, sa.pgdir);
-		sl_strbuf_adds(&admin, " port=" PG_PORT " user=postgres dbname=postgres");
-		sl_strbuf_adds(&url, "host=");
-		conn_str(&url, sa.pgdir);
-		sl_strbuf_adds(&url, " port=" PG_PORT " user=postgres dbname=sluice");
+	} else if (standalone_pg_start(&sa, &admin, &url)) {
+		goto out;
 	}
 	if (db_prepare(admin.len ? admin.buf : NULL, url.buf))
 		goto out;
@@ -938,7 +510,7 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 	yaml_str(&y, url.buf);
 	sl_strbuf_adds(&y, "\nstate_dir: ");
 	{
-		char *d = join(sa.state, "scheduler");
+		char *d = standalone_join(sa.state, "scheduler");
 
 		yaml_str(&y, d);
 		free(d);
@@ -954,7 +526,7 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 	yaml_str(&y, token);
 	sl_strbuf_adds(&y, "\nname: standalone\nstate_dir: ");
 	{
-		char *d = join(sa.state, "worker");
+		char *d = standalone_join(sa.state, "worker");
 		const char *task_user = worker_task_user(sa.state);
 
 		yaml_str(&y, d);
@@ -971,10 +543,10 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 		const char *sargv[] = {sched_bin, "--config", sched_yaml, NULL};
 		const char *wargv[] = {worker_bin, "--config", worker_yaml, NULL};
 
-		sa.sched = spawn(&sa, sargv, NULL, sched_log);
+		sa.sched = standalone_spawn(&sa, sargv, NULL, sched_log);
 		if (sa.sched < 0)
 			goto out;
-		sa.worker = spawn(&sa, wargv, NULL, worker_log);
+		sa.worker = standalone_spawn(&sa, wargv, NULL, worker_log);
 		if (sa.worker < 0)
 			goto out;
 	}
@@ -1019,7 +591,7 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 	}
 out:
 	stop_daemons(&sa);
-	pg_stop(&sa);
+	standalone_pg_stop(&sa);
 	if (masked)
 		sigprocmask(SIG_SETMASK, &sa.oldmask, NULL);
 	free(sa.state);
