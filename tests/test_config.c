@@ -218,7 +218,8 @@ static void test_worker_task_user(void **state)
 {
 	struct sl_diags diags = SL_DIAGS_INIT;
 	struct sl_worker_config cfg;
-	char *path = write_temp("scheduler: 127.0.0.1:1\ntoken_file: t\ntask_user:   sluice-task\n");
+	char *path =
+	    write_temp("scheduler: 127.0.0.1:1\ntoken_file: t\ntask_user:   sluice-task\n");
 
 	(void)state;
 	sl_worker_config_init(&cfg);
