@@ -215,7 +215,7 @@ static void tick(struct sched *s)
 		return;
 	}
 	if (s->creds_changed)
-		conn_recheck_credentials(s);
+		auth_recheck_all(s);
 	if (lease_held(s))
 		engine_work(s);
 	notify_sync(s);

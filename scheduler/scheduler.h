@@ -44,7 +44,7 @@ struct wconn {
 	char *worker_id, *host;
 	/*
 	 * How its HELLO authenticated: kept to check it again when a
-	 * credential changes (conn_recheck_credentials), never the token itself.
+	 * credential changes (auth_recheck_all), never the token itself.
 	 */
 	enum sl_credential_auth auth;
 	unsigned char token_hash[SL_CREDENTIAL_HASH_LEN];
@@ -204,12 +204,20 @@ void conn_close_all(struct sched *s, const char *reason);
 /* DRAIN every worker, close the listener and every connection. */
 void conn_shutdown_all(struct sched *s);
 bool conn_worker_connected(const struct sched *s, const char *worker_id);
+
+/* scheduler/auth.c: who a worker connection is */
+/*
+ * Whether the HELLO's token is good for its worker name; when not,
+ * `*reject` is the REJECT's reason (the same "bad token" whatever was
+ * wrong, so that a peer learns nothing of the name's state).
+ */
+bool auth_hello(struct wconn *c, const struct sl_proto_hello *h, const char **reject);
 /*
  * Close every connection whose HELLO would not be accepted any more (its
  * credential was revoked or replaced, or its name got one while it used
  * the shared token), in one statement; clears creds_changed when done.
  */
-void conn_recheck_credentials(struct sched *s);
+void auth_recheck_all(struct sched *s);
 
 /* scheduler/live.c: what a connection counts as live on its worker */
 /* An attempt id of the wire as the database's: a positive decimal integer. */

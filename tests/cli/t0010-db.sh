@@ -13,7 +13,7 @@ MIGRATIONS=migrations
 # wait_for SQL: poll until SQL prints "t" (10 s at most).
 wait_for() {
 	i=0
-	while [ $i -lt 100 ]; do
+	while [ $i -lt 600 ]; do
 		[ "$(pg_sql "$1" 2>/dev/null)" = t ] && return 0
 		sleep 0.1
 		i=$((i + 1))
