@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "run_view.h"
+#include "sluice/admin.h"
 #include "sluice/alloc.h"
 #include "sluice/civil.h"
 #include "sluice/db.h"
@@ -43,6 +44,7 @@ enum {
 	OPT_FROM,
 	OPT_TO,
 	OPT_RESET,
+	OPT_UNPAUSE,
 };
 
 /* ---- trigger ------------------------------------------------------------ */
@@ -182,14 +184,19 @@ static void print_final_json(struct sl_db *db, const char *dag_id, const char *r
                              const struct sl_rows *r)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
-	json_t *show = runs_show_json(dag_id, run_id, r);
-	struct sl_rows *cb = NULL;
+	struct sl_rows *cb = NULL, *tries = NULL;
+	json_t *show;
 
+	if (sl_view_run_tries(db, dag_id, run_id, &tries, &err))
+		cli_error("%s", err.buf);
+	show = runs_show_json(dag_id, run_id, r, tries);
+	sl_strbuf_reset(&err);
 	if (sl_view_run_callbacks(db, dag_id, run_id, &cb, &err))
 		cli_error("%s", err.buf);
 	runs_callbacks_json(show, cb);
 	cli_print_json(show);
 	sl_rows_free(cb);
+	sl_rows_free(tries);
 	sl_strbuf_release(&err);
 }
 
@@ -277,17 +284,25 @@ struct create_tx {
 	size_t nr;
 	unsigned flags;
 	bool reset;
+	bool unpause;
 	const char *event;
 	size_t created, runs_reset, tasks_reset;
+	char **found; /* NULL, or for each run skipped, the id of the run that stands */
 };
 
 static int create_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
 	struct create_tx *c = ctx;
-	int rc;
+	bool was;
+	int rc = 0;
 
 	c->created = c->runs_reset = c->tasks_reset = 0;
-	rc = sl_runs_create(db, c->pin, c->runs, c->nr, c->flags, &c->created, err);
+	if (c->unpause)
+		rc = sl_dag_set_paused(db, c->pin->dag_id, false, &was, err);
+	if (!rc)
+		rc = sl_runs_create(db, c->pin, c->runs, c->nr, c->flags, &c->created, err);
+	if (!rc && c->found)
+		rc = sl_runs_existing(db, c->pin->dag_id, c->runs, c->nr, c->found, err);
 	if (!rc && c->reset)
 		rc = sl_runs_reset(db, c->pin->dag_id, c->runs, c->nr, &c->runs_reset,
 		                   &c->tasks_reset, err);
@@ -318,6 +333,12 @@ static int run_trigger(struct cli *cli, int argc, char **argv)
 		rc = cli_usage_error(&cli_cmd_trigger,
 		                     args.n ? "expected one DAG, got %d arguments" : "missing DAG",
 		                     args.n);
+		goto out;
+	}
+	if (o.run_id && !strcmp(o.run_id, "latest")) {
+		rc = cli_usage_error(&cli_cmd_trigger,
+		                     "--run-id latest: 'latest' stands for the DAG's newest run in "
+		                     "the commands that take a RUN_ID; choose another id");
 		goto out;
 	}
 	if (o.run_id && !sl_run_id_valid(o.run_id)) {
@@ -522,11 +543,16 @@ out:
 
 const struct cli_command cli_cmd_runs_show = {
     .path = "runs show",
-    .usage = "DAG RUN_ID",
-    .summary = "Show a run's state and a row per task.",
-    .help = "Tasks are listed in the order of the run's pinned DAG file; each row shows\n"
-            "the task instance's state, try, start and duration, and the worker of its\n"
-            "latest attempt.\n\n"
+    .usage = "DAG RUN_ID|latest",
+    .summary = "Show a run's state, a row per task, and every try of each task.",
+    .help = "The run: state and type, pinned commit, logical date, data interval, start,\n"
+            "end, conf. Tasks are listed in the order of the run's pinned DAG file; each\n"
+            "row shows the task instance's state, try, start and duration, the outcome\n"
+            "of its latest attempt (exit code, signal, timeout, lost, or cancelled,\n"
+            "cleared, marked by an operator) and its worker. Below: why a task is in its\n"
+            "state (a mark says who and when), outputs, and the tries, one row per\n"
+            "attempt with its own start, end, duration, outcome and worker.\n"
+            "RUN_ID 'latest' is the DAG's newest run (by logical date).\n\n"
             "Exit status: 0 ok; 2 usage error; 3 unknown DAG or run; 4 cannot reach\n"
             "PostgreSQL.\n",
     .run = run_runs_show,
@@ -534,32 +560,40 @@ const struct cli_command cli_cmd_runs_show = {
 
 static int run_runs_show(struct cli *cli, int argc, char **argv)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, id = SL_STRBUF_INIT;
 	struct sl_db *db;
 	struct cli_args args;
-	struct sl_rows *r = NULL, *cb = NULL;
+	struct sl_rows *r = NULL, *cb = NULL, *tries = NULL;
 	int rc = cli_start(cli, &cli_cmd_runs_show, argc, argv, NULL, NULL, 2, 2, "DAG and RUN_ID",
 	                   &args, &db);
+	const char *run_id;
 	json_t *show;
 
 	if (!db)
 		goto out;
-	rc = runs_show_load(db, args.v[0], args.v[1], &r, &err);
+	run_id = args.v[1];
+	rc = runs_id_resolve(db, args.v[0], &run_id, &id, &err);
 	if (!rc)
-		rc = sl_view_run_callbacks(db, args.v[0], args.v[1], &cb, &err);
+		rc = runs_show_load(db, args.v[0], run_id, &r, &err);
+	if (!rc)
+		rc = sl_view_run_tries(db, args.v[0], run_id, &tries, &err);
+	if (!rc)
+		rc = sl_view_run_callbacks(db, args.v[0], run_id, &cb, &err);
 	if (rc) {
 		rc = runs_fail(&err, rc);
 	} else if (cli->json) {
-		show = runs_show_json(args.v[0], args.v[1], r);
+		show = runs_show_json(args.v[0], run_id, r, tries);
 		runs_callbacks_json(show, cb);
 		rc = cli_print_json(show);
 	} else {
-		runs_show_print(args.v[0], args.v[1], r);
+		runs_show_print(args.v[0], run_id, r, tries);
 		runs_callbacks_print(cb);
 	}
 out:
 	sl_rows_free(r);
+	sl_rows_free(tries);
 	sl_rows_free(cb);
+	sl_strbuf_release(&id);
 	sl_db_free(db);
 	sl_strbuf_release(&err);
 	free(args.v);
@@ -570,10 +604,11 @@ out:
 
 const struct cli_command cli_cmd_runs_cancel = {
     .path = "runs cancel",
-    .usage = "DAG RUN_ID",
+    .usage = "DAG RUN_ID|latest",
     .summary = "Cancel a run: stop its running attempts, mark the rest cancelled.",
     .help = "The run and every unfinished task instance become cancelled; live attempts\n"
-            "end with outcome 'cancelled' and the scheduler is told to stop them.\n\n"
+            "end with outcome 'cancelled' and the scheduler is told to stop them.\n"
+            "RUN_ID 'latest' is the DAG's newest run (by logical date).\n\n"
             "Exit status: 0 ok; 1 the run has already ended; 2 usage error; 3 unknown\n"
             "DAG or run; 4 cannot reach PostgreSQL.\n",
     .run = run_runs_cancel,
@@ -596,7 +631,7 @@ static int cancel_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 
 static int run_runs_cancel(struct cli *cli, int argc, char **argv)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, id = SL_STRBUF_INIT;
 	struct sl_db *db;
 	struct cancel_tx tx;
 	struct cli_args args;
@@ -606,7 +641,9 @@ static int run_runs_cancel(struct cli *cli, int argc, char **argv)
 	if (!db)
 		goto out;
 	tx = (struct cancel_tx){.dag_id = args.v[0], .run_id = args.v[1]};
-	rc = sl_db_transaction(db, 0, cancel_tx, &tx, &err);
+	rc = runs_id_resolve(db, tx.dag_id, &tx.run_id, &id, &err);
+	if (!rc)
+		rc = sl_db_transaction(db, 0, cancel_tx, &tx, &err);
 	if (rc)
 		rc = runs_fail(&err, rc);
 	else if (cli->json)
@@ -623,6 +660,7 @@ static int run_runs_cancel(struct cli *cli, int argc, char **argv)
 		       tx.change.attempts == 1 ? "" : "s");
 out:
 	sl_db_free(db);
+	sl_strbuf_release(&id);
 	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;
@@ -634,6 +672,7 @@ static const struct option backfill_options[] = {
     {"from", required_argument, NULL, OPT_FROM},
     {"to", required_argument, NULL, OPT_TO},
     {"reset", no_argument, NULL, OPT_RESET},
+    {"unpause", no_argument, NULL, OPT_UNPAUSE},
     {NULL, 0, NULL, 0},
 };
 
@@ -641,28 +680,34 @@ static const struct option backfill_options[] = {
 
 const struct cli_command cli_cmd_backfill = {
     .path = "backfill",
-    .usage = "DAG --from ISO --to ISO [--reset]",
+    .usage = "DAG --from ISO --to ISO [--reset] [--unpause]",
     .summary = "Create one run per schedule interval whose logical date is in a range.",
     .help = "A run covers the interval [logical date, next fire time) of the DAG's cron\n"
             "schedule, in its time zone (Airflow 2's convention). Runs are of type\n"
             "'backfill', with run id backfill__<logical date>, pinned to the DAG's current\n"
-            "version. Intervals that already have a scheduled or backfill run are skipped.\n"
-            "The range ignores start_date, end_date, catchup and paused.\n\n"
+            "version. Intervals that already have a scheduled or backfill run are skipped\n"
+            "(--json names the run that exists). The range ignores start_date, end_date\n"
+            "and catchup.\n\n"
+            "A paused DAG starts no run, backfills included: backfill refuses it unless\n"
+            "--unpause is given, which unpauses the DAG (its schedule resumes too) in the\n"
+            "same transaction that creates the runs.\n\n"
             "Options:\n"
             "  --from ISO   first logical date (inclusive); without an offset it is read\n"
             "               in the DAG's time zone\n"
             "  --to ISO     last logical date (inclusive)\n"
             "  --reset      clear the task instances of the intervals that already have a\n"
-            "               run, so that they run again\n\n"
-            "Exit status: 0 ok; 1 the DAG has no cron schedule or cannot run; 2 usage\n"
-            "error (more than 10000 intervals); 3 unknown DAG; 4 cannot reach PostgreSQL.\n",
+            "               run, so that they run again\n"
+            "  --unpause    unpause a paused DAG so that the runs start\n\n"
+            "Exit status: 0 ok; 1 the DAG has no cron schedule, cannot run, or is paused\n"
+            "(without --unpause); 2 usage error (more than 10000 intervals); 3 unknown\n"
+            "DAG; 4 cannot reach PostgreSQL.\n",
     .options = backfill_options,
     .run = run_backfill,
 };
 
 struct backfill_opts {
 	const char *from, *to;
-	bool reset;
+	bool reset, unpause;
 };
 
 static int on_backfill_option(struct cli *cli, int opt, const char *arg, void *ctx)
@@ -680,6 +725,9 @@ static int on_backfill_option(struct cli *cli, int opt, const char *arg, void *c
 	case OPT_RESET:
 		o->reset = true;
 		return 0;
+	case OPT_UNPAUSE:
+		o->unpause = true;
+		return 0;
 	}
 	return CLI_EXIT_USAGE;
 }
@@ -688,12 +736,17 @@ struct intervals {
 	struct sl_run_new *items;
 	size_t nr, alloc;
 	char **ids;
+	char **found; /* the run that stands for each interval skipped (sl_runs_existing) */
 };
 
 static void intervals_release(struct intervals *iv)
 {
-	for (size_t i = 0; i < iv->nr; i++)
+	for (size_t i = 0; i < iv->nr; i++) {
 		free(iv->ids[i]);
+		if (iv->found)
+			free(iv->found[i]);
+	}
+	free(iv->found);
 	free(iv->ids);
 	free(iv->items);
 }
@@ -747,17 +800,20 @@ static json_t *backfill_json(const char *dag_id, const struct intervals *iv,
 
 		sl_run_time_format(&s, iv->items[i].logical_date);
 		sl_run_time_format(&e, iv->items[i].interval_end);
-		json_array_append_new(runs, json_pack("{s:s, s:s, s:s, s:b}", "run_id",
-		                                      iv->items[i].run_id, "logical_date", s.buf,
-		                                      "data_interval_end", e.buf, "created",
-		                                      iv->items[i].run_pk != 0));
+		const char *id = iv->found && iv->found[i] ? iv->found[i] : iv->items[i].run_id;
+		bool created = iv->items[i].run_pk != 0;
+
+		json_array_append_new(runs, json_pack("{s:s, s:s, s:s, s:b, s:s}", "run_id", id,
+		                                      "logical_date", s.buf, "data_interval_end",
+		                                      e.buf, "created", created, "status",
+		                                      created ? "created" : "existed"));
 		sl_strbuf_release(&s);
 		sl_strbuf_release(&e);
 	}
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "dag", dag_id, "intervals",
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:b}", "dag", dag_id, "intervals",
 	                 (json_int_t)iv->nr, "created", (json_int_t)tx->created, "skipped",
 	                 (json_int_t)(iv->nr - tx->created), "reset", (json_int_t)tx->runs_reset,
-	                 "runs", runs);
+	                 "runs", runs, "unpaused", tx->unpause);
 }
 
 /* Parse --from / --to in the DAG's zone; an exit code on error. */
@@ -777,10 +833,10 @@ static int backfill_parse_time(const char *flag, const char *value, const struct
 
 static int run_backfill(struct cli *cli, int argc, char **argv)
 {
-	struct backfill_opts o = {NULL, NULL, false};
+	struct backfill_opts o = {NULL, NULL, false, false};
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_run_pin pin = SL_RUN_PIN_INIT;
-	struct intervals iv = {NULL, 0, 0, NULL};
+	struct intervals iv = {NULL, 0, 0, NULL, NULL};
 	struct create_tx tx = {0};
 	struct sl_tz *tz = NULL;
 	struct sl_db *db = NULL;
@@ -814,6 +870,14 @@ static int run_backfill(struct cli *cli, int argc, char **argv)
 		rc = CLI_EXIT_FAILED;
 		goto out;
 	}
+	if (pin.paused && !o.unpause) {
+		cli_error("DAG '%s' is paused: its backfill runs would not start until it is "
+		          "unpaused; pass --unpause to unpause it (its schedule resumes too) and "
+		          "backfill, or unpause it later and backfill then",
+		          pin.dag_id);
+		rc = CLI_EXIT_FAILED;
+		goto out;
+	}
 	rc = sl_tz_load(&tz, pin.dag->timezone, &err);
 	if (rc)
 		goto fail;
@@ -826,17 +890,22 @@ static int run_backfill(struct cli *cli, int argc, char **argv)
 		rc = backfill_intervals(pin.dag, tz, from, to, &iv);
 	if (rc)
 		goto out;
+	iv.found = sl_xcalloc(iv.nr ? iv.nr : 1, sizeof(*iv.found));
 	tx = (struct create_tx){.pin = &pin,
 	                        .runs = iv.items,
 	                        .nr = iv.nr,
 	                        .flags = SL_RUNS_SKIP_EXISTING,
 	                        .reset = o.reset,
-	                        .event = "backfill"};
+	                        .unpause = o.unpause && pin.paused,
+	                        .event = "backfill",
+	                        .found = iv.found};
 	if (iv.nr) {
 		rc = sl_db_transaction(db, 0, create_tx, &tx, &err);
 		if (rc)
 			goto fail;
 	}
+	if (tx.unpause)
+		fprintf(stderr, "sluice: unpaused DAG '%s'\n", pin.dag_id);
 	if (cli->json) {
 		rc = cli_print_json(backfill_json(pin.dag_id, &iv, &tx));
 		goto out;

@@ -41,11 +41,12 @@ static const struct option clear_options[] = {
 
 const struct cli_command cli_cmd_tasks_clear = {
     .path = "tasks clear",
-    .usage = "DAG RUN_ID [TASK...] [--downstream] [--failed]",
+    .usage = "DAG RUN_ID|latest [TASK...] [--downstream] [--failed]",
     .summary = "Reset task instances of a run so that they run again.",
     .help = "Clears the named tasks (default: every task of the run): each goes back to\n"
             "pending with its retries available again, a running attempt is stopped, and\n"
-            "the run goes back to queued.\n\n"
+            "the run goes back to queued. RUN_ID 'latest' is the DAG's newest run (by\n"
+            "logical date).\n\n"
             "Options:\n"
             "  --failed       keep only tasks that failed, were upstream_failed or were\n"
             "                 cancelled\n"
@@ -107,7 +108,7 @@ static int run_tasks_clear(struct cli *cli, int argc, char **argv)
 {
 	struct sl_clear_opts o = {NULL, 0, false, false};
 	struct clear_tx tx = {NULL, NULL, &o, SL_TASK_IDS_INIT, {0, 0, ""}};
-	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, id = SL_STRBUF_INIT;
 	struct sl_db *db;
 	struct cli_args args;
 	int rc = cli_start(cli, &cli_cmd_tasks_clear, argc, argv, on_clear_option, &o, 2, INT_MAX,
@@ -119,7 +120,9 @@ static int run_tasks_clear(struct cli *cli, int argc, char **argv)
 	o.tasks_nr = (size_t)args.n - 2;
 	tx.dag_id = args.v[0];
 	tx.run_id = args.v[1];
-	rc = sl_db_transaction(db, 0, clear_tx, &tx, &err);
+	rc = runs_id_resolve(db, tx.dag_id, &tx.run_id, &id, &err);
+	if (!rc)
+		rc = sl_db_transaction(db, 0, clear_tx, &tx, &err);
 	if (rc) {
 		rc = runs_fail(&err, rc);
 		goto out;
@@ -140,6 +143,7 @@ static int run_tasks_clear(struct cli *cli, int argc, char **argv)
 out:
 	sl_task_ids_release(&tx.cleared);
 	sl_db_free(db);
+	sl_strbuf_release(&id);
 	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;
@@ -149,24 +153,28 @@ out:
 
 const struct cli_command cli_cmd_tasks_mark = {
     .path = "tasks mark",
-    .usage = "DAG RUN_ID TASK success|failed",
+    .usage = "DAG RUN_ID|latest TASK success|failed",
     .summary = "Set a task instance's state by hand.",
     .help = "A running attempt of the task is stopped. The run's own state is not changed;\n"
-            "the scheduler carries on from the new task state while the run is live.\n\n"
+            "the scheduler carries on from the new task state while the run is live.\n"
+            "The mark records who made it (the login name running this command) and when;\n"
+            "`runs show` prints both, apart from the figures of the task's attempts.\n"
+            "RUN_ID 'latest' is the DAG's newest run (by logical date).\n\n"
             "Exit status: 0 ok; 2 usage error; 3 unknown DAG, run or task; 4 cannot reach\n"
             "PostgreSQL.\n",
     .run = run_tasks_mark,
 };
 
 struct mark_tx {
-	const char *dag_id, *run_id, *task_id, *state;
+	const char *dag_id, *run_id, *task_id, *state, *by;
 	struct sl_run_change change;
 };
 
 static int mark_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
 	struct mark_tx *m = ctx;
-	int rc = sl_task_mark(db, m->dag_id, m->run_id, m->task_id, m->state, &m->change, err);
+	int rc =
+	    sl_task_mark(db, m->dag_id, m->run_id, m->task_id, m->state, m->by, &m->change, err);
 
 	if (!rc)
 		rc = sl_runs_notify(db, "mark", m->dag_id, err);
@@ -175,7 +183,7 @@ static int mark_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 
 static int run_tasks_mark(struct cli *cli, int argc, char **argv)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, id = SL_STRBUF_INIT, by = SL_STRBUF_INIT;
 	struct sl_db *db = NULL;
 	struct mark_tx tx;
 	struct cli_args args;
@@ -196,9 +204,15 @@ static int run_tasks_mark(struct cli *cli, int argc, char **argv)
 	rc = cli_db_open(cli, &db);
 	if (rc)
 		goto out;
-	tx = (struct mark_tx){
-	    .dag_id = args.v[0], .run_id = args.v[1], .task_id = args.v[2], .state = args.v[3]};
-	rc = sl_db_transaction(db, 0, mark_tx, &tx, &err);
+	runs_actor(&by);
+	tx = (struct mark_tx){.dag_id = args.v[0],
+	                      .run_id = args.v[1],
+	                      .task_id = args.v[2],
+	                      .state = args.v[3],
+	                      .by = by.buf};
+	rc = runs_id_resolve(db, tx.dag_id, &tx.run_id, &id, &err);
+	if (!rc)
+		rc = sl_db_transaction(db, 0, mark_tx, &tx, &err);
 	if (rc)
 		rc = runs_fail(&err, rc);
 	else if (cli->json)
@@ -211,6 +225,8 @@ static int run_tasks_mark(struct cli *cli, int argc, char **argv)
 		       tx.run_id, tx.dag_id, tx.state, tx.change.prev_state);
 out:
 	sl_db_free(db);
+	sl_strbuf_release(&id);
+	sl_strbuf_release(&by);
 	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;
@@ -226,14 +242,15 @@ static const struct option logs_options[] = {
 
 const struct cli_command cli_cmd_logs = {
     .path = "logs",
-    .usage = "DAG RUN_ID TASK [--try N] [--follow]",
+    .usage = "DAG RUN_ID|latest TASK [--try N] [--follow]",
     .summary = "Print the stdout and stderr of a task's attempt.",
     .help = "Options:\n"
             "  --try N    the attempt of try N (default: the latest)\n"
             "  --follow   keep printing as the log grows, until the attempt ends (waits\n"
             "             for the first attempt of a task that has not started)\n\n"
             "TASK may also be on_failure or on_success: the run's callback of that name,\n"
-            "when the run has no task with that id.\n\n"
+            "when the run has no task with that id. RUN_ID 'latest' is the DAG's newest\n"
+            "run (by logical date).\n\n"
             "With --json, prints {\"dag\", \"run_id\", \"task\", \"try_number\", \"outcome\",\n"
             "\"truncated\", \"log\"} once the log is complete.\n\n"
             "Exit status: 0 ok; 2 usage error; 3 unknown DAG, run, task or try, or a task\n"
@@ -418,13 +435,20 @@ static int run_logs(struct cli *cli, int argc, char **argv)
 	struct sl_db *db;
 	struct cli_args args;
 	struct sl_rows *a = NULL;
+	struct sl_strbuf id = SL_STRBUF_INIT;
+	const char *run_id;
 	bool more;
 	int rc = cli_start(cli, &cli_cmd_logs, argc, argv, on_logs_option, &o, 3, 3,
 	                   "DAG, RUN_ID and TASK", &args, &db);
 
 	if (!db)
 		goto out;
-	rc = sl_run_lookup(db, args.v[0], args.v[1], args.v[2], &ref, &err);
+	run_id = args.v[1];
+	rc = runs_id_resolve(db, args.v[0], &run_id, &id, &err);
+	/* The messages and the JSON name the run resolved, not the alias. */
+	args.v[1] = id.len ? id.buf : args.v[1];
+	if (!rc)
+		rc = sl_run_lookup(db, args.v[0], args.v[1], args.v[2], &ref, &err);
 	if (!rc)
 		rc = log_attempt(db, &o, &ref, (const char *const *)args.v, &a, &err);
 	if (rc)
@@ -463,6 +487,7 @@ fail:
 out:
 	sl_rows_free(a);
 	sl_db_free(db);
+	sl_strbuf_release(&id);
 	sl_strbuf_release(&log);
 	sl_strbuf_release(&err);
 	free(args.v);

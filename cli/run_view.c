@@ -4,9 +4,11 @@
  */
 #include "run_view.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sluice/alloc.h"
 #include "sluice/error.h"
@@ -99,6 +101,41 @@ int runs_show_load(struct sl_db *db, const char *dag_id, const char *run_id, str
 	return rc;
 }
 
+int runs_id_resolve(struct sl_db *db, const char *dag_id, const char **run_id,
+                    struct sl_strbuf *hold, struct sl_strbuf *err)
+{
+	struct sl_rows *r = NULL;
+	int rc;
+
+	if (strcmp(*run_id, "latest"))
+		return 0;
+	rc = sl_view_run_latest(db, dag_id, &r, err);
+	if (!rc && !sl_rows_nr(r)) {
+		rc = sl_run_dag_check(db, dag_id, err);
+		if (!rc) {
+			sl_strbuf_addf(err, "DAG '%s' has no run yet: 'latest' names none", dag_id);
+			rc = SL_ENOENT;
+		}
+	}
+	if (!rc) {
+		sl_strbuf_reset(hold);
+		sl_strbuf_adds(hold, sl_rows_value(r, 0, 0));
+		*run_id = hold->buf;
+	}
+	sl_rows_free(r);
+	return rc;
+}
+
+void runs_actor(struct sl_strbuf *sb)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw && pw->pw_name && *pw->pw_name)
+		sl_strbuf_adds(sb, pw->pw_name);
+	else
+		sl_strbuf_addf(sb, "uid %u", (unsigned)geteuid());
+}
+
 static json_t *int_or_null(const struct sl_rows *r, int row, int col)
 {
 	return sl_rows_null(r, row, col) ? json_null() : json_integer(sl_rows_int(r, row, col, 0));
@@ -124,58 +161,199 @@ static json_t *outputs_json(const struct sl_rows *r, int row)
 	return json_object();
 }
 
-json_t *runs_show_json(const char *dag_id, const char *run_id, const struct sl_rows *r)
+/* The row of `tries` holding the latest attempt of `task`, or -1. */
+static int latest_try(const struct sl_rows *tries, const char *task)
 {
-	json_t *tasks = json_array();
+	int found = -1;
 
-	for (int i = 0; i < sl_rows_nr(r); i++) {
-		if (sl_rows_null(r, i, RUNS_SHOW_TASK))
-			continue;
-		json_array_append_new(
-		    tasks,
-		    json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "task",
-		              sl_rows_value(r, i, RUNS_SHOW_TASK), "state",
-		              sl_rows_value(r, i, RUNS_SHOW_TASK_STATE), "try_number",
-		              int_or_null(r, i, RUNS_SHOW_TRY), "started_at",
-		              runs_time_json(r, i, RUNS_SHOW_TASK_STARTED), "ended_at",
-		              runs_time_json(r, i, RUNS_SHOW_TASK_ENDED), "exit_code",
-		              int_or_null(r, i, RUNS_SHOW_EXIT_CODE), "worker",
-		              str_or_null(r, i, RUNS_SHOW_WORKER), "reason",
-		              str_or_null(r, i, RUNS_SHOW_REASON), "outputs", outputs_json(r, i)));
-	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "dag", dag_id, "run_id", run_id, "state",
-	                 sl_rows_value(r, 0, RUNS_SHOW_STATE), "commit",
-	                 sl_rows_value(r, 0, RUNS_SHOW_COMMIT), "logical_date",
-	                 runs_time_json(r, 0, RUNS_SHOW_LOGICAL_DATE), "tasks", tasks);
-}
-
-/* "exit 1", "signal 9", or "-". */
-static void outcome_cell(struct cli_table *t, const struct sl_rows *r, int row)
-{
-	if (!sl_rows_null(r, row, RUNS_SHOW_EXIT_CODE))
-		cli_table_addf(t, "%s", sl_rows_value(r, row, RUNS_SHOW_EXIT_CODE));
-	else if (!sl_rows_null(r, row, RUNS_SHOW_SIGNAL))
-		cli_table_addf(t, "signal %s", sl_rows_value(r, row, RUNS_SHOW_SIGNAL));
-	else
-		cli_table_add(t, NULL);
+	for (int i = 0; tries && i < sl_rows_nr(tries); i++)
+		if (!strcmp(sl_rows_value(tries, i, RUNS_TRY_TASK), task))
+			found = i;
+	return found;
 }
 
 /*
- * Below the table, what does not fit a column: why the scheduler set a
- * state without running the task, and each task's outputs (latest attempt).
+ * How an attempt ended, as a table cell: its exit code when its process
+ * exited, else "signal N", "timeout", "lost", or who stopped it
+ * ("cancelled" by runs cancel, "cleared", "marked"); "-" while it runs.
  */
-static void print_notes(const struct sl_rows *r)
+static void try_outcome_cell(struct cli_table *t, const char *outcome, const char *exit_code,
+                             const char *signal, const char *stop)
 {
+	if (stop)
+		cli_table_add(t, !strcmp(stop, "cancel")  ? "cancelled"
+		                 : !strcmp(stop, "clear") ? "cleared"
+		                                          : "marked");
+	else if (outcome && (!strcmp(outcome, "timeout") || !strcmp(outcome, "lost")))
+		cli_table_add(t, outcome);
+	else if (exit_code)
+		cli_table_add(t, exit_code);
+	else if (signal)
+		cli_table_addf(t, "signal %s", signal);
+	else
+		cli_table_add(t, outcome);
+}
+
+/*
+ * Why an attempt ended when its own exit code does not say it; NULL when
+ * it does (or it runs). The scheduler's reason, when it gave one, is the
+ * task instance's and wins over this one.
+ */
+static const char *try_reason(struct sl_strbuf *sb, const char *outcome, const char *signal,
+                              const char *stop)
+{
+	sl_strbuf_reset(sb);
+	if (stop)
+		sl_strbuf_addf(sb, "stopped by %s",
+		               !strcmp(stop, "cancel")  ? "runs cancel"
+		               : !strcmp(stop, "clear") ? "tasks clear"
+		                                        : "tasks mark");
+	else if (outcome && !strcmp(outcome, "timeout"))
+		sl_strbuf_adds(sb, "stopped by its timeout");
+	else if (outcome && !strcmp(outcome, "lost"))
+		sl_strbuf_adds(sb, "its worker was lost");
+	else if (signal)
+		sl_strbuf_addf(sb, "killed by signal %s", signal);
+	return sb->len ? sb->buf : NULL;
+}
+
+/* Which operator command stopped the latest attempt (runs_tries), or NULL. */
+static const char *latest_stop(const struct sl_rows *tries, int last)
+{
+	return last < 0 ? NULL : sl_rows_str(tries, last, RUNS_TRY_STOP);
+}
+
+/* The reason of task row `i`: the scheduler's (or the mark's), else its
+ * latest attempt's. */
+static const char *task_reason(struct sl_strbuf *sb, const struct sl_rows *r, int i,
+                               const struct sl_rows *tries, int last)
+{
+	if (!sl_rows_null(r, i, RUNS_SHOW_REASON))
+		return sl_rows_value(r, i, RUNS_SHOW_REASON);
+	return try_reason(sb, sl_rows_str(r, i, RUNS_SHOW_OUTCOME),
+	                  sl_rows_str(r, i, RUNS_SHOW_SIGNAL), latest_stop(tries, last));
+}
+
+/* One attempt of the `tries` list (docs/json.md). */
+static json_t *try_json(const struct sl_rows *tries, int row)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+	const char *why = try_reason(&sb, sl_rows_str(tries, row, RUNS_TRY_OUTCOME),
+	                             sl_rows_str(tries, row, RUNS_TRY_SIGNAL),
+	                             sl_rows_str(tries, row, RUNS_TRY_STOP));
+	json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "try_number",
+	                      int_or_null(tries, row, RUNS_TRY_NUMBER), "started_at",
+	                      runs_time_json(tries, row, RUNS_TRY_STARTED), "ended_at",
+	                      runs_time_json(tries, row, RUNS_TRY_ENDED), "outcome",
+	                      str_or_null(tries, row, RUNS_TRY_OUTCOME), "exit_code",
+	                      int_or_null(tries, row, RUNS_TRY_EXIT_CODE), "signal",
+	                      int_or_null(tries, row, RUNS_TRY_SIGNAL), "stopped_by",
+	                      str_or_null(tries, row, RUNS_TRY_STOP), "worker",
+	                      str_or_null(tries, row, RUNS_TRY_WORKER), "reason",
+	                      why ? json_string(why) : json_null());
+
+	sl_strbuf_release(&sb);
+	return o;
+}
+
+/* {"state", "by", "at"} of a marked task, else null. */
+static json_t *marked_json(const struct sl_rows *r, int i)
+{
+	if (sl_rows_null(r, i, RUNS_SHOW_MARKED_BY))
+		return json_null();
+	return json_pack("{s:s, s:s, s:o}", "state", sl_rows_value(r, i, RUNS_SHOW_TASK_STATE),
+	                 "by", sl_rows_value(r, i, RUNS_SHOW_MARKED_BY), "at",
+	                 runs_time_json(r, i, RUNS_SHOW_TASK_ENDED));
+}
+
+static json_t *task_json(const struct sl_rows *r, int i, const struct sl_rows *tries)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+	const char *task = sl_rows_value(r, i, RUNS_SHOW_TASK);
+	int last = latest_try(tries, task);
+	const char *why = task_reason(&sb, r, i, tries, last);
+	json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	                      "task", task, "state", sl_rows_value(r, i, RUNS_SHOW_TASK_STATE),
+	                      "try_number", int_or_null(r, i, RUNS_SHOW_TRY), "started_at",
+	                      runs_time_json(r, i, RUNS_SHOW_TASK_STARTED), "ended_at",
+	                      runs_time_json(r, i, RUNS_SHOW_TASK_ENDED), "exit_code",
+	                      int_or_null(r, i, RUNS_SHOW_EXIT_CODE), "worker",
+	                      str_or_null(r, i, RUNS_SHOW_WORKER), "reason",
+	                      why ? json_string(why) : json_null(), "outputs", outputs_json(r, i),
+	                      "outcome", str_or_null(r, i, RUNS_SHOW_OUTCOME), "signal",
+	                      int_or_null(r, i, RUNS_SHOW_SIGNAL), "marked", marked_json(r, i));
+
+	if (tries) {
+		json_t *list = json_array();
+
+		for (int k = 0; k < sl_rows_nr(tries); k++)
+			if (!strcmp(sl_rows_value(tries, k, RUNS_TRY_TASK), task))
+				json_array_append_new(list, try_json(tries, k));
+		json_object_set_new(o, "tries", list);
+	}
+	sl_strbuf_release(&sb);
+	return o;
+}
+
+/* The run's conf as stored (an object); {} when it cannot be read. */
+static json_t *conf_json(const struct sl_rows *r)
+{
+	json_t *o = json_loads(sl_rows_value(r, 0, RUNS_SHOW_CONF), 0, NULL);
+
+	if (json_is_object(o))
+		return o;
+	json_decref(o);
+	return json_object();
+}
+
+json_t *runs_show_json(const char *dag_id, const char *run_id, const struct sl_rows *r,
+                       const struct sl_rows *tries)
+{
+	json_t *tasks = json_array();
+
+	for (int i = 0; i < sl_rows_nr(r); i++)
+		if (!sl_rows_null(r, i, RUNS_SHOW_TASK))
+			json_array_append_new(tasks, task_json(r, i, tries));
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "dag",
+	                 dag_id, "run_id", run_id, "state", sl_rows_value(r, 0, RUNS_SHOW_STATE),
+	                 "commit", sl_rows_value(r, 0, RUNS_SHOW_COMMIT), "logical_date",
+	                 runs_time_json(r, 0, RUNS_SHOW_LOGICAL_DATE), "tasks", tasks, "run_type",
+	                 sl_rows_value(r, 0, RUNS_SHOW_TYPE), "data_interval_start",
+	                 runs_time_json(r, 0, RUNS_SHOW_INTERVAL_START), "data_interval_end",
+	                 runs_time_json(r, 0, RUNS_SHOW_INTERVAL_END), "started_at",
+	                 runs_time_json(r, 0, RUNS_SHOW_STARTED), "ended_at",
+	                 runs_time_json(r, 0, RUNS_SHOW_ENDED), "conf", conf_json(r));
+}
+
+/*
+ * Below the table, what does not fit a column: why a task is in its state
+ * (the scheduler's reason, a mark with who and when, how its latest
+ * attempt was stopped), and each task's outputs (latest attempt).
+ */
+static void print_notes(const struct sl_rows *r, const struct sl_rows *tries)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT, at = SL_STRBUF_INIT;
 	bool head = false;
 
 	for (int i = 0; i < sl_rows_nr(r); i++) {
-		if (sl_rows_null(r, i, RUNS_SHOW_TASK) || sl_rows_null(r, i, RUNS_SHOW_REASON))
+		const char *task = sl_rows_str(r, i, RUNS_SHOW_TASK), *why;
+
+		if (!task)
+			continue;
+		why = task_reason(&sb, r, i, tries, latest_try(tries, task));
+		if (!why)
 			continue;
 		if (!head)
 			printf("\nreasons:\n");
 		head = true;
-		printf("  %s: %s\n", sl_rows_value(r, i, RUNS_SHOW_TASK),
-		       sl_rows_value(r, i, RUNS_SHOW_REASON));
+		printf("  %s: %s", task, why);
+		if (!sl_rows_null(r, i, RUNS_SHOW_MARKED_BY)) {
+			sl_strbuf_reset(&at);
+			cli_fmt_time(&at, us_to_secs(sl_rows_int(r, i, RUNS_SHOW_TASK_ENDED, 0)),
+			             NULL);
+			printf(" at %s", at.buf);
+		}
+		printf("\n");
 	}
 	head = false;
 	for (int i = 0; i < sl_rows_nr(r); i++) {
@@ -195,11 +373,48 @@ static void print_notes(const struct sl_rows *r)
 		}
 		json_decref(o);
 	}
+	sl_strbuf_release(&sb);
+	sl_strbuf_release(&at);
 }
 
-void runs_show_print(const char *dag_id, const char *run_id, const struct sl_rows *r)
+/* Every attempt of every task, oldest first: the history behind each row. */
+static void print_tries(const struct sl_rows *tries)
 {
-	struct cli_table head = CLI_TABLE_INIT, t = CLI_TABLE_INIT;
+	struct cli_table t = CLI_TABLE_INIT;
+
+	if (!tries || !sl_rows_nr(tries))
+		return;
+	cli_table_header(&t, "TASK", "TRY", "STARTED", "ENDED", "DURATION", "OUTCOME", "WORKER",
+	                 NULL);
+	cli_table_align_right(&t, 1);
+	cli_table_align_right(&t, 4);
+	cli_table_align_right(&t, 5);
+	for (int k = 0; k < sl_rows_nr(tries); k++) {
+		cli_table_add(&t, sl_rows_value(tries, k, RUNS_TRY_TASK));
+		cli_table_add(&t, sl_rows_value(tries, k, RUNS_TRY_NUMBER));
+		runs_time_cell(&t, tries, k, RUNS_TRY_STARTED);
+		runs_time_cell(&t, tries, k, RUNS_TRY_ENDED);
+		if (sl_rows_null(tries, k, RUNS_TRY_ENDED))
+			cli_table_add(&t, NULL);
+		else
+			runs_duration_cell(&t, tries, k, RUNS_TRY_STARTED, RUNS_TRY_ENDED,
+			                   RUNS_TRY_ENDED);
+		try_outcome_cell(&t, sl_rows_str(tries, k, RUNS_TRY_OUTCOME),
+		                 sl_rows_str(tries, k, RUNS_TRY_EXIT_CODE),
+		                 sl_rows_str(tries, k, RUNS_TRY_SIGNAL),
+		                 sl_rows_str(tries, k, RUNS_TRY_STOP));
+		cli_table_add(&t, sl_rows_str(tries, k, RUNS_TRY_WORKER));
+	}
+	printf("\ntries:\n");
+	cli_table_print(&t, stdout);
+	cli_table_release(&t);
+}
+
+/* The run's header: what it is, what it covers, when it ran, with what. */
+static void print_head(const char *dag_id, const char *run_id, const struct sl_rows *r)
+{
+	struct cli_table head = CLI_TABLE_INIT;
+	struct sl_strbuf s = SL_STRBUF_INIT, e = SL_STRBUF_INIT;
 
 	cli_table_header(&head, "DAG", dag_id, NULL);
 	cli_table_add(&head, "run");
@@ -211,34 +426,80 @@ void runs_show_print(const char *dag_id, const char *run_id, const struct sl_row
 	cli_table_add(&head, sl_rows_value(r, 0, RUNS_SHOW_COMMIT));
 	cli_table_add(&head, "logical date");
 	runs_time_cell(&head, r, 0, RUNS_SHOW_LOGICAL_DATE);
+	cli_table_add(&head, "data interval");
+	cli_fmt_time(&s, us_to_secs(sl_rows_int(r, 0, RUNS_SHOW_INTERVAL_START, 0)), NULL);
+	cli_fmt_time(&e, us_to_secs(sl_rows_int(r, 0, RUNS_SHOW_INTERVAL_END, 0)), NULL);
+	cli_table_addf(&head, "[%s, %s)", s.buf, e.buf);
 	cli_table_add(&head, "started");
 	runs_time_cell(&head, r, 0, RUNS_SHOW_STARTED);
+	cli_table_add(&head, "ended");
+	runs_time_cell(&head, r, 0, RUNS_SHOW_ENDED);
 	cli_table_add(&head, "duration");
 	runs_duration_cell(&head, r, 0, RUNS_SHOW_STARTED, RUNS_SHOW_ENDED, RUNS_SHOW_NOW);
+	cli_table_add(&head, "conf");
+	cli_table_add(&head, sl_rows_value(r, 0, RUNS_SHOW_CONF));
 	cli_table_print(&head, stdout);
-	printf("\n");
+	cli_table_release(&head);
+	sl_strbuf_release(&s);
+	sl_strbuf_release(&e);
+}
 
-	cli_table_header(&t, "TASK", "STATE", "TRY", "STARTED", "DURATION", "EXIT", "WORKER", NULL);
+/*
+ * A task's duration cell: its instance's start to end (or now), except for
+ * a marked task, whose end is the mark: that one shows its latest
+ * attempt's own duration ("-" without one), and the mark is in the notes.
+ */
+static void task_duration_cell(struct cli_table *t, const struct sl_rows *r, int i,
+                               const struct sl_rows *tries, int last)
+{
+	if (sl_rows_null(r, i, RUNS_SHOW_MARKED_BY))
+		runs_duration_cell(t, r, i, RUNS_SHOW_TASK_STARTED, RUNS_SHOW_TASK_ENDED,
+		                   RUNS_SHOW_NOW);
+	else if (last < 0 || sl_rows_null(tries, last, RUNS_TRY_ENDED))
+		cli_table_add(t, NULL);
+	else
+		runs_duration_cell(t, tries, last, RUNS_TRY_STARTED, RUNS_TRY_ENDED,
+		                   RUNS_TRY_ENDED);
+}
+
+void runs_show_print(const char *dag_id, const char *run_id, const struct sl_rows *r,
+                     const struct sl_rows *tries)
+{
+	struct cli_table t = CLI_TABLE_INIT;
+
+	print_head(dag_id, run_id, r);
+	printf("\n");
+	cli_table_header(&t, "TASK", "STATE", "TRY", "STARTED", "DURATION", "OUTCOME", "WORKER",
+	                 NULL);
 	cli_table_align_right(&t, 2);
 	cli_table_align_right(&t, 4);
 	cli_table_align_right(&t, 5);
 	for (int i = 0; i < sl_rows_nr(r); i++) {
-		if (sl_rows_null(r, i, RUNS_SHOW_TASK))
+		const char *task = sl_rows_str(r, i, RUNS_SHOW_TASK);
+		int last;
+
+		if (!task)
 			continue;
-		cli_table_add(&t, sl_rows_value(r, i, RUNS_SHOW_TASK));
+		last = latest_try(tries, task);
+		cli_table_add(&t, task);
 		cli_table_add(&t, sl_rows_value(r, i, RUNS_SHOW_TASK_STATE));
 		cli_table_addf(&t, "%s/%s", sl_rows_value(r, i, RUNS_SHOW_TRY),
 		               sl_rows_value(r, i, RUNS_SHOW_MAX_TRIES));
 		runs_time_cell(&t, r, i, RUNS_SHOW_TASK_STARTED);
-		runs_duration_cell(&t, r, i, RUNS_SHOW_TASK_STARTED, RUNS_SHOW_TASK_ENDED,
-		                   RUNS_SHOW_NOW);
-		outcome_cell(&t, r, i);
+		task_duration_cell(&t, r, i, tries, last);
+		if (!sl_rows_null(r, i, RUNS_SHOW_MARKED_BY))
+			cli_table_add(&t, "marked");
+		else
+			try_outcome_cell(&t, sl_rows_str(r, i, RUNS_SHOW_OUTCOME),
+			                 sl_rows_str(r, i, RUNS_SHOW_EXIT_CODE),
+			                 sl_rows_str(r, i, RUNS_SHOW_SIGNAL),
+			                 latest_stop(tries, last));
 		cli_table_add(&t, sl_rows_str(r, i, RUNS_SHOW_WORKER));
 	}
 	cli_table_print(&t, stdout);
-	print_notes(r);
+	print_notes(r, tries);
+	print_tries(tries);
 	cli_table_release(&t);
-	cli_table_release(&head);
 }
 
 /* The columns of runs_callbacks (lib/db/sql/runs.sql). */

@@ -60,7 +60,39 @@ enum {
 	RUNS_SHOW_WORKER,
 	RUNS_SHOW_REASON,
 	RUNS_SHOW_OUTPUTS,
+	RUNS_SHOW_CONF,
+	RUNS_SHOW_INTERVAL_START,
+	RUNS_SHOW_INTERVAL_END,
+	RUNS_SHOW_OUTCOME,
+	RUNS_SHOW_MARKED_BY,
 };
+
+/* The columns of runs_tries (lib/db/sql/runs.sql): one row per attempt. */
+enum {
+	RUNS_TRY_TASK,
+	RUNS_TRY_NUMBER,
+	RUNS_TRY_STARTED,
+	RUNS_TRY_ENDED,
+	RUNS_TRY_OUTCOME,
+	RUNS_TRY_EXIT_CODE,
+	RUNS_TRY_SIGNAL,
+	RUNS_TRY_WORKER,
+	RUNS_TRY_STOP,
+};
+
+/*
+ * Resolve the run id argument `*run_id` of DAG `dag_id`: the alias
+ * `latest` becomes the DAG's newest run (by logical date; a run really
+ * named `latest` wins), whose id is kept in `hold`, which must outlive
+ * `*run_id`. Any other id is left as it is. SL_ENOENT when the DAG has no
+ * run (or does not exist).
+ */
+int runs_id_resolve(struct sl_db *db, const char *dag_id, const char **run_id,
+                    struct sl_strbuf *hold, struct sl_strbuf *err);
+
+/* Who runs this command, as a mark records it: the login name of the
+ * effective user (not $USER, which anyone sets), else "uid N". */
+void runs_actor(struct sl_strbuf *sb);
 
 /*
  * The run's on_failure / on_success callbacks (kind 'callback' task
@@ -72,8 +104,14 @@ void runs_callbacks_json(json_t *show, const struct sl_rows *cb);
 /* A "callbacks:" table after the task table; nothing when there are none. */
 void runs_callbacks_print(const struct sl_rows *cb);
 
-/* The `runs show --json` object (docs/json.md). */
-json_t *runs_show_json(const char *dag_id, const char *run_id, const struct sl_rows *r);
-void runs_show_print(const char *dag_id, const char *run_id, const struct sl_rows *r);
+/*
+ * The `runs show --json` object (docs/json.md) and the table. `tries` is
+ * the run's sl_view_run_tries, or NULL when they were not read (then no
+ * "tries" and outcomes from the latest attempt alone).
+ */
+json_t *runs_show_json(const char *dag_id, const char *run_id, const struct sl_rows *r,
+                       const struct sl_rows *tries);
+void runs_show_print(const char *dag_id, const char *run_id, const struct sl_rows *r,
+                     const struct sl_rows *tries);
 
 #endif

@@ -199,11 +199,24 @@ int sl_runs_reset(struct sl_db *db, const char *dag_id, const struct sl_run_new 
                   size_t *runs_reset, size_t *tasks, struct sl_strbuf *err);
 
 /**
+ * For each of `runs` that sl_runs_create skipped (run_pk 0), the id of the
+ * run that stands in its place: the scheduled or backfill run of its
+ * interval, else the run that has its run id. `found[i]` (an array of `nr`
+ * pointers, NULL or malloc'd) is freed and set to a malloc'd id, or NULL
+ * for a created run; the caller frees them. Call inside the transaction
+ * that created the runs, so that what is reported is what was skipped.
+ */
+int sl_runs_existing(struct sl_db *db, const char *dag_id, const struct sl_run_new *runs, size_t nr,
+                     char **found, struct sl_strbuf *err);
+
+/**
  * Set task `task_id` of a run to `state` ("success" or "failed"), with an
- * end time; its live attempt is ended 'cancelled'. The run's state is left
- * as it is. Call inside a transaction.
+ * end time (the mark's time) and the reason "marked STATE by `by`" (who
+ * asked, as the caller names them); its live attempt is ended 'cancelled'.
+ * The run's state is left as it is. Call inside a transaction.
  */
 int sl_task_mark(struct sl_db *db, const char *dag_id, const char *run_id, const char *task_id,
-                 const char *state, struct sl_run_change *out, struct sl_strbuf *err);
+                 const char *state, const char *by, struct sl_run_change *out,
+                 struct sl_strbuf *err);
 
 #endif

@@ -54,6 +54,12 @@ int sl_view_runs(struct sl_db *db, const char *dag_id, const char *state, long l
 /** runs_show: run `run_id` of `dag_id` and its tasks; no row when there is no such run. */
 int sl_view_run(struct sl_db *db, const char *dag_id, const char *run_id, struct sl_rows **out,
                 struct sl_strbuf *err);
+/** runs_tries: every attempt of the run's tasks, by task instance then try. */
+int sl_view_run_tries(struct sl_db *db, const char *dag_id, const char *run_id,
+                      struct sl_rows **out, struct sl_strbuf *err);
+/** runs_latest: the run id that the alias `latest` stands for; no row without runs. */
+int sl_view_run_latest(struct sl_db *db, const char *dag_id, struct sl_rows **out,
+                       struct sl_strbuf *err);
 /** runs_callbacks: the run's callbacks. */
 int sl_view_run_callbacks(struct sl_db *db, const char *dag_id, const char *run_id,
                           struct sl_rows **out, struct sl_strbuf *err);

@@ -631,14 +631,59 @@ out:
 	return rc;
 }
 
+int sl_runs_existing(struct sl_db *db, const char *dag_id, const struct sl_run_new *runs, size_t nr,
+                     char **found, struct sl_strbuf *err)
+{
+	struct sl_strbuf dates = SL_STRBUF_INIT, ids = SL_STRBUF_INIT;
+	const char *params[3] = {dag_id, NULL, NULL};
+	PGresult *r = NULL;
+	size_t *which = sl_xcalloc(nr ? nr : 1, sizeof(*which));
+	size_t n = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < nr; i++) {
+		free(found[i]);
+		found[i] = NULL;
+		if (runs[i].run_pk)
+			continue;
+		array_add_time(&dates, runs[i].logical_date);
+		sl_pgarray_add(&ids, runs[i].run_id);
+		which[n++] = i;
+	}
+	if (!n)
+		goto out;
+	params[1] = sl_pgarray_end(&dates);
+	params[2] = sl_pgarray_end(&ids);
+	rc = sl_db_q(db, SL_Q_RUNS_EXISTING, 3, params, &r, err);
+	if (rc)
+		goto out;
+	if ((size_t)PQntuples(r) != n) {
+		sl_strbuf_addf(err, "looking up the existing runs of DAG '%s' gave %d rows for %zu",
+		               dag_id, PQntuples(r), n);
+		rc = SL_ERR;
+		goto out;
+	}
+	/* A run deleted since the insert skipped it leaves NULL: none stands. */
+	for (size_t k = 0; k < n; k++)
+		if (!PQgetisnull(r, (int)k, 0))
+			found[which[k]] = sl_xstrdup(PQgetvalue(r, (int)k, 0));
+out:
+	PQclear(r);
+	free(which);
+	sl_strbuf_release(&dates);
+	sl_strbuf_release(&ids);
+	return rc;
+}
+
 /* ---- mark --------------------------------------------------------------- */
 
 int sl_task_mark(struct sl_db *db, const char *dag_id, const char *run_id, const char *task_id,
-                 const char *state, struct sl_run_change *out, struct sl_strbuf *err)
+                 const char *state, const char *by, struct sl_run_change *out,
+                 struct sl_strbuf *err)
 {
 	struct sl_run_ref ref;
 	char ti[24];
-	const char *params[] = {ti, state};
+	const char *params[] = {ti, state, by};
 	PGresult *r = NULL;
 	int rc;
 
@@ -654,7 +699,7 @@ int sl_task_mark(struct sl_db *db, const char *dag_id, const char *run_id, const
 		return rc;
 	copy_state(out->prev_state, sizeof(out->prev_state), ref.ti_state);
 	snprintf(ti, sizeof(ti), "%lld", (long long)ref.ti_id);
-	rc = sl_db_q(db, SL_Q_RUNS_MARK, 2, params, &r, err);
+	rc = sl_db_q(db, SL_Q_RUNS_MARK, 3, params, &r, err);
 	if (!rc) {
 		out->tasks = (size_t)parse_int64(PQgetvalue(r, 0, 0));
 		out->attempts = (size_t)parse_int64(PQgetvalue(r, 0, 1));

@@ -134,6 +134,22 @@ int sl_view_run(struct sl_db *db, const char *dag_id, const char *run_id, struct
 	return view(db, SL_Q_RUNS_SHOW, 2, params, out, err);
 }
 
+int sl_view_run_tries(struct sl_db *db, const char *dag_id, const char *run_id,
+                      struct sl_rows **out, struct sl_strbuf *err)
+{
+	const char *params[] = {dag_id, run_id};
+
+	return view(db, SL_Q_RUNS_TRIES, 2, params, out, err);
+}
+
+int sl_view_run_latest(struct sl_db *db, const char *dag_id, struct sl_rows **out,
+                       struct sl_strbuf *err)
+{
+	const char *params[] = {dag_id};
+
+	return view(db, SL_Q_RUNS_LATEST, 1, params, out, err);
+}
+
 int sl_view_run_callbacks(struct sl_db *db, const char *dag_id, const char *run_id,
                           struct sl_rows **out, struct sl_strbuf *err)
 {

@@ -46,6 +46,10 @@ static const char *const other_words[] = {
     "own",
     "shared",
     "revoked", /* `workers list`'s credential column (credentials.h) */
+    "cancel",
+    "clear",
+    "mark",   /* runs_tries: the operator command that stopped an attempt */
+    "latest", /* runs_latest: the run id alias */
 };
 
 static bool known_word(const char *w, size_t len)

@@ -151,10 +151,13 @@ SELECT run_pk
    FOR UPDATE
 
 -- name: runs_mark
+-- The mark is the task instance's reason, "marked STATE by WHO", and its
+-- end time the mark's: runs_show and runs_tries read them back (a clear
+-- resets both, so a mark never outlives the state it set).
 WITH ti AS (
     UPDATE task_instances
        SET state = $2, next_retry_at = NULL, ended_at = GREATEST(now(), started_at),
-           reason = NULL, updated_at = now()
+           reason = 'marked ' || $2 || ' by ' || $3, updated_at = now()
      WHERE ti_id = $1
  RETURNING ti_id),
 ended AS (
@@ -196,7 +199,8 @@ SELECT r.dag_id, r.run_id, r.state, r.run_type,
 
 -- name: runs_show
 -- `runs show`: run $2 of DAG $1 and its tasks, each with its latest
--- attempt; times in microseconds. Task order comes from the pinned
+-- attempt; times in microseconds. The last column is who marked the task
+-- (runs_mark), NULL when its state is not a mark. Task order comes from the pinned
 -- definition's task list (`tasks[].task`, a key SQL may read:
 -- include/sluice/dag_json.h), read once (ord), so the order is the file's
 -- whatever order the rows were inserted.
@@ -214,11 +218,17 @@ SELECT r.state, r.commit, r.run_type,
        ti.task_id, ti.state, ti.try_number, ti.max_tries,
        (extract(epoch FROM ti.started_at) * 1000000)::bigint,
        (extract(epoch FROM ti.ended_at) * 1000000)::bigint,
-       a.exit_code, a.signal, a.worker_id, ti.reason, a.outputs::text
+       a.exit_code, a.signal, a.worker_id, ti.reason, a.outputs::text,
+       r.conf::text,
+       (extract(epoch FROM r.data_interval_start) * 1000000)::bigint,
+       (extract(epoch FROM r.data_interval_end) * 1000000)::bigint,
+       a.outcome,
+       CASE WHEN ti.reason LIKE 'marked ' || ti.state || ' by %'
+            THEN substr(ti.reason, length('marked ' || ti.state || ' by ') + 1) END
   FROM r
   LEFT JOIN task_instances ti ON ti.run_pk = r.run_pk AND ti.kind = 'task'
   LEFT JOIN ord ON ord.task_id = ti.task_id
-  LEFT JOIN LATERAL (SELECT exit_code, signal, worker_id, outputs
+  LEFT JOIN LATERAL (SELECT exit_code, signal, worker_id, outputs, outcome
                        FROM attempts
                       WHERE ti_id = ti.ti_id
                       ORDER BY try_number DESC
@@ -241,3 +251,53 @@ SELECT ti.task_id, ti.state, ti.try_number,
                       LIMIT 1) a ON true
  WHERE r.dag_id = $1 AND r.run_id = $2
  ORDER BY ti.ti_id
+
+-- name: runs_tries
+-- `runs show`: every attempt of the tasks of run $2 of DAG $1, by task
+-- instance then try; times in microseconds. The last column says which
+-- operator command ended an attempt of outcome 'cancelled': runs_cancel,
+-- runs_mark and runs_clear end it with the same now() as the task
+-- instance's end, so an attempt that is its task instance's latest and
+-- ended with it was ended by a cancel ('cancel', the task is cancelled)
+-- or a mark ('mark', runs_mark's reason); any other was ended by a clear,
+-- which reset the task instance's end time ('clear').
+SELECT ti.task_id, a.try_number,
+       (extract(epoch FROM a.started_at) * 1000000)::bigint,
+       (extract(epoch FROM a.ended_at) * 1000000)::bigint,
+       a.outcome, a.exit_code, a.signal, a.worker_id,
+       CASE WHEN a.outcome IS DISTINCT FROM 'cancelled' THEN NULL
+            WHEN a.try_number < max(a.try_number) OVER (PARTITION BY a.ti_id)
+                 OR a.ended_at IS DISTINCT FROM ti.ended_at THEN 'clear'
+            WHEN ti.state = 'cancelled' THEN 'cancel'
+            WHEN ti.reason LIKE 'marked ' || ti.state || ' by %' THEN 'mark'
+            ELSE 'clear' END
+  FROM runs r
+  JOIN task_instances ti ON ti.run_pk = r.run_pk AND ti.kind = 'task'
+  JOIN attempts a ON a.ti_id = ti.ti_id
+ WHERE r.dag_id = $1 AND r.run_id = $2
+ ORDER BY ti.ti_id, a.try_number
+
+-- name: runs_existing
+-- What backfill reports for intervals it did not create: for each logical
+-- date $2[i] (run id $3[i] wanted), the run of DAG $1 that holds it — the
+-- scheduled or backfill run of that interval, else the run that has the
+-- id — in the order given.
+SELECT COALESCE(i.run_id, x.run_id)
+  FROM unnest($2::timestamptz[], $3::text[]) WITH ORDINALITY AS w(t, id, n)
+  LEFT JOIN runs i ON i.dag_id = $1 AND i.run_type <> 'manual' AND i.logical_date = w.t
+  LEFT JOIN runs x ON x.dag_id = $1 AND x.run_id = w.id
+ ORDER BY w.n
+
+-- name: runs_latest
+-- The run id `latest` stands for: a run really named so, else the DAG's
+-- run of the newest logical date (the first row of `runs list DAG`).
+SELECT run_id
+  FROM (SELECT run_id, 0 AS k, logical_date, run_pk FROM runs
+         WHERE dag_id = $1 AND run_id = 'latest'
+        UNION ALL
+        (SELECT run_id, 1, logical_date, run_pk FROM runs
+          WHERE dag_id = $1
+          ORDER BY logical_date DESC, run_pk DESC
+          LIMIT 1)) c
+ ORDER BY k
+ LIMIT 1
