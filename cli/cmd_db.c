@@ -12,13 +12,17 @@
 #include "sluice/alloc.h"
 #include "sluice/db.h"
 #include "sluice/diag.h"
+#include "sluice/duration.h"
 #include "sluice/error.h"
+#include "sluice/retention.h"
 #include "sluice/strbuf.h"
+#include "table.h"
 #include "sluice/banned.h"
 
 static int run_db_init(struct cli *cli, int argc, char **argv);
 static int run_db_migrate(struct cli *cli, int argc, char **argv);
 static int run_db_status(struct cli *cli, int argc, char **argv);
+static int run_db_clean(struct cli *cli, int argc, char **argv);
 
 #define DB_HELP_WHERE                                                                       \
 	"\nThe database is $SLUICE_DATABASE_URL (a libpq connection string or URI), else\n" \
@@ -55,6 +59,34 @@ const struct cli_command cli_cmd_db_status = {
     .help = "Pending migrations are listed (exit 0); a schema newer than this sluice\n"
             "knows is an error (exit 1).\n" DB_HELP_WHERE DB_HELP_EXIT,
     .run = run_db_status,
+};
+
+enum { OPT_OLDER_THAN = CLI_OPT_BASE, OPT_DRY_RUN };
+
+static const struct option clean_options[] = {
+    {"older-than", required_argument, NULL, OPT_OLDER_THAN},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {NULL, 0, NULL, 0},
+};
+
+const struct cli_command cli_cmd_db_clean = {
+    .path = "db clean",
+    .usage = "--older-than DURATION [--dry-run]",
+    .summary = "Delete finished runs, their attempts and logs, older than a cutoff.",
+    .help = "Deletes every run that finished (success, failed, cancelled) more than\n"
+            "DURATION ago (e.g. 90d, 12h), with its task instances, attempts and logs, in\n"
+            "batches of 200 runs, each its own transaction: a clean stopped half way has\n"
+            "deleted whole runs only, and the scheduler is never held up for long. Kept\n"
+            "whatever their age: each DAG's newest run and newest scheduled run (the\n"
+            "scheduler's next interval follows it), and any run with a task or callback\n"
+            "not finished. DAG versions, load errors and workers are not touched.\n\n"
+            "Options:\n"
+            "  --older-than DURATION  the cutoff: runs that ended before now minus DURATION\n"
+            "  --dry-run              count what would be deleted; delete nothing\n"
+            "\nExit status: 0 ok; 1 the database refused; 2 usage error; 4 cannot reach\n"
+            "PostgreSQL.\n",
+    .options = clean_options,
+    .run = run_db_clean,
 };
 
 /*
@@ -265,4 +297,92 @@ static int run_db_init(struct cli *cli, int argc, char **argv)
 static int run_db_migrate(struct cli *cli, int argc, char **argv)
 {
 	return init_or_migrate(cli, &cli_cmd_db_migrate, argc, argv, false);
+}
+
+struct clean_opts {
+	const char *older_than;
+	bool dry;
+};
+
+static int on_clean_option(struct cli *cli, int c, const char *arg, void *ctx)
+{
+	struct clean_opts *o = ctx;
+
+	(void)cli;
+	if (c == OPT_OLDER_THAN)
+		o->older_than = arg;
+	else if (c == OPT_DRY_RUN)
+		o->dry = true;
+	else
+		return CLI_EXIT_USAGE;
+	return 0;
+}
+
+static void print_clean(const struct sl_retention_report *r, bool dry)
+{
+	printf("%s %lld %s (%lld task instances, %lld attempts, %lld bytes of logs) that "
+	       "ended before %s",
+	       dry ? "would delete" : "deleted", (long long)r->runs, r->runs == 1 ? "run" : "runs",
+	       (long long)r->task_instances, (long long)r->attempts, (long long)r->log_bytes,
+	       r->cutoff);
+	if (!dry)
+		printf(" in %lld %s", (long long)r->batches,
+		       r->batches == 1 ? "transaction" : "transactions");
+	printf("\n");
+}
+
+static int run_db_clean(struct cli *cli, int argc, char **argv)
+{
+	struct sl_retention_report report = SL_RETENTION_REPORT_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct clean_opts o = {NULL, false};
+	struct cli_args args;
+	struct sl_db *db = NULL;
+	int64_t older_than_s = 0;
+	bool more = true, stop;
+	int rc = cli_parse_options(cli, &cli_cmd_db_clean, argc, argv, on_clean_option, &o, &args,
+	                           &stop);
+
+	if (rc || stop)
+		goto out;
+	if (args.n) {
+		rc = cli_usage_error(&cli_cmd_db_clean, "unexpected argument '%s'", args.v[0]);
+		goto out;
+	}
+	if (!o.older_than) {
+		rc = cli_usage_error(&cli_cmd_db_clean, "missing --older-than DURATION");
+		goto out;
+	}
+	if (sl_duration_parse(o.older_than, &older_than_s, &err) || older_than_s <= 0) {
+		rc = cli_usage_error(&cli_cmd_db_clean, "--older-than %s: %s", o.older_than,
+		                     err.len ? err.buf : "must be more than 0");
+		goto out;
+	}
+	rc = cli_db_open(cli, &db);
+	if (rc)
+		goto out;
+	rc = sl_retention_cutoff(db, older_than_s, &report, &err);
+	while (!rc && more)
+		rc = sl_retention_batch(db, &report, SL_RETENTION_BATCH, o.dry, &more, &err);
+	if (rc) {
+		/* Batches already committed stay deleted: say how far it got. */
+		if (report.batches)
+			print_clean(&report, false);
+		rc = cli_db_rc(rc, &err);
+		goto out;
+	}
+	if (cli->json)
+		rc = cli_print_json(
+		    json_pack("{s:b, s:s, s:I, s:I, s:I, s:I, s:I}", "dry_run", o.dry, "cutoff",
+		              report.cutoff, "runs", (json_int_t)report.runs, "task_instances",
+		              (json_int_t)report.task_instances, "attempts",
+		              (json_int_t)report.attempts, "log_bytes",
+		              (json_int_t)report.log_bytes, "batches", (json_int_t)report.batches));
+	else
+		print_clean(&report, o.dry);
+out:
+	free(args.v);
+	sl_db_free(db);
+	sl_strbuf_release(&err);
+	return rc;
 }

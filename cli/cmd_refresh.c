@@ -45,7 +45,9 @@ const struct cli_command cli_cmd_dags_refresh = {
             "objects: a changed file becomes a new version of its DAG, an unchanged one is\n"
             "not parsed again, a broken one is recorded as a load error while its DAG keeps\n"
             "its last good version, and a DAG whose file is gone is marked removed.\n"
-            "Prints a summary and each load error as file:line:col: message.\n\n"
+            "Prints a summary and each load error as file:line:col: message. A refresh\n"
+            "of the commit the last one stored that changes nothing says so and wakes\n"
+            "no one (no NOTIFY).\n\n"
             "Options:\n"
             "  --repo REPO        repository path or URL (dags.repo)\n"
             "  --branch BRANCH    branch (dags.branch; default: the remote's HEAD, else\n"
@@ -103,6 +105,8 @@ static void print_report(const struct sl_dagstore_report *r)
 	       plural(r->failed, "error", "errors"), r->removed);
 	if (r->restored)
 		printf(", %zu restored", r->restored);
+	if (!r->changed)
+		printf(" (no change since the last refresh)");
 	printf("\n");
 	for (size_t i = 0; i < r->errors_nr; i++)
 		printf("%s:%u:%u: %s\n", r->errors[i].file, r->errors[i].line, r->errors[i].column,
@@ -121,13 +125,13 @@ static json_t *report_json(const struct sl_dagstore_report *r)
 		                                "line", (int)e->line, "column", (int)e->column,
 		                                "message", e->message, "dag", e->dag_id));
 	}
-	return json_pack("{s:s, s:s?, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "repo",
-	                 r->repo, "branch", r->branch, "path", r->path ? r->path : "", "commit",
-	                 r->commit, "files", (json_int_t)r->files, "parsed", (json_int_t)r->parsed,
-	                 "unchanged", (json_int_t)r->unchanged, "new_versions",
-	                 (json_int_t)r->new_versions, "failed", (json_int_t)r->failed, "removed",
-	                 (json_int_t)r->removed, "restored", (json_int_t)r->restored, "errors",
-	                 errors);
+	return json_pack("{s:s, s:s?, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:o}",
+	                 "repo", r->repo, "branch", r->branch, "path", r->path ? r->path : "",
+	                 "commit", r->commit, "files", (json_int_t)r->files, "parsed",
+	                 (json_int_t)r->parsed, "unchanged", (json_int_t)r->unchanged,
+	                 "new_versions", (json_int_t)r->new_versions, "failed",
+	                 (json_int_t)r->failed, "removed", (json_int_t)r->removed, "restored",
+	                 (json_int_t)r->restored, "changed", r->changed, "errors", errors);
 }
 
 static const char *pick(const char *option, const char *config)

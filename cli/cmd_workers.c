@@ -14,11 +14,13 @@
 #include "sluice/dag.h"
 #include "sluice/db.h"
 #include "sluice/strbuf.h"
+#include "sluice/workers.h"
 #include "table.h"
 #include "sluice/banned.h"
 
 static int run_workers_add(struct cli *cli, int argc, char **argv);
 static int run_workers_revoke(struct cli *cli, int argc, char **argv);
+static int run_workers_delete(struct cli *cli, int argc, char **argv);
 
 enum { OPT_ROTATE = CLI_OPT_BASE };
 
@@ -60,6 +62,21 @@ const struct cli_command cli_cmd_workers_revoke = {
             "\nExit status: 0 ok; 2 usage error; 3 no worker or credential of that name;\n"
             "4 cannot reach PostgreSQL.\n",
     .run = run_workers_revoke,
+};
+
+const struct cli_command cli_cmd_workers_delete = {
+    .path = "workers delete",
+    .usage = "NAME",
+    .summary = "Forget a worker that is gone for good.",
+    .help = "Removes the worker from 'sluice workers list'. Refused while the worker is\n"
+            "not gone (connected, or its heartbeat_timeout has not passed since its last\n"
+            "heartbeat) or still holds an attempt that may be running. Its attempts keep\n"
+            "its name as history. Its credential is left as it is: a worker that still has\n"
+            "its secret may connect again and is then listed again; to refuse the name,\n"
+            "'sluice workers revoke' it too.\n"
+            "\nExit status: 0 deleted; 1 refused (the worker is not gone, or holds\n"
+            "attempts); 2 usage error; 3 no worker of that name; 4 cannot reach PostgreSQL.\n",
+    .run = run_workers_delete,
 };
 
 /*
@@ -158,6 +175,29 @@ static int run_workers_revoke(struct cli *cli, int argc, char **argv)
 		printf("worker %s: credential revoked; the scheduler closes its connection and "
 		       "refuses the name until 'sluice workers add %s'\n",
 		       args.v[0], args.v[0]);
+out:
+	sl_db_free(db);
+	sl_strbuf_release(&err);
+	free(args.v);
+	return rc;
+}
+
+static int run_workers_delete(struct cli *cli, int argc, char **argv)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct cli_args args;
+	struct sl_db *db;
+	int rc = workers_start(cli, &cli_cmd_workers_delete, argc, argv, NULL, NULL, &args, &db);
+
+	if (!db)
+		goto out;
+	rc = cli_db_rc(sl_worker_delete(db, args.v[0], &err), &err);
+	if (rc)
+		goto out;
+	if (cli->json)
+		rc = cli_print_json(json_pack("{s:s, s:b}", "worker", args.v[0], "deleted", 1));
+	else
+		printf("worker %s: deleted\n", args.v[0]);
 out:
 	sl_db_free(db);
 	sl_strbuf_release(&err);

@@ -275,6 +275,23 @@ static void refresh_work(uv_work_t *req)
 	    sl_dagstore_refresh(s->refresh_db, &src, &s->refresh_report, &s->refresh_err);
 }
 
+/* A refresh with news: a summary, and each load error of the commit once. */
+static void refresh_log(const struct sl_dagstore_report *r)
+{
+	struct sl_strbuf q = SL_STRBUF_INIT;
+
+	sl_log("info", "refreshed",
+	       "commit=%s files=%zu parsed=%zu new_versions=%zu failed=%zu removed=%zu", r->commit,
+	       r->files, r->parsed, r->new_versions, r->failed, r->removed);
+	for (size_t i = 0; i < r->errors_nr; i++) {
+		sl_strbuf_reset(&q);
+		sl_log_quote(&q, r->errors[i].message);
+		sl_log("warn", "dag_error", "file=%s line=%u column=%u message=%s",
+		       r->errors[i].file, r->errors[i].line, r->errors[i].column, q.buf);
+	}
+	sl_strbuf_release(&q);
+}
+
 static void refresh_done(uv_work_t *req, int status)
 {
 	struct sched *s = container_of(req, struct sched, refresh_req);
@@ -287,22 +304,14 @@ static void refresh_done(uv_work_t *req, int status)
 	} else if (s->refresh_rc) {
 		sl_log_quote(&q, s->refresh_err.buf);
 		sl_log("error", "refresh_failed", "error=%s", q.buf);
-	} else {
-		sl_log("info", "refreshed",
-		       "commit=%s files=%zu parsed=%zu new_versions=%zu failed=%zu removed=%zu",
-		       r->commit, r->files, r->parsed, r->new_versions, r->failed, r->removed);
-		if (r->commit[0]) {
-			free(s->commit);
-			s->commit = sl_xstrdup(r->commit);
-		}
-		for (size_t i = 0; i < r->errors_nr; i++) {
-			sl_strbuf_reset(&q);
-			sl_log_quote(&q, r->errors[i].message);
-			sl_log("warn", "dag_error", "file=%s line=%u column=%u message=%s",
-			       r->errors[i].file, r->errors[i].line, r->errors[i].column, q.buf);
-		}
+	} else if (r->changed || !s->commit || strcmp(s->commit, r->commit)) {
+		refresh_log(r);
+		free(s->commit);
+		s->commit = sl_xstrdup(r->commit);
 		sched_kick(s);
 	}
+	/* Else the same commit as this scheduler's last refresh, nothing changed:
+	 * its load errors were logged then, and a line per poll is only noise. */
 	sl_dagstore_report_release(&s->refresh_report);
 	sl_strbuf_reset(&s->refresh_err);
 	sl_strbuf_release(&q);

@@ -5,6 +5,7 @@
 #error "sluice/dagstore.h: this target does not link the engine layer (docs/architecture.md)"
 #endif
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "sluice/db.h"
@@ -38,8 +39,9 @@
  * where the file is broken (the last commit at which it loaded).
  *
  * All of it is one transaction, serialised against other refreshes by the
- * advisory lock SL_DAGSTORE_LOCK, and it ends with NOTIFY sluice 'refresh'.
- * Syncing a commit again changes nothing (its load errors are replaced, not
+ * advisory lock SL_DAGSTORE_LOCK, and it ends with NOTIFY sluice 'refresh'
+ * when it changed something (report.changed). Syncing a commit again
+ * changes nothing and notifies no one (its load errors are replaced, not
  * added again).
  */
 
@@ -77,11 +79,17 @@ struct sl_dagstore_report {
 	size_t restored;     /* removed DAGs whose file came back */
 	struct sl_dagstore_error *errors;
 	size_t errors_nr, errors_alloc;
+	/*
+	 * false: the commit is the one the last sync of this source stored
+	 * and no DAG row changed, so there is no news (no NOTIFY was sent; the
+	 * load errors, if any, are those already recorded for the commit).
+	 */
+	bool changed;
 };
 
-#define SL_DAGSTORE_REPORT_INIT                                        \
-	{                                                              \
-		{0}, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0 \
+#define SL_DAGSTORE_REPORT_INIT                                               \
+	{                                                                     \
+		{0}, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, false \
 	}
 
 void sl_dagstore_report_release(struct sl_dagstore_report *report);

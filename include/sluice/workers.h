@@ -83,4 +83,14 @@ int sl_attempts_ended(struct sl_db *db, const int64_t *ids, size_t nr,
 int sl_worker_owned_attempts(struct sl_db *db, const char *worker_id, const int64_t *ids, size_t nr,
                              struct sl_attempt_fence **out, size_t *out_nr, struct sl_strbuf *err);
 
+/**
+ * Forget worker `worker_id` for good (`sluice workers delete`): its row in
+ * `workers` goes; its attempts keep its name, and its credential, if any,
+ * is left as it is. Refused with SL_ERR and a sentence saying why while the
+ * worker is not `gone` (it is connected, or its heartbeat_timeout has not
+ * passed) or holds attempts that are live or may still be running;
+ * SL_ENOENT when there is no such worker.
+ */
+int sl_worker_delete(struct sl_db *db, const char *worker_id, struct sl_strbuf *err);
+
 #endif

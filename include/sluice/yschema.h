@@ -102,16 +102,6 @@ struct sl_ykey {
 		(name), (kind), (flags), SL_YKEY_NO_STORE, 0, 0, 0, (expected), (fn) \
 	}
 
-struct sl_yschema {
-	const struct sl_ykey *keys;
-	size_t nr;
-	/*
-	 * NULL, or called for a key the table does not know before it is
-	 * reported as unknown: returns true when it reported a better message.
-	 */
-	bool (*unknown)(struct sl_yreader *r, const struct sl_ynode *key);
-};
-
 /** Where a mapping sits, for messages. */
 struct sl_yscope {
 	/* NULL at the top, or "dags", or "task" with `id` "load": "... in task 'load'" */
@@ -120,6 +110,18 @@ struct sl_yscope {
 	const char *prefix; /* NULL, or "dags.": put before a key's name in value errors */
 	/* where a missing key is reported: the key naming the mapping, or the mapping */
 	const struct sl_ynode *at;
+};
+
+struct sl_yschema {
+	const struct sl_ykey *keys;
+	size_t nr;
+	/*
+	 * NULL, or called for a key the table does not know before it is
+	 * reported as unknown: returns true when it reported a better message
+	 * (sl_yreader_unknown_key with a note, or a message of its own).
+	 */
+	bool (*unknown)(struct sl_yreader *r, const struct sl_yscope *scope,
+	                const struct sl_ynode *key);
 };
 
 /**
@@ -158,6 +160,14 @@ void sl_yreader_report(struct sl_yreader *r, const struct sl_ynode *at, const ch
  */
 void sl_yreader_type_error(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
                            const char *expected);
+
+/**
+ * "unknown key 'KEY' in task 'load' (NOTE)" at the key, the message of a
+ * key the schema does not know; without the parenthesis when `note` is
+ * NULL.
+ */
+void sl_yreader_unknown_key(struct sl_yreader *r, const struct sl_yscope *scope,
+                            const struct sl_ynode *key, const char *note);
 
 /**
  * The best of `nr` candidates for a misspelt `word`, or NULL; each

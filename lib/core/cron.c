@@ -262,11 +262,25 @@ static int parse_preset(struct cron_parser *ps, struct sl_cron *cron, const char
 	                 (int)len, at);
 }
 
+/* `word` (up to a blank) is a preset's name without its '@' (`daily`, as
+ * Airflow users write it): that preset, else NULL. */
+static const char *preset_without_at(const char *word)
+{
+	size_t len = 0;
+
+	while (word[len] && !is_blank(word[len]))
+		len++;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(presets); i++)
+		if (strlen(presets[i].name + 1) == len && !strncmp(word, presets[i].name + 1, len))
+			return presets[i].name;
+	return NULL;
+}
+
 /* Check the field count first: a sixth field is more likely a pasted
  * crontab command or a Quartz seconds field than a typo in field five. */
 static int count_fields(struct cron_parser *ps, const char *p)
 {
-	const char *sixth = NULL;
+	const char *sixth = NULL, *first = p, *preset;
 	size_t n = 0;
 
 	while (*p) {
@@ -278,6 +292,10 @@ static int count_fields(struct cron_parser *ps, const char *p)
 	}
 	if (n == NFIELDS)
 		return 0;
+	if (n == 1 && (preset = preset_without_at(first)))
+		return cron_fail(ps, first,
+		                 "expected 5 fields (" FIELD_NAMES "), got 1 (did you mean '%s'?)",
+		                 preset);
 	return cron_fail(ps, sixth ? sixth : p, "expected 5 fields (" FIELD_NAMES "), got %zu", n);
 }
 

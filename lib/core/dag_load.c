@@ -260,6 +260,12 @@ static bool check_schedule(struct sl_yreader *r, const char *name, const struct 
 		dag->schedule_kind = SL_SCHEDULE_ONCE;
 		return true;
 	}
+	/* Airflow's spellings of "once" and "no schedule". */
+	if (!strcmp(s, "once") || !strcmp(s, "None")) {
+		sl_yreader_report(r, v, "%s: '%s' is not a schedule (did you mean %s?)", name, s,
+		                  *s == 'o' ? "'@once'" : "null, which means triggered only");
+		return false;
+	}
 	if (sl_cron_parse(&dag->cron, s, &err, &off) == 0) {
 		dag->schedule_kind = SL_SCHEDULE_CRON;
 		sl_strbuf_release(&err);
@@ -396,9 +402,56 @@ static const struct sl_ykey dag_keys[DK_NR] = {
     [DK_TASKS] = SL_YKEY_FN("tasks", SL_YK_ANY, 0, NULL, NULL),
 };
 
-/* A task key at the DAG level is a common slip: say where it belongs. */
-static bool root_unknown(struct sl_yreader *r, const struct sl_ynode *key)
+/*
+ * Airflow's names for sluice's keys: a team coming from Airflow writes them
+ * first, and an edit-distance suggestion is useless (or wrong: 'cmd' is one
+ * edit from 'cwd'). `task` tells which level the sluice key lives at.
+ */
+static const struct airflow_name {
+	const char *airflow, *sluice;
+	bool task;
+} airflow_names[] = {
+    {"dag_id", "dag", false},
+    {"default_args", "defaults", false},
+    {"schedule_interval", "schedule", false},
+    {"execution_timeout", "timeout", true},
+    {"priority_weight", "priority", true},
+    {"retry_exponential_backoff", "retry_backoff", true},
+    {"bash_command", "command", true},
+    {"cmd", "command", true},
+};
+
+bool sl__dag_airflow_unknown(struct sl_yreader *r, const struct sl_yscope *scope,
+                             const struct sl_ynode *key, enum dag_level level)
 {
+	const struct airflow_name *a = NULL;
+	struct sl_strbuf note = SL_STRBUF_INIT;
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(airflow_names) && !a; i++)
+		if (!strcmp(key->u.scalar.text, airflow_names[i].airflow))
+			a = &airflow_names[i];
+	if (!a)
+		return false;
+	sl_strbuf_addf(&note, "Airflow's name; sluice calls it '%s'", a->sluice);
+	if (a->task && level == AT_DAG)
+		sl_strbuf_adds(&note, !strcmp(a->sluice, "command")
+		                          ? ", a task key"
+		                          : ", a task key: set it under 'defaults' for every task");
+	else if (!a->task && level != AT_DAG)
+		sl_strbuf_adds(&note, ", a DAG-level key");
+	else if (level == AT_DEFAULTS && !strcmp(a->sluice, "command"))
+		sl_strbuf_adds(&note, ", and each task sets its own");
+	sl_yreader_unknown_key(r, scope, key, note.buf);
+	sl_strbuf_release(&note);
+	return true;
+}
+
+/* A task key at the DAG level is a common slip: say where it belongs. */
+static bool root_unknown(struct sl_yreader *r, const struct sl_yscope *scope,
+                         const struct sl_ynode *key)
+{
+	if (sl__dag_airflow_unknown(r, scope, key, AT_DAG))
+		return true;
 	if (!sl__dag_is_task_key(key->u.scalar.text))
 		return false;
 	sl_yreader_report(r, key,

@@ -98,6 +98,18 @@ bool sl__dag_text_fits(struct loader *L, const struct sl_ynode *at, size_t len, 
  */
 bool sl__dag_charge(struct loader *L, const struct sl_ynode *at, size_t bytes);
 
+/* dag_load.c */
+
+/** Which mapping an unknown key was found in. */
+enum dag_level { AT_DAG, AT_DEFAULTS, AT_TASK };
+/**
+ * An unknown key that is Airflow's name for a sluice key (`schedule_interval`,
+ * `bash_command`, ...): reports it with the sluice name and returns true;
+ * false for any other key.
+ */
+bool sl__dag_airflow_unknown(struct sl_yreader *r, const struct sl_yscope *scope,
+                             const struct sl_ynode *key, enum dag_level level);
+
 /* dag_tasks.c */
 
 /** A task's settings before its keys and the defaults are applied. */

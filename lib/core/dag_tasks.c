@@ -333,8 +333,11 @@ bool sl__dag_is_task_key(const char *name)
 }
 
 /* `command` and `depends_on` under defaults: each task sets its own. */
-static bool defaults_unknown(struct sl_yreader *r, const struct sl_ynode *key)
+static bool defaults_unknown(struct sl_yreader *r, const struct sl_yscope *scope,
+                             const struct sl_ynode *key)
 {
+	if (sl__dag_airflow_unknown(r, scope, key, AT_DEFAULTS))
+		return true;
 	for (int k = TK_COMMAND; k < TK_RETRIES; k++) {
 		if (!strcmp(key->u.scalar.text, task_keys[k].name)) {
 			sl_yreader_report(r, key,
@@ -365,9 +368,15 @@ bool sl__dag_read_defaults(struct sl_yreader *r, const char *name, const struct 
 	return rc == 0;
 }
 
+static bool task_unknown(struct sl_yreader *r, const struct sl_yscope *scope,
+                         const struct sl_ynode *key)
+{
+	return sl__dag_airflow_unknown(r, scope, key, AT_TASK);
+}
+
 static void load_task(struct loader *L, size_t ti, const struct sl_ypair *pair)
 {
-	static const struct sl_yschema schema = {task_keys, TK_NR, NULL};
+	static const struct sl_yschema schema = {task_keys, TK_NR, task_unknown};
 	struct sl_task *t = &L->dag->tasks[ti];
 	struct task_src *src = &L->src[ti];
 	const struct sl_ynode *m = sl_ynode_deref(pair->value);
@@ -428,6 +437,30 @@ static bool dep_listed(const struct sl_task *t, size_t u)
 	return false;
 }
 
+/* `depends_on: a, c` is one string in YAML: show it as the list it meant. */
+static void report_comma_dep(struct loader *L, const struct sl_ynode *at, const char *task,
+                             const char *dep)
+{
+	struct sl_strbuf list = SL_STRBUF_INIT;
+	const char *p = dep;
+
+	while (*p) {
+		size_t n;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, ",");
+		while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n)
+			sl_strbuf_addf(&list, "%s%.*s", list.len ? ", " : "", (int)n, p);
+		p += n;
+	}
+	sl_yreader_report(&L->r, at,
+	                  "task '%s' depends on unknown task '%s' (depends_on takes a list: [%s])",
+	                  task, dep, list.buf);
+	sl_strbuf_release(&list);
+}
+
 static void report_unknown_dep(struct loader *L, const struct sl_ynode *at, const char *task,
                                const char *dep)
 {
@@ -437,7 +470,9 @@ static void report_unknown_dep(struct loader *L, const struct sl_ynode *at, cons
 	sl_suggest_init(&s, dep);
 	for (size_t i = 0; i < dag->tasks_nr && L->r.suggest_budget; i++, L->r.suggest_budget--)
 		sl_suggest_consider(&s, dag->tasks[i].id);
-	if (s.best)
+	if (strchr(dep, ','))
+		report_comma_dep(L, at, task, dep);
+	else if (s.best)
 		sl_yreader_report(&L->r, at,
 		                  "task '%s' depends on unknown task '%s' (did you mean '%s'?)",
 		                  task, dep, s.best);

@@ -647,6 +647,21 @@ static void on_collection_end(struct builder *b)
 	attach(b, n, f->size);
 }
 
+/*
+ * An alias that is no alias: a star followed by a slash, a blank, a comma
+ * or a dash (a cron field), the unquoted cron expression YAML reads as an
+ * alias with a bad name.
+ */
+static bool looks_like_cron(const struct builder *b, const yaml_parser_t *p)
+{
+	size_t at = p->context_mark.index;
+
+	if (!p->context || strcmp(p->context, "while scanning an alias") || at + 1 >= b->len ||
+	    b->data[at] != '*')
+		return false;
+	return strchr("/ ,-\t", b->data[at + 1]) != NULL;
+}
+
 static void report_libyaml(struct builder *b, const yaml_parser_t *p)
 {
 	unsigned line = (unsigned)p->problem_mark.line + 1;
@@ -666,8 +681,12 @@ static void report_libyaml(struct builder *b, const yaml_parser_t *p)
 	}
 	if (p->context)
 		report(b, line, column,
-		       "YAML syntax error: %s (%s started at line %zu, column %zu)", problem,
-		       p->context, p->context_mark.line + 1, p->context_mark.column + 1);
+		       "YAML syntax error: %s (%s started at line %zu, column %zu)%s", problem,
+		       p->context, p->context_mark.line + 1, p->context_mark.column + 1,
+		       looks_like_cron(b, p) ? "; a value starting with '*' is read as a YAML "
+		                               "alias: quote the cron expression, e.g. "
+		                               "schedule: \"*/5 * * * *\""
+		                             : "");
 	else
 		report(b, line, column, "YAML syntax error: %s", problem);
 }

@@ -89,20 +89,31 @@ static void add_where(struct sl_strbuf *sb, const struct sl_yscope *scope)
 		sl_strbuf_addf(sb, " '%s'", scope->id);
 }
 
+void sl_yreader_unknown_key(struct sl_yreader *r, const struct sl_yscope *scope,
+                            const struct sl_ynode *key, const char *note)
+{
+	struct sl_strbuf where = SL_STRBUF_INIT;
+
+	add_where(&where, scope);
+	sl_yreader_report(r, key, "unknown key '%s'%s%s%s%s", key->u.scalar.text, where.buf,
+	                  note ? " (" : "", note ? note : "", note ? ")" : "");
+	sl_strbuf_release(&where);
+}
+
 static void report_unknown(struct sl_yreader *r, const struct sl_yschema *schema,
                            const struct sl_yscope *scope, const struct sl_ynode *key)
 {
 	const char *names[SL_YSCHEMA_MAX_KEYS];
-	struct sl_strbuf where = SL_STRBUF_INIT;
+	struct sl_strbuf note = SL_STRBUF_INIT;
 	const char *hint;
 
 	for (size_t i = 0; i < schema->nr; i++)
 		names[i] = schema->keys[i].name;
 	hint = sl_yreader_suggest(r, key->u.scalar.text, names, schema->nr);
-	add_where(&where, scope);
-	sl_yreader_report(r, key, "unknown key '%s'%s%s%s%s", key->u.scalar.text, where.buf,
-	                  hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
-	sl_strbuf_release(&where);
+	if (hint)
+		sl_strbuf_addf(&note, "did you mean '%s'?", hint);
+	sl_yreader_unknown_key(r, scope, key, hint ? note.buf : NULL);
+	sl_strbuf_release(&note);
 }
 
 static const char *expected_of(const struct sl_ykey *k)
@@ -319,7 +330,7 @@ int sl_yschema_read(struct sl_yreader *r, const struct sl_yschema *schema,
 		if (k < schema->nr) {
 			found->pairs[k] = pair;
 			found->present |= 1u << k;
-		} else if (!schema->unknown || !schema->unknown(r, pair->key))
+		} else if (!schema->unknown || !schema->unknown(r, scope, pair->key))
 			report_unknown(r, schema, scope, pair->key);
 	}
 	for (size_t k = 0; k < schema->nr; k++) {

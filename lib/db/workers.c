@@ -6,8 +6,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sluice/alloc.h"
+#include "sluice/error.h"
 #include "sluice/pgarray.h"
 #include "sluice/banned.h"
 
@@ -116,4 +118,34 @@ int sl_worker_owned_attempts(struct sl_db *db, const char *worker_id, const int6
 {
 	return attempt_fences(db, SL_Q_WORKERS_OWNED_ATTEMPTS, worker_id, ids, nr, out, out_nr,
 	                      err);
+}
+
+int sl_worker_delete(struct sl_db *db, const char *worker_id, struct sl_strbuf *err)
+{
+	const char *params[] = {worker_id};
+	PGresult *r = NULL;
+	int rc = sl_db_q(db, SL_Q_WORKERS_DELETE, 1, params, &r, err);
+
+	if (rc)
+		return rc;
+	if (PQntuples(r) != 1) {
+		sl_strbuf_addf(err, "no worker '%s'", worker_id);
+		rc = SL_ENOENT;
+	} else if (strcmp(PQgetvalue(r, 0, 3), "t")) {
+		if (strcmp(PQgetvalue(r, 0, 0), "gone"))
+			sl_strbuf_addf(
+			    err,
+			    "worker '%s' is %s (last heartbeat %ss ago): stop it and wait "
+			    "until the scheduler marks it gone (heartbeat_timeout), or "
+			    "refuse it now with 'sluice workers revoke %s'",
+			    worker_id, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), worker_id);
+		else
+			sl_strbuf_addf(err,
+			               "worker '%s' still holds %s attempt(s) that may be running; "
+			               "the scheduler ends them as lost, try again then",
+			               worker_id, PQgetvalue(r, 0, 2));
+		rc = SL_ERR;
+	}
+	PQclear(r);
+	return rc;
 }

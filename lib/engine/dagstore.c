@@ -72,6 +72,7 @@ struct sync {
 	size_t cur_nr, cur_alloc;
 	struct file_result *files;
 	size_t files_nr, files_alloc;
+	size_t touched; /* DAG rows the unchanged and broken updates changed */
 };
 
 static void report_clear_errors(struct sl_dagstore_report *r)
@@ -138,6 +139,7 @@ static void sync_reset(struct sync *s)
 	report_clear_errors(r);
 	r->files = r->parsed = r->unchanged = r->new_versions = 0;
 	r->failed = r->removed = r->restored = 0;
+	r->changed = false;
 }
 
 static void sync_release(struct sync *s)
@@ -445,22 +447,49 @@ static const char **ids_of(const struct sync *s, enum outcome outcome, bool all,
 	return ids;
 }
 
+/* An UPDATE of the DAGs of some files; `rows` gets the number it changed. */
 static int exec_ids(struct sl_db *db, struct sync *s, enum sl_query q, const char *first,
-                    enum outcome outcome, bool all, PGresult **res, struct sl_strbuf *err)
+                    enum outcome outcome, bool all, size_t *rows, struct sl_strbuf *err)
 {
 	struct sl_strbuf array = SL_STRBUF_INIT;
 	size_t nr;
 	const char **ids = ids_of(s, outcome, all, &nr);
 	const char *p[2] = {first};
+	PGresult *r = NULL;
 	int rc;
 
 	for (size_t i = 0; i < nr; i++)
 		sl_pgarray_add(&array, ids[i]);
 	p[first ? 1 : 0] = sl_pgarray_end(&array);
-	rc = exec(db, q, first ? 2 : 1, p, res, err);
+	rc = exec(db, q, first ? 2 : 1, p, &r, err);
+	if (!rc)
+		*rows = strtoul(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
 	sl_strbuf_release(&array);
 	free(ids);
 	return rc;
+}
+
+/*
+ * Whether the sync changed anything a listener cares about: another commit
+ * than the source's last sync (or another source), or any DAG row updated.
+ * `state` is the source_state row about to be written (repo, branch, path,
+ * commit). The dagstore_unchanged and dagstore_broken updates only touch
+ * rows that change, so their counts (s->touched) are news too.
+ */
+static int note_changed(struct sl_db *db, struct sync *s, const char *const *state,
+                        struct sl_strbuf *err)
+{
+	struct sl_dagstore_report *rep = s->report;
+	PGresult *r = NULL;
+	int rc = exec(db, SL_Q_DAGSTORE_PREVIOUS, 3, state, &r, err);
+
+	if (rc)
+		return rc;
+	rep->changed = PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), state[3]) ||
+	               rep->new_versions || rep->removed || rep->restored || s->touched;
+	PQclear(r);
+	return 0;
 }
 
 static int store_errors(struct sl_db *db, struct sync *s, struct sl_strbuf *err)
@@ -487,7 +516,7 @@ static int sync_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	const char *lock[] = {SL_DAGSTORE_LOCK};
 	const char *state[4];
 	char *repo = sl_url_redact(sl_gitsrc_repo(s->git));
-	PGresult *r = NULL;
+	size_t moved = 0, broken = 0;
 	int rc;
 
 	sync_reset(s);
@@ -503,24 +532,27 @@ static int sync_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 			rc = store_loaded(db, s, &s->files[i], err);
 	if (!rc)
 		rc = exec_ids(db, s, SL_Q_DAGSTORE_UNCHANGED, s->commit, FILE_UNCHANGED, false,
-		              NULL, err);
+		              &moved, err);
 	if (!rc)
-		rc = exec_ids(db, s, SL_Q_DAGSTORE_BROKEN, NULL, FILE_FAILED, false, NULL, err);
+		rc = exec_ids(db, s, SL_Q_DAGSTORE_BROKEN, NULL, FILE_FAILED, false, &broken, err);
+	s->touched = moved + broken;
 	if (!rc)
 		rc = store_errors(db, s, err);
 	if (!rc)
-		rc = exec_ids(db, s, SL_Q_DAGSTORE_REMOVED, NULL, 0, true, &r, err);
+		rc =
+		    exec_ids(db, s, SL_Q_DAGSTORE_REMOVED, NULL, 0, true, &s->report->removed, err);
 	if (!rc) {
-		s->report->removed = strtoul(PQcmdTuples(r), NULL, 10);
 		state[0] = repo;
 		state[1] = s->branch && *s->branch ? s->branch : NULL;
 		state[2] = s->path ? s->path : "";
 		state[3] = s->commit;
-		rc = exec(db, SL_Q_DAGSTORE_SOURCE_STATE, 4, state, NULL, err);
+		rc = note_changed(db, s, state, err);
 	}
 	if (!rc)
+		rc = exec(db, SL_Q_DAGSTORE_SOURCE_STATE, 4, state, NULL, err);
+	/* Every listener wakes on a NOTIFY: send it only when there is news. */
+	if (!rc && s->report->changed)
 		rc = exec(db, SL_Q_DAGSTORE_NOTIFY, 0, NULL, NULL, err);
-	PQclear(r);
 	free(repo);
 	return rc;
 }

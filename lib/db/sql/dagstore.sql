@@ -75,6 +75,12 @@ UPDATE dags
 INSERT INTO load_errors (commit, path, dag_id, line, col, message)
 VALUES ($1, $2, $3, $4, $5, $6)
 
+-- name: dagstore_previous
+-- The commit the last sync of this same source stored, if any: a sync of
+-- that commit again that changes no DAG is not news (no NOTIFY).
+SELECT commit FROM source_state
+ WHERE repo = $1 AND branch IS NOT DISTINCT FROM $2 AND path = $3
+
 -- name: dagstore_source_state
 INSERT INTO source_state (repo, branch, path, commit)
 VALUES ($1, $2, $3, $4)

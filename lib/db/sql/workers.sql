@@ -42,3 +42,26 @@ SELECT attempt_id, fencing_token
 SELECT attempt_id, fencing_token
   FROM attempts
  WHERE worker_id = $1 AND attempt_id = ANY($2::bigint[])
+
+-- name: workers_delete
+-- `sluice workers delete`: forget worker $1 for good, only once the
+-- scheduler has declared it gone (no heartbeat for heartbeat_timeout) and
+-- it holds no attempt that is live or whose process may still run. One
+-- statement, so a worker that comes back meanwhile is either still there
+-- (refused) or registers again afterwards. Returns its state, seconds since
+-- its last heartbeat, the attempts it holds and whether it was deleted; no
+-- row when there is no such worker. Its attempts keep its name as history.
+WITH w AS (
+    SELECT worker_id, state, last_heartbeat_at
+      FROM workers WHERE worker_id = $1 FOR UPDATE),
+held AS (
+    SELECT count(*) AS n FROM attempts
+     WHERE worker_id = $1 AND (ended_at IS NULL OR stop_pending)),
+del AS (
+    DELETE FROM workers
+     WHERE worker_id = (SELECT worker_id FROM w WHERE state = 'gone')
+       AND (SELECT n FROM held) = 0
+    RETURNING worker_id)
+SELECT w.state, floor(extract(epoch FROM now() - w.last_heartbeat_at))::bigint,
+       (SELECT n FROM held), EXISTS (SELECT 1 FROM del)
+  FROM w
