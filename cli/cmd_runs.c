@@ -43,6 +43,7 @@ enum {
 	OPT_FROM,
 	OPT_TO,
 	OPT_RESET,
+	OPT_LATEST,
 };
 
 /* ---- trigger ------------------------------------------------------------ */
@@ -277,8 +278,10 @@ struct create_tx {
 	size_t nr;
 	unsigned flags;
 	bool reset;
+	const struct sl_run_pin *latest; /* --reset --latest: move reset runs to it */
 	const char *event;
 	size_t created, runs_reset, tasks_reset;
+	struct sl_run_repin repin;
 };
 
 static int create_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
@@ -289,8 +292,8 @@ static int create_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	c->created = c->runs_reset = c->tasks_reset = 0;
 	rc = sl_runs_create(db, c->pin, c->runs, c->nr, c->flags, &c->created, err);
 	if (!rc && c->reset)
-		rc = sl_runs_reset(db, c->pin->dag_id, c->runs, c->nr, &c->runs_reset,
-		                   &c->tasks_reset, err);
+		rc = sl_runs_reset(db, c->pin->dag_id, c->runs, c->nr, c->latest, &c->repin,
+		                   &c->runs_reset, &c->tasks_reset, err);
 	if (!rc && (c->created || c->runs_reset))
 		rc = sl_runs_notify(db, c->event, c->pin->dag_id, err);
 	return rc;
@@ -634,6 +637,7 @@ static const struct option backfill_options[] = {
     {"from", required_argument, NULL, OPT_FROM},
     {"to", required_argument, NULL, OPT_TO},
     {"reset", no_argument, NULL, OPT_RESET},
+    {"latest", no_argument, NULL, OPT_LATEST},
     {NULL, 0, NULL, 0},
 };
 
@@ -641,7 +645,7 @@ static const struct option backfill_options[] = {
 
 const struct cli_command cli_cmd_backfill = {
     .path = "backfill",
-    .usage = "DAG --from ISO --to ISO [--reset]",
+    .usage = "DAG --from ISO --to ISO [--reset [--latest]]",
     .summary = "Create one run per schedule interval whose logical date is in a range.",
     .help = "A run covers the interval [logical date, next fire time) of the DAG's cron\n"
             "schedule, in its time zone (Airflow 2's convention). Runs are of type\n"
@@ -653,16 +657,21 @@ const struct cli_command cli_cmd_backfill = {
             "               in the DAG's time zone\n"
             "  --to ISO     last logical date (inclusive)\n"
             "  --reset      clear the task instances of the intervals that already have a\n"
-            "               run, so that they run again\n\n"
-            "Exit status: 0 ok; 1 the DAG has no cron schedule or cannot run; 2 usage\n"
-            "error (more than 10000 intervals); 3 unknown DAG; 4 cannot reach PostgreSQL.\n",
+            "               run, so that they run again\n"
+            "  --latest     with --reset: first move those runs to the DAG's current\n"
+            "               version and commit (as tasks clear --latest does); refused\n"
+            "               when the DAG's file does not load at the current commit\n\n"
+            "Exit status: 0 ok; 1 the DAG has no cron schedule or cannot run, or --latest\n"
+            "and its current file is a load error; 2 usage error (more than 10000\n"
+            "intervals, --latest without --reset); 3 unknown DAG; 4 cannot reach\n"
+            "PostgreSQL.\n",
     .options = backfill_options,
     .run = run_backfill,
 };
 
 struct backfill_opts {
 	const char *from, *to;
-	bool reset;
+	bool reset, latest;
 };
 
 static int on_backfill_option(struct cli *cli, int opt, const char *arg, void *ctx)
@@ -679,6 +688,9 @@ static int on_backfill_option(struct cli *cli, int opt, const char *arg, void *c
 		return 0;
 	case OPT_RESET:
 		o->reset = true;
+		return 0;
+	case OPT_LATEST:
+		o->latest = true;
 		return 0;
 	}
 	return CLI_EXIT_USAGE;
@@ -754,10 +766,14 @@ static json_t *backfill_json(const char *dag_id, const struct intervals *iv,
 		sl_strbuf_release(&s);
 		sl_strbuf_release(&e);
 	}
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "dag", dag_id, "intervals",
-	                 (json_int_t)iv->nr, "created", (json_int_t)tx->created, "skipped",
-	                 (json_int_t)(iv->nr - tx->created), "reset", (json_int_t)tx->runs_reset,
-	                 "runs", runs);
+	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "dag", dag_id, "intervals",
+	                      (json_int_t)iv->nr, "created", (json_int_t)tx->created, "skipped",
+	                      (json_int_t)(iv->nr - tx->created), "reset",
+	                      (json_int_t)tx->runs_reset, "runs", runs);
+
+	if (tx->latest)
+		json_object_set_new(o, "commit", json_string(tx->latest->commit));
+	return o;
 }
 
 /* Parse --from / --to in the DAG's zone; an exit code on error. */
@@ -777,7 +793,7 @@ static int backfill_parse_time(const char *flag, const char *value, const struct
 
 static int run_backfill(struct cli *cli, int argc, char **argv)
 {
-	struct backfill_opts o = {NULL, NULL, false};
+	struct backfill_opts o = {NULL, NULL, false, false};
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_run_pin pin = SL_RUN_PIN_INIT;
 	struct intervals iv = {NULL, 0, 0, NULL};
@@ -802,10 +818,18 @@ static int run_backfill(struct cli *cli, int argc, char **argv)
 		                     o.from ? "--to" : "--from");
 		goto out;
 	}
+	if (o.latest && !o.reset) {
+		rc = cli_usage_error(&cli_cmd_backfill,
+		                     "--latest needs --reset (new runs always pin the current "
+		                     "version)");
+		goto out;
+	}
 	rc = cli_db_open(cli, &db);
 	if (rc)
 		goto out;
 	rc = sl_run_pin_load(db, args.v[0], &pin, &err);
+	if (!rc && o.latest)
+		rc = sl_run_pin_check_latest(&pin, &err);
 	if (rc)
 		goto fail;
 	if (pin.dag->schedule_kind != SL_SCHEDULE_CRON) {
@@ -831,6 +855,7 @@ static int run_backfill(struct cli *cli, int argc, char **argv)
 	                        .nr = iv.nr,
 	                        .flags = SL_RUNS_SKIP_EXISTING,
 	                        .reset = o.reset,
+	                        .latest = o.latest ? &pin : NULL,
 	                        .event = "backfill"};
 	if (iv.nr) {
 		rc = sl_db_transaction(db, 0, create_tx, &tx, &err);
@@ -848,11 +873,14 @@ static int run_backfill(struct cli *cli, int argc, char **argv)
 	if (o.reset)
 		printf(", %zu reset (%zu task%s cleared)", tx.runs_reset, tx.tasks_reset,
 		       tx.tasks_reset == 1 ? "" : "s");
+	if (o.latest)
+		printf(", on commit %.12s", pin.commit);
 	printf("\n");
 	goto out;
 fail:
 	rc = runs_fail(&err, rc);
 out:
+	sl_run_repin_release(&tx.repin);
 	intervals_release(&iv);
 	sl_tz_free(tz);
 	sl_run_pin_release(&pin);

@@ -124,16 +124,31 @@ static json_t *outputs_json(const struct sl_rows *r, int row)
 	return json_object();
 }
 
+/* The commits the run's tries ran on, oldest first (space-separated in the row). */
+static json_t *commits_json(const struct sl_rows *r)
+{
+	json_t *a = json_array();
+	const char *p = sl_rows_str(r, 0, RUNS_SHOW_COMMITS);
+
+	while (p && *p) {
+		size_t n = strcspn(p, " ");
+
+		json_array_append_new(a, json_stringn(p, n));
+		p += n + (p[n] == ' ');
+	}
+	return a;
+}
+
 json_t *runs_show_json(const char *dag_id, const char *run_id, const struct sl_rows *r)
 {
-	json_t *tasks = json_array();
+	json_t *tasks = json_array(), *show;
 
 	for (int i = 0; i < sl_rows_nr(r); i++) {
 		if (sl_rows_null(r, i, RUNS_SHOW_TASK))
 			continue;
 		json_array_append_new(
 		    tasks,
-		    json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "task",
+		    json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "task",
 		              sl_rows_value(r, i, RUNS_SHOW_TASK), "state",
 		              sl_rows_value(r, i, RUNS_SHOW_TASK_STATE), "try_number",
 		              int_or_null(r, i, RUNS_SHOW_TRY), "started_at",
@@ -141,12 +156,15 @@ json_t *runs_show_json(const char *dag_id, const char *run_id, const struct sl_r
 		              runs_time_json(r, i, RUNS_SHOW_TASK_ENDED), "exit_code",
 		              int_or_null(r, i, RUNS_SHOW_EXIT_CODE), "worker",
 		              str_or_null(r, i, RUNS_SHOW_WORKER), "reason",
-		              str_or_null(r, i, RUNS_SHOW_REASON), "outputs", outputs_json(r, i)));
+		              str_or_null(r, i, RUNS_SHOW_REASON), "outputs", outputs_json(r, i),
+		              "commit", str_or_null(r, i, RUNS_SHOW_TASK_COMMIT)));
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "dag", dag_id, "run_id", run_id, "state",
+	show = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "dag", dag_id, "run_id", run_id, "state",
 	                 sl_rows_value(r, 0, RUNS_SHOW_STATE), "commit",
 	                 sl_rows_value(r, 0, RUNS_SHOW_COMMIT), "logical_date",
 	                 runs_time_json(r, 0, RUNS_SHOW_LOGICAL_DATE), "tasks", tasks);
+	json_object_set_new(show, "commits", commits_json(r));
+	return show;
 }
 
 /* "exit 1", "signal 9", or "-". */
@@ -161,6 +179,41 @@ static void outcome_cell(struct cli_table *t, const struct sl_rows *r, int row)
 }
 
 /*
+ * Once the run has run on a commit other than the one it pins now (it was
+ * moved by `--latest`), which task's latest try ran on which commit.
+ */
+static void print_commits(const struct sl_rows *r)
+{
+	const char *pinned = sl_rows_value(r, 0, RUNS_SHOW_COMMIT);
+	const char *all = sl_rows_str(r, 0, RUNS_SHOW_COMMITS);
+	json_t *commits;
+	size_t k;
+	json_t *c;
+
+	if (!all || !strcmp(all, pinned))
+		return;
+	printf("\ncommits (latest try of each task):\n");
+	commits = commits_json(r);
+	json_array_foreach(commits, k, c)
+	{
+		const char *id = json_string_value(c);
+		bool any = false;
+
+		printf("  %.12s%s:", id, strcmp(id, pinned) ? "" : " (pinned now)");
+		for (int i = 0; i < sl_rows_nr(r); i++) {
+			const char *tc = sl_rows_str(r, i, RUNS_SHOW_TASK_COMMIT);
+
+			if (sl_rows_null(r, i, RUNS_SHOW_TASK) || !tc || strcmp(tc, id))
+				continue;
+			printf("%s %s", any ? "," : "", sl_rows_value(r, i, RUNS_SHOW_TASK));
+			any = true;
+		}
+		printf("%s\n", any ? "" : " (no latest try)");
+	}
+	json_decref(commits);
+}
+
+/*
  * Below the table, what does not fit a column: why the scheduler set a
  * state without running the task, and each task's outputs (latest attempt).
  */
@@ -168,6 +221,7 @@ static void print_notes(const struct sl_rows *r)
 {
 	bool head = false;
 
+	print_commits(r);
 	for (int i = 0; i < sl_rows_nr(r); i++) {
 		if (sl_rows_null(r, i, RUNS_SHOW_TASK) || sl_rows_null(r, i, RUNS_SHOW_REASON))
 			continue;
