@@ -493,14 +493,12 @@ static int repin_runs(struct sl_db *db, const char *run_pks, size_t nruns, const
 	if (rc)
 		goto out;
 	for (int row = 0; row < PQntuples(r); row++) {
-		const char *what = PQgetvalue(r, row, 1), *task = PQgetvalue(r, row, 2);
-
-		if (!strcmp(what, "added"))
-			task_ids_add(&repin->added, task);
-		else if (!strcmp(what, "removed"))
-			task_ids_add(&repin->removed, task);
+		if (!PQgetisnull(r, row, 0))
+			task_ids_add(&repin->added, PQgetvalue(r, row, 0));
+		else if (!PQgetisnull(r, row, 1))
+			task_ids_add(&repin->removed, PQgetvalue(r, row, 1));
 		else
-			*attempts += (size_t)parse_int64(task);
+			*attempts += (size_t)parse_int64(PQgetvalue(r, row, 2));
 	}
 	repin->runs += nruns;
 	free(repin->from_commit);

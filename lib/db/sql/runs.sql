@@ -153,7 +153,8 @@ SELECT c.task_id, (SELECT count(*) FROM ended), (SELECT count(*) FROM requeued)
 -- back as pending if it had been removed; one of a task it no longer has
 -- becomes removed with reason $9 (its live attempt ends cancelled, as a
 -- clear's does); a task with no task instance gets a pending one. Returns
--- (run_pk, 'added' or 'removed', task) for each task that came or went.
+-- a row (added) or (NULL, removed) for each task that came or went, per
+-- run, and one (NULL, NULL, live attempts ended).
 -- The caller holds the runs' rows locked (FOR UPDATE), so no other
 -- statement adds task instances meanwhile.
 WITH def AS (
@@ -198,13 +199,13 @@ added AS (
                         WHERE x.run_pk = m.run_pk AND x.kind = 'task' AND x.task_id = d.task_id)
      ORDER BY m.run_pk, d.ord
  RETURNING run_pk, task_id)
-SELECT run_pk, 'added', task_id FROM added
+SELECT task_id AS added, NULL::text AS removed, NULL::bigint AS ended FROM added
  UNION ALL
-SELECT run_pk, 'added', task_id FROM kept WHERE back
+SELECT task_id, NULL, NULL FROM kept WHERE back
  UNION ALL
-SELECT run_pk, 'removed', task_id FROM gone
+SELECT NULL, task_id, NULL FROM gone
  UNION ALL
-SELECT NULL, 'ended', count(*)::text FROM ended
+SELECT NULL, NULL, count(*) FROM ended
 
 -- name: runs_tasks
 -- A run's pinned definition and commit, and the state of each of its tasks.
