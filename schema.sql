@@ -293,6 +293,11 @@ CREATE TABLE attempts (
 	-- worker confirms the process is gone (or is lost); such a task
 	-- instance is not handed out again meanwhile. (0005)
 	stop_pending  boolean     NOT NULL DEFAULT false,
+	-- The run's pin when this try was dispatched: the definition and the
+	-- commit it ran with (a run moves to a newer one with `tasks clear
+	-- --latest`). NULL only for rows written by hand. (0010)
+	version_id    bigint,
+	commit        sl_oid,
 	CONSTRAINT attempts_ti_try_key UNIQUE (ti_id, try_number),
 	CONSTRAINT attempts_fencing_token_key UNIQUE (fencing_token),
 	CONSTRAINT attempts_live_check CHECK ((ended_at IS NULL) = (outcome IS NULL)),
@@ -380,4 +385,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(6, 'task_instances_in_flight_idx'),
 	(7, 'dag_version_columns'),
 	(8, 'random_fencing_tokens'),
-	(9, 'worker_credentials');
+	(9, 'worker_credentials'),
+	(10, 'attempt_version');

@@ -45,6 +45,7 @@ enum {
 	OPT_TO,
 	OPT_RESET,
 	OPT_UNPAUSE,
+	OPT_LATEST,
 };
 
 /* ---- trigger ------------------------------------------------------------ */
@@ -285,9 +286,11 @@ struct create_tx {
 	unsigned flags;
 	bool reset;
 	bool unpause;
+	const struct sl_run_pin *latest; /* --reset --latest: move reset runs to it */
 	const char *event;
 	size_t created, runs_reset, tasks_reset;
 	char **found; /* NULL, or for each run skipped, the id of the run that stands */
+	struct sl_run_repin repin;
 };
 
 static int create_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
@@ -304,8 +307,8 @@ static int create_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	if (!rc && c->found)
 		rc = sl_runs_existing(db, c->pin->dag_id, c->runs, c->nr, c->found, err);
 	if (!rc && c->reset)
-		rc = sl_runs_reset(db, c->pin->dag_id, c->runs, c->nr, &c->runs_reset,
-		                   &c->tasks_reset, err);
+		rc = sl_runs_reset(db, c->pin->dag_id, c->runs, c->nr, c->latest, &c->repin,
+		                   &c->runs_reset, &c->tasks_reset, err);
 	if (!rc && (c->created || c->runs_reset))
 		rc = sl_runs_notify(db, c->event, c->pin->dag_id, err);
 	return rc;
@@ -669,18 +672,16 @@ out:
 /* ---- backfill ----------------------------------------------------------- */
 
 static const struct option backfill_options[] = {
-    {"from", required_argument, NULL, OPT_FROM},
-    {"to", required_argument, NULL, OPT_TO},
-    {"reset", no_argument, NULL, OPT_RESET},
-    {"unpause", no_argument, NULL, OPT_UNPAUSE},
-    {NULL, 0, NULL, 0},
+    {"from", required_argument, NULL, OPT_FROM}, {"to", required_argument, NULL, OPT_TO},
+    {"reset", no_argument, NULL, OPT_RESET},     {"unpause", no_argument, NULL, OPT_UNPAUSE},
+    {"latest", no_argument, NULL, OPT_LATEST},   {NULL, 0, NULL, 0},
 };
 
 #define BACKFILL_MAX 10000
 
 const struct cli_command cli_cmd_backfill = {
     .path = "backfill",
-    .usage = "DAG --from ISO --to ISO [--reset] [--unpause]",
+    .usage = "DAG --from ISO --to ISO [--reset [--latest]] [--unpause]",
     .summary = "Create one run per schedule interval whose logical date is in a range.",
     .help = "A run covers the interval [logical date, next fire time) of the DAG's cron\n"
             "schedule, in its time zone (Airflow 2's convention). Runs are of type\n"
@@ -697,9 +698,13 @@ const struct cli_command cli_cmd_backfill = {
             "  --to ISO     last logical date (inclusive)\n"
             "  --reset      clear the task instances of the intervals that already have a\n"
             "               run, so that they run again\n"
+            "  --latest     with --reset: first move those runs to the DAG's current\n"
+            "               version and commit (as tasks clear --latest does); refused\n"
+            "               when the DAG's file does not load at the current commit\n"
             "  --unpause    unpause a paused DAG so that the runs start\n\n"
-            "Exit status: 0 ok; 1 the DAG has no cron schedule, cannot run, or is paused\n"
-            "(without --unpause); 2 usage error (more than 10000 intervals); 3 unknown\n"
+            "Exit status: 0 ok; 1 the DAG has no cron schedule, cannot run, is paused\n"
+            "(without --unpause), or --latest and its current file is a load error; 2\n"
+            "usage error (more than 10000 intervals, --latest without --reset); 3 unknown\n"
             "DAG; 4 cannot reach PostgreSQL.\n",
     .options = backfill_options,
     .run = run_backfill,
@@ -707,7 +712,7 @@ const struct cli_command cli_cmd_backfill = {
 
 struct backfill_opts {
 	const char *from, *to;
-	bool reset, unpause;
+	bool reset, unpause, latest;
 };
 
 static int on_backfill_option(struct cli *cli, int opt, const char *arg, void *ctx)
@@ -727,6 +732,9 @@ static int on_backfill_option(struct cli *cli, int opt, const char *arg, void *c
 		return 0;
 	case OPT_UNPAUSE:
 		o->unpause = true;
+		return 0;
+	case OPT_LATEST:
+		o->latest = true;
 		return 0;
 	}
 	return CLI_EXIT_USAGE;
@@ -810,10 +818,14 @@ static json_t *backfill_json(const char *dag_id, const struct intervals *iv,
 		sl_strbuf_release(&s);
 		sl_strbuf_release(&e);
 	}
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:b}", "dag", dag_id, "intervals",
-	                 (json_int_t)iv->nr, "created", (json_int_t)tx->created, "skipped",
-	                 (json_int_t)(iv->nr - tx->created), "reset", (json_int_t)tx->runs_reset,
-	                 "runs", runs, "unpaused", tx->unpause);
+	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:b}", "dag", dag_id, "intervals",
+	                      (json_int_t)iv->nr, "created", (json_int_t)tx->created, "skipped",
+	                      (json_int_t)(iv->nr - tx->created), "reset",
+	                      (json_int_t)tx->runs_reset, "runs", runs, "unpaused", tx->unpause);
+
+	if (tx->latest)
+		json_object_set_new(o, "commit", json_string(tx->latest->commit));
+	return o;
 }
 
 /* Parse --from / --to in the DAG's zone; an exit code on error. */
@@ -833,7 +845,7 @@ static int backfill_parse_time(const char *flag, const char *value, const struct
 
 static int run_backfill(struct cli *cli, int argc, char **argv)
 {
-	struct backfill_opts o = {NULL, NULL, false, false};
+	struct backfill_opts o = {NULL, NULL, false, false, false};
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct sl_run_pin pin = SL_RUN_PIN_INIT;
 	struct intervals iv = {NULL, 0, 0, NULL, NULL};
@@ -858,10 +870,18 @@ static int run_backfill(struct cli *cli, int argc, char **argv)
 		                     o.from ? "--to" : "--from");
 		goto out;
 	}
+	if (o.latest && !o.reset) {
+		rc = cli_usage_error(&cli_cmd_backfill,
+		                     "--latest needs --reset (new runs always pin the current "
+		                     "version)");
+		goto out;
+	}
 	rc = cli_db_open(cli, &db);
 	if (rc)
 		goto out;
 	rc = sl_run_pin_load(db, args.v[0], &pin, &err);
+	if (!rc && o.latest)
+		rc = sl_run_pin_check_latest(&pin, &err);
 	if (rc)
 		goto fail;
 	if (pin.dag->schedule_kind != SL_SCHEDULE_CRON) {
@@ -897,6 +917,7 @@ static int run_backfill(struct cli *cli, int argc, char **argv)
 	                        .flags = SL_RUNS_SKIP_EXISTING,
 	                        .reset = o.reset,
 	                        .unpause = o.unpause && pin.paused,
+	                        .latest = o.latest ? &pin : NULL,
 	                        .event = "backfill",
 	                        .found = iv.found};
 	if (iv.nr) {
@@ -917,11 +938,14 @@ static int run_backfill(struct cli *cli, int argc, char **argv)
 	if (o.reset)
 		printf(", %zu reset (%zu task%s cleared)", tx.runs_reset, tx.tasks_reset,
 		       tx.tasks_reset == 1 ? "" : "s");
+	if (o.latest)
+		printf(", on commit %.12s", pin.commit);
 	printf("\n");
 	goto out;
 fail:
 	rc = runs_fail(&err, rc);
 out:
+	sl_run_repin_release(&tx.repin);
 	intervals_release(&iv);
 	sl_tz_free(tz);
 	sl_run_pin_release(&pin);

@@ -27,6 +27,7 @@ static int run_logs(struct cli *cli, int argc, char **argv);
 enum {
 	OPT_DOWNSTREAM = CLI_OPT_BASE,
 	OPT_FAILED,
+	OPT_LATEST,
 	OPT_TRY,
 	OPT_FOLLOW,
 };
@@ -36,12 +37,13 @@ enum {
 static const struct option clear_options[] = {
     {"downstream", no_argument, NULL, OPT_DOWNSTREAM},
     {"failed", no_argument, NULL, OPT_FAILED},
+    {"latest", no_argument, NULL, OPT_LATEST},
     {NULL, 0, NULL, 0},
 };
 
 const struct cli_command cli_cmd_tasks_clear = {
     .path = "tasks clear",
-    .usage = "DAG RUN_ID|latest [TASK...] [--downstream] [--failed]",
+    .usage = "DAG RUN_ID|latest [TASK...] [--downstream] [--failed] [--latest]",
     .summary = "Reset task instances of a run so that they run again.",
     .help = "Clears the named tasks (default: every task of the run): each goes back to\n"
             "pending with its retries available again, a running attempt is stopped, and\n"
@@ -51,9 +53,17 @@ const struct cli_command cli_cmd_tasks_clear = {
             "  --failed       keep only tasks that failed, were upstream_failed or were\n"
             "                 cancelled\n"
             "  --downstream   add every task downstream of those (in the run's pinned\n"
-            "                 version of the DAG)\n\n"
-            "Exit status: 0 ok (also when nothing matched); 2 usage error; 3 unknown DAG,\n"
-            "run or task; 4 cannot reach PostgreSQL.\n",
+            "                 version of the DAG)\n"
+            "  --latest       first move the run to the DAG's current version and commit\n"
+            "                 (fix, push, clear): the cleared tasks run the current\n"
+            "                 definition in a checkout of the current commit; a task the\n"
+            "                 current version no longer has becomes removed, a new one is\n"
+            "                 added as pending; tasks are chosen in the current graph.\n"
+            "                 Refused when the DAG's file does not load at the current\n"
+            "                 commit.\n\n"
+            "Exit status: 0 ok (also when nothing matched); 1 refused (--latest and the\n"
+            "DAG's current file is a load error); 2 usage error; 3 unknown DAG, run or\n"
+            "task; 4 cannot reach PostgreSQL.\n",
     .options = clear_options,
     .run = run_tasks_clear,
 };
@@ -71,6 +81,9 @@ static int on_clear_option(struct cli *cli, int opt, const char *arg, void *ctx)
 	case OPT_FAILED:
 		o->failed_only = true;
 		return 0;
+	case OPT_LATEST:
+		o->latest = true;
+		return 0;
 	}
 	return CLI_EXIT_USAGE;
 }
@@ -79,35 +92,64 @@ struct clear_tx {
 	const char *dag_id, *run_id;
 	const struct sl_clear_opts *opts;
 	struct sl_task_ids cleared;
+	struct sl_run_repin repin;
 	struct sl_run_change change;
 };
 
 static int clear_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
 	struct clear_tx *c = ctx;
-	int rc = sl_run_clear(db, c->dag_id, c->run_id, c->opts, &c->cleared, &c->change, err);
+	int rc = sl_run_clear(db, c->dag_id, c->run_id, c->opts, &c->cleared, &c->repin, &c->change,
+	                      err);
 
 	if (!rc && c->cleared.nr)
 		rc = sl_runs_notify(db, "clear", c->dag_id, err);
 	return rc;
 }
 
+static json_t *ids_json(const struct sl_task_ids *ids)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < ids->nr; i++)
+		json_array_append_new(a, json_string(ids->items[i]));
+	return a;
+}
+
 static json_t *clear_json(const struct clear_tx *c)
 {
-	json_t *tasks = json_array();
+	json_t *o =
+	    json_pack("{s:s, s:s, s:o, s:I, s:s, s:s}", "dag", c->dag_id, "run_id", c->run_id,
+	              "cleared", ids_json(&c->cleared), "attempts_cancelled",
+	              (json_int_t)c->change.attempts, "previous_state", c->change.prev_state,
+	              "state", c->cleared.nr ? "queued" : c->change.prev_state);
 
-	for (size_t i = 0; i < c->cleared.nr; i++)
-		json_array_append_new(tasks, json_string(c->cleared.items[i]));
-	return json_pack("{s:s, s:s, s:o, s:I, s:s, s:s}", "dag", c->dag_id, "run_id", c->run_id,
-	                 "cleared", tasks, "attempts_cancelled", (json_int_t)c->change.attempts,
-	                 "previous_state", c->change.prev_state, "state",
-	                 c->cleared.nr ? "queued" : c->change.prev_state);
+	if (c->opts->latest)
+		json_object_set_new(
+		    o, "latest",
+		    c->repin.runs ? json_pack("{s:s, s:s, s:o, s:o}", "previous_commit",
+		                              c->repin.from_commit, "commit", c->repin.to_commit,
+		                              "added", ids_json(&c->repin.added), "removed",
+		                              ids_json(&c->repin.removed))
+		                  : json_null());
+	return o;
+}
+
+/* "  added: a, b" */
+static void print_ids(const char *what, const struct sl_task_ids *ids)
+{
+	if (!ids->nr)
+		return;
+	printf("%s:", what);
+	for (size_t i = 0; i < ids->nr; i++)
+		printf("%s %s", i ? "," : "", ids->items[i]);
+	printf("\n");
 }
 
 static int run_tasks_clear(struct cli *cli, int argc, char **argv)
 {
-	struct sl_clear_opts o = {NULL, 0, false, false};
-	struct clear_tx tx = {NULL, NULL, &o, SL_TASK_IDS_INIT, {0, 0, ""}};
+	struct sl_clear_opts o = {NULL, 0, false, false, false};
+	struct clear_tx tx = {NULL, NULL, &o, SL_TASK_IDS_INIT, SL_RUN_REPIN_INIT, {0, 0, ""}};
 	struct sl_strbuf err = SL_STRBUF_INIT, id = SL_STRBUF_INIT;
 	struct sl_db *db;
 	struct cli_args args;
@@ -140,7 +182,14 @@ static int run_tasks_clear(struct cli *cli, int argc, char **argv)
 	       tx.change.prev_state);
 	for (size_t i = 0; i < tx.cleared.nr; i++)
 		printf("  %s\n", tx.cleared.items[i]);
+	if (tx.repin.runs) {
+		printf("run moved from commit %.12s to the current commit %.12s\n",
+		       tx.repin.from_commit, tx.repin.to_commit);
+		print_ids("added (pending)", &tx.repin.added);
+		print_ids("removed", &tx.repin.removed);
+	}
 out:
+	sl_run_repin_release(&tx.repin);
 	sl_task_ids_release(&tx.cleared);
 	sl_db_free(db);
 	sl_strbuf_release(&id);

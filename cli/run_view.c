@@ -161,6 +161,56 @@ static json_t *outputs_json(const struct sl_rows *r, int row)
 	return json_object();
 }
 
+/* The commits the run's tries ran on, oldest first (space-separated in the row). */
+static json_t *commits_json(const struct sl_rows *r)
+{
+	json_t *a = json_array();
+	const char *p = sl_rows_str(r, 0, RUNS_SHOW_COMMITS);
+
+	while (p && *p) {
+		size_t n = strcspn(p, " ");
+
+		json_array_append_new(a, json_stringn(p, n));
+		p += n + (p[n] == ' ');
+	}
+	return a;
+}
+
+/*
+ * Once the run has run on a commit other than the one it pins now (it was
+ * moved by `--latest`), which task's latest try ran on which commit.
+ */
+static void print_commits(const struct sl_rows *r)
+{
+	const char *pinned = sl_rows_value(r, 0, RUNS_SHOW_COMMIT);
+	const char *all = sl_rows_str(r, 0, RUNS_SHOW_COMMITS);
+	json_t *commits;
+	size_t k;
+	json_t *c;
+
+	if (!all || !strcmp(all, pinned))
+		return;
+	printf("\ncommits (latest try of each task):\n");
+	commits = commits_json(r);
+	json_array_foreach(commits, k, c)
+	{
+		const char *id = json_string_value(c);
+		bool any = false;
+
+		printf("  %.12s%s:", id, strcmp(id, pinned) ? "" : " (pinned now)");
+		for (int i = 0; i < sl_rows_nr(r); i++) {
+			const char *tc = sl_rows_str(r, i, RUNS_SHOW_TASK_COMMIT);
+
+			if (sl_rows_null(r, i, RUNS_SHOW_TASK) || !tc || strcmp(tc, id))
+				continue;
+			printf("%s %s", any ? "," : "", sl_rows_value(r, i, RUNS_SHOW_TASK));
+			any = true;
+		}
+		printf("%s\n", any ? "" : " (no latest try)");
+	}
+	json_decref(commits);
+}
+
 /* The row of `tries` holding the latest attempt of `task`, or -1. */
 static int latest_try(const struct sl_rows *tries, const char *task)
 {
@@ -283,6 +333,7 @@ static json_t *task_json(const struct sl_rows *r, int i, const struct sl_rows *t
 	                      "outcome", str_or_null(r, i, RUNS_SHOW_OUTCOME), "signal",
 	                      int_or_null(r, i, RUNS_SHOW_SIGNAL), "marked", marked_json(r, i));
 
+	json_object_set_new(o, "commit", str_or_null(r, i, RUNS_SHOW_TASK_COMMIT));
 	if (tries) {
 		json_t *list = json_array();
 
@@ -309,12 +360,12 @@ static json_t *conf_json(const struct sl_rows *r)
 json_t *runs_show_json(const char *dag_id, const char *run_id, const struct sl_rows *r,
                        const struct sl_rows *tries)
 {
-	json_t *tasks = json_array();
+	json_t *tasks = json_array(), *show;
 
 	for (int i = 0; i < sl_rows_nr(r); i++)
 		if (!sl_rows_null(r, i, RUNS_SHOW_TASK))
 			json_array_append_new(tasks, task_json(r, i, tries));
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "dag",
+	show = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o}", "dag",
 	                 dag_id, "run_id", run_id, "state", sl_rows_value(r, 0, RUNS_SHOW_STATE),
 	                 "commit", sl_rows_value(r, 0, RUNS_SHOW_COMMIT), "logical_date",
 	                 runs_time_json(r, 0, RUNS_SHOW_LOGICAL_DATE), "tasks", tasks, "run_type",
@@ -323,6 +374,8 @@ json_t *runs_show_json(const char *dag_id, const char *run_id, const struct sl_r
 	                 runs_time_json(r, 0, RUNS_SHOW_INTERVAL_END), "started_at",
 	                 runs_time_json(r, 0, RUNS_SHOW_STARTED), "ended_at",
 	                 runs_time_json(r, 0, RUNS_SHOW_ENDED), "conf", conf_json(r));
+	json_object_set_new(show, "commits", commits_json(r));
+	return show;
 }
 
 /*
@@ -335,6 +388,7 @@ static void print_notes(const struct sl_rows *r, const struct sl_rows *tries)
 	struct sl_strbuf sb = SL_STRBUF_INIT, at = SL_STRBUF_INIT;
 	bool head = false;
 
+	print_commits(r);
 	for (int i = 0; i < sl_rows_nr(r); i++) {
 		const char *task = sl_rows_str(r, i, RUNS_SHOW_TASK), *why;
 
@@ -499,6 +553,7 @@ void runs_show_print(const char *dag_id, const char *run_id, const struct sl_row
 	cli_table_print(&t, stdout);
 	print_notes(r, tries);
 	print_tries(tries);
+	print_commits(r);
 	cli_table_release(&t);
 }
 

@@ -65,6 +65,8 @@ enum {
 	RUNS_SHOW_INTERVAL_END,
 	RUNS_SHOW_OUTCOME,
 	RUNS_SHOW_MARKED_BY,
+	RUNS_SHOW_TASK_COMMIT,
+	RUNS_SHOW_COMMITS,
 };
 
 /* The columns of runs_tries (lib/db/sql/runs.sql): one row per attempt. */

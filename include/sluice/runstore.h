@@ -60,11 +60,16 @@ struct sl_run_pin {
 	char *commit;
 	bool paused;
 	struct sl_dag *dag; /* the version's definition, rebuilt */
+	/* The first load error of the DAG's file at the repository's current
+	 * commit ("path:line:col: message"), NULL when it loads there; then
+	 * the version above is the last one that loaded, an older one. */
+	char *load_error;
+	char *source_commit; /* the current commit; NULL before a refresh */
 };
 
-#define SL_RUN_PIN_INIT                    \
-	{                                  \
-		NULL, 0, NULL, false, NULL \
+#define SL_RUN_PIN_INIT                                \
+	{                                              \
+		NULL, 0, NULL, false, NULL, NULL, NULL \
 	}
 
 /**
@@ -74,6 +79,14 @@ struct sl_run_pin {
 int sl_run_pin_load(struct sl_db *db, const char *dag_id, struct sl_run_pin *pin,
                     struct sl_strbuf *err);
 void sl_run_pin_release(struct sl_run_pin *pin);
+
+/**
+ * `--latest` runs a DAG's current definition: refuse (SL_ERR) when its file
+ * does not load at the current commit, with a sentence naming the error
+ * (the pin then holds the last version that loaded, which is not what the
+ * operator asked for). 0 otherwise.
+ */
+int sl_run_pin_check_latest(const struct sl_run_pin *pin, struct sl_strbuf *err);
 
 /** One run to create. */
 struct sl_run_new {
@@ -160,6 +173,10 @@ struct sl_clear_opts {
 	size_t tasks_nr;
 	bool failed_only; /* keep only failed, upstream_failed and cancelled */
 	bool downstream;  /* then add every task downstream of those */
+	/* First move the run to the DAG's current version and commit
+	 * (sl_run_pin_load; refused as sl_run_pin_check_latest says), and
+	 * choose the tasks in that version's graph. */
+	bool latest;
 };
 
 /** Task ids, in the pinned definition's file order. */
@@ -176,27 +193,53 @@ struct sl_task_ids {
 void sl_task_ids_release(struct sl_task_ids *ids);
 
 /**
+ * What moving runs to the DAG's current version did (`--latest`): the
+ * commit they were on (of the last run moved) and are on now, the tasks
+ * the new version added (a pending task instance each) and those it no
+ * longer has (now `removed`); a task appears once per run moved.
+ */
+struct sl_run_repin {
+	size_t runs; /* runs moved */
+	char *from_commit, *to_commit;
+	struct sl_task_ids added, removed;
+};
+
+#define SL_RUN_REPIN_INIT                                         \
+	{                                                         \
+		0, NULL, NULL, SL_TASK_IDS_INIT, SL_TASK_IDS_INIT \
+	}
+
+void sl_run_repin_release(struct sl_run_repin *repin);
+
+/**
  * Reset task instances of a run for another try, as Airflow's clear does:
  * state pending, max_tries = try_number + retries + 1 (so the retries are
  * available again), times and next_retry_at NULL, live attempts ended
  * 'cancelled'; the run goes back to queued (no end time). The selection
- * follows `opts`, using the run's pinned version for the graph; an unknown
- * task is SL_ENOENT. `cleared` receives the reset tasks. Clearing nothing
- * changes nothing (not even the run). Call inside a transaction.
+ * follows `opts`, using the run's pinned version for the graph (the DAG's
+ * current one with `latest`); an unknown task is SL_ENOENT. `cleared`
+ * receives the reset tasks. Clearing nothing changes nothing (not even the
+ * run, nor its pin). With `latest`, the run is first moved to the current
+ * version and commit, and `repin` (required then, ignored otherwise) says
+ * what that changed. Call inside a transaction.
  */
 int sl_run_clear(struct sl_db *db, const char *dag_id, const char *run_id,
                  const struct sl_clear_opts *opts, struct sl_task_ids *cleared,
-                 struct sl_run_change *out, struct sl_strbuf *err);
+                 struct sl_run_repin *repin, struct sl_run_change *out, struct sl_strbuf *err);
 
 /**
  * The backfill --reset: for each of `runs` that sl_runs_create skipped
  * (run_pk 0), clear every task instance of the scheduled or backfill run
  * that already covers its logical date, as sl_run_clear does.
  * `*runs_reset` and `*tasks` (either may be NULL) count what was reset.
+ * With `latest` (a pin from sl_run_pin_load that passed
+ * sl_run_pin_check_latest), those runs first move to its version and
+ * commit, as sl_run_clear's `latest` does, and `repin` says what changed.
  * Call inside a transaction.
  */
 int sl_runs_reset(struct sl_db *db, const char *dag_id, const struct sl_run_new *runs, size_t nr,
-                  size_t *runs_reset, size_t *tasks, struct sl_strbuf *err);
+                  const struct sl_run_pin *latest, struct sl_run_repin *repin, size_t *runs_reset,
+                  size_t *tasks, struct sl_strbuf *err);
 
 /**
  * For each of `runs` that sl_runs_create skipped (run_pk 0), the id of the

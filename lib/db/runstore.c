@@ -152,6 +152,8 @@ void sl_run_pin_release(struct sl_run_pin *pin)
 	free(pin->dag_id);
 	free(pin->commit);
 	sl_dag_free(pin->dag);
+	free(pin->load_error);
+	free(pin->source_commit);
 	*pin = (struct sl_run_pin)SL_RUN_PIN_INIT;
 }
 
@@ -194,15 +196,50 @@ int sl_run_pin_load(struct sl_db *db, const char *dag_id, struct sl_run_pin *pin
 	pin->paused = !strcmp(PQgetvalue(r, 0, 0), "t");
 	pin->version_id = parse_int64(PQgetvalue(r, 0, 2));
 	pin->commit = sl_xstrdup(PQgetvalue(r, 0, 3));
+	if (!PQgetisnull(r, 0, 5))
+		pin->load_error = sl_xstrdup(PQgetvalue(r, 0, 5));
+	if (!PQgetisnull(r, 0, 6))
+		pin->source_commit = sl_xstrdup(PQgetvalue(r, 0, 6));
 out:
 	sl_strbuf_release(&why);
 	PQclear(r);
 	return rc;
 }
 
+int sl_run_pin_check_latest(const struct sl_run_pin *pin, struct sl_strbuf *err)
+{
+	if (!pin->load_error)
+		return 0;
+	sl_strbuf_addf(err,
+	               "DAG '%s' does not load at the current commit %.12s: %s; --latest "
+	               "would run its last version that loaded (commit %.12s) instead: fix the "
+	               "file and refresh, or leave out --latest",
+	               pin->dag_id, pin->source_commit ? pin->source_commit : "?", pin->load_error,
+	               pin->commit);
+	return SL_ERR;
+}
+
 /* ---- creating runs ------------------------------------------------------ */
 
 enum { RUN_ARRAYS = 6, TASK_ARRAYS = 5 };
+
+/*
+ * The task list of a definition as TASK_ARRAYS arrays, in file order:
+ * task, max_tries (retries + 1), priority, pool, queue. The shape of
+ * runs_create's and runs_repin's task parameters.
+ */
+static void task_arrays(const struct sl_dag *dag, struct sl_strbuf *arrays)
+{
+	for (size_t i = 0; i < dag->tasks_nr; i++) {
+		const struct sl_task *t = &dag->tasks[i];
+
+		sl_pgarray_add(&arrays[0], t->id);
+		sl_pgarray_add_int(&arrays[1], (int64_t)t->retries + 1);
+		sl_pgarray_add_int(&arrays[2], t->priority);
+		sl_pgarray_add(&arrays[3], t->pool);
+		sl_pgarray_add(&arrays[4], t->queue);
+	}
+}
 
 static int cmp_run_id(const void *a, const void *b)
 {
@@ -236,7 +273,6 @@ int sl_runs_create(struct sl_db *db, const struct sl_run_pin *pin, struct sl_run
 {
 	struct sl_strbuf arrays[RUN_ARRAYS + TASK_ARRAYS];
 	const char *params[3 + RUN_ARRAYS + TASK_ARRAYS];
-	const struct sl_dag *dag = pin->dag;
 	char version[24];
 	PGresult *r = NULL;
 	int rc;
@@ -251,15 +287,7 @@ int sl_runs_create(struct sl_db *db, const struct sl_run_pin *pin, struct sl_run
 		array_add_time(&arrays[4], runs[i].interval_end);
 		sl_pgarray_add(&arrays[5], runs[i].conf);
 	}
-	for (size_t i = 0; i < dag->tasks_nr; i++) {
-		const struct sl_task *t = &dag->tasks[i];
-
-		sl_pgarray_add(&arrays[6], t->id);
-		sl_pgarray_add_int(&arrays[7], (int64_t)t->retries + 1);
-		sl_pgarray_add_int(&arrays[8], t->priority);
-		sl_pgarray_add(&arrays[9], t->pool);
-		sl_pgarray_add(&arrays[10], t->queue);
-	}
+	task_arrays(pin->dag, &arrays[RUN_ARRAYS]);
 	snprintf(version, sizeof(version), "%lld", (long long)pin->version_id);
 	params[0] = pin->dag_id;
 	params[1] = version;
@@ -417,6 +445,74 @@ int sl_run_cancel(struct sl_db *db, const char *dag_id, const char *run_id,
 	return rc;
 }
 
+/* ---- moving runs to the current version (--latest) ---------------------- */
+
+void sl_run_repin_release(struct sl_run_repin *repin)
+{
+	free(repin->from_commit);
+	free(repin->to_commit);
+	sl_task_ids_release(&repin->added);
+	sl_task_ids_release(&repin->removed);
+	*repin = (struct sl_run_repin)SL_RUN_REPIN_INIT;
+}
+
+static void task_ids_add(struct sl_task_ids *ids, const char *id)
+{
+	SL_ALLOC_GROW(ids->items, ids->nr + 1, ids->alloc);
+	ids->items[ids->nr++] = sl_xstrdup(id);
+}
+
+/*
+ * Move the runs `run_pks` (an array literal) to `pin`'s version and commit:
+ * tasks the version no longer has become removed, new ones pending
+ * (runs_repin says exactly how). `from_commit` is where they were.
+ */
+static int repin_runs(struct sl_db *db, const char *run_pks, size_t nruns, const char *from_commit,
+                      const struct sl_run_pin *pin, struct sl_run_repin *repin, size_t *attempts,
+                      struct sl_strbuf *err)
+{
+	struct sl_strbuf arrays[TASK_ARRAYS];
+	const char *params[4 + TASK_ARRAYS];
+	char version[24], *reason;
+	PGresult *r = NULL;
+	int rc;
+
+	for (size_t i = 0; i < SL_ARRAY_SIZE(arrays); i++)
+		sl_strbuf_init(&arrays[i]);
+	task_arrays(pin->dag, arrays);
+	snprintf(version, sizeof(version), "%lld", (long long)pin->version_id);
+	reason = sl_xasprintf("not in the DAG's version at commit %.12s, which the run moved to",
+	                      pin->commit);
+	params[0] = run_pks;
+	params[1] = version;
+	params[2] = pin->commit;
+	for (size_t i = 0; i < SL_ARRAY_SIZE(arrays); i++)
+		params[3 + i] = sl_pgarray_end(&arrays[i]);
+	params[3 + TASK_ARRAYS] = reason;
+	rc = sl_db_q(db, SL_Q_RUNS_REPIN, (int)SL_ARRAY_SIZE(params), params, &r, err);
+	if (rc)
+		goto out;
+	for (int row = 0; row < PQntuples(r); row++) {
+		if (!PQgetisnull(r, row, 0))
+			task_ids_add(&repin->added, PQgetvalue(r, row, 0));
+		else if (!PQgetisnull(r, row, 1))
+			task_ids_add(&repin->removed, PQgetvalue(r, row, 1));
+		else
+			*attempts += (size_t)parse_int64(PQgetvalue(r, row, 2));
+	}
+	repin->runs += nruns;
+	free(repin->from_commit);
+	repin->from_commit = sl_xstrdup(from_commit);
+	free(repin->to_commit);
+	repin->to_commit = sl_xstrdup(pin->commit);
+out:
+	PQclear(r);
+	free(reason);
+	for (size_t i = 0; i < SL_ARRAY_SIZE(arrays); i++)
+		sl_strbuf_release(&arrays[i]);
+	return rc;
+}
+
 /* ---- clear -------------------------------------------------------------- */
 
 static int clear_tis(struct sl_db *db, const char *run_pks, const char *task_ids, PGresult **res,
@@ -440,22 +536,28 @@ void sl_task_ids_release(struct sl_task_ids *ids)
 	*ids = (struct sl_task_ids)SL_TASK_IDS_INIT;
 }
 
-/* The pinned DAG of a run, and the state of each of its tasks (by index). */
+/*
+ * A run's DAG (its pinned one, or the version it is about to move to) and
+ * the state of each of its tasks (by index), and the run's commit.
+ */
 struct run_graph {
-	struct sl_dag *dag;
-	const char **state; /* borrowed from the result; NULL: no task instance */
+	const struct sl_dag *dag;
+	struct sl_dag *pinned; /* owned, when `dag` is the run's own */
+	const char **state;    /* borrowed from the result; NULL: no task instance */
+	const char *commit;    /* borrowed from the result */
 	PGresult *res;
 };
 
 static void run_graph_release(struct run_graph *g)
 {
-	sl_dag_free(g->dag);
+	sl_dag_free(g->pinned);
 	free(g->state);
 	PQclear(g->res);
 }
 
-static int run_graph_load(struct sl_db *db, int64_t run_pk, struct run_graph *g,
-                          struct sl_strbuf *err)
+/* `latest`: read the states into that DAG's graph rather than the pinned one's. */
+static int run_graph_load(struct sl_db *db, int64_t run_pk, const struct sl_dag *latest,
+                          struct run_graph *g, struct sl_strbuf *err)
 {
 	struct sl_strbuf why = SL_STRBUF_INIT;
 	char pk[24];
@@ -471,10 +573,16 @@ static int run_graph_load(struct sl_db *db, int64_t run_pk, struct run_graph *g,
 		rc = SL_ERR;
 		goto out;
 	}
-	if (dag_from_text(PQgetvalue(g->res, 0, 0), &g->dag, &why) < 0) {
-		sl_strbuf_addf(err, "the run's pinned definition is unreadable: %s", why.buf);
-		rc = SL_ERR;
-		goto out;
+	g->commit = PQgetvalue(g->res, 0, 3);
+	g->dag = latest;
+	if (!latest) {
+		if (dag_from_text(PQgetvalue(g->res, 0, 0), &g->pinned, &why) < 0) {
+			sl_strbuf_addf(err, "the run's pinned definition is unreadable: %s",
+			               why.buf);
+			rc = SL_ERR;
+			goto out;
+		}
+		g->dag = g->pinned;
 	}
 	g->state = sl_xcalloc(g->dag->tasks_nr, sizeof(*g->state));
 	for (int i = 0; i < PQntuples(g->res); i++) {
@@ -514,8 +622,13 @@ static int choose_tasks(const struct run_graph *g, const struct sl_clear_opts *o
 			sl_suggest_init(&s, opts->tasks[i]);
 			for (size_t j = 0; j < n; j++)
 				sl_suggest_consider(&s, dag->tasks[j].id);
-			sl_strbuf_addf(err, "run '%s' of DAG '%s' has no task '%s'", run_id, dag_id,
-			               opts->tasks[i]);
+			if (opts->latest)
+				sl_strbuf_addf(err,
+				               "the current version of DAG '%s' has no task '%s'",
+				               dag_id, opts->tasks[i]);
+			else
+				sl_strbuf_addf(err, "run '%s' of DAG '%s' has no task '%s'", run_id,
+				               dag_id, opts->tasks[i]);
 			if (s.best)
 				sl_strbuf_addf(err, " (did you mean '%s'?)", s.best);
 			free(seed);
@@ -544,22 +657,31 @@ static int choose_tasks(const struct run_graph *g, const struct sl_clear_opts *o
 
 int sl_run_clear(struct sl_db *db, const char *dag_id, const char *run_id,
                  const struct sl_clear_opts *opts, struct sl_task_ids *cleared,
-                 struct sl_run_change *out, struct sl_strbuf *err)
+                 struct sl_run_repin *repin, struct sl_run_change *out, struct sl_strbuf *err)
 {
 	struct sl_strbuf pks = SL_STRBUF_INIT, ids = SL_STRBUF_INIT;
-	struct run_graph g = {NULL, NULL, NULL};
+	struct run_graph g = {NULL, NULL, NULL, NULL, NULL};
+	struct sl_run_pin pin = SL_RUN_PIN_INIT;
 	struct sl_run_ref ref;
 	PGresult *r = NULL;
 	bool *chosen = NULL;
+	size_t moved = 0; /* attempts of removed tasks ended by the move */
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	sl_task_ids_release(cleared);
+	if (opts->latest)
+		sl_run_repin_release(repin);
 	rc = sl_run_lookup(db, dag_id, run_id, NULL, &ref, err);
 	if (!rc)
 		rc = lock_run(db, &ref, err);
+	if (!rc && opts->latest) {
+		rc = sl_run_pin_load(db, dag_id, &pin, err);
+		if (!rc)
+			rc = sl_run_pin_check_latest(&pin, err);
+	}
 	if (!rc)
-		rc = run_graph_load(db, ref.run_pk, &g, err);
+		rc = run_graph_load(db, ref.run_pk, pin.dag, &g, err);
 	if (rc)
 		goto out;
 	copy_state(out->prev_state, sizeof(out->prev_state), ref.state);
@@ -573,9 +695,15 @@ int sl_run_clear(struct sl_db *db, const char *dag_id, const char *run_id,
 	if (!ids.len)
 		goto out; /* nothing to clear */
 	sl_pgarray_add_int(&pks, ref.run_pk);
-	rc = clear_tis(db, sl_pgarray_end(&pks), sl_pgarray_end(&ids), &r, out, err);
+	sl_pgarray_end(&pks);
+	/* The clear then reads the retries of the version the run moved to. */
+	if (opts->latest)
+		rc = repin_runs(db, pks.buf, 1, g.commit, &pin, repin, &moved, err);
+	if (!rc)
+		rc = clear_tis(db, pks.buf, sl_pgarray_end(&ids), &r, out, err);
 	if (rc)
 		goto out;
+	out->attempts += moved;
 	/* Report in file order, whatever order the UPDATE returned. */
 	for (size_t i = 0; i < g.dag->tasks_nr; i++) {
 		for (int row = 0; row < PQntuples(r); row++) {
@@ -590,20 +718,25 @@ out:
 	PQclear(r);
 	free(chosen);
 	run_graph_release(&g);
+	sl_run_pin_release(&pin);
 	sl_strbuf_release(&pks);
 	sl_strbuf_release(&ids);
 	return rc;
 }
 
 int sl_runs_reset(struct sl_db *db, const char *dag_id, const struct sl_run_new *runs, size_t nr,
-                  size_t *runs_reset, size_t *tasks, struct sl_strbuf *err)
+                  const struct sl_run_pin *latest, struct sl_run_repin *repin, size_t *runs_reset,
+                  size_t *tasks, struct sl_strbuf *err)
 {
 	struct sl_strbuf dates = SL_STRBUF_INIT, pks = SL_STRBUF_INIT;
 	struct sl_run_change change = {0, 0, ""};
 	const char *params[2] = {dag_id, NULL};
 	PGresult *r = NULL;
+	size_t moved = 0;
 	int rc = 0, found = 0;
 
+	if (latest)
+		sl_run_repin_release(repin);
 	for (size_t i = 0; i < nr; i++)
 		if (!runs[i].run_pk)
 			array_add_time(&dates, runs[i].logical_date);
@@ -616,10 +749,14 @@ int sl_runs_reset(struct sl_db *db, const char *dag_id, const struct sl_run_new 
 	found = PQntuples(r);
 	for (int i = 0; i < found; i++)
 		sl_pgarray_add(&pks, PQgetvalue(r, i, 0));
+	sl_pgarray_end(&pks);
+	if (found && latest)
+		rc = repin_runs(db, pks.buf, (size_t)found, PQgetvalue(r, found - 1, 1), latest,
+		                repin, &moved, err);
 	PQclear(r);
 	r = NULL;
-	if (found)
-		rc = clear_tis(db, sl_pgarray_end(&pks), NULL, &r, &change, err);
+	if (found && !rc)
+		rc = clear_tis(db, pks.buf, NULL, &r, &change, err);
 out:
 	if (runs_reset)
 		*runs_reset = rc ? 0 : (size_t)found;

@@ -238,12 +238,15 @@ static int claim_insert(struct sl_db *db, struct claim_ctx *c, PGresult *cand,
                         const struct pick *picks, size_t npicks, struct sl_strbuf *err)
 {
 	struct sl_strbuf ids = SL_STRBUF_INIT, pks = SL_STRBUF_INIT, cb_pks = SL_STRBUF_INIT;
+	struct sl_strbuf versions = SL_STRBUF_INIT, commits = SL_STRBUF_INIT;
 	struct ts now;
 	PGresult *r = NULL, *outs = NULL, *failed = NULL;
 	int rc;
 
 	for (size_t i = 0; i < npicks; i++) {
 		sl_pgarray_add(&ids, PQgetvalue(cand, picks[i].row, C_TI));
+		sl_pgarray_add(&versions, PQgetvalue(cand, picks[i].row, C_VERSION));
+		sl_pgarray_add(&commits, PQgetvalue(cand, picks[i].row, C_COMMIT));
 		/* Outputs come from ancestors: a root task needs none of its run's. */
 		if (!picks[i].task || picks[i].task->upstream_nr)
 			sl_pgarray_add(&pks, PQgetvalue(cand, picks[i].row, C_RUN));
@@ -251,10 +254,11 @@ static int claim_insert(struct sl_db *db, struct claim_ctx *c, PGresult *cand,
 			sl_pgarray_add(&cb_pks, PQgetvalue(cand, picks[i].row, C_RUN));
 	}
 	{
-		const char *params[] = {sl_pgarray_end(&ids), c->worker_id,
-		                        sl__ts_of(&now, c->now_ms), c->started ? "true" : "false"};
+		const char *params[] = {sl_pgarray_end(&ids),       c->worker_id,
+		                        sl__ts_of(&now, c->now_ms), c->started ? "true" : "false",
+		                        sl_pgarray_end(&versions),  sl_pgarray_end(&commits)};
 
-		rc = sl_db_q(db, SL_Q_ENGINE_CLAIM_INSERT_ATTEMPTS, 4, params, &r, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_CLAIM_INSERT_ATTEMPTS, 6, params, &r, err);
 	}
 	if (rc)
 		goto fail;
@@ -304,6 +308,8 @@ fail:
 	sl_strbuf_release(&ids);
 	sl_strbuf_release(&pks);
 	sl_strbuf_release(&cb_pks);
+	sl_strbuf_release(&versions);
+	sl_strbuf_release(&commits);
 	return rc;
 }
 

@@ -47,7 +47,9 @@ FOR UPDATE OF ti SKIP LOCKED
 
 -- name: engine_claim_insert_attempts
 -- $4: started as well (sl_engine_claim_started), as engine_report_started
--- would.
+-- would. $5, $6: the version and commit each task instance of $1 is
+-- dispatched with, as the candidates read them (a `clear --latest` may
+-- move the run meanwhile: the attempt records what the worker runs).
 WITH u AS (UPDATE task_instances ti
     SET state = CASE WHEN $4::boolean THEN 'running' ELSE 'queued' END,
     try_number = ti.try_number + 1, next_retry_at = NULL,
@@ -55,9 +57,11 @@ WITH u AS (UPDATE task_instances ti
     ended_at = CASE WHEN $4::boolean THEN NULL ELSE ti.ended_at END, updated_at = now()
 WHERE ti.ti_id = ANY($1::bigint[]) AND ti.state = 'scheduled'
 RETURNING ti.ti_id, ti.try_number)
-INSERT INTO attempts (ti_id, try_number, worker_id, queued_at, started_at)
-SELECT ti_id, try_number, $2, $3::timestamptz,
-CASE WHEN $4::boolean THEN $3::timestamptz END FROM u
+INSERT INTO attempts (ti_id, try_number, worker_id, queued_at, started_at, version_id, commit)
+SELECT u.ti_id, u.try_number, $2, $3::timestamptz,
+CASE WHEN $4::boolean THEN $3::timestamptz END, p.version_id, p.commit FROM u
+JOIN unnest($1::bigint[], $5::bigint[], $6::text[]) AS p(ti_id, version_id, commit)
+ON p.ti_id = u.ti_id
 RETURNING attempt_id, ti_id, try_number, fencing_token
 
 -- name: engine_claim_outputs

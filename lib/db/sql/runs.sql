@@ -4,9 +4,20 @@
 
 -- name: runs_pin
 -- A run pins the DAG's run_commit: the commit whose tree goes with its
--- latest version (docs/dag-source.md).
+-- latest version (docs/dag-source.md). Also the first load error of the
+-- DAG's file at the current commit, as "path:line:col: message" (NULL when
+-- it loads), and that commit: the latest version is then an older one. An
+-- error names its DAG, or only its path when the `dag:` key itself is
+-- what failed.
 SELECT d.paused, d.removed_at IS NOT NULL, d.latest_version_id,
-       COALESCE(d.run_commit, v.commit), v.definition
+       COALESCE(d.run_commit, v.commit), v.definition,
+       (SELECT e.path || ':' || e.line || ':' || e.col || ': ' || e.message
+          FROM load_errors e
+          JOIN source_state s ON s.commit = e.commit
+         WHERE e.dag_id = d.dag_id OR (e.dag_id IS NULL AND e.path = v.path)
+         ORDER BY e.path, e.line, e.col, e.error_id
+         LIMIT 1),
+       (SELECT s.commit FROM source_state s)
   FROM dags d
   LEFT JOIN dag_versions v
          ON v.dag_id = d.dag_id AND v.version_id = d.latest_version_id
@@ -134,17 +145,80 @@ requeued AS (
 SELECT c.task_id, (SELECT count(*) FROM ended), (SELECT count(*) FROM requeued)
   FROM cleared c
 
+-- name: runs_repin
+-- Move the runs $1 to version $2 and commit $3 (`--latest`), whose task
+-- list is the arrays $4..$8 (task, max_tries, priority, pool, queue) in
+-- file order. A task instance of a task the version still has takes its
+-- priority, pool and queue (a cleared task is claimed by them), and comes
+-- back as pending if it had been removed; one of a task it no longer has
+-- becomes removed with reason $9 (its live attempt ends cancelled, as a
+-- clear's does); a task with no task instance gets a pending one. Returns
+-- a row (added) or (NULL, removed) for each task that came or went, per
+-- run, and one (NULL, NULL, live attempts ended).
+-- The caller holds the runs' rows locked (FOR UPDATE), so no other
+-- statement adds task instances meanwhile.
+WITH def AS (
+    SELECT * FROM unnest($4::text[], $5::int[], $6::int[], $7::text[], $8::text[])
+           WITH ORDINALITY AS d(task_id, max_tries, priority, pool, queue, ord)),
+moved AS (
+    UPDATE runs SET version_id = $2, commit = $3, updated_at = now()
+     WHERE run_pk = ANY($1::bigint[])
+ RETURNING run_pk),
+kept AS (
+    UPDATE task_instances ti
+       SET priority = d.priority, pool = d.pool, queue = d.queue, updated_at = now(),
+           state = CASE WHEN old.state = 'removed' THEN 'pending' ELSE ti.state END,
+           max_tries = CASE WHEN old.state = 'removed' THEN ti.try_number + d.max_tries
+                            ELSE ti.max_tries END,
+           started_at = CASE WHEN old.state = 'removed' THEN NULL ELSE ti.started_at END,
+           ended_at = CASE WHEN old.state = 'removed' THEN NULL ELSE ti.ended_at END,
+           reason = CASE WHEN old.state = 'removed' THEN NULL ELSE ti.reason END
+      FROM def d, task_instances old
+     WHERE old.ti_id = ti.ti_id AND ti.run_pk = ANY($1::bigint[]) AND ti.kind = 'task'
+       AND ti.task_id = d.task_id
+ RETURNING ti.run_pk, ti.task_id, old.state = 'removed' AS back),
+gone AS (
+    UPDATE task_instances ti
+       SET state = 'removed', next_retry_at = NULL, reason = $9,
+           ended_at = COALESCE(ti.ended_at, GREATEST(now(), ti.started_at)), updated_at = now()
+     WHERE ti.run_pk = ANY($1::bigint[]) AND ti.kind = 'task' AND ti.state <> 'removed'
+       AND ti.task_id <> ALL($4::text[])
+ RETURNING ti.ti_id, ti.run_pk, ti.task_id),
+ended AS (
+    UPDATE attempts a
+       SET ended_at = GREATEST(now(), a.started_at), outcome = 'cancelled',
+           stop_pending = true
+     WHERE a.ended_at IS NULL AND a.ti_id IN (SELECT ti_id FROM gone)
+ RETURNING a.attempt_id),
+added AS (
+    INSERT INTO task_instances (run_pk, task_id, max_tries, priority, pool, queue)
+    SELECT m.run_pk, d.task_id, d.max_tries, d.priority, d.pool, d.queue
+      FROM moved m
+     CROSS JOIN def d
+     WHERE NOT EXISTS (SELECT 1 FROM task_instances x
+                        WHERE x.run_pk = m.run_pk AND x.kind = 'task' AND x.task_id = d.task_id)
+     ORDER BY m.run_pk, d.ord
+ RETURNING run_pk, task_id)
+SELECT task_id AS added, NULL::text AS removed, NULL::bigint AS ended FROM added
+ UNION ALL
+SELECT task_id, NULL, NULL FROM kept WHERE back
+ UNION ALL
+SELECT NULL, task_id, NULL FROM gone
+ UNION ALL
+SELECT NULL, NULL, count(*) FROM ended
+
 -- name: runs_tasks
--- A run's pinned definition and the state of each of its tasks.
-SELECT v.definition, ti.task_id, ti.state
+-- A run's pinned definition and commit, and the state of each of its tasks.
+SELECT v.definition, ti.task_id, ti.state, r.commit
   FROM runs r
   JOIN dag_versions v ON v.dag_id = r.dag_id AND v.version_id = r.version_id
   JOIN task_instances ti ON ti.run_pk = r.run_pk AND ti.kind = 'task'
  WHERE r.run_pk = $1
 
 -- name: runs_at_dates
--- The scheduled or backfill runs of DAG $1 at the logical dates $2, locked.
-SELECT run_pk
+-- The scheduled or backfill runs of DAG $1 at the logical dates $2, locked,
+-- with their commits.
+SELECT run_pk, commit
   FROM runs
  WHERE dag_id = $1 AND run_type <> 'manual' AND logical_date = ANY($2::timestamptz[])
  ORDER BY logical_date
@@ -203,8 +277,19 @@ SELECT r.dag_id, r.run_id, r.state, r.run_type,
 -- (runs_mark), NULL when its state is not a mark. Task order comes from the pinned
 -- definition's task list (`tasks[].task`, a key SQL may read:
 -- include/sluice/dag_json.h), read once (ord), so the order is the file's
--- whatever order the rows were inserted.
-WITH r AS (SELECT * FROM runs WHERE dag_id = $1 AND run_id = $2),
+-- whatever order the rows were inserted. `commits`: every commit the run's
+-- tries ran on, by first use, space-separated (migration 0010); a task's
+-- `commit` is its latest try's.
+WITH r AS (
+    SELECT runs.*,
+           (SELECT string_agg(c.commit, ' ' ORDER BY c.first)
+              FROM (SELECT a.commit, min(a.attempt_id) AS first
+                      FROM task_instances t
+                      JOIN attempts a ON a.ti_id = t.ti_id
+                     WHERE t.run_pk = runs.run_pk AND a.commit IS NOT NULL
+                     GROUP BY a.commit) c) AS commits
+      FROM runs
+     WHERE dag_id = $1 AND run_id = $2),
 ord AS (
     SELECT o.t->>'task' AS task_id, o.n
       FROM r
@@ -224,11 +309,12 @@ SELECT r.state, r.commit, r.run_type,
        (extract(epoch FROM r.data_interval_end) * 1000000)::bigint,
        a.outcome,
        CASE WHEN ti.reason LIKE 'marked ' || ti.state || ' by %'
-            THEN substr(ti.reason, length('marked ' || ti.state || ' by ') + 1) END
+            THEN substr(ti.reason, length('marked ' || ti.state || ' by ') + 1) END,
+       a.commit, r.commits
   FROM r
   LEFT JOIN task_instances ti ON ti.run_pk = r.run_pk AND ti.kind = 'task'
   LEFT JOIN ord ON ord.task_id = ti.task_id
-  LEFT JOIN LATERAL (SELECT exit_code, signal, worker_id, outputs, outcome
+  LEFT JOIN LATERAL (SELECT exit_code, signal, worker_id, outputs, outcome, commit
                        FROM attempts
                       WHERE ti_id = ti.ti_id
                       ORDER BY try_number DESC
