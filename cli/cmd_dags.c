@@ -51,10 +51,11 @@ const struct cli_command cli_cmd_dags_list = {
     .path = "dags list",
     .usage = "",
     .summary = "List the DAGs: schedule, paused, last run, next run, version.",
-    .help = "One row per DAG the scheduler has seen, by id. NEXT RUN is the next\n"
-            "scheduled logical date in the DAG's time zone and when that run starts\n"
-            "(\"due\" when it could start now); '-' for a paused, removed, @once or\n"
-            "manual DAG. VERSION is the commit of the latest version that loaded.\n"
+    .help = "One row per DAG the scheduler has seen, by id. NEXT RUN is when the next\n"
+            "scheduled run starts (\"due now\", or a time and how long until then) and\n"
+            "the data interval [A, B) it covers, in the DAG's time zone; '-' for a\n"
+            "paused, removed, @once or manual DAG. VERSION is the commit of the latest\n"
+            "version that loaded.\n"
             "NOTES says 'removed' (its file is gone) and 'error' (its file has load\n"
             "errors at the current commit; the last good version keeps running).\n\n" NEXT_RUN_RULE
             "\nExit status: 0 ok; 2 usage error; 4 cannot reach PostgreSQL.\n",
@@ -406,18 +407,27 @@ static json_t *interval_json(const struct sl_interval *iv, const struct sl_tz *t
 	                 time_json(iv->end, tz));
 }
 
-/* "2026-03-28T02:00:00+01:00 (in 3h12m)", or "(due)" once it may start. */
+/*
+ * When the next run starts and which data interval it covers: "due now
+ * (covers [A, B))" once it may start, else "B, in 3h12m (covers [A, B))".
+ * The logical date alone (A) reads as a time already past, since a
+ * scheduled run starts only when its interval has ended.
+ */
 static void next_cell(struct sl_strbuf *sb, const struct sl_interval *iv,
                       const struct sl_schedule *s)
 {
-	cli_fmt_time(sb, iv->start, s->tz);
 	if (iv->end <= s->st.now) {
-		sl_strbuf_adds(sb, " (due)");
-		return;
+		sl_strbuf_adds(sb, "due now");
+	} else {
+		cli_fmt_time(sb, iv->end, s->tz);
+		sl_strbuf_adds(sb, ", in ");
+		cli_fmt_duration(sb, iv->end - s->st.now);
 	}
-	sl_strbuf_adds(sb, " (in ");
-	cli_fmt_duration(sb, iv->end - s->st.now);
-	sl_strbuf_addch(sb, ')');
+	sl_strbuf_adds(sb, " (covers [");
+	cli_fmt_time(sb, iv->start, s->tz);
+	sl_strbuf_adds(sb, ", ");
+	cli_fmt_time(sb, iv->end, s->tz);
+	sl_strbuf_adds(sb, "))");
 }
 
 /*
@@ -437,22 +447,29 @@ static json_t *list_row_json(const struct sl_rows *res, int row, const struct sl
                              bool readable)
 {
 	struct sl_interval iv;
-	json_t *last = json_null(), *next = json_null();
+	json_t *last = json_null(), *next = json_null(), *at = json_null(), *from = json_null(),
+	       *to = json_null();
 
 	if (!sl_rows_null(res, row, COL_LAST_STATE))
 		last =
 		    json_pack("{s:s, s:s, s:o}", "run_id", sl_rows_str(res, row, COL_LAST_RUN_ID),
 		              "state", sl_rows_str(res, row, COL_LAST_STATE), "logical_date",
 		              time_json(sl_rows_int(res, row, COL_LAST_LOGICAL, 0), s->tz));
-	if (readable && list_next_run(res, row, s, &iv))
+	if (readable && list_next_run(res, row, s, &iv)) {
 		next = interval_json(&iv, s->tz);
+		/* Airflow's next_dagrun_create_after and next_dagrun_data_interval_*. */
+		at = time_json(iv.end, s->tz);
+		from = time_json(iv.start, s->tz);
+		to = time_json(iv.end, s->tz);
+	}
 	return json_pack(
-	    "{s:s, s:s?, s:s?, s:b, s:b, s:b, s:s?, s:o, s:o}", "dag",
+	    "{s:s, s:s?, s:s?, s:b, s:b, s:b, s:s?, s:o, s:o, s:o, s:o, s:o}", "dag",
 	    sl_rows_str(res, row, COL_ID), "schedule", sl_rows_str(res, row, COL_SCHEDULE),
 	    "timezone", sl_rows_str(res, row, COL_TZ), "paused", sl_rows_bool(res, row, COL_PAUSED),
 	    "removed", sl_rows_bool(res, row, COL_REMOVED), "error",
 	    sl_rows_bool(res, row, COL_ERROR), "commit", sl_rows_str(res, row, COL_COMMIT),
-	    "last_run", last, "next_run", next);
+	    "last_run", last, "next_run", next, "next_run_at", at, "next_data_interval_start", from,
+	    "next_data_interval_end", to);
 }
 
 static void list_row_cells(struct cli_table *t, const struct sl_rows *res, int row,

@@ -392,6 +392,14 @@ static int run_trigger(struct cli *cli, int argc, char **argv)
 		        "sluice: note: DAG '%s' is paused; the run starts when it is "
 		        "unpaused\n",
 		        pin.dag_id);
+	/* The run is still created: the last good version is what an operator
+	 * gets, and it should not come as a surprise. */
+	if (pin.load_error)
+		fprintf(stderr,
+		        "sluice: warning: DAG '%s': its file has load errors at the current "
+		        "commit (%s); the run uses the last version that loaded, commit %.7s "
+		        "(see 'sluice dags errors')\n",
+		        pin.dag_id, pin.load_error, pin.commit);
 	if (o.wait) {
 		rc = runs_wait(cli, db, pin.dag_id, run.run_id);
 		goto out;

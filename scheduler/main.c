@@ -201,6 +201,8 @@ static void engine_work(struct sched *s)
 	}
 	if (!s->db_down && lease_held(s))
 		dispatch_all(s, now);
+	if (!s->db_down && lease_held(s))
+		retention_tick(s);
 out:
 	sl_strbuf_release(&err);
 }

@@ -14,6 +14,7 @@
 #include "sluice/engine.h"
 #include "sluice/frameconn.h"
 #include "sluice/proto.h"
+#include "sluice/retention.h"
 #include "sluice/log.h"
 #include "sluice/strbuf.h"
 
@@ -117,6 +118,11 @@ struct sched {
 	/* The database is unreachable: no DB work until db_retry_at (main.c). */
 	bool db_down;
 	uint64_t db_down_at, db_retry_at, db_backoff;
+
+	/* cfg.retention's passes (retention.c); times are mono_ms(). */
+	bool retention_running;
+	uint64_t retention_due, retention_started;
+	struct sl_retention_report retention_report;
 };
 
 /* scheduler/main.c */
@@ -133,6 +139,14 @@ void sched_kick(struct sched *s);
 void sched_db_error(struct sched *s, const char *what, int rc, const struct sl_strbuf *err);
 /* Start the DAG refresh now (the new leader's first). */
 void sched_refresh_now(struct sched *s);
+
+/* scheduler/retention.c */
+/*
+ * The leader's share of `retention:` (docs/scheduler.md): when a pass is
+ * due, or one is under way, delete one batch of old runs; a pass that has
+ * nothing left is logged and the next one starts a day later.
+ */
+void retention_tick(struct sched *s);
 
 /* scheduler/lease.c */
 /*

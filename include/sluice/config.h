@@ -31,6 +31,7 @@
  *       cert: /etc/sluice/scheduler.pem       # its certificate chain, PEM
  *       key: /etc/sluice/scheduler.key        # its private key, PEM
  *     insecure: false                         # true: clear text off loopback too
+ *     retention: 90d                          # delete runs that ended longer ago; default off
  *
  * `listen` must be a loopback address (127.0.0.0/8, ::1, localhost) unless
  * `tls` or `insecure: true` is set: a problem at its file:line:col else.
@@ -55,6 +56,7 @@ struct sl_config {
 	int max_connections;       /* default 1024 */
 	char *tls_cert, *tls_key;  /* both or neither: NULL, clear text */
 	bool insecure;             /* clear text allowed off loopback; default false */
+	int64_t retention;         /* seconds; 0 (the default): runs are kept forever */
 };
 
 #define SL_CONFIG_DEFAULT_PATH "/etc/sluice/sluice.yaml"
@@ -91,6 +93,7 @@ int sl_config_load(struct sl_config *cfg, const char *path, struct sl_diags *dia
  *       ca: /etc/sluice/ca.pem                # CA certificates, PEM; host name checked
  *       fingerprint: "sha256:AB:CD:..."       # or/and its certificate's SHA-256
  *     insecure: false                         # true: clear text off loopback too
+ *     retention: 90d                          # delete runs that ended longer ago; default off
  *     task_user: sluice-task                  # who tasks run as; default the worker's user
  *
  * `scheduler` entries are `host:port` or `[v6addr]:port`; `name` and queue

@@ -97,6 +97,7 @@ static const struct sl_ykey top_keys[] = {
     SL_YKEY_INT("max_connections", struct sl_config, max_connections, 1, 65536, 0),
     SL_YKEY_FN("tls", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS, "a mapping (cert, key)", read_sched_tls),
     SL_YKEY_BOOL("insecure", struct sl_config, insecure, 0),
+    SL_YKEY_DURATION("retention", struct sl_config, retention, SL_YKEY_POSITIVE),
 };
 
 /*

@@ -48,20 +48,25 @@ expect_grep "$TMP/out" '^DAG  *SCHEDULE  *PAUSED  *LAST RUN  *NEXT RUN  *VERSION
 expect_grep "$TMP/out" '^hello  *none  *no  *-  *-  *0000000$' \
 	"a manual DAG: schedule none, no next run, short commit"
 # catchup and a start date that has passed: the first interval, due now.
-expect_grep "$TMP/out" '^db_backup  *0 \*/6 \* \* \*  *no  *-  *2026-11-01T00:00:00Z (due)  *0000000$' \
-	"a catchup DAG's next run is its first interval"
-expect_grep "$TMP/out" '^nightly_etl  *0 2 \* \* \*  *no  *-  *20[0-9-]*T02:00:00+0[12]:00 (due)  *0000000$' \
+expect_grep "$TMP/out" '^db_backup  *0 \*/6 \* \* \*  *no  *-  *due now (covers \[2026-11-01T00:00:00Z, 2026-11-01T06:00:00Z))  *0000000$' \
+	"a catchup DAG's next run is its first interval, due now"
+expect_grep "$TMP/out" '^nightly_etl  *0 2 \* \* \*  *no  *-  *due now (covers \[20[0-9-]*T02:00:00+0[12]:00, 20[0-9-]*T02:00:00+0[12]:00))  *0000000$' \
 	"a cron DAG without catchup: the latest complete interval, in its zone"
 run "$SLUICE" dags list --json
 expect_jq "$TMP/out" 'map(.dag) == ["daily_report","db_backup","hello","ml_training","nightly_etl"]' \
 	"dags list --json: every DAG, by id"
 expect_jq "$TMP/out" '.[] | select(.dag == "hello") == {"dag":"hello","schedule":null,
 	"timezone":"UTC","paused":false,"removed":false,"error":false,
-	"commit":"0000000000000000000000000000000000000001","last_run":null,"next_run":null}' \
+	"commit":"0000000000000000000000000000000000000001","last_run":null,"next_run":null,
+	"next_run_at":null,"next_data_interval_start":null,"next_data_interval_end":null}' \
 	"dags list --json: the shape of a manual DAG"
 expect_jq "$TMP/out" '.[] | select(.dag == "db_backup") | .next_run ==
 	{"logical_date":"2026-11-01T00:00:00Z","run_after":"2026-11-01T06:00:00Z"}' \
 	"dags list --json: next_run has the logical date and when it runs"
+expect_jq "$TMP/out" '.[] | select(.dag == "db_backup") | [.next_run_at,
+	.next_data_interval_start, .next_data_interval_end] ==
+	["2026-11-01T06:00:00Z","2026-11-01T00:00:00Z","2026-11-01T06:00:00Z"]' \
+	"dags list --json: next_run_at and the next data interval"
 expect_jq "$TMP/out" '.[] | select(.dag == "nightly_etl") | .timezone == "Europe/Paris" and
 	(.next_run.logical_date | test("T02:00:00\\+0[12]:00$"))' \
 	"dags list --json: times in the DAG's zone"
@@ -82,6 +87,18 @@ want2=$(date -u -d "@$((after / 3600 * 3600 - 3600))" +%Y-%m-%dT%H:%M:%SZ)
 expect_jq "$TMP/out" ".[] | select(.dag == \"hourly\") | .next_run.logical_date as \$d |
 	\$d == \"$want1\" or \$d == \"$want2\"" \
 	"without catchup, the next logical date is the start of the last complete hour"
+
+# A run not yet due: when it starts, how long until then, and what it covers.
+cat >"$TMP/later.yaml" <<'EOF'
+schedule: "0 2 * * *"
+start_date: 2099-01-01
+tasks:
+  t: {command: "true"}
+EOF
+seed_dag "$TMP/later.yaml"
+run "$SLUICE" dags list
+expect_grep "$TMP/out" '^later  *0 2 \* \* \*  *no  *-  *2099-01-02T02:00:00Z, in [0-9dhms]* (covers \[2099-01-01T02:00:00Z, 2099-01-02T02:00:00Z))  *0000000$' \
+	"a run not yet due: its start time, the wait, and the interval it covers"
 
 # A paused DAG has no next run.
 pg_sql "UPDATE dags SET paused = true WHERE dag_id = 'db_backup'"
@@ -104,7 +121,7 @@ pg_sql "INSERT INTO runs (dag_id, run_id, version_id, commit, run_type, logical_
 	VALUES ('db_backup', 'manual__old', $vid, '$C1', 'manual', '2026-10-01T00:00Z',
 	'2026-10-01T00:00Z', '2026-10-01T00:00Z', 'failed', now(), now())"
 run "$SLUICE" dags list
-expect_grep "$TMP/out" '^db_backup  *0 \*/6 \* \* \*  *no  *running  *2026-11-01T06:00:00Z (due)  *0000000$' \
+expect_grep "$TMP/out" '^db_backup  *0 \*/6 \* \* \*  *no  *running  *due now (covers \[2026-11-01T06:00:00Z, 2026-11-01T12:00:00Z))  *0000000$' \
 	"a run shows its state; with catchup the next interval follows the last scheduled one"
 run "$SLUICE" dags list --json
 expect_jq "$TMP/out" '.[] | select(.dag == "db_backup") | .last_run == {"run_id":
@@ -128,6 +145,18 @@ run "$SLUICE" dags list --json
 expect_jq "$TMP/out" '(.[] | select(.dag == "ml_training") | .removed == true) and
 	(.[] | select(.dag == "daily_report") | .error == true) and
 	(.[] | select(.dag == "hello") | .error == false)' "dags list --json: removed and error"
+
+# trigger warns when the current file is a load error, and still runs the
+# last version that loaded.
+run "$SLUICE" trigger daily_report --run-id warned
+expect_status 0 "trigger a DAG whose current file has load errors succeeds"
+expect_grep "$TMP/err" "^sluice: warning: DAG 'daily_report': its file has load errors at the current commit (daily_report.yaml:3:11: bad cron); the run uses the last version that loaded, commit 0000000 (see 'sluice dags errors')$" \
+	"and warns, naming the first error and the commit that runs"
+expect_file "$TMP/out" "warned" "and prints the run id"
+run "$SLUICE" trigger hello --run-id quiet
+expect_status 0 "trigger a DAG that loads"
+expect_file "$TMP/err" "" "no warning when only an older commit had errors"
+pg_sql "DELETE FROM runs WHERE run_id IN ('warned', 'quiet')" >/dev/null
 
 # --- dags show DAG -----------------------------------------------------------
 "$SLUICE" dags show dags-examples/daily_report.yaml >"$TMP/file.txt"
