@@ -133,10 +133,11 @@ json_t *runs_show_json(const char *dag_id, const char *run_id, const struct sl_r
 			continue;
 		json_array_append_new(
 		    tasks,
-		    json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "task",
+		    json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "task",
 		              sl_rows_value(r, i, RUNS_SHOW_TASK), "state",
 		              sl_rows_value(r, i, RUNS_SHOW_TASK_STATE), "try_number",
-		              int_or_null(r, i, RUNS_SHOW_TRY), "started_at",
+		              int_or_null(r, i, RUNS_SHOW_TRY), "poke_number",
+		              int_or_null(r, i, RUNS_SHOW_POKE), "started_at",
 		              runs_time_json(r, i, RUNS_SHOW_TASK_STARTED), "ended_at",
 		              runs_time_json(r, i, RUNS_SHOW_TASK_ENDED), "exit_code",
 		              int_or_null(r, i, RUNS_SHOW_EXIT_CODE), "worker",
@@ -227,8 +228,14 @@ void runs_show_print(const char *dag_id, const char *run_id, const struct sl_row
 			continue;
 		cli_table_add(&t, sl_rows_value(r, i, RUNS_SHOW_TASK));
 		cli_table_add(&t, sl_rows_value(r, i, RUNS_SHOW_TASK_STATE));
-		cli_table_addf(&t, "%s/%s", sl_rows_value(r, i, RUNS_SHOW_TRY),
-		               sl_rows_value(r, i, RUNS_SHOW_MAX_TRIES));
+		/* A sensor's pokes share their try: say which poke, once there are more. */
+		if (sl_rows_int(r, i, RUNS_SHOW_POKE, 1) > 1)
+			cli_table_addf(&t, "%s/%s poke %s", sl_rows_value(r, i, RUNS_SHOW_TRY),
+			               sl_rows_value(r, i, RUNS_SHOW_MAX_TRIES),
+			               sl_rows_value(r, i, RUNS_SHOW_POKE));
+		else
+			cli_table_addf(&t, "%s/%s", sl_rows_value(r, i, RUNS_SHOW_TRY),
+			               sl_rows_value(r, i, RUNS_SHOW_MAX_TRIES));
 		runs_time_cell(&t, r, i, RUNS_SHOW_TASK_STARTED);
 		runs_duration_cell(&t, r, i, RUNS_SHOW_TASK_STARTED, RUNS_SHOW_TASK_ENDED,
 		                   RUNS_SHOW_NOW);

@@ -60,6 +60,7 @@ enum {
 	RUNS_SHOW_WORKER,
 	RUNS_SHOW_REASON,
 	RUNS_SHOW_OUTPUTS,
+	RUNS_SHOW_POKE, /* of the latest attempt; NULL before one */
 };
 
 /*
