@@ -189,6 +189,10 @@ CREATE TABLE task_instances (
 	-- that does not exist, a branch not taken). (0004)
 	reason        text
 		CONSTRAINT task_instances_reason_check CHECK (reason <> ''),
+	-- The pokes of the current try while a sensor is being poked; 0 once
+	-- the try ended otherwise, so the next attempt begins a new try. (0011)
+	poke_number   integer     NOT NULL DEFAULT 0
+		CONSTRAINT task_instances_poke_number_check CHECK (poke_number >= 0),
 	CONSTRAINT task_instances_run_kind_task_key UNIQUE (run_pk, kind, task_id),
 	CONSTRAINT task_instances_next_retry_check
 		CHECK (state NOT IN ('up_for_retry', 'up_for_reschedule')
@@ -298,7 +302,11 @@ CREATE TABLE attempts (
 	-- --latest`). NULL only for rows written by hand. (0010)
 	version_id    bigint,
 	commit        sl_oid,
-	CONSTRAINT attempts_ti_try_key UNIQUE (ti_id, try_number),
+	-- Which poke of its try this attempt is: a sensor's pokes share their
+	-- try number; anything else has one poke per try. (0011)
+	poke_number   integer     NOT NULL DEFAULT 1
+		CONSTRAINT attempts_poke_number_check CHECK (poke_number >= 1),
+	CONSTRAINT attempts_ti_try_key UNIQUE (ti_id, try_number, poke_number),
 	CONSTRAINT attempts_fencing_token_key UNIQUE (fencing_token),
 	CONSTRAINT attempts_live_check CHECK ((ended_at IS NULL) = (outcome IS NULL)),
 	CONSTRAINT attempts_exit_check CHECK (exit_code IS NULL OR signal IS NULL),
@@ -386,4 +394,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(7, 'dag_version_columns'),
 	(8, 'random_fencing_tokens'),
 	(9, 'worker_credentials'),
-	(10, 'attempt_version');
+	(10, 'attempt_version'),
+	(11, 'poke_number');

@@ -29,6 +29,7 @@ enum {
 	OPT_FAILED,
 	OPT_LATEST,
 	OPT_TRY,
+	OPT_POKE,
 	OPT_FOLLOW,
 };
 
@@ -285,23 +286,26 @@ out:
 
 static const struct option logs_options[] = {
     {"try", required_argument, NULL, OPT_TRY},
+    {"poke", required_argument, NULL, OPT_POKE},
     {"follow", no_argument, NULL, OPT_FOLLOW},
     {NULL, 0, NULL, 0},
 };
 
 const struct cli_command cli_cmd_logs = {
     .path = "logs",
-    .usage = "DAG RUN_ID|latest TASK [--try N] [--follow]",
+    .usage = "DAG RUN_ID|latest TASK [--try N] [--poke N] [--follow]",
     .summary = "Print the stdout and stderr of a task's attempt.",
     .help = "Options:\n"
             "  --try N    the attempt of try N (default: the latest)\n"
+            "  --poke N   a sensor's poke N of that try (default: its latest); a poke\n"
+            "             is an attempt of its own, but not a try\n"
             "  --follow   keep printing as the log grows, until the attempt ends (waits\n"
             "             for the first attempt of a task that has not started)\n\n"
             "TASK may also be on_failure or on_success: the run's callback of that name,\n"
             "when the run has no task with that id. RUN_ID 'latest' is the DAG's newest\n"
             "run (by logical date).\n\n"
-            "With --json, prints {\"dag\", \"run_id\", \"task\", \"try_number\", \"outcome\",\n"
-            "\"truncated\", \"log\"} once the log is complete.\n\n"
+            "With --json, prints {\"dag\", \"run_id\", \"task\", \"try_number\",\n"
+            "\"poke_number\", \"outcome\", \"truncated\", \"log\"} once the log is complete.\n\n"
             "Exit status: 0 ok; 2 usage error; 3 unknown DAG, run, task or try, or a task\n"
             "that never ran; 4 cannot reach PostgreSQL.\n",
     .options = logs_options,
@@ -309,7 +313,8 @@ const struct cli_command cli_cmd_logs = {
 };
 
 struct logs_opts {
-	long try_number; /* 0: the latest */
+	long try_number;  /* 0: the latest */
+	long poke_number; /* 0: the latest of the try */
 	bool follow;
 };
 
@@ -321,6 +326,8 @@ static int on_logs_option(struct cli *cli, int opt, const char *arg, void *ctx)
 	switch (opt) {
 	case OPT_TRY:
 		return cli_parse_long(&cli_cmd_logs, "--try", arg, 1, 100000, &o->try_number);
+	case OPT_POKE:
+		return cli_parse_long(&cli_cmd_logs, "--poke", arg, 1, 1000000, &o->poke_number);
 	case OPT_FOLLOW:
 		o->follow = true;
 		return 0;
@@ -448,11 +455,18 @@ static int log_attempt(struct sl_db *db, const struct logs_opts *o, const struct
 	int rc;
 
 	for (;;) {
-		rc = sl_view_task_attempt(db, ref->ti_id, o->try_number, res, err);
+		rc = sl_view_task_attempt(db, ref->ti_id, o->try_number, o->poke_number, res, err);
 		if (rc)
 			return rc;
 		if (sl_rows_nr(*res) == 1 && !sl_rows_null(*res, 0, 0))
 			return 0;
+		if (o->poke_number && !sl_rows_null(*res, 0, 5)) {
+			sl_strbuf_addf(err, "task '%s' of run '%s' has no poke %ld", names[2],
+			               names[1], o->poke_number);
+			if (o->try_number)
+				sl_strbuf_addf(err, " in try %ld", o->try_number);
+			break;
+		}
 		if (o->try_number && !sl_rows_null(*res, 0, 5)) {
 			sl_strbuf_addf(err, "task '%s' of run '%s' has no try %ld (tries: %s)",
 			               names[2], names[1], o->try_number,
@@ -517,7 +531,8 @@ static int run_logs(struct cli *cli, int argc, char **argv)
 	}
 	if (cli->json) {
 		/* Read the attempt again: it may have ended while it was followed. */
-		struct logs_opts again = {.try_number = atol(sl_rows_value(a, 0, 1))};
+		struct logs_opts again = {.try_number = atol(sl_rows_value(a, 0, 1)),
+		                          .poke_number = atol(sl_rows_value(a, 0, 6))};
 
 		sl_rows_free(a);
 		a = NULL;
@@ -525,8 +540,9 @@ static int run_logs(struct cli *cli, int argc, char **argv)
 		if (rc)
 			goto fail;
 		rc = cli_print_json(json_pack(
-		    "{s:s, s:s, s:s, s:I, s:o, s:b, s:o}", "dag", args.v[0], "run_id", args.v[1],
-		    "task", args.v[2], "try_number", (json_int_t)sl_rows_int(a, 0, 1, 0), "outcome",
+		    "{s:s, s:s, s:s, s:I, s:I, s:o, s:b, s:o}", "dag", args.v[0], "run_id",
+		    args.v[1], "task", args.v[2], "try_number", (json_int_t)sl_rows_int(a, 0, 1, 0),
+		    "poke_number", (json_int_t)sl_rows_int(a, 0, 6, 1), "outcome",
 		    sl_rows_null(a, 0, 2) ? json_null() : json_string(sl_rows_value(a, 0, 2)),
 		    "truncated", sl_rows_bool(a, 0, 3), "log", log_string(&log)));
 	}

@@ -159,10 +159,8 @@ static void on_timer(uv_timer_t *timer)
 	struct test_task *t = timer->data;
 	struct sl_runplan_task *pt = &t->run->plan.tasks[t->index];
 
-	if (pt->state == SL_TASK_UP_FOR_RETRY || pt->state == SL_TASK_UP_FOR_RESCHEDULE) {
-		t->poke_again = pt->state == SL_TASK_UP_FOR_RESCHEDULE;
+	if (pt->state == SL_TASK_UP_FOR_RETRY || pt->state == SL_TASK_UP_FOR_RESCHEDULE)
 		pt->due = true;
-	}
 	schedule(t->run);
 }
 
@@ -214,6 +212,7 @@ static void attempt_ended(struct test_task *t, enum sl_outcome outcome, const ch
 	} else if (next.state == SL_TASK_FAILED && outcome == SL_OUTCOME_RESCHEDULE) {
 		sl_strbuf_adds(&why, "; the sensor timed out");
 	}
+	t->pokes = sl_runplan_pokes_after(t->pokes, next.state);
 	test_set_state(t, next.state, why.buf);
 	sl_strbuf_release(&why);
 }
@@ -315,13 +314,10 @@ static int start_attempt(struct test_task *t)
 	struct sl_taskexec_opts o;
 	int rc;
 
-	if (!t->poke_again) {
-		t->try_number++;
+	/* The scheduler's rule: a poke continues its try, anything else is a new try. */
+	sl_runplan_next_attempt(t->try_number, t->pokes, &t->try_number, &t->pokes);
+	if (t->pokes == 1)
 		t->first_poke_ms = loop_ms(run);
-		t->pokes = 0;
-	}
-	t->pokes++;
-	t->poke_again = false;
 	t->ran = true;
 
 	/* Outputs of every ancestor: the loader lets a command name any task
@@ -330,6 +326,7 @@ static int start_attempt(struct test_task *t)
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.task = task->id;
 	ctx.try_number = t->try_number;
+	ctx.poke_number = t->pokes;
 	ctx.task_env = &task->env;
 	attempt_env(run, &ctx, &run->upstream, &env);
 

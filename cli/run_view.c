@@ -322,16 +322,16 @@ static json_t *task_json(const struct sl_rows *r, int i, const struct sl_rows *t
 	const char *task = sl_rows_value(r, i, RUNS_SHOW_TASK);
 	int last = latest_try(tries, task);
 	const char *why = task_reason(&sb, r, i, tries, last);
-	json_t *o = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-	                      "task", task, "state", sl_rows_value(r, i, RUNS_SHOW_TASK_STATE),
-	                      "try_number", int_or_null(r, i, RUNS_SHOW_TRY), "started_at",
-	                      runs_time_json(r, i, RUNS_SHOW_TASK_STARTED), "ended_at",
-	                      runs_time_json(r, i, RUNS_SHOW_TASK_ENDED), "exit_code",
-	                      int_or_null(r, i, RUNS_SHOW_EXIT_CODE), "worker",
-	                      str_or_null(r, i, RUNS_SHOW_WORKER), "reason",
-	                      why ? json_string(why) : json_null(), "outputs", outputs_json(r, i),
-	                      "outcome", str_or_null(r, i, RUNS_SHOW_OUTCOME), "signal",
-	                      int_or_null(r, i, RUNS_SHOW_SIGNAL), "marked", marked_json(r, i));
+	json_t *o = json_pack(
+	    "{s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "task", task,
+	    "state", sl_rows_value(r, i, RUNS_SHOW_TASK_STATE), "try_number",
+	    int_or_null(r, i, RUNS_SHOW_TRY), "poke_number", int_or_null(r, i, RUNS_SHOW_POKE),
+	    "started_at", runs_time_json(r, i, RUNS_SHOW_TASK_STARTED), "ended_at",
+	    runs_time_json(r, i, RUNS_SHOW_TASK_ENDED), "exit_code",
+	    int_or_null(r, i, RUNS_SHOW_EXIT_CODE), "worker", str_or_null(r, i, RUNS_SHOW_WORKER),
+	    "reason", why ? json_string(why) : json_null(), "outputs", outputs_json(r, i),
+	    "outcome", str_or_null(r, i, RUNS_SHOW_OUTCOME), "signal",
+	    int_or_null(r, i, RUNS_SHOW_SIGNAL), "marked", marked_json(r, i));
 
 	json_object_set_new(o, "commit", str_or_null(r, i, RUNS_SHOW_TASK_COMMIT));
 	if (tries) {
@@ -537,8 +537,14 @@ void runs_show_print(const char *dag_id, const char *run_id, const struct sl_row
 		last = latest_try(tries, task);
 		cli_table_add(&t, task);
 		cli_table_add(&t, sl_rows_value(r, i, RUNS_SHOW_TASK_STATE));
-		cli_table_addf(&t, "%s/%s", sl_rows_value(r, i, RUNS_SHOW_TRY),
-		               sl_rows_value(r, i, RUNS_SHOW_MAX_TRIES));
+		/* A sensor's pokes share their try: say which poke, once there are more. */
+		if (sl_rows_int(r, i, RUNS_SHOW_POKE, 1) > 1)
+			cli_table_addf(&t, "%s/%s poke %s", sl_rows_value(r, i, RUNS_SHOW_TRY),
+			               sl_rows_value(r, i, RUNS_SHOW_MAX_TRIES),
+			               sl_rows_value(r, i, RUNS_SHOW_POKE));
+		else
+			cli_table_addf(&t, "%s/%s", sl_rows_value(r, i, RUNS_SHOW_TRY),
+			               sl_rows_value(r, i, RUNS_SHOW_MAX_TRIES));
 		runs_time_cell(&t, r, i, RUNS_SHOW_TASK_STARTED);
 		task_duration_cell(&t, r, i, tries, last);
 		if (!sl_rows_null(r, i, RUNS_SHOW_MARKED_BY))

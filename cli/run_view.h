@@ -67,6 +67,7 @@ enum {
 	RUNS_SHOW_MARKED_BY,
 	RUNS_SHOW_TASK_COMMIT,
 	RUNS_SHOW_COMMITS,
+	RUNS_SHOW_POKE, /* of the latest attempt; NULL before one */
 };
 
 /* The columns of runs_tries (lib/db/sql/runs.sql): one row per attempt. */

@@ -36,9 +36,9 @@ struct test_task {
 	const char *name; /* a callback's id (index unused); NULL for a task */
 	/* A callback's state; a task's is in run->plan, which decides it. */
 	enum sl_task_state cb_state;
-	bool poke_again;       /* SCHEDULED after a reschedule: same try */
 	int try_number;        /* tries started; pokes of a sensor share one */
-	int pokes;             /* attempts of the current try */
+	int pokes;             /* pokes of the current try while it is poked, else 0
+	                          (sl_runplan_pokes_after) */
 	int64_t first_poke_ms; /* loop time when the current try started */
 	uint64_t duration_ms;  /* all attempts together */
 	int exit_code;         /* of the last attempt; -1 = none or a signal */

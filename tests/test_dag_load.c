@@ -382,42 +382,42 @@ static void expect_text(const struct sl_strbuf *text, const char *want)
 }
 
 /*
- * The env of a DISPATCH holds at most 4096 entries, 12 of them sluice's own
+ * The env of a DISPATCH holds at most 4096 entries, 13 of them sluice's own
  * SLUICE_* variables: the file's env and params, counted by distinct name
- * as the worker gets them, may fill 4084.
+ * as the worker gets them, may fill 4083.
  */
 static void test_dispatch_env_room(void **state)
 {
 	struct sl_strbuf text = SL_STRBUF_INIT;
 
 	(void)state;
-	add_entries(&text, "env:\n", "V", 4084);
+	add_entries(&text, "env:\n", "V", 4083);
 	sl_strbuf_adds(&text, "tasks: {a: {command: x}}\n");
 	expect_text(&text, "");
 
 	sl_strbuf_reset(&text);
-	add_entries(&text, "env:\n", "V", 4085);
+	add_entries(&text, "env:\n", "V", 4084);
 	sl_strbuf_adds(&text, "tasks: {a: {command: x}}\n");
-	expect_text(&text, "room.yaml:1:1: env: the DAG's env and params make 4085 environment "
-	                   "variables, over the limit of 4084 (the job protocol's 4096 less 12 "
+	expect_text(&text, "room.yaml:1:1: env: the DAG's env and params make 4084 environment "
+	                   "variables, over the limit of 4083 (the job protocol's 4096 less 13 "
 	                   "kept for sluice's SLUICE_* variables)\n");
 
 	/* Reported at the larger of the two; params 'v0' and 'V0' are one variable. */
 	sl_strbuf_reset(&text);
 	add_entries(&text, "env:\n", "V", 1000);
-	add_entries(&text, "params:\n", "v", 3085);
+	add_entries(&text, "params:\n", "v", 3084);
 	sl_strbuf_adds(&text, "  V0: x\ntasks: {a: {command: x}}\n");
-	expect_text(&text, "room.yaml:1002:1: params: the DAG's env and params make 4085 "
-	                   "environment variables, over the limit of 4084 (the job protocol's "
-	                   "4096 less 12 kept for sluice's SLUICE_* variables)\n");
+	expect_text(&text, "room.yaml:1002:1: params: the DAG's env and params make 4084 "
+	                   "environment variables, over the limit of 4083 (the job protocol's "
+	                   "4096 less 13 kept for sluice's SLUICE_* variables)\n");
 
 	/*
-	 * 4083 from the DAG: a task's env may add one name (overriding costs
+	 * 4082 from the DAG: a task's env may add one name (overriding costs
 	 * nothing), not two, be it its own or from defaults (reported once).
 	 */
 	sl_strbuf_reset(&text);
 	add_entries(&text, "env:\n", "V", 2000);
-	add_entries(&text, "params:\n", "p", 2083);
+	add_entries(&text, "params:\n", "p", 2082);
 	sl_strbuf_adds(&text, "defaults:\n"
 	                      "  env: {V1: y, NEW: y, NEWER: y}\n"
 	                      "tasks:\n"
@@ -425,12 +425,12 @@ static void test_dispatch_env_room(void **state)
 	                      "  b: {command: x}\n"
 	                      "  c: {command: x, env: {V1: y, SLUICE_PARAM_P1: y, NEW: y}}\n"
 	                      "  d: {command: x, env: {NEW: y, NEWER: y}}\n");
-	expect_text(&text, "room.yaml:4087:3: env: with the DAG's env and params, a task gets "
-	                   "4085 environment variables, over the limit of 4084 (the job "
-	                   "protocol's 4096 less 12 kept for sluice's SLUICE_* variables)\n"
-	                   "room.yaml:4092:19: env: with the DAG's env and params, a task gets "
-	                   "4085 environment variables, over the limit of 4084 (the job "
-	                   "protocol's 4096 less 12 kept for sluice's SLUICE_* variables)\n");
+	expect_text(&text, "room.yaml:4086:3: env: with the DAG's env and params, a task gets "
+	                   "4084 environment variables, over the limit of 4083 (the job "
+	                   "protocol's 4096 less 13 kept for sluice's SLUICE_* variables)\n"
+	                   "room.yaml:4091:19: env: with the DAG's env and params, a task gets "
+	                   "4084 environment variables, over the limit of 4083 (the job "
+	                   "protocol's 4096 less 13 kept for sluice's SLUICE_* variables)\n");
 	sl_strbuf_release(&text);
 }
 

@@ -550,6 +550,30 @@ static void test_absent(void **state)
 	sl_dag_free(dag);
 }
 
+/* A poke is not a try: a sensor's pokes share their try; a retry or a clear starts a new one. */
+static void test_next_attempt(void **state)
+{
+	int try_number = 0, pokes = 0;
+	static const enum sl_task_state after[] = {
+	    SL_TASK_UP_FOR_RESCHEDULE, SL_TASK_UP_FOR_RESCHEDULE, SL_TASK_UP_FOR_RETRY,
+	    SL_TASK_UP_FOR_RESCHEDULE, SL_TASK_SUCCESS,
+	};
+	static const int want[][2] = {{1, 1}, {1, 2}, {1, 3}, {2, 1}, {2, 2}};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++) {
+		sl_runplan_next_attempt(try_number, pokes, &try_number, &pokes);
+		assert_int_equal(try_number, want[i][0]);
+		assert_int_equal(pokes, want[i][1]);
+		pokes = sl_runplan_pokes_after(pokes, after[i]);
+	}
+	assert_int_equal(pokes, 0);
+	/* After a clear (pokes reset to 0 by the store), the next try. */
+	sl_runplan_next_attempt(2, 0, &try_number, &pokes);
+	assert_int_equal(try_number, 3);
+	assert_int_equal(pokes, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -558,7 +582,7 @@ int main(void)
 	    cmocka_unit_test(test_claim_order),   cmocka_unit_test(test_depends_on_past),
 	    cmocka_unit_test(test_pool_missing),  cmocka_unit_test(test_due),
 	    cmocka_unit_test(test_run_state),     cmocka_unit_test(test_unknown_instances),
-	    cmocka_unit_test(test_absent),
+	    cmocka_unit_test(test_absent),        cmocka_unit_test(test_next_attempt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

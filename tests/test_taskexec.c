@@ -719,7 +719,13 @@ static void test_env(void **state)
 	kvs_add(&dag_env, "BAR", "dag");
 	kvs_add(&dag_env, "SLUICE_DAG", "spoofed");
 	kvs_add(&task_env, "BAR", "task");
+	/* Templates in env values are the values themselves: data, no shell. */
+	kvs_add(&dag_env, "DAY", "day={{ ds }}");
+	kvs_add(&task_env, "MIX",
+	        "{{ params.region }}|{{outputs.extract.v-2.rows}}|{{ outputs.none.k }}|"
+	        "{{ try_number }}.{{ poke_number }}|$HOME|{{ dag }}");
 	ctx_init(&ctx);
+	ctx.poke_number = 3;
 	ctx.params = params;
 	ctx.conf = conf;
 	ctx.outputs = outs;
@@ -742,6 +748,10 @@ static void test_env(void **state)
 	assert_string_equal(sl_env_get(&env, "SLUICE_DAG"), "nightly");
 	assert_string_equal(sl_env_get(&env, "SLUICE_TASK"), "load");
 	assert_string_equal(sl_env_get(&env, "SLUICE_TRY_NUMBER"), "2");
+	assert_string_equal(sl_env_get(&env, "SLUICE_POKE_NUMBER"), "3");
+	assert_string_equal(sl_env_get(&env, "DAY"), "day=2026-03-04");
+	/* the DAG's SLUICE_DAG spoof does not reach the templates either */
+	assert_string_equal(sl_env_get(&env, "MIX"), "us west|42||2.3|$HOME|nightly");
 	assert_string_equal(sl_env_get(&env, "SLUICE_PARAM_REGION"), "us west");
 	assert_string_equal(sl_env_get(&env, "SLUICE_PARAM_N"), "3");
 	assert_string_equal(sl_env_get(&env, "SLUICE_PARAM_FLAG"), "true");

@@ -113,7 +113,8 @@ struct sl_engine_dispatch {
 	char *dag;
 	char *run_id;
 	char *task;
-	int try_number;
+	int try_number;    /* the try; a sensor's pokes share it */
+	int poke_number;   /* which poke of the try (1 but for a sensor poked again) */
 	char *command;     /* templates expanded (sl_taskenv_expand) */
 	struct sl_env env; /* "NAME=value": DAG env, task env, SLUICE_* */
 	char *cwd;         /* relative to the checkout; "" is its root */
@@ -141,9 +142,10 @@ void sl_engine_dispatches_release(struct sl_engine_dispatches *d);
  * that does not exist is never claimed; sl_engine_advance fails it), each run's
  * max_active_tasks and the global `parallelism` (0: no limit) count
  * task instances queued or running. For each one picked: a live attempt
- * (try_number + 1, the worker, a fencing token from sl_fencing_token_seq)
- * is inserted and the task instance becomes queued with its try_number
- * incremented. One transaction, serialised with other claimers by a
+ * (its try and poke numbers from sl_runplan_next_attempt: the next poke of
+ * the same try for a sensor poked again, else try_number + 1 at poke 1;
+ * the worker; a random fencing token) is inserted and the task instance
+ * becomes queued with those numbers. One transaction, serialised with other claimers by a
  * transaction-level advisory lock (SL_ENGINE_CLAIM_LOCK) and reading rows
  * with FOR UPDATE SKIP LOCKED, so no task instance is handed out twice.
  * The dispatches are appended to `*out` (release it with

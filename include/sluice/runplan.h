@@ -147,4 +147,22 @@ enum sl_run_state sl_runplan_run_state(const struct sl_runplan *plan, enum sl_ru
  */
 size_t sl_runplan_ready(const struct sl_runplan *plan, size_t *out);
 
+/**
+ * The try and poke numbers of a task's next attempt, the one rule the
+ * scheduler's claim and `sluice test` both follow. `try_number` is the
+ * task's last try (0 before the first) and `pokes` the pokes that try has
+ * made while it is being poked (sl_runplan_pokes_after): a poke continues
+ * its try as poke `pokes` + 1; anything else (the first attempt, a retry,
+ * a `tasks clear`) begins try `try_number` + 1 at poke 1. A poke is not a
+ * try: the retry rules count tries only, as Airflow's reschedule sensors.
+ */
+void sl_runplan_next_attempt(int try_number, int pokes, int *next_try, int *next_poke);
+
+/**
+ * The `pokes` to keep after poke `poke_number` of a try ended and its task
+ * went to `state`: the poke number while the sensor is to be poked again
+ * (up_for_reschedule), else 0, so that the next attempt begins a new try.
+ */
+int sl_runplan_pokes_after(int poke_number, enum sl_task_state state);
+
 #endif

@@ -63,7 +63,8 @@ struct sl_taskenv_ctx {
 	int64_t logical_date; /* instants, UTC seconds */
 	int64_t data_interval_start;
 	int64_t data_interval_end;
-	int try_number;       /* 1 for the first attempt */
+	int try_number;       /* 1 for the first try; a sensor's pokes share it */
+	int poke_number;      /* 1 for the first poke of the try (0 is taken as 1) */
 	const json_t *params; /* the DAG's defaults (an object, or NULL) */
 	const json_t *conf;   /* the run's overrides (an object, or NULL) */
 	const struct sl_taskenv_output *outputs;
@@ -85,8 +86,12 @@ struct sl_taskenv_ctx {
  *
  *     SLUICE_DS SLUICE_DS_NODASH SLUICE_TS SLUICE_LOGICAL_DATE
  *     SLUICE_DATA_INTERVAL_START SLUICE_DATA_INTERVAL_END SLUICE_RUN_ID
- *     SLUICE_DAG SLUICE_TASK SLUICE_TRY_NUMBER SLUICE_PARAM_<NAME>
- *     SLUICE_OUT_<TASK>_<KEY>
+ *     SLUICE_DAG SLUICE_TASK SLUICE_TRY_NUMBER SLUICE_POKE_NUMBER
+ *     SLUICE_PARAM_<NAME> SLUICE_OUT_<TASK>_<KEY>
+ *
+ * The `{{ name }}` templates of the env values are replaced by the values
+ * themselves (the same SLUICE_* values): an env value reaches the process
+ * through execve, never through a shell, so a value cannot become code.
  *
  * and, for a callback, SLUICE_RUN_STATE and SLUICE_FAILED_TASKS.
  *
@@ -100,11 +105,11 @@ void sl_taskenv_build(struct sl_env *env, const struct sl_taskenv_ctx *ctx);
 
 /**
  * The most SLUICE_* values sl_taskenv_build sets, params and outputs aside:
- * ten for every attempt, two more for a callback. The DAG loader keeps this
+ * eleven for every attempt, two more for a callback. The DAG loader keeps this
  * many of a DISPATCH's SL_PROTO_LIST_MAX env entries free for them, so it
  * changes with the list above (tests/test_taskexec.c counts them).
  */
-#define SL_TASKENV_FIXED_MAX 12
+#define SL_TASKENV_FIXED_MAX 13
 
 /**
  * The environment variable of param `param` (`len` bytes), as

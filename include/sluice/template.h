@@ -59,7 +59,8 @@ struct sl_template_ref {
 
 /**
  * Classify a reference name. Builtins: ds, ds_nodash, ts, logical_date,
- * data_interval_start, data_interval_end, run_id, dag, task, try_number.
+ * data_interval_start, data_interval_end, run_id, dag, task, try_number,
+ * poke_number.
  * `params.NAME` needs NAME to match [A-Za-z_][A-Za-z0-9_]*.
  * `outputs.TASK.KEY` splits at the last dot (task ids may hold dots); TASK
  * must be a valid id and KEY match [A-Za-z_][A-Za-z0-9_]*.

@@ -64,9 +64,12 @@ int sl_view_run_latest(struct sl_db *db, const char *dag_id, struct sl_rows **ou
 int sl_view_run_callbacks(struct sl_db *db, const char *dag_id, const char *run_id,
                           struct sl_rows **out, struct sl_strbuf *err);
 
-/** tasks_attempt: task instance `ti_id`'s attempt of `try_number` (0: the latest). */
-int sl_view_task_attempt(struct sl_db *db, int64_t ti_id, long try_number, struct sl_rows **out,
-                         struct sl_strbuf *err);
+/**
+ * tasks_attempt: task instance `ti_id`'s attempt of try `try_number` and
+ * poke `poke_number` (0: the latest; a sensor's pokes share their try).
+ */
+int sl_view_task_attempt(struct sl_db *db, int64_t ti_id, long try_number, long poke_number,
+                         struct sl_rows **out, struct sl_strbuf *err);
 /** tasks_log_chunks: the next chunks of `attempt_id`'s log, from `seq` on. */
 int sl_view_log_chunks(struct sl_db *db, const char *attempt_id, long seq, struct sl_rows **out,
                        struct sl_strbuf *err);

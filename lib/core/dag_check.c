@@ -103,6 +103,8 @@ struct template_ctx {
 	const struct sl_ynode *node;
 	const char *where;            /* "command", "on_failure", ... */
 	long task;                    /* -1: a DAG callback, where any task's outputs may be used */
+	bool shell;                   /* a command, read by /bin/sh (else an env value) */
+	bool no_outputs;              /* the DAG's or defaults' env: no task's outputs */
 	struct sl_dag_walk ancestors; /* of `task`, once `marked` */
 	bool marked;
 };
@@ -144,6 +146,12 @@ static void check_output_ref(struct template_ctx *c, size_t nth, const struct sl
 			               task, s.best);
 		else
 			template_error(c, nth, "{{ %s }}: there is no task '%s'", full, task);
+	} else if (c->no_outputs) {
+		template_error(c, nth,
+		               "{{ %s }}: %s applies to every task, and the outputs of '%s' are "
+		               "not known when the first ones run; set it in the env of a task "
+		               "downstream of '%s'",
+		               full, c->where, task, task);
 	} else if (c->task >= 0) {
 		if (!c->marked) {
 			sl_dag_walk_ancestors(&c->ancestors, (size_t)c->task);
@@ -261,7 +269,8 @@ static void check_template(struct template_ctx *c)
 			template_error(c, nth, "%s: unterminated '{{' (no closing '}}')", c->where);
 		else if (p.kind == SL_TEMPLATE_REF) {
 			check_ref(c, nth, &p);
-			check_shell_context(c, nth, &p, &refs.items[nth]);
+			if (c->shell)
+				check_shell_context(c, nth, &p, &refs.items[nth]);
 		}
 		if (p.kind != SL_TEMPLATE_TEXT)
 			nth++;
@@ -273,7 +282,7 @@ void sl__dag_check_templates(struct loader *L, const struct sl_ynode *on_failure
                              const struct sl_ynode *on_success)
 {
 	struct sl_dag *dag = L->dag;
-	struct template_ctx c = {.L = L};
+	struct template_ctx c = {.L = L, .shell = true};
 
 	sl_dag_walk_init(&c.ancestors, dag);
 	c.where = "command";
@@ -295,6 +304,135 @@ void sl__dag_check_templates(struct loader *L, const struct sl_ynode *on_failure
 		c.node = on_success;
 		c.where = "on_success";
 		check_template(&c);
+	}
+	sl_dag_walk_release(&c.ancestors);
+}
+
+/* The templates of the values of `env` mapping `m`, as `c` says. */
+static void check_env_templates(struct template_ctx *c, const struct sl_ynode *m, const char *where)
+{
+	struct sl_strbuf name = SL_STRBUF_INIT;
+
+	m = sl_ynode_deref(m);
+	for (size_t i = 0; m->kind == SL_YNODE_MAPPING && i < m->u.map.nr; i++) {
+		const struct sl_ynode *v = sl_ynode_deref(m->u.map.pairs[i].value);
+
+		if (v->kind != SL_YNODE_SCALAR)
+			continue;
+		sl_strbuf_reset(&name);
+		sl_strbuf_addf(&name, "%s.%s", where, m->u.map.pairs[i].key->u.scalar.text);
+		c->node = v;
+		c->where = name.buf;
+		c->marked = false;
+		check_template(c);
+	}
+	sl_strbuf_release(&name);
+}
+
+/* Whether the loader reported something on `line` already (the value's own error). */
+static bool line_reported(const struct loader *L, unsigned line)
+{
+	for (size_t i = L->diags_start; i < L->r.diags->nr; i++)
+		if (L->r.diags->items[i].line == line)
+			return true;
+	return false;
+}
+
+/*
+ * Refuse "{{" in scalar `n` (a key or a value) at `where`, a place whose
+ * text is used as written: it would otherwise reach the task, the pool or
+ * the UI as the literal braces, while `validate` said the file was fine.
+ */
+static void refuse_templates(struct loader *L, const struct sl_ynode *n, const char *where)
+{
+	struct template_ctx c = {.L = L, .node = n};
+
+	if (n->kind != SL_YNODE_SCALAR || !memmem(n->u.scalar.text, n->u.scalar.len, "{{", 2) ||
+	    line_reported(L, n->line))
+		return;
+	template_error(&c, 0,
+	               "%s: templates are not expanded here (only in command, env values, "
+	               "on_failure and on_success); '{{' would stay as written",
+	               where);
+}
+
+/* Refuse templates anywhere under `n`, named `where`. */
+static void refuse_under(struct loader *L, const struct sl_ynode *n, const char *where)
+{
+	n = sl_ynode_deref(n);
+	switch (n->kind) {
+	case SL_YNODE_SCALAR:
+		refuse_templates(L, n, where);
+		break;
+	case SL_YNODE_SEQUENCE:
+		for (size_t i = 0; i < n->u.seq.nr; i++)
+			refuse_under(L, n->u.seq.items[i], where);
+		break;
+	case SL_YNODE_MAPPING:
+		for (size_t i = 0; i < n->u.map.nr; i++) {
+			refuse_templates(L, n->u.map.pairs[i].key, where);
+			refuse_under(L, n->u.map.pairs[i].value, where);
+		}
+		break;
+	case SL_YNODE_ALIAS:
+		break;
+	}
+}
+
+/* A task's mapping (or `defaults`, `task` -1): env values checked, the rest refused. */
+static void check_task_places(struct loader *L, struct template_ctx *c, const struct sl_ynode *m,
+                              long task)
+{
+	m = sl_ynode_deref(m);
+	for (size_t i = 0; m->kind == SL_YNODE_MAPPING && i < m->u.map.nr; i++) {
+		const char *key = m->u.map.pairs[i].key->u.scalar.text;
+
+		if (!strcmp(key, "command"))
+			continue; /* sl__dag_check_templates */
+		if (!strcmp(key, "env")) {
+			c->task = task;
+			c->no_outputs = task < 0;
+			check_env_templates(c, m->u.map.pairs[i].value,
+			                    task < 0 ? "defaults.env" : "env");
+			continue;
+		}
+		refuse_templates(L, m->u.map.pairs[i].key, key);
+		refuse_under(L, m->u.map.pairs[i].value, key);
+	}
+}
+
+void sl__dag_check_template_places(struct loader *L, const struct sl_ynode *root)
+{
+	const struct sl_ynode *m = sl_ynode_deref(root);
+	struct template_ctx c = {.L = L};
+
+	if (m->kind != SL_YNODE_MAPPING)
+		return;
+	sl_dag_walk_init(&c.ancestors, L->dag);
+	for (size_t i = 0; i < m->u.map.nr; i++) {
+		const char *key = m->u.map.pairs[i].key->u.scalar.text;
+		const struct sl_ynode *v = sl_ynode_deref(m->u.map.pairs[i].value);
+
+		if (!strcmp(key, "on_failure") || !strcmp(key, "on_success"))
+			continue; /* sl__dag_check_templates */
+		if (!strcmp(key, "env")) {
+			c.task = -1;
+			c.no_outputs = true;
+			check_env_templates(&c, v, "env");
+		} else if (!strcmp(key, "defaults")) {
+			check_task_places(L, &c, v, -1);
+		} else if (!strcmp(key, "tasks") && v->kind == SL_YNODE_MAPPING) {
+			for (size_t t = 0; t < v->u.map.nr; t++) {
+				const struct sl_ynode *id = v->u.map.pairs[t].key;
+
+				refuse_templates(L, id, "tasks");
+				check_task_places(L, &c, v->u.map.pairs[t].value,
+				                  sl_dag_task_index(L->dag, id->u.scalar.text));
+			}
+		} else {
+			refuse_templates(L, m->u.map.pairs[i].key, key);
+			refuse_under(L, v, key);
+		}
 	}
 	sl_dag_walk_release(&c.ancestors);
 }

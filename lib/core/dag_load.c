@@ -491,6 +491,7 @@ static void load_root(struct loader *L, const struct sl_ynode *root)
 		return;
 	sl__dag_check_templates(L, value_of(&found, DK_ON_FAILURE),
 	                        value_of(&found, DK_ON_SUCCESS));
+	sl__dag_check_template_places(L, root);
 	sl__dag_check_env_room(L, found.pairs[DK_ENV] ? found.pairs[DK_ENV]->key : NULL,
 	                       found.pairs[DK_PARAMS] ? found.pairs[DK_PARAMS]->key : NULL);
 }

@@ -136,6 +136,13 @@ void sl__dag_check_graph(struct loader *L);
 /** The templates of every command and callback (the values of on_failure, on_success). */
 void sl__dag_check_templates(struct loader *L, const struct sl_ynode *on_failure,
                              const struct sl_ynode *on_success);
+/**
+ * Templates everywhere else in the document `root`: those of env values
+ * (the DAG's, `defaults`' and each task's) are checked like a command's,
+ * but as data (no shell context); one anywhere they are not expanded is
+ * refused at its "{{".
+ */
+void sl__dag_check_template_places(struct loader *L, const struct sl_ynode *root);
 /** Whether every task's environment fits a DISPATCH (the DAG's env and params keys). */
 void sl__dag_check_env_room(struct loader *L, const struct sl_ynode *env_key,
                             const struct sl_ynode *params_key);

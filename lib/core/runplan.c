@@ -196,3 +196,19 @@ size_t sl_runplan_ready(const struct sl_runplan *plan, size_t *out)
 	free(items);
 	return n;
 }
+
+void sl_runplan_next_attempt(int try_number, int pokes, int *next_try, int *next_poke)
+{
+	if (pokes > 0 && try_number > 0) {
+		*next_try = try_number;
+		*next_poke = pokes + 1;
+		return;
+	}
+	*next_try = try_number + 1;
+	*next_poke = 1;
+}
+
+int sl_runplan_pokes_after(int poke_number, enum sl_task_state state)
+{
+	return state == SL_TASK_UP_FOR_RESCHEDULE ? poke_number : 0;
+}

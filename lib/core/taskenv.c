@@ -107,10 +107,49 @@ static void set_var(struct sl_env *env, struct sl_strbuf *name, const char *valu
 	sl_strbuf_reset(name);
 }
 
-static void kvs_apply(struct sl_env *env, const struct sl_kvs *kvs)
+/*
+ * Expand the templates of env value `value` into `out` from the SLUICE_*
+ * values in `vals`: each `{{ name }}` becomes the value itself (an env
+ * value is data handed to execve, never read by a shell, so there is
+ * nothing to quote). A reference with no value (an output the upstream
+ * task did not write) gives "", as `${VAR}` does in a command. The loader
+ * refused unknown names and unterminated braces, so those are kept as
+ * written rather than failing an attempt over a definition that loaded.
+ */
+static void expand_value(struct sl_strbuf *out, const char *value, const struct sl_env *vals)
 {
-	for (size_t i = 0; kvs && i < kvs->nr; i++)
-		sl_env_set(env, kvs->items[i].key, kvs->items[i].value);
+	struct sl_strbuf var = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+	struct sl_template_iter it;
+	struct sl_template_piece p;
+
+	sl_template_iter_init(&it, value, strlen(value));
+	while (sl_template_next(&it, &p)) {
+		const char *v = NULL;
+
+		if (p.kind == SL_TEMPLATE_REF) {
+			sl_strbuf_reset(&var);
+			if (!sl_taskenv_var_name(&var, p.name, p.name_len, &err)) {
+				v = sl_env_get(vals, var.buf);
+				sl_strbuf_adds(out, v ? v : "");
+				continue;
+			}
+		}
+		sl_strbuf_add(out, value + p.start, p.len);
+	}
+	sl_strbuf_release(&var);
+	sl_strbuf_release(&err);
+}
+
+static void kvs_apply(struct sl_env *env, const struct sl_kvs *kvs, const struct sl_env *vals)
+{
+	struct sl_strbuf val = SL_STRBUF_INIT;
+
+	for (size_t i = 0; kvs && i < kvs->nr; i++) {
+		sl_strbuf_reset(&val);
+		expand_value(&val, kvs->items[i].value, vals);
+		sl_env_set(env, kvs->items[i].key, val.buf);
+	}
+	sl_strbuf_release(&val);
 }
 
 char *sl_taskenv_param_value(const json_t *v)
@@ -153,15 +192,13 @@ static void set_param(struct sl_env *env, struct sl_strbuf *name, const char *ke
 	free(text);
 }
 
-void sl_taskenv_build(struct sl_env *env, const struct sl_taskenv_ctx *ctx)
+/* The SLUICE_* values of an attempt into `env`. */
+static void sluice_values(struct sl_env *env, const struct sl_taskenv_ctx *ctx)
 {
 	struct sl_strbuf name = SL_STRBUF_INIT, val = SL_STRBUF_INIT;
 	struct sl_civil c;
 	const char *key;
 	json_t *v;
-
-	kvs_apply(env, ctx->dag_env);
-	kvs_apply(env, ctx->task_env);
 
 	sl_civil_from_secs(ctx->logical_date, &c);
 	sl_strbuf_addf(&val, "%04d-%02d-%02d", c.year, c.month, c.day);
@@ -185,6 +222,9 @@ void sl_taskenv_build(struct sl_env *env, const struct sl_taskenv_ctx *ctx)
 	sl_env_set(env, "SLUICE_TASK", ctx->task ? ctx->task : "");
 	sl_strbuf_addf(&val, "%d", ctx->try_number);
 	sl_env_set(env, "SLUICE_TRY_NUMBER", val.buf);
+	sl_strbuf_reset(&val);
+	sl_strbuf_addf(&val, "%d", ctx->poke_number > 0 ? ctx->poke_number : 1);
+	sl_env_set(env, "SLUICE_POKE_NUMBER", val.buf);
 	if (ctx->run_state)
 		sl_env_set(env, "SLUICE_RUN_STATE", ctx->run_state);
 	if (ctx->failed_tasks)
@@ -207,6 +247,24 @@ void sl_taskenv_build(struct sl_env *env, const struct sl_taskenv_ctx *ctx)
 	}
 	sl_strbuf_release(&name);
 	sl_strbuf_release(&val);
+}
+
+void sl_taskenv_build(struct sl_env *env, const struct sl_taskenv_ctx *ctx)
+{
+	struct sl_env vals = SL_ENV_INIT;
+
+	/* The SLUICE_* values first, for the env templates to read; set last
+	 * in `env`, so that no env mapping can spoof them. */
+	sluice_values(&vals, ctx);
+	kvs_apply(env, ctx->dag_env, &vals);
+	kvs_apply(env, ctx->task_env, &vals);
+	for (size_t i = 0; i < vals.nr; i++) {
+		const char *eq = strchr(vals.items[i], '=');
+
+		env_put(env, vals.items[i], (size_t)(eq - vals.items[i]));
+	}
+	/* The strings moved to `env`. */
+	free(vals.items);
 }
 
 int sl_taskenv_var_name(struct sl_strbuf *out, const char *name, size_t len, struct sl_strbuf *err)

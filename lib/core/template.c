@@ -6,17 +6,8 @@
 #include "sluice/banned.h"
 
 const char *const sl_template_builtins[] = {
-    "ds",
-    "ds_nodash",
-    "ts",
-    "logical_date",
-    "data_interval_start",
-    "data_interval_end",
-    "run_id",
-    "dag",
-    "task",
-    "try_number",
-    NULL,
+    "ds",     "ds_nodash", "ts",   "logical_date", "data_interval_start", "data_interval_end",
+    "run_id", "dag",       "task", "try_number",   "poke_number",         NULL,
 };
 
 void sl_template_iter_init(struct sl_template_iter *it, const char *s, size_t len)

@@ -158,13 +158,14 @@ int sl_view_run_callbacks(struct sl_db *db, const char *dag_id, const char *run_
 	return view(db, SL_Q_RUNS_CALLBACKS, 2, params, out, err);
 }
 
-int sl_view_task_attempt(struct sl_db *db, int64_t ti_id, long try_number, struct sl_rows **out,
-                         struct sl_strbuf *err)
+int sl_view_task_attempt(struct sl_db *db, int64_t ti_id, long try_number, long poke_number,
+                         struct sl_rows **out, struct sl_strbuf *err)
 {
-	struct num ti, t;
-	const char *params[] = {num(&ti, ti_id), try_number ? num(&t, try_number) : NULL};
+	struct num ti, t, p;
+	const char *params[] = {num(&ti, ti_id), try_number ? num(&t, try_number) : NULL,
+	                        poke_number ? num(&p, poke_number) : NULL};
 
-	return view(db, SL_Q_TASKS_ATTEMPT, 2, params, out, err);
+	return view(db, SL_Q_TASKS_ATTEMPT, 3, params, out, err);
 }
 
 int sl_view_log_chunks(struct sl_db *db, const char *attempt_id, long seq, struct sl_rows **out,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "sluice/alloc.h"
+#include "sluice/runplan.h"
 #include "sluice/banned.h"
 
 enum {
@@ -30,6 +31,8 @@ enum {
 	C_POOL_FREE,
 	C_CALLBACK,
 	C_RUN_STATE,
+	C_TRY,
+	C_POKES,
 };
 
 struct claim_ctx {
@@ -150,6 +153,7 @@ static void build_env(struct sl_engine_dispatch *d, const struct pick *p, PGresu
 	ctx.data_interval_start = sl__int_at(cand, p->row, C_START_S);
 	ctx.data_interval_end = sl__int_at(cand, p->row, C_END_S);
 	ctx.try_number = d->try_number;
+	ctx.poke_number = d->poke_number;
 	ctx.params = dag->params;
 	ctx.conf = json_is_object(conf) ? conf : NULL;
 	ctx.outputs = ov;
@@ -239,14 +243,23 @@ static int claim_insert(struct sl_db *db, struct claim_ctx *c, PGresult *cand,
 {
 	struct sl_strbuf ids = SL_STRBUF_INIT, pks = SL_STRBUF_INIT, cb_pks = SL_STRBUF_INIT;
 	struct sl_strbuf versions = SL_STRBUF_INIT, commits = SL_STRBUF_INIT;
+	struct sl_strbuf tries = SL_STRBUF_INIT, pokes = SL_STRBUF_INIT;
 	struct ts now;
 	PGresult *r = NULL, *outs = NULL, *failed = NULL;
 	int rc;
 
 	for (size_t i = 0; i < npicks; i++) {
+		int try_number, poke_number;
+		struct num t, k;
+
+		sl_runplan_next_attempt((int)sl__int_at(cand, picks[i].row, C_TRY),
+		                        (int)sl__int_at(cand, picks[i].row, C_POKES), &try_number,
+		                        &poke_number);
 		sl_pgarray_add(&ids, PQgetvalue(cand, picks[i].row, C_TI));
 		sl_pgarray_add(&versions, PQgetvalue(cand, picks[i].row, C_VERSION));
 		sl_pgarray_add(&commits, PQgetvalue(cand, picks[i].row, C_COMMIT));
+		sl_pgarray_add(&tries, sl__num_of(&t, try_number));
+		sl_pgarray_add(&pokes, sl__num_of(&k, poke_number));
 		/* Outputs come from ancestors: a root task needs none of its run's. */
 		if (!picks[i].task || picks[i].task->upstream_nr)
 			sl_pgarray_add(&pks, PQgetvalue(cand, picks[i].row, C_RUN));
@@ -256,9 +269,10 @@ static int claim_insert(struct sl_db *db, struct claim_ctx *c, PGresult *cand,
 	{
 		const char *params[] = {sl_pgarray_end(&ids),       c->worker_id,
 		                        sl__ts_of(&now, c->now_ms), c->started ? "true" : "false",
+		                        sl_pgarray_end(&tries),     sl_pgarray_end(&pokes),
 		                        sl_pgarray_end(&versions),  sl_pgarray_end(&commits)};
 
-		rc = sl_db_q(db, SL_Q_ENGINE_CLAIM_INSERT_ATTEMPTS, 6, params, &r, err);
+		rc = sl_db_q(db, SL_Q_ENGINE_CLAIM_INSERT_ATTEMPTS, 8, params, &r, err);
 	}
 	if (rc)
 		goto fail;
@@ -291,6 +305,7 @@ static int claim_insert(struct sl_db *db, struct claim_ctx *c, PGresult *cand,
 		d->ti_id = ti;
 		d->try_number = (int)sl__int_at(r, row, 2);
 		d->fencing_token = sl__int_at(r, row, 3);
+		d->poke_number = (int)sl__int_at(r, row, 4);
 		d->dag = sl_xstrdup(PQgetvalue(cand, p->row, C_DAG));
 		d->run_id = sl_xstrdup(PQgetvalue(cand, p->row, C_RUN_ID));
 		d->task = sl_xstrdup(PQgetvalue(cand, p->row, C_TASK));
@@ -310,6 +325,8 @@ fail:
 	sl_strbuf_release(&cb_pks);
 	sl_strbuf_release(&versions);
 	sl_strbuf_release(&commits);
+	sl_strbuf_release(&tries);
+	sl_strbuf_release(&pokes);
 	return rc;
 }
 

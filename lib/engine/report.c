@@ -13,6 +13,7 @@
 #include "sluice/duration.h"
 #include "sluice/error.h"
 #include "sluice/rules.h"
+#include "sluice/runplan.h"
 #include "sluice/banned.h"
 
 struct started_ctx {
@@ -196,7 +197,7 @@ static int task_next(struct attempt_end *c, PGresult *r, enum sl_outcome outcome
 	task = &dag->tasks[t];
 	c->downstream = task->downstream_nr > 0;
 	try_number = (int)sl__int_at(r, 0, 1);
-	/* The try as the retry rules count it: 1 after a clear or a reschedule. */
+	/* The try as the retry rules count it: 1 after a clear. */
 	effective = try_number - ((int)sl__int_at(r, 0, 2) - (task->retries + 1));
 	if (effective < 1)
 		effective = 1;
@@ -220,7 +221,7 @@ static int end_attempt(struct sl_db *db, struct attempt_end *c, enum sl_outcome 
                        int exit_code, int sig, const char *outputs, struct sl_strbuf *err)
 {
 	struct sl_next_state next;
-	struct num a, f, ex, sg;
+	struct num a, f, ex, sg, pk;
 	struct ts now, at;
 	const char *params[10] = {sl__num_of(&a, c->attempt_id), sl__num_of(&f, c->fencing),
 	                          c->worker_id};
@@ -255,7 +256,7 @@ static int end_attempt(struct sl_db *db, struct attempt_end *c, enum sl_outcome 
 	params[5] = outputs;
 	params[6] = sl_task_state_name(next.state);
 	params[7] = next.at_ms ? sl__ts_of(&at, next.at_ms) : NULL;
-	params[8] = next.state == SL_TASK_UP_FOR_RESCHEDULE ? "1" : "0";
+	params[8] = sl__num_of(&pk, sl_runplan_pokes_after((int)sl__int_at(r, 0, 8), next.state));
 	params[9] = why.len ? why.buf : c->reason;
 	PQclear(r);
 	r = NULL;

@@ -64,12 +64,12 @@ expect_status 1 "a command over 256 KiB is rejected"
 expect_file "$TMP/out" "command.yaml:3:14: command: is 262145 bytes long, over the job \
 protocol's limit of 262144 bytes" "the command error names the limit"
 
-awk 'BEGIN { print "tasks: {a: {command: x}}\nenv:"; for (i = 0; i < 4085; i++) print "  V" i ": x" }' \
+awk 'BEGIN { print "tasks: {a: {command: x}}\nenv:"; for (i = 0; i < 4084; i++) print "  V" i ": x" }' \
 	>env.yaml
 run limit "$SLUICE" validate env.yaml
-expect_status 1 "4085 env entries are rejected"
-expect_file "$TMP/out" "env.yaml:2:1: env: the DAG's env and params make 4085 environment \
-variables, over the limit of 4084 (the job protocol's 4096 less 12 kept for sluice's SLUICE_* \
+expect_status 1 "4084 env entries are rejected"
+expect_file "$TMP/out" "env.yaml:2:1: env: the DAG's env and params make 4084 environment \
+variables, over the limit of 4083 (the job protocol's 4096 less 13 kept for sluice's SLUICE_* \
 variables)" "the env error counts the entries and names the limit"
 
 # The loaded model is capped too: a small file that multiplies itself

@@ -56,7 +56,7 @@ jq_ok '(keys_unsorted == ["dag","run_id","state","commit","logical_date","tasks"
 	.dag == "nightly_etl" and .run_id == "r1" and .state == "queued" and
 	.commit == "'$C1'" and .logical_date == "2026-03-01T10:00:00+00:00" and
 	([.tasks[].task] == ["extract","transform","load","report"]) and
-	all(.tasks[]; keys_unsorted == ["task","state","try_number","started_at","ended_at",
+	all(.tasks[]; keys_unsorted == ["task","state","try_number","poke_number","started_at","ended_at",
 	  "exit_code","worker","reason","outputs","outcome","signal","marked","commit","tries"] and
 	  .tries == [] and .marked == null and .outcome == null and .reason == null and .outputs == {} and .commit == null and .state == "pending" and .try_number == 0 and
 	  .started_at == null and .ended_at == null and .exit_code == null and .worker == null)' \

@@ -190,11 +190,15 @@ tasks:
 claim w7 qsensor "$NOW"
 jq_ok '.dispatches[0].sensor' "$TMP/out" "a sensor's dispatch says so"
 finish reschedule 75 "$NOW"
-sql_is "SELECT ti.state, ti.next_retry_at = to_timestamp($NOW + 300), ti.max_tries
+sql_is "SELECT ti.state, ti.next_retry_at = to_timestamp($NOW + 300), ti.max_tries,
+	ti.try_number, ti.poke_number
 	FROM task_instances ti JOIN runs USING (run_pk) WHERE run_id = 's1'" \
-	"up_for_reschedule|t|2" "exit 75: poke again after poke_interval, without using a retry"
+	"up_for_reschedule|t|1|1|1" "exit 75: poke again after poke_interval, without using a retry"
 "$ET" advance $((NOW + 300)) >/dev/null
 claim w7 qsensor $((NOW + 300))
+jq_ok '.dispatches[0] | .try_number == 1 and (.env | map({(.[0]): .[1]}) | add |
+	.SLUICE_TRY_NUMBER == "1" and .SLUICE_POKE_NUMBER == "2")' "$TMP/out" \
+	"the second poke is poke 2 of try 1"
 finish reschedule 75 $((NOW + 300))
 run tis s1
 expect_file "$TMP/out" "wait:up_for_reschedule" "second poke, still within the timeout"
@@ -204,6 +208,10 @@ finish reschedule 75 $((NOW + 600))
 sql_is "SELECT ti.state, count(a.*) FROM task_instances ti JOIN runs r USING (run_pk)
 	JOIN attempts a USING (ti_id) WHERE r.run_id = 's1' GROUP BY ti.state" "failed|3" \
 	"past the sensor's timeout since the first poke: failed"
+sql_is "SELECT string_agg(a.try_number || '.' || a.poke_number, ' ' ORDER BY a.attempt_id),
+	min(ti.max_tries) FROM task_instances ti JOIN runs r USING (run_pk)
+	JOIN attempts a USING (ti_id) WHERE r.run_id = 's1'" "1.1 1.2 1.3|1" \
+	"a poke is not a try: the three pokes are pokes 1, 2, 3 of try 1"
 sql_is "SELECT ti.reason FROM task_instances ti JOIN runs r USING (run_pk)
 	WHERE r.run_id = 's1'" "sensor timed out after 10m (timeout 8m)" \
 	"the reason says how long the sensor waited"

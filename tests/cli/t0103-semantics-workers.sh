@@ -123,11 +123,13 @@ ok $? "it is poked again after poke_interval"
 touch "$TMP/go"
 wait_sql "SELECT state = 'success' FROM runs WHERE run_id = 's1'"
 ok $? "once its condition holds the sensor succeeds, and the run"
-test "$(pg_sql "SELECT bool_and(a.outcome = 'reschedule') FILTER (WHERE a.try_number < ti.try_number),
-	max(a.outcome) FILTER (WHERE a.try_number = ti.try_number), ti.try_number = ti.max_tries
+test "$(pg_sql "SELECT bool_and(a.outcome = 'reschedule') FILTER (WHERE a.poke_number < m.last),
+	max(a.outcome) FILTER (WHERE a.poke_number = m.last), bool_and(a.try_number = 1),
+	ti.try_number = 1 AND ti.max_tries = 1
 	FROM attempts a JOIN task_instances ti USING (ti_id) JOIN runs r USING (run_pk)
-	WHERE r.run_id = 's1' AND ti.task_id = 'wait' GROUP BY ti.ti_id")" = "t|success|t"
-ok $? "every poke but the last was 'not yet', and none used a retry (retries: 0)"
+	CROSS JOIN LATERAL (SELECT max(poke_number) AS last FROM attempts WHERE ti_id = ti.ti_id) m
+	WHERE r.run_id = 's1' AND ti.task_id = 'wait' GROUP BY ti.ti_id, m.last")" = "t|success|t|t"
+ok $? "every poke but the last was 'not yet', all pokes of try 1: none used a retry (retries: 0)"
 
 run "$SLUICE" trigger never --run-id n1
 wait_sql "SELECT state = 'failed' FROM runs WHERE run_id = 'n1'"

@@ -38,7 +38,7 @@ COALESCE(next_retry_at <= $2::timestamptz, false),
 pool IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pools p WHERE p.name = pool),
 CASE WHEN state = 'success' THEN (SELECT a.outputs->>$3
     FROM attempts a WHERE a.ti_id = task_instances.ti_id AND a.outcome = 'success'
-    ORDER BY a.try_number DESC LIMIT 1) END
+    ORDER BY a.try_number DESC, a.poke_number DESC LIMIT 1) END
 FROM task_instances WHERE run_pk = ANY($1::bigint[]) AND kind = 'task'
 ORDER BY run_pk, ti_id
 

@@ -32,7 +32,7 @@ SELECT ti.ti_id, ti.run_pk, ti.task_id, ti.pool, r.version_id, r.dag_id, r.run_i
 r.commit, floor(extract(epoch FROM r.logical_date))::bigint,
 floor(extract(epoch FROM r.data_interval_start))::bigint,
 floor(extract(epoch FROM r.data_interval_end))::bigint, r.conf::text,
-rl.busy, pl.free, ti.kind = 'callback', r.state
+rl.busy, pl.free, ti.kind = 'callback', r.state, ti.try_number, ti.poke_number
 FROM task_instances ti JOIN rl ON rl.run_pk = ti.run_pk
 JOIN runs r ON r.run_pk = ti.run_pk JOIN dags d ON d.dag_id = r.dag_id
 LEFT JOIN pl ON pl.name = ti.pool
@@ -46,29 +46,33 @@ ORDER BY ti.priority DESC, r.logical_date, ti.ti_id LIMIT $2
 FOR UPDATE OF ti SKIP LOCKED
 
 -- name: engine_claim_insert_attempts
+-- $1, $5, $6: the task instances taken and the try and poke numbers of
+-- their new attempts, which the run plan decided (sl_runplan_next_attempt).
 -- $4: started as well (sl_engine_claim_started), as engine_report_started
--- would. $5, $6: the version and commit each task instance of $1 is
+-- would. $7, $8: the version and commit each task instance of $1 is
 -- dispatched with, as the candidates read them (a `clear --latest` may
 -- move the run meanwhile: the attempt records what the worker runs).
-WITH u AS (UPDATE task_instances ti
+WITH n AS (SELECT * FROM unnest($1::bigint[], $5::int[], $6::int[], $7::bigint[], $8::text[])
+                        AS n(ti_id, try, poke, version_id, commit)),
+u AS (UPDATE task_instances ti
     SET state = CASE WHEN $4::boolean THEN 'running' ELSE 'queued' END,
-    try_number = ti.try_number + 1, next_retry_at = NULL,
+    try_number = n.try, poke_number = n.poke, next_retry_at = NULL,
     started_at = CASE WHEN $4::boolean THEN $3::timestamptz ELSE ti.started_at END,
     ended_at = CASE WHEN $4::boolean THEN NULL ELSE ti.ended_at END, updated_at = now()
-WHERE ti.ti_id = ANY($1::bigint[]) AND ti.state = 'scheduled'
-RETURNING ti.ti_id, ti.try_number)
-INSERT INTO attempts (ti_id, try_number, worker_id, queued_at, started_at, version_id, commit)
-SELECT u.ti_id, u.try_number, $2, $3::timestamptz,
-CASE WHEN $4::boolean THEN $3::timestamptz END, p.version_id, p.commit FROM u
-JOIN unnest($1::bigint[], $5::bigint[], $6::text[]) AS p(ti_id, version_id, commit)
-ON p.ti_id = u.ti_id
-RETURNING attempt_id, ti_id, try_number, fencing_token
+FROM n WHERE ti.ti_id = n.ti_id AND ti.state = 'scheduled'
+RETURNING ti.ti_id, ti.try_number, ti.poke_number)
+INSERT INTO attempts (ti_id, try_number, poke_number, worker_id, queued_at, started_at,
+                      version_id, commit)
+SELECT u.ti_id, u.try_number, u.poke_number, $2, $3::timestamptz,
+CASE WHEN $4::boolean THEN $3::timestamptz END, n.version_id, n.commit FROM u
+JOIN n ON n.ti_id = u.ti_id
+RETURNING attempt_id, ti_id, try_number, fencing_token, poke_number
 
 -- name: engine_claim_outputs
 -- Outputs of the latest successful attempt of each successful task.
 SELECT ti.run_pk, ti.task_id, o.key, o.value FROM task_instances ti
 CROSS JOIN LATERAL (SELECT a.outputs FROM attempts a WHERE a.ti_id = ti.ti_id
-    AND a.outcome = 'success' ORDER BY a.try_number DESC LIMIT 1) AS a
+    AND a.outcome = 'success' ORDER BY a.try_number DESC, a.poke_number DESC LIMIT 1) AS a
 CROSS JOIN LATERAL jsonb_each_text(a.outputs) AS o
 WHERE ti.run_pk = ANY($1::bigint[]) AND ti.kind = 'task' AND ti.state = 'success'
 ORDER BY ti.run_pk, ti.ti_id, o.key

@@ -32,7 +32,7 @@ SELECT a.ti_id, a.try_number, ti.max_tries, r.version_id, ti.task_id,
     FROM attempts b WHERE b.ti_id = a.ti_id AND b.attempt_id > COALESCE(
         (SELECT max(x.attempt_id) FROM attempts x WHERE x.ti_id = a.ti_id
             AND x.attempt_id <> a.attempt_id AND x.outcome IS DISTINCT FROM 'reschedule'), 0)),
-ti.kind = 'callback', ti.run_pk
+ti.kind = 'callback', ti.run_pk, a.poke_number
 FROM attempts a JOIN task_instances ti ON ti.ti_id = a.ti_id
 JOIN runs r ON r.run_pk = ti.run_pk
 WHERE a.attempt_id = $1 AND a.fencing_token = $2 AND a.worker_id = $3 AND a.ended_at IS NULL
@@ -48,14 +48,14 @@ WHERE attempt_id = $1 AND fencing_token = $2 AND worker_id = $3 AND stop_pending
 
 -- name: engine_report_end_attempt
 -- End the attempt and move its task instance. A reschedule uses no try:
--- each poke is an attempt of its own (one attempt per try number), so the
--- task's max_tries grows by one with it.
+-- $9 is the pokes its try has made while the sensor is to be poked again,
+-- else 0 (sl_runplan_pokes_after), which the next claim continues from.
 WITH a AS (UPDATE attempts SET ended_at = GREATEST($2::timestamptz, started_at),
     outcome = $3, exit_code = $4::int, signal = $5::int,
     outputs = COALESCE($6::jsonb, '{}') WHERE attempt_id = $1 RETURNING ti_id)
 UPDATE task_instances ti SET state = $7, next_retry_at = $8::timestamptz,
 ended_at = GREATEST($2::timestamptz, ti.started_at),
-max_tries = ti.max_tries + $9::int, reason = $10, updated_at = now()
+poke_number = $9::int, reason = $10, updated_at = now()
 FROM a WHERE ti.ti_id = a.ti_id
 
 -- name: engine_report_owner

@@ -116,7 +116,7 @@ SELECT (SELECT count(*) FROM tis), (SELECT count(*) FROM ended), (SELECT count(*
 WITH cleared AS (
     UPDATE task_instances ti
        SET state = 'pending', max_tries = ti.try_number + COALESCE(d.retries, 0) + 1,
-           next_retry_at = NULL, started_at = NULL, ended_at = NULL, reason = NULL,
+           poke_number = 0, next_retry_at = NULL, started_at = NULL, ended_at = NULL, reason = NULL,
            updated_at = now()
       FROM runs r
       JOIN dag_versions v ON v.dag_id = r.dag_id AND v.version_id = r.version_id
@@ -310,14 +310,14 @@ SELECT r.state, r.commit, r.run_type,
        a.outcome,
        CASE WHEN ti.reason LIKE 'marked ' || ti.state || ' by %'
             THEN substr(ti.reason, length('marked ' || ti.state || ' by ') + 1) END,
-       a.commit, r.commits
+       a.commit, r.commits, a.poke_number
   FROM r
   LEFT JOIN task_instances ti ON ti.run_pk = r.run_pk AND ti.kind = 'task'
   LEFT JOIN ord ON ord.task_id = ti.task_id
-  LEFT JOIN LATERAL (SELECT exit_code, signal, worker_id, outputs, outcome, commit
+  LEFT JOIN LATERAL (SELECT exit_code, signal, worker_id, outputs, outcome, commit, poke_number
                        FROM attempts
                       WHERE ti_id = ti.ti_id
-                      ORDER BY try_number DESC
+                      ORDER BY try_number DESC, poke_number DESC
                       LIMIT 1) a ON true
  ORDER BY ord.n NULLS LAST, ti.ti_id
 
@@ -333,7 +333,7 @@ SELECT ti.task_id, ti.state, ti.try_number,
   LEFT JOIN LATERAL (SELECT exit_code, signal, worker_id
                        FROM attempts
                       WHERE ti_id = ti.ti_id
-                      ORDER BY try_number DESC
+                      ORDER BY try_number DESC, poke_number DESC
                       LIMIT 1) a ON true
  WHERE r.dag_id = $1 AND r.run_id = $2
  ORDER BY ti.ti_id

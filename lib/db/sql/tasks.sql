@@ -1,17 +1,19 @@
 -- A task's attempts and their logs, for `tasks logs`.
 
 -- name: tasks_attempt
--- The attempt of task instance $1 with try number $2 (the latest when
--- NULL), the task's state, and every try number it has, as "1, 2".
+-- The attempt of task instance $1 with try number $2 and poke number $3
+-- (NULL: the latest), the task's state, every try number it has, as
+-- "1, 2", and the attempt's poke number.
 SELECT a.attempt_id, a.try_number, a.outcome, a.log_truncated, ti.state,
-       (SELECT string_agg(try_number::text, ', ' ORDER BY try_number)
-          FROM attempts
-         WHERE ti_id = $1)
+       (SELECT string_agg(x.try_number::text, ', ' ORDER BY x.try_number)
+          FROM (SELECT DISTINCT try_number FROM attempts WHERE ti_id = $1) x),
+       a.poke_number
   FROM task_instances ti
   LEFT JOIN LATERAL (SELECT *
                        FROM attempts
                       WHERE ti_id = ti.ti_id AND ($2::int IS NULL OR try_number = $2)
-                      ORDER BY try_number DESC
+                        AND ($3::int IS NULL OR poke_number = $3)
+                      ORDER BY try_number DESC, poke_number DESC
                       LIMIT 1) a ON true
  WHERE ti.ti_id = $1
 
