@@ -84,6 +84,15 @@ enum {
 };
 
 /*
+ * trigger --wait (cli/run_wait.c): follow run `run_id` of `dag_id` until
+ * it ends, printing each change of a task's state, try or poke; the run's
+ * `runs show --json` object at the end with --json. Returns the command's
+ * exit code: 0 when the run succeeded, 1 when it failed or was cancelled,
+ * 4 when the database stayed unreachable.
+ */
+int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, const char *run_id);
+
+/*
  * Resolve the run id argument `*run_id` of DAG `dag_id`: the alias
  * `latest` becomes the DAG's newest run (by logical date; a run really
  * named `latest` wins), whose id is kept in `hold`, which must outlive
