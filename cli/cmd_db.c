@@ -26,7 +26,8 @@ static int run_db_clean(struct cli *cli, int argc, char **argv);
 
 #define DB_HELP_WHERE                                                                       \
 	"\nThe database is $SLUICE_DATABASE_URL (a libpq connection string or URI), else\n" \
-	"database_url in the configuration file, else libpq's PG* variables.\n"
+	"database_url in the configuration file, else libpq's PG* variables; with none\n"   \
+	"of them and no --config, the database of a running `sluice standalone`.\n"
 
 #define DB_HELP_EXIT                                                                       \
 	"\nExit status: 0 ok; 1 the database schema is newer than this sluice knows, or\n" \

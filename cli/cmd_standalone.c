@@ -32,27 +32,33 @@
 #include "sluice/db.h"
 #include "sluice/fsutil.h"
 #include "sluice/strbuf.h"
+#include "standalone_file.h"
 #include "standalone_pg.h"
 #include "sluice/banned.h"
 
 static int run_standalone(struct cli *cli, int argc, char **argv);
 
+/* The worker's `grace` in seconds: how long Ctrl-C lets running tasks go on. */
+#define WORKER_GRACE 10
+
 enum {
 	OPT_REPO = CLI_OPT_BASE,
 	OPT_PATH,
 	OPT_STATE_DIR,
+	OPT_SLOTS,
 };
 
 static const struct option standalone_options[] = {
     {"repo", required_argument, NULL, OPT_REPO},
     {"path", required_argument, NULL, OPT_PATH},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"slots", required_argument, NULL, OPT_SLOTS},
     {NULL, 0, NULL, 0},
 };
 
 const struct cli_command cli_cmd_standalone = {
     .path = "standalone",
-    .usage = "[--repo PATH] [--path DIR] [--state-dir DIR]",
+    .usage = "[--repo PATH] [--path DIR] [--state-dir DIR] [--slots N]",
     .summary = "Run PostgreSQL, a scheduler and a worker on this machine until Ctrl-C.",
     .help = "When no database is configured ($SLUICE_DATABASE_URL, database_url), creates\n"
             "a private PostgreSQL cluster in STATE_DIR/pg on first use (initdb from the\n"
@@ -63,9 +69,16 @@ const struct cli_command cli_cmd_standalone = {
             "settings at its next start. Then migrates the\n"
             "schema, writes STATE_DIR/scheduler.yaml, STATE_DIR/worker.yaml and a random\n"
             "STATE_DIR/token, starts sluice-scheduler and sluice-worker (logs in\n"
-            "STATE_DIR/*.log), waits until the scheduler listens and prints the\n"
-            "'export SLUICE_DATABASE_URL=...' line that points the CLI at it.\n"
-            "Ctrl-C or SIGTERM stops both daemons and the cluster.\n\n"
+            "STATE_DIR/*.log), waits until the scheduler listens, records the database\n"
+            "in ${XDG_STATE_HOME:-~/.local/state}/sluice/standalone (mode 0600), where\n"
+            "the other commands find it when no database is configured, and prints the\n"
+            "'export SLUICE_DATABASE_URL=...' line for other users of it.\n"
+            "The scheduler's port is chosen once and kept in STATE_DIR/port, so external\n"
+            "workers find it again after a restart; when another program holds it, a\n"
+            "new one is chosen and said on stderr.\n"
+            "Ctrl-C or SIGTERM stops the worker (running tasks get 10 s, then are\n"
+            "cancelled and retried at the next start), the scheduler and the cluster,\n"
+            "and removes the file.\n\n"
             "The daemons are found through $SLUICE_SCHEDULER_BIN and $SLUICE_WORKER_BIN,\n"
             "else in $SLUICE_LIBEXEC_DIR, else next to this program (or in its build\n"
             "tree's scheduler/ and worker/ folders), else on PATH.\n\n"
@@ -74,6 +87,8 @@ const struct cli_command cli_cmd_standalone = {
             "                     current directory)\n"
             "  --path DIR         folder of DAG files in the repository (default: dags)\n"
             "  --state-dir DIR    where everything is kept (default: ./.sluice-standalone)\n"
+            "  --slots N          tasks the worker runs at once, 1 to 65535 (default: the\n"
+            "                     number of CPUs)\n"
             "\nExit status: 0 stopped by a signal; 1 something failed to start or a daemon\n"
             "died (its name is printed); 2 usage error.\n",
     .options = standalone_options,
@@ -82,6 +97,7 @@ const struct cli_command cli_cmd_standalone = {
 
 struct sa_opts {
 	const char *repo, *path, *state_dir;
+	long slots;
 };
 
 static int on_option(struct cli *cli, int c, const char *arg, void *ctx)
@@ -99,6 +115,18 @@ static int on_option(struct cli *cli, int c, const char *arg, void *ctx)
 	case OPT_STATE_DIR:
 		o->state_dir = arg;
 		break;
+	case OPT_SLOTS: {
+		char *end;
+
+		errno = 0;
+		o->slots = strtol(arg, &end, 10);
+		/* The worker's own bounds (docs/worker.md). */
+		if (errno || end == arg || *end || o->slots < 1 || o->slots > 65535)
+			return cli_usage_error(
+			    &cli_cmd_standalone,
+			    "--slots %s: expected a whole number from 1 to 65535", arg);
+		break;
+	}
 	default:
 		return CLI_EXIT_USAGE;
 	}
@@ -294,22 +322,67 @@ out:
 	return rc;
 }
 
-/* A free TCP port on 127.0.0.1, or 0. */
-static int free_port(void)
+/*
+ * `want` on 127.0.0.1 when it is free (0: any free port): the port, or 0.
+ * SO_REUSEADDR as the scheduler's libuv listener has it, so connections of
+ * the last run still in TIME_WAIT do not count as taken.
+ */
+static int free_port(int want)
 {
 	struct sockaddr_in a;
 	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = 0, on = 1;
 
 	if (fd < 0)
 		return 0;
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (!bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
+	a.sin_port = htons((uint16_t)want);
+	if (!setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) &&
+	    !bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
 	    !getsockname(fd, (struct sockaddr *)&a, &len))
 		port = ntohs(a.sin_port);
 	close(fd);
+	return port;
+}
+
+/*
+ * The scheduler's port, stable across restarts so that workers started by
+ * hand find it again: the one kept in `file` when it is still free, else a
+ * new one (said on stderr when it replaces a kept one), written there. 0
+ * when none could be had.
+ */
+static int stable_port(const char *file)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+	int kept = 0, port = 0;
+	char line[16];
+
+	if (!sl_strbuf_read_file(&sb, file, 64, &err)) {
+		char *end;
+		long v = strtol(sb.buf, &end, 10);
+
+		if (end != sb.buf && (*end == '\n' || !*end) && v > 0 && v <= 65535)
+			kept = (int)v;
+	}
+	if (kept)
+		port = free_port(kept);
+	if (!port) {
+		port = free_port(0);
+		if (kept && port)
+			fprintf(
+			    stderr,
+			    "sluice standalone: port %d kept in %s is taken by another program; "
+			    "the scheduler now listens on %d: workers started by hand must be "
+			    "pointed at it\n",
+			    kept, file, port);
+	}
+	snprintf(line, sizeof(line), "%d\n", port);
+	if (port && port != kept && write_file(file, line))
+		port = 0;
+	sl_strbuf_release(&sb);
+	sl_strbuf_release(&err);
 	return port;
 }
 
@@ -346,33 +419,40 @@ static const char *reap(struct standalone *sa)
 	return NULL;
 }
 
-/* SIGTERM both daemons and wait for them (20 s, then SIGKILL). */
-static void stop_daemons(struct standalone *sa)
+/* SIGTERM `*pid` and wait for it (`secs`, then SIGKILL). */
+static void stop_daemon(struct standalone *sa, pid_t *pid, int secs)
 {
 	struct timespec tick = {0, 100 * 1000 * 1000};
 	sigset_t chld;
 
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
-	if (sa->sched > 0)
-		kill(sa->sched, SIGTERM);
-	if (sa->worker > 0)
-		kill(sa->worker, SIGTERM);
-	for (int i = 0; i < 200 && (sa->sched > 0 || sa->worker > 0); i++) {
+	if (*pid > 0)
+		kill(*pid, SIGTERM);
+	for (int i = 0; i < secs * 10 && *pid > 0; i++) {
 		while (reap(sa))
 			;
-		if (sa->sched > 0 || sa->worker > 0)
+		if (*pid > 0)
 			sigtimedwait(&chld, NULL, &tick);
 	}
-	if (sa->sched > 0) {
-		kill(sa->sched, SIGKILL);
-		waitpid(sa->sched, NULL, 0);
+	if (*pid > 0) {
+		kill(*pid, SIGKILL);
+		waitpid(*pid, NULL, 0);
 	}
-	if (sa->worker > 0) {
-		kill(sa->worker, SIGKILL);
-		waitpid(sa->worker, NULL, 0);
-	}
-	sa->sched = sa->worker = 0;
+	*pid = 0;
+}
+
+/*
+ * The worker first, while the scheduler still listens: it lets running
+ * tasks finish for WORKER_GRACE, cancels the rest (SIGKILL 10 s after their
+ * SIGTERM), and sends the results, which the scheduler records (a cancelled
+ * attempt is retried at the next start as its retries allow). Killing it
+ * before that would leave its tasks running unsupervised.
+ */
+static void stop_daemons(struct standalone *sa)
+{
+	stop_daemon(sa, &sa->worker, WORKER_GRACE + 20);
+	stop_daemon(sa, &sa->sched, 20);
 }
 
 /*
@@ -414,15 +494,43 @@ static const char *worker_task_user(const char *state)
 	return "root";
 }
 
+/*
+ * Record the database where the other commands of this user look when none
+ * is configured (standalone_file.h); `record` keeps what was written, to
+ * remove it at the stop, and is left empty when it could not be written
+ * (said on stderr: the export line still works).
+ */
+static void record_database(struct sl_strbuf *record, const char *url, const char *state)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	char *path = standalone_file_path();
+
+	sl_strbuf_addf(record,
+	               "# sluice standalone (pid %ld, state %s); removed when it stops\n%s\n",
+	               (long)getpid(), state, url);
+	if (standalone_file_write(record->buf, &err)) {
+		fprintf(stderr,
+		        "sluice standalone: other commands will not find it without the export "
+		        "line: %s\n",
+		        err.buf);
+		sl_strbuf_reset(record);
+	} else {
+		printf("Commands of this user find it through %s.\n", path);
+	}
+	free(path);
+	sl_strbuf_release(&err);
+}
+
 static int run_standalone(struct cli *cli, int argc, char **argv)
 {
-	struct sa_opts o = {NULL, NULL, NULL};
+	struct sa_opts o = {NULL, NULL, NULL, 0};
 	struct standalone sa;
 	struct sl_config cfg;
 	struct sl_strbuf url = SL_STRBUF_INIT, admin = SL_STRBUF_INIT, y = SL_STRBUF_INIT;
+	struct sl_strbuf record = SL_STRBUF_INIT;
 	struct cli_args args;
 	char *repo = NULL, *sched_bin = NULL, *worker_bin = NULL;
-	char *sched_yaml = NULL, *worker_yaml = NULL, *token = NULL;
+	char *sched_yaml = NULL, *worker_yaml = NULL, *token = NULL, *port_file = NULL;
 	char *sched_log = NULL, *worker_log = NULL;
 	const char *env_url, *dead = NULL;
 	struct timespec tick = {0, 100 * 1000 * 1000};
@@ -437,6 +545,11 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 	free(args.v);
 	if (rc || stop)
 		goto out;
+	if (!o.slots) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		o.slots = cpus > 0 ? cpus : 1;
+	}
 	sl_config_release(&cfg);
 	rc = cli_config(cli, &cfg);
 	if (rc)
@@ -471,6 +584,7 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 	sched_yaml = standalone_join(sa.state, "scheduler.yaml");
 	worker_yaml = standalone_join(sa.state, "worker.yaml");
 	token = standalone_join(sa.state, "token");
+	port_file = standalone_join(sa.state, "port");
 	sched_log = standalone_join(sa.state, "scheduler.log");
 	worker_log = standalone_join(sa.state, "worker.log");
 	sched_bin = find_daemon("sluice-scheduler", "SLUICE_SCHEDULER_BIN", "scheduler");
@@ -497,9 +611,9 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 		goto out;
 
 	/* The daemons' files. */
-	port = free_port();
+	port = stable_port(port_file);
 	if (!port || make_token(token)) {
-		cli_error("cannot pick a port or write %s", token);
+		cli_error("cannot pick a port (%s) or write %s", port_file, token);
 		goto out;
 	}
 	sl_strbuf_adds(&y, "# written by sluice standalone\ndags:\n  repo: ");
@@ -524,7 +638,10 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 	sl_strbuf_addf(
 	    &y, "# written by sluice standalone\nscheduler: 127.0.0.1:%d\ntoken_file: ", port);
 	yaml_str(&y, token);
-	sl_strbuf_adds(&y, "\nname: standalone\nstate_dir: ");
+	/* A grace well inside stop_daemons' deadline: Ctrl-C stops in seconds
+	 * and the worker reports what it cancelled before it is killed. */
+	sl_strbuf_addf(&y, "\nname: standalone\nslots: %ld\ngrace: %ds\nstate_dir: ", o.slots,
+	               WORKER_GRACE);
 	{
 		char *d = standalone_join(sa.state, "worker");
 		const char *task_user = worker_task_user(sa.state);
@@ -573,7 +690,9 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 					fputs("'\\''", stdout);
 				else
 					putchar(*s);
-			printf("'\nPress Ctrl-C to stop.\n");
+			printf("'\n");
+			record_database(&record, url.buf, sa.state);
+			printf("Press Ctrl-C to stop.\n");
 			fflush(stdout);
 		}
 		if (!ready && i >= 300) {
@@ -590,6 +709,8 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 		          strcmp(dead, "sluice-worker") ? sched_log : worker_log);
 	}
 out:
+	if (record.len)
+		standalone_file_remove(record.buf);
 	stop_daemons(&sa);
 	standalone_pg_stop(&sa);
 	if (masked)
@@ -606,11 +727,13 @@ out:
 	free(sched_yaml);
 	free(worker_yaml);
 	free(token);
+	free(port_file);
 	free(sched_log);
 	free(worker_log);
 	sl_strbuf_release(&url);
 	sl_strbuf_release(&admin);
 	sl_strbuf_release(&y);
+	sl_strbuf_release(&record);
 	sl_config_release(&cfg);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #include "sluice/error.h"
 #include "sluice/params.h"
 #include "sluice/strbuf.h"
+#include "standalone_file.h"
 #include "sluice/banned.h"
 
 enum {
@@ -191,11 +192,26 @@ int cli_config(struct cli *cli, struct sl_config *cfg)
 	return rc;
 }
 
+/* A libpq variable that names a database, so the user chose one. */
+static bool pg_env_set(void)
+{
+	static const char *const vars[] = {"PGHOST",     "PGHOSTADDR", "PGPORT",
+	                                   "PGDATABASE", "PGUSER",     "PGSERVICE"};
+
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *v = getenv(vars[i]);
+
+		if (v && *v)
+			return true;
+	}
+	return false;
+}
+
 int cli_db_open(struct cli *cli, struct sl_db **db)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, found = SL_STRBUF_INIT;
 	struct sl_config cfg;
-	const char *env = getenv("SLUICE_DATABASE_URL");
+	const char *env = getenv("SLUICE_DATABASE_URL"), *conninfo = NULL;
 	int rc = CLI_EXIT_OK;
 
 	*db = NULL;
@@ -205,15 +221,38 @@ int cli_db_open(struct cli *cli, struct sl_db **db)
 		sl_config_init(&cfg);
 	} else if ((rc = cli_config(cli, &cfg))) {
 		goto out;
+	} else if (cfg.database_url && *cfg.database_url) {
+		conninfo = cfg.database_url;
+	} else if (!cli->config && !pg_env_set()) {
+		/* Nothing chosen: a running `sluice standalone`, if any. */
+		int r = standalone_file_read(&found, &err);
+
+		if (r < 0) {
+			cli_error("refusing the file of sluice standalone: %s", err.buf);
+			rc = CLI_EXIT_FAILED;
+			goto out;
+		}
+		if (r > 0)
+			conninfo = found.buf;
 	}
-	rc = sl_db_connect(db, env && *env ? NULL : cfg.database_url, &err);
+	rc = sl_db_connect(db, conninfo, &err);
 	if (rc < 0) {
+		if (found.len) {
+			char *path = standalone_file_path();
+
+			sl_strbuf_addf(&err,
+			               " (the database of the sluice standalone recorded in %s: "
+			               "is it still running?)",
+			               path);
+			free(path);
+		}
 		cli_error("%s", err.buf);
 		rc = cli_exit_code(rc);
 	}
 out:
 	sl_config_release(&cfg);
 	sl_strbuf_release(&err);
+	sl_strbuf_release(&found);
 	return rc;
 }
 

@@ -469,10 +469,27 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 	res.exit_code = r->exit_code;
 	res.signal = r->signal;
 	res.outputs = outputs;
-	/* The leader advances the run with the result: one durable commit, not two. */
-	if ((rc = (lease_held(s) ? sl_engine_result_advance : sl_engine_result)(
-	         &s->engine, c->worker_id, id, (int64_t)r->fence, &res, wall_ms(), &accepted,
-	         &err))) {
+	if (r->outcome == SL_OUTCOME_CANCELLED) {
+		/*
+		 * This scheduler sends CANCEL only for attempts already ended in
+		 * the database (runs cancel, tasks clear, tasks mark), so such a
+		 * result is stale. One still live was cancelled by its worker
+		 * itself, stopping (SIGTERM) when its grace ran out: not an
+		 * operator's cancel, which would fail the run, but an attempt
+		 * lost, retried as the task's retries allow.
+		 */
+		rc = sl_engine_fail_attempt(&s->engine, c->worker_id, id, (int64_t)r->fence,
+		                            wall_ms(),
+		                            "the worker cancelled it while stopping: its grace "
+		                            "period ran out",
+		                            &accepted, &err);
+	} else {
+		/* The leader advances the run with the result: one durable commit, not two. */
+		rc = (lease_held(s) ? sl_engine_result_advance : sl_engine_result)(
+		    &s->engine, c->worker_id, id, (int64_t)r->fence, &res, wall_ms(), &accepted,
+		    &err);
+	}
+	if (rc) {
 		/* No ACK: the worker keeps the result and sends it again on reconnect. */
 		sched_db_error(s, "result", rc, &err);
 		conn_close(c, "cannot record a result");

@@ -9,6 +9,9 @@ tap_n=0
 tap_failed=0
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-test.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
+# Where `sluice standalone` records its database and the CLI looks for it
+# when none is configured: the test's own, never the user's.
+export XDG_STATE_HOME="$TMP/xdg-state"
 
 ok() {
 	tap_n=$((tap_n + 1))

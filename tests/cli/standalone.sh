@@ -7,8 +7,10 @@
 #   sa_state                a new short state folder, in $STATE
 #   sa_start N              standalone in the background (from $R/flows, the
 #                           default --repo; --path flows --state-dir $STATE)
-#                           until it prints the export line; the URL in $URL,
-#                           its stdout/stderr in $TMP/saN.out, $TMP/saN.err
+#                           until it is ready (it prints "Press Ctrl-C"); the
+#                           URL of its export line in $URL, the port in $PORT,
+#                           its stdout/stderr in $TMP/saN.out, $TMP/saN.err;
+#                           SA_ARGS are added to its arguments
 #   sa_stop N               SIGTERM: it exits 0 within 30 s, leaving nothing
 #                           running from $STATE
 
@@ -68,15 +70,17 @@ sa_state() {
 }
 
 sa_start() {
-	(cd "$R/flows" && exec "$SLUICE" standalone --path flows --state-dir "$STATE") \
+	# shellcheck disable=SC2086 # SA_ARGS is a list of words
+	(cd "$R/flows" && exec "$SLUICE" standalone --path flows --state-dir "$STATE" ${SA_ARGS:-}) \
 		>"$TMP/sa$1.out" 2>"$TMP/sa$1.err" &
 	SAPID=$!
-	wait_for "$TMP/sa$1.out" "^export SLUICE_DATABASE_URL=" 60
-	ok $? "standalone #$1 prints the export line"
+	wait_for "$TMP/sa$1.out" "^Press Ctrl-C" 60
+	ok $? "standalone #$1 is ready and prints the export line"
 	if [ -s "$TMP/sa$1.out" ]; then :; else
 		sed 's/^/#   /' "$TMP/sa$1.err" "$STATE"/*.log 2>/dev/null
 	fi
 	URL=$(sed -n "s/^export SLUICE_DATABASE_URL='\(.*\)'$/\1/p" "$TMP/sa$1.out")
+	PORT=$(sed -n 's/^sluice standalone: scheduler on 127.0.0.1:\([0-9]*\),.*/\1/p' "$TMP/sa$1.out")
 }
 
 sa_stop() {
