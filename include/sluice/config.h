@@ -32,9 +32,15 @@
  *       key: /etc/sluice/scheduler.key        # its private key, PEM
  *     insecure: false                         # true: clear text off loopback too
  *     retention: 90d                          # delete runs that ended longer ago; default off
+ *     web:                                    # sluice-web (docs/web.md)
+ *       listen: 127.0.0.1:7412                # default 127.0.0.1:7412
+ *       base_url: https://sluice.example.com  # the URL users reach it at; optional
+ *       insecure: false                       # true: clear text off loopback
  *
  * `listen` must be a loopback address (127.0.0.0/8, ::1, localhost) unless
  * `tls` or `insecure: true` is set: a problem at its file:line:col else.
+ * `web.listen` likewise must be loopback unless `web.insecure: true`
+ * (sluice-web serves no TLS yet).
  *
  * Every string member is NULL when the file does not set it, except where a
  * default is given in the comment of the member.
@@ -57,6 +63,9 @@ struct sl_config {
 	char *tls_cert, *tls_key;  /* both or neither: NULL, clear text */
 	bool insecure;             /* clear text allowed off loopback; default false */
 	int64_t retention;         /* seconds; 0 (the default): runs are kept forever */
+	char *web_listen;          /* default "127.0.0.1:7412" */
+	char *web_base_url;        /* NULL unless set */
+	bool web_insecure;         /* clear text allowed off loopback; default false */
 };
 
 #define SL_CONFIG_DEFAULT_PATH "/etc/sluice/sluice.yaml"

@@ -1,0 +1,96 @@
+#!/bin/sh
+# sluice-web's skeleton (docs/web.md): /health follows the database (200,
+# then 503 once it is stopped), /api/v1/version, a problem+json 404, a
+# malformed request answered 400 by h2o while the daemon keeps serving, a
+# prompt exit 0 on SIGTERM, and a bad key of its config group reported at
+# file:line:col.
+. "$(dirname "$0")/lib.sh"
+. "$TESTS_DIR/pg.sh"
+. "$TESTS_DIR/cli/daemons.sh"
+WEB=${SLUICE_WEB:?SLUICE_WEB must point at sluice-web}
+
+daemons_db web
+
+# get PATH: "STATUS CONTENT-TYPE" on the first line of $TMP/out, the body after.
+get() {
+	python3 - "$PORT" "$1" >"$TMP/out" <<'PY'
+import sys, urllib.request, urllib.error
+url = "http://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2])
+try:
+    r = urllib.request.urlopen(url, timeout=20)
+    code, ctype, body = r.status, r.headers.get("Content-Type"), r.read()
+except urllib.error.HTTPError as e:
+    code, ctype, body = e.code, e.headers.get("Content-Type"), e.read()
+print(code, ctype)
+print(body.decode())
+PY
+}
+
+PORT=$(free_port)
+cat >"$TMP/w.yaml" <<YAML
+web:
+  listen: 127.0.0.1:$PORT
+  base_url: http://localhost:$PORT/
+YAML
+start_daemon "$WEB" w
+wait_for "$TMP/w.log" "event=started" 30
+ok $? "sluice-web starts"
+expect_grep "$TMP/w.log" "listen=127.0.0.1:$PORT" "the log names the listen address"
+
+get /health
+expect_grep "$TMP/out" '^200 application/json' "/health: 200 JSON"
+expect_grep "$TMP/out" '^{"status":"ok"}$' "/health: status ok"
+
+get /api/v1/version
+expect_grep "$TMP/out" '^200 application/json' "/api/v1/version: 200 JSON"
+expect_grep "$TMP/out" '^{"version":"[0-9][0-9.]*"}$' "/api/v1/version: the version"
+
+get /api/v1/nope
+expect_grep "$TMP/out" '^404 application/problem+json' "an unknown path: 404 problem+json"
+python3 - "$TMP/out" <<'PY'
+import json, sys
+doc = json.loads(open(sys.argv[1]).read().split("\n", 1)[1])
+assert doc["status"] == 404 and doc["title"] == "Not Found", doc
+assert doc["type"] == "about:blank" and "/api/v1/nope" in doc["detail"], doc
+PY
+ok $? "the 404 is an RFC 9457 problem naming the path"
+
+# A request line that is not HTTP: h2o answers 400, the daemon lives on.
+python3 - "$PORT" >"$TMP/raw" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+s.sendall(b"GARBAGE \x01\x02 NOT-HTTP\r\n\r\n")
+print(s.recv(4096).decode("latin-1").split("\r\n")[0])
+PY
+expect_grep "$TMP/raw" '^HTTP/1.1 400' "a malformed request line: 400"
+get /api/v1/version
+expect_grep "$TMP/out" '^200 ' "the daemon still serves after it"
+
+# The database stops: /health says so, other routes go on.
+pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >/dev/null 2>&1
+get /health
+expect_grep "$TMP/out" '^503 application/problem+json' "/health without the database: 503 problem+json"
+expect_grep "$TMP/out" '"status":503' "the problem holds the status"
+get /api/v1/version
+expect_grep "$TMP/out" '^200 ' "other routes still answer"
+
+kill -TERM "$w_pid"
+wait_exit "$w_pid" 10
+expect_str "$status" 0 "SIGTERM: exit 0 within 10 s"
+expect_grep "$TMP/w.log" "event=stopped" "it logs its stop"
+
+# The config group is read strictly.
+printf 'web:\n  listen: 127.0.0.1:1\n  lisen: x\n' >"$TMP/bad.yaml"
+run "$WEB" --config "$TMP/bad.yaml"
+expect_status 2 "an unknown web key: exit 2"
+expect_grep "$TMP/err" "bad.yaml:3:3: .*lisen" "it is reported at file:line:col"
+printf 'web:\n  listen: 0.0.0.0:7412\n' >"$TMP/open.yaml"
+run "$WEB" --config "$TMP/open.yaml"
+expect_status 2 "off loopback without web.insecure: exit 2"
+expect_grep "$TMP/err" "open.yaml:2:11: web.listen: 0.0.0.0:7412 is not a loopback" \
+	"the refusal names file:line:col"
+printf 'web:\n  listen: 0.0.0.0:7412\n  insecure: true\n' >"$TMP/open.yaml"
+run "$WEB" --config "$TMP/open.yaml" --check-config
+expect_status 0 "web.insecure: true allows it"
+
+done_testing
