@@ -150,6 +150,13 @@ static void h2o_done(struct web *w)
 	if (!w->h2o_ready)
 		return;
 	w->h2o_ready = false;
+	/*
+	 * h2o_context_request_shutdown linked h2o's HTTP/2 GOAWAY re-sender into
+	 * its one-second timeout; with no connection left it has nothing to
+	 * do, and h2o_context_dispose asserts that no timeout is still armed.
+	 */
+	if (h2o_timeout_is_linked(&w->h2o_ctx.http2._graceful_shutdown_timeout))
+		h2o_timeout_unlink(&w->h2o_ctx.http2._graceful_shutdown_timeout);
 	h2o_context_dispose(&w->h2o_ctx);
 	h2o_config_dispose(&w->h2o_cfg);
 }

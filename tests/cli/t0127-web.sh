@@ -74,9 +74,28 @@ expect_grep "$TMP/out" '"status":503' "the problem holds the status"
 get /api/v1/version
 expect_grep "$TMP/out" '^200 ' "other routes still answer"
 
-kill -TERM "$w_pid"
-wait_exit "$w_pid" 10
-expect_str "$status" 0 "SIGTERM: exit 0 within 10 s"
+# SIGTERM while a client holds a kept-alive connection open: h2o closes it
+# (no keep-alive once a stop is asked for) and the daemon exits 0.
+python3 - "$PORT" "$w_pid" >"$TMP/ka" <<'PY'
+import http.client, os, signal, sys, time
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
+c.request("GET", "/api/v1/version")
+r = c.getresponse()
+r.read()
+print("keep-alive" if not r.will_close else "closed")
+os.kill(int(sys.argv[2]), signal.SIGTERM)
+time.sleep(0.2)
+c.request("GET", "/api/v1/version")
+try:
+    r = c.getresponse()
+    r.read()
+    print("answered", r.status, "close" if r.will_close else "kept")
+except (ConnectionError, http.client.HTTPException):
+    print("closed by the server")
+PY
+expect_grep "$TMP/ka" "^keep-alive" "the first answer keeps the connection alive"
+wait_exit "$w_pid" 20
+expect_str "$status" 0 "SIGTERM: exit 0 within a generous 20 s"
 expect_grep "$TMP/w.log" "event=stopped" "it logs its stop"
 
 # The config group is read strictly.
