@@ -45,6 +45,17 @@ get /api/v1/version
 expect_grep "$TMP/out" '^200 application/json' "/api/v1/version: 200 JSON"
 expect_grep "$TMP/out" '^{"version":"[0-9][0-9.]*"}$' "/api/v1/version: the version"
 
+python3 - "$PORT" >"$TMP/raw" <<'PY'
+import http.client, sys
+for method, path in (("HEAD", "/api/v1/version"), ("POST", "/health")):
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=20)
+    c.request(method, path)
+    r = c.getresponse()
+    print(method, r.status, r.getheader("Allow"), len(r.read()))
+PY
+expect_grep "$TMP/raw" '^HEAD 200 None 0$' "HEAD: 200 without a body"
+expect_grep "$TMP/raw" '^POST 405 GET, HEAD ' "POST on /health: 405 with Allow"
+
 get /api/v1/nope
 expect_grep "$TMP/out" '^404 application/problem+json' "an unknown path: 404 problem+json"
 python3 - "$TMP/out" <<'PY'
