@@ -24,11 +24,13 @@
 #include "sluice/log.h"
 #include "sluice/sdnotify.h"
 #include "sluice/strbuf.h"
+#include "sluice/tls.h"
 #include "sluice_version.h"
 
 struct web {
 	struct sl_config cfg;
 	struct sl_db *db;
+	struct sl_tls_ctx *tls; /* NULL: clear text */
 	uv_loop_t *loop;
 	uv_tcp_t listener;
 	uv_signal_t sigterm, sigint;
@@ -280,6 +282,11 @@ static int start(struct web *w)
 	w->h2o_ready = true;
 	w->accept_ctx.ctx = &w->h2o_ctx;
 	w->accept_ctx.hosts = w->h2o_cfg.hosts;
+	if (w->tls) {
+		w->accept_ctx.ssl_ctx = sl_tls_ctx_ssl(w->tls);
+		/* HTTP/2 for clients that offer it, HTTP/1.1 otherwise. */
+		h2o_ssl_register_alpn_protocols(w->accept_ctx.ssl_ctx, h2o_http2_alpn_protocols);
+	}
 
 	if ((rc = uv_timer_init(w->loop, &w->watchdog_timer)) ||
 	    (rc = uv_signal_init(w->loop, &w->sigterm)) ||
@@ -296,10 +303,11 @@ static int start(struct web *w)
 	if ((rc = web_listen(w)))
 		return rc;
 	sl_sdnotify_watchdog_start(&w->watchdog_timer);
-	sl_log("info", "started", "listen=%s base_url=%s database=%s:%s version=%s",
-	       w->cfg.web_listen, w->cfg.web_base_url ? w->cfg.web_base_url : "-",
-	       sl_db_where(w->db), sl_db_name(w->db), SLUICE_VERSION);
-	if (w->cfg.web_insecure)
+	sl_log("info", "started", "listen=%s tls=%s base_url=%s database=%s:%s version=%s",
+	       w->cfg.web_listen, w->tls ? "yes" : "no",
+	       w->cfg.web_base_url ? w->cfg.web_base_url : "-", sl_db_where(w->db),
+	       sl_db_name(w->db), SLUICE_VERSION);
+	if (w->cfg.web_insecure && !w->tls)
 		sl_log("warn", "insecure",
 		       "listen=%s reason=\"web.insecure: true: HTTP in clear text off loopback\"",
 		       w->cfg.web_listen);
@@ -376,6 +384,11 @@ int main(int argc, char **argv)
 		status = 0;
 		goto out;
 	}
+	if (w.cfg.web_tls_cert &&
+	    sl_tls_ctx_server(&w.tls, w.cfg.web_tls_cert, w.cfg.web_tls_key, &err)) {
+		fprintf(stderr, "sluice-web: web.tls_cert: %s\n", err.buf);
+		goto out;
+	}
 	if (sl_db_connect(&w.db, w.cfg.database_url, &err)) {
 		fprintf(stderr, "sluice-web: %s\n", err.buf);
 		goto out;
@@ -407,6 +420,7 @@ out:
 		status = 1;
 	}
 	sl_db_free(w.db);
+	sl_tls_ctx_free(w.tls);
 	sl_diags_release(&diags);
 	sl_strbuf_release(&err);
 	sl_config_release(&w.cfg);

@@ -46,6 +46,8 @@ void sl_config_release(struct sl_config *cfg)
 	free(cfg->tls_key);
 	free(cfg->web_listen);
 	free(cfg->web_base_url);
+	free(cfg->web_tls_cert);
+	free(cfg->web_tls_key);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -180,6 +182,8 @@ static bool hostport_loopback(const char *hostport)
 static const struct sl_ykey web_keys[] = {
     SL_YKEY_STRING("listen", struct sl_config, web_listen, SL_YKEY_NULL_KEEPS, NULL),
     SL_YKEY_STRING("base_url", struct sl_config, web_base_url, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_STRING("tls_cert", struct sl_config, web_tls_cert, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_STRING("tls_key", struct sl_config, web_tls_key, SL_YKEY_NULL_KEEPS, NULL),
     SL_YKEY_BOOL("insecure", struct sl_config, web_insecure, 0),
 };
 
@@ -196,13 +200,19 @@ static bool read_web(struct sl_yreader *r, const char *name, const struct sl_yno
 
 	if (sl_yschema_read(r, &schema, &scope, v, out, &found))
 		return false;
+	/* Half a pair would start without TLS. */
+	if (!cfg->web_tls_cert != !cfg->web_tls_key) {
+		sl_yreader_report(r, v,
+		                  "web: tls_cert and tls_key go together: set both or neither");
+		return false;
+	}
 	const struct sl_ynode *listen = found_value(&schema, &found, "listen");
-	if (cfg->web_insecure || !listen || hostport_loopback(cfg->web_listen))
+	if (cfg->web_tls_cert || cfg->web_insecure || !listen || hostport_loopback(cfg->web_listen))
 		return true;
-	/* sluice-web has no TLS yet: off loopback, only when asked for by name. */
 	sl_yreader_report(r, listen,
-	                  "web.listen: %s is not a loopback address, and sluice-web serves no "
-	                  "TLS yet: set web.insecure: true if the network is trusted",
+	                  "web.listen: %s is not a loopback address, and HTTP would travel in "
+	                  "clear text: set web.tls_cert and web.tls_key, or web.insecure: true "
+	                  "if the network is trusted",
 	                  cfg->web_listen);
 	return false;
 }
@@ -222,8 +232,8 @@ static const struct sl_ykey top_keys[] = {
     SL_YKEY_FN("tls", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS, "a mapping (cert, key)", read_sched_tls),
     SL_YKEY_BOOL("insecure", struct sl_config, insecure, 0),
     SL_YKEY_DURATION("retention", struct sl_config, retention, SL_YKEY_POSITIVE),
-    SL_YKEY_FN("web", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS, "a mapping (listen, base_url, insecure)",
-               read_web),
+    SL_YKEY_FN("web", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS,
+               "a mapping (listen, base_url, tls_cert, tls_key, insecure)", read_web),
 };
 
 /*

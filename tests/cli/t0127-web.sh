@@ -77,6 +77,33 @@ expect_grep "$TMP/raw" '^HTTP/1.1 400' "a malformed request line: 400"
 get /api/v1/version
 expect_grep "$TMP/out" '^200 ' "the daemon still serves after it"
 
+# HTTPS: web.tls_cert and web.tls_key (the layer's TLS 1.3 context).
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+	-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 \
+	-keyout "$TMP/web.key" -out "$TMP/web.pem" 2>"$TMP/openssl.err"
+ok $? "a self-signed certificate"
+TPORT=$(free_port)
+printf 'web:\n  listen: 127.0.0.1:%s\n  tls_cert: %s\n  tls_key: %s\n' \
+	"$TPORT" "$TMP/web.pem" "$TMP/web.key" >"$TMP/t.yaml"
+start_daemon "$WEB" t
+wait_for "$TMP/t.log" "event=started.* tls=yes" 30
+ok $? "sluice-web starts with TLS"
+python3 - "$TPORT" "$TMP/web.pem" >"$TMP/tls" <<'PY'
+import ssl, sys, urllib.request, urllib.error
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+r = urllib.request.urlopen("https://127.0.0.1:%s/api/v1/version" % sys.argv[1], context=ctx, timeout=20)
+print(r.status, r.read().decode())
+try:
+    urllib.request.urlopen("http://127.0.0.1:%s/api/v1/version" % sys.argv[1], timeout=20)
+    print("clear text answered")
+except Exception as e:
+    print("clear text refused")
+PY
+expect_grep "$TMP/tls" '^200 {"version":' "HTTPS: the version, the certificate verified"
+expect_grep "$TMP/tls" '^clear text refused' "clear text on the TLS port gets no answer"
+stop_daemon t
+expect_str "$status" 0 "the TLS daemon stops with exit 0"
+
 # The database stops: /health says so, other routes go on.
 pg_as "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >/dev/null 2>&1
 get /health
@@ -122,5 +149,17 @@ expect_grep "$TMP/err" "open.yaml:2:11: web.listen: 0.0.0.0:7412 is not a loopba
 printf 'web:\n  listen: 0.0.0.0:7412\n  insecure: true\n' >"$TMP/open.yaml"
 run "$WEB" --config "$TMP/open.yaml" --check-config
 expect_status 0 "web.insecure: true allows it"
+printf 'web:\n  listen: 0.0.0.0:7412\n  tls_cert: a.pem\n  tls_key: a.key\n' >"$TMP/open.yaml"
+run "$WEB" --config "$TMP/open.yaml" --check-config
+expect_status 0 "so do tls_cert and tls_key"
+printf 'web:\n  listen: 127.0.0.1:7412\n  tls_cert: a.pem\n' >"$TMP/half.yaml"
+run "$WEB" --config "$TMP/half.yaml"
+expect_status 2 "tls_cert without tls_key: exit 2"
+expect_grep "$TMP/err" "half.yaml:2:3: web: tls_cert and tls_key go together" \
+	"it is reported at file:line:col"
+printf 'web:\n  tls_cert: %s\n  tls_key: %s\n' "$TMP/web.key" "$TMP/web.pem" >"$TMP/swap.yaml"
+run "$WEB" --config "$TMP/swap.yaml"
+expect_status 1 "a certificate that does not load: exit 1"
+expect_grep "$TMP/err" "^sluice-web: web.tls_cert: cannot load" "... said so"
 
 done_testing
