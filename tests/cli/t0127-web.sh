@@ -1,9 +1,9 @@
 #!/bin/sh
 # sluice-web's skeleton (docs/web.md): /health follows the database (200,
 # then 503 once it is stopped), /api/v1/version, a problem+json 404, a
-# malformed request answered 400 by h2o while the daemon keeps serving, a
-# prompt exit 0 on SIGTERM, and a bad key of its config group reported at
-# file:line:col.
+# malformed request answered 400 by h2o while the daemon keeps serving,
+# HTTPS with web.tls_cert/tls_key, an exit 0 on SIGTERM with a kept-alive
+# connection open, and its config group read strictly (file:line:col).
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/pg.sh"
 . "$TESTS_DIR/cli/daemons.sh"
