@@ -143,10 +143,11 @@ static int one_id(const struct cli_command *cmd, const struct cli_args *args, co
 	if (args->n < 1)
 		return cli_usage_error(cmd, "missing %s", what);
 	if (!sl_id_valid(args->v[0]))
-		return cli_usage_error(cmd,
-		                       "%s: '%s' is not a valid user name ([A-Za-z0-9_.-], 1 to 200 "
-		                       "characters)",
-		                       what, args->v[0]);
+		return cli_usage_error(
+		    cmd,
+		    "%s: '%s' is not a valid user name ([A-Za-z0-9_.-], 1 to 200 "
+		    "characters)",
+		    what, args->v[0]);
 	return CLI_EXIT_OK;
 }
 
@@ -279,8 +280,8 @@ static int run_users_list(struct cli *cli, int argc, char **argv)
 	cli_table_header(&table, "USER", "ROLE", "CREATED", "TOKENS", NULL);
 	cli_table_align_right(&table, 3);
 	for (int row = 0; row < sl_rows_nr(res); row++) {
-		json_t *obj = json_pack("{s:s, s:s}", "user", sl_rows_value(res, row, U_NAME), "role",
-		                        sl_rows_value(res, row, U_ROLE));
+		json_t *obj = json_pack("{s:s, s:s}", "user", sl_rows_value(res, row, U_NAME),
+		                        "role", sl_rows_value(res, row, U_ROLE));
 
 		cli_table_add(&table, sl_rows_value(res, row, U_NAME));
 		cli_table_add(&table, sl_rows_value(res, row, U_ROLE));
@@ -401,8 +402,9 @@ static int run_tokens_list(struct cli *cli, int argc, char **argv)
 	cli_table_header(&table, "ID", "USER", "CREATED", "REVOKED", "LAST USED", NULL);
 	cli_table_align_right(&table, 0);
 	for (int row = 0; row < sl_rows_nr(res); row++) {
-		json_t *obj = json_pack("{s:I, s:s}", "id", (json_int_t)sl_rows_int(res, row, T_ID, 0),
-		                        "user", sl_rows_value(res, row, T_USER));
+		json_t *obj =
+		    json_pack("{s:I, s:s}", "id", (json_int_t)sl_rows_int(res, row, T_ID, 0),
+		              "user", sl_rows_value(res, row, T_USER));
 
 		cli_table_add(&table, sl_rows_value(res, row, T_ID));
 		cli_table_add(&table, sl_rows_value(res, row, T_USER));
@@ -473,9 +475,9 @@ static int run_audit(struct cli *cli, int argc, char **argv)
 	for (int row = 0; row < sl_rows_nr(res); row++) {
 		json_t *obj = json_pack(
 		    "{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)sl_rows_int(res, row, A_ID, 0),
-		    "actor", sl_rows_value(res, row, A_ACTOR), "via", sl_rows_value(res, row, A_VIA),
-		    "action", sl_rows_value(res, row, A_ACTION), "target",
-		    sl_rows_value(res, row, A_TARGET));
+		    "actor", sl_rows_value(res, row, A_ACTOR), "via",
+		    sl_rows_value(res, row, A_VIA), "action", sl_rows_value(res, row, A_ACTION),
+		    "target", sl_rows_value(res, row, A_TARGET));
 
 		cli_table_add(&table, sl_rows_value(res, row, A_ID));
 		add_time(&table, obj, "at", res, row, A_AT);

@@ -63,7 +63,8 @@ int sl_password_hash(const char *password, size_t len, char hash[SL_PASSWORD_HAS
 	/* Interactive limits: a login costs tens of milliseconds and 64 MiB,
 	 * which is what each guess of an attacker holding the hash costs too. */
 	if (crypto_pwhash_str_alg(hash, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-	                          crypto_pwhash_MEMLIMIT_INTERACTIVE, crypto_pwhash_ALG_ARGON2ID13)) {
+	                          crypto_pwhash_MEMLIMIT_INTERACTIVE,
+	                          crypto_pwhash_ALG_ARGON2ID13)) {
 		sl_strbuf_adds(err, "cannot hash the password (argon2id ran out of memory)");
 		return SL_ERR;
 	}
@@ -187,8 +188,7 @@ out:
 	return rc;
 }
 
-int sl_token_revoke(struct sl_db *db, const struct sl_actor *who, int64_t id,
-                    struct sl_strbuf *err)
+int sl_token_revoke(struct sl_db *db, const struct sl_actor *who, int64_t id, struct sl_strbuf *err)
 {
 	char arg[24];
 

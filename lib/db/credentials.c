@@ -53,9 +53,7 @@ int sl_secret_generate(const char *prefix, char *out, size_t size, struct sl_str
 	}
 	memcpy(out, prefix, plen);
 	for (int i = 0; i < len; i++)
-		out[plen + (size_t)i] = b64[i] == '+'   ? '-'
-		                        : b64[i] == '/' ? '_'
-		                                        : (char)b64[i];
+		out[plen + (size_t)i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char)b64[i];
 	out[plen + (size_t)len] = '\0';
 	memset(b64, 0, sizeof(b64));
 	return 0;
