@@ -251,46 +251,39 @@ static void add_time(struct cli_table *table, json_t *obj, const char *key,
 	sl_strbuf_release(&sb);
 }
 
-/* Parse the options of a listing (no positional) and connect. */
-static int list_start(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
-                      int (*on_option)(struct cli *, int, const char *, void *), void *ctx,
-                      struct sl_db **db)
-{
-	struct cli_args args;
-	int rc = cli_start(cli, cmd, argc, argv, on_option, ctx, 0, 0, "no argument", &args, db);
+/*
+ * A listing: its options (no positional), its view `read` (given `limit`),
+ * a header, and `row` adding each row to the table and returning its JSON.
+ */
+struct listing {
+	const struct cli_command *cmd;
+	int (*on_option)(struct cli *, int, const char *, void *);
+	int (*read)(struct sl_db *, long, struct sl_rows **, struct sl_strbuf *);
+	const char *header[6]; /* NULL after the last */
+	size_t align_right;    /* the column aligned right */
+	json_t *(*row)(struct cli_table *, const struct sl_rows *, int);
+};
 
-	free(args.v);
-	return rc;
-}
-
-/* The columns of accounts_users_list (lib/db/sql/accounts.sql). */
-enum { U_NAME, U_ROLE, U_CREATED, U_TOKENS };
-
-static int run_users_list(struct cli *cli, int argc, char **argv)
+static int run_list(struct cli *cli, const struct listing *l, int argc, char **argv)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	struct cli_table table = CLI_TABLE_INIT;
 	struct sl_rows *res = NULL;
 	json_t *list = json_array();
+	struct cli_args args;
 	struct sl_db *db;
-	int rc = list_start(cli, &cli_cmd_users_list, argc, argv, NULL, NULL, &db);
+	long limit = 50;
+	int rc = cli_start(cli, l->cmd, argc, argv, l->on_option, &limit, 0, 0, "no argument",
+	                   &args, &db);
 
-	if (!db || (rc = cli_db_rc(sl_view_users(db, &res, &err), &err)))
+	if (!db || (rc = cli_db_rc(l->read(db, limit, &res, &err), &err)))
 		goto out;
-	cli_table_header(&table, "USER", "ROLE", "CREATED", "TOKENS", NULL);
-	cli_table_align_right(&table, 3);
-	for (int row = 0; row < sl_rows_nr(res); row++) {
-		json_t *obj = json_pack("{s:s, s:s}", "user", sl_rows_value(res, row, U_NAME),
-		                        "role", sl_rows_value(res, row, U_ROLE));
-
-		cli_table_add(&table, sl_rows_value(res, row, U_NAME));
-		cli_table_add(&table, sl_rows_value(res, row, U_ROLE));
-		add_time(&table, obj, "created_at", res, row, U_CREATED);
-		cli_table_add(&table, sl_rows_value(res, row, U_TOKENS));
-		json_object_set_new(obj, "active_tokens",
-		                    json_integer(sl_rows_int(res, row, U_TOKENS, 0)));
-		json_array_append_new(list, obj);
-	}
+	/* The list ends at the first NULL: a shorter header leaves the rest NULL. */
+	cli_table_header(&table, l->header[0], l->header[1], l->header[2], l->header[3],
+	                 l->header[4], l->header[5], NULL);
+	cli_table_align_right(&table, l->align_right);
+	for (int row = 0; row < sl_rows_nr(res); row++)
+		json_array_append_new(list, l->row(&table, res, row));
 	rc = cli_print_list(cli, &table, list);
 	list = NULL;
 out:
@@ -299,7 +292,42 @@ out:
 	sl_rows_free(res);
 	sl_db_free(db);
 	sl_strbuf_release(&err);
+	free(args.v);
 	return rc;
+}
+
+/* The columns of accounts_users_list (lib/db/sql/accounts.sql). */
+enum { U_NAME, U_ROLE, U_CREATED, U_TOKENS };
+
+static json_t *user_row(struct cli_table *table, const struct sl_rows *res, int row)
+{
+	json_t *obj = json_pack("{s:s, s:s}", "user", sl_rows_value(res, row, U_NAME), "role",
+	                        sl_rows_value(res, row, U_ROLE));
+
+	cli_table_add(table, sl_rows_value(res, row, U_NAME));
+	cli_table_add(table, sl_rows_value(res, row, U_ROLE));
+	add_time(table, obj, "created_at", res, row, U_CREATED);
+	cli_table_add(table, sl_rows_value(res, row, U_TOKENS));
+	json_object_set_new(obj, "active_tokens", json_integer(sl_rows_int(res, row, U_TOKENS, 0)));
+	return obj;
+}
+
+static int read_users(struct sl_db *db, long limit, struct sl_rows **res, struct sl_strbuf *err)
+{
+	(void)limit;
+	return sl_view_users(db, res, err);
+}
+
+static int run_users_list(struct cli *cli, int argc, char **argv)
+{
+	static const struct listing l = {&cli_cmd_users_list,
+	                                 NULL,
+	                                 read_users,
+	                                 {"USER", "ROLE", "CREATED", "TOKENS"},
+	                                 3,
+	                                 user_row};
+
+	return run_list(cli, &l, argc, argv);
 }
 
 /*
@@ -388,40 +416,35 @@ out:
 /* The columns of accounts_tokens_list. */
 enum { T_ID, T_USER, T_CREATED, T_REVOKED, T_USED };
 
+static json_t *token_row(struct cli_table *table, const struct sl_rows *res, int row)
+{
+	json_t *obj = json_pack("{s:I, s:s}", "id", (json_int_t)sl_rows_int(res, row, T_ID, 0),
+	                        "user", sl_rows_value(res, row, T_USER));
+
+	cli_table_add(table, sl_rows_value(res, row, T_ID));
+	cli_table_add(table, sl_rows_value(res, row, T_USER));
+	add_time(table, obj, "created_at", res, row, T_CREATED);
+	add_time(table, obj, "revoked_at", res, row, T_REVOKED);
+	add_time(table, obj, "last_used_at", res, row, T_USED);
+	return obj;
+}
+
+static int read_tokens(struct sl_db *db, long limit, struct sl_rows **res, struct sl_strbuf *err)
+{
+	(void)limit;
+	return sl_view_tokens(db, res, err);
+}
+
 static int run_tokens_list(struct cli *cli, int argc, char **argv)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	struct cli_table table = CLI_TABLE_INIT;
-	struct sl_rows *res = NULL;
-	json_t *list = json_array();
-	struct sl_db *db;
-	int rc = list_start(cli, &cli_cmd_tokens_list, argc, argv, NULL, NULL, &db);
+	static const struct listing l = {&cli_cmd_tokens_list,
+	                                 NULL,
+	                                 read_tokens,
+	                                 {"ID", "USER", "CREATED", "REVOKED", "LAST USED"},
+	                                 0,
+	                                 token_row};
 
-	if (!db || (rc = cli_db_rc(sl_view_tokens(db, &res, &err), &err)))
-		goto out;
-	cli_table_header(&table, "ID", "USER", "CREATED", "REVOKED", "LAST USED", NULL);
-	cli_table_align_right(&table, 0);
-	for (int row = 0; row < sl_rows_nr(res); row++) {
-		json_t *obj =
-		    json_pack("{s:I, s:s}", "id", (json_int_t)sl_rows_int(res, row, T_ID, 0),
-		              "user", sl_rows_value(res, row, T_USER));
-
-		cli_table_add(&table, sl_rows_value(res, row, T_ID));
-		cli_table_add(&table, sl_rows_value(res, row, T_USER));
-		add_time(&table, obj, "created_at", res, row, T_CREATED);
-		add_time(&table, obj, "revoked_at", res, row, T_REVOKED);
-		add_time(&table, obj, "last_used_at", res, row, T_USED);
-		json_array_append_new(list, obj);
-	}
-	rc = cli_print_list(cli, &table, list);
-	list = NULL;
-out:
-	json_decref(list);
-	cli_table_release(&table);
-	sl_rows_free(res);
-	sl_db_free(db);
-	sl_strbuf_release(&err);
-	return rc;
+	return run_list(cli, &l, argc, argv);
 }
 
 static int check_token_id(const struct cli_command *cmd, const struct cli_args *args)
@@ -458,42 +481,28 @@ static int on_audit_option(struct cli *cli, int opt, const char *arg, void *ctx)
 /* The columns of accounts_audit_list. */
 enum { A_ID, A_AT, A_ACTOR, A_VIA, A_ACTION, A_TARGET };
 
+static json_t *audit_row(struct cli_table *table, const struct sl_rows *res, int row)
+{
+	json_t *obj = json_pack(
+	    "{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)sl_rows_int(res, row, A_ID, 0), "actor",
+	    sl_rows_value(res, row, A_ACTOR), "via", sl_rows_value(res, row, A_VIA), "action",
+	    sl_rows_value(res, row, A_ACTION), "target", sl_rows_value(res, row, A_TARGET));
+
+	cli_table_add(table, sl_rows_value(res, row, A_ID));
+	add_time(table, obj, "at", res, row, A_AT);
+	for (int col = A_ACTOR; col <= A_TARGET; col++)
+		cli_table_add(table, sl_rows_value(res, row, col));
+	return obj;
+}
+
 static int run_audit(struct cli *cli, int argc, char **argv)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	struct cli_table table = CLI_TABLE_INIT;
-	struct sl_rows *res = NULL;
-	json_t *list = json_array();
-	struct sl_db *db;
-	long limit = 50;
-	int rc = list_start(cli, &cli_cmd_audit, argc, argv, on_audit_option, &limit, &db);
+	static const struct listing l = {&cli_cmd_audit,
+	                                 on_audit_option,
+	                                 sl_view_audit,
+	                                 {"ID", "AT", "WHO", "VIA", "ACTION", "TARGET"},
+	                                 0,
+	                                 audit_row};
 
-	if (!db || (rc = cli_db_rc(sl_view_audit(db, limit, &res, &err), &err)))
-		goto out;
-	cli_table_header(&table, "ID", "AT", "WHO", "VIA", "ACTION", "TARGET", NULL);
-	cli_table_align_right(&table, 0);
-	for (int row = 0; row < sl_rows_nr(res); row++) {
-		json_t *obj = json_pack(
-		    "{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)sl_rows_int(res, row, A_ID, 0),
-		    "actor", sl_rows_value(res, row, A_ACTOR), "via",
-		    sl_rows_value(res, row, A_VIA), "action", sl_rows_value(res, row, A_ACTION),
-		    "target", sl_rows_value(res, row, A_TARGET));
-
-		cli_table_add(&table, sl_rows_value(res, row, A_ID));
-		add_time(&table, obj, "at", res, row, A_AT);
-		cli_table_add(&table, sl_rows_value(res, row, A_ACTOR));
-		cli_table_add(&table, sl_rows_value(res, row, A_VIA));
-		cli_table_add(&table, sl_rows_value(res, row, A_ACTION));
-		cli_table_add(&table, sl_rows_value(res, row, A_TARGET));
-		json_array_append_new(list, obj);
-	}
-	rc = cli_print_list(cli, &table, list);
-	list = NULL;
-out:
-	json_decref(list);
-	cli_table_release(&table);
-	sl_rows_free(res);
-	sl_db_free(db);
-	sl_strbuf_release(&err);
-	return rc;
+	return run_list(cli, &l, argc, argv);
 }
