@@ -60,7 +60,7 @@ int sl_password_hash(const char *password, size_t len, char hash[SL_PASSWORD_HAS
 	}
 	if ((rc = sodium_ready(err)))
 		return rc;
-	/* Interactive limits: a login costs tens of milliseconds and 64 MiB,
+	/* Interactive limits: a login costs about 0.2 s and 64 MiB,
 	 * which is what each guess of an attacker holding the hash costs too. */
 	if (crypto_pwhash_str_alg(hash, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
 	                          crypto_pwhash_MEMLIMIT_INTERACTIVE,
