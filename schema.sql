@@ -260,6 +260,38 @@ CREATE TABLE worker_credentials (
 		CHECK ((sha256 IS NULL) = (revoked_at IS NOT NULL))
 );
 
+CREATE TABLE users (
+	name          sl_id       PRIMARY KEY,
+	role          text        NOT NULL
+		CONSTRAINT users_role_check CHECK (role IN ('viewer', 'operator', 'admin')),
+	password_hash text        NOT NULL
+		CONSTRAINT users_password_hash_check CHECK (password_hash LIKE '$argon2id$%'),
+	created_at    timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE api_tokens (
+	token_id     bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	user_name    sl_id       NOT NULL REFERENCES users ON DELETE CASCADE,
+	sha256       bytea       NOT NULL UNIQUE
+		CONSTRAINT api_tokens_hash_check CHECK (octet_length(sha256) = 32),
+	created_at   timestamptz NOT NULL DEFAULT now(),
+	revoked_at   timestamptz,
+	last_used_at timestamptz
+);
+
+CREATE INDEX api_tokens_user_idx ON api_tokens (user_name);
+
+CREATE TABLE audit_log (
+	audit_id bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	at       timestamptz NOT NULL DEFAULT now(),
+	-- The login name behind the CLI, or the account behind the web.
+	actor    text        NOT NULL,
+	via      text        NOT NULL CONSTRAINT audit_log_via_check CHECK (via IN ('cli', 'web')),
+	-- What was done ('users add', 'tokens revoke', ...) and to what.
+	action   text        NOT NULL,
+	target   text        NOT NULL DEFAULT ''
+);
+
 CREATE TABLE attempts (
 	attempt_id    bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	ti_id         bigint      NOT NULL REFERENCES task_instances ON DELETE CASCADE,
@@ -395,4 +427,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(8, 'random_fencing_tokens'),
 	(9, 'worker_credentials'),
 	(10, 'attempt_version'),
-	(11, 'poke_number');
+	(11, 'poke_number'),
+	(12, 'users_tokens_audit');

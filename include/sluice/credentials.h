@@ -29,11 +29,20 @@
 
 /** Every secret starts so: the format's version, and a mark for secret scanners. */
 #define SL_CREDENTIAL_PREFIX "sluice-wk1."
+/** 32 random bytes in unpadded base64url. */
+#define SL_SECRET_B64_LEN 43
 /** A secret's length: the prefix and 32 random bytes in unpadded base64url. */
-#define SL_CREDENTIAL_SECRET_LEN (sizeof(SL_CREDENTIAL_PREFIX) - 1 + 43)
+#define SL_CREDENTIAL_SECRET_LEN (sizeof(SL_CREDENTIAL_PREFIX) - 1 + SL_SECRET_B64_LEN)
 #define SL_CREDENTIAL_HASH_LEN   32
 /** The NOTIFY payload of a change is this, a space and the worker's name. */
 #define SL_CREDENTIAL_NOTIFY "credential"
+
+/**
+ * `prefix` and 32 random bytes from getrandom(2) in unpadded base64url, in
+ * `out` of `size` bytes: exactly strlen(prefix) + SL_SECRET_B64_LEN + 1.
+ * The workers' secrets and the API tokens (accounts.h) are made so.
+ */
+int sl_secret_generate(const char *prefix, char *out, size_t size, struct sl_strbuf *err);
 
 /**
  * A new secret in `secret` (SL_CREDENTIAL_SECRET_LEN characters and a NUL),
@@ -44,6 +53,10 @@ int sl_credential_generate(char secret[SL_CREDENTIAL_SECRET_LEN + 1], struct sl_
 /** The SHA-256 of `len` bytes of `secret`. */
 int sl_credential_hash(const char *secret, size_t len, unsigned char hash[SL_CREDENTIAL_HASH_LEN],
                        struct sl_strbuf *err);
+
+/** `hash` in lower-case hex, as the statements take it. */
+void sl_credential_hex(const unsigned char hash[SL_CREDENTIAL_HASH_LEN],
+                       char hex[2 * SL_CREDENTIAL_HASH_LEN + 1]);
 
 enum sl_credential_state {
 	SL_CREDENTIAL_NONE,    /* no row: the name may use the shared token */

@@ -97,4 +97,11 @@ int sl_view_unserved_queues(struct sl_db *db, int64_t heartbeat_timeout, struct 
 /** status_live_runs */
 int sl_view_live_runs(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err);
 
+/** accounts_users_list: every user (name, role, created, active tokens). */
+int sl_view_users(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err);
+/** accounts_tokens_list: every API token, never its hash. */
+int sl_view_tokens(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err);
+/** accounts_audit_list: the newest `limit` rows of the audit log, newest first. */
+int sl_view_audit(struct sl_db *db, long limit, struct sl_rows **out, struct sl_strbuf *err);
+
 #endif

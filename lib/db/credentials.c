@@ -20,12 +20,12 @@
 
 #define SECRET_BYTES 32
 
-int sl_credential_generate(char secret[SL_CREDENTIAL_SECRET_LEN + 1], struct sl_strbuf *err)
+int sl_secret_generate(const char *prefix, char *out, size_t size, struct sl_strbuf *err)
 {
 	unsigned char raw[SECRET_BYTES];
 	/* EVP_EncodeBlock writes 4 characters per 3 bytes, padded, and a NUL. */
 	unsigned char b64[4 * ((SECRET_BYTES + 2) / 3) + 1];
-	size_t got = 0, prefix = sizeof(SL_CREDENTIAL_PREFIX) - 1;
+	size_t got = 0, plen = strlen(prefix);
 	int len;
 
 	while (got < sizeof(raw)) {
@@ -45,19 +45,23 @@ int sl_credential_generate(char secret[SL_CREDENTIAL_SECRET_LEN + 1], struct sl_
 	/* base64url without padding: safe in a file, a URL and a shell word. */
 	while (len > 0 && b64[len - 1] == '=')
 		len--;
-	if ((size_t)len + prefix != SL_CREDENTIAL_SECRET_LEN) {
-		sl_strbuf_addf(err, "base64 of the secret has %d characters, not %zu", len,
-		               SL_CREDENTIAL_SECRET_LEN - prefix);
+	if ((size_t)len != SL_SECRET_B64_LEN || plen + SL_SECRET_B64_LEN + 1 != size) {
+		sl_strbuf_addf(err, "a secret of %zu characters does not fit in %zu bytes",
+		               plen + (size_t)len, size);
+		memset(b64, 0, sizeof(b64));
 		return SL_ERR;
 	}
-	memcpy(secret, SL_CREDENTIAL_PREFIX, prefix);
+	memcpy(out, prefix, plen);
 	for (int i = 0; i < len; i++)
-		secret[prefix + (size_t)i] = b64[i] == '+'   ? '-'
-		                             : b64[i] == '/' ? '_'
-		                                             : (char)b64[i];
-	secret[SL_CREDENTIAL_SECRET_LEN] = '\0';
+		out[plen + (size_t)i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char)b64[i];
+	out[plen + (size_t)len] = '\0';
 	memset(b64, 0, sizeof(b64));
 	return 0;
+}
+
+int sl_credential_generate(char secret[SL_CREDENTIAL_SECRET_LEN + 1], struct sl_strbuf *err)
+{
+	return sl_secret_generate(SL_CREDENTIAL_PREFIX, secret, SL_CREDENTIAL_SECRET_LEN + 1, err);
 }
 
 int sl_credential_hash(const char *secret, size_t len, unsigned char hash[SL_CREDENTIAL_HASH_LEN],
@@ -71,6 +75,13 @@ int sl_credential_hash(const char *secret, size_t len, unsigned char hash[SL_CRE
 		return SL_ERR;
 	}
 	return 0;
+}
+
+void sl_credential_hex(const unsigned char hash[SL_CREDENTIAL_HASH_LEN],
+                       char hex[2 * SL_CREDENTIAL_HASH_LEN + 1])
+{
+	for (size_t i = 0; i < SL_CREDENTIAL_HASH_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", hash[i]);
 }
 
 void sl_credentials_release(struct sl_credentials *c)
@@ -179,8 +190,7 @@ int sl_credential_add(struct sl_db *db, const char *worker_id,
 		sl_strbuf_addf(err, "'%s' is not a valid worker name", worker_id);
 		return SL_EINVAL;
 	}
-	for (size_t i = 0; i < SL_CREDENTIAL_HASH_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+	sl_credential_hex(hash, hex);
 	/* Not idempotent: sent twice, the second would find the first's row. */
 	if ((rc = sl_db_q(db, SL_Q_CREDENTIALS_ADD, 3, params, &r, err)))
 		goto out;

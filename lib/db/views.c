@@ -227,3 +227,21 @@ int sl_view_live_runs(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *
 {
 	return view(db, SL_Q_STATUS_LIVE_RUNS, 0, NULL, out, err);
 }
+
+int sl_view_users(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err)
+{
+	return view(db, SL_Q_ACCOUNTS_USERS_LIST, 0, NULL, out, err);
+}
+
+int sl_view_tokens(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err)
+{
+	return view(db, SL_Q_ACCOUNTS_TOKENS_LIST, 0, NULL, out, err);
+}
+
+int sl_view_audit(struct sl_db *db, long limit, struct sl_rows **out, struct sl_strbuf *err)
+{
+	struct num n;
+	const char *params[] = {num(&n, limit)};
+
+	return view(db, SL_Q_ACCOUNTS_AUDIT_LIST, 1, params, out, err);
+}

@@ -9,6 +9,11 @@
  * "prepared N of M statements" at the end; exit status 1 when any failed or
  * the database cannot be reached.
  *
+ * `query_tool login NAME` checks the first line of stdin as user NAME's
+ * password (sl_user_check_password: libsodium's crypto_pwhash_str_verify
+ * against the stored argon2id string), as the web daemon's login will:
+ * prints the role and exits 0 when it matches, exits 1 when not.
+ *
  * `query_tool words` checks instead, with no database, that every quoted
  * word in a statement is a name the C code knows: a state, an outcome, or
  * one of the few other vocabularies below (`query_tool words -` checks one
@@ -20,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sluice/accounts.h"
 #include "sluice/db.h"
 #include "sluice/outcome.h"
 #include "sluice/rules.h"
@@ -129,6 +135,31 @@ static int words_stdin(void)
 	return bad ? 1 : 0;
 }
 
+static int login(const char *name)
+{
+	struct sl_strbuf pw = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+	struct sl_db *db = NULL;
+	enum sl_role role = SL_ROLE_VIEWER;
+	bool ok = false;
+	int c, rc = 2;
+
+	while ((c = getchar()) != EOF && c != '\n')
+		sl_strbuf_addch(&pw, c);
+	if (sl_db_connect(&db, NULL, &err) ||
+	    sl_user_check_password(db, name, pw.buf ? pw.buf : "", pw.len, &ok, &role, &err)) {
+		fprintf(stderr, "query_tool: %s\n", err.buf);
+		goto out;
+	}
+	if (ok)
+		printf("%s\n", sl_role_name(role));
+	rc = ok ? 0 : 1;
+out:
+	sl_db_free(db);
+	sl_strbuf_release(&pw);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
@@ -139,6 +170,8 @@ int main(int argc, char **argv)
 		return words_stdin();
 	if (argc == 2 && !strcmp(argv[1], "words"))
 		return words();
+	if (argc == 3 && !strcmp(argv[1], "login"))
+		return login(argv[2]);
 	if (sl_db_connect(&db, NULL, &err)) {
 		fprintf(stderr, "query_tool: %s\n", err.buf);
 		sl_strbuf_release(&err);

@@ -1,0 +1,82 @@
+-- Accounts for the web UI and the HTTP API, their bearer tokens and the
+-- audit log (docs/security.md, "Accounts, tokens and the audit log"). A
+-- password arrives here already hashed with argon2id, a token as the hex
+-- of its SHA-256: neither ever reaches the server in clear. Each change
+-- writes its audit row in the same statement, so that there is never one
+-- without the other. $1 and $2 of a change are always who did it and how
+-- (cli or web).
+
+-- name: accounts_user_add
+-- Create user $3 with role $4 and password hash $5. No row comes back when
+-- the name is taken.
+WITH up AS (
+    INSERT INTO users (name, role, password_hash)
+    VALUES ($3::text, $4::text, $5::text)
+        ON CONFLICT (name) DO NOTHING
+    RETURNING name),
+audit AS (
+    INSERT INTO audit_log (actor, via, action, target)
+    SELECT $1::text, $2::text, 'users add', name || ' role=' || $4::text FROM up)
+SELECT name FROM up
+
+-- name: accounts_user_delete
+-- Delete user $3 and (by the foreign key) its tokens. No row comes back
+-- when there is no such user.
+WITH del AS (
+    DELETE FROM users WHERE name = $3::text RETURNING name),
+audit AS (
+    INSERT INTO audit_log (actor, via, action, target)
+    SELECT $1::text, $2::text, 'users delete', name FROM del)
+SELECT name FROM del
+
+-- name: accounts_user_password
+-- The password hash and role of user $1, for a login to check.
+SELECT password_hash, role FROM users WHERE name = $1::text
+
+-- name: accounts_users_list
+-- Every user, by name: name, role, created (seconds), active tokens.
+SELECT u.name, u.role, extract(epoch FROM u.created_at)::bigint,
+       (SELECT count(*) FROM api_tokens t
+         WHERE t.user_name = u.name AND t.revoked_at IS NULL)
+  FROM users u
+ ORDER BY u.name
+
+-- name: accounts_token_create
+-- A new token of hash $4 (hex) for user $3; its id comes back, no row when
+-- there is no such user.
+WITH up AS (
+    INSERT INTO api_tokens (user_name, sha256)
+    SELECT name, decode($4::text, 'hex') FROM users WHERE name = $3::text
+    RETURNING token_id, user_name),
+audit AS (
+    INSERT INTO audit_log (actor, via, action, target)
+    SELECT $1::text, $2::text, 'tokens create', token_id::text || ' user=' || user_name FROM up)
+SELECT token_id FROM up
+
+-- name: accounts_token_revoke
+-- Revoke token $3. No row comes back when there is no such token; a second
+-- revoke keeps the first one's time (and is audited too: it was asked).
+WITH up AS (
+    UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now())
+     WHERE token_id = $3::bigint
+    RETURNING token_id, user_name),
+audit AS (
+    INSERT INTO audit_log (actor, via, action, target)
+    SELECT $1::text, $2::text, 'tokens revoke', token_id::text || ' user=' || user_name FROM up)
+SELECT token_id FROM up
+
+-- name: accounts_tokens_list
+-- Every token, never its hash: id, user, created, revoked and last used
+-- (seconds, NULL when not).
+SELECT token_id, user_name, extract(epoch FROM created_at)::bigint,
+       extract(epoch FROM revoked_at)::bigint, extract(epoch FROM last_used_at)::bigint
+  FROM api_tokens
+ ORDER BY token_id
+
+-- name: accounts_audit_list
+-- The newest $1 rows of the audit log, newest first: id, at (seconds),
+-- actor, via, action, target.
+SELECT audit_id, extract(epoch FROM at)::bigint, actor, via, action, target
+  FROM audit_log
+ ORDER BY audit_id DESC
+ LIMIT $1::bigint
