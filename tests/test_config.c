@@ -43,6 +43,10 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.log_limit, 10 * 1024 * 1024);
 	assert_int_equal(cfg.hello_timeout, 5);
 	assert_int_equal(cfg.max_connections, 1024);
+	assert_string_equal(cfg.web_listen, "127.0.0.1:7412");
+	assert_null(cfg.web_base_url);
+	assert_null(cfg.web_tls_cert);
+	assert_false(cfg.web_insecure);
 	sl_config_release(&cfg);
 }
 
@@ -375,6 +379,46 @@ static void test_listen_needs_tls(void **state)
 	sl_diags_release(&d);
 }
 
+static void test_web_group(void **state)
+{
+	struct sl_diags d = SL_DIAGS_INIT;
+	struct sl_config cfg;
+
+	(void)state;
+	assert_int_equal(load_text(false,
+	                           "web:\n  listen: 0.0.0.0:8080\n  base_url: https://x/\n"
+	                           "  tls_cert: c.pem\n  tls_key: k.pem\n",
+	                           &d, &cfg, NULL),
+	                 0);
+	assert_string_equal(cfg.web_listen, "0.0.0.0:8080");
+	assert_string_equal(cfg.web_base_url, "https://x/");
+	assert_string_equal(cfg.web_tls_cert, "c.pem");
+	assert_string_equal(cfg.web_tls_key, "k.pem");
+	/* The scheduler's own listen is untouched. */
+	assert_string_equal(cfg.listen, "127.0.0.1:7411");
+	sl_config_release(&cfg);
+	/* Off loopback in clear text, at the value; a misspelt key, with a suggestion. */
+	assert_int_equal(load_text(false, "web:\n  listen: 10.0.0.1:80\n", &d, &cfg, NULL), 1);
+	assert_int_equal(d.items[0].line, 2);
+	assert_int_equal(d.items[0].column, 11);
+	sl_config_release(&cfg);
+	sl_diags_release(&d);
+	assert_int_equal(load_text(false, "web:\n  lissen: x\n", &d, &cfg, NULL), 1);
+	assert_string_equal(d.items[0].message,
+	                    "unknown key 'lissen' in web (did you mean 'listen'?)");
+	sl_config_release(&cfg);
+	sl_diags_release(&d);
+	/* The top-level insecure is the scheduler's, not the web's. */
+	assert_int_equal(
+	    load_text(false, "insecure: true\nweb:\n  listen: 10.0.0.1:80\n", &d, &cfg, NULL), 1);
+	sl_config_release(&cfg);
+	sl_diags_release(&d);
+	assert_int_equal(
+	    load_text(false, "web:\n  listen: 10.0.0.1:80\n  insecure: true\n", &d, &cfg, NULL), 0);
+	assert_true(cfg.web_insecure);
+	sl_config_release(&cfg);
+}
+
 static void test_worker_needs_tls(void **state)
 {
 	struct sl_diags d = SL_DIAGS_INIT;
@@ -509,6 +553,7 @@ int main(void)
 	    cmocka_unit_test(test_worker_every_problem_reported),
 	    cmocka_unit_test(test_worker_required),
 	    cmocka_unit_test(test_listen_needs_tls),
+	    cmocka_unit_test(test_web_group),
 	    cmocka_unit_test(test_worker_needs_tls),
 	    cmocka_unit_test(test_loopback),
 	    cmocka_unit_test(test_hostport_parse),

@@ -32,9 +32,17 @@
  *       key: /etc/sluice/scheduler.key        # its private key, PEM
  *     insecure: false                         # true: clear text off loopback too
  *     retention: 90d                          # delete runs that ended longer ago; default off
+ *     web:                                    # sluice-web (docs/web.md)
+ *       listen: 127.0.0.1:7412                # default 127.0.0.1:7412
+ *       base_url: https://sluice.example.com  # the URL users reach it at; optional
+ *       tls_cert: /etc/sluice/web.pem         # HTTPS: its certificate chain, PEM
+ *       tls_key: /etc/sluice/web.key          # and its private key; both or neither
+ *       insecure: false                       # true: clear text off loopback
  *
  * `listen` must be a loopback address (127.0.0.0/8, ::1, localhost) unless
  * `tls` or `insecure: true` is set: a problem at its file:line:col else.
+ * `web.listen` likewise must be loopback unless `web.tls_cert` and
+ * `web.tls_key` or `web.insecure: true` are set.
  *
  * Every string member is NULL when the file does not set it, except where a
  * default is given in the comment of the member.
@@ -57,6 +65,11 @@ struct sl_config {
 	char *tls_cert, *tls_key;  /* both or neither: NULL, clear text */
 	bool insecure;             /* clear text allowed off loopback; default false */
 	int64_t retention;         /* seconds; 0 (the default): runs are kept forever */
+	char *web_listen;          /* default "127.0.0.1:7412" */
+	char *web_base_url;        /* NULL unless set */
+	char *web_tls_cert;        /* both or neither: NULL, clear text */
+	char *web_tls_key;
+	bool web_insecure; /* clear text allowed off loopback; default false */
 };
 
 #define SL_CONFIG_DEFAULT_PATH "/etc/sluice/sluice.yaml"

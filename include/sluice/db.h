@@ -179,6 +179,13 @@ void sl_db_status_release(struct sl_db_status *st);
 int sl_db_status(struct sl_db *db, struct sl_db_status *st, struct sl_strbuf *err);
 
 /**
+ * Whether the database answers a trivial query (a lost connection is
+ * re-established once). Returns 0, or a negative SL_E* with a sentence in
+ * `err`. Blocks for one round trip.
+ */
+int sl_db_ping(struct sl_db *db, struct sl_strbuf *err);
+
+/**
  * Apply every pending migration, each in its own transaction holding a
  * transaction-level advisory lock, so that concurrent callers apply each
  * migration once (the others wait, then find it applied). `*applied` (may

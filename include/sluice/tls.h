@@ -46,6 +46,7 @@
 
 /** One side's settings: certificates, keys, what a peer must prove. */
 struct sl_tls_ctx;
+struct ssl_ctx_st;
 
 /** One connection's TLS state. */
 struct sl_tls;
@@ -71,6 +72,14 @@ int sl_tls_ctx_client(struct sl_tls_ctx **ctx, const char *ca_file, const unsign
 
 /** Free a context (NULL is fine). Its sessions must be freed first. */
 void sl_tls_ctx_free(struct sl_tls_ctx *ctx);
+
+/**
+ * The OpenSSL context inside `ctx`, for a library that runs TLS itself
+ * (h2o in sluice-web) with the certificate and key loaded, and checked, here.
+ * It belongs to `ctx`. (OpenSSL's SSL_CTX, named by its struct so that
+ * this header does not bring OpenSSL's into every file that includes it.)
+ */
+struct ssl_ctx_st *sl_tls_ctx_ssl(struct sl_tls_ctx *ctx);
 
 /**
  * A session of `ctx`, server or client as `ctx` is. `host` (clients with a

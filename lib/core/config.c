@@ -29,6 +29,7 @@ void sl_config_init(struct sl_config *cfg)
 	cfg->log_limit = 10 * 1024 * 1024;
 	cfg->hello_timeout = 5;
 	cfg->max_connections = 1024;
+	cfg->web_listen = sl_xstrdup("127.0.0.1:7412");
 }
 
 void sl_config_release(struct sl_config *cfg)
@@ -43,6 +44,10 @@ void sl_config_release(struct sl_config *cfg)
 	free(cfg->token_file);
 	free(cfg->tls_cert);
 	free(cfg->tls_key);
+	free(cfg->web_listen);
+	free(cfg->web_base_url);
+	free(cfg->web_tls_cert);
+	free(cfg->web_tls_key);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -82,23 +87,6 @@ static bool read_sched_tls(struct sl_yreader *r, const char *name, const struct 
 	cfg->tls_cert = cfg->tls_key = NULL;
 	return false;
 }
-
-static const struct sl_ykey top_keys[] = {
-    SL_YKEY_STRING("database_url", struct sl_config, database_url, SL_YKEY_NULL_KEEPS, NULL),
-    SL_YKEY_FN("dags", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS,
-               "a mapping (repo, branch, path, poll_interval)", read_dags),
-    SL_YKEY_STRING("state_dir", struct sl_config, state_dir, SL_YKEY_NULL_KEEPS, NULL),
-    SL_YKEY_STRING("listen", struct sl_config, listen, SL_YKEY_NULL_KEEPS, NULL),
-    SL_YKEY_STRING("token_file", struct sl_config, token_file, SL_YKEY_NULL_KEEPS, NULL),
-    SL_YKEY_INT("parallelism", struct sl_config, parallelism, 1, 100000, 0),
-    SL_YKEY_DURATION("heartbeat_timeout", struct sl_config, heartbeat_timeout, SL_YKEY_POSITIVE),
-    SL_YKEY_INT("log_limit", struct sl_config, log_limit, 1, (long long)1 << 40, 0),
-    SL_YKEY_DURATION("hello_timeout", struct sl_config, hello_timeout, SL_YKEY_POSITIVE),
-    SL_YKEY_INT("max_connections", struct sl_config, max_connections, 1, 65536, 0),
-    SL_YKEY_FN("tls", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS, "a mapping (cert, key)", read_sched_tls),
-    SL_YKEY_BOOL("insecure", struct sl_config, insecure, 0),
-    SL_YKEY_DURATION("retention", struct sl_config, retention, SL_YKEY_POSITIVE),
-};
 
 /*
  * Checked once the whole file is read, with where each key was: rules
@@ -190,6 +178,63 @@ static bool hostport_loopback(const char *hostport)
 	sl_strbuf_release(&err);
 	return loopback;
 }
+
+static const struct sl_ykey web_keys[] = {
+    SL_YKEY_STRING("listen", struct sl_config, web_listen, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_STRING("base_url", struct sl_config, web_base_url, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_STRING("tls_cert", struct sl_config, web_tls_cert, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_STRING("tls_key", struct sl_config, web_tls_key, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_BOOL("insecure", struct sl_config, web_insecure, 0),
+};
+
+/*
+ * sluice-web's group. Its listen address is checked here, where the node
+ * is at hand, rather than with the scheduler's: the two are independent.
+ */
+static bool read_web(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
+{
+	static const struct sl_yschema schema = {web_keys, SL_ARRAY_SIZE(web_keys), NULL};
+	const struct sl_yscope scope = {.where = name, .prefix = "web."};
+	struct sl_config *cfg = out;
+	struct sl_yfound found;
+
+	if (sl_yschema_read(r, &schema, &scope, v, out, &found))
+		return false;
+	/* Half a pair would start without TLS. */
+	if (!cfg->web_tls_cert != !cfg->web_tls_key) {
+		sl_yreader_report(r, v,
+		                  "web: tls_cert and tls_key go together: set both or neither");
+		return false;
+	}
+	const struct sl_ynode *listen = found_value(&schema, &found, "listen");
+	if (cfg->web_tls_cert || cfg->web_insecure || !listen || hostport_loopback(cfg->web_listen))
+		return true;
+	sl_yreader_report(r, listen,
+	                  "web.listen: %s is not a loopback address, and HTTP would travel in "
+	                  "clear text: set web.tls_cert and web.tls_key, or web.insecure: true "
+	                  "if the network is trusted",
+	                  cfg->web_listen);
+	return false;
+}
+
+static const struct sl_ykey top_keys[] = {
+    SL_YKEY_STRING("database_url", struct sl_config, database_url, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_FN("dags", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS,
+               "a mapping (repo, branch, path, poll_interval)", read_dags),
+    SL_YKEY_STRING("state_dir", struct sl_config, state_dir, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_STRING("listen", struct sl_config, listen, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_STRING("token_file", struct sl_config, token_file, SL_YKEY_NULL_KEEPS, NULL),
+    SL_YKEY_INT("parallelism", struct sl_config, parallelism, 1, 100000, 0),
+    SL_YKEY_DURATION("heartbeat_timeout", struct sl_config, heartbeat_timeout, SL_YKEY_POSITIVE),
+    SL_YKEY_INT("log_limit", struct sl_config, log_limit, 1, (long long)1 << 40, 0),
+    SL_YKEY_DURATION("hello_timeout", struct sl_config, hello_timeout, SL_YKEY_POSITIVE),
+    SL_YKEY_INT("max_connections", struct sl_config, max_connections, 1, 65536, 0),
+    SL_YKEY_FN("tls", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS, "a mapping (cert, key)", read_sched_tls),
+    SL_YKEY_BOOL("insecure", struct sl_config, insecure, 0),
+    SL_YKEY_DURATION("retention", struct sl_config, retention, SL_YKEY_POSITIVE),
+    SL_YKEY_FN("web", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS,
+               "a mapping (listen, base_url, tls_cert, tls_key, insecure)", read_web),
+};
 
 /*
  * Clear text only on loopback, unless the file says it is wanted: a

@@ -568,6 +568,15 @@ static int known_version(void)
 	return sl_db_migrations_nr ? sl_db_migrations[sl_db_migrations_nr - 1].version : 0;
 }
 
+int sl_db_ping(struct sl_db *db, struct sl_strbuf *err)
+{
+	PGresult *res = NULL;
+	int rc = sl_db_q_idempotent(db, SL_Q_DB_PING, 0, NULL, &res, err);
+
+	PQclear(res);
+	return rc;
+}
+
 int sl_db_status(struct sl_db *db, struct sl_db_status *st, struct sl_strbuf *err)
 {
 	PGresult *r = NULL;

@@ -174,6 +174,11 @@ fail:
 	return SL_ERR;
 }
 
+struct ssl_ctx_st *sl_tls_ctx_ssl(struct sl_tls_ctx *ctx)
+{
+	return ctx->ssl;
+}
+
 int sl_tls_ctx_client(struct sl_tls_ctx **out, const char *ca_file, const unsigned char *pin,
                       struct sl_strbuf *err)
 {

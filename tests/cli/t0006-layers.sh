@@ -14,6 +14,12 @@ needed() {
 needed "$SLUICE_WORKER" >"$TMP/worker.needed"
 needed "$SLUICE_SCHEDULER" >"$TMP/scheduler.needed"
 expect_grep "$TMP/scheduler.needed" '^libpq' "the scheduler links libpq (so the next check can fail)"
+# sluice-web links core, exec and db: libpq, never libgit2 (the git layer).
+needed "${SLUICE_WEB:?}" >"$TMP/web.needed"
+expect_grep "$TMP/web.needed" '^libpq' "sluice-web links libpq"
+expect_grep "$TMP/scheduler.needed" '^libgit2' "the scheduler links libgit2 (so the next check can fail)"
+! grep -q '^libgit2' "$TMP/web.needed"
+ok $? "sluice-web does not link libgit2"
 if grep -q '^libpq' "$TMP/worker.needed"; then
 	ok 1 "sluice-worker does not link libpq"
 	sed 's/^/#   /' "$TMP/worker.needed"
@@ -64,7 +70,8 @@ done >"$TMP/bad"
 expect_file "$TMP/bad" "" "core includes neither libuv, libgit2, libpq nor OpenSSL"
 
 # One file, one concern: a file past 900 lines is doing several jobs.
-for f in "$SRC_DIR"/lib/*/*.c "$SRC_DIR"/cli/*.c "$SRC_DIR"/scheduler/*.c "$SRC_DIR"/worker/*.c; do
+for f in "$SRC_DIR"/lib/*/*.c "$SRC_DIR"/cli/*.c "$SRC_DIR"/scheduler/*.c "$SRC_DIR"/worker/*.c \
+	"$SRC_DIR"/web/*.c; do
 	n=$(wc -l <"$f")
 	[ "$n" -gt 900 ] && echo "# ${f#"$SRC_DIR"/}: $n lines"
 done >"$TMP/big"

@@ -27,7 +27,8 @@ ok $missing "every installed file is in DESTDIR"
 installed() {
 	meson introspect --installed "$BUILD" | jq -r --arg n "$1" '[.[] | select(endswith($n))] | first // ""'
 }
-for n in /bin/sluice /bin/sluice-worker /sluice-scheduler.service /sluice-worker@.service \
+for n in /bin/sluice /bin/sluice-worker /bin/sluice-web /sluice-scheduler.service \
+	/sluice-web.service /sluice-worker@.service /doc/sluice/web.md \
 	/sysusers.d/sluice.conf /share/sluice/schema.sql /share/sluice/migrations/0001_initial.sql \
 	/doc/sluice/examples/sluice.yaml /doc/sluice/examples/worker.yaml; do
 	f=$(installed "$n")
@@ -45,19 +46,24 @@ ok $? "the binaries are executable"
 # The units name the installed binaries; the worker's is a template.
 SCHED_UNIT=$ROOT$(installed /sluice-scheduler.service)
 WORKER_UNIT=$ROOT$(installed /sluice-worker@.service)
+WEB_UNIT=$ROOT$(installed /sluice-web.service)
 SYSUSERS=$ROOT$(installed /sysusers.d/sluice.conf)
 expect_grep "$SCHED_UNIT" "^ExecStart=$BINDIR/sluice-scheduler --config /etc/sluice/sluice.yaml\$" \
 	"scheduler unit: ExecStart is bindir/sluice-scheduler"
 expect_grep "$WORKER_UNIT" "^ExecStart=$BINDIR/sluice-worker --config /etc/sluice/worker-%i.yaml --name %i\$" \
 	"worker unit: ExecStart is bindir/sluice-worker, config and name from the instance"
+expect_grep "$WEB_UNIT" "^ExecStart=$BINDIR/sluice-web --config /etc/sluice/sluice.yaml\$" \
+	"web unit: ExecStart is bindir/sluice-web"
 
 # systemd-analyze verify checks that ExecStart binaries exist, so verify
 # copies whose paths point into DESTDIR (an instance of the template).
-[ -x "$ROOT$BINDIR/sluice-scheduler" ] && [ -x "$ROOT$BINDIR/sluice-worker" ]
-ok $? "both daemons are installed in bindir"
+[ -x "$ROOT$BINDIR/sluice-scheduler" ] && [ -x "$ROOT$BINDIR/sluice-worker" ] &&
+	[ -x "$ROOT$BINDIR/sluice-web" ]
+ok $? "the daemons are installed in bindir"
 mkdir "$TMP/units"
 sed "s|$BINDIR/|$ROOT$BINDIR/|g" "$SCHED_UNIT" >"$TMP/units/sluice-scheduler.service"
 sed "s|$BINDIR/|$ROOT$BINDIR/|g" "$WORKER_UNIT" >"$TMP/units/sluice-worker@w1.service"
+sed "s|$BINDIR/|$ROOT$BINDIR/|g" "$WEB_UNIT" >"$TMP/units/sluice-web.service"
 
 # verify UNIT...: systemd-analyze verify exits 0 and says nothing (it only
 # warns, exit 0, about an unknown key or a bad value).
@@ -71,6 +77,9 @@ ok $? "systemd-analyze verify sluice-scheduler.service: clean"
 [ -s "$TMP/out" ] && sed 's/^/#   /' "$TMP/out"
 verify "$TMP/units/sluice-worker@w1.service"
 ok $? "systemd-analyze verify sluice-worker@w1.service: clean"
+[ -s "$TMP/out" ] && sed 's/^/#   /' "$TMP/out"
+verify "$TMP/units/sluice-web.service"
+ok $? "systemd-analyze verify sluice-web.service: clean"
 [ -s "$TMP/out" ] && sed 's/^/#   /' "$TMP/out"
 
 # The check itself catches a broken unit.
@@ -91,16 +100,20 @@ ok $? "sluice-scheduler.service exposure <= 3"
 systemd-analyze security --offline=yes --threshold=55 "$TMP/units/sluice-worker@w1.service" \
 	>"$TMP/out" 2>&1
 ok $? "sluice-worker@.service exposure <= 5.5"
+systemd-analyze security --offline=yes --threshold=30 "$TMP/units/sluice-web.service" \
+	>"$TMP/out" 2>&1
+ok $? "sluice-web.service exposure <= 3"
 
 expect_grep "$SCHED_UNIT" '^WatchdogSec=30s$' "scheduler unit: WatchdogSec=30s"
 expect_grep "$WORKER_UNIT" '^WatchdogSec=4s$' \
 	"worker unit: WatchdogSec=4s, half the default heartbeat_timeout (docs/reliability.md)"
 for key in Type=notify NotifyAccess=main Restart=on-failure KillMode=mixed \
 	User=sluice NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes; do
-	grep -qx "$key" "$SCHED_UNIT" && grep -qx "$key" "$WORKER_UNIT"
-	ok $? "both units: $key"
+	grep -qx "$key" "$SCHED_UNIT" && grep -qx "$key" "$WORKER_UNIT" && grep -qx "$key" "$WEB_UNIT"
+	ok $? "every unit: $key"
 done
 expect_grep "$SCHED_UNIT" '^CapabilityBoundingSet=$' "scheduler unit: no capability"
+expect_grep "$WEB_UNIT" '^CapabilityBoundingSet=$' "web unit: no capability"
 expect_grep "$WORKER_UNIT" '^CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_KILL$' \
 	"worker unit: only the capabilities task_user takes"
 expect_grep "$WORKER_UNIT" '^AmbientCapabilities=CAP_SETUID CAP_SETGID CAP_KILL$' \

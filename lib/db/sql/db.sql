@@ -38,3 +38,7 @@ SELECT pg_advisory_xact_lock($1::bigint)
 
 -- name: db_migrate_unlock
 SELECT pg_advisory_unlock($1::bigint)
+
+-- name: db_ping
+-- The database answers: sluice-web's /health (docs/web.md).
+SELECT 1
