@@ -15,6 +15,7 @@
 #include "sluice/alloc.h"
 #include "sluice/dag.h"
 #include "sluice/dag_json.h"
+#include "sluice/dags_list.h"
 #include "sluice/db.h"
 #include "sluice/diag.h"
 #include "sluice/error.h"
@@ -344,69 +345,6 @@ out:
 	return rc;
 }
 
-/* The columns of dags_list (lib/db/sql/dags.sql). */
-enum {
-	COL_ID,
-	COL_PAUSED,
-	COL_REMOVED,
-	COL_HAS_VERSION,
-	COL_COMMIT,
-	COL_SCHEDULE,
-	COL_TZ,
-	COL_START,
-	COL_END,
-	COL_CATCHUP,
-	COL_FIRST_SEEN,
-	COL_LAST_END,
-	COL_LAST_STATE,
-	COL_LAST_RUN_ID,
-	COL_LAST_LOGICAL,
-	COL_ERROR,
-	COL_NOW,
-};
-
-/*
- * The schedule of row `row`, as the scheduler sees it (sl_schedule_load).
- * A DAG without a version has none. Returns 0, or a negative code with a
- * sentence in `err` for a stored schedule that this sluice cannot read
- * (`s` must still be released).
- */
-static int sched_read(const struct sl_rows *res, int row, struct sl_schedule *s,
-                      struct sl_strbuf *err)
-{
-	const struct sl_schedule_def def = {
-	    .schedule = sl_rows_str(res, row, COL_SCHEDULE),
-	    .timezone = sl_rows_str(res, row, COL_TZ),
-	    .has_start_date = !sl_rows_null(res, row, COL_START),
-	    .start_date = sl_rows_int(res, row, COL_START, 0),
-	    .has_end_date = !sl_rows_null(res, row, COL_END),
-	    .end_date = sl_rows_int(res, row, COL_END, 0),
-	    .catchup = sl_rows_bool(res, row, COL_CATCHUP),
-	};
-
-	return sl_schedule_load(s, &def, sl_rows_int(res, row, COL_FIRST_SEEN, 0),
-	                        !sl_rows_null(res, row, COL_LAST_END),
-	                        sl_rows_int(res, row, COL_LAST_END, 0),
-	                        sl_rows_int(res, row, COL_NOW, 0), err);
-}
-
-static json_t *time_json(int64_t t, const struct sl_tz *tz)
-{
-	struct sl_strbuf sb = SL_STRBUF_INIT;
-	json_t *j;
-
-	cli_fmt_time(&sb, t, tz);
-	j = json_string(sb.buf);
-	sl_strbuf_release(&sb);
-	return j;
-}
-
-static json_t *interval_json(const struct sl_interval *iv, const struct sl_tz *tz)
-{
-	return json_pack("{s:o, s:o}", "logical_date", time_json(iv->start, tz), "run_after",
-	                 time_json(iv->end, tz));
-}
-
 /*
  * When the next run starts and which data interval it covers: "due now
  * (covers [A, B))" once it may start, else "B, in 3h12m (covers [A, B))".
@@ -430,71 +368,31 @@ static void next_cell(struct sl_strbuf *sb, const struct sl_interval *iv,
 	sl_strbuf_adds(sb, "))");
 }
 
-/*
- * The next run that `dags list` shows for row `row`: only for a cron DAG
- * that is neither paused nor removed. Returns true with `*iv` set.
- */
-static bool list_next_run(const struct sl_rows *res, int row, const struct sl_schedule *s,
-                          struct sl_interval *iv)
-{
-	if (s->kind != SL_SCHEDULE_CRON || sl_rows_bool(res, row, COL_PAUSED) ||
-	    sl_rows_bool(res, row, COL_REMOVED))
-		return false;
-	return sl_schedule_next(&s->cron, s->tz, &s->st, iv) == 0;
-}
-
-static json_t *list_row_json(const struct sl_rows *res, int row, const struct sl_schedule *s,
-                             bool readable)
-{
-	struct sl_interval iv;
-	json_t *last = json_null(), *next = json_null(), *at = json_null(), *from = json_null(),
-	       *to = json_null();
-
-	if (!sl_rows_null(res, row, COL_LAST_STATE))
-		last =
-		    json_pack("{s:s, s:s, s:o}", "run_id", sl_rows_str(res, row, COL_LAST_RUN_ID),
-		              "state", sl_rows_str(res, row, COL_LAST_STATE), "logical_date",
-		              time_json(sl_rows_int(res, row, COL_LAST_LOGICAL, 0), s->tz));
-	if (readable && list_next_run(res, row, s, &iv)) {
-		next = interval_json(&iv, s->tz);
-		/* Airflow's next_dagrun_create_after and next_dagrun_data_interval_*. */
-		at = time_json(iv.end, s->tz);
-		from = time_json(iv.start, s->tz);
-		to = time_json(iv.end, s->tz);
-	}
-	return json_pack(
-	    "{s:s, s:s?, s:s?, s:b, s:b, s:b, s:s?, s:o, s:o, s:o, s:o, s:o}", "dag",
-	    sl_rows_str(res, row, COL_ID), "schedule", sl_rows_str(res, row, COL_SCHEDULE),
-	    "timezone", sl_rows_str(res, row, COL_TZ), "paused", sl_rows_bool(res, row, COL_PAUSED),
-	    "removed", sl_rows_bool(res, row, COL_REMOVED), "error",
-	    sl_rows_bool(res, row, COL_ERROR), "commit", sl_rows_str(res, row, COL_COMMIT),
-	    "last_run", last, "next_run", next, "next_run_at", at, "next_data_interval_start", from,
-	    "next_data_interval_end", to);
-}
-
 static void list_row_cells(struct cli_table *t, const struct sl_rows *res, int row,
                            const struct sl_schedule *s, bool readable)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
 	struct sl_interval iv;
-	const char *expr = sl_rows_str(res, row, COL_SCHEDULE);
+	const char *expr = sl_rows_str(res, row, SL_DAGS_COL_SCHEDULE);
 
-	cli_table_add(t, sl_rows_str(res, row, COL_ID));
-	cli_table_add(t, !sl_rows_bool(res, row, COL_HAS_VERSION) ? NULL : expr ? expr : "none");
-	cli_table_add(t, sl_rows_bool(res, row, COL_PAUSED) ? "yes" : "no");
-	cli_table_add(t, sl_rows_str(res, row, COL_LAST_STATE));
+	cli_table_add(t, sl_rows_str(res, row, SL_DAGS_COL_ID));
+	cli_table_add(t, !sl_rows_bool(res, row, SL_DAGS_COL_HAS_VERSION) ? NULL
+	                 : expr                                           ? expr
+	                                                                  : "none");
+	cli_table_add(t, sl_rows_bool(res, row, SL_DAGS_COL_PAUSED) ? "yes" : "no");
+	cli_table_add(t, sl_rows_str(res, row, SL_DAGS_COL_LAST_STATE));
 	if (!readable)
 		sl_strbuf_adds(&sb, "?");
-	else if (list_next_run(res, row, s, &iv))
+	else if (sl_dags_next_run(res, row, s, &iv))
 		next_cell(&sb, &iv, s);
 	else
 		sl_strbuf_adds(&sb, "-");
 	cli_table_add_buf(t, &sb);
-	cli_fmt_commit(&sb, sl_rows_str(res, row, COL_COMMIT));
+	cli_fmt_commit(&sb, sl_rows_str(res, row, SL_DAGS_COL_COMMIT));
 	cli_table_add_buf(t, &sb);
-	if (sl_rows_bool(res, row, COL_REMOVED))
+	if (sl_rows_bool(res, row, SL_DAGS_COL_REMOVED))
 		sl_strbuf_adds(&sb, "removed");
-	if (sl_rows_bool(res, row, COL_ERROR))
+	if (sl_rows_bool(res, row, SL_DAGS_COL_ERROR))
 		sl_strbuf_adds(&sb, sb.len ? ",error" : "error");
 	cli_table_add_buf(t, &sb);
 	sl_strbuf_release(&sb);
@@ -524,15 +422,15 @@ static int run_dags_list(struct cli *cli, int argc, char **argv)
 	                 "NOTES", NULL);
 	for (int row = 0; row < sl_rows_nr(res); row++) {
 		struct sl_schedule s = SL_SCHEDULE_INIT;
-		bool readable = sched_read(res, row, &s, &err) == 0;
+		bool readable = sl_dags_schedule_read(res, row, &s, &err) == 0;
 
 		if (!readable) {
 			cli_error("DAG '%s': cannot read its stored definition: %s",
-			          sl_rows_str(res, row, COL_ID), err.buf);
+			          sl_rows_str(res, row, SL_DAGS_COL_ID), err.buf);
 			sl_strbuf_reset(&err);
 		}
 		if (cli->json)
-			json_array_append_new(list, list_row_json(res, row, &s, readable));
+			json_array_append_new(list, sl_dags_row_json(res, row, &s, readable));
 		else
 			list_row_cells(&table, res, row, &s, readable);
 		sl_schedule_release(&s);
@@ -569,7 +467,7 @@ static int print_next(struct cli *cli, const struct sl_rows *res, const struct s
 
 	cli_table_header(&table, "LOGICAL DATE", "RUNS AFTER", NULL);
 	for (long i = 0; i < count && rc == 0; i++) {
-		json_array_append_new(runs, interval_json(&iv, s->tz));
+		json_array_append_new(runs, sl_dags_interval_json(&iv, s->tz));
 		cli_fmt_time(&sb, iv.start, s->tz);
 		cli_table_add_buf(&table, &sb);
 		cli_fmt_time(&sb, iv.end, s->tz);
@@ -578,11 +476,11 @@ static int print_next(struct cli *cli, const struct sl_rows *res, const struct s
 		                           &iv);
 	}
 	if (cli->json) {
-		rc = cli_print_json(json_pack("{s:s, s:s?, s:s, s:b, s:o}", "dag",
-		                              sl_rows_str(res, 0, COL_ID), "schedule",
-		                              sl_rows_str(res, 0, COL_SCHEDULE), "timezone",
-		                              s->tz ? sl_tz_name(s->tz) : "UTC", "paused",
-		                              sl_rows_bool(res, 0, COL_PAUSED), "runs", runs));
+		rc = cli_print_json(json_pack(
+		    "{s:s, s:s?, s:s, s:b, s:o}", "dag", sl_rows_str(res, 0, SL_DAGS_COL_ID),
+		    "schedule", sl_rows_str(res, 0, SL_DAGS_COL_SCHEDULE), "timezone",
+		    s->tz ? sl_tz_name(s->tz) : "UTC", "paused",
+		    sl_rows_bool(res, 0, SL_DAGS_COL_PAUSED), "runs", runs));
 		runs = NULL;
 	} else {
 		rc = CLI_EXIT_OK;
@@ -625,12 +523,12 @@ static int run_dags_next(struct cli *cli, int argc, char **argv)
 		rc = CLI_EXIT_NOT_FOUND;
 		goto out;
 	}
-	if (!sl_rows_bool(res, 0, COL_HAS_VERSION)) {
+	if (!sl_rows_bool(res, 0, SL_DAGS_COL_HAS_VERSION)) {
 		cli_error("DAG '%s' has no version that loads; see 'sluice dags errors'", id);
 		rc = CLI_EXIT_FAILED;
 		goto out;
 	}
-	if (sched_read(res, 0, &s, &err) < 0) {
+	if (sl_dags_schedule_read(res, 0, &s, &err) < 0) {
 		cli_error("DAG '%s': cannot read its stored definition: %s", id, err.buf);
 		rc = CLI_EXIT_FAILED;
 		goto out;
@@ -639,7 +537,7 @@ static int run_dags_next(struct cli *cli, int argc, char **argv)
 		cli_error("DAG '%s' has no schedule: it runs only when triggered", id);
 	else if (s.kind == SL_SCHEDULE_ONCE)
 		cli_error("DAG '%s' is scheduled @once: it has no recurring runs", id);
-	else if (sl_rows_bool(res, 0, COL_PAUSED))
+	else if (sl_rows_bool(res, 0, SL_DAGS_COL_PAUSED))
 		cli_error("note: DAG '%s' is paused; these are the runs it would get if "
 		          "unpaused now",
 		          id);

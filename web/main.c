@@ -1,7 +1,8 @@
 /*
- * sluice-web: the HTTP daemon (docs/web.md). This is its skeleton: the
- * configuration, the listener, readiness and a clean stop, and three
- * routes (/health, /api/v1/version, and a problem+json 404 for the rest).
+ * sluice-web: the HTTP daemon (docs/web.md): the configuration, the
+ * listener, readiness and a clean stop; /health and /api/v1/version open
+ * to all; bearer tokens for the rest of /api/v1 (authorize) and its first
+ * read route, /api/v1/dags; a problem+json 404 for the rest.
  *
  * HTTP is h2o's (Debian's libh2o, the libuv flavour) on our own loop: no
  * request is parsed here. h2o answers a malformed request itself (400).
@@ -13,18 +14,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <h2o.h>
 #include <jansson.h>
 #include <uv.h>
 
+#include "sluice/accounts.h"
 #include "sluice/config.h"
+#include "sluice/dags_list.h"
 #include "sluice/db.h"
 #include "sluice/diag.h"
 #include "sluice/log.h"
 #include "sluice/sdnotify.h"
 #include "sluice/strbuf.h"
 #include "sluice/tls.h"
+#include "sluice/views.h"
 #include "sluice_version.h"
 
 struct web {
@@ -89,6 +94,17 @@ static void problem(h2o_req_t *req, int status, const char *title, const char *d
 	json_decref(doc);
 }
 
+/* A database error: logged with its sentence, answered without it. */
+static void db_failed(h2o_req_t *req, const char *what, const struct sl_strbuf *err)
+{
+	struct sl_strbuf q = SL_STRBUF_INIT;
+
+	sl_log_quote(&q, err->buf);
+	sl_log("warn", "db_failed", "what=%s error=%s", what, q.buf);
+	sl_strbuf_release(&q);
+	problem(req, 503, "Service Unavailable", "the database does not answer");
+}
+
 /*
  * The database is asked synchronously, on the loop: one bounded query
  * (SELECT 1) that stalls every other request while it runs. This is the
@@ -99,16 +115,10 @@ static void route_health(struct web *w, h2o_req_t *req)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
 
-	if (sl_db_ping(w->db, &err) == 0) {
+	if (sl_db_ping(w->db, &err) == 0)
 		respond(req, 200, "OK", "application/json", H2O_STRLIT("{\"status\":\"ok\"}"));
-	} else {
-		struct sl_strbuf q = SL_STRBUF_INIT;
-
-		sl_log_quote(&q, err.buf);
-		sl_log("warn", "health_failed", "error=%s", q.buf);
-		sl_strbuf_release(&q);
-		problem(req, 503, "Service Unavailable", "the database does not answer");
-	}
+	else
+		db_failed(req, "health", &err);
 	sl_strbuf_release(&err);
 }
 
@@ -117,13 +127,133 @@ static bool path_is(const h2o_req_t *req, const char *path)
 	return h2o_memis(req->path_normalized.base, req->path_normalized.len, path, strlen(path));
 }
 
+/*
+ * The caller of an /api/v1 route: its bearer token is checked against
+ * api_tokens (sl_token_check) and its user's role compared with `need`.
+ * Returns true when the request may go on, with the role in `*role`;
+ * false once it has been answered: 401 without a token or with one that is
+ * malformed, unknown or revoked (the same answer for all three, so that it
+ * tells nothing about which tokens exist), 403 for a role too low, 503
+ * when the database does not answer.
+ */
+static bool authorize(struct web *w, h2o_req_t *req, enum sl_role need, enum sl_role *role)
+{
+	static const char scheme[] = "Bearer ";
+	struct sl_strbuf err = SL_STRBUF_INIT, user = SL_STRBUF_INIT;
+	ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);
+	const h2o_iovec_t *v = i < 0 ? NULL : &req->headers.entries[i].value;
+	bool ok = false, revoked = false;
+	char *token;
+
+	/* RFC 9110: the scheme's name is case-insensitive. */
+	if (!v || v->len < sizeof(scheme) - 1 || strncasecmp(v->base, scheme, sizeof(scheme) - 1)) {
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+		               H2O_STRLIT("Bearer realm=\"sluice\""));
+		problem(req, 401, "Unauthorized",
+		        "this resource needs an API token: Authorization: Bearer sluice-tk1...");
+		goto out;
+	}
+	/* The header's bytes are not NUL-terminated: a copy in the request's pool. */
+	token = h2o_mem_alloc_pool(&req->pool, v->len - (sizeof(scheme) - 1) + 1);
+	memcpy(token, v->base + sizeof(scheme) - 1, v->len - (sizeof(scheme) - 1));
+	token[v->len - (sizeof(scheme) - 1)] = '\0';
+	if (sl_token_check(w->db, token, strlen(token), &ok, &revoked, &user, role, &err)) {
+		db_failed(req, "token_check", &err);
+		ok = false;
+		goto out;
+	}
+	if (!ok) {
+		sl_log("info", "auth_refused", "reason=%s", revoked ? "revoked" : "unknown");
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+		               H2O_STRLIT("Bearer realm=\"sluice\", error=\"invalid_token\""));
+		problem(req, 401, "Unauthorized", "the API token is unknown or revoked");
+		goto out;
+	}
+	if (*role < need) {
+		char *detail = h2o_mem_alloc_pool(&req->pool, 128);
+
+		snprintf(detail, 128, "this needs the role %s; user %.40s is %s",
+		         sl_role_name(need), user.buf, sl_role_name(*role));
+		problem(req, 403, "Forbidden", detail);
+		ok = false;
+	}
+out:
+	sl_strbuf_release(&user);
+	sl_strbuf_release(&err);
+	return ok;
+}
+
+/* GET /api/v1/dags: `sluice dags list --json`'s document (sluice/dags_list.h). */
+static void route_dags(struct web *w, h2o_req_t *req)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_rows *res = NULL;
+	json_t *list = NULL;
+	char *body = NULL;
+
+	if (sl_view_dags(w->db, NULL, &res, &err)) {
+		db_failed(req, "dags_list", &err);
+		goto out;
+	}
+	list = json_array();
+	for (int row = 0; list && row < sl_rows_nr(res); row++) {
+		struct sl_schedule s = SL_SCHEDULE_INIT;
+		bool readable = sl_dags_schedule_read(res, row, &s, &err) == 0;
+
+		if (!readable) {
+			/* As the CLI does: the row is listed, its next run is null. */
+			struct sl_strbuf q = SL_STRBUF_INIT;
+
+			sl_log_quote(&q, err.buf);
+			sl_log("warn", "dag_unreadable", "dag=%s error=%s",
+			       sl_rows_str(res, row, SL_DAGS_COL_ID), q.buf);
+			sl_strbuf_release(&q);
+			sl_strbuf_reset(&err);
+		}
+		if (json_array_append_new(list, sl_dags_row_json(res, row, &s, readable)))
+			json_decref(list), list = NULL;
+		sl_schedule_release(&s);
+	}
+	if (!list || !(body = json_dumps(list, JSON_COMPACT))) {
+		problem(req, 500, "Internal Server Error", "out of memory");
+		goto out;
+	}
+	respond(req, 200, "OK", "application/json", body, strlen(body));
+out:
+	free(body);
+	json_decref(list);
+	sl_rows_free(res);
+	sl_strbuf_release(&err);
+}
+
+static void not_found(h2o_req_t *req)
+{
+	char *detail = h2o_mem_alloc_pool(&req->pool, req->path_normalized.len + 32);
+
+	snprintf(detail, req->path_normalized.len + 32, "no resource at %.*s",
+	         (int)req->path_normalized.len, req->path_normalized.base);
+	problem(req, 404, "Not Found", detail);
+}
+
+/*
+ * Routing. /health and /api/v1/version need no token (load balancers and
+ * client version checks); every other path under /api/v1/ does, even one
+ * that does not exist, so that an anonymous client cannot map the API.
+ */
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
 	struct web *w = ((struct web_handler *)self)->w;
 	bool get = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) ||
 	           h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
-	bool known = path_is(req, "/health") || path_is(req, "/api/v1/version");
+	bool api = req->path_normalized.len >= 8 &&
+	           !memcmp(req->path_normalized.base, "/api/v1/", 8) &&
+	           !path_is(req, "/api/v1/version");
+	bool known = path_is(req, "/health") || path_is(req, "/api/v1/version") ||
+	             path_is(req, "/api/v1/dags");
+	enum sl_role role;
 
+	if (api && !authorize(w, req, SL_ROLE_VIEWER, &role))
+		return 0;
 	if (known && !get) {
 		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
 		               H2O_STRLIT("GET, HEAD"));
@@ -133,12 +263,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 	} else if (path_is(req, "/api/v1/version")) {
 		respond(req, 200, "OK", "application/json",
 		        H2O_STRLIT("{\"version\":\"" SLUICE_VERSION "\"}"));
+	} else if (path_is(req, "/api/v1/dags")) {
+		route_dags(w, req);
 	} else {
-		char *detail = h2o_mem_alloc_pool(&req->pool, req->path_normalized.len + 32);
-
-		snprintf(detail, req->path_normalized.len + 32, "no resource at %.*s",
-		         (int)req->path_normalized.len, req->path_normalized.base);
-		problem(req, 404, "Not Found", detail);
+		not_found(req);
 	}
 	return 0;
 }

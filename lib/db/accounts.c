@@ -195,3 +195,34 @@ int sl_token_revoke(struct sl_db *db, const struct sl_actor *who, int64_t id, st
 	snprintf(arg, sizeof(arg), "%lld", (long long)id);
 	return change(db, SL_Q_ACCOUNTS_TOKEN_REVOKE, who, arg, "token", err);
 }
+
+int sl_token_check(struct sl_db *db, const char *token, size_t len, bool *ok, bool *revoked,
+                   struct sl_strbuf *user, enum sl_role *role, struct sl_strbuf *err)
+{
+	unsigned char hash[SL_CREDENTIAL_HASH_LEN];
+	char hex[2 * SL_CREDENTIAL_HASH_LEN + 1];
+	const char *params[] = {hex};
+	PGresult *r = NULL;
+	int rc;
+
+	*ok = *revoked = false;
+	/* Not one of ours: no need to ask the database. */
+	if (len != SL_TOKEN_LEN || strncmp(token, SL_TOKEN_PREFIX, sizeof(SL_TOKEN_PREFIX) - 1))
+		return 0;
+	if ((rc = sl_credential_hash(token, len, hash, err)))
+		return rc;
+	sl_credential_hex(hash, hex);
+	if ((rc = sl_db_q(db, SL_Q_ACCOUNTS_TOKEN_CHECK, 1, params, &r, err)))
+		goto out;
+	if (PQntuples(r) == 0)
+		goto out;
+	*revoked = !strcmp(PQgetvalue(r, 0, 3), "t");
+	if (*revoked || !sl_role_parse(PQgetvalue(r, 0, 2), role))
+		goto out;
+	sl_strbuf_reset(user);
+	sl_strbuf_adds(user, PQgetvalue(r, 0, 1));
+	*ok = true;
+out:
+	PQclear(r);
+	return rc;
+}

@@ -56,13 +56,13 @@ PY
 expect_grep "$TMP/raw" '^HEAD 200 None 0$' "HEAD: 200 without a body"
 expect_grep "$TMP/raw" '^POST 405 GET, HEAD ' "POST on /health: 405 with Allow"
 
-get /api/v1/nope
+get /nope
 expect_grep "$TMP/out" '^404 application/problem+json' "an unknown path: 404 problem+json"
 python3 - "$TMP/out" <<'PY'
 import json, sys
 doc = json.loads(open(sys.argv[1]).read().split("\n", 1)[1])
 assert doc["status"] == 404 and doc["title"] == "Not Found", doc
-assert doc["type"] == "about:blank" and "/api/v1/nope" in doc["detail"], doc
+assert doc["type"] == "about:blank" and "/nope" in doc["detail"], doc
 PY
 ok $? "the 404 is an RFC 9457 problem naming the path"
 

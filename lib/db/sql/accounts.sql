@@ -80,3 +80,20 @@ SELECT audit_id, extract(epoch FROM at)::bigint, actor, via, action, target
   FROM audit_log
  ORDER BY audit_id DESC
  LIMIT $1::bigint
+
+-- name: accounts_token_check
+-- An API request's bearer token, by the hex of its SHA-256 ($1; the unique
+-- index on sha256 finds it): its id, user, the user's role, and whether it
+-- is revoked. No row for an unknown token. A live token's last_used_at is
+-- set in the same statement, at most once a minute, so that a busy client
+-- does not write a row version per request.
+WITH t AS (
+    SELECT token_id, user_name, revoked_at IS NOT NULL AS revoked, last_used_at
+      FROM api_tokens WHERE sha256 = decode($1::text, 'hex')),
+touch AS (
+    UPDATE api_tokens a SET last_used_at = now()
+      FROM t
+     WHERE a.token_id = t.token_id AND NOT t.revoked
+       AND (t.last_used_at IS NULL OR t.last_used_at < now() - interval '1 minute'))
+SELECT t.token_id, t.user_name, u.role, t.revoked
+  FROM t JOIN users u ON u.name = t.user_name

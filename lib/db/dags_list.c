@@ -1,0 +1,85 @@
+/*
+ * `dags list`'s rows as JSON, for the CLI and the API alike
+ * (sluice/dags_list.h). Moved out of the CLI so that sluice-web, which
+ * links no program's code, builds the very same document.
+ */
+#include "sluice/dags_list.h"
+
+#include "sluice/civil.h"
+#include "sluice/banned.h"
+
+int sl_dags_schedule_read(const struct sl_rows *res, int row, struct sl_schedule *s,
+                          struct sl_strbuf *err)
+{
+	const struct sl_schedule_def def = {
+	    .schedule = sl_rows_str(res, row, SL_DAGS_COL_SCHEDULE),
+	    .timezone = sl_rows_str(res, row, SL_DAGS_COL_TZ),
+	    .has_start_date = !sl_rows_null(res, row, SL_DAGS_COL_START),
+	    .start_date = sl_rows_int(res, row, SL_DAGS_COL_START, 0),
+	    .has_end_date = !sl_rows_null(res, row, SL_DAGS_COL_END),
+	    .end_date = sl_rows_int(res, row, SL_DAGS_COL_END, 0),
+	    .catchup = sl_rows_bool(res, row, SL_DAGS_COL_CATCHUP),
+	};
+
+	return sl_schedule_load(s, &def, sl_rows_int(res, row, SL_DAGS_COL_FIRST_SEEN, 0),
+	                        !sl_rows_null(res, row, SL_DAGS_COL_LAST_END),
+	                        sl_rows_int(res, row, SL_DAGS_COL_LAST_END, 0),
+	                        sl_rows_int(res, row, SL_DAGS_COL_NOW, 0), err);
+}
+
+json_t *sl_dags_time_json(int64_t t, const struct sl_tz *tz)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+	json_t *j;
+
+	sl_iso_format(&sb, t, tz);
+	j = json_string(sb.buf);
+	sl_strbuf_release(&sb);
+	return j;
+}
+
+json_t *sl_dags_interval_json(const struct sl_interval *iv, const struct sl_tz *tz)
+{
+	return json_pack("{s:o, s:o}", "logical_date", sl_dags_time_json(iv->start, tz),
+	                 "run_after", sl_dags_time_json(iv->end, tz));
+}
+
+bool sl_dags_next_run(const struct sl_rows *res, int row, const struct sl_schedule *s,
+                      struct sl_interval *iv)
+{
+	if (s->kind != SL_SCHEDULE_CRON || sl_rows_bool(res, row, SL_DAGS_COL_PAUSED) ||
+	    sl_rows_bool(res, row, SL_DAGS_COL_REMOVED))
+		return false;
+	return sl_schedule_next(&s->cron, s->tz, &s->st, iv) == 0;
+}
+
+json_t *sl_dags_row_json(const struct sl_rows *res, int row, const struct sl_schedule *s,
+                         bool readable)
+{
+	struct sl_interval iv;
+	json_t *last = json_null(), *next = json_null(), *at = json_null(), *from = json_null(),
+	       *to = json_null();
+
+	if (!sl_rows_null(res, row, SL_DAGS_COL_LAST_STATE))
+		last = json_pack(
+		    "{s:s, s:s, s:o}", "run_id", sl_rows_str(res, row, SL_DAGS_COL_LAST_RUN_ID),
+		    "state", sl_rows_str(res, row, SL_DAGS_COL_LAST_STATE), "logical_date",
+		    sl_dags_time_json(sl_rows_int(res, row, SL_DAGS_COL_LAST_LOGICAL, 0), s->tz));
+	if (readable && sl_dags_next_run(res, row, s, &iv)) {
+		next = sl_dags_interval_json(&iv, s->tz);
+		/* Airflow's next_dagrun_create_after and next_dagrun_data_interval_*. */
+		at = sl_dags_time_json(iv.end, s->tz);
+		from = sl_dags_time_json(iv.start, s->tz);
+		to = sl_dags_time_json(iv.end, s->tz);
+	}
+	return json_pack("{s:s, s:s?, s:s?, s:b, s:b, s:b, s:s?, s:o, s:o, s:o, s:o, s:o}", "dag",
+	                 sl_rows_str(res, row, SL_DAGS_COL_ID), "schedule",
+	                 sl_rows_str(res, row, SL_DAGS_COL_SCHEDULE), "timezone",
+	                 sl_rows_str(res, row, SL_DAGS_COL_TZ), "paused",
+	                 sl_rows_bool(res, row, SL_DAGS_COL_PAUSED), "removed",
+	                 sl_rows_bool(res, row, SL_DAGS_COL_REMOVED), "error",
+	                 sl_rows_bool(res, row, SL_DAGS_COL_ERROR), "commit",
+	                 sl_rows_str(res, row, SL_DAGS_COL_COMMIT), "last_run", last, "next_run",
+	                 next, "next_run_at", at, "next_data_interval_start", from,
+	                 "next_data_interval_end", to);
+}
