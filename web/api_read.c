@@ -27,6 +27,16 @@ void web_api_version(struct web_call *c, struct sl_db *db)
 	web_json(c, 200, json_pack("{s:s}", "version", SLUICE_VERSION));
 }
 
+/* Generated from web/openapi/ by merge.py. */
+extern const char web_openapi_json[];
+extern const size_t web_openapi_json_len;
+
+void web_api_openapi(struct web_call *c, struct sl_db *db)
+{
+	(void)db;
+	web_answer(c, 200, "application/json", web_openapi_json, web_openapi_json_len);
+}
+
 /* GET /api/v1/dags: `sluice dags list --json`'s document (sluice/dags_list.h). */
 void web_api_dags(struct web_call *c, struct sl_db *db)
 {

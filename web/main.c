@@ -104,7 +104,8 @@ static void close_any(uv_handle_t *h, void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sluice-web --config FILE [--check-config]\n");
+	fprintf(f,
+	        "usage: sluice-web --config FILE [--check-config]\n       sluice-web --routes\n");
 }
 
 int main(int argc, char **argv)
@@ -114,6 +115,7 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"check-config", no_argument, NULL, 'C'}, /* parse, print "ok", exit 0 or 2 */
+	    {"routes", no_argument, NULL, 'R'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = SL_CONFIG_DEFAULT_PATH;
@@ -143,6 +145,10 @@ int main(int argc, char **argv)
 		case 'C':
 			check_only = true;
 			break;
+		case 'R':
+			web_routes_print(stdout);
+			status = 0;
+			goto out;
 		default:
 			usage(stderr);
 			status = 2;
