@@ -103,6 +103,14 @@ struct json_t;
 int cli_conf_build(const struct cli_command *cmd, const char *conf_json, const char **pairs,
                    size_t pairs_nr, const struct json_t *params, struct json_t *conf);
 
+/*
+ * Who runs this command, for the audit rows of its changes (via "cli") and
+ * the marks it makes: the login name of the effective uid (not $USER,
+ * which anyone sets), else "uid:N".
+ */
+struct sl_strbuf;
+void cli_actor(struct sl_strbuf *name);
+
 /* The exit code of a library return code (SL_EUNAVAIL -> 4, SL_ENOENT -> 3,
  * SL_EINVAL -> 2, other errors -> 1). */
 int cli_exit_code(int rc);

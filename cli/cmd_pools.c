@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "sluice/actions_json.h"
 #include "sluice/admin.h"
 #include "sluice/dag.h"
 #include "sluice/db.h"
@@ -65,21 +66,6 @@ const struct cli_command cli_cmd_pools_delete = {
     .run = run_pools_delete,
 };
 
-/* The columns of pools_list (lib/db/sql/pools.sql). */
-enum { COL_NAME, COL_DEFINED, COL_SLOTS, COL_USED, COL_QUEUED, COL_DESCRIPTION };
-
-static json_t *pool_json(const struct sl_rows *res, int row)
-{
-	int64_t slots = sl_rows_int(res, row, COL_SLOTS, 0),
-	        used = sl_rows_int(res, row, COL_USED, 0);
-
-	return json_pack(
-	    "{s:s, s:b, s:I, s:I, s:I, s:I, s:s}", "pool", sl_rows_str(res, row, COL_NAME),
-	    "defined", sl_rows_bool(res, row, COL_DEFINED), "slots", (json_int_t)slots, "used",
-	    (json_int_t)used, "queued", (json_int_t)sl_rows_int(res, row, COL_QUEUED, 0), "open",
-	    (json_int_t)(slots - used), "description", sl_rows_str(res, row, COL_DESCRIPTION));
-}
-
 /* Print the rows of pools_list as a table or a JSON array. */
 static int print_pools(struct cli *cli, const struct sl_rows *res)
 {
@@ -91,17 +77,17 @@ static int print_pools(struct cli *cli, const struct sl_rows *res)
 	for (size_t col = 1; col <= 4; col++)
 		cli_table_align_right(&table, col);
 	for (int row = 0; row < sl_rows_nr(res); row++) {
-		int64_t slots = sl_rows_int(res, row, COL_SLOTS, 0);
-		int64_t used = sl_rows_int(res, row, COL_USED, 0);
-		bool defined = sl_rows_bool(res, row, COL_DEFINED);
+		int64_t slots = sl_rows_int(res, row, SL_POOLS_COL_SLOTS, 0);
+		int64_t used = sl_rows_int(res, row, SL_POOLS_COL_USED, 0);
+		bool defined = sl_rows_bool(res, row, SL_POOLS_COL_DEFINED);
 
-		json_array_append_new(list, pool_json(res, row));
-		cli_table_add(&table, sl_rows_str(res, row, COL_NAME));
+		json_array_append_new(list, sl_pool_row_json(res, row));
+		cli_table_add(&table, sl_rows_str(res, row, SL_POOLS_COL_NAME));
 		cli_table_addf(&table, "%lld", (long long)slots);
 		cli_table_addf(&table, "%lld", (long long)used);
-		cli_table_add(&table, sl_rows_str(res, row, COL_QUEUED));
+		cli_table_add(&table, sl_rows_str(res, row, SL_POOLS_COL_QUEUED));
 		cli_table_addf(&table, "%lld", (long long)(slots - used));
-		cli_table_add(&table, defined ? sl_rows_str(res, row, COL_DESCRIPTION)
+		cli_table_add(&table, defined ? sl_rows_str(res, row, SL_POOLS_COL_DESCRIPTION)
 		                              : "(undefined: no slots until 'sluice pools set')");
 	}
 	rc = cli_print_list(cli, &table, list);
@@ -181,7 +167,7 @@ static int on_set_option(struct cli *cli, int opt, const char *arg, void *ctx)
 
 static int run_pools_set(struct cli *cli, int argc, char **argv)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
 	const char *description = NULL;
 	struct cli_args args;
 	struct sl_db *db;
@@ -192,19 +178,23 @@ static int run_pools_set(struct cli *cli, int argc, char **argv)
 
 	if (!db)
 		goto out;
-	rc = cli_db_rc(sl_pool_set(db, args.v[0], slots, description, &err), &err);
+	cli_actor(&actor);
+	rc = cli_db_rc(sl_pool_set(db, &(struct sl_actor){actor.buf, "cli"}, args.v[0], slots,
+	                           description, &err),
+	               &err);
 	if (rc)
 		goto out;
 	rc = query_pools(db, args.v[0], &res);
 	if (rc)
 		goto out;
 	if (cli->json)
-		rc = cli_print_json(pool_json(res, 0));
+		rc = cli_print_json(sl_pool_row_json(res, 0));
 	else
 		printf("pool %s: %ld slot%s\n", args.v[0], slots, slots == 1 ? "" : "s");
 out:
 	sl_rows_free(res);
 	sl_db_free(db);
+	sl_strbuf_release(&actor);
 	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;
@@ -212,7 +202,7 @@ out:
 
 static int run_pools_delete(struct cli *cli, int argc, char **argv)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
 	struct cli_args args;
 	struct sl_db *db;
 	int rc =
@@ -220,7 +210,9 @@ static int run_pools_delete(struct cli *cli, int argc, char **argv)
 
 	if (!db)
 		goto out;
-	rc = cli_db_rc(sl_pool_delete(db, args.v[0], &err), &err);
+	cli_actor(&actor);
+	rc = cli_db_rc(sl_pool_delete(db, &(struct sl_actor){actor.buf, "cli"}, args.v[0], &err),
+	               &err);
 	if (rc)
 		goto out;
 	if (cli->json)
@@ -229,6 +221,7 @@ static int run_pools_delete(struct cli *cli, int argc, char **argv)
 		printf("pool %s deleted\n", args.v[0]);
 out:
 	sl_db_free(db);
+	sl_strbuf_release(&actor);
 	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;

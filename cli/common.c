@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include "sluice/alloc.h"
@@ -269,6 +270,17 @@ int cli_start(struct cli *cli, const struct cli_command *cmd, int argc, char **a
 	if (args->n < min || args->n > max)
 		return cli_usage_error(cmd, "expected %s", what);
 	return cli_db_open(cli, db);
+}
+
+void cli_actor(struct sl_strbuf *name)
+{
+	uid_t uid = geteuid();
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw && pw->pw_name && *pw->pw_name)
+		sl_strbuf_adds(name, pw->pw_name);
+	else
+		sl_strbuf_addf(name, "uid:%lu", (unsigned long)uid);
 }
 
 int cli_conf_build(const struct cli_command *cmd, const char *conf_json, const char **pairs,

@@ -83,3 +83,13 @@ json_t *sl_dags_row_json(const struct sl_rows *res, int row, const struct sl_sch
 	                 next, "next_run_at", at, "next_data_interval_start", from,
 	                 "next_data_interval_end", to);
 }
+
+json_t *sl_dags_row_json_read(const struct sl_rows *res, int row, struct sl_strbuf *err)
+{
+	struct sl_schedule s = SL_SCHEDULE_INIT;
+	bool readable = sl_dags_schedule_read(res, row, &s, err) == 0;
+	json_t *doc = sl_dags_row_json(res, row, &s, readable);
+
+	sl_schedule_release(&s);
+	return doc;
+}
