@@ -148,11 +148,33 @@ void web_db_failed(struct web_call *c, const char *what, const struct sl_strbuf 
 	web_problem(c, 503, "the database does not answer");
 }
 
+/* Whether media type `v` is application/json, with parameters or not. */
+static bool is_json_type(const char *v)
+{
+	static const char json[] = "application/json";
+	size_t n = sizeof(json) - 1;
+
+	v += strspn(v, " \t");
+	if (strncasecmp(v, json, n))
+		return false;
+	v += n;
+	v += strspn(v, " \t");
+	return *v == '\0' || *v == ';';
+}
+
 json_t *web_body_object(struct web_call *c)
 {
 	json_error_t jerr;
 	json_t *doc;
 
+	/* A form or text body is refused before it is read, so that a
+	 * browser's simple (CORS-less) POST never reaches a handler. */
+	if (c->body_len && (!c->content_type || !is_json_type(c->content_type))) {
+		web_problem(c, 415,
+		            "the request body must be Content-Type: application/json, not %s",
+		            c->content_type ? c->content_type : "none");
+		return NULL;
+	}
 	if (!c->body_len) {
 		web_problem(c, 400, "the request needs a JSON object as its body");
 		return NULL;
@@ -250,6 +272,7 @@ static void call_free(struct web_call *c)
 	free(c->body);
 	free(c->authorization);
 	free(c->range);
+	free(c->content_type);
 	sl_strbuf_release(&c->user);
 	sl_strbuf_release(&c->out);
 	free(c);
@@ -364,6 +387,7 @@ void web_call_start(struct web *w, h2o_req_t *req, const struct web_route *route
 	}
 	c->authorization = copy_header(req, H2O_TOKEN_AUTHORIZATION);
 	c->range = copy_header(req, H2O_TOKEN_RANGE);
+	c->content_type = copy_header(req, H2O_TOKEN_CONTENT_TYPE);
 	ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_req_disposed);
 	*ref = c;
 	c->req_ref = ref;

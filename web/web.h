@@ -89,6 +89,7 @@ struct web_call {
 	size_t body_len;
 	char *authorization; /* NULL when absent */
 	char *range;
+	char *content_type;
 
 	/* the caller, once authorised */
 	struct sl_strbuf user;
@@ -127,7 +128,11 @@ void web_problem(struct web_call *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The database failed: logged with its sentence, answered 503 without it. */
 void web_db_failed(struct web_call *c, const char *what, const struct sl_strbuf *err);
-/* The request's body as a JSON object; NULL once answered 400 or 415. */
+/*
+ * The request's body as a JSON object; NULL once answered 415 (a body that
+ * is not Content-Type: application/json, or has none) or 400 (no body,
+ * malformed JSON at line:col, not an object).
+ */
 json_t *web_body_object(struct web_call *c);
 
 /* routes.c */
