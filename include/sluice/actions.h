@@ -3,21 +3,6 @@
 
 #ifndef SLUICE_LAYER_DB
 #error "sluice/actions.h: this target does not link the database layer (docs/architecture.md)"
-/** sl_run_cancel, and the NOTIFY that has the scheduler stop the run's attempts. */
-int sl_action_cancel(struct sl_db *db, const struct sl_actor *who, const char *dag_id,
-                     const char *run_id, struct sl_run_change *out, struct sl_strbuf *err);
-
-/** sl_run_clear, and a NOTIFY when it cleared something. */
-int sl_action_clear(struct sl_db *db, const struct sl_actor *who, const char *dag_id,
-                    const char *run_id, const struct sl_clear_opts *opts,
-                    struct sl_task_ids *cleared, struct sl_run_repin *repin,
-                    struct sl_run_change *out, struct sl_strbuf *err);
-
-/** sl_task_mark, and its NOTIFY. */
-int sl_action_mark(struct sl_db *db, const struct sl_actor *who, const char *dag_id,
-                   const char *run_id, const char *task_id, const char *state,
-                   struct sl_run_change *out, struct sl_strbuf *err);
-
 #endif
 
 #include <jansson.h>

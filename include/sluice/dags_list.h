@@ -3,12 +3,6 @@
 
 #ifndef SLUICE_LAYER_DB
 #error "sluice/dags_list.h: this target does not link the database layer (docs/architecture.md)"
-/**
- * sl_dags_schedule_read then sl_dags_row_json for row `row`: when the
- * schedule cannot be read, `err` says why and the row's next run is null.
- */
-json_t *sl_dags_row_json_read(const struct sl_rows *res, int row, struct sl_strbuf *err);
-
 #endif
 
 #include <jansson.h>
