@@ -182,9 +182,12 @@ void web_api_user_add(struct web_call *c, struct sl_db *db)
 	else
 		web_json(c, 201, json_pack("{s:s, s:s}", "user", name, "role", sl_role_name(role)));
 out:
-	/* The clear password lives no longer than the request needs it. */
+	/* The clear password lives no longer than the request needs it:
+	 * neither in the parsed document nor in the body it came in. */
 	if (body && password)
 		explicit_bzero((char *)password, strlen(password));
+	if (c->body)
+		explicit_bzero(c->body, c->body_len);
 	json_decref(body);
 	sl_strbuf_release(&err);
 }
