@@ -77,17 +77,17 @@ static int print_pools(struct cli *cli, const struct sl_rows *res)
 	for (size_t col = 1; col <= 4; col++)
 		cli_table_align_right(&table, col);
 	for (int row = 0; row < sl_rows_nr(res); row++) {
-		int64_t slots = sl_rows_int(res, row, SL_POOLS_COL_SLOTS, 0);
-		int64_t used = sl_rows_int(res, row, SL_POOLS_COL_USED, 0);
-		bool defined = sl_rows_bool(res, row, SL_POOLS_COL_DEFINED);
+		int64_t slots = sl_rows_int(res, row, SL_POOL_SLOTS, 0);
+		int64_t used = sl_rows_int(res, row, SL_POOL_USED, 0);
+		bool defined = sl_rows_bool(res, row, SL_POOL_DEFINED);
 
-		json_array_append_new(list, sl_pool_row_json(res, row));
-		cli_table_add(&table, sl_rows_str(res, row, SL_POOLS_COL_NAME));
+		json_array_append_new(list, sl_pool_json(res, row));
+		cli_table_add(&table, sl_rows_str(res, row, SL_POOL_NAME));
 		cli_table_addf(&table, "%lld", (long long)slots);
 		cli_table_addf(&table, "%lld", (long long)used);
-		cli_table_add(&table, sl_rows_str(res, row, SL_POOLS_COL_QUEUED));
+		cli_table_add(&table, sl_rows_str(res, row, SL_POOL_QUEUED));
 		cli_table_addf(&table, "%lld", (long long)(slots - used));
-		cli_table_add(&table, defined ? sl_rows_str(res, row, SL_POOLS_COL_DESCRIPTION)
+		cli_table_add(&table, defined ? sl_rows_str(res, row, SL_POOL_DESCRIPTION)
 		                              : "(undefined: no slots until 'sluice pools set')");
 	}
 	rc = cli_print_list(cli, &table, list);
@@ -188,7 +188,7 @@ static int run_pools_set(struct cli *cli, int argc, char **argv)
 	if (rc)
 		goto out;
 	if (cli->json)
-		rc = cli_print_json(sl_pool_row_json(res, 0));
+		rc = cli_print_json(sl_pool_json(res, 0));
 	else
 		printf("pool %s: %ld slot%s\n", args.v[0], slots, slots == 1 ? "" : "s");
 out:

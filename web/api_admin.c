@@ -72,7 +72,7 @@ void web_api_pool_put(struct web_call *c, struct sl_db *db)
 	if (rc)
 		web_act_failed(c, db, "pools_set", rc, &err);
 	else
-		web_json(c, 200, sl_pool_row_json(res, 0));
+		web_json(c, 200, sl_pool_json(res, 0));
 out:
 	sl_rows_free(res);
 	json_decref(body);

@@ -31,17 +31,17 @@ json_t *sl_mark_json(const char *dag_id, const char *run_id, const char *task_id
                      const struct sl_run_change *c);
 
 /** The columns of pools_list (lib/db/sql/pools.sql). */
-enum sl_pools_col {
-	SL_POOLS_COL_NAME,
-	SL_POOLS_COL_DEFINED,
-	SL_POOLS_COL_SLOTS,
-	SL_POOLS_COL_USED,
-	SL_POOLS_COL_QUEUED,
-	SL_POOLS_COL_DESCRIPTION,
+enum {
+	SL_POOL_NAME,
+	SL_POOL_DEFINED,
+	SL_POOL_SLOTS,
+	SL_POOL_USED,
+	SL_POOL_QUEUED,
+	SL_POOL_DESCRIPTION
 };
 
 /** A row of sl_view_pools as `pools list --json` and `pools set --json` show it. */
-json_t *sl_pool_row_json(const struct sl_rows *res, int row);
+json_t *sl_pool_json(const struct sl_rows *res, int row);
 
 /** The columns of accounts_users_list, accounts_tokens_list, accounts_audit_list. */
 enum sl_users_col {
