@@ -47,6 +47,10 @@
  * Every string member is NULL when the file does not set it, except where a
  * default is given in the comment of the member.
  */
+/** sluice-web's address unless `web.listen` says otherwise (the two agree). */
+#define SL_WEB_DEFAULT_PORT   7412
+#define SL_WEB_DEFAULT_LISTEN "127.0.0.1:7412"
+
 struct sl_config {
 	char *file; /* the file read, or NULL when built from defaults only */
 	char *database_url;

@@ -29,7 +29,7 @@ void sl_config_init(struct sl_config *cfg)
 	cfg->log_limit = 10 * 1024 * 1024;
 	cfg->hello_timeout = 5;
 	cfg->max_connections = 1024;
-	cfg->web_listen = sl_xstrdup("127.0.0.1:7412");
+	cfg->web_listen = sl_xstrdup(SL_WEB_DEFAULT_LISTEN);
 }
 
 void sl_config_release(struct sl_config *cfg)
