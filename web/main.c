@@ -217,6 +217,7 @@ out:
 		status = 1;
 	}
 	web_events_free(w.events);
+	web_graph_release();
 	if (pool_ok)
 		web_dbpool_release(&w.pool);
 	sl_tls_ctx_free(w.tls);

@@ -26,6 +26,7 @@ static const struct web_route routes[] = {
     {"GET", "/api/v1/openapi.json", WEB_OPEN, web_api_openapi},
     {"GET", "/api/v1/dags", WEB_VIEWER, web_api_dags},
     {"GET", "/api/v1/events", WEB_VIEWER, web_api_events},
+    {"GET", "/api/v1/dags/{}/graph", WEB_VIEWER, web_api_graph},
 };
 
 /* Answers for /api/v1/ paths without a route, once the caller is known. */

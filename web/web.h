@@ -143,6 +143,11 @@ void web_api_version(struct web_call *c, struct sl_db *db);
 void web_api_openapi(struct web_call *c, struct sl_db *db);
 void web_api_dags(struct web_call *c, struct sl_db *db);
 
+/* graph.c: GET /api/v1/dags/{dag}/graph, laid out by libgvc */
+void web_api_graph(struct web_call *c, struct sl_db *db);
+/* Frees Graphviz's context, once no handler runs. */
+void web_graph_release(void);
+
 /* events.c: live updates, GET /api/v1/events */
 struct web_events;
 int web_events_start(struct web *w, struct web_events **out);
