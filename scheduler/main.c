@@ -66,6 +66,7 @@ void sched_db_error(struct sched *s, const char *what, int rc, const struct sl_s
 {
 	struct sl_strbuf q = SL_STRBUF_INIT;
 
+	sched_metrics_db_error(s, rc);
 	if (rc == SL_EUNAVAIL && s->db_down)
 		goto out;
 	sl_log_quote(&q, err->buf);
@@ -207,7 +208,7 @@ out:
 	sl_strbuf_release(&err);
 }
 
-static void tick(struct sched *s)
+static void tick_work(struct sched *s)
 {
 	if (s->db_down) {
 		lease_check(s);
@@ -221,6 +222,14 @@ static void tick(struct sched *s)
 	if (lease_held(s))
 		engine_work(s);
 	notify_sync(s);
+}
+
+static void tick(struct sched *s)
+{
+	uint64_t start_ns = uv_hrtime();
+
+	tick_work(s);
+	sl_metric_observe(s->m.tick, (double)(uv_hrtime() - start_ns) / 1e9);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -301,6 +310,9 @@ static void refresh_done(uv_work_t *req, int status)
 	struct sl_strbuf q = SL_STRBUF_INIT;
 
 	s->refreshing = false;
+	/* The thread is done with its connection: its count can be read. */
+	if (s->refresh_db)
+		s->refresh_commits = sl_db_commits(s->refresh_db);
 	if (status) {
 		sl_log("error", "refresh_failed", "error=\"%s\"", uv_strerror(status));
 	} else if (s->refresh_rc) {
@@ -535,6 +547,7 @@ int main(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	sl_config_init(&s.cfg);
 	sl_strbuf_init(&s.refresh_err);
+	sched_metrics_init(&s);
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -632,6 +645,7 @@ out:
 	free(s.commit);
 	free(s.dags_repo_sent);
 	sl_tls_ctx_free(s.tls);
+	sched_metrics_release(&s);
 	sl_config_release(&s.cfg);
 	return status;
 }

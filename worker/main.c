@@ -240,6 +240,7 @@ int main(int argc, char **argv)
 
 	memset(&w, 0, sizeof(w));
 	sl_worker_config_init(&w.cfg);
+	worker_metrics_init(&w);
 	while ((c = getopt_long(argc, argv, "c:n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -314,6 +315,7 @@ out:
 	free(w.token);
 	free(w.host);
 	sl_tls_ctx_free(w.tls);
+	worker_metrics_release(&w);
 	sl_worker_config_release(&w.cfg);
 	return status;
 }
