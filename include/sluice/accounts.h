@@ -3,17 +3,6 @@
 
 #ifndef SLUICE_LAYER_DB
 #error "sluice/accounts.h: this target does not link the database layer (docs/architecture.md)"
-/**
- * The account behind bearer token `token` (`len` bytes, from an
- * Authorization header): `*ok` is true when it is a live token, with its
- * user's name in `user` and role in `*role`; false for a malformed,
- * unknown or revoked one (`*revoked` tells the last apart, for the log).
- * One statement (accounts_token_check) that also marks the token used, at
- * most once a minute. Errors are the database's only.
- */
-int sl_token_check(struct sl_db *db, const char *token, size_t len, bool *ok, bool *revoked,
-                   struct sl_strbuf *user, enum sl_role *role, struct sl_strbuf *err);
-
 #endif
 
 #include <stdbool.h>

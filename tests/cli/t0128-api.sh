@@ -120,6 +120,30 @@ expect_grep "$TMP/used3" '^t$' "a use a minute later writes it again"
 pg_sql "SELECT last_used_at IS NULL FROM api_tokens WHERE token_id = 2" >"$TMP/used4"
 expect_grep "$TMP/used4" '^t$' "the revoked token is never marked used"
 
+# --- a slow query holds a thread, not the loop ----------------------------------------
+# A transaction holds dags locked: GET /api/v1/dags waits on it inside
+# PostgreSQL. Meanwhile routes that do not read dags must still answer.
+PGAPPNAME=locker psql -X -q -c "BEGIN; LOCK TABLE dags IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(120)" \
+	>/dev/null 2>&1 &
+LOCKER=$!
+wait_sql "SELECT (SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'locker' AND l.mode = 'AccessExclusiveLock' AND l.granted) = 1" 30
+(get /api/v1/dags "Bearer $VIEWER" && mv "$TMP/out" "$TMP/slow.out") &
+SLOW=$!
+wait_sql "SELECT (SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND application_name <> 'locker') = 1" 30
+python3 - "$PORT" >"$TMP/fast.out" <<'PY'
+import sys, urllib.request
+for path in ("/api/v1/version", "/health"):
+    print(path, urllib.request.urlopen("http://127.0.0.1:%s%s" % (sys.argv[1], path), timeout=20).status)
+PY
+expect_grep "$TMP/fast.out" '^/api/v1/version 200$' "a request that does not need the locked table answers meanwhile"
+expect_grep "$TMP/fast.out" '^/health 200$' "and so does /health (another connection of the pool)"
+kill -0 "$SLOW" 2>/dev/null
+ok $? "while GET /api/v1/dags is still waiting on its lock"
+pg_sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'locker'" >/dev/null
+wait "$LOCKER" 2>/dev/null
+wait "$SLOW"
+expect_grep "$TMP/slow.out" '^200 application/json' "the slow request is answered once the lock is gone"
+
 stop_daemon w
 ok $? "sluice-web stops"
 done_testing

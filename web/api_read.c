@@ -1,0 +1,64 @@
+/*
+ * The read routes of /api/v1 (docs/web.md), each one document built by the
+ * db layer's views: the same rows and JSON as the CLI's --json.
+ */
+#include <stdlib.h>
+
+#include "sluice/dags_list.h"
+#include "sluice/log.h"
+#include "sluice/views.h"
+#include "sluice_version.h"
+#include "web.h"
+
+void web_api_health(struct web_call *c, struct sl_db *db)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+
+	if (sl_db_ping(db, &err) == 0)
+		web_json(c, 200, json_pack("{s:s}", "status", "ok"));
+	else
+		web_db_failed(c, "health", &err);
+	sl_strbuf_release(&err);
+}
+
+void web_api_version(struct web_call *c, struct sl_db *db)
+{
+	(void)db;
+	web_json(c, 200, json_pack("{s:s}", "version", SLUICE_VERSION));
+}
+
+/* GET /api/v1/dags: `sluice dags list --json`'s document (sluice/dags_list.h). */
+void web_api_dags(struct web_call *c, struct sl_db *db)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_rows *res = NULL;
+	json_t *list;
+
+	if (sl_view_dags(db, NULL, &res, &err)) {
+		web_db_failed(c, "dags_list", &err);
+		goto out;
+	}
+	list = json_array();
+	for (int row = 0; list && row < sl_rows_nr(res); row++) {
+		struct sl_schedule s = SL_SCHEDULE_INIT;
+		bool readable = sl_dags_schedule_read(res, row, &s, &err) == 0;
+
+		if (!readable) {
+			/* As the CLI does: the row is listed, its next run is null. */
+			struct sl_strbuf q = SL_STRBUF_INIT;
+
+			sl_log_quote(&q, err.buf);
+			sl_log("warn", "dag_unreadable", "dag=%s error=%s",
+			       sl_rows_str(res, row, SL_DAGS_COL_ID), q.buf);
+			sl_strbuf_release(&q);
+			sl_strbuf_reset(&err);
+		}
+		if (json_array_append_new(list, sl_dags_row_json(res, row, &s, readable)))
+			json_decref(list), list = NULL;
+		sl_schedule_release(&s);
+	}
+	web_json(c, 200, list);
+out:
+	sl_rows_free(res);
+	sl_strbuf_release(&err);
+}

@@ -1,0 +1,138 @@
+#ifndef SLUICE_WEB_H
+#define SLUICE_WEB_H
+
+/*
+ * sluice-web's own modules (docs/web.md): the daemon (main.c), a request's
+ * trip off the loop (call.c), the routes (routes.c) and their handlers.
+ */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "sluice/accounts.h"
+#include "sluice/config.h"
+#include "sluice/db.h"
+#include "sluice/strbuf.h"
+
+struct st_h2o_req_t;
+
+/*
+ * The database connections handlers run on, one per thread of libuv's
+ * pool at most: a handler blocks its own thread on PostgreSQL, never the
+ * loop, so a slow query stalls no other request.
+ */
+#define WEB_DB_CONNS 4
+struct web_dbpool {
+	pthread_mutex_t lock;
+	pthread_cond_t freed;
+	const char *conninfo;
+	struct sl_db *conns[WEB_DB_CONNS]; /* NULL: not connected yet */
+	bool busy[WEB_DB_CONNS];
+};
+
+struct web {
+	struct sl_config cfg;
+	struct sl_tls_ctx *tls; /* NULL: clear text */
+	uv_loop_t *loop;
+	struct sl_httpd *httpd;
+	struct web_dbpool pool;
+	uv_signal_t sigterm, sigint;
+	uv_timer_t watchdog_timer;
+	bool stopping;
+};
+
+/* A route's handler, on a thread of libuv's pool with a connection of its own. */
+struct web_call;
+typedef void (*web_handler_fn)(struct web_call *c, struct sl_db *db);
+
+/* Who may call a route: anyone, or a signed-in caller with at least a role. */
+enum web_access { WEB_OPEN, WEB_VIEWER, WEB_OPERATOR, WEB_ADMIN };
+
+struct web_route {
+	const char *method;  /* GET also answers HEAD */
+	const char *pattern; /* "/api/v1/dags/{}/runs": "{}" matches one segment */
+	enum web_access access;
+	web_handler_fn fn;
+};
+
+#define WEB_PARAMS_MAX  4
+#define WEB_QUERY_MAX   16
+#define WEB_HEADERS_MAX 4
+
+struct web_header {
+	const char *name; /* a static lowercase name */
+	char *value;
+};
+
+/*
+ * One request on its way through a handler. Everything the handler reads
+ * is copied from h2o's request on the loop first, so that the thread never
+ * touches h2o; the answer is built here and sent on the loop.
+ */
+struct web_call {
+	uv_work_t work;
+	struct web *w;
+	struct st_h2o_req_t *req; /* NULL once h2o has disposed of it */
+	void *req_ref;            /* in the request's pool: how h2o tells us so */
+	const struct web_route *route;
+
+	/* the request */
+	char *params[WEB_PARAMS_MAX]; /* the "{}" segments, percent-decoded */
+	size_t params_nr;
+	char *query_keys[WEB_QUERY_MAX], *query_values[WEB_QUERY_MAX];
+	size_t query_nr;
+	char *body;
+	size_t body_len;
+	char *authorization; /* NULL when absent */
+	char *range;
+
+	/* the caller, once authorised */
+	struct sl_strbuf user;
+	enum sl_role role;
+
+	/* the answer */
+	int status;
+	const char *type;
+	struct sl_strbuf out;
+	struct web_header headers[WEB_HEADERS_MAX];
+	size_t headers_nr;
+};
+
+/* call.c */
+int web_dbpool_init(struct web_dbpool *pool, const char *conninfo);
+void web_dbpool_release(struct web_dbpool *pool);
+/* Takes `req` off the loop to `route`'s handler, after the access check. */
+void web_call_start(struct web *w, struct st_h2o_req_t *req, const struct web_route *route,
+                    char **params, size_t params_nr);
+/*
+ * Percent-decodes `len` bytes of a path segment or, with `plus_is_space`,
+ * of a query (application/x-www-form-urlencoded); a malformed escape is
+ * kept as it is.
+ */
+char *web_pct_decode(const char *s, size_t len, bool plus_is_space);
+/* The value of query parameter `key` (percent-decoded), NULL when absent. */
+const char *web_query(const struct web_call *c, const char *key);
+/* Adds a response header; `name` must be static and lowercase. */
+void web_header(struct web_call *c, const char *name, const char *value);
+/* The answer is `doc` (stolen) as JSON with `status`. */
+void web_json(struct web_call *c, int status, json_t *doc);
+/* The answer is a problem document; `fmt` gives its detail. */
+void web_problem(struct web_call *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The database failed: logged with its sentence, answered 503 without it. */
+void web_db_failed(struct web_call *c, const char *what, const struct sl_strbuf *err);
+/* The request's body as a JSON object; NULL once answered 400 or 415. */
+json_t *web_body_object(struct web_call *c);
+
+/* routes.c */
+void web_route_request(struct web *w, struct st_h2o_req_t *req);
+
+/* api_read.c */
+void web_api_health(struct web_call *c, struct sl_db *db);
+void web_api_version(struct web_call *c, struct sl_db *db);
+void web_api_dags(struct web_call *c, struct sl_db *db);
+
+#endif
