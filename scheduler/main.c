@@ -367,6 +367,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	sl_log("info", "stopping", "signal=%s workers=%zu refreshing=%s", strsignal(signum),
 	       s->conns_nr, s->refreshing ? "yes" : "no");
 	conn_shutdown_all(s);
+	sched_metrics_stop(s);
 	notify_stop(s);
 	lease_release(s);
 	close_handle((uv_handle_t *)&s->tick_timer);
@@ -461,7 +462,7 @@ static int start(struct sched *s)
 		sl_log("error", "init_failed", "what=signal error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
-	if ((rc = conn_listen(s)))
+	if ((rc = conn_listen(s)) || (rc = sched_metrics_start(s)))
 		return rc;
 	/* The first tick at once: it takes the lease (or learns the leader). */
 	if ((rc = uv_timer_start(&s->tick_timer, on_tick, 0, tick_ms(s)))) {
@@ -475,10 +476,11 @@ static int start(struct sched *s)
 	sl_sdnotify_watchdog_start(&s->watchdog_timer);
 	sl_log("info", "started",
 	       "scheduler_id=%s listen=%s tls=%s database=%s:%s heartbeat_timeout_s=%" PRId64
-	       " parallelism=%d shared_token=%s version=%s",
+	       " parallelism=%d shared_token=%s metrics_listen=%s version=%s",
 	       s->scheduler_id, s->cfg.listen, s->tls ? "yes" : "no", sl_db_where(s->db),
 	       sl_db_name(s->db), s->cfg.heartbeat_timeout, s->cfg.parallelism,
-	       s->token ? "yes" : "no", SLUICE_VERSION);
+	       s->token ? "yes" : "no", s->cfg.metrics_listen ? s->cfg.metrics_listen : "-",
+	       SLUICE_VERSION);
 	sl_sdnotify("READY=1");
 	return 0;
 }

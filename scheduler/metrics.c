@@ -4,6 +4,7 @@
  * loop's state just before each scrape.
  */
 #include <stdint.h>
+#include <stdio.h>
 
 #include "scheduler.h"
 
@@ -81,8 +82,11 @@ void sched_metrics_db_error(struct sched *s, int rc)
 	                                 : s->m.db_error);
 }
 
-void sched_metrics_refresh(struct sched *s)
+/* Read the gauges from the loop's state, just before a scrape renders them. */
+static void refresh(void *data)
 {
+	struct sched *s = data;
+
 	size_t ready = 0;
 
 	for (const struct wconn *c = s->conns; c; c = c->next)
@@ -91,4 +95,22 @@ void sched_metrics_refresh(struct sched *s)
 	sl_metric_set(s->m.lease_holder, lease_held(s) ? 1 : 0);
 	/* The refresh's connection belongs to its thread: counted as of its last refresh. */
 	sl_metric_set(s->m.commits, (double)(sl_db_commits(s->db) + s->refresh_commits));
+}
+
+int sched_metrics_start(struct sched *s)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	int rc = 0;
+
+	if (s->cfg.metrics_listen &&
+	    (rc = sl_metricsd_start(&s->metricsd, s->loop, s->cfg.metrics_listen, &s->metrics,
+	                            refresh, s, &err)))
+		fprintf(stderr, "sluice-scheduler: metrics_listen: %s\n", err.buf);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
+void sched_metrics_stop(struct sched *s)
+{
+	sl_metricsd_stop(&s->metricsd);
 }

@@ -14,6 +14,7 @@
 #include "sluice/engine.h"
 #include "sluice/frameconn.h"
 #include "sluice/metrics.h"
+#include "sluice/metricsd.h"
 #include "sluice/proto.h"
 #include "sluice/retention.h"
 #include "sluice/log.h"
@@ -136,7 +137,8 @@ struct sched {
 	/* Its own metrics (metrics.c). */
 	struct sl_metrics metrics;
 	struct sched_metrics m;
-	uint64_t refresh_commits; /* sl_db_commits(refresh_db) after the last refresh */
+	struct sl_metricsd metricsd; /* serving metrics_listen */
+	uint64_t refresh_commits;    /* sl_db_commits(refresh_db) after the last refresh */
 };
 
 /* scheduler/main.c */
@@ -160,8 +162,9 @@ void sched_metrics_init(struct sched *s);
 void sched_metrics_release(struct sched *s);
 /* Count a failed database call by its kind (SL_EUNAVAIL, SL_EFENCED, else). */
 void sched_metrics_db_error(struct sched *s, int rc);
-/* Read the gauges from the loop's state, just before a scrape renders them. */
-void sched_metrics_refresh(struct sched *s);
+/* Serve metrics_listen when it is set; a failure is logged and returned. */
+int sched_metrics_start(struct sched *s);
+void sched_metrics_stop(struct sched *s);
 
 /* scheduler/retention.c */
 /*

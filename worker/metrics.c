@@ -3,6 +3,8 @@
  * RESULT is made, the gauges and the checkout cache's counts read just
  * before each scrape.
  */
+#include <stdio.h>
+
 #include "worker.h"
 
 #include "sluice/banned.h"
@@ -64,8 +66,10 @@ void worker_metrics_release(struct worker *w)
 	sl_metrics_release(&w->metrics);
 }
 
-void worker_metrics_refresh(struct worker *w)
+/* Read the gauges and the checkout cache's counts, just before a scrape renders them. */
+static void refresh(void *data)
 {
+	struct worker *w = data;
 	struct worker_metrics *m = &w->m;
 
 	sl_metric_set(m->slots, w->cfg.slots);
@@ -81,4 +85,22 @@ void worker_metrics_refresh(struct worker *w)
 		sl_metric_set(m->checkout_entries, (double)st.entries);
 		sl_metric_set(m->checkout_bytes, (double)st.bytes);
 	}
+}
+
+int worker_metrics_start(struct worker *w)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	int rc = 0;
+
+	if (w->cfg.metrics_listen &&
+	    (rc = sl_metricsd_start(&w->metricsd, w->loop, w->cfg.metrics_listen, &w->metrics,
+	                            refresh, w, &err)))
+		fprintf(stderr, "sluice-worker: metrics_listen: %s\n", err.buf);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
+void worker_metrics_stop(struct worker *w)
+{
+	sl_metricsd_stop(&w->metricsd);
 }

@@ -14,6 +14,7 @@
 #include "sluice/proto.h"
 #include "sluice/log.h"
 #include "sluice/metrics.h"
+#include "sluice/metricsd.h"
 #include "sluice/strbuf.h"
 #include "sluice/taskenv.h"
 #include "sluice/taskexec.h"
@@ -149,6 +150,7 @@ struct worker {
 	/* its own metrics (metrics.c) */
 	struct sl_metrics metrics;
 	struct worker_metrics m;
+	struct sl_metricsd metricsd; /* serving metrics_listen */
 };
 
 /* main.c */
@@ -160,8 +162,9 @@ void worker_notify_ready(struct worker *w);
 /** Register every series (nothing is served unless metrics_listen is set). */
 void worker_metrics_init(struct worker *w);
 void worker_metrics_release(struct worker *w);
-/** Read the gauges and the checkout cache's counts, just before a scrape renders them. */
-void worker_metrics_refresh(struct worker *w);
+/** Serve metrics_listen when it is set; a failure is printed and returned. */
+int worker_metrics_start(struct worker *w);
+void worker_metrics_stop(struct worker *w);
 
 /* conn.c */
 int conn_init(struct worker *w);
