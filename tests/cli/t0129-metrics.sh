@@ -143,6 +143,7 @@ n=$(value sluice_scheduler_transactions_total "")
 ok $? "transactions_total counts commits ($n)"
 expect_grep "$TMP/parsed" '^sluice_scheduler_db_errors_total {kind="unavailable"} 0.0 counter$' \
 	"db_errors_total by kind, 0"
+cp "$TMP/parsed" "$TMP/parsed.sched"
 
 scrape "$MW" /metrics GET
 expect_grep "$TMP/scrape" '^200 text/plain; version=0.0.4; charset=utf-8 ' "worker GET /metrics: 200"
@@ -158,6 +159,22 @@ expect_str "$(value sluice_worker_scheduler_connected "")" 1.0 "the scheduler co
 h=$(value sluice_worker_checkout_cache_hits_total "")
 m=$(value sluice_worker_checkout_cache_misses_total "")
 expect_str "$h $m" "3.0 1.0" "one checkout built, then three hits"
+
+# The Grafana dashboard uses only series the daemons serve, and keeps a
+# "Database" row for sluice-web's.
+"$PY" - "$SRC_DIR/docs/grafana/sluice.json" "$TMP/parsed.sched" "$TMP/parsed" >"$TMP/dash" <<'PY'
+import json, re, sys
+dash = json.load(open(sys.argv[1]))
+served = set(l.split()[0] for f in sys.argv[2:] for l in open(f))
+used = set()
+for p in dash["panels"]:
+    for t in p.get("targets", []):
+        used |= set(re.findall(r"sluice_[a-z_]+", t["expr"]))
+print("missing:", " ".join(sorted(used - served)) or "none")
+print("rows:", " ".join(p["title"] for p in dash["panels"] if p["type"] == "row"))
+PY
+expect_grep "$TMP/dash" '^missing: none$' "every series of docs/grafana/sluice.json is served"
+expect_grep "$TMP/dash" '^rows: Scheduler Workers Database$' "with a Database row"
 
 # --- other paths and methods ---------------------------------------------------------
 scrape "$MS" /nope GET
