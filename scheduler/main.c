@@ -367,7 +367,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	sl_log("info", "stopping", "signal=%s workers=%zu refreshing=%s", strsignal(signum),
 	       s->conns_nr, s->refreshing ? "yes" : "no");
 	conn_shutdown_all(s);
-	sched_metrics_stop(s);
+	sl_metricsd_stop(&s->metricsd);
 	notify_stop(s);
 	lease_release(s);
 	close_handle((uv_handle_t *)&s->tick_timer);

@@ -3,8 +3,8 @@
  * observed where the loop does the work, the few gauges read from the
  * loop's state just before each scrape.
  */
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "scheduler.h"
 
@@ -19,6 +19,22 @@ static const double tick_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0
 static const double latency_buckets[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                          2.5,  5,     10,   30,  60,   300, 1800};
 
+#define PLAIN(type, name, member, help)                                        \
+	{                                                                      \
+		(type), (name), (help), offsetof(struct sched_metrics, member) \
+	}
+
+static const struct sl_metric_plain plain[] = {
+    PLAIN(SL_METRIC_COUNTER, "sluice_scheduler_claims_total", claims,
+          "Task instances claimed for a worker."),
+    PLAIN(SL_METRIC_COUNTER, "sluice_scheduler_transactions_total", commits,
+          "Database transactions this scheduler committed."),
+    PLAIN(SL_METRIC_GAUGE, "sluice_scheduler_lease_holder", lease_holder,
+          "1 when this scheduler holds the leader lease, else 0."),
+    PLAIN(SL_METRIC_GAUGE, "sluice_scheduler_workers_connected", workers,
+          "Worker connections that completed their HELLO."),
+};
+
 void sched_metrics_init(struct sched *s)
 {
 	static const char *const outcome[] = {"outcome"};
@@ -28,26 +44,17 @@ void sched_metrics_init(struct sched *s)
 	struct sl_metric_family *f;
 
 	sl_metrics_init(r);
-	m->tick = sl_metric_series(
-	    sl_metrics_histogram(r, "sluice_scheduler_tick_duration_seconds",
-	                         "Time one scheduler tick took (lease, runs created and "
-	                         "advanced, claims and dispatches).",
-	                         NULL, 0, tick_buckets, SL_ARRAY_SIZE(tick_buckets)),
-	    NULL);
-	m->dispatch_latency = sl_metric_series(
-	    sl_metrics_histogram(r, "sluice_scheduler_dispatch_latency_seconds",
+	f = sl_metrics_histogram(r, "sluice_scheduler_tick_duration_seconds",
+	                         "Time one scheduler tick took (lease, runs created and advanced, "
+	                         "claims and dispatches).",
+	                         NULL, 0, tick_buckets, SL_ARRAY_SIZE(tick_buckets));
+	m->tick = sl_metric_series(f, NULL);
+	f = sl_metrics_histogram(r, "sluice_scheduler_dispatch_latency_seconds",
 	                         "Time from a task instance becoming ready (scheduled) to its "
 	                         "DISPATCH leaving for a worker.",
-	                         NULL, 0, latency_buckets, SL_ARRAY_SIZE(latency_buckets)),
-	    NULL);
-	m->claims =
-	    sl_metric_series(sl_metrics_counter(r, "sluice_scheduler_claims_total",
-	                                        "Task instances claimed for a worker.", NULL, 0),
-	                     NULL);
-	m->commits = sl_metric_series(
-	    sl_metrics_counter(r, "sluice_scheduler_transactions_total",
-	                       "Database transactions this scheduler committed.", NULL, 0),
-	    NULL);
+	                         NULL, 0, latency_buckets, SL_ARRAY_SIZE(latency_buckets));
+	m->dispatch_latency = sl_metric_series(f, NULL);
+	sl_metrics_add_plain(r, plain, SL_ARRAY_SIZE(plain), m);
 	f = sl_metrics_counter(r, "sluice_scheduler_db_errors_total",
 	                       "Database calls that failed, by kind: unavailable (the server "
 	                       "could not be reached), fenced (the lease was lost), error (the "
@@ -56,18 +63,9 @@ void sched_metrics_init(struct sched *s)
 	m->db_unavailable = sl_metric_series(f, (const char *[]){"unavailable"});
 	m->db_fenced = sl_metric_series(f, (const char *[]){"fenced"});
 	m->db_error = sl_metric_series(f, (const char *[]){"error"});
-	m->lease_holder = sl_metric_series(
-	    sl_metrics_gauge(r, "sluice_scheduler_lease_holder",
-	                     "1 when this scheduler holds the leader lease, else 0.", NULL, 0),
-	    NULL);
-	m->workers = sl_metric_series(
-	    sl_metrics_gauge(r, "sluice_scheduler_workers_connected",
-	                     "Worker connections that completed their HELLO.", NULL, 0),
-	    NULL);
-	sl_metric_outcome_series(sl_metrics_counter(r, "sluice_scheduler_results_total",
-	                                            "Results recorded from workers, by outcome.",
-	                                            outcome, 1),
-	                         m->results);
+	f = sl_metrics_counter(r, "sluice_scheduler_results_total",
+	                       "Results recorded from workers, by outcome.", outcome, 1);
+	sl_metric_outcome_series(f, m->results);
 }
 
 void sched_metrics_release(struct sched *s)
@@ -86,7 +84,6 @@ void sched_metrics_db_error(struct sched *s, int rc)
 static void refresh(void *data)
 {
 	struct sched *s = data;
-
 	size_t ready = 0;
 
 	for (const struct wconn *c = s->conns; c; c = c->next)
@@ -99,18 +96,6 @@ static void refresh(void *data)
 
 int sched_metrics_start(struct sched *s)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	int rc = 0;
-
-	if (s->cfg.metrics_listen &&
-	    (rc = sl_metricsd_start(&s->metricsd, s->loop, s->cfg.metrics_listen, &s->metrics,
-	                            refresh, s, &err)))
-		fprintf(stderr, "sluice-scheduler: metrics_listen: %s\n", err.buf);
-	sl_strbuf_release(&err);
-	return rc;
-}
-
-void sched_metrics_stop(struct sched *s)
-{
-	sl_metricsd_stop(&s->metricsd);
+	return sl_metricsd_start(&s->metricsd, s->loop, s->cfg.metrics_listen, &s->metrics, refresh,
+	                         s);
 }

@@ -164,7 +164,6 @@ void sched_metrics_release(struct sched *s);
 void sched_metrics_db_error(struct sched *s, int rc);
 /* Serve metrics_listen when it is set; a failure is logged and returned. */
 int sched_metrics_start(struct sched *s);
-void sched_metrics_stop(struct sched *s);
 
 /* scheduler/retention.c */
 /*

@@ -169,12 +169,38 @@ static void test_outcome_series(void **state)
 	sl_strbuf_release(&out);
 }
 
+struct two {
+	struct sl_metric *a, *b;
+};
+
+static void test_add_plain(void **state)
+{
+	static const struct sl_metric_plain items[] = {
+	    {SL_METRIC_COUNTER, "p_total", "P.", offsetof(struct two, a)},
+	    {SL_METRIC_GAUGE, "q", "Q.", offsetof(struct two, b)},
+	};
+	struct sl_metrics m = SL_METRICS_INIT;
+	struct sl_strbuf out = SL_STRBUF_INIT;
+	struct two t = {NULL, NULL};
+
+	(void)state;
+	sl_metrics_add_plain(&m, items, 2, &t);
+	sl_metric_inc(t.a);
+	sl_metric_set(t.b, 7);
+	assert_string_equal(render(&m, &out),
+	                    "# HELP p_total P.\n# TYPE p_total counter\np_total 1\n"
+	                    "# HELP q Q.\n# TYPE q gauge\nq 7\n");
+	sl_metrics_release(&m);
+	sl_strbuf_release(&out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_counter_and_gauge), cmocka_unit_test(test_labels_and_escaping),
 	    cmocka_unit_test(test_histogram_bounds),  cmocka_unit_test(test_histogram_labels),
 	    cmocka_unit_test(test_numbers),           cmocka_unit_test(test_outcome_series),
+	    cmocka_unit_test(test_add_plain),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

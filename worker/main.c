@@ -44,7 +44,7 @@ void worker_maybe_exit(struct worker *w)
 	uv_close((uv_handle_t *)&w->watchdog_timer, NULL);
 	attempt_close(w);
 	conn_shutdown(w);
-	worker_metrics_stop(w);
+	sl_metricsd_stop(&w->metricsd);
 }
 
 static void on_grace(uv_timer_t *t)

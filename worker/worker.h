@@ -162,9 +162,8 @@ void worker_notify_ready(struct worker *w);
 /** Register every series (nothing is served unless metrics_listen is set). */
 void worker_metrics_init(struct worker *w);
 void worker_metrics_release(struct worker *w);
-/** Serve metrics_listen when it is set; a failure is printed and returned. */
+/** Serve metrics_listen when it is set; a failure is logged and returned. */
 int worker_metrics_start(struct worker *w);
-void worker_metrics_stop(struct worker *w);
 
 /* conn.c */
 int conn_init(struct worker *w);

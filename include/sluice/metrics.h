@@ -96,6 +96,21 @@ struct sl_metric_family *sl_metrics_histogram(struct sl_metrics *m, const char *
                                               size_t buckets_nr);
 
 /**
+ * An unlabelled counter or gauge for sl_metrics_add_plain: its one series
+ * is stored at `offset` in the caller's struct (a `struct sl_metric *`
+ * member, offsetof), so that a daemon registers its series from a table.
+ */
+struct sl_metric_plain {
+	enum sl_metric_type type; /* SL_METRIC_COUNTER or SL_METRIC_GAUGE */
+	const char *name, *help;
+	size_t offset;
+};
+
+/** Register each of `items` and store its series in `base` at its offset. */
+void sl_metrics_add_plain(struct sl_metrics *m, const struct sl_metric_plain *items, size_t nr,
+                          void *base);
+
+/**
  * The series of `f` for the label values `values` (as many as the family
  * has label names; NULL for a family without labels), registered on its
  * first call. Any text is a valid value: it is escaped when rendered.

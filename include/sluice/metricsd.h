@@ -10,7 +10,6 @@
 #include <uv.h>
 
 #include "sluice/metrics.h"
-#include "sluice/strbuf.h"
 
 /**
  * A daemon's `metrics_listen` (docs/metrics.md): its metrics registry
@@ -34,14 +33,14 @@ struct sl_metricsd {
 
 /**
  * Start serving `metrics` on `listen` (host:port; a numeric address or
- * localhost). Returns 0, or a negative error with a sentence in `err`
- * naming the address, and nothing left on the loop. An address off
+ * localhost); a NULL `listen` is off, and returns 0. Returns 0, or a
+ * negative error logged as `level=error event=listen_failed what=metrics`
+ * with the address and the reason, with nothing left on the loop. An address off
  * loopback (which the configuration allows only with metrics_insecure:
  * true) is logged as a `level=warn event=insecure` line at every start.
  */
 int sl_metricsd_start(struct sl_metricsd *d, uv_loop_t *loop, const char *listen,
-                      struct sl_metrics *metrics, void (*refresh)(void *data), void *data,
-                      struct sl_strbuf *err);
+                      struct sl_metrics *metrics, void (*refresh)(void *data), void *data);
 
 /** Stop accepting; open connections close after their answer. Idempotent. */
 void sl_metricsd_stop(struct sl_metricsd *d);

@@ -153,6 +153,20 @@ struct sl_metric_family *sl_metrics_histogram(struct sl_metrics *m, const char *
 	return f;
 }
 
+void sl_metrics_add_plain(struct sl_metrics *m, const struct sl_metric_plain *items, size_t nr,
+                          void *base)
+{
+	for (size_t i = 0; i < nr; i++) {
+		const struct sl_metric_plain *it = &items[i];
+		struct sl_metric_family *f;
+
+		if (it->type == SL_METRIC_HISTOGRAM)
+			bug("%s: a histogram needs buckets", it->name);
+		f = add_family(m, it->type, it->name, it->help, NULL, 0);
+		*(struct sl_metric **)((char *)base + it->offset) = sl_metric_series(f, NULL);
+	}
+}
+
 static bool same_values(const struct sl_metric *s, const char *const *values, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

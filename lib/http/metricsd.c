@@ -47,22 +47,13 @@ static void on_request(void *data, h2o_req_t *req)
 	sl_strbuf_release(&body);
 }
 
-int sl_metricsd_start(struct sl_metricsd *d, uv_loop_t *loop, const char *listen,
-                      struct sl_metrics *metrics, void (*refresh)(void *data), void *data,
-                      struct sl_strbuf *err)
+/* The configuration allowed it (metrics_insecure): said at every start all the same. */
+static void warn_off_loopback(const char *listen)
 {
 	struct sl_strbuf ignored = SL_STRBUF_INIT;
 	char *host = NULL;
-	int port, rc;
+	int port;
 
-	d->metrics = metrics;
-	d->refresh = refresh;
-	d->data = data;
-	d->scrapes = 0;
-	rc = sl_httpd_start(&d->httpd, loop, listen, NULL, METRICSD_MAX_BODY, on_request, d, err);
-	if (rc)
-		return rc;
-	/* The configuration allowed it (metrics_insecure): said at every start all the same. */
 	if (!sl_hostport_parse(listen, &host, &port, &ignored) && !sl_host_is_loopback(host))
 		sl_log("warn", "insecure",
 		       "metrics_listen=%s reason=\"metrics_insecure: true: /metrics is served "
@@ -70,7 +61,31 @@ int sl_metricsd_start(struct sl_metricsd *d, uv_loop_t *loop, const char *listen
 		       listen);
 	free(host);
 	sl_strbuf_release(&ignored);
-	return 0;
+}
+
+int sl_metricsd_start(struct sl_metricsd *d, uv_loop_t *loop, const char *listen,
+                      struct sl_metrics *metrics, void (*refresh)(void *data), void *data)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT, q = SL_STRBUF_INIT;
+	int rc;
+
+	d->metrics = metrics;
+	d->refresh = refresh;
+	d->data = data;
+	d->scrapes = 0;
+	d->httpd = NULL;
+	if (!listen)
+		return 0;
+	rc = sl_httpd_start(&d->httpd, loop, listen, NULL, METRICSD_MAX_BODY, on_request, d, &err);
+	if (rc) {
+		sl_log_quote(&q, err.buf);
+		sl_log("error", "listen_failed", "what=metrics listen=%s error=%s", listen, q.buf);
+	} else {
+		warn_off_loopback(listen);
+	}
+	sl_strbuf_release(&err);
+	sl_strbuf_release(&q);
+	return rc;
 }
 
 void sl_metricsd_stop(struct sl_metricsd *d)

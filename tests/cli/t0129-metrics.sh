@@ -120,6 +120,7 @@ value() {
 scrape "$MS" /metrics GET
 expect_grep "$TMP/scrape" '^200 text/plain; version=0.0.4; charset=utf-8 ' \
 	"scheduler GET /metrics: 200, the exposition format's content type"
+echo "# the scheduler's page: $(sed 1d "$TMP/scrape" | wc -l) lines, $(sed 1d "$TMP/scrape" | wc -c) bytes"
 check
 ok $? "the Prometheus client parses the scheduler's page"
 [ -s "$TMP/parse.err" ] && sed 's/^/# /' "$TMP/parse.err"
@@ -147,6 +148,7 @@ cp "$TMP/parsed" "$TMP/parsed.sched"
 
 scrape "$MW" /metrics GET
 expect_grep "$TMP/scrape" '^200 text/plain; version=0.0.4; charset=utf-8 ' "worker GET /metrics: 200"
+echo "# the worker's page: $(sed 1d "$TMP/scrape" | wc -l) lines, $(sed 1d "$TMP/scrape" | wc -c) bytes"
 check
 ok $? "the Prometheus client parses the worker's page"
 [ -s "$TMP/parse.err" ] && sed 's/^/# /' "$TMP/parse.err"
@@ -191,7 +193,8 @@ expect_grep "$TMP/scrape" '^200 ' "a query string is ignored"
 worker_config "$TMP/w2.yaml" w2 "metrics_listen: 127.0.0.1:$MW"
 run "$WORKER" --config "$TMP/w2.yaml"
 expect_status 1 "a worker whose metrics port is taken does not start"
-expect_grep "$TMP/err" "metrics_listen: 127.0.0.1:$MW: address already in use" "and names the address"
+expect_grep "$TMP/err" "level=error event=listen_failed what=metrics listen=127.0.0.1:$MW error=\"127.0.0.1:$MW: address already in use\"" \
+	"and logs the address and why"
 
 # --- a clean stop --------------------------------------------------------------------
 stop_daemon w1
