@@ -19,10 +19,8 @@ static const double tick_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0
 static const double latency_buckets[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                          2.5,  5,     10,   30,  60,   300, 1800};
 
-#define PLAIN(type, name, member, help)                                        \
-	{                                                                      \
-		(type), (name), (help), offsetof(struct sched_metrics, member) \
-	}
+#define PLAIN(kind, name, member, help) \
+	SL_METRIC_PLAIN(kind, name, struct sched_metrics, member, help)
 
 static const struct sl_metric_plain plain[] = {
     PLAIN(SL_METRIC_COUNTER, "sluice_scheduler_claims_total", claims,

@@ -10,10 +10,8 @@
 #include "sluice/alloc.h"
 #include "sluice/banned.h"
 
-#define PLAIN(type, name, member, help)                                         \
-	{                                                                       \
-		(type), (name), (help), offsetof(struct worker_metrics, member) \
-	}
+#define PLAIN(kind, name, member, help) \
+	SL_METRIC_PLAIN(kind, name, struct worker_metrics, member, help)
 
 static const struct sl_metric_plain plain[] = {
     PLAIN(SL_METRIC_GAUGE, "sluice_worker_slots", slots,

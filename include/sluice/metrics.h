@@ -106,6 +106,12 @@ struct sl_metric_plain {
 	size_t offset;
 };
 
+/** One entry of such a table: its series goes to `member` of `type`. */
+#define SL_METRIC_PLAIN(kind, name, type, member, help)        \
+	{                                                      \
+		(kind), (name), (help), offsetof(type, member) \
+	}
+
 /** Register each of `items` and store its series in `base` at its offset. */
 void sl_metrics_add_plain(struct sl_metrics *m, const struct sl_metric_plain *items, size_t nr,
                           void *base);
