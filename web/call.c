@@ -95,12 +95,12 @@ void web_header(struct web_call *c, const char *name, const char *value)
 	c->headers[c->headers_nr++].value = sl_xstrdup(value);
 }
 
-static void answer_raw(struct web_call *c, int status, const char *type, const char *body)
+void web_answer(struct web_call *c, int status, const char *type, const char *body, size_t len)
 {
 	c->status = status;
 	c->type = type;
 	sl_strbuf_reset(&c->out);
-	sl_strbuf_adds(&c->out, body);
+	sl_strbuf_add(&c->out, body, len);
 }
 
 void web_json(struct web_call *c, int status, json_t *doc)
@@ -108,7 +108,7 @@ void web_json(struct web_call *c, int status, json_t *doc)
 	char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 
 	if (body)
-		answer_raw(c, status, "application/json", body);
+		web_answer(c, status, "application/json", body, strlen(body));
 	else
 		web_problem(c, 500, "out of memory");
 	free(body);
@@ -117,6 +117,8 @@ void web_json(struct web_call *c, int status, json_t *doc)
 
 void web_problem(struct web_call *c, int status, const char *fmt, ...)
 {
+	static const char oom[] =
+	    "{\"type\":\"about:blank\",\"title\":\"Internal Server Error\",\"status\":500}";
 	struct sl_strbuf detail = SL_STRBUF_INIT;
 	json_t *doc;
 	char *body = NULL;
@@ -128,11 +130,9 @@ void web_problem(struct web_call *c, int status, const char *fmt, ...)
 	doc = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title",
 	                sl_httpd_reason(status), "status", status, "detail", detail.buf);
 	if (doc && (body = json_dumps(doc, JSON_COMPACT)))
-		answer_raw(c, status, "application/problem+json", body);
+		web_answer(c, status, "application/problem+json", body, strlen(body));
 	else
-		answer_raw(c, 500, "application/problem+json",
-		           "{\"type\":\"about:blank\",\"title\":\"Internal Server "
-		           "Error\",\"status\":500}");
+		web_answer(c, 500, "application/problem+json", oom, strlen(oom));
 	free(body);
 	json_decref(doc);
 	sl_strbuf_release(&detail);
@@ -278,8 +278,11 @@ static void on_done(uv_work_t *work, int status)
 			    strlen(c->headers[i].name), 0, NULL,
 			    h2o_strdup(&req->pool, c->headers[i].value, SIZE_MAX).base,
 			    strlen(c->headers[i].value));
-		/* h2o copies the body before this returns; HEAD gets none. */
-		sl_httpd_respond(req, c->status, c->type, c->out.buf, c->out.len);
+		if (c->stream && c->status == 200)
+			web_events_attach(c->w->events, req, web_query(c, "dag"));
+		else
+			/* h2o copies the body before this returns; HEAD gets none. */
+			sl_httpd_respond(req, c->status, c->type, c->out.buf, c->out.len);
 	}
 	call_free(c);
 }

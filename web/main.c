@@ -48,6 +48,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	sl_sdnotify("STOPPING=1");
 	sl_log("info", "stopping", "signal=%s", strsignal(signum));
 	/* Answers in progress finish; the loop ends once the last is sent. */
+	web_events_stop(w->events);
 	sl_httpd_stop(w->httpd);
 	w->httpd = NULL;
 	close_handle((uv_handle_t *)&w->watchdog_timer);
@@ -72,6 +73,9 @@ static int start(struct web *w)
 		sl_log("error", "init_failed", "what=signal error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
+	/* Before the server: a failure of either leaves nothing of h2o's to undo. */
+	if ((rc = web_events_start(w, &w->events)))
+		return rc;
 	if ((rc = sl_httpd_start(&w->httpd, w->loop, w->cfg.web_listen,
 	                         w->tls ? sl_tls_ctx_ssl(w->tls) : NULL, WEB_MAX_BODY, on_request,
 	                         w, &err))) {
@@ -79,6 +83,7 @@ static int start(struct web *w)
 
 		sl_log_quote(&q, err.buf);
 		sl_log("error", "listen_failed", "listen=%s error=%s", w->cfg.web_listen, q.buf);
+		web_events_stop(w->events);
 		sl_strbuf_release(&q);
 		sl_strbuf_release(&err);
 		return rc;
@@ -104,7 +109,8 @@ static void close_any(uv_handle_t *h, void *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: sluice-web --config FILE [--check-config]\n");
+	fprintf(f,
+	        "usage: sluice-web --config FILE [--check-config]\n       sluice-web --routes\n");
 }
 
 int main(int argc, char **argv)
@@ -114,6 +120,7 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {"check-config", no_argument, NULL, 'C'}, /* parse, print "ok", exit 0 or 2 */
+	    {"routes", no_argument, NULL, 'R'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *config = SL_CONFIG_DEFAULT_PATH;
@@ -143,6 +150,10 @@ int main(int argc, char **argv)
 		case 'C':
 			check_only = true;
 			break;
+		case 'R':
+			web_routes_print(stdout);
+			status = 0;
+			goto out;
 		default:
 			usage(stderr);
 			status = 2;
@@ -205,6 +216,7 @@ out:
 		sl_log("error", "loop_close_failed", "error=\"%s\"", uv_strerror(rc));
 		status = 1;
 	}
+	web_events_free(w.events);
 	if (pool_ok)
 		web_dbpool_release(&w.pool);
 	sl_tls_ctx_free(w.tls);

@@ -1,8 +1,9 @@
 /*
  * Routing (web.h): a request's method and path choose a route from one
  * table, its "{}" segments become the handler's parameters, and the call
- * goes off the loop. /health and /api/v1/version need no token (load
- * balancers and client version checks); every other path under /api/v1/
+ * goes off the loop. /health, /api/v1/version and /api/v1/openapi.json
+ * need no token (load balancers, client version checks, and a document
+ * that is public in the sources anyway); every other path under /api/v1/
  * does, even one that does not exist or a method a route does not take,
  * so that an anonymous client cannot map the API.
  */
@@ -22,7 +23,9 @@ static void not_allowed(struct web_call *c, struct sl_db *db);
 static const struct web_route routes[] = {
     {"GET", "/health", WEB_OPEN, web_api_health},
     {"GET", "/api/v1/version", WEB_OPEN, web_api_version},
+    {"GET", "/api/v1/openapi.json", WEB_OPEN, web_api_openapi},
     {"GET", "/api/v1/dags", WEB_VIEWER, web_api_dags},
+    {"GET", "/api/v1/events", WEB_VIEWER, web_api_events},
 };
 
 /* Answers for /api/v1/ paths without a route, once the caller is known. */
@@ -117,6 +120,15 @@ static void not_allowed(struct web_call *c, struct sl_db *db)
 	web_header(c, "allow", c->params[0]);
 	web_problem(c, 405, "%s is not one of the methods this resource takes: %s", c->params[1],
 	            c->params[0]);
+}
+
+void web_routes_print(FILE *f)
+{
+	static const char *const access[] = {"open", "viewer", "operator", "admin"};
+
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		fprintf(f, "%s %s %s\n", routes[i].method, routes[i].pattern,
+		        access[routes[i].access]);
 }
 
 void web_route_request(struct web *w, h2o_req_t *req)

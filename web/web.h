@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 #include <uv.h>
@@ -39,6 +40,7 @@ struct web {
 	uv_loop_t *loop;
 	struct sl_httpd *httpd;
 	struct web_dbpool pool;
+	struct web_events *events;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t watchdog_timer;
 	bool stopping;
@@ -94,6 +96,7 @@ struct web_call {
 	enum sl_role role;
 
 	/* the answer */
+	bool stream; /* a 200 becomes an event stream (events.c), not a body */
 	int status;
 	const char *type;
 	struct sl_strbuf out;
@@ -117,6 +120,8 @@ char *web_pct_decode(const char *s, size_t len, bool plus_is_space);
 const char *web_query(const struct web_call *c, const char *key);
 /* Adds a response header; `name` must be static and lowercase. */
 void web_header(struct web_call *c, const char *name, const char *value);
+/* The answer is `len` bytes of `body` (copied), of media type `type` (static). */
+void web_answer(struct web_call *c, int status, const char *type, const char *body, size_t len);
 /* The answer is `doc` (stolen) as JSON with `status`. */
 void web_json(struct web_call *c, int status, json_t *doc);
 /* The answer is a problem document; `fmt` gives its detail. */
@@ -129,10 +134,24 @@ json_t *web_body_object(struct web_call *c);
 
 /* routes.c */
 void web_route_request(struct web *w, struct st_h2o_req_t *req);
+/* The route table, one "METHOD PATTERN ACCESS" line each (sluice-web --routes). */
+void web_routes_print(FILE *f);
 
 /* api_read.c */
 void web_api_health(struct web_call *c, struct sl_db *db);
 void web_api_version(struct web_call *c, struct sl_db *db);
+void web_api_openapi(struct web_call *c, struct sl_db *db);
 void web_api_dags(struct web_call *c, struct sl_db *db);
+
+/* events.c: live updates, GET /api/v1/events */
+struct web_events;
+int web_events_start(struct web *w, struct web_events **out);
+/* Ends every stream (their last bytes are sent) and stops listening. */
+void web_events_stop(struct web_events *ev);
+/* Once the loop has ended. */
+void web_events_free(struct web_events *ev);
+/* Turns `req` into an event stream of `dag`'s events (all when NULL), on the loop. */
+void web_events_attach(struct web_events *ev, struct st_h2o_req_t *req, const char *dag);
+void web_api_events(struct web_call *c, struct sl_db *db);
 
 #endif
