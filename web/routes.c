@@ -22,6 +22,7 @@ static void not_allowed(struct web_call *c, struct sl_db *db);
 
 static const struct web_route routes[] = {
     {"GET", "/health", WEB_OPEN, web_api_health},
+    {"GET", "/metrics", WEB_VIEWER, web_api_metrics},
     {"GET", "/api/v1/version", WEB_OPEN, web_api_version},
     {"GET", "/api/v1/openapi.json", WEB_OPEN, web_api_openapi},
     {"GET", "/api/v1/dags", WEB_VIEWER, web_api_dags},

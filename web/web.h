@@ -143,6 +143,9 @@ void web_api_version(struct web_call *c, struct sl_db *db);
 void web_api_openapi(struct web_call *c, struct sl_db *db);
 void web_api_dags(struct web_call *c, struct sl_db *db);
 
+/* metrics.c: GET /metrics from the database */
+void web_api_metrics(struct web_call *c, struct sl_db *db);
+
 /* graph.c: GET /api/v1/dags/{dag}/graph, laid out by libgvc */
 void web_api_graph(struct web_call *c, struct sl_db *db);
 /* Frees Graphviz's context, once no handler runs. */

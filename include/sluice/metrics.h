@@ -157,6 +157,19 @@ void sl_metric_observe(struct sl_metric *s, double v);
  */
 void sl_metrics_render(const struct sl_metrics *m, struct sl_strbuf *out);
 
+/*
+ * Without a registry, for a page computed afresh at each scrape from data
+ * of unbounded variety (sluice-web's series, one per DAG, from the
+ * database): the same format, written family by family. The caller writes
+ * a family's header once, then its samples; `name` and the label names
+ * must be Prometheus names (they are not checked here), values are
+ * escaped.
+ */
+void sl_metrics_write_header(struct sl_strbuf *out, const char *name, enum sl_metric_type type,
+                             const char *help);
+void sl_metrics_write_sample(struct sl_strbuf *out, const char *name, const char *const *labels,
+                             const char *const *values, size_t labels_nr, double value);
+
 /** The Content-Type of what sl_metrics_render writes. */
 #define SL_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

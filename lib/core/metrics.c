@@ -295,27 +295,55 @@ static void add_escaped(struct sl_strbuf *out, const char *s, bool quote)
 }
 
 /* NAME SUFFIX {labels..., le="BOUND"} VALUE; `le` NULL: no such label. */
-static void add_sample(struct sl_strbuf *out, const struct sl_metric *s, const char *suffix,
-                       const char *le, double value)
+static void sample_line(struct sl_strbuf *out, const char *name, const char *suffix,
+                        const char *const *labels, const char *const *values, size_t labels_nr,
+                        const char *le, double value)
 {
-	const struct sl_metric_family *f = s->family;
-
-	sl_strbuf_adds(out, f->name);
+	sl_strbuf_adds(out, name);
 	sl_strbuf_adds(out, suffix);
-	if (f->labels_nr || le) {
+	if (labels_nr || le) {
 		sl_strbuf_addch(out, '{');
-		for (size_t i = 0; i < f->labels_nr; i++) {
-			sl_strbuf_addf(out, "%s%s=\"", i ? "," : "", f->labels[i]);
-			add_escaped(out, s->values[i], true);
+		for (size_t i = 0; i < labels_nr; i++) {
+			sl_strbuf_addf(out, "%s%s=\"", i ? "," : "", labels[i]);
+			add_escaped(out, values[i], true);
 			sl_strbuf_addch(out, '"');
 		}
 		if (le)
-			sl_strbuf_addf(out, "%sle=\"%s\"", f->labels_nr ? "," : "", le);
+			sl_strbuf_addf(out, "%sle=\"%s\"", labels_nr ? "," : "", le);
 		sl_strbuf_addch(out, '}');
 	}
 	sl_strbuf_addch(out, ' ');
 	add_number(out, value);
 	sl_strbuf_addch(out, '\n');
+}
+
+static void add_sample(struct sl_strbuf *out, const struct sl_metric *s, const char *suffix,
+                       const char *le, double value)
+{
+	const struct sl_metric_family *f = s->family;
+
+	sample_line(out, f->name, suffix, (const char *const *)f->labels,
+	            (const char *const *)s->values, f->labels_nr, le, value);
+}
+
+void sl_metrics_write_header(struct sl_strbuf *out, const char *name, enum sl_metric_type type,
+                             const char *help)
+{
+	static const char *const types[] = {
+	    [SL_METRIC_COUNTER] = "counter",
+	    [SL_METRIC_GAUGE] = "gauge",
+	    [SL_METRIC_HISTOGRAM] = "histogram",
+	};
+
+	sl_strbuf_addf(out, "# HELP %s ", name);
+	add_escaped(out, help, false);
+	sl_strbuf_addf(out, "\n# TYPE %s %s\n", name, types[type]);
+}
+
+void sl_metrics_write_sample(struct sl_strbuf *out, const char *name, const char *const *labels,
+                             const char *const *values, size_t labels_nr, double value)
+{
+	sample_line(out, name, "", labels, values, labels_nr, NULL, value);
 }
 
 static void add_histogram(struct sl_strbuf *out, const struct sl_metric *s)
@@ -337,18 +365,10 @@ static void add_histogram(struct sl_strbuf *out, const struct sl_metric *s)
 
 void sl_metrics_render(const struct sl_metrics *m, struct sl_strbuf *out)
 {
-	static const char *const types[] = {
-	    [SL_METRIC_COUNTER] = "counter",
-	    [SL_METRIC_GAUGE] = "gauge",
-	    [SL_METRIC_HISTOGRAM] = "histogram",
-	};
-
 	for (size_t i = 0; i < m->nr; i++) {
 		const struct sl_metric_family *f = m->families[i];
 
-		sl_strbuf_addf(out, "# HELP %s ", f->name);
-		add_escaped(out, f->help, false);
-		sl_strbuf_addf(out, "\n# TYPE %s %s\n", f->name, types[f->type]);
+		sl_metrics_write_header(out, f->name, f->type, f->help);
 		for (size_t k = 0; k < f->series_nr; k++) {
 			if (f->type == SL_METRIC_HISTOGRAM)
 				add_histogram(out, f->series[k]);

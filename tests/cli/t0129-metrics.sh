@@ -12,18 +12,7 @@
 
 export GIT_CONFIG_NOSYSTEM=1 HOME="$TMP"
 
-# The Python with Debian's python3-prometheus-client (.ci/install-deps).
-PY=
-for p in python3 /usr/bin/python3; do
-	if "$p" -c 'import prometheus_client' 2>/dev/null; then
-		PY=$p
-		break
-	fi
-done
-if [ -z "$PY" ]; then
-	echo "Bail out! python3-prometheus-client is not installed (.ci/install-deps)"
-	exit 1
-fi
+python_with prometheus_client python3-prometheus-client
 
 PORT=$(free_port)
 MS=$(free_port)
@@ -162,8 +151,8 @@ h=$(value sluice_worker_checkout_cache_hits_total "")
 m=$(value sluice_worker_checkout_cache_misses_total "")
 expect_str "$h $m" "3.0 1.0" "one checkout built, then three hits"
 
-# The Grafana dashboard uses only series the daemons serve, and keeps a
-# "Database" row for sluice-web's.
+# The Grafana dashboard uses only series the daemons serve, and a
+# "Database" row for sluice-web's (t0137 checks those).
 "$PY" - "$SRC_DIR/docs/grafana/sluice.json" "$TMP/parsed.sched" "$TMP/parsed" >"$TMP/dash" <<'PY'
 import json, re, sys
 dash = json.load(open(sys.argv[1]))
@@ -171,7 +160,7 @@ served = set(l.split()[0] for f in sys.argv[2:] for l in open(f))
 used = set()
 for p in dash["panels"]:
     for t in p.get("targets", []):
-        used |= set(re.findall(r"sluice_[a-z_]+", t["expr"]))
+        used |= set(re.findall(r"sluice_(?:scheduler|worker)_[a-z_]+", t["expr"]))
 print("missing:", " ".join(sorted(used - served)) or "none")
 print("rows:", " ".join(p["title"] for p in dash["panels"] if p["type"] == "row"))
 PY
