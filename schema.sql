@@ -496,6 +496,37 @@ CREATE TRIGGER log_chunks_events_inserted AFTER INSERT ON log_chunks
 	REFERENCING NEW TABLE AS new_rows
 	FOR EACH STATEMENT EXECUTE FUNCTION sl_events_logs_inserted();
 
+-- sluice-web's role: what the pages read and the API changes, nothing
+-- else (no DAG versions, worker credentials, lease, attempts' results,
+-- logs or schema). Made when missing: roles belong to the cluster. (0014)
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sluice_web') THEN
+		CREATE ROLE sluice_web NOLOGIN;
+	END IF;
+END
+$$;
+
+-- What the pages and the API read.
+GRANT SELECT ON dags, dag_versions, load_errors, runs, task_instances, attempts, log_chunks,
+	pools, workers, users, api_tokens, audit_log, scheduler_lease, source_state,
+	schema_migrations
+	TO sluice_web;
+-- trigger (a run and its task instances), cancel, clear, mark.
+GRANT INSERT, UPDATE ON runs, task_instances TO sluice_web;
+GRANT UPDATE ON attempts TO sluice_web;
+-- pause and unpause.
+GRANT UPDATE (paused, updated_at) ON dags TO sluice_web;
+-- pools set and delete.
+GRANT INSERT, UPDATE, DELETE ON pools TO sluice_web;
+-- accounts and tokens (admins), a token's last use, and every change's audit row.
+GRANT INSERT, UPDATE, DELETE ON users TO sluice_web;
+GRANT INSERT, UPDATE ON api_tokens TO sluice_web;
+GRANT INSERT ON audit_log TO sluice_web;
+GRANT USAGE ON SEQUENCE runs_run_pk_seq, task_instances_ti_id_seq, api_tokens_token_id_seq,
+	audit_log_audit_id_seq
+	TO sluice_web;
+
 -- The migrations this snapshot contains, as `sluice db migrate` would have
 -- recorded them.
 INSERT INTO schema_migrations (version, name) VALUES
@@ -511,4 +542,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(10, 'attempt_version'),
 	(11, 'poke_number'),
 	(12, 'users_tokens_audit'),
-	(13, 'live_events');
+	(13, 'live_events'),
+	(14, 'web_role');

@@ -235,7 +235,7 @@ static void connect_work(uv_work_t *work)
 	struct sl_db *db = NULL;
 
 	sl_strbuf_reset(&ev->connect_err);
-	if (sl_db_connect(&db, ev->w->cfg.database_url, &ev->connect_err) ||
+	if (sl_db_connect(&db, ev->w->conninfo, &ev->connect_err) ||
 	    sl_events_listen(db, &ev->connect_err)) {
 		sl_db_free(db);
 		db = NULL;

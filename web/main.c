@@ -181,13 +181,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-web: web.tls_cert: %s\n", err.buf);
 		goto out;
 	}
-	if (web_dbpool_init(&w.pool, w.cfg.database_url)) {
+	w.conninfo = w.cfg.web_database_url ? w.cfg.web_database_url : w.cfg.database_url;
+	if (web_dbpool_init(&w.pool, w.conninfo)) {
 		fprintf(stderr, "sluice-web: out of memory\n");
 		goto out;
 	}
 	pool_ok = true;
 	/* The first connection is made now, so that a wrong database_url stops the start. */
-	if (sl_db_connect(&w.pool.conns[0], w.cfg.database_url, &err)) {
+	if (sl_db_connect(&w.pool.conns[0], w.conninfo, &err)) {
 		fprintf(stderr, "sluice-web: %s\n", err.buf);
 		goto out;
 	}

@@ -36,6 +36,7 @@ struct web_dbpool {
 
 struct web {
 	struct sl_config cfg;
+	const char *conninfo;   /* web.database_url, else database_url */
 	struct sl_tls_ctx *tls; /* NULL: clear text */
 	uv_loop_t *loop;
 	struct sl_httpd *httpd;

@@ -40,6 +40,7 @@
  *       tls_cert: /etc/sluice/web.pem         # HTTPS: its certificate chain, PEM
  *       tls_key: /etc/sluice/web.key          # and its private key; both or neither
  *       insecure: false                       # true: clear text off loopback
+ *       database_url: "dbname=sluice user=web" # its own role (sluice_web); default database_url
  *
  * `listen` must be a loopback address (127.0.0.0/8, ::1, localhost) unless
  * `tls` or `insecure: true` is set: a problem at its file:line:col else.
@@ -78,9 +79,10 @@ struct sl_config {
 	char *web_base_url;        /* NULL unless set */
 	char *web_tls_cert;        /* both or neither: NULL, clear text */
 	char *web_tls_key;
-	bool web_insecure;     /* clear text allowed off loopback; default false */
-	char *metrics_listen;  /* NULL (the default): no /metrics */
-	bool metrics_insecure; /* metrics_listen allowed off loopback; default false */
+	bool web_insecure;      /* clear text allowed off loopback; default false */
+	char *web_database_url; /* sluice-web's own role; NULL: database_url */
+	char *metrics_listen;   /* NULL (the default): no /metrics */
+	bool metrics_insecure;  /* metrics_listen allowed off loopback; default false */
 };
 
 #define SL_CONFIG_DEFAULT_PATH "/etc/sluice/sluice.yaml"

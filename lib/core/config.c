@@ -48,6 +48,7 @@ void sl_config_release(struct sl_config *cfg)
 	free(cfg->web_base_url);
 	free(cfg->web_tls_cert);
 	free(cfg->web_tls_key);
+	free(cfg->web_database_url);
 	free(cfg->metrics_listen);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -224,6 +225,7 @@ static const struct sl_ykey web_keys[] = {
     SL_YKEY_STRING("tls_cert", struct sl_config, web_tls_cert, SL_YKEY_NULL_KEEPS, NULL),
     SL_YKEY_STRING("tls_key", struct sl_config, web_tls_key, SL_YKEY_NULL_KEEPS, NULL),
     SL_YKEY_BOOL("insecure", struct sl_config, web_insecure, 0),
+    SL_YKEY_STRING("database_url", struct sl_config, web_database_url, SL_YKEY_NULL_KEEPS, NULL),
 };
 
 /*
