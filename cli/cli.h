@@ -66,6 +66,7 @@ int cli_parse_long(const struct cli_command *cmd, const char *flag, const char *
 
 struct sl_config;
 struct sl_db;
+struct sl_strbuf;
 
 /*
  * Load the configuration: --config FILE, else $SLUICE_CONFIG, else
@@ -102,14 +103,6 @@ int cli_start(struct cli *cli, const struct cli_command *cmd, int argc, char **a
 struct json_t;
 int cli_conf_build(const struct cli_command *cmd, const char *conf_json, const char **pairs,
                    size_t pairs_nr, const struct json_t *params, struct json_t *conf);
-
-/*
- * Who runs this command, for the audit rows of its changes (via "cli") and
- * the marks it makes: the login name of the effective uid (not $USER,
- * which anyone sets), else "uid:N".
- */
-struct sl_strbuf;
-void cli_actor(struct sl_strbuf *name);
 
 /* The exit code of a library return code (SL_EUNAVAIL -> 4, SL_ENOENT -> 3,
  * SL_EINVAL -> 2, other errors -> 1). */
@@ -157,5 +150,8 @@ extern const struct cli_command cli_cmd_db_clean;
 extern const struct cli_command cli_cmd_test;
 extern const struct cli_command cli_cmd_standalone;
 extern const struct cli_command cli_cmd_version;
+
+/** Who runs this command, for audit rows: the login name of the effective uid, or "uid:N". */
+void cli_actor(struct sl_strbuf *name);
 
 #endif
