@@ -1,6 +1,11 @@
 # Helpers for the tests of sluice-web's action routes (t0132, t0133).
 # Source after lib.sh, pg.sh, seed.sh and daemons.sh, once $PORT is set.
 #
+#   api_start_web ROLE     start sluice-web ($TMP/w.yaml, log $TMP/w.log) on
+#                          a free $PORT, connected as login role ROLE made a
+#                          member of sluice_web, as docs/web.md advises
+#                          deploying it: its grants must be enough
+#   api_stop_web ROLE      check that it did connect as ROLE, and stop it
 #   api_user NAME ROLE     create the user; prints a fresh token of theirs
 #   req METHOD PATH [TOKEN] [BODY] [CONTENT-TYPE]
 #                          send the request with curl; BODY is sent as is
@@ -13,6 +18,23 @@
 #                          without the "sluice[ COMMAND]: " prefix
 #   audit_count WHERE      the number of audit rows matching the SQL condition
 
+api_start_web() {
+	pg_sql "CREATE ROLE $1 LOGIN IN ROLE sluice_web" >/dev/null || exit 1
+	PORT=$(free_port)
+	printf 'web:\n  listen: 127.0.0.1:%s\n  database_url: "%s user=%s"\n' \
+		"$PORT" "$SLUICE_DATABASE_URL" "$1" >"$TMP/w.yaml"
+	start_daemon "$WEB" w
+	wait_for "$TMP/w.log" "event=started" 30
+	ok $? "sluice-web starts, as $1"
+}
+
+api_stop_web() {
+	pg_sql "SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = '$1'" >"$TMP/who"
+	expect_grep "$TMP/who" '^t$' "sluice-web did all this connected as $1"
+	stop_daemon w
+	ok $? "sluice-web stops"
+}
+
 api_user() {
 	printf 'a long enough password\n' | "$SLUICE" users add "$1" --role "$2" >/dev/null || return 1
 	"$SLUICE" tokens create "$1" --json | jq -r .token
@@ -21,7 +43,6 @@ api_user() {
 req() {
 	rq_ct=${5:-application/json}
 	set -- "$1" "$2" "${3-}" "${4-}"
-	rq_args=
 	[ -n "$3" ] && rq_auth="Authorization: Bearer $3" || rq_auth="X-No-Auth: 1"
 	if [ -n "$4" ]; then
 		[ "$rq_ct" = - ] && rq_ct_header="Content-Type:" || rq_ct_header="Content-Type: $rq_ct"

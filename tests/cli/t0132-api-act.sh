@@ -19,14 +19,7 @@ seed_dag "$SRC_DIR/dags-examples/ml_training.yaml" || exit 1
 VIEWER=$(api_user vera viewer) || exit 1
 OPERATOR=$(api_user otto operator) || exit 1
 
-# sluice-web runs as a login role in sluice_web, as docs/web.md advises:
-# its grants are enough for every action.
-pg_sql "CREATE ROLE webact LOGIN IN ROLE sluice_web" >/dev/null || exit 1
-PORT=$(free_port)
-printf 'web:\n  listen: 127.0.0.1:%s\n  database_url: "%s user=webact"\n' "$PORT" "$SLUICE_DATABASE_URL" >"$TMP/w.yaml"
-start_daemon "$WEB" w
-wait_for "$TMP/w.log" "event=started" 30
-ok $? "sluice-web starts"
+api_start_web webact
 
 RUNS="SELECT count(*) FROM runs"
 WEB_ROWS="via = 'web'"
@@ -247,8 +240,5 @@ expect_jq "$TMP/cli_audit.json" 'map(select(.via == "web" and .actor == "otto"))
 	"sluice audit lists the web's rows"
 expect_jq "$TMP/cli_audit.json" '.[0].action == "dags pause" and .[0].via == "cli"' "beside the CLI's, newest first"
 
-pg_sql "SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = 'webact'" >"$TMP/who"
-expect_grep "$TMP/who" '^t$' "sluice-web did all this connected as webact"
-stop_daemon w
-ok $? "sluice-web stops"
+api_stop_web webact
 done_testing

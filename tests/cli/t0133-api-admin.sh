@@ -15,14 +15,7 @@ daemons_db apiadmin
 OPERATOR=$(api_user otto operator) || exit 1
 ADMIN=$(api_user ada admin) || exit 1
 
-# sluice-web runs as a login role in sluice_web, as docs/web.md advises:
-# its grants are enough for every action.
-pg_sql "CREATE ROLE webadmin LOGIN IN ROLE sluice_web" >/dev/null || exit 1
-PORT=$(free_port)
-printf 'web:\n  listen: 127.0.0.1:%s\n  database_url: "%s user=webadmin"\n' "$PORT" "$SLUICE_DATABASE_URL" >"$TMP/w.yaml"
-start_daemon "$WEB" w
-wait_for "$TMP/w.log" "event=started" 30
-ok $? "sluice-web starts"
+api_start_web webadmin
 
 # --- pools --------------------------------------------------------------------------
 req PUT /api/v1/pools/warehouse "" '{"slots": 3}'
@@ -171,8 +164,5 @@ req GET "/api/v1/audit?limit=0" "$ADMIN"
 expect_grep "$TMP/status" '^400 ' "limit=0: 400"
 expect_str "$(detail)" "query parameter limit: expected an integer from 1 to 100000, got '0'" "naming the parameter"
 
-pg_sql "SELECT count(*) > 0 FROM pg_stat_activity WHERE usename = 'webadmin'" >"$TMP/who"
-expect_grep "$TMP/who" '^t$' "sluice-web did all this connected as webadmin"
-stop_daemon w
-ok $? "sluice-web stops"
+api_stop_web webadmin
 done_testing
