@@ -171,7 +171,7 @@ json_t *web_body_object(struct web_call *c)
 	 * browser's simple (CORS-less) POST never reaches a handler. */
 	if (c->body_len && (!c->content_type || !is_json_type(c->content_type))) {
 		web_problem(c, 415,
-		            "the request body must be Content-Type: application/json, not %s",
+		            "the request body must be Content-Type: application/json, not %.100s",
 		            c->content_type ? c->content_type : "none");
 		return NULL;
 	}
