@@ -17,6 +17,8 @@
 #   cli_sentence CMD...    run the CLI (it must fail); its last line of stderr
 #                          without the "sluice[ COMMAND]: " prefix
 #   audit_count WHERE      the number of audit rows matching the SQL condition
+#   expect_same DESC       $TMP/a (the API's document) equals $TMP/c (the
+#                          CLI's), both already normalised (jq -S)
 
 api_start_web() {
 	pg_sql "CREATE ROLE $1 LOGIN IN ROLE sluice_web" >/dev/null || exit 1
@@ -66,4 +68,13 @@ cli_sentence() {
 
 audit_count() {
 	pg_sql "SELECT count(*) FROM audit_log WHERE $1"
+}
+
+expect_same() {
+	if cmp -s "$TMP/a" "$TMP/c"; then
+		ok 0 "$1"
+	else
+		ok 1 "$1"
+		diff -u "$TMP/c" "$TMP/a" | sed 's/^/# /'
+	fi
 }

@@ -44,8 +44,7 @@ cp "$TMP/body" "$TMP/api_trigger.json"
 "$SLUICE" trigger hello --run-id c1 --conf-json '{"name": "ada"}' \
 	--logical-date 2026-03-01T00:00:00Z --json >"$TMP/cli_trigger.json" || exit 1
 jq -S '.run_id = "X"' "$TMP/api_trigger.json" >"$TMP/a" && jq -S '.run_id = "X"' "$TMP/cli_trigger.json" >"$TMP/c"
-cmp -s "$TMP/a" "$TMP/c"
-ok $? "the answer is sluice trigger --json's document"
+expect_same "the answer is sluice trigger --json's document"
 expect_str "$(pg_sql "SELECT state || ' ' || conf::text FROM runs WHERE run_id = 'r1'")" \
 	'queued {"name": "ada"}' "the run is in the database, queued, with its conf"
 expect_str "$(audit_count "actor = 'otto' AND via = 'web' AND action = 'trigger' AND target = 'hello r1'")" 1 \
@@ -130,8 +129,7 @@ expect_grep "$TMP/status" '^200 application/json' "cancel by an operator: 200"
 cp "$TMP/body" "$TMP/api_cancel.json"
 "$SLUICE" runs cancel hello c1 --json >"$TMP/cli_cancel.json" || exit 1
 jq -S '.run_id = "X"' "$TMP/api_cancel.json" >"$TMP/a" && jq -S '.run_id = "X"' "$TMP/cli_cancel.json" >"$TMP/c"
-cmp -s "$TMP/a" "$TMP/c"
-ok $? "the answer is sluice runs cancel --json's document"
+expect_same "the answer is sluice runs cancel --json's document"
 expect_str "$(pg_sql "SELECT state FROM runs WHERE run_id = 'r1'")" cancelled "the run is cancelled"
 req POST /api/v1/dags/hello/runs/r1/cancel "$OPERATOR"
 expect_grep "$TMP/status" '^409 ' "cancelling it again: 409"
@@ -154,8 +152,7 @@ expect_jq "$TMP/body" '.cleared == ["count", "done"] and .state == "queued" and 
 cp "$TMP/body" "$TMP/api_clear.json"
 "$SLUICE" tasks clear hello c1 count --downstream --json >"$TMP/cli_clear.json" || exit 1
 jq -S '.run_id = "X"' "$TMP/api_clear.json" >"$TMP/a" && jq -S '.run_id = "X"' "$TMP/cli_clear.json" >"$TMP/c"
-cmp -s "$TMP/a" "$TMP/c"
-ok $? "the same selection as sluice tasks clear --downstream, the same document"
+expect_same "the same selection as sluice tasks clear --downstream, the same document"
 expect_str "$(pg_sql "SELECT string_agg(ti.task_id || '=' || ti.state, ' ' ORDER BY ti.task_id) FROM task_instances ti JOIN runs r USING (run_pk) WHERE r.run_id = 'r1'")" \
 	"count=pending done=pending greet=cancelled" "in the database: count and done pending, greet left cancelled"
 req POST /api/v1/dags/hello/runs/r1/clear "$OPERATOR" '{"failed": true}'
@@ -180,8 +177,7 @@ expect_jq "$TMP/body" '.task == "greet" and .state == "success" and .previous_st
 cp "$TMP/body" "$TMP/api_mark.json"
 "$SLUICE" tasks mark hello c1 count success --json >"$TMP/cli_mark.json" || exit 1
 jq -S 'del(.run_id, .task)' "$TMP/api_mark.json" >"$TMP/a" && jq -S 'del(.run_id, .task)' "$TMP/cli_mark.json" >"$TMP/c"
-cmp -s "$TMP/a" "$TMP/c"
-ok $? "the answer is sluice tasks mark --json's document"
+expect_same "the answer is sluice tasks mark --json's document"
 expect_str "$(pg_sql "SELECT ti.state || ' ' || ti.reason FROM task_instances ti JOIN runs r USING (run_pk) WHERE r.run_id = 'r1' AND task_id = 'greet'")" \
 	"success marked success by otto" "the mark names the token's user"
 req POST /api/v1/dags/hello/runs/r1/tasks/greet/mark "$OPERATOR" '{"state": "skipped"}'
@@ -204,8 +200,7 @@ expect_grep "$TMP/status" '^200 application/json' "pause by an operator: 200"
 expect_str "$(pg_sql "SELECT paused FROM dags WHERE dag_id = 'hello'")" t "the DAG is paused"
 "$SLUICE" dags list --json | jq -S '.[] | select(.dag == "hello")' >"$TMP/c"
 jq -S . "$TMP/body" >"$TMP/a"
-cmp -s "$TMP/a" "$TMP/c"
-ok $? "the answer is the DAG's row of sluice dags list --json"
+expect_same "the answer is the DAG's row of sluice dags list --json"
 req PATCH /api/v1/dags/hello "$OPERATOR" '{"paused": false}'
 expect_jq "$TMP/body" '.paused == false' "unpause: 200, paused false"
 req PATCH /api/v1/dags/nope "$OPERATOR" '{"paused": true}'
