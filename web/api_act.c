@@ -25,7 +25,7 @@ json_t *web_act_body(struct web_call *c, bool optional, const char *const *keys)
 	json_t *doc, *v;
 
 	if (optional && !c->body_len)
-		return json_object();
+		return web_content_json(c) ? json_object() : NULL;
 	if (!(doc = web_body_object(c)))
 		return NULL;
 	json_object_foreach(doc, key, v)

@@ -12,8 +12,9 @@
 
 /*
  * The request's body as a JSON object whose keys are all in `keys`
- * (NULL-terminated); with `optional`, no body at all is {}. NULL once
- * answered 415 or 400 (an unknown key is named, with a "did you mean").
+ * (NULL-terminated); with `optional`, no body at all is {} (unless it
+ * claims a type other than JSON: an empty form). NULL once answered 415
+ * or 400 (an unknown key is named, with a "did you mean").
  */
 json_t *web_act_body(struct web_call *c, bool optional, const char *const *keys);
 /*

@@ -162,19 +162,25 @@ static bool is_json_type(const char *v)
 	return *v == '\0' || *v == ';';
 }
 
+bool web_content_json(struct web_call *c)
+{
+	/* A form or text body, even an empty one (a <form> with no fields),
+	 * is refused before it is read: what a browser sends cross-site
+	 * without a CORS preflight never reaches a handler. */
+	if (c->content_type ? is_json_type(c->content_type) : !c->body_len)
+		return true;
+	web_problem(c, 415, "the request body must be Content-Type: application/json, not %.100s",
+	            c->content_type ? c->content_type : "none");
+	return false;
+}
+
 json_t *web_body_object(struct web_call *c)
 {
 	json_error_t jerr;
 	json_t *doc;
 
-	/* A form or text body is refused before it is read, so that a
-	 * browser's simple (CORS-less) POST never reaches a handler. */
-	if (c->body_len && (!c->content_type || !is_json_type(c->content_type))) {
-		web_problem(c, 415,
-		            "the request body must be Content-Type: application/json, not %.100s",
-		            c->content_type ? c->content_type : "none");
+	if (!web_content_json(c))
 		return NULL;
-	}
 	if (!c->body_len) {
 		web_problem(c, 400, "the request needs a JSON object as its body");
 		return NULL;

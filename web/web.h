@@ -132,9 +132,14 @@ void web_problem(struct web_call *c, int status, const char *fmt, ...)
 /* The database failed: logged with its sentence, answered 503 without it. */
 void web_db_failed(struct web_call *c, const char *what, const struct sl_strbuf *err);
 /*
- * The request's body as a JSON object; NULL once answered 415 (a body that
- * is not Content-Type: application/json, or has none) or 400 (no body,
- * malformed JSON at line:col, not an object).
+ * False once answered 415: a Content-Type other than application/json, or
+ * none with a body.
+ */
+bool web_content_json(struct web_call *c);
+/*
+ * The request's body as a JSON object; NULL once answered 415
+ * (web_content_json) or 400 (no body, malformed JSON at line:col, not an
+ * object).
  */
 json_t *web_body_object(struct web_call *c);
 

@@ -139,6 +139,10 @@ expect_grep "$TMP/status" '^404 ' "an unknown run: 404"
 expect_str "$(detail)" "$(cli_sentence runs cancel hello zz)" "with the CLI's sentence"
 req POST /api/v1/dags/hello/runs/f4/cancel "$OPERATOR" '{"force": true}'
 expect_grep "$TMP/status" '^400 ' "cancel with a key in its body: 400"
+curl -sS -o /dev/null -w '%{http_code}\n' -X POST -H "Authorization: Bearer $OPERATOR" \
+	-H 'Content-Type: application/x-www-form-urlencoded' -H 'Content-Length: 0' \
+	"http://127.0.0.1:$PORT/api/v1/dags/hello/runs/f4/cancel" >"$TMP/status"
+expect_file "$TMP/status" 415 "cancel by an empty form (a cross-site <form> with no field): 415"
 expect_str "$(pg_sql "SELECT state FROM runs WHERE run_id = 'f4'")" queued "and the run is left as it was"
 
 # --- clear -------------------------------------------------------------------------
