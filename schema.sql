@@ -74,6 +74,8 @@ CREATE TABLE dag_versions (
 		CONSTRAINT dag_versions_max_active_runs_check CHECK (max_active_runs >= 1),
 	max_active_tasks integer     NOT NULL
 		CONSTRAINT dag_versions_max_active_tasks_check CHECK (max_active_tasks >= 1),
+	-- The file's text (0013); NULL for versions stored before it.
+	source           text,
 	CONSTRAINT dag_versions_dates_check CHECK (start_date <= end_date),
 	-- One DAG is one file, so one version per DAG and commit at most.
 	CONSTRAINT dag_versions_dag_commit_key UNIQUE (dag_id, commit),
@@ -428,4 +430,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(9, 'worker_credentials'),
 	(10, 'attempt_version'),
 	(11, 'poke_number'),
-	(12, 'users_tokens_audit');
+	(12, 'users_tokens_audit'),
+	(13, 'dag_version_source');
