@@ -370,7 +370,7 @@ static int run_runs_list(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (cli->json)
-		rc = cli_print_json(sl_runs_list_json(r));
+		rc = cli_print_json(sl_runs_list_json(r, sl_rows_nr(r)));
 	else
 		list_print(r);
 out:

@@ -140,5 +140,18 @@ void web_api_health(struct web_call *c, struct sl_db *db);
 void web_api_version(struct web_call *c, struct sl_db *db);
 void web_api_openapi(struct web_call *c, struct sl_db *db);
 void web_api_dags(struct web_call *c, struct sl_db *db);
+struct sl_rows;
+/* Row `row` of sl_view_dags as `dags list --json` shows it. */
+json_t *web_dag_row_json(const struct sl_rows *res, int row);
+
+/* api_runs.c */
+void web_api_dag(struct web_call *c, struct sl_db *db);
+void web_api_dag_source(struct web_call *c, struct sl_db *db);
+void web_api_runs(struct web_call *c, struct sl_db *db);
+void web_api_run(struct web_call *c, struct sl_db *db);
+void web_api_log(struct web_call *c, struct sl_db *db);
+void web_api_pools(struct web_call *c, struct sl_db *db);
+void web_api_workers(struct web_call *c, struct sl_db *db);
+void web_api_status(struct web_call *c, struct sl_db *db);
 
 #endif

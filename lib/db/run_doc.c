@@ -5,7 +5,12 @@
  */
 #include "sluice/run_doc.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 #include "sluice/error.h"
 #include "sluice/runstore.h"
@@ -267,11 +272,11 @@ int sl_run_show_doc(struct sl_db *db, const char *dag_id, const char *run_id, js
 	return rc;
 }
 
-json_t *sl_runs_list_json(const struct sl_rows *r)
+json_t *sl_runs_list_json(const struct sl_rows *r, int nr)
 {
 	json_t *runs = json_array();
 
-	for (int i = 0; i < sl_rows_nr(r); i++)
+	for (int i = 0; i < nr && i < sl_rows_nr(r); i++)
 		json_array_append_new(
 		    runs,
 		    json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "dag", sl_rows_value(r, i, 0),
@@ -280,4 +285,59 @@ json_t *sl_runs_list_json(const struct sl_rows *r)
 		              sl_run_time_json(r, i, 4), "started_at", sl_run_time_json(r, i, 5),
 		              "ended_at", sl_run_time_json(r, i, 6)));
 	return runs;
+}
+
+/* The cursor's text before encoding: a version, then the sort key. */
+#define CURSOR_FORMAT "1.%lld.%lld"
+/* Its encoded length at most: "1." and two int64 with a sign and a dot. */
+#define CURSOR_MAX 64
+
+void sl_runs_cursor(const struct sl_rows *r, int row, struct sl_strbuf *sb)
+{
+	char text[CURSOR_MAX], out[CURSOR_MAX * 2];
+	int n = snprintf(text, sizeof(text), CURSOR_FORMAT, (long long)sl_rows_int(r, row, 4, 0),
+	                 (long long)sl_rows_int(r, row, 8, 0));
+
+	sodium_bin2base64(out, sizeof(out), (const unsigned char *)text, (size_t)n,
+	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sl_strbuf_adds(sb, out);
+}
+
+/* A decimal int64 from `*p` up to `stop` (or the end); advances `*p`. */
+static int cursor_int(const char **p, char stop, int64_t *v)
+{
+	char *end;
+	long long x;
+
+	if (!**p || (**p != '-' && (**p < '0' || **p > '9')))
+		return -1;
+	errno = 0;
+	x = strtoll(*p, &end, 10);
+	if (errno || *end != stop)
+		return -1;
+	*v = x;
+	*p = end + (stop != '\0');
+	return 0;
+}
+
+int sl_runs_cursor_parse(const char *s, struct sl_runs_page *q)
+{
+	unsigned char text[CURSOR_MAX + 1];
+	size_t len;
+	const char *end, *p = (const char *)text;
+
+	if (strlen(s) > CURSOR_MAX * 2 ||
+	    sodium_base642bin(text, CURSOR_MAX, s, strlen(s), NULL, &len, &end,
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) ||
+	    *end)
+		return -1;
+	text[len] = '\0';
+	if (strncmp(p, "1.", 2))
+		return -1;
+	p += 2;
+	if (memchr(text, '\0', len) || cursor_int(&p, '.', &q->after_us) ||
+	    cursor_int(&p, '\0', &q->after_pk) || q->after_pk < 1)
+		return -1;
+	q->has_after = true;
+	return 0;
 }
