@@ -228,7 +228,8 @@ static bool runs_query(struct web_call *c, struct sl_runs_page *q)
 		            RUNS_LIMIT_MAX);
 		return false;
 	}
-	if (!query_word(c, "state", "run state", run_states, SL_ARRAY_SIZE(run_states), &q->state) ||
+	if (!query_word(c, "state", "run state", run_states, SL_ARRAY_SIZE(run_states),
+	                &q->state) ||
 	    !query_word(c, "type", "run type", run_types, SL_ARRAY_SIZE(run_types), &q->run_type) ||
 	    !query_time(c, "since", &q->has_since, &q->since_us) ||
 	    !query_time(c, "until", &q->has_until, &q->until_us))
@@ -377,8 +378,8 @@ static int find_try(struct web_call *c, struct sl_db *db, long n, struct sl_rows
 		return 0;
 	/* As `sluice logs --try N` says it. */
 	if (sl_rows_nr(*a) == 1 && !sl_rows_null(*a, 0, 5))
-		sl_strbuf_addf(err, "task '%s' of run '%s' has no try %ld (tries: %s)", task, run, n,
-		               sl_rows_value(*a, 0, 5));
+		sl_strbuf_addf(err, "task '%s' of run '%s' has no try %ld (tries: %s)", task, run,
+		               n, sl_rows_value(*a, 0, 5));
 	else
 		sl_strbuf_addf(err, "task '%s' of run '%s' of DAG '%s' has not run (%s)", task, run,
 		               dag, sl_rows_nr(*a) ? sl_rows_value(*a, 0, 4) : "gone");
@@ -394,7 +395,8 @@ void web_api_log(struct web_call *c, struct sl_db *db)
 	int rc;
 
 	if (!parse_count(c->params[3], 1, TRY_MAX, &n)) {
-		web_problem(c, 400, "path parameter n: expected a try number from 1 to %d", TRY_MAX);
+		web_problem(c, 400, "path parameter n: expected a try number from 1 to %d",
+		            TRY_MAX);
 		goto out;
 	}
 	rc = find_try(c, db, n, &a, &err);
