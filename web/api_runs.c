@@ -55,6 +55,18 @@ static bool parse_count(const char *s, long min, long max, long *out)
 	return true;
 }
 
+/*
+ * Text that others wrote (a DAG file as pushed, a task's log, which may
+ * echo a triggered conf) goes out as text/plain that a browser must not
+ * sniff into HTML, and that runs no script if one ever renders it
+ * (docs/security.md, "Files and logs as text").
+ */
+static void untrusted_text(struct web_call *c)
+{
+	web_header(c, "x-content-type-options", "nosniff");
+	web_header(c, "content-security-policy", "default-src 'none'; sandbox");
+}
+
 /* ---- GET /api/v1/dags/{dag} ------------------------------------------------ */
 
 static json_t *versions_json(const struct sl_rows *v)
@@ -159,6 +171,7 @@ void web_api_dag_source(struct web_call *c, struct sl_db *db)
 		goto out;
 	}
 	web_header(c, "x-sluice-commit", sl_rows_value(res, 0, 0));
+	untrusted_text(c);
 	web_answer(c, 200, "text/plain; charset=utf-8", text, strlen(text));
 out:
 	sl_rows_free(res);
@@ -345,6 +358,7 @@ static void answer_ranged(struct web_call *c, const char *type, const struct sl_
 	char value[80];
 
 	web_header(c, "accept-ranges", "bytes");
+	untrusted_text(c);
 	switch (range_parse(c->range, body->len, &first, &last)) {
 	case 1:
 		snprintf(value, sizeof(value), "bytes %zu-%zu/%zu", first, last, body->len);

@@ -8,25 +8,16 @@
 
 #include <string.h>
 
-#include "sluice/civil.h"
+#include "sluice/dags_list.h"
 #include "sluice/banned.h"
 
-static json_t *time_json(int64_t t)
-{
-	struct sl_strbuf sb = SL_STRBUF_INIT;
-	json_t *j;
-
-	sl_iso_format(&sb, t, NULL);
-	j = json_string(sb.buf);
-	sl_strbuf_release(&sb);
-	return j;
-}
-
-/* A nullable instant column as JSON. */
+/* A nullable instant column (seconds) as JSON, in UTC. */
 static json_t *time_col_json(const struct sl_rows *res, int row, int col)
 {
-	return sl_rows_null(res, row, col) ? json_null() : time_json(sl_rows_int(res, row, col, 0));
+	return sl_rows_null(res, row, col) ? json_null()
+	                                   : sl_dags_time_json(sl_rows_int(res, row, col, 0), NULL);
 }
+
 static json_t *queues_json(const char *list)
 {
 	json_t *queues = json_array();
@@ -43,18 +34,19 @@ static json_t *worker_json(const struct sl_rows *res, int row)
 {
 	int64_t beat = sl_rows_int(res, row, SL_WORKER_HEARTBEAT, 0);
 
-	return json_pack(
-	    "{s:s, s:s, s:o, s:I, s:I, s:s, s:b, s:s?, s:o, s:o, s:I, s:s}", "worker",
-	    sl_rows_str(res, row, SL_WORKER_ID), "host", sl_rows_str(res, row, SL_WORKER_HOST),
-	    "queues", queues_json(sl_rows_str(res, row, SL_WORKER_QUEUES)), "slots",
-	    (json_int_t)sl_rows_int(res, row, SL_WORKER_SLOTS, 0), "running",
-	    (json_int_t)sl_rows_int(res, row, SL_WORKER_RUNNING, 0), "state",
-	    sl_rows_str(res, row, SL_WORKER_STATE), "stale",
-	    sl_rows_bool(res, row, SL_WORKER_STALE), "version",
-	    sl_rows_str(res, row, SL_WORKER_VERSION), "started_at",
-	    time_col_json(res, row, SL_WORKER_STARTED), "last_heartbeat_at", time_json(beat),
-	    "heartbeat_age_seconds", (json_int_t)(sl_rows_int(res, row, SL_WORKER_NOW, 0) - beat),
-	    "credential", sl_rows_str(res, row, SL_WORKER_CREDENTIAL));
+	return json_pack("{s:s, s:s, s:o, s:I, s:I, s:s, s:b, s:s?, s:o, s:o, s:I, s:s}", "worker",
+	                 sl_rows_str(res, row, SL_WORKER_ID), "host",
+	                 sl_rows_str(res, row, SL_WORKER_HOST), "queues",
+	                 queues_json(sl_rows_str(res, row, SL_WORKER_QUEUES)), "slots",
+	                 (json_int_t)sl_rows_int(res, row, SL_WORKER_SLOTS, 0), "running",
+	                 (json_int_t)sl_rows_int(res, row, SL_WORKER_RUNNING, 0), "state",
+	                 sl_rows_str(res, row, SL_WORKER_STATE), "stale",
+	                 sl_rows_bool(res, row, SL_WORKER_STALE), "version",
+	                 sl_rows_str(res, row, SL_WORKER_VERSION), "started_at",
+	                 time_col_json(res, row, SL_WORKER_STARTED), "last_heartbeat_at",
+	                 sl_dags_time_json(beat, NULL), "heartbeat_age_seconds",
+	                 (json_int_t)(sl_rows_int(res, row, SL_WORKER_NOW, 0) - beat), "credential",
+	                 sl_rows_str(res, row, SL_WORKER_CREDENTIAL));
 }
 json_t *sl_workers_json(const struct sl_rows *res)
 {

@@ -137,6 +137,8 @@ get "/api/v1/dags/hello/versions/$C1/source"
 expect_grep "$TMP/status" '^200 text/plain; charset=utf-8' "the source at a full commit: 200 text/plain UTF-8"
 cmp -s "$TMP/body" "$TMP/hello.c1"
 ok $? "is the file's text at that commit"
+expect_grep "$TMP/headers" '^x-content-type-options: nosniff$' "a DAG file: X-Content-Type-Options: nosniff"
+expect_grep "$TMP/headers" "^content-security-policy: default-src 'none'; sandbox\$" "a DAG file: a CSP that runs nothing"
 get "/api/v1/dags/hello/versions/$(printf %.7s "$C2" | tr a-f A-F)/source"
 cmp -s "$TMP/body" "$TMP/hello.c2"
 ok $? "an abbreviated commit (7 digits, any case) finds its version"
@@ -242,6 +244,9 @@ expect_grep "$TMP/status" '^200 text/plain; charset=utf-8' "a try's log: 200 tex
 cmp -s "$TMP/body" "$TMP/cli.log"
 ok $? "is what sluice logs --try 1 prints"
 expect_grep "$TMP/headers" '^accept-ranges: bytes$' "Accept-Ranges: bytes"
+# A log holds what a task printed, a conf value among it: never HTML.
+expect_grep "$TMP/headers" '^x-content-type-options: nosniff$' "a log: X-Content-Type-Options: nosniff"
+expect_grep "$TMP/headers" "^content-security-policy: default-src 'none'; sandbox\$" "a log: a CSP that runs nothing"
 get $LOG/2/log
 printf 'again\n' | cmp -s - "$TMP/body"
 ok $? "try 2 (live) has its own log"

@@ -407,11 +407,11 @@ SELECT r.dag_id, r.run_id, r.state, r.run_type,
    AND ($2::text IS NULL OR r.state = $2)
    AND ($3::text IS NULL OR r.run_type = $3)
    AND ($4::bigint IS NULL
-        OR r.logical_date >= 'epoch'::timestamptz + $4::bigint * interval '1 microsecond')
+        OR r.logical_date >= to_timestamp(0) + $4::bigint * interval '1 microsecond')
    AND ($5::bigint IS NULL
-        OR r.logical_date <= 'epoch'::timestamptz + $5::bigint * interval '1 microsecond')
+        OR r.logical_date <= to_timestamp(0) + $5::bigint * interval '1 microsecond')
    AND ($6::bigint IS NULL
         OR (r.logical_date, r.run_pk)
-           < ('epoch'::timestamptz + $6::bigint * interval '1 microsecond', $7::bigint))
+           < (to_timestamp(0) + $6::bigint * interval '1 microsecond', $7::bigint))
  ORDER BY r.logical_date DESC, r.run_pk DESC
  LIMIT $8
