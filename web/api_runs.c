@@ -192,14 +192,14 @@ static bool query_word(struct web_call *c, const char *key, const char *what,
 	struct sl_strbuf list = SL_STRBUF_INIT;
 
 	*out = v;
-	if (!v)
-		return true;
-	for (size_t i = 0; i < nr; i++) {
+	for (size_t i = 0; v && i < nr; i++)
 		if (!strcmp(v, words[i]))
 			return true;
-		sl_strbuf_addf(&list, "%s%s", i ? ", " : "", words[i]);
-	}
+	if (!v)
+		return true;
 	best = sl_suggest_best(v, words, nr);
+	for (size_t i = 0; !best && i < nr; i++)
+		sl_strbuf_addf(&list, "%s%s", i ? ", " : "", words[i]);
 	if (best)
 		web_problem(c, 400, "query parameter %s: unknown %s '%s' (did you mean '%s'?)", key,
 		            what, v, best);
