@@ -74,7 +74,7 @@ CREATE TABLE dag_versions (
 		CONSTRAINT dag_versions_max_active_runs_check CHECK (max_active_runs >= 1),
 	max_active_tasks integer     NOT NULL
 		CONSTRAINT dag_versions_max_active_tasks_check CHECK (max_active_tasks >= 1),
-	-- The file's text (0013); NULL for versions stored before it.
+	-- The file's text (0014); NULL for versions stored before it.
 	source           text,
 	CONSTRAINT dag_versions_dates_check CHECK (start_date <= end_date),
 	-- One DAG is one file, so one version per DAG and commit at most.
@@ -416,6 +416,88 @@ CREATE TABLE source_state (
 	refreshed_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Live updates for sluice-web: one NOTIFY sluice_events per statement
+-- that changes runs' or task instances' states or stores log bytes, with
+-- what it touched as JSON ({"overflow":true} past 7900 bytes). (0013)
+CREATE FUNCTION sl_events_send(payload text) RETURNS void
+LANGUAGE sql AS $$
+	SELECT pg_notify('sluice_events',
+	                 CASE WHEN octet_length(payload) <= 7900 THEN payload
+	                      ELSE '{"overflow":true}' END)
+	WHERE payload IS NOT NULL
+$$;
+
+CREATE FUNCTION sl_events_runs_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM sl_events_send((
+		SELECT json_build_object('runs', json_agg(json_build_object(
+			'dag', n.dag_id, 'run_id', n.run_id, 'state', n.state)))::text
+		FROM new_rows n
+		HAVING count(*) > 0));
+	RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION sl_events_runs_updated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM sl_events_send((
+		SELECT json_build_object('runs', json_agg(json_build_object(
+			'dag', n.dag_id, 'run_id', n.run_id, 'state', n.state)))::text
+		FROM new_rows n JOIN old_rows o USING (run_pk)
+		WHERE n.state IS DISTINCT FROM o.state
+		HAVING count(*) > 0));
+	RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION sl_events_tasks_updated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM sl_events_send((
+		SELECT json_build_object('tasks', json_agg(json_build_object(
+			'dag', r.dag_id, 'run_id', r.run_id, 'task', n.task_id,
+			'state', n.state, 'try', n.try_number)))::text
+		FROM new_rows n JOIN old_rows o USING (ti_id) JOIN runs r ON r.run_pk = n.run_pk
+		WHERE n.state IS DISTINCT FROM o.state OR n.try_number <> o.try_number
+		HAVING count(*) > 0));
+	RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION sl_events_logs_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM sl_events_send((
+		SELECT json_build_object('logs', json_agg(json_build_object(
+			'dag', l.dag_id, 'run_id', l.run_id, 'task', l.task_id,
+			'try', l.try_number, 'bytes', l.bytes)))::text
+		FROM (SELECT r.dag_id, r.run_id, ti.task_id, a.try_number,
+		             sum(octet_length(n.data)) AS bytes
+		      FROM new_rows n
+		      JOIN attempts a USING (attempt_id)
+		      JOIN task_instances ti ON ti.ti_id = a.ti_id
+		      JOIN runs r ON r.run_pk = ti.run_pk
+		      GROUP BY r.dag_id, r.run_id, ti.task_id, a.try_number) l
+		HAVING count(*) > 0));
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER runs_events_inserted AFTER INSERT ON runs
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION sl_events_runs_inserted();
+CREATE TRIGGER runs_events_updated AFTER UPDATE ON runs
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION sl_events_runs_updated();
+CREATE TRIGGER task_instances_events_updated AFTER UPDATE ON task_instances
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION sl_events_tasks_updated();
+CREATE TRIGGER log_chunks_events_inserted AFTER INSERT ON log_chunks
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION sl_events_logs_inserted();
+
 -- The migrations this snapshot contains, as `sluice db migrate` would have
 -- recorded them.
 INSERT INTO schema_migrations (version, name) VALUES
@@ -431,4 +513,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(10, 'attempt_version'),
 	(11, 'poke_number'),
 	(12, 'users_tokens_audit'),
-	(13, 'dag_version_source');
+	(13, 'live_events'),
+	(14, 'dag_version_source');

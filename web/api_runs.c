@@ -165,7 +165,7 @@ void web_api_dag_source(struct web_call *c, struct sl_db *db)
 	if (!text) {
 		web_problem(c, 404,
 		            "DAG '%s': its version at commit %.12s was stored before sluice kept "
-		            "the text of DAG files (database migration 0013); versions loaded "
+		            "the text of DAG files (database migration 0014); versions loaded "
 		            "since have it",
 		            dag, sl_rows_value(res, 0, 0));
 		goto out;

@@ -135,6 +135,11 @@ int sl_view_dag_source(struct sl_db *db, const char *dag_id, const char *commit,
 	return view(db, SL_Q_DAGS_SOURCE, 2, params, out, err);
 }
 
+int sl_view_web_metrics(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err)
+{
+	return view(db, SL_Q_METRICS_WEB, 0, NULL, out, err);
+}
+
 int sl_view_pools(struct sl_db *db, const char *name, struct sl_rows **out, struct sl_strbuf *err)
 {
 	const char *params[] = {name};

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The read routes of the API (docs/web.md, "Routes"): one DAG with its
 # versions and load errors, a DAG file's text at a version (stored by the
-# refresh, migration 0013), a DAG's runs a page at a time (filters, keyset
+# refresh, migration 0014), a DAG's runs a page at a time (filters, keyset
 # cursor), one run, a try's log with byte ranges, pools, workers and
 # status. Each answers a viewer's token with the CLI's --json document (the
 # same builders in lib/db), 401 without a token, 404 with the CLI's
@@ -31,7 +31,7 @@ C2=$(git_commit "$R" two) && refresh || exit 1
 git -C "$R" show "$C1:dags/hello.yaml" >"$TMP/hello.c1"
 git -C "$R" show "$C2:dags/hello.yaml" >"$TMP/hello.c2"
 git -C "$R" show "$C1:dags/nightly_etl.yaml" >"$TMP/etl.c1"
-# A DAG stored before migration 0013 (seed_dag writes no text).
+# A DAG stored before migration 0014 (seed_dag writes no text).
 seed_dag "$SRC_DIR/dags-examples/db_backup.yaml" || exit 1
 
 # Runs r1..r8 of hello (r5 and r6 share a logical date: the run_pk breaks
@@ -155,8 +155,8 @@ expect_grep "$TMP/status" '^400 ' "a commit of fewer than 7 digits: 400"
 get "/api/v1/dags/nope/versions/$C1/source"
 problem 404 "no DAG 'nope'" "the source of an unknown DAG"
 get /api/v1/dags/db_backup/versions/0000000000000000000000000000000000000001/source
-expect_grep "$TMP/status" '^404 ' "a version stored before migration 0013: 404"
-expect_jq "$TMP/body" '.detail | test("migration 0013")' "which says why it has no text"
+expect_grep "$TMP/status" '^404 ' "a version stored before migration 0014: 404"
+expect_jq "$TMP/body" '.detail | test("migration 0014")' "which says why it has no text"
 
 # --- GET /api/v1/dags/{dag}/runs --------------------------------------------------------
 get "/api/v1/dags/hello/runs?limit=20"

@@ -65,7 +65,7 @@ SELECT e.path, e.line, e.col, e.message, e.dag_id
 -- name: dags_versions
 -- GET /api/v1/dags/{dag}: the newest $2 versions of DAG $1, newest first
 -- (dag_versions_dag_version_key): commit, file, when stored (seconds),
--- whether its text is stored (migration 0013), whether it is the latest.
+-- whether its text is stored (migration 0014), whether it is the latest.
 SELECT v.commit, v.path, floor(extract(epoch FROM v.created_at))::bigint,
        v.source IS NOT NULL, v.version_id = d.latest_version_id
   FROM dag_versions v
@@ -94,7 +94,7 @@ SELECT e.path, e.line, e.col, e.message, e.dag_id
 -- lowercase hex: the version stored at that commit, or the one that the
 -- runs at that commit pin (a push that changes only scripts moves a run's
 -- commit, not its version). Its commit, path and text (NULL before
--- migration 0013). Two rows mean the abbreviation is ambiguous.
+-- migration 0014). Two rows mean the abbreviation is ambiguous.
 SELECT v.commit, v.path, v.source
   FROM dag_versions v
  WHERE v.dag_id = $1

@@ -24,7 +24,7 @@ INSERT INTO dags (dag_id, paused) VALUES ($1, $2) ON CONFLICT (dag_id) DO NOTHIN
 -- version: reuse it rather than violate dag_versions_dag_commit_key.
 -- Returns the version id and whether it is new. $6-$12 are the columns SQL
 -- reads instead of the definition's keys (migration 0007), from the parsed
--- DAG; $13 is the file's text (migration 0013).
+-- DAG; $13 is the file's text (migration 0014).
 WITH ins AS (
     INSERT INTO dag_versions (dag_id, commit, blob_id, path, definition, schedule, timezone,
                               start_date, end_date, catchup, max_active_runs, max_active_tasks,

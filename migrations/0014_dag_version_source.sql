@@ -1,4 +1,4 @@
--- 0013_dag_version_source: the text of each DAG version's file, stored
+-- 0014_dag_version_source: the text of each DAG version's file, stored
 -- with the version by the refresh that loaded it (lib/engine/dagstore.c,
 -- in the same transaction), so that sluice-web, which never reads git,
 -- can show a DAG's file at any of its versions
