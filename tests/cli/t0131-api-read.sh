@@ -312,5 +312,8 @@ same_json "$TMP/cli.json" "the status is sluice status --json"
 expect_jq "$TMP/body" '.workers.stale == 1 and .runs.queued >= 6 and .source.commit != null' "with its counts"
 
 stop_daemon w
-ok $? "sluice-web stops"
+[ "$status" -eq 0 ]
+ok $? "sluice-web stops, exit 0 (in a sanitizer build: no leak, no error)"
+! grep -q 'Sanitizer' "$TMP/w.log"
+ok $? "its log has no sanitizer report"
 done_testing
