@@ -62,7 +62,7 @@ struct web_route {
 
 #define WEB_PARAMS_MAX  4
 #define WEB_QUERY_MAX   16
-#define WEB_HEADERS_MAX 4
+#define WEB_HEADERS_MAX 8 /* a ranged log answer alone sets four (api_runs.c) */
 
 struct web_header {
 	const char *name; /* a static lowercase name */
