@@ -28,6 +28,14 @@ static const struct web_route routes[] = {
     {"GET", "/api/v1/dags", WEB_VIEWER, web_api_dags},
     {"GET", "/api/v1/events", WEB_VIEWER, web_api_events},
     {"GET", "/api/v1/dags/{}/graph", WEB_VIEWER, web_api_graph},
+    {"GET", "/api/v1/dags/{}", WEB_VIEWER, web_api_dag},
+    {"GET", "/api/v1/dags/{}/versions/{}/source", WEB_VIEWER, web_api_dag_source},
+    {"GET", "/api/v1/dags/{}/runs", WEB_VIEWER, web_api_runs},
+    {"GET", "/api/v1/dags/{}/runs/{}", WEB_VIEWER, web_api_run},
+    {"GET", "/api/v1/dags/{}/runs/{}/tasks/{}/tries/{}/log", WEB_VIEWER, web_api_log},
+    {"GET", "/api/v1/pools", WEB_VIEWER, web_api_pools},
+    {"GET", "/api/v1/workers", WEB_VIEWER, web_api_workers},
+    {"GET", "/api/v1/status", WEB_VIEWER, web_api_status},
 };
 
 /* Answers for /api/v1/ paths without a route, once the caller is known. */
