@@ -74,6 +74,8 @@ CREATE TABLE dag_versions (
 		CONSTRAINT dag_versions_max_active_runs_check CHECK (max_active_runs >= 1),
 	max_active_tasks integer     NOT NULL
 		CONSTRAINT dag_versions_max_active_tasks_check CHECK (max_active_tasks >= 1),
+	-- The file's text (0015); NULL for versions stored before it.
+	source           text,
 	CONSTRAINT dag_versions_dates_check CHECK (start_date <= end_date),
 	-- One DAG is one file, so one version per DAG and commit at most.
 	CONSTRAINT dag_versions_dag_commit_key UNIQUE (dag_id, commit),
@@ -543,4 +545,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(11, 'poke_number'),
 	(12, 'users_tokens_audit'),
 	(13, 'live_events'),
-	(14, 'web_role');
+	(14, 'web_role'),
+	(15, 'dag_version_source');

@@ -9,11 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "sluice/actions_json.h"
 #include "sluice/admin.h"
 #include "sluice/dag.h"
 #include "sluice/db.h"
 #include "sluice/strbuf.h"
+#include "sluice/status_doc.h"
 #include "sluice/views.h"
 #include "table.h"
 #include "sluice/banned.h"
@@ -70,7 +70,7 @@ const struct cli_command cli_cmd_pools_delete = {
 static int print_pools(struct cli *cli, const struct sl_rows *res)
 {
 	struct cli_table table = CLI_TABLE_INIT;
-	json_t *list = json_array();
+	json_t *list = sl_pools_json(res);
 	int rc;
 
 	cli_table_header(&table, "POOL", "SLOTS", "USED", "QUEUED", "OPEN", "DESCRIPTION", NULL);
@@ -81,7 +81,6 @@ static int print_pools(struct cli *cli, const struct sl_rows *res)
 		int64_t used = sl_rows_int(res, row, SL_POOL_USED, 0);
 		bool defined = sl_rows_bool(res, row, SL_POOL_DEFINED);
 
-		json_array_append_new(list, sl_pool_json(res, row));
 		cli_table_add(&table, sl_rows_str(res, row, SL_POOL_NAME));
 		cli_table_addf(&table, "%lld", (long long)slots);
 		cli_table_addf(&table, "%lld", (long long)used);

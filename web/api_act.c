@@ -13,10 +13,9 @@
 #include "sluice/actions.h"
 #include "sluice/actions_json.h"
 #include "sluice/admin.h"
-#include "sluice/dags_list.h"
 #include "sluice/error.h"
-#include "sluice/log.h"
 #include "sluice/params.h"
+#include "sluice/run_doc.h"
 #include "sluice/suggest.h"
 
 json_t *web_act_body(struct web_call *c, bool optional, const char *const *keys)
@@ -114,14 +113,14 @@ static void add_segment(struct sl_strbuf *sb, const char *s)
 	}
 }
 
-/* POST /api/v1/dags/{dag}/runs: `sluice trigger`. */
+/* POST /api/v1/dags/{dag}/runs: `sluice trigger`; the new run's `runs show --json`. */
 void web_api_trigger(struct web_call *c, struct sl_db *db)
 {
 	static const char *const keys[] = {"run_id", "conf", "logical_date", NULL};
 	struct sl_strbuf err = SL_STRBUF_INIT, where = SL_STRBUF_INIT;
 	struct sl_run_pin pin = SL_RUN_PIN_INIT;
 	struct sl_trigger t = SL_TRIGGER_INIT;
-	json_t *body = web_act_body(c, true, keys), *conf = json_object(), *given;
+	json_t *body = web_act_body(c, true, keys), *conf = json_object(), *given, *doc;
 	const char *run_id, *logical_date;
 	int rc;
 
@@ -152,8 +151,13 @@ void web_api_trigger(struct web_call *c, struct sl_db *db)
 	add_segment(&where, pin.dag_id);
 	sl_strbuf_adds(&where, "/runs/");
 	add_segment(&where, t.run.run_id);
+	/* The run as GET on its Location shows it: `runs show --json`. */
+	if ((rc = sl_run_show_doc(db, pin.dag_id, t.run.run_id, &doc, &err))) {
+		web_act_failed(c, db, "trigger", rc, &err);
+		goto out;
+	}
 	web_header(c, "location", where.buf);
-	web_json(c, 201, sl_trigger_json(&pin, &t.run, conf));
+	web_json(c, 201, doc);
 out:
 	json_decref(body);
 	json_decref(conf);
@@ -299,15 +303,7 @@ void web_api_dag_patch(struct web_call *c, struct sl_db *db)
 		web_act_failed(c, db, "pause", rc, &err);
 		goto out;
 	}
-	web_json(c, 200, sl_dags_row_json_read(res, 0, &err));
-	if (err.len) {
-		/* As dags list does: the row is answered, its next run null. */
-		struct sl_strbuf q = SL_STRBUF_INIT;
-
-		sl_log_quote(&q, err.buf);
-		sl_log("warn", "dag_unreadable", "dag=%s error=%s", c->params[0], q.buf);
-		sl_strbuf_release(&q);
-	}
+	web_json(c, 200, web_dag_row_json(res, 0));
 out:
 	sl_rows_free(res);
 	json_decref(body);

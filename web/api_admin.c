@@ -15,6 +15,7 @@
 #include "sluice/dag.h"
 #include "sluice/error.h"
 #include "sluice/params.h"
+#include "sluice/status_doc.h"
 #include "sluice/views.h"
 
 /* Decimal `s` within [min, max], as the CLI's cli_parse_long reads its flags. */

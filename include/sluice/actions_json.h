@@ -30,19 +30,6 @@ json_t *sl_clear_json(const char *dag_id, const char *run_id, const struct sl_cl
 json_t *sl_mark_json(const char *dag_id, const char *run_id, const char *task_id, const char *state,
                      const struct sl_run_change *c);
 
-/** The columns of pools_list (lib/db/sql/pools.sql). */
-enum {
-	SL_POOL_NAME,
-	SL_POOL_DEFINED,
-	SL_POOL_SLOTS,
-	SL_POOL_USED,
-	SL_POOL_QUEUED,
-	SL_POOL_DESCRIPTION
-};
-
-/** A row of sl_view_pools as `pools list --json` and `pools set --json` show it. */
-json_t *sl_pool_json(const struct sl_rows *res, int row);
-
 /** The columns of accounts_users_list, accounts_tokens_list, accounts_audit_list. */
 enum sl_users_col {
 	SL_USERS_COL_NAME,

@@ -3,6 +3,12 @@
 
 #ifndef SLUICE_LAYER_DB
 #error "sluice/dags_list.h: this target does not link the database layer (docs/architecture.md)"
+/**
+ * The rows of sl_view_load_errors or sl_view_dag_errors as `sluice dags
+ * errors --json` prints them: [{"file", "line", "column", "message", "dag"}].
+ */
+json_t *sl_load_errors_json(const struct sl_rows *res);
+
 #endif
 
 #include <jansson.h>
@@ -70,9 +76,9 @@ json_t *sl_dags_row_json(const struct sl_rows *res, int row, const struct sl_sch
                          bool readable);
 
 /**
- * sl_dags_schedule_read then sl_dags_row_json for row `row`: when the
- * schedule cannot be read, `err` says why and the row's next run is null.
+ * The rows of sl_view_load_errors or sl_view_dag_errors as `sluice dags
+ * errors --json` prints them: [{"file", "line", "column", "message", "dag"}].
  */
-json_t *sl_dags_row_json_read(const struct sl_rows *res, int row, struct sl_strbuf *err);
+json_t *sl_load_errors_json(const struct sl_rows *res);
 
 #endif

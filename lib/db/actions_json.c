@@ -65,19 +65,6 @@ json_t *sl_mark_json(const char *dag_id, const char *run_id, const char *task_id
 	                 "attempts_cancelled", (json_int_t)c->attempts);
 }
 
-json_t *sl_pool_json(const struct sl_rows *res, int row)
-{
-	int64_t slots = sl_rows_int(res, row, SL_POOL_SLOTS, 0),
-	        used = sl_rows_int(res, row, SL_POOL_USED, 0);
-
-	return json_pack(
-	    "{s:s, s:b, s:I, s:I, s:I, s:I, s:s}", "pool", sl_rows_str(res, row, SL_POOL_NAME),
-	    "defined", sl_rows_bool(res, row, SL_POOL_DEFINED), "slots", (json_int_t)slots, "used",
-	    (json_int_t)used, "queued", (json_int_t)sl_rows_int(res, row, SL_POOL_QUEUED, 0),
-	    "open", (json_int_t)(slots - used), "description",
-	    sl_rows_str(res, row, SL_POOL_DESCRIPTION));
-}
-
 /* An instant of column `col` (seconds) as ISO 8601 UTC, null when NULL. */
 static json_t *time_or_null(const struct sl_rows *res, int row, int col)
 {
