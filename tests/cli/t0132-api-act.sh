@@ -59,6 +59,10 @@ expect_grep "$TMP/status" '^201 ' "a trigger with no body at all: 201 with the d
 expect_jq "$TMP/body" '(.run_id | startswith("manual__")) and .conf == {}' "a manual__ run id, an empty conf"
 expect_grep "$TMP/headers" '^[Ll]ocation: /api/v1/dags/hello/runs/manual__[0-9-]*T[0-9]*%3A' \
 	"the Location percent-encodes the run id"
+MANUAL=$(jq -r .run_id "$TMP/body")
+LOC=$(sed -n 's/^[Ll]ocation: \(.*\)\r$/\1/p' "$TMP/headers")
+req GET "$LOC" "$VIEWER"
+expect_jq "$TMP/body" ".run_id == \"$MANUAL\"" "GET on that Location answers the run"
 
 # --- trigger: refused as the CLI refuses it ------------------------------------------
 N_RUNS=$(pg_sql "$RUNS")
