@@ -292,6 +292,21 @@ CREATE TABLE audit_log (
 	target   text        NOT NULL DEFAULT ''
 );
 
+-- The web UI's sign-in sessions, by the SHA-256 of the cookie's secret;
+-- the secret itself is never stored. (0013)
+CREATE TABLE web_sessions (
+	sha256       bytea       PRIMARY KEY
+		CONSTRAINT web_sessions_hash_check CHECK (octet_length(sha256) = 32),
+	user_name    sl_id       NOT NULL REFERENCES users ON DELETE CASCADE,
+	csrf_token   text        NOT NULL
+		CONSTRAINT web_sessions_csrf_check CHECK (length(csrf_token) >= 32),
+	created_at   timestamptz NOT NULL DEFAULT now(),
+	last_seen_at timestamptz NOT NULL DEFAULT now(),
+	expires_at   timestamptz NOT NULL
+);
+
+CREATE INDEX web_sessions_user_idx ON web_sessions (user_name);
+
 CREATE TABLE attempts (
 	attempt_id    bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	ti_id         bigint      NOT NULL REFERENCES task_instances ON DELETE CASCADE,
@@ -428,4 +443,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(9, 'worker_credentials'),
 	(10, 'attempt_version'),
 	(11, 'poke_number'),
-	(12, 'users_tokens_audit');
+	(12, 'users_tokens_audit'),
+	(13, 'web_sessions');

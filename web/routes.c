@@ -25,6 +25,9 @@ static const struct web_route routes[] = {
     {"GET", "/api/v1/version", WEB_OPEN, web_api_version},
     {"GET", "/api/v1/openapi.json", WEB_OPEN, web_api_openapi},
     {"GET", "/api/v1/dags", WEB_VIEWER, web_api_dags},
+    {"POST", "/api/v1/session", WEB_OPEN, web_api_session_create},
+    {"GET", "/api/v1/session", WEB_OPEN, web_api_session_get},
+    {"DELETE", "/api/v1/session", WEB_OPEN, web_api_session_delete},
 };
 
 /* Answers for /api/v1/ paths without a route, once the caller is known. */
