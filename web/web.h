@@ -152,7 +152,15 @@ void web_api_session_create(struct web_call *c, struct sl_db *db);
 void web_api_session_get(struct web_call *c, struct sl_db *db);
 void web_api_session_delete(struct web_call *c, struct sl_db *db);
 
-/* ui.c: the UI's files, compiled in (docs/web.md, "The UI") */
+/* ui.c: the UI's files, compiled in (docs/web.md, "The UI") by web/ui/embed.py */
+struct web_ui_file {
+	const char *name; /* under /ui/; "index.html" is also "/" */
+	const char *type;
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct web_ui_file web_ui_files[];
+extern const size_t web_ui_files_nr;
 /* Answers `req` (on the loop) when its path is the UI's; false otherwise. */
 bool web_ui_serve(struct st_h2o_req_t *req, const char *path, size_t len);
 

@@ -1,0 +1,71 @@
+// sluice's web UI: hash routing (#/dags, #/dags/NAME), the header with the
+// signed-in user, and the pages. Plain ES modules, no build step.
+import {ApiError, currentSession, signOut} from "./api.js";
+import {renderDag} from "./dag.js";
+import {renderDags} from "./dags.js";
+import {h} from "./dom.js";
+import {renderLogin} from "./login.js";
+
+const top = document.getElementById("top");
+const main = document.getElementById("main");
+let session = null;
+
+function header() {
+  const brand = h("a", {href: "#/dags", class: "brand"},
+                  h("img", {src: "/ui/sluice.svg", alt: "", width: 24, height: 24}), "sluice");
+  if (!session) return top.replaceChildren(brand);
+  const logout = h("button", {type: "button", id: "logout"}, "Sign out");
+  logout.addEventListener("click", async () => {
+    try { await signOut(); } catch { /* the session is gone either way */ }
+    session = null;
+    location.hash = "#/login";
+    route();
+  });
+  top.replaceChildren(brand,
+    h("nav", {"aria-label": "main"}, h("a", {href: "#/dags"}, "DAGs")),
+    h("span", {class: "who", id: "who"}, h("span", {id: "who-user"}, session.user), " ",
+      h("span", {class: "role", id: "who-role"}, session.role)),
+    logout);
+}
+
+function failed(e) {
+  if (e instanceof ApiError && e.status === 401) {
+    session = null;
+    location.hash = "#/login";
+    return route();
+  }
+  main.replaceChildren(h("p", {class: "error", role: "alert"}, e.message));
+}
+
+async function route() {
+  const hash = location.hash || "#/dags";
+  if (!session) {
+    header();
+    document.title = "Sign in · sluice";
+    renderLogin(main, (s) => {
+      session = s;
+      if (location.hash === "#/login" || !location.hash) location.hash = "#/dags";
+      else route();
+    });
+    return;
+  }
+  header();
+  try {
+    const m = hash.match(/^#\/dags\/(.+)$/);
+    if (m) {
+      const dag = decodeURIComponent(m[1]);
+      document.title = `${dag} · sluice`;
+      await renderDag(main, session, dag);
+    } else {
+      if (hash !== "#/dags") history.replaceState(null, "", "#/dags");
+      document.title = "DAGs · sluice";
+      await renderDags(main, session);
+    }
+  } catch (e) {
+    failed(e);
+  }
+}
+
+window.addEventListener("hashchange", route);
+currentSession().then((s) => { session = s; route(); },
+                      (e) => main.replaceChildren(h("p", {class: "error", role: "alert"}, e.message)));
