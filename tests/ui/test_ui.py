@@ -239,6 +239,11 @@ def run(driver):
     shot(driver, "dags-viewer-1280")
     driver.find_element(By.ID, "logout").click()
     wait(driver, EC.visibility_of_element_located((By.ID, "login-user")))
+    viewport(driver, 390, 844, True)
+    time.sleep(0.3)
+    wide = driver.execute_script("return document.documentElement.scrollWidth")
+    ok(wide <= 390, "the sign-in form fits 390 px too", wide)
+    shot(driver, "login-390")
 
 
 if __name__ == "__main__":
