@@ -40,6 +40,8 @@ login() {
 cookie_of() { sed -n 's/^[Ss]et-[Cc]ookie: sluice_session=\([^;]*\).*/\1/p' "$TMP/h" | tr -d '\r'; }
 setcookie() { grep -i '^set-cookie:' "$TMP/h" | tr -d '\r'; }
 sessions() { pg_sql "SELECT count(*) FROM web_sessions"; }
+# forge VALUE: VALUE with its last character changed (to A, or B if it was A).
+forge() { case $1 in *A) printf '%sB' "${1%?}" ;; *) printf '%sA' "${1%?}" ;; esac; }
 
 PORT=$(free_port)
 printf 'web:\n  listen: 127.0.0.1:%s\n' "$PORT" >"$TMP/w.yaml"
@@ -155,11 +157,11 @@ req GET /api/v1/dags -H "Cookie: a=b" -H "Cookie: sluice_session=$C1"
 expect_str "$st" 200 "the cookie in a Cookie header of its own"
 req GET /api/v1/dags -H "Cookie: sluice_session=$C1; sluice_session=$C1"
 expect_str "$st" 200 "the same cookie twice"
-req GET /api/v1/dags -H "Cookie: sluice_session=${C1%?}A; sluice_session=$C1"
+req GET /api/v1/dags -H "Cookie: sluice_session=$(forge "$C1"); sluice_session=$C1"
 expect_str "$st" 401 "two different sluice_session cookies: 401 (a planted one is not guessed apart)"
 req GET /api/v1/dags -H "Cookie: xsluice_session=$C1"
 expect_str "$st" 401 "a cookie whose name only ends so: not the session"
-req GET /api/v1/dags -H "Cookie: sluice_session=${C1%?}A"
+req GET /api/v1/dags -H "Cookie: sluice_session=$(forge "$C1")"
 expect_str "$st" 401 "a forged secret of the right shape: 401"
 expect_jq "$TMP/b" '.detail == "the session has ended or does not exist: sign in again"' "... saying so"
 setcookie >"$TMP/sc"
@@ -172,7 +174,7 @@ expect_grep "$TMP/sc" 'sluice_session=; Path=/; HttpOnly; SameSite=Strict; Max-A
 req DELETE /api/v1/session -H "Cookie: sluice_session=$C1"
 expect_str "$st" 403 "DELETE with the cookie and no X-CSRF-Token: 403"
 expect_jq "$TMP/b" '.detail | startswith("missing or wrong CSRF token")' "... missing or wrong CSRF token"
-req DELETE /api/v1/session -H "Cookie: sluice_session=$C1" -H "X-CSRF-Token: ${CSRF%?}A"
+req DELETE /api/v1/session -H "Cookie: sluice_session=$C1" -H "X-CSRF-Token: $(forge "$CSRF")"
 expect_str "$st" 403 "a wrong X-CSRF-Token: 403"
 req DELETE /api/v1/session -H "Cookie: sluice_session=$C1" -H "X-CSRF-Token: ${CSRF}A"
 expect_str "$st" 403 "a longer X-CSRF-Token: 403"
@@ -194,22 +196,22 @@ expect_str "$st" 403 "signing in from another Origin: 403 (login CSRF)"
 expect_str "$(sessions)" 1 "... and no session made"
 
 # --- ending sessions ---------------------------------------------------------------------
+# ended COOKIE SET DESCRIPTION: once `UPDATE web_sessions SET <SET>` has
+# aged it, COOKIE's session is refused, and the next sign-in (its cookie
+# in $NEXT) deletes its row.
+ended() {
+	pg_sql "UPDATE web_sessions SET $2 WHERE sha256 = sha256(convert_to('$1', 'UTF8'))" >/dev/null
+	req GET /api/v1/dags -H "Cookie: sluice_session=$1"
+	expect_str "$st" 401 "$3: 401"
+	login olga "$PW"
+	NEXT=$(cookie_of)
+	pg_sql "SELECT count(*) FROM web_sessions WHERE sha256 = sha256(convert_to('$1', 'UTF8'))" >"$TMP/n"
+	expect_file "$TMP/n" 0 "$3: the next sign-in deletes its row"
+}
 login olga "$PW"
-C2=$(cookie_of)
-pg_sql "UPDATE web_sessions SET expires_at = now() - interval '1 second' WHERE sha256 = sha256(convert_to('$C2', 'UTF8'))" >/dev/null
-req GET /api/v1/dags -H "Cookie: sluice_session=$C2"
-expect_str "$st" 401 "a session past its lifetime: 401"
-login olga "$PW"
-C3=$(cookie_of)
-pg_sql "SELECT count(*) FROM web_sessions WHERE sha256 = sha256(convert_to('$C2', 'UTF8'))" >"$TMP/n"
-expect_file "$TMP/n" 0 "a sign-in deletes the sessions that have ended"
-pg_sql "UPDATE web_sessions SET last_seen_at = now() - interval '61 minutes' WHERE sha256 = sha256(convert_to('$C3', 'UTF8'))" >/dev/null
-req GET /api/v1/dags -H "Cookie: sluice_session=$C3"
-expect_str "$st" 401 "a session idle for over an hour: 401"
-login olga "$PW"
-C4=$(cookie_of)
-pg_sql "SELECT count(*) FROM web_sessions WHERE sha256 = sha256(convert_to('$C3', 'UTF8'))" >"$TMP/n"
-expect_file "$TMP/n" 0 "... idle ones too"
+ended "$(cookie_of)" "expires_at = now() - interval '1 second'" "a session past its lifetime"
+ended "$NEXT" "last_seen_at = now() - interval '61 minutes'" "a session idle for over an hour"
+C4=$NEXT
 
 SEEN="SELECT extract(epoch FROM last_seen_at) FROM web_sessions WHERE sha256 = sha256(convert_to('$C4', 'UTF8'))"
 pg_sql "$SEEN" >"$TMP/seen1"

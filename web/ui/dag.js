@@ -71,6 +71,6 @@ export async function renderDag(main, session, dag) {
     api("GET", `/api/v1/dags/${encodeURIComponent(dag)}/runs/${encodeURIComponent(r.run_id)}`)
       .catch(() => null)));
   const info = new Map(runs.map((r, i) => [r.run_id, docs[i] || {tasks: []}]));
-  main.replaceChildren(title, runs.length ? grid(dag, runs, info)
-                                          : h("p", {class: "muted"}, "No runs yet."));
+  main.replaceChildren(title, ...(runs.length ? grid(dag, runs, info)
+                                             : [h("p", {class: "muted"}, "No runs yet.")]));
 }
