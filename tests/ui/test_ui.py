@@ -286,6 +286,12 @@ def run(driver):
 
     if "/api/v1/dags/{dag}/runs" not in doc["paths"]:
         grid_with_fake_runs(driver)
+    else:
+        driver.get(URL + "/#/dags/hello")
+        grid = wait(driver, EC.presence_of_element_located((By.ID, "grid")))
+        heads = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#grid .run-id")]
+        ok(grid is not None and "h1" in heads, "hello's page draws the grid with run h1", heads)
+        shot(driver, "dag-grid-1280")
 
     errors = console_errors(driver)
     ok(not errors, "no errors in the console (no CSP violation, no failed script)", errors)
