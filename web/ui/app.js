@@ -18,8 +18,7 @@ function header() {
   logout.addEventListener("click", async () => {
     try { await signOut(); } catch { /* the session is gone either way */ }
     session = null;
-    location.hash = "#/login";
-    route();
+    location.hash = "#/login"; // hashchange shows the sign-in form
   });
   top.replaceChildren(brand,
     h("nav", {"aria-label": "main"}, h("a", {href: "#/dags"}, "DAGs")),
@@ -31,8 +30,8 @@ function header() {
 function failed(e) {
   if (e instanceof ApiError && e.status === 401) {
     session = null;
-    location.hash = "#/login";
-    return route();
+    location.hash = "#/login"; // the session has ended: hashchange signs in again
+    return;
   }
   main.replaceChildren(h("p", {class: "error", role: "alert"}, e.message));
 }
@@ -66,6 +65,9 @@ async function route() {
   }
 }
 
-window.addEventListener("hashchange", route);
+// A new page: keyboard and screen reader users start at its content.
+window.addEventListener("hashchange", () => route().then(() => {
+  if (session) main.focus({preventScroll: true});
+}));
 currentSession().then((s) => { session = s; route(); },
                       (e) => main.replaceChildren(h("p", {class: "error", role: "alert"}, e.message)));
