@@ -293,7 +293,7 @@ CREATE TABLE audit_log (
 );
 
 -- The web UI's sign-in sessions, by the SHA-256 of the cookie's secret;
--- the secret itself is never stored. (0013)
+-- the secret itself is never stored. (0015)
 CREATE TABLE web_sessions (
 	sha256       bytea       PRIMARY KEY
 		CONSTRAINT web_sessions_hash_check CHECK (octet_length(sha256) = 32),
@@ -429,6 +429,121 @@ CREATE TABLE source_state (
 	refreshed_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- Live updates for sluice-web: one NOTIFY sluice_events per statement
+-- that changes runs' or task instances' states or stores log bytes, with
+-- what it touched as JSON ({"overflow":true} past 7900 bytes). (0013)
+CREATE FUNCTION sl_events_send(payload text) RETURNS void
+LANGUAGE sql AS $$
+	SELECT pg_notify('sluice_events',
+	                 CASE WHEN octet_length(payload) <= 7900 THEN payload
+	                      ELSE '{"overflow":true}' END)
+	WHERE payload IS NOT NULL
+$$;
+
+CREATE FUNCTION sl_events_runs_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM sl_events_send((
+		SELECT json_build_object('runs', json_agg(json_build_object(
+			'dag', n.dag_id, 'run_id', n.run_id, 'state', n.state)))::text
+		FROM new_rows n
+		HAVING count(*) > 0));
+	RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION sl_events_runs_updated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM sl_events_send((
+		SELECT json_build_object('runs', json_agg(json_build_object(
+			'dag', n.dag_id, 'run_id', n.run_id, 'state', n.state)))::text
+		FROM new_rows n JOIN old_rows o USING (run_pk)
+		WHERE n.state IS DISTINCT FROM o.state
+		HAVING count(*) > 0));
+	RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION sl_events_tasks_updated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM sl_events_send((
+		SELECT json_build_object('tasks', json_agg(json_build_object(
+			'dag', r.dag_id, 'run_id', r.run_id, 'task', n.task_id,
+			'state', n.state, 'try', n.try_number)))::text
+		FROM new_rows n JOIN old_rows o USING (ti_id) JOIN runs r ON r.run_pk = n.run_pk
+		WHERE n.state IS DISTINCT FROM o.state OR n.try_number <> o.try_number
+		HAVING count(*) > 0));
+	RETURN NULL;
+END
+$$;
+
+CREATE FUNCTION sl_events_logs_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM sl_events_send((
+		SELECT json_build_object('logs', json_agg(json_build_object(
+			'dag', l.dag_id, 'run_id', l.run_id, 'task', l.task_id,
+			'try', l.try_number, 'bytes', l.bytes)))::text
+		FROM (SELECT r.dag_id, r.run_id, ti.task_id, a.try_number,
+		             sum(octet_length(n.data)) AS bytes
+		      FROM new_rows n
+		      JOIN attempts a USING (attempt_id)
+		      JOIN task_instances ti ON ti.ti_id = a.ti_id
+		      JOIN runs r ON r.run_pk = ti.run_pk
+		      GROUP BY r.dag_id, r.run_id, ti.task_id, a.try_number) l
+		HAVING count(*) > 0));
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER runs_events_inserted AFTER INSERT ON runs
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION sl_events_runs_inserted();
+CREATE TRIGGER runs_events_updated AFTER UPDATE ON runs
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION sl_events_runs_updated();
+CREATE TRIGGER task_instances_events_updated AFTER UPDATE ON task_instances
+	REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION sl_events_tasks_updated();
+CREATE TRIGGER log_chunks_events_inserted AFTER INSERT ON log_chunks
+	REFERENCING NEW TABLE AS new_rows
+	FOR EACH STATEMENT EXECUTE FUNCTION sl_events_logs_inserted();
+
+-- sluice-web's role: what the pages read and the API changes, nothing
+-- else (no DAG versions, worker credentials, lease, attempts' results,
+-- logs or schema). Made when missing: roles belong to the cluster. (0014)
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sluice_web') THEN
+		CREATE ROLE sluice_web NOLOGIN;
+	END IF;
+END
+$$;
+
+-- What the pages and the API read.
+GRANT SELECT ON dags, dag_versions, load_errors, runs, task_instances, attempts, log_chunks,
+	pools, workers, users, api_tokens, audit_log, scheduler_lease, source_state,
+	schema_migrations
+	TO sluice_web;
+-- trigger (a run and its task instances), cancel, clear, mark.
+GRANT INSERT, UPDATE ON runs, task_instances TO sluice_web;
+GRANT UPDATE ON attempts TO sluice_web;
+-- pause and unpause.
+GRANT UPDATE (paused, updated_at) ON dags TO sluice_web;
+-- pools set and delete.
+GRANT INSERT, UPDATE, DELETE ON pools TO sluice_web;
+-- accounts and tokens (admins), a token's last use, and every change's audit row.
+GRANT INSERT, UPDATE, DELETE ON users TO sluice_web;
+GRANT INSERT, UPDATE ON api_tokens TO sluice_web;
+GRANT INSERT ON audit_log TO sluice_web;
+GRANT USAGE ON SEQUENCE runs_run_pk_seq, task_instances_ti_id_seq, api_tokens_token_id_seq,
+	audit_log_audit_id_seq
+	TO sluice_web;
+-- sessions of the web UI: sign-in, their use, sign-out. (0015)
+GRANT SELECT, INSERT, UPDATE, DELETE ON web_sessions TO sluice_web;
+
 -- The migrations this snapshot contains, as `sluice db migrate` would have
 -- recorded them.
 INSERT INTO schema_migrations (version, name) VALUES
@@ -444,4 +559,6 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(10, 'attempt_version'),
 	(11, 'poke_number'),
 	(12, 'users_tokens_audit'),
-	(13, 'web_sessions');
+	(13, 'live_events'),
+	(14, 'web_role'),
+	(15, 'web_sessions');

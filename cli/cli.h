@@ -66,6 +66,7 @@ int cli_parse_long(const struct cli_command *cmd, const char *flag, const char *
 
 struct sl_config;
 struct sl_db;
+struct sl_strbuf;
 
 /*
  * Load the configuration: --config FILE, else $SLUICE_CONFIG, else
@@ -149,5 +150,8 @@ extern const struct cli_command cli_cmd_db_clean;
 extern const struct cli_command cli_cmd_test;
 extern const struct cli_command cli_cmd_standalone;
 extern const struct cli_command cli_cmd_version;
+
+/** Who runs this command, for audit rows: the login name of the effective uid, or "uid:N". */
+void cli_actor(struct sl_strbuf *name);
 
 #endif

@@ -14,6 +14,7 @@
 #include "sluice/admin.h"
 #include "sluice/alloc.h"
 #include "sluice/dag.h"
+#include "sluice/dag_dot.h"
 #include "sluice/dag_json.h"
 #include "sluice/dags_list.h"
 #include "sluice/db.h"
@@ -224,17 +225,11 @@ static void print_tree(const struct sl_dag *dag)
 
 static void print_dot(const struct sl_dag *dag)
 {
-	/* Ids are [A-Za-z0-9_.-], so quoting them needs no escaping. */
-	printf("digraph \"%s\" {\n\trankdir=LR;\n\tnode [shape=box];\n", dag->id);
-	for (size_t i = 0; i < dag->tasks_nr; i++)
-		printf("\t\"%s\";\n", dag->tasks[i].id);
-	for (size_t i = 0; i < dag->tasks_nr; i++) {
-		const struct sl_task *t = &dag->tasks[i];
+	struct sl_strbuf out = SL_STRBUF_INIT;
 
-		for (size_t j = 0; j < t->upstream_nr; j++)
-			printf("\t\"%s\" -> \"%s\";\n", dag->tasks[t->upstream[j]].id, t->id);
-	}
-	printf("}\n");
+	sl_dag_dot(dag, &out);
+	fputs(out.buf, stdout);
+	sl_strbuf_release(&out);
 }
 
 /* An argument that can only mean a file: it has a '/' or a YAML ending. */

@@ -1,7 +1,7 @@
 /*
  * sluice standalone: everything on one machine. A private PostgreSQL
  * cluster under STATE_DIR/pg (unless a database is configured), the schema
- * migrated in-process, then sluice-scheduler and sluice-worker as child
+ * migrated in-process, then sluice-scheduler, sluice-worker and sluice-web as child
  * processes; SIGINT/SIGTERM stops them and the cluster.
  *
  * Signals are blocked for the whole command and taken with sigtimedwait, so
@@ -26,9 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sluice/accounts.h"
 #include "sluice/admin.h"
 #include "sluice/alloc.h"
 #include "sluice/config.h"
+#include "sluice/credentials.h"
 #include "sluice/db.h"
 #include "sluice/fsutil.h"
 #include "sluice/strbuf.h"
@@ -67,21 +69,23 @@ const struct cli_command cli_cmd_standalone = {
             "command and nobody else, fsync on; as root the server runs as the\n"
             "'postgres' user. A cluster made by an older sluice is brought to the same\n"
             "settings at its next start. Then migrates the\n"
-            "schema, writes STATE_DIR/scheduler.yaml, STATE_DIR/worker.yaml and a random\n"
-            "STATE_DIR/token, starts sluice-scheduler and sluice-worker (logs in\n"
-            "STATE_DIR/*.log), waits until the scheduler listens, records the database\n"
+            "schema, gives the web account 'admin' a new random password, writes\n"
+            "STATE_DIR/scheduler.yaml, worker.yaml, web.yaml and a random token,\n"
+            "starts sluice-scheduler, sluice-worker and sluice-web (on 127.0.0.1:7412\n"
+            "when free; logs in STATE_DIR/*.log), waits until they listen, records the database\n"
             "in ${XDG_STATE_HOME:-~/.local/state}/sluice/standalone (mode 0600), where\n"
             "the other commands find it when no database is configured, and prints the\n"
-            "'export SLUICE_DATABASE_URL=...' line for other users of it.\n"
+            "'export SLUICE_DATABASE_URL=...' line for other users of it, and the web's\n"
+            "URL and admin password.\n"
             "The scheduler's port is chosen once and kept in STATE_DIR/port, so external\n"
             "workers find it again after a restart; when another program holds it, a\n"
             "new one is chosen and said on stderr.\n"
-            "Ctrl-C or SIGTERM stops the worker (running tasks get 10 s, then are\n"
+            "Ctrl-C or SIGTERM stops the web, the worker (running tasks get 10 s, then are\n"
             "cancelled and retried at the next start), the scheduler and the cluster,\n"
             "and removes the file.\n\n"
-            "The daemons are found through $SLUICE_SCHEDULER_BIN and $SLUICE_WORKER_BIN,\n"
-            "else in $SLUICE_LIBEXEC_DIR, else next to this program (or in its build\n"
-            "tree's scheduler/ and worker/ folders), else on PATH.\n\n"
+            "The daemons are found through $SLUICE_SCHEDULER_BIN, $SLUICE_WORKER_BIN and\n"
+            "$SLUICE_WEB_BIN, else in $SLUICE_LIBEXEC_DIR, else next to this program (or\n"
+            "in its build tree's scheduler/, worker/ and web/ folders), else on PATH.\n\n"
             "Options:\n"
             "  --repo PATH        DAG repository (default: the git repository of the\n"
             "                     current directory)\n"
@@ -297,10 +301,13 @@ static int make_token(const char *path)
 	return write_file(path, hex);
 }
 
-/* Create the database `sluice` when missing, then migrate it. */
-static int db_prepare(const char *admin_url, const char *url)
+/*
+ * Create the database `sluice` when missing, then migrate it, and give the
+ * web's account `admin` a new random password (`password`, printed once).
+ */
+static int db_prepare(const char *admin_url, const char *url, char password[SL_SECRET_B64_LEN + 1])
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
 	struct sl_db *db = NULL;
 	int rc = -1;
 
@@ -312,12 +319,18 @@ static int db_prepare(const char *admin_url, const char *url)
 	}
 	if (sl_db_connect(&db, url, &err) < 0 || sl_db_migrate(db, NULL, &err) < 0)
 		goto fail;
+	cli_actor(&actor);
+	if (sl_secret_generate("", password, SL_SECRET_B64_LEN + 1, &err) ||
+	    sl_user_put(db, &(struct sl_actor){actor.buf, "cli"}, "admin", SL_ROLE_ADMIN, password,
+	                strlen(password), &err))
+		goto fail;
 	rc = 0;
 	goto out;
 fail:
 	cli_error("%s", err.buf);
 out:
 	sl_db_free(db);
+	sl_strbuf_release(&actor);
 	sl_strbuf_release(&err);
 	return rc;
 }
@@ -416,6 +429,10 @@ static const char *reap(struct standalone *sa)
 		sa->worker = 0;
 		return "sluice-worker";
 	}
+	if (sa->web > 0 && waitpid(sa->web, &st, WNOHANG) == sa->web) {
+		sa->web = 0;
+		return "sluice-web";
+	}
 	return NULL;
 }
 
@@ -443,14 +460,14 @@ static void stop_daemon(struct standalone *sa, pid_t *pid, int secs)
 }
 
 /*
- * The worker first, while the scheduler still listens: it lets running
- * tasks finish for WORKER_GRACE, cancels the rest (SIGKILL 10 s after their
- * SIGTERM), and sends the results, which the scheduler records (a cancelled
- * attempt is retried at the next start as its retries allow). Killing it
- * before that would leave its tasks running unsupervised.
+ * The web first (it only serves), then the worker, while the scheduler still listens: it lets
+ * running tasks finish for WORKER_GRACE, cancels the rest (SIGKILL 10 s after their SIGTERM), and
+ * sends the results, which the scheduler records (a cancelled attempt is retried at the next start
+ * as its retries allow). Killing it before that would leave its tasks running unsupervised.
  */
 static void stop_daemons(struct standalone *sa)
 {
+	stop_daemon(sa, &sa->web, 20);
 	stop_daemon(sa, &sa->worker, WORKER_GRACE + 20);
 	stop_daemon(sa, &sa->sched, 20);
 }
@@ -532,10 +549,12 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 	char *repo = NULL, *sched_bin = NULL, *worker_bin = NULL;
 	char *sched_yaml = NULL, *worker_yaml = NULL, *token = NULL, *port_file = NULL;
 	char *sched_log = NULL, *worker_log = NULL;
+	char *web_bin = NULL, *web_yaml = NULL, *web_log = NULL;
+	char password[SL_SECRET_B64_LEN + 1];
 	const char *env_url, *dead = NULL;
 	struct timespec tick = {0, 100 * 1000 * 1000};
 	bool stop, ready = false, signalled = false, masked = false;
-	int rc, port;
+	int rc, port, web_port;
 
 	memset(&sa, 0, sizeof(sa));
 	sl_config_init(&cfg);
@@ -589,6 +608,9 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 	worker_log = standalone_join(sa.state, "worker.log");
 	sched_bin = find_daemon("sluice-scheduler", "SLUICE_SCHEDULER_BIN", "scheduler");
 	worker_bin = find_daemon("sluice-worker", "SLUICE_WORKER_BIN", "worker");
+	web_yaml = standalone_join(sa.state, "web.yaml");
+	web_log = standalone_join(sa.state, "web.log");
+	web_bin = find_daemon("sluice-web", "SLUICE_WEB_BIN", "web");
 
 	/* From here on signals wait for sigtimedwait. */
 	sigemptyset(&sa.sigs);
@@ -607,7 +629,7 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 	} else if (standalone_pg_start(&sa, &admin, &url)) {
 		goto out;
 	}
-	if (db_prepare(admin.len ? admin.buf : NULL, url.buf))
+	if (db_prepare(admin.len ? admin.buf : NULL, url.buf, password))
 		goto out;
 
 	/* The daemons' files. */
@@ -654,17 +676,32 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 	sl_strbuf_addch(&y, '\n');
 	if (write_file(worker_yaml, y.buf))
 		goto out;
+	/* The web's usual port when it is free, so that a bookmark keeps working. */
+	if (!(web_port = free_port(SL_WEB_DEFAULT_PORT)) && !(web_port = free_port(0))) {
+		cli_error("cannot find a free port for sluice-web");
+		goto out;
+	}
+	sl_strbuf_reset(&y);
+	sl_strbuf_adds(&y, "# written by sluice standalone\ndatabase_url: ");
+	yaml_str(&y, url.buf);
+	sl_strbuf_addf(&y, "\nweb:\n  listen: 127.0.0.1:%d\n", web_port);
+	if (write_file(web_yaml, y.buf))
+		goto out;
 
 	/* The daemons. */
 	{
 		const char *sargv[] = {sched_bin, "--config", sched_yaml, NULL};
 		const char *wargv[] = {worker_bin, "--config", worker_yaml, NULL};
+		const char *webargv[] = {web_bin, "--config", web_yaml, NULL};
 
 		sa.sched = standalone_spawn(&sa, sargv, NULL, sched_log);
 		if (sa.sched < 0)
 			goto out;
 		sa.worker = standalone_spawn(&sa, wargv, NULL, worker_log);
 		if (sa.worker < 0)
+			goto out;
+		sa.web = standalone_spawn(&sa, webargv, NULL, web_log);
+		if (sa.web < 0)
 			goto out;
 	}
 
@@ -678,7 +715,7 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 		}
 		if ((dead = reap(&sa)))
 			break;
-		if (!ready && listening(port)) {
+		if (!ready && listening(port) && listening(web_port)) {
 			ready = true;
 			printf("sluice standalone: scheduler on 127.0.0.1:%d, worker 'standalone'; "
 			       "state and logs in %s\n",
@@ -691,13 +728,18 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 				else
 					putchar(*s);
 			printf("'\n");
+			printf("Web UI and API on http://127.0.0.1:%d/ - sign in as admin with the "
+			       "password %s (new at each start; API tokens: sluice tokens create "
+			       "admin)\n",
+			       web_port, password);
 			record_database(&record, url.buf, sa.state);
 			printf("Press Ctrl-C to stop.\n");
 			fflush(stdout);
 		}
 		if (!ready && i >= 300) {
-			cli_error("sluice-scheduler is not listening after 30 s; see %s",
-			          sched_log);
+			cli_error("%s is not listening after 30 s; see %s",
+			          listening(port) ? "sluice-web" : "sluice-scheduler",
+			          listening(port) ? web_log : sched_log);
 			break;
 		}
 	}
@@ -706,7 +748,9 @@ static int run_standalone(struct cli *cli, int argc, char **argv)
 		rc = CLI_EXIT_OK;
 	} else if (dead) {
 		cli_error("%s exited; stopping everything (see %s)", dead,
-		          strcmp(dead, "sluice-worker") ? sched_log : worker_log);
+		          !strcmp(dead, "sluice-worker") ? worker_log
+		          : !strcmp(dead, "sluice-web")  ? web_log
+		                                         : sched_log);
 	}
 out:
 	if (record.len)
@@ -730,6 +774,9 @@ out:
 	free(port_file);
 	free(sched_log);
 	free(worker_log);
+	free(web_bin);
+	free(web_yaml);
+	free(web_log);
 	sl_strbuf_release(&url);
 	sl_strbuf_release(&admin);
 	sl_strbuf_release(&y);

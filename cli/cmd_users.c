@@ -8,7 +8,6 @@
 
 #include <jansson.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,18 +121,6 @@ const struct cli_command cli_cmd_audit = {
     .options = audit_options,
     .run = run_audit,
 };
-
-/* The login name of the effective uid, or "uid:N" when it has none. */
-static void cli_actor(struct sl_strbuf *name)
-{
-	uid_t uid = geteuid();
-	struct passwd *pw = getpwuid(uid);
-
-	if (pw && pw->pw_name && *pw->pw_name)
-		sl_strbuf_adds(name, pw->pw_name);
-	else
-		sl_strbuf_addf(name, "uid:%lu", (unsigned long)uid);
-}
 
 /* Exactly one positional, a valid id named `what`. */
 static int one_id(const struct cli_command *cmd, const struct cli_args *args, const char *what)

@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -304,4 +305,16 @@ int cli_conf_build(const struct cli_command *cmd, const char *conf_json, const c
 	}
 	sl_strbuf_release(&why);
 	return rc;
+}
+
+/* The login name of the effective uid, or "uid:N" when it has none. */
+void cli_actor(struct sl_strbuf *name)
+{
+	uid_t uid = geteuid();
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw && pw->pw_name && *pw->pw_name)
+		sl_strbuf_adds(name, pw->pw_name);
+	else
+		sl_strbuf_addf(name, "uid:%lu", (unsigned long)uid);
 }

@@ -28,7 +28,7 @@ struct standalone {
 	char *client; /* who runs this: the one OS user pg_ident.conf lets in */
 	bool pg_started;
 	sigset_t oldmask, sigs;
-	pid_t sched, worker;
+	pid_t sched, worker, web;
 };
 
 /** "a/b", allocated. */

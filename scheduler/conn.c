@@ -459,7 +459,9 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 			conn_close(c, "cannot record a result");
 			goto out;
 		}
-		if (!accepted)
+		if (accepted)
+			sl_metric_inc(s->m.results[SL_OUTCOME_LOST]);
+		else
 			report_refused(c, "result", id);
 		live_remove(c, id);
 		goto ack;
@@ -495,6 +497,8 @@ static void on_result(struct wconn *c, const struct sl_proto_result *r)
 		conn_close(c, "cannot record a result");
 		goto out;
 	}
+	if (accepted && sl_outcome_valid(r->outcome))
+		sl_metric_inc(s->m.results[r->outcome]);
 	/* Another worker's attempt is acknowledged as a stale one is (docs/security.md). */
 	if (accepted || !report_refused(c, "result", id))
 		sl_log("info", accepted ? "result" : "result_stale",

@@ -62,6 +62,9 @@ static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d)
 	 */
 	if (!conn_send_frame(c, frame.buf, frame.len))
 		goto out;
+	/* Two clocks (the server's, the scheduler's): a skew never makes it negative. */
+	sl_metric_observe(s->m.dispatch_latency,
+	                  wall_ms() > d->ready_ms ? (double)(wall_ms() - d->ready_ms) / 1000 : 0);
 	sl_log("info", "dispatched",
 	       "worker=%s attempt=%" PRId64 " fence=%" PRId64 " dag=%s run=%s task=%s try=%d",
 	       c->worker_id, d->attempt_id, d->fencing_token, d->dag, d->run_id, d->task,
@@ -92,6 +95,7 @@ void dispatch_all(struct sched *s, int64_t now_ms)
 			sched_db_error(s, "claim", rc, &err);
 			sl_strbuf_reset(&err);
 		}
+		sl_metric_add(s->m.claims, (double)out.nr);
 		for (size_t i = 0; i < out.nr; i++)
 			send_dispatch(c, &out.items[i]);
 		sl_engine_dispatches_release(&out);

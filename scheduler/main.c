@@ -66,6 +66,7 @@ void sched_db_error(struct sched *s, const char *what, int rc, const struct sl_s
 {
 	struct sl_strbuf q = SL_STRBUF_INIT;
 
+	sched_metrics_db_error(s, rc);
 	if (rc == SL_EUNAVAIL && s->db_down)
 		goto out;
 	sl_log_quote(&q, err->buf);
@@ -207,7 +208,7 @@ out:
 	sl_strbuf_release(&err);
 }
 
-static void tick(struct sched *s)
+static void tick_work(struct sched *s)
 {
 	if (s->db_down) {
 		lease_check(s);
@@ -221,6 +222,14 @@ static void tick(struct sched *s)
 	if (lease_held(s))
 		engine_work(s);
 	notify_sync(s);
+}
+
+static void tick(struct sched *s)
+{
+	uint64_t start_ns = uv_hrtime();
+
+	tick_work(s);
+	sl_metric_observe(s->m.tick, (double)(uv_hrtime() - start_ns) / 1e9);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -301,6 +310,9 @@ static void refresh_done(uv_work_t *req, int status)
 	struct sl_strbuf q = SL_STRBUF_INIT;
 
 	s->refreshing = false;
+	/* The thread is done with its connection: its count can be read. */
+	if (s->refresh_db)
+		s->refresh_commits = sl_db_commits(s->refresh_db);
 	if (status) {
 		sl_log("error", "refresh_failed", "error=\"%s\"", uv_strerror(status));
 	} else if (s->refresh_rc) {
@@ -355,6 +367,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	sl_log("info", "stopping", "signal=%s workers=%zu refreshing=%s", strsignal(signum),
 	       s->conns_nr, s->refreshing ? "yes" : "no");
 	conn_shutdown_all(s);
+	sl_metricsd_stop(&s->metricsd);
 	notify_stop(s);
 	lease_release(s);
 	close_handle((uv_handle_t *)&s->tick_timer);
@@ -449,7 +462,7 @@ static int start(struct sched *s)
 		sl_log("error", "init_failed", "what=signal error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
-	if ((rc = conn_listen(s)))
+	if ((rc = conn_listen(s)) || (rc = sched_metrics_start(s)))
 		return rc;
 	/* The first tick at once: it takes the lease (or learns the leader). */
 	if ((rc = uv_timer_start(&s->tick_timer, on_tick, 0, tick_ms(s)))) {
@@ -463,10 +476,11 @@ static int start(struct sched *s)
 	sl_sdnotify_watchdog_start(&s->watchdog_timer);
 	sl_log("info", "started",
 	       "scheduler_id=%s listen=%s tls=%s database=%s:%s heartbeat_timeout_s=%" PRId64
-	       " parallelism=%d shared_token=%s version=%s",
+	       " parallelism=%d shared_token=%s metrics_listen=%s version=%s",
 	       s->scheduler_id, s->cfg.listen, s->tls ? "yes" : "no", sl_db_where(s->db),
 	       sl_db_name(s->db), s->cfg.heartbeat_timeout, s->cfg.parallelism,
-	       s->token ? "yes" : "no", SLUICE_VERSION);
+	       s->token ? "yes" : "no", s->cfg.metrics_listen ? s->cfg.metrics_listen : "-",
+	       SLUICE_VERSION);
 	sl_sdnotify("READY=1");
 	return 0;
 }
@@ -535,6 +549,7 @@ int main(int argc, char **argv)
 	memset(&s, 0, sizeof(s));
 	sl_config_init(&s.cfg);
 	sl_strbuf_init(&s.refresh_err);
+	sched_metrics_init(&s);
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -632,6 +647,7 @@ out:
 	free(s.commit);
 	free(s.dags_repo_sent);
 	sl_tls_ctx_free(s.tls);
+	sched_metrics_release(&s);
 	sl_config_release(&s.cfg);
 	return status;
 }

@@ -13,6 +13,8 @@
 #include "sluice/db.h"
 #include "sluice/engine.h"
 #include "sluice/frameconn.h"
+#include "sluice/metrics.h"
+#include "sluice/metricsd.h"
 #include "sluice/proto.h"
 #include "sluice/retention.h"
 #include "sluice/log.h"
@@ -61,6 +63,14 @@ struct wconn {
 	uint64_t hb_dispatches;
 	bool hb_pending;
 	struct wconn *prev, *next;
+};
+
+/* The series the loop observes (metrics.c, docs/metrics.md). */
+struct sched_metrics {
+	struct sl_metric *tick, *dispatch_latency, *claims, *commits;
+	struct sl_metric *db_unavailable, *db_fenced, *db_error;
+	struct sl_metric *lease_holder, *workers;
+	struct sl_metric *results[SL_OUTCOME_LOST + 1];
 };
 
 struct sched {
@@ -123,6 +133,12 @@ struct sched {
 	bool retention_running;
 	uint64_t retention_due, retention_started;
 	struct sl_retention_report retention_report;
+
+	/* Its own metrics (metrics.c). */
+	struct sl_metrics metrics;
+	struct sched_metrics m;
+	struct sl_metricsd metricsd; /* serving metrics_listen */
+	uint64_t refresh_commits;    /* sl_db_commits(refresh_db) after the last refresh */
 };
 
 /* scheduler/main.c */
@@ -139,6 +155,15 @@ void sched_kick(struct sched *s);
 void sched_db_error(struct sched *s, const char *what, int rc, const struct sl_strbuf *err);
 /* Start the DAG refresh now (the new leader's first). */
 void sched_refresh_now(struct sched *s);
+
+/* scheduler/metrics.c */
+/* Register every series (nothing is served unless metrics_listen is set). */
+void sched_metrics_init(struct sched *s);
+void sched_metrics_release(struct sched *s);
+/* Count a failed database call by its kind (SL_EUNAVAIL, SL_EFENCED, else). */
+void sched_metrics_db_error(struct sched *s, int rc);
+/* Serve metrics_listen when it is set; a failure is logged and returned. */
+int sched_metrics_start(struct sched *s);
 
 /* scheduler/retention.c */
 /*

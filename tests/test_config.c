@@ -379,6 +379,63 @@ static void test_listen_needs_tls(void **state)
 	sl_diags_release(&d);
 }
 
+static void test_metrics_listen(void **state)
+{
+	struct sl_diags d = SL_DIAGS_INIT;
+	struct sl_worker_config w;
+	struct sl_config cfg;
+
+	(void)state;
+	/* Off by default. */
+	assert_int_equal(load_text(false, "parallelism: 4\n", &d, &cfg, NULL), 0);
+	assert_null(cfg.metrics_listen);
+	sl_config_release(&cfg);
+	assert_int_equal(load_text(false, "metrics_listen: '[::1]:9411'\n", &d, &cfg, NULL), 0);
+	assert_string_equal(cfg.metrics_listen, "[::1]:9411");
+	sl_config_release(&cfg);
+	/* Off loopback: refused at the value, whatever the job protocol's insecure says. */
+	assert_int_equal(
+	    load_text(false, "insecure: true\nmetrics_listen: 0.0.0.0:9411\n", &d, &cfg, NULL), 1);
+	assert_int_equal(d.items[0].line, 2);
+	assert_int_equal(d.items[0].column, 17);
+	assert_string_equal(d.items[0].message,
+	                    "metrics_listen: 0.0.0.0:9411 is not a loopback address, and /metrics "
+	                    "has neither TLS nor authentication: listen on loopback (and let a "
+	                    "local agent or a tunnel scrape it), or set metrics_insecure: true if "
+	                    "the network is trusted");
+	sl_config_release(&cfg);
+	sl_diags_release(&d);
+	assert_int_equal(load_text(false, "metrics_listen: 0.0.0.0:9411\nmetrics_insecure: true\n",
+	                           &d, &cfg, NULL),
+	                 0);
+	assert_true(cfg.metrics_insecure);
+	sl_config_release(&cfg);
+	/* Not host:port. */
+	assert_int_equal(load_text(false, "metrics_listen: 'host'\n", &d, &cfg, NULL), 1);
+	assert_string_equal(d.items[0].message,
+	                    "metrics_listen: 'host' is not host:port ([address]:port for IPv6)");
+	assert_null(cfg.metrics_listen);
+	sl_config_release(&cfg);
+	sl_diags_release(&d);
+	/* The worker's file: the same rule. */
+	assert_int_equal(load_text(true,
+	                           "scheduler: 127.0.0.1:7411\ntoken_file: t\n"
+	                           "metrics_listen: 192.0.2.1:9412\n",
+	                           &d, NULL, &w),
+	                 1);
+	assert_int_equal(d.items[0].line, 3);
+	assert_int_equal(d.items[0].column, 17);
+	sl_worker_config_release(&w);
+	sl_diags_release(&d);
+	assert_int_equal(load_text(true,
+	                           "scheduler: 127.0.0.1:7411\ntoken_file: t\n"
+	                           "metrics_listen: localhost:9412\n",
+	                           &d, NULL, &w),
+	                 0);
+	assert_string_equal(w.metrics_listen, "localhost:9412");
+	sl_worker_config_release(&w);
+}
+
 static void test_web_group(void **state)
 {
 	struct sl_diags d = SL_DIAGS_INIT;
@@ -554,6 +611,7 @@ int main(void)
 	    cmocka_unit_test(test_worker_required),
 	    cmocka_unit_test(test_listen_needs_tls),
 	    cmocka_unit_test(test_web_group),
+	    cmocka_unit_test(test_metrics_listen),
 	    cmocka_unit_test(test_worker_needs_tls),
 	    cmocka_unit_test(test_loopback),
 	    cmocka_unit_test(test_hostport_parse),

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 
 #include "sluice/dags_list.h"
+#include "sluice/error.h"
 #include "sluice/log.h"
+#include "sluice/runstore.h"
 #include "sluice/views.h"
 #include "sluice_version.h"
 #include "web.h"
@@ -35,6 +37,28 @@ void web_api_openapi(struct web_call *c, struct sl_db *db)
 {
 	(void)db;
 	web_answer(c, 200, "application/json", web_openapi_json, web_openapi_json_len);
+}
+
+/*
+ * GET /api/v1/events[?dag=ID]: the caller may read, and the DAG exists; the
+ * stream itself starts on the loop (events.c).
+ */
+void web_api_events(struct web_call *c, struct sl_db *db)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	const char *dag = web_query(c, "dag");
+	int rc;
+
+	if (dag && (rc = sl_run_dag_check(db, dag, &err))) {
+		if (rc == SL_ENOENT)
+			web_problem(c, 404, "%s", err.buf);
+		else
+			web_db_failed(c, "events", &err);
+	} else {
+		c->stream = true;
+		c->status = 200;
+	}
+	sl_strbuf_release(&err);
 }
 
 /* GET /api/v1/dags: `sluice dags list --json`'s document (sluice/dags_list.h). */

@@ -298,8 +298,11 @@ static void on_done(uv_work_t *work, int status)
 			    strlen(c->headers[i].name), 0, NULL,
 			    h2o_strdup(&req->pool, c->headers[i].value, SIZE_MAX).base,
 			    strlen(c->headers[i].value));
-		/* h2o copies the body before this returns; HEAD gets none. */
-		sl_httpd_respond(req, c->status, c->type, c->out.buf, c->out.len);
+		if (c->stream && c->status == 200)
+			web_events_attach(c->w->events, req, web_query(c, "dag"));
+		else
+			/* h2o copies the body before this returns; HEAD gets none. */
+			sl_httpd_respond(req, c->status, c->type, c->out.buf, c->out.len);
 	}
 	call_free(c);
 }

@@ -48,6 +48,7 @@ static void on_signal(uv_signal_t *sig, int signum)
 	sl_sdnotify("STOPPING=1");
 	sl_log("info", "stopping", "signal=%s", strsignal(signum));
 	/* Answers in progress finish; the loop ends once the last is sent. */
+	web_events_stop(w->events);
 	sl_httpd_stop(w->httpd);
 	w->httpd = NULL;
 	close_handle((uv_handle_t *)&w->watchdog_timer);
@@ -72,6 +73,9 @@ static int start(struct web *w)
 		sl_log("error", "init_failed", "what=signal error=\"%s\"", uv_strerror(rc));
 		return rc;
 	}
+	/* Before the server: a failure of either leaves nothing of h2o's to undo. */
+	if ((rc = web_events_start(w, &w->events)))
+		return rc;
 	if ((rc = sl_httpd_start(&w->httpd, w->loop, w->cfg.web_listen,
 	                         w->tls ? sl_tls_ctx_ssl(w->tls) : NULL, WEB_MAX_BODY, on_request,
 	                         w, &err))) {
@@ -79,6 +83,7 @@ static int start(struct web *w)
 
 		sl_log_quote(&q, err.buf);
 		sl_log("error", "listen_failed", "listen=%s error=%s", w->cfg.web_listen, q.buf);
+		web_events_stop(w->events);
 		sl_strbuf_release(&q);
 		sl_strbuf_release(&err);
 		return rc;
@@ -176,13 +181,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sluice-web: web.tls_cert: %s\n", err.buf);
 		goto out;
 	}
-	if (web_dbpool_init(&w.pool, w.cfg.database_url)) {
+	w.conninfo = w.cfg.web_database_url ? w.cfg.web_database_url : w.cfg.database_url;
+	if (web_dbpool_init(&w.pool, w.conninfo)) {
 		fprintf(stderr, "sluice-web: out of memory\n");
 		goto out;
 	}
 	pool_ok = true;
 	/* The first connection is made now, so that a wrong database_url stops the start. */
-	if (sl_db_connect(&w.pool.conns[0], w.cfg.database_url, &err)) {
+	if (sl_db_connect(&w.pool.conns[0], w.conninfo, &err)) {
 		fprintf(stderr, "sluice-web: %s\n", err.buf);
 		goto out;
 	}
@@ -211,6 +217,8 @@ out:
 		sl_log("error", "loop_close_failed", "error=\"%s\"", uv_strerror(rc));
 		status = 1;
 	}
+	web_events_free(w.events);
+	web_graph_release();
 	if (pool_ok)
 		web_dbpool_release(&w.pool);
 	sl_tls_ctx_free(w.tls);

@@ -24,9 +24,12 @@ static void not_allowed(struct web_call *c, struct sl_db *db);
 
 static const struct web_route routes[] = {
     {"GET", "/health", WEB_OPEN, web_api_health},
+    {"GET", "/metrics", WEB_VIEWER, web_api_metrics},
     {"GET", "/api/v1/version", WEB_OPEN, web_api_version},
     {"GET", "/api/v1/openapi.json", WEB_OPEN, web_api_openapi},
     {"GET", "/api/v1/dags", WEB_VIEWER, web_api_dags},
+    {"GET", "/api/v1/events", WEB_VIEWER, web_api_events},
+    {"GET", "/api/v1/dags/{}/graph", WEB_VIEWER, web_api_graph},
     {"POST", "/api/v1/session", WEB_OPEN, web_api_session_create},
     {"GET", "/api/v1/session", WEB_OPEN, web_api_session_get},
     {"DELETE", "/api/v1/session", WEB_OPEN, web_api_session_delete},

@@ -37,10 +37,12 @@ struct web_dbpool {
 
 struct web {
 	struct sl_config cfg;
+	const char *conninfo;   /* web.database_url, else database_url */
 	struct sl_tls_ctx *tls; /* NULL: clear text */
 	uv_loop_t *loop;
 	struct sl_httpd *httpd;
 	struct web_dbpool pool;
+	struct web_events *events;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t watchdog_timer;
 	bool stopping;
@@ -102,6 +104,7 @@ struct web_call {
 	enum sl_role role;
 
 	/* the answer */
+	bool stream; /* a 200 becomes an event stream (events.c), not a body */
 	int status;
 	const char *type;
 	struct sl_strbuf out;
@@ -174,5 +177,24 @@ void web_api_health(struct web_call *c, struct sl_db *db);
 void web_api_version(struct web_call *c, struct sl_db *db);
 void web_api_openapi(struct web_call *c, struct sl_db *db);
 void web_api_dags(struct web_call *c, struct sl_db *db);
+
+/* metrics.c: GET /metrics from the database */
+void web_api_metrics(struct web_call *c, struct sl_db *db);
+
+/* graph.c: GET /api/v1/dags/{dag}/graph, laid out by libgvc */
+void web_api_graph(struct web_call *c, struct sl_db *db);
+/* Frees Graphviz's context, once no handler runs. */
+void web_graph_release(void);
+
+/* events.c: live updates, GET /api/v1/events */
+struct web_events;
+int web_events_start(struct web *w, struct web_events **out);
+/* Ends every stream (their last bytes are sent) and stops listening. */
+void web_events_stop(struct web_events *ev);
+/* Once the loop has ended. */
+void web_events_free(struct web_events *ev);
+/* Turns `req` into an event stream of `dag`'s events (all when NULL), on the loop. */
+void web_events_attach(struct web_events *ev, struct st_h2o_req_t *req, const char *dag);
+void web_api_events(struct web_call *c, struct sl_db *db);
 
 #endif

@@ -179,6 +179,8 @@ static void finish(struct worker *w, struct attempt *a, struct sl_proto_msg *m)
 		sl_log_quote(&q, err.buf);
 		sl_log("error", "result_not_stored", "attempt=%s reason=%s", id, q.buf);
 	}
+	if (sl_outcome_valid(m->u.result.outcome))
+		sl_metric_inc(w->m.attempts[m->u.result.outcome]);
 	sl_log("info", "attempt_finished",
 	       "attempt=%s fence=%llu outcome=%s exit_code=%d signal=%d", id,
 	       (unsigned long long)fence, sl_outcome_name(m->u.result.outcome),

@@ -277,6 +277,7 @@ static void on_welcome(struct worker *w, const struct sl_proto_welcome *wel)
 		return;
 	}
 	w->state = CONN_READY;
+	sl_metric_inc(w->m.connections);
 	w->heartbeat_ms = wel->heartbeat_ms;
 	w->lease_ms = wel->lease_ms;
 	heard(w);

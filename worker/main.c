@@ -44,6 +44,7 @@ void worker_maybe_exit(struct worker *w)
 	uv_close((uv_handle_t *)&w->watchdog_timer, NULL);
 	attempt_close(w);
 	conn_shutdown(w);
+	sl_metricsd_stop(&w->metricsd);
 }
 
 static void on_grace(uv_timer_t *t)
@@ -189,7 +190,7 @@ static int start(struct worker *w)
 		fprintf(stderr, "sluice-worker: %s\n", err.buf);
 		goto out;
 	}
-	if ((rc = conn_init(w)))
+	if ((rc = conn_init(w)) || (rc = worker_metrics_start(w)))
 		goto out;
 	if ((rc = uv_signal_init(w->loop, &w->sigterm)) ||
 	    (rc = uv_signal_init(w->loop, &w->sigint)) ||
@@ -207,8 +208,9 @@ static int start(struct worker *w)
 	workdir_sweep(w);
 	sl_sdnotify_watchdog_start(&w->watchdog_timer);
 	sl_log("info", "started",
-	       "name=%s slots=%d state_dir=%s results_kept=%zu tls=%s version=%s", w->cfg.name,
-	       w->cfg.slots, w->cfg.state_dir, w->kept_nr, w->tls ? "yes" : "no", SLUICE_VERSION);
+	       "name=%s slots=%d state_dir=%s results_kept=%zu tls=%s metrics_listen=%s version=%s",
+	       w->cfg.name, w->cfg.slots, w->cfg.state_dir, w->kept_nr, w->tls ? "yes" : "no",
+	       w->cfg.metrics_listen ? w->cfg.metrics_listen : "-", SLUICE_VERSION);
 	conn_start(w);
 out:
 	sl_strbuf_release(&err);
@@ -240,6 +242,7 @@ int main(int argc, char **argv)
 
 	memset(&w, 0, sizeof(w));
 	sl_worker_config_init(&w.cfg);
+	worker_metrics_init(&w);
 	while ((c = getopt_long(argc, argv, "c:n:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -314,6 +317,7 @@ out:
 	free(w.token);
 	free(w.host);
 	sl_tls_ctx_free(w.tls);
+	worker_metrics_release(&w);
 	sl_worker_config_release(&w.cfg);
 	return status;
 }

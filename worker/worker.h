@@ -13,6 +13,8 @@
 #include "sluice/frameconn.h"
 #include "sluice/proto.h"
 #include "sluice/log.h"
+#include "sluice/metrics.h"
+#include "sluice/metricsd.h"
 #include "sluice/strbuf.h"
 #include "sluice/taskenv.h"
 #include "sluice/taskexec.h"
@@ -67,6 +69,13 @@ struct log_backlog {
 };
 
 struct attempt;
+
+/* The series the loop observes (metrics.c, docs/metrics.md). */
+struct worker_metrics {
+	struct sl_metric *slots, *slots_busy, *results_kept, *connected, *connections;
+	struct sl_metric *attempts[SL_OUTCOME_LOST + 1];
+	struct sl_metric *checkout_hits, *checkout_misses, *checkout_entries, *checkout_bytes;
+};
 
 struct worker {
 	uv_loop_t *loop;
@@ -137,12 +146,24 @@ struct worker {
 	bool watchdog;
 	bool stopping;
 	bool stopped; /* every handle closed or closing */
+
+	/* its own metrics (metrics.c) */
+	struct sl_metrics metrics;
+	struct worker_metrics m;
+	struct sl_metricsd metricsd; /* serving metrics_listen */
 };
 
 /* main.c */
 /** Called when something the stop sequence waits for has finished. */
 void worker_maybe_exit(struct worker *w);
 void worker_notify_ready(struct worker *w);
+
+/* metrics.c */
+/** Register every series (nothing is served unless metrics_listen is set). */
+void worker_metrics_init(struct worker *w);
+void worker_metrics_release(struct worker *w);
+/** Serve metrics_listen when it is set; a failure is logged and returned. */
+int worker_metrics_start(struct worker *w);
 
 /* conn.c */
 int conn_init(struct worker *w);

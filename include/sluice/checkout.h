@@ -56,6 +56,12 @@ struct sl_checkout_cache {
 	uv_mutex_t fetch_lock; /* one fetch at a time into this process's mirrors */
 	struct sl_checkout_pin *pins;
 	size_t pins_nr, pins_alloc;
+	struct sl_checkout_stats {
+		uint64_t hits;   /* sl_checkout_get found the checkout */
+		uint64_t misses; /* and built it */
+		/* Checkouts kept and their disk use, as the last prune measured them. */
+		uint64_t entries, bytes;
+	} stats; /* under `lock`; read with sl_checkout_stats */
 };
 
 /**
@@ -84,6 +90,9 @@ void sl_checkout_cache_release(struct sl_checkout_cache *cache);
  */
 int sl_checkout_get(struct sl_checkout_cache *cache, const char *repo, const char *commit,
                     char **path, struct sl_strbuf *err);
+
+/** A copy of the cache's counts, for the worker's metrics; any thread. */
+void sl_checkout_stats(struct sl_checkout_cache *cache, struct sl_checkout_stats *out);
 
 /** Drop one pin taken by a successful sl_checkout_get. */
 void sl_checkout_unpin(struct sl_checkout_cache *cache, const char *commit);

@@ -32,21 +32,31 @@
  *       key: /etc/sluice/scheduler.key        # its private key, PEM
  *     insecure: false                         # true: clear text off loopback too
  *     retention: 90d                          # delete runs that ended longer ago; default off
+ *     metrics_listen: 127.0.0.1:9411          # GET /metrics (docs/metrics.md); default off
+ *     metrics_insecure: false                 # true: metrics_listen off loopback too
  *     web:                                    # sluice-web (docs/web.md)
  *       listen: 127.0.0.1:7412                # default 127.0.0.1:7412
  *       base_url: https://sluice.example.com  # the URL users reach it at; optional
  *       tls_cert: /etc/sluice/web.pem         # HTTPS: its certificate chain, PEM
  *       tls_key: /etc/sluice/web.key          # and its private key; both or neither
  *       insecure: false                       # true: clear text off loopback
+ *       database_url: "dbname=sluice user=web" # its own role (sluice_web); default database_url
  *
  * `listen` must be a loopback address (127.0.0.0/8, ::1, localhost) unless
  * `tls` or `insecure: true` is set: a problem at its file:line:col else.
  * `web.listen` likewise must be loopback unless `web.tls_cert` and
- * `web.tls_key` or `web.insecure: true` are set.
+ * `web.tls_key` or `web.insecure: true` are set. `metrics_listen` (here
+ * and in the worker's file) must be host:port, and loopback unless
+ * `metrics_insecure: true` is set: /metrics has neither TLS nor
+ * authentication.
  *
  * Every string member is NULL when the file does not set it, except where a
  * default is given in the comment of the member.
  */
+/** sluice-web's address unless `web.listen` says otherwise (the two agree). */
+#define SL_WEB_DEFAULT_PORT   7412
+#define SL_WEB_DEFAULT_LISTEN "127.0.0.1:7412"
+
 struct sl_config {
 	char *file; /* the file read, or NULL when built from defaults only */
 	char *database_url;
@@ -69,7 +79,10 @@ struct sl_config {
 	char *web_base_url;        /* NULL unless set */
 	char *web_tls_cert;        /* both or neither: NULL, clear text */
 	char *web_tls_key;
-	bool web_insecure; /* clear text allowed off loopback; default false */
+	bool web_insecure;      /* clear text allowed off loopback; default false */
+	char *web_database_url; /* sluice-web's own role; NULL: database_url */
+	char *metrics_listen;   /* NULL (the default): no /metrics */
+	bool metrics_insecure;  /* metrics_listen allowed off loopback; default false */
 };
 
 #define SL_CONFIG_DEFAULT_PATH "/etc/sluice/sluice.yaml"
@@ -108,6 +121,8 @@ int sl_config_load(struct sl_config *cfg, const char *path, struct sl_diags *dia
  *     insecure: false                         # true: clear text off loopback too
  *     retention: 90d                          # delete runs that ended longer ago; default off
  *     task_user: sluice-task                  # who tasks run as; default the worker's user
+ *     metrics_listen: 127.0.0.1:9412          # GET /metrics (docs/metrics.md); default off
+ *     metrics_insecure: false                 # true: metrics_listen off loopback too
  *
  * `scheduler` entries are `host:port` or `[v6addr]:port`; `name` and queue
  * names are protocol ids ([A-Za-z0-9_.-], 1 to 200 characters). Every
@@ -141,7 +156,9 @@ struct sl_worker_config {
 	char *tls_ca;    /* NULL unless set */
 	bool tls_pinned; /* tls_fingerprint holds a pin */
 	unsigned char tls_fingerprint[SL_CONFIG_FINGERPRINT_LEN];
-	bool insecure; /* clear text allowed off loopback; default false */
+	bool insecure;         /* clear text allowed off loopback; default false */
+	char *metrics_listen;  /* NULL (the default): no /metrics */
+	bool metrics_insecure; /* metrics_listen allowed off loopback; default false */
 };
 
 #define SL_WORKER_CONFIG_DEFAULT_PATH "/etc/sluice/worker.yaml"

@@ -8,6 +8,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sluice/queries.h"
 #include "sluice/strbuf.h"
@@ -75,6 +76,13 @@ const char *sl_db_sqlstate(const struct sl_db *db);
  * notice it.
  */
 unsigned long sl_db_reconnects(const struct sl_db *db);
+
+/**
+ * How many COMMITs on this connection committed (sl_db_commit, and so
+ * every sl_db_transaction that succeeded), across reconnects: what a
+ * daemon's metrics count as its transactions.
+ */
+uint64_t sl_db_commits(const struct sl_db *db);
 
 /**
  * Run statement `q` with `nparams` text parameters ($1, $2, ...; a NULL

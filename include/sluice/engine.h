@@ -121,6 +121,12 @@ struct sl_engine_dispatch {
 	char *commit;      /* the run's pinned commit */
 	int64_t timeout_s; /* 0: none */
 	bool sensor;
+	/*
+	 * When the task instance became scheduled (ready to claim), in the
+	 * database server's clock, milliseconds since 1970 UTC: the start of
+	 * the scheduler's dispatch latency.
+	 */
+	int64_t ready_ms;
 };
 
 struct sl_engine_dispatches {

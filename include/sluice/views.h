@@ -46,6 +46,11 @@ int sl_view_dags(struct sl_db *db, const char *dag_id, struct sl_rows **out, str
 int sl_view_load_errors(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err);
 
 /** pools_list: every pool, or only `name` when it is not NULL. */
+/**
+ * metrics_web: sluice-web's /metrics from the database, one row per sample
+ * (family, label, label, value); see lib/db/sql/metrics.sql.
+ */
+int sl_view_web_metrics(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err);
 int sl_view_pools(struct sl_db *db, const char *name, struct sl_rows **out, struct sl_strbuf *err);
 
 /** runs_list: the latest `limit` runs of `dag_id` (NULL: all) in `state` (NULL: any). */

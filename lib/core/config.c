@@ -29,7 +29,7 @@ void sl_config_init(struct sl_config *cfg)
 	cfg->log_limit = 10 * 1024 * 1024;
 	cfg->hello_timeout = 5;
 	cfg->max_connections = 1024;
-	cfg->web_listen = sl_xstrdup("127.0.0.1:7412");
+	cfg->web_listen = sl_xstrdup(SL_WEB_DEFAULT_LISTEN);
 }
 
 void sl_config_release(struct sl_config *cfg)
@@ -48,6 +48,8 @@ void sl_config_release(struct sl_config *cfg)
 	free(cfg->web_base_url);
 	free(cfg->web_tls_cert);
 	free(cfg->web_tls_key);
+	free(cfg->web_database_url);
+	free(cfg->metrics_listen);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -179,12 +181,51 @@ static bool hostport_loopback(const char *hostport)
 	return loopback;
 }
 
+/* A listen address of the file: host:port, else a problem at its value. */
+static bool check_listen(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
+                         void *out)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	char *host = NULL;
+	int port;
+	bool ok = sl_hostport_parse(sl_ynode_deref(v)->u.scalar.text, &host, &port, &err) == 0;
+
+	(void)out;
+	if (!ok)
+		sl_yreader_report(r, v, "%s: %s", name, err.buf);
+	free(host);
+	sl_strbuf_release(&err);
+	return ok;
+}
+
+/*
+ * /metrics has no TLS and no authentication: off loopback, whoever
+ * reaches the port reads what the daemon does, so the file must say that
+ * the network is trusted (docs/security.md). The same rule for the
+ * scheduler's file and the worker's.
+ */
+static void check_metrics_listen(struct sl_yreader *r, const struct sl_yschema *schema,
+                                 const struct sl_yfound *found, const char *listen, bool insecure)
+{
+	const struct sl_ynode *v = found_value(schema, found, "metrics_listen");
+
+	if (!v || !listen || insecure || hostport_loopback(listen))
+		return;
+	sl_yreader_report(r, v,
+	                  "metrics_listen: %s is not a loopback address, and /metrics has "
+	                  "neither TLS nor authentication: listen on loopback (and let a local "
+	                  "agent or a tunnel scrape it), or set metrics_insecure: true if the "
+	                  "network is trusted",
+	                  listen);
+}
+
 static const struct sl_ykey web_keys[] = {
     SL_YKEY_STRING("listen", struct sl_config, web_listen, SL_YKEY_NULL_KEEPS, NULL),
     SL_YKEY_STRING("base_url", struct sl_config, web_base_url, SL_YKEY_NULL_KEEPS, NULL),
     SL_YKEY_STRING("tls_cert", struct sl_config, web_tls_cert, SL_YKEY_NULL_KEEPS, NULL),
     SL_YKEY_STRING("tls_key", struct sl_config, web_tls_key, SL_YKEY_NULL_KEEPS, NULL),
     SL_YKEY_BOOL("insecure", struct sl_config, web_insecure, 0),
+    SL_YKEY_STRING("database_url", struct sl_config, web_database_url, SL_YKEY_NULL_KEEPS, NULL),
 };
 
 /*
@@ -234,6 +275,9 @@ static const struct sl_ykey top_keys[] = {
     SL_YKEY_DURATION("retention", struct sl_config, retention, SL_YKEY_POSITIVE),
     SL_YKEY_FN("web", SL_YK_MAPPING, SL_YKEY_NULL_KEEPS,
                "a mapping (listen, base_url, tls_cert, tls_key, insecure)", read_web),
+    SL_YKEY_STRING("metrics_listen", struct sl_config, metrics_listen, SL_YKEY_NULL_KEEPS,
+                   check_listen),
+    SL_YKEY_BOOL("metrics_insecure", struct sl_config, metrics_insecure, 0),
 };
 
 /*
@@ -248,6 +292,7 @@ static void check_sched(struct sl_yreader *r, const struct sl_yschema *schema,
 	struct sl_config *cfg = out;
 	const struct sl_ynode *listen = found_value(schema, found, "listen");
 
+	check_metrics_listen(r, schema, found, cfg->metrics_listen, cfg->metrics_insecure);
 	if (cfg->tls_cert || cfg->insecure || !listen || hostport_loopback(cfg->listen))
 		return;
 	sl_yreader_report(r, listen,
@@ -312,6 +357,7 @@ void sl_worker_config_release(struct sl_worker_config *cfg)
 	free(cfg->repo);
 	free(cfg->tls_ca);
 	free(cfg->task_user);
+	free(cfg->metrics_listen);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -386,16 +432,7 @@ static bool read_name(struct sl_yreader *r, const char *name, const struct sl_yn
 
 static bool check_hostport(struct sl_yreader *r, const char *name, const struct sl_ynode *item)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
-	char *host = NULL;
-	int port;
-	bool ok = sl_hostport_parse(sl_ynode_deref(item)->u.scalar.text, &host, &port, &err) == 0;
-
-	if (!ok)
-		sl_yreader_report(r, item, "%s: %s", name, err.buf);
-	free(host);
-	sl_strbuf_release(&err);
-	return ok;
+	return check_listen(r, name, item, NULL);
 }
 
 static bool check_queue(struct sl_yreader *r, const char *name, const struct sl_ynode *item)
@@ -573,6 +610,9 @@ static const struct sl_ykey worker_keys[] = {
     SL_YKEY_BOOL("insecure", struct sl_worker_config, insecure, 0),
     SL_YKEY_STRING("task_user", struct sl_worker_config, task_user, SL_YKEY_NULL_KEEPS,
                    check_task_user),
+    SL_YKEY_STRING("metrics_listen", struct sl_worker_config, metrics_listen, SL_YKEY_NULL_KEEPS,
+                   check_listen),
+    SL_YKEY_BOOL("metrics_insecure", struct sl_worker_config, metrics_insecure, 0),
 };
 
 /*
@@ -586,6 +626,7 @@ static void check_worker(struct sl_yreader *r, const struct sl_yschema *schema,
 	struct sl_worker_config *cfg = out;
 	const struct sl_ynode *v = found_value(schema, found, "scheduler");
 
+	check_metrics_listen(r, schema, found, cfg->metrics_listen, cfg->metrics_insecure);
 	if (cfg->tls || cfg->insecure || !v)
 		return;
 	for (size_t i = 0; i < sl_ylist_nr(v); i++) {

@@ -102,6 +102,23 @@ out:
 	return rc;
 }
 
+int sl_user_put(struct sl_db *db, const struct sl_actor *who, const char *name, enum sl_role role,
+                const char *password, size_t len, struct sl_strbuf *err)
+{
+	char hash[SL_PASSWORD_HASH_SIZE];
+	const char *params[] = {who->name, who->via, name, sl_role_name(role), hash};
+	int rc;
+
+	if (!sl_id_valid(name)) {
+		sl_strbuf_addf(err, "'%s' is not a valid user name", name);
+		return SL_EINVAL;
+	}
+	if ((rc = sl_password_hash(password, len, hash, err)))
+		return rc;
+	/* Not retried: sent twice, it would write its audit row twice. */
+	return sl_db_q(db, SL_Q_ACCOUNTS_USER_PUT, 5, params, NULL, err);
+}
+
 /*
  * Run change `q` with the actor and one more parameter; SL_ENOENT with
  * "no <what> '<arg>'" when it comes back with no row.

@@ -20,6 +20,7 @@ struct sl_db {
 	char server_version[32];
 	char sqlstate[6];
 	unsigned long reconnects;
+	uint64_t commits; /* COMMITs that committed, for the daemons' metrics */
 	/* Per statement, `reconnects + 1` of the session it was prepared on (0:
 	 * never): a reconnect makes every earlier mark stale at once. */
 	unsigned long prepared[SL_Q__COUNT];
@@ -251,6 +252,11 @@ const char *sl_db_sqlstate(const struct sl_db *db)
 	return db->sqlstate;
 }
 
+uint64_t sl_db_commits(const struct sl_db *db)
+{
+	return db->commits;
+}
+
 unsigned long sl_db_reconnects(const struct sl_db *db)
 {
 	return db->reconnects;
@@ -462,6 +468,8 @@ int sl_db_commit(struct sl_db *db, struct sl_strbuf *err)
 		add_err(err, "the transaction was rolled back after an earlier error");
 		rc = SL_ERR;
 	}
+	if (!rc)
+		db->commits++;
 	PQclear(r);
 	return rc;
 }

@@ -110,6 +110,11 @@ int sl_view_load_errors(struct sl_db *db, struct sl_rows **out, struct sl_strbuf
 	return view(db, SL_Q_DAGS_ERRORS, 0, NULL, out, err);
 }
 
+int sl_view_web_metrics(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err)
+{
+	return view(db, SL_Q_METRICS_WEB, 0, NULL, out, err);
+}
+
 int sl_view_pools(struct sl_db *db, const char *name, struct sl_rows **out, struct sl_strbuf *err)
 {
 	const char *params[] = {name};

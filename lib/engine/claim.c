@@ -33,6 +33,7 @@ enum {
 	C_RUN_STATE,
 	C_TRY,
 	C_POKES,
+	C_READY_MS,
 };
 
 struct claim_ctx {
@@ -314,6 +315,7 @@ static int claim_insert(struct sl_db *db, struct claim_ctx *c, PGresult *cand,
 		d->commit = sl_xstrdup(PQgetvalue(cand, p->row, C_COMMIT));
 		d->timeout_s = p->task ? p->task->timeout : 0;
 		d->sensor = p->task && p->task->sensor;
+		d->ready_ms = sl__int_at(cand, p->row, C_READY_MS);
 		build_env(d, p, cand, outs, failed);
 	}
 fail:

@@ -96,6 +96,24 @@ void sl_checkout_cache_release(struct sl_checkout_cache *cache)
 	memset(cache, 0, sizeof(*cache));
 }
 
+void sl_checkout_stats(struct sl_checkout_cache *cache, struct sl_checkout_stats *out)
+{
+	uv_mutex_lock(&cache->lock);
+	*out = cache->stats;
+	uv_mutex_unlock(&cache->lock);
+}
+
+/* Count a get that found its checkout, or one that had to build it. */
+static void count_get(struct sl_checkout_cache *cache, bool hit)
+{
+	uv_mutex_lock(&cache->lock);
+	if (hit)
+		cache->stats.hits++;
+	else
+		cache->stats.misses++;
+	uv_mutex_unlock(&cache->lock);
+}
+
 /* --- pins (callers hold cache->lock) ------------------------------------ */
 
 static struct sl_checkout_pin *pin_find(struct sl_checkout_cache *cache, const char *commit)
@@ -451,6 +469,7 @@ int sl_checkout_get(struct sl_checkout_cache *cache, const char *repo, const cha
 {
 	char *final = NULL;
 	struct stat st;
+	bool hit;
 	int rc;
 
 	*path = NULL;
@@ -461,7 +480,9 @@ int sl_checkout_get(struct sl_checkout_cache *cache, const char *repo, const cha
 	}
 	pin(cache, commit);
 	final = sl_xasprintf("%s/%s", cache->dir, commit);
-	if (lstat(final, &st) || !S_ISDIR(st.st_mode)) {
+	hit = !lstat(final, &st) && S_ISDIR(st.st_mode);
+	count_get(cache, hit);
+	if (!hit) {
 		rc = build(cache, repo, commit, final, err);
 		if (rc)
 			goto fail;
@@ -623,6 +644,10 @@ int sl_checkout_prune(struct sl_checkout_cache *cache, int64_t max_age, uint64_t
 			total -= it->bytes;
 		}
 	}
+	uv_mutex_lock(&cache->lock);
+	cache->stats.entries = nr - gone;
+	cache->stats.bytes = total;
+	uv_mutex_unlock(&cache->lock);
 out:
 	if (removed)
 		*removed = gone;

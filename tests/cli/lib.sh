@@ -88,6 +88,22 @@ skip() {
 	done
 }
 
+# python_with MODULE PACKAGE: sets PY to the first Python that imports
+# MODULE: Debian's /usr/bin/python3 when another python3 (pyenv, a venv)
+# comes first on PATH without it. Bails out naming the Debian PACKAGE
+# (.ci/install-deps installs it) when none does.
+python_with() {
+	PY=
+	for pw_p in python3 /usr/bin/python3; do
+		if "$pw_p" -c "import $1" 2>/dev/null; then
+			PY=$pw_p
+			return 0
+		fi
+	done
+	echo "Bail out! $2 is not installed (.ci/install-deps)"
+	exit 1
+}
+
 done_testing() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]

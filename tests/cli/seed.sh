@@ -15,8 +15,11 @@ seed_dag() {
 	seed_json=$("$SLUICE" dags show --json "$seed_file") || return 1
 	seed_id=$(printf '%s' "$seed_json" | jq -r .dag)
 	seed_blob=$(printf '%s' "$seed_json" | sha1sum | cut -c1-40)
+	# Through a file: a big DAG's JSON is longer than one argument may be.
+	printf '%s' "$seed_json" >"$TMP/seed.json"
 	psql -X -q -v ON_ERROR_STOP=1 -v dag="$seed_id" -v commit="$seed_commit" \
-		-v blob="$seed_blob" -v path="$(basename "$seed_file")" -v def="$seed_json" <<'SQL'
+		-v blob="$seed_blob" -v path="$(basename "$seed_file")" -v deffile="$TMP/seed.json" <<'SQL'
+\set def `cat :deffile`
 BEGIN;
 INSERT INTO dags (dag_id, paused) VALUES (:'dag', false)
 	ON CONFLICT (dag_id) DO UPDATE SET removed_at = NULL;

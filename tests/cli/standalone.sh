@@ -9,13 +9,16 @@
 #                           default --repo; --path flows --state-dir $STATE)
 #                           until it is ready (it prints "Press Ctrl-C"); the
 #                           URL of its export line in $URL, the port in $PORT,
+#                           the web's URL and admin password in $WEB_URL and
+#                           $WEB_PASSWORD,
 #                           its stdout/stderr in $TMP/saN.out, $TMP/saN.err;
 #                           SA_ARGS are added to its arguments
 #   sa_stop N               SIGTERM: it exits 0 within 30 s, leaving nothing
 #                           running from $STATE
 
 # In the build tree the daemons are not next to `sluice`.
-export SLUICE_SCHEDULER_BIN="$SLUICE_SCHEDULER" SLUICE_WORKER_BIN="$SLUICE_WORKER"
+export SLUICE_SCHEDULER_BIN="$SLUICE_SCHEDULER" SLUICE_WORKER_BIN="$SLUICE_WORKER" \
+	SLUICE_WEB_BIN="${SLUICE_WEB:?}"
 unset SLUICE_DATABASE_URL SLUICE_CONFIG PGHOST PGPORT PGDATABASE PGUSER
 
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
@@ -81,6 +84,8 @@ sa_start() {
 	fi
 	URL=$(sed -n "s/^export SLUICE_DATABASE_URL='\(.*\)'$/\1/p" "$TMP/sa$1.out")
 	PORT=$(sed -n 's/^sluice standalone: scheduler on 127.0.0.1:\([0-9]*\),.*/\1/p' "$TMP/sa$1.out")
+	WEB_URL=$(sed -n 's/^Web UI and API on \(http:[^ ]*\) .*/\1/p' "$TMP/sa$1.out")
+	WEB_PASSWORD=$(sed -n 's/.* sign in as admin with the password \([^ ]*\) .*/\1/p' "$TMP/sa$1.out")
 }
 
 sa_stop() {

@@ -20,9 +20,9 @@ run "$SLUICE" dags show dags-examples/hello.yaml --dot
 expect_file "$TMP/out" 'digraph "hello" {
 	rankdir=LR;
 	node [shape=box];
-	"greet";
-	"count";
-	"done";
+	"greet" [id="task-greet"];
+	"count" [id="task-count"];
+	"done" [id="task-done"];
 	"greet" -> "count";
 	"count" -> "done";
 }' "Graphviz DOT"

@@ -56,6 +56,10 @@ expect_status 1 "a file of a target without the http layer cannot include sluice
 expect_grep "$TMP/err" "sluice/httpd.h: this target does not link the http layer" "and the error says why"
 syntax "CORE EXEC DB HTTP" httpd.h
 expect_status 0 "sluice-web's files may"
+syntax "CORE EXEC GIT HTTP" metricsd.h
+expect_status 0 "a worker file may include sluice/metricsd.h (the http layer has no libpq)"
+syntax "CORE EXEC GIT" metricsd.h
+expect_status 1 "a target without the http layer cannot"
 syntax "CORE" dag.h
 expect_status 0 "a core file may include the DAG model"
 syntax "CORE" taskexec.h
@@ -68,7 +72,7 @@ grep -ln '#include <\(uv\|git2\|libpq-fe\|openssl/[a-z0-9_]*\)\.h>' "$SRC_DIR"/l
 for f in $(cat "$TMP/sys"); do
 	h=$(basename "$f")
 	case $h in
-	taskexec.h | frameconn.h | sdnotify.h | gitsrc.h | checkout.h | db.h | httpd.h) ;;
+	taskexec.h | frameconn.h | sdnotify.h | gitsrc.h | checkout.h | db.h | httpd.h | metricsd.h) ;;
 	*) echo "# $f includes a system library of another layer" ;;
 	esac
 done >"$TMP/bad"

@@ -30,6 +30,20 @@ ok $? "the file is mode 0600"
 [ "$(stat -c %a "$XDG_STATE_HOME/sluice")" = 700 ]
 ok $? "its folder is mode 0700"
 
+# sluice-web runs too, on the same database, with an admin account.
+expect_grep "$TMP/sa1.out" '^Web UI and API on http://127.0.0.1:[0-9]*/ - sign in as admin' \
+	"the web's URL and an admin credential are printed"
+[ "${#WEB_PASSWORD}" -ge 40 ]
+ok $? "the password is long and random (${#WEB_PASSWORD} characters)"
+curl -s -o /dev/null -w '%{http_code}\n' "${WEB_URL}health" >"$TMP/health"
+expect_grep "$TMP/health" '^200$' "the printed URL answers /health"
+run "$SLUICE" users list --json
+expect_jq "$TMP/out" '.[] | select(.user == "admin") | .role == "admin"' "the account admin has the role admin"
+ADMIN_TOKEN=$("$SLUICE" tokens create admin --json | jq -r .token)
+curl -s -H "Authorization: Bearer $ADMIN_TOKEN" "${WEB_URL}api/v1/dags" >"$TMP/dags.json"
+expect_jq "$TMP/dags.json" 'map(.dag) | index("two") != null' "the web reads the standalone's database"
+PASSWORD1=$WEB_PASSWORD
+
 # A second shell: no SLUICE_DATABASE_URL, no export.
 run timeout 60 "$SLUICE" trigger two --run-id r1 --wait
 expect_status 0 "trigger --wait without any database setting: found through the file"
@@ -86,6 +100,13 @@ ok $? "a clean stop removes the file"
 sa_start 2
 [ -n "$PORT1" ] && [ "$PORT" = "$PORT1" ]
 ok $? "the second start listens on the same port ($PORT1)"
+[ -n "$WEB_PASSWORD" ] && [ "$WEB_PASSWORD" != "$PASSWORD1" ]
+ok $? "each start gives admin a new password"
+curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $ADMIN_TOKEN" "${WEB_URL}api/v1/dags" >"$TMP/kept"
+expect_grep "$TMP/kept" '^200$' "and keeps admin's tokens"
+run "$SLUICE" audit --json
+expect_jq "$TMP/out" 'map(select(.action == "users password" and .target == "admin role=admin")) | length >= 1' \
+	"the new password is in the audit log"
 expect_grep "$STATE/worker.yaml" "^slots: $(nproc)$" "without --slots: one slot per CPU"
 sa_stop 2
 

@@ -6,7 +6,8 @@
 # the cookie authorises /api/v1 GETs; a request that changes something
 # needs the session's X-CSRF-Token and no foreign Origin; sessions end at
 # their lifetime, when idle, at logout and with their user; sign-in and
-# sign-out are audited without the password.
+# sign-out are audited without the password; all of it as a member of the
+# sluice_web role.
 . "$(dirname "$0")/lib.sh"
 . "$TESTS_DIR/pg.sh"
 . "$TESTS_DIR/cli/seed.sh"
@@ -43,8 +44,12 @@ sessions() { pg_sql "SELECT count(*) FROM web_sessions"; }
 # forge VALUE: VALUE with its last character changed (to A, or B if it was A).
 forge() { case $1 in *A) printf '%sB' "${1%?}" ;; *) printf '%sA' "${1%?}" ;; esac; }
 
+# As the least-privileged role sluice-web should run as (docs/web.md, "Its
+# own database role"): its grants must cover signing in and out.
+pg_sql "CREATE ROLE webuser LOGIN IN ROLE sluice_web" >/dev/null || exit 1
 PORT=$(free_port)
-printf 'web:\n  listen: 127.0.0.1:%s\n' "$PORT" >"$TMP/w.yaml"
+printf 'web:\n  listen: 127.0.0.1:%s\n  database_url: "%s user=webuser"\n' "$PORT" \
+	"$SLUICE_DATABASE_URL" >"$TMP/w.yaml"
 start_daemon "$WEB" w
 wait_for "$TMP/w.log" "event=started" 30
 ok $? "sluice-web starts"

@@ -19,6 +19,23 @@ audit AS (
     SELECT $1::text, $2::text, 'users add', name || ' role=' || $4::text FROM up)
 SELECT name FROM up
 
+-- name: accounts_user_put
+-- Create user $3 with role $4 and password hash $5, or give the existing
+-- one that role and password (`sluice standalone`'s admin, new at each
+-- start). Its tokens stay.
+WITH up AS (
+    INSERT INTO users (name, role, password_hash)
+    VALUES ($3::text, $4::text, $5::text)
+        ON CONFLICT (name) DO UPDATE
+        SET role = EXCLUDED.role, password_hash = EXCLUDED.password_hash
+    RETURNING name, xmax = 0 AS created),
+audit AS (
+    INSERT INTO audit_log (actor, via, action, target)
+    SELECT $1::text, $2::text, CASE WHEN created THEN 'users add' ELSE 'users password' END,
+           name || ' role=' || $4::text
+    FROM up)
+SELECT name FROM up
+
 -- name: accounts_user_delete
 -- Delete user $3 and (by the foreign key) its tokens. No row comes back
 -- when there is no such user.

@@ -17,7 +17,9 @@ SELECT count(*) FROM task_instances WHERE state IN ('queued', 'running')
 -- the window and hold back runnable tasks behind them; the counts then
 -- account for the tasks picked within this batch. The counts are computed
 -- once per run and pool, not once per candidate: per candidate, a run of n
--- scheduled tasks costs n squared.
+-- scheduled tasks costs n squared. The last column is when the task
+-- instance became scheduled (its last change), in milliseconds, for the
+-- scheduler's dispatch latency.
 WITH rl AS MATERIALIZED (SELECT r.run_pk, v.max_active_tasks AS max_active,
     (SELECT count(*) FROM task_instances x WHERE x.run_pk = r.run_pk
         AND x.state IN ('queued', 'running')) AS busy
@@ -32,7 +34,8 @@ SELECT ti.ti_id, ti.run_pk, ti.task_id, ti.pool, r.version_id, r.dag_id, r.run_i
 r.commit, floor(extract(epoch FROM r.logical_date))::bigint,
 floor(extract(epoch FROM r.data_interval_start))::bigint,
 floor(extract(epoch FROM r.data_interval_end))::bigint, r.conf::text,
-rl.busy, pl.free, ti.kind = 'callback', r.state, ti.try_number, ti.poke_number
+rl.busy, pl.free, ti.kind = 'callback', r.state, ti.try_number, ti.poke_number,
+floor(extract(epoch FROM ti.updated_at) * 1000)::bigint
 FROM task_instances ti JOIN rl ON rl.run_pk = ti.run_pk
 JOIN runs r ON r.run_pk = ti.run_pk JOIN dags d ON d.dag_id = r.dag_id
 LEFT JOIN pl ON pl.name = ti.pool

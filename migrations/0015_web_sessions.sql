@@ -1,4 +1,4 @@
--- 0013_web_sessions: the web UI's sign-in sessions (docs/web.md, "Signing
+-- 0015_web_sessions: the web UI's sign-in sessions (docs/web.md, "Signing
 -- in"; docs/security.md, "UI sessions and CSRF").
 --
 -- A session is found by the SHA-256 of the random secret its browser holds
@@ -21,3 +21,6 @@ CREATE TABLE web_sessions (
 );
 
 CREATE INDEX web_sessions_user_idx ON web_sessions (user_name);
+
+-- sluice-web signs users in and out (0014's role).
+GRANT SELECT, INSERT, UPDATE, DELETE ON web_sessions TO sluice_web;
