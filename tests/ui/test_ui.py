@@ -123,10 +123,10 @@ FAKE_RUNS = """
   const docs = {
     r1: {dag: "hello", run_id: "r1", state: "success", logical_date: "2026-03-01T00:00:00Z",
          tasks: [t("greet", "success", 1, 0, "2026-03-01T00:00:01Z", "2026-03-01T00:00:04Z"),
-                 t("bye", "success", 1, 0, "2026-03-01T00:00:05Z", "2026-03-01T00:01:05Z")]},
+                 t("count", "success", 1, 0, "2026-03-01T00:00:05Z", "2026-03-01T00:01:05Z")]},
     r2: {dag: "hello", run_id: "r2", state: "failed", logical_date: "2026-03-02T00:00:00Z",
          tasks: [t("greet", "success", 1, 0, "2026-03-02T00:00:01Z", "2026-03-02T00:00:03Z"),
-                 t("bye", "failed", 2, 1, "2026-03-02T00:00:04Z", "2026-03-02T00:00:09Z")]},
+                 t("count", "failed", 2, 1, "2026-03-02T00:00:04Z", "2026-03-02T00:00:09Z")]},
   };
   const json = (o) => new Response(JSON.stringify(o),
                                    {status: 200, headers: {"Content-Type": "application/json"}});
@@ -158,7 +158,7 @@ def grid_with_fake_runs(driver):
         return
     rows = [r.find_element(By.TAG_NAME, "th").text
             for r in grid.find_elements(By.CSS_SELECTOR, "tbody tr")]
-    ok(rows == ["greet", "bye"], "one row per task", rows)
+    ok(rows == ["greet", "count"], "one row per task", rows)
     cells = grid.find_elements(By.CSS_SELECTOR, "tbody tr:nth-child(2) button.cell")
     got = [(c.get_attribute("data-state"), c.text) for c in cells]
     ok(got == [("success", "✓S"), ("failed", "✗F")],
@@ -169,7 +169,7 @@ def grid_with_fake_runs(driver):
     panel = wait(driver, lambda d: "Exit code" in d.find_element(By.ID, "cell-details").text and
                  d.find_element(By.ID, "cell-details"))
     text = panel.text if panel else ""
-    ok("r2" in text and "bye" in text and "w1" in text and "\n1\n" in "\n" + text + "\n",
+    ok("r2" in text and "count" in text and "w1" in text and "\n1\n" in "\n" + text + "\n",
        "Enter on a cell shows its details: run, task, worker, exit code", text)
     shot(driver, "dag-grid-1280")
 
@@ -279,6 +279,11 @@ def run(driver):
               not d.find_elements(By.XPATH, "//*[contains(text(), 'Loading runs')]"))
     ok(h1 is not None and driver.current_url.endswith("#/dags/hello"),
        "a DAG's link opens #/dags/hello")
+    if "/api/v1/dags/{dag}/graph" in doc["paths"]:
+        img = wait(driver, lambda d: d.execute_script(
+            "const i = document.getElementById('dag-graph');"
+            "return i && i.complete && i.naturalWidth > 0"))
+        ok(img, "the DAG's graph is drawn (an SVG image, fetched with the session cookie)")
     shot(driver, "dag-1280")
     driver.back()
     ok(wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "#dags tbody tr"))) is not None,

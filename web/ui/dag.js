@@ -50,12 +50,27 @@ function grid(dag, runs, info) {
           panel, legend()];
 }
 
+// The DAG's latest version drawn by sluice-web (Graphviz, as SVG): an
+// image, so that nothing in it runs; the cookie goes with it (same origin).
+function graph(dag) {
+  return h("figure", {class: "card graph"},
+    h("img", {id: "dag-graph", src: `/api/v1/dags/${encodeURIComponent(dag)}/graph`,
+              alt: `The tasks of ${dag} and their dependencies`}),
+    h("figcaption", {class: "muted"}, "The latest version's tasks, laid out by Graphviz."));
+}
+
 export async function renderDag(main, session, dag) {
   const title = h("h1", {}, h("a", {href: "#/dags"}, "DAGs"), " / ", dag);
   main.replaceChildren(title, h("p", {class: "muted"}, "Loading runs…"));
-  if (!(await hasOperation("GET", "/api/v1/dags/{dag}/runs"))) {
+  const [hasRuns, hasGraph] = await Promise.all([
+    hasOperation("GET", "/api/v1/dags/{dag}/runs"),
+    hasOperation("GET", "/api/v1/dags/{dag}/graph"),
+  ]);
+  const pic = hasGraph ? [graph(dag)] : [];
+  if (!hasRuns) {
     main.replaceChildren(title, h("p", {class: "notice", role: "status"},
-      "This sluice-web does not serve a DAG's runs yet: the grid will appear once it does."));
+      "This sluice-web does not serve a DAG's runs yet: the grid will appear once it does."),
+      ...pic);
     return;
   }
   let list;
@@ -72,5 +87,6 @@ export async function renderDag(main, session, dag) {
       .catch(() => null)));
   const info = new Map(runs.map((r, i) => [r.run_id, docs[i] || {tasks: []}]));
   main.replaceChildren(title, ...(runs.length ? grid(dag, runs, info)
-                                             : [h("p", {class: "muted"}, "No runs yet.")]));
+                                             : [h("p", {class: "muted"}, "No runs yet.")]),
+                       ...pic);
 }
