@@ -11,6 +11,7 @@ and writes "RUN FAILED" to COUNT_FILE.
 """
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -238,6 +239,25 @@ def run(driver):
     search.send_keys(Keys.BACKSPACE)
     ok(wait(driver, lambda d: len(visible_dags(d)) == 4) is not None,
        "an empty search shows them all again", visible_dags(driver))
+
+    # Live: a run triggered elsewhere (here by the CLI) shows in the strip
+    # within seconds, by Server-Sent Events on the session's cookie, without
+    # a reload and without losing what was typed in the search box.
+    search.send_keys("db_")
+    wait(driver, lambda d: visible_dags(d) == ["db_backup"])
+    driver.execute_script("window.sluiceNotReloaded = true")
+    subprocess.run([os.environ["SLUICE"], "trigger", "db_backup", "--run-id", "live1",
+                    "--logical-date", "2026-03-03T00:00:00Z"], check=True,
+                   stdout=subprocess.DEVNULL)
+    cell = wait(driver, lambda d: d.find_elements(
+        By.CSS_SELECTOR, 'tr[data-dag="db_backup"] .strip .state[data-state="queued"]'), 15)
+    ok(cell, "a run triggered meanwhile appears in the strip by itself (live updates)")
+    ok(driver.execute_script("return window.sluiceNotReloaded") is True and
+       search.get_attribute("value") == "db_" and visible_dags(driver) == ["db_backup"],
+       "... without a reload, the search kept")
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys(Keys.BACKSPACE)
+    wait(driver, lambda d: len(visible_dags(d)) == 4)
 
     # Keyboard: everything that acts is a link, button or field, reached by Tab.
     driver.find_element(By.TAG_NAME, "body").click()

@@ -4,6 +4,7 @@ import {ApiError, currentSession, signOut} from "./api.js";
 import {renderDag} from "./dag.js";
 import {renderDags} from "./dags.js";
 import {h} from "./dom.js";
+import {live, stopLive} from "./live.js";
 import {renderLogin} from "./login.js";
 
 const top = document.getElementById("top");
@@ -38,6 +39,7 @@ function failed(e) {
 
 async function route() {
   const hash = location.hash || "#/dags";
+  stopLive();
   if (!session) {
     header();
     document.title = "Sign in · sluice";
@@ -54,11 +56,13 @@ async function route() {
     if (m) {
       const dag = decodeURIComponent(m[1]);
       document.title = `${dag} · sluice`;
-      await renderDag(main, session, dag);
+      const refresh = await renderDag(main, session, dag);
+      if (refresh) live(`/api/v1/events?dag=${encodeURIComponent(dag)}`, () => refresh().catch(failed));
     } else {
       if (hash !== "#/dags") history.replaceState(null, "", "#/dags");
       document.title = "DAGs · sluice";
-      await renderDags(main, session);
+      const refresh = await renderDags(main, session);
+      live("/api/v1/events", () => refresh().catch(failed));
     }
   } catch (e) {
     failed(e);

@@ -89,4 +89,5 @@ export async function renderDag(main, session, dag) {
   main.replaceChildren(title, ...(runs.length ? grid(dag, runs, info)
                                              : [h("p", {class: "muted"}, "No runs yet.")]),
                        ...pic);
+  return () => renderDag(main, session, dag);
 }

@@ -56,22 +56,28 @@ function pausedCell(d, canToggle, reload) {
   return button;
 }
 
+// Draws the page; returns a function that reads the DAGs again and
+// redraws the rows and the banner in place (the search and the focus stay).
 export async function renderDags(main, session) {
-  const [dags, canPause] = await Promise.all([
+  let [dags, canPause] = await Promise.all([
     api("GET", "/api/v1/dags"),
     atLeast(session, "operator") ? hasOperation("PATCH", "/api/v1/dags/{dag}").catch(() => false)
                                  : false,
   ]);
   const search = h("input", {type: "search", id: "dag-search", placeholder: "Search DAGs",
                              "aria-label": "Search DAGs by name", autocomplete: "off"});
-  const tags = [...new Set(dags.flatMap(tagsOf))].sort();
-  const tagSelect = h("select", {id: "dag-tag", "aria-label": "Filter by tag", hidden: !tags.length},
-                      h("option", {value: ""}, "All tags"),
-                      tags.map((t) => h("option", {value: t}, t)));
+  const tagSelect = h("select", {id: "dag-tag", "aria-label": "Filter by tag"});
   const tbody = h("tbody", {});
   const count = h("p", {class: "muted", id: "dag-count", "aria-live": "polite"});
-  const reload = () => renderDags(main, session);
+  const banner = h("div", {});
 
+  function tagOptions() {
+    const tags = [...new Set(dags.flatMap(tagsOf))].sort(), chosen = tagSelect.value;
+    tagSelect.hidden = !tags.length;
+    tagSelect.replaceChildren(h("option", {value: ""}, "All tags"),
+                              tags.map((t) => h("option", {value: t}, t)));
+    tagSelect.value = tags.includes(chosen) ? chosen : "";
+  }
   function fill() {
     const q = search.value.trim().toLowerCase(), tag = tagSelect.value;
     const shown = dags.filter((d) => !d.removed && d.dag.toLowerCase().includes(q) &&
@@ -84,19 +90,27 @@ export async function renderDags(main, session) {
         d.timezone ? h("span", {class: "muted"}, ` ${d.timezone}`) : null),
       h("td", {"data-label": "Next run"}, d.next_run_at ? when(d.next_run_at) : "—"),
       h("td", {"data-label": "Runs"}, runStrip(d)),
-      h("td", {"data-label": "State"}, pausedCell(d, canPause, reload)))));
+      h("td", {"data-label": "State"}, pausedCell(d, canPause, refresh)))));
     count.textContent = `${shown.length} of ${dags.filter((d) => !d.removed).length} DAGs`;
+    banner.replaceChildren(errorBanner(dags) || "");
+  }
+  async function refresh() {
+    dags = await api("GET", "/api/v1/dags");
+    tagOptions();
+    fill();
   }
   search.addEventListener("input", fill);
   tagSelect.addEventListener("change", fill);
+  tagOptions();
   fill();
   main.replaceChildren(
     h("h1", {}, "DAGs"),
-    errorBanner(dags),
+    banner,
     h("div", {class: "filters"}, search, tagSelect, count),
     h("div", {class: "table-wrap"},
       h("table", {class: "dags", id: "dags"},
         h("thead", {}, h("tr", {},
           ["DAG", "Schedule", "Next run", "Runs", "State"].map((c) => h("th", {scope: "col"}, c)))),
         tbody)));
+  return refresh;
 }
