@@ -74,6 +74,8 @@ CREATE TABLE dag_versions (
 		CONSTRAINT dag_versions_max_active_runs_check CHECK (max_active_runs >= 1),
 	max_active_tasks integer     NOT NULL
 		CONSTRAINT dag_versions_max_active_tasks_check CHECK (max_active_tasks >= 1),
+	-- The file's text (0015); NULL for versions stored before it.
+	source           text,
 	CONSTRAINT dag_versions_dates_check CHECK (start_date <= end_date),
 	-- One DAG is one file, so one version per DAG and commit at most.
 	CONSTRAINT dag_versions_dag_commit_key UNIQUE (dag_id, commit),
@@ -293,7 +295,7 @@ CREATE TABLE audit_log (
 );
 
 -- The web UI's sign-in sessions, by the SHA-256 of the cookie's secret;
--- the secret itself is never stored. (0015)
+-- the secret itself is never stored. (0016)
 CREATE TABLE web_sessions (
 	sha256       bytea       PRIMARY KEY
 		CONSTRAINT web_sessions_hash_check CHECK (octet_length(sha256) = 32),
@@ -541,7 +543,7 @@ GRANT INSERT ON audit_log TO sluice_web;
 GRANT USAGE ON SEQUENCE runs_run_pk_seq, task_instances_ti_id_seq, api_tokens_token_id_seq,
 	audit_log_audit_id_seq
 	TO sluice_web;
--- sessions of the web UI: sign-in, their use, sign-out. (0015)
+-- sessions of the web UI: sign-in, their use, sign-out. (0016)
 GRANT SELECT, INSERT, UPDATE, DELETE ON web_sessions TO sluice_web;
 
 -- The migrations this snapshot contains, as `sluice db migrate` would have
@@ -561,4 +563,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(12, 'users_tokens_audit'),
 	(13, 'live_events'),
 	(14, 'web_role'),
-	(15, 'web_sessions');
+	(15, 'dag_version_source'),
+	(16, 'web_sessions');

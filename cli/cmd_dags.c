@@ -610,20 +610,11 @@ static int run_dags_errors(struct cli *cli, int argc, char **argv)
 	rc = cli_db_rc(sl_view_load_errors(db, &res, &err), &err);
 	if (rc)
 		goto out;
-	list = json_array();
-	for (int row = 0; row < sl_rows_nr(res); row++) {
-		if (cli->json)
-			json_array_append_new(
-			    list,
-			    json_pack("{s:s, s:I, s:I, s:s, s:s?}", "file",
-			              sl_rows_str(res, row, 0), "line",
-			              (json_int_t)sl_rows_int(res, row, 1, 0), "column",
-			              (json_int_t)sl_rows_int(res, row, 2, 0), "message",
-			              sl_rows_str(res, row, 3), "dag", sl_rows_str(res, row, 4)));
-		else
-			printf("%s:%s:%s: %s\n", sl_rows_str(res, row, 0), sl_rows_str(res, row, 1),
-			       sl_rows_str(res, row, 2), sl_rows_str(res, row, 3));
-	}
+	if (cli->json)
+		list = sl_load_errors_json(res);
+	for (int row = 0; !cli->json && row < sl_rows_nr(res); row++)
+		printf("%s:%s:%s: %s\n", sl_rows_str(res, row, 0), sl_rows_str(res, row, 1),
+		       sl_rows_str(res, row, 2), sl_rows_str(res, row, 3));
 	if (cli->json) {
 		rc = cli_print_json(list);
 		list = NULL;

@@ -13,6 +13,7 @@
 #include "sluice/dag.h"
 #include "sluice/db.h"
 #include "sluice/strbuf.h"
+#include "sluice/status_doc.h"
 #include "sluice/views.h"
 #include "table.h"
 #include "sluice/banned.h"
@@ -65,43 +66,27 @@ const struct cli_command cli_cmd_pools_delete = {
     .run = run_pools_delete,
 };
 
-/* The columns of pools_list (lib/db/sql/pools.sql). */
-enum { COL_NAME, COL_DEFINED, COL_SLOTS, COL_USED, COL_QUEUED, COL_DESCRIPTION };
-
-static json_t *pool_json(const struct sl_rows *res, int row)
-{
-	int64_t slots = sl_rows_int(res, row, COL_SLOTS, 0),
-	        used = sl_rows_int(res, row, COL_USED, 0);
-
-	return json_pack(
-	    "{s:s, s:b, s:I, s:I, s:I, s:I, s:s}", "pool", sl_rows_str(res, row, COL_NAME),
-	    "defined", sl_rows_bool(res, row, COL_DEFINED), "slots", (json_int_t)slots, "used",
-	    (json_int_t)used, "queued", (json_int_t)sl_rows_int(res, row, COL_QUEUED, 0), "open",
-	    (json_int_t)(slots - used), "description", sl_rows_str(res, row, COL_DESCRIPTION));
-}
-
 /* Print the rows of pools_list as a table or a JSON array. */
 static int print_pools(struct cli *cli, const struct sl_rows *res)
 {
 	struct cli_table table = CLI_TABLE_INIT;
-	json_t *list = json_array();
+	json_t *list = sl_pools_json(res);
 	int rc;
 
 	cli_table_header(&table, "POOL", "SLOTS", "USED", "QUEUED", "OPEN", "DESCRIPTION", NULL);
 	for (size_t col = 1; col <= 4; col++)
 		cli_table_align_right(&table, col);
 	for (int row = 0; row < sl_rows_nr(res); row++) {
-		int64_t slots = sl_rows_int(res, row, COL_SLOTS, 0);
-		int64_t used = sl_rows_int(res, row, COL_USED, 0);
-		bool defined = sl_rows_bool(res, row, COL_DEFINED);
+		int64_t slots = sl_rows_int(res, row, SL_POOL_SLOTS, 0);
+		int64_t used = sl_rows_int(res, row, SL_POOL_USED, 0);
+		bool defined = sl_rows_bool(res, row, SL_POOL_DEFINED);
 
-		json_array_append_new(list, pool_json(res, row));
-		cli_table_add(&table, sl_rows_str(res, row, COL_NAME));
+		cli_table_add(&table, sl_rows_str(res, row, SL_POOL_NAME));
 		cli_table_addf(&table, "%lld", (long long)slots);
 		cli_table_addf(&table, "%lld", (long long)used);
-		cli_table_add(&table, sl_rows_str(res, row, COL_QUEUED));
+		cli_table_add(&table, sl_rows_str(res, row, SL_POOL_QUEUED));
 		cli_table_addf(&table, "%lld", (long long)(slots - used));
-		cli_table_add(&table, defined ? sl_rows_str(res, row, COL_DESCRIPTION)
+		cli_table_add(&table, defined ? sl_rows_str(res, row, SL_POOL_DESCRIPTION)
 		                              : "(undefined: no slots until 'sluice pools set')");
 	}
 	rc = cli_print_list(cli, &table, list);
@@ -199,7 +184,7 @@ static int run_pools_set(struct cli *cli, int argc, char **argv)
 	if (rc)
 		goto out;
 	if (cli->json)
-		rc = cli_print_json(pool_json(res, 0));
+		rc = cli_print_json(sl_pool_json(res, 0));
 	else
 		printf("pool %s: %ld slot%s\n", args.v[0], slots, slots == 1 ? "" : "s");
 out:

@@ -315,22 +315,6 @@ static int on_list_option(struct cli *cli, int opt, const char *arg, void *ctx)
 	return CLI_EXIT_USAGE;
 }
 
-/* The columns of runs_list (lib/db/sql/runs.sql). */
-static json_t *list_json(const struct sl_rows *r)
-{
-	json_t *runs = json_array();
-
-	for (int i = 0; i < sl_rows_nr(r); i++)
-		json_array_append_new(
-		    runs,
-		    json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "dag", sl_rows_value(r, i, 0),
-		              "run_id", sl_rows_value(r, i, 1), "state", sl_rows_value(r, i, 2),
-		              "run_type", sl_rows_value(r, i, 3), "logical_date",
-		              runs_time_json(r, i, 4), "started_at", runs_time_json(r, i, 5),
-		              "ended_at", runs_time_json(r, i, 6)));
-	return runs;
-}
-
 static void list_print(const struct sl_rows *r)
 {
 	struct cli_table t = CLI_TABLE_INIT;
@@ -386,7 +370,7 @@ static int run_runs_list(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (cli->json)
-		rc = cli_print_json(list_json(r));
+		rc = cli_print_json(sl_runs_list_json(r, sl_rows_nr(r)));
 	else
 		list_print(r);
 out:
@@ -425,28 +409,33 @@ static int run_runs_show(struct cli *cli, int argc, char **argv)
 	int rc = cli_start(cli, &cli_cmd_runs_show, argc, argv, NULL, NULL, 2, 2, "DAG and RUN_ID",
 	                   &args, &db);
 	const char *run_id;
-	json_t *show;
+	json_t *show = NULL;
 
 	if (!db)
 		goto out;
 	run_id = args.v[1];
 	rc = runs_id_resolve(db, args.v[0], &run_id, &id, &err);
-	if (!rc)
-		rc = runs_show_load(db, args.v[0], run_id, &r, &err);
+	if (rc)
+		goto fail;
+	if (cli->json) {
+		rc = sl_run_show_doc(db, args.v[0], run_id, &show, &err);
+		if (rc)
+			goto fail;
+		rc = cli_print_json(show);
+		goto out;
+	}
+	rc = sl_run_show_load(db, args.v[0], run_id, &r, &err);
 	if (!rc)
 		rc = sl_view_run_tries(db, args.v[0], run_id, &tries, &err);
 	if (!rc)
 		rc = sl_view_run_callbacks(db, args.v[0], run_id, &cb, &err);
-	if (rc) {
-		rc = runs_fail(&err, rc);
-	} else if (cli->json) {
-		show = runs_show_json(args.v[0], run_id, r, tries);
-		runs_callbacks_json(show, cb);
-		rc = cli_print_json(show);
-	} else {
-		runs_show_print(args.v[0], run_id, r, tries);
-		runs_callbacks_print(cb);
-	}
+	if (rc)
+		goto fail;
+	runs_show_print(args.v[0], run_id, r, tries);
+	runs_callbacks_print(cb);
+	goto out;
+fail:
+	rc = runs_fail(&err, rc);
 out:
 	sl_rows_free(r);
 	sl_rows_free(tries);

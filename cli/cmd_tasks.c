@@ -15,6 +15,7 @@
 #include "sluice/alloc.h"
 #include "sluice/db.h"
 #include "sluice/error.h"
+#include "sluice/logread.h"
 #include "sluice/runstore.h"
 #include "sluice/strbuf.h"
 #include "sluice/views.h"
@@ -335,14 +336,7 @@ static int on_logs_option(struct cli *cli, int opt, const char *arg, void *ctx)
 	return CLI_EXIT_USAGE;
 }
 
-enum { LOG_POLL_MS = 200, LOG_BATCH = 64 };
-
-struct log_reader {
-	char attempt[24];
-	long next_seq;
-	bool ended;
-	struct sl_strbuf *into; /* NULL: write to stdout */
-};
+enum { LOG_POLL_MS = 200 };
 
 static void sleep_ms(int ms)
 {
@@ -351,44 +345,18 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/*
- * Read the next batch of chunks. Returns 0 and sets `*more` when a full
- * batch came (read again at once). A gap in seq (a chunk not yet
- * committed) stops the batch, unless the attempt has ended.
- */
-static int log_read(struct sl_db *db, struct log_reader *lr, bool *more, struct sl_strbuf *err)
+/* The next batch of chunks, to stdout unless `into` (--json) is given. */
+static int log_read(struct sl_db *db, struct sl_log_reader *lr, struct sl_strbuf *into, bool *more,
+                    struct sl_strbuf *err)
 {
-	struct sl_rows *r = NULL;
-	int rc = sl_view_log_chunks(db, lr->attempt, lr->next_seq, &r, err);
+	struct sl_strbuf out = SL_STRBUF_INIT;
+	int rc = sl_log_read(db, lr, into ? into : &out, more, err);
 
-	if (rc)
-		return rc;
-	*more = false;
-	lr->ended = sl_rows_nr(r) > 0 && sl_rows_bool(r, 0, 0);
-	for (int i = 0; i < sl_rows_nr(r) && !sl_rows_null(r, i, 1); i++) {
-		long s = (long)sl_rows_int(r, i, 1, 0);
-		unsigned char *data;
-		size_t len;
-
-		if (s != lr->next_seq && !lr->ended)
-			break;
-		data = PQunescapeBytea((const unsigned char *)sl_rows_value(r, i, 2), &len);
-		if (!data) {
-			sl_strbuf_adds(err, "out of memory decoding a log chunk");
-			rc = SL_ERR;
-			break;
-		}
-		if (lr->into)
-			sl_strbuf_add(lr->into, data, len);
-		else
-			fwrite(data, 1, len, stdout);
-		PQfreemem(data);
-		lr->next_seq = s + 1;
-		*more = i + 1 == LOG_BATCH;
-	}
-	if (!lr->into)
+	if (!into) {
+		fwrite(out.buf, 1, out.len, stdout);
 		fflush(stdout);
-	sl_rows_free(r);
+	}
+	sl_strbuf_release(&out);
 	return rc;
 }
 
@@ -493,7 +461,7 @@ static int run_logs(struct cli *cli, int argc, char **argv)
 {
 	struct logs_opts o = {0, false};
 	struct sl_strbuf err = SL_STRBUF_INIT, log = SL_STRBUF_INIT;
-	struct log_reader lr = {"", 0, false, NULL};
+	struct sl_log_reader lr = {"", 0, false};
 	struct sl_run_ref ref;
 	struct sl_db *db;
 	struct cli_args args;
@@ -517,10 +485,8 @@ static int run_logs(struct cli *cli, int argc, char **argv)
 	if (rc)
 		goto fail;
 	snprintf(lr.attempt, sizeof(lr.attempt), "%s", sl_rows_value(a, 0, 0));
-	if (cli->json)
-		lr.into = &log;
 	for (;;) {
-		rc = log_read(db, &lr, &more, &err);
+		rc = log_read(db, &lr, cli->json ? &log : NULL, &more, &err);
 		if (rc)
 			goto fail;
 		if (more)

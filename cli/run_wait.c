@@ -126,11 +126,11 @@ static void print_changes(struct sl_db *db, const char *dag_id, const char *run_
 	}
 	for (int i = 0; i < *seen_nr; i++) {
 		struct wait_seen *w = &(*seen)[i];
-		const char *task = sl_rows_str(r, i, RUNS_SHOW_TASK);
-		const char *state = sl_rows_str(r, i, RUNS_SHOW_TASK_STATE);
-		const char *max_tries = sl_rows_value(r, i, RUNS_SHOW_MAX_TRIES);
-		int64_t try_number = sl_rows_int(r, i, RUNS_SHOW_TRY, 0);
-		int64_t poke_number = sl_rows_int(r, i, RUNS_SHOW_POKE, 1);
+		const char *task = sl_rows_str(r, i, SL_RUN_SHOW_TASK);
+		const char *state = sl_rows_str(r, i, SL_RUN_SHOW_TASK_STATE);
+		const char *max_tries = sl_rows_value(r, i, SL_RUN_SHOW_MAX_TRIES);
+		int64_t try_number = sl_rows_int(r, i, SL_RUN_SHOW_TRY, 0);
+		int64_t poke_number = sl_rows_int(r, i, SL_RUN_SHOW_POKE, 1);
 
 		if (!task || (w->state && !strcmp(w->state, state) && w->try_number == try_number &&
 		              w->poke_number == poke_number))
@@ -160,23 +160,15 @@ static void print_changes(struct sl_db *db, const char *dag_id, const char *run_
 }
 
 /* The finished run, with its callbacks (just created, so not run yet). */
-static void print_final_json(struct sl_db *db, const char *dag_id, const char *run_id,
-                             const struct sl_rows *r)
+static void print_final_json(struct sl_db *db, const char *dag_id, const char *run_id)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT;
-	struct sl_rows *cb = NULL, *tries = NULL;
 	json_t *show;
 
-	if (sl_view_run_tries(db, dag_id, run_id, &tries, &err))
+	if (sl_run_show_doc(db, dag_id, run_id, &show, &err))
 		cli_error("%s", err.buf);
-	show = runs_show_json(dag_id, run_id, r, tries);
-	sl_strbuf_reset(&err);
-	if (sl_view_run_callbacks(db, dag_id, run_id, &cb, &err))
-		cli_error("%s", err.buf);
-	runs_callbacks_json(show, cb);
-	cli_print_json(show);
-	sl_rows_free(cb);
-	sl_rows_free(tries);
+	else
+		cli_print_json(show);
 	sl_strbuf_release(&err);
 }
 
@@ -217,7 +209,7 @@ int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, const char 
 			listen_gen = sl_db_reconnects(db);
 		}
 		if (!rc)
-			rc = runs_show_load(db, dag_id, run_id, &r, &err);
+			rc = sl_run_show_load(db, dag_id, run_id, &r, &err);
 		/* PostgreSQL restarting: the run goes on, so does the wait. */
 		if (rc == SL_EUNAVAIL && down_ms < WAIT_OUTAGE_MAX_MS) {
 			if (!down_ms)
@@ -233,12 +225,12 @@ int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, const char 
 		if (rc)
 			break;
 		down_ms = 0;
-		state = sl_rows_value(r, 0, RUNS_SHOW_STATE);
+		state = sl_rows_value(r, 0, SL_RUN_SHOW_STATE);
 		if (!cli->json)
 			print_changes(db, dag_id, run_id, r, &seen, &seen_nr);
 		if (sl_run_state_final(state)) {
 			if (cli->json)
-				print_final_json(db, dag_id, run_id, r);
+				print_final_json(db, dag_id, run_id);
 			else
 				printf("run %s %s\n", run_id, state);
 			rc = strcmp(state, "success") ? CLI_EXIT_FAILED : CLI_EXIT_OK;

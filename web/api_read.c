@@ -39,6 +39,28 @@ void web_api_openapi(struct web_call *c, struct sl_db *db)
 	web_answer(c, 200, "application/json", web_openapi_json, web_openapi_json_len);
 }
 
+json_t *web_dag_row_json(const struct sl_rows *res, int row)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_schedule s = SL_SCHEDULE_INIT;
+	bool readable = sl_dags_schedule_read(res, row, &s, &err) == 0;
+	json_t *doc;
+
+	if (!readable) {
+		/* As the CLI does: the row is listed, its next run is null. */
+		struct sl_strbuf q = SL_STRBUF_INIT;
+
+		sl_log_quote(&q, err.buf);
+		sl_log("warn", "dag_unreadable", "dag=%s error=%s",
+		       sl_rows_str(res, row, SL_DAGS_COL_ID), q.buf);
+		sl_strbuf_release(&q);
+	}
+	doc = sl_dags_row_json(res, row, &s, readable);
+	sl_schedule_release(&s);
+	sl_strbuf_release(&err);
+	return doc;
+}
+
 /*
  * GET /api/v1/events[?dag=ID]: the caller may read, and the DAG exists; the
  * stream itself starts on the loop (events.c).
@@ -73,24 +95,9 @@ void web_api_dags(struct web_call *c, struct sl_db *db)
 		goto out;
 	}
 	list = json_array();
-	for (int row = 0; list && row < sl_rows_nr(res); row++) {
-		struct sl_schedule s = SL_SCHEDULE_INIT;
-		bool readable = sl_dags_schedule_read(res, row, &s, &err) == 0;
-
-		if (!readable) {
-			/* As the CLI does: the row is listed, its next run is null. */
-			struct sl_strbuf q = SL_STRBUF_INIT;
-
-			sl_log_quote(&q, err.buf);
-			sl_log("warn", "dag_unreadable", "dag=%s error=%s",
-			       sl_rows_str(res, row, SL_DAGS_COL_ID), q.buf);
-			sl_strbuf_release(&q);
-			sl_strbuf_reset(&err);
-		}
-		if (json_array_append_new(list, sl_dags_row_json(res, row, &s, readable)))
+	for (int row = 0; list && row < sl_rows_nr(res); row++)
+		if (json_array_append_new(list, web_dag_row_json(res, row)))
 			json_decref(list), list = NULL;
-		sl_schedule_release(&s);
-	}
 	web_json(c, 200, list);
 out:
 	sl_rows_free(res);

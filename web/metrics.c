@@ -12,31 +12,26 @@
 #include "sluice/views.h"
 #include "web.h"
 
+/* In metrics_web's order: a row's first column is its family's place here, from 1. */
 static const struct family {
-	const char *key, *name, *help;
+	const char *name, *help;
 	const char *labels[2];
 	size_t labels_nr;
 } families[] = {
-    {"runs", "sluice_runs", "Runs kept in the database, by DAG and state.", {"dag", "state"}, 2},
-    {"task_instances",
-     "sluice_task_instances",
+    {"sluice_runs", "Runs kept in the database, by DAG and state.", {"dag", "state"}, 2},
+    {"sluice_task_instances",
      "Task instances of the runs not finished, by DAG and state.",
      {"dag", "state"},
      2},
-    {"last_run",
-     "sluice_dag_last_run_duration_seconds",
+    {"sluice_dag_last_run_duration_seconds",
      "How long the DAG's finished run of latest logical date took, and how it ended.",
      {"dag", "state"},
      2},
-    {"dags", "sluice_dags", "DAGs known and not removed, by paused.", {"paused"}, 1},
-    {"load_errors",
-     "sluice_load_errors",
-     "Load errors of DAG files at the current commit.",
-     {0},
-     0},
+    {"sluice_dags", "DAGs known and not removed, by paused.", {"paused"}, 1},
+    {"sluice_load_errors", "Load errors of DAG files at the current commit.", {0}, 0},
 };
 
-/* metrics_web's rows, family by family, in the table's order. */
+/* metrics_web's rows, family by family. */
 static void write_families(struct sl_strbuf *out, const struct sl_rows *rows)
 {
 	int row = 0;
@@ -45,7 +40,7 @@ static void write_families(struct sl_strbuf *out, const struct sl_rows *rows)
 		const struct family *fam = &families[f];
 
 		sl_metrics_write_header(out, fam->name, SL_METRIC_GAUGE, fam->help);
-		for (; row < sl_rows_nr(rows) && !strcmp(sl_rows_value(rows, row, 0), fam->key);
+		for (; row < sl_rows_nr(rows) && sl_rows_int(rows, row, 0, 0) == (int64_t)f + 1;
 		     row++) {
 			const char *values[2] = {sl_rows_value(rows, row, 1),
 			                         sl_rows_value(rows, row, 2)};

@@ -64,7 +64,7 @@ struct web_route {
 
 #define WEB_PARAMS_MAX  4
 #define WEB_QUERY_MAX   16
-#define WEB_HEADERS_MAX 8
+#define WEB_HEADERS_MAX 8 /* a ranged log answer alone sets four (api_runs.c) */
 
 struct web_header {
 	const char *name; /* a static lowercase name */
@@ -177,6 +177,19 @@ void web_api_health(struct web_call *c, struct sl_db *db);
 void web_api_version(struct web_call *c, struct sl_db *db);
 void web_api_openapi(struct web_call *c, struct sl_db *db);
 void web_api_dags(struct web_call *c, struct sl_db *db);
+struct sl_rows;
+/* Row `row` of sl_view_dags as `dags list --json` shows it. */
+json_t *web_dag_row_json(const struct sl_rows *res, int row);
+
+/* api_runs.c */
+void web_api_dag(struct web_call *c, struct sl_db *db);
+void web_api_dag_source(struct web_call *c, struct sl_db *db);
+void web_api_runs(struct web_call *c, struct sl_db *db);
+void web_api_run(struct web_call *c, struct sl_db *db);
+void web_api_log(struct web_call *c, struct sl_db *db);
+void web_api_pools(struct web_call *c, struct sl_db *db);
+void web_api_workers(struct web_call *c, struct sl_db *db);
+void web_api_status(struct web_call *c, struct sl_db *db);
 
 /* metrics.c: GET /metrics from the database */
 void web_api_metrics(struct web_call *c, struct sl_db *db);

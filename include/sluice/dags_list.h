@@ -3,6 +3,12 @@
 
 #ifndef SLUICE_LAYER_DB
 #error "sluice/dags_list.h: this target does not link the database layer (docs/architecture.md)"
+/**
+ * The rows of sl_view_load_errors or sl_view_dag_errors as `sluice dags
+ * errors --json` prints them: [{"file", "line", "column", "message", "dag"}].
+ */
+json_t *sl_load_errors_json(const struct sl_rows *res);
+
 #endif
 
 #include <jansson.h>
@@ -68,5 +74,11 @@ json_t *sl_dags_interval_json(const struct sl_interval *iv, const struct sl_tz *
  */
 json_t *sl_dags_row_json(const struct sl_rows *res, int row, const struct sl_schedule *s,
                          bool readable);
+
+/**
+ * The rows of sl_view_load_errors or sl_view_dag_errors as `sluice dags
+ * errors --json` prints them: [{"file", "line", "column", "message", "dag"}].
+ */
+json_t *sl_load_errors_json(const struct sl_rows *res);
 
 #endif

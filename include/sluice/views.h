@@ -45,6 +45,19 @@ int sl_view_dags(struct sl_db *db, const char *dag_id, struct sl_rows **out, str
 /** dags_errors: the load errors at the current commit. */
 int sl_view_load_errors(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err);
 
+/** dags_versions: the newest `limit` versions of DAG `dag_id`, newest first. */
+int sl_view_dag_versions(struct sl_db *db, const char *dag_id, long limit, struct sl_rows **out,
+                         struct sl_strbuf *err);
+/** dags_dag_errors: the load errors of DAG `dag_id` at the current commit. */
+int sl_view_dag_errors(struct sl_db *db, const char *dag_id, struct sl_rows **out,
+                       struct sl_strbuf *err);
+/**
+ * dags_source: the version of DAG `dag_id` at `commit` (lowercase hex, full
+ * or abbreviated): none, one, or two when the abbreviation is ambiguous.
+ */
+int sl_view_dag_source(struct sl_db *db, const char *dag_id, const char *commit,
+                       struct sl_rows **out, struct sl_strbuf *err);
+
 /** pools_list: every pool, or only `name` when it is not NULL. */
 /**
  * metrics_web: sluice-web's /metrics from the database, one row per sample
@@ -56,6 +69,20 @@ int sl_view_pools(struct sl_db *db, const char *name, struct sl_rows **out, stru
 /** runs_list: the latest `limit` runs of `dag_id` (NULL: all) in `state` (NULL: any). */
 int sl_view_runs(struct sl_db *db, const char *dag_id, const char *state, long limit,
                  struct sl_rows **out, struct sl_strbuf *err);
+/** What runs_page selects: NULL / false for "any". Times in microseconds. */
+struct sl_runs_page {
+	const char *dag_id;
+	const char *state;
+	const char *run_type;
+	bool has_since, has_until, has_after;
+	int64_t since_us, until_us;
+	int64_t after_us, after_pk; /* the cursor: the last row of the previous page */
+	long limit;
+};
+
+/** runs_page: one page of a DAG's runs, newest first (keyset, no OFFSET). */
+int sl_view_runs_page(struct sl_db *db, const struct sl_runs_page *q, struct sl_rows **out,
+                      struct sl_strbuf *err);
 /** runs_show: run `run_id` of `dag_id` and its tasks; no row when there is no such run. */
 int sl_view_run(struct sl_db *db, const char *dag_id, const char *run_id, struct sl_rows **out,
                 struct sl_strbuf *err);

@@ -83,3 +83,16 @@ json_t *sl_dags_row_json(const struct sl_rows *res, int row, const struct sl_sch
 	                 next, "next_run_at", at, "next_data_interval_start", from,
 	                 "next_data_interval_end", to);
 }
+
+json_t *sl_load_errors_json(const struct sl_rows *res)
+{
+	json_t *list = json_array();
+
+	for (int row = 0; row < sl_rows_nr(res); row++)
+		json_array_append_new(
+		    list, json_pack("{s:s, s:I, s:I, s:s, s:s?}", "file", sl_rows_str(res, row, 0),
+		                    "line", (json_int_t)sl_rows_int(res, row, 1, 0), "column",
+		                    (json_int_t)sl_rows_int(res, row, 2, 0), "message",
+		                    sl_rows_str(res, row, 3), "dag", sl_rows_str(res, row, 4)));
+	return list;
+}

@@ -110,6 +110,31 @@ int sl_view_load_errors(struct sl_db *db, struct sl_rows **out, struct sl_strbuf
 	return view(db, SL_Q_DAGS_ERRORS, 0, NULL, out, err);
 }
 
+int sl_view_dag_versions(struct sl_db *db, const char *dag_id, long limit, struct sl_rows **out,
+                         struct sl_strbuf *err)
+{
+	struct num n;
+	const char *params[] = {dag_id, num(&n, limit)};
+
+	return view(db, SL_Q_DAGS_VERSIONS, 2, params, out, err);
+}
+
+int sl_view_dag_errors(struct sl_db *db, const char *dag_id, struct sl_rows **out,
+                       struct sl_strbuf *err)
+{
+	const char *params[] = {dag_id};
+
+	return view(db, SL_Q_DAGS_DAG_ERRORS, 1, params, out, err);
+}
+
+int sl_view_dag_source(struct sl_db *db, const char *dag_id, const char *commit,
+                       struct sl_rows **out, struct sl_strbuf *err)
+{
+	const char *params[] = {dag_id, commit};
+
+	return view(db, SL_Q_DAGS_SOURCE, 2, params, out, err);
+}
+
 int sl_view_web_metrics(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err)
 {
 	return view(db, SL_Q_METRICS_WEB, 0, NULL, out, err);
@@ -129,6 +154,22 @@ int sl_view_runs(struct sl_db *db, const char *dag_id, const char *state, long l
 	const char *params[] = {dag_id, state, num(&n, limit)};
 
 	return view(db, SL_Q_RUNS_LIST, 3, params, out, err);
+}
+
+int sl_view_runs_page(struct sl_db *db, const struct sl_runs_page *q, struct sl_rows **out,
+                      struct sl_strbuf *err)
+{
+	struct num since, until, after, pk, limit;
+	const char *params[] = {q->dag_id,
+	                        q->state,
+	                        q->run_type,
+	                        q->has_since ? num(&since, q->since_us) : NULL,
+	                        q->has_until ? num(&until, q->until_us) : NULL,
+	                        q->has_after ? num(&after, q->after_us) : NULL,
+	                        q->has_after ? num(&pk, q->after_pk) : NULL,
+	                        num(&limit, q->limit)};
+
+	return view(db, SL_Q_RUNS_PAGE, 8, params, out, err);
 }
 
 int sl_view_run(struct sl_db *db, const char *dag_id, const char *run_id, struct sl_rows **out,

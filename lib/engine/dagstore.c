@@ -56,6 +56,7 @@ struct file_result {
 	enum outcome outcome;
 	char *dag_id;     /* NULL: failed and unknown */
 	char *definition; /* FILE_LOADED: the JSON text */
+	char *source;     /* FILE_LOADED: the file's text (UTF-8, no NUL: the loader checked) */
 	bool paused;      /* FILE_LOADED: the file's `paused:` */
 	struct version_columns cols;
 };
@@ -124,6 +125,7 @@ static void sync_clear(struct sync *s)
 		free(s->files[i].blob_id);
 		free(s->files[i].dag_id);
 		free(s->files[i].definition);
+		free(s->files[i].source);
 		free(s->files[i].cols.schedule);
 		free(s->files[i].cols.timezone);
 	}
@@ -384,6 +386,7 @@ static int visit(const struct sl_gitsrc_file *f, void *ctx, struct sl_strbuf *er
 	fr->paused = dag->paused;
 	version_columns_set(&fr->cols, dag);
 	fr->definition = json ? json_dumps(json, JSON_COMPACT) : NULL;
+	fr->source = sl_xstrndup(f->data, f->size);
 	json_decref(json);
 	if (!fr->definition) {
 		sl_strbuf_addf(err, "%s: cannot convert DAG '%s' to JSON", f->path, dag->id);
@@ -398,7 +401,7 @@ out:
 static int store_loaded(struct sl_db *db, struct sync *s, const struct file_result *fr,
                         struct sl_strbuf *err)
 {
-	const char *p[12] = {fr->dag_id, fr->paused ? "true" : "false"};
+	const char *p[13] = {fr->dag_id, fr->paused ? "true" : "false"};
 	const struct current *c = find_dag(s, fr->dag_id);
 	char version_id[32];
 	PGresult *r = NULL;
@@ -418,7 +421,8 @@ static int store_loaded(struct sl_db *db, struct sync *s, const struct file_resu
 	p[9] = fr->cols.catchup ? "true" : "false";
 	p[10] = fr->cols.max_active_runs.buf;
 	p[11] = fr->cols.max_active_tasks.buf;
-	rc = exec(db, SL_Q_DAGSTORE_VERSION, 12, p, &r, err);
+	p[12] = fr->source;
+	rc = exec(db, SL_Q_DAGSTORE_VERSION, 13, p, &r, err);
 	if (rc)
 		return rc;
 	if (PQntuples(r) != 1) {

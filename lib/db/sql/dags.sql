@@ -61,3 +61,46 @@ SELECT e.path, e.line, e.col, e.message, e.dag_id
   FROM load_errors e
   JOIN source_state s ON s.commit = e.commit
  ORDER BY e.path, e.line, e.col, e.error_id
+
+-- name: dags_versions
+-- GET /api/v1/dags/{dag}: the newest $2 versions of DAG $1, newest first
+-- (dag_versions_dag_version_key): commit, file, when stored (seconds),
+-- whether its text is stored (migration 0015), whether it is the latest.
+SELECT v.commit, v.path, floor(extract(epoch FROM v.created_at))::bigint,
+       v.source IS NOT NULL, v.version_id = d.latest_version_id
+  FROM dag_versions v
+  JOIN dags d ON d.dag_id = v.dag_id
+ WHERE v.dag_id = $1
+ ORDER BY v.version_id DESC
+ LIMIT $2
+
+-- name: dags_dag_errors
+-- The load errors of DAG $1 at the current commit, as dags_errors: those
+-- that name it, and those of the file of its latest version that name no
+-- DAG (the `dag:` key itself failed), as runs_pin finds them.
+SELECT e.path, e.line, e.col, e.message, e.dag_id
+  FROM load_errors e
+  JOIN source_state s ON s.commit = e.commit
+ WHERE e.dag_id = $1
+    OR (e.dag_id IS NULL
+        AND e.path = (SELECT v.path
+                        FROM dags d
+                        JOIN dag_versions v ON v.version_id = d.latest_version_id
+                       WHERE d.dag_id = $1))
+ ORDER BY e.path, e.line, e.col, e.error_id
+
+-- name: dags_source
+-- The version of DAG $1 at commit $2, a full or abbreviated id in
+-- lowercase hex: the version stored at that commit, or the one that the
+-- runs at that commit pin (a push that changes only scripts moves a run's
+-- commit, not its version). Its commit, path and text (NULL before
+-- migration 0015). Two rows mean the abbreviation is ambiguous.
+SELECT v.commit, v.path, v.source
+  FROM dag_versions v
+ WHERE v.dag_id = $1
+   AND (starts_with(v.commit, $2)
+        OR v.version_id IN (SELECT r.version_id
+                              FROM runs r
+                             WHERE r.dag_id = $1 AND starts_with(r.commit, $2)))
+ ORDER BY v.version_id DESC
+ LIMIT 2

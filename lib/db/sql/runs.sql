@@ -387,3 +387,31 @@ SELECT run_id
           LIMIT 1)) c
  ORDER BY k
  LIMIT 1
+
+-- name: runs_page
+-- GET /api/v1/dags/{dag}/runs: the runs of DAG $1 in state $2, of type $3,
+-- of logical date from $4 to $5 (microseconds; each NULL: any), newest
+-- logical date first, then newest run_pk: a total order, so that keyset
+-- pages after the cursor ($6 the last row's logical date in microseconds,
+-- $7 its run_pk; NULL: from the top) neither skip nor repeat a run when
+-- others are inserted meanwhile. $8 rows at most. The columns of
+-- runs_list, then run_pk. runs_dag_logical_date_idx serves the order.
+SELECT r.dag_id, r.run_id, r.state, r.run_type,
+       (extract(epoch FROM r.logical_date) * 1000000)::bigint,
+       (extract(epoch FROM r.started_at) * 1000000)::bigint,
+       (extract(epoch FROM r.ended_at) * 1000000)::bigint,
+       (extract(epoch FROM now()) * 1000000)::bigint,
+       r.run_pk
+  FROM runs r
+ WHERE r.dag_id = $1
+   AND ($2::text IS NULL OR r.state = $2)
+   AND ($3::text IS NULL OR r.run_type = $3)
+   AND ($4::bigint IS NULL
+        OR r.logical_date >= to_timestamp(0) + $4::bigint * interval '1 microsecond')
+   AND ($5::bigint IS NULL
+        OR r.logical_date <= to_timestamp(0) + $5::bigint * interval '1 microsecond')
+   AND ($6::bigint IS NULL
+        OR (r.logical_date, r.run_pk)
+           < (to_timestamp(0) + $6::bigint * interval '1 microsecond', $7::bigint))
+ ORDER BY r.logical_date DESC, r.run_pk DESC
+ LIMIT $8

@@ -1,4 +1,4 @@
--- 0015_web_sessions: the web UI's sign-in sessions (docs/web.md, "Signing
+-- 0016_web_sessions: the web UI's sign-in sessions (docs/web.md, "Signing
 -- in"; docs/security.md, "UI sessions and CSRF").
 --
 -- A session is found by the SHA-256 of the random secret its browser holds

@@ -1,0 +1,11 @@
+-- 0015_dag_version_source: the text of each DAG version's file, stored
+-- with the version by the refresh that loaded it (lib/engine/dagstore.c,
+-- in the same transaction), so that sluice-web, which never reads git,
+-- can show a DAG's file at any of its versions
+-- (GET /api/v1/dags/{dag}/versions/{commit}/source).
+--
+-- A loaded file is UTF-8 without a NUL byte (the loader refuses anything
+-- else) and at most 1 MiB, so `text` holds it as it is. Versions stored
+-- before this migration have no text (NULL): SQL cannot read git to fill
+-- them in, and the API says so for them.
+ALTER TABLE dag_versions ADD COLUMN source text;
