@@ -39,6 +39,7 @@ for f in hello nightly_etl db_backup daily_report; do
 done
 "$SLUICE" trigger hello --run-id h1 --logical-date 2026-03-02T00:00:00Z >/dev/null || exit 1
 pg_sql "UPDATE runs SET state = 'success', started_at = now() - interval '1 minute', ended_at = now() WHERE run_id = 'h1'" >/dev/null
+pg_sql "UPDATE task_instances SET state = 'success', try_number = 1, started_at = now() - interval '50 seconds', ended_at = now() - interval '40 seconds' WHERE run_pk = (SELECT run_pk FROM runs WHERE run_id = 'h1')" >/dev/null
 "$SLUICE" dags pause nightly_etl >/dev/null || exit 1
 # daily_report does not load at the current commit.
 pg_sql "INSERT INTO source_state (repo, path, commit) VALUES ('/srv/dags', '', '0000000000000000000000000000000000000002')" >/dev/null

@@ -316,6 +316,16 @@ def run(driver):
         grid = wait(driver, EC.presence_of_element_located((By.ID, "grid")))
         heads = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#grid .run-id")]
         ok(grid is not None and "h1" in heads, "hello's page draws the grid with run h1", heads)
+        cells = driver.find_elements(By.CSS_SELECTOR, "#grid button.cell")
+        got = [(c.get_attribute("data-state"), c.text) for c in cells]
+        ok(len(cells) == 3 and all(g == ("success", "✓S") for g in got),
+           "a cell per task of h1, each with its state's letter", got)
+        if cells:
+            cells[0].send_keys(Keys.ENTER)
+            panel = wait(driver, lambda d: "Duration" in d.find_element(By.ID, "cell-details").text)
+            text = driver.find_element(By.ID, "cell-details").text
+            ok(panel and "h1" in text and "greet" in text and "10s" in text,
+               "Enter on a cell shows its details (run, task, duration)", text)
         shot(driver, "dag-grid-1280")
 
     errors = console_errors(driver)
