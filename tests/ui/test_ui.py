@@ -112,69 +112,6 @@ def main():
             f.write("%d %d\n" % (n - FIRST + 1, failed))
 
 
-# Until this daemon serves a DAG's runs, the grid is checked against
-# answers of the documented shapes ({"runs": [...], "next_cursor"} and
-# `sluice runs show --json`'s document), put in place of fetch's before
-# the page's own scripts run.
-FAKE_RUNS = """
-(() => {
-  const real = window.fetch.bind(window);
-  const t = (task, state, tries, exit, started, ended) => ({task, state, try_number: tries,
-    started_at: started, ended_at: ended, exit_code: exit, worker: "w1"});
-  const docs = {
-    r1: {dag: "hello", run_id: "r1", state: "success", logical_date: "2026-03-01T00:00:00Z",
-         tasks: [t("greet", "success", 1, 0, "2026-03-01T00:00:01Z", "2026-03-01T00:00:04Z"),
-                 t("count", "success", 1, 0, "2026-03-01T00:00:05Z", "2026-03-01T00:01:05Z")]},
-    r2: {dag: "hello", run_id: "r2", state: "failed", logical_date: "2026-03-02T00:00:00Z",
-         tasks: [t("greet", "success", 1, 0, "2026-03-02T00:00:01Z", "2026-03-02T00:00:03Z"),
-                 t("count", "failed", 2, 1, "2026-03-02T00:00:04Z", "2026-03-02T00:00:09Z")]},
-  };
-  const json = (o) => new Response(JSON.stringify(o),
-                                   {status: 200, headers: {"Content-Type": "application/json"}});
-  window.fetch = async (url, opts) => {
-    const path = new URL(url, location.href).pathname;
-    if (path === "/api/v1/openapi.json") {
-      const d = await (await real(url, opts)).json();
-      d.paths["/api/v1/dags/{dag}/runs"] = {get: {}};
-      return json(d);
-    }
-    if (path === "/api/v1/dags/hello/runs")
-      return json({runs: [docs.r2, docs.r1].map(({tasks, ...r}) => r), next_cursor: null});
-    const m = path.match(/^\\/api\\/v1\\/dags\\/hello\\/runs\\/([^/]+)$/);
-    if (m) return json(docs[decodeURIComponent(m[1])]);
-    return real(url, opts);
-  };
-})();
-"""
-
-
-def grid_with_fake_runs(driver):
-    print("# the runs routes are not on this daemon: the grid is shown fake runs")
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": FAKE_RUNS})
-    driver.get(URL + "/?fake-runs#/dags/hello")  # a new document, so that the script runs
-    grid = wait(driver, EC.presence_of_element_located((By.ID, "grid")))
-    ok(grid is not None, "a DAG's page draws the grid of its runs",
-       driver.find_element(By.ID, "main").text + "\n" + str(driver.get_log("browser")))
-    if not grid:
-        return
-    rows = [r.find_element(By.TAG_NAME, "th").text
-            for r in grid.find_elements(By.CSS_SELECTOR, "tbody tr")]
-    ok(rows == ["greet", "count"], "one row per task", rows)
-    cells = grid.find_elements(By.CSS_SELECTOR, "tbody tr:nth-child(2) button.cell")
-    got = [(c.get_attribute("data-state"), c.text) for c in cells]
-    ok(got == [("success", "✓S"), ("failed", "✗F")],
-       "one column per run, oldest first, each cell with its state's letter", got)
-    ok("try 2" in cells[1].get_attribute("title") and "5s" in cells[1].get_attribute("title"),
-       "hovering a cell tells its try and duration", cells[1].get_attribute("title"))
-    cells[1].send_keys(Keys.ENTER)  # a button: the keyboard opens it too
-    panel = wait(driver, lambda d: "Exit code" in d.find_element(By.ID, "cell-details").text and
-                 d.find_element(By.ID, "cell-details"))
-    text = panel.text if panel else ""
-    ok("r2" in text and "count" in text and "w1" in text and "\n1\n" in "\n" + text + "\n",
-       "Enter on a cell shows its details: run, task, worker, exit code", text)
-    shot(driver, "dag-grid-1280")
-
-
 def run(driver):
     viewport(driver, 1280, 720, False)
     driver.get(URL + "/")
@@ -299,34 +236,43 @@ def run(driver):
               not d.find_elements(By.XPATH, "//*[contains(text(), 'Loading runs')]"))
     ok(h1 is not None and driver.current_url.endswith("#/dags/hello"),
        "a DAG's link opens #/dags/hello")
-    if "/api/v1/dags/{dag}/graph" in doc["paths"]:
-        img = wait(driver, lambda d: d.execute_script(
-            "const i = document.getElementById('dag-graph');"
-            "return i && i.complete && i.naturalWidth > 0"))
-        ok(img, "the DAG's graph is drawn (an SVG image, fetched with the session cookie)")
+    img = wait(driver, lambda d: d.execute_script(
+        "const i = document.getElementById('dag-graph');"
+        "return i && i.complete && i.naturalWidth > 0"))
+    ok(img, "the DAG's graph is drawn (an SVG image, fetched with the session cookie)")
     shot(driver, "dag-1280")
     driver.back()
     ok(wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "#dags tbody tr"))) is not None,
        "Back returns to the list")
 
-    if "/api/v1/dags/{dag}/runs" not in doc["paths"]:
-        grid_with_fake_runs(driver)
-    else:
-        driver.get(URL + "/#/dags/hello")
-        grid = wait(driver, EC.presence_of_element_located((By.ID, "grid")))
-        heads = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#grid .run-id")]
-        ok(grid is not None and "h1" in heads, "hello's page draws the grid with run h1", heads)
-        cells = driver.find_elements(By.CSS_SELECTOR, "#grid button.cell")
-        got = [(c.get_attribute("data-state"), c.text) for c in cells]
-        ok(len(cells) == 3 and all(g == ("success", "✓S") for g in got),
-           "a cell per task of h1, each with its state's letter", got)
-        if cells:
-            cells[0].send_keys(Keys.ENTER)
-            panel = wait(driver, lambda d: "Duration" in d.find_element(By.ID, "cell-details").text)
-            text = driver.find_element(By.ID, "cell-details").text
-            ok(panel and "h1" in text and "greet" in text and "10s" in text,
-               "Enter on a cell shows its details (run, task, duration)", text)
-        shot(driver, "dag-grid-1280")
+    # The DAG's page: the grid of its runs by task (GET /api/v1/dags/{dag}/runs
+    # and each run's document).
+    driver.get(URL + "/#/dags/hello")
+    grid = wait(driver, EC.presence_of_element_located((By.ID, "grid")))
+    heads = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#grid .run-id")]
+    ok(grid is not None and "h1" in heads, "hello's page draws the grid with run h1", heads)
+    cells = driver.find_elements(By.CSS_SELECTOR, "#grid button.cell")
+    got = [(c.get_attribute("data-state"), c.text) for c in cells]
+    ok(len(cells) == 3 and all(g == ("success", "✓S") for g in got),
+       "a cell per task of h1, each with its state's letter", got)
+    if cells:
+        cells[0].send_keys(Keys.ENTER)
+        panel = wait(driver, lambda d: "Duration" in d.find_element(By.ID, "cell-details").text)
+        text = driver.find_element(By.ID, "cell-details").text
+        ok(panel and "h1" in text and "greet" in text and "10s" in text,
+           "Enter on a cell shows its details (run, task, duration)", text)
+    shot(driver, "dag-grid-1280")
+    subprocess.run([os.environ["SLUICE"], "trigger", "hello", "--run-id", "live2",
+                    "--logical-date", "2026-03-04T00:00:00Z"], check=True, stdout=subprocess.DEVNULL)
+    run_ids = ("return [...document.querySelectorAll('#grid .run-id')]"
+               ".map((e) => e.textContent)")
+    ok(wait(driver, lambda d: "live2" in d.execute_script(run_ids), 15),
+       "a run triggered meanwhile gets its column in the grid by itself")
+
+    driver.get(URL + "/#/dags/nope")
+    note = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "main .notice"))
+    ok(note and "nope" in note[0].text, "an unknown DAG's page says so",
+       note[0].text if note else driver.find_element(By.ID, "main").text)
 
     errors = console_errors(driver)
     ok(not errors, "no errors in the console (no CSP violation, no failed script)", errors)

@@ -1,7 +1,7 @@
 // A DAG's page (#/dags/NAME): the grid of its latest runs (columns) by
 // task (rows), as Airflow's grid view; a cell's title gives the try and
 // the duration, a click its details.
-import {api, ApiError, hasOperation} from "./api.js";
+import {api, ApiError} from "./api.js";
 import {duration, h, when} from "./dom.js";
 import {legend, stateBadge} from "./states.js";
 
@@ -59,20 +59,11 @@ function graph(dag) {
     h("figcaption", {class: "muted"}, "The latest version's tasks, laid out by Graphviz."));
 }
 
-export async function renderDag(main, session, dag) {
+// Draws the page (`again`: over itself, without the loading note); returns
+// a function that draws it again with fresh data.
+export async function renderDag(main, session, dag, again = false) {
   const title = h("h1", {}, h("a", {href: "#/dags"}, "DAGs"), " / ", dag);
-  main.replaceChildren(title, h("p", {class: "muted"}, "Loading runs…"));
-  const [hasRuns, hasGraph] = await Promise.all([
-    hasOperation("GET", "/api/v1/dags/{dag}/runs"),
-    hasOperation("GET", "/api/v1/dags/{dag}/graph"),
-  ]);
-  const pic = hasGraph ? [graph(dag)] : [];
-  if (!hasRuns) {
-    main.replaceChildren(title, h("p", {class: "notice", role: "status"},
-      "This sluice-web does not serve a DAG's runs yet: the grid will appear once it does."),
-      ...pic);
-    return;
-  }
+  if (!again) main.replaceChildren(title, h("p", {class: "muted"}, "Loading runs…"));
   let list;
   try {
     list = await api("GET", `/api/v1/dags/${encodeURIComponent(dag)}/runs?limit=${RUNS}`);
@@ -88,6 +79,6 @@ export async function renderDag(main, session, dag) {
   const info = new Map(runs.map((r, i) => [r.run_id, docs[i] || {tasks: []}]));
   main.replaceChildren(title, ...(runs.length ? grid(dag, runs, info)
                                              : [h("p", {class: "muted"}, "No runs yet.")]),
-                       ...pic);
-  return () => renderDag(main, session, dag);
+                       graph(dag));
+  return () => renderDag(main, session, dag, true);
 }
