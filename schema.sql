@@ -294,6 +294,21 @@ CREATE TABLE audit_log (
 	target   text        NOT NULL DEFAULT ''
 );
 
+-- The web UI's sign-in sessions, by the SHA-256 of the cookie's secret;
+-- the secret itself is never stored. (0016)
+CREATE TABLE web_sessions (
+	sha256       bytea       PRIMARY KEY
+		CONSTRAINT web_sessions_hash_check CHECK (octet_length(sha256) = 32),
+	user_name    sl_id       NOT NULL REFERENCES users ON DELETE CASCADE,
+	csrf_token   text        NOT NULL
+		CONSTRAINT web_sessions_csrf_check CHECK (length(csrf_token) >= 32),
+	created_at   timestamptz NOT NULL DEFAULT now(),
+	last_seen_at timestamptz NOT NULL DEFAULT now(),
+	expires_at   timestamptz NOT NULL
+);
+
+CREATE INDEX web_sessions_user_idx ON web_sessions (user_name);
+
 CREATE TABLE attempts (
 	attempt_id    bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	ti_id         bigint      NOT NULL REFERENCES task_instances ON DELETE CASCADE,
@@ -528,6 +543,8 @@ GRANT INSERT ON audit_log TO sluice_web;
 GRANT USAGE ON SEQUENCE runs_run_pk_seq, task_instances_ti_id_seq, api_tokens_token_id_seq,
 	audit_log_audit_id_seq
 	TO sluice_web;
+-- sessions of the web UI: sign-in, their use, sign-out. (0016)
+GRANT SELECT, INSERT, UPDATE, DELETE ON web_sessions TO sluice_web;
 
 -- The migrations this snapshot contains, as `sluice db migrate` would have
 -- recorded them.
@@ -546,4 +563,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(12, 'users_tokens_audit'),
 	(13, 'live_events'),
 	(14, 'web_role'),
-	(15, 'dag_version_source');
+	(15, 'dag_version_source'),
+	(16, 'web_sessions');

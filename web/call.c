@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include <h2o.h>
+#include <netdb.h>
 
 #include "sluice/alloc.h"
 #include "sluice/container.h"
@@ -199,18 +200,15 @@ json_t *web_body_object(struct web_call *c)
 }
 
 /*
- * The caller of a route that is not open: its bearer token is checked
- * against api_tokens (sl_token_check) and its user's role compared with
- * the route's. True when the request may go on; false once it has been
- * answered: 401 without a token or with one that is malformed, unknown or
- * revoked (the same answer for all three, so that it tells nothing about
- * which tokens exist), 403 for a role too low, 503 when the database does
- * not answer.
+ * A bearer token's caller: its token is checked against api_tokens
+ * (sl_token_check). True when it is a live token; false once answered 401
+ * without a token or with one that is malformed, unknown or revoked (the
+ * same answer for all three, so that it tells nothing about which tokens
+ * exist), 503 when the database does not answer.
  */
-static bool authorize(struct web_call *c, struct sl_db *db)
+static bool by_token(struct web_call *c, struct sl_db *db)
 {
 	static const char scheme[] = "Bearer ";
-	enum sl_role need = (enum sl_role)(c->route->access - WEB_VIEWER + SL_ROLE_VIEWER);
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	const char *v = c->authorization;
 	bool ok = false, revoked = false;
@@ -234,16 +232,32 @@ static bool authorize(struct web_call *c, struct sl_db *db)
 		web_header(c, "www-authenticate",
 		           "Bearer realm=\"sluice\", error=\"invalid_token\"");
 		web_problem(c, 401, "the API token is unknown or revoked");
-		goto out;
-	}
-	if (c->role < need) {
-		web_problem(c, 403, "this needs the role %s; user %.40s is %s", sl_role_name(need),
-		            c->user.buf, sl_role_name(c->role));
-		ok = false;
 	}
 out:
 	sl_strbuf_release(&err);
 	return ok;
+}
+
+/*
+ * The caller of a route that is not open: by its bearer token, or, for a
+ * request without an Authorization header, by its UI session's cookie
+ * (web_session_auth, which also wants the CSRF token of a request that
+ * changes something); then its role is compared with the route's. True
+ * when the request may go on; false once it has been answered: 401, 403
+ * for a role too low, 503 when the database does not answer.
+ */
+static bool authorize(struct web_call *c, struct sl_db *db)
+{
+	enum sl_role need = (enum sl_role)(c->route->access - WEB_VIEWER + SL_ROLE_VIEWER);
+
+	if (!c->authorization && c->cookie ? !web_session_auth(c, db, NULL) : !by_token(c, db))
+		return false;
+	if (c->role < need) {
+		web_problem(c, 403, "this needs the role %s; user %.40s is %s", sl_role_name(need),
+		            c->user.buf, sl_role_name(c->role));
+		return false;
+	}
+	return true;
 }
 
 static void on_work(uv_work_t *work)
@@ -276,9 +290,15 @@ static void call_free(struct web_call *c)
 	for (size_t i = 0; i < c->headers_nr; i++)
 		free(c->headers[i].value);
 	free(c->body);
+	free(c->method);
 	free(c->authorization);
 	free(c->range);
 	free(c->content_type);
+	free(c->cookie);
+	free(c->origin);
+	free(c->csrf);
+	free(c->own_origin);
+	free(c->peer);
 	sl_strbuf_release(&c->user);
 	sl_strbuf_release(&c->out);
 	free(c);
@@ -316,13 +336,40 @@ static void on_done(uv_work_t *work, int status)
 	call_free(c);
 }
 
-static char *copy_header(h2o_req_t *req, const h2o_token_t *token)
+/* Header `i` of `req`, as found by h2o_find_header*: NULL when not found (-1). */
+static char *copy_found(h2o_req_t *req, ssize_t i)
 {
-	ssize_t i = h2o_find_header(&req->headers, token, -1);
-
 	if (i < 0)
 		return NULL;
 	return sl_xstrndup(req->headers.entries[i].value.base, req->headers.entries[i].value.len);
+}
+
+/*
+ * Every Cookie header, joined as one (RFC 6265 §5.4): HTTP/2 clients may
+ * send each cookie in a header of its own (RFC 9113 §8.2.3).
+ */
+static char *copy_cookies(h2o_req_t *req)
+{
+	struct sl_strbuf sb = SL_STRBUF_INIT;
+
+	for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
+		if (sb.len)
+			sl_strbuf_adds(&sb, "; ");
+		sl_strbuf_add(&sb, req->headers.entries[i].value.base,
+		              req->headers.entries[i].value.len);
+	}
+	return sb.len ? sl_strbuf_detach(&sb, NULL) : NULL;
+}
+
+static char *copy_peer(h2o_req_t *req)
+{
+	struct sockaddr_storage ss;
+	char host[NI_MAXHOST];
+	socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss);
+
+	if (len == 0 || h2o_socket_getnumerichost((struct sockaddr *)&ss, len, host) == SIZE_MAX)
+		return sl_xstrdup("-");
+	return sl_xstrdup(host);
 }
 
 static int hexval(char ch)
@@ -394,9 +441,20 @@ void web_call_start(struct web *w, h2o_req_t *req, const struct web_route *route
 		c->body = sl_xstrndup(req->entity.base, req->entity.len);
 		c->body_len = req->entity.len;
 	}
-	c->authorization = copy_header(req, H2O_TOKEN_AUTHORIZATION);
-	c->range = copy_header(req, H2O_TOKEN_RANGE);
-	c->content_type = copy_header(req, H2O_TOKEN_CONTENT_TYPE);
+	c->method = sl_xstrndup(req->method.base, req->method.len);
+	c->authorization =
+	    copy_found(req, h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1));
+	c->range = copy_found(req, h2o_find_header(&req->headers, H2O_TOKEN_RANGE, -1));
+	c->cookie = copy_cookies(req);
+	c->origin =
+	    copy_found(req, h2o_find_header_by_str(&req->headers, H2O_STRLIT("origin"), -1));
+	c->csrf =
+	    copy_found(req, h2o_find_header_by_str(&req->headers, H2O_STRLIT("x-csrf-token"), -1));
+	c->own_origin = sl_xasprintf("%s://%.*s", w->tls ? "https" : "http",
+	                             (int)req->input.authority.len, req->input.authority.base);
+	c->peer = copy_peer(req);
+	c->content_type =
+	    copy_found(req, h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1));
 	ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_req_disposed);
 	*ref = c;
 	c->req_ref = ref;

@@ -5,7 +5,9 @@
  * need no token (load balancers, client version checks, and a document
  * that is public in the sources anyway); every other path under /api/v1/
  * does, even one that does not exist or a method a route does not take,
- * so that an anonymous client cannot map the API.
+ * so that an anonymous client cannot map the API. The UI's files (/ and
+ * /ui/...) are answered on the loop before the table (ui.c): they need
+ * neither a caller nor the database.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +39,9 @@ static const struct web_route routes[] = {
     {"GET", "/api/v1/pools", WEB_VIEWER, web_api_pools},
     {"GET", "/api/v1/workers", WEB_VIEWER, web_api_workers},
     {"GET", "/api/v1/status", WEB_VIEWER, web_api_status},
+    {"POST", "/api/v1/session", WEB_OPEN, web_api_session_create},
+    {"GET", "/api/v1/session", WEB_OPEN, web_api_session_get},
+    {"DELETE", "/api/v1/session", WEB_OPEN, web_api_session_delete},
     /* actions (api_act.h) */
     {"POST", "/api/v1/dags/{}/runs", WEB_OPERATOR, web_api_trigger},
     {"POST", "/api/v1/dags/{}/runs/{}/cancel", WEB_OPERATOR, web_api_cancel},
@@ -165,6 +170,8 @@ void web_route_request(struct web *w, h2o_req_t *req)
 	struct segments s;
 	size_t nr;
 
+	if (!api && web_ui_serve(req, req->path.base, path_len))
+		return;
 	split(&s, req->path.base, path_len);
 	for (size_t i = 0; !s.too_many && i < sizeof(routes) / sizeof(routes[0]); i++) {
 		if (!matches(routes[i].pattern, &s))

@@ -16,6 +16,7 @@
 #include "sluice/accounts.h"
 #include "sluice/config.h"
 #include "sluice/db.h"
+#include "sluice/sessions.h"
 #include "sluice/strbuf.h"
 
 struct st_h2o_req_t;
@@ -89,9 +90,15 @@ struct web_call {
 	size_t query_nr;
 	char *body;
 	size_t body_len;
+	char *method;
 	char *authorization; /* NULL when absent */
 	char *range;
 	char *content_type;
+	char *cookie;     /* every Cookie header, joined by "; "; NULL when none */
+	char *origin;     /* NULL when absent */
+	char *csrf;       /* X-CSRF-Token, NULL when absent */
+	char *own_origin; /* "http(s)://" and the request's Host */
+	char *peer;       /* the client's address, for the audit log */
 
 	/* the caller, once authorised */
 	struct sl_strbuf user;
@@ -142,6 +149,33 @@ bool web_content_json(struct web_call *c);
  * object).
  */
 json_t *web_body_object(struct web_call *c);
+
+/* session.c: UI sessions (docs/web.md, "Signing in") */
+/*
+ * The signed-in caller of a request that carries the sluice_session
+ * cookie: true with c->user and c->role set (and its CSRF token in `csrf`
+ * when not NULL); false once answered 401 (no live session), 403 (a
+ * request that changes something without the session's X-CSRF-Token, or
+ * from another Origin) or 503.
+ */
+bool web_session_auth(struct web_call *c, struct sl_db *db, char csrf[SL_CSRF_LEN + 1]);
+/* Whether the request's method only reads (GET, HEAD): no CSRF token needed. */
+bool web_method_safe(const struct web_call *c);
+void web_api_session_create(struct web_call *c, struct sl_db *db);
+void web_api_session_get(struct web_call *c, struct sl_db *db);
+void web_api_session_delete(struct web_call *c, struct sl_db *db);
+
+/* ui.c: the UI's files, compiled in (docs/web.md, "The UI") by web/ui/embed.py */
+struct web_ui_file {
+	const char *name; /* under /ui/; "index.html" is also "/" */
+	const char *type;
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct web_ui_file web_ui_files[];
+extern const size_t web_ui_files_nr;
+/* Answers `req` (on the loop) when its path is the UI's; false otherwise. */
+bool web_ui_serve(struct st_h2o_req_t *req, const char *path, size_t len);
 
 /* routes.c */
 void web_route_request(struct web *w, struct st_h2o_req_t *req);

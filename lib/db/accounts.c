@@ -166,13 +166,16 @@ int sl_user_check_password(struct sl_db *db, const char *name, const char *passw
 	int rc;
 
 	*ok = false;
+	/* No stored password has such a length. Refused before the lookup, so
+	 * that it costs nothing for every name alike: verifying it against a
+	 * real hash would take argon2id's time for existing names only. */
+	if (len < SL_PASSWORD_MIN || len > SL_PASSWORD_MAX)
+		return 0;
 	if ((rc = sl_db_q_idempotent(db, SL_Q_ACCOUNTS_USER_PASSWORD, 1, params, &r, err)))
 		goto out;
 	if (PQntuples(r) == 0) {
-		/* Spend what a wrong password costs; a bad length costs nothing
-		 * either way. */
-		if (len >= SL_PASSWORD_MIN && len <= SL_PASSWORD_MAX)
-			rc = sl_password_hash(password, len, dummy, err);
+		/* Spend what a wrong password costs. */
+		rc = sl_password_hash(password, len, dummy, err);
 		goto out;
 	}
 	*ok = sl_password_verify(PQgetvalue(r, 0, 0), password, len) &&

@@ -56,6 +56,9 @@ static const char *const other_words[] = {
     "clear",
     "mark",   /* runs_tries: the operator command that stopped an attempt */
     "latest", /* runs_latest: the run id alias */
+    "web",    /* audit_log.via */
+    "login",
+    "logout", /* the audit actions of sessions.sql */
 };
 
 static bool known_word(const char *w, size_t len)

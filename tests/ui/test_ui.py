@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""The web UI in headless Chromium, driven by WebDriver (tests/cli/t0134-ui.sh).
+
+usage: test_ui.py URL SHOTS_DIR FIRST_TAP_NUMBER COUNT_FILE
+
+Signs in as an operator and as a viewer, looks at the DAG list as a user
+would (search, the runs strip, the load errors banner, the paused state),
+at 1280x720 and at a phone's 390x844, signs out, and saves a screenshot of
+each page into SHOTS_DIR. Prints TAP lines numbered from FIRST_TAP_NUMBER
+and writes "RUN FAILED" to COUNT_FILE.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+URL, SHOTS, FIRST, COUNT_FILE = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+OPERATOR = ("olga", "an operator password")
+VIEWER = ("vera", "a viewer password")
+n, failed = FIRST - 1, 0
+
+
+def ok(cond, desc, diag=None):
+    global n, failed
+    n += 1
+    print("%s %d - %s" % ("ok" if cond else "not ok", n, desc), flush=True)
+    if not cond:
+        failed += 1
+        if diag:
+            for line in str(diag).splitlines()[:30]:
+                print("#   " + line)
+
+
+def wait(driver, cond, timeout=20):
+    # A page that re-renders (the list after a toggle) replaces the element
+    # a condition just found: look again rather than fail.
+    try:
+        return WebDriverWait(driver, timeout,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(cond)
+    except TimeoutException:
+        return None
+
+
+def shot(driver, name):
+    path = os.path.join(SHOTS, name + ".png")
+    driver.save_screenshot(path)
+    return path
+
+
+def viewport(driver, width, height, mobile):
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1,
+                            "mobile": mobile})
+
+
+def visible_dags(driver):
+    return [r.get_attribute("data-dag")
+            for r in driver.find_elements(By.CSS_SELECTOR, "#dags tbody tr")]
+
+
+def sign_in(driver, user, password):
+    field = wait(driver, EC.element_to_be_clickable((By.ID, "login-user")))
+    if not field:
+        return False
+    field.clear()
+    field.send_keys(user)
+    pw = driver.find_element(By.ID, "login-password")
+    pw.clear()
+    pw.send_keys(password, Keys.ENTER)  # Enter submits: a real form
+    return True
+
+
+def session_status(driver):
+    return driver.execute_async_script(
+        "const done = arguments[0];"
+        "fetch('/api/v1/session', {credentials: 'same-origin'}).then(r => done(r.status));")
+
+
+def console_errors(driver):
+    # Network answers (401 before sign-in, 404 for a route this daemon
+    # lacks) are the API's business; script errors and CSP violations are not.
+    return [e for e in driver.get_log("browser")
+            if e.get("level") == "SEVERE" and e.get("source") != "network"]
+
+
+def main():
+    opts = webdriver.ChromeOptions()
+    opts.add_argument("--headless=new")
+    opts.add_argument("--no-sandbox")  # root in CI has no user namespace sandbox
+    opts.add_argument("--disable-dev-shm-usage")
+    opts.add_argument("--window-size=1280,720")
+    profile = tempfile.mkdtemp(prefix="sluice-chromium.")
+    opts.add_argument("--user-data-dir=" + profile)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "chromedriver")),
+                              options=opts)
+    try:
+        run(driver)
+    except Exception:  # a step that broke: a failure, and the count still reported
+        ok(False, "the browser session ran without an exception", traceback.format_exc())
+    finally:
+        driver.quit()
+        with open(COUNT_FILE, "w") as f:
+            f.write("%d %d\n" % (n - FIRST + 1, failed))
+
+
+def run(driver):
+    viewport(driver, 1280, 720, False)
+    driver.get(URL + "/")
+    ok(sign_in(driver, "olga", "not the password"), "the sign-in page shows a form")
+    shot(driver, "login-1280")
+    err = wait(driver, EC.visibility_of_element_located((By.ID, "login-error")))
+    ok(err is not None and "Wrong user name or password" in err.text,
+       "a wrong password shows an error", err.text if err else "no error shown")
+    ok(driver.find_elements(By.ID, "dags") == [], "... and no DAG list")
+
+    sign_in(driver, *OPERATOR)
+    table = wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "#dags tbody tr")))
+    ok(table is not None, "the operator signs in and sees the DAG list")
+    ok(driver.current_url.endswith("#/dags"), "at #/dags", driver.current_url)
+    ok(sorted(visible_dags(driver)) == ["daily_report", "db_backup", "hello", "nightly_etl"],
+       "the seeded DAGs are listed", visible_dags(driver))
+    ok(driver.find_element(By.ID, "who-user").text == "olga" and
+       driver.find_element(By.ID, "who-role").text == "operator",
+       "the header names the user and the role")
+    banner = driver.find_elements(By.ID, "load-errors")
+    ok(banner and "did not load at the latest commit: daily_report." in banner[0].text,
+       "the load errors banner names the DAG that does not load",
+       banner[0].text if banner else "no banner")
+    cells = driver.find_elements(By.CSS_SELECTOR, 'tr[data-dag="hello"] .strip .state')
+    ok(cells and cells[0].get_attribute("data-state") == "success" and
+       "S" in cells[0].text and "success" in cells[0].get_attribute("aria-label"),
+       "hello's runs strip: a success cell with a letter and a label, not colour alone",
+       [(c.get_attribute("data-state"), c.text) for c in cells])
+    row = driver.find_element(By.CSS_SELECTOR, 'tr[data-dag="nightly_etl"]').text
+    ok("0 2 * * *" in row, "the schedule is shown", row)
+    nxt = driver.find_element(By.CSS_SELECTOR, 'tr[data-dag="db_backup"] td:nth-of-type(2)').text
+    ok(nxt not in ("", "—"), "an active cron DAG shows its next run", nxt)
+
+    # The paused toggle: only where the daemon has PATCH /api/v1/dags/{dag}.
+    doc = driver.execute_async_script(
+        "const done = arguments[0];"
+        "fetch('/api/v1/openapi.json').then(r => r.json()).then(done);")
+    can_patch = "patch" in doc["paths"].get("/api/v1/dags/{dag}", {})
+    toggles = driver.find_elements(By.CSS_SELECTOR, "button.toggle")
+    paused = driver.find_element(By.CSS_SELECTOR, 'tr[data-dag="nightly_etl"]').text
+    ok("paused" in paused, "nightly_etl is shown paused", paused)
+    if can_patch:
+        ok(len(toggles) == 4, "an operator has a paused toggle per DAG", len(toggles))
+        t = driver.find_element(By.CSS_SELECTOR, 'button.toggle[data-dag="hello"]')
+        t.click()
+        flipped = wait(driver, lambda d: "paused" in d.find_element(
+            By.CSS_SELECTOR, 'button.toggle[data-dag="hello"]').text)
+        ok(flipped, "clicking hello's toggle pauses it")
+        driver.find_element(By.CSS_SELECTOR, 'button.toggle[data-dag="hello"]').click()
+        wait(driver, lambda d: "active" in d.find_element(
+            By.CSS_SELECTOR, 'button.toggle[data-dag="hello"]').text)
+    else:
+        print("# PATCH /api/v1/dags/{dag} is not on this daemon: the toggle stays hidden")
+        ok(toggles == [], "without PATCH /api/v1/dags/{dag} no toggle is offered")
+
+    search = driver.find_element(By.ID, "dag-search")
+    search.send_keys("nigh")
+    ok(wait(driver, lambda d: visible_dags(d) == ["nightly_etl"]) is not None,
+       "the search box filters the list", visible_dags(driver))
+    ok("1 of 4" in driver.find_element(By.ID, "dag-count").text, "... and says how many")
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys(Keys.BACKSPACE)
+    ok(wait(driver, lambda d: len(visible_dags(d)) == 4) is not None,
+       "an empty search shows them all again", visible_dags(driver))
+
+    # Live: a run triggered elsewhere (here by the CLI) shows in the strip
+    # within seconds, by Server-Sent Events on the session's cookie, without
+    # a reload and without losing what was typed in the search box.
+    search.send_keys("db_")
+    wait(driver, lambda d: visible_dags(d) == ["db_backup"])
+    driver.execute_script("window.sluiceNotReloaded = true")
+    subprocess.run([os.environ["SLUICE"], "trigger", "db_backup", "--run-id", "live1",
+                    "--logical-date", "2026-03-03T00:00:00Z"], check=True,
+                   stdout=subprocess.DEVNULL)
+    cell = wait(driver, lambda d: d.find_elements(
+        By.CSS_SELECTOR, 'tr[data-dag="db_backup"] .strip .state[data-state="queued"]'), 15)
+    ok(cell, "a run triggered meanwhile appears in the strip by itself (live updates)")
+    ok(driver.execute_script("return window.sluiceNotReloaded") is True and
+       search.get_attribute("value") == "db_" and visible_dags(driver) == ["db_backup"],
+       "... without a reload, the search kept")
+    search.send_keys(Keys.CONTROL, "a")
+    search.send_keys(Keys.BACKSPACE)
+    wait(driver, lambda d: len(visible_dags(d)) == 4)
+
+    # Keyboard: everything that acts is a link, button or field, reached by Tab.
+    driver.find_element(By.TAG_NAME, "body").click()
+    reached = set()
+    outline = None
+    body = driver.find_element(By.TAG_NAME, "body")
+    for _ in range(25):
+        body.send_keys(Keys.TAB)
+        el = driver.switch_to.active_element
+        reached.add((el.tag_name, el.get_attribute("id") or el.get_attribute("href") or ""))
+        if el.tag_name == "a" and outline is None:
+            outline = driver.execute_script(
+                "return getComputedStyle(document.activeElement).outlineStyle")
+        body = el
+    tags = {t for t, _ in reached}
+    # (body: Tab goes round through the browser's own controls)
+    ok(tags <= {"a", "button", "input", "select", "body"} and ("input", "dag-search") in reached and
+       ("button", "logout") in reached and
+       any(href.endswith("#/dags/hello") for _, href in reached),
+       "Tab reaches the search box, the links and Sign out, and nothing else", sorted(reached))
+    ok(outline not in (None, "none", ""), "the focused element shows a visible outline", outline)
+
+    shot(driver, "dags-1280")
+    wide = driver.execute_script("return document.documentElement.scrollWidth")
+    ok(wide <= 1280, "at 1280x720 nothing overflows sideways", wide)
+    viewport(driver, 390, 844, True)
+    time.sleep(0.3)  # let the layout settle before the screenshot
+    wide = driver.execute_script("return document.documentElement.scrollWidth")
+    ok(wide <= 390, "at 390 px wide nothing overflows sideways", wide)
+    label = driver.execute_script(
+        "const td = document.querySelector('#dags td');"
+        "return getComputedStyle(td, '::before').content")
+    ok("Schedule" in (label or ""), "on a phone each cell is labelled", label)
+    shot(driver, "dags-390")
+    viewport(driver, 1280, 720, False)
+
+    driver.find_element(By.CSS_SELECTOR, 'a.dag-link[href="#/dags/hello"]').click()
+    h1 = wait(driver, lambda d: "hello" in d.find_element(By.TAG_NAME, "h1").text and
+              not d.find_elements(By.XPATH, "//*[contains(text(), 'Loading runs')]"))
+    ok(h1 is not None and driver.current_url.endswith("#/dags/hello"),
+       "a DAG's link opens #/dags/hello")
+    img = wait(driver, lambda d: d.execute_script(
+        "const i = document.getElementById('dag-graph');"
+        "return i && i.complete && i.naturalWidth > 0"))
+    ok(img, "the DAG's graph is drawn (an SVG image, fetched with the session cookie)")
+    shot(driver, "dag-1280")
+    driver.back()
+    ok(wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "#dags tbody tr"))) is not None,
+       "Back returns to the list")
+
+    # The DAG's page: the grid of its runs by task (GET /api/v1/dags/{dag}/runs
+    # and each run's document).
+    driver.get(URL + "/#/dags/hello")
+    grid = wait(driver, EC.presence_of_element_located((By.ID, "grid")))
+    heads = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#grid .run-id")]
+    ok(grid is not None and "h1" in heads, "hello's page draws the grid with run h1", heads)
+    cells = driver.find_elements(By.CSS_SELECTOR, "#grid button.cell")
+    got = [(c.get_attribute("data-state"), c.text) for c in cells]
+    ok(len(cells) == 3 and all(g == ("success", "✓S") for g in got),
+       "a cell per task of h1, each with its state's letter", got)
+    if cells:
+        cells[0].send_keys(Keys.ENTER)
+        panel = wait(driver, lambda d: "Duration" in d.find_element(By.ID, "cell-details").text)
+        text = driver.find_element(By.ID, "cell-details").text
+        ok(panel and "h1" in text and "greet" in text and "10s" in text,
+           "Enter on a cell shows its details (run, task, duration)", text)
+    shot(driver, "dag-grid-1280")
+    subprocess.run([os.environ["SLUICE"], "trigger", "hello", "--run-id", "live2",
+                    "--logical-date", "2026-03-04T00:00:00Z"], check=True, stdout=subprocess.DEVNULL)
+    run_ids = ("return [...document.querySelectorAll('#grid .run-id')]"
+               ".map((e) => e.textContent)")
+    ok(wait(driver, lambda d: "live2" in d.execute_script(run_ids), 15),
+       "a run triggered meanwhile gets its column in the grid by itself")
+
+    driver.get(URL + "/#/dags/nope")
+    note = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "main .notice"))
+    ok(note and "nope" in note[0].text, "an unknown DAG's page says so",
+       note[0].text if note else driver.find_element(By.ID, "main").text)
+
+    errors = console_errors(driver)
+    ok(not errors, "no errors in the console (no CSP violation, no failed script)", errors)
+
+    driver.find_element(By.ID, "logout").click()
+    ok(wait(driver, EC.visibility_of_element_located((By.ID, "login-user"))) is not None,
+       "Sign out returns to the sign-in form")
+    ok(session_status(driver) == 401, "... and the session is gone on the server")
+
+    sign_in(driver, *VIEWER)
+    ok(wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "#dags tbody tr"))) is not None,
+       "a viewer signs in and sees the DAG list")
+    ok(driver.find_element(By.ID, "who-role").text == "viewer", "the header says viewer")
+    ok(driver.find_elements(By.CSS_SELECTOR, "button.toggle") == [] and
+       len(driver.find_elements(By.CSS_SELECTOR, ".pill")) == 4,
+       "a viewer sees the paused state but no toggle")
+    shot(driver, "dags-viewer-1280")
+    driver.find_element(By.ID, "logout").click()
+    wait(driver, EC.visibility_of_element_located((By.ID, "login-user")))
+    viewport(driver, 390, 844, True)
+    time.sleep(0.3)
+    wide = driver.execute_script("return document.documentElement.scrollWidth")
+    ok(wide <= 390, "the sign-in form fits 390 px too", wide)
+    shot(driver, "login-390")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+// A DAG's page (#/dags/NAME): the grid of its latest runs (columns) by
+// task (rows), as Airflow's grid view; a cell's title gives the try and
+// the duration, a click its details.
+import {api, ApiError} from "./api.js";
+import {duration, h, when} from "./dom.js";
+import {legend, stateBadge} from "./states.js";
+
+const RUNS = 25;
+
+function seconds(a, b) {
+  if (!a || !b) return null;
+  return (new Date(b) - new Date(a)) / 1000;
+}
+
+function details(run, t) {
+  return h("dl", {class: "details"},
+    h("dt", {}, "Run"), h("dd", {}, run.run_id),
+    h("dt", {}, "Task"), h("dd", {}, t.task),
+    h("dt", {}, "State"), h("dd", {}, stateBadge(t.state), " ", t.state),
+    h("dt", {}, "Try"), h("dd", {}, String(t.try_number ?? "—")),
+    h("dt", {}, "Started"), h("dd", {}, when(t.started_at)),
+    h("dt", {}, "Ended"), h("dd", {}, when(t.ended_at)),
+    h("dt", {}, "Duration"), h("dd", {}, duration(seconds(t.started_at, t.ended_at))),
+    h("dt", {}, "Exit code"), h("dd", {}, t.exit_code ?? "—"),
+    h("dt", {}, "Worker"), h("dd", {}, t.worker ?? "—"));
+}
+
+function grid(dag, runs, info) {
+  const tasks = [];
+  for (const r of runs)
+    for (const t of (info.get(r.run_id)?.tasks || []))
+      if (!tasks.includes(t.task)) tasks.push(t.task);
+  const panel = h("section", {class: "card", id: "cell-details", "aria-live": "polite"},
+                  h("p", {class: "muted"}, "Choose a cell for its details."));
+  const head = h("tr", {}, h("th", {scope: "col"}, "Task"),
+    runs.map((r) => h("th", {scope: "col", class: "run-head"},
+      stateBadge(r.state, r.run_id), h("span", {class: "run-id"}, r.run_id))));
+  const rows = tasks.map((name) => h("tr", {}, h("th", {scope: "row"}, name),
+    runs.map((r) => {
+      const t = (info.get(r.run_id)?.tasks || []).find((x) => x.task === name);
+      if (!t) return h("td", {class: "empty"}, "");
+      const title = `${r.run_id} · ${name} · try ${t.try_number ?? 0} · ${duration(seconds(t.started_at, t.ended_at))}`;
+      return h("td", {}, stateBadge(t.state, title, "button",
+        {type: "button", class: `state state-${t.state} cell`,
+         onclick: () => panel.replaceChildren(details(r, t))}));
+    })));
+  return [h("div", {class: "table-wrap"},
+            h("table", {class: "grid", id: "grid", "aria-label": `runs of ${dag}, by task`},
+              h("thead", {}, head), h("tbody", {}, rows))),
+          panel, legend()];
+}
+
+// The DAG's latest version drawn by sluice-web (Graphviz, as SVG): an
+// image, so that nothing in it runs; the cookie goes with it (same origin).
+function graph(dag) {
+  return h("figure", {class: "card graph"},
+    h("img", {id: "dag-graph", src: `/api/v1/dags/${encodeURIComponent(dag)}/graph`,
+              alt: `The tasks of ${dag} and their dependencies`}),
+    h("figcaption", {class: "muted"}, "The latest version's tasks, laid out by Graphviz."));
+}
+
+// Draws the page (`again`: over itself, without the loading note); returns
+// a function that draws it again with fresh data.
+export async function renderDag(main, session, dag, again = false) {
+  const title = h("h1", {}, h("a", {href: "#/dags"}, "DAGs"), " / ", dag);
+  if (!again) main.replaceChildren(title, h("p", {class: "muted"}, "Loading runs…"));
+  let list;
+  try {
+    list = await api("GET", `/api/v1/dags/${encodeURIComponent(dag)}/runs?limit=${RUNS}`);
+  } catch (e) {
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    main.replaceChildren(title, h("p", {class: "notice", role: "status"}, e.message));
+    return;
+  }
+  const runs = (list.runs || []).slice(0, RUNS).reverse();
+  const docs = await Promise.all(runs.map((r) =>
+    api("GET", `/api/v1/dags/${encodeURIComponent(dag)}/runs/${encodeURIComponent(r.run_id)}`)
+      .catch(() => null)));
+  const info = new Map(runs.map((r, i) => [r.run_id, docs[i] || {tasks: []}]));
+  main.replaceChildren(title, ...(runs.length ? grid(dag, runs, info)
+                                             : [h("p", {class: "muted"}, "No runs yet.")]),
+                       graph(dag));
+  return () => renderDag(main, session, dag, true);
+}
