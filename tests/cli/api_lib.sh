@@ -1,4 +1,4 @@
-# Helpers for the tests of sluice-web's action routes (t0132, t0133).
+# Helpers for the tests of sluice-web's action routes (t0132, t0139).
 # Source after lib.sh, pg.sh, seed.sh and daemons.sh, once $PORT is set.
 #
 #   api_start_web ROLE     start sluice-web ($TMP/w.yaml, log $TMP/w.log) on
