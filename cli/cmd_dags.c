@@ -550,7 +550,7 @@ out:
 static int set_paused(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,
                       bool paused)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
 	struct sl_db *db = NULL;
 	struct cli_args args;
 	bool stop, was = false;
@@ -564,7 +564,10 @@ static int set_paused(struct cli *cli, const struct cli_command *cmd, int argc, 
 	rc = cli_db_open(cli, &db);
 	if (rc)
 		goto out;
-	rc = cli_db_rc(sl_dag_set_paused(db, args.v[0], paused, &was, &err), &err);
+	cli_actor(&actor);
+	rc = cli_db_rc(
+	    sl_dag_pause(db, &(struct sl_actor){actor.buf, "cli"}, args.v[0], paused, &was, &err),
+	    &err);
 	if (rc)
 		goto out;
 	if (cli->json)
@@ -575,6 +578,7 @@ static int set_paused(struct cli *cli, const struct cli_command *cmd, int argc, 
 	else
 		printf("DAG %s %s\n", args.v[0], paused ? "paused" : "unpaused");
 out:
+	sl_strbuf_release(&actor);
 	sl_db_free(db);
 	sl_strbuf_release(&err);
 	free(args.v);

@@ -166,7 +166,7 @@ static int on_set_option(struct cli *cli, int opt, const char *arg, void *ctx)
 
 static int run_pools_set(struct cli *cli, int argc, char **argv)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
 	const char *description = NULL;
 	struct cli_args args;
 	struct sl_db *db;
@@ -177,7 +177,10 @@ static int run_pools_set(struct cli *cli, int argc, char **argv)
 
 	if (!db)
 		goto out;
-	rc = cli_db_rc(sl_pool_set(db, args.v[0], slots, description, &err), &err);
+	cli_actor(&actor);
+	rc = cli_db_rc(sl_pool_set(db, &(struct sl_actor){actor.buf, "cli"}, args.v[0], slots,
+	                           description, &err),
+	               &err);
 	if (rc)
 		goto out;
 	rc = query_pools(db, args.v[0], &res);
@@ -190,6 +193,7 @@ static int run_pools_set(struct cli *cli, int argc, char **argv)
 out:
 	sl_rows_free(res);
 	sl_db_free(db);
+	sl_strbuf_release(&actor);
 	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;
@@ -197,7 +201,7 @@ out:
 
 static int run_pools_delete(struct cli *cli, int argc, char **argv)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
 	struct cli_args args;
 	struct sl_db *db;
 	int rc =
@@ -205,7 +209,9 @@ static int run_pools_delete(struct cli *cli, int argc, char **argv)
 
 	if (!db)
 		goto out;
-	rc = cli_db_rc(sl_pool_delete(db, args.v[0], &err), &err);
+	cli_actor(&actor);
+	rc = cli_db_rc(sl_pool_delete(db, &(struct sl_actor){actor.buf, "cli"}, args.v[0], &err),
+	               &err);
 	if (rc)
 		goto out;
 	if (cli->json)
@@ -214,6 +220,7 @@ static int run_pools_delete(struct cli *cli, int argc, char **argv)
 		printf("pool %s deleted\n", args.v[0]);
 out:
 	sl_db_free(db);
+	sl_strbuf_release(&actor);
 	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;

@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include "run_view.h"
+#include "sluice/actions.h"
+#include "sluice/actions_json.h"
 #include "sluice/admin.h"
 #include "sluice/alloc.h"
 #include "sluice/civil.h"
@@ -117,16 +119,9 @@ static int on_trigger_option(struct cli *cli, int opt, const char *arg, void *ct
 	return CLI_EXIT_USAGE;
 }
 
-/* Now, in microseconds. */
-static int64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
+/* A backfill's runs (a trigger's is sl_trigger_create's). */
 struct create_tx {
+	const struct sl_actor *who;
 	const struct sl_run_pin *pin;
 	struct sl_run_new *runs;
 	size_t nr;
@@ -148,9 +143,9 @@ static int create_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 
 	c->created = c->runs_reset = c->tasks_reset = 0;
 	if (c->unpause)
-		rc = sl_dag_set_paused(db, c->pin->dag_id, false, &was, err);
+		rc = sl_dag_set_paused(db, c->who, c->pin->dag_id, false, &was, err);
 	if (!rc)
-		rc = sl_runs_create(db, c->pin, c->runs, c->nr, c->flags, &c->created, err);
+		rc = sl_runs_create(db, c->who, c->pin, c->runs, c->nr, c->flags, &c->created, err);
 	if (!rc && c->found)
 		rc = sl_runs_existing(db, c->pin->dag_id, c->runs, c->nr, c->found, err);
 	if (!rc && c->reset)
@@ -164,15 +159,12 @@ static int create_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 static int run_trigger(struct cli *cli, int argc, char **argv)
 {
 	struct trigger_opts o = {NULL, 0, 0, NULL, NULL, NULL, false};
-	struct sl_strbuf err = SL_STRBUF_INIT, run_id = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
 	struct sl_run_pin pin = SL_RUN_PIN_INIT;
-	struct sl_run_new run = {0};
-	struct create_tx tx = {0};
-	struct sl_tz *tz = NULL;
+	struct sl_trigger t = SL_TRIGGER_INIT;
 	struct sl_db *db = NULL;
 	struct cli_args args;
 	json_t *conf = json_object();
-	char *conf_text = NULL;
 	bool stop;
 	int rc = cli_parse_options(cli, &cli_cmd_trigger, argc, argv, on_trigger_option, &o, &args,
 	                           &stop);
@@ -185,16 +177,8 @@ static int run_trigger(struct cli *cli, int argc, char **argv)
 		                     args.n);
 		goto out;
 	}
-	if (o.run_id && !strcmp(o.run_id, "latest")) {
-		rc = cli_usage_error(&cli_cmd_trigger,
-		                     "--run-id latest: 'latest' stands for the DAG's newest run in "
-		                     "the commands that take a RUN_ID; choose another id");
-		goto out;
-	}
-	if (o.run_id && !sl_run_id_valid(o.run_id)) {
-		rc = cli_usage_error(&cli_cmd_trigger,
-		                     "--run-id '%s': expected 1 to 250 of A-Z a-z 0-9 _ . : + ~ -",
-		                     o.run_id);
+	if (o.run_id && sl_trigger_check_run_id("--run-id", o.run_id, &err)) {
+		rc = cli_usage_error(&cli_cmd_trigger, "%s", err.buf);
 		goto out;
 	}
 	rc = cli_db_open(cli, &db);
@@ -207,31 +191,14 @@ static int run_trigger(struct cli *cli, int argc, char **argv)
 	    cli_conf_build(&cli_cmd_trigger, o.conf_json, o.conf, o.conf_nr, pin.dag->params, conf);
 	if (rc)
 		goto out;
-	if (o.logical_date) {
-		int64_t t;
-
-		rc = sl_tz_load(&tz, pin.dag->timezone, &err);
-		if (!rc)
-			rc = sl_iso_parse(o.logical_date, tz, &t, &err);
-		if (rc) {
-			rc = cli_usage_error(&cli_cmd_trigger, "--logical-date: %s", err.buf);
-			goto out;
-		}
-		run.logical_date = t * 1000000;
-	} else {
-		run.logical_date = now_us();
+	rc = sl_trigger_prepare(&t, &pin, o.run_id, "--logical-date", o.logical_date, conf, &err);
+	if (rc == SL_EINVAL) {
+		rc = cli_usage_error(&cli_cmd_trigger, "%s", err.buf);
+		goto out;
 	}
-	if (o.run_id)
-		sl_strbuf_adds(&run_id, o.run_id);
-	else
-		sl_run_id_format(&run_id, "manual", run.logical_date);
-	conf_text = json_dumps(conf, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	run.run_id = run_id.buf;
-	run.run_type = "manual";
-	run.interval_start = run.interval_end = run.logical_date;
-	run.conf = conf_text;
-	tx = (struct create_tx){.pin = &pin, .runs = &run, .nr = 1, .event = "trigger"};
-	rc = sl_db_transaction(db, 0, create_tx, &tx, &err);
+	cli_actor(&actor);
+	if (!rc)
+		rc = sl_trigger_create(db, &(struct sl_actor){actor.buf, "cli"}, &pin, &t, &err);
 	if (rc)
 		goto fail;
 	if (pin.paused)
@@ -248,26 +215,23 @@ static int run_trigger(struct cli *cli, int argc, char **argv)
 		        "(see 'sluice dags errors')\n",
 		        pin.dag_id, pin.load_error, pin.commit);
 	if (o.wait) {
-		rc = runs_wait(cli, db, pin.dag_id, run.run_id);
+		rc = runs_wait(cli, db, pin.dag_id, t.run.run_id);
 		goto out;
 	}
 	if (cli->json) {
-		rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:s, s:o}", "dag", pin.dag_id,
-		                              "run_id", run.run_id, "state", "queued", "commit",
-		                              pin.commit, "conf", json_incref(conf)));
+		rc = cli_print_json(sl_trigger_json(&pin, &t.run, conf));
 		goto out;
 	}
-	printf("%s\n", run.run_id);
+	printf("%s\n", t.run.run_id);
 	goto out;
 fail:
 	rc = runs_fail(&err, rc);
 out:
-	free(conf_text);
 	json_decref(conf);
-	sl_tz_free(tz);
+	sl_trigger_release(&t);
 	sl_run_pin_release(&pin);
 	sl_db_free(db);
-	sl_strbuf_release(&run_id);
+	sl_strbuf_release(&actor);
 	sl_strbuf_release(&err);
 	free(o.conf);
 	free(args.v);
@@ -461,52 +425,37 @@ const struct cli_command cli_cmd_runs_cancel = {
     .run = run_runs_cancel,
 };
 
-struct cancel_tx {
-	const char *dag_id, *run_id;
-	struct sl_run_change change;
-};
-
-static int cancel_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
-{
-	struct cancel_tx *c = ctx;
-	int rc = sl_run_cancel(db, c->dag_id, c->run_id, &c->change, err);
-
-	if (!rc)
-		rc = sl_runs_notify(db, "cancel", c->dag_id, err);
-	return rc;
-}
-
 static int run_runs_cancel(struct cli *cli, int argc, char **argv)
 {
-	struct sl_strbuf err = SL_STRBUF_INIT, id = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, id = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
 	struct sl_db *db;
-	struct cancel_tx tx;
+	struct sl_run_change change;
+	const char *run_id;
 	struct cli_args args;
 	int rc = cli_start(cli, &cli_cmd_runs_cancel, argc, argv, NULL, NULL, 2, 2,
 	                   "DAG and RUN_ID", &args, &db);
 
 	if (!db)
 		goto out;
-	tx = (struct cancel_tx){.dag_id = args.v[0], .run_id = args.v[1]};
-	rc = runs_id_resolve(db, tx.dag_id, &tx.run_id, &id, &err);
+	cli_actor(&actor);
+	run_id = args.v[1];
+	rc = runs_id_resolve(db, args.v[0], &run_id, &id, &err);
 	if (!rc)
-		rc = sl_db_transaction(db, 0, cancel_tx, &tx, &err);
+		rc = sl_action_cancel(db, &(struct sl_actor){actor.buf, "cli"}, args.v[0], run_id,
+		                      &change, &err);
 	if (rc)
 		rc = runs_fail(&err, rc);
 	else if (cli->json)
-		rc = cli_print_json(
-		    json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "dag", tx.dag_id, "run_id",
-		              tx.run_id, "state", "cancelled", "previous_state",
-		              tx.change.prev_state, "tasks_cancelled", (json_int_t)tx.change.tasks,
-		              "attempts_cancelled", (json_int_t)tx.change.attempts));
+		rc = cli_print_json(sl_cancel_json(args.v[0], run_id, &change));
 	else
 		printf("cancelled run '%s' of DAG '%s' (was %s): %zu task%s cancelled, %zu "
 		       "running attempt%s stopped\n",
-		       tx.run_id, tx.dag_id, tx.change.prev_state, tx.change.tasks,
-		       tx.change.tasks == 1 ? "" : "s", tx.change.attempts,
-		       tx.change.attempts == 1 ? "" : "s");
+		       run_id, args.v[0], change.prev_state, change.tasks,
+		       change.tasks == 1 ? "" : "s", change.attempts,
+		       change.attempts == 1 ? "" : "s");
 out:
 	sl_db_free(db);
+	sl_strbuf_release(&actor);
 	sl_strbuf_release(&id);
 	sl_strbuf_release(&err);
 	free(args.v);
@@ -690,7 +639,7 @@ static int backfill_parse_time(const char *flag, const char *value, const struct
 static int run_backfill(struct cli *cli, int argc, char **argv)
 {
 	struct backfill_opts o = {NULL, NULL, false, false, false};
-	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_strbuf err = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
 	struct sl_run_pin pin = SL_RUN_PIN_INIT;
 	struct intervals iv = {NULL, 0, 0, NULL, NULL};
 	struct create_tx tx = {0};
@@ -755,7 +704,9 @@ static int run_backfill(struct cli *cli, int argc, char **argv)
 	if (rc)
 		goto out;
 	iv.found = sl_xcalloc(iv.nr ? iv.nr : 1, sizeof(*iv.found));
-	tx = (struct create_tx){.pin = &pin,
+	cli_actor(&actor);
+	tx = (struct create_tx){.who = &(struct sl_actor){actor.buf, "cli"},
+	                        .pin = &pin,
 	                        .runs = iv.items,
 	                        .nr = iv.nr,
 	                        .flags = SL_RUNS_SKIP_EXISTING,
@@ -794,6 +745,7 @@ out:
 	sl_tz_free(tz);
 	sl_run_pin_release(&pin);
 	sl_db_free(db);
+	sl_strbuf_release(&actor);
 	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;

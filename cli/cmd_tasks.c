@@ -12,6 +12,8 @@
 #include <time.h>
 
 #include "run_view.h"
+#include "sluice/actions.h"
+#include "sluice/actions_json.h"
 #include "sluice/alloc.h"
 #include "sluice/db.h"
 #include "sluice/error.h"
@@ -90,53 +92,6 @@ static int on_clear_option(struct cli *cli, int opt, const char *arg, void *ctx)
 	return CLI_EXIT_USAGE;
 }
 
-struct clear_tx {
-	const char *dag_id, *run_id;
-	const struct sl_clear_opts *opts;
-	struct sl_task_ids cleared;
-	struct sl_run_repin repin;
-	struct sl_run_change change;
-};
-
-static int clear_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
-{
-	struct clear_tx *c = ctx;
-	int rc = sl_run_clear(db, c->dag_id, c->run_id, c->opts, &c->cleared, &c->repin, &c->change,
-	                      err);
-
-	if (!rc && c->cleared.nr)
-		rc = sl_runs_notify(db, "clear", c->dag_id, err);
-	return rc;
-}
-
-static json_t *ids_json(const struct sl_task_ids *ids)
-{
-	json_t *a = json_array();
-
-	for (size_t i = 0; i < ids->nr; i++)
-		json_array_append_new(a, json_string(ids->items[i]));
-	return a;
-}
-
-static json_t *clear_json(const struct clear_tx *c)
-{
-	json_t *o =
-	    json_pack("{s:s, s:s, s:o, s:I, s:s, s:s}", "dag", c->dag_id, "run_id", c->run_id,
-	              "cleared", ids_json(&c->cleared), "attempts_cancelled",
-	              (json_int_t)c->change.attempts, "previous_state", c->change.prev_state,
-	              "state", c->cleared.nr ? "queued" : c->change.prev_state);
-
-	if (c->opts->latest)
-		json_object_set_new(
-		    o, "latest",
-		    c->repin.runs ? json_pack("{s:s, s:s, s:o, s:o}", "previous_commit",
-		                              c->repin.from_commit, "commit", c->repin.to_commit,
-		                              "added", ids_json(&c->repin.added), "removed",
-		                              ids_json(&c->repin.removed))
-		                  : json_null());
-	return o;
-}
-
 /* "  added: a, b" */
 static void print_ids(const char *what, const struct sl_task_ids *ids)
 {
@@ -151,8 +106,11 @@ static void print_ids(const char *what, const struct sl_task_ids *ids)
 static int run_tasks_clear(struct cli *cli, int argc, char **argv)
 {
 	struct sl_clear_opts o = {NULL, 0, false, false, false};
-	struct clear_tx tx = {NULL, NULL, &o, SL_TASK_IDS_INIT, SL_RUN_REPIN_INIT, {0, 0, ""}};
-	struct sl_strbuf err = SL_STRBUF_INIT, id = SL_STRBUF_INIT;
+	struct sl_task_ids cleared = SL_TASK_IDS_INIT;
+	struct sl_run_repin repin = SL_RUN_REPIN_INIT;
+	struct sl_run_change change = {0, 0, ""};
+	const char *dag_id, *run_id;
+	struct sl_strbuf err = SL_STRBUF_INIT, id = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
 	struct sl_db *db;
 	struct cli_args args;
 	int rc = cli_start(cli, &cli_cmd_tasks_clear, argc, argv, on_clear_option, &o, 2, INT_MAX,
@@ -162,38 +120,40 @@ static int run_tasks_clear(struct cli *cli, int argc, char **argv)
 		goto out;
 	o.tasks = (const char *const *)args.v + 2;
 	o.tasks_nr = (size_t)args.n - 2;
-	tx.dag_id = args.v[0];
-	tx.run_id = args.v[1];
-	rc = runs_id_resolve(db, tx.dag_id, &tx.run_id, &id, &err);
+	cli_actor(&actor);
+	dag_id = args.v[0];
+	run_id = args.v[1];
+	rc = runs_id_resolve(db, dag_id, &run_id, &id, &err);
 	if (!rc)
-		rc = sl_db_transaction(db, 0, clear_tx, &tx, &err);
+		rc = sl_action_clear(db, &(struct sl_actor){actor.buf, "cli"}, dag_id, run_id, &o,
+		                     &cleared, &repin, &change, &err);
 	if (rc) {
 		rc = runs_fail(&err, rc);
 		goto out;
 	}
 	if (cli->json) {
-		rc = cli_print_json(clear_json(&tx));
+		rc = cli_print_json(sl_clear_json(dag_id, run_id, &o, &cleared, &repin, &change));
 		goto out;
 	}
-	if (!tx.cleared.nr) {
-		printf("nothing to clear in run '%s' of DAG '%s'\n", tx.run_id, tx.dag_id);
+	if (!cleared.nr) {
+		printf("nothing to clear in run '%s' of DAG '%s'\n", run_id, dag_id);
 		goto out;
 	}
-	printf("cleared %zu task%s of run '%s' of DAG '%s' (run was %s, now queued):\n",
-	       tx.cleared.nr, tx.cleared.nr == 1 ? "" : "s", tx.run_id, tx.dag_id,
-	       tx.change.prev_state);
-	for (size_t i = 0; i < tx.cleared.nr; i++)
-		printf("  %s\n", tx.cleared.items[i]);
-	if (tx.repin.runs) {
+	printf("cleared %zu task%s of run '%s' of DAG '%s' (run was %s, now queued):\n", cleared.nr,
+	       cleared.nr == 1 ? "" : "s", run_id, dag_id, change.prev_state);
+	for (size_t i = 0; i < cleared.nr; i++)
+		printf("  %s\n", cleared.items[i]);
+	if (repin.runs) {
 		printf("run moved from commit %.12s to the current commit %.12s\n",
-		       tx.repin.from_commit, tx.repin.to_commit);
-		print_ids("added (pending)", &tx.repin.added);
-		print_ids("removed", &tx.repin.removed);
+		       repin.from_commit, repin.to_commit);
+		print_ids("added (pending)", &repin.added);
+		print_ids("removed", &repin.removed);
 	}
 out:
-	sl_run_repin_release(&tx.repin);
-	sl_task_ids_release(&tx.cleared);
+	sl_run_repin_release(&repin);
+	sl_task_ids_release(&cleared);
 	sl_db_free(db);
+	sl_strbuf_release(&actor);
 	sl_strbuf_release(&id);
 	sl_strbuf_release(&err);
 	free(args.v);
@@ -216,27 +176,12 @@ const struct cli_command cli_cmd_tasks_mark = {
     .run = run_tasks_mark,
 };
 
-struct mark_tx {
-	const char *dag_id, *run_id, *task_id, *state, *by;
-	struct sl_run_change change;
-};
-
-static int mark_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
-{
-	struct mark_tx *m = ctx;
-	int rc =
-	    sl_task_mark(db, m->dag_id, m->run_id, m->task_id, m->state, m->by, &m->change, err);
-
-	if (!rc)
-		rc = sl_runs_notify(db, "mark", m->dag_id, err);
-	return rc;
-}
-
 static int run_tasks_mark(struct cli *cli, int argc, char **argv)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT, id = SL_STRBUF_INIT, by = SL_STRBUF_INIT;
 	struct sl_db *db = NULL;
-	struct mark_tx tx;
+	struct sl_run_change change;
+	const char *run_id;
 	struct cli_args args;
 	bool stop;
 	int rc = cli_parse_options(cli, &cli_cmd_tasks_mark, argc, argv, NULL, NULL, &args, &stop);
@@ -255,25 +200,19 @@ static int run_tasks_mark(struct cli *cli, int argc, char **argv)
 	rc = cli_db_open(cli, &db);
 	if (rc)
 		goto out;
-	runs_actor(&by);
-	tx = (struct mark_tx){.dag_id = args.v[0],
-	                      .run_id = args.v[1],
-	                      .task_id = args.v[2],
-	                      .state = args.v[3],
-	                      .by = by.buf};
-	rc = runs_id_resolve(db, tx.dag_id, &tx.run_id, &id, &err);
+	cli_actor(&by);
+	run_id = args.v[1];
+	rc = runs_id_resolve(db, args.v[0], &run_id, &id, &err);
 	if (!rc)
-		rc = sl_db_transaction(db, 0, mark_tx, &tx, &err);
+		rc = sl_action_mark(db, &(struct sl_actor){by.buf, "cli"}, args.v[0], run_id,
+		                    args.v[2], args.v[3], &change, &err);
 	if (rc)
 		rc = runs_fail(&err, rc);
 	else if (cli->json)
-		rc = cli_print_json(json_pack(
-		    "{s:s, s:s, s:s, s:s, s:s, s:I}", "dag", tx.dag_id, "run_id", tx.run_id, "task",
-		    tx.task_id, "state", tx.state, "previous_state", tx.change.prev_state,
-		    "attempts_cancelled", (json_int_t)tx.change.attempts));
+		rc = cli_print_json(sl_mark_json(args.v[0], run_id, args.v[2], args.v[3], &change));
 	else
-		printf("marked task '%s' of run '%s' of DAG '%s' %s (was %s)\n", tx.task_id,
-		       tx.run_id, tx.dag_id, tx.state, tx.change.prev_state);
+		printf("marked task '%s' of run '%s' of DAG '%s' %s (was %s)\n", args.v[2], run_id,
+		       args.v[0], args.v[3], change.prev_state);
 out:
 	sl_db_free(db);
 	sl_strbuf_release(&id);

@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sluice/accounts.h"
+#include "sluice/actions_json.h"
 #include "sluice/dag.h"
 #include "sluice/db.h"
 #include "sluice/strbuf.h"
@@ -221,19 +221,16 @@ out:
 	return rc;
 }
 
-/* An instant of a view's column `col` as ISO 8601 UTC, "-" (null in JSON) when NULL. */
-static void add_time(struct cli_table *table, json_t *obj, const char *key,
-                     const struct sl_rows *res, int row, int col)
+/* An instant of a view's column `col` as ISO 8601 UTC, "-" when NULL. */
+static void add_time(struct cli_table *table, const struct sl_rows *res, int row, int col)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
 
 	if (sl_rows_null(res, row, col)) {
 		cli_table_add(table, "-");
-		json_object_set_new(obj, key, json_null());
 		return;
 	}
 	cli_fmt_time(&sb, sl_rows_int(res, row, col, 0), NULL);
-	json_object_set_new(obj, key, json_string(sb.buf));
 	cli_table_add_buf(table, &sb);
 	sl_strbuf_release(&sb);
 }
@@ -283,20 +280,14 @@ out:
 	return rc;
 }
 
-/* The columns of accounts_users_list (lib/db/sql/accounts.sql). */
-enum { U_NAME, U_ROLE, U_CREATED, U_TOKENS };
-
+/* The rows of the listings, as sluice/actions_json.h has their columns. */
 static json_t *user_row(struct cli_table *table, const struct sl_rows *res, int row)
 {
-	json_t *obj = json_pack("{s:s, s:s}", "user", sl_rows_value(res, row, U_NAME), "role",
-	                        sl_rows_value(res, row, U_ROLE));
-
-	cli_table_add(table, sl_rows_value(res, row, U_NAME));
-	cli_table_add(table, sl_rows_value(res, row, U_ROLE));
-	add_time(table, obj, "created_at", res, row, U_CREATED);
-	cli_table_add(table, sl_rows_value(res, row, U_TOKENS));
-	json_object_set_new(obj, "active_tokens", json_integer(sl_rows_int(res, row, U_TOKENS, 0)));
-	return obj;
+	cli_table_add(table, sl_rows_value(res, row, SL_USERS_COL_NAME));
+	cli_table_add(table, sl_rows_value(res, row, SL_USERS_COL_ROLE));
+	add_time(table, res, row, SL_USERS_COL_CREATED);
+	cli_table_add(table, sl_rows_value(res, row, SL_USERS_COL_TOKENS));
+	return sl_user_row_json(res, row);
 }
 
 static int read_users(struct sl_db *db, long limit, struct sl_rows **res, struct sl_strbuf *err)
@@ -400,20 +391,14 @@ out:
 	return rc;
 }
 
-/* The columns of accounts_tokens_list. */
-enum { T_ID, T_USER, T_CREATED, T_REVOKED, T_USED };
-
 static json_t *token_row(struct cli_table *table, const struct sl_rows *res, int row)
 {
-	json_t *obj = json_pack("{s:I, s:s}", "id", (json_int_t)sl_rows_int(res, row, T_ID, 0),
-	                        "user", sl_rows_value(res, row, T_USER));
-
-	cli_table_add(table, sl_rows_value(res, row, T_ID));
-	cli_table_add(table, sl_rows_value(res, row, T_USER));
-	add_time(table, obj, "created_at", res, row, T_CREATED);
-	add_time(table, obj, "revoked_at", res, row, T_REVOKED);
-	add_time(table, obj, "last_used_at", res, row, T_USED);
-	return obj;
+	cli_table_add(table, sl_rows_value(res, row, SL_TOKENS_COL_ID));
+	cli_table_add(table, sl_rows_value(res, row, SL_TOKENS_COL_USER));
+	add_time(table, res, row, SL_TOKENS_COL_CREATED);
+	add_time(table, res, row, SL_TOKENS_COL_REVOKED);
+	add_time(table, res, row, SL_TOKENS_COL_USED);
+	return sl_token_row_json(res, row);
 }
 
 static int read_tokens(struct sl_db *db, long limit, struct sl_rows **res, struct sl_strbuf *err)
@@ -465,21 +450,13 @@ static int on_audit_option(struct cli *cli, int opt, const char *arg, void *ctx)
 	return cli_parse_long(&cli_cmd_audit, "--limit", arg, 1, 100000, ctx);
 }
 
-/* The columns of accounts_audit_list. */
-enum { A_ID, A_AT, A_ACTOR, A_VIA, A_ACTION, A_TARGET };
-
 static json_t *audit_row(struct cli_table *table, const struct sl_rows *res, int row)
 {
-	json_t *obj = json_pack(
-	    "{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)sl_rows_int(res, row, A_ID, 0), "actor",
-	    sl_rows_value(res, row, A_ACTOR), "via", sl_rows_value(res, row, A_VIA), "action",
-	    sl_rows_value(res, row, A_ACTION), "target", sl_rows_value(res, row, A_TARGET));
-
-	cli_table_add(table, sl_rows_value(res, row, A_ID));
-	add_time(table, obj, "at", res, row, A_AT);
-	for (int col = A_ACTOR; col <= A_TARGET; col++)
+	cli_table_add(table, sl_rows_value(res, row, SL_AUDIT_COL_ID));
+	add_time(table, res, row, SL_AUDIT_COL_AT);
+	for (int col = SL_AUDIT_COL_ACTOR; col <= SL_AUDIT_COL_TARGET; col++)
 		cli_table_add(table, sl_rows_value(res, row, col));
-	return obj;
+	return sl_audit_row_json(res, row);
 }
 
 static int run_audit(struct cli *cli, int argc, char **argv)

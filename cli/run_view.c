@@ -4,11 +4,9 @@
  */
 #include "run_view.h"
 
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "sluice/alloc.h"
 #include "sluice/error.h"
@@ -92,16 +90,6 @@ int runs_id_resolve(struct sl_db *db, const char *dag_id, const char **run_id,
 	}
 	sl_rows_free(r);
 	return rc;
-}
-
-void runs_actor(struct sl_strbuf *sb)
-{
-	struct passwd *pw = getpwuid(geteuid());
-
-	if (pw && pw->pw_name && *pw->pw_name)
-		sl_strbuf_adds(sb, pw->pw_name);
-	else
-		sl_strbuf_addf(sb, "uid %u", (unsigned)geteuid());
 }
 
 /*

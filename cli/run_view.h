@@ -48,10 +48,6 @@ int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, const char 
 int runs_id_resolve(struct sl_db *db, const char *dag_id, const char **run_id,
                     struct sl_strbuf *hold, struct sl_strbuf *err);
 
-/* Who runs this command, as a mark records it: the login name of the
- * effective user (not $USER, which anyone sets), else "uid N". */
-void runs_actor(struct sl_strbuf *sb);
-
 /* The run's callbacks as a "callbacks:" table after the task table; nothing when there are none. */
 void runs_callbacks_print(const struct sl_rows *cb);
 

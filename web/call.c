@@ -149,11 +149,39 @@ void web_db_failed(struct web_call *c, const char *what, const struct sl_strbuf 
 	web_problem(c, 503, "the database does not answer");
 }
 
+/* Whether media type `v` is application/json, with parameters or not. */
+static bool is_json_type(const char *v)
+{
+	static const char json[] = "application/json";
+	size_t n = sizeof(json) - 1;
+
+	v += strspn(v, " \t");
+	if (strncasecmp(v, json, n))
+		return false;
+	v += n;
+	v += strspn(v, " \t");
+	return *v == '\0' || *v == ';';
+}
+
+bool web_content_json(struct web_call *c)
+{
+	/* A form or text body, even an empty one (a <form> with no fields),
+	 * is refused before it is read: what a browser sends cross-site
+	 * without a CORS preflight never reaches a handler. */
+	if (c->content_type ? is_json_type(c->content_type) : !c->body_len)
+		return true;
+	web_problem(c, 415, "the request body must be Content-Type: application/json, not %.100s",
+	            c->content_type ? c->content_type : "none");
+	return false;
+}
+
 json_t *web_body_object(struct web_call *c)
 {
 	json_error_t jerr;
 	json_t *doc;
 
+	if (!web_content_json(c))
+		return NULL;
 	if (!c->body_len) {
 		web_problem(c, 400, "the request needs a JSON object as its body");
 		return NULL;
@@ -265,6 +293,7 @@ static void call_free(struct web_call *c)
 	free(c->method);
 	free(c->authorization);
 	free(c->range);
+	free(c->content_type);
 	free(c->cookie);
 	free(c->origin);
 	free(c->csrf);
@@ -424,6 +453,8 @@ void web_call_start(struct web *w, h2o_req_t *req, const struct web_route *route
 	c->own_origin = sl_xasprintf("%s://%.*s", w->tls ? "https" : "http",
 	                             (int)req->input.authority.len, req->input.authority.base);
 	c->peer = copy_peer(req);
+	c->content_type =
+	    copy_found(req, h2o_find_header(&req->headers, H2O_TOKEN_CONTENT_TYPE, -1));
 	ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_req_disposed);
 	*ref = c;
 	c->req_ref = ref;

@@ -17,6 +17,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/httpd.h"
+#include "api_act.h"
 #include "web.h"
 
 static void not_found(struct web_call *c, struct sl_db *db);
@@ -41,6 +42,20 @@ static const struct web_route routes[] = {
     {"POST", "/api/v1/session", WEB_OPEN, web_api_session_create},
     {"GET", "/api/v1/session", WEB_OPEN, web_api_session_get},
     {"DELETE", "/api/v1/session", WEB_OPEN, web_api_session_delete},
+    /* actions (api_act.h) */
+    {"POST", "/api/v1/dags/{}/runs", WEB_OPERATOR, web_api_trigger},
+    {"POST", "/api/v1/dags/{}/runs/{}/cancel", WEB_OPERATOR, web_api_cancel},
+    {"POST", "/api/v1/dags/{}/runs/{}/clear", WEB_OPERATOR, web_api_clear},
+    {"POST", "/api/v1/dags/{}/runs/{}/tasks/{}/mark", WEB_OPERATOR, web_api_mark},
+    {"PATCH", "/api/v1/dags/{}", WEB_OPERATOR, web_api_dag_patch},
+    {"PUT", "/api/v1/pools/{}", WEB_ADMIN, web_api_pool_put},
+    {"DELETE", "/api/v1/pools/{}", WEB_ADMIN, web_api_pool_delete},
+    {"GET", "/api/v1/users", WEB_ADMIN, web_api_users},
+    {"POST", "/api/v1/users", WEB_ADMIN, web_api_user_add},
+    {"DELETE", "/api/v1/users/{}", WEB_ADMIN, web_api_user_delete},
+    {"POST", "/api/v1/users/{}/tokens", WEB_ADMIN, web_api_token_create},
+    {"DELETE", "/api/v1/tokens/{}", WEB_ADMIN, web_api_token_revoke},
+    {"GET", "/api/v1/audit", WEB_ADMIN, web_api_audit},
 };
 
 /* Answers for /api/v1/ paths without a route, once the caller is known. */

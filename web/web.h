@@ -93,6 +93,7 @@ struct web_call {
 	char *method;
 	char *authorization; /* NULL when absent */
 	char *range;
+	char *content_type;
 	char *cookie;     /* every Cookie header, joined by "; "; NULL when none */
 	char *origin;     /* NULL when absent */
 	char *csrf;       /* X-CSRF-Token, NULL when absent */
@@ -137,7 +138,16 @@ void web_problem(struct web_call *c, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The database failed: logged with its sentence, answered 503 without it. */
 void web_db_failed(struct web_call *c, const char *what, const struct sl_strbuf *err);
-/* The request's body as a JSON object; NULL once answered 400 or 415. */
+/*
+ * False once answered 415: a Content-Type other than application/json, or
+ * none with a body.
+ */
+bool web_content_json(struct web_call *c);
+/*
+ * The request's body as a JSON object; NULL once answered 415
+ * (web_content_json) or 400 (no body, malformed JSON at line:col, not an
+ * object).
+ */
 json_t *web_body_object(struct web_call *c);
 
 /* session.c: UI sessions (docs/web.md, "Signing in") */

@@ -47,6 +47,15 @@ struct sl_actor {
 	const char *via;
 };
 
+/**
+ * Write the audit row of a change (`action` such as "runs cancel", on
+ * `target`) made by `who`. Stores that change runs, DAGs and pools call it
+ * inside their caller's transaction, so that the change and its row commit
+ * together; the changes of this header write theirs in their own statement.
+ */
+int sl_audit_add(struct sl_db *db, const struct sl_actor *who, const char *action,
+                 const char *target, struct sl_strbuf *err);
+
 /** A password has from 8 to 1024 bytes. */
 #define SL_PASSWORD_MIN 8
 #define SL_PASSWORD_MAX 1024

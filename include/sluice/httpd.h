@@ -47,7 +47,10 @@ int sl_httpd_start(struct sl_httpd **out, uv_loop_t *loop, const char *listen, S
  */
 void sl_httpd_stop(struct sl_httpd *h);
 
-/** Answers with `status` and a body (copied by h2o), never cached. */
+/**
+ * Answers with `status` and a body (copied by h2o) of media type `type`
+ * (NULL: none, for 204), never cached.
+ */
 void sl_httpd_respond(struct st_h2o_req_t *req, int status, const char *type, const char *body,
                       size_t len);
 

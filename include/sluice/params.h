@@ -19,6 +19,9 @@
  * for an unknown key, the closest declared one).
  */
 
+/** A JSON value's type as messages name it: "a string", "a list", "null", ... */
+const char *sl_json_type_name(const json_t *v);
+
 /**
  * Set `key` in the JSON object `conf` from the command-line text `value`,
  * converted to the type of the default in `params`.

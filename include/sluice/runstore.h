@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sluice/accounts.h"
 #include "sluice/dag.h"
 #include "sluice/db.h"
 #include "sluice/strbuf.h"
@@ -113,10 +114,14 @@ enum {
  * whatever `nr`. `*created` (may be NULL) is how many were created. Without
  * SL_RUNS_SKIP_EXISTING, an existing run id fails with SL_ERR, "run 'x' of
  * DAG 'y' already exists" (the unique constraint decides, so of two
- * concurrent creators exactly one wins). Call inside a transaction.
+ * concurrent creators exactly one wins). With `who` (a person: the CLI or
+ * the web, not the scheduler's own runs), one audit row says who asked:
+ * "trigger" for a manual run, "backfill" for the others. Call inside a
+ * transaction.
  */
-int sl_runs_create(struct sl_db *db, const struct sl_run_pin *pin, struct sl_run_new *runs,
-                   size_t nr, unsigned flags, size_t *created, struct sl_strbuf *err);
+int sl_runs_create(struct sl_db *db, const struct sl_actor *who, const struct sl_run_pin *pin,
+                   struct sl_run_new *runs, size_t nr, unsigned flags, size_t *created,
+                   struct sl_strbuf *err);
 
 /** Wake the scheduler: NOTIFY sluice, '<event> <dag_id>' (sent at COMMIT). */
 int sl_runs_notify(struct sl_db *db, const char *event, const char *dag_id, struct sl_strbuf *err);
@@ -162,10 +167,11 @@ struct sl_run_change {
  * Cancel a live run: the run becomes cancelled (with its end time), every
  * unfinished task instance cancelled, every live attempt ended with
  * outcome 'cancelled'. A finished run is refused with SL_ERR,
- * "run 'r' of DAG 'x' is already success". Call inside a transaction.
+ * "run 'r' of DAG 'x' is already success". Its audit row names `who`.
+ * Call inside a transaction.
  */
-int sl_run_cancel(struct sl_db *db, const char *dag_id, const char *run_id,
-                  struct sl_run_change *out, struct sl_strbuf *err);
+int sl_run_cancel(struct sl_db *db, const struct sl_actor *who, const char *dag_id,
+                  const char *run_id, struct sl_run_change *out, struct sl_strbuf *err);
 
 /** Which task instances of a run `sl_run_clear` resets. */
 struct sl_clear_opts {
@@ -221,10 +227,11 @@ void sl_run_repin_release(struct sl_run_repin *repin);
  * receives the reset tasks. Clearing nothing changes nothing (not even the
  * run, nor its pin). With `latest`, the run is first moved to the current
  * version and commit, and `repin` (required then, ignored otherwise) says
- * what that changed. Call inside a transaction.
+ * what that changed. Its audit row names `who` and the tasks cleared (it is
+ * written when nothing was, too: it was asked). Call inside a transaction.
  */
-int sl_run_clear(struct sl_db *db, const char *dag_id, const char *run_id,
-                 const struct sl_clear_opts *opts, struct sl_task_ids *cleared,
+int sl_run_clear(struct sl_db *db, const struct sl_actor *who, const char *dag_id,
+                 const char *run_id, const struct sl_clear_opts *opts, struct sl_task_ids *cleared,
                  struct sl_run_repin *repin, struct sl_run_change *out, struct sl_strbuf *err);
 
 /**
@@ -254,12 +261,13 @@ int sl_runs_existing(struct sl_db *db, const char *dag_id, const struct sl_run_n
 
 /**
  * Set task `task_id` of a run to `state` ("success" or "failed"), with an
- * end time (the mark's time) and the reason "marked STATE by `by`" (who
- * asked, as the caller names them); its live attempt is ended 'cancelled'.
- * The run's state is left as it is. Call inside a transaction.
+ * end time (the mark's time) and the reason "marked STATE by NAME" (`who`'s
+ * name), and its audit row; its live attempt is ended 'cancelled'. The
+ * run's state is left as it is. SL_EINVAL: another state, "a task can be
+ * marked success or failed, not 'x'". Call inside a transaction.
  */
-int sl_task_mark(struct sl_db *db, const char *dag_id, const char *run_id, const char *task_id,
-                 const char *state, const char *by, struct sl_run_change *out,
-                 struct sl_strbuf *err);
+int sl_task_mark(struct sl_db *db, const struct sl_actor *who, const char *dag_id,
+                 const char *run_id, const char *task_id, const char *state,
+                 struct sl_run_change *out, struct sl_strbuf *err);
 
 #endif

@@ -13,7 +13,7 @@
 #include "sluice/suggest.h"
 #include "sluice/banned.h"
 
-static const char *type_name(const json_t *v)
+const char *sl_json_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
@@ -115,11 +115,12 @@ int sl_params_set_text(json_t *conf, const json_t *params, const char *key, cons
 	case JSON_ARRAY:
 	case JSON_OBJECT:
 		sl_strbuf_addf(err, "param '%s' is %s: give it with --conf-json", key,
-		               type_name(def));
+		               sl_json_type_name(def));
 		return SL_EINVAL;
 	}
 	if (!v) {
-		sl_strbuf_addf(err, "param '%s' expects %s%s, got '%s'", key, type_name(def),
+		sl_strbuf_addf(err, "param '%s' expects %s%s, got '%s'", key,
+		               sl_json_type_name(def),
 		               json_is_boolean(def) ? " (true or false)" : "", value);
 		return SL_EINVAL;
 	}
@@ -147,7 +148,7 @@ int sl_params_set_json(json_t *conf, const json_t *params, const json_t *overrid
 
 	if (!json_is_object(overrides)) {
 		sl_strbuf_addf(err, "expected a JSON object of params, got %s",
-		               type_name(overrides));
+		               sl_json_type_name(overrides));
 		return SL_EINVAL;
 	}
 	json_object_foreach((json_t *)overrides, key, v)
@@ -157,8 +158,8 @@ int sl_params_set_json(json_t *conf, const json_t *params, const json_t *overrid
 		if (!def)
 			return SL_EINVAL;
 		if (!same_type(def, v)) {
-			sl_strbuf_addf(err, "param '%s' expects %s, got %s", key, type_name(def),
-			               type_name(v));
+			sl_strbuf_addf(err, "param '%s' expects %s, got %s", key,
+			               sl_json_type_name(def), sl_json_type_name(v));
 			return SL_EINVAL;
 		}
 		json_object_set(conf, key, v);

@@ -37,6 +37,15 @@ bool sl_role_parse(const char *name, enum sl_role *role)
 	return false;
 }
 
+int sl_audit_add(struct sl_db *db, const struct sl_actor *who, const char *action,
+                 const char *target, struct sl_strbuf *err)
+{
+	const char *params[] = {who->name, who->via, action, target};
+
+	/* Not idempotent: the caller's transaction is what is retried. */
+	return sl_db_q(db, SL_Q_ACCOUNTS_AUDIT_ADD, 4, params, NULL, err);
+}
+
 /* sodium_init may be called any number of times, from any thread; it fails
  * only when the kernel gives no random bytes. */
 static int sodium_ready(struct sl_strbuf *err)

@@ -268,8 +268,29 @@ static void match_created(struct sl_run_new *runs, size_t nr, PGresult *r)
 	free(by_id);
 }
 
-int sl_runs_create(struct sl_db *db, const struct sl_run_pin *pin, struct sl_run_new *runs,
-                   size_t nr, unsigned flags, size_t *created, struct sl_strbuf *err)
+/* The audit row of runs created by a person: one row for the batch. */
+static int audit_create(struct sl_db *db, const struct sl_actor *who, const struct sl_run_pin *pin,
+                        const struct sl_run_new *runs, size_t nr, size_t created,
+                        struct sl_strbuf *err)
+{
+	bool manual = nr && !strcmp(runs[0].run_type, "manual");
+	char *target;
+	int rc;
+
+	if (nr == 1)
+		target = sl_xasprintf("%s %s", pin->dag_id, runs[0].run_id);
+	else
+		target = sl_xasprintf("%s %s..%s intervals=%zu created=%zu", pin->dag_id,
+		                      nr ? runs[0].run_id : "", nr ? runs[nr - 1].run_id : "", nr,
+		                      created);
+	rc = sl_audit_add(db, who, manual ? "trigger" : "backfill", target, err);
+	free(target);
+	return rc;
+}
+
+int sl_runs_create(struct sl_db *db, const struct sl_actor *who, const struct sl_run_pin *pin,
+                   struct sl_run_new *runs, size_t nr, unsigned flags, size_t *created,
+                   struct sl_strbuf *err)
 {
 	struct sl_strbuf arrays[RUN_ARRAYS + TASK_ARRAYS];
 	const char *params[3 + RUN_ARRAYS + TASK_ARRAYS];
@@ -312,6 +333,8 @@ int sl_runs_create(struct sl_db *db, const struct sl_run_pin *pin, struct sl_run
 	match_created(runs, nr, r);
 	if (created)
 		*created = (size_t)PQntuples(r);
+	if (who)
+		rc = audit_create(db, who, pin, runs, nr, (size_t)PQntuples(r), err);
 out:
 	PQclear(r);
 	for (size_t i = 0; i < SL_ARRAY_SIZE(arrays); i++)
@@ -414,10 +437,11 @@ static int lock_run(struct sl_db *db, struct sl_run_ref *ref, struct sl_strbuf *
 	return rc;
 }
 
-int sl_run_cancel(struct sl_db *db, const char *dag_id, const char *run_id,
-                  struct sl_run_change *out, struct sl_strbuf *err)
+int sl_run_cancel(struct sl_db *db, const struct sl_actor *who, const char *dag_id,
+                  const char *run_id, struct sl_run_change *out, struct sl_strbuf *err)
 {
 	struct sl_run_ref ref;
+	char *target;
 	char pk[24];
 	const char *params[] = {pk};
 	PGresult *r = NULL;
@@ -440,6 +464,9 @@ int sl_run_cancel(struct sl_db *db, const char *dag_id, const char *run_id,
 	if (!rc) {
 		out->tasks = (size_t)parse_int64(PQgetvalue(r, 0, 0));
 		out->attempts = (size_t)parse_int64(PQgetvalue(r, 0, 1));
+		target = sl_xasprintf("%s %s", dag_id, run_id);
+		rc = sl_audit_add(db, who, "runs cancel", target, err);
+		free(target);
 	}
 	PQclear(r);
 	return rc;
@@ -655,8 +682,28 @@ static int choose_tasks(const struct run_graph *g, const struct sl_clear_opts *o
 	return 0;
 }
 
-int sl_run_clear(struct sl_db *db, const char *dag_id, const char *run_id,
-                 const struct sl_clear_opts *opts, struct sl_task_ids *cleared,
+/* "DAG RUN tasks=a,b" (tasks=- when none), with " latest" for --latest. */
+static int audit_clear(struct sl_db *db, const struct sl_actor *who, const char *dag_id,
+                       const char *run_id, const struct sl_clear_opts *opts,
+                       const struct sl_task_ids *cleared, struct sl_strbuf *err)
+{
+	struct sl_strbuf target = SL_STRBUF_INIT;
+	int rc;
+
+	sl_strbuf_addf(&target, "%s %s tasks=", dag_id, run_id);
+	for (size_t i = 0; i < cleared->nr; i++)
+		sl_strbuf_addf(&target, "%s%s", i ? "," : "", cleared->items[i]);
+	if (!cleared->nr)
+		sl_strbuf_adds(&target, "-");
+	if (opts->latest)
+		sl_strbuf_adds(&target, " latest");
+	rc = sl_audit_add(db, who, "tasks clear", target.buf, err);
+	sl_strbuf_release(&target);
+	return rc;
+}
+
+int sl_run_clear(struct sl_db *db, const struct sl_actor *who, const char *dag_id,
+                 const char *run_id, const struct sl_clear_opts *opts, struct sl_task_ids *cleared,
                  struct sl_run_repin *repin, struct sl_run_change *out, struct sl_strbuf *err)
 {
 	struct sl_strbuf pks = SL_STRBUF_INIT, ids = SL_STRBUF_INIT;
@@ -693,7 +740,7 @@ int sl_run_clear(struct sl_db *db, const char *dag_id, const char *run_id,
 		if (chosen[i])
 			sl_pgarray_add(&ids, g.dag->tasks[i].id);
 	if (!ids.len)
-		goto out; /* nothing to clear */
+		goto audit; /* nothing to clear */
 	sl_pgarray_add_int(&pks, ref.run_pk);
 	sl_pgarray_end(&pks);
 	/* The clear then reads the retries of the version the run moved to. */
@@ -714,6 +761,8 @@ int sl_run_clear(struct sl_db *db, const char *dag_id, const char *run_id,
 			break;
 		}
 	}
+audit:
+	rc = audit_clear(db, who, dag_id, run_id, opts, cleared, err);
 out:
 	PQclear(r);
 	free(chosen);
@@ -814,14 +863,15 @@ out:
 
 /* ---- mark --------------------------------------------------------------- */
 
-int sl_task_mark(struct sl_db *db, const char *dag_id, const char *run_id, const char *task_id,
-                 const char *state, const char *by, struct sl_run_change *out,
-                 struct sl_strbuf *err)
+int sl_task_mark(struct sl_db *db, const struct sl_actor *who, const char *dag_id,
+                 const char *run_id, const char *task_id, const char *state,
+                 struct sl_run_change *out, struct sl_strbuf *err)
 {
 	struct sl_run_ref ref;
 	char ti[24];
-	const char *params[] = {ti, state, by};
+	const char *params[] = {ti, state, who->name};
 	PGresult *r = NULL;
+	char *target;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -840,6 +890,9 @@ int sl_task_mark(struct sl_db *db, const char *dag_id, const char *run_id, const
 	if (!rc) {
 		out->tasks = (size_t)parse_int64(PQgetvalue(r, 0, 0));
 		out->attempts = (size_t)parse_int64(PQgetvalue(r, 0, 1));
+		target = sl_xasprintf("%s %s %s state=%s", dag_id, run_id, task_id, state);
+		rc = sl_audit_add(db, who, "tasks mark", target, err);
+		free(target);
 	}
 	PQclear(r);
 	return rc;

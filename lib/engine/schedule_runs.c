@@ -133,8 +133,9 @@ static int schedule_one(struct sl_db *db, struct sched_ctx *c, PGresult *due, in
 	if (rc)
 		goto fail;
 	if (runs.nr) {
-		rc = sl_runs_create(db, &pin, runs.items, runs.nr, SL_RUNS_SKIP_EXISTING, &created,
-		                    err);
+		/* The scheduler's own runs: no person to audit. */
+		rc = sl_runs_create(db, NULL, &pin, runs.items, runs.nr, SL_RUNS_SKIP_EXISTING,
+		                    &created, err);
 		if (rc)
 			goto fail;
 		c->created += created;

@@ -91,8 +91,9 @@ void sl_httpd_respond(h2o_req_t *req, int status, const char *type, const char *
 {
 	req->res.status = status;
 	req->res.reason = sl_httpd_reason(status);
-	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type,
-	               strlen(type));
+	if (type)
+		h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type,
+		               strlen(type));
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
 	               H2O_STRLIT("no-store"));
 	h2o_send_inline(req, body, len);

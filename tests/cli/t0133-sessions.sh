@@ -127,7 +127,7 @@ expect_str "$st" 401 "an empty user name: 401"
 req POST /api/v1/session -H 'Content-Type: application/json' --data-binary '{"user":"olga"}'
 expect_str "$st" 400 "no password: 400"
 expect_jq "$TMP/b" '.detail == "password: expected a string"' "... naming the field"
-req POST /api/v1/session --data-binary '{"user":"olga",'
+req POST /api/v1/session -H 'Content-Type: application/json' --data-binary '{"user":"olga",'
 expect_str "$st" 400 "malformed JSON: 400"
 pg_sql "SELECT actor || ' ' || action || ' ' || target FROM audit_log WHERE action LIKE 'login%' ORDER BY audit_id" >"$TMP/audit"
 expect_grep "$TMP/audit" '^olga login from 127\.0\.0\.1$' "the audit log has the sign-in, and where from"

@@ -18,7 +18,7 @@ import time
 import traceback
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -43,8 +43,11 @@ def ok(cond, desc, diag=None):
 
 
 def wait(driver, cond, timeout=20):
+    # A page that re-renders (the list after a toggle) replaces the element
+    # a condition just found: look again rather than fail.
     try:
-        return WebDriverWait(driver, timeout).until(cond)
+        return WebDriverWait(driver, timeout,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(cond)
     except TimeoutException:
         return None
 

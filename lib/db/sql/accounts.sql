@@ -90,6 +90,13 @@ SELECT token_id, user_name, extract(epoch FROM created_at)::bigint,
   FROM api_tokens
  ORDER BY token_id
 
+-- name: accounts_audit_add
+-- The audit row of a change made by another store (runs, DAGs, pools),
+-- sent inside the change's own transaction so that both commit or
+-- neither: who ($1), via ($2), what ($3), on what ($4).
+INSERT INTO audit_log (actor, via, action, target)
+VALUES ($1::text, $2::text, $3::text, $4::text)
+
 -- name: accounts_audit_list
 -- The newest $1 rows of the audit log, newest first: id, at (seconds),
 -- actor, via, action, target.
