@@ -378,7 +378,7 @@ static int run_runs_show(struct cli *cli, int argc, char **argv)
 	if (!db)
 		goto out;
 	run_id = args.v[1];
-	rc = runs_id_resolve(db, args.v[0], &run_id, &id, &err);
+	rc = sl_run_id_resolve(db, args.v[0], &run_id, &id, &err);
 	if (rc)
 		goto fail;
 	if (cli->json) {
@@ -439,7 +439,7 @@ static int run_runs_cancel(struct cli *cli, int argc, char **argv)
 		goto out;
 	cli_actor(&actor);
 	run_id = args.v[1];
-	rc = runs_id_resolve(db, args.v[0], &run_id, &id, &err);
+	rc = sl_run_id_resolve(db, args.v[0], &run_id, &id, &err);
 	if (!rc)
 		rc = sl_action_cancel(db, &(struct sl_actor){actor.buf, "cli"}, args.v[0], run_id,
 		                      &change, &err);

@@ -123,7 +123,7 @@ static int run_tasks_clear(struct cli *cli, int argc, char **argv)
 	cli_actor(&actor);
 	dag_id = args.v[0];
 	run_id = args.v[1];
-	rc = runs_id_resolve(db, dag_id, &run_id, &id, &err);
+	rc = sl_run_id_resolve(db, dag_id, &run_id, &id, &err);
 	if (!rc)
 		rc = sl_action_clear(db, &(struct sl_actor){actor.buf, "cli"}, dag_id, run_id, &o,
 		                     &cleared, &repin, &change, &err);
@@ -202,7 +202,7 @@ static int run_tasks_mark(struct cli *cli, int argc, char **argv)
 		goto out;
 	cli_actor(&by);
 	run_id = args.v[1];
-	rc = runs_id_resolve(db, args.v[0], &run_id, &id, &err);
+	rc = sl_run_id_resolve(db, args.v[0], &run_id, &id, &err);
 	if (!rc)
 		rc = sl_action_mark(db, &(struct sl_actor){by.buf, "cli"}, args.v[0], run_id,
 		                    args.v[2], args.v[3], &change, &err);
@@ -414,7 +414,7 @@ static int run_logs(struct cli *cli, int argc, char **argv)
 	if (!db)
 		goto out;
 	run_id = args.v[1];
-	rc = runs_id_resolve(db, args.v[0], &run_id, &id, &err);
+	rc = sl_run_id_resolve(db, args.v[0], &run_id, &id, &err);
 	/* The messages and the JSON name the run resolved, not the alias. */
 	args.v[1] = id.len ? id.buf : args.v[1];
 	if (!rc)

@@ -67,31 +67,6 @@ int runs_bad_state(const struct cli_command *cmd, const char *state)
 	                       state);
 }
 
-int runs_id_resolve(struct sl_db *db, const char *dag_id, const char **run_id,
-                    struct sl_strbuf *hold, struct sl_strbuf *err)
-{
-	struct sl_rows *r = NULL;
-	int rc;
-
-	if (strcmp(*run_id, "latest"))
-		return 0;
-	rc = sl_view_run_latest(db, dag_id, &r, err);
-	if (!rc && !sl_rows_nr(r)) {
-		rc = sl_run_dag_check(db, dag_id, err);
-		if (!rc) {
-			sl_strbuf_addf(err, "DAG '%s' has no run yet: 'latest' names none", dag_id);
-			rc = SL_ENOENT;
-		}
-	}
-	if (!rc) {
-		sl_strbuf_reset(hold);
-		sl_strbuf_adds(hold, sl_rows_value(r, 0, 0));
-		*run_id = hold->buf;
-	}
-	sl_rows_free(r);
-	return rc;
-}
-
 /*
  * Once the run has run on a commit other than the one it pins now (it was
  * moved by `--latest`), which task's latest try ran on which commit.

@@ -38,16 +38,6 @@ int runs_bad_state(const struct cli_command *cmd, const char *state);
  */
 int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, const char *run_id);
 
-/*
- * Resolve the run id argument `*run_id` of DAG `dag_id`: the alias
- * `latest` becomes the DAG's newest run (by logical date; a run really
- * named `latest` wins), whose id is kept in `hold`, which must outlive
- * `*run_id`. Any other id is left as it is. SL_ENOENT when the DAG has no
- * run (or does not exist).
- */
-int runs_id_resolve(struct sl_db *db, const char *dag_id, const char **run_id,
-                    struct sl_strbuf *hold, struct sl_strbuf *err);
-
 /* The run's callbacks as a "callbacks:" table after the task table; nothing when there are none. */
 void runs_callbacks_print(const struct sl_rows *cb);
 

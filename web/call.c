@@ -17,6 +17,7 @@
 #include "sluice/error.h"
 #include "sluice/httpd.h"
 #include "sluice/log.h"
+#include "sluice/views.h"
 #include "web.h"
 
 int web_dbpool_init(struct web_dbpool *pool, const char *conninfo)
@@ -260,6 +261,37 @@ static bool authorize(struct web_call *c, struct sl_db *db)
 	return true;
 }
 
+/*
+ * A run route's run id `latest` is the DAG's newest run, as in the CLI
+ * (sl_run_id_resolve). False once answered: 404 for a DAG without runs.
+ */
+static bool resolve_run(struct web_call *c, struct sl_db *db)
+{
+	static const char run_route[] = "/api/v1/dags/{}/runs/{}";
+	struct sl_strbuf hold = SL_STRBUF_INIT, err = SL_STRBUF_INIT;
+	const char *run;
+	bool ok = true;
+	int rc;
+
+	if (c->params_nr < 2 || strncmp(c->route->pattern, run_route, sizeof(run_route) - 1))
+		return true;
+	run = c->params[1];
+	rc = sl_run_id_resolve(db, c->params[0], &run, &hold, &err);
+	if (rc == SL_ENOENT) {
+		web_problem(c, 404, "%s", err.buf);
+		ok = false;
+	} else if (rc) {
+		web_db_failed(c, "run_latest", &err);
+		ok = false;
+	} else if (run != c->params[1]) {
+		free(c->params[1]);
+		c->params[1] = sl_strbuf_detach(&hold, NULL);
+	}
+	sl_strbuf_release(&hold);
+	sl_strbuf_release(&err);
+	return ok;
+}
+
 static void on_work(uv_work_t *work)
 {
 	struct web_call *c = container_of(work, struct web_call, work);
@@ -272,7 +304,7 @@ static void on_work(uv_work_t *work)
 		goto out;
 	}
 	db = c->w->pool.conns[slot];
-	if (c->route->access == WEB_OPEN || authorize(c, db))
+	if ((c->route->access == WEB_OPEN || authorize(c, db)) && resolve_run(c, db))
 		c->route->fn(c, db);
 	dbpool_give(&c->w->pool, slot);
 out:

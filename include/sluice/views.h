@@ -92,6 +92,15 @@ int sl_view_run_tries(struct sl_db *db, const char *dag_id, const char *run_id,
 /** runs_latest: the run id that the alias `latest` stands for; no row without runs. */
 int sl_view_run_latest(struct sl_db *db, const char *dag_id, struct sl_rows **out,
                        struct sl_strbuf *err);
+/**
+ * The run id argument `*run_id` of DAG `dag_id`, as the CLI and the API
+ * take it: the alias `latest` becomes the DAG's newest run (by logical
+ * date; a run really named `latest` wins), whose id is kept in `hold`,
+ * which must outlive `*run_id`. Any other id is left as it is.
+ * SL_ENOENT, with the sentence, when the DAG has no run or does not exist.
+ */
+int sl_run_id_resolve(struct sl_db *db, const char *dag_id, const char **run_id,
+                      struct sl_strbuf *hold, struct sl_strbuf *err);
 /** runs_callbacks: the run's callbacks. */
 int sl_view_run_callbacks(struct sl_db *db, const char *dag_id, const char *run_id,
                           struct sl_rows **out, struct sl_strbuf *err);

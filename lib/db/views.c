@@ -7,8 +7,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sluice/alloc.h"
+#include "sluice/error.h"
+#include "sluice/runstore.h"
 #include "sluice/banned.h"
 
 struct sl_rows {
@@ -290,4 +293,29 @@ int sl_view_audit(struct sl_db *db, long limit, struct sl_rows **out, struct sl_
 	const char *params[] = {num(&n, limit)};
 
 	return view(db, SL_Q_ACCOUNTS_AUDIT_LIST, 1, params, out, err);
+}
+
+int sl_run_id_resolve(struct sl_db *db, const char *dag_id, const char **run_id,
+                      struct sl_strbuf *hold, struct sl_strbuf *err)
+{
+	struct sl_rows *r = NULL;
+	int rc;
+
+	if (strcmp(*run_id, "latest"))
+		return 0;
+	rc = sl_view_run_latest(db, dag_id, &r, err);
+	if (!rc && !sl_rows_nr(r)) {
+		rc = sl_run_dag_check(db, dag_id, err);
+		if (!rc) {
+			sl_strbuf_addf(err, "DAG '%s' has no run yet: 'latest' names none", dag_id);
+			rc = SL_ENOENT;
+		}
+	}
+	if (!rc) {
+		sl_strbuf_reset(hold);
+		sl_strbuf_adds(hold, sl_rows_value(r, 0, 0));
+		*run_id = hold->buf;
+	}
+	sl_rows_free(r);
+	return rc;
 }

@@ -235,6 +235,13 @@ get /api/v1/dags/hello/runs/r9
 problem 404 "$(sed 's/^sluice: //' "$TMP/cli.err")" "an unknown run (the CLI's sentence)"
 get /api/v1/dags/nope/runs/r1
 problem 404 "no DAG 'nope'" "a run of an unknown DAG"
+# The CLI's alias: latest is the DAG's newest run.
+get /api/v1/dags/hello/runs/latest
+"$SLUICE" runs show hello latest --json >"$TMP/cli.json"
+same_json "$TMP/cli.json" "runs/latest is sluice runs show DAG latest --json"
+get /api/v1/dags/db_backup/runs/latest
+"$SLUICE" runs show db_backup latest 2>"$TMP/cli.err" >/dev/null
+problem 404 "$(sed 's/^sluice: //' "$TMP/cli.err")" "latest of a DAG without runs (the CLI's sentence)"
 
 # --- GET .../tasks/{task}/tries/{n}/log ----------------------------------------------------
 LOG=/api/v1/dags/hello/runs/r1/tasks/greet/tries
