@@ -239,10 +239,18 @@ def run(driver):
               not d.find_elements(By.XPATH, "//*[contains(text(), 'Loading runs')]"))
     ok(h1 is not None and driver.current_url.endswith("#/dags/hello"),
        "a DAG's link opens #/dags/hello")
-    img = wait(driver, lambda d: d.execute_script(
-        "const i = document.getElementById('dag-graph');"
-        "return i && i.complete && i.naturalWidth > 0"))
-    ok(img, "the DAG's graph is drawn (an SVG image, fetched with the session cookie)")
+    state = wait(driver, lambda d: d.execute_script(
+        "const g = document.querySelector('#dag-graph svg g[id=\"task-greet\"]');"
+        "return g && g.dataset.state"))
+    ok(state, "the DAG's graph is drawn in the page, its nodes in the newest run's states", state)
+    dashed = driver.execute_script(
+        "return [...document.querySelectorAll('#dag-graph svg g.node-state polygon')]"
+        ".map((p) => getComputedStyle(p).strokeWidth)")
+    ok(dashed and all(w in ("2px", "3px") for w in dashed),
+       "each coloured node also has its state's border (not colour alone)", dashed)
+    scripts = driver.execute_script(
+        "return document.querySelectorAll('#dag-graph script, #dag-graph foreignObject').length")
+    ok(scripts == 0, "nothing but shapes and text is kept of the SVG", scripts)
     shot(driver, "dag-1280")
     driver.back()
     ok(wait(driver, EC.presence_of_element_located((By.CSS_SELECTOR, "#dags tbody tr"))) is not None,

@@ -3,7 +3,7 @@
 // the duration, a click its details.
 import {api, ApiError} from "./api.js";
 import {duration, h, when} from "./dom.js";
-import {legend, stateBadge} from "./states.js";
+import {legend, stateBadge, stateInfo} from "./states.js";
 
 const RUNS = 25;
 
@@ -50,13 +50,56 @@ function grid(dag, runs, info) {
           panel, legend()];
 }
 
-// The DAG's latest version drawn by sluice-web (Graphviz, as SVG): an
-// image, so that nothing in it runs; the cookie goes with it (same origin).
-function graph(dag) {
-  return h("figure", {class: "card graph"},
-    h("img", {id: "dag-graph", src: `/api/v1/dags/${encodeURIComponent(dag)}/graph`,
-              alt: `The tasks of ${dag} and their dependencies`}),
-    h("figcaption", {class: "muted"}, "The latest version's tasks, laid out by Graphviz."));
+// The DAG's latest version drawn by sluice-web (Graphviz, as SVG), put in
+// the page so that each task's node (<g id="task-NAME">) takes the state of
+// that task in the newest run: a colour, a border pattern (so that colour
+// is not the only signal) and a tooltip. The SVG is parsed as XML, and only
+// its shapes, text and titles are kept: nothing in it could run anyway
+// (the page's CSP allows no inline script), but it is not trusted either.
+const SVG_NS = "http://www.w3.org/2000/svg";
+const KEEP = new Set(["svg", "g", "title", "polygon", "path", "ellipse", "polyline", "text"]);
+
+function cleanSvg(node) {
+  for (const child of [...node.children]) {
+    if (child.namespaceURI !== SVG_NS || !KEEP.has(child.localName)) {
+      child.remove();
+      continue;
+    }
+    for (const a of [...child.attributes])
+      if (/^on/i.test(a.name) || /href$/i.test(a.name)) child.removeAttribute(a.name);
+    cleanSvg(child);
+  }
+  return node;
+}
+
+function colour(svg, newest) {
+  for (const t of (newest?.tasks || [])) {
+    const g = svg.querySelector(`g[id="task-${CSS.escape(t.task)}"]`);
+    if (!g) continue;
+    g.classList.add("node-state", `state-${t.state}`);
+    g.dataset.state = t.state;
+    const title = g.querySelector("title");
+    if (title) title.textContent = `${t.task}: ${stateInfo(t.state).label}`;
+  }
+}
+
+async function graph(dag, newest) {
+  const fig = h("figure", {class: "card graph", id: "dag-graph",
+                           "aria-label": `The tasks of ${dag} and their dependencies`},
+    h("figcaption", {class: "muted"},
+      newest ? `The latest version's tasks, in the states of run ${newest.run_id}.`
+             : "The latest version's tasks, laid out by Graphviz."));
+  const r = await fetch(`/api/v1/dags/${encodeURIComponent(dag)}/graph`,
+                        {credentials: "same-origin", cache: "no-store"});
+  if (!r.ok) return fig;
+  const doc = new DOMParser().parseFromString(await r.text(), "image/svg+xml");
+  const svg = doc.documentElement;
+  if (svg.namespaceURI !== SVG_NS || svg.localName !== "svg") return fig;
+  cleanSvg(svg);
+  colour(svg, newest);
+  svg.setAttribute("role", "img");
+  fig.prepend(document.importNode(svg, true));
+  return fig;
 }
 
 // Draws the page (`again`: over itself, without the loading note); returns
@@ -77,8 +120,10 @@ export async function renderDag(main, session, dag, again = false) {
     api("GET", `/api/v1/dags/${encodeURIComponent(dag)}/runs/${encodeURIComponent(r.run_id)}`)
       .catch(() => null)));
   const info = new Map(runs.map((r, i) => [r.run_id, docs[i] || {tasks: []}]));
+  const newest = runs.length ? info.get(runs[runs.length - 1].run_id) : null;
+  const pic = await graph(dag, newest && newest.tasks ? newest : null);
   main.replaceChildren(title, ...(runs.length ? grid(dag, runs, info)
                                              : [h("p", {class: "muted"}, "No runs yet.")]),
-                       graph(dag));
+                       pic);
   return () => renderDag(main, session, dag, true);
 }
