@@ -40,6 +40,11 @@ done
 "$SLUICE" trigger hello --run-id h1 --logical-date 2026-03-02T00:00:00Z >/dev/null || exit 1
 pg_sql "UPDATE runs SET state = 'success', started_at = now() - interval '1 minute', ended_at = now() WHERE run_id = 'h1'" >/dev/null
 pg_sql "UPDATE task_instances SET state = 'success', try_number = 1, started_at = now() - interval '50 seconds', ended_at = now() - interval '40 seconds' WHERE run_pk = (SELECT run_pk FROM runs WHERE run_id = 'h1')" >/dev/null
+# Run f1: greet failed on its first try, with a log (the task page).
+"$SLUICE" trigger hello --run-id f1 --logical-date 2026-03-01T00:00:00Z >/dev/null || exit 1
+pg_sql "UPDATE task_instances SET state = 'failed', try_number = 1, started_at = now() - interval '30 seconds', ended_at = now() - interval '20 seconds' WHERE task_id = 'greet' AND run_pk = (SELECT run_pk FROM runs WHERE run_id = 'f1')" >/dev/null
+pg_sql "INSERT INTO attempts (ti_id, try_number, worker_id, started_at, ended_at, outcome, exit_code) SELECT ti_id, 1, 'w1', started_at, ended_at, 'failed', 3 FROM task_instances WHERE task_id = 'greet' AND run_pk = (SELECT run_pk FROM runs WHERE run_id = 'f1')" >/dev/null
+pg_sql "INSERT INTO log_chunks (attempt_id, seq, data) SELECT attempt_id, 0, convert_to(E'starting\\nlast line: boom\\n', 'UTF8') FROM attempts WHERE worker_id = 'w1'" >/dev/null
 "$SLUICE" dags pause nightly_etl >/dev/null || exit 1
 # daily_report does not load at the current commit.
 pg_sql "INSERT INTO source_state (repo, path, commit) VALUES ('/srv/dags', '', '0000000000000000000000000000000000000002')" >/dev/null

@@ -58,6 +58,13 @@ def shot(driver, name):
     return path
 
 
+def sql(statements):
+    """Runs statements in the test's database, as the scheduler would write."""
+    for st in statements:
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                        "-c", st], check=True, stdout=subprocess.DEVNULL)
+
+
 def viewport(driver, width, height, mobile):
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                            {"width": width, "height": height, "deviceScaleFactor": 1,
@@ -262,7 +269,7 @@ def run(driver):
     grid = wait(driver, EC.presence_of_element_located((By.ID, "grid")))
     heads = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#grid .run-id")]
     ok(grid is not None and "h1" in heads, "hello's page draws the grid with run h1", heads)
-    cells = driver.find_elements(By.CSS_SELECTOR, "#grid button.cell")
+    cells = driver.find_elements(By.CSS_SELECTOR, '#grid button.cell[title^="h1 "]')
     got = [(c.get_attribute("data-state"), c.text) for c in cells]
     ok(len(cells) == 3 and all(g == ("success", "✓S") for g in got),
        "a cell per task of h1, each with its state's letter", got)
@@ -279,6 +286,39 @@ def run(driver):
                ".map((e) => e.textContent)")
     ok(wait(driver, lambda d: "live2" in d.execute_script(run_ids), 15),
        "a run triggered meanwhile gets its column in the grid by itself")
+
+    # A failed task's page: its log, followed live; Clear runs it again.
+    driver.get(URL + "/#/dags/hello/runs/f1/tasks/greet")
+    log = wait(driver, lambda d: "last line: boom" in d.find_element(By.ID, "log").text)
+    ok(log, "a failed task's page shows its log's last line",
+       driver.find_element(By.ID, "main").text[:300])
+    ok(driver.find_element(By.ID, "exit-code").text == "3", "and its exit code")
+    shot(driver, "task-1280")
+    sql(["INSERT INTO log_chunks (attempt_id, seq, data) SELECT attempt_id, 1, "
+         "convert_to(E'followed live\\n', 'UTF8') FROM attempts WHERE worker_id = 'w1'"])
+    ok(wait(driver, lambda d: "followed live" in d.find_element(By.ID, "log").text, 15),
+       "bytes stored meanwhile are appended by themselves (a log event, a Range request)")
+    text = driver.find_element(By.ID, "log").text
+    ok(text.count("last line: boom") == 1, "only the new bytes were added", text)
+    driver.find_element(By.ID, "clear-task").click()
+    ok(wait(driver, lambda d: "pending" in d.find_element(By.ID, "task-facts").text, 15),
+       "Clear sets the task back to pending")
+    # What the scheduler does next, as it writes it: try 2 starts and logs.
+    sql(["UPDATE task_instances SET state = 'running', try_number = 2 WHERE task_id = 'greet' "
+         "AND run_pk = (SELECT run_pk FROM runs WHERE run_id = 'f1')",
+         "INSERT INTO attempts (ti_id, try_number, worker_id, started_at) SELECT ti_id, 2, 'w2', "
+         "now() FROM task_instances WHERE task_id = 'greet' AND run_pk = (SELECT run_pk FROM "
+         "runs WHERE run_id = 'f1')",
+         "INSERT INTO log_chunks (attempt_id, seq, data) SELECT attempt_id, 0, "
+         "convert_to(E'second try\\n', 'UTF8') FROM attempts WHERE worker_id = 'w2'"])
+    ok(wait(driver, lambda d: "second try" in d.find_element(By.ID, "log").text and
+            "running" in d.find_element(By.ID, "task-facts").text, 15),
+       "the page follows the task into its second try, running, and shows that try's log")
+    tries = [b.text for b in driver.find_elements(By.CSS_SELECTOR, ".tries .try")]
+    ok(len(tries) == 2, "the try selector offers both tries", tries)
+    driver.find_element(By.CSS_SELECTOR, '.tries .try[data-try="1"]').click()
+    ok(wait(driver, lambda d: "last line: boom" in d.find_element(By.ID, "log").text, 10),
+       "choosing try 1 shows its log again")
 
     driver.get(URL + "/#/dags/nope")
     note = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "main .notice"))
@@ -301,6 +341,10 @@ def run(driver):
        len(driver.find_elements(By.CSS_SELECTOR, ".pill")) == 4,
        "a viewer sees the paused state but no toggle")
     shot(driver, "dags-viewer-1280")
+    driver.get(URL + "/#/dags/hello/runs/f1/tasks/greet")
+    ok(wait(driver, lambda d: "second try" in d.find_element(By.ID, "log").text) and
+       driver.find_elements(By.ID, "clear-task") == [],
+       "a viewer reads a task's log but gets no Clear button")
     driver.find_element(By.ID, "logout").click()
     wait(driver, EC.visibility_of_element_located((By.ID, "login-user")))
     viewport(driver, 390, 844, True)

@@ -12,7 +12,9 @@ function seconds(a, b) {
   return (new Date(b) - new Date(a)) / 1000;
 }
 
-function details(run, t) {
+function details(dag, run, t) {
+  const href = `#/dags/${encodeURIComponent(dag)}/runs/${encodeURIComponent(run.run_id)}` +
+               `/tasks/${encodeURIComponent(t.task)}`;
   return h("dl", {class: "details"},
     h("dt", {}, "Run"), h("dd", {}, run.run_id),
     h("dt", {}, "Task"), h("dd", {}, t.task),
@@ -22,7 +24,8 @@ function details(run, t) {
     h("dt", {}, "Ended"), h("dd", {}, when(t.ended_at)),
     h("dt", {}, "Duration"), h("dd", {}, duration(seconds(t.started_at, t.ended_at))),
     h("dt", {}, "Exit code"), h("dd", {}, t.exit_code ?? "—"),
-    h("dt", {}, "Worker"), h("dd", {}, t.worker ?? "—"));
+    h("dt", {}, "Worker"), h("dd", {}, t.worker ?? "—"),
+    h("dt", {}, "Log"), h("dd", {}, h("a", {href, class: "task-link"}, "Log and details")));
 }
 
 function grid(dag, runs, info) {
@@ -42,7 +45,7 @@ function grid(dag, runs, info) {
       const title = `${r.run_id} · ${name} · try ${t.try_number ?? 0} · ${duration(seconds(t.started_at, t.ended_at))}`;
       return h("td", {}, stateBadge(t.state, title, "button",
         {type: "button", class: `state state-${t.state} cell`,
-         onclick: () => panel.replaceChildren(details(r, t))}));
+         onclick: () => panel.replaceChildren(details(dag, r, t))}));
     })));
   return [h("div", {class: "table-wrap"},
             h("table", {class: "grid", id: "grid", "aria-label": `runs of ${dag}, by task`},
