@@ -287,6 +287,36 @@ def run(driver):
     ok(wait(driver, lambda d: "live2" in d.execute_script(run_ids), 15),
        "a run triggered meanwhile gets its column in the grid by itself")
 
+    # The trigger form, generated from nightly_etl's params (region: eu,
+    # batch_size: 500): a run with the values typed as its conf.
+    driver.get(URL + "/#/dags/nightly_etl")
+    form = wait(driver, EC.presence_of_element_located((By.ID, "trigger-form")))
+    ok(form is not None, "an operator gets a trigger form on a DAG's page")
+    region = driver.find_element(By.ID, "param-region")
+    batch = driver.find_element(By.ID, "param-batch_size")
+    ok(region.get_attribute("value") == "eu" and batch.get_attribute("type") == "number" and
+       batch.get_attribute("value") == "500", "a field per param, typed, with its default",
+       [region.get_attribute("value"), batch.get_attribute("type"), batch.get_attribute("value")])
+    region.clear()
+    region.send_keys("us")
+    batch.clear()
+    batch.send_keys("64")
+    driver.find_element(By.ID, "trigger-run-id").send_keys("form1")
+    driver.find_element(By.ID, "trigger-submit").click()
+    ok(wait(driver, lambda d: "form1 created" in d.find_element(By.ID, "trigger-note").text, 15),
+       "submitting it creates the run", driver.find_element(By.ID, "trigger-note").text)
+    ok(wait(driver, lambda d: "form1" in d.execute_script(run_ids), 15),
+       "which gets its column in the grid by itself")
+    shown = subprocess.run([os.environ["SLUICE"], "runs", "show", "nightly_etl", "form1", "--json"],
+                           check=True, capture_output=True, text=True).stdout
+    conf = json.loads(shown).get("conf")
+    ok(conf == {"region": "us", "batch_size": 64}, "with the values typed as its conf", conf)
+    driver.find_element(By.ID, "trigger-submit").click()
+    ok(wait(driver, lambda d: "already" in d.find_element(By.ID, "trigger-note").text, 15),
+       "a refusal (the run id is taken) shows sluice-web's sentence",
+       driver.find_element(By.ID, "trigger-note").text)
+    shot(driver, "trigger-1280")
+
     # A failed task's page: its log, followed live; Clear runs it again.
     driver.get(URL + "/#/dags/hello/runs/f1/tasks/greet")
     log = wait(driver, lambda d: "last line: boom" in d.find_element(By.ID, "log").text)
@@ -345,6 +375,9 @@ def run(driver):
     ok(wait(driver, lambda d: "second try" in d.find_element(By.ID, "log").text) and
        driver.find_elements(By.ID, "clear-task") == [],
        "a viewer reads a task's log but gets no Clear button")
+    driver.get(URL + "/#/dags/nightly_etl")
+    wait(driver, EC.presence_of_element_located((By.ID, "grid")))
+    ok(driver.find_elements(By.ID, "trigger-form") == [], "nor a trigger form")
     driver.find_element(By.ID, "logout").click()
     wait(driver, EC.visibility_of_element_located((By.ID, "login-user")))
     viewport(driver, 390, 844, True)

@@ -1,7 +1,7 @@
 // A DAG's page (#/dags/NAME): the grid of its latest runs (columns) by
 // task (rows), as Airflow's grid view; a cell's title gives the try and
 // the duration, a click its details.
-import {api, ApiError} from "./api.js";
+import {api, ApiError, atLeast} from "./api.js";
 import {duration, h, when} from "./dom.js";
 import {legend, stateBadge, stateInfo} from "./states.js";
 
@@ -105,6 +105,68 @@ async function graph(dag, newest) {
   return fig;
 }
 
+// One field of the trigger form per param, typed by its default's JSON
+// type: a checkbox, a number, a text, or JSON for anything else.
+function paramField(name, dflt) {
+  const id = `param-${name}`;
+  let input, read;
+  if (typeof dflt === "boolean") {
+    input = h("input", {type: "checkbox", id, name, checked: dflt});
+    read = () => input.checked;
+  } else if (typeof dflt === "number") {
+    input = h("input", {type: "number", id, name, value: dflt,
+                        step: Number.isInteger(dflt) ? "1" : "any"});
+    read = () => {
+      if (input.value.trim() === "") throw new Error(`conf.${name}: a number is needed`);
+      return Number(input.value);
+    };
+  } else if (typeof dflt === "string") {
+    input = h("input", {type: "text", id, name, value: dflt});
+    read = () => input.value;
+  } else {
+    input = h("textarea", {id, name, rows: 2}, JSON.stringify(dflt));
+    read = () => {
+      try { return JSON.parse(input.value); } catch {
+        throw new Error(`conf.${name}: not valid JSON`);
+      }
+    };
+  }
+  return {name, read, row: h("div", {class: "field"}, h("label", {for: id}, name), input)};
+}
+
+// The trigger form, generated from the DAG's params (operators only): its
+// values go as the run's conf, checked by sluice-web as `sluice trigger`
+// checks them, whose sentence is shown when it refuses.
+function triggerForm(dag, params) {
+  const fields = Object.entries(params || {}).map(([k, v]) => paramField(k, v));
+  const runId = h("input", {type: "text", id: "trigger-run-id", name: "run_id",
+                            placeholder: "automatic"});
+  const note = h("p", {id: "trigger-note", role: "status"});
+  const form = h("form", {class: "card trigger", id: "trigger-form",
+                          "aria-label": `trigger ${dag}`},
+    h("h2", {}, "Trigger a run"),
+    fields.length ? fields.map((f) => f.row) : h("p", {class: "muted"}, "This DAG has no params."),
+    h("div", {class: "field"}, h("label", {for: "trigger-run-id"}, "Run id"), runId),
+    h("button", {type: "submit", id: "trigger-submit"}, "Trigger"), note);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    note.className = "";
+    try {
+      const conf = {};
+      for (const f of fields) conf[f.name] = f.read();
+      const body = {conf};
+      if (runId.value.trim()) body.run_id = runId.value.trim();
+      const run = await api("POST", `/api/v1/dags/${encodeURIComponent(dag)}/runs`, body);
+      note.textContent = `Run ${run.run_id} created.`;
+    } catch (e) {
+      note.className = "error";
+      note.setAttribute("role", "alert");
+      note.textContent = e.message;
+    }
+  });
+  return form;
+}
+
 // Draws the page (`again`: over itself, without the loading note); returns
 // a function that draws it again with fresh data.
 export async function renderDag(main, session, dag, again = false) {
@@ -125,8 +187,14 @@ export async function renderDag(main, session, dag, again = false) {
   const info = new Map(runs.map((r, i) => [r.run_id, docs[i] || {tasks: []}]));
   const newest = runs.length ? info.get(runs[runs.length - 1].run_id) : null;
   const pic = await graph(dag, newest && newest.tasks ? newest : null);
+  // The form keeps what was typed when the page is drawn again.
+  let form = again ? main.querySelector("#trigger-form") : null;
+  if (!form && atLeast(session, "operator")) {
+    const detail = await api("GET", `/api/v1/dags/${encodeURIComponent(dag)}`);
+    if (detail.params) form = triggerForm(dag, detail.params);
+  }
   main.replaceChildren(title, ...(runs.length ? grid(dag, runs, info)
                                              : [h("p", {class: "muted"}, "No runs yet.")]),
-                       pic);
+                       pic, ...(form ? [form] : []));
   return () => renderDag(main, session, dag, true);
 }
