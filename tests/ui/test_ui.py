@@ -311,6 +311,14 @@ def run(driver):
                            check=True, capture_output=True, text=True).stdout
     conf = json.loads(shown).get("conf")
     ok(conf == {"region": "us", "batch_size": 64}, "with the values typed as its conf", conf)
+    # The scheduler's writes, as it makes them: the cells turn green by themselves.
+    sql(["UPDATE task_instances SET state = 'success', try_number = 1, started_at = now(), "
+         "ended_at = now() WHERE run_pk = (SELECT run_pk FROM runs WHERE run_id = 'form1')"])
+    green = ("return [...document.querySelectorAll('#grid button.cell[title^=\"form1 \"]')]"
+             ".map((c) => c.dataset.state)")
+    ok(wait(driver, lambda d: (lambda s: len(s) == 4 and set(s) == {"success"})(
+        d.execute_script(green)), 15),
+       "its cells turn green (success, with its letter) without a reload", driver.execute_script(green))
     driver.find_element(By.ID, "trigger-submit").click()
     ok(wait(driver, lambda d: "already" in d.find_element(By.ID, "trigger-note").text, 15),
        "a refusal (the run id is taken) shows sluice-web's sentence",
