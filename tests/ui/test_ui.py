@@ -21,6 +21,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -280,6 +281,26 @@ def run(driver):
         ok(panel and "h1" in text and "greet" in text and "10s" in text,
            "Enter on a cell shows its details (run, task, duration)", text)
     shot(driver, "dag-grid-1280")
+
+    # The DAG file: the latest version's text, a diff with the first, and
+    # the text a run ran with (h1 pins the first version).
+    src = wait(driver, lambda d: "good morning" in d.find_element(By.ID, "source-text").text)
+    ok(src, "the DAG file card shows the latest version's text")
+    Select(driver.find_element(By.ID, "source-base")).select_by_index(2)
+    ok(bool(wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#source-text .line.add"), 10)),
+       "comparing with the first version draws a diff")
+    added = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#source-text .line.add")]
+    removed = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#source-text .line.del")]
+    ok(len(added) == 1 and added[0].startswith("+ ") and "good morning" in added[0] and
+       len(removed) == 1 and removed[0].startswith("- ") and "hello, " in removed[0],
+       "one line changed: marked + and - (not by colour alone)", [added, removed])
+    shot(driver, "dag-diff-1280")
+    cells = driver.find_elements(By.CSS_SELECTOR, '#grid button.cell[title^="h1 "]')
+    cells[0].click()
+    driver.find_element(By.ID, "run-source").click()
+    ok(wait(driver, lambda d: 'echo "hello, ' in d.find_element(By.ID, "source-text").text and
+            not d.find_elements(By.CSS_SELECTOR, "#source-text .line"), 10),
+       "a run's DAG file is the version it ran with (h1: the first)")
     subprocess.run([os.environ["SLUICE"], "trigger", "hello", "--run-id", "live2",
                     "--logical-date", "2026-03-04T00:00:00Z"], check=True, stdout=subprocess.DEVNULL)
     run_ids = ("return [...document.querySelectorAll('#grid .run-id')]"

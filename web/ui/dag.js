@@ -3,6 +3,7 @@
 // the duration, a click its details.
 import {api, ApiError, atLeast} from "./api.js";
 import {duration, h, when} from "./dom.js";
+import {sourceCard} from "./source.js";
 import {legend, stateBadge, stateInfo} from "./states.js";
 
 const RUNS = 25;
@@ -12,7 +13,7 @@ function seconds(a, b) {
   return (new Date(b) - new Date(a)) / 1000;
 }
 
-function details(dag, run, t) {
+function details(dag, run, t, commit) {
   const href = `#/dags/${encodeURIComponent(dag)}/runs/${encodeURIComponent(run.run_id)}` +
                `/tasks/${encodeURIComponent(t.task)}`;
   return h("dl", {class: "details"},
@@ -25,7 +26,11 @@ function details(dag, run, t) {
     h("dt", {}, "Duration"), h("dd", {}, duration(seconds(t.started_at, t.ended_at))),
     h("dt", {}, "Exit code"), h("dd", {}, t.exit_code ?? "—"),
     h("dt", {}, "Worker"), h("dd", {}, t.worker ?? "—"),
-    h("dt", {}, "Log"), h("dd", {}, h("a", {href, class: "task-link"}, "Log and details")));
+    h("dt", {}, "Log"), h("dd", {}, h("a", {href, class: "task-link"}, "Log and details")),
+    h("dt", {}, "DAG file"), h("dd", {}, commit ? h("button", {
+      type: "button", id: "run-source",
+      onclick: () => document.getElementById("source")?.pick(commit),
+    }, `as run ${run.run_id} ran it`) : "—"));
 }
 
 function grid(dag, runs, info) {
@@ -45,7 +50,7 @@ function grid(dag, runs, info) {
       const title = `${r.run_id} · ${name} · try ${t.try_number ?? 0} · ${duration(seconds(t.started_at, t.ended_at))}`;
       return h("td", {}, stateBadge(t.state, title, "button",
         {type: "button", class: `state state-${t.state} cell`,
-         onclick: () => panel.replaceChildren(details(dag, r, t))}));
+         onclick: () => panel.replaceChildren(details(dag, r, t, info.get(r.run_id)?.commit))}));
     })));
   return [h("div", {class: "table-wrap"},
             h("table", {class: "grid", id: "grid", "aria-label": `runs of ${dag}, by task`},
@@ -187,14 +192,18 @@ export async function renderDag(main, session, dag, again = false) {
   const info = new Map(runs.map((r, i) => [r.run_id, docs[i] || {tasks: []}]));
   const newest = runs.length ? info.get(runs[runs.length - 1].run_id) : null;
   const pic = await graph(dag, newest && newest.tasks ? newest : null);
-  // The form keeps what was typed when the page is drawn again.
+  // The form and the file keep what was typed and chosen when the page is
+  // drawn again.
   let form = again ? main.querySelector("#trigger-form") : null;
-  if (!form && atLeast(session, "operator")) {
+  let source = again ? main.querySelector("#source") : null;
+  if (!source || (!form && atLeast(session, "operator"))) {
     const detail = await api("GET", `/api/v1/dags/${encodeURIComponent(dag)}`);
-    if (detail.params) form = triggerForm(dag, detail.params);
+    if (!form && atLeast(session, "operator") && detail.params)
+      form = triggerForm(dag, detail.params);
+    if (!source) source = sourceCard(dag, detail.versions);
   }
   main.replaceChildren(title, ...(runs.length ? grid(dag, runs, info)
                                              : [h("p", {class: "muted"}, "No runs yet.")]),
-                       pic, ...(form ? [form] : []));
+                       pic, ...(form ? [form] : []), source);
   return () => renderDag(main, session, dag, true);
 }
