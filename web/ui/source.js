@@ -33,8 +33,8 @@ export function lineDiff(a, b) {
   let i = 0, j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && x[i] === y[j]) { out.push([" ", x[i]]); i++; j++; }
-    else if (j < m && (i === n || lcs[i][j + 1] >= lcs[i + 1][j])) out.push(["+", y[j++]]);
-    else out.push(["-", x[i++]]);
+    else if (i < n && (j === m || lcs[i + 1][j] >= lcs[i][j + 1])) out.push(["-", x[i++]]);
+    else out.push(["+", y[j++]]);
   }
   return out;
 }
