@@ -82,11 +82,29 @@ static json_t *versions_json(const struct sl_rows *v)
 	return list;
 }
 
+/*
+ * The latest version's `params` (names and defaults, as the DAG file
+ * declares them: the trigger form's fields), or null when no version
+ * loads.
+ */
+static json_t *params_json(const struct sl_rows *def)
+{
+	json_t *doc, *params;
+
+	if (!sl_rows_nr(def) || sl_rows_null(def, 0, 0))
+		return json_null();
+	doc = json_loads(sl_rows_value(def, 0, 0), 0, NULL);
+	params = json_object_get(doc, "params");
+	params = params ? json_incref(params) : json_object();
+	json_decref(doc);
+	return params;
+}
+
 void web_api_dag(struct web_call *c, struct sl_db *db)
 {
 	const char *dag = c->params[0];
 	struct sl_strbuf err = SL_STRBUF_INIT;
-	struct sl_rows *res = NULL, *versions = NULL, *errors = NULL;
+	struct sl_rows *res = NULL, *versions = NULL, *errors = NULL, *def = NULL;
 	json_t *doc;
 	int rc;
 
@@ -97,11 +115,14 @@ void web_api_dag(struct web_call *c, struct sl_db *db)
 		rc = sl_view_dag_versions(db, dag, DAG_VERSIONS_MAX, &versions, &err);
 	if (!rc)
 		rc = sl_view_dag_errors(db, dag, &errors, &err);
+	if (!rc)
+		rc = sl_view_dag_definition(db, dag, &def, &err);
 	if (rc) {
 		db_fail(c, rc, "dag", &err);
 		goto out;
 	}
 	doc = web_dag_row_json(res, 0);
+	json_object_set_new(doc, "params", params_json(def));
 	json_object_set_new(doc, "versions", versions_json(versions));
 	json_object_set_new(doc, "load_errors", sl_load_errors_json(errors));
 	web_json(c, 200, doc);
@@ -109,6 +130,7 @@ out:
 	sl_rows_free(res);
 	sl_rows_free(versions);
 	sl_rows_free(errors);
+	sl_rows_free(def);
 	sl_strbuf_release(&err);
 }
 

@@ -115,7 +115,7 @@ done
 get /api/v1/dags/hello
 expect_grep "$TMP/status" '^200 application/json' "GET /api/v1/dags/hello: 200 JSON"
 "$SLUICE" dags list --json | jq '.[] | select(.dag == "hello")' >"$TMP/cli.json"
-jq 'del(.versions, .load_errors)' "$TMP/body" >"$TMP/dag.json"
+jq 'del(.versions, .load_errors, .params)' "$TMP/body" >"$TMP/dag.json"
 jq -S . "$TMP/dag.json" >"$TMP/a.sorted" && jq -S . "$TMP/cli.json" >"$TMP/b.sorted" &&
 	cmp -s "$TMP/a.sorted" "$TMP/b.sorted"
 ok $? "the DAG's fields are its object of sluice dags list --json"
@@ -129,6 +129,10 @@ jq -S . "$TMP/body.errors" >"$TMP/a.sorted" && jq -S . "$TMP/errors.json" >"$TMP
 ok $? "and its load errors at the current commit, as sluice dags errors --json"
 get /api/v1/dags/nightly_etl
 expect_jq "$TMP/body" '.load_errors == [] and (.versions | length) == 1' "a DAG that loads has no load errors"
+"$SLUICE" dags show nightly_etl --json | jq -S .params >"$TMP/params.cli"
+jq -S .params "$TMP/body" >"$TMP/params.api"
+cmp -s "$TMP/params.cli" "$TMP/params.api" && [ "$(jq length "$TMP/params.api")" -ge 1 ]
+ok $? "with its params, as sluice dags show --json has them (the trigger form's fields)"
 get /api/v1/dags/helo
 problem 404 "no DAG 'helo' (did you mean 'hello'?)" "an unknown DAG"
 

@@ -40,6 +40,24 @@ done
 "$SLUICE" trigger hello --run-id h1 --logical-date 2026-03-02T00:00:00Z >/dev/null || exit 1
 pg_sql "UPDATE runs SET state = 'success', started_at = now() - interval '1 minute', ended_at = now() WHERE run_id = 'h1'" >/dev/null
 pg_sql "UPDATE task_instances SET state = 'success', try_number = 1, started_at = now() - interval '50 seconds', ended_at = now() - interval '40 seconds' WHERE run_pk = (SELECT run_pk FROM runs WHERE run_id = 'h1')" >/dev/null
+# Run f1: greet failed on its first try, with a log (the task page).
+"$SLUICE" trigger hello --run-id f1 --logical-date 2026-03-01T00:00:00Z >/dev/null || exit 1
+pg_sql "UPDATE task_instances SET state = 'failed', try_number = 1, started_at = now() - interval '30 seconds', ended_at = now() - interval '20 seconds' WHERE task_id = 'greet' AND run_pk = (SELECT run_pk FROM runs WHERE run_id = 'f1')" >/dev/null
+pg_sql "INSERT INTO attempts (ti_id, try_number, worker_id, started_at, ended_at, outcome, exit_code) SELECT ti_id, 1, 'w1', started_at, ended_at, 'failed', 3 FROM task_instances WHERE task_id = 'greet' AND run_pk = (SELECT run_pk FROM runs WHERE run_id = 'f1')" >/dev/null
+pg_sql "INSERT INTO log_chunks (attempt_id, seq, data) SELECT attempt_id, 0, convert_to(E'starting\\nlast line: boom\\n', 'UTF8') FROM attempts WHERE worker_id = 'w1'" >/dev/null
+# hello's second version (its runs above pin the first), and both files'
+# text, for the DAG file card and its diff.
+mkdir -p "$TMP/v2"
+sed 's/echo "hello, /echo "good morning, /' "$SRC_DIR/dags-examples/hello.yaml" >"$TMP/v2/hello.yaml"
+seed_dag "$TMP/v2/hello.yaml" 000000000000000000000000000000000000000a || exit 1
+set_source() {
+	psql -X -q -v ON_ERROR_STOP=1 -v commit="$1" -v file="$2" <<'SQL' || exit 1
+\set text `cat :file`
+UPDATE dag_versions SET source = :'text' WHERE dag_id = 'hello' AND commit = :'commit';
+SQL
+}
+set_source 0000000000000000000000000000000000000001 "$SRC_DIR/dags-examples/hello.yaml"
+set_source 000000000000000000000000000000000000000a "$TMP/v2/hello.yaml"
 "$SLUICE" dags pause nightly_etl >/dev/null || exit 1
 # daily_report does not load at the current commit.
 pg_sql "INSERT INTO source_state (repo, path, commit) VALUES ('/srv/dags', '', '0000000000000000000000000000000000000002')" >/dev/null

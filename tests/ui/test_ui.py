@@ -21,6 +21,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -56,6 +57,13 @@ def shot(driver, name):
     path = os.path.join(SHOTS, name + ".png")
     driver.save_screenshot(path)
     return path
+
+
+def sql(statements):
+    """Runs statements in the test's database, as the scheduler would write."""
+    for st in statements:
+        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                        "-c", st], check=True, stdout=subprocess.DEVNULL)
 
 
 def viewport(driver, width, height, mobile):
@@ -262,7 +270,7 @@ def run(driver):
     grid = wait(driver, EC.presence_of_element_located((By.ID, "grid")))
     heads = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#grid .run-id")]
     ok(grid is not None and "h1" in heads, "hello's page draws the grid with run h1", heads)
-    cells = driver.find_elements(By.CSS_SELECTOR, "#grid button.cell")
+    cells = driver.find_elements(By.CSS_SELECTOR, '#grid button.cell[title^="h1 "]')
     got = [(c.get_attribute("data-state"), c.text) for c in cells]
     ok(len(cells) == 3 and all(g == ("success", "✓S") for g in got),
        "a cell per task of h1, each with its state's letter", got)
@@ -273,12 +281,103 @@ def run(driver):
         ok(panel and "h1" in text and "greet" in text and "10s" in text,
            "Enter on a cell shows its details (run, task, duration)", text)
     shot(driver, "dag-grid-1280")
+
+    # The DAG file: the latest version's text, a diff with the first, and
+    # the text a run ran with (h1 pins the first version).
+    src = wait(driver, lambda d: "good morning" in d.find_element(By.ID, "source-text").text)
+    ok(src, "the DAG file card shows the latest version's text")
+    Select(driver.find_element(By.ID, "source-base")).select_by_index(2)
+    ok(bool(wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#source-text .line.add"), 10)),
+       "comparing with the first version draws a diff")
+    added = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#source-text .line.add")]
+    removed = [e.text for e in driver.find_elements(By.CSS_SELECTOR, "#source-text .line.del")]
+    ok(len(added) == 1 and added[0].startswith("+ ") and "good morning" in added[0] and
+       len(removed) == 1 and removed[0].startswith("- ") and "hello, " in removed[0],
+       "one line changed: marked + and - (not by colour alone)", [added, removed])
+    shot(driver, "dag-diff-1280")
+    cells = driver.find_elements(By.CSS_SELECTOR, '#grid button.cell[title^="h1 "]')
+    cells[0].click()
+    driver.find_element(By.ID, "run-source").click()
+    ok(wait(driver, lambda d: 'echo "hello, ' in d.find_element(By.ID, "source-text").text and
+            not d.find_elements(By.CSS_SELECTOR, "#source-text .line"), 10),
+       "a run's DAG file is the version it ran with (h1: the first)")
     subprocess.run([os.environ["SLUICE"], "trigger", "hello", "--run-id", "live2",
                     "--logical-date", "2026-03-04T00:00:00Z"], check=True, stdout=subprocess.DEVNULL)
     run_ids = ("return [...document.querySelectorAll('#grid .run-id')]"
                ".map((e) => e.textContent)")
     ok(wait(driver, lambda d: "live2" in d.execute_script(run_ids), 15),
        "a run triggered meanwhile gets its column in the grid by itself")
+
+    # The trigger form, generated from nightly_etl's params (region: eu,
+    # batch_size: 500): a run with the values typed as its conf.
+    driver.get(URL + "/#/dags/nightly_etl")
+    form = wait(driver, EC.presence_of_element_located((By.ID, "trigger-form")))
+    ok(form is not None, "an operator gets a trigger form on a DAG's page")
+    region = driver.find_element(By.ID, "param-region")
+    batch = driver.find_element(By.ID, "param-batch_size")
+    ok(region.get_attribute("value") == "eu" and batch.get_attribute("type") == "number" and
+       batch.get_attribute("value") == "500", "a field per param, typed, with its default",
+       [region.get_attribute("value"), batch.get_attribute("type"), batch.get_attribute("value")])
+    region.clear()
+    region.send_keys("us")
+    batch.clear()
+    batch.send_keys("64")
+    driver.find_element(By.ID, "trigger-run-id").send_keys("form1")
+    driver.find_element(By.ID, "trigger-submit").click()
+    ok(wait(driver, lambda d: "form1 created" in d.find_element(By.ID, "trigger-note").text, 15),
+       "submitting it creates the run", driver.find_element(By.ID, "trigger-note").text)
+    ok(wait(driver, lambda d: "form1" in d.execute_script(run_ids), 15),
+       "which gets its column in the grid by itself")
+    shown = subprocess.run([os.environ["SLUICE"], "runs", "show", "nightly_etl", "form1", "--json"],
+                           check=True, capture_output=True, text=True).stdout
+    conf = json.loads(shown).get("conf")
+    ok(conf == {"region": "us", "batch_size": 64}, "with the values typed as its conf", conf)
+    # The scheduler's writes, as it makes them: the cells turn green by themselves.
+    sql(["UPDATE task_instances SET state = 'success', try_number = 1, started_at = now(), "
+         "ended_at = now() WHERE run_pk = (SELECT run_pk FROM runs WHERE run_id = 'form1')"])
+    green = ("return [...document.querySelectorAll('#grid button.cell[title^=\"form1 \"]')]"
+             ".map((c) => c.dataset.state)")
+    ok(wait(driver, lambda d: (lambda s: len(s) == 4 and set(s) == {"success"})(
+        d.execute_script(green)), 15),
+       "its cells turn green (success, with its letter) without a reload", driver.execute_script(green))
+    driver.find_element(By.ID, "trigger-submit").click()
+    ok(wait(driver, lambda d: "already" in d.find_element(By.ID, "trigger-note").text, 15),
+       "a refusal (the run id is taken) shows sluice-web's sentence",
+       driver.find_element(By.ID, "trigger-note").text)
+    shot(driver, "trigger-1280")
+
+    # A failed task's page: its log, followed live; Clear runs it again.
+    driver.get(URL + "/#/dags/hello/runs/f1/tasks/greet")
+    log = wait(driver, lambda d: "last line: boom" in d.find_element(By.ID, "log").text)
+    ok(log, "a failed task's page shows its log's last line",
+       driver.find_element(By.ID, "main").text[:300])
+    ok(driver.find_element(By.ID, "exit-code").text == "3", "and its exit code")
+    shot(driver, "task-1280")
+    sql(["INSERT INTO log_chunks (attempt_id, seq, data) SELECT attempt_id, 1, "
+         "convert_to(E'followed live\\n', 'UTF8') FROM attempts WHERE worker_id = 'w1'"])
+    ok(wait(driver, lambda d: "followed live" in d.find_element(By.ID, "log").text, 15),
+       "bytes stored meanwhile are appended by themselves (a log event, a Range request)")
+    text = driver.find_element(By.ID, "log").text
+    ok(text.count("last line: boom") == 1, "only the new bytes were added", text)
+    driver.find_element(By.ID, "clear-task").click()
+    ok(wait(driver, lambda d: "pending" in d.find_element(By.ID, "task-facts").text, 15),
+       "Clear sets the task back to pending")
+    # What the scheduler does next, as it writes it: try 2 starts and logs.
+    sql(["UPDATE task_instances SET state = 'running', try_number = 2 WHERE task_id = 'greet' "
+         "AND run_pk = (SELECT run_pk FROM runs WHERE run_id = 'f1')",
+         "INSERT INTO attempts (ti_id, try_number, worker_id, started_at) SELECT ti_id, 2, 'w2', "
+         "now() FROM task_instances WHERE task_id = 'greet' AND run_pk = (SELECT run_pk FROM "
+         "runs WHERE run_id = 'f1')",
+         "INSERT INTO log_chunks (attempt_id, seq, data) SELECT attempt_id, 0, "
+         "convert_to(E'second try\\n', 'UTF8') FROM attempts WHERE worker_id = 'w2'"])
+    ok(wait(driver, lambda d: "second try" in d.find_element(By.ID, "log").text and
+            "running" in d.find_element(By.ID, "task-facts").text, 15),
+       "the page follows the task into its second try, running, and shows that try's log")
+    tries = [b.text for b in driver.find_elements(By.CSS_SELECTOR, ".tries .try")]
+    ok(len(tries) == 2, "the try selector offers both tries", tries)
+    driver.find_element(By.CSS_SELECTOR, '.tries .try[data-try="1"]').click()
+    ok(wait(driver, lambda d: "last line: boom" in d.find_element(By.ID, "log").text, 10),
+       "choosing try 1 shows its log again")
 
     driver.get(URL + "/#/dags/nope")
     note = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "main .notice"))
@@ -301,6 +400,13 @@ def run(driver):
        len(driver.find_elements(By.CSS_SELECTOR, ".pill")) == 4,
        "a viewer sees the paused state but no toggle")
     shot(driver, "dags-viewer-1280")
+    driver.get(URL + "/#/dags/hello/runs/f1/tasks/greet")
+    ok(wait(driver, lambda d: "second try" in d.find_element(By.ID, "log").text) and
+       driver.find_elements(By.ID, "clear-task") == [],
+       "a viewer reads a task's log but gets no Clear button")
+    driver.get(URL + "/#/dags/nightly_etl")
+    wait(driver, EC.presence_of_element_located((By.ID, "grid")))
+    ok(driver.find_elements(By.ID, "trigger-form") == [], "nor a trigger form")
     driver.find_element(By.ID, "logout").click()
     wait(driver, EC.visibility_of_element_located((By.ID, "login-user")))
     viewport(driver, 390, 844, True)

@@ -1,8 +1,10 @@
-// sluice's web UI: hash routing (#/dags, #/dags/NAME), the header with the
+// sluice's web UI: hash routing (#/dags, #/dags/NAME,
+// #/dags/NAME/runs/RUN/tasks/TASK[/TRY]), the header with the
 // signed-in user, and the pages. Plain ES modules, no build step.
 import {ApiError, currentSession, signOut} from "./api.js";
 import {renderDag} from "./dag.js";
 import {renderDags} from "./dags.js";
+import {renderTask} from "./task.js";
 import {h} from "./dom.js";
 import {live, stopLive} from "./live.js";
 import {renderLogin} from "./login.js";
@@ -52,8 +54,15 @@ async function route() {
   }
   header();
   try {
+    const t = hash.match(/^#\/dags\/([^/]+)\/runs\/([^/]+)\/tasks\/([^/]+)(?:\/(\d+))?$/);
     const m = hash.match(/^#\/dags\/(.+)$/);
-    if (m) {
+    if (t) {
+      const [dag, run, task] = t.slice(1, 4).map(decodeURIComponent);
+      document.title = `${task} · ${run} · ${dag} · sluice`;
+      const page = await renderTask(main, session, dag, run, task, t[4] ? Number(t[4]) : null);
+      live(`/api/v1/events?dag=${encodeURIComponent(dag)}`, () => page.refresh().catch(failed),
+           page.onLog);
+    } else if (m) {
       const dag = decodeURIComponent(m[1]);
       document.title = `${dag} · sluice`;
       const refresh = await renderDag(main, session, dag);

@@ -9,8 +9,9 @@ export function stopLive() {
   source = null;
 }
 
-// Listens to `path` and calls `refresh` (at most once per 300 ms burst).
-export function live(path, refresh) {
+// Listens to `path` and calls `refresh` (at most once per 300 ms burst),
+// and `onLog` with each `log` event's data (new bytes of a try's log).
+export function live(path, refresh, onLog) {
   stopLive();
   if (typeof EventSource === "undefined") return;
   const es = new EventSource(path);
@@ -22,6 +23,7 @@ export function live(path, refresh) {
   es.addEventListener("run", soon);
   es.addEventListener("task", soon);
   es.addEventListener("resync", soon);
+  if (onLog) es.addEventListener("log", (e) => { if (source === es) onLog(JSON.parse(e.data)); });
   // Every (re)connection says hello: what happened while away is unknown.
   es.addEventListener("hello", () => { if (connected) soon(); connected = true; });
   source = es;
