@@ -17,6 +17,7 @@
 #include "sluice/error.h"
 #include "sluice/httpd.h"
 #include "sluice/log.h"
+#include "sluice/url.h"
 #include "sluice/views.h"
 #include "web.h"
 
@@ -404,36 +405,6 @@ static char *copy_peer(h2o_req_t *req)
 	return sl_xstrdup(host);
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-char *web_pct_decode(const char *s, size_t len, bool plus_is_space)
-{
-	char *out = sl_xmalloc(len + 1), *o = out;
-
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '+' && plus_is_space) {
-			*o++ = ' ';
-		} else if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
-		           hexval(s[i + 2]) >= 0) {
-			*o++ = (char)(hexval(s[i + 1]) << 4 | hexval(s[i + 2]));
-			i += 2;
-		} else {
-			*o++ = s[i];
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 static void copy_query(struct web_call *c, const char *q, size_t len)
 {
 	while (len && c->query_nr < WEB_QUERY_MAX) {
@@ -443,9 +414,9 @@ static void copy_query(struct web_call *c, const char *q, size_t len)
 		size_t klen = eq ? (size_t)(eq - q) : part;
 
 		if (klen) {
-			c->query_keys[c->query_nr] = web_pct_decode(q, klen, true);
+			c->query_keys[c->query_nr] = sl_url_pct_decode(q, klen, true);
 			c->query_values[c->query_nr++] =
-			    eq ? web_pct_decode(eq + 1, part - klen - 1, true) : sl_xstrdup("");
+			    eq ? sl_url_pct_decode(eq + 1, part - klen - 1, true) : sl_xstrdup("");
 		}
 		q += part + (amp != NULL);
 		len -= part + (amp != NULL);

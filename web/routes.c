@@ -17,6 +17,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/httpd.h"
+#include "sluice/url.h"
 #include "api_act.h"
 #include "web.h"
 
@@ -126,7 +127,7 @@ static void take_params(const char *pattern, const struct segments *s, char **pa
 			p++;
 		end = strchrnul(p, '/');
 		if (end - p == 2 && !memcmp(p, "{}", 2) && *nr < WEB_PARAMS_MAX)
-			params[(*nr)++] = web_pct_decode(s->v[n].base, s->v[n].len, false);
+			params[(*nr)++] = sl_url_pct_decode(s->v[n].base, s->v[n].len, false);
 		p = end;
 	}
 }

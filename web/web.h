@@ -119,12 +119,6 @@ void web_dbpool_release(struct web_dbpool *pool);
 /* Takes `req` off the loop to `route`'s handler, after the access check. */
 void web_call_start(struct web *w, struct st_h2o_req_t *req, const struct web_route *route,
                     char **params, size_t params_nr);
-/*
- * Percent-decodes `len` bytes of a path segment or, with `plus_is_space`,
- * of a query (application/x-www-form-urlencoded); a malformed escape is
- * kept as it is.
- */
-char *web_pct_decode(const char *s, size_t len, bool plus_is_space);
 /* The value of query parameter `key` (percent-decoded), NULL when absent. */
 const char *web_query(const struct web_call *c, const char *key);
 /* Adds a response header; `name` must be static and lowercase. */

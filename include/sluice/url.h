@@ -1,6 +1,9 @@
 #ifndef SLUICE_URL_H
 #define SLUICE_URL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 /**
  * Repository URLs fit to send, print and store: without credentials.
  *
@@ -24,5 +27,16 @@
  * must be percent-encoded, as libgit2 needs it to be. NULL gives NULL.
  */
 char *sl_url_redact(const char *url);
+
+/** The value of hexadecimal digit `c` (either case), or -1. */
+int sl_hex_digit(int c);
+
+/**
+ * A new string (free it): `len` bytes of `s` percent-decoded, as a URL's
+ * path segment or, with `plus_is_space`, its query
+ * (application/x-www-form-urlencoded: "+" is a space). A malformed escape
+ * is kept as it is.
+ */
+char *sl_url_pct_decode(const char *s, size_t len, bool plus_is_space);
 
 #endif

@@ -11,6 +11,7 @@
 #include "sluice/alloc.h"
 #include "sluice/error.h"
 #include "sluice/strbuf.h"
+#include "sluice/url.h"
 #include "sluice/yaml_doc.h"
 #include "sluice/yschema.h"
 #include "sluice/banned.h"
@@ -483,14 +484,6 @@ static bool read_queues(struct sl_yreader *r, const char *name, const struct sl_
 	                  &cfg->queues_alloc);
 }
 
-static int hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /*
  * "sha256:AB:CD:..." as `openssl x509 -noout -fingerprint -sha256` prints
  * it, with or without the prefix and the colons (a colon only between two
@@ -509,8 +502,8 @@ static bool parse_fingerprint(const char *s, unsigned char *fp)
 			return false;
 		if (n && *s == ':')
 			s++;
-		if ((hi = hex_digit((unsigned char)s[0])) < 0 ||
-		    (lo = hex_digit((unsigned char)s[1])) < 0)
+		if ((hi = sl_hex_digit((unsigned char)s[0])) < 0 ||
+		    (lo = sl_hex_digit((unsigned char)s[1])) < 0)
 			return false;
 		fp[n++] = (unsigned char)(hi << 4 | lo);
 		s += 2;

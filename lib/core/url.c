@@ -68,3 +68,35 @@ char *sl_url_redact(const char *url)
 	sl_strbuf_adds(&out, url + to);
 	return sl_strbuf_detach(&out, NULL);
 }
+
+int sl_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+char *sl_url_pct_decode(const char *s, size_t len, bool plus_is_space)
+{
+	char *out = sl_xmalloc(len + 1), *o = out;
+	int hi, lo;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '+' && plus_is_space) {
+			*o++ = ' ';
+		} else if (s[i] == '%' && i + 2 < len &&
+		           (hi = sl_hex_digit((unsigned char)s[i + 1])) >= 0 &&
+		           (lo = sl_hex_digit((unsigned char)s[i + 2])) >= 0) {
+			*o++ = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
