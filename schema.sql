@@ -293,6 +293,9 @@ CREATE TABLE audit_log (
 	action   text        NOT NULL,
 	target   text        NOT NULL DEFAULT ''
 );
+-- sluice-web counts the recent refused sign-ins before it checks a
+-- password (0017).
+CREATE INDEX audit_log_login_failed_idx ON audit_log (at) WHERE action = 'login failed';
 
 -- The web UI's sign-in sessions, by the SHA-256 of the cookie's secret;
 -- the secret itself is never stored. (0016)
@@ -564,4 +567,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(13, 'live_events'),
 	(14, 'web_role'),
 	(15, 'dag_version_source'),
-	(16, 'web_sessions');
+	(16, 'web_sessions'),
+	(17, 'login_throttle');

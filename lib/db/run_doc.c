@@ -308,7 +308,8 @@ json_t *sl_runs_grid_json(const struct sl_rows *r)
 	json_t *runs = json_array(), *tasks = NULL;
 
 	for (int i = 0; i < sl_rows_nr(r); i++) {
-		if (!i || strcmp(sl_rows_value(r, i, GRID_RUN_PK), sl_rows_value(r, i - 1, GRID_RUN_PK))) {
+		if (!i || strcmp(sl_rows_value(r, i, GRID_RUN_PK),
+		                 sl_rows_value(r, i - 1, GRID_RUN_PK))) {
 			json_t *run = run_json(r, i);
 
 			tasks = json_array();
@@ -318,15 +319,15 @@ json_t *sl_runs_grid_json(const struct sl_rows *r)
 		}
 		if (sl_rows_null(r, i, GRID_TASK))
 			continue;
-		json_array_append_new(
-		    tasks, json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "task",
-		                     sl_rows_value(r, i, GRID_TASK), "state",
-		                     sl_rows_value(r, i, GRID_TASK_STATE), "try_number",
-		                     int_or_null(r, i, GRID_TRY), "started_at",
-		                     sl_run_time_json(r, i, GRID_TASK_STARTED), "ended_at",
-		                     sl_run_time_json(r, i, GRID_TASK_ENDED), "exit_code",
-		                     int_or_null(r, i, GRID_EXIT_CODE), "worker",
-		                     str_or_null(r, i, GRID_WORKER)));
+		json_array_append_new(tasks,
+		                      json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "task",
+		                                sl_rows_value(r, i, GRID_TASK), "state",
+		                                sl_rows_value(r, i, GRID_TASK_STATE), "try_number",
+		                                int_or_null(r, i, GRID_TRY), "started_at",
+		                                sl_run_time_json(r, i, GRID_TASK_STARTED),
+		                                "ended_at", sl_run_time_json(r, i, GRID_TASK_ENDED),
+		                                "exit_code", int_or_null(r, i, GRID_EXIT_CODE),
+		                                "worker", str_or_null(r, i, GRID_WORKER)));
 	}
 	return runs;
 }
