@@ -18,7 +18,8 @@
         headless Chromium: sign in, then REPEATS times a fresh load of
         #/dags/DAG, timed from navigation start until CELLS grid cells are in
         the document (dom) and the next frame after (paint); one line per
-        load: dom paint api_requests (ms, ms, count)
+        load: dom paint api_requests api_end (ms, ms, count, ms: the last
+        answer of /api/v1 but the event stream)
 """
 import gzip
 import http.client
@@ -213,10 +214,12 @@ def render(url, user, password, dag, cells, repeats):
             driver.get("about:blank")
             driver.get(url + "/#/dags/" + dag)
             wait.until(lambda d: d.execute_script("return window.__gridPaint !== undefined"))
-            dom, paint, reqs = driver.execute_script(
-                "return [window.__gridDom, window.__gridPaint, performance.getEntriesByType("
-                "'resource').filter((e) => e.name.includes('/api/v1/')).length]")
-            print("%.1f %.1f %d" % (dom, paint, reqs))
+            dom, paint, reqs, api_end = driver.execute_script(
+                "const a = performance.getEntriesByType('resource')"
+                "  .filter((e) => e.name.includes('/api/v1/') && !e.name.includes('/events'));"
+                "return [window.__gridDom, window.__gridPaint, a.length,"
+                "        Math.max(...a.map((e) => e.responseEnd))]")
+            print("%.1f %.1f %d %.1f" % (dom, paint, reqs, api_end))
             sys.stdout.flush()
     finally:
         driver.quit()
