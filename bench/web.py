@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/web's client (python3's standard library, and selenium for render).
 
-    web.py api PORT TOKEN N WARMUP LABEL=PATH...
+    web.py api PORT TOKEN N WARMUP LABEL=PATH[=STATUS]...
         N requests of each PATH after WARMUP, on one keep-alive connection,
         round-robin (so that the machine's load falls on every path alike);
         one line per path: LABEL p50 p99 max (ms) and the body's bytes
@@ -42,6 +42,12 @@ def api(port, token, n, warmup, specs):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Authorization": "Bearer " + token, "Accept": "application/json"}
     routes = [s.split("=", 1) for s in specs]
+    # A path may end with "=STATUS": the answer it must get (else 200).
+    expect = {}
+    for r in routes:
+        path, _, status = r[1].partition("=")
+        r[1] = path
+        expect[r[0]] = int(status or 200)
     times = {label: [] for label, _ in routes}
     size = {}
     for i in range(warmup + n):
@@ -51,7 +57,7 @@ def api(port, token, n, warmup, specs):
             r = conn.getresponse()
             body = r.read()
             dt = (time.perf_counter() - t0) * 1000
-            if r.status != 200:
+            if r.status != expect[label]:
                 sys.exit("%s: %d %s" % (path, r.status, body[:300]))
             size[label] = len(body)
             if i >= warmup:
