@@ -18,8 +18,9 @@
         headless Chromium: sign in, then REPEATS times a fresh load of
         #/dags/DAG, timed from navigation start until CELLS grid cells are in
         the document (dom) and the next frame after (paint); one line per
-        load: dom paint api_requests api_end (ms, ms, count, ms: the last
-        answer of /api/v1 but the event stream)
+        load: dom paint api_requests api_end docs graph (ms, ms, count, then
+        ms: the last answer of /api/v1 but the event stream; from the first
+        run document asked to the last received; the graph's request)
 """
 import gzip
 import http.client
@@ -220,12 +221,16 @@ def render(url, user, password, dag, cells, repeats):
             driver.get("about:blank")
             driver.get(url + "/#/dags/" + dag)
             wait.until(lambda d: d.execute_script("return window.__gridPaint !== undefined"))
-            dom, paint, reqs, api_end = driver.execute_script(
-                "const a = performance.getEntriesByType('resource')"
-                "  .filter((e) => e.name.includes('/api/v1/') && !e.name.includes('/events'));"
-                "return [window.__gridDom, window.__gridPaint, a.length,"
-                "        Math.max(...a.map((e) => e.responseEnd))]")
-            print("%.1f %.1f %d %.1f" % (dom, paint, reqs, api_end))
+            print("%.1f %.1f %d %.1f %.1f %.1f" % tuple(driver.execute_script("""
+                const a = performance.getEntriesByType('resource')
+                  .filter((e) => e.name.includes('/api/v1/') && !e.name.includes('/events'));
+                const docs = a.filter((e) => /\\/runs\\/[^/?]+$/.test(e.name));
+                const graph = a.find((e) => e.name.endsWith('/graph'));
+                return [window.__gridDom, window.__gridPaint, a.length,
+                        Math.max(...a.map((e) => e.responseEnd)),
+                        Math.max(...docs.map((e) => e.responseEnd))
+                          - Math.min(...docs.map((e) => e.startTime)),
+                        graph ? graph.responseEnd - graph.startTime : 0];""")))
             sys.stdout.flush()
     finally:
         driver.quit()
