@@ -20,7 +20,8 @@
         the document (dom) and the next frame after (paint); one line per
         load: dom paint api_requests api_end docs graph (ms, ms, count, then
         ms: the last answer of /api/v1 but the event stream; from the first
-        run document asked to the last received; the graph's request)
+        run document asked to the last received, 0 when the page asks for none;
+        the graph's request, 0 when it asks for none)
 """
 import gzip
 import http.client
@@ -228,8 +229,8 @@ def render(url, user, password, dag, cells, repeats):
                 const graph = a.find((e) => e.name.endsWith('/graph'));
                 return [window.__gridDom, window.__gridPaint, a.length,
                         Math.max(...a.map((e) => e.responseEnd)),
-                        Math.max(...docs.map((e) => e.responseEnd))
-                          - Math.min(...docs.map((e) => e.startTime)),
+                        docs.length ? Math.max(...docs.map((e) => e.responseEnd))
+                          - Math.min(...docs.map((e) => e.startTime)) : 0,
                         graph ? graph.responseEnd - graph.startTime : 0];""")))
             sys.stdout.flush()
     finally:
