@@ -225,12 +225,11 @@ def render(url, user, password, dag, cells, repeats):
             print("%.1f %.1f %d %.1f %.1f %.1f" % tuple(driver.execute_script("""
                 const a = performance.getEntriesByType('resource')
                   .filter((e) => e.name.includes('/api/v1/') && !e.name.includes('/events'));
-                const docs = a.filter((e) => /\\/runs\\/[^/?]+$/.test(e.name));
+                const grid = a.find((e) => /\\/grid\\?/.test(e.name));
                 const graph = a.find((e) => e.name.endsWith('/graph'));
                 return [window.__gridDom, window.__gridPaint, a.length,
                         Math.max(...a.map((e) => e.responseEnd)),
-                        docs.length ? Math.max(...docs.map((e) => e.responseEnd))
-                          - Math.min(...docs.map((e) => e.startTime)) : 0,
+                        grid ? grid.responseEnd - grid.startTime : 0,
                         graph ? graph.responseEnd - graph.startTime : 0];""")))
             sys.stdout.flush()
     finally:

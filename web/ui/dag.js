@@ -177,7 +177,8 @@ function triggerForm(dag, params) {
       const body = {conf};
       if (runId.value.trim()) body.run_id = runId.value.trim();
       const run = await api("POST", `/api/v1/dags/${encodeURIComponent(dag)}/runs`, body);
-      note.textContent = `Run ${run.run_id} created.`;
+      note.replaceChildren(`Run ${run.run_id} created.`,
+                           ...(run.notes || []).map((n) => h("span", {class: "trigger-notice"}, " ", n, ".")));
     } catch (e) {
       note.className = "error";
       note.setAttribute("role", "alert");
