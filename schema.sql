@@ -76,6 +76,9 @@ CREATE TABLE dag_versions (
 		CONSTRAINT dag_versions_max_active_tasks_check CHECK (max_active_tasks >= 1),
 	-- The file's text (0015); NULL for versions stored before it.
 	source           text,
+	-- Its tags and owner (0019), for the DAG list.
+	tags             text[]      NOT NULL DEFAULT '{}',
+	owner            text,
 	CONSTRAINT dag_versions_dates_check CHECK (start_date <= end_date),
 	-- One DAG is one file, so one version per DAG and commit at most.
 	CONSTRAINT dag_versions_dag_commit_key UNIQUE (dag_id, commit),
@@ -568,4 +571,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(14, 'web_role'),
 	(15, 'dag_version_source'),
 	(16, 'web_sessions'),
-	(17, 'login_throttle');
+	(17, 'login_throttle'),
+	(19, 'dag_version_tags');

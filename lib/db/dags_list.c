@@ -53,6 +53,43 @@ bool sl_dags_next_run(const struct sl_rows *res, int row, const struct sl_schedu
 	return sl_schedule_next(&s->cron, s->tz, &s->st, iv) == 0;
 }
 
+/* A JSON column of the row, or `fallback` (a new reference) when it is NULL or not JSON. */
+static json_t *json_column(const struct sl_rows *res, int row, int col, json_t *fallback)
+{
+	json_t *v =
+	    sl_rows_null(res, row, col) ? NULL : json_loads(sl_rows_value(res, row, col), 0, NULL);
+
+	if (!json_is_array(v)) {
+		json_decref(v);
+		return fallback;
+	}
+	json_decref(fallback);
+	return v;
+}
+
+/* [[run_id, state, seconds], ...] as the runs strip's objects, oldest first. */
+static json_t *latest_runs_json(const struct sl_rows *res, int row, const struct sl_tz *tz)
+{
+	json_t *rows = json_column(res, row, SL_DAGS_COL_LATEST_RUNS, json_array()),
+	       *out = json_array();
+	size_t i;
+	json_t *r;
+
+	json_array_foreach(rows, i, r)
+	{
+		json_t *id = json_array_get(r, 0), *state = json_array_get(r, 1),
+		       *at = json_array_get(r, 2);
+
+		if (!json_is_string(id) || !json_is_string(state) || !json_is_integer(at))
+			continue;
+		json_array_append_new(
+		    out, json_pack("{s:O, s:O, s:o}", "run_id", id, "state", state, "logical_date",
+		                   sl_dags_time_json(json_integer_value(at), tz)));
+	}
+	json_decref(rows);
+	return out;
+}
+
 json_t *sl_dags_row_json(const struct sl_rows *res, int row, const struct sl_schedule *s,
                          bool readable)
 {
@@ -72,16 +109,19 @@ json_t *sl_dags_row_json(const struct sl_rows *res, int row, const struct sl_sch
 		from = sl_dags_time_json(iv.start, s->tz);
 		to = sl_dags_time_json(iv.end, s->tz);
 	}
-	return json_pack("{s:s, s:s?, s:s?, s:b, s:b, s:b, s:s?, s:o, s:o, s:o, s:o, s:o}", "dag",
-	                 sl_rows_str(res, row, SL_DAGS_COL_ID), "schedule",
-	                 sl_rows_str(res, row, SL_DAGS_COL_SCHEDULE), "timezone",
-	                 sl_rows_str(res, row, SL_DAGS_COL_TZ), "paused",
-	                 sl_rows_bool(res, row, SL_DAGS_COL_PAUSED), "removed",
-	                 sl_rows_bool(res, row, SL_DAGS_COL_REMOVED), "error",
-	                 sl_rows_bool(res, row, SL_DAGS_COL_ERROR), "commit",
-	                 sl_rows_str(res, row, SL_DAGS_COL_COMMIT), "last_run", last, "next_run",
-	                 next, "next_run_at", at, "next_data_interval_start", from,
-	                 "next_data_interval_end", to);
+	return json_pack(
+	    "{s:s, s:s?, s:s?, s:b, s:b, s:b, s:s?, s:o, s:o, s:o, s:o, s:o, s:o, s:s?, s:o}",
+	    "dag", sl_rows_str(res, row, SL_DAGS_COL_ID), "schedule",
+	    sl_rows_str(res, row, SL_DAGS_COL_SCHEDULE), "timezone",
+	    sl_rows_str(res, row, SL_DAGS_COL_TZ), "paused",
+	    sl_rows_bool(res, row, SL_DAGS_COL_PAUSED), "removed",
+	    sl_rows_bool(res, row, SL_DAGS_COL_REMOVED), "error",
+	    sl_rows_bool(res, row, SL_DAGS_COL_ERROR), "commit",
+	    sl_rows_str(res, row, SL_DAGS_COL_COMMIT), "last_run", last, "next_run", next,
+	    "next_run_at", at, "next_data_interval_start", from, "next_data_interval_end", to,
+	    "tags", json_column(res, row, SL_DAGS_COL_TAGS, json_array()), "owner",
+	    sl_rows_str(res, row, SL_DAGS_COL_OWNER), "latest_runs",
+	    latest_runs_json(res, row, s->tz));
 }
 
 json_t *sl_load_errors_json(const struct sl_rows *res)

@@ -48,6 +48,8 @@ struct version_columns {
 	struct ts start_date, end_date;
 	struct num max_active_runs, max_active_tasks;
 	bool catchup;
+	struct sl_strbuf tags; /* an array literal */
+	char *owner;           /* NULL when absent */
 };
 
 struct file_result {
@@ -128,6 +130,8 @@ static void sync_clear(struct sync *s)
 		free(s->files[i].source);
 		free(s->files[i].cols.schedule);
 		free(s->files[i].cols.timezone);
+		sl_strbuf_release(&s->files[i].cols.tags);
+		free(s->files[i].cols.owner);
 	}
 	s->files_nr = 0;
 }
@@ -337,6 +341,11 @@ static void version_columns_set(struct version_columns *c, const struct sl_dag *
 	c->catchup = dag->catchup;
 	sl__num_of(&c->max_active_runs, dag->max_active_runs);
 	sl__num_of(&c->max_active_tasks, dag->max_active_tasks);
+	sl_strbuf_init(&c->tags);
+	for (size_t i = 0; i < dag->tags_nr; i++)
+		sl_pgarray_add(&c->tags, dag->tags[i]);
+	sl_pgarray_end(&c->tags);
+	c->owner = dag->owner ? sl_xstrdup(dag->owner) : NULL;
 }
 
 /* One DAG file of the commit: decide, parse when needed, remember. */
@@ -401,7 +410,7 @@ out:
 static int store_loaded(struct sl_db *db, struct sync *s, const struct file_result *fr,
                         struct sl_strbuf *err)
 {
-	const char *p[13] = {fr->dag_id, fr->paused ? "true" : "false"};
+	const char *p[15] = {fr->dag_id, fr->paused ? "true" : "false"};
 	const struct current *c = find_dag(s, fr->dag_id);
 	char version_id[32];
 	PGresult *r = NULL;
@@ -422,7 +431,9 @@ static int store_loaded(struct sl_db *db, struct sync *s, const struct file_resu
 	p[10] = fr->cols.max_active_runs.buf;
 	p[11] = fr->cols.max_active_tasks.buf;
 	p[12] = fr->source;
-	rc = exec(db, SL_Q_DAGSTORE_VERSION, 13, p, &r, err);
+	p[13] = fr->cols.tags.buf;
+	p[14] = fr->cols.owner;
+	rc = exec(db, SL_Q_DAGSTORE_VERSION, 15, p, &r, err);
 	if (rc)
 		return rc;
 	if (PQntuples(r) != 1) {

@@ -41,6 +41,14 @@ DO $$ BEGIN
 		EXECUTE 'UPDATE dags SET run_commit = v.commit FROM dag_versions v
 			 WHERE v.version_id = dags.latest_version_id';
 	END IF;
+	-- Its tags and owner as columns (migration 0019).
+	IF EXISTS (SELECT 1 FROM information_schema.columns
+		   WHERE table_name = 'dag_versions' AND column_name = 'owner') THEN
+		EXECUTE 'UPDATE dag_versions
+			    SET tags = ARRAY(SELECT jsonb_array_elements_text(definition->''tags'')),
+			        owner = definition->>''owner''
+			  WHERE jsonb_typeof(definition->''tags'') = ''array'' OR definition ? ''owner'' ';
+	END IF;
 END $$;
 COMMIT;
 SQL

@@ -58,8 +58,11 @@ expect_jq "$TMP/out" 'map(.dag) == ["daily_report","db_backup","hello","ml_train
 expect_jq "$TMP/out" '.[] | select(.dag == "hello") == {"dag":"hello","schedule":null,
 	"timezone":"UTC","paused":false,"removed":false,"error":false,
 	"commit":"0000000000000000000000000000000000000001","last_run":null,"next_run":null,
-	"next_run_at":null,"next_data_interval_start":null,"next_data_interval_end":null}' \
+	"next_run_at":null,"next_data_interval_start":null,"next_data_interval_end":null,
+	"tags":["example"],"owner":null,"latest_runs":[]}' \
 	"dags list --json: the shape of a manual DAG"
+expect_jq "$TMP/out" '.[] | select(.dag == "daily_report") | .tags == ["reports"] and .owner == "analytics"' \
+	"dags list --json: the DAG's tags and owner"
 expect_jq "$TMP/out" '.[] | select(.dag == "db_backup") | .next_run ==
 	{"logical_date":"2026-11-01T00:00:00Z","run_after":"2026-11-01T06:00:00Z"}' \
 	"dags list --json: next_run has the logical date and when it runs"
@@ -127,6 +130,10 @@ run "$SLUICE" dags list --json
 expect_jq "$TMP/out" '.[] | select(.dag == "db_backup") | .last_run == {"run_id":
 	"scheduled__2026-11-01T00:00:00+00:00","state":"running","logical_date":"2026-11-01T00:00:00Z"}' \
 	"dags list --json: last_run is the latest by logical date"
+expect_jq "$TMP/out" '.[] | select(.dag == "db_backup") | .latest_runs == [
+	{"run_id":"manual__old","state":"failed","logical_date":"2026-10-01T00:00:00Z"},
+	{"run_id":"scheduled__2026-11-01T00:00:00+00:00","state":"running","logical_date":"2026-11-01T00:00:00Z"}]' \
+	"dags list --json: latest_runs, oldest first, for the runs strip"
 
 # removed and error markers; errors at another commit do not count.
 pg_sql "UPDATE dags SET removed_at = now() WHERE dag_id = 'ml_training'"

@@ -52,9 +52,11 @@ def run(driver):
        "the load errors banner names the DAG that does not load",
        banner[0].text if banner else "no banner")
     cells = driver.find_elements(By.CSS_SELECTOR, 'tr[data-dag="hello"] .strip .state')
-    ok(cells and cells[0].get_attribute("data-state") == "success" and
-       "S" in cells[0].text and "success" in cells[0].get_attribute("aria-label"),
-       "hello's runs strip: a success cell with a letter and a label, not colour alone",
+    ok(len(cells) == 2 and cells[0].get_attribute("data-state") == "queued" and
+       cells[-1].get_attribute("data-state") == "success" and
+       "S" in cells[-1].text and "success" in cells[-1].get_attribute("aria-label"),
+       "hello's runs strip: its runs oldest first, the newest a success cell with a letter "
+       "and a label, not colour alone",
        [(c.get_attribute("data-state"), c.text) for c in cells])
     row = driver.find_element(By.CSS_SELECTOR, 'tr[data-dag="nightly_etl"]').text
     ok("0 2 * * *" in row, "the schedule is shown", row)
@@ -92,6 +94,16 @@ def run(driver):
     search.send_keys(Keys.BACKSPACE)
     ok(wait(driver, lambda d: len(visible_dags(d)) == 4) is not None,
        "an empty search shows them all again", visible_dags(driver))
+    names = driver.execute_script(
+        "return [...document.querySelectorAll('#dag-tag option')].map((o) => o.textContent)")
+    ok(names == ["All tags", "backup", "etl", "example", "ops", "orders", "reports"],
+       "the tag filter offers every DAG's tags", names)
+    tags = Select(driver.find_element(By.ID, "dag-tag"))
+    tags.select_by_visible_text("reports")
+    ok(wait(driver, lambda d: visible_dags(d) == ["daily_report"]) is not None,
+       "choosing a tag shows its DAGs only", visible_dags(driver))
+    tags.select_by_visible_text("All tags")
+    ok(wait(driver, lambda d: len(visible_dags(d)) == 4) is not None, "and All tags all of them")
 
     # Live: a run triggered elsewhere (here by the CLI) shows in the strip
     # within seconds, by Server-Sent Events on the session's cookie, without

@@ -75,7 +75,7 @@ export async function renderDags(main, session) {
     const tags = [...new Set(dags.flatMap(tagsOf))].sort(), chosen = tagSelect.value;
     tagSelect.hidden = !tags.length;
     tagSelect.replaceChildren(h("option", {value: ""}, "All tags"),
-                              tags.map((t) => h("option", {value: t}, t)));
+                              ...tags.map((t) => h("option", {value: t}, t)));
     tagSelect.value = tags.includes(chosen) ? chosen : "";
   }
   function fill() {

@@ -13,7 +13,9 @@ SELECT v.definition::text
 -- and `dags next` computes from. Only the version's schedule columns are
 -- read, not its whole (possibly large) definition. The last run is the
 -- latest by logical date (runs_dag_logical_date_idx); "error" means load
--- errors for the DAG at the current commit.
+-- errors for the DAG at the current commit. Then the version's tags (a
+-- JSON array) and owner, and the latest 10 runs, oldest first, as a JSON
+-- array of [run_id, state, logical date in seconds].
 SELECT d.dag_id, d.paused, d.removed_at IS NOT NULL, d.latest_version_id IS NOT NULL,
        v.commit, v.schedule, v.timezone,
        floor(extract(epoch FROM v.start_date))::bigint,
@@ -30,7 +32,16 @@ SELECT d.dag_id, d.paused, d.removed_at IS NOT NULL, d.latest_version_id IS NOT 
                  FROM load_errors e
                  JOIN source_state s ON s.commit = e.commit
                 WHERE e.dag_id = d.dag_id),
-       floor(extract(epoch FROM now()))::bigint
+       floor(extract(epoch FROM now()))::bigint,
+       array_to_json(v.tags)::text, v.owner,
+       (SELECT json_agg(json_build_array(r.run_id, r.state,
+                                         floor(extract(epoch FROM r.logical_date))::bigint)
+                        ORDER BY r.logical_date, r.run_pk)::text
+          FROM (SELECT r.run_id, r.state, r.logical_date, r.run_pk
+                  FROM runs r
+                 WHERE r.dag_id = d.dag_id
+                 ORDER BY r.logical_date DESC, r.run_pk DESC
+                 LIMIT 10) r)
   FROM dags d
   LEFT JOIN dag_versions v ON v.version_id = d.latest_version_id
   LEFT JOIN LATERAL (SELECT r.state, r.run_id, r.logical_date

@@ -24,13 +24,14 @@ INSERT INTO dags (dag_id, paused) VALUES ($1, $2) ON CONFLICT (dag_id) DO NOTHIN
 -- version: reuse it rather than violate dag_versions_dag_commit_key.
 -- Returns the version id and whether it is new. $6-$12 are the columns SQL
 -- reads instead of the definition's keys (migration 0007), from the parsed
--- DAG; $13 is the file's text (migration 0015).
+-- DAG; $13 is the file's text (migration 0015); $14 and $15 its tags (an
+-- array literal) and owner (0019).
 WITH ins AS (
     INSERT INTO dag_versions (dag_id, commit, blob_id, path, definition, schedule, timezone,
                               start_date, end_date, catchup, max_active_runs, max_active_tasks,
-                              source)
+                              source, tags, owner)
     VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8::timestamptz, $9::timestamptz,
-            $10::boolean, $11::integer, $12::integer, $13)
+            $10::boolean, $11::integer, $12::integer, $13, $14::text[], $15)
         ON CONFLICT (dag_id, commit) DO NOTHING
  RETURNING version_id)
 SELECT version_id, true FROM ins
