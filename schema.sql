@@ -529,6 +529,8 @@ GRANT SELECT ON dags, dag_versions, load_errors, runs, task_instances, attempts,
 	pools, workers, users, api_tokens, audit_log, scheduler_lease, source_state,
 	schema_migrations
 	TO sluice_web;
+-- whether a worker has its own credential, not its hash (0017).
+GRANT SELECT (worker_id, revoked_at) ON worker_credentials TO sluice_web;
 -- trigger (a run and its task instances), cancel, clear, mark.
 GRANT INSERT, UPDATE ON runs, task_instances TO sluice_web;
 GRANT UPDATE ON attempts TO sluice_web;
@@ -564,4 +566,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(13, 'live_events'),
 	(14, 'web_role'),
 	(15, 'dag_version_source'),
-	(16, 'web_sessions');
+	(16, 'web_sessions'),
+	(17, 'web_worker_state');
