@@ -56,6 +56,14 @@ VIEWER=$(api_user vera viewer) || exit 1
 api_user ada admin >/dev/null || exit 1
 
 api_start_web webpages
+# What 0017 grants sluice-web of the workers' credentials: whether each has
+# one and whether it is revoked, never the secret's hash.
+psql -X -q -d "$SLUICE_DATABASE_URL user=webpages" -c "SELECT sha256 FROM worker_credentials" \
+	>"$TMP/hash" 2>&1
+expect_grep "$TMP/hash" 'permission denied' "sluice-web's role cannot read a worker's secret's hash"
+psql -X -q -d "$SLUICE_DATABASE_URL user=webpages" -c "SELECT worker_id, revoked_at FROM worker_credentials" \
+	>"$TMP/state" 2>&1
+ok $? "but reads whether a worker has a credential and whether it is revoked"
 
 # --- GET /api/v1/load-errors ------------------------------------------------------------
 req GET /api/v1/load-errors
