@@ -293,6 +293,9 @@ CREATE TABLE audit_log (
 	action   text        NOT NULL,
 	target   text        NOT NULL DEFAULT ''
 );
+-- sluice-web counts the recent refused sign-ins before it checks a
+-- password (0017).
+CREATE INDEX audit_log_login_failed_idx ON audit_log (at) WHERE action = 'login failed';
 
 -- The web UI's sign-in sessions, by the SHA-256 of the cookie's secret;
 -- the secret itself is never stored. (0016)
@@ -529,7 +532,7 @@ GRANT SELECT ON dags, dag_versions, load_errors, runs, task_instances, attempts,
 	pools, workers, users, api_tokens, audit_log, scheduler_lease, source_state,
 	schema_migrations
 	TO sluice_web;
--- whether a worker has its own credential, not its hash (0017).
+-- whether a worker has its own credential, not its hash (0018).
 GRANT SELECT (worker_id, revoked_at) ON worker_credentials TO sluice_web;
 -- trigger (a run and its task instances), cancel, clear, mark.
 GRANT INSERT, UPDATE ON runs, task_instances TO sluice_web;
@@ -567,4 +570,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(14, 'web_role'),
 	(15, 'dag_version_source'),
 	(16, 'web_sessions'),
-	(17, 'web_worker_state');
+	(17, 'login_throttle'),
+	(18, 'web_worker_state');

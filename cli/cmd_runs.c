@@ -160,6 +160,7 @@ static int run_trigger(struct cli *cli, int argc, char **argv)
 {
 	struct trigger_opts o = {NULL, 0, 0, NULL, NULL, NULL, false};
 	struct sl_strbuf err = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
+	struct sl_strbuf paused = SL_STRBUF_INIT, stale = SL_STRBUF_INIT;
 	struct sl_run_pin pin = SL_RUN_PIN_INIT;
 	struct sl_trigger t = SL_TRIGGER_INIT;
 	struct sl_db *db = NULL;
@@ -201,19 +202,11 @@ static int run_trigger(struct cli *cli, int argc, char **argv)
 		rc = sl_trigger_create(db, &(struct sl_actor){actor.buf, "cli"}, &pin, &t, &err);
 	if (rc)
 		goto fail;
-	if (pin.paused)
-		fprintf(stderr,
-		        "sluice: note: DAG '%s' is paused; the run starts when it is "
-		        "unpaused\n",
-		        pin.dag_id);
-	/* The run is still created: the last good version is what an operator
-	 * gets, and it should not come as a surprise. */
-	if (pin.load_error)
-		fprintf(stderr,
-		        "sluice: warning: DAG '%s': its file has load errors at the current "
-		        "commit (%s); the run uses the last version that loaded, commit %.7s "
-		        "(see 'sluice dags errors')\n",
-		        pin.dag_id, pin.load_error, pin.commit);
+	sl_run_pin_notes(&pin, &paused, &stale);
+	if (paused.len)
+		fprintf(stderr, "sluice: note: %s\n", paused.buf);
+	if (stale.len)
+		fprintf(stderr, "sluice: warning: %s\n", stale.buf);
 	if (o.wait) {
 		rc = runs_wait(cli, db, pin.dag_id, t.run.run_id);
 		goto out;
@@ -231,6 +224,8 @@ out:
 	sl_trigger_release(&t);
 	sl_run_pin_release(&pin);
 	sl_db_free(db);
+	sl_strbuf_release(&paused);
+	sl_strbuf_release(&stale);
 	sl_strbuf_release(&actor);
 	sl_strbuf_release(&err);
 	free(o.conf);

@@ -118,6 +118,7 @@ void web_api_trigger(struct web_call *c, struct sl_db *db)
 {
 	static const char *const keys[] = {"run_id", "conf", "logical_date", NULL};
 	struct sl_strbuf err = SL_STRBUF_INIT, where = SL_STRBUF_INIT;
+	struct sl_strbuf paused = SL_STRBUF_INIT, stale = SL_STRBUF_INIT;
 	struct sl_run_pin pin = SL_RUN_PIN_INIT;
 	struct sl_trigger t = SL_TRIGGER_INIT;
 	json_t *body = web_act_body(c, true, keys), *conf = json_object(), *given, *doc;
@@ -156,6 +157,17 @@ void web_api_trigger(struct web_call *c, struct sl_db *db)
 		web_act_failed(c, db, "trigger", rc, &err);
 		goto out;
 	}
+	/* Only when there is something to say: the document stays GET's otherwise. */
+	sl_run_pin_notes(&pin, &paused, &stale);
+	if (paused.len || stale.len) {
+		json_t *notes = json_array();
+
+		if (paused.len)
+			json_array_append_new(notes, json_string(paused.buf));
+		if (stale.len)
+			json_array_append_new(notes, json_string(stale.buf));
+		json_object_set_new(doc, "notes", notes);
+	}
 	web_header(c, "location", where.buf);
 	web_json(c, 201, doc);
 out:
@@ -163,6 +175,8 @@ out:
 	json_decref(conf);
 	sl_trigger_release(&t);
 	sl_run_pin_release(&pin);
+	sl_strbuf_release(&paused);
+	sl_strbuf_release(&stale);
 	sl_strbuf_release(&where);
 	sl_strbuf_release(&err);
 }

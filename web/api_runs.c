@@ -27,6 +27,9 @@
 /* The runs of one page: the default and the most a client may ask for. */
 #define RUNS_LIMIT_DEFAULT 50
 #define RUNS_LIMIT_MAX     500
+/* The runs of the grid view: the default and the most. */
+#define GRID_RUNS_DEFAULT 25
+#define GRID_RUNS_MAX     100
 /* A try number, as `sluice logs --try` takes it. */
 #define TRY_MAX 100000
 
@@ -305,6 +308,34 @@ void web_api_runs(struct web_call *c, struct sl_db *db)
 out:
 	sl_rows_free(res);
 	sl_strbuf_release(&cursor);
+	sl_strbuf_release(&err);
+}
+
+/* ---- GET /api/v1/dags/{dag}/grid --------------------------------------------- */
+
+void web_api_grid(struct web_call *c, struct sl_db *db)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_rows *res = NULL;
+	const char *v = web_query(c, "runs");
+	long runs = GRID_RUNS_DEFAULT;
+	int rc;
+
+	if (v && !parse_count(v, 1, GRID_RUNS_MAX, &runs)) {
+		web_problem(c, 400, "query parameter runs: expected a whole number from 1 to %d",
+		            GRID_RUNS_MAX);
+		goto out;
+	}
+	rc = sl_run_dag_check(db, c->params[0], &err);
+	if (!rc)
+		rc = sl_view_runs_grid(db, c->params[0], runs, &res, &err);
+	if (rc) {
+		db_fail(c, rc, "runs_grid", &err);
+		goto out;
+	}
+	web_json(c, 200, json_pack("{s:o}", "runs", sl_runs_grid_json(res)));
+out:
+	sl_rows_free(res);
 	sl_strbuf_release(&err);
 }
 

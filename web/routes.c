@@ -36,6 +36,7 @@ static const struct web_route routes[] = {
     {"GET", "/api/v1/dags/{}/versions/{}/source", WEB_VIEWER, web_api_dag_source},
     {"GET", "/api/v1/dags/{}/runs", WEB_VIEWER, web_api_runs},
     {"GET", "/api/v1/dags/{}/runs/{}", WEB_VIEWER, web_api_run},
+    {"GET", "/api/v1/dags/{}/grid", WEB_VIEWER, web_api_grid},
     {"GET", "/api/v1/dags/{}/runs/{}/tasks/{}/tries/{}/log", WEB_VIEWER, web_api_log},
     {"GET", "/api/v1/pools", WEB_VIEWER, web_api_pools},
     {"GET", "/api/v1/workers", WEB_VIEWER, web_api_workers},

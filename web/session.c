@@ -221,6 +221,19 @@ void web_api_session_create(struct web_call *c, struct sl_db *db)
 		goto out;
 	}
 	sl_log_quote(&q, json_string_value(user));
+	if (s.retry_after) {
+		char secs[24];
+
+		sl_log("warning", "login_throttled", "user=%s from=%s retry_after=%ld", q.buf,
+		       c->peer, s.retry_after);
+		snprintf(secs, sizeof(secs), "%ld", s.retry_after);
+		web_header(c, "retry-after", secs);
+		web_problem(c, 429,
+		            "too many failed sign-ins as this user or from this address; try again "
+		            "in %ld seconds",
+		            s.retry_after);
+		goto out;
+	}
 	if (!ok) {
 		sl_log("info", "login_refused", "user=%s from=%s", q.buf, c->peer);
 		/* One answer for an unknown user and a wrong password. */

@@ -190,6 +190,7 @@ void web_api_dag(struct web_call *c, struct sl_db *db);
 void web_api_dag_source(struct web_call *c, struct sl_db *db);
 void web_api_runs(struct web_call *c, struct sl_db *db);
 void web_api_run(struct web_call *c, struct sl_db *db);
+void web_api_grid(struct web_call *c, struct sl_db *db);
 void web_api_log(struct web_call *c, struct sl_db *db);
 void web_api_pools(struct web_call *c, struct sl_db *db);
 void web_api_workers(struct web_call *c, struct sl_db *db);

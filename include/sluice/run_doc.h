@@ -3,14 +3,6 @@
 
 #ifndef SLUICE_LAYER_DB
 #error "sluice/run_doc.h: this target does not link the database layer (docs/architecture.md)"
-/**
- * The cursor of the page after row `row` of sl_view_runs_page's rows: its
- * logical date and run_pk, base64url-encoded (opaque to clients).
- */
-void sl_runs_cursor(const struct sl_rows *r, int row, struct sl_strbuf *sb);
-/** Reads a cursor back into `q->after_*`; -1 when `s` is not one. */
-int sl_runs_cursor_parse(const char *s, struct sl_runs_page *q);
-
 #endif
 
 #include <jansson.h>
@@ -136,6 +128,14 @@ int sl_run_show_doc(struct sl_db *db, const char *dag_id, const char *run_id, js
  * sl_view_runs_page (their first seven columns are the same).
  */
 json_t *sl_runs_list_json(const struct sl_rows *r, int nr);
+
+/**
+ * The runs of sl_view_runs_grid's rows, newest first, each a `runs list
+ * --json` run with its `commit` and its `tasks` (task, state, try_number,
+ * started_at, ended_at, exit_code, worker: the `runs show --json` fields
+ * that a grid cell shows), in the run's definition order.
+ */
+json_t *sl_runs_grid_json(const struct sl_rows *r);
 
 /**
  * The cursor of the page after row `row` of sl_view_runs_page's rows: its

@@ -40,16 +40,30 @@
 #define SL_SESSION_LIFETIME (12 * 3600)
 #define SL_SESSION_IDLE     3600
 
+/**
+ * Password guessing: once SL_LOGIN_USER_FAILURES sign-ins as one name, or
+ * SL_LOGIN_PEER_FAILURES from one address, have failed within the last
+ * SL_LOGIN_WINDOW seconds, the next are refused without checking the
+ * password (which would also let a flood keep the KDF busy) until the
+ * oldest of them is that old. Counted from the audit log, so that every
+ * sluice-web in front of one database counts the same.
+ */
+#define SL_LOGIN_WINDOW        900
+#define SL_LOGIN_USER_FAILURES 10
+#define SL_LOGIN_PEER_FAILURES 100
+
 struct sl_session {
 	char secret[SL_SESSION_LEN + 1]; /* only from sl_session_create */
 	char csrf[SL_CSRF_LEN + 1];
 	struct sl_strbuf user;
 	enum sl_role role;
+	/* Refused as a guess (SL_LOGIN_*): seconds until a sign-in may be tried. */
+	long retry_after;
 };
 
-#define SL_SESSION_INIT                                  \
-	{                                                \
-		{0}, {0}, SL_STRBUF_INIT, SL_ROLE_VIEWER \
+#define SL_SESSION_INIT                                     \
+	{                                                   \
+		{0}, {0}, SL_STRBUF_INIT, SL_ROLE_VIEWER, 0 \
 	}
 
 void sl_session_release(struct sl_session *s);
@@ -61,6 +75,8 @@ void sl_session_release(struct sl_session *s);
  * shown only now), CSRF token, user and role. Otherwise `*ok` is false,
  * and an unknown user costs as long as a wrong password (so that the time
  * tells nothing about which names exist). Both outcomes are audited.
+ * Past the SL_LOGIN_* limits, `*ok` is false with `s->retry_after` set,
+ * the password unchecked, and the refusal audited as `login throttled`.
  */
 int sl_session_create(struct sl_db *db, const char *name, const char *password, size_t len,
                       const char *from, bool *ok, struct sl_session *s, struct sl_strbuf *err);

@@ -83,6 +83,9 @@ struct sl_runs_page {
 /** runs_page: one page of a DAG's runs, newest first (keyset, no OFFSET). */
 int sl_view_runs_page(struct sl_db *db, const struct sl_runs_page *q, struct sl_rows **out,
                       struct sl_strbuf *err);
+/** runs_grid: the `runs` newest runs of `dag_id` and their tasks (the grid view). */
+int sl_view_runs_grid(struct sl_db *db, const char *dag_id, long runs, struct sl_rows **out,
+                      struct sl_strbuf *err);
 /** runs_show: run `run_id` of `dag_id` and its tasks; no row when there is no such run. */
 int sl_view_run(struct sl_db *db, const char *dag_id, const char *run_id, struct sl_rows **out,
                 struct sl_strbuf *err);

@@ -272,18 +272,63 @@ int sl_run_show_doc(struct sl_db *db, const char *dag_id, const char *run_id, js
 	return rc;
 }
 
+/* A run of `runs list --json` from row `i`'s first seven columns. */
+static json_t *run_json(const struct sl_rows *r, int i)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "dag", sl_rows_value(r, i, 0),
+	                 "run_id", sl_rows_value(r, i, 1), "state", sl_rows_value(r, i, 2),
+	                 "run_type", sl_rows_value(r, i, 3), "logical_date",
+	                 sl_run_time_json(r, i, 4), "started_at", sl_run_time_json(r, i, 5),
+	                 "ended_at", sl_run_time_json(r, i, 6));
+}
+
 json_t *sl_runs_list_json(const struct sl_rows *r, int nr)
 {
 	json_t *runs = json_array();
 
 	for (int i = 0; i < nr && i < sl_rows_nr(r); i++)
-		json_array_append_new(
-		    runs,
-		    json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "dag", sl_rows_value(r, i, 0),
-		              "run_id", sl_rows_value(r, i, 1), "state", sl_rows_value(r, i, 2),
-		              "run_type", sl_rows_value(r, i, 3), "logical_date",
-		              sl_run_time_json(r, i, 4), "started_at", sl_run_time_json(r, i, 5),
-		              "ended_at", sl_run_time_json(r, i, 6)));
+		json_array_append_new(runs, run_json(r, i));
+	return runs;
+}
+
+enum {
+	GRID_COMMIT = 7,
+	GRID_RUN_PK,
+	GRID_TASK,
+	GRID_TASK_STATE,
+	GRID_TRY,
+	GRID_TASK_STARTED,
+	GRID_TASK_ENDED,
+	GRID_EXIT_CODE,
+	GRID_WORKER,
+};
+
+json_t *sl_runs_grid_json(const struct sl_rows *r)
+{
+	json_t *runs = json_array(), *tasks = NULL;
+
+	for (int i = 0; i < sl_rows_nr(r); i++) {
+		if (!i || strcmp(sl_rows_value(r, i, GRID_RUN_PK),
+		                 sl_rows_value(r, i - 1, GRID_RUN_PK))) {
+			json_t *run = run_json(r, i);
+
+			tasks = json_array();
+			json_object_set_new(run, "commit", str_or_null(r, i, GRID_COMMIT));
+			json_object_set_new(run, "tasks", tasks);
+			json_array_append_new(runs, run);
+		}
+		if (sl_rows_null(r, i, GRID_TASK))
+			continue;
+		json_array_append_new(tasks,
+		                      json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "task",
+		                                sl_rows_value(r, i, GRID_TASK), "state",
+		                                sl_rows_value(r, i, GRID_TASK_STATE), "try_number",
+		                                int_or_null(r, i, GRID_TRY), "started_at",
+		                                sl_run_time_json(r, i, GRID_TASK_STARTED),
+		                                "ended_at", sl_run_time_json(r, i, GRID_TASK_ENDED),
+		                                "exit_code", int_or_null(r, i, GRID_EXIT_CODE),
+		                                "worker", str_or_null(r, i, GRID_WORKER)));
+	}
 	return runs;
 }
 

@@ -5,6 +5,7 @@
 #include "sluice/sessions.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sluice/dag.h"
@@ -34,6 +35,35 @@ static int secret_hex(const char *secret, size_t len, char hex[2 * SL_CREDENTIAL
 	return 0;
 }
 
+/*
+ * Whether a sign-in as `actor` from `from` is past the SL_LOGIN_* limits:
+ * then *retry_after is how many seconds until the oldest failure that
+ * counts leaves the window (at least 1); else 0.
+ */
+static int login_throttle(struct sl_db *db, const char *actor, const char *from, long *retry_after,
+                          struct sl_strbuf *err)
+{
+	char window[16];
+	const char *params[] = {actor, from, window};
+	PGresult *r = NULL;
+	long users, peers, wait = 0;
+	int rc;
+
+	snprintf(window, sizeof(window), "%d", SL_LOGIN_WINDOW);
+	if ((rc = sl_db_q_idempotent(db, SL_Q_SESSIONS_LOGIN_THROTTLE, 3, params, &r, err)))
+		return rc;
+	users = atol(PQgetvalue(r, 0, 0));
+	peers = atol(PQgetvalue(r, 0, 1));
+	if (users >= SL_LOGIN_USER_FAILURES)
+		wait = atol(PQgetvalue(r, 0, 2));
+	if (peers >= SL_LOGIN_PEER_FAILURES && atol(PQgetvalue(r, 0, 3)) > wait)
+		wait = atol(PQgetvalue(r, 0, 3));
+	if (users >= SL_LOGIN_USER_FAILURES || peers >= SL_LOGIN_PEER_FAILURES)
+		*retry_after = wait > 1 ? wait : 1;
+	PQclear(r);
+	return 0;
+}
+
 int sl_session_create(struct sl_db *db, const char *name, const char *password, size_t len,
                       const char *from, bool *ok, struct sl_session *s, struct sl_strbuf *err)
 {
@@ -47,6 +77,11 @@ int sl_session_create(struct sl_db *db, const char *name, const char *password, 
 	*ok = false;
 	snprintf(life, sizeof(life), "%d", SL_SESSION_LIFETIME);
 	snprintf(idle, sizeof(idle), "%d", SL_SESSION_IDLE);
+	s->retry_after = 0;
+	if ((rc = login_throttle(db, failed[0], from, &s->retry_after, err)))
+		return rc;
+	if (s->retry_after)
+		return sl_db_q(db, SL_Q_SESSIONS_LOGIN_THROTTLED, 2, failed, NULL, err);
 	if ((rc = sl_user_check_password(db, name, password, len, ok, &s->role, err)))
 		return rc;
 	if (!*ok)

@@ -159,6 +159,15 @@ int sl_view_runs(struct sl_db *db, const char *dag_id, const char *state, long l
 	return view(db, SL_Q_RUNS_LIST, 3, params, out, err);
 }
 
+int sl_view_runs_grid(struct sl_db *db, const char *dag_id, long runs, struct sl_rows **out,
+                      struct sl_strbuf *err)
+{
+	struct num n;
+	const char *params[] = {dag_id, num(&n, runs)};
+
+	return view(db, SL_Q_RUNS_GRID, 2, params, out, err);
+}
+
 int sl_view_runs_page(struct sl_db *db, const struct sl_runs_page *q, struct sl_rows **out,
                       struct sl_strbuf *err)
 {

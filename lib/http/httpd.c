@@ -96,6 +96,21 @@ void sl_httpd_respond(h2o_req_t *req, int status, const char *type, const char *
 		               strlen(type));
 	h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
 	               H2O_STRLIT("no-store"));
+	/*
+	 * Answers carry names, logs and files that others wrote: a browser
+	 * must neither guess they are HTML nor run or frame anything in them,
+	 * unless the answer says otherwise (the UI's page, an SVG; see
+	 * docs/security.md, "Answers a browser opens").
+	 */
+	if (h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("x-content-type-options"), -1) < 0)
+		h2o_add_header_by_str(&req->pool, &req->res.headers,
+		                      H2O_STRLIT("x-content-type-options"), 0, NULL,
+		                      H2O_STRLIT("nosniff"));
+	if (h2o_find_header_by_str(&req->res.headers, H2O_STRLIT("content-security-policy"), -1) <
+	    0)
+		h2o_add_header_by_str(&req->pool, &req->res.headers,
+		                      H2O_STRLIT("content-security-policy"), 0, NULL,
+		                      H2O_STRLIT("default-src 'none'; frame-ancestors 'none'"));
 	h2o_send_inline(req, body, len);
 }
 

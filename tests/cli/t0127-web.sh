@@ -58,6 +58,15 @@ expect_grep "$TMP/raw" '^POST 405 GET, HEAD ' "POST on /health: 405 with Allow"
 
 get /nope
 expect_grep "$TMP/out" '^404 application/problem+json' "an unknown path: 404 problem+json"
+# Every answer tells a browser not to sniff it into HTML, nor run, load
+# or frame anything from it (docs/security.md, "Answers a browser opens").
+for path in /api/v1/version /health /nope /api/v1/dags; do
+	curl -sS -D - -o /dev/null "http://127.0.0.1:$PORT$path" | tr -d '\r' >"$TMP/hdr"
+	grep -qi '^x-content-type-options: nosniff$' "$TMP/hdr" &&
+		grep -qi "^content-security-policy: default-src 'none'; frame-ancestors 'none'$" "$TMP/hdr" &&
+		[ "$(grep -ci '^content-security-policy:' "$TMP/hdr")" -eq 1 ]
+	ok $? "$path: nosniff and a CSP that allows nothing, once"
+done
 python3 - "$TMP/out" <<'PY'
 import json, sys
 doc = json.loads(open(sys.argv[1]).read().split("\n", 1)[1])

@@ -227,6 +227,34 @@ expect_grep "$TMP/status" '^400 ' "a cursor with run_pk 0: 400"
 get /api/v1/dags/nope/runs
 problem 404 "no DAG 'nope'" "the runs of an unknown DAG"
 
+# --- GET /api/v1/dags/{dag}/grid ------------------------------------------------------------
+# The grid view's one answer: the runs of runs list --json, newest first,
+# each with the cell fields of runs show --json's tasks, in its order.
+get "/api/v1/dags/hello/grid?runs=4"
+expect_grep "$TMP/status" '^200 application/json' "the grid: 200 JSON"
+"$SLUICE" runs list hello --limit 4 --json >"$TMP/cli.json"
+jq -S '[.runs[] | del(.commit, .tasks)]' "$TMP/body" >"$TMP/a.sorted" && jq -S . "$TMP/cli.json" >"$TMP/b.sorted" &&
+	cmp -s "$TMP/a.sorted" "$TMP/b.sorted"
+ok $? "its runs are sluice runs list --limit 4 --json's, in its order"
+: >"$TMP/grid.ok"
+for run in $(jq -r '.runs[].run_id' "$TMP/body"); do
+	"$SLUICE" runs show hello "$run" --json |
+		jq -S '{commit, tasks: [.tasks[] | {task, state, try_number, started_at, ended_at, exit_code, worker}]}' >"$TMP/cli.json"
+	jq -S --arg r "$run" '.runs[] | select(.run_id == $r) | {commit, tasks}' "$TMP/body" | cmp -s - "$TMP/cli.json" &&
+		echo "$run" >>"$TMP/grid.ok"
+done
+[ "$(wc -l <"$TMP/grid.ok")" -eq 4 ]
+ok $? "each run's commit and cells are runs show --json's, task by task, in its order"
+get /api/v1/dags/hello/grid
+expect_jq "$TMP/body" '(.runs | length) == 10 and any(.runs[]; .run_id == "r1" and (.tasks | length) == 3)' \
+	"without runs=: every run up to 25 (here 10), each with its tasks"
+get /api/v1/dags/hello/grid?runs=0
+problem 400 "query parameter runs: expected a whole number from 1 to 100" "runs=0"
+get /api/v1/dags/hello/grid?runs=101
+expect_grep "$TMP/status" '^400 ' "runs=101: 400"
+get /api/v1/dags/nope/grid
+problem 404 "no DAG 'nope'" "the grid of an unknown DAG"
+
 # --- GET /api/v1/dags/{dag}/runs/{run_id} ------------------------------------------------
 get /api/v1/dags/hello/runs/r1
 expect_grep "$TMP/status" '^200 application/json' "a run: 200 JSON"

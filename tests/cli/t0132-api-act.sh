@@ -212,6 +212,25 @@ expect_str "$(pg_sql "SELECT paused FROM dags WHERE dag_id = 'hello'")" t "the D
 "$SLUICE" dags list --json | jq -S '.[] | select(.dag == "hello")' >"$TMP/c"
 jq -S . "$TMP/body" >"$TMP/a"
 expect_same "the answer is the DAG's row of sluice dags list --json"
+# A run of a paused DAG, or of one whose file does not load now: created,
+# with the CLI's note and warning, word for word.
+"$SLUICE" trigger hello --run-id pz1 2>"$TMP/cli.err" >/dev/null || exit 1
+req POST /api/v1/dags/hello/runs "$OPERATOR" '{"run_id": "pz2"}'
+expect_grep "$TMP/status" '^201 ' "a paused DAG is triggered: 201"
+sed -n 's/^sluice: note: //p' "$TMP/cli.err" | sed 's/pz1/pz2/' >"$TMP/c"
+jq -r '.notes[]' "$TMP/body" >"$TMP/a"
+expect_same "with notes: the CLI's note that the run waits for an unpause"
+pg_sql "INSERT INTO source_state (repo, path, commit) VALUES ('/srv/dags', '', 'fedcba9876543210fedcba9876543210fedcba98')" >/dev/null
+pg_sql "INSERT INTO load_errors (commit, path, dag_id, line, col, message) VALUES ('fedcba9876543210fedcba9876543210fedcba98', 'hello.yaml', 'hello', 4, 2, 'unknown key')" >/dev/null
+"$SLUICE" trigger hello --run-id pz3 2>"$TMP/cli.err" >/dev/null || exit 1
+req POST /api/v1/dags/hello/runs "$OPERATOR" '{"run_id": "pz4"}'
+sed -n 's/^sluice: [a-z]*: //p' "$TMP/cli.err" >"$TMP/c"
+jq -r '.notes[]' "$TMP/body" >"$TMP/a"
+expect_same "and the CLI's warning that its file does not load at the current commit"
+expect_jq "$TMP/body" '.notes[1] | test("hello.yaml:4:2: unknown key")' "which names the error at file:line:col"
+pg_sql "DELETE FROM load_errors; DELETE FROM source_state" >/dev/null
+req GET /api/v1/dags/hello/runs/pz4 "$VIEWER"
+expect_jq "$TMP/body" 'has("notes") | not' "GET on the run has no notes: they are about the trigger"
 req PATCH /api/v1/dags/hello "$OPERATOR" '{"paused": false}'
 expect_jq "$TMP/body" '.paused == false' "unpause: 200, paused false"
 req PATCH /api/v1/dags/nope "$OPERATOR" '{"paused": true}'
@@ -234,6 +253,8 @@ tasks clear hello r1 tasks=count,done
 tasks clear hello r1 tasks=greet
 tasks mark hello r1 greet state=success
 dags pause hello
+trigger hello pz2
+trigger hello pz4
 dags unpause hello
 TXT
 cmp -s "$TMP/want" "$TMP/web_audit"
@@ -242,7 +263,7 @@ diff "$TMP/want" "$TMP/web_audit" | sed 's/^/# /'
 expect_str "$(audit_count "via = 'cli' AND action IN ('runs cancel', 'tasks clear', 'tasks mark', 'dags pause')")" 4 \
 	"the CLI's cancel, clear, mark and pause are audited too"
 "$SLUICE" audit --json >"$TMP/cli_audit.json" || exit 1
-expect_jq "$TMP/cli_audit.json" 'map(select(.via == "web" and .actor == "otto")) | length == 9' \
+expect_jq "$TMP/cli_audit.json" 'map(select(.via == "web" and .actor == "otto")) | length == 11' \
 	"sluice audit lists the web's rows"
 expect_jq "$TMP/cli_audit.json" '.[0].action == "dags pause" and .[0].via == "cli"' "beside the CLI's, newest first"
 

@@ -250,6 +250,49 @@ req GET /api/v1/dags -H "Cookie: sluice_session=$CV"
 expect_str "$st" 401 "a deleted user's session dies with it"
 pg_sql "SELECT count(*) FROM web_sessions WHERE user_name = 'vera'" >"$TMP/n"
 expect_file "$TMP/n" 0 "... its rows deleted by the foreign key"
+
+# --- password guessing (docs/security.md, "Password guessing") -----------------------
+printf 'gus password\n' | "$SLUICE" users add gus --role viewer >/dev/null || exit 1
+i=0
+while [ $i -lt 10 ]; do
+	login gus "guess $i"
+	[ "$st" = 401 ] || break
+	i=$((i + 1))
+done
+expect_str "$i" 10 "ten wrong passwords for gus: ten 401s"
+login gus 'gus password'
+expect_str "$st" 429 "the eleventh sign-in, with the right password, is refused: 429"
+expect_jq "$TMP/b" '.detail | startswith("too many failed sign-ins as this user or from this address; try again in ")' \
+	"... saying why and when"
+tr -d '\r' <"$TMP/h" | grep -i '^retry-after: ' | sed 's/^[^:]*: //' >"$TMP/ra"
+ra=$(cat "$TMP/ra")
+[ -n "$ra" ] && [ "$ra" -gt 800 ] && [ "$ra" -le 900 ]
+ok $? "... with Retry-After: the seconds until the oldest failure is 15 minutes old ($ra)"
+! grep -q 'Set-Cookie' "$TMP/h"
+ok $? "... and no session"
+pg_sql "SELECT count(*) FROM audit_log WHERE actor = 'gus' AND action = 'login throttled'" >"$TMP/n"
+expect_file "$TMP/n" 1 "the refusal is audited as login throttled"
+pg_sql "SELECT count(*) FROM audit_log WHERE actor = 'gus' AND action = 'login'" >"$TMP/n"
+expect_file "$TMP/n" 0 "and gus never signed in"
+i=0
+while [ $i -lt 10 ]; do
+	login nobody2 "guess $i"
+	i=$((i + 1))
+done
+login nobody2 'anything'
+expect_str "$st" 429 "a name that is no user is locked the same way (no hint of which names exist)"
+login olga "$PW"
+expect_str "$st" 201 "another user still signs in from the same address"
+pg_sql "UPDATE audit_log SET at = at - interval '15 minutes' WHERE actor = 'gus'" >/dev/null
+login gus 'gus password'
+expect_str "$st" 201 "once the failures are 15 minutes old, gus signs in"
+# An address that failed 100 times (any names) is refused for every name.
+pg_sql "INSERT INTO audit_log (actor, via, action, target) SELECT 'spray' || g, 'web', 'login failed', 'from 127.0.0.1' FROM generate_series(1, 100) g" >/dev/null
+login olga "$PW"
+expect_str "$st" 429 "after 100 failures from one address, even a right password from it: 429"
+pg_sql "UPDATE audit_log SET at = at - interval '15 minutes' WHERE action = 'login failed'" >/dev/null
+login olga "$PW"
+expect_str "$st" 201 "and once they are old, 201 again"
 stop_daemon w
 ok $? "sluice-web stops"
 

@@ -56,7 +56,7 @@ VIEWER=$(api_user vera viewer) || exit 1
 api_user ada admin >/dev/null || exit 1
 
 api_start_web webpages
-# What 0017 grants sluice-web of the workers' credentials: whether each has
+# What 0018 grants sluice-web of the workers' credentials: whether each has
 # one and whether it is revoked, never the secret's hash.
 psql -X -q -d "$SLUICE_DATABASE_URL user=webpages" -c "SELECT sha256 FROM worker_credentials" \
 	>"$TMP/hash" 2>&1

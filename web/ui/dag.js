@@ -1,6 +1,8 @@
 // A DAG's page (#/dags/NAME): the grid of its latest runs (columns) by
 // task (rows), as Airflow's grid view; a cell's title gives the try and
-// the duration, a click its details.
+// the duration, a click its details. A live update asks for the grid
+// again (one request, GET .../grid) and recolours the graph it already
+// has: the layout is drawn once per visit.
 import {api, ApiError, atLeast} from "./api.js";
 import {duration, h, when} from "./dom.js";
 import {sourceCard} from "./source.js";
@@ -13,7 +15,8 @@ function seconds(a, b) {
   return (new Date(b) - new Date(a)) / 1000;
 }
 
-function details(dag, run, t, commit) {
+function details(dag, run, t) {
+  const commit = run.commit;
   const href = `#/dags/${encodeURIComponent(dag)}/runs/${encodeURIComponent(run.run_id)}` +
                `/tasks/${encodeURIComponent(t.task)}`;
   return h("dl", {class: "details"},
@@ -33,29 +36,28 @@ function details(dag, run, t, commit) {
     }, `as run ${run.run_id} ran it`) : "—"));
 }
 
-function grid(dag, runs, info) {
+// The table of `runs` (oldest first) by task; `pick(run, task)` shows a
+// cell's details.
+function grid(dag, runs, pick) {
   const tasks = [];
   for (const r of runs)
-    for (const t of (info.get(r.run_id)?.tasks || []))
+    for (const t of r.tasks)
       if (!tasks.includes(t.task)) tasks.push(t.task);
-  const panel = h("section", {class: "card", id: "cell-details", "aria-live": "polite"},
-                  h("p", {class: "muted"}, "Choose a cell for its details."));
   const head = h("tr", {}, h("th", {scope: "col"}, "Task"),
     runs.map((r) => h("th", {scope: "col", class: "run-head"},
       stateBadge(r.state, r.run_id), h("a", {class: "run-id", href: `#/dags/${encodeURIComponent(dag)}/runs/${encodeURIComponent(r.run_id)}`}, r.run_id))));
   const rows = tasks.map((name) => h("tr", {}, h("th", {scope: "row"}, name),
     runs.map((r) => {
-      const t = (info.get(r.run_id)?.tasks || []).find((x) => x.task === name);
+      const t = r.tasks.find((x) => x.task === name);
       if (!t) return h("td", {class: "empty"}, "");
       const title = `${r.run_id} · ${name} · try ${t.try_number ?? 0} · ${duration(seconds(t.started_at, t.ended_at))}`;
       return h("td", {}, stateBadge(t.state, title, "button",
         {type: "button", class: `state state-${t.state} cell`,
-         onclick: () => panel.replaceChildren(details(dag, r, t, info.get(r.run_id)?.commit))}));
+         "data-run": r.run_id, "data-task": name, onclick: () => pick(r.run_id, name)}));
     })));
-  return [h("div", {class: "table-wrap"},
-            h("table", {class: "grid", id: "grid", "aria-label": `runs of ${dag}, by task`},
-              h("thead", {}, head), h("tbody", {}, rows))),
-          panel, legend()];
+  return h("div", {class: "table-wrap"},
+           h("table", {class: "grid", id: "grid", "aria-label": `runs of ${dag}, by task`},
+             h("thead", {}, head), h("tbody", {}, rows)));
 }
 
 // The DAG's latest version drawn by sluice-web (Graphviz, as SVG), put in
@@ -80,7 +82,13 @@ function cleanSvg(node) {
   return node;
 }
 
+// Gives each node the state of its task in `newest` (null: no run),
+// replacing what an earlier call gave it.
 function colour(svg, newest) {
+  for (const g of svg.querySelectorAll("g.node-state")) {
+    g.classList.remove("node-state", `state-${g.dataset.state}`);
+    delete g.dataset.state;
+  }
   for (const t of (newest?.tasks || [])) {
     const g = svg.querySelector(`g[id="task-${CSS.escape(t.task)}"]`);
     if (!g) continue;
@@ -91,23 +99,30 @@ function colour(svg, newest) {
   }
 }
 
-async function graph(dag, newest) {
+// The figure, and `show(newest)` to put the states of the newest run on it.
+async function graph(dag) {
+  const caption = h("figcaption", {class: "muted"});
   const fig = h("figure", {class: "card graph", id: "dag-graph",
-                           "aria-label": `The tasks of ${dag} and their dependencies`},
-    h("figcaption", {class: "muted"},
-      newest ? `The latest version's tasks, in the states of run ${newest.run_id}.`
-             : "The latest version's tasks, laid out by Graphviz."));
+                           "aria-label": `The tasks of ${dag} and their dependencies`}, caption);
+  let svg = null;
+  const show = (newest) => {
+    caption.textContent = newest
+      ? `The latest version's tasks, in the states of run ${newest.run_id}.`
+      : "The latest version's tasks, laid out by Graphviz.";
+    if (svg) colour(svg, newest);
+  };
   const r = await fetch(`/api/v1/dags/${encodeURIComponent(dag)}/graph`,
                         {credentials: "same-origin", cache: "no-store"});
-  if (!r.ok) return fig;
-  const doc = new DOMParser().parseFromString(await r.text(), "image/svg+xml");
-  const svg = doc.documentElement;
-  if (svg.namespaceURI !== SVG_NS || svg.localName !== "svg") return fig;
-  cleanSvg(svg);
-  colour(svg, newest);
-  svg.setAttribute("role", "img");
-  fig.prepend(document.importNode(svg, true));
-  return fig;
+  if (r.ok) {
+    const doc = new DOMParser().parseFromString(await r.text(), "image/svg+xml");
+    const root = doc.documentElement;
+    if (root.namespaceURI === SVG_NS && root.localName === "svg") {
+      svg = document.importNode(cleanSvg(root), true);
+      svg.setAttribute("role", "img");
+      fig.prepend(svg);
+    }
+  }
+  return {fig, show};
 }
 
 // One field of the trigger form per param, typed by its default's JSON
@@ -162,7 +177,8 @@ function triggerForm(dag, params) {
       const body = {conf};
       if (runId.value.trim()) body.run_id = runId.value.trim();
       const run = await api("POST", `/api/v1/dags/${encodeURIComponent(dag)}/runs`, body);
-      note.textContent = `Run ${run.run_id} created.`;
+      note.replaceChildren(`Run ${run.run_id} created.`,
+                           ...(run.notes || []).map((n) => h("span", {class: "trigger-notice"}, " ", n, ".")));
     } catch (e) {
       note.className = "error";
       note.setAttribute("role", "alert");
@@ -172,38 +188,48 @@ function triggerForm(dag, params) {
   return form;
 }
 
-// Draws the page (`again`: over itself, without the loading note); returns
-// a function that draws it again with fresh data.
-export async function renderDag(main, session, dag, again = false) {
+// Draws the page; returns a function that draws its runs again with
+// fresh data, keeping the graph's layout, the form's values, the chosen
+// DAG file, the cell whose details are shown and the keyboard's focus.
+export async function renderDag(main, session, dag) {
   const title = h("h1", {}, h("a", {href: "#/dags"}, "DAGs"), " / ", dag);
-  if (!again) main.replaceChildren(title, h("p", {class: "muted"}, "Loading runs…"));
-  let list;
+  const path = `/api/v1/dags/${encodeURIComponent(dag)}`;
+  main.replaceChildren(title, h("p", {class: "muted"}, "Loading runs…"));
+  let data, detail, pic;
   try {
-    list = await api("GET", `/api/v1/dags/${encodeURIComponent(dag)}/runs?limit=${RUNS}`);
+    [data, detail, pic] = await Promise.all([api("GET", `${path}/grid?runs=${RUNS}`),
+                                             api("GET", path), graph(dag)]);
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 404) throw e;
     main.replaceChildren(title, h("p", {class: "notice", role: "status"}, e.message));
-    return;
+    return null;
   }
-  const runs = (list.runs || []).slice(0, RUNS).reverse();
-  const docs = await Promise.all(runs.map((r) =>
-    api("GET", `/api/v1/dags/${encodeURIComponent(dag)}/runs/${encodeURIComponent(r.run_id)}`)
-      .catch(() => null)));
-  const info = new Map(runs.map((r, i) => [r.run_id, docs[i] || {tasks: []}]));
-  const newest = runs.length ? info.get(runs[runs.length - 1].run_id) : null;
-  const pic = await graph(dag, newest && newest.tasks ? newest : null);
-  // The form and the file keep what was typed and chosen when the page is
-  // drawn again.
-  let form = again ? main.querySelector("#trigger-form") : null;
-  let source = again ? main.querySelector("#source") : null;
-  if (!source || (!form && atLeast(session, "operator"))) {
-    const detail = await api("GET", `/api/v1/dags/${encodeURIComponent(dag)}`);
-    if (!form && atLeast(session, "operator") && detail.params)
-      form = triggerForm(dag, detail.params);
-    if (!source) source = sourceCard(dag, detail.versions);
-  }
-  main.replaceChildren(title, ...(runs.length ? grid(dag, runs, info)
-                                             : [h("p", {class: "muted"}, "No runs yet.")]),
-                       pic, ...(form ? [form] : []), source);
-  return () => renderDag(main, session, dag, true);
+  const form = atLeast(session, "operator") && detail.params ? triggerForm(dag, detail.params)
+                                                             : null;
+  const runsBox = h("div", {id: "runs-box"});
+  const panel = h("section", {class: "card", id: "cell-details", "aria-live": "polite"});
+  let runs = [], chosen = null;
+  const pick = (runId, task) => {
+    chosen = {runId, task};
+    const run = runs.find((r) => r.run_id === runId);
+    const t = run?.tasks.find((x) => x.task === task);
+    panel.replaceChildren(t ? details(dag, run, t)
+                            : h("p", {class: "muted"}, "Choose a cell for its details."));
+  };
+  const draw = (doc) => {
+    const focused = document.activeElement?.closest?.("#grid button.cell");
+    const keep = focused && {run: focused.dataset.run, task: focused.dataset.task};
+    runs = (doc.runs || []).slice().reverse();
+    runsBox.replaceChildren(...(runs.length ? [grid(dag, runs, pick), panel, legend()]
+                                            : [h("p", {class: "muted"}, "No runs yet.")]));
+    pick(chosen?.runId, chosen?.task);
+    pic.show(runs.length ? runs[runs.length - 1] : null);
+    if (keep)
+      runsBox.querySelector(`#grid button.cell[data-run="${CSS.escape(keep.run)}"]` +
+                            `[data-task="${CSS.escape(keep.task)}"]`)?.focus({preventScroll: true});
+  };
+  draw(data);
+  main.replaceChildren(title, runsBox, pic.fig, ...(form ? [form] : []),
+                       sourceCard(dag, detail.versions));
+  return async () => draw(await api("GET", `${path}/grid?runs=${RUNS}`));
 }

@@ -27,6 +27,25 @@ SELECT user_name FROM up
 INSERT INTO audit_log (actor, via, action, target)
 VALUES ($1::text, 'web', 'login failed', 'from ' || $2::text)
 
+-- name: sessions_login_throttle
+-- The sign-ins refused in the last $3 seconds as $1 and from $2 (counts),
+-- and in how many seconds the oldest of each falls out of that window.
+-- audit_log_login_failed_idx keeps this to the recent refusals.
+SELECT count(*) FILTER (WHERE actor = $1::text),
+       count(*) FILTER (WHERE target = 'from ' || $2::text),
+       ceil(extract(epoch FROM min(at) FILTER (WHERE actor = $1::text)
+                               + $3::bigint * interval '1 second' - now()))::bigint,
+       ceil(extract(epoch FROM min(at) FILTER (WHERE target = 'from ' || $2::text)
+                               + $3::bigint * interval '1 second' - now()))::bigint
+  FROM audit_log
+ WHERE action = 'login failed' AND at > now() - $3::bigint * interval '1 second'
+
+-- name: sessions_login_throttled
+-- A sign-in as $1 from $2 refused unchecked (sessions_login_throttle). Not
+-- counted as a failure: the lock ends SL_LOGIN_WINDOW after the failures.
+INSERT INTO audit_log (actor, via, action, target)
+VALUES ($1::text, 'web', 'login throttled', 'from ' || $2::text)
+
 -- name: sessions_check
 -- The live session of hash $1 (not past expires_at, not idle for $2
 -- seconds): its user, the user's role and its CSRF token. No row for an

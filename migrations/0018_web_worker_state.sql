@@ -1,4 +1,4 @@
--- 0017_web_worker_state: sluice-web may read whether a worker has a
+-- 0018_web_worker_state: sluice-web may read whether a worker has a
 -- credential of its own and whether it is revoked (GET /api/v1/workers and
 -- the UI's workers page show it, as `sluice workers list` does), but not
 -- the credential's hash: a column grant, so that the web's role never
