@@ -14,26 +14,8 @@
 . "$TESTS_DIR/cli/seed.sh"
 . "$TESTS_DIR/cli/daemons.sh"
 . "$TESTS_DIR/cli/api_lib.sh"
+. "$TESTS_DIR/cli/browser.sh"
 WEB=${SLUICE_WEB:?SLUICE_WEB must point at sluice-web}
-
-# Debian's python3-selenium is for Debian's python3, which may not be the
-# first on PATH.
-PY=
-for p in python3 /usr/bin/python3; do
-	if command -v "$p" >/dev/null && "$p" -c 'import selenium' 2>/dev/null; then
-		PY=$p
-		break
-	fi
-done
-CHROMEDRIVER=$(command -v chromedriver || true)
-BROWSER=
-if [ -z "$PY" ] || [ -z "$CHROMEDRIVER" ] || ! command -v chromium >/dev/null; then
-	BROWSER="needs chromium, chromium-driver and python3-selenium (.ci/install-deps)"
-	if [ -n "${CI-}" ]; then
-		echo "# CI is set and the browser test cannot run: $BROWSER" >&2
-		exit 1
-	fi
-fi
 
 daemons_db pages
 for f in hello daily_report; do
@@ -89,19 +71,7 @@ if [ -n "$BROWSER" ]; then
 	done_testing
 	exit
 fi
-SHOTS=$TMP/screenshots
-[ -n "${SLUICE_BUILD_ROOT-}" ] && SHOTS=$SLUICE_BUILD_ROOT/screenshots
-mkdir -p "$SHOTS"
-CHROMEDRIVER=$CHROMEDRIVER "$PY" "$TESTS_DIR/ui/test_pages.py" "http://127.0.0.1:$PORT" "$SHOTS" \
-	$((tap_n + 1)) "$TMP/count"
-ran=$?
-if [ -s "$TMP/count" ]; then
-	read -r ui_n ui_failed <"$TMP/count"
-	tap_n=$((tap_n + ui_n))
-	tap_failed=$((tap_failed + ui_failed))
-fi
-ok $ran "the browser session ran to its end"
-echo "# screenshots in $SHOTS"
+browser_run test_pages.py "http://127.0.0.1:$PORT"
 pg_sql "SELECT actor || ' ' || via || ' ' || action || ' ' || target FROM audit_log WHERE via = 'web' ORDER BY audit_id" >"$TMP/audit"
 expect_grep "$TMP/audit" '^ada web pools set gpu slots=3$' "the audit log has the admin's pools set"
 expect_grep "$TMP/audit" '^ada web pools delete gpu$' "and the delete"

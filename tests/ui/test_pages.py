@@ -13,67 +13,16 @@ with a screenshot in SHOTS_DIR. Prints TAP lines numbered from
 FIRST_TAP_NUMBER and writes "RUN FAILED" to COUNT_FILE.
 """
 import os
-import subprocess
-import sys
-import tempfile
 import time
-import traceback
 
-from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
-URL, SHOTS, FIRST, COUNT_FILE = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+from uilib import SHOTS, URL, console_errors, main, ok, sign_in, sql, viewport, wait
+
 ADMIN = ("ada", "a long enough password")
 VIEWER = ("vera", "a long enough password")
-n, failed = FIRST - 1, 0
-
-
-def ok(cond, desc, diag=None):
-    global n, failed
-    n += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n, desc), flush=True)
-    if not cond:
-        failed += 1
-        if diag:
-            for line in str(diag).splitlines()[:30]:
-                print("#   " + line)
-
-
-def wait(driver, cond, timeout=20):
-    # A page that redraws replaces the element a condition just found.
-    try:
-        return WebDriverWait(driver, timeout,
-                             ignored_exceptions=(StaleElementReferenceException,)).until(cond)
-    except TimeoutException:
-        return None
-
-
-def sql(statements):
-    """Runs statements in the test's database, as the scheduler would write."""
-    for st in statements:
-        subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", st], check=True,
-                       stdout=subprocess.DEVNULL)
-
-
-def viewport(driver, width, height, mobile):
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1,
-                            "mobile": mobile})
-
-
-def sign_in(driver, user, password):
-    field = wait(driver, EC.element_to_be_clickable((By.ID, "login-user")))
-    if not field:
-        return False
-    field.clear()
-    field.send_keys(user)
-    driver.find_element(By.ID, "login-password").send_keys(password, Keys.ENTER)
-    return True
 
 
 def text(driver, css):
@@ -93,33 +42,6 @@ def both_sizes(driver, name):
     driver.save_screenshot(os.path.join(SHOTS, name + "-390.png"))
     viewport(driver, 1280, 720, False)
     time.sleep(0.3)
-
-
-def console_errors(driver):
-    # Network answers (the 403 a viewer's #/audit gets) are the API's
-    # business; script errors and CSP violations are not.
-    return [e for e in driver.get_log("browser")
-            if e.get("level") == "SEVERE" and e.get("source") != "network"]
-
-
-def main():
-    opts = webdriver.ChromeOptions()
-    opts.add_argument("--headless=new")
-    opts.add_argument("--no-sandbox")  # root in CI has no user namespace sandbox
-    opts.add_argument("--disable-dev-shm-usage")
-    opts.add_argument("--window-size=1280,720")
-    opts.add_argument("--user-data-dir=" + tempfile.mkdtemp(prefix="sluice-chromium."))
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "chromedriver")),
-                              options=opts)
-    try:
-        run(driver)
-    except Exception:  # a step that broke: a failure, and the count still reported
-        ok(False, "the browser session ran without an exception", traceback.format_exc())
-    finally:
-        driver.quit()
-        with open(COUNT_FILE, "w") as f:
-            f.write("%d %d\n" % (n - FIRST + 1, failed))
 
 
 # The Gantt is redrawn each second while a task runs: read it in one script.
@@ -333,4 +255,4 @@ def run(driver):
 
 
 if __name__ == "__main__":
-    main()
+    main(run)
