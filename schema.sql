@@ -535,6 +535,8 @@ GRANT SELECT ON dags, dag_versions, load_errors, runs, task_instances, attempts,
 	pools, workers, users, api_tokens, audit_log, scheduler_lease, source_state,
 	schema_migrations
 	TO sluice_web;
+-- whether a worker has its own credential, not its hash (0018).
+GRANT SELECT (worker_id, revoked_at) ON worker_credentials TO sluice_web;
 -- trigger (a run and its task instances), cancel, clear, mark.
 GRANT INSERT, UPDATE ON runs, task_instances TO sluice_web;
 GRANT UPDATE ON attempts TO sluice_web;
@@ -572,4 +574,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(15, 'dag_version_source'),
 	(16, 'web_sessions'),
 	(17, 'login_throttle'),
+	(18, 'web_worker_state'),
 	(19, 'dag_version_tags');

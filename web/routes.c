@@ -58,6 +58,7 @@ static const struct web_route routes[] = {
     {"POST", "/api/v1/users/{}/tokens", WEB_ADMIN, web_api_token_create},
     {"DELETE", "/api/v1/tokens/{}", WEB_ADMIN, web_api_token_revoke},
     {"GET", "/api/v1/audit", WEB_ADMIN, web_api_audit},
+    {"GET", "/api/v1/load-errors", WEB_VIEWER, web_api_load_errors},
 };
 
 /* Answers for /api/v1/ paths without a route, once the caller is known. */

@@ -196,6 +196,9 @@ void web_api_pools(struct web_call *c, struct sl_db *db);
 void web_api_workers(struct web_call *c, struct sl_db *db);
 void web_api_status(struct web_call *c, struct sl_db *db);
 
+/* api_pages.c: what the UI's pages read beyond the routes above */
+void web_api_load_errors(struct web_call *c, struct sl_db *db);
+
 /* metrics.c: GET /metrics from the database */
 void web_api_metrics(struct web_call *c, struct sl_db *db);
 

@@ -45,7 +45,7 @@ function grid(dag, runs, pick) {
       if (!tasks.includes(t.task)) tasks.push(t.task);
   const head = h("tr", {}, h("th", {scope: "col"}, "Task"),
     runs.map((r) => h("th", {scope: "col", class: "run-head"},
-      stateBadge(r.state, r.run_id), h("span", {class: "run-id"}, r.run_id))));
+      stateBadge(r.state, r.run_id), h("a", {class: "run-id", href: `#/dags/${encodeURIComponent(dag)}/runs/${encodeURIComponent(r.run_id)}`}, r.run_id))));
   const rows = tasks.map((name) => h("tr", {}, h("th", {scope: "row"}, name),
     runs.map((r) => {
       const t = r.tasks.find((x) => x.task === name);

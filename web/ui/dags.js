@@ -31,7 +31,7 @@ function errorBanner(dags) {
     h("strong", {}, `${broken.length} DAG${broken.length > 1 ? "s" : ""} did not load`),
     " at the latest commit: ",
     broken.map((d, i) => [i ? ", " : "", h("a", {href: `#/dags/${encodeURIComponent(d.dag)}`}, d.dag)]),
-    ". ", h("span", {class: "muted"}, "sluice dags errors shows why."));
+    ". ", h("a", {href: "#/errors", id: "load-errors-link"}, "See why"), ".");
 }
 
 function pausedCell(d, canToggle, reload) {

@@ -76,7 +76,9 @@ export async function renderTask(main, session, dag, run, task, wanted) {
   let chosen = wanted; // a try the user picked; null: follow the latest
   let view = null, shownTry = null;
   const title = h("h1", {}, h("a", {href: "#/dags"}, "DAGs"), " / ",
-    h("a", {href: `#/dags/${encodeURIComponent(dag)}`}, dag), " / ", run, " / ", task);
+    h("a", {href: `#/dags/${encodeURIComponent(dag)}`}, dag), " / ",
+    h("a", {href: `#/dags/${encodeURIComponent(dag)}/runs/${encodeURIComponent(run)}`}, run),
+    " / ", task);
   main.replaceChildren(title, h("p", {class: "muted"}, "Loading…"));
 
   async function draw() {
