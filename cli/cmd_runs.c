@@ -202,7 +202,7 @@ static int run_trigger(struct cli *cli, int argc, char **argv)
 		rc = sl_trigger_create(db, &(struct sl_actor){actor.buf, "cli"}, &pin, &t, &err);
 	if (rc)
 		goto fail;
-	sl_run_pin_notes(&pin, &paused, &stale);
+	sl_trigger_notes(&pin, &paused, &stale);
 	if (paused.len)
 		fprintf(stderr, "sluice: note: %s\n", paused.buf);
 	if (stale.len)

@@ -158,7 +158,7 @@ void web_api_trigger(struct web_call *c, struct sl_db *db)
 		goto out;
 	}
 	/* Only when there is something to say: the document stays GET's otherwise. */
-	sl_run_pin_notes(&pin, &paused, &stale);
+	sl_trigger_notes(&pin, &paused, &stale);
 	if (paused.len || stale.len) {
 		json_t *notes = json_array();
 

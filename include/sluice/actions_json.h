@@ -58,4 +58,13 @@ json_t *sl_user_row_json(const struct sl_rows *res, int row);
 json_t *sl_token_row_json(const struct sl_rows *res, int row);
 json_t *sl_audit_row_json(const struct sl_rows *res, int row);
 
+/**
+ * What a new run of `pin` comes with, in the words the CLI and the API
+ * both use: that its DAG is paused (into `paused`), and that its file does
+ * not load at the current commit so that the run uses the last version
+ * that did (into `stale`). Each is left empty when it does not apply.
+ */
+void sl_trigger_notes(const struct sl_run_pin *pin, struct sl_strbuf *paused,
+                      struct sl_strbuf *stale);
+
 #endif

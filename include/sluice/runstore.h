@@ -80,14 +80,6 @@ struct sl_run_pin {
 int sl_run_pin_load(struct sl_db *db, const char *dag_id, struct sl_run_pin *pin,
                     struct sl_strbuf *err);
 void sl_run_pin_release(struct sl_run_pin *pin);
-/**
- * What a new run of `pin` comes with, in the words the CLI and the API
- * both use: that its DAG is paused (into `paused`), and that its file does
- * not load at the current commit so that the run uses the last version
- * that did (into `stale`). Each is left empty when it does not apply.
- */
-void sl_run_pin_notes(const struct sl_run_pin *pin, struct sl_strbuf *paused,
-                      struct sl_strbuf *stale);
 
 /**
  * `--latest` runs a DAG's current definition: refuse (SL_ERR) when its file

@@ -101,3 +101,20 @@ json_t *sl_audit_row_json(const struct sl_rows *res, int row)
 	                 sl_rows_value(res, row, SL_AUDIT_COL_TARGET), "at",
 	                 time_or_null(res, row, SL_AUDIT_COL_AT));
 }
+
+void sl_trigger_notes(const struct sl_run_pin *pin, struct sl_strbuf *paused,
+                      struct sl_strbuf *stale)
+{
+	if (pin->paused)
+		sl_strbuf_addf(paused, "DAG '%s' is paused; the run starts when it is unpaused",
+		               pin->dag_id);
+	/* The run is still created: the last good version is what an operator
+	 * gets, and it should not come as a surprise. */
+	if (pin->load_error)
+		sl_strbuf_addf(
+		    stale,
+		    "DAG '%s': its file has load errors at the current commit (%s); the "
+		    "run uses the last version that loaded, commit %.7s (see 'sluice dags "
+		    "errors')",
+		    pin->dag_id, pin->load_error, pin->commit);
+}

@@ -147,23 +147,6 @@ static int no_dag(struct sl_db *db, const char *dag_id, struct sl_strbuf *err)
 	return SL_ENOENT;
 }
 
-void sl_run_pin_notes(const struct sl_run_pin *pin, struct sl_strbuf *paused,
-                      struct sl_strbuf *stale)
-{
-	if (pin->paused)
-		sl_strbuf_addf(paused, "DAG '%s' is paused; the run starts when it is unpaused",
-		               pin->dag_id);
-	/* The run is still created: the last good version is what an operator
-	 * gets, and it should not come as a surprise. */
-	if (pin->load_error)
-		sl_strbuf_addf(
-		    stale,
-		    "DAG '%s': its file has load errors at the current commit (%s); the "
-		    "run uses the last version that loaded, commit %.7s (see 'sluice dags "
-		    "errors')",
-		    pin->dag_id, pin->load_error, pin->commit);
-}
-
 void sl_run_pin_release(struct sl_run_pin *pin)
 {
 	free(pin->dag_id);
