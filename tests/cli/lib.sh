@@ -104,6 +104,23 @@ python_with() {
 	exit 1
 }
 
+# promtool_check FILE DESC: Prometheus' own linter (promtool, Debian's
+# prometheus package) accepts the exposition in FILE. Skipped without
+# promtool, unless CI is set.
+promtool_check() {
+	if ! command -v promtool >/dev/null; then
+		if [ -n "${CI-}" ]; then
+			ok 1 "$2 (promtool is missing: .ci/install-deps)"
+		else
+			skip 1 "needs promtool (Debian's prometheus)"
+		fi
+		return
+	fi
+	promtool check metrics <"$1" >"$TMP/promtool.out" 2>&1
+	ok $? "$2"
+	sed 's/^/# /' "$TMP/promtool.out"
+}
+
 done_testing() {
 	echo "1..$tap_n"
 	[ "$tap_failed" -eq 0 ]

@@ -113,6 +113,8 @@ echo "# the scheduler's page: $(sed 1d "$TMP/scrape" | wc -l) lines, $(sed 1d "$
 check
 ok $? "the Prometheus client parses the scheduler's page"
 [ -s "$TMP/parse.err" ] && sed 's/^/# /' "$TMP/parse.err"
+sed 1d "$TMP/scrape" >"$TMP/page"
+promtool_check "$TMP/page" "promtool check metrics: the scheduler's page is clean"
 claims=$(value sluice_scheduler_claims_total "")
 [ "${claims%.*}" -ge 4 ] 2>/dev/null
 ok $? "claims_total ($claims) >= the four tasks"
@@ -141,6 +143,8 @@ echo "# the worker's page: $(sed 1d "$TMP/scrape" | wc -l) lines, $(sed 1d "$TMP
 check
 ok $? "the Prometheus client parses the worker's page"
 [ -s "$TMP/parse.err" ] && sed 's/^/# /' "$TMP/parse.err"
+sed 1d "$TMP/scrape" >"$TMP/page"
+promtool_check "$TMP/page" "promtool check metrics: the worker's page is clean"
 expect_str "$(value sluice_worker_attempts_total 'outcome="success"')" 4.0 \
 	"attempts_total{outcome=success} equals the tasks run"
 expect_str "$(value sluice_worker_attempts_total 'outcome="failed"')" 0.0 "none failed"

@@ -51,6 +51,7 @@ for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
 PY
 ok $? "Prometheus' parser reads the page"
 sed 's/^/# /' "$TMP/parse.err"
+promtool_check "$TMP/metrics" "promtool check metrics: the page is clean"
 for f in sluice_runs sluice_task_instances sluice_dag_last_run_duration_seconds sluice_dags \
 	sluice_load_errors sluice_pool_slots sluice_pool_slots_used sluice_pool_slots_open \
 	sluice_pool_tasks_waiting sluice_queue_tasks sluice_queue_served; do
