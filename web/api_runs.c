@@ -30,6 +30,13 @@
 /* The runs of the grid view: the default and the most. */
 #define GRID_RUNS_DEFAULT 25
 #define GRID_RUNS_MAX     100
+/*
+ * A log's answer: a Range request gets at most LOG_RANGE_MAX bytes, one
+ * without Range the whole log up to LOG_WHOLE_MAX (log_limit is 10 MiB
+ * by default, but 0 lifts it).
+ */
+#define LOG_RANGE_MAX (1 << 20)
+#define LOG_WHOLE_MAX (16 << 20)
 /* A try number, as `sluice logs --try` takes it. */
 #define TRY_MAX 100000
 
@@ -405,30 +412,6 @@ static int range_parse(const char *h, size_t len, size_t *first, size_t *last)
 	return 1;
 }
 
-static void answer_ranged(struct web_call *c, const char *type, const struct sl_strbuf *body)
-{
-	size_t first, last;
-	char value[80];
-
-	web_header(c, "accept-ranges", "bytes");
-	untrusted_text(c);
-	switch (range_parse(c->range, body->len, &first, &last)) {
-	case 1:
-		snprintf(value, sizeof(value), "bytes %zu-%zu/%zu", first, last, body->len);
-		web_header(c, "content-range", value);
-		web_answer(c, 206, type, body->buf + first, last - first + 1);
-		return;
-	case -1:
-		snprintf(value, sizeof(value), "bytes */%zu", body->len);
-		web_header(c, "content-range", value);
-		web_problem(c, 416, "the log has %zu bytes: the range %s is outside it", body->len,
-		            c->range);
-		return;
-	default:
-		web_answer(c, 200, type, body->buf, body->len);
-	}
-}
-
 /* The attempt of try `n` of task `task`: its row of tasks_attempt, or 404 answered. */
 static int find_try(struct web_call *c, struct sl_db *db, long n, struct sl_rows **a,
                     struct sl_strbuf *err)
@@ -453,13 +436,22 @@ static int find_try(struct web_call *c, struct sl_db *db, long n, struct sl_rows
 	return SL_ENOENT;
 }
 
+/*
+ * The log as it is now, or the part a Range header asks for: at most
+ * LOG_RANGE_MAX bytes from its first, with Content-Range saying where it
+ * ends and how long the log is, so that a client follows a log of any
+ * size by asking again (docs/web.md, "Logs"). Only the chunks holding the
+ * bytes sent are read.
+ */
 void web_api_log(struct web_call *c, struct sl_db *db)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT, log = SL_STRBUF_INIT;
-	struct sl_log_reader lr = {"", 0, false};
+	struct sl_log_index ix = SL_LOG_INDEX_INIT;
 	struct sl_rows *a = NULL;
+	size_t first = 0, last = 0;
+	char value[96];
 	long n;
-	int rc;
+	int rc, ranged = 0;
 
 	if (!parse_count(c->params[3], 1, TRY_MAX, &n)) {
 		web_problem(c, 400, "path parameter n: expected a try number from 1 to %d",
@@ -467,15 +459,47 @@ void web_api_log(struct web_call *c, struct sl_db *db)
 		goto out;
 	}
 	rc = find_try(c, db, n, &a, &err);
-	if (!rc) {
-		snprintf(lr.attempt, sizeof(lr.attempt), "%s", sl_rows_value(a, 0, 0));
-		rc = sl_log_read_all(db, &lr, &log, &err);
-	}
+	if (!rc)
+		rc = sl_log_index_load(db, sl_rows_value(a, 0, 0), &ix, &err);
 	if (rc)
-		db_fail(c, rc, "log", &err);
-	else
-		answer_ranged(c, "text/plain; charset=utf-8", &log);
+		goto failed;
+	web_header(c, "accept-ranges", "bytes");
+	untrusted_text(c);
+	ranged = range_parse(c->range, ix.len, &first, &last);
+	if (ranged < 0) {
+		snprintf(value, sizeof(value), "bytes */%llu", (unsigned long long)ix.len);
+		web_header(c, "content-range", value);
+		web_problem(c, 416, "the log has %llu bytes: the range %s is outside it",
+		            (unsigned long long)ix.len, c->range);
+		goto out;
+	}
+	if (!ranged && ix.len > LOG_WHOLE_MAX) {
+		web_problem(
+		    c, 400,
+		    "the log has %llu bytes, more than one answer holds (%d): ask for a part "
+		    "of it with a Range header",
+		    (unsigned long long)ix.len, LOG_WHOLE_MAX);
+		goto out;
+	}
+	if (ranged && last - first >= LOG_RANGE_MAX)
+		last = first + LOG_RANGE_MAX - 1;
+	if (!ranged && ix.len)
+		last = ix.len - 1;
+	if (ix.len && (rc = sl_log_read_range(db, &ix, first, last, &log, &err)))
+		goto failed;
+	if (!ranged) {
+		web_answer(c, 200, "text/plain; charset=utf-8", log.buf, log.len);
+		goto out;
+	}
+	snprintf(value, sizeof(value), "bytes %zu-%zu/%llu", first, last,
+	         (unsigned long long)ix.len);
+	web_header(c, "content-range", value);
+	web_answer(c, 206, "text/plain; charset=utf-8", log.buf, log.len);
+	goto out;
+failed:
+	db_fail(c, rc, "log", &err);
 out:
+	sl_log_index_release(&ix);
 	sl_rows_free(a);
 	sl_strbuf_release(&log);
 	sl_strbuf_release(&err);

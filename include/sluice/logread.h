@@ -6,6 +6,7 @@
 #endif
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "sluice/db.h"
 #include "sluice/strbuf.h"
@@ -29,8 +30,39 @@ struct sl_log_reader {
 int sl_log_read(struct sl_db *db, struct sl_log_reader *lr, struct sl_strbuf *into, bool *more,
                 struct sl_strbuf *err);
 
-/** Appends every chunk there is now (batches until one is short). */
-int sl_log_read_all(struct sl_db *db, struct sl_log_reader *lr, struct sl_strbuf *into,
-                    struct sl_strbuf *err);
+/**
+ * Where each chunk of an attempt's log starts, for reading any byte range
+ * of it without reading what comes before: the readable chunks (as
+ * sl_log_read would return them: up to the first gap while the attempt
+ * runs) and `len`, the bytes they hold.
+ */
+struct sl_log_index {
+	char attempt[24];
+	struct sl_log_chunk {
+		long seq;
+		uint64_t start; /* the offset of its first byte in the log */
+	} * chunks;
+	size_t nr, alloc;
+	uint64_t len;
+};
+
+#define SL_LOG_INDEX_INIT         \
+	{                         \
+		"", NULL, 0, 0, 0 \
+	}
+
+/** Index the log of attempt `attempt_id` as it is now (one statement, no log bytes read). */
+int sl_log_index_load(struct sl_db *db, const char *attempt_id, struct sl_log_index *ix,
+                      struct sl_strbuf *err);
+void sl_log_index_release(struct sl_log_index *ix);
+
+/**
+ * Appends bytes `first` to `last` (inclusive, within ix->len) of the
+ * indexed log to `into`, reading only the chunks that hold them.
+ * SL_EUNAVAIL when chunks went away since the index was made (deleted by
+ * retention): the caller may index again.
+ */
+int sl_log_read_range(struct sl_db *db, const struct sl_log_index *ix, uint64_t first,
+                      uint64_t last, struct sl_strbuf *into, struct sl_strbuf *err);
 
 #endif

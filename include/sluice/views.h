@@ -114,6 +114,12 @@ int sl_view_run_callbacks(struct sl_db *db, const char *dag_id, const char *run_
  */
 int sl_view_task_attempt(struct sl_db *db, int64_t ti_id, long try_number, long poke_number,
                          struct sl_rows **out, struct sl_strbuf *err);
+/** tasks_log_index: the seq and length of each chunk of `attempt_id`'s log. */
+int sl_view_log_index(struct sl_db *db, const char *attempt_id, struct sl_rows **out,
+                      struct sl_strbuf *err);
+/** tasks_log_chunk_span: the chunks `from_seq` to `to_seq` of `attempt_id`'s log. */
+int sl_view_log_chunk_span(struct sl_db *db, const char *attempt_id, long from_seq, long to_seq,
+                           struct sl_rows **out, struct sl_strbuf *err);
 /** tasks_log_chunks: the next chunks of `attempt_id`'s log, from `seq` on. */
 int sl_view_log_chunks(struct sl_db *db, const char *attempt_id, long seq, struct sl_rows **out,
                        struct sl_strbuf *err);

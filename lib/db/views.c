@@ -226,6 +226,23 @@ int sl_view_task_attempt(struct sl_db *db, int64_t ti_id, long try_number, long 
 	return view(db, SL_Q_TASKS_ATTEMPT, 3, params, out, err);
 }
 
+int sl_view_log_index(struct sl_db *db, const char *attempt_id, struct sl_rows **out,
+                      struct sl_strbuf *err)
+{
+	const char *params[] = {attempt_id};
+
+	return view(db, SL_Q_TASKS_LOG_INDEX, 1, params, out, err);
+}
+
+int sl_view_log_chunk_span(struct sl_db *db, const char *attempt_id, long from_seq, long to_seq,
+                           struct sl_rows **out, struct sl_strbuf *err)
+{
+	struct num a, b;
+	const char *params[] = {attempt_id, num(&a, from_seq), num(&b, to_seq)};
+
+	return view(db, SL_Q_TASKS_LOG_CHUNK_SPAN, 3, params, out, err);
+}
+
 int sl_view_log_chunks(struct sl_db *db, const char *attempt_id, long seq, struct sl_rows **out,
                        struct sl_strbuf *err)
 {

@@ -331,6 +331,65 @@ problem 400 "path parameter n: expected a try number from 1 to 100000" "try 0"
 get $LOG/x/log
 expect_grep "$TMP/status" '^400 ' "try x: 400"
 
+# A big log is read a part at a time: 48 chunks of 64 KiB, each line
+# naming its chunk, so that any misplaced byte shows.
+pg_sql "INSERT INTO attempts (ti_id, try_number, worker_id, started_at, ended_at, outcome, exit_code)
+	SELECT ti.ti_id, 1, 'w2', now(), now(), 'success', 0 FROM task_instances ti
+	JOIN runs r USING (run_pk) WHERE r.run_id = 'r1' AND ti.task_id = 'count';
+	INSERT INTO log_chunks (attempt_id, seq, data)
+	SELECT attempt_id, g, convert_to(repeat(lpad(g::text, 7, '0') || E'\\n', 8192), 'UTF8')
+	FROM attempts, generate_series(0, 47) g WHERE worker_id = 'w2'" >/dev/null || exit 1
+for g in $(seq 0 47); do yes "$(printf %07d "$g")" | head -n 8192; done >"$TMP/big.log"
+BIG=/api/v1/dags/hello/runs/r1/tasks/count/tries/1/log
+get $BIG "bytes=0-"
+expect_grep "$TMP/headers" '^content-range: bytes 0-1048575/3145728$' \
+	"bytes=0- of a 3 MiB log: its first MiB, and how long the log is"
+head -c 1048576 "$TMP/big.log" | cmp -s - "$TMP/body"
+ok $? "... byte for byte"
+get $BIG "bytes=1000000-1100000"
+tail -c +1000001 "$TMP/big.log" | head -c 100001 | cmp -s - "$TMP/body"
+ok $? "a range across two chunks: exactly its bytes"
+get $BIG "bytes=-100"
+tail -c 100 "$TMP/big.log" | cmp -s - "$TMP/body"
+ok $? "bytes=-100: the last 100 bytes"
+: >"$TMP/followed"
+next=0 asks=0
+while [ $asks -lt 10 ]; do
+	get $BIG "bytes=$next-"
+	cat "$TMP/body" >>"$TMP/followed"
+	asks=$((asks + 1))
+	next=$(sed -n 's|^content-range: bytes [0-9]*-\([0-9]*\)/.*|\1|p' "$TMP/headers")
+	next=$((next + 1))
+	[ "$next" -ge 3145728 ] && break
+done
+cmp -s "$TMP/followed" "$TMP/big.log" && [ $asks -eq 3 ]
+ok $? "asking on from each answer's end reads the whole log in 3 answers ($asks)"
+get $BIG
+expect_grep "$TMP/status" '^200 ' "without Range: the whole 3 MiB"
+cmp -s "$TMP/body" "$TMP/big.log"
+ok $? "... byte for byte"
+pg_sql "INSERT INTO log_chunks (attempt_id, seq, data)
+	SELECT attempt_id, g, convert_to(repeat('x', 65536), 'UTF8')
+	FROM attempts, generate_series(48, 271) g WHERE worker_id = 'w2'" >/dev/null || exit 1
+get $BIG
+problem 400 "the log has 17825792 bytes, more than one answer holds (16777216): ask for a part of it with a Range header" \
+	"a 17 MiB log without Range"
+get $BIG "bytes=-5"
+expect_grep "$TMP/headers" '^content-range: bytes 17825787-17825791/17825792$' "but its last bytes with one"
+# A running attempt's log stops at a gap: the chunk before it is not committed yet.
+pg_sql "INSERT INTO log_chunks (attempt_id, seq, data)
+	SELECT attempt_id, 2, convert_to(E'after a gap\\n', 'UTF8') FROM attempts
+	WHERE worker_id = 'w1' AND try_number = 2" >/dev/null || exit 1
+get $LOG/2/log "bytes=0-"
+printf 'again\n' | cmp -s - "$TMP/body"
+ok $? "a running try's log stops at a gap in its chunks"
+pg_sql "UPDATE attempts SET ended_at = now(), outcome = 'success' WHERE worker_id = 'w1' AND try_number = 2" >/dev/null
+get $LOG/2/log "bytes=0-"
+printf 'again\nafter a gap\n' | cmp -s - "$TMP/body"
+ok $? "once it has ended, every chunk it wrote"
+pg_sql "UPDATE attempts SET ended_at = NULL, outcome = NULL WHERE worker_id = 'w1' AND try_number = 2;
+	DELETE FROM log_chunks WHERE seq = 2 AND attempt_id IN (SELECT attempt_id FROM attempts WHERE worker_id = 'w1' AND try_number = 2)" >/dev/null
+
 # --- GET /api/v1/pools, /workers, /status -------------------------------------------------
 get /api/v1/pools
 expect_grep "$TMP/status" '^200 application/json' "pools: 200 JSON"

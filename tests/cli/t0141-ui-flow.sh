@@ -35,6 +35,8 @@ tasks:
       echo "checking, try {{ try_number }}"
       if [ "{{ try_number }}" -lt 2 ]; then echo "last line: try 1 fails"; exit 3; fi
       echo "passes on try 2"
+  big:
+    command: yes 0123456789abcdef | head -c 2097152; echo; echo "the end of a big log"
 YAML
 git_repo "$R" || exit 1
 sched_config "$TMP/s1.yaml" "$R" dags

@@ -103,6 +103,15 @@ def run(driver):
     run_done = wait(driver, lambda d: d.find_element(
         By.CSS_SELECTOR, "#grid th.run-head .state").get_attribute("data-state") == "success", SLOW)
     ok(run_done, "and the run ui1 succeeded")
+    # A 2 MiB log: its last MiB is shown, with a note for the rest.
+    driver.get(URL + "/#/dags/flow/runs/ui1/tasks/big")
+    tail = wait(driver, lambda d: d.find_element(By.ID, "log").text.endswith(
+        "the end of a big log") or None)
+    ok(tail, "a big log's page shows its last line")
+    shown = driver.execute_script("return document.getElementById('log').textContent.length")
+    ok(1000000 < shown <= 1048576, "and only its last MiB (%d characters)" % shown)
+    note = driver.find_element(By.ID, "log-note").text
+    ok("The first 1048598 bytes are not shown" in note, "the page says how much is not shown", note)
     errors = console_errors(driver)
     ok(not errors, "no errors in the console", errors)
     driver.find_element(By.ID, "logout").click()

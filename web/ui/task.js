@@ -17,34 +17,43 @@ function seconds(a, b) {
   return (new Date(b) - new Date(a)) / 1000;
 }
 
-// The log of one try: what is shown, and how many bytes of it.
+// The log of one try: its last TAIL bytes at first, then what comes after
+// them, a part at a time (sluice-web answers a Range request with 1 MiB at
+// most, and says in Content-Range how long the log is).
+const TAIL = 1 << 20;
+
 class LogView {
   constructor(url) {
     this.url = url;
-    this.bytes = 0;
+    this.next = null; // the first byte not shown yet; null: nothing asked for yet
+    this.note = h("p", {class: "muted", id: "log-note"});
     this.pre = h("pre", {id: "log", class: "log", tabindex: "0", "aria-label": "log"});
     this.decoder = new TextDecoder();
     this.busy = null;
   }
 
-  // Fetches what is past the bytes shown (all of it the first time).
+  // Fetches what is past the bytes shown (the log's tail the first time).
   more() {
     if (this.busy) return this.busy.then(() => this.more());
     this.busy = (async () => {
-      const headers = this.bytes ? {Range: `bytes=${this.bytes}-`} : {};
-      const r = await fetch(this.url, {headers, credentials: "same-origin", cache: "no-store"});
-      if (r.status === 416 || r.status === 404) return; // nothing new, or no log yet
-      if (!r.ok) throw new ApiError(r.status, `${r.status} ${r.statusText}`);
-      const buf = new Uint8Array(await r.arrayBuffer());
-      if (r.status === 200) {
-        this.pre.textContent = "";
-        this.decoder = new TextDecoder();
-        this.bytes = 0;
+      for (;;) {
+        const range = this.next === null ? `bytes=-${TAIL}` : `bytes=${this.next}-`;
+        const r = await fetch(this.url, {headers: {Range: range}, credentials: "same-origin",
+                                         cache: "no-store"});
+        if (r.status === 416 || r.status === 404) return; // nothing new, or no log yet
+        if (!r.ok) throw new ApiError(r.status, `${r.status} ${r.statusText}`);
+        const buf = new Uint8Array(await r.arrayBuffer());
+        const m = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(r.headers.get("Content-Range") || "");
+        const first = m ? Number(m[1]) : 0, total = m ? Number(m[3]) : buf.length;
+        if (this.next === null && first > 0)
+          this.note.append(`The first ${first} bytes are not shown here. `,
+                           h("a", {href: this.url, download: ""}, "The whole log"), ".");
+        this.next = first + buf.length;
+        const stick = this.pre.scrollTop + this.pre.clientHeight >= this.pre.scrollHeight - 4;
+        this.pre.append(this.decoder.decode(buf, {stream: true}));
+        if (stick) this.pre.scrollTop = this.pre.scrollHeight;
+        if (this.next >= total || !buf.length) return;
       }
-      this.bytes += buf.length;
-      const stick = this.pre.scrollTop + this.pre.clientHeight >= this.pre.scrollHeight - 4;
-      this.pre.append(this.decoder.decode(buf, {stream: true}));
-      if (stick) this.pre.scrollTop = this.pre.scrollHeight;
     })().finally(() => { this.busy = null; });
     return this.busy;
   }
@@ -120,7 +129,7 @@ export async function renderTask(main, session, dag, run, task, wanted) {
       h("section", {class: "card"}, picker, facts(t, tr), h("div", {class: "actions"}, actions)),
       h("section", {class: "card"}, h("h2", {}, "Outputs"), outputs(tr ? t : {})),
       h("section", {class: "card"}, h("h2", {}, n === null ? "Log" : `Log of try ${n}`),
-        view ? view.pre : h("p", {class: "muted"}, "No log yet.")));
+        view ? [view.note, view.pre] : h("p", {class: "muted"}, "No log yet.")));
   }
 
   await draw();

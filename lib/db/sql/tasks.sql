@@ -17,6 +17,23 @@ SELECT a.attempt_id, a.try_number, a.outcome, a.log_truncated, ti.state,
                       LIMIT 1) a ON true
  WHERE ti.ti_id = $1
 
+-- name: tasks_log_index
+-- Every chunk of attempt $1's log, by seq, with its length but not its
+-- bytes (a toasted value's length needs no detoasting), and whether the
+-- attempt had ended: what a byte range of the log is read from.
+SELECT a.ended_at IS NOT NULL, c.seq, octet_length(c.data)
+  FROM attempts a
+  LEFT JOIN log_chunks c ON c.attempt_id = a.attempt_id
+ WHERE a.attempt_id = $1
+ ORDER BY c.seq
+
+-- name: tasks_log_chunk_span
+-- The bytes of attempt $1's chunks $2 to $3 (seqs), in order.
+SELECT seq, data
+  FROM log_chunks
+ WHERE attempt_id = $1 AND seq BETWEEN $2 AND $3
+ ORDER BY seq
+
 -- name: tasks_log_chunks
 -- Up to 64 chunks of attempt $1's log from seq $2 on, and whether the
 -- attempt had ended, read on one snapshot: when it had, every chunk it
