@@ -28,6 +28,7 @@ import http.client
 import os
 import re
 import selectors
+import shutil
 import socket
 import subprocess
 import sys
@@ -193,7 +194,8 @@ def render(url, user, password, dag, cells, repeats):
     opts.add_argument("--no-sandbox")
     opts.add_argument("--disable-dev-shm-usage")
     opts.add_argument("--window-size=1280,720")
-    opts.add_argument("--user-data-dir=" + tempfile.mkdtemp(prefix="sluice-bench-chromium."))
+    profile = tempfile.mkdtemp(prefix="sluice-bench-chromium.")
+    opts.add_argument("--user-data-dir=" + profile)
     driver = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "chromedriver")),
                               options=opts)
     # Runs before the page's own modules, in every document: the instant the
@@ -234,6 +236,7 @@ def render(url, user, password, dag, cells, repeats):
             sys.stdout.flush()
     finally:
         driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
 
 
 def main():

@@ -6,6 +6,7 @@ Each test is run as `test_X.py URL SHOTS_DIR FIRST_TAP_NUMBER COUNT_FILE`
 and writes "RUN FAILED" to COUNT_FILE at its end.
 """
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -107,5 +108,6 @@ def main(run):
         ok(False, "the browser session ran without an exception", traceback.format_exc())
     finally:
         driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
         with open(COUNT_FILE, "w") as f:
             f.write("%d %d\n" % (n - FIRST + 1, failed))
