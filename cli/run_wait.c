@@ -16,19 +16,44 @@
 #include "sluice/civil.h"
 #include "sluice/db.h"
 #include "sluice/error.h"
+#include "sluice/events.h"
 #include "sluice/runstore.h"
 #include "sluice/strbuf.h"
 #include "sluice/views.h"
 #include "sluice/banned.h"
 
-/* Wait up to `ms` for a notification on `sluice` (or anything else) to
- * arrive; drain what came. A broken connection shows at the next query. */
+/*
+ * LISTEN sluice (the CLI's own notifications) and sluice_events (every
+ * committed change of a run's or task's state, the scheduler's included:
+ * migration 0013), so that the wait wakes as the run moves rather than at
+ * its poll.
+ */
+static int listen_run_changes(struct sl_db *db, struct sl_strbuf *err)
+{
+	int rc = sl_runs_listen(db, err);
+
+	return rc ? rc : sl_events_listen(db, err);
+}
+
+/*
+ * Wait up to `ms` for a notification to arrive; drain what came. One that
+ * libpq read together with the last query's answer is queued already, not
+ * on the socket: then there is nothing to wait for. A broken connection
+ * shows at the next query.
+ */
 static void wait_notify(struct sl_db *db, int ms)
 {
 	PGconn *conn = sl_db_conn(db);
 	struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
 	PGnotify *n;
+	bool queued = false;
 
+	while ((n = PQnotifies(conn))) {
+		PQfreemem(n);
+		queued = true;
+	}
+	if (queued)
+		return;
 	if (p.fd < 0 || poll(&p, 1, ms) <= 0 || !PQconsumeInput(conn)) {
 		struct timespec ts = {0, (long)ms * 1000000};
 
@@ -198,14 +223,14 @@ int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, const char 
 		printf("%s\n", run_id);
 		fflush(stdout);
 	}
-	rc = sl_runs_listen(db, &err);
+	rc = listen_run_changes(db, &err);
 	listen_gen = sl_db_reconnects(db);
 	for (;;) {
 		const char *state;
 
 		/* A reconnect is a new session: LISTEN again. */
 		if (!rc && sl_db_reconnects(db) != listen_gen) {
-			rc = sl_runs_listen(db, &err);
+			rc = listen_run_changes(db, &err);
 			listen_gen = sl_db_reconnects(db);
 		}
 		if (!rc)
