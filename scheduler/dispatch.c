@@ -15,7 +15,7 @@
 #include "sluice/workers.h"
 #include "sluice/banned.h"
 
-static void send_dispatch(struct wconn *c, const struct sl_engine_dispatch *d)
+void dispatch_send(struct wconn *c, const struct sl_engine_dispatch *d)
 {
 	struct sched *s = c->s;
 	struct sl_strbuf frame = SL_STRBUF_INIT, err = SL_STRBUF_INIT, reason = SL_STRBUF_INIT;
@@ -97,7 +97,7 @@ void dispatch_all(struct sched *s, int64_t now_ms)
 		}
 		sl_metric_add(s->m.claims, (double)out.nr);
 		for (size_t i = 0; i < out.nr; i++)
-			send_dispatch(c, &out.items[i]);
+			dispatch_send(c, &out.items[i]);
 		sl_engine_dispatches_release(&out);
 	}
 	sl_strbuf_release(&err);

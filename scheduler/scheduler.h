@@ -212,6 +212,8 @@ uint64_t sched_lease_ms(const struct sched *s);
 /* scheduler/dispatch.c */
 /* Dispatch to every ready worker with free slots. */
 void dispatch_all(struct sched *s, int64_t now_ms);
+/* Send one claimed attempt to the worker of `c` (its attempt is live from now on). */
+void dispatch_send(struct wconn *c, const struct sl_engine_dispatch *d);
 /* CANCEL the live attempts that the database says have ended. */
 void dispatch_cancel_ended(struct sched *s);
 

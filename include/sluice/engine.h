@@ -247,6 +247,27 @@ int sl_engine_result_advance(struct sl_engine *e, const char *worker_id, int64_t
                              int64_t fencing, const struct sl_engine_result *res, int64_t now_ms,
                              bool *accepted, struct sl_strbuf *err);
 
+/** What sl_engine_result_claim claims for: as sl_engine_claim_started's arguments. */
+struct sl_engine_claim_req {
+	const char *const *queues;
+	size_t queues_nr;
+	size_t free_slots; /* counting the slot this result frees */
+	size_t parallelism;
+};
+
+/**
+ * sl_engine_result_advance, then, when the report is accepted,
+ * sl_engine_claim_started for the same worker, all in one transaction: the
+ * result, the downstream tasks it makes ready and the work claimed for the
+ * slot it frees share one durable commit, and the DISPATCHes in `out` can
+ * leave right after it (with the result's ACK). On an error nothing is
+ * recorded or claimed (`out` is as it was).
+ */
+int sl_engine_result_claim(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
+                           int64_t fencing, const struct sl_engine_result *res, int64_t now_ms,
+                           const struct sl_engine_claim_req *req, bool *accepted,
+                           struct sl_engine_dispatches *out, struct sl_strbuf *err);
+
 /**
  * A worker is lost: every live attempt of `worker_id` ends with outcome
  * `lost` and its task instance moves as after a failure (up_for_retry while

@@ -36,19 +36,6 @@ enum {
 	C_READY_MS,
 };
 
-struct claim_ctx {
-	struct sl_engine *e;
-	const char *worker_id;
-	const char *const *queues;
-	size_t queues_nr;
-	size_t free_slots;
-	size_t parallelism;
-	int64_t now_ms;
-	struct sl_engine_dispatches *out;
-	size_t out_start;
-	bool started;
-};
-
 /* A picked candidate: its row in the candidates and its pinned task. */
 struct pick {
 	int row;
@@ -66,6 +53,12 @@ static void dispatch_release(struct sl_engine_dispatch *d)
 	sl_env_release(&d->env);
 	free(d->cwd);
 	free(d->commit);
+}
+
+void sl__dispatches_truncate(struct sl_engine_dispatches *d, size_t nr)
+{
+	while (d->nr > nr)
+		dispatch_release(&d->items[--d->nr]);
 }
 
 void sl_engine_dispatches_release(struct sl_engine_dispatches *d)
@@ -332,7 +325,7 @@ fail:
 	return rc;
 }
 
-static int claim_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
+int sl__claim_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 {
 	struct claim_ctx *c = ctx;
 	const char *lock[] = {SL_ENGINE_CLAIM_LOCK};
@@ -346,8 +339,7 @@ static int claim_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	int rc;
 
 	/* A retried transaction starts again from what the caller had. */
-	while (c->out->nr > c->out_start)
-		dispatch_release(&c->out->items[--c->out->nr]);
+	sl__dispatches_truncate(c->out, c->out_start);
 	/*
 	 * Claimers take turns: the counts behind pools, max_active_tasks and
 	 * parallelism are read after the lock, so they include every claim
@@ -416,11 +408,9 @@ static int claim(struct sl_engine *e, const char *worker_id, const char *const *
 
 	if (!free_slots || !queues_nr)
 		return 0;
-	rc = sl_db_transaction(e->db, 0, claim_tx, &c, err);
-	if (rc) {
-		while (out->nr > c.out_start)
-			dispatch_release(&out->items[--out->nr]);
-	}
+	rc = sl_db_transaction(e->db, 0, sl__claim_tx, &c, err);
+	if (rc)
+		sl__dispatches_truncate(out, c.out_start);
 	return rc;
 }
 

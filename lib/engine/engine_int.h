@@ -58,6 +58,29 @@ void sl__defcache_release(struct defcache *c);
 /* Free every definition the engine caches; none may be held. */
 void sl__defstore_release(struct sl_engine *e);
 
+/* ---- claim (claim.c) ---------------------------------------------------- */
+
+struct claim_ctx {
+	struct sl_engine *e;
+	const char *worker_id;
+	const char *const *queues;
+	size_t queues_nr;
+	size_t free_slots;
+	size_t parallelism;
+	int64_t now_ms;
+	struct sl_engine_dispatches *out;
+	size_t out_start; /* out->nr before: what a retried transaction goes back to */
+	bool started;
+};
+
+/*
+ * Claim work for `c->worker_id` into `c->out`, inside a transaction on `db`
+ * (a struct claim_ctx *, as sl_db_transaction passes it).
+ */
+int sl__claim_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err);
+/* Release the dispatches past the first `nr` (those of a failed claim). */
+void sl__dispatches_truncate(struct sl_engine_dispatches *d, size_t nr);
+
 /* ---- advance (advance.c) ------------------------------------------------ */
 
 struct advance_ctx {

@@ -296,6 +296,22 @@ static int result_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	return rc;
 }
 
+static int outputs_check(const struct sl_engine_result *res, struct sl_strbuf *err)
+{
+	json_t *o;
+	bool object;
+
+	if (!res->outputs)
+		return 0;
+	o = json_loads(res->outputs, 0, NULL);
+	object = json_is_object(o);
+	json_decref(o);
+	if (object)
+		return 0;
+	sl_strbuf_adds(err, "the outputs of a result must be a JSON object");
+	return SL_EINVAL;
+}
+
 static int result(struct sl_engine *e, const char *worker_id, int64_t attempt_id, int64_t fencing,
                   const struct sl_engine_result *res, int64_t now_ms, bool advance, bool *accepted,
                   struct sl_strbuf *err)
@@ -314,16 +330,8 @@ static int result(struct sl_engine *e, const char *worker_id, int64_t attempt_id
 
 	if (accepted)
 		*accepted = false;
-	if (res->outputs) {
-		json_t *o = json_loads(res->outputs, 0, NULL);
-		bool object = json_is_object(o);
-
-		json_decref(o);
-		if (!object) {
-			sl_strbuf_adds(err, "the outputs of a result must be a JSON object");
-			return SL_EINVAL;
-		}
-	}
+	if ((rc = outputs_check(res, err)))
+		return rc;
 	rc = sl_db_transaction(e->db, 0, result_tx, &c, err);
 	if (accepted)
 		*accepted = !rc && c.end.accepted;
@@ -342,6 +350,54 @@ int sl_engine_result_advance(struct sl_engine *e, const char *worker_id, int64_t
                              bool *accepted, struct sl_strbuf *err)
 {
 	return result(e, worker_id, attempt_id, fencing, res, now_ms, true, accepted, err);
+}
+
+struct result_claim_ctx {
+	struct result_ctx result;
+	struct claim_ctx claim;
+};
+
+static int result_claim_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
+{
+	struct result_claim_ctx *c = ctx;
+	int rc = result_tx(db, &c->result, err);
+
+	/* A stale report frees no slot of this worker's: claim nothing for it. */
+	if (!rc && c->result.end.accepted)
+		rc = sl__claim_tx(db, &c->claim, err);
+	return rc;
+}
+
+int sl_engine_result_claim(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
+                           int64_t fencing, const struct sl_engine_result *res, int64_t now_ms,
+                           const struct sl_engine_claim_req *req, bool *accepted,
+                           struct sl_engine_dispatches *out, struct sl_strbuf *err)
+{
+	struct result_claim_ctx c = {
+	    .result = {.end = {.e = e,
+	                       .worker_id = worker_id,
+	                       .attempt_id = attempt_id,
+	                       .fencing = fencing,
+	                       .now_ms = now_ms,
+	                       .outcome = sl_outcome_name(res->outcome)},
+	               .res = res,
+	               .advance = true},
+	    .claim = {e, worker_id, req->queues, req->queues_nr, req->free_slots, req->parallelism,
+	              now_ms, out, out->nr, true},
+	};
+	int rc;
+
+	*accepted = false;
+	if ((rc = outputs_check(res, err)))
+		return rc;
+	if (req->free_slots && req->queues_nr)
+		rc = sl_db_transaction(e->db, 0, result_claim_tx, &c, err);
+	else
+		rc = sl_db_transaction(e->db, 0, result_tx, &c.result, err);
+	if (rc)
+		sl__dispatches_truncate(out, c.claim.out_start);
+	*accepted = !rc && c.result.end.accepted;
+	return rc;
 }
 
 struct fail_worker_ctx {
