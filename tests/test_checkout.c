@@ -230,6 +230,43 @@ static void test_cache_hit(void **state)
 	sl_strbuf_release(&err);
 }
 
+/* The loop's check: only a checkout already there, nothing built or pinned else. */
+static void test_get_ready(void **state)
+{
+	struct sl_checkout_cache cache;
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	struct sl_checkout_stats st;
+	struct stat before, after;
+	char *p = NULL, *q = NULL;
+
+	(void)state;
+	cache_in(&cache, "ready");
+	assert_false(sl_checkout_get_ready(&cache, c1, &p));
+	assert_null(p);
+	assert_false(sl_checkout_get_ready(&cache, "../../etc", &p));
+	sl_checkout_stats(&cache, &st);
+	assert_int_equal(st.hits + st.misses, 0);
+	assert_int_equal(cache.pins_nr, 0);
+
+	assert_int_equal(sl_checkout_get(&cache, repo, c1, &p, &err), 0);
+	set_mtime(p, time(NULL) - 86400);
+	assert_int_equal(stat(p, &before), 0);
+	assert_true(sl_checkout_get_ready(&cache, c1, &q));
+	assert_string_equal(p, q);
+	assert_int_equal(stat(q, &after), 0);
+	assert_true(after.st_mtime > before.st_mtime + 3600);
+	sl_checkout_stats(&cache, &st);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.misses, 1);
+	sl_checkout_unpin(&cache, c1);
+	sl_checkout_unpin(&cache, c1);
+	assert_int_equal(cache.pins_nr, 0);
+	free(p);
+	free(q);
+	sl_checkout_cache_release(&cache);
+	sl_strbuf_release(&err);
+}
+
 static void test_missing_commit(void **state)
 {
 	struct sl_checkout_cache cache;
@@ -398,9 +435,10 @@ static void test_concurrent(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_two_commits),    cmocka_unit_test(test_cache_hit),
-	    cmocka_unit_test(test_missing_commit), cmocka_unit_test(test_mirror),
-	    cmocka_unit_test(test_prune),          cmocka_unit_test(test_concurrent),
+	    cmocka_unit_test(test_two_commits), cmocka_unit_test(test_cache_hit),
+	    cmocka_unit_test(test_get_ready),   cmocka_unit_test(test_missing_commit),
+	    cmocka_unit_test(test_mirror),      cmocka_unit_test(test_prune),
+	    cmocka_unit_test(test_concurrent),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

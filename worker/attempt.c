@@ -469,6 +469,12 @@ void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d)
 	}
 	a->repo = sl_xstrdup(repo);
 	a->commit = sl_xstrdup(d->commit);
+	/* A checkout already there starts the task now; only a miss goes to a thread. */
+	if (sl_checkout_get_ready(&w->checkouts, a->commit, &a->checkout)) {
+		start_task(a);
+		a = NULL;
+		goto out;
+	}
 	a->checkout_started = uv_now(w->loop);
 	rc = uv_queue_work(w->loop, &a->work, checkout_work, checkout_done);
 	if (rc) {

@@ -6,6 +6,7 @@
 #endif
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <uv.h>
@@ -90,6 +91,14 @@ void sl_checkout_cache_release(struct sl_checkout_cache *cache);
  */
 int sl_checkout_get(struct sl_checkout_cache *cache, const char *repo, const char *commit,
                     char **path, struct sl_strbuf *err);
+
+/**
+ * sl_checkout_get's hit alone, cheap enough for an event loop (a stat and
+ * a touch of one folder, no git, no network): true with `*path` and the
+ * pin when the commit's checkout is there, false with nothing pinned or
+ * counted when it is not (then call sl_checkout_get off the loop).
+ */
+bool sl_checkout_get_ready(struct sl_checkout_cache *cache, const char *commit, char **path);
 
 /** A copy of the cache's counts, for the worker's metrics; any thread. */
 void sl_checkout_stats(struct sl_checkout_cache *cache, struct sl_checkout_stats *out);

@@ -464,6 +464,28 @@ out:
 	return rc;
 }
 
+bool sl_checkout_get_ready(struct sl_checkout_cache *cache, const char *commit, char **path)
+{
+	struct stat st;
+	char *final;
+
+	*path = NULL;
+	if (!is_commit_id(commit))
+		return false;
+	pin(cache, commit);
+	final = sl_xasprintf("%s/%s", cache->dir, commit);
+	/* The folder's mtime is its last use, for sl_checkout_prune. */
+	if (lstat(final, &st) || !S_ISDIR(st.st_mode) ||
+	    utimensat(AT_FDCWD, final, NULL, AT_SYMLINK_NOFOLLOW)) {
+		free(final);
+		sl_checkout_unpin(cache, commit);
+		return false;
+	}
+	count_get(cache, true);
+	*path = final;
+	return true;
+}
+
 int sl_checkout_get(struct sl_checkout_cache *cache, const char *repo, const char *commit,
                     char **path, struct sl_strbuf *err)
 {
