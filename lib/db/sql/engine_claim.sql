@@ -17,35 +17,41 @@ SELECT count(*) FROM task_instances WHERE state IN ('queued', 'running')
 -- the window and hold back runnable tasks behind them; the counts then
 -- account for the tasks picked within this batch. The counts are computed
 -- once per run and pool, not once per candidate: per candidate, a run of n
--- scheduled tasks costs n squared. The last column is when the task
--- instance became scheduled (its last change), in milliseconds, for the
+-- scheduled tasks costs n squared. For the same reason what depends on
+-- the run alone (its state, its DAG paused, its columns) comes from rl,
+-- and the attempts being stopped are read once (a hashed NOT IN): joined
+-- per candidate, they cost a lookup each, or a scan of attempts each while
+-- the tables have no statistics yet, as after a first big trigger (see
+-- bench/README.md, "claim"). The last column is when the task instance
+-- became scheduled (its last change), in milliseconds, for the
 -- scheduler's dispatch latency.
-WITH rl AS MATERIALIZED (SELECT r.run_pk, v.max_active_tasks AS max_active,
+WITH rl AS MATERIALIZED (SELECT r.run_pk, r.version_id, r.dag_id, r.run_id, r.commit,
+    r.logical_date, r.data_interval_start, r.data_interval_end, r.conf, r.state,
+    v.max_active_tasks AS max_active,
     (SELECT count(*) FROM task_instances x WHERE x.run_pk = r.run_pk
-        AND x.state IN ('queued', 'running')) AS busy
-FROM runs r JOIN dag_versions v ON v.version_id = r.version_id
+        AND x.state IN ('queued', 'running')) AS busy,
+    r.state IN ('queued', 'running') AND (NOT d.paused OR r.state = 'running') AS tasks_ok,
+    r.state IN ('success', 'failed') AS callbacks_ok
+FROM runs r JOIN dag_versions v ON v.version_id = r.version_id JOIN dags d ON d.dag_id = r.dag_id
 WHERE r.run_pk IN (SELECT c.run_pk FROM task_instances c
     WHERE c.state = 'scheduled' AND c.queue = ANY($1::text[]))),
 pl AS MATERIALIZED (SELECT p.name, p.slots - (SELECT count(*) FROM task_instances y
     WHERE y.pool = p.name AND y.state IN ('queued', 'running')) AS free FROM pools p
 WHERE p.name IN (SELECT c.pool FROM task_instances c
     WHERE c.state = 'scheduled' AND c.queue = ANY($1::text[])))
-SELECT ti.ti_id, ti.run_pk, ti.task_id, ti.pool, r.version_id, r.dag_id, r.run_id,
-r.commit, floor(extract(epoch FROM r.logical_date))::bigint,
-floor(extract(epoch FROM r.data_interval_start))::bigint,
-floor(extract(epoch FROM r.data_interval_end))::bigint, r.conf::text,
-rl.busy, pl.free, ti.kind = 'callback', r.state, ti.try_number, ti.poke_number,
+SELECT ti.ti_id, ti.run_pk, ti.task_id, ti.pool, rl.version_id, rl.dag_id, rl.run_id,
+rl.commit, floor(extract(epoch FROM rl.logical_date))::bigint,
+floor(extract(epoch FROM rl.data_interval_start))::bigint,
+floor(extract(epoch FROM rl.data_interval_end))::bigint, rl.conf::text,
+rl.busy, pl.free, ti.kind = 'callback', rl.state, ti.try_number, ti.poke_number,
 floor(extract(epoch FROM ti.updated_at) * 1000)::bigint
 FROM task_instances ti JOIN rl ON rl.run_pk = ti.run_pk
-JOIN runs r ON r.run_pk = ti.run_pk JOIN dags d ON d.dag_id = r.dag_id
 LEFT JOIN pl ON pl.name = ti.pool
 WHERE ti.state = 'scheduled' AND ti.queue = ANY($1::text[])
-AND ((ti.kind = 'task' AND r.state IN ('queued', 'running')
-    AND (NOT d.paused OR r.state = 'running'))
-    OR (ti.kind = 'callback' AND r.state IN ('success', 'failed')))
+AND ((ti.kind = 'task' AND rl.tasks_ok) OR (ti.kind = 'callback' AND rl.callbacks_ok))
 AND (ti.pool IS NULL OR pl.free > 0) AND rl.busy < rl.max_active
-AND NOT EXISTS (SELECT 1 FROM attempts s WHERE s.ti_id = ti.ti_id AND s.stop_pending)
-ORDER BY ti.priority DESC, r.logical_date, ti.ti_id LIMIT $2
+AND ti.ti_id NOT IN (SELECT s.ti_id FROM attempts s WHERE s.stop_pending)
+ORDER BY ti.priority DESC, rl.logical_date, ti.ti_id LIMIT $2
 FOR UPDATE OF ti SKIP LOCKED
 
 -- name: engine_claim_insert_attempts
