@@ -490,7 +490,7 @@ EOF
 i=0
 while [ ! -f "$TMP/hold2.go" ] && [ \$i -lt 300 ]; do sleep 0.1; i=\$((i + 1)); done
 EOF
-		timeout 120 gdb -q -nx -batch -p "$s1_pid" -ex 'break claim_tx' \
+		timeout 120 gdb -q -nx -batch -p "$s1_pid" -ex 'break sl__claim_tx' \
 			-ex continue -ex "shell sh $TMP/hold2.sh" -ex delete -ex detach \
 			</dev/null >"$TMP/gdb2.out" 2>&1 &
 		GDBPID=$!
