@@ -129,6 +129,7 @@ extern const struct cli_command cli_cmd_workers_delete;
 extern const struct cli_command cli_cmd_users_add;
 extern const struct cli_command cli_cmd_users_list;
 extern const struct cli_command cli_cmd_users_delete;
+extern const struct cli_command cli_cmd_users_passwd;
 extern const struct cli_command cli_cmd_tokens_create;
 extern const struct cli_command cli_cmd_tokens_list;
 extern const struct cli_command cli_cmd_tokens_revoke;

@@ -25,6 +25,7 @@
 static int run_users_add(struct cli *cli, int argc, char **argv);
 static int run_users_list(struct cli *cli, int argc, char **argv);
 static int run_users_delete(struct cli *cli, int argc, char **argv);
+static int run_users_passwd(struct cli *cli, int argc, char **argv);
 static int run_tokens_create(struct cli *cli, int argc, char **argv);
 static int run_tokens_list(struct cli *cli, int argc, char **argv);
 static int run_tokens_revoke(struct cli *cli, int argc, char **argv);
@@ -72,6 +73,19 @@ const struct cli_command cli_cmd_users_delete = {
             "\nExit status: 0 ok; 2 usage error; 3 no such user; 4 cannot reach\n"
             "PostgreSQL.\n",
     .run = run_users_delete,
+};
+
+const struct cli_command cli_cmd_users_passwd = {
+    .path = "users passwd",
+    .usage = "NAME",
+    .summary = "Give an account a new password and sign it out of the web UI.",
+    .help = "The new password is the first line of standard input (8 to 1024 bytes), as\n"
+            "for users add. Every web UI session of the account ends (whoever signed in\n"
+            "with the old password must sign in again); its API tokens stay (revoke them\n"
+            "with tokens revoke). The change is written to the audit log.\n"
+            "\nExit status: 0 ok; 2 usage error (a bad name or password); 3 no such user;\n"
+            "4 cannot reach PostgreSQL.\n",
+    .run = run_users_passwd,
 };
 
 const struct cli_command cli_cmd_tokens_create = {
@@ -352,6 +366,39 @@ static int run_users_delete(struct cli *cli, int argc, char **argv)
 {
 	return run_change(cli, &cli_cmd_users_delete, argc, argv, check_user, sl_user_delete,
 	                  "user", "deleted", "user %s: deleted, with its tokens\n");
+}
+
+static int run_users_passwd(struct cli *cli, int argc, char **argv)
+{
+	const struct cli_command *cmd = &cli_cmd_users_passwd;
+	struct sl_strbuf err = SL_STRBUF_INIT, pw = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
+	struct cli_args args;
+	struct sl_db *db = NULL;
+	bool stop;
+	int rc = cli_parse_options(cli, cmd, argc, argv, NULL, NULL, &args, &stop);
+
+	if (rc || stop || (rc = one_id(cmd, &args, "NAME")) || (rc = read_password(cmd, &pw)) ||
+	    (rc = cli_db_open(cli, &db)))
+		goto out;
+	cli_actor(&actor);
+	rc = cli_db_rc(sl_user_set_password(db, &(struct sl_actor){actor.buf, "cli"}, args.v[0],
+	                                    pw.buf, pw.len, &err),
+	               &err);
+	if (rc)
+		goto out;
+	if (cli->json)
+		rc = cli_print_json(json_pack("{s:s, s:b}", "user", args.v[0], "signed_out", 1));
+	else
+		printf("user %s: new password; its web sessions ended\n", args.v[0]);
+out:
+	if (pw.len)
+		explicit_bzero(pw.buf, pw.len);
+	sl_db_free(db);
+	sl_strbuf_release(&actor);
+	sl_strbuf_release(&pw);
+	sl_strbuf_release(&err);
+	free(args.v);
+	return rc;
 }
 
 static int run_tokens_create(struct cli *cli, int argc, char **argv)

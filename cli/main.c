@@ -30,6 +30,7 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_users_add,
     &cli_cmd_users_list,
     &cli_cmd_users_delete,
+    &cli_cmd_users_passwd,
     &cli_cmd_tokens_create,
     &cli_cmd_tokens_list,
     &cli_cmd_tokens_revoke,

@@ -84,11 +84,17 @@ int sl_user_add(struct sl_db *db, const struct sl_actor *who, const char *name, 
                 const char *password, size_t len, struct sl_strbuf *err);
 /**
  * Create user `name` with `role` and `password`, or give the existing one
- * that role and password (its tokens stay). SL_EINVAL: a bad name or
- * password.
+ * that role and password (its tokens stay, its web sessions end).
+ * SL_EINVAL: a bad name or password.
  */
 int sl_user_put(struct sl_db *db, const struct sl_actor *who, const char *name, enum sl_role role,
                 const char *password, size_t len, struct sl_strbuf *err);
+/**
+ * Give user `name` a new password and end its web sessions (its API tokens
+ * stay). SL_ENOENT: no such user; SL_EINVAL: a bad name or password.
+ */
+int sl_user_set_password(struct sl_db *db, const struct sl_actor *who, const char *name,
+                         const char *password, size_t len, struct sl_strbuf *err);
 /** Delete user `name` and its tokens. SL_ENOENT: no such user. */
 int sl_user_delete(struct sl_db *db, const struct sl_actor *who, const char *name,
                    struct sl_strbuf *err);

@@ -128,6 +128,32 @@ int sl_user_put(struct sl_db *db, const struct sl_actor *who, const char *name, 
 	return sl_db_q(db, SL_Q_ACCOUNTS_USER_PUT, 5, params, NULL, err);
 }
 
+int sl_user_set_password(struct sl_db *db, const struct sl_actor *who, const char *name,
+                         const char *password, size_t len, struct sl_strbuf *err)
+{
+	char hash[SL_PASSWORD_HASH_SIZE];
+	const char *params[] = {who->name, who->via, name, hash};
+	PGresult *r = NULL;
+	int rc;
+
+	if (!sl_id_valid(name)) {
+		sl_strbuf_addf(err, "'%s' is not a valid user name", name);
+		return SL_EINVAL;
+	}
+	if ((rc = sl_password_hash(password, len, hash, err)))
+		return rc;
+	/* Not retried: sent twice, it would write its audit row twice. */
+	if ((rc = sl_db_q(db, SL_Q_ACCOUNTS_USER_SET_PASSWORD, 4, params, &r, err)))
+		goto out;
+	if (PQntuples(r) == 0) {
+		sl_strbuf_addf(err, "no user '%s'", name);
+		rc = SL_ENOENT;
+	}
+out:
+	PQclear(r);
+	return rc;
+}
+
 /*
  * Run change `q` with the actor and one more parameter; SL_ENOENT with
  * "no <what> '<arg>'" when it comes back with no row.

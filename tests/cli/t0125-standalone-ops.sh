@@ -92,6 +92,14 @@ mv "$FILE.real" "$FILE"
 run "$SLUICE" runs list
 expect_status 0 "the file restored: found again"
 
+# A web session of admin's with this start's password: the next start's
+# new password ends it.
+jq -cn --arg p "$PASSWORD1" '{user: "admin", password: $p}' >"$TMP/login.json"
+curl -s -D "$TMP/login.h" -o /dev/null -H 'Content-Type: application/json' \
+	--data-binary @"$TMP/login.json" "${WEB_URL}api/v1/session"
+OLD_COOKIE=$(sed -n 's/^[Ss]et-[Cc]ookie: sluice_session=\([^;]*\).*/\1/p' "$TMP/login.h" | tr -d '\r')
+[ -n "$OLD_COOKIE" ]
+ok $? "admin signs in to the web UI with the printed password"
 sa_stop 1
 [ ! -e "$FILE" ]
 ok $? "a clean stop removes the file"
@@ -104,6 +112,8 @@ ok $? "the second start listens on the same port ($PORT1)"
 ok $? "each start gives admin a new password"
 curl -s -o /dev/null -w '%{http_code}\n' -H "Authorization: Bearer $ADMIN_TOKEN" "${WEB_URL}api/v1/dags" >"$TMP/kept"
 expect_grep "$TMP/kept" '^200$' "and keeps admin's tokens"
+curl -s -o /dev/null -w '%{http_code}\n' -H "Cookie: sluice_session=$OLD_COOKIE" "${WEB_URL}api/v1/dags" >"$TMP/old"
+expect_grep "$TMP/old" '^401$' "but ends the sessions signed in with the old password"
 run "$SLUICE" audit --json
 expect_jq "$TMP/out" 'map(select(.action == "users password" and .target == "admin role=admin")) | length >= 1' \
 	"the new password is in the audit log"

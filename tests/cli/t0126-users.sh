@@ -12,7 +12,7 @@ cd "$SRC_DIR" || exit 1
 QT=${SLUICE_QUERY_TOOL:?}
 ME=$(id -un)
 
-for cmd in "users add" "users list" "users delete" "tokens create" "tokens list" \
+for cmd in "users add" "users list" "users delete" "users passwd" "tokens create" "tokens list" \
 	"tokens revoke" "audit"; do
 	# shellcheck disable=SC2086
 	run "$SLUICE" $cmd --help
@@ -184,7 +184,34 @@ expect_grep "$TMP/out" "^ID  AT  *WHO  *VIA  ACTION  *TARGET" "has a header"
 [ "$(wc -l <"$TMP/out")" -eq 3 ]
 ok $? "prints the header and 2 rows"
 expect_grep "$TMP/out" "^ 7  20.*  $ME  cli  users delete   bob" "the newest first"
-run pg_sql "SELECT count(*) FROM audit_log WHERE target LIKE '%sluice-tk1%' OR target LIKE '%horse%'"
+
+# --- passwd ---------------------------------------------------------------------
+# A session of ada's, as the web UI makes one, ends with her old password.
+pg_sql "INSERT INTO web_sessions (sha256, user_name, csrf_token, expires_at)
+	VALUES (decode(repeat('ab', 32), 'hex'), 'ada', 'csrf', now() + interval '1 hour')" >/dev/null
+printf 'a brand new secret\n' >"$TMP/pw3"
+run "$SLUICE" users passwd ada <"$TMP/pw3"
+expect_status 0 "users passwd"
+expect_file "$TMP/out" "user ada: new password; its web sessions ended" "and says so"
+run "$QT" login ada <"$TMP/pw3"
+expect_status 0 "the new password verifies"
+run "$QT" login ada <"$TMP/pw"
+expect_status 1 "the old one does not"
+run pg_sql "SELECT count(*) FROM web_sessions WHERE user_name = 'ada'"
+expect_file "$TMP/out" "0" "ada's web session ended with her old password"
+run "$SLUICE" users passwd nobody <"$TMP/pw3"
+expect_status 3 "passwd of an unknown user: exit 3"
+expect_grep "$TMP/err" "no user 'nobody'" "and says so"
+printf 'short\n' >"$TMP/pw4"
+run "$SLUICE" users passwd ada <"$TMP/pw4"
+expect_status 2 "a password too short: usage error"
+run "$QT" login ada <"$TMP/pw3"
+expect_status 0 "and the password did not change"
+run "$SLUICE" users passwd 'x y' <"$TMP/pw3"
+expect_status 2 "a bad name: usage error"
+run "$SLUICE" audit --limit 1 --json
+expect_jq "$TMP/out" '.[0].action == "users password" and .[0].target == "ada"' "passwd is audited"
+run pg_sql "SELECT count(*) FROM audit_log WHERE target LIKE '%sluice-tk1%' OR target LIKE '%horse%' OR target LIKE '%brand new%'"
 expect_file "$TMP/out" "0" "the audit log holds no secret"
 
 pg_stop

@@ -22,7 +22,7 @@ SELECT name FROM up
 -- name: accounts_user_put
 -- Create user $3 with role $4 and password hash $5, or give the existing
 -- one that role and password (`sluice standalone`'s admin, new at each
--- start). Its tokens stay.
+-- start). Its tokens stay; its web sessions end with the old password.
 WITH up AS (
     INSERT INTO users (name, role, password_hash)
     VALUES ($3::text, $4::text, $5::text)
@@ -33,7 +33,22 @@ audit AS (
     INSERT INTO audit_log (actor, via, action, target)
     SELECT $1::text, $2::text, CASE WHEN created THEN 'users add' ELSE 'users password' END,
            name || ' role=' || $4::text
-    FROM up)
+    FROM up),
+ended AS (
+    DELETE FROM web_sessions s USING up WHERE s.user_name = up.name AND NOT up.created)
+SELECT name FROM up
+
+-- name: accounts_user_set_password
+-- Give user $3 the password hash $4, and end its web sessions: whoever
+-- signed in with the old password is signed out. No row comes back when
+-- there is no such user.
+WITH up AS (
+    UPDATE users SET password_hash = $4::text WHERE name = $3::text RETURNING name),
+ended AS (
+    DELETE FROM web_sessions s USING up WHERE s.user_name = up.name),
+audit AS (
+    INSERT INTO audit_log (actor, via, action, target)
+    SELECT $1::text, $2::text, 'users password', name FROM up)
 SELECT name FROM up
 
 -- name: accounts_user_delete
