@@ -19,13 +19,18 @@
 #                               are refreshed and the worker is connected
 #     bench_sched [TIMEOUT]     the scheduler alone, heartbeat_timeout TIMEOUT
 #                               (empty: the built-in default); waits until
-#                               the DAGs are refreshed; sets $PORT, $SPID
+#                               the DAGs are refreshed; sets $PORT, $SPID;
+#                               $BENCH_SCHED_CONF (lines of YAML) is added
+#                               to its configuration
 #     bench_run DAG RUN_ID      trigger, wait for the end; sets $wall (s),
 #                               $run_state
 #     bench_counters            $xacts, $walsyncs, $stmts: totals so far
 #     bench_cpu                 $cpu_sched, $cpu_pg, $cpu_worker, $cpu_tasks:
 #                               CPU ms so far
 #     bench_rss                 $sched_kib, $worker_kib: VmHWM of both
+#     cpu_ms PID...             utime + stime (ms) of live processes, summed
+#     pg_cpu_all                CPU ms of the whole cluster: the postmaster,
+#                               its live children and those it reaped
 #     bench_stop                SIGTERM both (whichever runs), wait
 #
 # Other processes a script starts go in $BENCH_PIDS: the EXIT trap kills
@@ -101,6 +106,7 @@ EOF
 		done
 	fi
 	pg_sql "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null 2>&1 || true
+	PM_PID=$(head -n 1 "$PG_DIR/data/postmaster.pid")
 }
 
 bench_repo() {
@@ -147,6 +153,7 @@ listen: 127.0.0.1:$PORT
 token_file: $TMP/token
 EOF
 		[ -z "${1:-}" ] || echo "heartbeat_timeout: $1"
+		[ -z "${BENCH_SCHED_CONF:-}" ] || printf '%s\n' "$BENCH_SCHED_CONF"
 	} >"$TMP/sched.yaml"
 	"$SCHED" --config "$TMP/sched.yaml" 2>"$TMP/sched.log" &
 	SPID=$!
@@ -216,6 +223,34 @@ bench_cpu() {
 	for p in $pgpids; do
 		cpu_pg=$(awk -v t="$tck" -v c="$cpu_pg" '{ print c + ($14 + $15) * 1000 / t }' "/proc/$p/stat" 2>/dev/null || echo "$cpu_pg")
 	done
+}
+
+TCK=$(getconf CLK_TCK)
+
+# cpu_ms PID...: utime + stime (ms) of the processes, summed (0 for gone ones).
+cpu_ms() {
+	local p line f t=0
+	for p in "$@"; do
+		{ read -r line <"/proc/$p/stat"; } 2>/dev/null || continue
+		read -ra f <<<"${line##*) }" # f[0] is field 3 (state)
+		t=$((t + f[11] + f[12]))
+	done
+	echo $((t * 1000 / TCK))
+}
+
+# pg_cpu_all: the postmaster with the children it reaped, and its live children.
+pg_cpu_all() {
+	local st line f t=0
+	for st in /proc/[0-9]*/stat; do
+		{ read -r line <"$st"; } 2>/dev/null || continue
+		read -ra f <<<"${line##*) }"
+		if [ "${st#/proc/}" = "$PM_PID/stat" ]; then
+			t=$((t + f[11] + f[12] + f[13] + f[14]))
+		elif [ "${f[1]}" = "$PM_PID" ]; then
+			t=$((t + f[11] + f[12]))
+		fi
+	done
+	echo $((t * 1000 / TCK))
 }
 
 bench_rss() {
