@@ -211,6 +211,12 @@ CREATE TABLE task_instances (
 --     ORDER BY priority DESC, ti_id LIMIT $2
 CREATE INDEX task_instances_dispatch_idx ON task_instances (queue, priority DESC, ti_id)
 	WHERE state = 'scheduled';
+-- The same per run, for the claim's first few of each run (0020).
+CREATE INDEX task_instances_run_dispatch_idx ON task_instances (run_pk, priority DESC, ti_id)
+	WHERE state = 'scheduled';
+-- The runs with a callback due, for the claim too (0020).
+CREATE INDEX task_instances_callback_due_idx ON task_instances (run_pk)
+	WHERE state = 'scheduled' AND kind = 'callback';
 
 -- Every second: retries and sensor pokes whose time has come.
 --   SELECT ... FROM task_instances
@@ -575,4 +581,5 @@ INSERT INTO schema_migrations (version, name) VALUES
 	(16, 'web_sessions'),
 	(17, 'login_throttle'),
 	(18, 'web_worker_state'),
-	(19, 'dag_version_tags');
+	(19, 'dag_version_tags'),
+	(20, 'run_dispatch_idx');

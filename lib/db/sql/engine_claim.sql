@@ -19,12 +19,19 @@ SELECT count(*) FROM task_instances WHERE state IN ('queued', 'running')
 -- once per run and pool, not once per candidate: per candidate, a run of n
 -- scheduled tasks costs n squared. For the same reason what depends on
 -- the run alone (its state, its DAG paused, its columns) comes from rl,
--- and the attempts being stopped are read once (a hashed NOT IN): joined
--- per candidate, they cost a lookup each, or a scan of attempts each while
--- the tables have no statistics yet, as after a first big trigger (see
--- bench/README.md, "claim"). The last column is when the task instance
--- became scheduled (its last change), in milliseconds, for the
--- scheduler's dispatch latency.
+-- and the attempts being stopped are read once (a hashed NOT IN). Within a
+-- run the claim order is (priority, ti_id), so the first $2 of the whole
+-- queue are among the first $2 runnable ones of each run: pick takes those
+-- from each run's index (task_instances_run_dispatch_idx, migration 0020)
+-- and only they are sorted, rather than the whole backlog at each claim
+-- (quadratic: see bench/README.md, "claim"); its other conditions are
+-- filters (hashed subplans), not joins, so that the index's order stands
+-- and the scan stops after $2 rows. The runs with work are the
+-- live ones and the ended ones with a callback due (runs_live_idx and
+-- task_instances_callback_due_idx), the pools all of them (few): neither
+-- is found by reading the backlog either. The last column is when the
+-- task instance became scheduled (its last change), in milliseconds, for
+-- the scheduler's dispatch latency.
 WITH rl AS MATERIALIZED (SELECT r.run_pk, r.version_id, r.dag_id, r.run_id, r.commit,
     r.logical_date, r.data_interval_start, r.data_interval_end, r.conf, r.state,
     v.max_active_tasks AS max_active,
@@ -33,25 +40,32 @@ WITH rl AS MATERIALIZED (SELECT r.run_pk, r.version_id, r.dag_id, r.run_id, r.co
     r.state IN ('queued', 'running') AND (NOT d.paused OR r.state = 'running') AS tasks_ok,
     r.state IN ('success', 'failed') AS callbacks_ok
 FROM runs r JOIN dag_versions v ON v.version_id = r.version_id JOIN dags d ON d.dag_id = r.dag_id
-WHERE r.run_pk IN (SELECT c.run_pk FROM task_instances c
-    WHERE c.state = 'scheduled' AND c.queue = ANY($1::text[]))),
+WHERE r.run_pk IN (SELECT l.run_pk FROM runs l WHERE l.state IN ('queued', 'running')
+    UNION ALL
+    SELECT c.run_pk FROM task_instances c
+    WHERE c.state = 'scheduled' AND c.kind = 'callback' AND c.queue = ANY($1::text[]))),
 pl AS MATERIALIZED (SELECT p.name, p.slots - (SELECT count(*) FROM task_instances y
-    WHERE y.pool = p.name AND y.state IN ('queued', 'running')) AS free FROM pools p
-WHERE p.name IN (SELECT c.pool FROM task_instances c
-    WHERE c.state = 'scheduled' AND c.queue = ANY($1::text[])))
+    WHERE y.pool = p.name AND y.state IN ('queued', 'running')) AS free FROM pools p),
+stopping AS MATERIALIZED (SELECT s.ti_id FROM attempts s WHERE s.stop_pending),
+pick AS (SELECT c.ti_id, c.priority, rl.logical_date FROM rl
+    CROSS JOIN LATERAL (SELECT t.ti_id, t.priority FROM task_instances t
+        WHERE t.run_pk = rl.run_pk AND t.state = 'scheduled' AND t.queue = ANY($1::text[])
+        AND ((t.kind = 'task' AND rl.tasks_ok) OR (t.kind = 'callback' AND rl.callbacks_ok))
+        AND (t.pool IS NULL OR t.pool IN (SELECT name FROM pl WHERE free > 0))
+        AND t.ti_id NOT IN (SELECT ti_id FROM stopping)
+        ORDER BY t.priority DESC, t.ti_id LIMIT $2) c
+    WHERE rl.busy < rl.max_active)
 SELECT ti.ti_id, ti.run_pk, ti.task_id, ti.pool, rl.version_id, rl.dag_id, rl.run_id,
 rl.commit, floor(extract(epoch FROM rl.logical_date))::bigint,
 floor(extract(epoch FROM rl.data_interval_start))::bigint,
 floor(extract(epoch FROM rl.data_interval_end))::bigint, rl.conf::text,
 rl.busy, pl.free, ti.kind = 'callback', rl.state, ti.try_number, ti.poke_number,
 floor(extract(epoch FROM ti.updated_at) * 1000)::bigint
-FROM task_instances ti JOIN rl ON rl.run_pk = ti.run_pk
+FROM pick JOIN task_instances ti ON ti.ti_id = pick.ti_id
+JOIN rl ON rl.run_pk = ti.run_pk
 LEFT JOIN pl ON pl.name = ti.pool
-WHERE ti.state = 'scheduled' AND ti.queue = ANY($1::text[])
-AND ((ti.kind = 'task' AND rl.tasks_ok) OR (ti.kind = 'callback' AND rl.callbacks_ok))
-AND (ti.pool IS NULL OR pl.free > 0) AND rl.busy < rl.max_active
-AND ti.ti_id NOT IN (SELECT s.ti_id FROM attempts s WHERE s.stop_pending)
-ORDER BY ti.priority DESC, rl.logical_date, ti.ti_id LIMIT $2
+WHERE ti.state = 'scheduled'
+ORDER BY pick.priority DESC, pick.logical_date, ti.ti_id LIMIT $2
 FOR UPDATE OF ti SKIP LOCKED
 
 -- name: engine_claim_insert_attempts
