@@ -85,11 +85,18 @@ bool sl_password_verify(const char *hash, const char *password, size_t len)
 	return sodium_init() >= 0 && crypto_pwhash_str_verify(hash, password, len) == 0;
 }
 
-int sl_user_add(struct sl_db *db, const struct sl_actor *who, const char *name, enum sl_role role,
-                const char *password, size_t len, struct sl_strbuf *err)
+/*
+ * Statement `q`, which sets user `name`'s password, with the actor, the
+ * name, `role` when it takes one, and last the password's hash. Not
+ * retried: sent twice, it would write its audit row twice. `*found` (when
+ * not NULL): whether a row came back.
+ */
+static int with_password(struct sl_db *db, enum sl_query q, const struct sl_actor *who,
+                         const char *name, const char *role, const char *password, size_t len,
+                         bool *found, struct sl_strbuf *err)
 {
 	char hash[SL_PASSWORD_HASH_SIZE];
-	const char *params[] = {who->name, who->via, name, sl_role_name(role), hash};
+	const char *params[] = {who->name, who->via, name, role ? role : hash, hash};
 	PGresult *r = NULL;
 	int rc;
 
@@ -99,58 +106,45 @@ int sl_user_add(struct sl_db *db, const struct sl_actor *who, const char *name, 
 	}
 	if ((rc = sl_password_hash(password, len, hash, err)))
 		return rc;
-	/* Not idempotent: sent twice, the second would find the first's row. */
-	if ((rc = sl_db_q(db, SL_Q_ACCOUNTS_USER_ADD, 5, params, &r, err)))
-		goto out;
-	if (PQntuples(r) == 0) {
+	rc = sl_db_q(db, q, role ? 5 : 4, params, found ? &r : NULL, err);
+	if (!rc && found)
+		*found = PQntuples(r) > 0;
+	PQclear(r);
+	return rc;
+}
+
+int sl_user_add(struct sl_db *db, const struct sl_actor *who, const char *name, enum sl_role role,
+                const char *password, size_t len, struct sl_strbuf *err)
+{
+	bool found = false;
+	int rc = with_password(db, SL_Q_ACCOUNTS_USER_ADD, who, name, sl_role_name(role), password,
+	                       len, &found, err);
+
+	if (!rc && !found) {
 		sl_strbuf_addf(err, "user '%s' already exists", name);
 		rc = SL_ERR;
 	}
-out:
-	PQclear(r);
 	return rc;
 }
 
 int sl_user_put(struct sl_db *db, const struct sl_actor *who, const char *name, enum sl_role role,
                 const char *password, size_t len, struct sl_strbuf *err)
 {
-	char hash[SL_PASSWORD_HASH_SIZE];
-	const char *params[] = {who->name, who->via, name, sl_role_name(role), hash};
-	int rc;
-
-	if (!sl_id_valid(name)) {
-		sl_strbuf_addf(err, "'%s' is not a valid user name", name);
-		return SL_EINVAL;
-	}
-	if ((rc = sl_password_hash(password, len, hash, err)))
-		return rc;
-	/* Not retried: sent twice, it would write its audit row twice. */
-	return sl_db_q(db, SL_Q_ACCOUNTS_USER_PUT, 5, params, NULL, err);
+	return with_password(db, SL_Q_ACCOUNTS_USER_PUT, who, name, sl_role_name(role), password,
+	                     len, NULL, err);
 }
 
 int sl_user_set_password(struct sl_db *db, const struct sl_actor *who, const char *name,
                          const char *password, size_t len, struct sl_strbuf *err)
 {
-	char hash[SL_PASSWORD_HASH_SIZE];
-	const char *params[] = {who->name, who->via, name, hash};
-	PGresult *r = NULL;
-	int rc;
+	bool found = false;
+	int rc = with_password(db, SL_Q_ACCOUNTS_USER_SET_PASSWORD, who, name, NULL, password, len,
+	                       &found, err);
 
-	if (!sl_id_valid(name)) {
-		sl_strbuf_addf(err, "'%s' is not a valid user name", name);
-		return SL_EINVAL;
-	}
-	if ((rc = sl_password_hash(password, len, hash, err)))
-		return rc;
-	/* Not retried: sent twice, it would write its audit row twice. */
-	if ((rc = sl_db_q(db, SL_Q_ACCOUNTS_USER_SET_PASSWORD, 4, params, &r, err)))
-		goto out;
-	if (PQntuples(r) == 0) {
+	if (!rc && !found) {
 		sl_strbuf_addf(err, "no user '%s'", name);
 		rc = SL_ENOENT;
 	}
-out:
-	PQclear(r);
 	return rc;
 }
 
