@@ -188,13 +188,43 @@ static int read_password(const struct cli_command *cmd, struct sl_strbuf *pw)
 	return CLI_EXIT_OK;
 }
 
+/*
+ * Read a password from standard input and store it for user `name`: a
+ * new user with `*role`, or (role NULL) a new password of an existing one.
+ * The clear password lives no longer than this needs it.
+ */
+static int store_password(struct cli *cli, const struct cli_command *cmd, const char *name,
+                          const enum sl_role *role)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT, pw = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
+	struct sl_db *db = NULL;
+	int rc;
+
+	if ((rc = read_password(cmd, &pw)) || (rc = cli_db_open(cli, &db)))
+		goto out;
+	cli_actor(&actor);
+	{
+		const struct sl_actor who = {actor.buf, "cli"};
+
+		rc = cli_db_rc(role ? sl_user_add(db, &who, name, *role, pw.buf, pw.len, &err)
+		                    : sl_user_set_password(db, &who, name, pw.buf, pw.len, &err),
+		               &err);
+	}
+out:
+	if (pw.len)
+		explicit_bzero(pw.buf, pw.len);
+	sl_db_free(db);
+	sl_strbuf_release(&actor);
+	sl_strbuf_release(&pw);
+	sl_strbuf_release(&err);
+	return rc;
+}
+
 static int run_users_add(struct cli *cli, int argc, char **argv)
 {
 	const struct cli_command *cmd = &cli_cmd_users_add;
-	struct sl_strbuf err = SL_STRBUF_INIT, pw = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
 	struct add_opts opts = {NULL};
 	struct cli_args args;
-	struct sl_db *db = NULL;
 	enum sl_role role;
 	bool stop;
 	int rc = cli_parse_options(cli, cmd, argc, argv, on_add_option, &opts, &args, &stop);
@@ -210,13 +240,7 @@ static int run_users_add(struct cli *cli, int argc, char **argv)
 		                     opts.role);
 		goto out;
 	}
-	if ((rc = read_password(cmd, &pw)) || (rc = cli_db_open(cli, &db)))
-		goto out;
-	cli_actor(&actor);
-	rc = cli_db_rc(sl_user_add(db, &(struct sl_actor){actor.buf, "cli"}, args.v[0], role,
-	                           pw.buf, pw.len, &err),
-	               &err);
-	if (rc)
+	if ((rc = store_password(cli, cmd, args.v[0], &role)))
 		goto out;
 	if (cli->json)
 		rc = cli_print_json(
@@ -224,13 +248,6 @@ static int run_users_add(struct cli *cli, int argc, char **argv)
 	else
 		printf("user %s: created with role %s\n", args.v[0], sl_role_name(role));
 out:
-	/* The clear password lives no longer than the command needs it. */
-	if (pw.len)
-		explicit_bzero(pw.buf, pw.len);
-	sl_db_free(db);
-	sl_strbuf_release(&actor);
-	sl_strbuf_release(&pw);
-	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;
 }
@@ -371,32 +388,18 @@ static int run_users_delete(struct cli *cli, int argc, char **argv)
 static int run_users_passwd(struct cli *cli, int argc, char **argv)
 {
 	const struct cli_command *cmd = &cli_cmd_users_passwd;
-	struct sl_strbuf err = SL_STRBUF_INIT, pw = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
 	struct cli_args args;
-	struct sl_db *db = NULL;
 	bool stop;
 	int rc = cli_parse_options(cli, cmd, argc, argv, NULL, NULL, &args, &stop);
 
-	if (rc || stop || (rc = one_id(cmd, &args, "NAME")) || (rc = read_password(cmd, &pw)) ||
-	    (rc = cli_db_open(cli, &db)))
-		goto out;
-	cli_actor(&actor);
-	rc = cli_db_rc(sl_user_set_password(db, &(struct sl_actor){actor.buf, "cli"}, args.v[0],
-	                                    pw.buf, pw.len, &err),
-	               &err);
-	if (rc)
+	if (rc || stop || (rc = one_id(cmd, &args, "NAME")) ||
+	    (rc = store_password(cli, cmd, args.v[0], NULL)))
 		goto out;
 	if (cli->json)
 		rc = cli_print_json(json_pack("{s:s, s:b}", "user", args.v[0], "signed_out", 1));
 	else
 		printf("user %s: new password; its web sessions ended\n", args.v[0]);
 out:
-	if (pw.len)
-		explicit_bzero(pw.buf, pw.len);
-	sl_db_free(db);
-	sl_strbuf_release(&actor);
-	sl_strbuf_release(&pw);
-	sl_strbuf_release(&err);
 	free(args.v);
 	return rc;
 }

@@ -312,46 +312,6 @@ static int outputs_check(const struct sl_engine_result *res, struct sl_strbuf *e
 	return SL_EINVAL;
 }
 
-static int result(struct sl_engine *e, const char *worker_id, int64_t attempt_id, int64_t fencing,
-                  const struct sl_engine_result *res, int64_t now_ms, bool advance, bool *accepted,
-                  struct sl_strbuf *err)
-{
-	struct result_ctx c = {
-	    .end = {.e = e,
-	            .worker_id = worker_id,
-	            .attempt_id = attempt_id,
-	            .fencing = fencing,
-	            .now_ms = now_ms,
-	            .outcome = sl_outcome_name(res->outcome)},
-	    .res = res,
-	    .advance = advance,
-	};
-	int rc;
-
-	if (accepted)
-		*accepted = false;
-	if ((rc = outputs_check(res, err)))
-		return rc;
-	rc = sl_db_transaction(e->db, 0, result_tx, &c, err);
-	if (accepted)
-		*accepted = !rc && c.end.accepted;
-	return rc;
-}
-
-int sl_engine_result(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
-                     int64_t fencing, const struct sl_engine_result *res, int64_t now_ms,
-                     bool *accepted, struct sl_strbuf *err)
-{
-	return result(e, worker_id, attempt_id, fencing, res, now_ms, false, accepted, err);
-}
-
-int sl_engine_result_advance(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
-                             int64_t fencing, const struct sl_engine_result *res, int64_t now_ms,
-                             bool *accepted, struct sl_strbuf *err)
-{
-	return result(e, worker_id, attempt_id, fencing, res, now_ms, true, accepted, err);
-}
-
 struct result_claim_ctx {
 	struct result_ctx result;
 	struct claim_ctx claim;
@@ -368,10 +328,11 @@ static int result_claim_tx(struct sl_db *db, void *ctx, struct sl_strbuf *err)
 	return rc;
 }
 
-int sl_engine_result_claim(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
-                           int64_t fencing, const struct sl_engine_result *res, int64_t now_ms,
-                           const struct sl_engine_claim_req *req, bool *accepted,
-                           struct sl_engine_dispatches *out, struct sl_strbuf *err)
+/* The three ways to record a result: alone, with its run advanced, and with a claim too (`req`). */
+static int result(struct sl_engine *e, const char *worker_id, int64_t attempt_id, int64_t fencing,
+                  const struct sl_engine_result *res, int64_t now_ms, bool advance,
+                  const struct sl_engine_claim_req *req, struct sl_engine_dispatches *out,
+                  bool *accepted, struct sl_strbuf *err)
 {
 	struct result_claim_ctx c = {
 	    .result = {.end = {.e = e,
@@ -381,23 +342,60 @@ int sl_engine_result_claim(struct sl_engine *e, const char *worker_id, int64_t a
 	                       .now_ms = now_ms,
 	                       .outcome = sl_outcome_name(res->outcome)},
 	               .res = res,
-	               .advance = true},
-	    .claim = {e, worker_id, req->queues, req->queues_nr, req->free_slots, req->parallelism,
-	              now_ms, out, out->nr, true},
+	               .advance = advance},
 	};
+	bool claim = req && req->free_slots && req->queues_nr;
 	int rc;
 
-	*accepted = false;
+	if (accepted)
+		*accepted = false;
 	if ((rc = outputs_check(res, err)))
 		return rc;
-	if (req->free_slots && req->queues_nr)
+	if (claim) {
+		c.claim = (struct claim_ctx){e,
+		                             worker_id,
+		                             req->queues,
+		                             req->queues_nr,
+		                             req->free_slots,
+		                             req->parallelism,
+		                             now_ms,
+		                             out,
+		                             out->nr,
+		                             true};
 		rc = sl_db_transaction(e->db, 0, result_claim_tx, &c, err);
-	else
+		if (rc)
+			sl__dispatches_truncate(out, c.claim.out_start);
+	} else {
 		rc = sl_db_transaction(e->db, 0, result_tx, &c.result, err);
-	if (rc)
-		sl__dispatches_truncate(out, c.claim.out_start);
-	*accepted = !rc && c.result.end.accepted;
+	}
+	if (accepted)
+		*accepted = !rc && c.result.end.accepted;
 	return rc;
+}
+
+int sl_engine_result(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
+                     int64_t fencing, const struct sl_engine_result *res, int64_t now_ms,
+                     bool *accepted, struct sl_strbuf *err)
+{
+	return result(e, worker_id, attempt_id, fencing, res, now_ms, false, NULL, NULL, accepted,
+	              err);
+}
+
+int sl_engine_result_advance(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
+                             int64_t fencing, const struct sl_engine_result *res, int64_t now_ms,
+                             bool *accepted, struct sl_strbuf *err)
+{
+	return result(e, worker_id, attempt_id, fencing, res, now_ms, true, NULL, NULL, accepted,
+	              err);
+}
+
+int sl_engine_result_claim(struct sl_engine *e, const char *worker_id, int64_t attempt_id,
+                           int64_t fencing, const struct sl_engine_result *res, int64_t now_ms,
+                           const struct sl_engine_claim_req *req, bool *accepted,
+                           struct sl_engine_dispatches *out, struct sl_strbuf *err)
+{
+	return result(e, worker_id, attempt_id, fencing, res, now_ms, true, req, out, accepted,
+	              err);
 }
 
 struct fail_worker_ctx {
