@@ -490,8 +490,6 @@ int sl_checkout_get(struct sl_checkout_cache *cache, const char *repo, const cha
                     char **path, struct sl_strbuf *err)
 {
 	char *final = NULL;
-	struct stat st;
-	bool hit;
 	int rc;
 
 	*path = NULL;
@@ -500,15 +498,13 @@ int sl_checkout_get(struct sl_checkout_cache *cache, const char *repo, const cha
 		               commit);
 		return SL_EINVAL;
 	}
+	if (sl_checkout_get_ready(cache, commit, path))
+		return 0;
 	pin(cache, commit);
+	count_get(cache, false);
 	final = sl_xasprintf("%s/%s", cache->dir, commit);
-	hit = !lstat(final, &st) && S_ISDIR(st.st_mode);
-	count_get(cache, hit);
-	if (!hit) {
-		rc = build(cache, repo, commit, final, err);
-		if (rc)
-			goto fail;
-	}
+	if ((rc = build(cache, repo, commit, final, err)))
+		goto fail;
 	/* The folder's mtime is its last use, for sl_checkout_prune. */
 	if (utimensat(AT_FDCWD, final, NULL, AT_SYMLINK_NOFOLLOW)) {
 		rc = sys_fail(err, "touch", final);
