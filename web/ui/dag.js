@@ -4,16 +4,11 @@
 // again (one request, GET .../grid) and recolours the graph it already
 // has: the layout is drawn once per visit.
 import {api, ApiError, atLeast} from "./api.js";
-import {duration, h, when} from "./dom.js";
+import {duration, h, seconds, when} from "./dom.js";
 import {sourceCard} from "./source.js";
 import {legend, stateBadge, stateInfo} from "./states.js";
 
 const RUNS = 25;
-
-function seconds(a, b) {
-  if (!a || !b) return null;
-  return (new Date(b) - new Date(a)) / 1000;
-}
 
 function details(dag, run, t) {
   const commit = run.commit;

@@ -26,6 +26,17 @@ export function when(iso) {
   return d.toLocaleString(undefined, {dateStyle: "medium", timeStyle: "short"});
 }
 
+// A <time> showing `iso` in local time, the ISO value in its title; "—" for none.
+export function timeEl(iso) {
+  return iso ? h("time", {datetime: iso, title: iso}, when(iso)) : "—";
+}
+
+// Seconds from ISO instant `a` to `b`; null unless both are there.
+export function seconds(a, b) {
+  if (!a || !b) return null;
+  return (new Date(b) - new Date(a)) / 1000;
+}
+
 // A duration in seconds as "1h 02m", "3m 04s" or "5s".
 export function duration(seconds) {
   if (seconds === null || seconds === undefined) return "—";

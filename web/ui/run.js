@@ -3,32 +3,24 @@
 // order), a bar from each one's start to its end (a running task's to now,
 // growing while the page is shown), coloured by state with its letter.
 import {api, ApiError} from "./api.js";
-import {duration, h, when} from "./dom.js";
+import {duration, h, seconds, timeEl} from "./dom.js";
 import {legend, stateBadge, stateInfo} from "./states.js";
 
 const enc = encodeURIComponent;
 
-function seconds(a, b) {
-  if (!a || !b) return null;
-  return (new Date(b) - new Date(a)) / 1000;
-}
-
 // A time as the browser's local time, with its ISO value on hover.
-function time(iso) {
-  return iso ? h("time", {datetime: iso, title: iso}, when(iso)) : "—";
-}
 
 function facts(run) {
   const conf = JSON.stringify(run.conf || {});
   return h("dl", {class: "details", id: "run-facts"},
     h("dt", {}, "State"), h("dd", {}, stateBadge(run.state), " ", run.state),
     h("dt", {}, "Type"), h("dd", {}, run.run_type),
-    h("dt", {}, "Logical date"), h("dd", {}, time(run.logical_date)),
+    h("dt", {}, "Logical date"), h("dd", {}, timeEl(run.logical_date)),
     h("dt", {}, "Commit"), h("dd", {}, h("code", {title: run.commit}, run.commit.slice(0, 10))),
     h("dt", {}, "Conf"), h("dd", {}, conf === "{}" ? h("span", {class: "muted"}, "none")
                                                   : h("code", {class: "conf"}, conf)),
-    h("dt", {}, "Started"), h("dd", {}, time(run.started_at)),
-    h("dt", {}, "Ended"), h("dd", {}, time(run.ended_at)),
+    h("dt", {}, "Started"), h("dd", {}, timeEl(run.started_at)),
+    h("dt", {}, "Ended"), h("dd", {}, timeEl(run.ended_at)),
     h("dt", {}, "Duration"), h("dd", {}, run.started_at
       ? duration(seconds(run.started_at, run.ended_at || new Date().toISOString())) : "—"));
 }
@@ -83,7 +75,7 @@ export function gantt(dag, run, now) {
     return h("div", {class: "gantt-row", role: "listitem"}, label, track);
   });
   return h("figure", {class: "card gantt", id: "gantt"},
-    h("figcaption", {}, "Task instances from ", time(new Date(t0).toISOString()),
+    h("figcaption", {}, "Task instances from ", timeEl(new Date(t0).toISOString()),
       ` (${duration(span)} shown)`),
     h("div", {class: "gantt-row gantt-head"}, h("span", {class: "muted"}, "Task"), axis),
     h("div", {role: "list", "aria-label": `task instances of run ${run.run_id}`}, rows));

@@ -4,17 +4,12 @@
 // bytes (a Range request from the length already shown). An operator may
 // clear the task, which runs it again.
 import {api, ApiError, atLeast} from "./api.js";
-import {duration, h, when} from "./dom.js";
+import {duration, h, seconds, when} from "./dom.js";
 import {stateBadge} from "./states.js";
 
 function path(dag, run, task) {
   return `/api/v1/dags/${encodeURIComponent(dag)}/runs/${encodeURIComponent(run)}` +
          (task === undefined ? "" : `/tasks/${encodeURIComponent(task)}`);
-}
-
-function seconds(a, b) {
-  if (!a || !b) return null;
-  return (new Date(b) - new Date(a)) / 1000;
 }
 
 // The log of one try: its last TAIL bytes at first, then what comes after

@@ -4,11 +4,7 @@
 // /api/v1/workers and GET /api/v1/status (`sluice workers list` and
 // `sluice status`).
 import {api} from "./api.js";
-import {duration, h, when} from "./dom.js";
-
-function time(iso) {
-  return iso ? h("time", {datetime: iso, title: iso}, when(iso)) : "—";
-}
+import {duration, h, timeEl} from "./dom.js";
 
 // Alive or lost by a symbol and a word, not by colour alone.
 function liveness(w) {
@@ -28,7 +24,7 @@ function workersTable(workers) {
       h("td", {}, w.queues.map((q) => h("span", {class: "tag"}, q))),
       h("td", {}, `${w.running} / ${w.slots}`),
       h("td", {}, `${duration(w.heartbeat_age_seconds)} ago `,
-        h("span", {class: "muted"}, "(", time(w.last_heartbeat_at), ")")),
+        h("span", {class: "muted"}, "(", timeEl(w.last_heartbeat_at), ")")),
       h("td", {}, liveness(w)))))));
 }
 
