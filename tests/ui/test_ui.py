@@ -280,9 +280,13 @@ def run(driver):
     ok(wait(driver, lambda d: "pending" in d.find_element(By.ID, "task-facts").text, 15),
        "Clear sets the task back to pending")
     # What the scheduler does next, as it writes it: try 2 starts and logs.
+    # The page is drawn again between the task's change and its attempt's
+    # row (no event tells of an attempt): the log's first bytes must still
+    # bring try 2 in.
     sql(["UPDATE task_instances SET state = 'running', try_number = 2 WHERE task_id = 'greet' "
-         "AND run_pk = (SELECT run_pk FROM runs WHERE run_id = 'f1')",
-         "INSERT INTO attempts (ti_id, try_number, worker_id, started_at) SELECT ti_id, 2, 'w2', "
+         "AND run_pk = (SELECT run_pk FROM runs WHERE run_id = 'f1')"])
+    wait(driver, lambda d: "running" in d.find_element(By.ID, "task-facts").text, 15)
+    sql(["INSERT INTO attempts (ti_id, try_number, worker_id, started_at) SELECT ti_id, 2, 'w2', "
          "now() FROM task_instances WHERE task_id = 'greet' AND run_pk = (SELECT run_pk FROM "
          "runs WHERE run_id = 'f1')",
          "INSERT INTO log_chunks (attempt_id, seq, data) SELECT attempt_id, 0, "

@@ -130,9 +130,13 @@ export async function renderTask(main, session, dag, run, task, wanted) {
   await draw();
   return {
     refresh: () => draw(),
-    // A `log` event: new bytes of this task's try.
+    // A `log` event: new bytes of this task's try. Bytes of a try not shown
+    // yet mean a new try began: the task event that said so may have come
+    // before its attempt was written, so the page is drawn again to follow it.
     onLog: (ev) => {
-      if (view && ev.run_id === run && ev.task === task && ev.try === shownTry) view.more();
+      if (ev.run_id !== run || ev.task !== task) return;
+      if (view && ev.try === shownTry) view.more();
+      else if (chosen === null) draw().catch(() => {});
     },
   };
 }
