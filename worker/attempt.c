@@ -1,13 +1,16 @@
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "worker.h"
 
 #include "sluice/alloc.h"
+#include "sluice/checkout.h"
 #include "sluice/error.h"
 #include "sluice/gitsrc.h"
 #include "sluice/taskenv.h"
@@ -55,12 +58,15 @@ struct attempt {
 	uint64_t log_limit;
 	bool sensor;
 
-	/* the checkout, got on a pool thread */
-	uv_work_t work;
+	/* the checkout; a miss is built by a process of its own (see checkout_spawn) */
+	uv_process_t checkout_proc;
+	uv_pipe_t checkout_stderr;
+	int checkout_handles; /* of the two above, not closed yet */
+	int64_t checkout_status;
+	int checkout_signal;
 	char *repo, *commit; /* repo NULL: no repository known, no checkout */
 	char *checkout;      /* its folder once got; pinned while set */
 	struct sl_strbuf checkout_err;
-	int checkout_rc;
 	uint64_t checkout_started; /* loop time */
 };
 
@@ -333,28 +339,31 @@ out:
 	sl_strbuf_release(&err);
 }
 
-/* On a pool thread: only the cache and this attempt's own fields. */
-static void checkout_work(uv_work_t *req)
-{
-	struct attempt *a = container_of(req, struct attempt, work);
+/* What the checkout process says on stderr, in the attempt's failure reason. */
+#define CHECKOUT_ERR_MAX 2048
 
-	a->checkout_rc =
-	    sl_checkout_get(&a->w->checkouts, a->repo, a->commit, &a->checkout, &a->checkout_err);
-}
-
-static void checkout_done(uv_work_t *req, int status)
+static void checkout_finished(struct attempt *a)
 {
-	struct attempt *a = container_of(req, struct attempt, work);
 	struct worker *w = a->w;
 	struct sl_strbuf reason = SL_STRBUF_INIT;
 
-	if (a->cancelled || status == UV_ECANCELED) {
+	if (a->cancelled) {
+		sl_checkout_unpin(&w->checkouts, a->commit);
 		end_unstarted(w, a->id, a->fence, a->lost ? SL_OUTCOME_LOST : SL_OUTCOME_CANCELLED,
 		              a->lost ? a->lost : "cancelled before the task started");
 		attempt_end(a);
 		goto out;
 	}
-	if (a->checkout_rc) {
+	while (a->checkout_err.len && a->checkout_err.buf[a->checkout_err.len - 1] == '\n')
+		sl_strbuf_setlen(&a->checkout_err, a->checkout_err.len - 1);
+	if (!a->checkout_err.len && (a->checkout_status || a->checkout_signal))
+		sl_strbuf_addf(&a->checkout_err, "the checkout process %s %d",
+		               a->checkout_signal ? "was killed by signal" : "exited with status",
+		               a->checkout_signal ? a->checkout_signal : (int)a->checkout_status);
+	if (a->checkout_status || a->checkout_signal ||
+	    sl_checkout_build_end(&w->checkouts, a->commit, &a->checkout, &a->checkout_err)) {
+		if (a->checkout_status || a->checkout_signal)
+			sl_checkout_unpin(&w->checkouts, a->commit);
 		sl_strbuf_addf(&reason, "cannot check out commit %s: %s", a->commit,
 		               a->checkout_err.buf);
 		end_unstarted(w, a->id, a->fence, SL_OUTCOME_FAILED, reason.buf);
@@ -366,6 +375,122 @@ static void checkout_done(uv_work_t *req, int status)
 	start_task(a);
 out:
 	sl_strbuf_release(&reason);
+}
+
+static void checkout_closed(uv_handle_t *h)
+{
+	struct attempt *a = h->data;
+
+	if (!--a->checkout_handles)
+		checkout_finished(a);
+}
+
+static void checkout_exited(uv_process_t *p, int64_t status, int signal)
+{
+	struct attempt *a = p->data;
+
+	a->checkout_status = status;
+	a->checkout_signal = signal;
+	uv_close((uv_handle_t *)p, checkout_closed);
+}
+
+static void checkout_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char chunk[512];
+
+	(void)h;
+	(void)suggested;
+	*buf = uv_buf_init(chunk, sizeof(chunk));
+}
+
+static void checkout_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct attempt *a = s->data;
+
+	if (n > 0 && a->checkout_err.len < CHECKOUT_ERR_MAX) {
+		size_t room = CHECKOUT_ERR_MAX - a->checkout_err.len;
+
+		sl_strbuf_add(&a->checkout_err, buf->base, (size_t)n < room ? (size_t)n : room);
+	} else if (n < 0) {
+		uv_close((uv_handle_t *)s, checkout_closed);
+	}
+}
+
+/*
+ * Build a missing checkout in a process of its own, this program run as
+ * `sluice-worker --checkout STATE_DIR REPO COMMIT` (checkout_main): libgit2,
+ * its TLS and SSH libraries initialised and its caches of objects live
+ * there, not in the worker, whose memory stays that of a process runner
+ * (about 3 MiB less), and a checkout that hangs on the network can be
+ * killed when its attempt is cancelled.
+ */
+static int checkout_spawn(struct attempt *a, struct sl_strbuf *err)
+{
+	struct worker *w = a->w;
+	char name[] = "sluice-worker", mode[] = "--checkout";
+	char *args[] = {name, mode, w->cfg.state_dir, a->repo, a->commit, NULL};
+	uv_stdio_container_t stdio[3] = {
+	    {.flags = UV_IGNORE},
+	    {.flags = UV_IGNORE},
+	    {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE,
+	     .data.stream = (uv_stream_t *)&a->checkout_stderr},
+	};
+	uv_process_options_t o = {
+	    .file = w->exe,
+	    .args = args,
+	    .stdio = stdio,
+	    .stdio_count = 3,
+	    .exit_cb = checkout_exited,
+	};
+	int rc;
+
+	if ((rc = uv_pipe_init(w->loop, &a->checkout_stderr, 0))) {
+		sl_strbuf_addf(err, "cannot create a pipe: %s", uv_strerror(rc));
+		return SL_ERR;
+	}
+	a->checkout_stderr.data = a->checkout_proc.data = a;
+	a->checkout_handles = 2;
+	sl_checkout_build_begin(&w->checkouts, a->commit);
+	if ((rc = uv_spawn(w->loop, &a->checkout_proc, &o))) {
+		/* A failed spawn leaves both handles to close; the attempt ends in
+		 * checkout_finished. */
+		uv_close((uv_handle_t *)&a->checkout_proc, checkout_closed);
+		uv_close((uv_handle_t *)&a->checkout_stderr, checkout_closed);
+		a->checkout_status = 1;
+		sl_strbuf_addf(&a->checkout_err, "cannot run %s --checkout: %s", w->exe,
+		               uv_strerror(rc));
+	} else if ((rc = uv_read_start((uv_stream_t *)&a->checkout_stderr, checkout_alloc,
+	                               checkout_read))) {
+		/* Its exit closes the other handle. */
+		uv_close((uv_handle_t *)&a->checkout_stderr, checkout_closed);
+		uv_process_kill(&a->checkout_proc, SIGKILL);
+	}
+	return 0;
+}
+
+/* Stop a checkout process: its attempt ends when it has exited. */
+static void checkout_kill(struct attempt *a)
+{
+	if (a->checkout_handles && !uv_is_closing((uv_handle_t *)&a->checkout_proc))
+		uv_process_kill(&a->checkout_proc, SIGKILL);
+}
+
+int checkout_main(const char *state_dir, const char *repo, const char *commit)
+{
+	struct sl_strbuf err = SL_STRBUF_INIT;
+	int rc;
+
+	/* Nobody would read what a checkout of a dead worker wrote. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL))
+		return 1;
+	if (!(rc = sl_gitsrc_global_init(&err))) {
+		rc = sl_checkout_build(state_dir, repo, commit, &err);
+		sl_gitsrc_global_shutdown();
+	}
+	if (rc)
+		fprintf(stderr, "%s\n", err.buf);
+	sl_strbuf_release(&err);
+	return rc ? 1 : 0;
 }
 
 /*
@@ -400,7 +525,6 @@ void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d)
 	char *sent_repo = dispatch_repo(w, d->repo);
 	const char *repo = w->cfg.repo ? w->cfg.repo : sent_repo;
 	struct attempt *a = NULL;
-	int rc;
 
 	if (!strcmp(d->attempt_id, ".") || !strcmp(d->attempt_id, "..")) {
 		sl_log("warn", "dispatch_refused", "attempt=%s reason=\"not a usable attempt id\"",
@@ -476,9 +600,7 @@ void attempt_dispatch(struct worker *w, struct sl_proto_dispatch *d)
 		goto out;
 	}
 	a->checkout_started = uv_now(w->loop);
-	rc = uv_queue_work(w->loop, &a->work, checkout_work, checkout_done);
-	if (rc) {
-		sl_strbuf_addf(&err, "cannot queue the checkout: %s", uv_strerror(rc));
+	if (checkout_spawn(a, &err)) {
 		end_unstarted(w, a->id, a->fence, SL_OUTCOME_FAILED, err.buf);
 		attempt_end(a);
 	}
@@ -491,8 +613,8 @@ out:
 	sl_strbuf_release(&num);
 }
 
-/* Stop a running task, or make a pending checkout end the attempt as
- * cancelled (its work is dequeued when it has not started yet). */
+/* Stop a running task, or a pending checkout: the attempt then ends as
+ * cancelled. */
 static void cancel_one(struct attempt *a)
 {
 	if (a->cancelled)
@@ -501,7 +623,7 @@ static void cancel_one(struct attempt *a)
 	if (a->te)
 		sl_taskexec_cancel(a->te);
 	else
-		uv_cancel((uv_req_t *)&a->work);
+		checkout_kill(a);
 }
 
 void attempt_cancel(struct worker *w, const struct sl_proto_ref *c)
@@ -545,7 +667,7 @@ void attempt_fence_all(struct worker *w, const char *reason)
 		if (a->te)
 			sl_taskexec_kill(a->te);
 		else
-			uv_cancel((uv_req_t *)&a->work);
+			checkout_kill(a);
 	}
 }
 
@@ -614,9 +736,10 @@ int attempt_init(struct worker *w, struct sl_strbuf *err)
 	int rc;
 
 	sl_strbuf_init(&w->prune_err);
-	if ((rc = sl_gitsrc_global_init(err)))
-		return rc;
-	w->git_ok = true;
+	if ((rc = uv_exepath(w->exe, &(size_t){sizeof(w->exe)}))) {
+		sl_strbuf_addf(err, "cannot find this program's path: %s", uv_strerror(rc));
+		return SL_ERR;
+	}
 	if ((rc = sl_checkout_cache_init(&w->checkouts, w->cfg.state_dir, err)))
 		return rc;
 	w->checkouts_ok = true;
@@ -644,8 +767,5 @@ void attempt_release(struct worker *w)
 	if (w->checkouts_ok)
 		sl_checkout_cache_release(&w->checkouts);
 	w->checkouts_ok = false;
-	if (w->git_ok)
-		sl_gitsrc_global_shutdown();
-	w->git_ok = false;
 	sl_strbuf_release(&w->prune_err);
 }

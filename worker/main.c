@@ -240,6 +240,9 @@ int main(int argc, char **argv)
 	int c, rc, status = 1;
 	bool loop_ok = false, check_only = false;
 
+	/* The worker's own child for a checkout (attempt.c), not for people. */
+	if (argc == 5 && !strcmp(argv[1], "--checkout"))
+		return checkout_main(argv[2], argv[3], argv[4]);
 	memset(&w, 0, sizeof(w));
 	sl_worker_config_init(&w.cfg);
 	worker_metrics_init(&w);

@@ -120,7 +120,8 @@ struct worker {
 	struct sl_strbuf prune_err;
 	size_t pruned;
 	bool prune_busy;
-	bool git_ok, checkouts_ok, prune_timer_ok;
+	char exe[4096]; /* this program, run again to build a checkout */
+	bool checkouts_ok, prune_timer_ok;
 	bool repo_credentials_warned; /* a DISPATCH's repo held credentials (logged once) */
 
 	/* the task user and the layout (taskuser.c) */
@@ -187,6 +188,9 @@ void conn_release(struct worker *w);
 /* attempt.c */
 /** Set up libgit2, the checkout cache and its prune timer. */
 int attempt_init(struct worker *w, struct sl_strbuf *err);
+/* The main of `sluice-worker --checkout STATE_DIR REPO COMMIT`: builds the
+ * checkout (sl_checkout_build), its error on stderr; exit status 0 or 1. */
+int checkout_main(const char *state_dir, const char *repo, const char *commit);
 /** Close the prune timer (at stop). */
 void attempt_close(struct worker *w);
 /** Free the checkout cache and shut libgit2 down, after the loop has ended. */

@@ -29,6 +29,7 @@
  *     checkouts/.tmp-<commit>-<pid>-*  a checkout being written
  *     checkouts/.trash-<commit>-<pid>-* a checkout being removed
  *     mirrors/NAME-HASH/               bare mirrors of URLs (lib/git/gitsrc.c)
+ *     mirrors.lock                     held (flock) while a mirror is fetched
  *
  * Atomicity: a checkout is written into a fresh `.tmp-*` folder, made
  * read-only, flushed to disk (syncfs), then renamed to `<commit>`; the
@@ -51,10 +52,9 @@
  */
 
 struct sl_checkout_cache {
-	char *state_dir;       /* mirrors go to state_dir/mirrors */
-	char *dir;             /* state_dir/checkouts */
-	uv_mutex_t lock;       /* pins, and prune's renames */
-	uv_mutex_t fetch_lock; /* one fetch at a time into this process's mirrors */
+	char *state_dir; /* mirrors go to state_dir/mirrors */
+	char *dir;       /* state_dir/checkouts */
+	uv_mutex_t lock; /* pins, and prune's renames */
 	struct sl_checkout_pin *pins;
 	size_t pins_nr, pins_alloc;
 	struct sl_checkout_stats {
@@ -91,6 +91,22 @@ void sl_checkout_cache_release(struct sl_checkout_cache *cache);
  */
 int sl_checkout_get(struct sl_checkout_cache *cache, const char *repo, const char *commit,
                     char **path, struct sl_strbuf *err);
+
+/**
+ * sl_checkout_get in three steps, for a caller that builds in a process of
+ * its own (the worker keeps libgit2 out of its own memory that way):
+ * sl_checkout_build_begin pins `commit` and counts a miss; the other
+ * process runs sl_checkout_build (no cache object, no pins: it only
+ * writes STATE_DIR/checkouts/<commit>, as sl_checkout_get would, fetching
+ * under a lock shared by threads and processes); then
+ * sl_checkout_build_end gives `*path` and keeps the pin, or on failure
+ * (or after a failed build: call sl_checkout_unpin) leaves nothing pinned.
+ */
+void sl_checkout_build_begin(struct sl_checkout_cache *cache, const char *commit);
+int sl_checkout_build(const char *state_dir, const char *repo, const char *commit,
+                      struct sl_strbuf *err);
+int sl_checkout_build_end(struct sl_checkout_cache *cache, const char *commit, char **path,
+                          struct sl_strbuf *err);
 
 /**
  * sl_checkout_get's hit alone, cheap enough for an event loop (a stat and

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,11 +72,6 @@ int sl_checkout_cache_init(struct sl_checkout_cache *cache, const char *state_di
 		sl_strbuf_adds(err, "cannot create a mutex");
 		goto fail;
 	}
-	if (uv_mutex_init(&cache->fetch_lock)) {
-		uv_mutex_destroy(&cache->lock);
-		sl_strbuf_adds(err, "cannot create a mutex");
-		goto fail;
-	}
 	return 0;
 fail:
 	free(cache->state_dir);
@@ -89,7 +85,6 @@ void sl_checkout_cache_release(struct sl_checkout_cache *cache)
 	if (!cache->dir)
 		return;
 	uv_mutex_destroy(&cache->lock);
-	uv_mutex_destroy(&cache->fetch_lock);
 	free(cache->state_dir);
 	free(cache->dir);
 	free(cache->pins);
@@ -327,7 +322,27 @@ static int lookup(git_repository **r, git_commit **c, const char *repo_dir, cons
 }
 
 /* The commit, from the repository or (for a URL) its mirror after a fetch. */
-static int find_commit(struct sl_checkout_cache *cache, struct sl_gitsrc *src, const char *commit,
+/*
+ * An flock on STATE_DIR/mirrors.lock: each caller opens the file itself,
+ * so the lock excludes threads of one process as well as other processes.
+ * Returns the descriptor to close, or -1 with `err` filled.
+ */
+static int fetch_lock(const char *state_dir, struct sl_strbuf *err)
+{
+	char *path = sl_xasprintf("%s/mirrors.lock", state_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0) {
+		sys_fail(err, "open", path);
+	} else {
+		while (flock(fd, LOCK_EX) && errno == EINTR)
+			;
+	}
+	free(path);
+	return fd;
+}
+
+static int find_commit(const char *state_dir, struct sl_gitsrc *src, const char *commit,
                        git_repository **r, git_commit **c, struct sl_strbuf *err)
 {
 	struct sl_strbuf fetch_err = SL_STRBUF_INIT;
@@ -345,14 +360,19 @@ static int find_commit(struct sl_checkout_cache *cache, struct sl_gitsrc *src, c
 		int frc;
 
 		/*
-		 * One fetch at a time in this process; another process fetching
-		 * into the same mirror may make ours fail on a lock, so a failed
-		 * fetch only matters when the commit is still missing after it.
+		 * One fetch at a time into the mirrors, across the threads and
+		 * processes that build checkouts (a libgit2 fetch that meets
+		 * another's lock fails); the commit may have come meanwhile.
 		 */
-		uv_mutex_lock(&cache->fetch_lock);
+		int lock = fetch_lock(state_dir, err);
+
+		if (lock < 0) {
+			rc = SL_ERR;
+			goto out;
+		}
 		rc = lookup(r, c, sl_gitsrc_dir(src), &oid);
 		frc = rc == GIT_ENOTFOUND ? sl_gitsrc_fetch(src, &fetch_err) : 0;
-		uv_mutex_unlock(&cache->fetch_lock);
+		close(lock);
 		if (rc == GIT_ENOTFOUND)
 			rc = lookup(r, c, sl_gitsrc_dir(src), &oid);
 		if (rc == GIT_ENOTFOUND && frc) {
@@ -409,21 +429,22 @@ static int flush(const char *dir, struct sl_strbuf *err)
 	return rc;
 }
 
-/* Build the checkout of `commit` at `final`. */
-static int build(struct sl_checkout_cache *cache, const char *repo, const char *commit,
-                 const char *final, struct sl_strbuf *err)
+/* Build the checkout of `commit` at `final`, in STATE_DIR/checkouts. */
+static int build(const char *state_dir, const char *repo, const char *commit, const char *final,
+                 struct sl_strbuf *err)
 {
 	struct sl_gitsrc *src = NULL;
 	git_repository *r = NULL;
 	git_commit *c = NULL;
-	char *tmp = sl_xasprintf("%s/.tmp-%s-%ld-XXXXXX", cache->dir, commit, (long)getpid());
+	char *tmp =
+	    sl_xasprintf("%s/checkouts/.tmp-%s-%ld-XXXXXX", state_dir, commit, (long)getpid());
 	bool made = false;
 	int rc;
 
-	rc = sl_gitsrc_open(&src, repo, cache->state_dir, err);
+	rc = sl_gitsrc_open(&src, repo, state_dir, err);
 	if (rc)
 		goto out;
-	rc = find_commit(cache, src, commit, &r, &c, err);
+	rc = find_commit(state_dir, src, commit, &r, &c, err);
 	if (rc)
 		goto out;
 	if (!mkdtemp(tmp)) {
@@ -486,10 +507,48 @@ bool sl_checkout_get_ready(struct sl_checkout_cache *cache, const char *commit, 
 	return true;
 }
 
+void sl_checkout_build_begin(struct sl_checkout_cache *cache, const char *commit)
+{
+	pin(cache, commit);
+	count_get(cache, false);
+}
+
+int sl_checkout_build_end(struct sl_checkout_cache *cache, const char *commit, char **path,
+                          struct sl_strbuf *err)
+{
+	char *final = sl_xasprintf("%s/%s", cache->dir, commit);
+
+	/* The folder's mtime is its last use, for sl_checkout_prune. */
+	if (utimensat(AT_FDCWD, final, NULL, AT_SYMLINK_NOFOLLOW)) {
+		sys_fail(err, "touch", final);
+		free(final);
+		sl_checkout_unpin(cache, commit);
+		return SL_ERR;
+	}
+	*path = final;
+	return 0;
+}
+
+int sl_checkout_build(const char *state_dir, const char *repo, const char *commit,
+                      struct sl_strbuf *err)
+{
+	char *final;
+	int rc;
+
+	if (!is_commit_id(commit)) {
+		sl_strbuf_addf(err, "'%s' is not a commit id (40 or 64 lowercase hex digits)",
+		               commit);
+		return SL_EINVAL;
+	}
+	final = sl_xasprintf("%s/checkouts/%s", state_dir, commit);
+	rc = build(state_dir, repo, commit, final, err);
+	free(final);
+	return rc;
+}
+
 int sl_checkout_get(struct sl_checkout_cache *cache, const char *repo, const char *commit,
                     char **path, struct sl_strbuf *err)
 {
-	char *final = NULL;
 	int rc;
 
 	*path = NULL;
@@ -500,22 +559,12 @@ int sl_checkout_get(struct sl_checkout_cache *cache, const char *repo, const cha
 	}
 	if (sl_checkout_get_ready(cache, commit, path))
 		return 0;
-	pin(cache, commit);
-	count_get(cache, false);
-	final = sl_xasprintf("%s/%s", cache->dir, commit);
-	if ((rc = build(cache, repo, commit, final, err)))
-		goto fail;
-	/* The folder's mtime is its last use, for sl_checkout_prune. */
-	if (utimensat(AT_FDCWD, final, NULL, AT_SYMLINK_NOFOLLOW)) {
-		rc = sys_fail(err, "touch", final);
-		goto fail;
+	sl_checkout_build_begin(cache, commit);
+	if ((rc = sl_checkout_build(cache->state_dir, repo, commit, err))) {
+		sl_checkout_unpin(cache, commit);
+		return rc;
 	}
-	*path = final;
-	return 0;
-fail:
-	free(final);
-	sl_checkout_unpin(cache, commit);
-	return rc;
+	return sl_checkout_build_end(cache, commit, path, err);
 }
 
 /* --- pruning ------------------------------------------------------------------ */

@@ -321,4 +321,40 @@ ls -d ckm.state/mirrors/dagrepo-* >/dev/null 2>&1
 ok $? "checkout: the mirror is in state_dir/mirrors"
 stop_worker ckm
 
+# A checkout that hangs (a server that accepts and never answers) runs in
+# a process of its own: a CANCEL kills it and ends the attempt at once.
+HANG_PORT=$(free_port)
+python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+print("listening", flush=True)
+held = []
+while True:
+    held.append(s.accept()[0])
+' "$HANG_PORT" >hang.out &
+HANG_PID=$!
+wait_for hang.out listening
+fake ckh accept 'expect HELLO' 'welcome 200' \
+	"dispatch-in h1 1 http://127.0.0.1:$HANG_PORT/repo.git $C2 . cat file.txt" 'wait 3000' \
+	'cancel h1 1' 'expect RESULT' 'ack h1 1' 'wait 100'
+worker ckh
+i=0
+until pgrep -f "sluice-worker --checkout $TMP/ckh.state" >/dev/null; do
+	i=$((i + 1))
+	[ $i -gt 200 ] && break
+	sleep 0.05
+done
+[ $i -le 200 ]
+ok $? "checkout: a miss is built by a process of its own"
+fake_done ckh
+kill "$HANG_PID" 2>/dev/null
+expect_grep ckh.out '^RESULT attempt=h1 fence=1 outcome=cancelled' \
+	"checkout: a CANCEL ends an attempt whose checkout hangs"
+! pgrep -f "sluice-worker --checkout $TMP/ckh.state" >/dev/null
+ok $? "checkout: and kills its checkout process"
+stop_worker ckh
+
 done_testing
