@@ -1,5 +1,6 @@
 #include <getopt.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -319,6 +320,12 @@ static void refresh_done(uv_work_t *req, int status)
 		sl_log_quote(&q, s->refresh_err.buf);
 		sl_log("error", "refresh_failed", "error=%s", q.buf);
 	} else if (r->changed || !s->commit || strcmp(s->commit, r->commit)) {
+		/*
+		 * The parse of the files lived on the pool thread, whose malloc
+		 * arena keeps what was freed (about 3 KiB a task: 35 MiB after a
+		 * DAG of 10,000 tasks): hand it back.
+		 */
+		malloc_trim(0);
 		refresh_log(r);
 		free(s->commit);
 		s->commit = sl_xstrdup(r->commit);

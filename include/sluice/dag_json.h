@@ -33,4 +33,15 @@ json_t *sl_dag_to_json(const struct sl_dag *dag);
  */
 int sl_dag_from_json(struct sl_dag **out, const json_t *json, struct sl_strbuf *err);
 
+/**
+ * sl_dag_from_json for a DAG whose tasks come one at a time, so that a DAG
+ * of 10,000 tasks is never one tree of JSON values in memory (about 2 KiB a
+ * task): `json` holds the DAG's fields (its `tasks`, if any, is not read)
+ * and `load(ctx, i, err)` returns a new reference to task `i` of
+ * `tasks_nr`, or NULL after filling `err`.
+ */
+int sl_dag_from_json_tasks(struct sl_dag **out, const json_t *json, size_t tasks_nr,
+                           json_t *(*load)(void *ctx, size_t i, struct sl_strbuf *err), void *ctx,
+                           struct sl_strbuf *err);
+
 #endif

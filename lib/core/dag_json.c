@@ -311,10 +311,10 @@ out:
 	return rc;
 }
 
-static int read_depends_on(struct sl_dag *dag, size_t i, const json_t *obj, struct sl_strbuf *err)
+static int read_depends_on(struct sl_dag *dag, size_t i, const json_t *deps, struct sl_strbuf *err)
 {
 	struct sl_task *t = &dag->tasks[i];
-	const json_t *deps = json_object_get(obj, "depends_on"), *dep;
+	const json_t *dep;
 	size_t j;
 
 	if (!json_is_array(deps)) {
@@ -383,48 +383,81 @@ static int read_tags(const struct reader *r, struct sl_dag *dag)
 	return 0;
 }
 
-static int read_tasks(const struct reader *r, struct sl_dag *dag)
+/*
+ * Read the `nr` tasks that `load` gives one at a time (a new reference each,
+ * or NULL after filling `err`): only one task's JSON is alive at a time, and
+ * of each only its depends_on until every id is known.
+ */
+static int read_tasks(const struct reader *r, struct sl_dag *dag, size_t nr,
+                      json_t *(*load)(void *ctx, size_t i, struct sl_strbuf *err), void *ctx)
 {
-	const json_t *tasks = field(r, "tasks", JSON_ARRAY, false), *task;
 	struct sl_dag_cycles cycles = SL_DAG_CYCLES_INIT;
+	json_t **deps = NULL;
 	size_t i;
 	int rc = -1;
 
-	if (!tasks)
-		return -1;
-	if (!json_array_size(tasks)) {
+	if (!nr) {
 		sl_strbuf_addf(r->err, "%s: no tasks", r->where);
 		return -1;
 	}
-	dag->tasks = sl_xcalloc(json_array_size(tasks), sizeof(*dag->tasks));
-	json_array_foreach(tasks, i, task)
-	{
+	dag->tasks = sl_xcalloc(nr, sizeof(*dag->tasks));
+	deps = sl_xcalloc(nr, sizeof(*deps));
+	for (i = 0; i < nr; i++) {
+		json_t *task = load(ctx, i, r->err);
+
+		if (!task)
+			goto out;
 		dag->tasks_nr++;
-		if (read_task(&dag->tasks[i], task, r->err) < 0)
-			return -1;
+		if (read_task(&dag->tasks[i], task, r->err) < 0) {
+			json_decref(task);
+			goto out;
+		}
+		deps[i] = json_incref(json_object_get(task, "depends_on"));
+		json_decref(task);
 	}
 	sl_dag_index_build(dag);
 	for (i = 1; i < dag->tasks_nr; i++) {
 		if (!strcmp(dag->tasks[dag->by_id[i]].id, dag->tasks[dag->by_id[i - 1]].id)) {
 			sl_strbuf_addf(r->err, "%s: task '%s' is defined twice", r->where,
 			               dag->tasks[dag->by_id[i]].id);
-			return -1;
+			goto out;
 		}
 	}
-	json_array_foreach(tasks, i, task)
-	{
-		if (read_depends_on(dag, i, task, r->err) < 0)
-			return -1;
-	}
+	for (i = 0; i < nr; i++)
+		if (read_depends_on(dag, i, deps[i], r->err) < 0)
+			goto out;
 	if (sl_dag_graph_build(dag, &cycles) < 0)
 		sl_strbuf_addf(r->err, "%s: the dependencies form a cycle", r->where);
 	else
 		rc = 0;
+out:
+	for (i = 0; i < nr; i++)
+		json_decref(deps[i]);
+	free(deps);
 	sl_dag_cycles_release(&cycles);
 	return rc;
 }
 
-int sl_dag_from_json(struct sl_dag **out, const json_t *json, struct sl_strbuf *err)
+static json_t *array_task(void *ctx, size_t i, struct sl_strbuf *err)
+{
+	(void)err;
+	return json_incref(json_array_get(ctx, i));
+}
+
+/* The loader of a DAG whose `tasks` is not a list: says so when reached. */
+static json_t *no_tasks(void *ctx, size_t i, struct sl_strbuf *err)
+{
+	(void)i;
+	sl_strbuf_addf(err, "DAG: %s 'tasks'", ctx ? "field" : "missing field");
+	if (ctx)
+		sl_strbuf_adds(err, " has the wrong type");
+	return NULL;
+}
+
+/* The DAG's own fields from `json`; its tasks from `load` (see read_tasks). */
+static int from_json(struct sl_dag **out, const json_t *json, size_t tasks_nr,
+                     json_t *(*load)(void *ctx, size_t i, struct sl_strbuf *err), void *ctx,
+                     struct sl_strbuf *err)
 {
 	struct sl_dag *dag = sl_xcalloc(1, sizeof(*dag));
 	struct reader r = {json, "DAG", err};
@@ -453,7 +486,8 @@ int sl_dag_from_json(struct sl_dag **out, const json_t *json, struct sl_strbuf *
 	    read_bool(&r, "paused", &dag->paused) < 0 || read_tags(&r, dag) < 0 ||
 	    read_string(&r, "owner", true, &dag->owner) < 0 || read_kvs(&r, "env", &dag->env) < 0 ||
 	    read_string(&r, "on_failure", true, &dag->on_failure) < 0 ||
-	    read_string(&r, "on_success", true, &dag->on_success) < 0 || read_tasks(&r, dag) < 0)
+	    read_string(&r, "on_success", true, &dag->on_success) < 0 ||
+	    read_tasks(&r, dag, tasks_nr, load, ctx) < 0)
 		goto fail;
 	dag->params = json_deep_copy(params);
 	*out = dag;
@@ -461,4 +495,20 @@ int sl_dag_from_json(struct sl_dag **out, const json_t *json, struct sl_strbuf *
 fail:
 	sl_dag_free(dag);
 	return SL_EINVAL;
+}
+
+int sl_dag_from_json(struct sl_dag **out, const json_t *json, struct sl_strbuf *err)
+{
+	const json_t *tasks = json_object_get(json, "tasks");
+
+	if (!json_is_array(tasks))
+		return from_json(out, json, 1, no_tasks, (void *)tasks, err);
+	return from_json(out, json, json_array_size(tasks), array_task, (void *)tasks, err);
+}
+
+int sl_dag_from_json_tasks(struct sl_dag **out, const json_t *json, size_t tasks_nr,
+                           json_t *(*load)(void *ctx, size_t i, struct sl_strbuf *err), void *ctx,
+                           struct sl_strbuf *err)
+{
+	return from_json(out, json, tasks_nr, load, ctx, err);
 }

@@ -57,6 +57,18 @@ void sl__defcache_release(struct defcache *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* Task i of a definition's rows: row i + 1, parsed. */
+static json_t *defload_task(void *ctx, size_t i, struct sl_strbuf *err)
+{
+	const PGresult *r = ctx;
+	json_error_t jerr;
+	json_t *task = json_loads(PQgetvalue(r, (int)i + 1, 1), 0, &jerr);
+
+	if (!task)
+		sl_strbuf_addf(err, "task %zu: %s", i + 1, jerr.text);
+	return task;
+}
+
 static int defload(struct sl_db *db, int64_t version_id, struct sl_dag **out, struct sl_strbuf *err)
 {
 	struct sl_strbuf why = SL_STRBUF_INIT;
@@ -70,15 +82,16 @@ static int defload(struct sl_db *db, int64_t version_id, struct sl_dag **out, st
 	rc = sl_db_q(db, SL_Q_ENGINE_DEFCACHE_DEFINITION, 1, params, &r, err);
 	if (rc)
 		goto fail;
-	if (PQntuples(r) != 1) {
+	if (PQntuples(r) < 1) {
 		sl_strbuf_addf(err, "DAG version %lld does not exist", (long long)version_id);
 		rc = SL_ERR;
 		goto fail;
 	}
-	def = json_loads(PQgetvalue(r, 0, 0), 0, &jerr);
+	def = json_loads(PQgetvalue(r, 0, 1), 0, &jerr);
 	if (!def)
 		sl_strbuf_adds(&why, jerr.text);
-	if (!def || sl_dag_from_json(out, def, &why) < 0) {
+	if (!def ||
+	    sl_dag_from_json_tasks(out, def, (size_t)PQntuples(r) - 1, defload_task, r, &why) < 0) {
 		sl_strbuf_addf(err, "the stored definition of DAG version %lld is unreadable: %s",
 		               (long long)version_id, why.buf);
 		rc = SL_ERR;
