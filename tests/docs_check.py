@@ -2,17 +2,18 @@
 """Checks of the Markdown documentation, for tests/cli/t0150-docs-links.sh.
 
     docs_check.py links ROOT FILE...    every relative link and #anchor resolves
-    docs_check.py script FILE OUT       the runnable blocks of FILE as a bash script
+    docs_check.py scripts DIR FILE...   the runnable blocks of each FILE as a bash script
 
 `links` prints one `file:line: message` per link that does not resolve (a
 missing file, an anchor no heading of the target makes, a path that leaves
 ROOT, a backquoted `docs/...` path that does not exist) and every docs/*.md
 that README.md does not link to; it exits 1 if it printed anything.
 
-`script` writes a bash script in which each line of a block fenced as
-```sh runnable sits on the line it has in FILE and every other line is
-blank, so that bash's $LINENO is FILE's line number; it prints how many
-runnable blocks FILE has. See docs/README.md, "Runnable examples".
+`scripts` writes, for the Nth FILE, DIR/N.sh: a bash script in which
+each line of a block fenced as ```sh runnable sits on the line it has in
+FILE and every other line is blank, so that bash's $LINENO is FILE's line
+number. It prints one line per FILE: N, how many runnable blocks FILE
+has, and FILE. See docs/README.md, "Runnable examples".
 """
 
 import os
@@ -148,7 +149,8 @@ def check_links(root, files):
 
 def write_script(src, out):
     """See the module's comment. A block's lines keep their place; the
-    indentation of its fence (inside a list item) is removed from them."""
+    indentation of its fence (inside a list item) is removed from them.
+    Returns how many runnable blocks `src` has, or -1 after saying why."""
     with open(src, encoding="utf-8") as f:
         lines = f.read().split("\n")
     script = [""] * len(lines)
@@ -168,18 +170,26 @@ def write_script(src, out):
             script[i] = line[fence[1]:] if line[: fence[1]].strip() == "" else line
     if fence is not None:
         print("%s: a code block is not closed" % src, file=sys.stderr)
-        return 1
+        return -1
     with open(out, "w", encoding="utf-8") as f:
         f.write("\n".join(script) + "\n")
-    print(blocks)
-    return 0
+    return blocks
+
+
+def write_scripts(outdir, files):
+    rc = 0
+    for n, src in enumerate(files, 1):
+        blocks = write_script(src, os.path.join(outdir, "%d.sh" % n))
+        rc |= blocks < 0
+        print(n, blocks, src)
+    return rc
 
 
 def main(argv):
     if len(argv) >= 3 and argv[1] == "links":
         return check_links(argv[2], argv[3:])
-    if len(argv) == 4 and argv[1] == "script":
-        return write_script(argv[2], argv[3])
+    if len(argv) >= 3 and argv[1] == "scripts":
+        return write_scripts(argv[2], argv[3:])
     print(__doc__, file=sys.stderr)
     return 2
 

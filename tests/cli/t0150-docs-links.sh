@@ -55,7 +55,7 @@ sed 's/^/# /' "$TMP/out"
 # developers' brief or the folder it lives in.
 if git -C "$SRC_DIR" rev-parse --git-dir >/dev/null 2>&1; then
 	git -C "$SRC_DIR" ls-files -z | (cd "$SRC_DIR" && xargs -0 grep -l -I -E 'SPEC[.]md|[.][.]/shared/') >"$TMP/outside"
-	expect_file "$TMP/outside" "" "no file of the repository refers to SPEC.md or ../shared"
+	expect_file "$TMP/outside" "" "no file of the repository names the developers' brief or its folder"
 else
 	tap_n=$((tap_n + 1))
 	echo "ok $tap_n # SKIP not a git checkout: cannot list the repository's files"
@@ -70,19 +70,12 @@ done
 
 pg_start
 page=0
-# run_page ROOT FILE: run FILE's runnable blocks (FILE is under ROOT, which
-# has dags-examples/). Sets page_n to how many blocks FILE has (0: none,
-# nothing run) and page_status to the page's exit status; what it printed
-# is in $TMP/page.out and $TMP/page.err.
+# run_page ROOT REL SCRIPT: run the runnable blocks of ROOT/REL, which
+# `docs_check.py scripts` wrote to SCRIPT. Sets page_status to
+# the page's exit status; what it printed is in $TMP/page.out and
+# $TMP/page.err. Each page gets its own database and scratch directory.
 run_page() {
-	rel=${2#"$1"/}
-	page_status=0
-	page_n=$(python3 "$CHECK" script "$2" "$TMP/page.sh") || {
-		page_status=1 page_n=1
-		echo "$rel: its code blocks cannot be read" >"$TMP/page.err"
-		return
-	}
-	[ "$page_n" -gt 0 ] || return 0
+	rel=$2
 	page=$((page + 1))
 	pg_newdb "docs_$page"
 	work="$TMP/work$page"
@@ -96,8 +89,8 @@ run_page() {
 	}
 	# Line 1 of a page is its title, never code: the prelude goes there so
 	# that every other line keeps its number.
-	sed -i "1s|.*|set -eE -o pipefail; trap 'echo \"$rel:\$LINENO: command failed with exit status \$?\" >\&2' ERR|" "$TMP/page.sh"
-	(cd "$work" && PATH="$TMP/bin:$PATH" HOME="$work" bash --noprofile --norc "$TMP/page.sh") \
+	sed -i "1s|.*|set -eE -o pipefail; trap 'echo \"$rel:\$LINENO: command failed with exit status \$?\" >\&2' ERR|" "$3"
+	(cd "$work" && PATH="$TMP/bin:$PATH" HOME="$work" bash --noprofile --norc "$3") \
 		>"$TMP/page.out" 2>"$TMP/page.err" </dev/null
 	page_status=$?
 	if [ $page_status -ne 0 ] && ! grep -q ": command failed" "$TMP/page.err"; then
@@ -124,8 +117,11 @@ sluice version
 ```
 EOF
 cp -R "$SRC_DIR/dags-examples" "$TMP/bad/"
-run_page "$TMP/bad" "$TMP/bad/docs/run.md"
-if [ "$page_n" -eq 2 ] && [ "$page_status" -ne 0 ] &&
+mkdir "$TMP/bad-scripts"
+python3 "$CHECK" scripts "$TMP/bad-scripts" "$TMP/bad/docs/run.md" >"$TMP/bad-list"
+expect_file "$TMP/bad-list" "1 2 $TMP/bad/docs/run.md" "the runnable blocks are found, the others left"
+run_page "$TMP/bad" docs/run.md "$TMP/bad-scripts/1.sh"
+if [ "$page_status" -ne 0 ] &&
 	grep -q '^docs/run.md:13: command failed with exit status 1$' "$TMP/page.err" &&
 	! grep -q 'sluice [0-9]' "$TMP/page.out"; then
 	ok 0 "a failing runnable command fails its page, named by file:line, and stops it"
@@ -134,14 +130,17 @@ else
 	sed 's/^/#   /' "$TMP/page.out" "$TMP/page.err"
 fi
 
+mkdir "$TMP/scripts"
+(cd "$SRC_DIR" && python3 "$CHECK" scripts "$TMP/scripts" README.md docs/*.md) >"$TMP/list"
+ok $? "the code blocks of README.md and docs/*.md can be read"
 pages=0
-for f in "$SRC_DIR/README.md" "$SRC_DIR"/docs/*.md; do
-	run_page "$SRC_DIR" "$f"
-	[ "$page_n" -gt 0 ] || continue
+while read -r n blocks rel <&3; do
+	[ "$blocks" -gt 0 ] || continue
 	pages=$((pages + 1))
-	ok $page_status "${f#"$SRC_DIR"/}: its $page_n runnable block(s) run"
+	run_page "$SRC_DIR" "$rel" "$TMP/scripts/$n.sh"
+	ok $page_status "$rel: its $blocks runnable block(s) run"
 	[ $page_status -eq 0 ] || sed 's/^/#   /' "$TMP/page.out" "$TMP/page.err" | tail -n 40
-done
+done 3<"$TMP/list"
 [ "$pages" -ge 4 ]
 ok $? "runnable blocks on at least four pages (found $pages)"
 
