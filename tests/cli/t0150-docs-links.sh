@@ -51,6 +51,13 @@ run python3 "$CHECK" links "$SRC_DIR" "$SRC_DIR/README.md" "$SRC_DIR"/docs/*.md
 expect_status 0 "every link and anchor of README.md and docs/*.md resolves"
 sed 's/^/# /' "$TMP/out"
 
+# Every page is installed with the man pages that point to it.
+missing=
+for f in "$SRC_DIR"/docs/*.md; do
+	grep -q "'$(basename "$f")'" "$SRC_DIR/man/meson.build" || missing="$missing $(basename "$f")"
+done
+expect_str "${missing# }" "" "man/meson.build installs every docs/*.md"
+
 # Nothing points outside the repository: its files never name the
 # developers' brief or the folder it lives in.
 if git -C "$SRC_DIR" rev-parse --git-dir >/dev/null 2>&1; then
