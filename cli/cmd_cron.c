@@ -34,7 +34,9 @@ const struct cli_command cli_cmd_cron = {
             "  --count N    how many fire times (1-10000, default 5)\n"
             "  --from ISO   start after this time (default now); without an offset it is\n"
             "               read in --tz\n"
-            "  --tz ZONE    IANA time zone (default UTC)\n",
+            "  --tz ZONE    IANA time zone (default UTC)\n\n"
+            "Exit status: 0 ok; 1 the expression is invalid or never fires; 2 usage\n"
+            "error (unknown time zone, bad --count or --from).\n",
     .options = cron_options,
     .run = run_cron,
 };
