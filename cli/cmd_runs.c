@@ -274,7 +274,7 @@ static int on_list_option(struct cli *cli, int opt, const char *arg, void *ctx)
 	return CLI_EXIT_USAGE;
 }
 
-static void list_print(const struct sl_rows *r)
+static void list_print(const struct sl_rows *r, bool colour)
 {
 	struct cli_table t = CLI_TABLE_INIT;
 	struct sl_strbuf sb = SL_STRBUF_INIT;
@@ -284,7 +284,10 @@ static void list_print(const struct sl_rows *r)
 	cli_table_align_right(&t, 6);
 	for (int i = 0; i < sl_rows_nr(r); i++) {
 		for (int col = 0; col < 4; col++)
-			cli_table_add(&t, sl_rows_value(r, i, col));
+			if (col == 2) /* STATE */
+				cli_colour_cell(&t, colour, sl_rows_value(r, i, col));
+			else
+				cli_table_add(&t, sl_rows_value(r, i, col));
 		runs_time_cell(&t, r, i, 4);
 		runs_time_cell(&t, r, i, 5);
 		runs_duration_cell(&t, r, i, 5, 6, 7);
@@ -331,7 +334,7 @@ static int run_runs_list(struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		rc = cli_print_json(sl_runs_list_json(r, sl_rows_nr(r)));
 	else
-		list_print(r);
+		list_print(r, cli_colour_on(cli, stdout));
 out:
 	sl_rows_free(r);
 	sl_db_free(db);
@@ -390,8 +393,8 @@ static int run_runs_show(struct cli *cli, int argc, char **argv)
 		rc = sl_view_run_callbacks(db, args.v[0], run_id, &cb, &err);
 	if (rc)
 		goto fail;
-	runs_show_print(args.v[0], run_id, r, tries);
-	runs_callbacks_print(cb);
+	runs_show_print(args.v[0], run_id, r, tries, cli_colour_on(cli, stdout));
+	runs_callbacks_print(cb, cli_colour_on(cli, stdout));
 	goto out;
 fail:
 	rc = runs_fail(&err, rc);

@@ -39,13 +39,13 @@ int runs_bad_state(const struct cli_command *cmd, const char *state);
 int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, const char *run_id);
 
 /* The run's callbacks as a "callbacks:" table after the task table; nothing when there are none. */
-void runs_callbacks_print(const struct sl_rows *cb);
+void runs_callbacks_print(const struct sl_rows *cb, bool colour);
 
 /*
  * The `runs show` table. `tries` is the run's sl_view_run_tries, or NULL
- * when they were not read.
+ * when they were not read; states are coloured when `colour`.
  */
 void runs_show_print(const char *dag_id, const char *run_id, const struct sl_rows *r,
-                     const struct sl_rows *tries);
+                     const struct sl_rows *tries, bool colour);
 
 #endif
