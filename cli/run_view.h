@@ -38,6 +38,18 @@ int runs_bad_state(const struct cli_command *cmd, const char *state);
  */
 int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, const char *run_id);
 
+/*
+ * backfill --wait (cli/run_wait.c): follow the `nr` runs `run_ids` of
+ * `dag_id` until every one has ended, printing each as it ends and, on a
+ * terminal, a progress line; then "backfill of DAG 'D': N/N runs done, F
+ * failed". With --json nothing is printed. `*final` receives the last
+ * sl_view_run_states rows (freed by the caller; NULL on error). Returns 0
+ * when every run succeeded, 1 when one did not, 4 when the database stayed
+ * unreachable.
+ */
+int runs_wait_all(struct cli *cli, struct sl_db *db, const char *dag_id, const char *const *run_ids,
+                  size_t nr, struct sl_rows **final);
+
 /* The run's callbacks as a "callbacks:" table after the task table; nothing when there are none. */
 void runs_callbacks_print(const struct sl_rows *cb, bool colour);
 
