@@ -82,7 +82,7 @@ on_pty "$TMP/p1.raw" "$SLUICE trigger prog --run-id p1 --wait"
 expect_str "$status" 1 "trigger --wait on a terminal: exit 1 for a failed run"
 grep -q "$(printf '\r')run p1: [0-9]/3 done, [0-9] failed, [0-9] running$(printf '\033')\[K" \
 	"$TMP/p1.raw"
-ok $? "the progress line is drawn with \\r and cleared to the end of the line"
+ok $? "the progress line is drawn after a carriage return and cleared to the end of the line"
 screen "$TMP/p1.raw" "$TMP/p1.screen"
 tail -n 2 "$TMP/p1.screen" >"$TMP/p1.tail"
 expect_file "$TMP/p1.tail" "run p1: 3/3 done, 1 failed, 0 running
@@ -109,9 +109,9 @@ expect_grep "$TMP/p2.raw" "^run p2 failed" "and the events still print whole"
 run "$SLUICE" trigger prog --run-id p3 --wait
 expect_status 1 "trigger --wait through a pipe: exit 1 for a failed run"
 if grep -q "$(printf '[\r\033]')" "$TMP/out"; then
-	ok 1 "through a pipe: no \\r, no escape"
+	ok 1 "through a pipe: no carriage return, no escape"
 else
-	ok 0 "through a pipe: no \\r, no escape"
+	ok 0 "through a pipe: no carriage return, no escape"
 fi
 head -n 1 "$TMP/out" >"$TMP/p3.head"
 expect_file "$TMP/p3.head" "p3" "the run id first"
@@ -159,9 +159,9 @@ backfill__2026-01-03T00:00:00+00:00  success" "one line per run as it ends, abov
 run "$SLUICE" backfill daily --from 2026-01-01 --to 2026-01-03 --wait
 expect_status 1 "backfill --wait through a pipe over ended runs: exit 1 (one failed)"
 if grep -q "$(printf '[\r\033]')" "$TMP/out"; then
-	ok 1 "through a pipe: no \\r, no escape"
+	ok 1 "through a pipe: no carriage return, no escape"
 else
-	ok 0 "through a pipe: no \\r, no escape"
+	ok 0 "through a pipe: no carriage return, no escape"
 fi
 expect_grep "$TMP/out" "^backfill of DAG 'daily': 3 intervals, 0 runs created, 3 skipped" \
 	"the summary first"
