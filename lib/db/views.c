@@ -201,8 +201,8 @@ int sl_view_run_tries(struct sl_db *db, const char *dag_id, const char *run_id,
 	return view(db, SL_Q_RUNS_TRIES, 2, params, out, err);
 }
 
-int sl_view_run_states(struct sl_db *db, const char *dag_id, const char *const *run_ids,
-                       size_t nr, struct sl_rows **out, struct sl_strbuf *err)
+int sl_view_run_states(struct sl_db *db, const char *dag_id, const char *const *run_ids, size_t nr,
+                       struct sl_rows **out, struct sl_strbuf *err)
 {
 	struct sl_strbuf ids = SL_STRBUF_INIT;
 	const char *params[2] = {dag_id, NULL};
