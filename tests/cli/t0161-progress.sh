@@ -77,6 +77,24 @@ ends_clean() {
 
 TIME='[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9:]*Z'
 
+# only_events FILE DESCRIPTION: every line of FILE is an event line of
+# trigger --wait: "<time>  <task>  <state>[  (try n/max)]".
+only_events() {
+	if grep -v -e "^$TIME  [a-z]*  [a-z_]*\$" \
+		-e "^$TIME  [a-z]*  [a-z_]*  (try [0-9]*/[0-9]*)\$" "$1" >"$TMP/bad"; then
+		ok 1 "$2"
+		sed 's/^/#   /' "$TMP/bad" | cat -v
+	else
+		ok 0 "$2"
+	fi
+}
+
+# plain FILE: no carriage return and no escape in FILE.
+plain() {
+	! grep -q "$(printf '[\r\033]')" "$1"
+	ok $? "through a pipe: no carriage return, no escape"
+}
+
 # --- trigger --wait ----------------------------------------------------------
 on_pty "$TMP/p1.raw" "$SLUICE trigger prog --run-id p1 --wait"
 expect_str "$status" 1 "trigger --wait on a terminal: exit 1 for a failed run"
@@ -92,13 +110,7 @@ ok $? "and a final newline"
 head -n 1 "$TMP/p1.screen" >"$TMP/p1.head"
 expect_file "$TMP/p1.head" "p1" "the run id comes first"
 sed '1d;$d' "$TMP/p1.screen" | sed '$d' >"$TMP/p1.events"
-if grep -v -e "^$TIME  [a-z]*  [a-z_]*\$" -e "^$TIME  [a-z]*  [a-z_]*  (try [0-9]*/[0-9]*)\$" \
-	"$TMP/p1.events" >"$TMP/p1.bad"; then
-	ok 1 "on screen, each event line is whole, above the progress line"
-	sed 's/^/#   /' "$TMP/p1.bad" | cat -v
-else
-	ok 0 "on screen, each event line is whole, above the progress line"
-fi
+only_events "$TMP/p1.events" "on screen, each event line is whole, above the progress line"
 expect_grep "$TMP/p1.events" "  broken  failed  (try 1/1)\$" "the failed task's line is among them"
 expect_grep "$TMP/p1.events" "  slow  success  (try 1/1)\$" "and the slow one's"
 
@@ -108,23 +120,13 @@ expect_grep "$TMP/p2.raw" "^run p2 failed" "and the events still print whole"
 
 run "$SLUICE" trigger prog --run-id p3 --wait
 expect_status 1 "trigger --wait through a pipe: exit 1 for a failed run"
-if grep -q "$(printf '[\r\033]')" "$TMP/out"; then
-	ok 1 "through a pipe: no carriage return, no escape"
-else
-	ok 0 "through a pipe: no carriage return, no escape"
-fi
+plain "$TMP/out"
 head -n 1 "$TMP/out" >"$TMP/p3.head"
 expect_file "$TMP/p3.head" "p3" "the run id first"
 tail -n 1 "$TMP/out" >"$TMP/p3.tail"
 expect_file "$TMP/p3.tail" "run p3 failed" "the run's end last"
 sed '1d;$d' "$TMP/out" >"$TMP/p3.events"
-if grep -v -e "^$TIME  [a-z]*  [a-z_]*\$" -e "^$TIME  [a-z]*  [a-z_]*  (try [0-9]*/[0-9]*)\$" \
-	"$TMP/p3.events" >"$TMP/p3.bad"; then
-	ok 1 "and between them only the event lines of before"
-	sed 's/^/#   /' "$TMP/p3.bad" | cat -v
-else
-	ok 0 "and between them only the event lines of before"
-fi
+only_events "$TMP/p3.events" "and between them only the event lines of before"
 ! grep -q "done, " "$TMP/out"
 ok $? "no progress line"
 
@@ -158,11 +160,7 @@ backfill__2026-01-03T00:00:00+00:00  success" "one line per run as it ends, abov
 # The same range again: the runs exist and have ended; --reset runs them again.
 run "$SLUICE" backfill daily --from 2026-01-01 --to 2026-01-03 --wait
 expect_status 1 "backfill --wait through a pipe over ended runs: exit 1 (one failed)"
-if grep -q "$(printf '[\r\033]')" "$TMP/out"; then
-	ok 1 "through a pipe: no carriage return, no escape"
-else
-	ok 0 "through a pipe: no carriage return, no escape"
-fi
+plain "$TMP/out"
 expect_grep "$TMP/out" "^backfill of DAG 'daily': 3 intervals, 0 runs created, 3 skipped" \
 	"the summary first"
 expect_grep "$TMP/out" "^$TIME  backfill__2026-01-02T00:00:00+00:00  failed\$" "a line per run"
