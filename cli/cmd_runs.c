@@ -605,26 +605,9 @@ static const char *interval_run(const struct intervals *iv, size_t i)
 	return iv->found && iv->found[i] ? iv->found[i] : iv->items[i].run_id;
 }
 
-/*
- * The final state of run `id` in the runs_states rows `final`. Both go by
- * logical date, so row i is nearly always the one.
- */
-static const char *final_state(const struct sl_rows *final, size_t i, const char *id)
-{
-	int nr = sl_rows_nr(final);
-
-	for (int k = 0; k < nr; k++) {
-		int row = (int)((i + (size_t)k) % (size_t)nr);
-
-		if (!strcmp(sl_rows_value(final, row, 0), id))
-			return sl_rows_value(final, row, 1);
-	}
-	return NULL;
-}
-
-/* `final`: with --wait, the runs' final states, each run's "state". */
+/* `states`: with --wait, each interval's run's final state (its "state"). */
 static json_t *backfill_json(const char *dag_id, const struct intervals *iv,
-                             const struct create_tx *tx, const struct sl_rows *final)
+                             const struct create_tx *tx, char *const *states)
 {
 	json_t *runs = json_array();
 
@@ -639,8 +622,9 @@ static json_t *backfill_json(const char *dag_id, const struct intervals *iv,
 		                        s.buf, "data_interval_end", e.buf, "created", created,
 		                        "status", created ? "created" : "existed");
 
-		if (final)
-			json_object_set_new(run, "state", json_string(final_state(final, i, id)));
+		if (states)
+			json_object_set_new(run, "state",
+			                    states[i] ? json_string(states[i]) : json_null());
 		json_array_append_new(runs, run);
 		sl_strbuf_release(&s);
 		sl_strbuf_release(&e);
@@ -696,7 +680,8 @@ static int backfill_wait(struct cli *cli, struct sl_db *db, const struct backfil
                          const struct create_tx *tx)
 {
 	const char **ids = sl_xcalloc(iv->nr ? iv->nr : 1, sizeof(*ids));
-	struct sl_rows *final = NULL;
+	char **states = sl_xcalloc(iv->nr ? iv->nr : 1, sizeof(*states));
+	bool all_ended;
 	int rc;
 
 	for (size_t i = 0; i < iv->nr; i++)
@@ -705,14 +690,17 @@ static int backfill_wait(struct cli *cli, struct sl_db *db, const struct backfil
 		backfill_print(o, pin, iv, tx);
 		fflush(stdout);
 	}
-	rc = runs_wait_all(cli, db, pin->dag_id, ids, iv->nr, &final);
-	if (cli->json && final) {
-		int print_rc = cli_print_json(backfill_json(pin->dag_id, iv, tx, final));
+	rc = runs_wait_all(cli, db, pin->dag_id, ids, iv->nr, states, &all_ended);
+	/* After an error (PostgreSQL gone) the states are not final: no object. */
+	if (cli->json && all_ended) {
+		int print_rc = cli_print_json(backfill_json(pin->dag_id, iv, tx, states));
 
 		if (print_rc)
 			rc = print_rc;
 	}
-	sl_rows_free(final);
+	for (size_t i = 0; i < iv->nr; i++)
+		free(states[i]);
+	free(states);
 	free(ids);
 	return rc;
 }

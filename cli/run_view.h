@@ -42,13 +42,15 @@ int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, const char 
  * backfill --wait (cli/run_wait.c): follow the `nr` runs `run_ids` of
  * `dag_id` until every one has ended, printing each as it ends and, on a
  * terminal, a progress line; then "backfill of DAG 'D': N/N runs done, F
- * failed". With --json nothing is printed. `*final` receives the last
- * sl_view_run_states rows (freed by the caller; NULL on error). Returns 0
- * when every run succeeded, 1 when one did not, 4 when the database stayed
- * unreachable.
+ * failed". With --json nothing is printed. `states` (`nr` entries, NULL on
+ * entry) receives each run's final state as it ends (strings the caller
+ * frees; NULL for a run that was deleted meanwhile). `*all_ended` says
+ * whether the wait saw every run end. Returns 0 when every run succeeded,
+ * 1 when one did not, else the exit code of the error that stopped the
+ * wait (4 when the database stayed unreachable).
  */
 int runs_wait_all(struct cli *cli, struct sl_db *db, const char *dag_id, const char *const *run_ids,
-                  size_t nr, struct sl_rows **final);
+                  size_t nr, char **states, bool *all_ended);
 
 /* The run's callbacks as a "callbacks:" table after the task table; nothing when there are none. */
 void runs_callbacks_print(const struct sl_rows *cb, bool colour);

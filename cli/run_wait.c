@@ -361,12 +361,13 @@ out:
 }
 
 /*
- * One poll of backfill --wait: count, and print (unless --json) each run
- * that has ended since the last (`ended[i]` for run_ids[i]). A run of the
- * list with no row (deleted meanwhile) counts as ended and failed.
+ * One poll of backfill --wait: count, keep the final state of each run
+ * that has ended since the last in `states` (of run_ids[i]), and print
+ * it unless --json. A run of the list with no row (deleted meanwhile)
+ * counts as ended and failed.
  */
 static void print_ended(struct wait_out *o, bool print, const struct sl_rows *r,
-                        const char *const *run_ids, size_t nr, bool *ended, size_t *done,
+                        const char *const *run_ids, size_t nr, char **states, size_t *done,
                         size_t *failed, size_t *running)
 {
 	struct sl_strbuf name = SL_STRBUF_INIT;
@@ -384,9 +385,11 @@ static void print_ended(struct wait_out *o, bool print, const struct sl_rows *r,
 			continue;
 		++*done;
 		*failed += strcmp(state, "success") != 0;
-		if (ended[k] || !print)
+		if (states[k])
 			continue;
-		ended[k] = true;
+		states[k] = sl_xstrdup(state);
+		if (!print)
+			continue;
 		wait_line_start(o);
 		sl_strbuf_reset(&name);
 		cli_colour_state(&name, o->colour, state);
@@ -399,17 +402,16 @@ static void print_ended(struct wait_out *o, bool print, const struct sl_rows *r,
 }
 
 int runs_wait_all(struct cli *cli, struct sl_db *db, const char *dag_id, const char *const *run_ids,
-                  size_t nr, struct sl_rows **final)
+                  size_t nr, char **states, bool *all_ended)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT, line = SL_STRBUF_INIT;
 	struct wait_out o = {.colour = cli_colour_on(cli, stdout)};
-	bool *ended = sl_xcalloc(nr ? nr : 1, sizeof(*ended));
 	size_t done = 0, failed = 0, running = 0;
 	struct sl_rows *r = NULL;
 	struct wait_conn wc;
 	int rc;
 
-	*final = NULL;
+	*all_ended = false;
 	cli_progress_init(&o.progress, cli);
 	rc = wait_conn_start(&wc, db, &err);
 	for (;;) {
@@ -421,7 +423,7 @@ int runs_wait_all(struct cli *cli, struct sl_db *db, const char *dag_id, const c
 			continue;
 		if (rc)
 			break;
-		print_ended(&o, !cli->json, r, run_ids, nr, ended, &done, &failed, &running);
+		print_ended(&o, !cli->json, r, run_ids, nr, states, &done, &failed, &running);
 		sl_strbuf_reset(&line);
 		sl_strbuf_addf(&line, "backfill of DAG '%s': %zu/%zu runs done, %zu failed", dag_id,
 		               done, nr, failed);
@@ -430,8 +432,7 @@ int runs_wait_all(struct cli *cli, struct sl_db *db, const char *dag_id, const c
 			cli_progress_clear(&o.progress);
 			if (!cli->json)
 				printf("%s\n", line.buf);
-			*final = r;
-			r = NULL;
+			*all_ended = true;
 			rc = failed ? CLI_EXIT_FAILED : CLI_EXIT_OK;
 			goto out;
 		}
@@ -444,7 +445,6 @@ int runs_wait_all(struct cli *cli, struct sl_db *db, const char *dag_id, const c
 	cli_progress_end(&o.progress);
 	rc = runs_fail(&err, rc);
 out:
-	free(ended);
 	sl_rows_free(r);
 	sl_strbuf_release(&line);
 	sl_strbuf_release(&err);
