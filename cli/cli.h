@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "colour.h"
+
 /* Exit codes (docs/cli.md). */
 enum {
 	CLI_EXIT_OK = 0,
@@ -22,6 +24,7 @@ enum {
 struct cli {
 	const char *config;
 	bool json;
+	enum cli_colour_mode colour; /* --color (cli/colour.h) */
 };
 
 /*

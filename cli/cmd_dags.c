@@ -364,7 +364,7 @@ static void next_cell(struct sl_strbuf *sb, const struct sl_interval *iv,
 }
 
 static void list_row_cells(struct cli_table *t, const struct sl_rows *res, int row,
-                           const struct sl_schedule *s, bool readable)
+                           const struct sl_schedule *s, bool readable, bool colour)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
 	struct sl_interval iv;
@@ -375,7 +375,7 @@ static void list_row_cells(struct cli_table *t, const struct sl_rows *res, int r
 	                 : expr                                           ? expr
 	                                                                  : "none");
 	cli_table_add(t, sl_rows_bool(res, row, SL_DAGS_COL_PAUSED) ? "yes" : "no");
-	cli_table_add(t, sl_rows_str(res, row, SL_DAGS_COL_LAST_STATE));
+	cli_colour_cell(t, colour, sl_rows_str(res, row, SL_DAGS_COL_LAST_STATE));
 	if (!readable)
 		sl_strbuf_adds(&sb, "?");
 	else if (sl_dags_next_run(res, row, s, &iv))
@@ -427,7 +427,7 @@ static int run_dags_list(struct cli *cli, int argc, char **argv)
 		if (cli->json)
 			json_array_append_new(list, sl_dags_row_json(res, row, &s, readable));
 		else
-			list_row_cells(&table, res, row, &s, readable);
+			list_row_cells(&table, res, row, &s, readable, cli_colour_on(cli, stdout));
 		sl_schedule_release(&s);
 	}
 	rc = cli_print_list(cli, &table, list);

@@ -274,7 +274,7 @@ static int on_list_option(struct cli *cli, int opt, const char *arg, void *ctx)
 	return CLI_EXIT_USAGE;
 }
 
-static void list_print(const struct sl_rows *r)
+static void list_print(const struct sl_rows *r, bool colour)
 {
 	struct cli_table t = CLI_TABLE_INIT;
 	struct sl_strbuf sb = SL_STRBUF_INIT;
@@ -284,7 +284,10 @@ static void list_print(const struct sl_rows *r)
 	cli_table_align_right(&t, 6);
 	for (int i = 0; i < sl_rows_nr(r); i++) {
 		for (int col = 0; col < 4; col++)
-			cli_table_add(&t, sl_rows_value(r, i, col));
+			if (col == 2) /* STATE */
+				cli_colour_cell(&t, colour, sl_rows_value(r, i, col));
+			else
+				cli_table_add(&t, sl_rows_value(r, i, col));
 		runs_time_cell(&t, r, i, 4);
 		runs_time_cell(&t, r, i, 5);
 		runs_duration_cell(&t, r, i, 5, 6, 7);
@@ -331,7 +334,7 @@ static int run_runs_list(struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		rc = cli_print_json(sl_runs_list_json(r, sl_rows_nr(r)));
 	else
-		list_print(r);
+		list_print(r, cli_colour_on(cli, stdout));
 out:
 	sl_rows_free(r);
 	sl_db_free(db);
@@ -390,8 +393,8 @@ static int run_runs_show(struct cli *cli, int argc, char **argv)
 		rc = sl_view_run_callbacks(db, args.v[0], run_id, &cb, &err);
 	if (rc)
 		goto fail;
-	runs_show_print(args.v[0], run_id, r, tries);
-	runs_callbacks_print(cb);
+	runs_show_print(args.v[0], run_id, r, tries, cli_colour_on(cli, stdout));
+	runs_callbacks_print(cb, cli_colour_on(cli, stdout));
 	goto out;
 fail:
 	rc = runs_fail(&err, rc);
@@ -460,16 +463,20 @@ out:
 /* ---- backfill ----------------------------------------------------------- */
 
 static const struct option backfill_options[] = {
-    {"from", required_argument, NULL, OPT_FROM}, {"to", required_argument, NULL, OPT_TO},
-    {"reset", no_argument, NULL, OPT_RESET},     {"unpause", no_argument, NULL, OPT_UNPAUSE},
-    {"latest", no_argument, NULL, OPT_LATEST},   {NULL, 0, NULL, 0},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"to", required_argument, NULL, OPT_TO},
+    {"reset", no_argument, NULL, OPT_RESET},
+    {"unpause", no_argument, NULL, OPT_UNPAUSE},
+    {"latest", no_argument, NULL, OPT_LATEST},
+    {"wait", no_argument, NULL, OPT_WAIT},
+    {NULL, 0, NULL, 0},
 };
 
 #define BACKFILL_MAX 10000
 
 const struct cli_command cli_cmd_backfill = {
     .path = "backfill",
-    .usage = "DAG --from ISO --to ISO [--reset [--latest]] [--unpause]",
+    .usage = "DAG --from ISO --to ISO [--reset [--latest]] [--unpause] [--wait]",
     .summary = "Create one run per schedule interval whose logical date is in a range.",
     .help = "A run covers the interval [logical date, next fire time) of the DAG's cron\n"
             "schedule, in its time zone (Airflow 2's convention). Runs are of type\n"
@@ -489,18 +496,21 @@ const struct cli_command cli_cmd_backfill = {
             "  --latest     with --reset: first move those runs to the DAG's current\n"
             "               version and commit (as tasks clear --latest does); refused\n"
             "               when the DAG's file does not load at the current commit\n"
-            "  --unpause    unpause a paused DAG so that the runs start\n\n"
+            "  --unpause    unpause a paused DAG so that the runs start\n"
+            "  --wait       follow the runs of the range until every one has ended,\n"
+            "               printing each as it ends (with a progress line on a\n"
+            "               terminal); exit 0 only when all succeeded\n\n"
             "Exit status: 0 ok; 1 the DAG has no cron schedule, cannot run, is paused\n"
-            "(without --unpause), or --latest and its current file is a load error; 2\n"
-            "usage error (more than 10000 intervals, --latest without --reset); 3 unknown\n"
-            "DAG; 4 cannot reach PostgreSQL.\n",
+            "(without --unpause), --latest and its current file is a load error, or\n"
+            "(--wait) a run did not succeed; 2 usage error (more than 10000 intervals,\n"
+            "--latest without --reset); 3 unknown DAG; 4 cannot reach PostgreSQL.\n",
     .options = backfill_options,
     .run = run_backfill,
 };
 
 struct backfill_opts {
 	const char *from, *to;
-	bool reset, unpause, latest;
+	bool reset, unpause, latest, wait;
 };
 
 static int on_backfill_option(struct cli *cli, int opt, const char *arg, void *ctx)
@@ -523,6 +533,9 @@ static int on_backfill_option(struct cli *cli, int opt, const char *arg, void *c
 		return 0;
 	case OPT_LATEST:
 		o->latest = true;
+		return 0;
+	case OPT_WAIT:
+		o->wait = true;
 		return 0;
 	}
 	return CLI_EXIT_USAGE;
@@ -586,8 +599,15 @@ static int backfill_intervals(const struct sl_dag *dag, const struct sl_tz *tz, 
 	return 0;
 }
 
+/* The run that stands for interval i: the one created, or the one that existed. */
+static const char *interval_run(const struct intervals *iv, size_t i)
+{
+	return iv->found && iv->found[i] ? iv->found[i] : iv->items[i].run_id;
+}
+
+/* `states`: with --wait, each interval's run's final state (its "state"). */
 static json_t *backfill_json(const char *dag_id, const struct intervals *iv,
-                             const struct create_tx *tx)
+                             const struct create_tx *tx, char *const *states)
 {
 	json_t *runs = json_array();
 
@@ -596,13 +616,16 @@ static json_t *backfill_json(const char *dag_id, const struct intervals *iv,
 
 		sl_run_time_format(&s, iv->items[i].logical_date);
 		sl_run_time_format(&e, iv->items[i].interval_end);
-		const char *id = iv->found && iv->found[i] ? iv->found[i] : iv->items[i].run_id;
+		const char *id = interval_run(iv, i);
 		bool created = iv->items[i].run_pk != 0;
+		json_t *run = json_pack("{s:s, s:s, s:s, s:b, s:s}", "run_id", id, "logical_date",
+		                        s.buf, "data_interval_end", e.buf, "created", created,
+		                        "status", created ? "created" : "existed");
 
-		json_array_append_new(runs, json_pack("{s:s, s:s, s:s, s:b, s:s}", "run_id", id,
-		                                      "logical_date", s.buf, "data_interval_end",
-		                                      e.buf, "created", created, "status",
-		                                      created ? "created" : "existed"));
+		if (states)
+			json_object_set_new(run, "state",
+			                    states[i] ? json_string(states[i]) : json_null());
+		json_array_append_new(runs, run);
 		sl_strbuf_release(&s);
 		sl_strbuf_release(&e);
 	}
@@ -631,9 +654,60 @@ static int backfill_parse_time(const char *flag, const char *value, const struct
 	return rc;
 }
 
+/* The one-line summary of what backfill did. */
+static void backfill_print(const struct backfill_opts *o, const struct sl_run_pin *pin,
+                           const struct intervals *iv, const struct create_tx *tx)
+{
+	printf("backfill of DAG '%s': %zu interval%s, %zu run%s created, %zu skipped (a run "
+	       "exists)",
+	       pin->dag_id, iv->nr, iv->nr == 1 ? "" : "s", tx->created,
+	       tx->created == 1 ? "" : "s", iv->nr - tx->created);
+	if (o->reset)
+		printf(", %zu reset (%zu task%s cleared)", tx->runs_reset, tx->tasks_reset,
+		       tx->tasks_reset == 1 ? "" : "s");
+	if (o->latest)
+		printf(", on commit %.12s", pin->commit);
+	printf("\n");
+}
+
+/*
+ * --wait: the summary (unless --json), then follow every run of the range,
+ * created or existing, until all have ended; with --json the summary
+ * object comes last, each run with its final "state".
+ */
+static int backfill_wait(struct cli *cli, struct sl_db *db, const struct backfill_opts *o,
+                         const struct sl_run_pin *pin, const struct intervals *iv,
+                         const struct create_tx *tx)
+{
+	const char **ids = sl_xcalloc(iv->nr ? iv->nr : 1, sizeof(*ids));
+	char **states = sl_xcalloc(iv->nr ? iv->nr : 1, sizeof(*states));
+	bool all_ended;
+	int rc;
+
+	for (size_t i = 0; i < iv->nr; i++)
+		ids[i] = interval_run(iv, i);
+	if (!cli->json) {
+		backfill_print(o, pin, iv, tx);
+		fflush(stdout);
+	}
+	rc = runs_wait_all(cli, db, pin->dag_id, ids, iv->nr, states, &all_ended);
+	/* After an error (PostgreSQL gone) the states are not final: no object. */
+	if (cli->json && all_ended) {
+		int print_rc = cli_print_json(backfill_json(pin->dag_id, iv, tx, states));
+
+		if (print_rc)
+			rc = print_rc;
+	}
+	for (size_t i = 0; i < iv->nr; i++)
+		free(states[i]);
+	free(states);
+	free(ids);
+	return rc;
+}
+
 static int run_backfill(struct cli *cli, int argc, char **argv)
 {
-	struct backfill_opts o = {NULL, NULL, false, false, false};
+	struct backfill_opts o = {NULL, NULL, false, false, false, false};
 	struct sl_strbuf err = SL_STRBUF_INIT, actor = SL_STRBUF_INIT;
 	struct sl_run_pin pin = SL_RUN_PIN_INIT;
 	struct intervals iv = {NULL, 0, 0, NULL, NULL};
@@ -717,20 +791,15 @@ static int run_backfill(struct cli *cli, int argc, char **argv)
 	}
 	if (tx.unpause)
 		fprintf(stderr, "sluice: unpaused DAG '%s'\n", pin.dag_id);
-	if (cli->json) {
-		rc = cli_print_json(backfill_json(pin.dag_id, &iv, &tx));
+	if (o.wait) {
+		rc = backfill_wait(cli, db, &o, &pin, &iv, &tx);
 		goto out;
 	}
-	printf("backfill of DAG '%s': %zu interval%s, %zu run%s created, %zu skipped (a run "
-	       "exists)",
-	       pin.dag_id, iv.nr, iv.nr == 1 ? "" : "s", tx.created, tx.created == 1 ? "" : "s",
-	       iv.nr - tx.created);
-	if (o.reset)
-		printf(", %zu reset (%zu task%s cleared)", tx.runs_reset, tx.tasks_reset,
-		       tx.tasks_reset == 1 ? "" : "s");
-	if (o.latest)
-		printf(", on commit %.12s", pin.commit);
-	printf("\n");
+	if (cli->json) {
+		rc = cli_print_json(backfill_json(pin.dag_id, &iv, &tx, NULL));
+		goto out;
+	}
+	backfill_print(&o, &pin, &iv, &tx);
 	goto out;
 fail:
 	rc = runs_fail(&err, rc);

@@ -83,7 +83,7 @@ static int status_start(struct cli *cli, const struct cli_command *cmd, int argc
 	return rc;
 }
 
-static void worker_cells(struct cli_table *t, const struct sl_rows *res, int row)
+static void worker_cells(struct cli_table *t, const struct sl_rows *res, int row, bool colour)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
 
@@ -92,7 +92,7 @@ static void worker_cells(struct cli_table *t, const struct sl_rows *res, int row
 	cli_table_add(t, sl_rows_str(res, row, SL_WORKER_QUEUES));
 	cli_table_add(t, sl_rows_str(res, row, SL_WORKER_SLOTS));
 	cli_table_add(t, sl_rows_str(res, row, SL_WORKER_RUNNING));
-	sl_strbuf_adds(&sb, sl_rows_str(res, row, SL_WORKER_STATE));
+	cli_colour_state(&sb, colour, sl_rows_str(res, row, SL_WORKER_STATE));
 	if (sl_rows_bool(res, row, SL_WORKER_STALE))
 		sl_strbuf_adds(&sb, " (stale)");
 	cli_table_add_buf(t, &sb);
@@ -131,7 +131,7 @@ static int run_workers_list(struct cli *cli, int argc, char **argv)
 	cli_table_align_right(&table, 3);
 	cli_table_align_right(&table, 4);
 	for (int row = 0; row < sl_rows_nr(res); row++)
-		worker_cells(&table, res, row);
+		worker_cells(&table, res, row, cli_colour_on(cli, stdout));
 	rc = cli_print_list(cli, &table, list);
 	list = NULL;
 	if (rc)
@@ -226,12 +226,27 @@ static void print_queues(const struct sl_rows *q)
 			               sl_rows_int(q, row, SL_QUEUE_SCHEDULED, 0));
 }
 
-static void print_runs(const struct sl_rows *r)
+/* "N state" with the state coloured as in the tables. */
+static void print_count(struct sl_strbuf *sb, bool colour, const char *n, const char *state)
+{
+	sl_strbuf_reset(sb);
+	cli_colour_state(sb, colour, state);
+	printf("%s %s", n, sb->buf);
+}
+
+static void print_runs(const struct sl_rows *r, bool colour)
 {
 	struct sl_strbuf sb = SL_STRBUF_INIT;
 	int running = sl_status_count_runs(r, "running"), shown = 0;
+	char n[16];
 
-	printf("runs:      %d running, %d queued\n", running, sl_status_count_runs(r, "queued"));
+	printf("runs:      ");
+	snprintf(n, sizeof(n), "%d", running);
+	print_count(&sb, colour, n, "running");
+	printf(", ");
+	snprintf(n, sizeof(n), "%d", sl_status_count_runs(r, "queued"));
+	print_count(&sb, colour, n, "queued");
+	printf("\n");
 	for (int row = 0; row < sl_rows_nr(r); row++) {
 		if (strcmp(sl_rows_str(r, row, SL_LIVE_STATE), "running"))
 			continue;
@@ -248,20 +263,26 @@ static void print_runs(const struct sl_rows *r)
 	sl_strbuf_release(&sb);
 }
 
-static void print_status(const struct sl_status *st)
+static void print_status(const struct sl_status *st, bool colour)
 {
 	const struct sl_rows *w = st->workers;
+	struct sl_strbuf sb = SL_STRBUF_INIT;
 
 	print_scheduler(st->lease);
 	print_source(st->source);
-	printf("workers:   %s active, %s draining, %s gone", sl_rows_str(w, 0, SL_WCOUNT_ACTIVE),
-	       sl_rows_str(w, 0, SL_WCOUNT_DRAINING), sl_rows_str(w, 0, SL_WCOUNT_GONE));
+	printf("workers:   ");
+	print_count(&sb, colour, sl_rows_str(w, 0, SL_WCOUNT_ACTIVE), "active");
+	printf(", ");
+	print_count(&sb, colour, sl_rows_str(w, 0, SL_WCOUNT_DRAINING), "draining");
+	printf(", ");
+	print_count(&sb, colour, sl_rows_str(w, 0, SL_WCOUNT_GONE), "gone");
+	sl_strbuf_release(&sb);
 	if (sl_rows_int(w, 0, SL_WCOUNT_STALE, 0))
 		printf(" (%s stale: no heartbeat within heartbeat_timeout)",
 		       sl_rows_str(w, 0, SL_WCOUNT_STALE));
 	printf("\n");
 	print_queues(st->queues);
-	print_runs(st->runs);
+	print_runs(st->runs, colour);
 }
 
 static int run_status(struct cli *cli, int argc, char **argv)
@@ -280,7 +301,7 @@ static int run_status(struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		rc = cli_print_json(sl_status_json(&st));
 	else
-		print_status(&st);
+		print_status(&st, cli_colour_on(cli, stdout));
 out:
 	sl_status_release(&st);
 	sl_db_free(db);

@@ -725,6 +725,7 @@ static int run_test(struct cli *cli, int argc, char **argv)
 	run.ready = sl_xcalloc(dag->tasks_nr ? dag->tasks_nr : 1, sizeof(*run.ready));
 	run.whole = args.n < 2;
 	run.log = cli->json ? stderr : stdout;
+	run.colour = cli_colour_on(cli, run.log);
 
 	/* $SLUICE_OUTPUT files go to a private folder of this run. */
 	{

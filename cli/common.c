@@ -24,12 +24,14 @@ enum {
 	OPT_JSON = 0x1000,
 	OPT_CONFIG,
 	OPT_HELP,
+	OPT_COLOR,
 };
 
 static const struct option common_options[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"help", no_argument, NULL, OPT_HELP},
+    {"color", required_argument, NULL, OPT_COLOR},
 };
 
 static void print_help(const struct cli_command *cmd)
@@ -41,6 +43,8 @@ static void print_help(const struct cli_command *cmd)
 	       "  --json          print machine-readable JSON\n"
 	       "  --config FILE   configuration file (default $SLUICE_CONFIG, then "
 	       "/etc/sluice/sluice.yaml)\n"
+	       "  --color WHEN    colour states: never, auto (on a terminal, unless NO_COLOR\n"
+	       "                  is set) or always\n"
 	       "  --help          show this help\n");
 }
 
@@ -133,6 +137,14 @@ int cli_parse_options(struct cli *cli, const struct cli_command *cmd, int argc, 
 			break;
 		case OPT_CONFIG:
 			cli->config = optarg;
+			break;
+		case OPT_COLOR:
+			if (cli_colour_parse(optarg, &cli->colour) < 0) {
+				rc = cli_usage_error(
+				    cmd, "--color: expected never, auto or always, got '%s'",
+				    optarg);
+				goto out;
+			}
 			break;
 		case OPT_HELP:
 			print_help(cmd);

@@ -57,7 +57,7 @@ static const struct cli_command *const commands[] = {
 
 static void print_overview(FILE *out)
 {
-	fprintf(out, "usage: sluice [--config FILE] [--json] COMMAND [ARGS...]\n\n"
+	fprintf(out, "usage: sluice [--config FILE] [--json] [--color WHEN] COMMAND [ARGS...]\n\n"
 	             "sluice is a git-native DAG workflow orchestrator.\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-14s %s\n", commands[i]->path, commands[i]->summary);
@@ -84,7 +84,8 @@ static int match_path(const char *path, int argc, char **argv, int at)
 
 int main(int argc, char **argv)
 {
-	struct cli cli = {.config = getenv("SLUICE_CONFIG"), .json = false};
+	struct cli cli = {
+	    .config = getenv("SLUICE_CONFIG"), .json = false, .colour = CLI_COLOUR_AUTO};
 	int at = 1;
 
 	/* Options before the command name apply to it as if written after it. */
@@ -95,6 +96,19 @@ int main(int argc, char **argv)
 			cli.config = argv[++at];
 		} else if (!strncmp(argv[at], "--config=", 9)) {
 			cli.config = argv[at] + 9;
+		} else if (!strcmp(argv[at], "--color") || !strncmp(argv[at], "--color=", 8)) {
+			const char *when = argv[at][7]     ? argv[at] + 8
+			                   : at + 1 < argc ? argv[++at]
+			                                   : "";
+
+			if (cli_colour_parse(when, &cli.colour) < 0) {
+				fprintf(
+				    stderr,
+				    "sluice: --color: expected never, auto or always, got '%s'\n"
+				    "Try 'sluice --help'.\n",
+				    when);
+				return CLI_EXIT_USAGE;
+			}
 		} else if (!strcmp(argv[at], "--help") || !strcmp(argv[at], "-h")) {
 			print_overview(stdout);
 			return CLI_EXIT_OK;

@@ -211,7 +211,7 @@ static void print_tries(const struct sl_rows *tries)
 }
 
 /* The run's header: what it is, what it covers, when it ran, with what. */
-static void print_head(const char *dag_id, const char *run_id, const struct sl_rows *r)
+static void print_head(const char *dag_id, const char *run_id, const struct sl_rows *r, bool colour)
 {
 	struct cli_table head = CLI_TABLE_INIT;
 	struct sl_strbuf s = SL_STRBUF_INIT, e = SL_STRBUF_INIT;
@@ -220,8 +220,9 @@ static void print_head(const char *dag_id, const char *run_id, const struct sl_r
 	cli_table_add(&head, "run");
 	cli_table_add(&head, run_id);
 	cli_table_add(&head, "state");
-	cli_table_addf(&head, "%s (%s run)", sl_rows_value(r, 0, SL_RUN_SHOW_STATE),
-	               sl_rows_value(r, 0, SL_RUN_SHOW_TYPE));
+	cli_colour_state(&s, colour, sl_rows_value(r, 0, SL_RUN_SHOW_STATE));
+	sl_strbuf_addf(&s, " (%s run)", sl_rows_value(r, 0, SL_RUN_SHOW_TYPE));
+	cli_table_add_buf(&head, &s);
 	cli_table_add(&head, "commit");
 	cli_table_add(&head, sl_rows_value(r, 0, SL_RUN_SHOW_COMMIT));
 	cli_table_add(&head, "logical date");
@@ -263,11 +264,11 @@ static void task_duration_cell(struct cli_table *t, const struct sl_rows *r, int
 }
 
 void runs_show_print(const char *dag_id, const char *run_id, const struct sl_rows *r,
-                     const struct sl_rows *tries)
+                     const struct sl_rows *tries, bool colour)
 {
 	struct cli_table t = CLI_TABLE_INIT;
 
-	print_head(dag_id, run_id, r);
+	print_head(dag_id, run_id, r, colour);
 	printf("\n");
 	cli_table_header(&t, "TASK", "STATE", "TRY", "STARTED", "DURATION", "OUTCOME", "WORKER",
 	                 NULL);
@@ -282,7 +283,7 @@ void runs_show_print(const char *dag_id, const char *run_id, const struct sl_row
 			continue;
 		last = sl_run_latest_try(tries, task);
 		cli_table_add(&t, task);
-		cli_table_add(&t, sl_rows_value(r, i, SL_RUN_SHOW_TASK_STATE));
+		cli_colour_cell(&t, colour, sl_rows_value(r, i, SL_RUN_SHOW_TASK_STATE));
 		/* A sensor's pokes share their try: say which poke, once there are more. */
 		if (sl_rows_int(r, i, SL_RUN_SHOW_POKE, 1) > 1)
 			cli_table_addf(&t, "%s/%s poke %s", sl_rows_value(r, i, SL_RUN_SHOW_TRY),
@@ -309,7 +310,7 @@ void runs_show_print(const char *dag_id, const char *run_id, const struct sl_row
 	cli_table_release(&t);
 }
 
-void runs_callbacks_print(const struct sl_rows *cb)
+void runs_callbacks_print(const struct sl_rows *cb, bool colour)
 {
 	struct cli_table t = CLI_TABLE_INIT;
 
@@ -322,7 +323,7 @@ void runs_callbacks_print(const struct sl_rows *cb)
 	cli_table_align_right(&t, 5);
 	for (int i = 0; i < sl_rows_nr(cb); i++) {
 		cli_table_add(&t, sl_rows_value(cb, i, SL_RUN_CB_ID));
-		cli_table_add(&t, sl_rows_value(cb, i, SL_RUN_CB_STATE));
+		cli_colour_cell(&t, colour, sl_rows_value(cb, i, SL_RUN_CB_STATE));
 		cli_table_add(&t, sl_rows_value(cb, i, SL_RUN_CB_TRY));
 		runs_time_cell(&t, cb, i, SL_RUN_CB_STARTED);
 		runs_duration_cell(&t, cb, i, SL_RUN_CB_STARTED, SL_RUN_CB_ENDED, SL_RUN_CB_NOW);

@@ -38,14 +38,28 @@ int runs_bad_state(const struct cli_command *cmd, const char *state);
  */
 int runs_wait(struct cli *cli, struct sl_db *db, const char *dag_id, const char *run_id);
 
+/*
+ * backfill --wait (cli/run_wait.c): follow the `nr` runs `run_ids` of
+ * `dag_id` until every one has ended, printing each as it ends and, on a
+ * terminal, a progress line; then "backfill of DAG 'D': N/N runs done, F
+ * failed". With --json nothing is printed. `states` (`nr` entries, NULL on
+ * entry) receives each run's final state as it ends (strings the caller
+ * frees; NULL for a run that was deleted meanwhile). `*all_ended` says
+ * whether the wait saw every run end. Returns 0 when every run succeeded,
+ * 1 when one did not, else the exit code of the error that stopped the
+ * wait (4 when the database stayed unreachable).
+ */
+int runs_wait_all(struct cli *cli, struct sl_db *db, const char *dag_id, const char *const *run_ids,
+                  size_t nr, char **states, bool *all_ended);
+
 /* The run's callbacks as a "callbacks:" table after the task table; nothing when there are none. */
-void runs_callbacks_print(const struct sl_rows *cb);
+void runs_callbacks_print(const struct sl_rows *cb, bool colour);
 
 /*
  * The `runs show` table. `tries` is the run's sl_view_run_tries, or NULL
- * when they were not read.
+ * when they were not read; states are coloured when `colour`.
  */
 void runs_show_print(const char *dag_id, const char *run_id, const struct sl_rows *r,
-                     const struct sl_rows *tries);
+                     const struct sl_rows *tries, bool colour);
 
 #endif

@@ -68,13 +68,25 @@ size_t cli_table_rows(const struct cli_table *t)
 	return t->cols ? (t->nr + t->cols - 1) / t->cols - 1 : 0;
 }
 
-/* Characters, not bytes: UTF-8 continuation bytes do not count. */
+/*
+ * Characters, not bytes: UTF-8 continuation bytes do not count, nor do the
+ * SGR sequences of a coloured state (ESC [ parameters, up to a final byte
+ * from @ to ~), which the terminal does not draw.
+ */
 static size_t text_width(const char *s)
 {
 	size_t n = 0;
 
-	for (; *s; s++)
+	for (; *s; s++) {
+		if (s[0] == '\033' && s[1] == '[') {
+			for (s += 2; *s && (*s < '@' || *s > '~'); s++)
+				;
+			if (!*s)
+				break;
+			continue;
+		}
 		n += ((unsigned char)*s & 0xC0) != 0x80;
+	}
 	return n;
 }
 

@@ -23,13 +23,17 @@ enum sl_task_state test_task_state(const struct test_task *t)
 
 void test_set_state(struct test_task *t, enum sl_task_state state, const char *why)
 {
+	struct sl_strbuf name = SL_STRBUF_INIT;
+
 	if (t->name)
 		t->cb_state = state;
 	else
 		t->run->plan.tasks[t->index].state = state;
-	fprintf(t->run->log, "[%s] %s%s%s\n", test_task_id(t), sl_task_state_name(state),
-	        why && *why ? ": " : "", why ? why : "");
+	cli_colour_state(&name, t->run->colour, sl_task_state_name(state));
+	fprintf(t->run->log, "[%s] %s%s%s\n", test_task_id(t), name.buf, why && *why ? ": " : "",
+	        why ? why : "");
 	fflush(t->run->log);
+	sl_strbuf_release(&name);
 }
 
 void test_print_lines(struct test_task *t, struct sl_strbuf *sb, bool flush)
@@ -137,6 +141,7 @@ int test_print_summary(struct cli *cli, const struct test_run *run)
 {
 	const struct sl_dag *dag = run->dag;
 	struct cli_table table = CLI_TABLE_INIT;
+	struct sl_strbuf sb = SL_STRBUF_INIT;
 
 	if (cli->json)
 		return print_json(run);
@@ -149,7 +154,7 @@ int test_print_summary(struct cli *cli, const struct test_run *run)
 		if (!run->plan.tasks[t->index].present)
 			continue;
 		cli_table_add(&table, test_task_id(t));
-		cli_table_add(&table, sl_task_state_name(test_task_state(t)));
+		cli_colour_cell(&table, run->colour, sl_task_state_name(test_task_state(t)));
 		cli_table_addf(&table, "%d", t->try_number);
 		if (t->ran)
 			cli_table_addf(&table, "%.2fs", (double)t->duration_ms / 1000.0);
@@ -158,10 +163,14 @@ int test_print_summary(struct cli *cli, const struct test_run *run)
 	}
 	printf("\n");
 	cli_table_print(&table, stdout);
-	if (run->callback.ran)
-		printf("\ncallback %s: %s\n", test_task_id(&run->callback),
-		       sl_task_state_name(run->callback.cb_state));
-	printf("\nrun %s: %s\n", run->run_id, sl_run_state_name(run->state));
+	if (run->callback.ran) {
+		cli_colour_state(&sb, run->colour, sl_task_state_name(run->callback.cb_state));
+		printf("\ncallback %s: %s\n", test_task_id(&run->callback), sb.buf);
+		sl_strbuf_reset(&sb);
+	}
+	cli_colour_state(&sb, run->colour, sl_run_state_name(run->state));
+	printf("\nrun %s: %s\n", run->run_id, sb.buf);
+	sl_strbuf_release(&sb);
 	cli_table_release(&table);
 	return CLI_EXIT_OK;
 }

@@ -73,6 +73,7 @@ struct test_run {
 	bool cancelling;
 	bool closed;                 /* every handle has been closed */
 	FILE *log;                   /* where task logs and state changes go */
+	bool colour;                 /* states on `log` are coloured (cli/colour.h) */
 	struct sl_dag_walk upstream; /* scratch for the outputs of ancestors */
 	bool whole;                  /* every task runs, so the callbacks do too */
 	struct test_task callback;   /* on_failure / on_success, once it started */

@@ -92,6 +92,9 @@ int sl_view_run(struct sl_db *db, const char *dag_id, const char *run_id, struct
 /** runs_tries: every attempt of the run's tasks, by task instance then try. */
 int sl_view_run_tries(struct sl_db *db, const char *dag_id, const char *run_id,
                       struct sl_rows **out, struct sl_strbuf *err);
+/** runs_states: (run id, state) of each run of `dag_id` among the `nr` `run_ids`. */
+int sl_view_run_states(struct sl_db *db, const char *dag_id, const char *const *run_ids, size_t nr,
+                       struct sl_rows **out, struct sl_strbuf *err);
 /** runs_latest: the run id that the alias `latest` stands for; no row without runs. */
 int sl_view_run_latest(struct sl_db *db, const char *dag_id, struct sl_rows **out,
                        struct sl_strbuf *err);

@@ -11,6 +11,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/error.h"
+#include "sluice/pgarray.h"
 #include "sluice/runstore.h"
 #include "sluice/banned.h"
 
@@ -198,6 +199,21 @@ int sl_view_run_tries(struct sl_db *db, const char *dag_id, const char *run_id,
 	const char *params[] = {dag_id, run_id};
 
 	return view(db, SL_Q_RUNS_TRIES, 2, params, out, err);
+}
+
+int sl_view_run_states(struct sl_db *db, const char *dag_id, const char *const *run_ids, size_t nr,
+                       struct sl_rows **out, struct sl_strbuf *err)
+{
+	struct sl_strbuf ids = SL_STRBUF_INIT;
+	const char *params[2] = {dag_id, NULL};
+	int rc;
+
+	for (size_t i = 0; i < nr; i++)
+		sl_pgarray_add(&ids, run_ids[i]);
+	params[1] = sl_pgarray_end(&ids);
+	rc = view(db, SL_Q_RUNS_STATES, 2, params, out, err);
+	sl_strbuf_release(&ids);
+	return rc;
 }
 
 int sl_view_run_latest(struct sl_db *db, const char *dag_id, struct sl_rows **out,

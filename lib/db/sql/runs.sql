@@ -247,6 +247,15 @@ SELECT (SELECT count(*) FROM ti), (SELECT count(*) FROM ended)
 -- reconnect is a new session, which must LISTEN again.
 LISTEN sluice
 
+-- name: runs_states
+-- `backfill --wait`: the state of each run of DAG $1 named in $2, so that
+-- one statement per poll counts the runs ended and failed however many
+-- the backfill made.
+SELECT r.run_id, r.state
+  FROM runs r
+ WHERE r.dag_id = $1 AND r.run_id = ANY($2::text[])
+ ORDER BY r.logical_date, r.run_id
+
 -- name: runs_list
 -- `runs list`: the latest runs of DAG $1 (all when NULL) in state $2 (any
 -- when NULL), $3 at most; times in microseconds. The newest of all DAGs are
