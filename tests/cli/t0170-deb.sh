@@ -107,12 +107,12 @@ fi
 dpkg-deb -x "$DEB" "$TMP/root"
 ok $? "dpkg-deb -x sluice"
 if "$TMP/root/usr/bin/sluice" --help 2>&1 | grep -q '^ *completion'; then
-	grep -q '^/usr/share/bash-completion/completions/.' "$TMP/files"
+	grep -q '^/usr/share/bash-completion/completions/sluice$' "$TMP/files"
 	ok $? "bash completion in /usr/share/bash-completion/completions"
-	grep -q '^/usr/share/zsh/vendor-completions/_' "$TMP/files"
-	ok $? "zsh completion in /usr/share/zsh/vendor-completions"
-	grep -q '^/usr/share/fish/vendor_completions.d/.*\.fish$' "$TMP/files"
-	ok $? "fish completion in /usr/share/fish/vendor_completions.d"
+	grep -q -e '^/usr/share/zsh/vendor-completions/_sluice$' -e '^/usr/share/zsh/site-functions/_sluice$' "$TMP/files"
+	ok $? "zsh completion in /usr/share/zsh/vendor-completions (or site-functions)"
+	grep -q -e '^/usr/share/fish/vendor_completions.d/sluice.fish$' -e '^/usr/share/fish/completions/sluice.fish$' "$TMP/files"
+	ok $? "fish completion in /usr/share/fish/vendor_completions.d (or completions)"
 else
 	skip 3 "no completion command in this build"
 fi
@@ -131,15 +131,24 @@ awk '/systemd-sysusers/ { s = NR } /systemd-tmpfiles/ { t = NR } /chown root:slu
 	END { exit !(s && t && c && s < t && t < c) }' "$TMP/ctrl/postinst"
 ok $? "postinst: users, then directories, then the configuration's owner"
 for c in "$TMP/ctrl" "$TMP/web-ctrl"; do
-	! grep -q -e '_dh_action=start' -e 'deb-systemd-invoke start' -e '^[[:space:]]*deb-systemd-helper enable' "$c/postinst"
+	# --no-enable: debhelper enables a unit again only where the admin had
+	# (inside `if deb-systemd-helper debian-installed`), never on install.
+	! grep -q -e '_dh_action=start' -e 'deb-systemd-invoke start' "$c/postinst" &&
+		awk '/^# Automatically added/ { guarded = 0 } /deb-systemd-helper debian-installed/ { guarded = 1 }
+			/deb-systemd-helper enable/ && !guarded { bad = 1 } END { exit bad }' "$c/postinst"
 	ok $? "$(basename "$c"): postinst neither enables nor starts a unit"
 	# --no-start alone would stop a running unit before an upgrade for good.
 	! grep -q 'deb-systemd-invoke stop' "$c/preinst" 2>/dev/null
 	ok $? "$(basename "$c"): an upgrade does not stop the units for good"
-	expect_grep "$c/postinst" "try-restart" "$(basename "$c"): an upgrade restarts the units that run"
 done
+expect_grep "$TMP/ctrl/postinst" "deb-systemd-invoke try-restart 'sluice-scheduler.service'" \
+	"an upgrade restarts the scheduler if it runs"
+expect_grep "$TMP/ctrl/postinst" "deb-systemd-invoke try-restart 'sluice-worker@\*.service'" \
+	"an upgrade restarts the workers that run"
+expect_grep "$TMP/web-ctrl/postinst" "deb-systemd-invoke try-restart 'sluice-web.service'" \
+	"an upgrade restarts sluice-web if it runs"
 expect_grep "$TMP/ctrl/postrm" "rm -rf /var/lib/sluice /var/lib/sluice-worker" "purge removes the state under /var/lib"
-! grep -q -i -e dropdb -e 'DROP ' -e userdel -e deluser "$TMP/ctrl/postrm"
+! grep -v '^[[:space:]]*#' "$TMP/ctrl/postrm" | grep -q -i -e dropdb -e 'DROP ' -e psql -e userdel -e deluser
 ok $? "purge drops no database and removes no user"
 
 # What the units run as is what sysusers.d makes; /var/lib/sluice is theirs.
