@@ -43,6 +43,20 @@ BINDIR=$(dirname "$(installed /bin/sluice-worker)")
 [ -x "$ROOT$BINDIR/sluice" ] && [ -x "$ROOT$BINDIR/sluice-worker" ]
 ok $? "the binaries are executable"
 
+# Only `dags refresh` needs libgit2, and only its own program loads it.
+HELPER=$(installed /libexec/sluice/sluice-dags-refresh)
+[ -n "$HELPER" ] && [ -x "$ROOT$HELPER" ]
+ok $? "sluice-dags-refresh is installed in libexecdir/sluice"
+! readelf -d "$ROOT$BINDIR/sluice" | grep -q 'NEEDED.*libgit2'
+ok $? "sluice itself does not load libgit2"
+readelf -d "$ROOT$HELPER" | grep -q 'NEEDED.*libgit2'
+ok $? "sluice-dags-refresh does"
+# Installed elsewhere than its prefix, sluice finds no helper: it says which.
+run "$ROOT$BINDIR/sluice" dags refresh --repo "$TMP"
+expect_status 1 "dags refresh without its helper fails"
+expect_grep "$TMP/err" "sluice: dags refresh: cannot run $HELPER: No such file or directory" \
+	"and names the program it looked for"
+
 # The units name the installed binaries; the worker's is a template.
 SCHED_UNIT=$ROOT$(installed /sluice-scheduler.service)
 WORKER_UNIT=$ROOT$(installed /sluice-worker@.service)
