@@ -14,7 +14,6 @@ export HOME="$TMP/home" GIT_CONFIG_NOSYSTEM=1 PRE_COMMIT_HOME="$TMP/pre-commit-h
 export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.com GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.com
 mkdir -p "$HOME" "$TMP/bin"
 git config --global init.defaultBranch main
-git config --global protocol.file.allow always
 # The hooks run the `sluice` on PATH, as they would on a user's machine.
 ln -s "$SLUICE" "$TMP/bin/sluice"
 PATH="$TMP/bin:$PATH"
