@@ -10,19 +10,31 @@
 
 #include "sluice/alloc.h"
 #include "sluice/dag.h"
+#include "sluice/dag_schema.h"
 #include "sluice/diag.h"
 #include "sluice/strbuf.h"
 #include "sluice/banned.h"
 
 static int run_validate(struct cli *cli, int argc, char **argv);
 
+enum { OPT_PRINT_SCHEMA = CLI_OPT_BASE };
+
+static const struct option validate_options[] = {
+    {"print-schema", no_argument, NULL, OPT_PRINT_SCHEMA},
+    {NULL, 0, NULL, 0},
+};
+
 const struct cli_command cli_cmd_validate = {
     .path = "validate",
-    .usage = "PATH...",
+    .usage = "PATH... | --print-schema",
     .summary = "Check DAG files offline; print every problem as file:line:col: message.",
     .help = "Each PATH is a DAG file or a folder searched recursively for *.yaml and\n"
             "*.yml files (entries starting with '.' are skipped). No database is needed.\n"
-            "Exit status: 0 when every file is valid, 1 otherwise.\n",
+            "Exit status: 0 when every file is valid, 1 otherwise.\n"
+            "\n"
+            "  --print-schema  print the JSON Schema of DAG files (for editors and CI)\n"
+            "                  and exit; it checks less than validate does\n",
+    .options = validate_options,
     .run = run_validate,
 };
 
@@ -168,15 +180,44 @@ static int report(struct cli *cli, struct validation *v)
 	return ok ? CLI_EXIT_OK : CLI_EXIT_FAILED;
 }
 
+static int on_validate_option(struct cli *cli, int opt, const char *arg, void *ctx)
+{
+	bool *print_schema = ctx;
+
+	(void)cli;
+	(void)arg;
+	if (opt == OPT_PRINT_SCHEMA)
+		*print_schema = true;
+	return 0;
+}
+
+/* The schema as docs/dag.schema.json holds it, byte for byte (it ends with a newline). */
+static int print_schema(const struct cli_args *args)
+{
+	if (args->n)
+		return cli_usage_error(&cli_cmd_validate, "--print-schema takes no PATH");
+	fputs(sl_dag_schema(), stdout);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		cli_error("cannot write the schema: %s", strerror(errno));
+		return CLI_EXIT_FAILED;
+	}
+	return CLI_EXIT_OK;
+}
+
 static int run_validate(struct cli *cli, int argc, char **argv)
 {
 	struct validation v = {.diags = SL_DIAGS_INIT};
 	struct cli_args args;
-	bool stop;
-	int rc = cli_parse_options(cli, &cli_cmd_validate, argc, argv, NULL, NULL, &args, &stop);
+	bool stop, schema = false;
+	int rc = cli_parse_options(cli, &cli_cmd_validate, argc, argv, on_validate_option, &schema,
+	                           &args, &stop);
 
 	if (rc || stop)
 		goto out;
+	if (schema) {
+		rc = print_schema(&args);
+		goto out;
+	}
 	if (!args.n) {
 		rc = cli_usage_error(&cli_cmd_validate, "missing PATH (a DAG file or folder)");
 		goto out;

@@ -466,9 +466,10 @@ static const struct sl_ynode *value_of(const struct sl_yfound *found, enum dag_k
 	return found->pairs[k] ? found->pairs[k]->value : NULL;
 }
 
+const struct sl_yschema sl__dag_root_schema = {dag_keys, DK_NR, root_unknown};
+
 static void load_root(struct loader *L, const struct sl_ynode *root)
 {
-	static const struct sl_yschema schema = {dag_keys, DK_NR, root_unknown};
 	const struct sl_yscope scope = {0};
 	const struct sl_ynode *m = sl_ynode_deref(root);
 	struct sl_dag *dag = L->dag;
@@ -479,7 +480,7 @@ static void load_root(struct loader *L, const struct sl_ynode *root)
 		                      "a mapping of DAG keys (dag, schedule, tasks, ...)");
 		return;
 	}
-	sl_yschema_read(&L->r, &schema, &scope, m, dag, &found);
+	sl_yschema_read(&L->r, &sl__dag_root_schema, &scope, m, dag, &found);
 	if (!found.pairs[DK_DAG])
 		id_from_file(L);
 	if (dag->has_start_date && dag->has_end_date && dag->end_date < dag->start_date)

@@ -98,6 +98,17 @@ bool sl__dag_text_fits(struct loader *L, const struct sl_ynode *at, size_t len, 
  */
 bool sl__dag_charge(struct loader *L, const struct sl_ynode *at, size_t bytes);
 
+/*
+ * The key tables of each mapping the loader reads with sl_yschema_read,
+ * read-only. Besides the loader, only tests/tools/schema_tool reads them:
+ * it prints them so that a test checks docs/dag.schema.json knows the
+ * same keys, with the same types, as the loader.
+ */
+extern const struct sl_yschema sl__dag_root_schema;     /* dag_load.c: the DAG level */
+extern const struct sl_yschema sl__dag_task_schema;     /* dag_tasks.c: a task */
+extern const struct sl_yschema sl__dag_defaults_schema; /* dag_tasks.c: `defaults` */
+extern const struct sl_yschema sl__dag_sensor_schema;   /* dag_tasks.c: a `sensor` mapping */
+
 /* dag_load.c */
 
 /** Which mapping an unknown key was found in. */

@@ -125,10 +125,11 @@ static const struct sl_ykey sensor_keys[] = {
     SL_YKEY_DURATION("timeout", struct sl_task, sensor_timeout, SL_YKEY_POSITIVE),
 };
 
+const struct sl_yschema sl__dag_sensor_schema = {sensor_keys, SL_ARRAY_SIZE(sensor_keys), NULL};
+
 /* `sensor: true`, or a mapping of its settings; null or false: not a sensor. */
 static bool read_sensor(struct sl_yreader *r, const char *name, const struct sl_ynode *v, void *out)
 {
-	static const struct sl_yschema schema = {sensor_keys, SL_ARRAY_SIZE(sensor_keys), NULL};
 	const struct sl_yscope scope = {.where = "sensor", .prefix = "sensor."};
 	struct sl_task *t = out;
 
@@ -147,7 +148,7 @@ static bool read_sensor(struct sl_yreader *r, const char *name, const struct sl_
 		return false;
 	}
 	t->sensor = true;
-	return sl_yschema_read(r, &schema, &scope, v, t, NULL) == 0;
+	return sl_yschema_read(r, &sl__dag_sensor_schema, &scope, v, t, NULL) == 0;
 }
 
 static bool read_backoff(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
@@ -349,11 +350,12 @@ static bool defaults_unknown(struct sl_yreader *r, const struct sl_yscope *scope
 	return false;
 }
 
+const struct sl_yschema sl__dag_defaults_schema = {task_keys + TK_RETRIES, TK_NR - TK_RETRIES,
+                                                   defaults_unknown};
+
 bool sl__dag_read_defaults(struct sl_yreader *r, const char *name, const struct sl_ynode *v,
                            void *out)
 {
-	static const struct sl_yschema schema = {task_keys + TK_RETRIES, TK_NR - TK_RETRIES,
-	                                         defaults_unknown};
 	const struct sl_yscope scope = {.where = "defaults"};
 	struct loader *L = loader_of(r);
 	struct sl_yfound found;
@@ -361,7 +363,7 @@ bool sl__dag_read_defaults(struct sl_yreader *r, const char *name, const struct 
 
 	(void)name;
 	(void)out;
-	rc = sl_yschema_read(r, &schema, &scope, v, &L->defaults, &found);
+	rc = sl_yschema_read(r, &sl__dag_defaults_schema, &scope, v, &L->defaults, &found);
 	L->defaults_set = found.valid << TK_RETRIES;
 	if (found.pairs[TK_ENV - TK_RETRIES])
 		L->defaults_env_key = found.pairs[TK_ENV - TK_RETRIES]->key;
@@ -374,9 +376,10 @@ static bool task_unknown(struct sl_yreader *r, const struct sl_yscope *scope,
 	return sl__dag_airflow_unknown(r, scope, key, AT_TASK);
 }
 
+const struct sl_yschema sl__dag_task_schema = {task_keys, TK_NR, task_unknown};
+
 static void load_task(struct loader *L, size_t ti, const struct sl_ypair *pair)
 {
-	static const struct sl_yschema schema = {task_keys, TK_NR, task_unknown};
 	struct sl_task *t = &L->dag->tasks[ti];
 	struct task_src *src = &L->src[ti];
 	const struct sl_ynode *m = sl_ynode_deref(pair->value);
@@ -410,7 +413,7 @@ static void load_task(struct loader *L, size_t ti, const struct sl_ypair *pair)
 		return;
 	}
 	scope.id = t->id;
-	sl_yschema_read(&L->r, &schema, &scope, m, t, &found);
+	sl_yschema_read(&L->r, &sl__dag_task_schema, &scope, m, t, &found);
 	/* What the task does not set itself, it takes from defaults: counted first. */
 	for (unsigned k = 0; k < TK_NR; k++)
 		if ((L->defaults_set & ~found.present) & (1u << k))
