@@ -167,6 +167,7 @@ static void engine_work(struct sched *s)
 	struct sl_strbuf err = SL_STRBUF_INIT;
 	int64_t now = wall_ms();
 	size_t n = 0;
+	bool more = false;
 	int rc;
 
 	if (uv_now(s->loop) - s->last_lost_check >= CHECK_MS) {
@@ -186,6 +187,9 @@ static void engine_work(struct sched *s)
 		sl_strbuf_reset(&err);
 	} else if (n) {
 		sl_log("info", "runs_created", "count=%zu", n);
+		/* 1,000 DAGs due at one minute are 10 batches: the next one now,
+		 * once the loop has read its sockets, not a tick later. */
+		more = n == CREATE_LIMIT;
 	}
 	for (int round = 0; !s->db_down && round < ADVANCE_ROUNDS; round++) {
 		n = 0;
@@ -205,6 +209,8 @@ static void engine_work(struct sched *s)
 		dispatch_all(s, now);
 	if (!s->db_down && lease_held(s))
 		retention_tick(s);
+	if (more && !s->db_down)
+		sched_kick(s);
 out:
 	sl_strbuf_release(&err);
 }
