@@ -297,7 +297,8 @@ static void table_fish(struct sl_strbuf *out)
 		fish_list(out, "__sluice_a", sp.args.buf);
 		spec_release(&sp);
 	}
-	sl_strbuf_adds(out, "        case '*'\n            return 1\n    end\nend");
+	/* The status is said: fish's switch does not pass on its case's. */
+	sl_strbuf_adds(out, "        case '*'\n            return 1\n    end\n    return 0\nend");
 }
 
 /* Whether every word the table is made of may go between single quotes. */

@@ -33,7 +33,7 @@ _sluice_kinds() {
 	local -a found
 	for k in ${(s:|:)1}; do
 		case $k in
-		=*) compadd -- "${k#=}" ;;
+		'='*) compadd -- "${k#=}" ;;
 		dag)
 			found=(${(f)"$("$prog" "${cfg[@]}" __complete dags "$PREFIX" 2>/dev/null)"})
 			compadd -- "${found[@]}"

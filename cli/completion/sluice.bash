@@ -94,7 +94,7 @@ _sluice_kinds() {
 _sluice() {
 	local cur prog cpath='' cmd='' expect='' kind='' flags vopts args w o p i
 	local -i cword dashdash=0
-	local -a words pos cfg slots
+	local -a words=() pos=() cfg=() slots=()
 	COMPREPLY=()
 	_sluice_words
 	cur=${words[cword]}
