@@ -67,6 +67,15 @@ run fish -n "$TMP/sluice.fish"
 expect_status 0 "the fish script parses (fish -n)"
 expect_grep "$TMP/sluice.zsh" "^#compdef sluice$" "the zsh script starts as compinit expects"
 
+# Installed where each shell looks, as this sluice prints them.
+for pair in bash:/share/bash-completion/completions/sluice \
+	zsh:/share/zsh/vendor-completions/_sluice fish:/share/fish/vendor_completions.d/sluice.fish; do
+	built=$(meson introspect --installed "${SLUICE_BUILD_ROOT:?}" |
+		jq -r --arg n "${pair#*:}" 'to_entries[] | select(.value | endswith($n)) | .key')
+	ok $([ -n "$built" ] && cmp -s "$built" "$TMP/sluice.${pair%%:*}" && echo 0 || echo 1) \
+		"meson installs the ${pair%%:*} script as ...${pair#*:}"
+done
+
 # --- commands, options, values (no database) ----------------------------------
 expect_completes "sluice da" dags
 expect_completes "sluice dags " list show next pause unpause errors refresh
