@@ -72,8 +72,8 @@ for pair in bash:/share/bash-completion/completions/sluice \
 	zsh:/share/zsh/vendor-completions/_sluice fish:/share/fish/vendor_completions.d/sluice.fish; do
 	built=$(meson introspect --installed "${SLUICE_BUILD_ROOT:?}" |
 		jq -r --arg n "${pair#*:}" 'to_entries[] | select(.value | endswith($n)) | .key')
-	ok $([ -n "$built" ] && cmp -s "$built" "$TMP/sluice.${pair%%:*}" && echo 0 || echo 1) \
-		"meson installs the ${pair%%:*} script as ...${pair#*:}"
+	[ -n "$built" ] && cmp -s "$built" "$TMP/sluice.${pair%%:*}"
+	ok $? "meson installs the ${pair%%:*} script as ...${pair#*:}"
 done
 
 # --- commands, options, values (no database) ----------------------------------
@@ -119,7 +119,7 @@ while IFS= read -r path; do
 	sort -u "$TMP/out" >"$TMP/comp-opts"
 	missing=$(comm -23 "$TMP/help-opts" "$TMP/comp-opts")
 	if [ -n "$missing" ]; then
-		echo "# sluice $path: --help shows, completion lacks:" $missing
+		echo "# sluice $path: --help shows, completion lacks: $(echo "$missing" | tr '\n' ' ')"
 		drift=1
 	fi
 done <"$TMP/paths"
@@ -148,23 +148,28 @@ took=$(($(date +%s) - start))
 expect_status 0 "__complete with a server that never answers exits 0"
 expect_file "$TMP/out" "" "and prints nothing"
 expect_file "$TMP/err" "" "and nothing on stderr"
-ok $([ $took -lt 10 ] && echo 0 || echo 1) "within 10 s, whatever the URI's connect_timeout (took ${took}s)"
+[ "$took" -lt 10 ]
+ok $? "within 10 s, whatever the URI's connect_timeout (took ${took}s)"
 start=$(date +%s)
 SLUICE_DATABASE_URL=$HANG_URL complete_bash "sluice dags pause "
 took=$(($(date +%s) - start))
-ok $([ "$status" -eq 0 ] && [ ! -s "$TMP/out" ] && [ ! -s "$TMP/err" ] && echo 0 || echo 1) \
+[ "$status" -eq 0 ] && [ ! -s "$TMP/out" ] && [ ! -s "$TMP/err" ]
+ok $? \
 	"bash completes no DAG id then, silently"
-ok $([ $took -lt 10 ] && echo 0 || echo 1) "and quickly (took ${took}s)"
+[ "$took" -lt 10 ]
+ok $? "and quickly (took ${took}s)"
 kill "$HANG" 2>/dev/null
 wait "$HANG" 2>/dev/null
 
 run env SLUICE_DATABASE_URL="host=$TMP/nowhere port=5432 dbname=x" "$SLUICE" __complete runs d
 expect_status 0 "__complete runs without a server exits 0"
-ok $([ ! -s "$TMP/out" ] && [ ! -s "$TMP/err" ] && echo 0 || echo 1) "silently"
+[ ! -s "$TMP/out" ] && [ ! -s "$TMP/err" ]
+ok $? "silently"
 printf 'nonsense: [\n' >"$TMP/bad.yaml"
 run "$SLUICE" --config "$TMP/bad.yaml" __complete dags
 expect_status 0 "__complete with a broken configuration file exits 0"
-ok $([ ! -s "$TMP/out" ] && [ ! -s "$TMP/err" ] && echo 0 || echo 1) "silently"
+[ ! -s "$TMP/out" ] && [ ! -s "$TMP/err" ]
+ok $? "silently"
 run "$SLUICE" __complete tasks
 expect_status 2 "__complete of an unknown kind is a usage error"
 
@@ -254,6 +259,7 @@ pg_sql "ALTER DOMAIN sl_id DROP CONSTRAINT sl_id_check;
 run "$SLUICE" __complete dags x
 expect_file "$TMP/out" "" "__complete prints no id outside the id pattern"
 expect_completes "sluice dags pause x" 
-ok $([ ! -e "$TMP/pwned" ] && echo 0 || echo 1) "and nothing of it ran"
+[ ! -e "$TMP/pwned" ]
+ok $? "and nothing of it ran"
 
 done_testing

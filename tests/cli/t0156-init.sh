@@ -27,11 +27,14 @@ R=$TMP/repo
 run "$SLUICE" init "$R"
 expect_status 0 "init of a folder that does not exist makes it"
 for f in $FILES; do
-	ok $([ -s "$R/$f" ] && echo 0 || echo 1) "it holds $f"
+	[ -s "$R/$f" ]
+	ok $? "it holds $f"
 done
 expect_grep "$TMP/out" "Not done: git init" "and says git init is not done"
-ok $([ -e "$R/.git" ] && echo 1 || echo 0) "nor done"
+[ ! -e "$R/.git" ]
+ok $? "nor done"
 run head -n 1 "$R/dags/example.yaml"
+# shellcheck disable=SC2016 # a literal $schema
 expect_file "$TMP/out" '# yaml-language-server: $schema=../dag.schema.json' \
 	"the example starts with the schema modeline, pointing at the repository's root"
 run "$SLUICE" validate "$R/dags"
@@ -54,7 +57,8 @@ expect_jq "$TMP/out" '.created == ["dags/example.yaml", ".pre-commit-config.yaml
 mkdir "$TMP/here"
 (cd "$TMP/here" && "$SLUICE" init >/dev/null)
 ok $? "init without DIR works in the current folder"
-ok $([ -f "$TMP/here/dags/example.yaml" ] && echo 0 || echo 1) "and writes there"
+[ -f "$TMP/here/dags/example.yaml" ]
+ok $? "and writes there"
 
 # --- never over a file ------------------------------------------------------------
 tree "$R" >"$TMP/before"
@@ -62,7 +66,8 @@ run "$SLUICE" init "$R"
 expect_status 1 "a second init refuses"
 expect_grep "$TMP/err" "$R/dags/example.yaml exists; nothing was written" "naming the first file"
 tree "$R" >"$TMP/after"
-ok $(cmp -s "$TMP/before" "$TMP/after" && echo 0 || echo 1) "and leaves every file byte for byte"
+cmp -s "$TMP/before" "$TMP/after"
+ok $? "and leaves every file byte for byte"
 
 # Only the last target exists: still nothing written, though the others are free.
 mkdir "$TMP/one"
@@ -79,7 +84,8 @@ mkdir "$TMP/link"
 ln -s "$TMP/elsewhere" "$TMP/link/README.md"
 run "$SLUICE" init "$TMP/link"
 expect_status 1 "a dangling symlink in the way refuses"
-ok $([ -e "$TMP/elsewhere" ] && echo 1 || echo 0) "and nothing is written through it"
+[ ! -e "$TMP/elsewhere" ]
+ok $? "and nothing is written through it"
 
 # --- bad DIRs ---------------------------------------------------------------------
 echo x >"$TMP/afile"
@@ -120,7 +126,8 @@ fi
 status=$?
 expect_status 1 "a write error fails"
 expect_grep "$TMP/err" "cannot write $TMP/half/dags/example.yaml: File too large" "naming the file"
-ok $([ -e "$TMP/half" ] && echo 1 || echo 0) "and removes everything it had made"
+[ ! -e "$TMP/half" ]
+ok $? "and removes everything it had made"
 
 # --- the pre-commit hook, for real ------------------------------------------------
 if command -v pre-commit >/dev/null 2>&1; then
@@ -134,8 +141,8 @@ if command -v pre-commit >/dev/null 2>&1; then
 	grep -q "sluice validate.*Passed" "$TMP/pc.out" || sed 's/^/# /' "$TMP/pc.out"
 	printf 'tasks:\n  t:\n    comand: "true"\n' >"$R/dags/typo.yaml"
 	git -C "$R" add dags/typo.yaml
-	(cd "$R" && PATH=$BIN:$PATH pre-commit run --files dags/typo.yaml) >"$TMP/pc.out" 2>&1
-	ok $([ $? -ne 0 ] && echo 0 || echo 1) "and fails on a DAG with a typo"
+	! (cd "$R" && PATH=$BIN:$PATH pre-commit run --files dags/typo.yaml) >"$TMP/pc.out" 2>&1
+	ok $? "and fails on a DAG with a typo"
 	expect_grep "$TMP/pc.out" "dags/typo.yaml:3:5:" "showing file:line:col"
 else
 	echo "# pre-commit is not installed: its check is skipped"
