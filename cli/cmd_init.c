@@ -133,14 +133,10 @@ static const char readme[] =
     "once. `sluice dags list` then shows the DAGs, and `sluice dags errors` any file\n"
     "that did not load.\n";
 
-/* What init writes, in the order it writes it, relative to DIR. */
-static const struct {
+/* A file init writes: where, relative to DIR, and what. */
+struct init_file {
 	const char *path;
 	const char *text;
-} files[] = {
-    {"dags/example.yaml", example_dag},
-    {".pre-commit-config.yaml", precommit_config},
-    {"README.md", readme},
 };
 
 /* What this run made, to take back on failure: folders and files. */
@@ -229,6 +225,13 @@ static int run_init(struct cli *cli, int argc, char **argv)
 	struct made made = {{NULL}, {false}, 0};
 	struct cli_args args;
 	struct stat st;
+	/* In the order they are written; made here, so that a text may come
+	 * from a call. */
+	const struct init_file files[] = {
+	    {"dags/example.yaml", example_dag},
+	    {".pre-commit-config.yaml", precommit_config},
+	    {"README.md", readme},
+	};
 	const char *dir;
 	bool stop;
 	int rc = cli_parse_options(cli, &cli_cmd_init, argc, argv, NULL, NULL, &args, &stop);
