@@ -86,6 +86,9 @@ int cli_config(struct cli *cli, struct sl_config *cfg);
  * reached); `*db` is NULL on failure.
  */
 int cli_db_open(struct cli *cli, struct sl_db **db);
+/* cli_db_open for shell completion: prints nothing, gives up after about a
+ * second (sl_db_connect_quick). */
+int cli_db_open_quick(struct cli *cli, struct sl_db **db);
 
 /*
  * The usual start of a database command: parse its options, check that it
@@ -154,6 +157,13 @@ extern const struct cli_command cli_cmd_db_clean;
 extern const struct cli_command cli_cmd_test;
 extern const struct cli_command cli_cmd_standalone;
 extern const struct cli_command cli_cmd_version;
+extern const struct cli_command cli_cmd_completion;
+extern const struct cli_command cli_cmd_init;
+extern const struct cli_command cli_cmd_complete; /* hidden: `__complete`, for the scripts */
+
+/* The commands `sluice --help` lists, in its order (main.c); completion reads it too. */
+extern const struct cli_command *const cli_commands[];
+extern const size_t cli_commands_nr;
 
 /** Who runs this command, for audit rows: the login name of the effective uid, or "uid:N". */
 void cli_actor(struct sl_strbuf *name);

@@ -243,12 +243,12 @@ static const struct option list_options[] = {
 
 const struct cli_command cli_cmd_runs_list = {
     .path = "runs list",
-    .usage = "[DAG] [--state S] [--limit N]",
+    .usage = "[DAG] [--state STATE] [--limit N]",
     .summary = "List runs, newest logical date first.",
     .help = "Options:\n"
-            "  --state S   only runs in state S (queued, running, success, failed,\n"
-            "              cancelled)\n"
-            "  --limit N   at most N runs (1-10000, default 25)\n\n"
+            "  --state STATE  only runs in STATE (queued, running, success, failed,\n"
+            "                 cancelled)\n"
+            "  --limit N      at most N runs (1-10000, default 25)\n\n"
             "Exit status: 0 ok; 2 usage error; 3 unknown DAG; 4 cannot reach PostgreSQL.\n",
     .options = list_options,
     .run = run_runs_list,

@@ -186,7 +186,8 @@ int cli_exit_code(int rc)
 	}
 }
 
-int cli_config(struct cli *cli, struct sl_config *cfg)
+/* cli_config; `quiet` keeps the problems to itself (shell completion). */
+static int config_load(struct cli *cli, bool quiet, struct sl_config *cfg)
 {
 	struct sl_diags diags = SL_DIAGS_INIT;
 	const char *path = cli->config && *cli->config ? cli->config : NULL;
@@ -197,12 +198,19 @@ int cli_config(struct cli *cli, struct sl_config *cfg)
 	if (!path && access(SL_CONFIG_DEFAULT_PATH, F_OK) == 0)
 		path = SL_CONFIG_DEFAULT_PATH;
 	if (path && sl_config_load(cfg, path, &diags) < 0) {
-		sl_diags_print(&diags, stderr);
-		cli_error("invalid configuration file %s", path);
+		if (!quiet) {
+			sl_diags_print(&diags, stderr);
+			cli_error("invalid configuration file %s", path);
+		}
 		rc = CLI_EXIT_USAGE;
 	}
 	sl_diags_release(&diags);
 	return rc;
+}
+
+int cli_config(struct cli *cli, struct sl_config *cfg)
+{
+	return config_load(cli, false, cfg);
 }
 
 /* A libpq variable that names a database, so the user chose one. */
@@ -220,7 +228,8 @@ static bool pg_env_set(void)
 	return false;
 }
 
-int cli_db_open(struct cli *cli, struct sl_db **db)
+/* cli_db_open; `quick`: silent, and about a second at most. */
+static int db_open(struct cli *cli, bool quick, struct sl_db **db)
 {
 	struct sl_strbuf err = SL_STRBUF_INIT, found = SL_STRBUF_INIT;
 	struct sl_config cfg;
@@ -232,7 +241,7 @@ int cli_db_open(struct cli *cli, struct sl_db **db)
 	 * file is only read (and so only required to be valid) without it. */
 	if (env && *env) {
 		sl_config_init(&cfg);
-	} else if ((rc = cli_config(cli, &cfg))) {
+	} else if ((rc = config_load(cli, quick, &cfg))) {
 		goto out;
 	} else if (cfg.database_url && *cfg.database_url) {
 		conninfo = cfg.database_url;
@@ -241,15 +250,18 @@ int cli_db_open(struct cli *cli, struct sl_db **db)
 		int r = standalone_file_read(&found, &err);
 
 		if (r < 0) {
-			cli_error("refusing the file of sluice standalone: %s", err.buf);
+			if (!quick)
+				cli_error("refusing the file of sluice standalone: %s", err.buf);
 			rc = CLI_EXIT_FAILED;
 			goto out;
 		}
 		if (r > 0)
 			conninfo = found.buf;
 	}
-	rc = sl_db_connect(db, conninfo, &err);
-	if (rc < 0) {
+	rc = quick ? sl_db_connect_quick(db, conninfo, &err) : sl_db_connect(db, conninfo, &err);
+	if (rc < 0 && quick) {
+		rc = cli_exit_code(rc);
+	} else if (rc < 0) {
 		if (found.len) {
 			char *path = standalone_file_path();
 
@@ -267,6 +279,16 @@ out:
 	sl_strbuf_release(&err);
 	sl_strbuf_release(&found);
 	return rc;
+}
+
+int cli_db_open(struct cli *cli, struct sl_db **db)
+{
+	return db_open(cli, false, db);
+}
+
+int cli_db_open_quick(struct cli *cli, struct sl_db **db)
+{
+	return db_open(cli, true, db);
 }
 
 int cli_start(struct cli *cli, const struct cli_command *cmd, int argc, char **argv,

@@ -11,7 +11,7 @@
 
 /* One command per line, so that adding one is a one-line change. */
 /* clang-format off */
-static const struct cli_command *const commands[] = {
+const struct cli_command *const cli_commands[] = {
     &cli_cmd_validate,
     &cli_cmd_dags_list,
     &cli_cmd_dags_show,
@@ -52,15 +52,18 @@ static const struct cli_command *const commands[] = {
     &cli_cmd_test,
     &cli_cmd_standalone,
     &cli_cmd_version,
+    &cli_cmd_completion,
+    &cli_cmd_init,
 };
 /* clang-format on */
+const size_t cli_commands_nr = sizeof(cli_commands) / sizeof(cli_commands[0]);
 
 static void print_overview(FILE *out)
 {
 	fprintf(out, "usage: sluice [--config FILE] [--json] [--color WHEN] COMMAND [ARGS...]\n\n"
 	             "sluice is a git-native DAG workflow orchestrator.\n\nCommands:\n");
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-14s %s\n", commands[i]->path, commands[i]->summary);
+	for (size_t i = 0; i < cli_commands_nr; i++)
+		fprintf(out, "  %-14s %s\n", cli_commands[i]->path, cli_commands[i]->summary);
 	fprintf(out, "\nRun 'sluice COMMAND --help' for a command's options.\n");
 }
 
@@ -124,16 +127,21 @@ int main(int argc, char **argv)
 		print_overview(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		int words = match_path(commands[i]->path, argc, argv, at);
+	/* Hidden: what the completion scripts call, not a command for people. */
+	if (!strcmp(argv[at], cli_cmd_complete.path))
+		return cli_cmd_complete.run(&cli, argc - at, argv + at);
+	for (size_t i = 0; i < cli_commands_nr; i++) {
+		int words = match_path(cli_commands[i]->path, argc, argv, at);
 
 		if (words)
-			return commands[i]->run(&cli, argc - at - words + 1, argv + at + words - 1);
+			return cli_commands[i]->run(&cli, argc - at - words + 1,
+			                            argv + at + words - 1);
 	}
-	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+	for (size_t i = 0; i < cli_commands_nr; i++) {
 		size_t len = strlen(argv[at]);
 
-		if (!strncmp(commands[i]->path, argv[at], len) && commands[i]->path[len] == ' ') {
+		if (!strncmp(cli_commands[i]->path, argv[at], len) &&
+		    cli_commands[i]->path[len] == ' ') {
 			fprintf(stderr, "sluice %s: missing or unknown subcommand\n", argv[at]);
 			print_overview(stderr);
 			return CLI_EXIT_USAGE;

@@ -57,6 +57,13 @@ int sl_db_connect(struct sl_db **out, const char *conninfo, struct sl_strbuf *er
  */
 int sl_db_connect_session(struct sl_db **out, const char *conninfo, const char *options,
                           struct sl_strbuf *err);
+/**
+ * sl_db_connect for a caller that must answer at once or not at all (shell
+ * completion): at most one second per host to connect, whatever the string
+ * or PGCONNECT_TIMEOUT say, and one second per statement (an `options` in
+ * the string may change that one).
+ */
+int sl_db_connect_quick(struct sl_db **out, const char *conninfo, struct sl_strbuf *err);
 /** Close the connection and free `db`; NULL is allowed. */
 void sl_db_free(struct sl_db *db);
 

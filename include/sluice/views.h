@@ -157,4 +157,11 @@ int sl_view_tokens(struct sl_db *db, struct sl_rows **out, struct sl_strbuf *err
 /** accounts_audit_list: the newest `limit` rows of the audit log, newest first. */
 int sl_view_audit(struct sl_db *db, long limit, struct sl_rows **out, struct sl_strbuf *err);
 
+/** complete_dags: the DAG ids that start with `prefix` ("" for all), sorted. */
+int sl_view_complete_dags(struct sl_db *db, const char *prefix, struct sl_rows **out,
+                          struct sl_strbuf *err);
+/** complete_runs: the run ids of DAG `dag_id` that start with `prefix`, newest first. */
+int sl_view_complete_runs(struct sl_db *db, const char *dag_id, const char *prefix,
+                          struct sl_rows **out, struct sl_strbuf *err);
+
 #endif

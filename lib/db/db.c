@@ -139,15 +139,12 @@ static bool looks_like_conninfo(const char *s)
 	return strchr(s, '=') || !strncmp(s, "postgres://", 11) || !strncmp(s, "postgresql://", 13);
 }
 
-int sl_db_connect(struct sl_db **out, const char *conninfo, struct sl_strbuf *err)
+/* `timeout`: libpq's connect_timeout, forced over the string's; NULL for
+ * the default of 10 seconds that the string or PGCONNECT_TIMEOUT may change. */
+static int connect_params(struct sl_db **out, const char *conninfo, const char *options,
+                          const char *timeout, struct sl_strbuf *err)
 {
-	return sl_db_connect_session(out, conninfo, NULL, err);
-}
-
-int sl_db_connect_session(struct sl_db **out, const char *conninfo, const char *options,
-                          struct sl_strbuf *err)
-{
-	const char *keys[5], *values[5];
+	const char *keys[6], *values[6];
 	const char *source = "the database URL";
 	struct sl_db *db = NULL;
 	int n = 0;
@@ -179,7 +176,7 @@ int sl_db_connect_session(struct sl_db **out, const char *conninfo, const char *
 	values[n++] = "sluice";
 	/* Without a timeout, an unreachable TCP host hangs for minutes.
 	 * A timeout in the string or in PGCONNECT_TIMEOUT still wins. */
-	if (!getenv("PGCONNECT_TIMEOUT")) {
+	if (!timeout && !getenv("PGCONNECT_TIMEOUT")) {
 		keys[n] = "connect_timeout";
 		values[n++] = "10";
 	}
@@ -191,6 +188,11 @@ int sl_db_connect_session(struct sl_db **out, const char *conninfo, const char *
 	if (conninfo) {
 		keys[n] = "dbname";
 		values[n++] = conninfo;
+	}
+	/* After the string, which libpq expands in place: this one wins. */
+	if (timeout) {
+		keys[n] = "connect_timeout";
+		values[n++] = timeout;
 	}
 	keys[n] = values[n] = NULL;
 
@@ -213,6 +215,23 @@ int sl_db_connect_session(struct sl_db **out, const char *conninfo, const char *
 fail:
 	sl_db_free(db);
 	return SL_EUNAVAIL;
+}
+
+int sl_db_connect(struct sl_db **out, const char *conninfo, struct sl_strbuf *err)
+{
+	return connect_params(out, conninfo, NULL, NULL, err);
+}
+
+int sl_db_connect_session(struct sl_db **out, const char *conninfo, const char *options,
+                          struct sl_strbuf *err)
+{
+	return connect_params(out, conninfo, options, NULL, err);
+}
+
+int sl_db_connect_quick(struct sl_db **out, const char *conninfo, struct sl_strbuf *err)
+{
+	/* A statement waiting on a lock (a migration holding one) gives up too. */
+	return connect_params(out, conninfo, "-c statement_timeout=1000", "1", err);
 }
 
 void sl_db_free(struct sl_db *db)

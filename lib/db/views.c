@@ -337,6 +337,22 @@ int sl_view_audit(struct sl_db *db, long limit, struct sl_rows **out, struct sl_
 	return view(db, SL_Q_ACCOUNTS_AUDIT_LIST, 1, params, out, err);
 }
 
+int sl_view_complete_dags(struct sl_db *db, const char *prefix, struct sl_rows **out,
+                          struct sl_strbuf *err)
+{
+	const char *params[] = {prefix};
+
+	return view(db, SL_Q_COMPLETE_DAGS, 1, params, out, err);
+}
+
+int sl_view_complete_runs(struct sl_db *db, const char *dag_id, const char *prefix,
+                          struct sl_rows **out, struct sl_strbuf *err)
+{
+	const char *params[] = {dag_id, prefix};
+
+	return view(db, SL_Q_COMPLETE_RUNS, 2, params, out, err);
+}
+
 int sl_run_id_resolve(struct sl_db *db, const char *dag_id, const char **run_id,
                       struct sl_strbuf *hold, struct sl_strbuf *err)
 {
