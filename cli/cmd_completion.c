@@ -224,6 +224,10 @@ static void spec_build(struct spec *sp, const struct cli_command *cmd)
 		const struct token *t = &u.v[i];
 		const struct option *o;
 
+		/* "PATH... | --print-schema": another form of the command; the
+		 * positionals are the first form's (options come from the table). */
+		if (t->len == 1 && t->s[0] == '|')
+			break;
 		if (t->s[0] == '-') {
 			o = t->len > 2 ? find_option(cmd, t->s + 2, t->len - 2) : NULL;
 			if (o && o->has_arg == required_argument)

@@ -17,6 +17,7 @@
 
 #include "sluice/alloc.h"
 #include "sluice/strbuf.h"
+#include "sluice/dag_schema.h"
 #include "sluice/banned.h"
 
 static int run_init(struct cli *cli, int argc, char **argv);
@@ -31,6 +32,8 @@ const struct cli_command cli_cmd_init = {
             "  .pre-commit-config.yaml  a pre-commit hook running `sluice validate` on\n"
             "                           the DAG files a commit changes\n"
             "  README.md                how to check the DAGs and point a scheduler at them\n"
+            "  dag.schema.json          the JSON Schema of DAG files, which the example's\n"
+            "                           first line points editors at\n"
             "Nothing is overwritten: when any of them exists, nothing is written. It does\n"
             "not run `git init` (DIR may be inside a repository already).\n\n"
             "Exit status: 0 ok; 1 a file exists or cannot be written; 2 usage error.\n",
@@ -43,9 +46,9 @@ static const char example_dag[] =
     "# a file; the file name is the DAG id unless `dag:` says otherwise).\n"
     "# `sluice validate dags/` checks every file as the scheduler will load it and\n"
     "# reports each problem as file:line:col. `sluice test dags/example.yaml` runs\n"
-    "# it on this machine. The modeline above gives editors completion and hover\n"
-    "# help once the schema is written beside the README:\n"
-    "#     sluice validate --print-schema > dag.schema.json\n"
+    "# it on this machine. The modeline above points editors at dag.schema.json\n"
+    "# (written beside the README; `sluice validate --print-schema` prints it\n"
+    "# anew) for completion and hover help.\n"
     "dag: example\n"
     "description: An example DAG made by sluice init\n"
     "\n"
@@ -104,6 +107,7 @@ static const char readme[] =
     "  the common keys, each explained.\n"
     "- `.pre-commit-config.yaml`: checks the DAG files a commit changes\n"
     "  (`pre-commit install` once in a clone).\n"
+    "- `dag.schema.json`: the JSON Schema of DAG files, for editors.\n"
     "\n"
     "## Check and try\n"
     "\n"
@@ -111,8 +115,9 @@ static const char readme[] =
     "    sluice test dags/example.yaml      # run one DAG here, no scheduler needed\n"
     "\n"
     "For completion and hover help in editors that use yaml-language-server\n"
-    "(VS Code's YAML extension, among others), write the schema the DAG files\n"
-    "name in their first line:\n"
+    "(VS Code's YAML extension, among others), the DAG files name\n"
+    "`dag.schema.json` in their first line. After an upgrade of sluice, write it\n"
+    "anew:\n"
     "\n"
     "    sluice validate --print-schema > dag.schema.json\n"
     "\n"
@@ -231,6 +236,7 @@ static int run_init(struct cli *cli, int argc, char **argv)
 	    {"dags/example.yaml", example_dag},
 	    {".pre-commit-config.yaml", precommit_config},
 	    {"README.md", readme},
+	    {"dag.schema.json", sl_dag_schema()},
 	};
 	const char *dir;
 	bool stop;

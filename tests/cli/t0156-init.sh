@@ -7,7 +7,7 @@
 unset SLUICE_CONFIG
 export GIT_CONFIG_NOSYSTEM=1 HOME="$TMP"
 
-FILES="dags/example.yaml .pre-commit-config.yaml README.md"
+FILES="dags/example.yaml .pre-commit-config.yaml README.md dag.schema.json"
 
 # tree DIR: every path under DIR with its checksum, sorted.
 tree() {
@@ -37,6 +37,12 @@ run head -n 1 "$R/dags/example.yaml"
 # shellcheck disable=SC2016 # a literal $schema
 expect_file "$TMP/out" '# yaml-language-server: $schema=../dag.schema.json' \
 	"the example starts with the schema modeline, pointing at the repository's root"
+"$SLUICE" validate --print-schema | cmp -s - "$R/dag.schema.json"
+ok $? "dag.schema.json is the schema --print-schema prints"
+python3 "$TESTS_DIR/schema_check.py" valid "$R/dag.schema.json" \
+	"${SLUICE_SCHEMA_TOOL:?SLUICE_SCHEMA_TOOL must point at tests/tools/schema_tool}" \
+	"$R/dags/example.yaml" >"$TMP/schema.out" 2>&1
+ok $? "the example is valid under that schema"
 run "$SLUICE" validate "$R/dags"
 expect_status 0 "the example passes sluice validate"
 for key in params retries retry_delay schedule depends_on; do
@@ -50,7 +56,7 @@ ok $? "sluice test runs the example to success"
 
 run "$SLUICE" init --json "$TMP/j"
 expect_status 0 "init --json"
-expect_jq "$TMP/out" '.created == ["dags/example.yaml", ".pre-commit-config.yaml", "README.md"]' \
+expect_jq "$TMP/out" '.created == ["dags/example.yaml", ".pre-commit-config.yaml", "README.md", "dag.schema.json"]' \
 	"lists what it created"
 
 # The current folder by default.
