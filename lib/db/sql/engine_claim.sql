@@ -26,20 +26,13 @@ SELECT count(*) FROM task_instances WHERE state IN ('queued', 'running')
 -- and only they are sorted, rather than the whole backlog at each claim
 -- (quadratic: see bench/README.md, "claim"); its other conditions are
 -- filters (hashed subplans), not joins, so that the index's order stands
--- and the scan stops after $2 rows. The runs looked at are those with a
--- scheduled task instance (wr: one probe of that index per such run, a
--- loose index scan), not every live run: 1,000 runs of cron DAGs each
--- running its one task cost a claim nothing. The pools are all of them
--- (few). Neither is found by reading the backlog. The last column is when the
+-- and the scan stops after $2 rows. The runs with work are the
+-- live ones and the ended ones with a callback due (runs_live_idx and
+-- task_instances_callback_due_idx), the pools all of them (few): neither
+-- is found by reading the backlog either. The last column is when the
 -- task instance became scheduled (its last change), in milliseconds, for
 -- the scheduler's dispatch latency.
-WITH RECURSIVE wr(run_pk) AS ((SELECT w.run_pk FROM task_instances w
-        WHERE w.state = 'scheduled' ORDER BY w.run_pk LIMIT 1)
-    UNION ALL
-    SELECT (SELECT w.run_pk FROM task_instances w
-        WHERE w.state = 'scheduled' AND w.run_pk > wr.run_pk ORDER BY w.run_pk LIMIT 1)
-    FROM wr WHERE wr.run_pk IS NOT NULL),
-rl AS MATERIALIZED (SELECT r.run_pk, r.version_id, r.dag_id, r.run_id, r.commit,
+WITH rl AS MATERIALIZED (SELECT r.run_pk, r.version_id, r.dag_id, r.run_id, r.commit,
     r.logical_date, r.data_interval_start, r.data_interval_end, r.conf, r.state,
     v.max_active_tasks AS max_active,
     (SELECT count(*) FROM task_instances x WHERE x.run_pk = r.run_pk
@@ -47,7 +40,10 @@ rl AS MATERIALIZED (SELECT r.run_pk, r.version_id, r.dag_id, r.run_id, r.commit,
     r.state IN ('queued', 'running') AND (NOT d.paused OR r.state = 'running') AS tasks_ok,
     r.state IN ('success', 'failed') AS callbacks_ok
 FROM runs r JOIN dag_versions v ON v.version_id = r.version_id JOIN dags d ON d.dag_id = r.dag_id
-WHERE r.run_pk IN (SELECT wr.run_pk FROM wr WHERE wr.run_pk IS NOT NULL)),
+WHERE r.run_pk IN (SELECT l.run_pk FROM runs l WHERE l.state IN ('queued', 'running')
+    UNION ALL
+    SELECT c.run_pk FROM task_instances c
+    WHERE c.state = 'scheduled' AND c.kind = 'callback' AND c.queue = ANY($1::text[]))),
 pl AS MATERIALIZED (SELECT p.name, p.slots - (SELECT count(*) FROM task_instances y
     WHERE y.pool = p.name AND y.state IN ('queued', 'running')) AS free FROM pools p),
 stopping AS MATERIALIZED (SELECT s.ti_id FROM attempts s WHERE s.stop_pending),
