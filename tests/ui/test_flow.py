@@ -64,11 +64,14 @@ def run(driver):
     ok(red, "check's cell turns red (failed)", cell_state(driver, "ui1", "check"))
     ok(driver.execute_script("return window.sluiceNoReload === true;"),
        "... all on the page as it was loaded")
-    cell = driver.find_element(
-        By.CSS_SELECTOR, '#grid button.cell[data-run="ui1"][data-task="check"]')
-    ok("F" in cell.text and "failed" in (cell.get_attribute("aria-label") or ""),
-       "the failed cell says so with a letter and a label, not colour alone",
-       (cell.text, cell.get_attribute("aria-label")))
+    # Read in one script: live updates redraw the grid, and an element found
+    # in one call may be gone by the next.
+    seen = driver.execute_script(
+        "const c = document.querySelector("
+        "'#grid button.cell[data-run=\"ui1\"][data-task=\"check\"]');"
+        "return c ? [c.innerText, c.getAttribute('aria-label') || ''] : null;")
+    ok(seen is not None and "F" in seen[0] and "failed" in seen[1],
+       "the failed cell says so with a letter and a label, not colour alone", seen)
     node = driver.execute_script(
         "return document.querySelector('#dag-graph svg g[id=\"task-say\"]')?.dataset.state;")
     ok(node == "success", "the graph's node say took the newest run's state", node)
@@ -77,7 +80,8 @@ def run(driver):
     ok("bonjour from sluice" in say_log, "say ran with the param typed into the form", say_log)
 
     # The failed task's page, from the cell's details.
-    cell.click()
+    wait(driver, lambda d: d.find_element(
+        By.CSS_SELECTOR, '#grid button.cell[data-run="ui1"][data-task="check"]').click() or True)
     link = wait(driver, EC.element_to_be_clickable((By.CSS_SELECTOR, "#cell-details a.task-link")))
     ok(link is not None, "the failed cell's details link to its log")
     link.click()
