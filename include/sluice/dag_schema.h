@@ -3,7 +3,7 @@
 
 /**
  * The JSON Schema (draft 2020-12) of DAG files, docs/dag.schema.json as it
- * was when the library was built (lib/core/embed_schema.py compiles it in:
+ * was when the library was built (lib/core/embed_text.py compiles it in:
  * nothing reads docs/ at run time). A NUL-terminated UTF-8 text that ends
  * with a newline, byte for byte the file, for `sluice validate
  * --print-schema` and for whatever writes it into a DAG repository.
